@@ -1,0 +1,160 @@
+//! The flow layer's front door: frames in, HTTP transactions and connection summaries out.
+
+use std::net::SocketAddr;
+
+use apisonar_wire::{decode_frame, decode_ip_payload, Decoded, LinkType};
+
+use crate::defrag::Defragmenter;
+use crate::http::{AppProtocol, HttpTransaction};
+use crate::table::FlowTable;
+use crate::{Anomaly, Limits, Stats, Timestamp};
+
+/// Receives what the flow layer produces, in a deterministic order for a given input.
+pub trait EventSink {
+    fn on_transaction(&mut self, txn: HttpTransaction);
+    fn on_connection(&mut self, _summary: ConnectionSummary) {}
+}
+
+/// Why a connection stopped being tracked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// Both sides sent FIN.
+    Fin,
+    Rst,
+    /// No packet for `Limits::idle_timeout_secs`.
+    Idle,
+    /// Evicted because the flow table was full.
+    Evicted,
+    /// A new connection (SYN) reused the same addresses and ports.
+    Reused,
+    EndOfInput,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Fin => "fin",
+            EndReason::Rst => "rst",
+            EndReason::Idle => "idle",
+            EndReason::Evicted => "evicted",
+            EndReason::Reused => "reused",
+            EndReason::EndOfInput => "end_of_input",
+        }
+    }
+}
+
+/// One finished TCP connection.
+#[derive(Clone, Debug)]
+pub struct ConnectionSummary {
+    pub connection_id: u64,
+    /// The side that opened the connection or sent requests (the lower endpoint if unknown).
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub protocol: AppProtocol,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub packets: u64,
+    pub client_bytes: u64,
+    pub server_bytes: u64,
+    pub end_reason: EndReason,
+}
+
+/// Turns captured frames into events. Single-threaded; run one per flow shard.
+pub struct FlowEngine {
+    limits: Limits,
+    table: FlowTable,
+    defrag: Defragmenter,
+    stats: Stats,
+    now: Timestamp,
+    next_sweep: Option<Timestamp>,
+}
+
+/// Idle flows and stale fragments are looked for this often (packet time).
+const SWEEP_INTERVAL_SECS: u32 = 1;
+
+impl FlowEngine {
+    pub fn new(limits: Limits) -> FlowEngine {
+        FlowEngine {
+            limits,
+            table: FlowTable::default(),
+            defrag: Defragmenter::default(),
+            stats: Stats::default(),
+            now: Timestamp::default(),
+            next_sweep: None,
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn active_flows(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Approximate bytes held in buffers (reassembly, heads, samples, fragments).
+    pub fn buffered_bytes(&self) -> usize {
+        self.table.buffered_bytes() + self.defrag.held_bytes()
+    }
+
+    /// Processes one captured frame. `frame` is what was captured, `wire_len` the original length.
+    pub fn frame(&mut self, link: LinkType, ts: Timestamp, frame: &[u8], wire_len: u32, out: &mut dyn EventSink) {
+        self.stats.packets += 1;
+        self.stats.bytes += u64::from(wire_len.max(frame.len() as u32));
+        self.advance_time(ts, out);
+        if (frame.len() as u64) < u64::from(wire_len) {
+            self.stats.anomaly(Anomaly::SnaplenTruncated);
+        }
+        match decode_frame(link, frame) {
+            Decoded::Tcp(seg) => self.table.segment(&seg, ts, &self.limits, &mut self.stats, out),
+            Decoded::Fragment(frag) => {
+                if let Some(payload) = self.defrag.add(&frag, ts, &self.limits, &mut self.stats) {
+                    let key = frag.key;
+                    match decode_ip_payload(key.src, key.dst, key.proto, &payload) {
+                        Decoded::Tcp(seg) => self.table.segment(&seg, ts, &self.limits, &mut self.stats, out),
+                        Decoded::Malformed(a) => self.stats.anomaly(a.into()),
+                        Decoded::Fragment(_) | Decoded::Other => self.stats.non_tcp_packets += 1,
+                    }
+                }
+            }
+            Decoded::Other => self.stats.non_tcp_packets += 1,
+            // A cut frame was already counted above; do not count it twice.
+            Decoded::Malformed(apisonar_wire::WireAnomaly::SnaplenTruncated) if (frame.len() as u64) < u64::from(wire_len) => {}
+            Decoded::Malformed(a) => self.stats.anomaly(a.into()),
+        }
+    }
+
+    /// Counts a frame whose link type cannot be decoded.
+    pub fn unsupported_frame(&mut self, wire_len: u32) {
+        self.stats.packets += 1;
+        self.stats.bytes += u64::from(wire_len);
+        self.stats.anomaly(Anomaly::UnsupportedLinkType);
+    }
+
+    /// Lets time pass without a packet (a live capture's idle tick).
+    pub fn tick(&mut self, ts: Timestamp, out: &mut dyn EventSink) {
+        self.advance_time(ts, out);
+    }
+
+    fn advance_time(&mut self, ts: Timestamp, out: &mut dyn EventSink) {
+        // Captures are not always in time order; time only moves forward.
+        if ts > self.now {
+            self.now = ts;
+        }
+        let due = *self.next_sweep.get_or_insert(self.now.plus_secs(SWEEP_INTERVAL_SECS));
+        if self.now >= due {
+            self.table.expire_idle(self.now, &self.limits, &mut self.stats, out);
+            self.defrag.expire(self.now, &self.limits, &mut self.stats);
+            self.next_sweep = Some(self.now.plus_secs(SWEEP_INTERVAL_SECS));
+        }
+    }
+
+    /// End of input: closes every connection, in the order they were opened.
+    pub fn finish(&mut self, out: &mut dyn EventSink) {
+        self.table.close_all(self.now, &self.limits, &mut self.stats, out);
+    }
+}

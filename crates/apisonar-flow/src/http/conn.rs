@@ -1,0 +1,602 @@
+//! One TCP connection's application layer: sniff each direction, then frame HTTP/1 messages
+//! and pair requests with responses (FIFO, as HTTP/1 requires, which also covers pipelining).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use apisonar_wire::http::{HttpVersion, MessageHead};
+use apisonar_wire::sniff::{find_request_start, find_response_start, sniff, Sniff};
+
+use super::parser::{Framing, MessageParser, MessageSink, Role};
+use crate::anomaly::AnomalyList;
+use crate::engine::EventSink;
+use crate::http::{AppProtocol, Body, HttpRequest, HttpResponse, HttpTransaction};
+use crate::{Anomaly, Limits, Stats, Timestamp};
+
+/// Bytes buffered while a direction's protocol is still unknown.
+const MAX_SNIFF_BYTES: usize = 8192;
+
+enum DirState {
+    /// Protocol not known yet; bytes so far.
+    Sniffing(Vec<u8>),
+    /// First bytes were not recognisable; scanning for any HTTP start line.
+    Scanning(Vec<u8>, usize),
+    Parsing(MessageParser),
+    Done,
+}
+
+struct PendingRequest {
+    index: u32,
+    request: HttpRequest,
+    interim: Vec<u16>,
+    anomalies: AnomalyList,
+}
+
+struct ResponseInProgress {
+    /// Index of the request answered; `None` for a response without a request.
+    answers: Option<u32>,
+    interim: bool,
+    ts: Timestamp,
+    end_ts: Timestamp,
+    complete: bool,
+    head: MessageHead,
+    body: Body,
+    anomalies: AnomalyList,
+}
+
+struct Pairing {
+    connection_id: u64,
+    /// Endpoints by direction index (0 = the lower endpoint of the flow key).
+    endpoints: [SocketAddr; 2],
+    client_dir: Option<usize>,
+    protocol: AppProtocol,
+    pending: VecDeque<PendingRequest>,
+    next_index: u32,
+    request_in_progress: Option<u32>,
+    response: Option<ResponseInProgress>,
+    tunnel: bool,
+}
+
+pub(crate) struct HttpConn {
+    dirs: [DirState; 2],
+    pairing: Pairing,
+}
+
+impl HttpConn {
+    pub(crate) fn new(connection_id: u64, endpoints: [SocketAddr; 2]) -> HttpConn {
+        HttpConn {
+            dirs: [DirState::Sniffing(Vec::new()), DirState::Sniffing(Vec::new())],
+            pairing: Pairing {
+                connection_id,
+                endpoints,
+                client_dir: None,
+                protocol: AppProtocol::Empty,
+                pending: VecDeque::new(),
+                next_index: 0,
+                request_in_progress: None,
+                response: None,
+                tunnel: false,
+            },
+        }
+    }
+
+    /// The TCP handshake says which side is the client; content may still override it.
+    pub(crate) fn client_hint(&mut self, dir: usize) {
+        if self.pairing.client_dir.is_none() {
+            self.pairing.client_dir = Some(dir);
+        }
+    }
+
+    pub(crate) fn client_dir(&self) -> Option<usize> {
+        self.pairing.client_dir
+    }
+
+    pub(crate) fn protocol(&self) -> AppProtocol {
+        self.pairing.protocol
+    }
+
+    pub(crate) fn buffered_bytes(&self) -> usize {
+        self.dirs
+            .iter()
+            .map(|d| match d {
+                DirState::Sniffing(b) | DirState::Scanning(b, _) => b.capacity(),
+                DirState::Parsing(p) => p.buffered_bytes(),
+                DirState::Done => 0,
+            })
+            .sum::<usize>()
+            + self.pairing.pending.iter().map(|p| p.request.body.sample.capacity() + p.request.head.raw().len()).sum::<usize>()
+    }
+
+    pub(crate) fn data(&mut self, dir: usize, bytes: &[u8], ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+        let Some(state) = self.dirs.get_mut(dir) else { return };
+        let mut ctx = Ctx { pairing: &mut self.pairing, out, limits };
+        match state {
+            DirState::Parsing(parser) => {
+                parser.feed(bytes, ts, limits, stats, &mut ctx);
+                return;
+            }
+            DirState::Done => return,
+            DirState::Sniffing(buf) | DirState::Scanning(buf, _) => buf.extend_from_slice(bytes),
+        }
+        self.classify(dir, ts, limits, stats, out);
+    }
+
+    /// Decides what a direction carries once enough bytes are buffered.
+    fn classify(&mut self, dir: usize, ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+        let Some(state) = self.dirs.get_mut(dir) else { return };
+        let (role, buffered) = match state {
+            DirState::Sniffing(buf) => {
+                let verdict = if buf.len() > MAX_SNIFF_BYTES { Sniff::Other } else { sniff(buf) };
+                match verdict {
+                    Sniff::NeedMore => return,
+                    Sniff::Http1Request => (Role::Request, std::mem::take(buf)),
+                    Sniff::Http1Response => (Role::Response, std::mem::take(buf)),
+                    Sniff::Tls | Sniff::Http2Preface => {
+                        let p = if verdict == Sniff::Tls { AppProtocol::Tls } else { AppProtocol::Http2 };
+                        if matches!(self.pairing.protocol, AppProtocol::Empty | AppProtocol::Other) {
+                            self.pairing.protocol = p;
+                        }
+                        if p == AppProtocol::Http2 || self.pairing.client_dir.is_none() {
+                            self.pairing.client_dir = Some(dir);
+                        }
+                        self.dirs = [DirState::Done, DirState::Done];
+                        return;
+                    }
+                    Sniff::Other => {
+                        let buf = std::mem::take(buf);
+                        *state = DirState::Scanning(buf, 0);
+                        return self.classify(dir, ts, limits, stats, out);
+                    }
+                }
+            }
+            DirState::Scanning(buf, scanned) => {
+                let req = find_request_start(buf);
+                let resp = find_response_start(buf);
+                let found = match (req, resp) {
+                    (Some(a), Some(b)) if b < a => Some((Role::Response, b)),
+                    (Some(a), _) => Some((Role::Request, a)),
+                    (None, Some(b)) => Some((Role::Response, b)),
+                    (None, None) => None,
+                };
+                let Some((role, at)) = found else {
+                    *scanned += buf.len();
+                    if *scanned > limits.max_resync_scan_bytes {
+                        stats.anomaly(Anomaly::NotHttp);
+                        if self.pairing.protocol == AppProtocol::Empty {
+                            self.pairing.protocol = AppProtocol::Other;
+                        }
+                        *state = DirState::Done;
+                    } else {
+                        let keep = apisonar_wire::sniff::resync_keep(buf).min(MAX_SNIFF_BYTES);
+                        let drop = buf.len() - keep;
+                        buf.drain(..drop);
+                    }
+                    if self.pairing.protocol == AppProtocol::Empty {
+                        self.pairing.protocol = AppProtocol::Other;
+                    }
+                    return;
+                };
+                stats.anomaly(Anomaly::NotHttp);
+                let rest = buf.split_off(at);
+                (role, rest)
+            }
+            DirState::Parsing(_) | DirState::Done => return,
+        };
+        self.start_http(dir, role, buffered, ts, limits, stats, out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_http(&mut self, dir: usize, role: Role, buffered: Vec<u8>, ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+        let client = if role == Role::Request { dir } else { 1 - dir };
+        self.pairing.client_dir = Some(client);
+        if matches!(self.pairing.protocol, AppProtocol::Empty | AppProtocol::Other) {
+            self.pairing.protocol = AppProtocol::Http1;
+        }
+        let other = 1 - dir;
+        let other_role = if role == Role::Request { Role::Response } else { Role::Request };
+        if let Some(DirState::Sniffing(_) | DirState::Scanning(..)) = self.dirs.get(other) {
+            let pending = match self.dirs.get_mut(other) {
+                Some(DirState::Sniffing(b) | DirState::Scanning(b, _)) => std::mem::take(b),
+                _ => Vec::new(),
+            };
+            if let Some(slot) = self.dirs.get_mut(other) {
+                *slot = DirState::Parsing(MessageParser::new(other_role));
+            }
+            if !pending.is_empty() {
+                // The other side spoke first (capture order); its role is now known.
+                self.data(other, &pending, ts, limits, stats, out);
+            }
+        }
+        if let Some(slot) = self.dirs.get_mut(dir) {
+            *slot = DirState::Parsing(MessageParser::new(role));
+        }
+        self.data(dir, &buffered, ts, limits, stats, out);
+    }
+
+    pub(crate) fn gap(&mut self, dir: usize, len: u32, ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+        let mut ctx = Ctx { pairing: &mut self.pairing, out, limits };
+        match self.dirs.get_mut(dir) {
+            Some(DirState::Parsing(parser)) => parser.gap(len, ts, stats, &mut ctx),
+            Some(DirState::Sniffing(buf)) if !buf.is_empty() => {
+                // What was buffered cannot continue across the hole: scan afresh for a start line.
+                let kept = std::mem::take(buf);
+                if let Some(slot) = self.dirs.get_mut(dir) {
+                    *slot = DirState::Scanning(kept, 0);
+                }
+            }
+            Some(DirState::Scanning(buf, _)) => buf.clear(),
+            _ => {}
+        }
+    }
+
+    /// A transport-level anomaly on `dir`, attached to the message being parsed there.
+    pub(crate) fn anomaly(&mut self, dir: usize, anomaly: Anomaly, stats: &mut Stats) {
+        let role = match self.dirs.get(dir) {
+            Some(DirState::Parsing(p)) => Some(p.role()),
+            _ => None,
+        };
+        match role {
+            Some(role) => self.pairing.attach(role, anomaly),
+            None => {}
+        }
+        stats.anomaly(anomaly);
+    }
+
+    /// One direction reached its FIN: a close-delimited message in it is now complete.
+    pub(crate) fn end_direction(&mut self, dir: usize, ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+        let mut ctx = Ctx { pairing: &mut self.pairing, out, limits };
+        if let Some(DirState::Parsing(parser)) = self.dirs.get_mut(dir) {
+            parser.end(ts, stats, &mut ctx);
+        }
+    }
+
+    /// The connection is over: finish what can be finished and emit every pending request.
+    pub(crate) fn end(&mut self, ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+        // Requests first, so that a close-delimited response is paired with a finished request.
+        let order = match self.pairing.client_dir {
+            Some(c) => [c, 1 - c],
+            None => [0, 1],
+        };
+        for dir in order {
+            let mut ctx = Ctx { pairing: &mut self.pairing, out, limits };
+            if let Some(DirState::Parsing(parser)) = self.dirs.get_mut(dir) {
+                parser.end(ts, stats, &mut ctx);
+            }
+            if let Some(slot) = self.dirs.get_mut(dir) {
+                *slot = DirState::Done;
+            }
+        }
+        while let Some(p) = self.pairing.pending.pop_front() {
+            self.pairing.emit(p, None, limits, stats, out);
+        }
+    }
+}
+
+struct Ctx<'a> {
+    pairing: &'a mut Pairing,
+    out: &'a mut dyn EventSink,
+    limits: &'a Limits,
+}
+
+impl Pairing {
+    fn request_mut(&mut self, index: Option<u32>) -> Option<&mut PendingRequest> {
+        let index = index?;
+        self.pending.iter_mut().rev().find(|p| p.index == index)
+    }
+
+    fn attach(&mut self, role: Role, anomaly: Anomaly) {
+        match role {
+            Role::Request => {
+                if let Some(p) = self.request_mut(self.request_in_progress) {
+                    p.anomalies.add(anomaly);
+                }
+            }
+            Role::Response => match (&mut self.response, self.pending.front_mut()) {
+                (Some(r), _) => r.anomalies.add(anomaly),
+                (None, Some(p)) => p.anomalies.add(anomaly),
+                (None, None) => {}
+            },
+        }
+    }
+
+    fn emit(&mut self, pending: PendingRequest, response: Option<ResponseInProgress>, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+        let PendingRequest { index, mut request, interim, mut anomalies } = pending;
+        let mut decode_anomalies = Vec::new();
+        request.body.decode(request.head.header("content-encoding"), limits, &mut |a| decode_anomalies.push(a));
+        let response = response.map(|r| {
+            let mut body = r.body;
+            body.decode(r.head.header("content-encoding"), limits, &mut |a| decode_anomalies.push(a));
+            for a in r.anomalies.into_vec() {
+                anomalies.add(a);
+            }
+            HttpResponse { ts: r.ts, end_ts: r.end_ts, head: r.head, body, complete: r.complete, interim }
+        });
+        for a in decode_anomalies {
+            anomalies.add(a);
+            stats.anomaly(a);
+        }
+        let client_dir = self.client_dir.unwrap_or(0);
+        let endpoint = |d: usize| self.endpoints.get(d).copied().unwrap_or(self.endpoints[0]);
+        stats.transactions += 1;
+        if response.is_none() {
+            stats.transactions_without_response += 1;
+        }
+        out.on_transaction(HttpTransaction {
+            connection_id: self.connection_id,
+            index_in_connection: index,
+            client: endpoint(client_dir),
+            server: endpoint(1 - client_dir),
+            request,
+            response,
+            anomalies: anomalies.into_vec(),
+        });
+    }
+}
+
+impl MessageSink for Ctx<'_> {
+    fn head(&mut self, role: Role, head: MessageHead, ts: Timestamp, stats: &mut Stats) -> Framing {
+        let p = &mut *self.pairing;
+        match role {
+            Role::Request => {
+                let mut anomalies = AnomalyList::default();
+                let framing = request_framing(&head, &mut |a| {
+                    anomalies.add(a);
+                    stats.anomaly(a);
+                });
+                let index = p.next_index;
+                p.next_index = p.next_index.wrapping_add(1);
+                if p.pending.len() >= self.limits.max_pending_transactions {
+                    if let Some(mut oldest) = p.pending.pop_front() {
+                        oldest.anomalies.add(Anomaly::PendingLimit);
+                        stats.anomaly(Anomaly::PendingLimit);
+                        p.emit(oldest, None, self.limits, stats, self.out);
+                    }
+                }
+                p.pending.push_back(PendingRequest {
+                    index,
+                    request: HttpRequest { ts, end_ts: ts, head, body: Body::default(), complete: false },
+                    interim: Vec::new(),
+                    anomalies,
+                });
+                p.request_in_progress = Some(index);
+                framing
+            }
+            Role::Response => {
+                let status = head.status();
+                let answered = p.pending.front();
+                if let Some(code @ 100..=199) = status {
+                    if code != 101 {
+                        if let Some(front) = p.pending.front_mut() {
+                            front.interim.push(code);
+                        }
+                        p.response = Some(ResponseInProgress {
+                            answers: None,
+                            interim: true,
+                            ts,
+                            end_ts: ts,
+                            complete: false,
+                            head,
+                            body: Body::default(),
+                            anomalies: AnomalyList::default(),
+                        });
+                        return Framing::None;
+                    }
+                }
+                let method = answered.map(|a| a.request.head.method().to_vec());
+                let answers = answered.map(|a| a.index);
+                let upgrade = answered.and_then(|a| a.request.head.header("upgrade")).map(<[u8]>::to_ascii_lowercase);
+                let mut anomalies = AnomalyList::default();
+                if answers.is_none() {
+                    anomalies.add(Anomaly::ResponseWithoutRequest);
+                    stats.anomaly(Anomaly::ResponseWithoutRequest);
+                }
+                let framing = response_framing(&head, method.as_deref(), &mut |a| {
+                    anomalies.add(a);
+                    stats.anomaly(a);
+                });
+                if framing == Framing::Tunnel {
+                    p.tunnel = true;
+                    p.protocol = match upgrade.as_deref() {
+                        Some(u) if status == Some(101) && u.starts_with(b"websocket") => AppProtocol::WebSocket,
+                        Some(u) if status == Some(101) && u.starts_with(b"h2c") => AppProtocol::Http2,
+                        _ => AppProtocol::Tunnel,
+                    };
+                }
+                p.response = Some(ResponseInProgress {
+                    answers,
+                    interim: false,
+                    ts,
+                    end_ts: ts,
+                    complete: false,
+                    head,
+                    body: Body::default(),
+                    anomalies,
+                });
+                framing
+            }
+        }
+    }
+
+    fn body(&mut self, role: Role, data: &[u8]) {
+        let limits = self.limits;
+        match role {
+            Role::Request => {
+                let idx = self.pairing.request_in_progress;
+                if let Some(p) = self.pairing.request_mut(idx) {
+                    p.request.body.push(data, limits);
+                }
+            }
+            Role::Response => {
+                if let Some(r) = &mut self.pairing.response {
+                    r.body.push(data, limits);
+                }
+            }
+        }
+    }
+
+    fn body_gap(&mut self, role: Role, len: u32) {
+        match role {
+            Role::Request => {
+                let idx = self.pairing.request_in_progress;
+                if let Some(p) = self.pairing.request_mut(idx) {
+                    p.request.body.gap(len);
+                }
+            }
+            Role::Response => {
+                if let Some(r) = &mut self.pairing.response {
+                    r.body.gap(len);
+                }
+            }
+        }
+    }
+
+    fn end(&mut self, role: Role, ts: Timestamp, complete: bool, stats: &mut Stats) {
+        let p = &mut *self.pairing;
+        match role {
+            Role::Request => {
+                let idx = p.request_in_progress.take();
+                if let Some(req) = p.request_mut(idx) {
+                    req.request.end_ts = ts;
+                    req.request.complete = complete;
+                }
+            }
+            Role::Response => {
+                let Some(mut response) = p.response.take() else { return };
+                response.end_ts = ts;
+                response.complete = complete;
+                if response.interim {
+                    return;
+                }
+                let Some(answers) = response.answers else { return };
+                let Some(pos) = p.pending.iter().position(|q| q.index == answers) else { return };
+                // Requests before the answered one (lost to a gap) end without a response.
+                for _ in 0..pos {
+                    if let Some(unanswered) = p.pending.pop_front() {
+                        p.emit(unanswered, None, self.limits, stats, self.out);
+                    }
+                }
+                if let Some(request) = p.pending.pop_front() {
+                    p.emit(request, Some(response), self.limits, stats, self.out);
+                }
+            }
+        }
+    }
+
+    fn anomaly(&mut self, role: Role, anomaly: Anomaly, stats: &mut Stats) {
+        stats.anomaly(anomaly);
+        self.pairing.attach(role, anomaly);
+    }
+
+    fn expects_http09_response(&self) -> bool {
+        self.pairing.pending.front().is_some_and(|p| p.request.head.version() == HttpVersion::HTTP_09)
+    }
+
+    fn is_tunnel(&self) -> bool {
+        self.pairing.tunnel
+    }
+}
+
+/// Content-Length: every value (repeated fields, comma lists) must be the same decimal number.
+enum ContentLength {
+    Absent,
+    Valid(u64),
+    Invalid,
+    Conflict,
+}
+
+fn content_length(head: &MessageHead) -> ContentLength {
+    let mut found: Option<u64> = None;
+    for value in head.header_all("content-length") {
+        for part in value.split(|&b| b == b',') {
+            let part = part.trim_ascii();
+            if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
+                return ContentLength::Invalid;
+            }
+            let n = part.iter().fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+            match found {
+                Some(prev) if prev != n => return ContentLength::Conflict,
+                _ => found = Some(n),
+            }
+        }
+    }
+    found.map_or(ContentLength::Absent, ContentLength::Valid)
+}
+
+/// `Some(true)` when Transfer-Encoding is present and ends in chunked, `Some(false)` when present
+/// otherwise, `None` when absent.
+fn chunked(head: &MessageHead) -> Option<bool> {
+    let mut last: Option<Vec<u8>> = None;
+    for value in head.header_all("transfer-encoding") {
+        for part in value.split(|&b| b == b',') {
+            let part = part.trim_ascii();
+            if !part.is_empty() {
+                last = Some(part.to_ascii_lowercase());
+            }
+        }
+    }
+    last.map(|l| l == b"chunked")
+}
+
+fn request_framing(head: &MessageHead, anomaly: &mut dyn FnMut(Anomaly)) -> Framing {
+    if head.version() == HttpVersion::HTTP_09 {
+        return Framing::None;
+    }
+    let cl = content_length(head);
+    if let Some(is_chunked) = chunked(head) {
+        if !matches!(cl, ContentLength::Absent) {
+            anomaly(Anomaly::TransferEncodingWithContentLength);
+        }
+        if is_chunked {
+            return Framing::Chunked;
+        }
+        anomaly(Anomaly::UnknownTransferEncoding);
+        return Framing::None;
+    }
+    match cl {
+        ContentLength::Absent => Framing::None,
+        ContentLength::Valid(n) => Framing::Length(n),
+        ContentLength::Invalid => {
+            anomaly(Anomaly::BadContentLength);
+            Framing::None
+        }
+        ContentLength::Conflict => {
+            anomaly(Anomaly::ContentLengthConflict);
+            Framing::None
+        }
+    }
+}
+
+fn response_framing(head: &MessageHead, request_method: Option<&[u8]>, anomaly: &mut dyn FnMut(Anomaly)) -> Framing {
+    let status = head.status().unwrap_or(200);
+    if status == 101 {
+        return Framing::Tunnel;
+    }
+    if request_method == Some(b"CONNECT") && (200..300).contains(&status) {
+        return Framing::Tunnel;
+    }
+    if request_method == Some(b"HEAD") || status == 204 || status == 304 || (100..200).contains(&status) {
+        return Framing::None;
+    }
+    if head.version() == HttpVersion::HTTP_09 {
+        return Framing::UntilClose;
+    }
+    let cl = content_length(head);
+    if let Some(is_chunked) = chunked(head) {
+        if !matches!(cl, ContentLength::Absent) {
+            anomaly(Anomaly::TransferEncodingWithContentLength);
+        }
+        return if is_chunked { Framing::Chunked } else { Framing::UntilClose };
+    }
+    match cl {
+        ContentLength::Absent => Framing::UntilClose,
+        ContentLength::Valid(n) => Framing::Length(n),
+        ContentLength::Invalid => {
+            anomaly(Anomaly::BadContentLength);
+            Framing::UntilClose
+        }
+        ContentLength::Conflict => {
+            anomaly(Anomaly::ContentLengthConflict);
+            Framing::UntilClose
+        }
+    }
+}

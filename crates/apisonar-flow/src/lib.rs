@@ -1,0 +1,28 @@
+//! apisonar-flow: from decoded packets to HTTP transactions.
+//!
+//! Owns: IP defragmentation, the flow table, TCP reassembly per direction, protocol sniffing per
+//! connection, HTTP/1 framing and request/response pairing, body sampling and decoding. Every
+//! memory-holding structure is bounded by one [`Limits`] value; at a limit something is evicted or
+//! truncated, an [`Anomaly`] is counted, and processing goes on.
+//!
+//! Must not know: pcap, files, tokio, sled, axum, or the wall clock. Time is the packet
+//! timestamp handed in with each frame, so replaying a capture twice gives identical output.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod anomaly;
+mod defrag;
+mod engine;
+pub mod http;
+mod limits;
+mod reassembly;
+mod stats;
+mod table;
+mod time;
+
+pub use anomaly::Anomaly;
+pub use engine::{ConnectionSummary, EndReason, EventSink, FlowEngine};
+pub use http::{AppProtocol, Body, HttpRequest, HttpResponse, HttpTransaction};
+pub use limits::Limits;
+pub use stats::Stats;
+pub use time::Timestamp;

@@ -1,0 +1,378 @@
+//! TCP reassembly for one direction of a connection.
+//!
+//! In-order data is handed straight to the consumer without copying into a stream buffer; only
+//! out-of-order segments are buffered. Policy on overlaps: **the first bytes seen for a sequence
+//! number win** (like the "first" policy of BSD-derived stacks). When a later copy of those bytes
+//! differs, an `Anomaly::TcpOverlapConflict` is recorded; for bytes already delivered this can be
+//! checked only within the last `Limits::overlap_check_bytes`.
+//!
+//! A hole is skipped (a gap handed to the consumer) when the peer acknowledges data beyond it,
+//! when the out-of-order buffer reaches its limits, or when the connection ends.
+
+use crate::{Anomaly, Limits, Stats, Timestamp};
+
+/// Receives the reassembled byte stream of one direction.
+pub(crate) trait StreamSink {
+    fn data(&mut self, bytes: &[u8], ts: Timestamp, stats: &mut Stats);
+    fn gap(&mut self, len: u32, stats: &mut Stats);
+    fn anomaly(&mut self, anomaly: Anomaly, stats: &mut Stats);
+}
+
+struct Pending {
+    seq: u32,
+    data: Vec<u8>,
+    ts: Timestamp,
+}
+
+impl Pending {
+    fn end(&self) -> u32 {
+        self.seq.wrapping_add(self.data.len() as u32)
+    }
+}
+
+/// Signed distance from `from` to `to` in sequence space (RFC 793 modular arithmetic).
+fn dist(from: u32, to: u32) -> i64 {
+    i64::from(to.wrapping_sub(from) as i32)
+}
+
+#[derive(Default)]
+pub(crate) struct Reassembler {
+    /// Next sequence number expected; `None` until the first SYN or data segment.
+    next: Option<u32>,
+    /// Sequence number just past the FIN, once seen.
+    fin_at: Option<u32>,
+    finished: bool,
+    /// Out-of-order segments, sorted by sequence, never overlapping each other.
+    pending: Vec<Pending>,
+    pending_bytes: usize,
+    /// Ring of the last delivered bytes, indexed by `seq & (len - 1)`.
+    recent: Vec<u8>,
+    /// How many bytes before `next` the ring holds.
+    recent_valid: u32,
+}
+
+impl Reassembler {
+    pub(crate) fn syn(&mut self, seq: u32) {
+        if self.next.is_none() {
+            self.next = Some(seq.wrapping_add(1));
+        }
+    }
+
+    pub(crate) fn has_started(&self) -> bool {
+        self.next.is_some()
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    pub(crate) fn buffered_bytes(&self) -> usize {
+        self.pending_bytes + self.recent.len()
+    }
+
+    /// A FIN was sent with its sequence number just after `seq_end`'s last byte.
+    pub(crate) fn fin(&mut self, seq_end: u32) -> bool {
+        if self.fin_at.is_none() {
+            self.fin_at = Some(seq_end);
+        }
+        self.check_fin()
+    }
+
+    fn check_fin(&mut self) -> bool {
+        if !self.finished && self.fin_at.is_some() && self.fin_at == self.next && self.pending.is_empty() {
+            self.finished = true;
+        }
+        self.finished
+    }
+
+    /// Handles one data segment. Returns true if the stream reached its FIN.
+    pub(crate) fn segment(
+        &mut self,
+        seq: u32,
+        data: &[u8],
+        ts: Timestamp,
+        limits: &Limits,
+        stats: &mut Stats,
+        sink: &mut dyn StreamSink,
+    ) -> bool {
+        if data.is_empty() || self.finished {
+            return self.finished;
+        }
+        let next = *self.next.get_or_insert(seq);
+        let offset = dist(next, seq);
+        if offset <= 0 {
+            let already = usize::try_from(-offset).unwrap_or(usize::MAX);
+            if already >= data.len() {
+                stats.tcp_retransmitted_segments += 1;
+                // A one-byte segment just below the window edge is a keep-alive probe: its byte
+                // is filler, so comparing it would only raise false conflicts.
+                if !(data.len() == 1 && offset == -1) && self.differs_from_recent(seq, data) {
+                    sink.anomaly(Anomaly::TcpOverlapConflict, stats);
+                }
+                return self.finished;
+            }
+            let (old, new) = data.split_at(already);
+            if self.differs_from_recent(seq, old) {
+                sink.anomaly(Anomaly::TcpOverlapConflict, stats);
+            }
+            self.deliver(new, ts, limits, sink, stats);
+            self.drain(limits, sink, stats);
+        } else {
+            stats.tcp_out_of_order_segments += 1;
+            self.insert(seq, data, ts, sink, stats);
+            self.enforce_limits(limits, sink, stats);
+        }
+        self.check_fin()
+    }
+
+    /// The peer acknowledged everything before `ack`: bytes we never saw before a buffered
+    /// segment are lost to the capture, so skip them.
+    pub(crate) fn peer_ack(&mut self, ack: u32, limits: &Limits, stats: &mut Stats, sink: &mut dyn StreamSink) -> bool {
+        let (Some(next), Some(first)) = (self.next, self.pending.first()) else { return self.finished };
+        if dist(next, ack) >= dist(next, first.seq) {
+            self.skip_to_first_pending(limits, sink, stats);
+            self.drain(limits, sink, stats);
+        }
+        self.check_fin()
+    }
+
+    /// End of the connection: hand over everything buffered, skipping holes.
+    pub(crate) fn flush(&mut self, limits: &Limits, stats: &mut Stats, sink: &mut dyn StreamSink) {
+        while !self.pending.is_empty() {
+            self.skip_to_first_pending(limits, sink, stats);
+            self.drain(limits, sink, stats);
+        }
+        self.finished = true;
+    }
+
+    fn deliver(&mut self, bytes: &[u8], ts: Timestamp, limits: &Limits, sink: &mut dyn StreamSink, stats: &mut Stats) {
+        let Some(next) = self.next else { return };
+        sink.data(bytes, ts, stats);
+        self.remember(next, bytes, limits);
+        self.next = Some(next.wrapping_add(bytes.len() as u32));
+    }
+
+    fn remember(&mut self, seq: u32, bytes: &[u8], limits: &Limits) {
+        if limits.overlap_check_bytes == 0 {
+            return;
+        }
+        if self.recent.is_empty() {
+            self.recent = vec![0; limits.overlap_check_bytes.next_power_of_two()];
+        }
+        let cap = self.recent.len();
+        let keep = bytes.len().min(cap);
+        let tail = bytes.get(bytes.len() - keep..).unwrap_or_default();
+        let start_seq = seq.wrapping_add((bytes.len() - keep) as u32);
+        let at = start_seq as usize & (cap - 1);
+        let first = keep.min(cap - at);
+        let (a, b) = tail.split_at(first);
+        if let Some(dst) = self.recent.get_mut(at..at + a.len()) {
+            dst.copy_from_slice(a);
+        }
+        if let Some(dst) = self.recent.get_mut(..b.len()) {
+            dst.copy_from_slice(b);
+        }
+        self.recent_valid = (self.recent_valid as usize + bytes.len()).min(cap) as u32;
+    }
+
+    /// Compares bytes at `seq` (all before `next`) with what was delivered, as far as remembered.
+    fn differs_from_recent(&self, seq: u32, bytes: &[u8]) -> bool {
+        let (Some(next), false) = (self.next, self.recent.is_empty()) else { return false };
+        let cap = self.recent.len();
+        let oldest = next.wrapping_sub(self.recent_valid);
+        bytes.iter().enumerate().any(|(i, &b)| {
+            let s = seq.wrapping_add(i as u32);
+            if dist(oldest, s) < 0 || dist(s, next) <= 0 {
+                return false;
+            }
+            self.recent.get(s as usize & (cap - 1)).is_some_and(|&old| old != b)
+        })
+    }
+
+    /// Inserts an out-of-order segment, keeping the bytes already buffered where they overlap.
+    fn insert(&mut self, seq: u32, data: &[u8], ts: Timestamp, sink: &mut dyn StreamSink, stats: &mut Stats) {
+        let Some(next) = self.next else { return };
+        let key = |s: u32| dist(next, s);
+        let (start, end) = (key(seq), key(seq) + data.len() as i64);
+        let mut cursor = start;
+        let mut pieces: Vec<(i64, i64)> = Vec::new();
+        let mut conflict = false;
+        for p in &self.pending {
+            let (ps, pe) = (key(p.seq), key(p.end()));
+            if pe <= cursor || ps >= end {
+                continue;
+            }
+            if ps > cursor {
+                pieces.push((cursor, ps.min(end)));
+            }
+            let (os, oe) = (cursor.max(ps), end.min(pe));
+            let new_part = data.get((os - start) as usize..(oe - start) as usize);
+            let old_part = p.data.get((os - ps) as usize..(oe - ps) as usize);
+            conflict |= new_part != old_part;
+            cursor = cursor.max(pe);
+        }
+        if cursor < end {
+            pieces.push((cursor, end));
+        }
+        if conflict {
+            sink.anomaly(Anomaly::TcpOverlapConflict, stats);
+        }
+        for (ps, pe) in pieces {
+            let Some(bytes) = data.get((ps - start) as usize..(pe - start) as usize) else { continue };
+            let piece_seq = next.wrapping_add(ps as u32);
+            let at = self.pending.partition_point(|p| key(p.seq) < ps);
+            self.pending.insert(at, Pending { seq: piece_seq, data: bytes.to_vec(), ts });
+            self.pending_bytes += bytes.len();
+        }
+    }
+
+    /// Delivers buffered segments that have become contiguous.
+    fn drain(&mut self, limits: &Limits, sink: &mut dyn StreamSink, stats: &mut Stats) {
+        while let (Some(next), Some(first)) = (self.next, self.pending.first()) {
+            let offset = dist(next, first.seq);
+            if offset > 0 {
+                break;
+            }
+            let p = self.pending.remove(0);
+            self.pending_bytes -= p.data.len();
+            let already = usize::try_from(-offset).unwrap_or(usize::MAX);
+            if let Some(rest) = p.data.get(already..) {
+                if !rest.is_empty() {
+                    self.deliver(rest, p.ts, limits, sink, stats);
+                }
+            }
+        }
+    }
+
+    fn skip_to_first_pending(&mut self, limits: &Limits, sink: &mut dyn StreamSink, stats: &mut Stats) {
+        let (Some(next), Some(first)) = (self.next, self.pending.first()) else { return };
+        let missing = dist(next, first.seq);
+        if missing > 0 {
+            stats.tcp_gaps += 1;
+            stats.tcp_gap_bytes += missing as u64;
+            sink.gap(missing as u32, stats);
+            self.next = Some(first.seq);
+            // Bytes before the gap can no longer be compared with what comes after it.
+            self.recent_valid = 0;
+        }
+        self.drain(limits, sink, stats);
+    }
+
+    fn enforce_limits(&mut self, limits: &Limits, sink: &mut dyn StreamSink, stats: &mut Stats) {
+        while !self.pending.is_empty()
+            && (self.pending_bytes > limits.max_ooo_bytes || self.pending.len() > limits.max_ooo_segments)
+        {
+            sink.anomaly(Anomaly::TcpReassemblyLimit, stats);
+            self.skip_to_first_pending(limits, sink, stats);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing, clippy::unwrap_used)]
+    use super::*;
+
+    #[derive(Default)]
+    struct Collect {
+        out: Vec<u8>,
+        gaps: Vec<u32>,
+        anomalies: Vec<Anomaly>,
+    }
+
+    impl StreamSink for Collect {
+        fn data(&mut self, bytes: &[u8], _: Timestamp, _: &mut Stats) {
+            self.out.extend_from_slice(bytes);
+        }
+        fn gap(&mut self, len: u32, _: &mut Stats) {
+            self.gaps.push(len);
+            self.out.extend(std::iter::repeat_n(b'_', len as usize));
+        }
+        fn anomaly(&mut self, a: Anomaly, _: &mut Stats) {
+            self.anomalies.push(a);
+        }
+    }
+
+    /// Feeds (seq offset, bytes) segments after a SYN at `isn` and returns what came out.
+    fn run(isn: u32, segs: &[(u32, &str)], limits: &Limits) -> Collect {
+        let mut r = Reassembler::default();
+        let mut c = Collect::default();
+        let mut stats = Stats::default();
+        r.syn(isn);
+        for &(off, s) in segs {
+            let seq = isn.wrapping_add(1).wrapping_add(off);
+            r.segment(seq, s.as_bytes(), Timestamp(0), limits, &mut stats, &mut c);
+        }
+        r.flush(limits, &mut stats, &mut c);
+        c
+    }
+
+    fn text(c: &Collect) -> String {
+        String::from_utf8(c.out.clone()).unwrap()
+    }
+
+    #[test]
+    fn in_order_out_of_order_and_retransmitted() {
+        let l = Limits::default();
+        let check = |segs: &[(u32, &str)], want: &str| {
+            for isn in [0, u32::MAX - 3] {
+                let c = run(isn, segs, &l);
+                assert_eq!(text(&c), want, "isn {isn} {segs:?}");
+                assert!(c.anomalies.is_empty(), "{:?}", c.anomalies);
+            }
+        };
+        check(&[(0, "abc"), (3, "def")], "abcdef");
+        check(&[(3, "def"), (0, "abc")], "abcdef");
+        check(&[(6, "ghi"), (3, "def"), (0, "abc")], "abcdefghi");
+        check(&[(0, "abc"), (0, "abc"), (3, "def"), (1, "bcde")], "abcdef");
+        check(&[(4, "ef"), (2, "cdef"), (0, "ab")], "abcdef");
+    }
+
+    #[test]
+    fn conflicting_overlaps_keep_first_bytes() {
+        let l = Limits::default();
+        let c = run(100, &[(0, "abc"), (0, "XYZ"), (3, "def")], &l);
+        assert_eq!((text(&c), c.anomalies.as_slice()), ("abcdef".into(), &[Anomaly::TcpOverlapConflict][..]));
+        let c = run(100, &[(3, "def"), (2, "Xdefg"), (0, "ab")], &l);
+        assert_eq!(text(&c), "abXdefg");
+        assert_eq!(c.anomalies, vec![]);
+        let c = run(100, &[(3, "def"), (3, "DEF"), (0, "abc")], &l);
+        assert_eq!((text(&c), c.anomalies.len()), ("abcdef".into(), 1));
+    }
+
+    #[test]
+    fn holes_become_gaps_at_flush_and_at_limits() {
+        let c = run(7, &[(0, "ab"), (5, "fg")], &Limits::default());
+        assert_eq!((text(&c), c.gaps.as_slice()), ("ab___fg".into(), &[3][..]));
+        let tight = Limits { max_ooo_segments: 1, ..Limits::default() };
+        let c = run(7, &[(0, "a"), (2, "c"), (4, "e"), (1, "b")], &tight);
+        assert_eq!(text(&c), "a_c_e");
+        assert_eq!(c.anomalies, vec![Anomaly::TcpReassemblyLimit]);
+    }
+
+    #[test]
+    fn peer_ack_past_a_hole_skips_it() {
+        let l = Limits::default();
+        let mut r = Reassembler::default();
+        let (mut c, mut s) = (Collect::default(), Stats::default());
+        r.syn(0);
+        r.segment(1, b"ab", Timestamp(0), &l, &mut s, &mut c);
+        r.segment(6, b"fg", Timestamp(0), &l, &mut s, &mut c);
+        r.peer_ack(4, &l, &mut s, &mut c);
+        assert_eq!(text(&c), "ab");
+        r.peer_ack(8, &l, &mut s, &mut c);
+        assert_eq!(text(&c), "ab___fg");
+        assert_eq!((s.tcp_gaps, s.tcp_gap_bytes), (1, 3));
+    }
+
+    #[test]
+    fn fin_finishes_after_all_bytes() {
+        let l = Limits::default();
+        let mut r = Reassembler::default();
+        let (mut c, mut s) = (Collect::default(), Stats::default());
+        r.syn(0);
+        r.segment(4, b"def", Timestamp(0), &l, &mut s, &mut c);
+        assert!(!r.fin(7));
+        assert!(r.segment(1, b"abc", Timestamp(0), &l, &mut s, &mut c));
+    }
+}

@@ -1,0 +1,264 @@
+//! The flow table: TCP connections keyed by their address pair, each with two reassemblers
+//! and an application-layer parser.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use apisonar_wire::TcpSegment;
+
+use crate::engine::{ConnectionSummary, EndReason, EventSink};
+use crate::http::HttpConn;
+use crate::reassembly::{Reassembler, StreamSink};
+use crate::{Anomaly, Limits, Stats, Timestamp};
+
+/// Both endpoints, lower first, so that both directions of a connection share one key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct FlowKey {
+    lo: (IpAddr, u16),
+    hi: (IpAddr, u16),
+}
+
+impl FlowKey {
+    /// The key and the direction index of a segment (0 when it travels from `lo` to `hi`).
+    fn of(seg: &TcpSegment<'_>) -> (FlowKey, usize) {
+        let src = (seg.src, seg.src_port);
+        let dst = (seg.dst, seg.dst_port);
+        if src <= dst {
+            (FlowKey { lo: src, hi: dst }, 0)
+        } else {
+            (FlowKey { lo: dst, hi: src }, 1)
+        }
+    }
+}
+
+struct Flow {
+    id: u64,
+    endpoints: [SocketAddr; 2],
+    tcp: [Reassembler; 2],
+    http: HttpConn,
+    first_ts: Timestamp,
+    last_ts: Timestamp,
+    packets: u64,
+    bytes: [u64; 2],
+    /// Set once closed; the entry lingers to absorb late packets.
+    closed: Option<EndReason>,
+    ended_dirs: [bool; 2],
+}
+
+#[derive(Default)]
+pub(crate) struct FlowTable {
+    flows: HashMap<FlowKey, Box<Flow>, foldhash::fast::RandomState>,
+    next_id: u64,
+}
+
+/// Feeds one direction's reassembled bytes to the connection's parser.
+struct DirSink<'a> {
+    http: &'a mut HttpConn,
+    dir: usize,
+    ts: Timestamp,
+    limits: &'a Limits,
+    out: &'a mut dyn EventSink,
+}
+
+impl StreamSink for DirSink<'_> {
+    fn data(&mut self, bytes: &[u8], ts: Timestamp, stats: &mut Stats) {
+        stats.tcp_payload_bytes += bytes.len() as u64;
+        self.http.data(self.dir, bytes, ts, self.limits, stats, self.out);
+    }
+
+    fn gap(&mut self, len: u32, stats: &mut Stats) {
+        self.http.anomaly(self.dir, Anomaly::TcpGap, stats);
+        self.http.gap(self.dir, len, self.ts, self.limits, stats, self.out);
+    }
+
+    fn anomaly(&mut self, anomaly: Anomaly, stats: &mut Stats) {
+        self.http.anomaly(self.dir, anomaly, stats);
+    }
+}
+
+impl FlowTable {
+    pub(crate) fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub(crate) fn buffered_bytes(&self) -> usize {
+        self.flows
+            .values()
+            .map(|f| f.tcp.iter().map(Reassembler::buffered_bytes).sum::<usize>() + f.http.buffered_bytes())
+            .sum()
+    }
+
+    pub(crate) fn segment(&mut self, seg: &TcpSegment<'_>, ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+        stats.tcp_segments += 1;
+        let (key, dir) = FlowKey::of(seg);
+        let opening = seg.flags.syn && !seg.flags.ack;
+        let reuse = match self.flows.get(&key) {
+            Some(flow) => opening && (flow.closed.is_some() || flow.tcp[dir].has_started() && flow.bytes[dir] > 0),
+            None => false,
+        };
+        if reuse {
+            if let Some(mut old) = self.flows.remove(&key) {
+                if old.closed.is_none() {
+                    close(&mut old, EndReason::Reused, ts, limits, stats, out);
+                }
+            }
+        }
+        if !self.flows.contains_key(&key) {
+            if self.flows.len() >= limits.max_flows.max(1) {
+                self.evict(limits, stats, out);
+            }
+            let id = self.next_id;
+            self.next_id += 1;
+            stats.flows_created += 1;
+            let endpoints = [SocketAddr::from(key.lo), SocketAddr::from(key.hi)];
+            let mut flow = Box::new(Flow {
+                id,
+                endpoints,
+                tcp: [Reassembler::default(), Reassembler::default()],
+                http: HttpConn::new(id, endpoints),
+                first_ts: ts,
+                last_ts: ts,
+                packets: 0,
+                bytes: [0, 0],
+                closed: None,
+                ended_dirs: [false, false],
+            });
+            if seg.flags.syn {
+                // SYN from the client, SYN-ACK from the server.
+                flow.http.client_hint(if seg.flags.ack { 1 - dir } else { dir });
+            }
+            self.flows.insert(key, flow);
+        }
+        let Some(flow) = self.flows.get_mut(&key) else { return };
+        flow.packets += 1;
+        flow.last_ts = flow.last_ts.max(ts);
+        if flow.closed.is_some() {
+            return;
+        }
+        flow.bytes[dir] += seg.payload.len() as u64;
+        if seg.flags.syn {
+            flow.tcp[dir].syn(seg.seq);
+            if flow.http.client_dir().is_none() {
+                flow.http.client_hint(if seg.flags.ack { 1 - dir } else { dir });
+            }
+        }
+        let data_seq = if seg.flags.syn { seg.seq.wrapping_add(1) } else { seg.seq };
+        let (tcp, http) = (&mut flow.tcp, &mut flow.http);
+        if !seg.payload.is_empty() {
+            if let Some(stream) = tcp.get_mut(dir) {
+                let mut sink = DirSink { http: &mut *http, dir, ts, limits, out: &mut *out };
+                stream.segment(data_seq, seg.payload, ts, limits, stats, &mut sink);
+            }
+        }
+        if seg.flags.ack {
+            if let Some(peer) = tcp.get_mut(1 - dir) {
+                let mut sink = DirSink { http: &mut *http, dir: 1 - dir, ts, limits, out: &mut *out };
+                peer.peer_ack(seg.ack, limits, stats, &mut sink);
+            }
+        }
+        if seg.flags.fin {
+            let end = data_seq.wrapping_add(seg.payload.len() as u32).wrapping_add(seg.missing_tail);
+            if let Some(stream) = tcp.get_mut(dir) {
+                stream.fin(end);
+            }
+        }
+        if seg.flags.rst {
+            close(flow, EndReason::Rst, ts, limits, stats, out);
+            return;
+        }
+        for d in 0..2 {
+            if flow.tcp[d].is_finished() && !flow.ended_dirs[d] {
+                flow.ended_dirs[d] = true;
+                flow.http.end_direction(d, ts, limits, stats, out);
+            }
+        }
+        if flow.ended_dirs == [true, true] {
+            close(flow, EndReason::Fin, ts, limits, stats, out);
+        }
+    }
+
+    /// Closes connections idle for too long and forgets closed ones after their linger time.
+    pub(crate) fn expire_idle(&mut self, now: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+        let mut due: Vec<(Timestamp, u64, FlowKey)> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| {
+                let timeout = if f.closed.is_some() { limits.closed_linger_secs } else { limits.idle_timeout_secs };
+                f.last_ts.plus_secs(timeout) < now
+            })
+            .map(|(k, f)| (f.last_ts, f.id, *k))
+            .collect();
+        due.sort();
+        for (_, _, key) in due {
+            if let Some(mut flow) = self.flows.remove(&key) {
+                if flow.closed.is_none() {
+                    stats.flows_expired += 1;
+                    close(&mut flow, EndReason::Idle, now, limits, stats, out);
+                }
+            }
+        }
+    }
+
+    /// The table is full: close and forget the least recently active eighth of it.
+    fn evict(&mut self, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+        let mut all: Vec<(bool, Timestamp, u64, FlowKey)> =
+            self.flows.iter().map(|(k, f)| (f.closed.is_none(), f.last_ts, f.id, *k)).collect();
+        // Closed entries go first: they hold nothing but a tombstone.
+        all.sort();
+        let count = (all.len() / 8).max(1);
+        for (open, ts, _, key) in all.into_iter().take(count) {
+            if let Some(mut flow) = self.flows.remove(&key) {
+                if open {
+                    stats.flows_evicted += 1;
+                    stats.anomaly(Anomaly::FlowLimit);
+                    close(&mut flow, EndReason::Evicted, ts, limits, stats, out);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn close_all(&mut self, now: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+        let mut all: Vec<(u64, FlowKey)> = self.flows.iter().map(|(k, f)| (f.id, *k)).collect();
+        all.sort();
+        for (_, key) in all {
+            if let Some(mut flow) = self.flows.remove(&key) {
+                if flow.closed.is_none() {
+                    let ts = flow.last_ts.max(now.min(flow.last_ts));
+                    close(&mut flow, EndReason::EndOfInput, ts, limits, stats, out);
+                }
+            }
+        }
+    }
+}
+
+/// Flushes both directions, ends the parsers and reports the connection.
+fn close(flow: &mut Flow, reason: EndReason, ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+    let (tcp, http) = (&mut flow.tcp, &mut flow.http);
+    for (dir, stream) in tcp.iter_mut().enumerate() {
+        let mut sink = DirSink { http: &mut *http, dir, ts, limits, out: &mut *out };
+        stream.flush(limits, stats, &mut sink);
+    }
+    flow.http.end(ts, limits, stats, out);
+    flow.closed = Some(reason);
+    flow.tcp = [Reassembler::default(), Reassembler::default()];
+    stats.flows_closed += 1;
+    let protocol = flow.http.protocol();
+    stats.protocol(protocol);
+    let client_dir = flow.http.client_dir().unwrap_or(0);
+    let server_dir = 1 - client_dir;
+    out.on_connection(ConnectionSummary {
+        connection_id: flow.id,
+        client: flow.endpoints[client_dir],
+        server: flow.endpoints[server_dir],
+        protocol,
+        start: flow.first_ts,
+        end: flow.last_ts,
+        packets: flow.packets,
+        client_bytes: flow.bytes[client_dir],
+        server_bytes: flow.bytes[server_dir],
+        end_reason: reason,
+    });
+    // Release the parser's buffers; the tombstone keeps only addresses and counters.
+    flow.http = HttpConn::new(flow.id, flow.endpoints);
+    flow.http.client_hint(client_dir);
+}

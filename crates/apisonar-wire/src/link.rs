@@ -1,0 +1,229 @@
+//! Link layers: from a captured frame to the network-layer bytes it carries.
+
+use crate::WireAnomaly;
+
+/// Link-layer header types (libpcap DLT values) the decoder understands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkType {
+    /// DLT_EN10MB.
+    Ethernet,
+    /// DLT_NULL: 4-byte address family in the capturing host's byte order.
+    Null,
+    /// DLT_LOOP: 4-byte address family in network byte order (OpenBSD).
+    Loop,
+    /// DLT_RAW / LINKTYPE_RAW: the frame starts with an IPv4 or IPv6 header.
+    Raw,
+    /// LINKTYPE_IPV4.
+    Ipv4,
+    /// LINKTYPE_IPV6.
+    Ipv6,
+    /// DLT_LINUX_SLL: Linux cooked capture v1 (`tcpdump -i any` on older libpcap).
+    LinuxSll,
+    /// DLT_LINUX_SLL2: Linux cooked capture v2 (`tcpdump -i any`).
+    LinuxSll2,
+    /// DLT_NFLOG: Linux netfilter log messages.
+    Nflog,
+}
+
+impl LinkType {
+    /// Maps a libpcap data-link type to a supported link type.
+    pub fn from_dlt(dlt: i32) -> Option<LinkType> {
+        Some(match dlt {
+            0 => LinkType::Null,
+            1 => LinkType::Ethernet,
+            // DLT_RAW is 12 on most systems, 14 on OpenBSD; LINKTYPE_RAW is 101.
+            12 | 14 | 101 => LinkType::Raw,
+            108 => LinkType::Loop,
+            113 => LinkType::LinuxSll,
+            228 => LinkType::Ipv4,
+            229 => LinkType::Ipv6,
+            239 => LinkType::Nflog,
+            276 => LinkType::LinuxSll2,
+            _ => return None,
+        })
+    }
+
+    /// Stable lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkType::Ethernet => "ethernet",
+            LinkType::Null => "null",
+            LinkType::Loop => "loop",
+            LinkType::Raw => "raw",
+            LinkType::Ipv4 => "ipv4",
+            LinkType::Ipv6 => "ipv6",
+            LinkType::LinuxSll => "linux_sll",
+            LinkType::LinuxSll2 => "linux_sll2",
+            LinkType::Nflog => "nflog",
+        }
+    }
+}
+
+/// The network layer found under the link layer.
+pub(crate) enum NetLayer<'a> {
+    /// IPv4 or IPv6 bytes (the version nibble tells which).
+    Ip(&'a [u8]),
+    /// Something that is not IP (ARP, LLDP, ...): not an anomaly, just not ours.
+    NotIp,
+}
+
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+const ETHERTYPE_VLAN: u16 = 0x8100;
+const ETHERTYPE_QINQ: u16 = 0x88a8;
+const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+/// Deeper tag stacks than this are not seen on real networks; stop instead of looping.
+const MAX_VLAN_TAGS: usize = 8;
+
+fn be16(bytes: &[u8], at: usize) -> Option<u16> {
+    let b = bytes.get(at..at + 2)?;
+    Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
+}
+
+/// Strips the link layer of `frame`.
+pub(crate) fn strip_link(link: LinkType, frame: &[u8]) -> Result<NetLayer<'_>, WireAnomaly> {
+    match link {
+        LinkType::Ethernet => ethernet(frame),
+        LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => Ok(NetLayer::Ip(frame)),
+        LinkType::Null | LinkType::Loop => {
+            let family = frame.get(..4).ok_or(WireAnomaly::TruncatedLink)?;
+            let le = u32::from_le_bytes([family[0], family[1], family[2], family[3]]);
+            let be = u32::from_be_bytes([family[0], family[1], family[2], family[3]]);
+            // AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24, 28 or 30 (BSDs, macOS).
+            // The capturing host's byte order is unknown for DLT_NULL, so accept both.
+            let is_ip = |af: u32| matches!(af, 2 | 10 | 24 | 28 | 30);
+            let body = frame.get(4..).unwrap_or_default();
+            if is_ip(le) || is_ip(be) {
+                Ok(NetLayer::Ip(body))
+            } else {
+                Ok(NetLayer::NotIp)
+            }
+        }
+        LinkType::LinuxSll => {
+            let proto = be16(frame, 14).ok_or(WireAnomaly::TruncatedLink)?;
+            ethertype(proto, frame.get(16..).unwrap_or_default(), 0)
+        }
+        LinkType::LinuxSll2 => {
+            if frame.len() < 20 {
+                return Err(WireAnomaly::TruncatedLink);
+            }
+            let proto = be16(frame, 0).ok_or(WireAnomaly::TruncatedLink)?;
+            ethertype(proto, frame.get(20..).unwrap_or_default(), 0)
+        }
+        LinkType::Nflog => nflog(frame),
+    }
+}
+
+fn ethernet(frame: &[u8]) -> Result<NetLayer<'_>, WireAnomaly> {
+    let proto = be16(frame, 12).ok_or(WireAnomaly::TruncatedLink)?;
+    ethertype(proto, frame.get(14..).unwrap_or_default(), 0)
+}
+
+fn ethertype(proto: u16, body: &[u8], tags: usize) -> Result<NetLayer<'_>, WireAnomaly> {
+    match proto {
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Ok(NetLayer::Ip(body)),
+        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => {
+            if tags >= MAX_VLAN_TAGS {
+                return Err(WireAnomaly::TooManyVlanTags);
+            }
+            let inner = be16(body, 2).ok_or(WireAnomaly::TruncatedLink)?;
+            ethertype(inner, body.get(4..).unwrap_or_default(), tags + 1)
+        }
+        ETHERTYPE_PPPOE_SESSION => {
+            // PPPoE header (6 bytes) then the 2-byte PPP protocol number.
+            let ppp = be16(body, 6).ok_or(WireAnomaly::MalformedEncapsulation)?;
+            let payload = body.get(8..).unwrap_or_default();
+            match ppp {
+                0x0021 | 0x0057 => Ok(NetLayer::Ip(payload)),
+                _ => Ok(NetLayer::NotIp),
+            }
+        }
+        _ => Ok(NetLayer::NotIp),
+    }
+}
+
+/// NFLOG: 4-byte header, then TLVs whose length and type are in host byte order (little endian
+/// on every capture host we know of); the packet is the NFULA_PAYLOAD (type 9) attribute.
+fn nflog(frame: &[u8]) -> Result<NetLayer<'_>, WireAnomaly> {
+    let family = *frame.first().ok_or(WireAnomaly::TruncatedLink)?;
+    let mut at = 4usize;
+    while at + 4 <= frame.len() {
+        let tlv = frame.get(at..at + 4).ok_or(WireAnomaly::MalformedEncapsulation)?;
+        let len = usize::from(u16::from_le_bytes([tlv[0], tlv[1]]));
+        let kind = u16::from_le_bytes([tlv[2], tlv[3]]);
+        if len < 4 {
+            return Err(WireAnomaly::MalformedEncapsulation);
+        }
+        if kind == 9 {
+            let payload = frame.get(at + 4..at + len).ok_or(WireAnomaly::MalformedEncapsulation)?;
+            return match family {
+                2 | 10 => Ok(NetLayer::Ip(payload)),
+                _ => Ok(NetLayer::NotIp),
+            };
+        }
+        at += (len + 3) & !3;
+    }
+    Err(WireAnomaly::MalformedEncapsulation)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing, clippy::unwrap_used)]
+    use super::*;
+
+    fn ip_of(link: LinkType, frame: &[u8]) -> Option<Vec<u8>> {
+        match strip_link(link, frame) {
+            Ok(NetLayer::Ip(b)) => Some(b.to_vec()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn ethernet_with_stacked_tags() {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x88, 0xa8, 0, 200, 0x81, 0x00, 0, 100, 0x08, 0x00, 0x45]);
+        assert_eq!(ip_of(LinkType::Ethernet, &f), Some(vec![0x45]));
+    }
+
+    #[test]
+    fn vlan_loop_is_bounded() {
+        let mut f = vec![0u8; 12];
+        for _ in 0..20 {
+            f.extend_from_slice(&[0x81, 0x00, 0, 1]);
+        }
+        f.extend_from_slice(&[0x08, 0x00]);
+        assert!(matches!(strip_link(LinkType::Ethernet, &f), Err(WireAnomaly::TooManyVlanTags)));
+    }
+
+    #[test]
+    fn short_frames_are_anomalies() {
+        for link in [LinkType::Ethernet, LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::Null] {
+            assert!(strip_link(link, &[1, 2, 3]).is_err(), "{link:?}");
+        }
+    }
+
+    #[test]
+    fn null_accepts_both_byte_orders() {
+        assert_eq!(ip_of(LinkType::Null, &[2, 0, 0, 0, 0x45]), Some(vec![0x45]));
+        assert_eq!(ip_of(LinkType::Null, &[0, 0, 0, 30, 0x60]), Some(vec![0x60]));
+        assert_eq!(ip_of(LinkType::Null, &[7, 0, 0, 0, 0x60]), None);
+    }
+
+    #[test]
+    fn sll2_protocol_is_first() {
+        let mut f = vec![0x86, 0xdd];
+        f.extend_from_slice(&[0u8; 18]);
+        f.push(0x60);
+        assert_eq!(ip_of(LinkType::LinuxSll2, &f), Some(vec![0x60]));
+    }
+
+    #[test]
+    fn nflog_finds_payload_tlv() {
+        let mut f = vec![2, 0, 0, 0];
+        f.extend_from_slice(&[8, 0, 1, 0, 0, 0, 0, 0]); // some other TLV
+        f.extend_from_slice(&[5, 0, 9, 0, 0x45, 0, 0, 0]); // payload TLV, padded
+        assert_eq!(ip_of(LinkType::Nflog, &f), Some(vec![0x45]));
+        assert!(strip_link(LinkType::Nflog, &[2, 0, 0, 0, 1, 0, 9, 0]).is_err());
+    }
+}

@@ -1,0 +1,214 @@
+//! From a captured frame to a TCP segment or an IP fragment, via etherparse.
+
+use std::net::IpAddr;
+
+use etherparse::{IpNumber, Ipv6ExtensionSlice, LaxIpSlice, TcpSlice};
+
+use crate::link::{strip_link, NetLayer};
+use crate::{LinkType, WireAnomaly};
+
+/// TCP flags the flow layer cares about.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpFlags {
+    pub syn: bool,
+    pub ack: bool,
+    pub fin: bool,
+    pub rst: bool,
+}
+
+/// One TCP segment, borrowed from the frame.
+#[derive(Clone, Debug)]
+pub struct TcpSegment<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: TcpFlags,
+    pub payload: &'a [u8],
+    /// Payload bytes the sender sent that the capture cut off (snaplen); they follow `payload`.
+    pub missing_tail: u32,
+}
+
+/// Identifies the datagram a fragment belongs to (RFC 791 / RFC 8200).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FragKey {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub id: u32,
+    pub proto: u8,
+}
+
+/// One fragment of an IPv4 or IPv6 datagram.
+#[derive(Clone, Debug)]
+pub struct IpFragment<'a> {
+    pub key: FragKey,
+    /// Byte offset of this fragment's data in the reassembled payload.
+    pub offset: u32,
+    pub more_fragments: bool,
+    pub payload: &'a [u8],
+}
+
+/// What a frame turned out to be.
+#[derive(Clone, Debug)]
+pub enum Decoded<'a> {
+    Tcp(TcpSegment<'a>),
+    Fragment(IpFragment<'a>),
+    /// Valid, but not something apisonar analyses (UDP, ICMP, ARP, ...).
+    Other,
+    Malformed(WireAnomaly),
+}
+
+/// Decodes one captured frame. `frame` holds the captured bytes (possibly cut by snaplen).
+pub fn decode_frame(link: LinkType, frame: &[u8]) -> Decoded<'_> {
+    match strip_link(link, frame) {
+        Ok(NetLayer::Ip(ip)) => decode_ip(ip),
+        Ok(NetLayer::NotIp) => Decoded::Other,
+        Err(anomaly) => Decoded::Malformed(anomaly),
+    }
+}
+
+fn decode_ip(bytes: &[u8]) -> Decoded<'_> {
+    let (ip, _ext_error) = match LaxIpSlice::from_slice(bytes) {
+        Ok(v) => v,
+        Err(_) => return Decoded::Malformed(WireAnomaly::MalformedIp),
+    };
+    let (src, dst) = (ip.source_addr(), ip.destination_addr());
+    let payload = ip.payload();
+    let declared_len = match &ip {
+        LaxIpSlice::Ipv4(v4) => {
+            let h = v4.header();
+            usize::from(h.total_len()).saturating_sub(usize::from(h.ihl()) * 4)
+        }
+        LaxIpSlice::Ipv6(v6) => {
+            usize::from(v6.header().payload_length()).saturating_sub(v6.extensions().slice().len())
+        }
+    };
+    let missing = if payload.incomplete {
+        declared_len.saturating_sub(payload.payload.len())
+    } else {
+        0
+    };
+    if payload.fragmented {
+        let fragment = match &ip {
+            LaxIpSlice::Ipv4(v4) => {
+                let h = v4.header();
+                Some((u32::from(h.identification()), h.fragments_offset().byte_offset(), h.more_fragments()))
+            }
+            LaxIpSlice::Ipv6(v6) => v6.extensions().clone().into_iter().find_map(|ext| match ext {
+                Ipv6ExtensionSlice::Fragment(f) => {
+                    Some((f.identification(), f.fragment_offset().byte_offset(), f.more_fragments()))
+                }
+                _ => None,
+            }),
+        };
+        let Some((id, offset, more_fragments)) = fragment else {
+            return Decoded::Malformed(WireAnomaly::MalformedIp);
+        };
+        if missing > 0 {
+            // A fragment cut by snaplen can never be reassembled correctly.
+            return Decoded::Malformed(WireAnomaly::SnaplenTruncated);
+        }
+        return Decoded::Fragment(IpFragment {
+            key: FragKey { src, dst, id, proto: payload.ip_number.0 },
+            offset: u32::from(offset),
+            more_fragments,
+            payload: payload.payload,
+        });
+    }
+    transport(src, dst, payload.ip_number, payload.payload, missing)
+}
+
+/// Decodes the transport layer of a (reassembled) IP payload.
+pub fn decode_ip_payload(src: IpAddr, dst: IpAddr, proto: u8, payload: &[u8]) -> Decoded<'_> {
+    transport(src, dst, IpNumber(proto), payload, 0)
+}
+
+fn transport(src: IpAddr, dst: IpAddr, proto: IpNumber, payload: &[u8], missing: usize) -> Decoded<'_> {
+    if proto != IpNumber::TCP {
+        return Decoded::Other;
+    }
+    let tcp = match TcpSlice::from_slice(payload) {
+        Ok(tcp) => tcp,
+        Err(_) if missing > 0 => return Decoded::Malformed(WireAnomaly::SnaplenTruncated),
+        Err(_) => return Decoded::Malformed(WireAnomaly::MalformedTcp),
+    };
+    Decoded::Tcp(TcpSegment {
+        src,
+        dst,
+        src_port: tcp.source_port(),
+        dst_port: tcp.destination_port(),
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        flags: TcpFlags { syn: tcp.syn(), ack: tcp.ack(), fin: tcp.fin(), rst: tcp.rst() },
+        payload: tcp.payload(),
+        missing_tail: u32::try_from(missing).unwrap_or(u32::MAX),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn tcp_frame(payload: &[u8]) -> Vec<u8> {
+        let builder = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 80, 1000, 65535)
+            .ack(7);
+        let mut out = Vec::new();
+        builder.write(&mut out, payload).unwrap();
+        out
+    }
+
+    #[test]
+    fn decodes_tcp_over_ethernet() {
+        let frame = tcp_frame(b"GET / HTTP/1.1\r\n\r\n");
+        let Decoded::Tcp(seg) = decode_frame(LinkType::Ethernet, &frame) else { panic!() };
+        assert_eq!((seg.src_port, seg.dst_port, seg.seq, seg.ack), (40000, 80, 1000, 7));
+        assert_eq!(seg.payload, b"GET / HTTP/1.1\r\n\r\n");
+        assert_eq!(seg.missing_tail, 0);
+        assert!(seg.flags.ack && !seg.flags.syn);
+    }
+
+    #[test]
+    fn ethernet_padding_is_not_payload() {
+        let mut frame = tcp_frame(b"x");
+        frame.extend_from_slice(&[0u8; 20]);
+        let Decoded::Tcp(seg) = decode_frame(LinkType::Ethernet, &frame) else { panic!() };
+        assert_eq!(seg.payload, b"x");
+    }
+
+    #[test]
+    fn snaplen_cut_reports_missing_tail() {
+        let frame = tcp_frame(&[b'a'; 100]);
+        let cut = &frame[..frame.len() - 40];
+        let Decoded::Tcp(seg) = decode_frame(LinkType::Ethernet, cut) else { panic!() };
+        assert_eq!((seg.payload.len(), seg.missing_tail), (60, 40));
+        let header_cut = &frame[..14 + 20 + 10];
+        assert!(matches!(
+            decode_frame(LinkType::Ethernet, header_cut),
+            Decoded::Malformed(WireAnomaly::SnaplenTruncated)
+        ));
+    }
+
+    #[test]
+    fn every_prefix_of_a_frame_decodes_without_panic() {
+        let frame = tcp_frame(b"hello world");
+        for len in 0..frame.len() {
+            let _ = decode_frame(LinkType::Ethernet, &frame[..len]);
+            let _ = decode_frame(LinkType::Raw, &frame[14..14 + len.min(frame.len() - 14)]);
+        }
+    }
+
+    #[test]
+    fn ipv4_fragments_are_reported() {
+        let mut frame = tcp_frame(&[b'z'; 64]);
+        // Set "more fragments" on the IPv4 header (byte 6 of the IP header).
+        frame[14 + 6] = 0x20;
+        let Decoded::Fragment(f) = decode_frame(LinkType::Ethernet, &frame) else { panic!() };
+        assert_eq!((f.offset, f.more_fragments, f.key.proto), (0, true, 6));
+    }
+}

@@ -1,0 +1,193 @@
+//! `apisonar analyze`: capture files in, transactions and a summary out.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use apisonar_flow::{ConnectionSummary, EventSink, FlowEngine, HttpTransaction, Stats};
+use serde::Serialize;
+
+use crate::capture::read_file;
+use crate::cli::{AnalyzeArgs, SummaryFormat};
+use crate::output::{ConnectionRecord, TransactionRecord};
+
+fn open_output(path: &Path) -> Result<Box<dyn Write>> {
+    if path == Path::new("-") {
+        Ok(Box::new(BufWriter::with_capacity(1 << 16, io::stdout().lock())))
+    } else {
+        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Box::new(BufWriter::with_capacity(1 << 16, file)))
+    }
+}
+
+struct Writers {
+    transactions: Option<Box<dyn Write>>,
+    connections: Option<Box<dyn Write>>,
+    error: Option<io::Error>,
+}
+
+impl Writers {
+    fn record(out: &mut Option<Box<dyn Write>>, error: &mut Option<io::Error>, value: &impl Serialize) {
+        let Some(w) = out else { return };
+        let result = serde_json::to_writer(&mut *w, value).map_err(io::Error::from).and_then(|()| w.write_all(b"\n"));
+        if let Err(e) = result {
+            // Keep the first error; stop writing (e.g. a closed pipe) but keep analysing.
+            error.get_or_insert(e);
+            *out = None;
+        }
+    }
+}
+
+impl EventSink for Writers {
+    fn on_transaction(&mut self, txn: HttpTransaction) {
+        Writers::record(&mut self.transactions, &mut self.error, &TransactionRecord::new(&txn));
+    }
+
+    fn on_connection(&mut self, summary: ConnectionSummary) {
+        Writers::record(&mut self.connections, &mut self.error, &ConnectionRecord::new(&summary));
+    }
+}
+
+#[derive(Serialize)]
+struct FileReport {
+    path: String,
+    packets: u64,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    files: Vec<FileReport>,
+    packets: u64,
+    bytes: u64,
+    tcp_segments: u64,
+    tcp_payload_bytes: u64,
+    flows: u64,
+    flows_expired: u64,
+    flows_evicted: u64,
+    connections: serde_json::Map<String, serde_json::Value>,
+    transactions: u64,
+    transactions_without_response: u64,
+    tcp_retransmitted_segments: u64,
+    tcp_out_of_order_segments: u64,
+    tcp_gaps: u64,
+    tcp_gap_bytes: u64,
+    ip_fragments: u64,
+    ip_datagrams_reassembled: u64,
+    anomalies: serde_json::Map<String, serde_json::Value>,
+    elapsed_secs: f64,
+    packets_per_sec: f64,
+    gbit_per_sec: f64,
+}
+
+impl Summary {
+    fn new(files: Vec<FileReport>, s: &Stats, elapsed_secs: f64) -> Summary {
+        let per_sec = |n: f64| if elapsed_secs > 0.0 { n / elapsed_secs } else { 0.0 };
+        Summary {
+            files,
+            packets: s.packets,
+            bytes: s.bytes,
+            tcp_segments: s.tcp_segments,
+            tcp_payload_bytes: s.tcp_payload_bytes,
+            flows: s.flows_created,
+            flows_expired: s.flows_expired,
+            flows_evicted: s.flows_evicted,
+            connections: s.protocols().map(|(p, n)| (p.as_str().to_string(), n.into())).collect(),
+            transactions: s.transactions,
+            transactions_without_response: s.transactions_without_response,
+            tcp_retransmitted_segments: s.tcp_retransmitted_segments,
+            tcp_out_of_order_segments: s.tcp_out_of_order_segments,
+            tcp_gaps: s.tcp_gaps,
+            tcp_gap_bytes: s.tcp_gap_bytes,
+            ip_fragments: s.ip_fragments,
+            ip_datagrams_reassembled: s.ip_datagrams_reassembled,
+            anomalies: s.anomalies().map(|(a, n)| (a.as_str().to_string(), n.into())).collect(),
+            elapsed_secs,
+            packets_per_sec: per_sec(s.packets as f64),
+            gbit_per_sec: per_sec(s.bytes as f64 * 8.0 / 1e9),
+        }
+    }
+
+    fn write_text(&self, w: &mut dyn Write) -> io::Result<()> {
+        let list = |m: &serde_json::Map<String, serde_json::Value>| {
+            if m.is_empty() {
+                "none".to_string()
+            } else {
+                m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+            }
+        };
+        for f in &self.files {
+            match &f.error {
+                None => writeln!(w, "file          {} ({} packets)", f.path, f.packets)?,
+                Some(e) => writeln!(w, "file          {} ({} packets, then error: {e})", f.path, f.packets)?,
+            }
+        }
+        writeln!(w, "packets       {} ({} bytes, {} TCP segments)", self.packets, self.bytes, self.tcp_segments)?;
+        writeln!(w, "flows         {} (expired {}, evicted {})", self.flows, self.flows_expired, self.flows_evicted)?;
+        writeln!(w, "connections   {}", list(&self.connections))?;
+        writeln!(w, "transactions  {} ({} without response)", self.transactions, self.transactions_without_response)?;
+        writeln!(
+            w,
+            "tcp           retransmitted {}, out of order {}, gaps {} ({} bytes)",
+            self.tcp_retransmitted_segments, self.tcp_out_of_order_segments, self.tcp_gaps, self.tcp_gap_bytes
+        )?;
+        writeln!(w, "anomalies     {}", list(&self.anomalies))?;
+        writeln!(
+            w,
+            "elapsed       {:.3} s ({:.0} packets/s, {:.3} Gbit/s)",
+            self.elapsed_secs, self.packets_per_sec, self.gbit_per_sec
+        )
+    }
+}
+
+pub fn run(args: &AnalyzeArgs) -> Result<u8> {
+    let started = Instant::now();
+    let mut writers = Writers {
+        transactions: args.transactions.as_deref().map(open_output).transpose()?,
+        connections: args.connections.as_deref().map(open_output).transpose()?,
+        error: None,
+    };
+    let mut engine = FlowEngine::new(args.limits());
+    let mut files = Vec::new();
+    let mut input_errors = 0;
+    for path in &args.captures {
+        let shown = path.display().to_string();
+        let result = read_file(path, |link, frame| engine.frame(link, frame.ts, frame.data, frame.wire_len, &mut writers));
+        let report = match result {
+            Ok(Ok(packets)) => FileReport { path: shown, packets, error: None },
+            Ok(Err(e)) => {
+                input_errors += 1;
+                eprintln!("apisonar: error: {shown}: after packet {}: {}", e.packets_read, e.message);
+                FileReport { path: shown, packets: e.packets_read, error: Some(e.message) }
+            }
+            Err(e) => {
+                input_errors += 1;
+                eprintln!("apisonar: error: {shown}: {e:#}");
+                FileReport { path: shown, packets: 0, error: Some(format!("{e:#}")) }
+            }
+        };
+        files.push(report);
+    }
+    engine.finish(&mut writers);
+    for w in [writers.transactions.as_mut(), writers.connections.as_mut()].into_iter().flatten() {
+        if let Err(e) = w.flush() {
+            writers.error.get_or_insert(e);
+        }
+    }
+    if let Some(e) = writers.error.take() {
+        return Err(e).context("cannot write output");
+    }
+    let summary = Summary::new(files, engine.stats(), started.elapsed().as_secs_f64());
+    let to_stdout = [&args.transactions, &args.connections].iter().all(|p| p.as_deref() != Some(Path::new("-")));
+    let mut out: Box<dyn Write> = if to_stdout { Box::new(io::stdout().lock()) } else { Box::new(io::stderr().lock()) };
+    match args.summary {
+        SummaryFormat::Text => summary.write_text(&mut out)?,
+        SummaryFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &summary)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(if input_errors > 0 { crate::EXIT_INPUT_ERROR } else { 0 })
+}

@@ -1,0 +1,57 @@
+//! Reading capture files with libpcap: pcap and pcapng, every link type apisonar-wire knows.
+
+use std::path::Path;
+
+use anyhow::{anyhow, Context, Result};
+use apisonar_flow::Timestamp;
+use apisonar_wire::LinkType;
+
+/// One frame read from a file.
+pub struct Frame<'a> {
+    pub ts: Timestamp,
+    pub data: &'a [u8],
+    pub wire_len: u32,
+}
+
+/// Where reading a file stopped early.
+#[derive(Debug)]
+pub struct ReadError {
+    pub packets_read: u64,
+    pub message: String,
+}
+
+/// Reads every frame of `path`, calling `each` for it. Returns the packet count, or the error
+/// that stopped reading after the frames already handed over (which stay processed).
+pub fn read_file(path: &Path, mut each: impl FnMut(LinkType, Frame<'_>)) -> Result<std::result::Result<u64, ReadError>> {
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.is_dir() {
+            return Err(anyhow!("is a directory"));
+        }
+    }
+    let mut cap = pcap::Capture::from_file(path).map_err(|e| anyhow!("{}", describe(&e))).context("cannot open capture")?;
+    let dlt = cap.get_datalink().0;
+    let link = LinkType::from_dlt(dlt).ok_or_else(|| anyhow!("unsupported link type {dlt} ({})", link_name(dlt)))?;
+    let mut packets = 0u64;
+    loop {
+        match cap.next_packet() {
+            Ok(packet) => {
+                packets += 1;
+                let ts = Timestamp::from_secs_micros(packet.header.ts.tv_sec, packet.header.ts.tv_usec);
+                each(link, Frame { ts, data: packet.data, wire_len: packet.header.len });
+            }
+            Err(pcap::Error::NoMorePackets) => return Ok(Ok(packets)),
+            Err(e) => return Ok(Err(ReadError { packets_read: packets, message: describe(&e) })),
+        }
+    }
+}
+
+fn describe(e: &pcap::Error) -> String {
+    match e {
+        pcap::Error::PcapError(msg) => msg.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn link_name(dlt: i32) -> String {
+    pcap::Linktype(dlt).get_name().unwrap_or_else(|_| "unknown".into())
+}

@@ -1,0 +1,71 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "apisonar", version, about = "Passive API discovery and traffic analysis")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Read capture files (pcap or pcapng) and report the HTTP traffic in them.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct AnalyzeArgs {
+    /// Capture files, processed in the order given as one continuous capture.
+    #[arg(required = true, value_name = "CAPTURE")]
+    pub captures: Vec<PathBuf>,
+
+    /// Write one JSON object per HTTP transaction to FILE ("-" for standard output).
+    #[arg(long, value_name = "FILE")]
+    pub transactions: Option<PathBuf>,
+
+    /// Write one JSON object per TCP connection to FILE ("-" for standard output).
+    #[arg(long, value_name = "FILE")]
+    pub connections: Option<PathBuf>,
+
+    /// Format of the summary (printed to standard error when standard output carries records).
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub summary: SummaryFormat,
+
+    /// Body bytes kept per message for analysis.
+    #[arg(long, value_name = "BYTES", default_value_t = apisonar_flow::Limits::default().body_sample_bytes)]
+    pub body_sample_bytes: usize,
+
+    /// Largest decoded (decompressed) body sample.
+    #[arg(long, value_name = "BYTES", default_value_t = apisonar_flow::Limits::default().max_decoded_body_bytes)]
+    pub max_decoded_body_bytes: usize,
+
+    /// Most TCP connections tracked at once.
+    #[arg(long, value_name = "N", default_value_t = apisonar_flow::Limits::default().max_flows)]
+    pub max_flows: usize,
+
+    /// Seconds of packet time after which an idle connection is closed.
+    #[arg(long, value_name = "SECS", default_value_t = apisonar_flow::Limits::default().idle_timeout_secs)]
+    pub idle_timeout: u32,
+}
+
+impl AnalyzeArgs {
+    pub fn limits(&self) -> apisonar_flow::Limits {
+        apisonar_flow::Limits {
+            body_sample_bytes: self.body_sample_bytes,
+            max_decoded_body_bytes: self.max_decoded_body_bytes,
+            max_flows: self.max_flows,
+            idle_timeout_secs: self.idle_timeout,
+            ..apisonar_flow::Limits::default()
+        }
+    }
+}

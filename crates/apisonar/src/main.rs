@@ -1,0 +1,38 @@
+//! apisonar: passive API discovery from mirrored traffic or capture files.
+//!
+//! The binary owns the command line, reading captures with libpcap, output files and exit codes;
+//! protocol and discovery logic live in the library crates.
+
+mod analyze;
+mod capture;
+mod cli;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit codes: 0 done, 1 input errors (some input could not be read), 2 usage.
+pub(crate) const EXIT_INPUT_ERROR: u8 = 1;
+pub(crate) const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        cli::Command::Analyze(args) => analyze::run(&args),
+    };
+    match result {
+        Ok(outcome) => ExitCode::from(outcome),
+        Err(e) => {
+            eprintln!("apisonar: error: {e:#}");
+            ExitCode::from(EXIT_INPUT_ERROR)
+        }
+    }
+}
