@@ -155,6 +155,6 @@ impl FlowEngine {
 
     /// End of input: closes every connection, in the order they were opened.
     pub fn finish(&mut self, out: &mut dyn EventSink) {
-        self.table.close_all(self.now, &self.limits, &mut self.stats, out);
+        self.table.close_all(&self.limits, &mut self.stats, out);
     }
 }

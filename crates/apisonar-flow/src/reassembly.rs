@@ -30,6 +30,9 @@ impl Pending {
     }
 }
 
+/// A FIN further than this beyond the next expected byte is not believed.
+const MAX_FIN_DISTANCE: i64 = 1 << 30;
+
 /// Signed distance from `from` to `to` in sequence space (RFC 793 modular arithmetic).
 fn dist(from: u32, to: u32) -> i64 {
     i64::from(to.wrapping_sub(from) as i32)
@@ -55,6 +58,8 @@ impl Reassembler {
     pub(crate) fn syn(&mut self, seq: u32) {
         if self.next.is_none() {
             self.next = Some(seq.wrapping_add(1));
+            // A FIN "seen" before the SYN was forged or stale.
+            self.fin_at = None;
         }
     }
 
@@ -72,7 +77,8 @@ impl Reassembler {
 
     /// A FIN was sent with its sequence number just after `seq_end`'s last byte.
     pub(crate) fn fin(&mut self, seq_end: u32) -> bool {
-        if self.fin_at.is_none() {
+        let plausible = self.next.is_none_or(|next| (0..MAX_FIN_DISTANCE).contains(&dist(next, seq_end)));
+        if self.fin_at.is_none() && plausible {
             self.fin_at = Some(seq_end);
         }
         self.check_fin()

@@ -42,8 +42,15 @@ struct Flow {
     bytes: [u64; 2],
     /// Set once closed; the entry lingers to absorb late packets.
     closed: Option<EndReason>,
+    /// When a RST was seen. The connection is closed only after `RST_LINGER_SECS` without
+    /// further packets: a forged or out-of-window RST must not blind the sensor (an evasion).
+    reset_at: Option<Timestamp>,
     ended_dirs: [bool; 2],
 }
+
+/// Packet-time seconds a connection stays open after a RST, waiting for packets that prove the
+/// RST was not honoured.
+const RST_LINGER_SECS: u32 = 1;
 
 #[derive(Default)]
 pub(crate) struct FlowTable {
@@ -121,6 +128,7 @@ impl FlowTable {
                 packets: 0,
                 bytes: [0, 0],
                 closed: None,
+                reset_at: None,
                 ended_dirs: [false, false],
             });
             if seg.flags.syn {
@@ -163,8 +171,7 @@ impl FlowTable {
             }
         }
         if seg.flags.rst {
-            close(flow, EndReason::Rst, ts, limits, stats, out);
-            return;
+            flow.reset_at = Some(ts);
         }
         for d in 0..2 {
             if flow.tcp[d].is_finished() && !flow.ended_dirs[d] {
@@ -183,7 +190,11 @@ impl FlowTable {
             .flows
             .iter()
             .filter(|(_, f)| {
-                let timeout = if f.closed.is_some() { limits.closed_linger_secs } else { limits.idle_timeout_secs };
+                let timeout = match (f.closed, f.reset_at) {
+                    (Some(_), _) => limits.closed_linger_secs,
+                    (None, Some(_)) => RST_LINGER_SECS,
+                    (None, None) => limits.idle_timeout_secs,
+                };
                 f.last_ts.plus_secs(timeout) < now
             })
             .map(|(k, f)| (f.last_ts, f.id, *k))
@@ -192,8 +203,13 @@ impl FlowTable {
         for (_, _, key) in due {
             if let Some(mut flow) = self.flows.remove(&key) {
                 if flow.closed.is_none() {
-                    stats.flows_expired += 1;
-                    close(&mut flow, EndReason::Idle, now, limits, stats, out);
+                    let reason = if flow.reset_at.is_some() {
+                        EndReason::Rst
+                    } else {
+                        stats.flows_expired += 1;
+                        EndReason::Idle
+                    };
+                    close(&mut flow, reason, now, limits, stats, out);
                 }
             }
         }
@@ -217,14 +233,15 @@ impl FlowTable {
         }
     }
 
-    pub(crate) fn close_all(&mut self, now: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+    pub(crate) fn close_all(&mut self, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
         let mut all: Vec<(u64, FlowKey)> = self.flows.iter().map(|(k, f)| (f.id, *k)).collect();
         all.sort();
         for (_, key) in all {
             if let Some(mut flow) = self.flows.remove(&key) {
                 if flow.closed.is_none() {
-                    let ts = flow.last_ts.max(now.min(flow.last_ts));
-                    close(&mut flow, EndReason::EndOfInput, ts, limits, stats, out);
+                    let reason = if flow.reset_at.is_some() { EndReason::Rst } else { EndReason::EndOfInput };
+                    let last = flow.last_ts;
+                    close(&mut flow, reason, last, limits, stats, out);
                 }
             }
         }

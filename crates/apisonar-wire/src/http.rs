@@ -285,6 +285,8 @@ fn parse_version(v: &[u8]) -> Option<HttpVersion> {
         [b'H', b'T', b'T', b'P', b'/', major @ b'0'..=b'9', b'.', minor @ b'0'..=b'9'] => {
             Some(HttpVersion { major: major - b'0', minor: minor - b'0' })
         }
+        // Truncated "HTTP/1." or "HTTP/1" from broken clients and scanners: servers treat it as 1.1.
+        [b'H', b'T', b'T', b'P', b'/', b'1'] | [b'H', b'T', b'T', b'P', b'/', b'1', b'.'] => Some(HttpVersion::HTTP_11),
         _ => None,
     }
 }
@@ -293,6 +295,8 @@ fn lenient_request(head: &[u8], max_headers: usize) -> Result<MessageHead, HeadE
     let (line, rest) = first_line(head);
     let parts: Vec<&[u8]> = line.split(|&b| b == b' ').filter(|p| !p.is_empty()).collect();
     let (method, target, version) = match parts.as_slice() {
+        // A bare known method ("OPTIONS") followed by header fields.
+        [method] if crate::sniff::is_known_method(method) => (*method, &b""[..], HttpVersion::HTTP_10),
         [method, target] => (*method, *target, HttpVersion::HTTP_09),
         [method, middle @ .., last] if !middle.is_empty() => {
             let version = parse_version(last).ok_or(HeadError::BadStartLine)?;
@@ -401,6 +405,10 @@ mod tests {
         let h = req("GET /\"quoted\"<x> HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n");
         assert_eq!(h.target(), b"/\"quoted\"<x>");
         assert_eq!(h.header("host").map(|v| v.starts_with(b"h")), Some(true));
+        let h = req("GET / HTTP/1.\nHost: h\n\n");
+        assert_eq!((h.version(), h.header("host")), (HttpVersion::HTTP_11, Some(&b"h"[..])));
+        let h = req("OPTIONS\nHost: h\n\n");
+        assert_eq!((h.method(), h.target()), (&b"OPTIONS"[..], &b""[..]));
         let h = req("GET /nover\r\n\r\n");
         assert_eq!(h.version(), HttpVersion::HTTP_09);
         assert_eq!(parse_request_head(b"\x16\x03\x01 junk\r\n\r\n", 100), Err(HeadError::BadStartLine));

@@ -131,9 +131,15 @@ fn ethertype(proto: u16, body: &[u8], tags: usize) -> Result<NetLayer<'_>, WireA
             ethertype(inner, body.get(4..).unwrap_or_default(), tags + 1)
         }
         ETHERTYPE_PPPOE_SESSION => {
-            // PPPoE header (6 bytes) then the 2-byte PPP protocol number.
-            let ppp = be16(body, 6).ok_or(WireAnomaly::MalformedEncapsulation)?;
-            let payload = body.get(8..).unwrap_or_default();
+            // PPPoE header (6 bytes) then the PPP protocol number: 2 bytes, or 1 byte when
+            // compressed (RFC 1661 section 6.5: an odd first byte ends the field).
+            let first = *body.get(6).ok_or(WireAnomaly::MalformedEncapsulation)?;
+            let (ppp, skip) = if first & 1 == 1 {
+                (u16::from(first), 7)
+            } else {
+                (be16(body, 6).ok_or(WireAnomaly::MalformedEncapsulation)?, 8)
+            };
+            let payload = body.get(skip..).unwrap_or_default();
             match ppp {
                 0x0021 | 0x0057 => Ok(NetLayer::Ip(payload)),
                 _ => Ok(NetLayer::NotIp),
@@ -216,6 +222,16 @@ mod tests {
         f.extend_from_slice(&[0u8; 18]);
         f.push(0x60);
         assert_eq!(ip_of(LinkType::LinuxSll2, &f), Some(vec![0x60]));
+    }
+
+    #[test]
+    fn pppoe_with_full_and_compressed_protocol() {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x88, 0x64, 0x11, 0, 0, 0x2d, 0, 0x3d, 0x00, 0x21, 0x45]);
+        assert_eq!(ip_of(LinkType::Ethernet, &f), Some(vec![0x45]));
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x88, 0x64, 0x11, 0, 0, 0x2d, 0, 0x3d, 0x21, 0x45]);
+        assert_eq!(ip_of(LinkType::Ethernet, &f), Some(vec![0x45]));
     }
 
     #[test]

@@ -38,6 +38,11 @@ pub fn is_known_method(m: &[u8]) -> bool {
     KNOWN_METHODS.contains(&m)
 }
 
+/// Extension methods in practice are upper-case words, sometimes with '_' or '-' (CCM_POST).
+fn is_method_like(m: &[u8]) -> bool {
+    m.len() >= 3 && m.len() <= 20 && m.iter().all(|&b| b.is_ascii_uppercase() || b == b'_' || b == b'-')
+}
+
 /// Classifies the first bytes of a stream direction.
 pub fn sniff(buf: &[u8]) -> Sniff {
     let Some(&first) = buf.first() else { return Sniff::NeedMore };
@@ -106,6 +111,8 @@ fn request_line_state(buf: &[u8]) -> Sniff {
     match line.get(method_len) {
         Some(b' ') => {}
         Some(_) => return Sniff::Other,
+        // A bare known method on its own line ("OPTIONS\n"), as scanners send.
+        None if line_end.is_some() && is_known_method(method) => return Sniff::Http1Request,
         None => {
             return if line_end.is_none() && method_len < 32 { Sniff::NeedMore } else { Sniff::Other };
         }
@@ -117,8 +124,8 @@ fn request_line_state(buf: &[u8]) -> Sniff {
             Sniff::NeedMore
         };
     }
-    let has_version = contains(line, b" HTTP/1.") || contains(line, b" HTTP/0.9");
-    if has_version || is_known_method(method) {
+    let has_version = contains(line, b" HTTP/1") || contains(line, b" HTTP/0.9");
+    if has_version || is_known_method(method) || is_method_like(method) {
         Sniff::Http1Request
     } else {
         Sniff::Other
@@ -138,7 +145,7 @@ pub fn find_request_start(buf: &[u8]) -> Option<usize> {
         let line = rest.get(..nl).unwrap_or_default();
         let method_len = line.iter().take_while(|&&b| is_token_byte(b)).count();
         line.get(method_len) == Some(&b' ')
-            && line.get(..method_len).is_some_and(|m| is_known_method(m) || m.iter().all(u8::is_ascii_uppercase))
+            && line.get(..method_len).is_some_and(|m| is_known_method(m) || is_method_like(m))
             && contains(line, b" HTTP/1.")
     })
 }
@@ -177,7 +184,9 @@ mod tests {
         check(b"GE", Sniff::NeedMore);
         check(b"GET /nover\r\n", Sniff::Http1Request);
         check(b"QUERY /q HTTP/1.1\r\n", Sniff::Http1Request);
-        check(b"FROB /x\r\n", Sniff::Other);
+        check(b"frob /x\r\n", Sniff::Other);
+        check(b"CCM_POST /HTTP/1.1\n", Sniff::Http1Request);
+        check(b"OPTIONS\nHost: x\n", Sniff::Http1Request);
         check(b"HTTP/1.1 200 OK\r\n", Sniff::Http1Response);
         check(b"HTT", Sniff::NeedMore);
         check(b"\x16\x03\x01\x02\x00", Sniff::Tls);
