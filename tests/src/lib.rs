@@ -1,1 +1,82 @@
-//! End-to-end tests live in tests/*.rs.
+//! apisonar-tests: end-to-end tests of the `apisonar` binary and repository rules.
+//!
+//! The tests run the real binary (built by `cargo test --workspace` / `cargo nextest run
+//! --workspace`) on the captures in `captures/`. This library holds their shared helpers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The `apisonar` binary of the same build as the running test.
+pub fn apisonar_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("APISONAR_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/<profile>/deps/<test-binary> -> target/<profile>/apisonar
+    let exe = std::env::current_exe().unwrap_or_default();
+    let profile_dir = exe.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    let bin = profile_dir.join("apisonar");
+    assert!(bin.exists(), "{} not built: run `cargo build` (or `cargo test --workspace`) first", bin.display());
+    bin
+}
+
+/// Every capture file under `captures/`, sorted, as paths relative to the repository root.
+pub fn captures() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![repo_root().join("captures")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")) {
+                out.push(p.strip_prefix(repo_root()).map(Path::to_path_buf).unwrap_or(p));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Runs `apisonar` with `args` in the repository root.
+pub fn apisonar(args: &[&str]) -> Output {
+    Command::new(apisonar_bin())
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run apisonar: {e}"))
+}
+
+/// Analyzes captures and returns (transactions as JSON values, summary JSON, exit code).
+pub fn analyze(captures: &[&str]) -> (Vec<serde_json::Value>, serde_json::Value, i32) {
+    let mut args = vec!["analyze", "--summary", "json", "--transactions", "-"];
+    args.extend_from_slice(captures);
+    let out = apisonar(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let txns = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect();
+    let summary = serde_json::from_slice(&out.stderr_json_part()).unwrap_or(serde_json::Value::Null);
+    (txns, summary, out.status.code().unwrap_or(-1))
+}
+
+trait StderrJson {
+    fn stderr_json_part(&self) -> Vec<u8>;
+}
+
+impl StderrJson for Output {
+    /// The summary is the JSON object at the end of standard error, after any error lines.
+    fn stderr_json_part(&self) -> Vec<u8> {
+        let text = String::from_utf8_lossy(&self.stderr);
+        match text.find("\n{").map(|i| i + 1).or_else(|| text.starts_with('{').then_some(0)) {
+            Some(i) => text[i..].as_bytes().to_vec(),
+            None => Vec::new(),
+        }
+    }
+}

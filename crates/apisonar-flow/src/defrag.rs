@@ -32,7 +32,13 @@ impl Defragmenter {
     }
 
     /// Adds a fragment; returns the whole payload once every fragment is in.
-    pub(crate) fn add(&mut self, frag: &IpFragment<'_>, ts: Timestamp, limits: &Limits, stats: &mut Stats) -> Option<Vec<u8>> {
+    pub(crate) fn add(
+        &mut self,
+        frag: &IpFragment<'_>,
+        ts: Timestamp,
+        limits: &Limits,
+        stats: &mut Stats,
+    ) -> Option<Vec<u8>> {
         stats.ip_fragments += 1;
         let end = frag.offset.saturating_add(frag.payload.len() as u32);
         if end > MAX_DATAGRAM {

@@ -123,7 +123,8 @@ impl FlowEngine {
             }
             Decoded::Other => self.stats.non_tcp_packets += 1,
             // A cut frame was already counted above; do not count it twice.
-            Decoded::Malformed(apisonar_wire::WireAnomaly::SnaplenTruncated) if (frame.len() as u64) < u64::from(wire_len) => {}
+            Decoded::Malformed(apisonar_wire::WireAnomaly::SnaplenTruncated)
+                if (frame.len() as u64) < u64::from(wire_len) => {}
             Decoded::Malformed(a) => self.stats.anomaly(a.into()),
         }
     }

@@ -95,12 +95,21 @@ impl FlowTable {
             .sum()
     }
 
-    pub(crate) fn segment(&mut self, seg: &TcpSegment<'_>, ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+    pub(crate) fn segment(
+        &mut self,
+        seg: &TcpSegment<'_>,
+        ts: Timestamp,
+        limits: &Limits,
+        stats: &mut Stats,
+        out: &mut dyn EventSink,
+    ) {
         stats.tcp_segments += 1;
         let (key, dir) = FlowKey::of(seg);
         let opening = seg.flags.syn && !seg.flags.ack;
         let reuse = match self.flows.get(&key) {
-            Some(flow) => opening && (flow.closed.is_some() || flow.tcp[dir].has_started() && flow.bytes[dir] > 0),
+            Some(flow) => {
+                opening && (flow.closed.is_some() || side(&flow.tcp, dir).has_started() && *side(&flow.bytes, dir) > 0)
+            }
             None => false,
         };
         if reuse {
@@ -143,9 +152,9 @@ impl FlowTable {
         if flow.closed.is_some() {
             return;
         }
-        flow.bytes[dir] += seg.payload.len() as u64;
+        *side_mut(&mut flow.bytes, dir) += seg.payload.len() as u64;
         if seg.flags.syn {
-            flow.tcp[dir].syn(seg.seq);
+            side_mut(&mut flow.tcp, dir).syn(seg.seq);
             if flow.http.client_dir().is_none() {
                 flow.http.client_hint(if seg.flags.ack { 1 - dir } else { dir });
             }
@@ -174,8 +183,8 @@ impl FlowTable {
             flow.reset_at = Some(ts);
         }
         for d in 0..2 {
-            if flow.tcp[d].is_finished() && !flow.ended_dirs[d] {
-                flow.ended_dirs[d] = true;
+            if side(&flow.tcp, d).is_finished() && !side(&flow.ended_dirs, d) {
+                *side_mut(&mut flow.ended_dirs, d) = true;
                 flow.http.end_direction(d, ts, limits, stats, out);
             }
         }
@@ -249,7 +258,14 @@ impl FlowTable {
 }
 
 /// Flushes both directions, ends the parsers and reports the connection.
-fn close(flow: &mut Flow, reason: EndReason, ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+fn close(
+    flow: &mut Flow,
+    reason: EndReason,
+    ts: Timestamp,
+    limits: &Limits,
+    stats: &mut Stats,
+    out: &mut dyn EventSink,
+) {
     let (tcp, http) = (&mut flow.tcp, &mut flow.http);
     for (dir, stream) in tcp.iter_mut().enumerate() {
         let mut sink = DirSink { http: &mut *http, dir, ts, limits, out: &mut *out };
@@ -265,17 +281,34 @@ fn close(flow: &mut Flow, reason: EndReason, ts: Timestamp, limits: &Limits, sta
     let server_dir = 1 - client_dir;
     out.on_connection(ConnectionSummary {
         connection_id: flow.id,
-        client: flow.endpoints[client_dir],
-        server: flow.endpoints[server_dir],
+        client: *side(&flow.endpoints, client_dir),
+        server: *side(&flow.endpoints, server_dir),
         protocol,
         start: flow.first_ts,
         end: flow.last_ts,
         packets: flow.packets,
-        client_bytes: flow.bytes[client_dir],
-        server_bytes: flow.bytes[server_dir],
+        client_bytes: *side(&flow.bytes, client_dir),
+        server_bytes: *side(&flow.bytes, server_dir),
         end_reason: reason,
     });
     // Release the parser's buffers; the tombstone keeps only addresses and counters.
     flow.http = HttpConn::new(flow.id, flow.endpoints);
     flow.http.client_hint(client_dir);
+}
+
+/// One side of a per-direction pair: 0 is the lower endpoint, anything else the higher.
+pub(crate) fn side<T>(pair: &[T; 2], dir: usize) -> &T {
+    if dir == 0 {
+        &pair[0]
+    } else {
+        &pair[1]
+    }
+}
+
+pub(crate) fn side_mut<T>(pair: &mut [T; 2], dir: usize) -> &mut T {
+    if dir == 0 {
+        &mut pair[0]
+    } else {
+        &mut pair[1]
+    }
 }

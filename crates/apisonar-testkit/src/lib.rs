@@ -1,1 +1,14 @@
-//! placeholder
+//! apisonar-testkit: development-only helpers to build traffic for tests and benchmarks.
+//!
+//! Owns: a classic pcap writer, TCP conversation builders that produce real Ethernet/IP/TCP
+//! frames (via etherparse), and the generators of the synthetic captures in `captures/synthetic`.
+//!
+//! Must not know: anything of apisonar's own crates; it is never a normal dependency, only a
+//! dev-dependency or a tool, so that tests check apisonar against bytes it did not produce.
+
+pub mod conv;
+pub mod pcap;
+pub mod synthetic;
+
+pub use conv::{Conversation, Side};
+pub use pcap::PcapWriter;

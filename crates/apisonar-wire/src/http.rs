@@ -38,8 +38,14 @@ type Span = (u32, u32);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum StartLine {
-    Request { method: Span, target: Span },
-    Response { status: u16, reason: Span },
+    Request {
+        method: Span,
+        target: Span,
+    },
+    Response {
+        status: u16,
+        reason: Span,
+    },
     /// HTTP/0.9 has no status line: the response is the body.
     Http09Response,
 }
@@ -229,11 +235,10 @@ pub fn parse_request_head(head: &[u8], max_headers: usize) -> Result<MessageHead
             let (Some(method), Some(path), Some(minor)) = (req.method, req.path, req.version) else {
                 return Err(HeadError::BadStartLine);
             };
-            let start = StartLine::Request {
-                method: span_of(head, method.as_bytes()),
-                target: span_of(head, path.as_bytes()),
-            };
-            let headers = req.headers.iter().map(|h| (span_of(head, h.name.as_bytes()), span_of(head, h.value))).collect();
+            let start =
+                StartLine::Request { method: span_of(head, method.as_bytes()), target: span_of(head, path.as_bytes()) };
+            let headers =
+                req.headers.iter().map(|h| (span_of(head, h.name.as_bytes()), span_of(head, h.value))).collect();
             Ok(MessageHead {
                 raw: head.into(),
                 start,
@@ -259,7 +264,8 @@ pub fn parse_response_head(head: &[u8], max_headers: usize) -> Result<MessageHea
                 return Err(HeadError::BadStartLine);
             };
             let reason = resp.reason.map(|r| span_of(head, r.as_bytes())).unwrap_or((0, 0));
-            let headers = resp.headers.iter().map(|h| (span_of(head, h.name.as_bytes()), span_of(head, h.value))).collect();
+            let headers =
+                resp.headers.iter().map(|h| (span_of(head, h.name.as_bytes()), span_of(head, h.value))).collect();
             Ok(MessageHead {
                 raw: head.into(),
                 start: StartLine::Response { status: code, reason },
@@ -301,7 +307,8 @@ fn lenient_request(head: &[u8], max_headers: usize) -> Result<MessageHead, HeadE
         [method, middle @ .., last] if !middle.is_empty() => {
             let version = parse_version(last).ok_or(HeadError::BadStartLine)?;
             // A target with raw spaces in it: keep everything between method and version.
-            let (first, final_part) = (middle.first().copied().unwrap_or_default(), middle.last().copied().unwrap_or_default());
+            let (first, final_part) =
+                (middle.first().copied().unwrap_or_default(), middle.last().copied().unwrap_or_default());
             let (start, _) = span_of(head, first);
             let (_, end) = span_of(head, final_part);
             (*method, head.get(start as usize..end as usize).unwrap_or_default(), version)

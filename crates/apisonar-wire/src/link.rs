@@ -87,9 +87,9 @@ pub(crate) fn strip_link(link: LinkType, frame: &[u8]) -> Result<NetLayer<'_>, W
         LinkType::Ethernet => ethernet(frame),
         LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => Ok(NetLayer::Ip(frame)),
         LinkType::Null | LinkType::Loop => {
-            let family = frame.get(..4).ok_or(WireAnomaly::TruncatedLink)?;
-            let le = u32::from_le_bytes([family[0], family[1], family[2], family[3]]);
-            let be = u32::from_be_bytes([family[0], family[1], family[2], family[3]]);
+            let family: [u8; 4] = frame.get(..4).and_then(|f| f.try_into().ok()).ok_or(WireAnomaly::TruncatedLink)?;
+            let le = u32::from_le_bytes(family);
+            let be = u32::from_be_bytes(family);
             // AF_INET is 2 everywhere; AF_INET6 is 10 (Linux), 24, 28 or 30 (BSDs, macOS).
             // The capturing host's byte order is unknown for DLT_NULL, so accept both.
             let is_ip = |af: u32| matches!(af, 2 | 10 | 24 | 28 | 30);
@@ -155,9 +155,11 @@ fn nflog(frame: &[u8]) -> Result<NetLayer<'_>, WireAnomaly> {
     let family = *frame.first().ok_or(WireAnomaly::TruncatedLink)?;
     let mut at = 4usize;
     while at + 4 <= frame.len() {
-        let tlv = frame.get(at..at + 4).ok_or(WireAnomaly::MalformedEncapsulation)?;
-        let len = usize::from(u16::from_le_bytes([tlv[0], tlv[1]]));
-        let kind = u16::from_le_bytes([tlv[2], tlv[3]]);
+        let Some(&[l0, l1, k0, k1]) = frame.get(at..at + 4) else {
+            return Err(WireAnomaly::MalformedEncapsulation);
+        };
+        let len = usize::from(u16::from_le_bytes([l0, l1]));
+        let kind = u16::from_le_bytes([k0, k1]);
         if len < 4 {
             return Err(WireAnomaly::MalformedEncapsulation);
         }

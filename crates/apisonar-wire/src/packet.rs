@@ -81,15 +81,9 @@ fn decode_ip(bytes: &[u8]) -> Decoded<'_> {
             let h = v4.header();
             usize::from(h.total_len()).saturating_sub(usize::from(h.ihl()) * 4)
         }
-        LaxIpSlice::Ipv6(v6) => {
-            usize::from(v6.header().payload_length()).saturating_sub(v6.extensions().slice().len())
-        }
+        LaxIpSlice::Ipv6(v6) => usize::from(v6.header().payload_length()).saturating_sub(v6.extensions().slice().len()),
     };
-    let missing = if payload.incomplete {
-        declared_len.saturating_sub(payload.payload.len())
-    } else {
-        0
-    };
+    let missing = if payload.incomplete { declared_len.saturating_sub(payload.payload.len()) } else { 0 };
     if payload.fragmented {
         let fragment = match &ip {
             LaxIpSlice::Ipv4(v4) => {

@@ -24,9 +24,29 @@ const MAX_SNIFF_LINE: usize = 8192;
 /// Methods recognised even without an HTTP version on the line (HTTP/0.9, broken clients) and
 /// as resynchronisation points after a gap.
 const KNOWN_METHODS: &[&[u8]] = &[
-    b"GET", b"POST", b"PUT", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH", b"TRACE", b"CONNECT",
-    b"PROPFIND", b"PROPPATCH", b"MKCOL", b"COPY", b"MOVE", b"LOCK", b"UNLOCK", b"SEARCH",
-    b"REPORT", b"QUERY", b"MKCALENDAR", b"SUBSCRIBE", b"NOTIFY", b"PURGE",
+    b"GET",
+    b"POST",
+    b"PUT",
+    b"DELETE",
+    b"HEAD",
+    b"OPTIONS",
+    b"PATCH",
+    b"TRACE",
+    b"CONNECT",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"MKCOL",
+    b"COPY",
+    b"MOVE",
+    b"LOCK",
+    b"UNLOCK",
+    b"SEARCH",
+    b"REPORT",
+    b"QUERY",
+    b"MKCALENDAR",
+    b"SUBSCRIBE",
+    b"NOTIFY",
+    b"PURGE",
 ];
 
 /// RFC 9110 tchar.

@@ -154,7 +154,8 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     let mut input_errors = 0;
     for path in &args.captures {
         let shown = path.display().to_string();
-        let result = read_file(path, |link, frame| engine.frame(link, frame.ts, frame.data, frame.wire_len, &mut writers));
+        let result =
+            read_file(path, |link, frame| engine.frame(link, frame.ts, frame.data, frame.wire_len, &mut writers));
         let report = match result {
             Ok(Ok(packets)) => FileReport { path: shown, packets, error: None },
             Ok(Err(e)) => {

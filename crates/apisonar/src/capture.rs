@@ -22,13 +22,17 @@ pub struct ReadError {
 
 /// Reads every frame of `path`, calling `each` for it. Returns the packet count, or the error
 /// that stopped reading after the frames already handed over (which stay processed).
-pub fn read_file(path: &Path, mut each: impl FnMut(LinkType, Frame<'_>)) -> Result<std::result::Result<u64, ReadError>> {
+pub fn read_file(
+    path: &Path,
+    mut each: impl FnMut(LinkType, Frame<'_>),
+) -> Result<std::result::Result<u64, ReadError>> {
     if let Ok(meta) = std::fs::metadata(path) {
         if meta.is_dir() {
             return Err(anyhow!("is a directory"));
         }
     }
-    let mut cap = pcap::Capture::from_file(path).map_err(|e| anyhow!("{}", describe(&e))).context("cannot open capture")?;
+    let mut cap =
+        pcap::Capture::from_file(path).map_err(|e| anyhow!("{}", describe(&e))).context("cannot open capture")?;
     let dlt = cap.get_datalink().0;
     let link = LinkType::from_dlt(dlt).ok_or_else(|| anyhow!("unsupported link type {dlt} ({})", link_name(dlt)))?;
     let mut packets = 0u64;

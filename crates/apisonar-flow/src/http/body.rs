@@ -46,7 +46,12 @@ impl Body {
     }
 
     /// Decodes the sample according to the Content-Encoding value(s), outermost last.
-    pub(crate) fn decode(&mut self, content_encoding: Option<&[u8]>, limits: &Limits, anomalies: &mut dyn FnMut(Anomaly)) {
+    pub(crate) fn decode(
+        &mut self,
+        content_encoding: Option<&[u8]>,
+        limits: &Limits,
+        anomalies: &mut dyn FnMut(Anomaly),
+    ) {
         let Some(encoding) = content_encoding else { return };
         if self.sample.is_empty() {
             return;

@@ -55,11 +55,16 @@ struct Pairing {
     request_in_progress: Option<u32>,
     response: Option<ResponseInProgress>,
     tunnel: bool,
+    /// Transport anomalies seen between messages, by role (request, response): they are
+    /// attached to the next message so that the evidence travels with a transaction.
+    carried: [AnomalyList; 2],
 }
 
 pub(crate) struct HttpConn {
     dirs: [DirState; 2],
     pairing: Pairing,
+    /// Anomalies on a direction whose role is not known yet.
+    unassigned: [AnomalyList; 2],
 }
 
 impl HttpConn {
@@ -76,7 +81,9 @@ impl HttpConn {
                 request_in_progress: None,
                 response: None,
                 tunnel: false,
+                carried: [AnomalyList::default(), AnomalyList::default()],
             },
+            unassigned: [AnomalyList::default(), AnomalyList::default()],
         }
     }
 
@@ -104,10 +111,23 @@ impl HttpConn {
                 DirState::Done => 0,
             })
             .sum::<usize>()
-            + self.pairing.pending.iter().map(|p| p.request.body.sample.capacity() + p.request.head.raw().len()).sum::<usize>()
+            + self
+                .pairing
+                .pending
+                .iter()
+                .map(|p| p.request.body.sample.capacity() + p.request.head.raw().len())
+                .sum::<usize>()
     }
 
-    pub(crate) fn data(&mut self, dir: usize, bytes: &[u8], ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+    pub(crate) fn data(
+        &mut self,
+        dir: usize,
+        bytes: &[u8],
+        ts: Timestamp,
+        limits: &Limits,
+        stats: &mut Stats,
+        out: &mut dyn EventSink,
+    ) {
         let Some(state) = self.dirs.get_mut(dir) else { return };
         let mut ctx = Ctx { pairing: &mut self.pairing, out, limits };
         match state {
@@ -186,9 +206,24 @@ impl HttpConn {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn start_http(&mut self, dir: usize, role: Role, buffered: Vec<u8>, ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+    fn start_http(
+        &mut self,
+        dir: usize,
+        role: Role,
+        buffered: Vec<u8>,
+        ts: Timestamp,
+        limits: &Limits,
+        stats: &mut Stats,
+        out: &mut dyn EventSink,
+    ) {
         let client = if role == Role::Request { dir } else { 1 - dir };
         self.pairing.client_dir = Some(client);
+        for (d, list) in self.unassigned.iter_mut().enumerate() {
+            let slot = usize::from(d != client);
+            for a in std::mem::take(list).into_vec() {
+                crate::table::side_mut(&mut self.pairing.carried, slot).add(a);
+            }
+        }
         if matches!(self.pairing.protocol, AppProtocol::Empty | AppProtocol::Other) {
             self.pairing.protocol = AppProtocol::Http1;
         }
@@ -213,7 +248,15 @@ impl HttpConn {
         self.data(dir, &buffered, ts, limits, stats, out);
     }
 
-    pub(crate) fn gap(&mut self, dir: usize, len: u32, ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+    pub(crate) fn gap(
+        &mut self,
+        dir: usize,
+        len: u32,
+        ts: Timestamp,
+        limits: &Limits,
+        stats: &mut Stats,
+        out: &mut dyn EventSink,
+    ) {
         let mut ctx = Ctx { pairing: &mut self.pairing, out, limits };
         match self.dirs.get_mut(dir) {
             Some(DirState::Parsing(parser)) => parser.gap(len, ts, stats, &mut ctx),
@@ -231,19 +274,28 @@ impl HttpConn {
 
     /// A transport-level anomaly on `dir`, attached to the message being parsed there.
     pub(crate) fn anomaly(&mut self, dir: usize, anomaly: Anomaly, stats: &mut Stats) {
-        let role = match self.dirs.get(dir) {
-            Some(DirState::Parsing(p)) => Some(p.role()),
+        let role = match (self.dirs.get(dir), self.pairing.client_dir) {
+            (Some(DirState::Parsing(p)), _) => Some(p.role()),
+            (_, Some(client)) => Some(if client == dir { Role::Request } else { Role::Response }),
             _ => None,
         };
-        match role {
-            Some(role) => self.pairing.attach(role, anomaly),
-            None => {}
+        match (role, self.unassigned.get_mut(dir)) {
+            (Some(role), _) => self.pairing.attach(role, anomaly),
+            (None, Some(list)) => list.add(anomaly),
+            (None, None) => {}
         }
         stats.anomaly(anomaly);
     }
 
     /// One direction reached its FIN: a close-delimited message in it is now complete.
-    pub(crate) fn end_direction(&mut self, dir: usize, ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+    pub(crate) fn end_direction(
+        &mut self,
+        dir: usize,
+        ts: Timestamp,
+        limits: &Limits,
+        stats: &mut Stats,
+        out: &mut dyn EventSink,
+    ) {
         let mut ctx = Ctx { pairing: &mut self.pairing, out, limits };
         if let Some(DirState::Parsing(parser)) = self.dirs.get_mut(dir) {
             parser.end(ts, stats, &mut ctx);
@@ -286,20 +338,29 @@ impl Pairing {
 
     fn attach(&mut self, role: Role, anomaly: Anomaly) {
         match role {
-            Role::Request => {
-                if let Some(p) = self.request_mut(self.request_in_progress) {
-                    p.anomalies.add(anomaly);
+            Role::Request => match self.request_in_progress {
+                Some(idx) => {
+                    if let Some(p) = self.request_mut(Some(idx)) {
+                        p.anomalies.add(anomaly);
+                    }
                 }
-            }
-            Role::Response => match (&mut self.response, self.pending.front_mut()) {
-                (Some(r), _) => r.anomalies.add(anomaly),
-                (None, Some(p)) => p.anomalies.add(anomaly),
-                (None, None) => {}
+                None => self.carried[0].add(anomaly),
+            },
+            Role::Response => match &mut self.response {
+                Some(r) => r.anomalies.add(anomaly),
+                None => self.carried[1].add(anomaly),
             },
         }
     }
 
-    fn emit(&mut self, pending: PendingRequest, response: Option<ResponseInProgress>, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+    fn emit(
+        &mut self,
+        pending: PendingRequest,
+        response: Option<ResponseInProgress>,
+        limits: &Limits,
+        stats: &mut Stats,
+        out: &mut dyn EventSink,
+    ) {
         let PendingRequest { index, mut request, interim, mut anomalies } = pending;
         let mut decode_anomalies = Vec::new();
         request.body.decode(request.head.header("content-encoding"), limits, &mut |a| decode_anomalies.push(a));
@@ -316,7 +377,7 @@ impl Pairing {
             stats.anomaly(a);
         }
         let client_dir = self.client_dir.unwrap_or(0);
-        let endpoint = |d: usize| self.endpoints.get(d).copied().unwrap_or(self.endpoints[0]);
+        let endpoint = |d: usize| *crate::table::side(&self.endpoints, d);
         stats.transactions += 1;
         if response.is_none() {
             stats.transactions_without_response += 1;
@@ -338,7 +399,7 @@ impl MessageSink for Ctx<'_> {
         let p = &mut *self.pairing;
         match role {
             Role::Request => {
-                let mut anomalies = AnomalyList::default();
+                let mut anomalies = std::mem::take(&mut p.carried[0]);
                 let framing = request_framing(&head, &mut |a| {
                     anomalies.add(a);
                     stats.anomaly(a);
@@ -385,7 +446,7 @@ impl MessageSink for Ctx<'_> {
                 let method = answered.map(|a| a.request.head.method().to_vec());
                 let answers = answered.map(|a| a.index);
                 let upgrade = answered.and_then(|a| a.request.head.header("upgrade")).map(<[u8]>::to_ascii_lowercase);
-                let mut anomalies = AnomalyList::default();
+                let mut anomalies = std::mem::take(&mut p.carried[1]);
                 if answers.is_none() {
                     anomalies.add(Anomaly::ResponseWithoutRequest);
                     stats.anomaly(Anomaly::ResponseWithoutRequest);

@@ -6,7 +6,10 @@
 //! and resync scans, each bounded by [`Limits`]. After a gap or unparseable bytes the framer
 //! scans for the next start line and resumes there.
 
-use apisonar_wire::http::{find_head_end, head_scan_resume, http09_request_line, parse_request_head, parse_response_head, HeadError, MessageHead};
+use apisonar_wire::http::{
+    find_head_end, head_scan_resume, http09_request_line, parse_request_head, parse_response_head, HeadError,
+    MessageHead,
+};
 use apisonar_wire::sniff::{find_request_start, find_response_start, resync_keep};
 
 use crate::{Anomaly, Limits, Stats, Timestamp};
@@ -102,7 +105,14 @@ impl MessageParser {
         self.buf = Vec::new();
     }
 
-    pub(crate) fn feed(&mut self, mut data: &[u8], ts: Timestamp, limits: &Limits, stats: &mut Stats, sink: &mut dyn MessageSink) {
+    pub(crate) fn feed(
+        &mut self,
+        mut data: &[u8],
+        ts: Timestamp,
+        limits: &Limits,
+        stats: &mut Stats,
+        sink: &mut dyn MessageSink,
+    ) {
         while !data.is_empty() {
             if sink.is_tunnel() {
                 self.ignore_rest();
@@ -134,7 +144,14 @@ impl MessageParser {
         }
     }
 
-    fn feed_head(&mut self, data: &[u8], ts: Timestamp, limits: &Limits, stats: &mut Stats, sink: &mut dyn MessageSink) -> usize {
+    fn feed_head(
+        &mut self,
+        data: &[u8],
+        ts: Timestamp,
+        limits: &Limits,
+        stats: &mut Stats,
+        sink: &mut dyn MessageSink,
+    ) -> usize {
         if self.buf.is_empty() {
             // Blank lines between messages are allowed (RFC 9112 section 2.2).
             let blank = data.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
@@ -240,12 +257,24 @@ impl MessageParser {
         sink.end(self.role, ts, complete, stats);
     }
 
-    fn feed_chunked(&mut self, chunk: Chunk, data: &[u8], ts: Timestamp, limits: &Limits, stats: &mut Stats, sink: &mut dyn MessageSink) -> usize {
+    fn feed_chunked(
+        &mut self,
+        chunk: Chunk,
+        data: &[u8],
+        ts: Timestamp,
+        limits: &Limits,
+        stats: &mut Stats,
+        sink: &mut dyn MessageSink,
+    ) -> usize {
         match chunk {
             Chunk::Data(remaining) => {
                 let take = remaining.min(data.len() as u64) as usize;
                 sink.body(self.role, data.get(..take).unwrap_or_default());
-                self.state = State::Chunked(if take as u64 == remaining { Chunk::DataEnd } else { Chunk::Data(remaining - take as u64) });
+                self.state = State::Chunked(if take as u64 == remaining {
+                    Chunk::DataEnd
+                } else {
+                    Chunk::Data(remaining - take as u64)
+                });
                 take
             }
             Chunk::DataEnd => match data {

@@ -1,0 +1,294 @@
+//! Synthetic adversarial captures and the benchmark workload, each a function returning frames.
+
+use std::io::Write;
+
+use crate::conv::{Conversation, Frame, Side};
+
+const CLIENT: [u8; 4] = [10, 1, 0, 2];
+const SERVER: [u8; 4] = [10, 1, 0, 1];
+/// 2024-01-01T00:00:00Z, so that snapshots show a fixed, readable date.
+pub const EPOCH: i64 = 1_704_067_200_000_000;
+
+fn get(path: &str) -> Vec<u8> {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: api.example.test\r\nUser-Agent: testkit/1\r\nAccept: application/json\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn ok_json(body: &str) -> Vec<u8> {
+    format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+        .into_bytes()
+}
+
+fn conv(port: u16) -> Conversation {
+    let mut c = Conversation::new((CLIENT, port), (SERVER, 80), EPOCH + i64::from(port) * 1000);
+    c.handshake();
+    c
+}
+
+/// A named synthetic capture.
+pub struct Synthetic {
+    pub name: &'static str,
+    pub what: &'static str,
+    pub snaplen: u32,
+    pub frames: Vec<Frame>,
+}
+
+/// Every synthetic capture, in a fixed order.
+pub fn all() -> Vec<Synthetic> {
+    vec![
+        out_of_order(),
+        retransmission_different_bytes(),
+        overlapping_segments(),
+        missing_segment(),
+        midstream_start(),
+        huge_header_line(),
+        decompression_bomb(),
+        garbage_on_port_80(),
+        snaplen_truncated(),
+        ip_fragments(),
+    ]
+}
+
+fn finish(name: &'static str, what: &'static str, c: Conversation) -> Synthetic {
+    Synthetic { name, what, snaplen: 65535, frames: c.frames }
+}
+
+/// Request and response segments delivered in shuffled order.
+pub fn out_of_order() -> Synthetic {
+    let mut c = conv(40001);
+    let req = get("/api/v1/users/42");
+    let mut segs = c.segments(Side::Client, &req, 30);
+    segs.swap(0, 2);
+    segs.reverse();
+    for (_, f) in segs {
+        c.push(f);
+    }
+    c.ack(Side::Client);
+    let body = format!("{{\"id\":42,\"name\":\"{}\"}}", "x".repeat(3000));
+    let resp = ok_json(&body);
+    let mut segs = c.segments(Side::Server, &resp, 1000);
+    segs.swap(1, 3);
+    for (_, f) in segs {
+        c.push(f);
+    }
+    c.ack(Side::Server);
+    c.close();
+    finish("out-of-order", "request and response segments arrive out of order", c)
+}
+
+/// A retransmitted segment whose bytes differ from the original (an evasion attempt).
+pub fn retransmission_different_bytes() -> Synthetic {
+    let mut c = conv(40002);
+    let req = get("/api/v1/orders");
+    let segs = c.segments(Side::Client, &req, 20);
+    let (seq0, first) = segs[0].clone();
+    c.push(first);
+    let forged = c.frame(Side::Client, seq0, "PA", b"GET /admin/secrets  ");
+    c.push(forged);
+    for (_, f) in segs.into_iter().skip(1) {
+        c.push(f);
+    }
+    c.ack(Side::Client);
+    c.send(Side::Server, &ok_json("[]"));
+    c.close();
+    finish("retransmission-different-bytes", "a retransmission of the first request segment carries other bytes", c)
+}
+
+/// Out-of-order segments that overlap each other, once with the same bytes, once with others.
+pub fn overlapping_segments() -> Synthetic {
+    let mut c = conv(40003);
+    let req = get("/api/v1/items?page=2");
+    let base = c.seq(Side::Client);
+    let _ = c.segments(Side::Client, &req, req.len());
+    let at = |off: usize| base.wrapping_add(off as u32);
+    // [10..40) first, then [30..60) agreeing on 30..40, then [35..45) disagreeing, then [0..10).
+    let f1 = c.frame(Side::Client, at(10), "PA", &req[10..40]);
+    let f2 = c.frame(Side::Client, at(30), "PA", &req[30..60]);
+    let mut bad = req[35..45].to_vec();
+    bad.iter_mut().for_each(|b| *b = b'Z');
+    let f3 = c.frame(Side::Client, at(35), "PA", &bad);
+    let f4 = c.frame(Side::Client, at(0), "PA", &req[0..10]);
+    let f5 = c.frame(Side::Client, at(60), "PA", &req[60..]);
+    for f in [f1, f2, f3, f4, f5] {
+        c.push(f);
+    }
+    c.ack(Side::Client);
+    c.send(Side::Server, &ok_json("{\"items\":[]}"));
+    c.close();
+    finish("overlapping-segments", "overlapping out-of-order segments, one overlap with conflicting bytes", c)
+}
+
+/// A response segment never captured; the next request/response pair must still be parsed.
+pub fn missing_segment() -> Synthetic {
+    let mut c = conv(40004);
+    c.send(Side::Client, &get("/api/v1/reports/1"));
+    let body = "r".repeat(4000);
+    let resp = ok_json(&body);
+    let segs = c.segments(Side::Server, &resp, 1000);
+    for (i, (_, f)) in segs.into_iter().enumerate() {
+        if i != 2 {
+            c.push(f);
+        }
+    }
+    c.ack(Side::Server);
+    c.send(Side::Client, &get("/api/v1/reports/2"));
+    let chunked = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n3\r\n10}\r\n0\r\n\r\n";
+    c.send(Side::Server, chunked.as_bytes());
+    c.close();
+    finish("missing-segment", "one response segment is missing (gap inside a Content-Length body)", c)
+}
+
+/// The capture starts mid-connection: no handshake, the first bytes are the middle of a body.
+pub fn midstream_start() -> Synthetic {
+    let mut c = Conversation::new((CLIENT, 40005), (SERVER, 8080), EPOCH + 40_005_000);
+    c.send(Side::Server, b"tail of an earlier response body}\r\n");
+    c.send(Side::Client, &get("/api/v1/health"));
+    c.send(Side::Server, &ok_json("{\"status\":\"ok\"}"));
+    c.send(Side::Client, &get("/api/v1/version"));
+    c.send(Side::Server, &ok_json("{\"version\":\"1.2.3\"}"));
+    finish("midstream-start", "no handshake; the stream starts inside an earlier body on port 8080", c)
+}
+
+/// A 64 KiB header line (beyond the head limit), then a normal request on the same connection.
+pub fn huge_header_line() -> Synthetic {
+    let mut c = conv(40006);
+    let mut req = b"GET /api/v1/big HTTP/1.1\r\nHost: api.example.test\r\nX-Filler: ".to_vec();
+    req.extend(std::iter::repeat_n(b'A', 64 * 1024));
+    req.extend_from_slice(b"\r\n\r\n");
+    c.send(Side::Client, &req);
+    c.send(Side::Server, b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n");
+    c.send(Side::Client, &get("/api/v1/small"));
+    c.send(Side::Server, &ok_json("{}"));
+    c.close();
+    finish("huge-header-line", "a request with a 64 KiB header line, then a normal request", c)
+}
+
+/// A gzip response that inflates to 100 MB.
+pub fn decompression_bomb() -> Synthetic {
+    let mut c = conv(40007);
+    c.send(Side::Client, &get("/api/v1/export"));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..100 {
+        let _ = gz.write_all(&zeros);
+    }
+    let body = gz.finish().unwrap_or_default();
+    let mut resp = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    resp.extend_from_slice(&body);
+    c.send(Side::Server, &resp);
+    c.close();
+    finish("decompression-bomb", "a gzip body of about 100 KB that inflates to 100 MB", c)
+}
+
+/// Binary garbage on port 80 followed by nothing HTTP-like, and a second connection where
+/// garbage precedes a valid request.
+pub fn garbage_on_port_80() -> Synthetic {
+    let mut c = conv(40008);
+    let mut state = 0x1234_5678u32;
+    let garbage: Vec<u8> = (0..3000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state >> 24) as u8
+        })
+        .collect();
+    c.send(Side::Client, &garbage);
+    c.send(Side::Server, &garbage[..500]);
+    c.close();
+    let mut d = Conversation::new((CLIENT, 40009), (SERVER, 80), c.now() + 1000);
+    d.handshake();
+    let mut req = garbage[..200].to_vec();
+    req.extend_from_slice(b"\r\n");
+    req.extend_from_slice(&get("/after/garbage"));
+    d.send(Side::Client, &req);
+    d.send(Side::Server, &ok_json("{}"));
+    d.close();
+    let mut frames = c.frames;
+    frames.extend(d.frames);
+    Synthetic {
+        name: "garbage-on-port-80",
+        what: "random bytes on port 80; then garbage before a valid request",
+        snaplen: 65535,
+        frames,
+    }
+}
+
+/// Captured with a 200-byte snaplen: heads survive, bodies are cut.
+pub fn snaplen_truncated() -> Synthetic {
+    let mut c = conv(40010);
+    c.send(Side::Client, &get("/api/v1/users"));
+    let body = format!("[{}]", vec!["{\"id\":1}"; 200].join(","));
+    c.send(Side::Server, &ok_json(&body));
+    c.send(Side::Client, &get("/api/v1/users/1"));
+    c.send(Side::Server, &ok_json("{\"id\":1}"));
+    c.close();
+    Synthetic {
+        name: "snaplen-truncated",
+        what: "captured with snaplen 200: every long segment is cut",
+        snaplen: 200,
+        frames: c.frames,
+    }
+}
+
+/// A request carried in IPv4 fragments, out of order.
+pub fn ip_fragments() -> Synthetic {
+    let mut c = conv(40011);
+    let mut req = b"POST /api/v1/upload HTTP/1.1\r\nHost: api.example.test\r\nContent-Type: application/json\r\nContent-Length: 1200\r\n\r\n".to_vec();
+    req.extend(std::iter::repeat_n(b'7', 1200));
+    let segs = c.segments(Side::Client, &req, req.len());
+    for (_, frame) in segs {
+        let mut frags = fragment_ipv4(&frame, 512);
+        frags.reverse();
+        for f in frags {
+            c.push(f);
+        }
+    }
+    c.ack(Side::Client);
+    c.send(Side::Server, b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
+    c.close();
+    finish("ip-fragments", "a request segment split into IPv4 fragments delivered in reverse order", c)
+}
+
+/// Splits an Ethernet+IPv4 frame into IPv4 fragments carrying at most `max` payload bytes each.
+pub fn fragment_ipv4(frame: &[u8], max: usize) -> Vec<Vec<u8>> {
+    let (eth, ip) = frame.split_at(14);
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let (header, payload) = ip.split_at(ihl);
+    let step = (max / 8).max(1) * 8;
+    let mut out = Vec::new();
+    let mut offset = 0;
+    while offset < payload.len() {
+        let end = (offset + step).min(payload.len());
+        let mut h = header.to_vec();
+        let total = (ihl + end - offset) as u16;
+        h[2..4].copy_from_slice(&total.to_be_bytes());
+        h[4..6].copy_from_slice(&0x4242u16.to_be_bytes());
+        let more = if end < payload.len() { 0x2000 } else { 0 };
+        let flags = more | (offset / 8) as u16;
+        h[6..8].copy_from_slice(&flags.to_be_bytes());
+        h[10..12].copy_from_slice(&[0, 0]);
+        let sum = checksum(&h);
+        h[10..12].copy_from_slice(&sum.to_be_bytes());
+        let mut f = eth.to_vec();
+        f.extend_from_slice(&h);
+        f.extend_from_slice(&payload[offset..end]);
+        out.push(f);
+        offset = end;
+    }
+    out
+}
+
+fn checksum(header: &[u8]) -> u16 {
+    let mut sum: u32 = header.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}

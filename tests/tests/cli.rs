@@ -1,0 +1,90 @@
+//! The command line: exit codes, errors that name the file and where it broke, several files.
+
+use apisonar_tests::{analyze, apisonar, repo_root};
+
+fn temp_file(name: &str, bytes: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("apisonar-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_default();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{e}"));
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(apisonar(&[]).status.code(), Some(2));
+    assert_eq!(apisonar(&["analyze"]).status.code(), Some(2));
+    assert_eq!(apisonar(&["analyze", "--no-such-flag", "x.pcap"]).status.code(), Some(2));
+    assert_eq!(apisonar(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(apisonar(&["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn a_missing_file_is_an_input_error_naming_it() {
+    let out = apisonar(&["analyze", "captures/no-such-file.pcap"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("captures/no-such-file.pcap"), "{stderr}");
+}
+
+#[test]
+fn a_corrupt_file_is_an_input_error_naming_it() {
+    let path = temp_file("corrupt.pcap", b"this is not a capture file at all, just text");
+    let out = apisonar(&["analyze", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("corrupt.pcap") && stderr.contains("cannot open capture"), "{stderr}");
+}
+
+#[test]
+fn a_truncated_file_reports_where_it_broke_and_keeps_what_was_read() {
+    let source = repo_root().join("captures/synthetic/missing-segment.pcap");
+    let bytes = std::fs::read(source).unwrap_or_default();
+    // Cut inside the last packet record.
+    let path = temp_file("truncated.pcap", &bytes[..bytes.len() - 20]);
+    let (txns, summary, code) = analyze(&[&path]);
+    assert_eq!(code, 1);
+    assert_eq!(txns.len(), 2, "transactions before the damage are still reported");
+    let file = &summary["files"][0];
+    assert_eq!(file["packets"], 16);
+    assert!(file["error"].as_str().unwrap_or_default().contains("truncated"), "{file}");
+    let out = apisonar(&["analyze", &path]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("truncated.pcap: after packet 16"), "{stderr}");
+}
+
+#[test]
+fn several_files_are_read_in_order_and_errors_do_not_stop_the_rest() {
+    let (txns, summary, code) = analyze(&[
+        "captures/synthetic/out-of-order.pcap",
+        "captures/missing.pcap",
+        "captures/synthetic/midstream-start.pcap",
+    ]);
+    assert_eq!(code, 1);
+    let uris: Vec<&str> = txns.iter().map(|t| t["request"]["uri"].as_str().unwrap_or_default()).collect();
+    assert_eq!(uris, ["/api/v1/users/42", "/api/v1/health", "/api/v1/version"]);
+    assert_eq!(summary["files"].as_array().map(Vec::len), Some(3));
+}
+
+#[test]
+fn transactions_can_go_to_a_file_with_the_documented_fields() {
+    let path = temp_file("out.jsonl", b"");
+    let out = apisonar(&["analyze", "--transactions", &path, "captures/synthetic/out-of-order.pcap"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("transactions  1"), "{stdout}");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let t: serde_json::Value = serde_json::from_str(text.trim()).unwrap_or_default();
+    assert_eq!(t["ts"], "2024-01-01T00:00:40.001500Z");
+    for (object, fields) in [
+        ("flow", &["src_ip", "src_port", "dst_ip", "dst_port"][..]),
+        ("request", &["method", "uri", "version", "host", "user_agent", "content_type", "body_len"][..]),
+        ("response", &["status", "version", "content_type", "content_encoding", "body_len"][..]),
+    ] {
+        for f in fields {
+            assert!(t[object].get(f).is_some(), "{object}.{f} missing in {t}");
+        }
+    }
+    assert!(t["anomalies"].is_array());
+    assert_eq!(t["request"]["host"], "api.example.test");
+}
