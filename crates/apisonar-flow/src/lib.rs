@@ -11,6 +11,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 mod anomaly;
+pub mod check;
 mod defrag;
 mod engine;
 pub mod http;

@@ -40,8 +40,6 @@ struct Flow {
     last_ts: Timestamp,
     packets: u64,
     bytes: [u64; 2],
-    /// Set once closed; the entry lingers to absorb late packets.
-    closed: Option<EndReason>,
     /// When a RST was seen. The connection is closed only after `RST_LINGER_SECS` without
     /// further packets: a forged or out-of-window RST must not blind the sensor (an evasion).
     reset_at: Option<Timestamp>,
@@ -55,6 +53,10 @@ const RST_LINGER_SECS: u32 = 1;
 #[derive(Default)]
 pub(crate) struct FlowTable {
     flows: HashMap<FlowKey, Box<Flow>, foldhash::fast::RandomState>,
+    /// Recently closed connections and when they were last seen: late ACKs and FIN
+    /// retransmissions are absorbed here instead of opening a new flow. Small entries, bounded
+    /// by `Limits::max_flows` as well.
+    closed: HashMap<FlowKey, Timestamp, foldhash::fast::RandomState>,
     next_id: u64,
 }
 
@@ -106,17 +108,21 @@ impl FlowTable {
         stats.tcp_segments += 1;
         let (key, dir) = FlowKey::of(seg);
         let opening = seg.flags.syn && !seg.flags.ack;
-        let reuse = match self.flows.get(&key) {
-            Some(flow) => {
-                opening && (flow.closed.is_some() || side(&flow.tcp, dir).has_started() && *side(&flow.bytes, dir) > 0)
+        if let Some(last_seen) = self.closed.get_mut(&key) {
+            if !opening {
+                *last_seen = (*last_seen).max(ts);
+                return;
             }
+            // A new connection on the same addresses and ports.
+            self.closed.remove(&key);
+        }
+        let reuse = match self.flows.get(&key) {
+            Some(flow) => opening && side(&flow.tcp, dir).has_started() && *side(&flow.bytes, dir) > 0,
             None => false,
         };
         if reuse {
             if let Some(mut old) = self.flows.remove(&key) {
-                if old.closed.is_none() {
-                    close(&mut old, EndReason::Reused, ts, limits, stats, out);
-                }
+                close(&mut old, EndReason::Reused, ts, limits, stats, out);
             }
         }
         if !self.flows.contains_key(&key) {
@@ -136,7 +142,6 @@ impl FlowTable {
                 last_ts: ts,
                 packets: 0,
                 bytes: [0, 0],
-                closed: None,
                 reset_at: None,
                 ended_dirs: [false, false],
             });
@@ -149,9 +154,6 @@ impl FlowTable {
         let Some(flow) = self.flows.get_mut(&key) else { return };
         flow.packets += 1;
         flow.last_ts = flow.last_ts.max(ts);
-        if flow.closed.is_some() {
-            return;
-        }
         *side_mut(&mut flow.bytes, dir) += seg.payload.len() as u64;
         if seg.flags.syn {
             side_mut(&mut flow.tcp, dir).syn(seg.seq);
@@ -189,21 +191,37 @@ impl FlowTable {
             }
         }
         if flow.ended_dirs == [true, true] {
-            close(flow, EndReason::Fin, ts, limits, stats, out);
+            if let Some(mut done) = self.flows.remove(&key) {
+                close(&mut done, EndReason::Fin, ts, limits, stats, out);
+            }
+            self.retire(key, ts, limits);
         }
     }
 
-    /// Closes connections idle for too long and forgets closed ones after their linger time.
+    /// Keeps a tombstone for a closed flow for the linger time.
+    fn retire(&mut self, key: FlowKey, ts: Timestamp, limits: &Limits) {
+        if limits.closed_linger_secs == 0 {
+            return;
+        }
+        if self.closed.len() >= limits.max_flows.max(1) {
+            let mut oldest: Vec<(Timestamp, FlowKey)> = self.closed.iter().map(|(k, t)| (*t, *k)).collect();
+            oldest.sort();
+            for (_, k) in oldest.iter().take((oldest.len() / 8).max(1)) {
+                self.closed.remove(k);
+            }
+        }
+        self.closed.insert(key, ts);
+    }
+
+    /// Closes connections idle for too long (or reset a moment ago) and forgets tombstones
+    /// after their linger time.
     pub(crate) fn expire_idle(&mut self, now: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+        self.closed.retain(|_, last| last.plus_secs(limits.closed_linger_secs) >= now);
         let mut due: Vec<(Timestamp, u64, FlowKey)> = self
             .flows
             .iter()
             .filter(|(_, f)| {
-                let timeout = match (f.closed, f.reset_at) {
-                    (Some(_), _) => limits.closed_linger_secs,
-                    (None, Some(_)) => RST_LINGER_SECS,
-                    (None, None) => limits.idle_timeout_secs,
-                };
+                let timeout = if f.reset_at.is_some() { RST_LINGER_SECS } else { limits.idle_timeout_secs };
                 f.last_ts.plus_secs(timeout) < now
             })
             .map(|(k, f)| (f.last_ts, f.id, *k))
@@ -211,33 +229,28 @@ impl FlowTable {
         due.sort();
         for (_, _, key) in due {
             if let Some(mut flow) = self.flows.remove(&key) {
-                if flow.closed.is_none() {
-                    let reason = if flow.reset_at.is_some() {
-                        EndReason::Rst
-                    } else {
-                        stats.flows_expired += 1;
-                        EndReason::Idle
-                    };
-                    close(&mut flow, reason, now, limits, stats, out);
-                }
+                let reason = if flow.reset_at.is_some() {
+                    EndReason::Rst
+                } else {
+                    stats.flows_expired += 1;
+                    EndReason::Idle
+                };
+                close(&mut flow, reason, now, limits, stats, out);
+                self.retire(key, now, limits);
             }
         }
     }
 
     /// The table is full: close and forget the least recently active eighth of it.
     fn evict(&mut self, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
-        let mut all: Vec<(bool, Timestamp, u64, FlowKey)> =
-            self.flows.iter().map(|(k, f)| (f.closed.is_none(), f.last_ts, f.id, *k)).collect();
-        // Closed entries go first: they hold nothing but a tombstone.
+        let mut all: Vec<(Timestamp, u64, FlowKey)> = self.flows.iter().map(|(k, f)| (f.last_ts, f.id, *k)).collect();
         all.sort();
         let count = (all.len() / 8).max(1);
-        for (open, ts, _, key) in all.into_iter().take(count) {
+        for (ts, _, key) in all.into_iter().take(count) {
             if let Some(mut flow) = self.flows.remove(&key) {
-                if open {
-                    stats.flows_evicted += 1;
-                    stats.anomaly(Anomaly::FlowLimit);
-                    close(&mut flow, EndReason::Evicted, ts, limits, stats, out);
-                }
+                stats.flows_evicted += 1;
+                stats.anomaly(Anomaly::FlowLimit);
+                close(&mut flow, EndReason::Evicted, ts, limits, stats, out);
             }
         }
     }
@@ -247,11 +260,9 @@ impl FlowTable {
         all.sort();
         for (_, key) in all {
             if let Some(mut flow) = self.flows.remove(&key) {
-                if flow.closed.is_none() {
-                    let reason = if flow.reset_at.is_some() { EndReason::Rst } else { EndReason::EndOfInput };
-                    let last = flow.last_ts;
-                    close(&mut flow, reason, last, limits, stats, out);
-                }
+                let reason = if flow.reset_at.is_some() { EndReason::Rst } else { EndReason::EndOfInput };
+                let last = flow.last_ts;
+                close(&mut flow, reason, last, limits, stats, out);
             }
         }
     }
@@ -272,8 +283,6 @@ fn close(
         stream.flush(limits, stats, &mut sink);
     }
     flow.http.end(ts, limits, stats, out);
-    flow.closed = Some(reason);
-    flow.tcp = [Reassembler::default(), Reassembler::default()];
     stats.flows_closed += 1;
     let protocol = flow.http.protocol();
     stats.protocol(protocol);
@@ -291,9 +300,6 @@ fn close(
         server_bytes: *side(&flow.bytes, server_dir),
         end_reason: reason,
     });
-    // Release the parser's buffers; the tombstone keeps only addresses and counters.
-    flow.http = HttpConn::new(flow.id, flow.endpoints);
-    flow.http.client_hint(client_dir);
 }
 
 /// One side of a per-direction pair: 0 is the lower endpoint, anything else the higher.

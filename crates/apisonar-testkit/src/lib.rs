@@ -9,6 +9,7 @@
 pub mod conv;
 pub mod pcap;
 pub mod synthetic;
+pub mod workload;
 
 pub use conv::{Conversation, Side};
 pub use pcap::PcapWriter;

@@ -42,11 +42,15 @@ impl Writers {
 
 impl EventSink for Writers {
     fn on_transaction(&mut self, txn: HttpTransaction) {
-        Writers::record(&mut self.transactions, &mut self.error, &TransactionRecord::new(&txn));
+        if self.transactions.is_some() {
+            Writers::record(&mut self.transactions, &mut self.error, &TransactionRecord::new(&txn));
+        }
     }
 
     fn on_connection(&mut self, summary: ConnectionSummary) {
-        Writers::record(&mut self.connections, &mut self.error, &ConnectionRecord::new(&summary));
+        if self.connections.is_some() {
+            Writers::record(&mut self.connections, &mut self.error, &ConnectionRecord::new(&summary));
+        }
     }
 }
 

@@ -132,13 +132,41 @@ impl HttpConn {
         let mut ctx = Ctx { pairing: &mut self.pairing, out, limits };
         match state {
             DirState::Parsing(parser) => {
-                parser.feed(bytes, ts, limits, stats, &mut ctx);
+                let used = parser.feed(bytes, ts, limits, stats, &mut ctx);
+                if self.pairing.tunnel {
+                    self.enter_tunnel(dir, bytes.get(used..).unwrap_or_default(), ts, limits, stats, out);
+                }
                 return;
             }
             DirState::Done => return,
             DirState::Sniffing(buf) | DirState::Scanning(buf, _) => buf.extend_from_slice(bytes),
         }
         self.classify(dir, ts, limits, stats, out);
+    }
+
+    /// The connection left HTTP/1. A CONNECT tunnel is sniffed afresh (it often carries plain
+    /// HTTP, or TLS); after a 101 upgrade (WebSocket, h2c) parsing stops.
+    #[allow(clippy::too_many_arguments)]
+    fn enter_tunnel(
+        &mut self,
+        dir: usize,
+        rest: &[u8],
+        ts: Timestamp,
+        limits: &Limits,
+        stats: &mut Stats,
+        out: &mut dyn EventSink,
+    ) {
+        if self.pairing.protocol != AppProtocol::Tunnel {
+            self.dirs = [DirState::Done, DirState::Done];
+            return;
+        }
+        self.pairing.tunnel = false;
+        self.pairing.request_in_progress = None;
+        self.pairing.response = None;
+        self.dirs = [DirState::Sniffing(Vec::new()), DirState::Sniffing(Vec::new())];
+        if !rest.is_empty() {
+            self.data(dir, rest, ts, limits, stats, out);
+        }
     }
 
     /// Decides what a direction carries once enough bytes are buffered.

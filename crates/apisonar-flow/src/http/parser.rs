@@ -105,17 +105,22 @@ impl MessageParser {
         self.buf = Vec::new();
     }
 
+    /// Feeds in-order bytes. Returns how many were consumed: all of them, unless the connection
+    /// left HTTP (CONNECT, 101) part way, in which case the rest belongs to the tunnel.
     pub(crate) fn feed(
         &mut self,
-        mut data: &[u8],
+        data: &[u8],
         ts: Timestamp,
         limits: &Limits,
         stats: &mut Stats,
         sink: &mut dyn MessageSink,
-    ) {
+    ) -> usize {
+        let total = data.len();
+        let mut data = data;
         while !data.is_empty() {
             if sink.is_tunnel() {
                 self.ignore_rest();
+                return total - data.len();
             }
             let before = self.state;
             let used = match self.state {
@@ -142,6 +147,7 @@ impl MessageParser {
             let used = if used == 0 && self.state == before { 1 } else { used };
             data = data.get(used.min(data.len())..).unwrap_or_default();
         }
+        total
     }
 
     fn feed_head(

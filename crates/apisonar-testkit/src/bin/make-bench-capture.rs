@@ -1,0 +1,38 @@
+//! Writes a large benchmark capture: `make-bench-capture keepalive|short MEGABYTES FILE`.
+
+use std::fs::File;
+use std::io::BufWriter;
+
+use apisonar_testkit::pcap::{PcapWriter, LINKTYPE_ETHERNET};
+use apisonar_testkit::workload::{generate, Pattern};
+
+fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(kind), Some(mb), Some(path)) = (args.get(1), args.get(2), args.get(3)) else {
+        eprintln!("usage: make-bench-capture keepalive|short MEGABYTES FILE");
+        std::process::exit(2);
+    };
+    let pattern = match kind.as_str() {
+        "keepalive" => Pattern::KeepAlive,
+        "short" => Pattern::ShortConnections,
+        _ => {
+            eprintln!("unknown workload {kind}");
+            std::process::exit(2);
+        }
+    };
+    let megabytes: u64 = mb.parse().unwrap_or(500);
+    let mut w = PcapWriter::new(BufWriter::with_capacity(1 << 20, File::create(path)?), LINKTYPE_ETHERNET, 65535)?;
+    let mut error = None;
+    let (frames, txns) = generate(pattern, megabytes * 1_000_000, |ts, frame| {
+        if error.is_none() {
+            if let Err(e) = w.write(ts, frame) {
+                error = Some(e);
+            }
+        }
+    });
+    if let Some(e) = error {
+        return Err(e);
+    }
+    println!("{path}: {frames} frames, {txns} transactions");
+    Ok(())
+}

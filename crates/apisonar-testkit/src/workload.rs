@@ -1,0 +1,155 @@
+//! Benchmark workloads: realistic JSON API traffic in 1500-byte frames, written as it is made so
+//! that captures of any size cost no memory.
+
+use crate::conv::{Conversation, Side};
+
+/// Connection pattern of a workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pattern {
+    /// Many concurrent keep-alive connections, each carrying many transactions.
+    KeepAlive,
+    /// One transaction per connection: handshake, request, response, teardown.
+    ShortConnections,
+}
+
+/// A small deterministic generator (xorshift), so that workloads are reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+fn request(rng: &mut Rng, host: &str) -> Vec<u8> {
+    let id = rng.below(100_000);
+    let (method, path, body) = match rng.below(10) {
+        0..=3 => ("GET", format!("/api/v1/users/{id}"), String::new()),
+        4..=5 => ("GET", format!("/api/v1/orders?customer={id}&limit=20&offset={}", rng.below(500)), String::new()),
+        6 => (
+            "GET",
+            format!("/api/v2/products/{:08x}-{:04x}-4abc-8def-{:012x}", rng.next() as u32, id, rng.next() >> 16),
+            String::new(),
+        ),
+        7..=8 => (
+            "POST",
+            "/api/v1/orders".to_string(),
+            format!(
+                "{{\"customer\":{id},\"items\":[{{\"sku\":\"SKU-{}\",\"qty\":{}}}],\"note\":\"{}\"}}",
+                rng.below(9999),
+                1 + rng.below(5),
+                "n".repeat(rng.below(200) as usize)
+            ),
+        ),
+        _ => (
+            "PUT",
+            format!("/api/v1/users/{id}/preferences"),
+            format!("{{\"theme\":\"dark\",\"lang\":\"en\",\"id\":{id}}}"),
+        ),
+    };
+    let mut out = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: bench-client/2.1\r\nAccept: application/json\r\nAuthorization: Bearer tok{:016x}\r\n",
+        rng.next()
+    );
+    if !body.is_empty() {
+        out.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+    }
+    out.push_str("\r\n");
+    out.push_str(&body);
+    out.into_bytes()
+}
+
+fn response(rng: &mut Rng) -> Vec<u8> {
+    let records = 1 + rng.below(40) as usize;
+    let mut body = String::from("[");
+    for i in 0..records {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&format!(
+            "{{\"id\":{},\"name\":\"user{}\",\"email\":\"u{}@example.com\",\"active\":true,\"score\":{}.{}}}",
+            rng.below(1_000_000),
+            rng.below(1000),
+            rng.below(1000),
+            rng.below(100),
+            rng.below(10)
+        ));
+    }
+    body.push(']');
+    if rng.below(10) == 0 {
+        // Some servers stream: chunked in pieces of up to 4 KiB.
+        let mut out =
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for piece in body.as_bytes().chunks(4096) {
+            out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            out.extend_from_slice(piece);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"0\r\n\r\n");
+        return out;
+    }
+    let mut out = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nServer: bench\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
+/// Generates about `target_bytes` of frames, calling `write(ts_micros, frame)` for each, and
+/// returns (frames, transactions).
+pub fn generate(pattern: Pattern, target_bytes: u64, mut write: impl FnMut(i64, &[u8])) -> (u64, u64) {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut written = 0u64;
+    let (mut frames, mut transactions) = (0u64, 0u64);
+    let mut ts = crate::synthetic::EPOCH;
+    let concurrency = 64usize;
+    let mut port = 20000u16;
+    let new_conn = |rng: &mut Rng, port: &mut u16| {
+        *port = if *port >= 60000 { 20000 } else { *port + 1 };
+        let client = [10, 20, (rng.below(200)) as u8, 1 + rng.below(250) as u8];
+        let mut c = Conversation::new((client, *port), ([10, 0, 0, 80], 8080), 0).with_step(0);
+        c.handshake();
+        c
+    };
+    let mut conns: Vec<(Conversation, u32)> = (0..concurrency).map(|_| (new_conn(&mut rng, &mut port), 0)).collect();
+    let mut turn = 0usize;
+    while written < target_bytes {
+        let slot = turn % concurrency;
+        turn += 1;
+        let Some((conv, done)) = conns.get_mut(slot) else { break };
+        let host = format!("api{}.shop.test", slot % 4);
+        conv.send(Side::Client, &request(&mut rng, &host));
+        conv.send(Side::Server, &response(&mut rng));
+        transactions += 1;
+        *done += 1;
+        let finished = match pattern {
+            Pattern::ShortConnections => true,
+            Pattern::KeepAlive => *done >= 1000,
+        };
+        if finished {
+            conv.close();
+        }
+        for f in conv.frames.drain(..) {
+            ts += 3;
+            written += f.bytes.len() as u64;
+            frames += 1;
+            write(ts, &f.bytes);
+        }
+        if finished {
+            let fresh = new_conn(&mut rng, &mut port);
+            if let Some(entry) = conns.get_mut(slot) {
+                *entry = (fresh, 0);
+            }
+        }
+    }
+    (frames, transactions)
+}
