@@ -1,4 +1,5 @@
-//! The command line: exit codes, errors that name the file and where it broke, several files.
+//! The command line: input errors that name the file and where it broke, several files, output
+//! files. (Usage errors are tested in crates/apisonar/tests/usage.rs.)
 
 use apisonar_tests::{analyze, apisonar, repo_root};
 
@@ -8,15 +9,6 @@ fn temp_file(name: &str, bytes: &[u8]) -> String {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{e}"));
     path.to_string_lossy().into_owned()
-}
-
-#[test]
-fn usage_errors_exit_2() {
-    assert_eq!(apisonar(&[]).status.code(), Some(2));
-    assert_eq!(apisonar(&["analyze"]).status.code(), Some(2));
-    assert_eq!(apisonar(&["analyze", "--no-such-flag", "x.pcap"]).status.code(), Some(2));
-    assert_eq!(apisonar(&["frobnicate"]).status.code(), Some(2));
-    assert_eq!(apisonar(&["--help"]).status.code(), Some(0));
 }
 
 #[test]
