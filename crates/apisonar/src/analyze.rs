@@ -6,7 +6,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use apisonar_engine::{Catalog, TemplateConfig};
 use apisonar_flow::{ConnectionSummary, EventSink, FlowEngine, HttpTransaction, Stats};
+use apisonar_store::{SledOptions, SledStore, Store};
 use serde::Serialize;
 
 use crate::capture::read_file;
@@ -26,6 +28,52 @@ struct Writers {
     transactions: Option<Box<dyn Write>>,
     connections: Option<Box<dyn Write>>,
     error: Option<io::Error>,
+    inventory: Option<Inventory>,
+}
+
+/// The catalog being filled and the store it is written to, at most `WRITE_INTERVAL` apart, so
+/// that a killed process loses at most that much.
+struct Inventory {
+    catalog: Catalog,
+    store: SledStore,
+    last_write: Instant,
+    error: Option<apisonar_store::StoreError>,
+}
+
+const WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Inventory {
+    fn open(dir: &Path) -> Result<Inventory> {
+        let store = SledStore::open(dir, &SledOptions::default())?;
+        let mut catalog = Catalog::new(TemplateConfig::default());
+        catalog.load(store.endpoints().context("cannot read the existing inventory")?);
+        Ok(Inventory { catalog, store, last_write: Instant::now(), error: None })
+    }
+
+    fn observe(&mut self, txn: &HttpTransaction) {
+        self.catalog.observe(&crate::observe::observation(txn));
+        if self.last_write.elapsed() >= WRITE_INTERVAL {
+            self.write();
+        }
+    }
+
+    fn write(&mut self) {
+        self.last_write = Instant::now();
+        if self.error.is_none() {
+            if let Err(e) = self.store.apply(&self.catalog.take_changes()) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn finish(mut self) -> Result<usize> {
+        self.write();
+        if let Some(e) = self.error.take() {
+            return Err(e).context("cannot write the inventory");
+        }
+        self.store.flush().context("cannot flush the inventory")?;
+        Ok(self.catalog.len())
+    }
 }
 
 impl Writers {
@@ -42,6 +90,9 @@ impl Writers {
 
 impl EventSink for Writers {
     fn on_transaction(&mut self, txn: HttpTransaction) {
+        if let Some(inventory) = &mut self.inventory {
+            inventory.observe(&txn);
+        }
         if self.transactions.is_some() {
             Writers::record(&mut self.transactions, &mut self.error, &TransactionRecord::new(&txn));
         }
@@ -81,6 +132,9 @@ struct Summary {
     ip_fragments: u64,
     ip_datagrams_reassembled: u64,
     anomalies: serde_json::Map<String, serde_json::Value>,
+    /// Endpoints in the inventory after this run (with `--db`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoints: Option<usize>,
     elapsed_secs: f64,
     packets_per_sec: f64,
     gbit_per_sec: f64,
@@ -108,6 +162,7 @@ impl Summary {
             ip_fragments: s.ip_fragments,
             ip_datagrams_reassembled: s.ip_datagrams_reassembled,
             anomalies: s.anomalies().map(|(a, n)| (a.as_str().to_string(), n.into())).collect(),
+            endpoints: None,
             elapsed_secs,
             packets_per_sec: per_sec(s.packets as f64),
             gbit_per_sec: per_sec(s.bytes as f64 * 8.0 / 1e9),
@@ -138,6 +193,9 @@ impl Summary {
             self.tcp_retransmitted_segments, self.tcp_out_of_order_segments, self.tcp_gaps, self.tcp_gap_bytes
         )?;
         writeln!(w, "anomalies     {}", list(&self.anomalies))?;
+        if let Some(n) = self.endpoints {
+            writeln!(w, "endpoints     {n} in the inventory")?;
+        }
         writeln!(
             w,
             "elapsed       {:.3} s ({:.0} packets/s, {:.3} Gbit/s)",
@@ -152,6 +210,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
         transactions: args.transactions.as_deref().map(open_output).transpose()?,
         connections: args.connections.as_deref().map(open_output).transpose()?,
         error: None,
+        inventory: args.db.as_deref().map(Inventory::open).transpose()?,
     };
     let mut engine = FlowEngine::new(args.limits());
     let mut files = Vec::new();
@@ -184,7 +243,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     if let Some(e) = writers.error.take() {
         return Err(e).context("cannot write output");
     }
-    let summary = Summary::new(files, engine.stats(), started.elapsed().as_secs_f64());
+    let endpoints = writers.inventory.take().map(Inventory::finish).transpose()?;
+    let mut summary = Summary::new(files, engine.stats(), started.elapsed().as_secs_f64());
+    summary.endpoints = endpoints;
     let to_stdout = [&args.transactions, &args.connections].iter().all(|p| p.as_deref() != Some(Path::new("-")));
     let mut out: Box<dyn Write> = if to_stdout { Box::new(io::stdout().lock()) } else { Box::new(io::stderr().lock()) };
     match args.summary {

@@ -15,6 +15,31 @@ pub struct Cli {
 pub enum Command {
     /// Read capture files (pcap or pcapng) and report the HTTP traffic in them.
     Analyze(AnalyzeArgs),
+    /// List the API endpoints discovered so far (from a store filled by `analyze --db`).
+    Inventory(InventoryArgs),
+}
+
+/// Where the store lives when `--db` is not given (for commands that read it).
+pub const DEFAULT_DB: &str = "apisonar-data";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct InventoryArgs {
+    /// Store directory.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+
+    /// Only endpoints of this host.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -36,6 +61,10 @@ pub struct AnalyzeArgs {
     /// Write one JSON object per TCP connection to FILE ("-" for standard output).
     #[arg(long, value_name = "FILE")]
     pub connections: Option<PathBuf>,
+
+    /// Fill (or update) the API inventory in this store directory; running again merges.
+    #[arg(long, value_name = "DIR")]
+    pub db: Option<PathBuf>,
 
     /// Format of the summary (printed to standard error when standard output carries records).
     #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]

@@ -6,6 +6,8 @@
 mod analyze;
 mod capture;
 mod cli;
+mod inventory;
+mod observe;
 mod output;
 
 use std::process::ExitCode;
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         cli::Command::Analyze(args) => analyze::run(&args),
+        cli::Command::Inventory(args) => inventory::run(&args),
     };
     match result {
         Ok(outcome) => ExitCode::from(outcome),

@@ -13,9 +13,14 @@ fn opt_text(bytes: Option<&[u8]>) -> Option<String> {
 
 /// RFC 3339, UTC, microseconds.
 pub fn rfc3339(ts: Timestamp) -> String {
-    chrono::DateTime::from_timestamp_micros(ts.micros())
+    rfc3339_micros(ts.micros())
+}
+
+/// RFC 3339, UTC, microseconds, from microseconds since the epoch.
+pub fn rfc3339_micros(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-        .unwrap_or_else(|| format!("@{}us", ts.micros()))
+        .unwrap_or_else(|| format!("@{micros}us"))
 }
 
 #[derive(Serialize)]

@@ -1,0 +1,191 @@
+//! Authentication schemes seen on requests, named without ever keeping the secret itself.
+
+use serde::{Deserialize, Serialize};
+
+/// How a request authenticated itself.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "scheme", rename_all = "snake_case")]
+pub enum AuthScheme {
+    None,
+    Basic,
+    Bearer,
+    /// A bearer token that is a JWT; `alg` and `iss` come from its (unverified) header and claims.
+    Jwt {
+        alg: String,
+        iss: Option<String>,
+    },
+    ApiKeyHeader {
+        name: String,
+    },
+    ApiKeyQuery {
+        name: String,
+    },
+    SessionCookie {
+        name: String,
+    },
+    /// Another `Authorization` scheme (Digest, NTLM, AWS4-HMAC-SHA256, ...).
+    Other {
+        name: String,
+    },
+}
+
+impl AuthScheme {
+    /// Short label for tables: `jwt(HS256)`, `api_key_header(x-api-key)`.
+    pub fn label(&self) -> String {
+        match self {
+            AuthScheme::None => "none".into(),
+            AuthScheme::Basic => "basic".into(),
+            AuthScheme::Bearer => "bearer".into(),
+            AuthScheme::Jwt { alg, .. } => format!("jwt({alg})"),
+            AuthScheme::ApiKeyHeader { name } => format!("api_key_header({name})"),
+            AuthScheme::ApiKeyQuery { name } => format!("api_key_query({name})"),
+            AuthScheme::SessionCookie { name } => format!("session_cookie({name})"),
+            AuthScheme::Other { name } => format!("other({name})"),
+        }
+    }
+}
+
+const API_KEY_HEADERS: &[&str] =
+    &["x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token", "x-access-token", "x-api-token", "x-token"];
+const API_KEY_QUERY: &[&str] = &["api_key", "apikey", "api-key", "key", "access_token", "token", "auth", "apitoken"];
+const SESSION_COOKIES: &[&str] = &[
+    "session",
+    "sessionid",
+    "session_id",
+    "sid",
+    "connect.sid",
+    "jsessionid",
+    "phpsessid",
+    "asp.net_sessionid",
+    "_session",
+];
+
+fn base64url_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            b'=' => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Reads `alg` and `iss` from a JWT without verifying it. `None` if it is not a JWT.
+pub fn jwt_header(token: &str) -> Option<(String, Option<String>)> {
+    let mut parts = token.split('.');
+    let (header, claims, _sig) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let header: serde_json::Value = serde_json::from_slice(&base64url_decode(header)?).ok()?;
+    let alg = header.get("alg")?.as_str()?.to_string();
+    let claims: Option<serde_json::Value> = base64url_decode(claims).and_then(|c| serde_json::from_slice(&c).ok());
+    let iss = claims.as_ref().and_then(|c| c.get("iss")).and_then(|i| i.as_str()).map(str::to_string);
+    Some((alg, iss))
+}
+
+/// Every scheme a request shows, from its headers (lower-case names) and query parameter names.
+pub fn classify(headers: &[(String, String)], query_names: &[String]) -> Vec<AuthScheme> {
+    let mut found = Vec::new();
+    for (name, value) in headers {
+        match name.as_str() {
+            "authorization" | "proxy-authorization" => {
+                let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+                found.push(match scheme.to_ascii_lowercase().as_str() {
+                    "basic" => AuthScheme::Basic,
+                    "bearer" => match jwt_header(rest.trim()) {
+                        Some((alg, iss)) => AuthScheme::Jwt { alg, iss },
+                        None => AuthScheme::Bearer,
+                    },
+                    "apikey" | "api-key" | "token" => AuthScheme::ApiKeyHeader { name: name.clone() },
+                    other => AuthScheme::Other { name: other.chars().take(32).collect() },
+                });
+            }
+            "cookie" => {
+                for pair in value.split(';') {
+                    let cookie = pair.split('=').next().unwrap_or_default().trim();
+                    let lower = cookie.to_ascii_lowercase();
+                    if SESSION_COOKIES.contains(&lower.as_str())
+                        || lower.ends_with("_session")
+                        || lower.ends_with("sessid")
+                    {
+                        found.push(AuthScheme::SessionCookie { name: cookie.chars().take(64).collect() });
+                    }
+                }
+            }
+            n if API_KEY_HEADERS.contains(&n) => found.push(AuthScheme::ApiKeyHeader { name: n.to_string() }),
+            _ => {}
+        }
+    }
+    for q in query_names {
+        if API_KEY_QUERY.contains(&q.to_ascii_lowercase().as_str()) {
+            found.push(AuthScheme::ApiKeyQuery { name: q.clone() });
+        }
+    }
+    if found.is_empty() {
+        found.push(AuthScheme::None);
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    // {"alg":"HS256","typ":"JWT"} . {"sub":"1","iss":"shop"} . sig
+    const JWT: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIiwiaXNzIjoic2hvcCJ9.c2ln";
+
+    #[test]
+    fn schemes() {
+        assert_eq!(classify(&h(&[("authorization", "Basic dTpw")]), &[]), vec![AuthScheme::Basic]);
+        assert_eq!(classify(&h(&[("authorization", "Bearer abc.def")]), &[]), vec![AuthScheme::Bearer]);
+        assert_eq!(
+            classify(&h(&[("authorization", &format!("Bearer {JWT}"))]), &[]),
+            vec![AuthScheme::Jwt { alg: "HS256".into(), iss: Some("shop".into()) }]
+        );
+        assert_eq!(
+            classify(&h(&[("x-api-key", "k")]), &["api_key".into()]),
+            vec![
+                AuthScheme::ApiKeyHeader { name: "x-api-key".into() },
+                AuthScheme::ApiKeyQuery { name: "api_key".into() }
+            ]
+        );
+        assert_eq!(
+            classify(&h(&[("cookie", "theme=dark; sessionid=abc; csrftoken=x")]), &[]),
+            vec![AuthScheme::SessionCookie { name: "sessionid".into() }]
+        );
+        assert_eq!(classify(&h(&[("cookie", "theme=dark")]), &[]), vec![AuthScheme::None]);
+        assert_eq!(
+            classify(&h(&[("authorization", "Digest username=x")]), &[]),
+            vec![AuthScheme::Other { name: "digest".into() }]
+        );
+    }
+
+    #[test]
+    fn jwt_alg_none_and_garbage() {
+        // {"alg":"none"} . {"iss":"x"} . (empty)
+        assert_eq!(jwt_header("eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4In0."), Some(("none".into(), Some("x".into()))));
+        assert_eq!(jwt_header("not.a.jwt"), None);
+        assert_eq!(jwt_header("a.b"), None);
+        assert_eq!(jwt_header("!!!.###.$$$"), None);
+    }
+}

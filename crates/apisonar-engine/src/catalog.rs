@@ -1,0 +1,355 @@
+//! The endpoint catalog: one record per (host, method, path template), built from observations
+//! and merged across runs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{self, AuthScheme};
+use crate::observation::Observation;
+use crate::params::{multipart_fields, parse_pairs, ParamInfo};
+use crate::schema::Schema;
+use crate::stats::{ClientSet, Histogram, SizeStats};
+use crate::template::{Shape, TemplateConfig, Templater};
+
+/// Most parameters (query, form) tracked per endpoint, and statuses with their own schema.
+const MAX_PARAMS: usize = 64;
+const MAX_SCHEMA_STATUSES: usize = 16;
+
+/// Identifies an endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct EndpointKey {
+    pub host: String,
+    pub method: String,
+    pub path: String,
+}
+
+/// How often an auth scheme was seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthCount {
+    #[serde(flatten)]
+    pub scheme: AuthScheme,
+    pub count: u64,
+}
+
+/// Everything known about one endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub host: String,
+    pub method: String,
+    /// Path template, parameters written `{name}`.
+    pub path: String,
+    pub hits: u64,
+    /// Microseconds since the Unix epoch (packet time).
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub clients: ClientSet,
+    pub status_codes: BTreeMap<u16, u64>,
+    /// From the first request byte to the last response byte, microseconds.
+    pub latency: Histogram,
+    pub request_bytes: SizeStats,
+    pub response_bytes: SizeStats,
+    pub request_content_types: BTreeMap<String, u64>,
+    pub response_content_types: BTreeMap<String, u64>,
+    pub path_params: BTreeMap<String, ParamInfo>,
+    pub query_params: BTreeMap<String, ParamInfo>,
+    pub form_fields: BTreeMap<String, ParamInfo>,
+    pub request_schema: Option<Schema>,
+    /// JSON response schemas by status code.
+    pub response_schemas: BTreeMap<u16, Schema>,
+    pub auth: Vec<AuthCount>,
+    pub cleartext: u64,
+    pub encrypted: u64,
+    /// Why the path was templated the way it is.
+    pub why: Vec<String>,
+}
+
+impl Endpoint {
+    pub fn key(&self) -> EndpointKey {
+        EndpointKey { host: self.host.clone(), method: self.method.clone(), path: self.path.clone() }
+    }
+
+    /// Folds another record of the same endpoint (another run, or a renamed template) into this.
+    pub fn merge(&mut self, o: &Endpoint) {
+        if self.hits == 0 {
+            self.first_seen = o.first_seen;
+        } else if o.hits > 0 {
+            self.first_seen = self.first_seen.min(o.first_seen);
+        }
+        self.last_seen = self.last_seen.max(o.last_seen);
+        self.hits += o.hits;
+        self.clients.merge(&o.clients);
+        add_counts(&mut self.status_codes, &o.status_codes);
+        self.latency.merge(&o.latency);
+        self.request_bytes.merge(&o.request_bytes);
+        self.response_bytes.merge(&o.response_bytes);
+        add_counts(&mut self.request_content_types, &o.request_content_types);
+        add_counts(&mut self.response_content_types, &o.response_content_types);
+        merge_params(&mut self.path_params, &o.path_params);
+        merge_params(&mut self.query_params, &o.query_params);
+        merge_params(&mut self.form_fields, &o.form_fields);
+        match (&mut self.request_schema, &o.request_schema) {
+            (Some(a), Some(b)) => a.merge(b),
+            (None, Some(b)) => self.request_schema = Some(b.clone()),
+            _ => {}
+        }
+        for (status, s) in &o.response_schemas {
+            let room = self.response_schemas.len() < MAX_SCHEMA_STATUSES;
+            match self.response_schemas.get_mut(status) {
+                Some(mine) => mine.merge(s),
+                None if room => {
+                    self.response_schemas.insert(*status, s.clone());
+                }
+                None => {}
+            }
+        }
+        for a in &o.auth {
+            self.count_auth(&a.scheme, a.count);
+        }
+        self.cleartext += o.cleartext;
+        self.encrypted += o.encrypted;
+        for w in &o.why {
+            if !self.why.contains(w) && self.why.len() < 16 {
+                self.why.push(w.clone());
+            }
+        }
+    }
+
+    fn count_auth(&mut self, scheme: &AuthScheme, n: u64) {
+        let room = self.auth.len() < 16;
+        match self.auth.iter_mut().find(|a| &a.scheme == scheme) {
+            Some(a) => a.count += n,
+            None if room => self.auth.push(AuthCount { scheme: scheme.clone(), count: n }),
+            None => {}
+        }
+    }
+
+    /// Latency percentile in microseconds.
+    pub fn latency_quantile(&self, q: f64) -> Option<i64> {
+        self.latency.quantile(q)
+    }
+}
+
+fn add_counts<K: Ord + Clone>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64>) {
+    for (k, n) in from {
+        *into.entry(k.clone()).or_default() += n;
+    }
+}
+
+fn merge_params(into: &mut BTreeMap<String, ParamInfo>, from: &BTreeMap<String, ParamInfo>) {
+    for (k, p) in from {
+        let room = into.len() < MAX_PARAMS;
+        match into.get_mut(k) {
+            Some(mine) => mine.merge(p),
+            None if room => {
+                into.insert(k.clone(), p.clone());
+            }
+            None => {}
+        }
+    }
+}
+
+fn content_type(headers: &[(String, String)]) -> Option<String> {
+    let v = headers.iter().find(|(n, _)| n == "content-type").map(|(_, v)| v)?;
+    let main = v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    (!main.is_empty()).then(|| main.chars().take(100).collect())
+}
+
+fn parse_json(content_type: Option<&str>, body: &[u8]) -> Option<serde_json::Value> {
+    let looks_json = content_type.is_some_and(|c| c.contains("json"))
+        || matches!(body.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['));
+    if !looks_json || body.is_empty() {
+        return None;
+    }
+    serde_json::from_slice(body).ok()
+}
+
+/// Summarises a response for templating: only successful ones say anything about the endpoint.
+fn response_shape(obs: &Observation) -> Option<Shape> {
+    let r = obs.response.as_ref()?;
+    if !(200..300).contains(&r.status) {
+        return None;
+    }
+    let ct = content_type(&r.headers);
+    let json_shape = parse_json(ct.as_deref(), &r.body).map(|v| Schema::shape_of(&v)).unwrap_or(0);
+    let ct_hash = crate::stats::stable_hash(ct.unwrap_or_default().as_bytes());
+    Some(ct_hash ^ json_shape.rotate_left(1))
+}
+
+/// What a batch of observations changed, for the store writer.
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    /// Endpoints to write (their full current record).
+    pub upserts: Vec<Endpoint>,
+    /// Endpoints folded into another by templating, to delete.
+    pub removed: Vec<EndpointKey>,
+}
+
+/// The catalog of every endpoint seen.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    templater: Templater,
+    endpoints: BTreeMap<EndpointKey, Endpoint>,
+    dirty: BTreeSet<EndpointKey>,
+    removed: BTreeSet<EndpointKey>,
+}
+
+impl Catalog {
+    pub fn new(config: TemplateConfig) -> Catalog {
+        Catalog { templater: Templater::new(config), ..Catalog::default() }
+    }
+
+    pub fn templater_mut(&mut self) -> &mut Templater {
+        &mut self.templater
+    }
+
+    /// Loads endpoints persisted by an earlier run; their templates seed the templater.
+    pub fn load(&mut self, endpoints: impl IntoIterator<Item = Endpoint>) {
+        for e in endpoints {
+            self.templater.learn(&e.host, &e.path);
+            self.endpoints.insert(e.key(), e);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.endpoints.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.endpoints.is_empty()
+    }
+
+    pub fn endpoints(&self) -> impl Iterator<Item = &Endpoint> {
+        self.endpoints.values()
+    }
+
+    pub fn get(&self, key: &EndpointKey) -> Option<&Endpoint> {
+        self.endpoints.get(key)
+    }
+
+    /// Records one observation.
+    pub fn observe(&mut self, obs: &Observation) {
+        let host = obs.endpoint_host();
+        let method: String = obs.method.chars().take(32).collect();
+        let shape = response_shape(obs);
+        let templated = self.templater.template(&host, obs.path(), shape);
+        for (old, new) in &templated.renames {
+            self.rename(&host, old, new);
+        }
+        let key = EndpointKey { host: host.clone(), method: method.clone(), path: templated.template.clone() };
+        self.removed.remove(&key);
+        let e = self.endpoints.entry(key.clone()).or_insert_with(|| Endpoint {
+            host,
+            method,
+            path: templated.template.clone(),
+            first_seen: obs.ts,
+            ..Endpoint::default()
+        });
+        self.dirty.insert(key);
+        e.hits += 1;
+        e.first_seen = e.first_seen.min(obs.ts);
+        e.last_seen = e.last_seen.max(obs.ts);
+        e.clients.add(&obs.client.to_string());
+        for w in &templated.why {
+            if !e.why.contains(w) && e.why.len() < 16 {
+                e.why.push(w.clone());
+            }
+        }
+        for (name, kind) in &templated.params {
+            e.path_params.entry(name.clone()).or_default().add(kind.as_str());
+        }
+        if obs.encrypted {
+            e.encrypted += 1;
+        } else {
+            e.cleartext += 1;
+        }
+        // Request side.
+        let req_ct = content_type(&obs.request_headers);
+        e.request_bytes.add(obs.request_body_len);
+        if let Some(ct) = &req_ct {
+            *e.request_content_types.entry(ct.clone()).or_default() += 1;
+        }
+        let query_pairs = obs.query().map(|q| parse_pairs(q, MAX_PARAMS)).unwrap_or_default();
+        let query_names: Vec<String> = query_pairs.iter().map(|(n, _)| n.clone()).collect();
+        for (name, t) in &query_pairs {
+            if e.query_params.len() < MAX_PARAMS || e.query_params.contains_key(name) {
+                e.query_params.entry(name.clone()).or_default().add(t);
+            }
+        }
+        match req_ct.as_deref() {
+            Some("application/x-www-form-urlencoded") => {
+                let body = String::from_utf8_lossy(&obs.request_body);
+                for (name, t) in parse_pairs(&body, MAX_PARAMS) {
+                    if e.form_fields.len() < MAX_PARAMS || e.form_fields.contains_key(&name) {
+                        e.form_fields.entry(name).or_default().add(t);
+                    }
+                }
+            }
+            Some(ct) if ct.starts_with("multipart/form-data") => {
+                for name in multipart_fields(&obs.request_body, MAX_PARAMS) {
+                    if e.form_fields.len() < MAX_PARAMS || e.form_fields.contains_key(&name) {
+                        e.form_fields.entry(name).or_default().add("string");
+                    }
+                }
+            }
+            ct => {
+                if let Some(v) = parse_json(ct, &obs.request_body) {
+                    e.request_schema.get_or_insert_with(Schema::default).add(&v, 0);
+                }
+            }
+        }
+        for scheme in auth::classify(&obs.request_headers, &query_names) {
+            e.count_auth(&scheme, 1);
+        }
+        // Response side.
+        if let Some(r) = &obs.response {
+            *e.status_codes.entry(r.status).or_default() += 1;
+            e.latency.add(r.latency_micros);
+            e.response_bytes.add(r.body_len);
+            let ct = content_type(&r.headers);
+            if let Some(ct) = &ct {
+                *e.response_content_types.entry(ct.clone()).or_default() += 1;
+            }
+            if let Some(v) = parse_json(ct.as_deref(), &r.body) {
+                if e.response_schemas.len() < MAX_SCHEMA_STATUSES || e.response_schemas.contains_key(&r.status) {
+                    e.response_schemas.entry(r.status).or_default().add(&v, 0);
+                }
+            }
+        }
+    }
+
+    /// Folds every endpoint of `host` whose path is `old` or lies under it into `new`.
+    fn rename(&mut self, host: &str, old: &str, new: &str) {
+        let moved: Vec<EndpointKey> = self
+            .endpoints
+            .keys()
+            .filter(|k| k.host == host && (k.path == old || k.path.starts_with(&format!("{old}/"))))
+            .cloned()
+            .collect();
+        for key in moved {
+            let Some(mut e) = self.endpoints.remove(&key) else { continue };
+            let path = format!("{new}{}", &key.path[old.len()..]);
+            e.path = path.clone();
+            e.path_params.clear();
+            let new_key = EndpointKey { host: key.host.clone(), method: key.method.clone(), path };
+            match self.endpoints.get_mut(&new_key) {
+                Some(existing) => existing.merge(&e),
+                None => {
+                    self.endpoints.insert(new_key.clone(), e);
+                }
+            }
+            self.dirty.remove(&key);
+            self.dirty.insert(new_key);
+            self.removed.insert(key);
+        }
+    }
+
+    /// Takes what changed since the last call.
+    pub fn take_changes(&mut self) -> Changes {
+        let upserts =
+            std::mem::take(&mut self.dirty).into_iter().filter_map(|k| self.endpoints.get(&k).cloned()).collect();
+        let removed =
+            std::mem::take(&mut self.removed).into_iter().filter(|k| !self.endpoints.contains_key(k)).collect();
+        Changes { upserts, removed }
+    }
+}

@@ -1,0 +1,22 @@
+//! apisonar-engine: pure API discovery.
+//!
+//! Owns: path templating, the endpoint catalog, parameter and schema inference, auth
+//! classification. Its input is its own [`Observation`] type; its output is catalog state that
+//! the caller persists.
+//!
+//! Must not know: packets, pcap, the flow layer, tokio, sled, axum, any I/O, or the wall clock
+//! (time comes in with each observation).
+
+pub mod segment;
+pub mod template;
+
+pub mod auth;
+pub mod catalog;
+pub mod observation;
+pub mod params;
+pub mod schema;
+pub mod stats;
+
+pub use catalog::{Catalog, Changes, Endpoint, EndpointKey};
+pub use observation::{Observation, ObservedResponse};
+pub use template::{TemplateConfig, Templater};

@@ -1,0 +1,118 @@
+//! The engine's input: one HTTP exchange, already decoded by whoever captured it.
+
+use std::net::{IpAddr, SocketAddr};
+
+/// One request and its response (if seen), as the engine needs it.
+#[derive(Clone, Debug)]
+pub struct Observation {
+    /// Microseconds since the Unix epoch (packet time).
+    pub ts: i64,
+    pub client: IpAddr,
+    pub server: SocketAddr,
+    /// Host header (or :authority), as sent.
+    pub host: Option<String>,
+    pub method: String,
+    /// Request target as sent (origin-form or absolute-form).
+    pub target: String,
+    /// Request header fields, names lower-cased.
+    pub request_headers: Vec<(String, String)>,
+    /// Decoded request body sample.
+    pub request_body: Vec<u8>,
+    pub request_body_len: u64,
+    pub response: Option<ObservedResponse>,
+    /// True when the exchange was seen inside TLS (decrypted elsewhere); false for cleartext.
+    pub encrypted: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ObservedResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// Decoded response body sample.
+    pub body: Vec<u8>,
+    pub body_len: u64,
+    /// From the first request byte to the last response byte.
+    pub latency_micros: i64,
+}
+
+impl Observation {
+    pub fn request_header(&self, name: &str) -> Option<&str> {
+        self.request_headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The endpoint's host: the Host header without a default port, lower-cased; the server
+    /// address when there is none.
+    pub fn endpoint_host(&self) -> String {
+        let from_target = self
+            .target
+            .strip_prefix("http://")
+            .or_else(|| self.target.strip_prefix("https://"))
+            .and_then(|rest| rest.split(['/', '?']).next())
+            .map(str::to_string);
+        let raw = self.host.clone().filter(|h| !h.trim().is_empty()).or(from_target);
+        match raw {
+            Some(h) => {
+                let h = h.trim().to_ascii_lowercase();
+                let default_port = if self.encrypted { ":443" } else { ":80" };
+                h.strip_suffix(default_port).map(str::to_string).unwrap_or(h).chars().take(255).collect()
+            }
+            None => self.server.to_string(),
+        }
+    }
+
+    /// The path of the target, without query or fragment ("/" when empty).
+    pub fn path(&self) -> &str {
+        let t = self.target.as_str();
+        let t = match t.strip_prefix("http://").or_else(|| t.strip_prefix("https://")) {
+            Some(rest) => rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("/"),
+            None => t,
+        };
+        let end = t.find(['?', '#']).unwrap_or(t.len());
+        let p = t.get(..end).unwrap_or("/");
+        if p.is_empty() {
+            "/"
+        } else {
+            p
+        }
+    }
+
+    /// The query string, if any.
+    pub fn query(&self) -> Option<&str> {
+        let q = self.target.split_once('?')?.1;
+        Some(q.split('#').next().unwrap_or(q))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(host: Option<&str>, target: &str) -> Observation {
+        Observation {
+            ts: 0,
+            client: "10.0.0.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            server: SocketAddr::from(([10, 0, 0, 2], 8080)),
+            host: host.map(str::to_string),
+            method: "GET".into(),
+            target: target.into(),
+            request_headers: Vec::new(),
+            request_body: Vec::new(),
+            request_body_len: 0,
+            response: None,
+            encrypted: false,
+        }
+    }
+
+    #[test]
+    fn host_path_query() {
+        assert_eq!(obs(Some("API.Example.com:80"), "/a?b=1").endpoint_host(), "api.example.com");
+        assert_eq!(obs(Some("api:8080"), "/").endpoint_host(), "api:8080");
+        assert_eq!(obs(None, "/x").endpoint_host(), "10.0.0.2:8080");
+        assert_eq!(obs(None, "http://proxy.test/a/b?x=1").endpoint_host(), "proxy.test");
+        assert_eq!(obs(None, "http://proxy.test/a/b?x=1").path(), "/a/b");
+        assert_eq!(obs(None, "http://proxy.test").path(), "/");
+        assert_eq!(obs(None, "/p?x=1&y=2#frag").query(), Some("x=1&y=2"));
+        assert_eq!(obs(None, "*").path(), "*");
+        assert_eq!(obs(None, "").path(), "/");
+    }
+}

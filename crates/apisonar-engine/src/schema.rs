@@ -1,0 +1,258 @@
+//! JSON schema inference: a schema per body, merged across samples (types, optional fields,
+//! string formats), bounded in depth and width so that hostile bodies cannot grow it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Deepest nesting and widest object kept.
+const MAX_DEPTH: usize = 12;
+const MAX_PROPERTIES: usize = 200;
+
+/// String formats recognised in values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    Email,
+    Uuid,
+    DateTime,
+    Date,
+    Ipv4,
+    Ipv6,
+    Uri,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Email => "email",
+            Format::Uuid => "uuid",
+            Format::DateTime => "date-time",
+            Format::Date => "date",
+            Format::Ipv4 => "ipv4",
+            Format::Ipv6 => "ipv6",
+            Format::Uri => "uri",
+        }
+    }
+
+    /// The format of a string value, if it has a recognisable one.
+    pub fn of(s: &str) -> Option<Format> {
+        let b = s.as_bytes();
+        if crate::segment::classify(s) == crate::segment::SegmentKind::Uuid {
+            return Some(Format::Uuid);
+        }
+        if b.len() >= 10
+            && crate::segment::classify(s.get(..10).unwrap_or_default()) == crate::segment::SegmentKind::Date
+        {
+            return Some(if b.len() == 10 {
+                Format::Date
+            } else if b.get(10) == Some(&b'T') || b.get(10) == Some(&b' ') {
+                Format::DateTime
+            } else {
+                return None;
+            });
+        }
+        if s.parse::<std::net::Ipv4Addr>().is_ok() {
+            return Some(Format::Ipv4);
+        }
+        if s.contains(':') && s.parse::<std::net::Ipv6Addr>().is_ok() {
+            return Some(Format::Ipv6);
+        }
+        if (s.starts_with("http://") || s.starts_with("https://")) && s.len() > 8 && !s.contains(' ') {
+            return Some(Format::Uri);
+        }
+        if crate::segment::classify(s) == crate::segment::SegmentKind::Email && !s.contains(' ') {
+            return Some(Format::Email);
+        }
+        None
+    }
+}
+
+/// An inferred schema. Counts say how many samples carried each part.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    /// Samples merged into this schema.
+    pub samples: u64,
+    /// JSON types seen (`null`, `boolean`, `integer`, `number`, `string`, `array`, `object`).
+    pub types: BTreeMap<String, u64>,
+    /// String formats seen, with counts; a format holds when it covers every string.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub formats: BTreeMap<Format, u64>,
+    /// Object properties: name -> schema (its `samples` = how many objects had it).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub properties: BTreeMap<String, Schema>,
+    /// Objects merged (to tell required from optional properties).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub objects: u64,
+    /// Array items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Box<Schema>>,
+    /// Properties dropped because the object was too wide or too deep.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub truncated: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Schema {
+    /// The schema of one JSON value.
+    pub fn of(value: &Value) -> Schema {
+        let mut s = Schema::default();
+        s.add(value, 0);
+        s
+    }
+
+    /// Merges one more value into this schema.
+    pub fn add(&mut self, value: &Value, depth: usize) {
+        self.samples += 1;
+        let kind = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        *self.types.entry(kind.to_string()).or_default() += 1;
+        match value {
+            Value::String(s) => {
+                if let Some(f) = Format::of(s) {
+                    *self.formats.entry(f).or_default() += 1;
+                }
+            }
+            Value::Array(items) if depth < MAX_DEPTH => {
+                let schema = self.items.get_or_insert_with(Default::default);
+                // A long array adds little after its first elements; keep merging cheap.
+                for item in items.iter().take(32) {
+                    schema.add(item, depth + 1);
+                }
+            }
+            Value::Object(map) if depth < MAX_DEPTH => {
+                self.objects += 1;
+                for (k, v) in map {
+                    if !self.properties.contains_key(k) && self.properties.len() >= MAX_PROPERTIES {
+                        self.truncated += 1;
+                        continue;
+                    }
+                    self.properties.entry(k.clone()).or_default().add(v, depth + 1);
+                }
+            }
+            Value::Array(_) | Value::Object(_) => self.truncated += 1,
+            _ => {}
+        }
+    }
+
+    /// Merges another schema (from another run or a renamed endpoint) into this one.
+    pub fn merge(&mut self, other: &Schema) {
+        self.samples += other.samples;
+        self.objects += other.objects;
+        self.truncated += other.truncated;
+        for (k, n) in &other.types {
+            *self.types.entry(k.clone()).or_default() += n;
+        }
+        for (f, n) in &other.formats {
+            *self.formats.entry(*f).or_default() += n;
+        }
+        for (k, s) in &other.properties {
+            if !self.properties.contains_key(k) && self.properties.len() >= MAX_PROPERTIES {
+                self.truncated += 1;
+                continue;
+            }
+            self.properties.entry(k.clone()).or_default().merge(s);
+        }
+        if let Some(items) = &other.items {
+            self.items.get_or_insert_with(Default::default).merge(items);
+        }
+    }
+
+    /// The format that every string value had, if any.
+    pub fn format(&self) -> Option<Format> {
+        let strings = self.types.get("string").copied().unwrap_or(0);
+        self.formats.iter().find(|(_, n)| **n == strings && strings > 0).map(|(f, _)| *f)
+    }
+
+    /// Properties present in every object.
+    pub fn required(&self) -> Vec<&str> {
+        self.properties
+            .iter()
+            .filter(|(_, s)| s.samples >= self.objects && self.objects > 0)
+            .map(|(k, _)| k.as_str())
+            .collect()
+    }
+
+    /// A compact fingerprint of the top-level shape (type and property names), used to tell
+    /// endpoints apart during templating.
+    pub fn shape_of(value: &Value) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        match value {
+            Value::Object(map) => {
+                "object".hash(&mut h);
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                keys.hash(&mut h);
+            }
+            Value::Array(items) => {
+                "array".hash(&mut h);
+                if let Some(Value::Object(first)) = items.first() {
+                    let mut keys: Vec<&String> = first.keys().collect();
+                    keys.sort();
+                    keys.hash(&mut h);
+                }
+            }
+            other => std::mem::discriminant(other).hash(&mut h),
+        }
+        h.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merges_types_formats_and_optional_fields() {
+        let mut s = Schema::of(&json!({"id": 1, "email": "a@b.io", "tags": ["x"], "created": "2024-01-01T00:00:00Z"}));
+        s.add(&json!({"id": 2, "email": "c@d.io", "tags": [], "nick": null, "created": "2024-02-01T10:00:00Z"}), 0);
+        assert_eq!(s.objects, 2);
+        assert_eq!(s.required(), vec!["created", "email", "id", "tags"]);
+        assert_eq!(s.properties["email"].format(), Some(Format::Email));
+        assert_eq!(s.properties["created"].format(), Some(Format::DateTime));
+        assert_eq!(s.properties["id"].types.keys().collect::<Vec<_>>(), vec!["integer"]);
+        assert_eq!(s.properties["tags"].items.as_ref().map(|i| i.types.contains_key("string")), Some(true));
+    }
+
+    #[test]
+    fn formats() {
+        let check = |v: &str, f: Option<Format>| assert_eq!(Format::of(v), f, "{v}");
+        check("3f2b8c1e-9d4a-4e6b-8f1c-2a7d5e9b0c1d", Some(Format::Uuid));
+        check("10.0.0.1", Some(Format::Ipv4));
+        check("2001:db8::1", Some(Format::Ipv6));
+        check("https://example.com/x", Some(Format::Uri));
+        check("2024-03-04", Some(Format::Date));
+        check("hello world", None);
+        check("12:30", None);
+    }
+
+    #[test]
+    fn hostile_bodies_are_bounded() {
+        let mut deep = json!(1);
+        for _ in 0..100 {
+            deep = json!({ "a": deep });
+        }
+        let s = Schema::of(&deep);
+        assert!(s.truncated > 0 || depth(&s) <= MAX_DEPTH + 1);
+        let wide: serde_json::Map<String, Value> = (0..1000).map(|i| (format!("k{i}"), json!(i))).collect();
+        let s = Schema::of(&Value::Object(wide));
+        assert_eq!((s.properties.len(), s.truncated), (MAX_PROPERTIES, 800));
+    }
+
+    fn depth(s: &Schema) -> usize {
+        1 + s.properties.values().map(depth).max().unwrap_or(0)
+    }
+}

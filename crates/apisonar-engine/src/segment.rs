@@ -1,0 +1,176 @@
+//! What one path segment looks like: a literal word, or a value of a recognisable type.
+
+use serde::{Deserialize, Serialize};
+
+/// The type of a path segment value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SegmentKind {
+    /// Decimal digits.
+    Integer,
+    Uuid,
+    /// 24 hex digits (MongoDB ObjectId).
+    ObjectId,
+    /// 16 or more hex digits with at least one letter and one digit (hashes, hex ids).
+    Hex,
+    /// ISO date (2024-01-31) or date-time.
+    Date,
+    Email,
+    /// A long high-entropy token (API keys, opaque ids, base64url).
+    Token,
+    /// An ordinary word or slug: a literal unless cardinality says otherwise.
+    Word,
+}
+
+impl SegmentKind {
+    /// Kinds that are values by their shape alone, without looking at siblings.
+    pub fn is_value(self) -> bool {
+        !matches!(self, SegmentKind::Word)
+    }
+
+    /// Name of the kind in output (`integer`, `uuid`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SegmentKind::Integer => "integer",
+            SegmentKind::Uuid => "uuid",
+            SegmentKind::ObjectId => "object_id",
+            SegmentKind::Hex => "hex",
+            SegmentKind::Date => "date",
+            SegmentKind::Email => "email",
+            SegmentKind::Token => "token",
+            SegmentKind::Word => "string",
+        }
+    }
+}
+
+fn is_hex(b: &[u8]) -> bool {
+    b.iter().all(u8::is_ascii_hexdigit)
+}
+
+fn is_uuid(s: &[u8]) -> bool {
+    s.len() == 36
+        && s.iter()
+            .enumerate()
+            .all(|(i, &c)| if matches!(i, 8 | 13 | 18 | 23) { c == b'-' } else { c.is_ascii_hexdigit() })
+}
+
+fn is_date(s: &[u8]) -> bool {
+    // YYYY-MM-DD, optionally followed by a time part.
+    matches!(s, [y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2, rest @ ..]
+        if [y1, y2, y3, y4, m1, m2, d1, d2].iter().all(|c| c.is_ascii_digit())
+            && (rest.is_empty() || rest.first() == Some(&b'T') || rest.first() == Some(&b' ')))
+}
+
+fn is_email(s: &[u8]) -> bool {
+    let Some(at) = s.iter().position(|&c| c == b'@') else { return false };
+    let (local, domain) = (&s[..at], &s[at + 1..]);
+    !local.is_empty() && domain.contains(&b'.') && !domain.starts_with(b".") && !domain.ends_with(b".")
+}
+
+/// Shannon entropy in bits per byte.
+fn entropy(s: &[u8]) -> f64 {
+    let mut counts = [0u32; 256];
+    for &b in s {
+        counts[usize::from(b)] += 1;
+    }
+    let n = s.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+fn is_token(s: &[u8]) -> bool {
+    if s.len() < 20 || !s.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'=' | b'.' | b'~')) {
+        return false;
+    }
+    // Slugs ("how-to-10-things") are words joined by separators, not tokens.
+    let parts: Vec<&[u8]> = s.split(|c| matches!(c, b'-' | b'_' | b'.')).filter(|p| !p.is_empty()).collect();
+    let wordy = parts.iter().filter(|p| p.len() >= 2 && p.iter().all(u8::is_ascii_lowercase)).count();
+    let long_mixed = parts
+        .iter()
+        .any(|p| p.len() >= 16 && p.iter().any(u8::is_ascii_digit) && p.iter().any(u8::is_ascii_alphabetic));
+    if parts.len() >= 3 && wordy * 2 >= parts.len() && !long_mixed {
+        return false;
+    }
+    let digits = s.iter().filter(|c| c.is_ascii_digit()).count();
+    let upper = s.iter().filter(|c| c.is_ascii_uppercase()).count();
+    let lower = s.iter().filter(|c| c.is_ascii_lowercase()).count();
+    let classes = usize::from(digits > 0) + usize::from(upper > 0) + usize::from(lower > 0);
+    classes >= 2 && entropy(s) >= 3.5
+}
+
+/// Classifies a (percent-decoded) path segment.
+pub fn classify(segment: &str) -> SegmentKind {
+    let s = segment.as_bytes();
+    if s.is_empty() {
+        return SegmentKind::Word;
+    }
+    if s.iter().all(u8::is_ascii_digit) {
+        return SegmentKind::Integer;
+    }
+    if is_uuid(s) {
+        return SegmentKind::Uuid;
+    }
+    if s.len() == 24 && is_hex(s) {
+        return SegmentKind::ObjectId;
+    }
+    if s.len() >= 16 && is_hex(s) && s.iter().any(u8::is_ascii_digit) && s.iter().any(u8::is_ascii_alphabetic) {
+        return SegmentKind::Hex;
+    }
+    if is_date(s) {
+        return SegmentKind::Date;
+    }
+    if is_email(s) {
+        return SegmentKind::Email;
+    }
+    if is_token(s) {
+        return SegmentKind::Token;
+    }
+    SegmentKind::Word
+}
+
+/// API version segments (`v1`, `v2beta`, `V3`) are always kept literal.
+pub fn is_version(segment: &str) -> bool {
+    let s = segment.as_bytes();
+    matches!(s, [b'v' | b'V', d, ..] if d.is_ascii_digit())
+        && s.len() <= 10
+        && s.iter().skip(1).all(|c| c.is_ascii_alphanumeric() || *c == b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_kinds() {
+        let check = |s: &str, want: SegmentKind| assert_eq!(classify(s), want, "{s}");
+        check("42", SegmentKind::Integer);
+        check("0", SegmentKind::Integer);
+        check("3f2b8c1e-9d4a-4e6b-8f1c-2a7d5e9b0c1d", SegmentKind::Uuid);
+        check("3f2b8c1e-9d4a-4e6b-8f1c-2a7d5e9b0c1", SegmentKind::Token);
+        check("how-to-10-things-work-x", SegmentKind::Word);
+        check("eyJhbGciOiJIUzI1NiJ9", SegmentKind::Token);
+        check("507f1f77bcf86cd799439011", SegmentKind::ObjectId);
+        check("d41d8cd98f00b204e9800998ecf8427e", SegmentKind::Hex);
+        check("deadbeefdeadbeef", SegmentKind::Word);
+        check("2024-01-31", SegmentKind::Date);
+        check("2024-01-31T10:00:00Z", SegmentKind::Date);
+        check("alice@example.com", SegmentKind::Email);
+        check("sk_live_4eC39HqLyjWDarjtT1zdp7dc", SegmentKind::Token);
+        check("users", SegmentKind::Word);
+        check("my-blog-post-title-about-things", SegmentKind::Word);
+        check("export", SegmentKind::Word);
+        check("v1", SegmentKind::Word);
+    }
+
+    #[test]
+    fn versions() {
+        assert!(is_version("v1") && is_version("v2beta") && is_version("V3") && is_version("v1.2"));
+        assert!(!is_version("videos") && !is_version("v") && !is_version("1"));
+    }
+}

@@ -1,0 +1,156 @@
+//! Small mergeable statistics: latency histogram, size summary, distinct client counting.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+/// Log-scale histogram of microsecond values: 4 buckets per power of two, so percentiles are
+/// within about 19% of the true value, from 1 µs to hours, in a sparse map.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub count: u64,
+    pub buckets: BTreeMap<u16, u64>,
+}
+
+fn bucket_of(micros: i64) -> u16 {
+    let v = micros.max(1) as f64;
+    (v.log2() * 4.0).floor().clamp(0.0, 255.0) as u16
+}
+
+fn bucket_upper(b: u16) -> i64 {
+    2f64.powf(f64::from(b + 1) / 4.0).ceil() as i64
+}
+
+impl Histogram {
+    pub fn add(&mut self, micros: i64) {
+        self.count += 1;
+        *self.buckets.entry(bucket_of(micros)).or_default() += 1;
+    }
+
+    pub fn merge(&mut self, other: &Histogram) {
+        self.count += other.count;
+        for (b, n) in &other.buckets {
+            *self.buckets.entry(*b).or_default() += n;
+        }
+    }
+
+    /// The value at quantile `q` (0..=1), as the upper edge of its bucket; `None` when empty.
+    pub fn quantile(&self, q: f64) -> Option<i64> {
+        if self.count == 0 {
+            return None;
+        }
+        let rank = ((self.count as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (b, n) in &self.buckets {
+            seen += n;
+            if seen >= rank {
+                return Some(bucket_upper(*b));
+            }
+        }
+        self.buckets.keys().last().map(|b| bucket_upper(*b))
+    }
+}
+
+/// Minimum, maximum and total of a size.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SizeStats {
+    pub count: u64,
+    pub min: u64,
+    pub max: u64,
+    pub total: u64,
+}
+
+impl SizeStats {
+    pub fn add(&mut self, v: u64) {
+        self.min = if self.count == 0 { v } else { self.min.min(v) };
+        self.max = self.max.max(v);
+        self.total = self.total.saturating_add(v);
+        self.count += 1;
+    }
+
+    pub fn merge(&mut self, o: &SizeStats) {
+        if o.count == 0 {
+            return;
+        }
+        self.min = if self.count == 0 { o.min } else { self.min.min(o.min) };
+        self.max = self.max.max(o.max);
+        self.total = self.total.saturating_add(o.total);
+        self.count += o.count;
+    }
+}
+
+/// Distinct clients, counted by a stable hash of their address (addresses are not stored).
+/// Exact up to `CLIENTS_EXACT`; beyond that the count is a lower bound and `saturated` is set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSet {
+    pub hashes: BTreeSet<u64>,
+    pub saturated: bool,
+}
+
+const CLIENTS_EXACT: usize = 4096;
+
+/// FNV-1a: stable across runs and versions, unlike the standard library's hasher.
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+impl ClientSet {
+    pub fn add(&mut self, client: &str) {
+        if self.hashes.len() < CLIENTS_EXACT {
+            self.hashes.insert(stable_hash(client.as_bytes()));
+        } else if !self.hashes.contains(&stable_hash(client.as_bytes())) {
+            self.saturated = true;
+        }
+    }
+
+    pub fn merge(&mut self, o: &ClientSet) {
+        for h in &o.hashes {
+            if self.hashes.len() >= CLIENTS_EXACT {
+                self.saturated = true;
+                break;
+            }
+            self.hashes.insert(*h);
+        }
+        self.saturated |= o.saturated;
+    }
+
+    pub fn count(&self) -> usize {
+        self.hashes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_close() {
+        let mut h = Histogram::default();
+        for v in 1..=1000 {
+            h.add(v * 100);
+        }
+        let p50 = h.quantile(0.5).unwrap_or(0) as f64;
+        let p99 = h.quantile(0.99).unwrap_or(0) as f64;
+        assert!((p50 / 50_000.0 - 1.0).abs() < 0.2, "{p50}");
+        assert!((p99 / 99_000.0 - 1.0).abs() < 0.2, "{p99}");
+        assert_eq!(Histogram::default().quantile(0.5), None);
+        let mut a = Histogram::default();
+        a.add(10);
+        a.merge(&h);
+        assert_eq!(a.count, 1001);
+    }
+
+    #[test]
+    fn sizes_and_clients() {
+        let mut s = SizeStats::default();
+        s.add(5);
+        s.add(2);
+        assert_eq!((s.min, s.max, s.total), (2, 5, 7));
+        let mut c = ClientSet::default();
+        c.add("10.0.0.1");
+        c.add("10.0.0.1");
+        c.add("10.0.0.2");
+        assert_eq!(c.count(), 2);
+        assert_eq!(stable_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

@@ -1,0 +1,438 @@
+//! Path templating: from concrete paths to endpoint templates such as `/users/{user_id}/orders`.
+//!
+//! A trie per host holds the segments seen at each position. A segment whose shape is a value
+//! (integer, UUID, hex, ObjectId, date, e-mail, opaque token) becomes a parameter at once. Word
+//! segments stay literal until a position has more distinct words than `word_threshold`; then the
+//! words merge into one parameter, except those whose successful responses have a different
+//! shape from the majority (static siblings such as `me`, `export`, `_debug`). Version segments
+//! (`v1`) never merge. Known templates (user overrides, later specs) are matched first, and a
+//! literal segment in them beats a parameter. Every parameter records why it exists.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::segment::{classify, is_version, SegmentKind};
+
+/// Tuning of the automatic templating.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateConfig {
+    /// Distinct word segments at one position before they merge into a parameter.
+    pub word_threshold: usize,
+    /// The same for the first segment of a path, where distinct pages are common.
+    pub first_segment_threshold: usize,
+    /// Segments kept per path; deeper paths are cut (bounded memory for hostile paths).
+    pub max_depth: usize,
+    /// Literal children kept per trie node before new words go to the parameter regardless.
+    pub max_literals_per_node: usize,
+}
+
+impl Default for TemplateConfig {
+    fn default() -> Self {
+        TemplateConfig { word_threshold: 12, first_segment_threshold: 64, max_depth: 24, max_literals_per_node: 512 }
+    }
+}
+
+/// A parameter of a template.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathParam {
+    pub name: String,
+    pub kinds: BTreeSet<SegmentKind>,
+}
+
+/// The templating of one path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Templated {
+    pub template: String,
+    /// Parameters in path order, with the kind of this request's value.
+    pub params: Vec<(String, SegmentKind)>,
+    /// Template prefixes that this observation made obsolete, with their replacement: every
+    /// template equal to the old prefix or starting with it and `/` takes the new prefix.
+    pub renames: Vec<(String, String)>,
+    /// Why each parameter (and each literal kept beside one) is what it is.
+    pub why: Vec<String>,
+}
+
+/// A compact summary of a successful response's shape, used to tell static siblings apart.
+pub type Shape = u64;
+
+#[derive(Default, Debug)]
+struct Node {
+    literals: BTreeMap<String, Literal>,
+    param: Option<Box<Param>>,
+    /// Literals pinned by an override or a known template: never merged.
+    pinned: BTreeSet<String>,
+}
+
+#[derive(Default, Debug)]
+struct Literal {
+    node: Node,
+    hits: u64,
+    shapes: BTreeMap<Shape, u64>,
+}
+
+impl Literal {
+    fn dominant_shape(&self) -> Option<Shape> {
+        self.shapes.iter().max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s))).map(|(s, _)| *s)
+    }
+}
+
+#[derive(Debug)]
+struct Param {
+    /// Chosen when the parameter is created and never changed, so templates stay stable.
+    name: String,
+    node: Node,
+    kinds: BTreeSet<SegmentKind>,
+    shapes: BTreeMap<Shape, u64>,
+    /// Why this parameter exists.
+    reason: String,
+    /// Set when words merged here: new words go here too unless their shape differs.
+    absorbs_words: bool,
+}
+
+impl Param {
+    fn new(name: String, reason: String) -> Param {
+        Param {
+            name,
+            node: Node::default(),
+            kinds: BTreeSet::new(),
+            shapes: BTreeMap::new(),
+            reason,
+            absorbs_words: false,
+        }
+    }
+
+    fn dominant_shape(&self) -> Option<Shape> {
+        self.shapes.iter().max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s))).map(|(s, _)| *s)
+    }
+}
+
+/// A user or spec template that observed paths are matched against first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct KnownTemplate {
+    segments: Vec<Option<String>>,
+    text: String,
+}
+
+/// Templating state for every host.
+#[derive(Default, Debug)]
+pub struct Templater {
+    config: TemplateConfig,
+    hosts: HashMap<String, Node>,
+    known: HashMap<String, Vec<KnownTemplate>>,
+    /// Known templates that apply to every host.
+    known_any: Vec<KnownTemplate>,
+}
+
+/// Splits a path (without query) into segments; `/` is the empty list.
+pub fn split_path(path: &str) -> Vec<&str> {
+    path.split('/').filter(|s| !s.is_empty()).collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parameter name from the segment before it: `users` -> `user_id` for ids, `user` for words.
+fn param_name(previous: Option<&str>, kinds: &BTreeSet<SegmentKind>, taken: &[String]) -> String {
+    let base = previous
+        .filter(|p| p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') && !p.is_empty())
+        .map(|p| {
+            let p = p.replace('-', "_").to_ascii_lowercase();
+            if let Some(stem) = p.strip_suffix("ies") {
+                format!("{stem}y")
+            } else if p.ends_with("ss") {
+                p.clone()
+            } else {
+                p.strip_suffix('s').map(str::to_string).unwrap_or(p.clone())
+            }
+        });
+    let is_id = kinds.iter().any(|k| {
+        matches!(
+            k,
+            SegmentKind::Integer | SegmentKind::Uuid | SegmentKind::ObjectId | SegmentKind::Hex | SegmentKind::Token
+        )
+    });
+    let mut name = match (base, is_id) {
+        (Some(b), true) => format!("{b}_id"),
+        (_, false) if kinds.contains(&SegmentKind::Date) => "date".to_string(),
+        (_, false) if kinds.contains(&SegmentKind::Email) => "email".to_string(),
+        (Some(b), false) => b,
+        (None, true) => "id".to_string(),
+        (None, false) => "param".to_string(),
+    };
+    if taken.contains(&name) {
+        let mut n = 2;
+        while taken.contains(&format!("{name}{n}")) {
+            n += 1;
+        }
+        name = format!("{name}{n}");
+    }
+    name
+}
+
+impl Templater {
+    pub fn new(config: TemplateConfig) -> Templater {
+        Templater { config, ..Templater::default() }
+    }
+
+    /// Adds a template that observed paths match first (`host` `None` for every host).
+    /// Parameters are written `{name}`; literal segments in it are pinned.
+    pub fn add_known(&mut self, host: Option<&str>, template: &str) {
+        let segments: Vec<Option<String>> = split_path(template)
+            .into_iter()
+            .map(|s| if s.starts_with('{') && s.ends_with('}') { None } else { Some(s.to_string()) })
+            .collect();
+        let known = KnownTemplate { segments, text: normalize_template(template) };
+        match host {
+            Some(h) => self.known.entry(h.to_string()).or_default().push(known),
+            None => self.known_any.push(known),
+        }
+    }
+
+    /// Seeds the trie with a template produced by an earlier run, so that templating carries
+    /// on where it stopped: `{name}` segments become parameters that absorb words.
+    pub fn learn(&mut self, host: &str, template: &str) {
+        let mut node = self.hosts.entry(host.to_string()).or_default();
+        for seg in split_path(template).into_iter().take(self.config.max_depth) {
+            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                let param = node
+                    .param
+                    .get_or_insert_with(|| Box::new(Param::new(name.to_string(), "learned in an earlier run".into())));
+                param.absorbs_words = true;
+                node = &mut param.node;
+            } else {
+                node = &mut node.literals.entry(seg.to_string()).or_default().node;
+            }
+        }
+    }
+
+    fn match_known(&self, host: &str, segments: &[&str]) -> Option<&KnownTemplate> {
+        let candidates = self.known.get(host).into_iter().flatten().chain(self.known_any.iter());
+        let mut best: Option<&KnownTemplate> = None;
+        for k in candidates {
+            if k.segments.len() != segments.len() {
+                continue;
+            }
+            let fits = k.segments.iter().zip(segments).all(|(t, s)| t.as_deref().is_none_or(|lit| lit == *s));
+            if !fits {
+                continue;
+            }
+            // Precedence: at the first position where they differ, a literal beats a parameter.
+            best = match best {
+                None => Some(k),
+                Some(b) => {
+                    let k_first = k.segments.iter().zip(&b.segments).find(|(x, y)| x.is_some() != y.is_some());
+                    match k_first {
+                        Some((x, _)) if x.is_some() => Some(k),
+                        _ => Some(b),
+                    }
+                }
+            };
+        }
+        best
+    }
+
+    /// Templates one request path (no query string) seen on `host`; `shape` summarises a
+    /// successful response (None for errors or no response).
+    pub fn template(&mut self, host: &str, path: &str, shape: Option<Shape>) -> Templated {
+        let raw_segments = split_path(path);
+        if let Some(k) = self.match_known(host, &raw_segments) {
+            let mut params = Vec::new();
+            let mut why = Vec::new();
+            for (t, s) in split_path(&k.text).iter().zip(&raw_segments) {
+                if t.starts_with('{') {
+                    let name = t.trim_matches(|c| c == '{' || c == '}').to_string();
+                    why.push(format!("{t}: from a known template"));
+                    params.push((name, classify(&percent_decode(s))));
+                }
+            }
+            if why.is_empty() {
+                why.push("matches a known template".to_string());
+            }
+            return Templated { template: k.text.clone(), params, renames: Vec::new(), why };
+        }
+        let config = self.config.clone();
+        let root = self.hosts.entry(host.to_string()).or_default();
+        let mut node = root;
+        let mut out_segments: Vec<String> = Vec::new();
+        let mut params: Vec<(String, SegmentKind)> = Vec::new();
+        let mut why = Vec::new();
+        let mut renames = Vec::new();
+        let depth_limit = config.max_depth.min(raw_segments.len());
+        for (depth, raw) in raw_segments.iter().take(depth_limit).enumerate() {
+            let decoded = percent_decode(raw);
+            let kind = classify(&decoded);
+            let previous = out_segments.last().filter(|p| !p.starts_with('{')).cloned();
+            let taken: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
+            let use_param = if kind.is_value() {
+                !node.pinned.contains(*raw)
+            } else if is_version(raw) || node.pinned.contains(*raw) || node.literals.contains_key(*raw) {
+                false
+            } else {
+                match &node.param {
+                    Some(p) if p.absorbs_words => match (shape, p.dominant_shape()) {
+                        // A new word whose successful response looks different is a static sibling.
+                        (Some(s), Some(d)) if s != d => false,
+                        _ => true,
+                    },
+                    _ => node.literals.len() >= config.max_literals_per_node,
+                }
+            };
+            if use_param {
+                let param = node.param.get_or_insert_with(|| {
+                    let kinds = BTreeSet::from([kind]);
+                    let name = param_name(previous.as_deref(), &kinds, &taken);
+                    Box::new(Param::new(name, format!("{} values", kind.as_str())))
+                });
+                param.kinds.insert(kind);
+                if let Some(s) = shape {
+                    *param.shapes.entry(s).or_default() += 1;
+                }
+                let name = param.name.clone();
+                why.push(format!("{{{name}}}: {}", param.reason));
+                out_segments.push(format!("{{{name}}}"));
+                params.push((name, kind));
+                node = &mut param.node;
+                continue;
+            }
+            let threshold = if depth == 0 { config.first_segment_threshold } else { config.word_threshold };
+            let literal = node.literals.entry(raw.to_string()).or_default();
+            literal.hits += 1;
+            if let Some(s) = shape {
+                *literal.shapes.entry(s).or_default() += 1;
+            }
+            let mergeable = node.literals.keys().filter(|k| !is_version(k) && !node.pinned.contains(*k)).count();
+            if mergeable > threshold {
+                let prefix = out_segments.clone();
+                let merged = merge_words(node, threshold, previous.as_deref(), &taken);
+                for (word, _) in &merged.words {
+                    let mut old = prefix.clone();
+                    old.push(word.clone());
+                    let mut new = prefix.clone();
+                    new.push(format!("{{{}}}", merged.name));
+                    renames.push((join(&old), join(&new)));
+                }
+                if merged.words.iter().any(|(w, _)| w == raw) {
+                    let param =
+                        node.param.get_or_insert_with(|| Box::new(Param::new(merged.name.clone(), String::new())));
+                    why.push(format!("{{{}}}: {}", merged.name, param.reason));
+                    out_segments.push(format!("{{{}}}", merged.name));
+                    params.push((merged.name.clone(), kind));
+                    node = &mut param.node;
+                    continue;
+                }
+            }
+            if node.param.is_some() && !node.pinned.contains(*raw) && !is_version(raw) {
+                why.push(format!("{raw}: kept literal beside a parameter: its responses differ"));
+            }
+            out_segments.push(raw.to_string());
+            let Some(lit) = node.literals.get_mut(*raw) else { break };
+            node = &mut lit.node;
+        }
+        Templated { template: join(&out_segments), params, renames, why }
+    }
+}
+
+struct Merged {
+    name: String,
+    words: Vec<(String, Node)>,
+}
+
+/// Merges the word literals of `node` that share the majority response shape into its parameter.
+fn merge_words(node: &mut Node, threshold: usize, previous: Option<&str>, taken: &[String]) -> Merged {
+    let mut votes: BTreeMap<Option<Shape>, usize> = BTreeMap::new();
+    for (word, lit) in &node.literals {
+        if !is_version(word) && !node.pinned.contains(word) {
+            *votes.entry(lit.dominant_shape()).or_default() += 1;
+        }
+    }
+    let majority = votes
+        .iter()
+        .filter(|(s, _)| s.is_some())
+        .max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s)))
+        .and_then(|(s, _)| *s);
+    let words: Vec<String> = node
+        .literals
+        .iter()
+        .filter(|(w, lit)| {
+            !is_version(w) && !node.pinned.contains(*w) && {
+                let d = lit.dominant_shape();
+                d.is_none() || d == majority
+            }
+        })
+        .map(|(w, _)| w.clone())
+        .collect();
+    let kinds = BTreeSet::from([SegmentKind::Word]);
+    let param =
+        node.param.get_or_insert_with(|| Box::new(Param::new(param_name(previous, &kinds, taken), String::new())));
+    let name = param.name.clone();
+    param.kinds.insert(SegmentKind::Word);
+    param.absorbs_words = true;
+    param.reason =
+        format!("{} distinct values at this position (more than {threshold}), same response shape", words.len());
+    let mut moved = Vec::new();
+    for w in words {
+        if let Some(lit) = node.literals.remove(&w) {
+            for (s, n) in &lit.shapes {
+                *param.shapes.entry(*s).or_default() += n;
+            }
+            moved.push((w, Node::default()));
+            merge_nodes(&mut param.node, lit.node);
+        }
+    }
+    Merged { name, words: moved }
+}
+
+/// Folds the subtree `from` into `into`.
+fn merge_nodes(into: &mut Node, from: Node) {
+    for (word, lit) in from.literals {
+        let target = into.literals.entry(word).or_default();
+        target.hits += lit.hits;
+        for (s, n) in lit.shapes {
+            *target.shapes.entry(s).or_default() += n;
+        }
+        merge_nodes(&mut target.node, lit.node);
+    }
+    if let Some(p) = from.param {
+        match &mut into.param {
+            Some(existing) => {
+                existing.kinds.extend(p.kinds);
+                for (s, n) in p.shapes {
+                    *existing.shapes.entry(s).or_default() += n;
+                }
+                existing.absorbs_words |= p.absorbs_words;
+                merge_nodes(&mut existing.node, p.node);
+            }
+            None => into.param = Some(p),
+        }
+    }
+    into.pinned.extend(from.pinned);
+}
+
+fn join(segments: &[String]) -> String {
+    format!("/{}", segments.join("/"))
+}
+
+/// `/a/{x}/` -> `/a/{x}`.
+pub fn normalize_template(t: &str) -> String {
+    let segs: Vec<String> = split_path(t).into_iter().map(str::to_string).collect();
+    join(&segs)
+}
+
+#[cfg(test)]
+mod tests;

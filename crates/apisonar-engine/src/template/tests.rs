@@ -1,0 +1,140 @@
+//! Templating cases as data: paths in (optionally with a response shape), templates out.
+
+use super::*;
+
+/// Feeds every `(path, shape)` in order, then returns the final template of each path.
+fn templates(input: &[(&str, Option<Shape>)]) -> Vec<String> {
+    let mut t = Templater::new(TemplateConfig::default());
+    for (path, shape) in input {
+        t.template("h", path, *shape);
+    }
+    input.iter().map(|(path, shape)| t.template("h", path, *shape).template).collect()
+}
+
+fn check(input: &[(&str, Option<Shape>)], expect: &[&str]) {
+    let got = templates(input);
+    let mut unique: Vec<&str> = got.iter().map(String::as_str).collect();
+    unique.sort();
+    unique.dedup();
+    let mut want: Vec<&str> = expect.to_vec();
+    want.sort();
+    assert_eq!(unique, want, "input {input:?}");
+}
+
+fn ok(path: &str) -> (&str, Option<Shape>) {
+    (path, Some(1))
+}
+
+#[test]
+fn typed_ids_become_parameters_at_once() {
+    check(&[ok("/api/v1/users/42"), ok("/api/v1/users/7")], &["/api/v1/users/{user_id}"]);
+    check(&[ok("/orders/3f2b8c1e-9d4a-4e6b-8f1c-2a7d5e9b0c1d/items")], &["/orders/{order_id}/items"]);
+    check(&[ok("/things/507f1f77bcf86cd799439011")], &["/things/{thing_id}"]);
+    check(&[ok("/reports/2024-01-31")], &["/reports/{date}"]);
+}
+
+#[test]
+fn nested_resources() {
+    check(
+        &[ok("/users/1/orders/10"), ok("/users/2/orders/20"), ok("/users/3/orders")],
+        &["/users/{user_id}/orders/{order_id}", "/users/{user_id}/orders"],
+    );
+    check(&[ok("/categories/5/entries/9")], &["/categories/{category_id}/entries/{entry_id}"]);
+}
+
+#[test]
+fn static_sibling_beside_an_id_stays() {
+    check(
+        &[ok("/users/1"), ok("/users/2"), ok("/users/me"), ok("/users/export")],
+        &["/users/{user_id}", "/users/me", "/users/export"],
+    );
+}
+
+#[test]
+fn usernames_merge_by_cardinality_but_statics_with_other_shapes_stay() {
+    let mut input: Vec<(String, Option<Shape>)> = (0..30)
+        .map(|i| {
+            (
+                format!("/users/by-name/user{}", ["ann", "bob", "cy", "dee", "eve"][i % 5].to_owned() + &"x".repeat(i)),
+                Some(7),
+            )
+        })
+        .collect();
+    input.push(("/users/by-name/_debug".to_string(), Some(99)));
+    input.push(("/users/by-name/search".to_string(), Some(55)));
+    let refs: Vec<(&str, Option<Shape>)> = input.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+    check(&refs, &["/users/by-name/{by_name}", "/users/by-name/_debug", "/users/by-name/search"]);
+}
+
+#[test]
+fn slugs_under_a_version_prefix() {
+    let paths: Vec<String> =
+        (0..20).map(|i| format!("/api/v2/posts/how-to-{i}-things-work-{}", "x".repeat(i % 3))).collect();
+    let mut input: Vec<(&str, Option<Shape>)> = paths.iter().map(|p| (p.as_str(), Some(3))).collect();
+    input.push(ok("/api/v1/posts/7"));
+    check(&input, &["/api/v2/posts/{post}", "/api/v1/posts/{post_id}"]);
+}
+
+#[test]
+fn ids_in_the_first_segment() {
+    check(&[ok("/42/profile"), ok("/43/profile")], &["/{id}/profile"]);
+}
+
+#[test]
+fn one_off_paths_are_not_merged() {
+    let pages = [
+        "/about", "/contact", "/pricing", "/blog", "/careers", "/login", "/logout", "/signup", "/health", "/metrics",
+        "/status", "/docs", "/terms", "/privacy",
+    ];
+    let input: Vec<(&str, Option<Shape>)> = pages.iter().map(|p| (*p, Some(9))).collect();
+    check(&input, &pages);
+    let few = ["/api/users/list", "/api/users/search", "/api/users/export"];
+    let input: Vec<(&str, Option<Shape>)> = few.iter().map(|p| (*p, Some(2))).collect();
+    check(&input, &few);
+}
+
+#[test]
+fn errors_merge_with_the_parameter() {
+    let mut input: Vec<(String, Option<Shape>)> =
+        (0..15).map(|i| (format!("/repos/acme/project-{i}x"), Some(4))).collect();
+    input.push(("/repos/acme/no-such-project".into(), None));
+    let refs: Vec<(&str, Option<Shape>)> = input.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+    check(&refs, &["/repos/acme/{acme}"]);
+}
+
+#[test]
+fn known_templates_win_and_a_literal_beats_a_parameter() {
+    let mut t = Templater::new(TemplateConfig::default());
+    t.add_known(Some("h"), "/repos/{owner}/{repo}");
+    t.add_known(Some("h"), "/repos/{owner}/settings");
+    t.add_known(None, "/health/");
+    assert_eq!(t.template("h", "/repos/acme/widgets", None).template, "/repos/{owner}/{repo}");
+    assert_eq!(t.template("h", "/repos/acme/settings", None).template, "/repos/{owner}/settings");
+    assert_eq!(t.template("other", "/health", None).template, "/health");
+    let r = t.template("h", "/repos/acme/widgets", None);
+    assert_eq!(r.params, vec![("owner".to_string(), SegmentKind::Word), ("repo".to_string(), SegmentKind::Word)]);
+}
+
+#[test]
+fn merges_report_renames_and_reasons() {
+    let mut t = Templater::new(TemplateConfig { word_threshold: 2, ..TemplateConfig::default() });
+    t.template("h", "/tags/red/items", Some(1));
+    t.template("h", "/tags/green", Some(1));
+    let r = t.template("h", "/tags/blue", Some(1));
+    assert_eq!(r.template, "/tags/{tag}");
+    assert!(r.renames.contains(&("/tags/red".to_string(), "/tags/{tag}".to_string())), "{:?}", r.renames);
+    assert!(r.why.iter().any(|w| w.contains("3 distinct values")), "{:?}", r.why);
+    assert_eq!(t.template("h", "/tags/red/items", Some(1)).template, "/tags/{tag}/items");
+}
+
+#[test]
+fn hostile_paths_are_bounded() {
+    let mut t = Templater::new(TemplateConfig::default());
+    let deep = "/a".repeat(10_000);
+    let r = t.template("h", &deep, None);
+    assert_eq!(split_path(&r.template).len(), TemplateConfig::default().max_depth);
+    for i in 0..5000 {
+        t.template("h", &format!("/x/word{i}y"), None);
+    }
+    assert_eq!(t.template("h", "/x/another", None).template, "/x/{x}");
+}

@@ -1,0 +1,143 @@
+//! One test suite for every `Store`: the sled store and its in-memory twin must agree.
+
+use apisonar_engine::{Catalog, Changes, Endpoint, EndpointKey, TemplateConfig};
+
+use crate::{MemoryStore, SledOptions, SledStore, Store, StoreError, SCHEMA_VERSION};
+
+fn endpoint(path: &str, hits: u64, last_seen: i64) -> Endpoint {
+    Endpoint {
+        host: "api.test".into(),
+        method: "GET".into(),
+        path: path.into(),
+        hits,
+        first_seen: 1,
+        last_seen,
+        ..Endpoint::default()
+    }
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("apisonar-store-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn contract(store: &dyn Store) {
+    assert!(store.endpoints().unwrap_or_default().is_empty());
+    let a = endpoint("/a", 1, 100);
+    let b = endpoint("/b/{id}", 2, 200);
+    store.apply(&Changes { upserts: vec![a.clone(), b.clone()], removed: vec![] }).unwrap_or_else(|e| panic!("{e}"));
+    let mut got = store.endpoints().unwrap_or_default();
+    got.sort_by(|x, y| x.path.cmp(&y.path));
+    assert_eq!(got, vec![a.clone(), b.clone()]);
+    let a2 = endpoint("/a", 5, 300);
+    let removed = vec![EndpointKey { host: "api.test".into(), method: "GET".into(), path: "/b/{id}".into() }];
+    store.apply(&Changes { upserts: vec![a2.clone()], removed }).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.endpoints().unwrap_or_default(), vec![a2.clone()]);
+    store.apply(&Changes { upserts: vec![endpoint("/old", 1, 10)], removed: vec![] }).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.prune(50).unwrap_or(0), 1);
+    assert_eq!(store.endpoints().unwrap_or_default(), vec![a2]);
+    store.flush().unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A model test: a random sequence of catalog changes leaves both stores with the catalog's state.
+fn model(store: &dyn Store, seed: u64) {
+    let mut catalog = Catalog::new(TemplateConfig { word_threshold: 3, ..TemplateConfig::default() });
+    let mut x = seed;
+    for i in 0..300 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let path = match x % 4 {
+            0 => format!("/users/{}", x % 50),
+            1 => format!("/tags/t{}x", x % 7),
+            2 => format!("/tags/t{}x/items", x % 5),
+            _ => "/health".to_string(),
+        };
+        let obs = apisonar_engine::Observation {
+            ts: i,
+            client: std::net::IpAddr::from([10, 0, 0, (x % 5) as u8]),
+            server: std::net::SocketAddr::from(([10, 0, 0, 9], 80)),
+            host: Some("api.test".into()),
+            method: "GET".into(),
+            target: path,
+            request_headers: vec![],
+            request_body: vec![],
+            request_body_len: 0,
+            response: None,
+            encrypted: false,
+        };
+        catalog.observe(&obs);
+        if i % 17 == 0 {
+            store.apply(&catalog.take_changes()).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    store.apply(&catalog.take_changes()).unwrap_or_else(|e| panic!("{e}"));
+    let mut stored = store.endpoints().unwrap_or_default();
+    stored.sort_by_key(Endpoint::key);
+    let expected: Vec<Endpoint> = catalog.endpoints().cloned().collect();
+    assert_eq!(stored, expected);
+}
+
+#[test]
+fn memory_store_keeps_the_contract() {
+    contract(&MemoryStore::default());
+    for seed in 1..20 {
+        model(&MemoryStore::default(), seed);
+    }
+}
+
+#[test]
+fn sled_store_keeps_the_contract() {
+    let dir = temp_dir("contract");
+    contract(&SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}")));
+    for seed in 1..5 {
+        let dir = temp_dir(&format!("model{seed}"));
+        model(&SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}")), seed);
+    }
+}
+
+#[test]
+fn reopening_keeps_data() {
+    let dir = temp_dir("reopen");
+    {
+        let s = SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        s.apply(&Changes { upserts: vec![endpoint("/kept", 3, 9)], removed: vec![] }).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let s = SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.endpoints().unwrap_or_default(), vec![endpoint("/kept", 3, 9)]);
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_left_untouched() {
+    let dir = temp_dir("newer");
+    {
+        let db = sled::open(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let meta = db.open_tree("meta").unwrap_or_else(|e| panic!("{e}"));
+        meta.insert(b"schema_version", &(SCHEMA_VERSION + 1).to_be_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        db.open_tree("endpoints").and_then(|t| t.insert(b"x", b"future data")).unwrap_or_else(|e| panic!("{e}"));
+        db.flush().unwrap_or_else(|e| panic!("{e}"));
+    }
+    match SledStore::open(&dir, &SledOptions::default()) {
+        Err(StoreError::NewerSchema { found, .. }) => assert_eq!(found, SCHEMA_VERSION + 1),
+        other => panic!("expected NewerSchema, got {:?}", other.err()),
+    }
+    let db = sled::open(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let kept = db.open_tree("endpoints").and_then(|t| t.get(b"x")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(kept.as_deref(), Some(&b"future data"[..]));
+}
+
+#[test]
+fn damaged_records_are_an_error_not_a_panic() {
+    let dir = temp_dir("damaged");
+    {
+        let db = sled::open(&dir).unwrap_or_else(|e| panic!("{e}"));
+        db.open_tree("endpoints").and_then(|t| t.insert(b"k", b"\x01{not json")).unwrap_or_else(|e| panic!("{e}"));
+        db.flush().unwrap_or_else(|e| panic!("{e}"));
+    }
+    let s = SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(s.endpoints(), Err(StoreError::Damaged(_))));
+    let file = temp_dir("not-a-dir");
+    std::fs::write(&file, b"x").unwrap_or_default();
+    assert!(matches!(SledStore::open(&file, &SledOptions::default()), Err(StoreError::Open { .. })));
+}

@@ -1,0 +1,128 @@
+//! The on-disk store, on sled 0.34 (unmaintained upstream: every use of it stays in this file).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use apisonar_engine::{Changes, Endpoint};
+
+use crate::records::{decode_endpoint, encode_endpoint, endpoint_key};
+use crate::{Store, StoreError, SCHEMA_VERSION};
+
+const META_TREE: &str = "meta";
+const ENDPOINTS_TREE: &str = "endpoints";
+const SCHEMA_KEY: &[u8] = b"schema_version";
+
+/// Tuning of the sled database.
+#[derive(Clone, Debug)]
+pub struct SledOptions {
+    /// Page cache size in bytes.
+    pub cache_bytes: u64,
+    /// sled flushes on its own at this interval, so a killed process loses at most this much.
+    pub flush_every_ms: u64,
+}
+
+impl Default for SledOptions {
+    fn default() -> Self {
+        SledOptions { cache_bytes: 64 * 1024 * 1024, flush_every_ms: 1000 }
+    }
+}
+
+pub struct SledStore {
+    path: PathBuf,
+    db: sled::Db,
+    endpoints: sled::Tree,
+}
+
+fn io(e: sled::Error) -> StoreError {
+    StoreError::Io(e.to_string())
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`. Another process holding it is waited for briefly.
+    pub fn open(dir: &Path, options: &SledOptions) -> Result<SledStore, StoreError> {
+        let shown = dir.display().to_string();
+        if dir.exists() && !dir.is_dir() {
+            return Err(StoreError::Open { path: shown, reason: "not a directory".into() });
+        }
+        let config = sled::Config::new()
+            .path(dir)
+            .cache_capacity(options.cache_bytes)
+            .flush_every_ms(Some(options.flush_every_ms));
+        let mut attempt = 0;
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                // The lock of a process that is just exiting: retry for about a second.
+                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && attempt < 10 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(sled::Error::Corruption { .. }) => {
+                    return Err(StoreError::Damaged(format!("{shown}: sled reports corruption")));
+                }
+                Err(e) => return Err(StoreError::Open { path: shown, reason: e.to_string() }),
+            }
+        };
+        let meta = db.open_tree(META_TREE).map_err(io)?;
+        match meta.get(SCHEMA_KEY).map_err(io)? {
+            Some(v) => {
+                let bytes: [u8; 4] =
+                    v.as_ref().try_into().map_err(|_| StoreError::Damaged("schema version record".into()))?;
+                let found = u32::from_be_bytes(bytes);
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema { path: shown, found, supported: SCHEMA_VERSION });
+                }
+            }
+            None => {
+                meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes()).map_err(io)?;
+            }
+        }
+        let endpoints = db.open_tree(ENDPOINTS_TREE).map_err(io)?;
+        Ok(SledStore { path: dir.to_path_buf(), db, endpoints })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Store for SledStore {
+    fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
+        self.endpoints.iter().values().map(|v| decode_endpoint(&v.map_err(io)?)).collect()
+    }
+
+    fn apply(&self, changes: &Changes) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for k in &changes.removed {
+            batch.remove(endpoint_key(k));
+        }
+        for e in &changes.upserts {
+            batch.insert(endpoint_key(&e.key()), encode_endpoint(e)?);
+        }
+        self.endpoints.apply_batch(batch).map_err(io)
+    }
+
+    fn prune(&self, cutoff: i64) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for item in self.endpoints.iter() {
+            let (k, v) = item.map_err(io)?;
+            if decode_endpoint(&v)?.last_seen < cutoff {
+                batch.remove(k);
+                n += 1;
+            }
+        }
+        self.endpoints.apply_batch(batch).map_err(io)?;
+        Ok(n)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(io)
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        let _ = self.db.flush();
+    }
+}

@@ -1,0 +1,131 @@
+//! `apisonar inventory`: the discovered endpoints, as a table or JSON.
+
+use std::io::{self, Write};
+
+use anyhow::{Context, Result};
+use apisonar_engine::Endpoint;
+use apisonar_store::{SledOptions, SledStore, Store};
+use serde::Serialize;
+
+use crate::cli::{InventoryArgs, ListFormat};
+use crate::output::rfc3339_micros;
+
+#[derive(Serialize)]
+struct Param<'a> {
+    name: &'a str,
+    #[serde(rename = "in")]
+    location: &'static str,
+    #[serde(rename = "type")]
+    value_type: &'a str,
+    count: u64,
+}
+
+#[derive(Serialize)]
+struct Latency {
+    p50_us: Option<i64>,
+    p95_us: Option<i64>,
+    p99_us: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct Row<'a> {
+    host: &'a str,
+    method: &'a str,
+    path: &'a str,
+    state: &'static str,
+    hits: u64,
+    first_seen: String,
+    last_seen: String,
+    clients: usize,
+    status_codes: &'a std::collections::BTreeMap<u16, u64>,
+    auth: Vec<String>,
+    /// True when any of the traffic was seen encrypted; `cleartext_hits` says how much was not.
+    encrypted: bool,
+    cleartext_hits: u64,
+    params: Vec<Param<'a>>,
+    latency: Latency,
+    request_content_types: &'a std::collections::BTreeMap<String, u64>,
+    response_content_types: &'a std::collections::BTreeMap<String, u64>,
+    why: &'a [String],
+}
+
+fn row(e: &Endpoint) -> Row<'_> {
+    let mut params = Vec::new();
+    for (location, map) in [("path", &e.path_params), ("query", &e.query_params), ("form", &e.form_fields)] {
+        for (name, p) in map {
+            params.push(Param { name, location, value_type: p.dominant_type(), count: p.count });
+        }
+    }
+    Row {
+        host: &e.host,
+        method: &e.method,
+        path: &e.path,
+        state: "undocumented",
+        hits: e.hits,
+        first_seen: rfc3339_micros(e.first_seen),
+        last_seen: rfc3339_micros(e.last_seen),
+        clients: e.clients.count(),
+        status_codes: &e.status_codes,
+        auth: e.auth.iter().map(|a| a.scheme.label()).collect(),
+        encrypted: e.encrypted > 0,
+        cleartext_hits: e.cleartext,
+        params,
+        latency: Latency {
+            p50_us: e.latency_quantile(0.5),
+            p95_us: e.latency_quantile(0.95),
+            p99_us: e.latency_quantile(0.99),
+        },
+        request_content_types: &e.request_content_types,
+        response_content_types: &e.response_content_types,
+        why: &e.why,
+    }
+}
+
+pub fn run(args: &InventoryArgs) -> Result<u8> {
+    if !args.db.exists() {
+        anyhow::bail!(
+            "no store at {} (fill one with `apisonar analyze --db {} CAPTURE...`)",
+            args.db.display(),
+            args.db.display()
+        );
+    }
+    let store = SledStore::open(&args.db, &SledOptions::default())?;
+    let mut endpoints = store.endpoints().context("cannot read the inventory")?;
+    if let Some(host) = &args.host {
+        endpoints.retain(|e| e.host.eq_ignore_ascii_case(host));
+    }
+    endpoints.sort_by(|a, b| (&a.host, &a.path, &a.method).cmp(&(&b.host, &b.path, &b.method)));
+    let rows: Vec<Row<'_>> = endpoints.iter().map(row).collect();
+    let mut out = io::stdout().lock();
+    match args.format {
+        ListFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &rows)?;
+            writeln!(out)?;
+        }
+        ListFormat::Table => {
+            writeln!(
+                out,
+                "{:<28} {:<7} {:<44} {:<13} {:>7} {:>7} {:<24} STATUS",
+                "HOST", "METHOD", "PATH", "STATE", "HITS", "P95ms", "AUTH"
+            )?;
+            for r in &rows {
+                let status: Vec<String> = r.status_codes.iter().map(|(s, n)| format!("{s}:{n}")).collect();
+                let p95 = r.latency.p95_us.map_or("-".to_string(), |us| format!("{:.1}", us as f64 / 1000.0));
+                writeln!(
+                    out,
+                    "{:<28} {:<7} {:<44} {:<13} {:>7} {:>7} {:<24} {}",
+                    r.host,
+                    r.method,
+                    r.path,
+                    r.state,
+                    r.hits,
+                    p95,
+                    r.auth.join(","),
+                    status.join(" ")
+                )?;
+            }
+            writeln!(out, "{} endpoints", rows.len())?;
+        }
+    }
+    Ok(0)
+}

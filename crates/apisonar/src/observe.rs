@@ -1,0 +1,39 @@
+//! Turns the flow layer's transactions into the engine's observations.
+
+use apisonar_engine::{Observation, ObservedResponse};
+use apisonar_flow::http::MessageHead;
+use apisonar_flow::HttpTransaction;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn headers(head: &MessageHead) -> Vec<(String, String)> {
+    head.headers().map(|(n, v)| (text(n).to_ascii_lowercase(), text(v))).collect()
+}
+
+pub fn observation(t: &HttpTransaction) -> Observation {
+    let req = &t.request;
+    Observation {
+        ts: req.ts.micros(),
+        client: t.client.ip(),
+        server: t.server,
+        host: t.host().map(text),
+        method: text(req.head.method()),
+        target: text(req.head.target()),
+        request_headers: headers(&req.head),
+        request_body: req.body.content().to_vec(),
+        request_body_len: req.body.wire_len,
+        response: t.response.as_ref().and_then(|r| {
+            Some(ObservedResponse {
+                status: r.head.status()?,
+                headers: headers(&r.head),
+                body: r.body.content().to_vec(),
+                body_len: r.body.wire_len,
+                latency_micros: r.end_ts.micros() - req.ts.micros(),
+            })
+        }),
+        // Plain HTTP/1 from the flow layer is cleartext by definition.
+        encrypted: false,
+    }
+}

@@ -1,0 +1,127 @@
+//! The inventory: `analyze --db` fills a sled store, `inventory` lists it, runs merge, and no
+//! secret from the traffic reaches the store's files.
+
+use apisonar_tests::apisonar;
+
+fn temp_db(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("apisonar-inv-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir.to_string_lossy().into_owned()
+}
+
+fn inventory(db: &str) -> Vec<serde_json::Value> {
+    let out = apisonar(&["inventory", "--db", db, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("inventory JSON: {e}"))
+}
+
+fn find<'a>(rows: &'a [serde_json::Value], method: &str, path: &str) -> &'a serde_json::Value {
+    rows.iter().find(|r| r["method"] == method && r["path"] == path).unwrap_or_else(|| {
+        panic!(
+            "no {method} {path} in {:?}",
+            rows.iter().map(|r| format!("{} {}", r["method"], r["path"])).collect::<Vec<_>>()
+        )
+    })
+}
+
+#[test]
+fn analyze_fills_the_inventory_and_a_second_run_merges() {
+    let db = temp_db("merge");
+    let capture = "captures/python-api-keepalive.pcap";
+    assert_eq!(apisonar(&["analyze", "--db", &db, capture]).status.code(), Some(0));
+    let first = inventory(&db);
+    let users = find(&first, "GET", "/api/v1/users/{user_id}");
+    for field in [
+        "host",
+        "method",
+        "path",
+        "state",
+        "hits",
+        "first_seen",
+        "last_seen",
+        "status_codes",
+        "auth",
+        "encrypted",
+        "params",
+    ] {
+        assert!(users.get(field).is_some(), "field {field} missing: {users}");
+    }
+    assert_eq!(users["state"], "undocumented");
+    assert_eq!(users["host"], "127.0.0.1:5000");
+    assert_eq!(users["encrypted"], false);
+    assert_eq!(users["params"][0]["name"], "user_id");
+    assert_eq!(users["params"][0]["in"], "path");
+    assert_eq!(users["params"][0]["type"], "integer");
+    let created = find(&first, "POST", "/api/v1/users");
+    assert_eq!(created["auth"], serde_json::json!(["jwt(HS256)"]));
+    find(&first, "GET", "/api/v1/orders/{order_id}");
+    let listing = find(&first, "GET", "/api/v1/users");
+    let names: Vec<&str> =
+        listing["params"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).collect();
+    assert!(names.contains(&"limit") && names.contains(&"offset"), "{names:?}");
+
+    assert_eq!(apisonar(&["analyze", "--db", &db, capture]).status.code(), Some(0));
+    let second = inventory(&db);
+    assert_eq!(second.len(), first.len(), "same endpoints after the same traffic again");
+    for row in &first {
+        let again = find(&second, row["method"].as_str().unwrap_or_default(), row["path"].as_str().unwrap_or_default());
+        assert_eq!(again["hits"].as_u64(), row["hits"].as_u64().map(|h| h * 2), "hits add up: {}", row["path"]);
+        assert_eq!(again["first_seen"], row["first_seen"]);
+        assert_eq!(again["last_seen"], row["last_seen"]);
+    }
+}
+
+#[test]
+fn inventory_filters_by_host_and_prints_a_table() {
+    let db = temp_db("table");
+    assert_eq!(
+        apisonar(&["analyze", "--db", &db, "captures/python-api-keepalive.pcap", "captures/nginx-static.pcap"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let all = inventory(&db);
+    let out = apisonar(&["inventory", "--db", &db, "--format", "json", "--host", "127.0.0.1:5000"]);
+    let one: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert!(!one.is_empty() && one.len() < all.len());
+    assert!(one.iter().all(|r| r["host"] == "127.0.0.1:5000"));
+    let table = apisonar(&["inventory", "--db", &db]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("/api/v1/users/{user_id}") && text.contains(&format!("{} endpoints", all.len())), "{text}");
+}
+
+#[test]
+fn a_missing_store_is_an_error() {
+    let out = apisonar(&["inventory", "--db", &temp_db("missing")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no store"));
+}
+
+#[test]
+fn secrets_from_the_traffic_never_reach_the_store() {
+    let db = temp_db("secrets");
+    assert_eq!(apisonar(&["analyze", "--db", &db, "captures/python-api-keepalive.pcap"]).status.code(), Some(0));
+    // Planted in the recorded traffic: a password, a bearer token, a session cookie, e-mails.
+    let secrets = ["wonderland", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9", "sess-7f3a9c2e41d8", "oscar@example.com"];
+    let mut files = 0;
+    let mut stack = vec![std::path::PathBuf::from(&db)];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            files += 1;
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            for s in secrets {
+                assert!(memchr_find(&bytes, s.as_bytes()).is_none(), "{s} found in {}", path.display());
+            }
+        }
+    }
+    assert!(files > 0);
+}
+
+fn memchr_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
