@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what building and testing apisonar needs on Debian/Ubuntu: libpcap's headers and
-# pkg-config. Safe to run again: installs only what is missing. Needs root (or sudo).
+# Installs what building and testing apisonar needs on Debian/Ubuntu: libpcap's headers,
+# pkg-config, and openapi-spec-validator (PyPI, or Debian's package). Safe to run again:
+# installs only what is missing. Needs root (or sudo).
 set -euo pipefail
 need=()
 for pkg in libpcap-dev pkg-config; do
@@ -12,5 +13,13 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
   echo "installed: ${need[*]}"
+fi
+# The OpenAPI export tests check documents with a real validator.
+if ! command -v openapi-spec-validator >/dev/null 2>&1; then
+  python3 -m pip install -q openapi-spec-validator >/dev/null 2>&1 \
+    || python3 -m pip install -q --break-system-packages openapi-spec-validator >/dev/null 2>&1 \
+    || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"; DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-openapi-spec-validator >/dev/null; }
+  command -v openapi-spec-validator >/dev/null 2>&1 || { echo "could not install openapi-spec-validator" >&2; exit 1; }
+  echo "installed: openapi-spec-validator"
 fi
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }

@@ -40,16 +40,17 @@ open(sys.argv[1], "a").write("\n")' "$2"
 
 # finish_api_capture NAME PORT: after stop_capture. Writes NAME.truth.tsv
 # (make_truth.py cross-checks the client's request log against tshark) and
-# NAME.requests.tsv (the client's log: one row per request), runs check.sh.
+# NAME.requests.tsv (the client's log: one row per request). Fails first
+# if check.sh finds a problem (e.g. a retransmission) in the capture.
 finish_api_capture() {
     local name=$1 port=$2 out=$API_OUT/$1
+    bash "$REC_DIR/check.sh" "$out.pcap"
     "$PY" "$APIS_DIR/make_truth.py" "$name" "$out.openapi.json" "$TMP/requests.log" "$out.pcap" "$port" "$out.truth.tsv"
     {
         printf '# %s: every request the traffic client sent, in order\n' "$name"
         printf '# method\tpath_template\turi\tstatus\tclient\n'
         cat "$TMP/requests.log"
     } >"$out.requests.tsv"
-    bash "$REC_DIR/check.sh" "$out.pcap"
     report "$out.pcap"
     local size
     size=$(stat -c %s "$out.pcap")

@@ -13,6 +13,7 @@ pub mod template;
 pub mod auth;
 pub mod catalog;
 pub mod observation;
+pub mod openapi;
 pub mod params;
 pub mod schema;
 pub mod stats;

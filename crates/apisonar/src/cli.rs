@@ -17,6 +17,39 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// List the API endpoints discovered so far (from a store filled by `analyze --db`).
     Inventory(InventoryArgs),
+    /// Export the inventory.
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExportCommand {
+    /// OpenAPI 3.1 documents, one per host.
+    Openapi(ExportArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Store directory.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+
+    /// Only this host (required on standard output when the inventory has several).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    #[arg(long, value_enum, default_value_t = ExportFormat::Yaml)]
+    pub format: ExportFormat,
+
+    /// Write one file per host into this directory instead of standard output.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Where the store lives when `--db` is not given (for commands that read it).

@@ -6,9 +6,11 @@
 mod analyze;
 mod capture;
 mod cli;
+mod export;
 mod inventory;
 mod observe;
 mod output;
+mod yaml;
 
 use std::process::ExitCode;
 
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Analyze(args) => analyze::run(&args),
         cli::Command::Inventory(args) => inventory::run(&args),
+        cli::Command::Export(cli::ExportCommand::Openapi(args)) => export::run(&args),
     };
     match result {
         Ok(outcome) => ExitCode::from(outcome),

@@ -1,0 +1,284 @@
+//! OpenAPI 3.1 documents from the catalog: one per host, with paths, operations, parameters,
+//! request bodies and responses with the inferred schemas, and security schemes.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::auth::AuthScheme;
+use crate::catalog::Endpoint;
+use crate::params::ParamInfo;
+use crate::schema::Schema;
+
+/// JSON Schema (2020-12, as OpenAPI 3.1 uses it) for an inferred schema.
+pub fn json_schema(s: &Schema) -> Value {
+    let mut out = Map::new();
+    let types: Vec<&str> = s.types.keys().map(String::as_str).collect();
+    // "integer" is a subset of "number": a field seen as both is a number.
+    let types: Vec<&str> =
+        if types.contains(&"number") { types.into_iter().filter(|t| *t != "integer").collect() } else { types };
+    match types.as_slice() {
+        [] => {}
+        [one] => {
+            out.insert("type".into(), json!(one));
+        }
+        many => {
+            out.insert("type".into(), json!(many));
+        }
+    }
+    if let Some(f) = s.format() {
+        out.insert("format".into(), json!(f.as_str()));
+    }
+    if !s.properties.is_empty() {
+        let props: Map<String, Value> = s.properties.iter().map(|(k, v)| (k.clone(), json_schema(v))).collect();
+        out.insert("properties".into(), Value::Object(props));
+        let required = s.required();
+        if !required.is_empty() {
+            out.insert("required".into(), json!(required));
+        }
+    }
+    if let Some(items) = &s.items {
+        out.insert("items".into(), json_schema(items));
+    }
+    Value::Object(out)
+}
+
+fn param_schema(p: &ParamInfo) -> Value {
+    match p.dominant_type() {
+        t @ ("integer" | "number" | "boolean") => json!({ "type": t }),
+        f @ ("uuid" | "email" | "date" | "date-time" | "uri" | "ipv4" | "ipv6") => {
+            json!({ "type": "string", "format": f })
+        }
+        _ => json!({ "type": "string" }),
+    }
+}
+
+fn path_param_schema(p: &ParamInfo) -> Value {
+    let kinds: Vec<&str> = p.types.keys().map(String::as_str).collect();
+    match kinds.as_slice() {
+        ["integer"] => json!({ "type": "integer" }),
+        ["uuid"] => json!({ "type": "string", "format": "uuid" }),
+        ["email"] => json!({ "type": "string", "format": "email" }),
+        ["date"] => json!({ "type": "string", "format": "date" }),
+        _ => json!({ "type": "string" }),
+    }
+}
+
+/// Name and OpenAPI definition of the security scheme for an auth scheme (`None` for no auth).
+fn security_scheme(a: &AuthScheme) -> Option<(String, Value)> {
+    Some(match a {
+        AuthScheme::None | AuthScheme::Other { .. } => return None,
+        AuthScheme::Basic => ("basicAuth".into(), json!({ "type": "http", "scheme": "basic" })),
+        AuthScheme::Bearer => ("bearerAuth".into(), json!({ "type": "http", "scheme": "bearer" })),
+        AuthScheme::Jwt { .. } => {
+            ("bearerJwt".into(), json!({ "type": "http", "scheme": "bearer", "bearerFormat": "JWT" }))
+        }
+        AuthScheme::ApiKeyHeader { name } => {
+            (format!("apiKeyHeader_{name}"), json!({ "type": "apiKey", "in": "header", "name": name }))
+        }
+        AuthScheme::ApiKeyQuery { name } => {
+            (format!("apiKeyQuery_{name}"), json!({ "type": "apiKey", "in": "query", "name": name }))
+        }
+        AuthScheme::SessionCookie { name } => {
+            (format!("cookie_{name}"), json!({ "type": "apiKey", "in": "cookie", "name": name }))
+        }
+    })
+}
+
+fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_ascii_lowercase();
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        id.push('_');
+        id.extend(seg.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }));
+    }
+    id.replace("__", "_").trim_end_matches('_').to_string()
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        301 | 302 | 303 | 307 | 308 => "Redirect",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        422 => "Unprocessable Content",
+        429 => "Too Many Requests",
+        500..=599 => "Server Error",
+        _ => "Observed response",
+    }
+}
+
+fn operation(e: &Endpoint, schemes: &mut BTreeMap<String, Value>) -> Value {
+    let mut op = Map::new();
+    op.insert("operationId".into(), json!(operation_id(&e.method, &e.path)));
+    op.insert("summary".into(), json!(format!("{} {} (seen {} times)", e.method, e.path, e.hits)));
+    let mut parameters = Vec::new();
+    for seg in e.path.split('/').filter(|s| s.starts_with('{') && s.ends_with('}')) {
+        let name = seg.trim_matches(|c| c == '{' || c == '}');
+        let schema = e.path_params.get(name).map(path_param_schema).unwrap_or_else(|| json!({ "type": "string" }));
+        parameters.push(json!({ "name": name, "in": "path", "required": true, "schema": schema }));
+    }
+    for (name, p) in &e.query_params {
+        parameters.push(json!({ "name": name, "in": "query", "required": p.count >= e.hits && e.hits > 0, "schema": param_schema(p) }));
+    }
+    if !parameters.is_empty() {
+        op.insert("parameters".into(), Value::Array(parameters));
+    }
+    let mut content = Map::new();
+    if let Some(schema) = &e.request_schema {
+        let ct =
+            e.request_content_types.keys().find(|c| c.contains("json")).cloned().unwrap_or("application/json".into());
+        content.insert(ct, json!({ "schema": json_schema(schema) }));
+    }
+    if !e.form_fields.is_empty() {
+        let props: Map<String, Value> = e.form_fields.iter().map(|(k, p)| (k.clone(), param_schema(p))).collect();
+        let ct = e
+            .request_content_types
+            .keys()
+            .find(|c| c.starts_with("application/x-www-form-urlencoded") || c.starts_with("multipart/"))
+            .cloned()
+            .unwrap_or("application/x-www-form-urlencoded".into());
+        content.insert(ct, json!({ "schema": { "type": "object", "properties": props } }));
+    }
+    if !content.is_empty() {
+        op.insert("requestBody".into(), json!({ "content": content }));
+    }
+    let mut responses = Map::new();
+    for status in e.status_codes.keys() {
+        let mut r = Map::new();
+        r.insert("description".into(), json!(reason(*status)));
+        if let Some(schema) = e.response_schemas.get(status) {
+            let ct = e
+                .response_content_types
+                .keys()
+                .find(|c| c.contains("json"))
+                .cloned()
+                .unwrap_or("application/json".into());
+            r.insert("content".into(), json!({ ct: { "schema": json_schema(schema) } }));
+        }
+        responses.insert(status.to_string(), Value::Object(r));
+    }
+    if responses.is_empty() {
+        responses.insert("default".into(), json!({ "description": "No response was observed" }));
+    }
+    op.insert("responses".into(), Value::Object(responses));
+    let mut security = Vec::new();
+    let mut anonymous = false;
+    for a in &e.auth {
+        match security_scheme(&a.scheme) {
+            Some((name, def)) => {
+                schemes.insert(name.clone(), def);
+                security.push(json!({ name: [] }));
+            }
+            None => anonymous |= a.scheme == AuthScheme::None,
+        }
+    }
+    if !security.is_empty() {
+        if anonymous {
+            // Also seen without credentials: authentication is optional.
+            security.push(json!({}));
+        }
+        op.insert("security".into(), Value::Array(security));
+    }
+    Value::Object(op)
+}
+
+/// The OpenAPI 3.1 document for the endpoints of one host.
+pub fn document(host: &str, endpoints: &[&Endpoint]) -> Value {
+    let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    let mut schemes = BTreeMap::new();
+    let mut encrypted = 0;
+    let mut cleartext = 0;
+    for e in endpoints.iter().filter(|e| e.host == host) {
+        encrypted += e.encrypted;
+        cleartext += e.cleartext;
+        let method = e.method.to_ascii_lowercase();
+        if !matches!(method.as_str(), "get" | "put" | "post" | "delete" | "options" | "head" | "patch" | "trace") {
+            continue;
+        }
+        paths.entry(e.path.clone()).or_default().insert(method, operation(e, &mut schemes));
+    }
+    let scheme = if encrypted > cleartext { "https" } else { "http" };
+    let mut doc = json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": format!("{host} (discovered)"),
+            "version": "discovered",
+            "description": "Generated by apisonar from observed traffic."
+        },
+        "servers": [ { "url": format!("{scheme}://{host}") } ],
+        "paths": paths,
+    });
+    if !schemes.is_empty() {
+        doc["components"] = json!({ "securitySchemes": schemes });
+    }
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Catalog, Observation, ObservedResponse, TemplateConfig};
+
+    fn obs(method: &str, target: &str, body: &str, status: u16, resp: &str) -> Observation {
+        Observation {
+            ts: 1,
+            client: std::net::IpAddr::from([10, 0, 0, 1]),
+            server: std::net::SocketAddr::from(([10, 0, 0, 2], 80)),
+            host: Some("shop.test".into()),
+            method: method.into(),
+            target: target.into(),
+            request_headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("authorization".into(), "Basic dTpw".into()),
+            ],
+            request_body: body.as_bytes().to_vec(),
+            request_body_len: body.len() as u64,
+            response: Some(ObservedResponse {
+                status,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: resp.as_bytes().to_vec(),
+                body_len: resp.len() as u64,
+                latency_micros: 100,
+            }),
+            encrypted: false,
+        }
+    }
+
+    #[test]
+    fn document_has_paths_parameters_bodies_and_security() {
+        let mut c = Catalog::new(TemplateConfig::default());
+        c.observe(&obs("GET", "/items/1?limit=5", "", 200, r#"{"id":1,"email":"a@b.io"}"#));
+        c.observe(&obs("GET", "/items/2", "", 404, r#"{"error":"x"}"#));
+        c.observe(&obs("POST", "/items", r#"{"name":"x","price":1.5}"#, 201, r#"{"id":3}"#));
+        let eps: Vec<&Endpoint> = c.endpoints().collect();
+        let doc = document("shop.test", &eps);
+        assert_eq!(doc["openapi"], "3.1.0");
+        let get = &doc["paths"]["/items/{item_id}"]["get"];
+        assert_eq!(
+            get["parameters"][0],
+            json!({"name":"item_id","in":"path","required":true,"schema":{"type":"integer"}})
+        );
+        assert_eq!(get["parameters"][1]["name"], "limit");
+        assert_eq!(get["parameters"][1]["required"], false);
+        assert_eq!(
+            get["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["email"]["format"],
+            "email"
+        );
+        assert!(get["responses"]["404"].is_object());
+        let post = &doc["paths"]["/items"]["post"];
+        assert_eq!(
+            post["requestBody"]["content"]["application/json"]["schema"]["properties"]["price"]["type"],
+            "number"
+        );
+        assert_eq!(post["security"], json!([{"basicAuth": []}]));
+        assert_eq!(doc["components"]["securitySchemes"]["basicAuth"]["scheme"], "basic");
+    }
+}
