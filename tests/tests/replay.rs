@@ -11,9 +11,14 @@ fn stable_summary(mut summary: serde_json::Value) -> serde_json::Value {
     summary
 }
 
+/// The API captures of captures/apis are large; their ground truth is checked in discovery.rs.
+fn snapshot_captures() -> Vec<std::path::PathBuf> {
+    captures().into_iter().filter(|c| !c.starts_with("captures/apis")).collect()
+}
+
 #[test]
 fn every_capture_matches_its_snapshot() {
-    let all = captures();
+    let all = snapshot_captures();
     assert!(all.len() >= 10, "expected the recorded and synthetic captures, found {all:?}");
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);

@@ -12,6 +12,11 @@ use crate::schema::Schema;
 use crate::stats::{ClientSet, Histogram, SizeStats};
 use crate::template::{Shape, TemplateConfig, Templater};
 
+/// Bodies are parsed for schemas on the first `SCHEMA_FULL_SAMPLES` hits of an endpoint, then
+/// on one hit in `SCHEMA_SAMPLE_EVERY`: schemas settle quickly, and parsing is the engine's cost.
+const SCHEMA_FULL_SAMPLES: u64 = 64;
+const SCHEMA_SAMPLE_EVERY: u64 = 16;
+
 /// Most parameters (query, form) tracked per endpoint, and statuses with their own schema.
 const MAX_PARAMS: usize = 64;
 const MAX_SCHEMA_STATUSES: usize = 16;
@@ -164,15 +169,13 @@ fn parse_json(content_type: Option<&str>, body: &[u8]) -> Option<serde_json::Val
     serde_json::from_slice(body).ok()
 }
 
-/// Summarises a response for templating: only successful ones say anything about the endpoint.
-fn response_shape(obs: &Observation) -> Option<Shape> {
-    let r = obs.response.as_ref()?;
-    if !(200..300).contains(&r.status) {
+/// Summarises a successful response for templating (errors say nothing about the endpoint).
+fn response_shape(status: u16, content_type: Option<&str>, json: Option<&serde_json::Value>) -> Option<Shape> {
+    if !(200..300).contains(&status) {
         return None;
     }
-    let ct = content_type(&r.headers);
-    let json_shape = parse_json(ct.as_deref(), &r.body).map(|v| Schema::shape_of(&v)).unwrap_or(0);
-    let ct_hash = crate::stats::stable_hash(ct.unwrap_or_default().as_bytes());
+    let json_shape = json.map(Schema::shape_of).unwrap_or(0);
+    let ct_hash = crate::stats::stable_hash(content_type.unwrap_or_default().as_bytes());
     Some(ct_hash ^ json_shape.rotate_left(1))
 }
 
@@ -231,7 +234,10 @@ impl Catalog {
     pub fn observe(&mut self, obs: &Observation) {
         let host = obs.endpoint_host();
         let method: String = obs.method.chars().take(32).collect();
-        let shape = response_shape(obs);
+        // The response body is parsed once, for templating and for its schema.
+        let resp_ct = obs.response.as_ref().and_then(|r| content_type(&r.headers));
+        let resp_json = obs.response.as_ref().and_then(|r| parse_json(resp_ct.as_deref(), &r.body));
+        let shape = obs.response.as_ref().and_then(|r| response_shape(r.status, resp_ct.as_deref(), resp_json.as_ref()));
         let templated = self.templater.template(&host, obs.path(), shape);
         for (old, new) in &templated.renames {
             self.rename(&host, old, new);
@@ -263,6 +269,7 @@ impl Catalog {
         } else {
             e.cleartext += 1;
         }
+        let sample_bodies = e.hits <= SCHEMA_FULL_SAMPLES || e.hits % SCHEMA_SAMPLE_EVERY == 0;
         // Request side.
         let req_ct = content_type(&obs.request_headers);
         e.request_bytes.add(obs.request_body_len);
@@ -292,11 +299,12 @@ impl Catalog {
                     }
                 }
             }
-            ct => {
+            ct if sample_bodies => {
                 if let Some(v) = parse_json(ct, &obs.request_body) {
                     e.request_schema.get_or_insert_with(Schema::default).add(&v, 0);
                 }
             }
+            _ => {}
         }
         for scheme in auth::classify(&obs.request_headers, &query_names) {
             e.count_auth(&scheme, 1);
@@ -306,13 +314,13 @@ impl Catalog {
             *e.status_codes.entry(r.status).or_default() += 1;
             e.latency.add(r.latency_micros);
             e.response_bytes.add(r.body_len);
-            let ct = content_type(&r.headers);
-            if let Some(ct) = &ct {
+            if let Some(ct) = &resp_ct {
                 *e.response_content_types.entry(ct.clone()).or_default() += 1;
             }
-            if let Some(v) = parse_json(ct.as_deref(), &r.body) {
+            let sample_response = sample_bodies || !e.response_schemas.contains_key(&r.status);
+            if let Some(v) = resp_json.as_ref().filter(|_| sample_response) {
                 if e.response_schemas.len() < MAX_SCHEMA_STATUSES || e.response_schemas.contains_key(&r.status) {
-                    e.response_schemas.entry(r.status).or_default().add(&v, 0);
+                    e.response_schemas.entry(r.status).or_default().add(v, 0);
                 }
             }
         }
@@ -320,10 +328,14 @@ impl Catalog {
 
     /// Folds every endpoint of `host` whose path is `old` or lies under it into `new`.
     fn rename(&mut self, host: &str, old: &str, new: &str) {
+        let under = format!("{old}/");
+        let start = EndpointKey { host: host.to_string(), method: String::new(), path: String::new() };
         let moved: Vec<EndpointKey> = self
             .endpoints
-            .keys()
-            .filter(|k| k.host == host && (k.path == old || k.path.starts_with(&format!("{old}/"))))
+            .range(start..)
+            .map(|(k, _)| k)
+            .take_while(|k| k.host == host)
+            .filter(|k| k.path == old || k.path.starts_with(&under))
             .cloned()
             .collect();
         for key in moved {

@@ -13,7 +13,7 @@ use crate::schema::Schema;
 /// JSON Schema (2020-12, as OpenAPI 3.1 uses it) for an inferred schema.
 pub fn json_schema(s: &Schema) -> Value {
     let mut out = Map::new();
-    let types: Vec<&str> = s.types.keys().map(String::as_str).collect();
+    let types: Vec<&str> = s.types.keys().collect();
     // "integer" is a subset of "number": a field seen as both is a number.
     let types: Vec<&str> =
         if types.contains(&"number") { types.into_iter().filter(|t| *t != "integer").collect() } else { types };

@@ -69,13 +69,65 @@ impl Format {
     }
 }
 
+/// JSON types, in a fixed order.
+pub const JSON_TYPES: [&str; 7] = ["null", "boolean", "integer", "number", "string", "array", "object"];
+
+/// How often each JSON type was seen: a fixed array rather than a map (schemas are the bulk of
+/// an endpoint's memory), written as a `{type: count}` map.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TypeCounts([u64; 7]);
+
+impl TypeCounts {
+    pub fn add(&mut self, ty: &str, n: u64) {
+        if let Some(i) = JSON_TYPES.iter().position(|t| *t == ty) {
+            if let Some(c) = self.0.get_mut(i) {
+                *c += n;
+            }
+        }
+    }
+
+    pub fn get(&self, ty: &str) -> u64 {
+        JSON_TYPES.iter().position(|t| *t == ty).and_then(|i| self.0.get(i)).copied().unwrap_or(0)
+    }
+
+    pub fn contains_key(&self, ty: &str) -> bool {
+        self.get(ty) > 0
+    }
+
+    /// The types seen, in the fixed order.
+    pub fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
+        JSON_TYPES.iter().zip(self.0.iter()).filter(|(_, n)| **n > 0).map(|(t, _)| *t)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        JSON_TYPES.iter().zip(self.0.iter()).filter(|(_, n)| **n > 0).map(|(t, n)| (*t, *n))
+    }
+}
+
+impl Serialize for TypeCounts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for TypeCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, u64>::deserialize(deserializer)?;
+        let mut out = TypeCounts::default();
+        for (t, n) in map {
+            out.add(&t, n);
+        }
+        Ok(out)
+    }
+}
+
 /// An inferred schema. Counts say how many samples carried each part.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Schema {
     /// Samples merged into this schema.
     pub samples: u64,
     /// JSON types seen (`null`, `boolean`, `integer`, `number`, `string`, `array`, `object`).
-    pub types: BTreeMap<String, u64>,
+    pub types: TypeCounts,
     /// String formats seen, with counts; a format holds when it covers every string.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub formats: BTreeMap<Format, u64>,
@@ -117,7 +169,7 @@ impl Schema {
             Value::Array(_) => "array",
             Value::Object(_) => "object",
         };
-        *self.types.entry(kind.to_string()).or_default() += 1;
+        self.types.add(kind, 1);
         match value {
             Value::String(s) => {
                 if let Some(f) = Format::of(s) {
@@ -151,8 +203,8 @@ impl Schema {
         self.samples += other.samples;
         self.objects += other.objects;
         self.truncated += other.truncated;
-        for (k, n) in &other.types {
-            *self.types.entry(k.clone()).or_default() += n;
+        for (k, n) in other.types.iter() {
+            self.types.add(k, n);
         }
         for (f, n) in &other.formats {
             *self.formats.entry(*f).or_default() += n;
@@ -171,7 +223,7 @@ impl Schema {
 
     /// The format that every string value had, if any.
     pub fn format(&self) -> Option<Format> {
-        let strings = self.types.get("string").copied().unwrap_or(0);
+        let strings = self.types.get("string");
         self.formats.iter().find(|(_, n)| **n == strings && strings > 0).map(|(f, _)| *f)
     }
 
@@ -224,6 +276,8 @@ mod tests {
         assert_eq!(s.properties["email"].format(), Some(Format::Email));
         assert_eq!(s.properties["created"].format(), Some(Format::DateTime));
         assert_eq!(s.properties["id"].types.keys().collect::<Vec<_>>(), vec!["integer"]);
+        let round: Schema = serde_json::from_str(&serde_json::to_string(&s).unwrap_or_default()).unwrap_or_default();
+        assert_eq!(round, s);
         assert_eq!(s.properties["tags"].items.as_ref().map(|i| i.types.contains_key("string")), Some(true));
     }
 

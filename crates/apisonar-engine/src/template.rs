@@ -316,7 +316,12 @@ impl Templater {
             if let Some(s) = shape {
                 *literal.shapes.entry(s).or_default() += 1;
             }
-            let mergeable = node.literals.keys().filter(|k| !is_version(k) && !node.pinned.contains(*k)).count();
+            let already_merged = node.param.as_ref().is_some_and(|p| p.absorbs_words);
+            let mergeable = if already_merged {
+                0
+            } else {
+                node.literals.keys().filter(|k| !is_version(k) && !node.pinned.contains(*k)).count()
+            };
             if mergeable > threshold {
                 let prefix = out_segments.clone();
                 let merged = merge_words(node, threshold, previous.as_deref(), &taken);

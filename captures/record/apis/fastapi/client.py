@@ -145,6 +145,7 @@ def admin(c, tok):
 def shopper(port, username, n):
     c = Client("web-%s" % username, port, "127.0.0.2", FIREFOX,
                headers={"Accept": "application/json, text/plain, */*", "Accept-Language": "en-US,en;q=0.5",
+                        "Accept-Encoding": "gzip, deflate, br, zstd",
                         "Referer": "https://shop.example.com/"})
     uid = USERS[username]
     c.call("GET", P + "/users/me", expect=401)  # not logged in yet
@@ -273,7 +274,7 @@ def backoffice(port):
 
 
 def probe(port):
-    c = Client("probe", port, "127.0.0.1", "kube-probe/1.29", headers={"Accept": "*/*"})
+    c = Client("probe", port, "127.0.0.1", "kube-probe/1.29", headers={"Accept": "*/*", "Accept-Encoding": None})
     for _ in range(12):
         c.call("GET", P + "/health", expect=200)
         c.close()  # kubelet probes use a new connection each time

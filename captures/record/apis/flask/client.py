@@ -79,6 +79,7 @@ def bootstrap(port):
 def web(port, user, n):
     c = Client("web-" + user, port, "127.0.0.2", CHROME,
                headers={"Accept": "application/json", "Accept-Language": "de-DE,de;q=0.9,en;q=0.8",
+                        "Accept-Encoding": "gzip, deflate, br, zstd",
                         "Origin": "https://taskboard.example", "Referer": "https://taskboard.example/board"})
     c.call("GET", P + "/members/me", expect=401)
     yield

@@ -1,0 +1,98 @@
+//! Engine benchmark (not a test): observations per second through the catalog, and memory per
+//! endpoint. Run with `cargo bench -p apisonar-engine` (release profile).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use apisonar_engine::{Catalog, Observation, ObservedResponse, TemplateConfig};
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// A realistic observation on one of `resources` resource kinds of one of `hosts` hosts.
+fn observation(rng: &mut Rng, hosts: u64, resources: u64) -> Observation {
+    let host = format!("api{}.example.test", rng.next() % hosts);
+    let resource = format!("res{}", rng.next() % resources);
+    let id = rng.next() % 100_000;
+    let (method, target, body) = match rng.next() % 6 {
+        0 => ("GET", format!("/api/v1/{resource}?limit=20&offset={}", id % 100), String::new()),
+        1 | 2 => ("GET", format!("/api/v1/{resource}/{id}"), String::new()),
+        3 => ("POST", format!("/api/v1/{resource}"), format!("{{\"name\":\"n{id}\",\"email\":\"u{id}@ex.test\",\"tags\":[\"a\",\"b\"],\"meta\":{{\"n\":{id}}}}}")),
+        4 => ("PUT", format!("/api/v1/{resource}/{id}"), format!("{{\"name\":\"n{id}\",\"active\":true}}")),
+        _ => ("GET", format!("/api/v1/{resource}/{id}/items/{}", id % 7), String::new()),
+    };
+    // Each resource kind answers with its own shape, as real APIs do.
+    let response = format!("{{\"{resource}_id\":{id},\"name\":\"n{id}\",\"email\":\"u{id}@ex.test\",\"created\":\"2024-01-01T00:00:00Z\",\"owner\":{{\"id\":{},\"uuid\":\"3f2b8c1e-9d4a-4e6b-8f1c-2a7d5e9b0c1d\"}}}}", id % 13);
+    Observation {
+        ts: 1_700_000_000_000_000 + (rng.next() % 1_000_000) as i64,
+        client: IpAddr::from([10, 0, (rng.next() % 200) as u8, (rng.next() % 250) as u8]),
+        server: SocketAddr::from(([10, 9, 0, 1], 443)),
+        host: Some(host),
+        method: method.into(),
+        target,
+        request_headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("authorization".into(), "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIiwiaXNzIjoiYXV0aCJ9.c2ln".into()),
+            ("user-agent".into(), "bench/1".into()),
+        ],
+        request_body: body.clone().into_bytes(),
+        request_body_len: body.len() as u64,
+        response: Some(ObservedResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: response.clone().into_bytes(),
+            body_len: response.len() as u64,
+            latency_micros: (rng.next() % 50_000) as i64,
+        }),
+        encrypted: false,
+    }
+}
+
+fn main() {
+    // Memory first, in a fresh process: a catalog of about 10,000 endpoints.
+    let mut rng = Rng(7);
+    let before = rss_kib();
+    let mut big = Catalog::new(TemplateConfig::default());
+    for _ in 0..150_000 {
+        big.observe(&observation(&mut rng, 100, 30));
+    }
+    let after = rss_kib();
+    let per_endpoint = (after.saturating_sub(before)) as f64 * 1024.0 / big.len().max(1) as f64;
+    println!("memory: {} endpoints, RSS grew {} KiB = {:.0} bytes per endpoint", big.len(), after - before, per_endpoint);
+    drop(big);
+
+    // Throughput: many observations over a realistic number of endpoints.
+    let mut rng = Rng(42);
+    let inputs: Vec<Observation> = (0..200_000).map(|_| observation(&mut rng, 4, 25)).collect();
+    let mut catalog = Catalog::new(TemplateConfig::default());
+    let started = Instant::now();
+    for o in &inputs {
+        catalog.observe(o);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "throughput: {} observations in {:.3} s = {:.0} observations/s ({} endpoints)",
+        inputs.len(),
+        secs,
+        inputs.len() as f64 / secs,
+        catalog.len()
+    );
+}
