@@ -35,7 +35,13 @@ fn observation(rng: &mut Rng, hosts: u64, resources: u64) -> Observation {
     let (method, target, body) = match rng.next() % 6 {
         0 => ("GET", format!("/api/v1/{resource}?limit=20&offset={}", id % 100), String::new()),
         1 | 2 => ("GET", format!("/api/v1/{resource}/{id}"), String::new()),
-        3 => ("POST", format!("/api/v1/{resource}"), format!("{{\"name\":\"n{id}\",\"email\":\"u{id}@ex.test\",\"tags\":[\"a\",\"b\"],\"meta\":{{\"n\":{id}}}}}")),
+        3 => (
+            "POST",
+            format!("/api/v1/{resource}"),
+            format!(
+                "{{\"name\":\"n{id}\",\"email\":\"u{id}@ex.test\",\"tags\":[\"a\",\"b\"],\"meta\":{{\"n\":{id}}}}}"
+            ),
+        ),
         4 => ("PUT", format!("/api/v1/{resource}/{id}"), format!("{{\"name\":\"n{id}\",\"active\":true}}")),
         _ => ("GET", format!("/api/v1/{resource}/{id}/items/{}", id % 7), String::new()),
     };
@@ -76,7 +82,12 @@ fn main() {
     }
     let after = rss_kib();
     let per_endpoint = (after.saturating_sub(before)) as f64 * 1024.0 / big.len().max(1) as f64;
-    println!("memory: {} endpoints, RSS grew {} KiB = {:.0} bytes per endpoint", big.len(), after - before, per_endpoint);
+    println!(
+        "memory: {} endpoints, RSS grew {} KiB = {:.0} bytes per endpoint",
+        big.len(),
+        after - before,
+        per_endpoint
+    );
     drop(big);
 
     // Throughput: many observations over a realistic number of endpoints.

@@ -174,9 +174,12 @@ fn response_shape(status: u16, content_type: Option<&str>, json: Option<&serde_j
     if !(200..300).contains(&status) {
         return None;
     }
-    let json_shape = json.map(Schema::shape_of).unwrap_or(0);
     let ct_hash = crate::stats::stable_hash(content_type.unwrap_or_default().as_bytes());
-    Some(ct_hash ^ json_shape.rotate_left(1))
+    // The low bit marks shapes of JSON bodies (see `template::is_json_shape`).
+    Some(match json {
+        Some(v) => ((ct_hash ^ Schema::shape_of(v).rotate_left(1)) << 1) | 1,
+        None => ct_hash << 1,
+    })
 }
 
 /// What a batch of observations changed, for the store writer.
@@ -189,9 +192,13 @@ pub struct Changes {
 }
 
 /// The catalog of every endpoint seen.
+/// The templater's whole-trie pass runs this often (observations), and before changes are taken.
+const CONSOLIDATE_EVERY: u64 = 512;
+
 #[derive(Debug, Default)]
 pub struct Catalog {
     templater: Templater,
+    observed: u64,
     endpoints: BTreeMap<EndpointKey, Endpoint>,
     dirty: BTreeSet<EndpointKey>,
     removed: BTreeSet<EndpointKey>,
@@ -237,10 +244,15 @@ impl Catalog {
         // The response body is parsed once, for templating and for its schema.
         let resp_ct = obs.response.as_ref().and_then(|r| content_type(&r.headers));
         let resp_json = obs.response.as_ref().and_then(|r| parse_json(resp_ct.as_deref(), &r.body));
-        let shape = obs.response.as_ref().and_then(|r| response_shape(r.status, resp_ct.as_deref(), resp_json.as_ref()));
+        let shape =
+            obs.response.as_ref().and_then(|r| response_shape(r.status, resp_ct.as_deref(), resp_json.as_ref()));
         let templated = self.templater.template(&host, obs.path(), shape);
         for (old, new) in &templated.renames {
             self.rename(&host, old, new);
+        }
+        self.observed += 1;
+        if self.observed.is_multiple_of(CONSOLIDATE_EVERY) {
+            self.consolidate();
         }
         let key = EndpointKey { host: host.clone(), method: method.clone(), path: templated.template.clone() };
         self.removed.remove(&key);
@@ -269,7 +281,7 @@ impl Catalog {
         } else {
             e.cleartext += 1;
         }
-        let sample_bodies = e.hits <= SCHEMA_FULL_SAMPLES || e.hits % SCHEMA_SAMPLE_EVERY == 0;
+        let sample_bodies = e.hits <= SCHEMA_FULL_SAMPLES || e.hits.is_multiple_of(SCHEMA_SAMPLE_EVERY);
         // Request side.
         let req_ct = content_type(&obs.request_headers);
         e.request_bytes.add(obs.request_body_len);
@@ -356,8 +368,16 @@ impl Catalog {
         }
     }
 
+    /// Runs the templater's whole-trie pass and applies the renames it finds.
+    pub fn consolidate(&mut self) {
+        for (host, old, new) in self.templater.consolidate() {
+            self.rename(&host, &old, &new);
+        }
+    }
+
     /// Takes what changed since the last call.
     pub fn take_changes(&mut self) -> Changes {
+        self.consolidate();
         let upserts =
             std::mem::take(&mut self.dirty).into_iter().filter_map(|k| self.endpoints.get(&k).cloned()).collect();
         let removed =

@@ -71,9 +71,19 @@ struct Literal {
     shapes: BTreeMap<Shape, u64>,
 }
 
+/// The most frequent JSON response shape: only JSON bodies say enough about an endpoint to tell
+/// two of them apart (an empty 204 or an HTML page does not).
+fn dominant_json_shape(shapes: &BTreeMap<Shape, u64>) -> Option<Shape> {
+    shapes
+        .iter()
+        .filter(|(s, _)| is_json_shape(**s))
+        .max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s)))
+        .map(|(s, _)| *s)
+}
+
 impl Literal {
     fn dominant_shape(&self) -> Option<Shape> {
-        self.shapes.iter().max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s))).map(|(s, _)| *s)
+        dominant_json_shape(&self.shapes)
     }
 }
 
@@ -103,7 +113,7 @@ impl Param {
     }
 
     fn dominant_shape(&self) -> Option<Shape> {
-        self.shapes.iter().max_by_key(|(s, n)| (**n, std::cmp::Reverse(**s))).map(|(s, _)| *s)
+        dominant_json_shape(&self.shapes)
     }
 }
 
@@ -113,6 +123,26 @@ struct KnownTemplate {
     segments: Vec<Option<String>>,
     text: String,
 }
+
+/// Segments that name an action or a well-known alias rather than a resource instance; they are
+/// never folded into a parameter automatically (`/users/me` beside `/users/{user}`).
+const STATIC_WORDS: &[&str] = &[
+    "me", "self", "current", "mine", "new", "search", "export", "import", "count", "stats", "summary", "batch", "bulk",
+    "login", "logout", "register", "signup", "signin", "health", "healthz", "status", "metrics", "config", "settings",
+    "admin", "debug", "_debug", "all", "latest", "default", "list", "token", "refresh", "verify",
+];
+
+/// Version segments and well-known static words.
+fn is_static(segment: &str) -> bool {
+    is_version(segment) || STATIC_WORDS.iter().any(|w| w.eq_ignore_ascii_case(segment))
+}
+
+/// Sibling words that share a descendant name (`/orgs/{a,b,c}/members`) are values of one
+/// parameter once there are this many.
+const STRUCTURAL_MIN: usize = 3;
+/// Sibling leaf words whose successful JSON responses have the same shape are values of one
+/// parameter once there are this many.
+const SAME_SHAPE_MIN: usize = 5;
 
 /// Templating state for every host.
 #[derive(Default, Debug)]
@@ -155,6 +185,8 @@ fn param_name(previous: Option<&str>, kinds: &BTreeSet<SegmentKind>, taken: &[St
             let p = p.replace('-', "_").to_ascii_lowercase();
             if let Some(stem) = p.strip_suffix("ies") {
                 format!("{stem}y")
+            } else if ["ches", "shes", "xes", "sses", "zes"].iter().any(|e| p.ends_with(e)) {
+                p[..p.len() - 2].to_string()
             } else if p.ends_with("ss") {
                 p.clone()
             } else {
@@ -275,19 +307,21 @@ impl Templater {
         let mut renames = Vec::new();
         let depth_limit = config.max_depth.min(raw_segments.len());
         for (depth, raw) in raw_segments.iter().take(depth_limit).enumerate() {
+            // A response describes the endpoint the path ends at, not the nodes it passes.
+            let shape = if depth + 1 == depth_limit { shape } else { None };
             let decoded = percent_decode(raw);
             let kind = classify(&decoded);
             let previous = out_segments.last().filter(|p| !p.starts_with('{')).cloned();
             let taken: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
             let use_param = if kind.is_value() {
                 !node.pinned.contains(*raw)
-            } else if is_version(raw) || node.pinned.contains(*raw) || node.literals.contains_key(*raw) {
+            } else if is_static(raw) || node.pinned.contains(*raw) || node.literals.contains_key(*raw) {
                 false
             } else {
                 match &node.param {
                     Some(p) if p.absorbs_words => match (shape, p.dominant_shape()) {
-                        // A new word whose successful response looks different is a static sibling.
-                        (Some(s), Some(d)) if s != d => false,
+                        // A new word whose successful JSON response looks different is a static sibling.
+                        (Some(s), Some(d)) if s != d && is_json_shape(s) => false,
                         _ => true,
                     },
                     _ => node.literals.len() >= config.max_literals_per_node,
@@ -320,7 +354,7 @@ impl Templater {
             let mergeable = if already_merged {
                 0
             } else {
-                node.literals.keys().filter(|k| !is_version(k) && !node.pinned.contains(*k)).count()
+                node.literals.keys().filter(|k| !is_static(k) && !node.pinned.contains(*k)).count()
             };
             if mergeable > threshold {
                 let prefix = out_segments.clone();
@@ -342,7 +376,7 @@ impl Templater {
                     continue;
                 }
             }
-            if node.param.is_some() && !node.pinned.contains(*raw) && !is_version(raw) {
+            if node.param.is_some() && !node.pinned.contains(*raw) && !is_static(raw) {
                 why.push(format!("{raw}: kept literal beside a parameter: its responses differ"));
             }
             out_segments.push(raw.to_string());
@@ -351,6 +385,160 @@ impl Templater {
         }
         Templated { template: join(&out_segments), params, renames, why }
     }
+}
+
+impl Templater {
+    /// Looks at the whole trie of every host for words that are values of a parameter although
+    /// no single position had many of them: siblings with a common structure below them, or
+    /// leaves with the same response shape. Returns the prefix renames, per host, in the order
+    /// they must be applied.
+    pub fn consolidate(&mut self) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        let mut hosts: Vec<&String> = self.hosts.keys().collect();
+        hosts.sort();
+        let hosts: Vec<String> = hosts.into_iter().cloned().collect();
+        for host in hosts {
+            let Some(root) = self.hosts.get_mut(&host) else { continue };
+            let mut renames = Vec::new();
+            consolidate_node(root, &mut Vec::new(), &[], &mut renames);
+            out.extend(renames.into_iter().map(|(a, b)| (host.clone(), a, b)));
+        }
+        out
+    }
+}
+
+/// Literal names in the subtree below `node`, down to `depth` levels.
+fn subtree_names(node: &Node, depth: usize, out: &mut BTreeSet<String>) {
+    if depth == 0 {
+        return;
+    }
+    for (name, lit) in &node.literals {
+        out.insert(name.clone());
+        subtree_names(&lit.node, depth - 1, out);
+    }
+    if let Some(p) = &node.param {
+        subtree_names(&p.node, depth - 1, out);
+    }
+}
+
+/// Post-order: deeper positions first, then this one; after a merge the new parameter's subtree
+/// is looked at again, because merged siblings may bring enough values together (owner/repo).
+fn consolidate_node(node: &mut Node, prefix: &mut Vec<String>, taken: &[String], renames: &mut Vec<(String, String)>) {
+    let names: Vec<String> = node.literals.keys().cloned().collect();
+    for name in names {
+        if let Some(lit) = node.literals.get_mut(&name) {
+            prefix.push(name);
+            consolidate_node(&mut lit.node, prefix, taken, renames);
+            prefix.pop();
+        }
+    }
+    if let Some(p) = node.param.as_mut() {
+        let mut t = taken.to_vec();
+        t.push(p.name.clone());
+        prefix.push(format!("{{{}}}", p.name));
+        consolidate_node(&mut p.node, prefix, &t, renames);
+        prefix.pop();
+    }
+    if prefix.is_empty() {
+        // The first segment holds distinct pages and top-level resources: only cardinality
+        // (in `template`) merges there.
+        return;
+    }
+    let candidates: Vec<&String> =
+        node.literals.keys().filter(|w| !is_static(w) && !node.pinned.contains(*w)).collect();
+    let mut group: Vec<String> = Vec::new();
+    let mut reason = String::new();
+    let absorbing = node.param.as_ref().is_some_and(|p| p.absorbs_words);
+    if absorbing {
+        // Leftover words beside a word parameter: fold those that are not clearly different.
+        let leaf = node.param.as_ref().and_then(|p| p.dominant_shape());
+        group = candidates
+            .iter()
+            .filter(|w| {
+                node.literals.get(**w).is_some_and(|l| l.dominant_shape().is_none() || l.dominant_shape() == leaf)
+            })
+            .map(|w| (*w).clone())
+            .collect();
+        reason = "values beside an existing parameter".into();
+    } else if candidates.len() >= STRUCTURAL_MIN {
+        let mut below: BTreeMap<&String, BTreeSet<String>> = BTreeMap::new();
+        for w in &candidates {
+            let mut set = BTreeSet::new();
+            if let Some(l) = node.literals.get(*w) {
+                subtree_names(&l.node, 3, &mut set);
+            }
+            below.insert(*w, set);
+        }
+        // How many siblings have each name somewhere below them.
+        let mut common: BTreeMap<&String, usize> = BTreeMap::new();
+        for set in below.values() {
+            for n in set {
+                *common.entry(n).or_default() += 1;
+            }
+        }
+        if let Some((shared, n)) = common.iter().max_by_key(|(name, n)| (**n, std::cmp::Reverse(name.len()))) {
+            if *n >= STRUCTURAL_MIN {
+                group = below.iter().filter(|(_, set)| set.contains(*shared)).map(|(w, _)| (*w).clone()).collect();
+                reason = format!("{} sibling values with a common structure below them (`{shared}`)", group.len());
+            }
+        }
+        if group.is_empty() {
+            let mut by_shape: BTreeMap<Shape, Vec<String>> = BTreeMap::new();
+            for w in &candidates {
+                let lit = node.literals.get(*w);
+                let shape = lit.and_then(Literal::dominant_shape).filter(|s| is_json_shape(*s));
+                if let (Some(s), Some(l)) = (shape, lit) {
+                    if l.node.literals.is_empty() && l.node.param.is_none() {
+                        by_shape.entry(s).or_default().push((*w).clone());
+                    }
+                }
+            }
+            if let Some((_, words)) = by_shape.into_iter().max_by_key(|(_, v)| v.len()) {
+                if words.len() >= SAME_SHAPE_MIN {
+                    reason = format!("{} sibling values whose responses have the same shape", words.len());
+                    group = words;
+                }
+            }
+        }
+    }
+    if group.is_empty() {
+        return;
+    }
+    let previous = prefix.last().filter(|p| !p.starts_with('{')).cloned();
+    let kinds = BTreeSet::from([SegmentKind::Word]);
+    let param = node
+        .param
+        .get_or_insert_with(|| Box::new(Param::new(param_name(previous.as_deref(), &kinds, taken), String::new())));
+    param.kinds.insert(SegmentKind::Word);
+    param.absorbs_words = true;
+    if param.reason.is_empty() || !absorbing {
+        param.reason = reason;
+    }
+    let new_segment = format!("{{{}}}", param.name);
+    for w in group {
+        if let Some(lit) = node.literals.remove(&w) {
+            for (s, n) in &lit.shapes {
+                *param.shapes.entry(*s).or_default() += n;
+            }
+            merge_nodes(&mut param.node, lit.node);
+            let mut old = prefix.clone();
+            old.push(w);
+            let mut new = prefix.clone();
+            new.push(new_segment.clone());
+            renames.push((join(&old), join(&new)));
+        }
+    }
+    // The merged subtrees now sit together: look at them again.
+    let mut t = taken.to_vec();
+    t.push(param.name.clone());
+    prefix.push(new_segment);
+    consolidate_node(&mut param.node, prefix, &t, renames);
+    prefix.pop();
+}
+
+/// Shapes of JSON bodies carry a marker bit (see the catalog); other bodies say little.
+pub fn is_json_shape(s: Shape) -> bool {
+    s & 1 == 1
 }
 
 struct Merged {
@@ -362,7 +550,7 @@ struct Merged {
 fn merge_words(node: &mut Node, threshold: usize, previous: Option<&str>, taken: &[String]) -> Merged {
     let mut votes: BTreeMap<Option<Shape>, usize> = BTreeMap::new();
     for (word, lit) in &node.literals {
-        if !is_version(word) && !node.pinned.contains(word) {
+        if !is_static(word) && !node.pinned.contains(word) {
             *votes.entry(lit.dominant_shape()).or_default() += 1;
         }
     }
@@ -375,7 +563,7 @@ fn merge_words(node: &mut Node, threshold: usize, previous: Option<&str>, taken:
         .literals
         .iter()
         .filter(|(w, lit)| {
-            !is_version(w) && !node.pinned.contains(*w) && {
+            !is_static(w) && !node.pinned.contains(*w) && {
                 let d = lit.dominant_shape();
                 d.is_none() || d == majority
             }

@@ -138,3 +138,68 @@ fn hostile_paths_are_bounded() {
     }
     assert_eq!(t.template("h", "/x/another", None).template, "/x/{x}");
 }
+
+/// Feeds paths, runs the whole-trie pass, and returns the final templates.
+fn consolidated(input: &[(&str, Option<Shape>)]) -> Vec<String> {
+    let mut t = Templater::new(TemplateConfig::default());
+    for (path, shape) in input {
+        t.template("h", path, *shape);
+    }
+    t.consolidate();
+    let mut out: Vec<String> = input.iter().map(|(path, shape)| t.template("h", path, *shape).template).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+const JSON_A: Option<Shape> = Some(0b101);
+const JSON_B: Option<Shape> = Some(0b111);
+
+#[test]
+fn few_values_with_common_structure_merge() {
+    let got = consolidated(&[
+        ("/api/categories/audio/products", JSON_A),
+        ("/api/categories/cables/products", JSON_A),
+        ("/api/categories/garden/products", JSON_A),
+        ("/api/categories/garden/products/7", JSON_B),
+    ]);
+    assert_eq!(got, vec!["/api/categories/{category}/products", "/api/categories/{category}/products/{product_id}"]);
+}
+
+#[test]
+fn owner_and_repo_pairs_merge_level_by_level() {
+    let mut input = Vec::new();
+    let repos = [("acme", "api"), ("acme", "web"), ("zed", "tools"), ("mona", "hackday-1"), ("kirin", "notes")];
+    let paths: Vec<String> = repos
+        .iter()
+        .flat_map(|(o, r)| {
+            [format!("/repos/{o}/{r}/issues"), format!("/repos/{o}/{r}/branches"), format!("/repos/{o}/{r}")]
+        })
+        .collect();
+    for p in &paths {
+        input.push((p.as_str(), JSON_A));
+    }
+    let got = consolidated(&input);
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.iter().all(|t| t.starts_with("/repos/{repo}/{")), "{got:?}");
+}
+
+#[test]
+fn same_shaped_leaves_merge_but_a_few_statics_do_not() {
+    let projects: Vec<String> =
+        ["COMET", "MAPLE", "NOVA", "ORION", "TIDE", "HELIX"].iter().map(|p| format!("/v2/projects/{p}")).collect();
+    let input: Vec<(&str, Option<Shape>)> = projects.iter().map(|p| (p.as_str(), JSON_A)).collect();
+    assert_eq!(consolidated(&input), vec!["/v2/projects/{project}"]);
+    let statics =
+        consolidated(&[("/api/users/list", JSON_A), ("/api/users/archive", JSON_A), ("/api/users/export", JSON_A)]);
+    assert_eq!(statics.len(), 3, "{statics:?}");
+    let aliases = consolidated(&[
+        ("/members/alice", JSON_A),
+        ("/members/bob", JSON_A),
+        ("/members/carol", JSON_A),
+        ("/members/dave", JSON_A),
+        ("/members/erin", JSON_A),
+        ("/members/me", JSON_A),
+    ]);
+    assert_eq!(aliases, vec!["/members/me", "/members/{member}"]);
+}
