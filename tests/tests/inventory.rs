@@ -125,3 +125,33 @@ fn secrets_from_the_traffic_never_reach_the_store() {
 fn memchr_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
+
+#[test]
+fn pinned_templates_are_followed_and_survive_later_runs() {
+    let db = temp_db("pin");
+    let capture = "captures/apis/express-codehost.pcap";
+    assert_eq!(apisonar(&["analyze", "--db", &db, capture]).status.code(), Some(0));
+    let out = apisonar(&["template", "pin", "--db", &db, "--host", "127.0.0.1:3000", "/api/v3/repos/{owner}/{repo}"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(apisonar(&["template", "pin", "--db", &db, "/bad/{template"]).status.code(), Some(1));
+    let listed = apisonar(&["template", "list", "--db", &db]);
+    assert_eq!(String::from_utf8_lossy(&listed.stdout), "127.0.0.1:3000\t/api/v3/repos/{owner}/{repo}\n");
+    let check = |rows: &[serde_json::Value]| {
+        let repo_paths: Vec<&str> =
+            rows.iter().filter_map(|r| r["path"].as_str()).filter(|p| p.starts_with("/api/v3/repos/")).collect();
+        assert!(!repo_paths.is_empty());
+        assert!(repo_paths.iter().all(|p| p.starts_with("/api/v3/repos/{owner}/{repo}")), "{repo_paths:?}");
+        find(rows, "GET", "/api/v3/repos/{owner}/{repo}/issues/{issue_id}/comments");
+    };
+    check(&inventory(&db));
+    // Another run: automatic templating must not undo the override.
+    assert_eq!(apisonar(&["analyze", "--db", &db, capture]).status.code(), Some(0));
+    check(&inventory(&db));
+    assert_eq!(
+        apisonar(&["template", "unpin", "--db", &db, "--host", "127.0.0.1:3000", "/api/v3/repos/{owner}/{repo}"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(apisonar(&["template", "unpin", "--db", &db, "/api/v3/repos/{owner}/{repo}"]).status.code(), Some(1));
+}

@@ -368,6 +368,52 @@ impl Catalog {
         }
     }
 
+    /// Pins a template (a user override, or later a spec operation): paths that fit it take it,
+    /// before any automatic templating, and no automatic pass changes it. Endpoints already in
+    /// the catalog whose template fits it are folded into it.
+    pub fn pin(&mut self, host: Option<&str>, template: &str) -> usize {
+        let template = crate::template::normalize_template(template);
+        self.templater.add_known(host, &template);
+        let pinned: Vec<String> = crate::template::split_path(&template).into_iter().map(str::to_string).collect();
+        // An endpoint fits when its leading segments match the template (a parameter matches
+        // anything); the rest of its path follows the pinned part.
+        let rewrite = |path: &str| -> Option<String> {
+            let segs = crate::template::split_path(path);
+            if segs.len() < pinned.len() || pinned.is_empty() {
+                return None;
+            }
+            let fits = segs.iter().zip(&pinned).all(|(s, p)| p.starts_with('{') || s == p);
+            let mut out: Vec<String> = pinned.clone();
+            out.extend(segs[pinned.len()..].iter().map(|s| s.to_string()));
+            let new = format!("/{}", out.join("/"));
+            (fits && new != path).then_some(new)
+        };
+        let moved: Vec<(EndpointKey, String)> = self
+            .endpoints
+            .keys()
+            .filter(|k| host.is_none_or(|h| h == k.host))
+            .filter_map(|k| rewrite(&k.path).map(|new| (k.clone(), new)))
+            .collect();
+        let count = moved.len();
+        for (key, path) in moved {
+            let Some(mut e) = self.endpoints.remove(&key) else { continue };
+            e.path = path;
+            e.path_params.clear();
+            e.why = vec![format!("pinned by an override: {template}")];
+            let new_key = e.key();
+            match self.endpoints.get_mut(&new_key) {
+                Some(existing) => existing.merge(&e),
+                None => {
+                    self.endpoints.insert(new_key.clone(), e);
+                }
+            }
+            self.dirty.remove(&key);
+            self.dirty.insert(new_key);
+            self.removed.insert(key);
+        }
+        count
+    }
+
     /// Runs the templater's whole-trie pass and applies the renames it finds.
     pub fn consolidate(&mut self) {
         for (host, old, new) in self.templater.consolidate() {

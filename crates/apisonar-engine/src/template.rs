@@ -120,7 +120,10 @@ impl Param {
 /// A user or spec template that observed paths are matched against first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct KnownTemplate {
+    /// Literal segments; `None` for a parameter.
     segments: Vec<Option<String>>,
+    /// The segments as written (`{owner}` for parameters).
+    written: Vec<String>,
     text: String,
 }
 
@@ -229,7 +232,8 @@ impl Templater {
             .into_iter()
             .map(|s| if s.starts_with('{') && s.ends_with('}') { None } else { Some(s.to_string()) })
             .collect();
-        let known = KnownTemplate { segments, text: normalize_template(template) };
+        let written = split_path(template).into_iter().map(str::to_string).collect();
+        let known = KnownTemplate { segments, written, text: normalize_template(template) };
         match host {
             Some(h) => self.known.entry(h.to_string()).or_default().push(known),
             None => self.known_any.push(known),
@@ -253,12 +257,21 @@ impl Templater {
         }
     }
 
-    fn match_known(&self, host: &str, segments: &[&str]) -> Option<&KnownTemplate> {
+    /// The best known template for `segments` (all of them when `prefix` is false, a leading
+    /// part of them when true; then the longest wins).
+    fn match_known(&self, host: &str, segments: &[&str], prefix: bool) -> Option<&KnownTemplate> {
         let candidates = self.known.get(host).into_iter().flatten().chain(self.known_any.iter());
         let mut best: Option<&KnownTemplate> = None;
         for k in candidates {
-            if k.segments.len() != segments.len() {
+            let usable = if prefix { k.segments.len() < segments.len() } else { k.segments.len() == segments.len() };
+            if !usable || k.segments.is_empty() {
                 continue;
+            }
+            if prefix && best.is_some_and(|b| b.segments.len() > k.segments.len()) {
+                continue;
+            }
+            if prefix && best.is_some_and(|b| b.segments.len() < k.segments.len()) {
+                best = None;
             }
             let fits = k.segments.iter().zip(segments).all(|(t, s)| t.as_deref().is_none_or(|lit| lit == *s));
             if !fits {
@@ -283,7 +296,7 @@ impl Templater {
     /// successful response (None for errors or no response).
     pub fn template(&mut self, host: &str, path: &str, shape: Option<Shape>) -> Templated {
         let raw_segments = split_path(path);
-        if let Some(k) = self.match_known(host, &raw_segments) {
+        if let Some(k) = self.match_known(host, &raw_segments, false) {
             let mut params = Vec::new();
             let mut why = Vec::new();
             for (t, s) in split_path(&k.text).iter().zip(&raw_segments) {
@@ -296,17 +309,44 @@ impl Templater {
             if why.is_empty() {
                 why.push("matches a known template".to_string());
             }
+            why.insert(0, format!("pinned: {}", k.text));
             return Templated { template: k.text.clone(), params, renames: Vec::new(), why };
         }
         let config = self.config.clone();
+        // A known template that fits the start of the path fixes that part; the rest is
+        // templated below it as usual.
+        let known_prefix: Vec<(Option<String>, String)> = self
+            .match_known(host, &raw_segments, true)
+            .map(|k| k.segments.iter().cloned().zip(k.written.iter().cloned()).collect())
+            .unwrap_or_default();
         let root = self.hosts.entry(host.to_string()).or_default();
         let mut node = root;
         let mut out_segments: Vec<String> = Vec::new();
         let mut params: Vec<(String, SegmentKind)> = Vec::new();
         let mut why = Vec::new();
         let mut renames = Vec::new();
+        for ((literal, written), raw) in known_prefix.iter().zip(&raw_segments) {
+            out_segments.push(written.clone());
+            match literal {
+                Some(lit) => {
+                    node.pinned.insert(lit.clone());
+                    node = &mut node.literals.entry(lit.clone()).or_default().node;
+                }
+                None => {
+                    let name = written.trim_matches(|c| c == '{' || c == '}').to_string();
+                    params.push((name.clone(), classify(&percent_decode(raw))));
+                    let param =
+                        node.param.get_or_insert_with(|| Box::new(Param::new(name, "from a pinned template".into())));
+                    param.absorbs_words = true;
+                    node = &mut param.node;
+                }
+            }
+        }
+        if !known_prefix.is_empty() {
+            why.push(format!("pinned prefix: {}", join(&out_segments)));
+        }
         let depth_limit = config.max_depth.min(raw_segments.len());
-        for (depth, raw) in raw_segments.iter().take(depth_limit).enumerate() {
+        for (depth, raw) in raw_segments.iter().enumerate().take(depth_limit).skip(known_prefix.len()) {
             // A response describes the endpoint the path ends at, not the nodes it passes.
             let shape = if depth + 1 == depth_limit { shape } else { None };
             let decoded = percent_decode(raw);

@@ -37,6 +37,15 @@ fn contract(store: &dyn Store) {
     store.apply(&Changes { upserts: vec![endpoint("/old", 1, 10)], removed: vec![] }).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(store.prune(50).unwrap_or(0), 1);
     assert_eq!(store.endpoints().unwrap_or_default(), vec![a2]);
+    let o = crate::TemplateOverride { host: Some("api.test".into()), template: "/repos/{owner}/{repo}".into() };
+    let any = crate::TemplateOverride { host: None, template: "/users/me".into() };
+    store.add_override(&o).unwrap_or_else(|e| panic!("{e}"));
+    store.add_override(&o).unwrap_or_else(|e| panic!("{e}"));
+    store.add_override(&any).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.overrides().unwrap_or_default(), vec![any.clone(), o.clone()]);
+    assert!(store.remove_override(&o).unwrap_or(false));
+    assert!(!store.remove_override(&o).unwrap_or(true));
+    assert_eq!(store.overrides().unwrap_or_default(), vec![any]);
     store.flush().unwrap_or_else(|e| panic!("{e}"));
 }
 

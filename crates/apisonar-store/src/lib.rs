@@ -16,6 +16,14 @@ pub use memory::MemoryStore;
 pub use sled_store::{SledOptions, SledStore};
 
 use apisonar_engine::{Changes, Endpoint};
+use serde::{Deserialize, Serialize};
+
+/// A template pinned by a user: `host` `None` applies to every host.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TemplateOverride {
+    pub host: Option<String>,
+    pub template: String,
+}
 
 /// Version of the on-disk layout. Bump it, and add a migration, when records change shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -41,6 +49,12 @@ pub trait Store {
     fn apply(&self, changes: &Changes) -> Result<(), StoreError>;
     /// Deletes endpoints last seen before `cutoff` (microseconds since the epoch); returns how many.
     fn prune(&self, cutoff: i64) -> Result<usize, StoreError>;
+    /// Every template override.
+    fn overrides(&self) -> Result<Vec<TemplateOverride>, StoreError>;
+    /// Adds an override (idempotent).
+    fn add_override(&self, o: &TemplateOverride) -> Result<(), StoreError>;
+    /// Removes an override; returns whether it existed.
+    fn remove_override(&self, o: &TemplateOverride) -> Result<bool, StoreError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<(), StoreError>;
 }

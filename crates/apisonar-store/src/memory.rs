@@ -5,12 +5,13 @@ use std::sync::Mutex;
 
 use apisonar_engine::{Changes, Endpoint};
 
-use crate::records::{decode_endpoint, encode_endpoint, endpoint_key};
-use crate::{Store, StoreError};
+use crate::records::{decode_endpoint, decode_override, encode_endpoint, encode_override, endpoint_key, override_key};
+use crate::{Store, StoreError, TemplateOverride};
 
 #[derive(Default)]
 pub struct MemoryStore {
     endpoints: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+    overrides: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
 }
 
 impl MemoryStore {
@@ -50,6 +51,21 @@ impl Store for MemoryStore {
             map.remove(k);
         }
         Ok(old.len())
+    }
+
+    fn overrides(&self) -> Result<Vec<TemplateOverride>, StoreError> {
+        let map = self.overrides.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.values().map(|v| decode_override(v)).collect()
+    }
+
+    fn add_override(&self, o: &TemplateOverride) -> Result<(), StoreError> {
+        let value = encode_override(o)?;
+        self.overrides.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(override_key(o), value);
+        Ok(())
+    }
+
+    fn remove_override(&self, o: &TemplateOverride) -> Result<bool, StoreError> {
+        Ok(self.overrides.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&override_key(o)).is_some())
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use apisonar_engine::{Changes, Endpoint};
 
-use crate::records::{decode_endpoint, encode_endpoint, endpoint_key};
-use crate::{Store, StoreError, SCHEMA_VERSION};
+use crate::records::{decode_endpoint, decode_override, encode_endpoint, encode_override, endpoint_key, override_key};
+use crate::{Store, StoreError, TemplateOverride, SCHEMA_VERSION};
 
 const META_TREE: &str = "meta";
 const ENDPOINTS_TREE: &str = "endpoints";
+const OVERRIDES_TREE: &str = "overrides";
 const SCHEMA_KEY: &[u8] = b"schema_version";
 
 /// Tuning of the sled database.
@@ -31,6 +32,7 @@ pub struct SledStore {
     path: PathBuf,
     db: sled::Db,
     endpoints: sled::Tree,
+    overrides: sled::Tree,
 }
 
 fn io(e: sled::Error) -> StoreError {
@@ -78,7 +80,8 @@ impl SledStore {
             }
         }
         let endpoints = db.open_tree(ENDPOINTS_TREE).map_err(io)?;
-        Ok(SledStore { path: dir.to_path_buf(), db, endpoints })
+        let overrides = db.open_tree(OVERRIDES_TREE).map_err(io)?;
+        Ok(SledStore { path: dir.to_path_buf(), db, endpoints, overrides })
     }
 
     pub fn path(&self) -> &Path {
@@ -114,6 +117,18 @@ impl Store for SledStore {
         }
         self.endpoints.apply_batch(batch).map_err(io)?;
         Ok(n)
+    }
+
+    fn overrides(&self) -> Result<Vec<TemplateOverride>, StoreError> {
+        self.overrides.iter().values().map(|v| decode_override(&v.map_err(io)?)).collect()
+    }
+
+    fn add_override(&self, o: &TemplateOverride) -> Result<(), StoreError> {
+        self.overrides.insert(override_key(o), encode_override(o)?).map(|_| ()).map_err(io)
+    }
+
+    fn remove_override(&self, o: &TemplateOverride) -> Result<bool, StoreError> {
+        self.overrides.remove(override_key(o)).map(|old| old.is_some()).map_err(io)
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -47,6 +47,9 @@ impl Inventory {
         let store = SledStore::open(dir, &SledOptions::default())?;
         let mut catalog = Catalog::new(TemplateConfig::default());
         catalog.load(store.endpoints().context("cannot read the existing inventory")?);
+        for o in store.overrides().context("cannot read the template overrides")? {
+            let _ = catalog.pin(o.host.as_deref(), &o.template);
+        }
         Ok(Inventory { catalog, store, last_write: Instant::now(), error: None })
     }
 

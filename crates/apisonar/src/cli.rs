@@ -20,6 +20,39 @@ pub enum Command {
     /// Export the inventory.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Pin, unpin or list path templates that automatic templating must follow.
+    #[command(subcommand)]
+    Template(TemplateCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TemplateCommand {
+    /// Pin a template such as `/repos/{owner}/{repo}` (parameters in braces) or keep a literal
+    /// path such as `/users/me` apart. Endpoints already stored that fit it are folded into it.
+    Pin(TemplateArgs),
+    /// Remove a pinned template.
+    Unpin(TemplateArgs),
+    /// List pinned templates.
+    List(TemplateListArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TemplateArgs {
+    /// Store directory.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+    /// Only for this host (default: every host).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// The template.
+    pub template: String,
+}
+
+#[derive(Args, Debug)]
+pub struct TemplateListArgs {
+    /// Store directory.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]

@@ -10,6 +10,7 @@ mod export;
 mod inventory;
 mod observe;
 mod output;
+mod overrides;
 mod yaml;
 
 use std::process::ExitCode;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         cli::Command::Analyze(args) => analyze::run(&args),
         cli::Command::Inventory(args) => inventory::run(&args),
         cli::Command::Export(cli::ExportCommand::Openapi(args)) => export::run(&args),
+        cli::Command::Template(cmd) => overrides::run(&cmd),
     };
     match result {
         Ok(outcome) => ExitCode::from(outcome),

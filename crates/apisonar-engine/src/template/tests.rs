@@ -203,3 +203,13 @@ fn same_shaped_leaves_merge_but_a_few_statics_do_not() {
     ]);
     assert_eq!(aliases, vec!["/members/me", "/members/{member}"]);
 }
+
+#[test]
+fn a_pinned_prefix_carries_the_rest_of_the_path() {
+    let mut t = Templater::new(TemplateConfig::default());
+    t.add_known(Some("h"), "/repos/{owner}/{repo}");
+    assert_eq!(t.template("h", "/repos/acme/api/issues/7", None).template, "/repos/{owner}/{repo}/issues/{issue_id}");
+    assert_eq!(t.template("h", "/repos/acme/api/issues", None).template, "/repos/{owner}/{repo}/issues");
+    assert_eq!(t.template("h", "/repos/acme/api", None).template, "/repos/{owner}/{repo}");
+    assert_eq!(t.template("h", "/other/1", None).template, "/other/{other_id}");
+}
