@@ -155,3 +155,25 @@ fn pinned_templates_are_followed_and_survive_later_runs() {
     );
     assert_eq!(apisonar(&["template", "unpin", "--db", &db, "/api/v3/repos/{owner}/{repo}"]).status.code(), Some(1));
 }
+
+#[test]
+fn retention_forgets_endpoints_not_seen_for_days() {
+    let db = temp_db("retention");
+    // Recorded in 2026 and in 2024 (synthetic): a 30-day retention keeps only the newest traffic.
+    let run = apisonar(&[
+        "analyze",
+        "--db",
+        &db,
+        "captures/synthetic/out-of-order.pcap",
+        "captures/python-api-keepalive.pcap",
+    ]);
+    assert_eq!(run.status.code(), Some(0));
+    assert!(inventory(&db).iter().any(|r| r["path"] == "/api/v1/users/{user_id}" && r["host"] == "api.example.test"));
+    let again = apisonar(&["analyze", "--db", &db, "--retention-days", "30", "captures/python-api-keepalive.pcap"]);
+    assert_eq!(again.status.code(), Some(0));
+    let rows = inventory(&db);
+    assert!(rows.iter().all(|r| r["host"] != "api.example.test"), "old endpoints kept");
+    assert!(rows.iter().any(|r| r["host"] == "127.0.0.1:5000"));
+    let schema = &find(&rows, "POST", "/api/v1/login")["request_schema"];
+    assert_eq!(schema["properties"]["password"]["type"], "string", "{schema}");
+}

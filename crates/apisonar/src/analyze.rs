@@ -69,13 +69,20 @@ impl Inventory {
         }
     }
 
-    fn finish(mut self) -> Result<usize> {
+    fn finish(mut self, retention_days: Option<u32>) -> Result<usize> {
         self.write();
         if let Some(e) = self.error.take() {
             return Err(e).context("cannot write the inventory");
         }
+        let mut count = self.catalog.len();
+        if let Some(days) = retention_days {
+            // Packet time, not the wall clock: replaying old captures must not erase them.
+            let newest = self.catalog.endpoints().map(|e| e.last_seen).max().unwrap_or(0);
+            let cutoff = newest.saturating_sub(i64::from(days) * 86_400 * 1_000_000);
+            count -= self.store.prune(cutoff).context("cannot apply the retention")?;
+        }
         self.store.flush().context("cannot flush the inventory")?;
-        Ok(self.catalog.len())
+        Ok(count)
     }
 }
 
@@ -246,7 +253,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     if let Some(e) = writers.error.take() {
         return Err(e).context("cannot write output");
     }
-    let endpoints = writers.inventory.take().map(Inventory::finish).transpose()?;
+    let endpoints = writers.inventory.take().map(|i| i.finish(args.retention_days)).transpose()?;
     let mut summary = Summary::new(files, engine.stats(), started.elapsed().as_secs_f64());
     summary.endpoints = endpoints;
     let to_stdout = [&args.transactions, &args.connections].iter().all(|p| p.as_deref() != Some(Path::new("-")));

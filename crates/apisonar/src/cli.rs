@@ -132,6 +132,11 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "DIR")]
     pub db: Option<PathBuf>,
 
+    /// With --db: forget endpoints not seen for this many days (of packet time, counted back
+    /// from the newest traffic in the store).
+    #[arg(long, value_name = "DAYS", requires = "db")]
+    pub retention_days: Option<u32>,
+
     /// Format of the summary (printed to standard error when standard output carries records).
     #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
     pub summary: SummaryFormat,

@@ -46,6 +46,11 @@ struct Row<'a> {
     latency: Latency,
     request_content_types: &'a std::collections::BTreeMap<String, u64>,
     response_content_types: &'a std::collections::BTreeMap<String, u64>,
+    request_bytes: &'a apisonar_engine::stats::SizeStats,
+    response_bytes: &'a apisonar_engine::stats::SizeStats,
+    /// Inferred JSON schemas (JSON Schema 2020-12), request and per response status.
+    request_schema: Option<serde_json::Value>,
+    response_schemas: std::collections::BTreeMap<u16, serde_json::Value>,
     why: &'a [String],
 }
 
@@ -77,6 +82,14 @@ fn row(e: &Endpoint) -> Row<'_> {
         },
         request_content_types: &e.request_content_types,
         response_content_types: &e.response_content_types,
+        request_bytes: &e.request_bytes,
+        response_bytes: &e.response_bytes,
+        request_schema: e.request_schema.as_ref().map(apisonar_engine::openapi::json_schema),
+        response_schemas: e
+            .response_schemas
+            .iter()
+            .map(|(s, sc)| (*s, apisonar_engine::openapi::json_schema(sc)))
+            .collect(),
         why: &e.why,
     }
 }
