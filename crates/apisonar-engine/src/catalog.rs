@@ -372,34 +372,27 @@ impl Catalog {
     /// before any automatic templating, and no automatic pass changes it. Endpoints already in
     /// the catalog whose template fits it are folded into it.
     pub fn pin(&mut self, host: Option<&str>, template: &str) -> usize {
-        let template = crate::template::normalize_template(template);
-        self.templater.add_known(host, &template);
-        let pinned: Vec<String> = crate::template::split_path(&template).into_iter().map(str::to_string).collect();
-        // An endpoint fits when its leading segments match the template (a parameter matches
-        // anything); the rest of its path follows the pinned part.
-        let rewrite = |path: &str| -> Option<String> {
-            let segs = crate::template::split_path(path);
-            if segs.len() < pinned.len() || pinned.is_empty() {
-                return None;
-            }
-            let fits = segs.iter().zip(&pinned).all(|(s, p)| p.starts_with('{') || s == p);
-            let mut out: Vec<String> = pinned.clone();
-            out.extend(segs[pinned.len()..].iter().map(|s| s.to_string()));
-            let new = format!("/{}", out.join("/"));
-            (fits && new != path).then_some(new)
-        };
+        self.pin_all(host, &[template.to_string()])
+    }
+
+    /// Pins several templates at once (a spec's operations): each stored endpoint follows the
+    /// best of all of them, so a spec's `/users/me` keeps its own endpoint beside `/users/{id}`.
+    pub fn pin_all(&mut self, host: Option<&str>, templates: &[String]) -> usize {
+        for t in templates {
+            self.templater.add_known(host, &crate::template::normalize_template(t));
+        }
         let moved: Vec<(EndpointKey, String)> = self
             .endpoints
             .keys()
-            .filter(|k| host.is_none_or(|h| h == k.host))
-            .filter_map(|k| rewrite(&k.path).map(|new| (k.clone(), new)))
+            .filter(|k| host.is_none_or(|h| crate::spec::same_host(h, &k.host)))
+            .filter_map(|k| self.templater.known_rewrite(&k.host, &k.path).map(|new| (k.clone(), new)))
             .collect();
         let count = moved.len();
         for (key, path) in moved {
             let Some(mut e) = self.endpoints.remove(&key) else { continue };
             e.path = path;
             e.path_params.clear();
-            e.why = vec![format!("pinned by an override: {template}")];
+            e.why = vec!["follows a pinned or specified template".to_string()];
             let new_key = e.key();
             match self.endpoints.get_mut(&new_key) {
                 Some(existing) => existing.merge(&e),

@@ -10,14 +10,20 @@
 pub mod segment;
 pub mod template;
 
+pub mod alert;
 pub mod auth;
 pub mod catalog;
 pub mod observation;
 pub mod openapi;
 pub mod params;
+pub mod posture;
 pub mod schema;
+pub mod spec;
 pub mod stats;
 
+pub use alert::{Alert, AlertMerge, AlertState, Severity};
 pub use catalog::{Catalog, Changes, Endpoint, EndpointKey};
 pub use observation::{Observation, ObservedResponse};
+pub use posture::{Classification, Drift, State};
+pub use spec::{Spec, SpecError, SpecOperation};
 pub use template::{TemplateConfig, Templater};

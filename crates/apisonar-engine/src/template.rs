@@ -257,6 +257,20 @@ impl Templater {
         }
     }
 
+    /// The path `template` takes under the known templates (exactly, or through a known prefix
+    /// followed by its remaining segments), if one fits and it differs.
+    pub fn known_rewrite(&self, host: &str, template: &str) -> Option<String> {
+        let segs = split_path(template);
+        let fits =
+            |k: &KnownTemplate| k.segments.iter().zip(&segs).all(|(t, s)| t.as_deref().is_none_or(|lit| lit == *s));
+        let known =
+            self.match_known(host, &segs, false).filter(|k| fits(k)).or_else(|| self.match_known(host, &segs, true))?;
+        let mut out: Vec<String> = known.written.clone();
+        out.extend(segs.iter().skip(known.written.len()).map(|s| s.to_string()));
+        let new = join(&out);
+        (new != template).then_some(new)
+    }
+
     /// The best known template for `segments` (all of them when `prefix` is false, a leading
     /// part of them when true; then the longest wins).
     fn match_known(&self, host: &str, segments: &[&str], prefix: bool) -> Option<&KnownTemplate> {
@@ -484,8 +498,14 @@ fn consolidate_node(node: &mut Node, prefix: &mut Vec<String>, taken: &[String],
         // (in `template`) merges there.
         return;
     }
-    let candidates: Vec<&String> =
-        node.literals.keys().filter(|w| !is_static(w) && !node.pinned.contains(*w)).collect();
+    // Only words seen in this run are evidence: literals learned from earlier runs were
+    // decided then, and carry no shapes to decide again with.
+    let candidates: Vec<&String> = node
+        .literals
+        .iter()
+        .filter(|(w, l)| !is_static(w) && !node.pinned.contains(*w) && l.hits > 0)
+        .map(|(w, _)| w)
+        .collect();
     let mut group: Vec<String> = Vec::new();
     let mut reason = String::new();
     let absorbing = node.param.as_ref().is_some_and(|p| p.absorbs_words);

@@ -46,7 +46,63 @@ fn contract(store: &dyn Store) {
     assert!(store.remove_override(&o).unwrap_or(false));
     assert!(!store.remove_override(&o).unwrap_or(true));
     assert_eq!(store.overrides().unwrap_or_default(), vec![any]);
+    specs_and_alerts(store);
     store.flush().unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn specs_and_alerts(store: &dyn Store) {
+    use apisonar_engine::{Alert, AlertMerge, AlertState, Severity, Spec};
+    let spec = Spec {
+        name: "shop.yaml".into(),
+        title: "Shop".into(),
+        format: "openapi 3.1.0".into(),
+        hosts: vec![],
+        operations: vec![],
+    };
+    store.put_spec(&spec).unwrap_or_else(|e| panic!("{e}"));
+    store.put_spec(&spec).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.specs().unwrap_or_default(), vec![spec]);
+    assert!(store.remove_spec("shop.yaml").unwrap_or(false));
+    assert!(store.specs().unwrap_or_default().is_empty());
+    let draft = Alert {
+        id: 0,
+        kind: "shadow_api".into(),
+        subtype: None,
+        severity: Severity::Medium,
+        title: "t".into(),
+        host: "h".into(),
+        method: "GET".into(),
+        path: "/x".into(),
+        client: None,
+        count: 2,
+        first_seen: 10,
+        last_seen: 20,
+        state: AlertState::Open,
+        evidence: "e".into(),
+    };
+    let (a, new) = store.upsert_alert(&draft, AlertMerge::Add).unwrap_or_else(|e| panic!("{e}"));
+    assert!(new && a.id > 0);
+    let (b, new) = store
+        .upsert_alert(&Alert { count: 3, last_seen: 30, ..draft.clone() }, AlertMerge::Add)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!new);
+    assert_eq!((b.id, b.count, b.first_seen, b.last_seen), (a.id, 5, 10, 30));
+    let (c, _) =
+        store.upsert_alert(&Alert { count: 7, ..draft.clone() }, AlertMerge::Replace).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((c.count, c.last_seen), (7, 30));
+    let other = store
+        .upsert_alert(&Alert { client: Some("10.0.0.9".into()), ..draft.clone() }, AlertMerge::Add)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(other.1 && other.0.id > a.id);
+    let resolved = store.set_alert_state(a.id, AlertState::Resolved).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resolved.map(|r| r.state), Some(AlertState::Resolved));
+    assert_eq!(store.set_alert_state(9999, AlertState::Open).unwrap_or_else(|e| panic!("{e}")), None);
+    let (again, _) =
+        store.upsert_alert(&Alert { last_seen: 40, ..draft }, AlertMerge::Add).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again.state, AlertState::Open, "a resolved alert that fires again reopens");
+    let all = store.alerts().unwrap_or_default();
+    assert_eq!(all.len(), 2);
+    assert!(all[0].id < all[1].id, "listed oldest first");
 }
 
 /// A model test: a random sequence of catalog changes leaves both stores with the catalog's state.

@@ -15,7 +15,7 @@ mod sled_store;
 pub use memory::MemoryStore;
 pub use sled_store::{SledOptions, SledStore};
 
-use apisonar_engine::{Changes, Endpoint};
+use apisonar_engine::{Alert, AlertMerge, AlertState, Changes, Endpoint, Spec};
 use serde::{Deserialize, Serialize};
 
 /// A template pinned by a user: `host` `None` applies to every host.
@@ -55,8 +55,45 @@ pub trait Store {
     fn add_override(&self, o: &TemplateOverride) -> Result<(), StoreError>;
     /// Removes an override; returns whether it existed.
     fn remove_override(&self, o: &TemplateOverride) -> Result<bool, StoreError>;
+    /// Every stored spec.
+    fn specs(&self) -> Result<Vec<Spec>, StoreError>;
+    /// Stores (or replaces) a spec under its name.
+    fn put_spec(&self, spec: &Spec) -> Result<(), StoreError>;
+    /// Removes a spec; returns whether it existed.
+    fn remove_spec(&self, name: &str) -> Result<bool, StoreError>;
+    /// Every alert, by id.
+    fn alerts(&self) -> Result<Vec<Alert>, StoreError>;
+    /// Records an occurrence: a new alert, or the existing one with the same dedup key updated
+    /// (a resolved alert that fires again reopens). Returns the alert as stored and whether it
+    /// is new.
+    fn upsert_alert(&self, draft: &Alert, merge: AlertMerge) -> Result<(Alert, bool), StoreError>;
+    /// Changes an alert's lifecycle state; `None` if there is no such alert.
+    fn set_alert_state(&self, id: u64, state: AlertState) -> Result<Option<Alert>, StoreError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// Combines an occurrence with an existing alert (shared by every `Store`).
+pub(crate) fn merge_alert(existing: &mut Alert, draft: &Alert, merge: AlertMerge) {
+    let newer = draft.last_seen > existing.last_seen;
+    match merge {
+        AlertMerge::Replace => {
+            existing.count = draft.count;
+            existing.first_seen = draft.first_seen;
+        }
+        AlertMerge::Add => {
+            existing.count = existing.count.saturating_add(draft.count);
+            existing.first_seen = existing.first_seen.min(draft.first_seen);
+        }
+    }
+    existing.last_seen = existing.last_seen.max(draft.last_seen);
+    existing.severity = existing.severity.max(draft.severity);
+    existing.title = draft.title.clone();
+    existing.evidence = draft.evidence.clone();
+    existing.subtype = draft.subtype.clone();
+    if existing.state == AlertState::Resolved && newer {
+        existing.state = AlertState::Open;
+    }
 }
 
 #[cfg(test)]

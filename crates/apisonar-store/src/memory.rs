@@ -5,13 +5,21 @@ use std::sync::Mutex;
 
 use apisonar_engine::{Changes, Endpoint};
 
+use crate::records::{decode, encode};
 use crate::records::{decode_endpoint, decode_override, encode_endpoint, encode_override, endpoint_key, override_key};
-use crate::{Store, StoreError, TemplateOverride};
+use crate::{merge_alert, Store, StoreError, TemplateOverride};
+use apisonar_engine::{Alert, AlertMerge, AlertState, Spec};
 
 #[derive(Default)]
 pub struct MemoryStore {
     endpoints: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
     overrides: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+    specs: Mutex<BTreeMap<String, Vec<u8>>>,
+    alerts: Mutex<BTreeMap<u64, Vec<u8>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl MemoryStore {
@@ -66,6 +74,50 @@ impl Store for MemoryStore {
 
     fn remove_override(&self, o: &TemplateOverride) -> Result<bool, StoreError> {
         Ok(self.overrides.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&override_key(o)).is_some())
+    }
+
+    fn specs(&self) -> Result<Vec<Spec>, StoreError> {
+        lock(&self.specs).values().map(|v| decode(v, "spec")).collect()
+    }
+
+    fn put_spec(&self, spec: &Spec) -> Result<(), StoreError> {
+        let value = encode(spec)?;
+        lock(&self.specs).insert(spec.name.clone(), value);
+        Ok(())
+    }
+
+    fn remove_spec(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(lock(&self.specs).remove(name).is_some())
+    }
+
+    fn alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        lock(&self.alerts).values().map(|v| decode(v, "alert")).collect()
+    }
+
+    fn upsert_alert(&self, draft: &Alert, merge: AlertMerge) -> Result<(Alert, bool), StoreError> {
+        let mut alerts = lock(&self.alerts);
+        let key = draft.dedup_key();
+        for value in alerts.values_mut() {
+            let mut existing: Alert = decode(value, "alert")?;
+            if existing.dedup_key() == key {
+                merge_alert(&mut existing, draft, merge);
+                *value = encode(&existing)?;
+                return Ok((existing, false));
+            }
+        }
+        let id = alerts.keys().next_back().map_or(1, |k| k + 1);
+        let alert = Alert { id, ..draft.clone() };
+        alerts.insert(id, encode(&alert)?);
+        Ok((alert, true))
+    }
+
+    fn set_alert_state(&self, id: u64, state: AlertState) -> Result<Option<Alert>, StoreError> {
+        let mut alerts = lock(&self.alerts);
+        let Some(value) = alerts.get_mut(&id) else { return Ok(None) };
+        let mut alert: Alert = decode(value, "alert")?;
+        alert.state = state;
+        *value = encode(&alert)?;
+        Ok(Some(alert))
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -56,3 +56,19 @@ pub(crate) fn decode_override(bytes: &[u8]) -> Result<TemplateOverride, StoreErr
         _ => Err(StoreError::Damaged("override record format".into())),
     }
 }
+
+/// Any versioned JSON record.
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    let mut out = vec![RECORD_FORMAT_JSON];
+    serde_json::to_writer(&mut out, value).map_err(|err| StoreError::Io(err.to_string()))?;
+    Ok(out)
+}
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
+    match bytes.split_first() {
+        Some((&RECORD_FORMAT_JSON, json)) => {
+            serde_json::from_slice(json).map_err(|e| StoreError::Damaged(format!("{what} record: {e}")))
+        }
+        _ => Err(StoreError::Damaged(format!("{what} record format"))),
+    }
+}

@@ -5,12 +5,18 @@ use std::time::Duration;
 
 use apisonar_engine::{Changes, Endpoint};
 
+use crate::records::{decode, encode};
 use crate::records::{decode_endpoint, decode_override, encode_endpoint, encode_override, endpoint_key, override_key};
-use crate::{Store, StoreError, TemplateOverride, SCHEMA_VERSION};
+use crate::{merge_alert, Store, StoreError, TemplateOverride, SCHEMA_VERSION};
+use apisonar_engine::{Alert, AlertMerge, AlertState, Spec};
 
 const META_TREE: &str = "meta";
 const ENDPOINTS_TREE: &str = "endpoints";
 const OVERRIDES_TREE: &str = "overrides";
+const SPECS_TREE: &str = "specs";
+const ALERTS_TREE: &str = "alerts";
+/// Dedup key -> alert id (big-endian u64).
+const ALERT_KEYS_TREE: &str = "alert_keys";
 const SCHEMA_KEY: &[u8] = b"schema_version";
 
 /// Tuning of the sled database.
@@ -33,6 +39,9 @@ pub struct SledStore {
     db: sled::Db,
     endpoints: sled::Tree,
     overrides: sled::Tree,
+    specs: sled::Tree,
+    alerts: sled::Tree,
+    alert_keys: sled::Tree,
 }
 
 fn io(e: sled::Error) -> StoreError {
@@ -81,7 +90,10 @@ impl SledStore {
         }
         let endpoints = db.open_tree(ENDPOINTS_TREE).map_err(io)?;
         let overrides = db.open_tree(OVERRIDES_TREE).map_err(io)?;
-        Ok(SledStore { path: dir.to_path_buf(), db, endpoints, overrides })
+        let specs = db.open_tree(SPECS_TREE).map_err(io)?;
+        let alerts = db.open_tree(ALERTS_TREE).map_err(io)?;
+        let alert_keys = db.open_tree(ALERT_KEYS_TREE).map_err(io)?;
+        Ok(SledStore { path: dir.to_path_buf(), db, endpoints, overrides, specs, alerts, alert_keys })
     }
 
     pub fn path(&self) -> &Path {
@@ -129,6 +141,50 @@ impl Store for SledStore {
 
     fn remove_override(&self, o: &TemplateOverride) -> Result<bool, StoreError> {
         self.overrides.remove(override_key(o)).map(|old| old.is_some()).map_err(io)
+    }
+
+    fn specs(&self) -> Result<Vec<Spec>, StoreError> {
+        self.specs.iter().values().map(|v| decode(&v.map_err(io)?, "spec")).collect()
+    }
+
+    fn put_spec(&self, spec: &Spec) -> Result<(), StoreError> {
+        self.specs.insert(spec.name.as_bytes(), encode(spec)?).map(|_| ()).map_err(io)
+    }
+
+    fn remove_spec(&self, name: &str) -> Result<bool, StoreError> {
+        self.specs.remove(name.as_bytes()).map(|old| old.is_some()).map_err(io)
+    }
+
+    fn alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        self.alerts.iter().values().map(|v| decode(&v.map_err(io)?, "alert")).collect()
+    }
+
+    fn upsert_alert(&self, draft: &Alert, merge: AlertMerge) -> Result<(Alert, bool), StoreError> {
+        let key = draft.dedup_key();
+        if let Some(id) = self.alert_keys.get(key.as_bytes()).map_err(io)? {
+            if let Some(value) = self.alerts.get(&id).map_err(io)? {
+                let mut existing: Alert = decode(&value, "alert")?;
+                merge_alert(&mut existing, draft, merge);
+                self.alerts.insert(&id, encode(&existing)?).map_err(io)?;
+                return Ok((existing, false));
+            }
+        }
+        // Ids increase with time, so big-endian keys list alerts oldest first.
+        let id = self.db.generate_id().map_err(io)? + 1;
+        let alert = Alert { id, ..draft.clone() };
+        let mut batch = sled::Batch::default();
+        batch.insert(&id.to_be_bytes(), encode(&alert)?);
+        self.alerts.apply_batch(batch).map_err(io)?;
+        self.alert_keys.insert(key.as_bytes(), &id.to_be_bytes()).map_err(io)?;
+        Ok((alert, true))
+    }
+
+    fn set_alert_state(&self, id: u64, state: AlertState) -> Result<Option<Alert>, StoreError> {
+        let Some(value) = self.alerts.get(id.to_be_bytes()).map_err(io)? else { return Ok(None) };
+        let mut alert: Alert = decode(&value, "alert")?;
+        alert.state = state;
+        self.alerts.insert(id.to_be_bytes(), encode(&alert)?).map_err(io)?;
+        Ok(Some(alert))
     }
 
     fn flush(&self) -> Result<(), StoreError> {

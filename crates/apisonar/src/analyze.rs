@@ -43,13 +43,17 @@ struct Inventory {
 const WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Inventory {
-    fn open(dir: &Path) -> Result<Inventory> {
+    fn open(dir: &Path, new_specs: Vec<apisonar_engine::Spec>) -> Result<Inventory> {
         let store = SledStore::open(dir, &SledOptions::default())?;
+        for spec in &new_specs {
+            store.put_spec(spec)?;
+        }
         let mut catalog = Catalog::new(TemplateConfig::default());
         catalog.load(store.endpoints().context("cannot read the existing inventory")?);
         for o in store.overrides().context("cannot read the template overrides")? {
             let _ = catalog.pin(o.host.as_deref(), &o.template);
         }
+        crate::posture::apply_specs(&mut catalog, &store.specs().context("cannot read the specs")?);
         Ok(Inventory { catalog, store, last_write: Instant::now(), error: None })
     }
 
@@ -81,6 +85,7 @@ impl Inventory {
             let cutoff = newest.saturating_sub(i64::from(days) * 86_400 * 1_000_000);
             count -= self.store.prune(cutoff).context("cannot apply the retention")?;
         }
+        crate::posture::sync_alerts(&self.store).context("cannot update the alerts")?;
         self.store.flush().context("cannot flush the inventory")?;
         Ok(count)
     }
@@ -220,7 +225,14 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
         transactions: args.transactions.as_deref().map(open_output).transpose()?,
         connections: args.connections.as_deref().map(open_output).transpose()?,
         error: None,
-        inventory: args.db.as_deref().map(Inventory::open).transpose()?,
+        inventory: match args.db.as_deref() {
+            Some(dir) => {
+                // Every spec is parsed before anything is written: a bad one changes nothing.
+                let specs = args.specs.iter().map(|s| crate::posture::load_spec_arg(s)).collect::<Result<Vec<_>>>()?;
+                Some(Inventory::open(dir, specs)?)
+            }
+            None => None,
+        },
     };
     let mut engine = FlowEngine::new(args.limits());
     let mut files = Vec::new();

@@ -23,6 +23,70 @@ pub enum Command {
     /// Pin, unpin or list path templates that automatic templating must follow.
     #[command(subcommand)]
     Template(TemplateCommand),
+    /// Add, list or remove API specs (OpenAPI 3.0/3.1, Swagger 2.0) kept in the store.
+    #[command(subcommand)]
+    Spec(SpecCommand),
+    /// List alerts, or change their state.
+    Alerts(AlertsArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SpecCommand {
+    /// Add (or replace) a spec; the inventory is classified against it at once.
+    Add(SpecAddArgs),
+    /// List the stored specs.
+    List(StoreArgs),
+    /// Remove a spec by name.
+    Remove(SpecRemoveArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct StoreArgs {
+    /// Store directory.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct SpecAddArgs {
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+    /// The spec covers this host (instead of the hosts in its `servers` or `host`).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Name to store it under (default: the file name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The spec file (YAML or JSON).
+    pub file: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct SpecRemoveArgs {
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+    /// Name of the spec (see `spec list`).
+    pub name: String,
+}
+
+#[derive(Args, Debug)]
+pub struct AlertsArgs {
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    /// Only alerts of this kind (`shadow_api`, `zombie_api`, ...).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Only alerts seen at or after this time (RFC 3339, e.g. 2026-11-30T00:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Mark this alert acknowledged.
+    #[arg(long, value_name = "ID", conflicts_with = "resolve")]
+    pub ack: Option<u64>,
+    /// Mark this alert resolved.
+    #[arg(long, value_name = "ID")]
+    pub resolve: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -131,6 +195,11 @@ pub struct AnalyzeArgs {
     /// Fill (or update) the API inventory in this store directory; running again merges.
     #[arg(long, value_name = "DIR")]
     pub db: Option<PathBuf>,
+
+    /// With --db: an API spec to classify the traffic against, `FILE` or `HOST=FILE` (the spec then
+    /// covers HOST); kept in the store. Repeatable.
+    #[arg(long = "spec", value_name = "[HOST=]FILE", requires = "db")]
+    pub specs: Vec<String>,
 
     /// With --db: forget endpoints not seen for this many days (of packet time, counted back
     /// from the newest traffic in the store).

@@ -33,6 +33,13 @@ struct Row<'a> {
     method: &'a str,
     path: &'a str,
     state: &'static str,
+    /// The spec (and operation) the endpoint was matched to, and why it has its state.
+    spec: Option<String>,
+    operation: Option<String>,
+    state_reason: String,
+    /// For documented endpoints: what traffic shows beyond the spec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drift: Option<apisonar_engine::Drift>,
     hits: u64,
     first_seen: String,
     last_seen: String,
@@ -54,7 +61,13 @@ struct Row<'a> {
     why: &'a [String],
 }
 
-fn row(e: &Endpoint) -> Row<'_> {
+fn row<'a>(e: &'a Endpoint, specs: &[apisonar_engine::Spec], orphan: bool) -> Row<'a> {
+    let mut verdict = apisonar_engine::posture::classify(specs, e);
+    if orphan {
+        verdict.state = apisonar_engine::State::Orphan;
+        verdict.reason = "documented, never seen".into();
+        verdict.drift = None;
+    }
     let mut params = Vec::new();
     for (location, map) in [("path", &e.path_params), ("query", &e.query_params), ("form", &e.form_fields)] {
         for (name, p) in map {
@@ -65,7 +78,11 @@ fn row(e: &Endpoint) -> Row<'_> {
         host: &e.host,
         method: &e.method,
         path: &e.path,
-        state: "undocumented",
+        state: verdict.state.as_str(),
+        spec: verdict.spec,
+        operation: verdict.operation,
+        state_reason: verdict.reason,
+        drift: verdict.drift,
         hits: e.hits,
         first_seen: rfc3339_micros(e.first_seen),
         last_seen: rfc3339_micros(e.last_seen),
@@ -104,11 +121,26 @@ pub fn run(args: &InventoryArgs) -> Result<u8> {
     }
     let store = SledStore::open(&args.db, &SledOptions::default())?;
     let mut endpoints = store.endpoints().context("cannot read the inventory")?;
+    let specs = store.specs().context("cannot read the specs")?;
+    // Documented operations never seen are listed too, as orphans.
+    let orphans: Vec<Endpoint> = apisonar_engine::posture::orphans(&specs, &endpoints)
+        .into_iter()
+        .map(|(host, spec, op)| Endpoint {
+            host,
+            method: op.method.clone(),
+            path: op.path.clone(),
+            why: vec![format!("documented in {}", spec.name)],
+            ..Endpoint::default()
+        })
+        .collect();
+    let seen = endpoints.len();
+    endpoints.extend(orphans);
+    let mut listed: Vec<(bool, &Endpoint)> = endpoints.iter().enumerate().map(|(i, e)| (i >= seen, e)).collect();
     if let Some(host) = &args.host {
-        endpoints.retain(|e| e.host.eq_ignore_ascii_case(host));
+        listed.retain(|(_, e)| e.host.eq_ignore_ascii_case(host) || e.host == "*");
     }
-    endpoints.sort_by(|a, b| (&a.host, &a.path, &a.method).cmp(&(&b.host, &b.path, &b.method)));
-    let rows: Vec<Row<'_>> = endpoints.iter().map(row).collect();
+    listed.sort_by(|(_, a), (_, b)| (&a.host, &a.path, &a.method).cmp(&(&b.host, &b.path, &b.method)));
+    let rows: Vec<Row<'_>> = listed.iter().map(|(orphan, e)| row(e, &specs, *orphan)).collect();
     let mut out = io::stdout().lock();
     match args.format {
         ListFormat::Json => {

@@ -3,6 +3,7 @@
 //! The binary owns the command line, reading captures with libpcap, output files and exit codes;
 //! protocol and discovery logic live in the library crates.
 
+mod alerts;
 mod analyze;
 mod capture;
 mod cli;
@@ -11,6 +12,8 @@ mod inventory;
 mod observe;
 mod output;
 mod overrides;
+mod posture;
+mod specs;
 mod yaml;
 
 use std::process::ExitCode;
@@ -35,6 +38,8 @@ fn main() -> ExitCode {
         cli::Command::Inventory(args) => inventory::run(&args),
         cli::Command::Export(cli::ExportCommand::Openapi(args)) => export::run(&args),
         cli::Command::Template(cmd) => overrides::run(&cmd),
+        cli::Command::Spec(cmd) => specs::run(&cmd),
+        cli::Command::Alerts(args) => alerts::run(&args),
     };
     match result {
         Ok(outcome) => ExitCode::from(outcome),

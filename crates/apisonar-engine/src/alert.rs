@@ -1,0 +1,119 @@
+//! Alerts: what users review. Deduplicated by kind, endpoint and client; evidence is always
+//! masked by whoever builds it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Endpoint;
+use crate::posture::{Classification, State};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+impl AlertState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Open => "open",
+            AlertState::Acknowledged => "acknowledged",
+            AlertState::Resolved => "resolved",
+        }
+    }
+}
+
+/// One alert, aggregated over every occurrence with the same dedup key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Assigned by the store.
+    pub id: u64,
+    pub kind: String,
+    pub subtype: Option<String>,
+    pub severity: Severity,
+    pub title: String,
+    pub host: String,
+    pub method: String,
+    /// Endpoint template.
+    pub path: String,
+    /// The client, when the alert is about one (an address, never a credential).
+    pub client: Option<String>,
+    pub count: u64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub state: AlertState,
+    /// Masked evidence: classes, masks and hashes, never a secret.
+    pub evidence: String,
+}
+
+impl Alert {
+    /// The deduplication key: kind, endpoint and client.
+    pub fn dedup_key(&self) -> String {
+        format!(
+            "{}\0{}\0{}\0{}\0{}",
+            self.kind,
+            self.host,
+            self.method,
+            self.path,
+            self.client.as_deref().unwrap_or("")
+        )
+    }
+}
+
+/// How a new occurrence combines with an existing alert of the same key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlertMerge {
+    /// The draft's count and times are totals (posture alerts recomputed from the inventory).
+    Replace,
+    /// The draft's count adds to the existing one (detections).
+    Add,
+}
+
+/// The alert a shadow or zombie endpoint raises, if any.
+pub fn posture_alert(e: &Endpoint, c: &Classification) -> Option<Alert> {
+    let (kind, subtype, what) = match c.state {
+        State::Shadow => ("shadow_api", None, "Shadow API"),
+        State::Zombie if c.reason.contains("deprecated") => ("zombie_api", Some("deprecated"), "Zombie API"),
+        State::Zombie => ("zombie_api", Some("superseded"), "Zombie API"),
+        _ => return None,
+    };
+    Some(Alert {
+        id: 0,
+        kind: kind.to_string(),
+        subtype: subtype.map(str::to_string),
+        severity: Severity::Medium,
+        title: format!("{what}: {} {} on {}", e.method, e.path, e.host),
+        host: e.host.clone(),
+        method: e.method.clone(),
+        path: e.path.clone(),
+        client: None,
+        count: e.hits,
+        first_seen: e.first_seen,
+        last_seen: e.last_seen,
+        state: AlertState::Open,
+        evidence: format!("{}; {} requests from {} clients", c.reason, e.hits, e.clients.count()),
+    })
+}

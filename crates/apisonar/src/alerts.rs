@@ -1,0 +1,96 @@
+//! `apisonar alerts`: list alerts (table or JSON), or acknowledge / resolve one.
+
+use std::io::{self, Write};
+
+use anyhow::{bail, Context, Result};
+use apisonar_engine::{Alert, AlertState};
+use apisonar_store::{SledOptions, SledStore, Store};
+use serde::Serialize;
+
+use crate::cli::{AlertsArgs, ListFormat};
+use crate::output::rfc3339_micros;
+
+#[derive(Serialize)]
+struct Row<'a> {
+    id: u64,
+    kind: &'a str,
+    subtype: Option<&'a str>,
+    severity: &'static str,
+    state: &'static str,
+    title: &'a str,
+    host: &'a str,
+    method: &'a str,
+    path: &'a str,
+    client: Option<&'a str>,
+    count: u64,
+    first_seen: String,
+    last_seen: String,
+    evidence: &'a str,
+}
+
+fn row(a: &Alert) -> Row<'_> {
+    Row {
+        id: a.id,
+        kind: &a.kind,
+        subtype: a.subtype.as_deref(),
+        severity: a.severity.as_str(),
+        state: a.state.as_str(),
+        title: &a.title,
+        host: &a.host,
+        method: &a.method,
+        path: &a.path,
+        client: a.client.as_deref(),
+        count: a.count,
+        first_seen: rfc3339_micros(a.first_seen),
+        last_seen: rfc3339_micros(a.last_seen),
+        evidence: &a.evidence,
+    }
+}
+
+pub fn run(args: &AlertsArgs) -> Result<u8> {
+    if !args.db.exists() {
+        bail!("no store at {}", args.db.display());
+    }
+    let store = SledStore::open(&args.db, &SledOptions::default())?;
+    for (id, state) in [(args.ack, AlertState::Acknowledged), (args.resolve, AlertState::Resolved)] {
+        if let Some(id) = id {
+            match store.set_alert_state(id, state)? {
+                Some(a) => println!("alert {} is now {}", a.id, a.state.as_str()),
+                None => bail!("no alert {id}"),
+            }
+            store.flush()?;
+            return Ok(0);
+        }
+    }
+    let since = args
+        .since
+        .as_deref()
+        .map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map(|d| d.timestamp_micros())
+                .with_context(|| format!("--since {t:?} is not RFC 3339"))
+        })
+        .transpose()?;
+    let mut alerts = store.alerts()?;
+    alerts.retain(|a| args.kind.as_deref().is_none_or(|k| a.kind == k) && since.is_none_or(|s| a.last_seen >= s));
+    let rows: Vec<Row<'_>> = alerts.iter().map(row).collect();
+    let mut out = io::stdout().lock();
+    match args.format {
+        ListFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &rows)?;
+            writeln!(out)?;
+        }
+        ListFormat::Table => {
+            writeln!(out, "{:>5} {:<9} {:<13} {:<18} {:>6}  TITLE", "ID", "SEVERITY", "STATE", "KIND", "COUNT")?;
+            for r in &rows {
+                writeln!(
+                    out,
+                    "{:>5} {:<9} {:<13} {:<18} {:>6}  {}",
+                    r.id, r.severity, r.state, r.kind, r.count, r.title
+                )?;
+            }
+            writeln!(out, "{} alerts", rows.len())?;
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,70 @@
+//! Specs and posture in the binary: loading spec files, keeping the inventory's templating in
+//! line with them, and raising shadow/zombie alerts.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use apisonar_engine::{alert, posture, AlertMerge, Catalog, Spec};
+use apisonar_store::Store;
+
+/// Reads and parses a spec file; `host` binds it explicitly. Errors name the file and the place.
+pub fn load_spec(path: &Path, host: Option<&str>, name: Option<&str>) -> Result<Spec> {
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read spec {}", path.display()))?;
+    if meta.len() > apisonar_engine::spec::MAX_SPEC_BYTES as u64 {
+        anyhow::bail!(
+            "spec {}: larger than {} MiB",
+            path.display(),
+            apisonar_engine::spec::MAX_SPEC_BYTES / (1024 * 1024)
+        );
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read spec {}", path.display()))?;
+    let default_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "spec".into());
+    let mut spec = apisonar_engine::spec::parse(name.unwrap_or(&default_name), &text)
+        .map_err(|e| anyhow::anyhow!("spec {}: {e}", path.display()))?;
+    if let Some(h) = host {
+        spec.hosts = vec![h.to_ascii_lowercase()];
+    }
+    Ok(spec)
+}
+
+/// `FILE` or `HOST=FILE`.
+pub fn load_spec_arg(arg: &str) -> Result<Spec> {
+    match arg.split_once('=') {
+        Some((host, file)) if !host.is_empty() && !host.contains('/') => load_spec(Path::new(file), Some(host), None),
+        _ => load_spec(Path::new(arg), None, None),
+    }
+}
+
+/// Makes the catalog's templates follow every spec operation (a spec's static segment beats a
+/// parameter; specified parameters group traffic as the spec does).
+pub fn apply_specs(catalog: &mut Catalog, specs: &[Spec]) {
+    for spec in specs {
+        let templates: Vec<String> = spec.operations.iter().map(|o| o.path.clone()).collect();
+        if spec.hosts.is_empty() {
+            catalog.pin_all(None, &templates);
+        } else {
+            for host in &spec.hosts {
+                catalog.pin_all(Some(host), &templates);
+            }
+        }
+    }
+}
+
+/// Raises or updates a shadow/zombie alert for every endpoint that is one; returns how many
+/// alerts are new.
+pub fn sync_alerts(store: &dyn Store) -> Result<usize> {
+    let specs = store.specs()?;
+    if specs.is_empty() {
+        return Ok(0);
+    }
+    let mut new = 0;
+    for e in store.endpoints()? {
+        let verdict = posture::classify(&specs, &e);
+        if let Some(a) = alert::posture_alert(&e, &verdict) {
+            if store.upsert_alert(&a, AlertMerge::Replace)?.1 {
+                new += 1;
+            }
+        }
+    }
+    Ok(new)
+}

@@ -1,0 +1,270 @@
+//! Posture against real specs: each API capture with its framework's own OpenAPI document,
+//! modified (an operation removed, one marked deprecated, one moved to the next API version, one
+//! added that nobody calls), must give exactly the expected shadow / zombie / orphan /
+//! documented classification, and the shadow and zombie endpoints must raise alerts.
+
+use std::collections::BTreeSet;
+
+use apisonar_tests::{apisonar, repo_root};
+use serde_json::{json, Value};
+
+fn normalize(path: &str) -> String {
+    let segs: Vec<&str> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| if s.starts_with('{') && s.ends_with('}') { "{}" } else { s })
+        .collect();
+    format!("/{}", segs.join("/"))
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("apisonar-posture-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+/// A (method, spec path) pair.
+type Operation = (String, String);
+
+/// Every exercised operation, and those never called.
+fn truth(name: &str) -> (Vec<Operation>, Vec<Operation>) {
+    let text = std::fs::read_to_string(repo_root().join(format!("captures/apis/{name}.truth.tsv"))).unwrap_or_default();
+    let mut called = Vec::new();
+    let mut never = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# never called: ") {
+            let mut c = rest.split('\t');
+            never.push((c.next().unwrap_or_default().to_string(), c.next().unwrap_or_default().to_string()));
+        } else if !line.starts_with('#') && !line.trim().is_empty() {
+            let mut c = line.split('\t');
+            called.push((c.next().unwrap_or_default().to_string(), c.next().unwrap_or_default().to_string()));
+        }
+    }
+    (called, never)
+}
+
+fn bump_version(path: &str) -> Option<String> {
+    let segs: Vec<String> = path.split('/').map(str::to_string).collect();
+    let i =
+        segs.iter().position(|s| s.len() == 2 && s.starts_with('v') && s[1..].chars().all(|c| c.is_ascii_digit()))?;
+    let n: u32 = segs[i][1..].parse().ok()?;
+    let mut out = segs.clone();
+    out[i] = format!("v{}", n + 1);
+    Some(out.join("/"))
+}
+
+fn spec_key(spec: &Value, path: &str) -> Option<String> {
+    // The spec may write the path with a trailing slash (Django).
+    spec["paths"].as_object()?.keys().find(|k| normalize(k) == normalize(path)).cloned()
+}
+
+#[test]
+fn modified_specs_give_the_exact_expected_classification() {
+    for name in ["fastapi-shop", "flask-taskboard", "express-codehost", "django-newsroom"] {
+        let (called, never) = truth(name);
+        let mut spec: Value = serde_json::from_slice(
+            &std::fs::read(repo_root().join(format!("captures/apis/{name}.openapi.json"))).unwrap_or_default(),
+        )
+        .unwrap_or_else(|e| panic!("{name} spec: {e}"));
+        let paths_of = |m: &str, p: &str| (m.to_string(), normalize(p));
+        // The moved path: the first exercised path with a version segment; all its methods move.
+        let moved_path = called
+            .iter()
+            .map(|(_, p)| p.clone())
+            .find(|p| bump_version(p).is_some())
+            .unwrap_or_else(|| panic!("{name}: no versioned path"));
+        let others: Vec<&(String, String)> =
+            called.iter().filter(|(_, p)| normalize(p) != normalize(&moved_path)).collect();
+        // Removing an operation whose paths another operation's template also covers (`/me`
+        // beside `/{username}`) leaves its traffic documented by that one: pick one that is not.
+        let covered_by_another = |(m, p): &(String, String)| {
+            called.iter().any(|(m2, p2)| {
+                m2 == m && p2 != p && {
+                    let (a, b) = (normalize(p2), normalize(p));
+                    let (a, b): (Vec<&str>, Vec<&str>) = (a.split('/').collect(), b.split('/').collect());
+                    a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| *x == "{}" || x == y)
+                }
+            })
+        };
+        let removed = others.iter().find(|o| !covered_by_another(o)).map(|x| (*x).clone()).unwrap_or_default();
+        let deprecated = others
+            .iter()
+            .find(|(_, p)| normalize(p) != normalize(&removed.1))
+            .map(|x| (*x).clone())
+            .unwrap_or_default();
+        let removed_key = spec_key(&spec, &removed.1).unwrap_or_default();
+        spec["paths"][&removed_key].as_object_mut().map(|o| o.remove(&removed.0.to_ascii_lowercase()));
+        let deprecated_key = spec_key(&spec, &deprecated.1).unwrap_or_default();
+        spec["paths"][&deprecated_key][deprecated.0.to_ascii_lowercase()]["deprecated"] = json!(true);
+        let moved_key = spec_key(&spec, &moved_path).unwrap_or_default();
+        let item = spec["paths"].as_object_mut().and_then(|p| p.remove(&moved_key)).unwrap_or_default();
+        let new_key = bump_version(&moved_key).unwrap_or_default();
+        spec["paths"][&new_key] = item.clone();
+        spec["paths"]["/zz-added/never-called"] =
+            json!({ "post": { "responses": { "201": { "description": "created" } } } });
+
+        let mut expected: BTreeSet<(String, String, String)> = BTreeSet::new();
+        for (m, p) in &called {
+            let state = if (m, p) == (&removed.0, &removed.1) {
+                "shadow"
+            } else if (m, p) == (&deprecated.0, &deprecated.1) || normalize(p) == normalize(&moved_path) {
+                "zombie"
+            } else {
+                "documented"
+            };
+            let (m, p) = paths_of(m, p);
+            expected.insert((m, p, state.to_string()));
+        }
+        for (m, p) in &never {
+            // A never-called operation on the moved path moved with it.
+            let p =
+                if normalize(p) == normalize(&moved_path) { bump_version(p).unwrap_or_default() } else { p.clone() };
+            let (m, p) = paths_of(m, &p);
+            expected.insert((m, p, "orphan".into()));
+        }
+        for (method, _) in item.as_object().into_iter().flatten().filter(|(k, _)| k.as_str() != "parameters") {
+            let (m, p) = paths_of(&method.to_ascii_uppercase(), &new_key);
+            expected.insert((m, p, "orphan".into()));
+        }
+        expected.insert(("POST".into(), "/zz-added/never-called".into(), "orphan".into()));
+
+        let spec_file = temp(&format!("{name}.modified.json"));
+        std::fs::write(&spec_file, serde_json::to_vec_pretty(&spec).unwrap_or_default()).unwrap_or_default();
+        let db = temp(&format!("{name}.db")).to_string_lossy().into_owned();
+        let capture = format!("captures/apis/{name}.pcap");
+        let run = apisonar(&["analyze", "--db", &db, "--spec", &spec_file.to_string_lossy(), &capture]);
+        assert_eq!(run.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&run.stderr));
+        let out = apisonar(&["inventory", "--db", &db, "--format", "json"]);
+        let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let got: BTreeSet<(String, String, String)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r["method"].as_str().unwrap_or_default().to_string(),
+                    normalize(r["path"].as_str().unwrap_or_default()),
+                    r["state"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        let missing: Vec<_> = expected.difference(&got).collect();
+        let unexpected: Vec<_> = got.difference(&expected).collect();
+        assert!(
+            missing.is_empty() && unexpected.is_empty(),
+            "{name}:\n  missing {missing:#?}\n  unexpected {unexpected:#?}"
+        );
+
+        // Shadow and zombie endpoints raised alerts.
+        let alerts = apisonar(&["alerts", "--db", &db, "--format", "json"]);
+        let alerts: Vec<Value> = serde_json::from_slice(&alerts.stdout).unwrap_or_default();
+        let kinds: BTreeSet<(String, String, String)> = alerts
+            .iter()
+            .map(|a| {
+                (
+                    a["kind"].as_str().unwrap_or_default().into(),
+                    a["method"].as_str().unwrap_or_default().into(),
+                    normalize(a["path"].as_str().unwrap_or_default()),
+                )
+            })
+            .collect();
+        for (m, p, state) in &expected {
+            let kind = match state.as_str() {
+                "shadow" => "shadow_api",
+                "zombie" => "zombie_api",
+                _ => continue,
+            };
+            assert!(
+                kinds.contains(&(kind.to_string(), m.clone(), p.clone())),
+                "{name}: no {kind} alert for {m} {p}: {kinds:?}"
+            );
+        }
+        assert_eq!(
+            alerts.len(),
+            expected.iter().filter(|(_, _, s)| s == "shadow" || s == "zombie").count(),
+            "{name}: {kinds:?}"
+        );
+        for a in &alerts {
+            for field in [
+                "id",
+                "kind",
+                "subtype",
+                "severity",
+                "title",
+                "host",
+                "method",
+                "path",
+                "client",
+                "count",
+                "first_seen",
+                "last_seen",
+                "evidence",
+            ] {
+                assert!(a.get(field).is_some(), "{field} missing in {a}");
+            }
+        }
+    }
+}
+
+#[test]
+fn specs_can_be_added_replaced_and_removed_and_bad_ones_change_nothing() {
+    let db = temp("lifecycle.db").to_string_lossy().into_owned();
+    let spec = repo_root().join("captures/apis/fastapi-shop.openapi.json").to_string_lossy().into_owned();
+    assert_eq!(apisonar(&["analyze", "--db", &db, "captures/apis/fastapi-shop.pcap"]).status.code(), Some(0));
+    let states = |db: &str| -> BTreeSet<String> {
+        let out = apisonar(&["inventory", "--db", db, "--format", "json"]);
+        let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        rows.iter().map(|r| r["state"].as_str().unwrap_or_default().to_string()).collect()
+    };
+    assert_eq!(states(&db), BTreeSet::from(["undocumented".to_string()]));
+
+    // A malformed spec: a clear error naming the file and the place; the store is unchanged.
+    let bad = temp("bad.yaml");
+    std::fs::write(&bad, "openapi: 3.0.0\npaths:\n  /a:\n    get: {}\n").unwrap_or_default();
+    let out = apisonar(&["spec", "add", "--db", &db, &bad.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.yaml") && err.contains("paths./a.get.responses"), "{err}");
+    let out = apisonar(&["analyze", "--db", &db, "--spec", &bad.to_string_lossy(), "captures/apis/fastapi-shop.pcap"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&apisonar(&["spec", "list", "--db", &db]).stdout), "");
+
+    // Bound to another host: it covers nothing here.
+    assert_eq!(apisonar(&["spec", "add", "--db", &db, "--host", "other.test", &spec]).status.code(), Some(0));
+    assert_eq!(states(&db), BTreeSet::from(["undocumented".to_string(), "orphan".to_string()]));
+    // Replaced by the same spec for every host: the classification is recomputed.
+    assert_eq!(apisonar(&["spec", "add", "--db", &db, &spec]).status.code(), Some(0));
+    assert_eq!(states(&db), BTreeSet::from(["documented".to_string(), "orphan".to_string()]));
+    let list = String::from_utf8_lossy(&apisonar(&["spec", "list", "--db", &db]).stdout).into_owned();
+    assert!(list.starts_with("fastapi-shop.openapi.json\topenapi 3.1.0\t*\t23 operations"), "{list}");
+    assert_eq!(apisonar(&["spec", "remove", "--db", &db, "fastapi-shop.openapi.json"]).status.code(), Some(0));
+    assert_eq!(states(&db), BTreeSet::from(["undocumented".to_string()]));
+    assert_eq!(apisonar(&["spec", "remove", "--db", &db, "fastapi-shop.openapi.json"]).status.code(), Some(1));
+}
+
+#[test]
+fn drift_is_listed_per_documented_endpoint() {
+    let db = temp("drift.db").to_string_lossy().into_owned();
+    let mut spec: Value = serde_json::from_slice(
+        &std::fs::read(repo_root().join("captures/apis/fastapi-shop.openapi.json")).unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    // Forget the documented query parameters and the 404 of one operation.
+    let op = &mut spec["paths"]["/api/v1/products/{sku}"]["get"];
+    op["responses"].as_object_mut().map(|r| r.remove("404"));
+    let file = temp("drift.json");
+    std::fs::write(&file, serde_json::to_vec(&spec).unwrap_or_default()).unwrap_or_default();
+    assert_eq!(
+        apisonar(&["analyze", "--db", &db, "--spec", &file.to_string_lossy(), "captures/apis/fastapi-shop.pcap"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = apisonar(&["inventory", "--db", &db, "--format", "json"]);
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let row = rows
+        .iter()
+        .find(|r| r["method"] == "GET" && r["path"] == "/api/v1/products/{sku}")
+        .unwrap_or_else(|| panic!("no products row"));
+    assert_eq!(row["state"], "documented");
+    assert_eq!(row["drift"]["status_codes"], json!([404]), "{}", row["drift"]);
+}
