@@ -70,16 +70,17 @@ pub struct Alert {
 }
 
 impl Alert {
-    /// The deduplication key: kind, endpoint and client.
+    /// The deduplication key: kind (with subtype), endpoint and client.
     pub fn dedup_key(&self) -> String {
-        format!(
-            "{}\0{}\0{}\0{}\0{}",
-            self.kind,
-            self.host,
-            self.method,
-            self.path,
-            self.client.as_deref().unwrap_or("")
-        )
+        [
+            self.kind.as_str(),
+            self.subtype.as_deref().unwrap_or(""),
+            &self.host,
+            &self.method,
+            &self.path,
+            self.client.as_deref().unwrap_or(""),
+        ]
+        .join("\0")
     }
 }
 

@@ -9,6 +9,7 @@ use crate::auth::{self, AuthScheme};
 use crate::observation::Observation;
 use crate::params::{multipart_fields, parse_pairs, ParamInfo};
 use crate::schema::Schema;
+use crate::sensitive::{self, Finding};
 use crate::stats::{ClientSet, Histogram, SizeStats};
 use crate::template::{Shape, TemplateConfig, Templater};
 
@@ -22,11 +23,28 @@ const MAX_PARAMS: usize = 64;
 const MAX_SCHEMA_STATUSES: usize = 16;
 
 /// Identifies an endpoint.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct EndpointKey {
     pub host: String,
     pub method: String,
     pub path: String,
+}
+
+/// Sensitive data seen at one location of an endpoint's messages.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensitiveField {
+    pub classes: BTreeMap<sensitive::Class, u64>,
+    pub mask: String,
+}
+
+/// Most sensitive-data locations tracked per endpoint.
+const MAX_SENSITIVE_LOCATIONS: usize = 64;
+
+/// What one observation produced: the endpoint it was filed under and the sensitive data in it.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    pub key: EndpointKey,
+    pub findings: Vec<Finding>,
 }
 
 /// How often an auth scheme was seen.
@@ -65,6 +83,10 @@ pub struct Endpoint {
     pub auth: Vec<AuthCount>,
     pub cleartext: u64,
     pub encrypted: u64,
+    /// Sensitive data by location (`request.json.password`): classes with counts and the last
+    /// mask. Never the values.
+    #[serde(default)]
+    pub sensitive: BTreeMap<String, SensitiveField>,
     /// Why the path was templated the way it is.
     pub why: Vec<String>,
 }
@@ -113,6 +135,19 @@ impl Endpoint {
         }
         self.cleartext += o.cleartext;
         self.encrypted += o.encrypted;
+        for (loc, f) in &o.sensitive {
+            let room = self.sensitive.len() < MAX_SENSITIVE_LOCATIONS;
+            match self.sensitive.get_mut(loc) {
+                Some(mine) => {
+                    add_counts(&mut mine.classes, &f.classes);
+                    mine.mask = f.mask.clone();
+                }
+                None if room => {
+                    self.sensitive.insert(loc.clone(), f.clone());
+                }
+                None => {}
+            }
+        }
         for w in &o.why {
             if !self.why.contains(w) && self.why.len() < 16 {
                 self.why.push(w.clone());
@@ -238,7 +273,7 @@ impl Catalog {
     }
 
     /// Records one observation.
-    pub fn observe(&mut self, obs: &Observation) {
+    pub fn observe(&mut self, obs: &Observation) -> Observed {
         let host = obs.endpoint_host();
         let method: String = obs.method.chars().take(32).collect();
         // The response body is parsed once, for templating and for its schema.
@@ -263,7 +298,7 @@ impl Catalog {
             first_seen: obs.ts,
             ..Endpoint::default()
         });
-        self.dirty.insert(key);
+        self.dirty.insert(key.clone());
         e.hits += 1;
         e.first_seen = e.first_seen.min(obs.ts);
         e.last_seen = e.last_seen.max(obs.ts);
@@ -311,12 +346,43 @@ impl Catalog {
                     }
                 }
             }
-            ct if sample_bodies => {
+            _ => {}
+        }
+        // Sensitive data is looked for in every message, not only in sampled ones.
+        let mut findings = Vec::new();
+        sensitive::scan_headers(&obs.request_headers, "request.header", &mut findings);
+        if let Some(q) = obs.query() {
+            sensitive::scan_pairs(&crate::params::decoded_pairs(q, MAX_PARAMS), "request.query", &mut findings);
+        }
+        match req_ct.as_deref() {
+            Some("application/x-www-form-urlencoded") => {
+                let body = String::from_utf8_lossy(&obs.request_body);
+                sensitive::scan_pairs(&crate::params::decoded_pairs(&body, MAX_PARAMS), "request.form", &mut findings);
+            }
+            ct => {
                 if let Some(v) = parse_json(ct, &obs.request_body) {
-                    e.request_schema.get_or_insert_with(Schema::default).add(&v, 0);
+                    sensitive::scan_json(&v, "request.json", &mut findings);
+                    if sample_bodies {
+                        e.request_schema.get_or_insert_with(Schema::default).add(&v, 0);
+                    }
                 }
             }
-            _ => {}
+        }
+        if let Some(r) = &obs.response {
+            sensitive::scan_headers(&r.headers, "response.header", &mut findings);
+        }
+        if let Some(v) = &resp_json {
+            sensitive::scan_json(v, "response.json", &mut findings);
+        }
+        for f in &findings {
+            let room = e.sensitive.len() < MAX_SENSITIVE_LOCATIONS;
+            let field = match e.sensitive.get_mut(&f.location) {
+                Some(field) => field,
+                None if room => e.sensitive.entry(f.location.clone()).or_default(),
+                None => continue,
+            };
+            *field.classes.entry(f.class).or_default() += 1;
+            field.mask = f.mask.clone();
         }
         for scheme in auth::classify(&obs.request_headers, &query_names) {
             e.count_auth(&scheme, 1);
@@ -336,6 +402,7 @@ impl Catalog {
                 }
             }
         }
+        Observed { key, findings }
     }
 
     /// Folds every endpoint of `host` whose path is `old` or lies under it into `new`.

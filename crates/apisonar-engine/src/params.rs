@@ -101,6 +101,19 @@ pub fn parse_pairs(s: &str, limit: usize) -> Vec<(String, &'static str)> {
         .collect()
 }
 
+/// Decoded name and value pairs of an `a=1&b=x` string; at most `limit` pairs. Values are for
+/// immediate classification only and are never kept.
+pub fn decoded_pairs(s: &str, limit: usize) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .take(limit)
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (form_decode(name).chars().take(128).collect(), form_decode(value))
+        })
+        .collect()
+}
+
 /// Field names of a multipart/form-data body (from `Content-Disposition: form-data; name="..."`).
 pub fn multipart_fields(body: &[u8], limit: usize) -> Vec<String> {
     let text = String::from_utf8_lossy(body);

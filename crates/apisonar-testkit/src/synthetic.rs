@@ -48,7 +48,77 @@ pub fn all() -> Vec<Synthetic> {
         garbage_on_port_80(),
         snaplen_truncated(),
         ip_fragments(),
+        secrets_in_cleartext(),
     ]
+}
+
+/// Values planted in `secrets_in_cleartext`, which must never reach the store or the logs.
+pub const PLANTED_SECRETS: &[&str] = &[
+    "Tr0ub4dor-planted",
+    "YWxpY2U6VHIwdWI0ZG9yLXBsYW50ZWQ=",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJwbGFudGVkLWFsaWNlIn0.cGxhbnRlZC1zaWduYXR1cmU",
+    "planted-session-cookie-7781",
+    "planted-api-key-1234567890abcdef",
+    "4111111111111111",
+    "123-45-6789",
+    "DE89370400440532013000",
+    "hunter2-planted",
+    "planted.user07@example.org",
+];
+
+/// A small shop API over cleartext HTTP carrying every kind of secret: a form login, Basic and
+/// Bearer (JWT) auth, a session cookie, an API key, card/SSN/IBAN in a JSON body, a user list
+/// with many e-mail addresses, and a response that hands out a password.
+pub fn secrets_in_cleartext() -> Synthetic {
+    let mut c = conv(40012);
+    let send = |c: &mut Conversation, req: String, resp: String| {
+        c.send(Side::Client, req.as_bytes());
+        c.send(Side::Server, resp.as_bytes());
+    };
+    let json = |body: &str| {
+        format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+    };
+    let form = "username=alice&password=Tr0ub4dor-planted";
+    send(
+        &mut c,
+        format!("POST /login HTTP/1.1\r\nHost: shop.example.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}", form.len()),
+        "HTTP/1.1 302 Found\r\nLocation: /home\r\nSet-Cookie: sessionid=planted-session-cookie-7781; HttpOnly\r\nContent-Length: 0\r\n\r\n".into(),
+    );
+    send(
+        &mut c,
+        "GET /api/me HTTP/1.1\r\nHost: shop.example.test\r\nAuthorization: Basic YWxpY2U6VHIwdWI0ZG9yLXBsYW50ZWQ=\r\nCookie: theme=dark; sessionid=planted-session-cookie-7781\r\n\r\n".into(),
+        json("{\"name\":\"alice\"}"),
+    );
+    send(
+        &mut c,
+        "GET /api/orders HTTP/1.1\r\nHost: shop.example.test\r\nAuthorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJwbGFudGVkLWFsaWNlIn0.cGxhbnRlZC1zaWduYXR1cmU\r\nX-API-Key: planted-api-key-1234567890abcdef\r\n\r\n".into(),
+        json("[]"),
+    );
+    let payment =
+        "{\"card\":\"4111111111111111\",\"ssn\":\"123-45-6789\",\"iban\":\"DE89370400440532013000\",\"amount\":12.5}";
+    send(
+        &mut c,
+        format!("POST /api/payments HTTP/1.1\r\nHost: shop.example.test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payment}", payment.len()),
+        json("{\"status\":\"accepted\"}"),
+    );
+    let users: Vec<String> =
+        (0..12).map(|i| format!("{{\"id\":{i},\"email\":\"planted.user{i:02}@example.org\"}}")).collect();
+    send(
+        &mut c,
+        "GET /api/users HTTP/1.1\r\nHost: shop.example.test\r\n\r\n".into(),
+        json(&format!("[{}]", users.join(","))),
+    );
+    send(
+        &mut c,
+        "GET /api/debug/config HTTP/1.1\r\nHost: shop.example.test\r\n\r\n".into(),
+        json("{\"db_user\":\"shop\",\"db_password\":\"hunter2-planted\"}"),
+    );
+    c.close();
+    finish(
+        "secrets-in-cleartext",
+        "credentials, card/SSN/IBAN and bulk e-mails over cleartext HTTP (planted values)",
+        c,
+    )
 }
 
 fn finish(name: &'static str, what: &'static str, c: Conversation) -> Synthetic {

@@ -10,8 +10,9 @@ use serde::Serialize;
 use crate::cli::{AlertsArgs, ListFormat};
 use crate::output::rfc3339_micros;
 
+/// The JSON form of an alert (the `alerts` listing and the SIEM stream).
 #[derive(Serialize)]
-struct Row<'a> {
+pub struct AlertRecord<'a> {
     id: u64,
     kind: &'a str,
     subtype: Option<&'a str>,
@@ -28,8 +29,14 @@ struct Row<'a> {
     evidence: &'a str,
 }
 
-fn row(a: &Alert) -> Row<'_> {
-    Row {
+impl<'a> AlertRecord<'a> {
+    pub fn new(a: &'a Alert) -> AlertRecord<'a> {
+        row(a)
+    }
+}
+
+fn row(a: &Alert) -> AlertRecord<'_> {
+    AlertRecord {
         id: a.id,
         kind: &a.kind,
         subtype: a.subtype.as_deref(),
@@ -73,7 +80,7 @@ pub fn run(args: &AlertsArgs) -> Result<u8> {
         .transpose()?;
     let mut alerts = store.alerts()?;
     alerts.retain(|a| args.kind.as_deref().is_none_or(|k| a.kind == k) && since.is_none_or(|s| a.last_seen >= s));
-    let rows: Vec<Row<'_>> = alerts.iter().map(row).collect();
+    let rows: Vec<AlertRecord<'_>> = alerts.iter().map(row).collect();
     let mut out = io::stdout().lock();
     match args.format {
         ListFormat::Json => {

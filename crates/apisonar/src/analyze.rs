@@ -38,6 +38,10 @@ struct Inventory {
     store: SledStore,
     last_write: Instant,
     error: Option<apisonar_store::StoreError>,
+    /// Alert occurrences since the last write, aggregated by dedup key.
+    pending_alerts: std::collections::BTreeMap<String, apisonar_engine::Alert>,
+    /// Where alerts are streamed as JSON lines.
+    alert_stream: Option<Box<dyn Write>>,
 }
 
 const WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -54,11 +58,31 @@ impl Inventory {
             let _ = catalog.pin(o.host.as_deref(), &o.template);
         }
         crate::posture::apply_specs(&mut catalog, &store.specs().context("cannot read the specs")?);
-        Ok(Inventory { catalog, store, last_write: Instant::now(), error: None })
+        Ok(Inventory {
+            catalog,
+            store,
+            last_write: Instant::now(),
+            error: None,
+            pending_alerts: Default::default(),
+            alert_stream: None,
+        })
     }
 
     fn observe(&mut self, txn: &HttpTransaction) {
-        self.catalog.observe(&crate::observe::observation(txn));
+        let obs = crate::observe::observation(txn);
+        let observed = self.catalog.observe(&obs);
+        for a in apisonar_engine::findings::data_alerts(&obs, &observed.key, &observed.findings) {
+            match self.pending_alerts.get_mut(&a.dedup_key()) {
+                Some(p) => {
+                    p.count += 1;
+                    p.last_seen = p.last_seen.max(a.last_seen);
+                    p.first_seen = p.first_seen.min(a.first_seen);
+                }
+                None => {
+                    self.pending_alerts.insert(a.dedup_key(), a);
+                }
+            }
+        }
         if self.last_write.elapsed() >= WRITE_INTERVAL {
             self.write();
         }
@@ -66,9 +90,29 @@ impl Inventory {
 
     fn write(&mut self) {
         self.last_write = Instant::now();
-        if self.error.is_none() {
-            if let Err(e) = self.store.apply(&self.catalog.take_changes()) {
-                self.error = Some(e);
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.store.apply(&self.catalog.take_changes()) {
+            self.error = Some(e);
+            return;
+        }
+        for (_, a) in std::mem::take(&mut self.pending_alerts) {
+            match self.store.upsert_alert(&a, apisonar_engine::AlertMerge::Add) {
+                Ok((stored, _)) => self.stream(&stored),
+                Err(e) => {
+                    self.error = Some(e);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn stream(&mut self, alert: &apisonar_engine::Alert) {
+        if let Some(w) = &mut self.alert_stream {
+            let line = serde_json::to_string(&crate::alerts::AlertRecord::new(alert)).unwrap_or_default();
+            if writeln!(w, "{line}").is_err() {
+                self.alert_stream = None;
             }
         }
     }
@@ -85,7 +129,12 @@ impl Inventory {
             let cutoff = newest.saturating_sub(i64::from(days) * 86_400 * 1_000_000);
             count -= self.store.prune(cutoff).context("cannot apply the retention")?;
         }
-        crate::posture::sync_alerts(&self.store).context("cannot update the alerts")?;
+        for a in crate::posture::sync_alerts(&self.store).context("cannot update the alerts")? {
+            self.stream(&a);
+        }
+        if let Some(w) = &mut self.alert_stream {
+            w.flush().context("cannot write the alert stream")?;
+        }
         self.store.flush().context("cannot flush the inventory")?;
         Ok(count)
     }
@@ -229,7 +278,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
             Some(dir) => {
                 // Every spec is parsed before anything is written: a bad one changes nothing.
                 let specs = args.specs.iter().map(|s| crate::posture::load_spec_arg(s)).collect::<Result<Vec<_>>>()?;
-                Some(Inventory::open(dir, specs)?)
+                let mut inventory = Inventory::open(dir, specs)?;
+                inventory.alert_stream = args.alerts.as_deref().map(open_output).transpose()?;
+                Some(inventory)
             }
             None => None,
         },
@@ -268,7 +319,8 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     let endpoints = writers.inventory.take().map(|i| i.finish(args.retention_days)).transpose()?;
     let mut summary = Summary::new(files, engine.stats(), started.elapsed().as_secs_f64());
     summary.endpoints = endpoints;
-    let to_stdout = [&args.transactions, &args.connections].iter().all(|p| p.as_deref() != Some(Path::new("-")));
+    let to_stdout =
+        [&args.transactions, &args.connections, &args.alerts].iter().all(|p| p.as_deref() != Some(Path::new("-")));
     let mut out: Box<dyn Write> = if to_stdout { Box::new(io::stdout().lock()) } else { Box::new(io::stderr().lock()) };
     match args.summary {
         SummaryFormat::Text => summary.write_text(&mut out)?,

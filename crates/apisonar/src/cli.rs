@@ -196,6 +196,11 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "DIR")]
     pub db: Option<PathBuf>,
 
+    /// With --db: also write every alert raised or updated as a JSON line to FILE ("-" for
+    /// standard output), for a SIEM.
+    #[arg(long, value_name = "FILE", requires = "db")]
+    pub alerts: Option<PathBuf>,
+
     /// With --db: an API spec to classify the traffic against, `FILE` or `HOST=FILE` (the spec then
     /// covers HOST); kept in the store. Repeatable.
     #[arg(long = "spec", value_name = "[HOST=]FILE", requires = "db")]

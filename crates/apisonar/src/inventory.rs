@@ -58,6 +58,8 @@ struct Row<'a> {
     /// Inferred JSON schemas (JSON Schema 2020-12), request and per response status.
     request_schema: Option<serde_json::Value>,
     response_schemas: std::collections::BTreeMap<u16, serde_json::Value>,
+    /// Sensitive data by location: classes with counts, and a mask.
+    sensitive: &'a std::collections::BTreeMap<String, apisonar_engine::catalog::SensitiveField>,
     why: &'a [String],
 }
 
@@ -107,6 +109,7 @@ fn row<'a>(e: &'a Endpoint, specs: &[apisonar_engine::Spec], orphan: bool) -> Ro
             .iter()
             .map(|(s, sc)| (*s, apisonar_engine::openapi::json_schema(sc)))
             .collect(),
+        sensitive: &e.sensitive,
         why: &e.why,
     }
 }

@@ -50,21 +50,20 @@ pub fn apply_specs(catalog: &mut Catalog, specs: &[Spec]) {
     }
 }
 
-/// Raises or updates a shadow/zombie alert for every endpoint that is one; returns how many
-/// alerts are new.
-pub fn sync_alerts(store: &dyn Store) -> Result<usize> {
+/// Raises or updates a shadow/zombie alert for every endpoint that is one; returns the alerts
+/// that are new or changed.
+pub fn sync_alerts(store: &dyn Store) -> Result<Vec<apisonar_engine::Alert>> {
     let specs = store.specs()?;
     if specs.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
-    let mut new = 0;
+    let mut out = Vec::new();
     for e in store.endpoints()? {
         let verdict = posture::classify(&specs, &e);
         if let Some(a) = alert::posture_alert(&e, &verdict) {
-            if store.upsert_alert(&a, AlertMerge::Replace)?.1 {
-                new += 1;
-            }
+            let (stored, _) = store.upsert_alert(&a, AlertMerge::Replace)?;
+            out.push(stored);
         }
     }
-    Ok(new)
+    Ok(out)
 }

@@ -27,11 +27,11 @@ fn add(args: &SpecAddArgs) -> Result<u8> {
     }
     apply_specs(&mut catalog, &store.specs()?);
     store.apply(&catalog.take_changes())?;
-    let new_alerts = sync_alerts(&store)?;
+    let alerts = sync_alerts(&store)?.len();
     store.flush()?;
     let hosts = if spec.hosts.is_empty() { "every host".to_string() } else { spec.hosts.join(", ") };
     println!(
-        "added {} ({}, {} operations, covers {hosts}); {new_alerts} new alerts",
+        "added {} ({}, {} operations, covers {hosts}); {alerts} shadow/zombie alerts",
         spec.name,
         spec.format,
         spec.operations.len()
@@ -53,8 +53,8 @@ fn remove(args: &SpecRemoveArgs) -> Result<u8> {
     if !store.remove_spec(&args.name)? {
         bail!("no spec named {}", args.name);
     }
-    let new_alerts = sync_alerts(&store)?;
+    let alerts = sync_alerts(&store)?.len();
     store.flush()?;
-    println!("removed {}; {new_alerts} new alerts", args.name);
+    println!("removed {}; {alerts} shadow/zombie alerts", args.name);
     Ok(0)
 }

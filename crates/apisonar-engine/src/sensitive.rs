@@ -1,0 +1,510 @@
+//! Sensitive-data classifiers: credentials, keys and personal data in field names and values.
+//! Each finding keeps a class, where it was, and a mask; never the value.
+
+use serde::{Deserialize, Serialize};
+
+use crate::stats::stable_hash;
+
+/// What a value is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    Password,
+    BasicAuth,
+    BearerToken,
+    Jwt,
+    /// A JWT whose header says `alg: none` (unsigned).
+    JwtAlgNone,
+    ApiKey,
+    CloudAccessKey,
+    SourceHostToken,
+    PaymentProviderKey,
+    PrivateKey,
+    SessionCookie,
+    Email,
+    Phone,
+    CardNumber,
+    Iban,
+    UsSsn,
+    SpanishDni,
+    DutchBsn,
+    BrazilCpf,
+}
+
+impl Class {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Password => "password",
+            Class::BasicAuth => "basic_auth",
+            Class::BearerToken => "bearer_token",
+            Class::Jwt => "jwt",
+            Class::JwtAlgNone => "jwt_alg_none",
+            Class::ApiKey => "api_key",
+            Class::CloudAccessKey => "cloud_access_key",
+            Class::SourceHostToken => "source_host_token",
+            Class::PaymentProviderKey => "payment_provider_key",
+            Class::PrivateKey => "private_key",
+            Class::SessionCookie => "session_cookie",
+            Class::Email => "email",
+            Class::Phone => "phone",
+            Class::CardNumber => "card_number",
+            Class::Iban => "iban",
+            Class::UsSsn => "us_ssn",
+            Class::SpanishDni => "es_dni",
+            Class::DutchBsn => "nl_bsn",
+            Class::BrazilCpf => "br_cpf",
+        }
+    }
+
+    /// Credentials and keys (as opposed to personal data).
+    pub fn is_credential(self) -> bool {
+        matches!(
+            self,
+            Class::Password
+                | Class::BasicAuth
+                | Class::BearerToken
+                | Class::Jwt
+                | Class::JwtAlgNone
+                | Class::ApiKey
+                | Class::CloudAccessKey
+                | Class::SourceHostToken
+                | Class::PaymentProviderKey
+                | Class::PrivateKey
+                | Class::SessionCookie
+        )
+    }
+}
+
+/// A value that looked sensitive: its class and a safe mask (never the value).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub class: Class,
+    /// Where: `request.header.authorization`, `request.json.user.password`, `response.json[].email`.
+    pub location: String,
+    pub mask: String,
+}
+
+/// A mask that shows the shape and a short stable hash (to correlate repeats), never the secret.
+pub fn mask(class: Class, value: &str) -> String {
+    let n = value.chars().count();
+    // A hash of a short, human-chosen secret could be reversed by guessing: none for those.
+    if matches!(class, Class::Password) || n < 12 {
+        return format!("…({n} chars)");
+    }
+    let h = stable_hash(value.as_bytes()) & 0xffff_ffff;
+    let shown = match class {
+        Class::CardNumber => {
+            let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+            let last4 = digits.get(digits.len().saturating_sub(4)..).unwrap_or_default().to_string();
+            format!("{}{last4}", "*".repeat(digits.len().saturating_sub(4)))
+        }
+        Class::Email => match value.split_once('@') {
+            Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
+            None => "***".into(),
+        },
+        Class::Iban => format!("{}{}", value.get(..2).unwrap_or("??"), "*".repeat(n.saturating_sub(2))),
+        // Well-known prefixes say which product a key belongs to without weakening it.
+        Class::CloudAccessKey | Class::SourceHostToken | Class::PaymentProviderKey => {
+            let prefix: String = value.chars().take_while(|c| *c != '_' && *c != '-').take(4).collect();
+            format!("{prefix}…({n} chars)")
+        }
+        _ => format!("…({n} chars)"),
+    };
+    format!("{shown} h:{h:08x}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checksums and formats.
+
+/// Luhn checksum over the digits of `s`.
+pub fn luhn(digits: &[u8]) -> bool {
+    let mut sum = 0u32;
+    for (i, d) in digits.iter().rev().enumerate() {
+        let mut v = u32::from(*d);
+        if i % 2 == 1 {
+            v *= 2;
+            if v > 9 {
+                v -= 9;
+            }
+        }
+        sum += v;
+    }
+    sum.is_multiple_of(10)
+}
+
+/// A payment card number: 13-19 digits (spaces or dashes allowed), a known issuer range, Luhn.
+pub fn is_card_number(s: &str) -> bool {
+    if !s.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-') {
+        return false;
+    }
+    let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect();
+    if !(13..=19).contains(&digits.len()) || digits.iter().all(|d| *d == digits[0]) {
+        return false;
+    }
+    let prefix = |n: usize| digits.iter().take(n).fold(0u32, |acc, d| acc * 10 + u32::from(*d));
+    let issuer = match digits.first() {
+        Some(4) => matches!(digits.len(), 13 | 16 | 19),                 // Visa
+        Some(5) => (51..=55).contains(&prefix(2)) && digits.len() == 16, // Mastercard
+        Some(2) => (2221..=2720).contains(&prefix(4)) && digits.len() == 16, // Mastercard 2-series
+        Some(3) => {
+            matches!(prefix(2), 34 | 37) && digits.len() == 15                     // Amex
+            || (3528..=3589).contains(&prefix(4)) && digits.len() >= 16
+        } // JCB
+        Some(6) => prefix(4) == 6011 || prefix(2) == 65 || (644..=649).contains(&prefix(3)), // Discover
+        _ => false,
+    };
+    issuer && luhn(&digits)
+}
+
+/// An IBAN: country code, check digits, alphanumeric BBAN, length per ISO 13616 bounds, mod 97.
+pub fn is_iban(s: &str) -> bool {
+    let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
+    let b = compact.as_bytes();
+    if !(15..=34).contains(&b.len())
+        || !b[..2].iter().all(u8::is_ascii_uppercase)
+        || !b[2..4].iter().all(u8::is_ascii_digit)
+    {
+        return false;
+    }
+    if !b.iter().all(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    let rearranged = compact[4..].chars().chain(compact[..4].chars());
+    let mut rem: u32 = 0;
+    for c in rearranged {
+        let v = if c.is_ascii_digit() { c as u32 - '0' as u32 } else { c as u32 - 'A' as u32 + 10 };
+        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+    }
+    rem == 1
+}
+
+/// A US social security number `AAA-GG-SSSS` (dashes required to avoid matching any 9 digits):
+/// area not 000, 666 or 9xx; group not 00; serial not 0000.
+pub fn is_us_ssn(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 11 || b[3] != b'-' || b[6] != b'-' {
+        return false;
+    }
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if !(digits(0..3) && digits(4..6) && digits(7..11)) {
+        return false;
+    }
+    let area = &s[0..3];
+    area != "000" && area != "666" && !area.starts_with('9') && &s[4..6] != "00" && &s[7..11] != "0000"
+}
+
+/// A Spanish DNI (8 digits + letter) or NIE (X/Y/Z + 7 digits + letter), mod 23 check letter.
+pub fn is_spanish_dni(s: &str) -> bool {
+    const LETTERS: &[u8] = b"TRWAGMYFPDXBNJZSQVHLCKE";
+    let b = s.as_bytes();
+    if b.len() != 9 {
+        return false;
+    }
+    let (num, letter) = (&s[..8], b[8].to_ascii_uppercase());
+    let num = match b[0].to_ascii_uppercase() {
+        b'X' => format!("0{}", &num[1..]),
+        b'Y' => format!("1{}", &num[1..]),
+        b'Z' => format!("2{}", &num[1..]),
+        _ => num.to_string(),
+    };
+    let Ok(n) = num.parse::<u32>() else { return false };
+    num.bytes().all(|c| c.is_ascii_digit()) && LETTERS.get((n % 23) as usize) == Some(&letter)
+}
+
+/// A Dutch BSN: 9 digits passing the "11-proof" (weights 9..2 and -1).
+pub fn is_dutch_bsn(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 9 || !b.iter().all(u8::is_ascii_digit) || b.iter().all(|d| *d == b[0]) {
+        return false;
+    }
+    let sum: i32 = b
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let v = i32::from(d - b'0');
+            if i == 8 {
+                -v
+            } else {
+                v * (9 - i as i32)
+            }
+        })
+        .sum();
+    sum != 0 && sum % 11 == 0
+}
+
+/// A Brazilian CPF `000.000.000-00` (punctuation optional): two mod-11 check digits.
+pub fn is_brazil_cpf(s: &str) -> bool {
+    if !s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-') {
+        return false;
+    }
+    let d: Vec<u32> = s.bytes().filter(u8::is_ascii_digit).map(|b| u32::from(b - b'0')).collect();
+    if d.len() != 11 || d.iter().all(|x| *x == d[0]) {
+        return false;
+    }
+    let check = |n: usize| {
+        let sum: u32 = d[..n].iter().enumerate().map(|(i, x)| x * (n as u32 + 1 - i as u32)).sum();
+        let r = (sum * 10) % 11;
+        if r == 10 {
+            0
+        } else {
+            r
+        }
+    };
+    check(9) == d[9] && check(10) == d[10]
+}
+
+/// A phone number in E.164 (`+` and 8-15 digits, separators allowed).
+pub fn is_phone(s: &str) -> bool {
+    let t = s.trim();
+    if !t.starts_with('+') || !t[1..].chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.')) {
+        return false;
+    }
+    let digits = t.chars().filter(char::is_ascii_digit).count();
+    (8..=15).contains(&digits)
+}
+
+fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else { return false };
+    !local.is_empty()
+        && local.len() <= 64
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "@._%+-".contains(c))
+}
+
+/// Well-known key formats, from their documented prefixes.
+fn known_key(s: &str) -> Option<Class> {
+    let b = s.as_bytes();
+    let alnum =
+        |from: usize| b.get(from..).is_some_and(|r| !r.is_empty() && r.iter().all(|c| c.is_ascii_alphanumeric()));
+    if b.len() == 20
+        && (s.starts_with("AKIA") || s.starts_with("ASIA"))
+        && b[4..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
+        return Some(Class::CloudAccessKey);
+    }
+    if s.starts_with("AIza") && b.len() == 39 {
+        return Some(Class::CloudAccessKey);
+    }
+    for p in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] {
+        if s.starts_with(p) && b.len() >= 40 && alnum(4) {
+            return Some(Class::SourceHostToken);
+        }
+    }
+    if (s.starts_with("github_pat_") && b.len() > 40) || (s.starts_with("glpat-") && b.len() >= 26) {
+        return Some(Class::SourceHostToken);
+    }
+    for p in ["sk_live_", "rk_live_", "sk_test_", "rk_test_", "pk_live_"] {
+        if s.starts_with(p) && b.len() >= 24 && alnum(p.len()) {
+            return Some(Class::PaymentProviderKey);
+        }
+    }
+    if s.contains("-----BEGIN") && s.contains("PRIVATE KEY-----") {
+        return Some(Class::PrivateKey);
+    }
+    None
+}
+
+fn entropy(s: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    for b in s.bytes() {
+        counts[usize::from(b)] += 1;
+    }
+    let n = s.len() as f64;
+    counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// A generic secret-looking value: long, high-entropy, mixed characters.
+fn is_high_entropy(s: &str) -> bool {
+    s.len() >= 20
+        && s.len() <= 512
+        && s.bytes().all(|c| c.is_ascii_graphic())
+        && s.bytes().any(|c| c.is_ascii_digit())
+        && s.bytes().any(|c| c.is_ascii_alphabetic())
+        && entropy(s) >= 3.5
+}
+
+fn name_is(name: &str, words: &[&str]) -> bool {
+    let n = name.to_ascii_lowercase().replace('-', "_");
+    words.iter().any(|w| n == *w || n.ends_with(&format!("_{w}")))
+}
+
+const PASSWORD_NAMES: &[&str] =
+    &["password", "passwd", "pass", "pwd", "secret", "passphrase", "pin", "password_confirmation", "password2"];
+/// Header fields that carry API keys by convention, whatever their value looks like.
+const KEY_HEADERS: &[&str] =
+    &["x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token", "x-access-token", "x-api-token", "x-token"];
+const KEY_NAMES: &[&str] = &[
+    "api_key",
+    "apikey",
+    "key",
+    "token",
+    "access_token",
+    "refresh_token",
+    "auth_token",
+    "client_secret",
+    "secret_key",
+    "private_key",
+    "access_key",
+    "x_api_key",
+    "id_token",
+    "session_token",
+];
+
+/// Classifies one named value (a JSON field, form field, query parameter or header).
+pub fn classify_field(name: &str, value: &str) -> Vec<Class> {
+    let mut out = Vec::new();
+    let value = value.trim();
+    if value.is_empty() {
+        return out;
+    }
+    if let Some(k) = known_key(value) {
+        out.push(k);
+    }
+    if let Some(alg) = crate::auth::jwt_header(value).map(|(alg, _)| alg) {
+        out.push(if alg.eq_ignore_ascii_case("none") { Class::JwtAlgNone } else { Class::Jwt });
+    }
+    if name_is(name, PASSWORD_NAMES) && !value.starts_with("$2") {
+        out.push(Class::Password);
+    } else if out.is_empty() && name_is(name, KEY_NAMES) && is_high_entropy(value) {
+        out.push(Class::ApiKey);
+    }
+    if is_email(value) {
+        out.push(Class::Email);
+    }
+    if is_card_number(value) {
+        out.push(Class::CardNumber);
+    }
+    if is_iban(value) {
+        out.push(Class::Iban);
+    }
+    if is_us_ssn(value) {
+        out.push(Class::UsSsn);
+    }
+    if is_spanish_dni(value) {
+        out.push(Class::SpanishDni);
+    }
+    // Nine bare digits are too common to call a BSN without a field name that says so.
+    if is_dutch_bsn(value) && name_is(name, &["bsn", "burgerservicenummer", "citizen_id", "national_id"]) {
+        out.push(Class::DutchBsn);
+    }
+    if is_brazil_cpf(value) && (value.contains('.') || name_is(name, &["cpf", "tax_id", "national_id"])) {
+        out.push(Class::BrazilCpf);
+    }
+    if is_phone(value) {
+        out.push(Class::Phone);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Most findings kept per message, and deepest JSON walked.
+const MAX_FINDINGS: usize = 256;
+const MAX_JSON_DEPTH: usize = 16;
+
+/// Walks a JSON value, classifying every string (and long number) by its key.
+pub fn scan_json(value: &serde_json::Value, prefix: &str, out: &mut Vec<Finding>) {
+    walk(value, prefix, "", 0, out);
+}
+
+fn walk(value: &serde_json::Value, path: &str, key: &str, depth: usize, out: &mut Vec<Finding>) {
+    if depth > MAX_JSON_DEPTH || out.len() >= MAX_FINDINGS {
+        return;
+    }
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                walk(v, &format!("{path}.{k}"), k, depth + 1, out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            let p = format!("{path}[]");
+            for item in items.iter().take(1000) {
+                walk(item, &p, key, depth + 1, out);
+            }
+        }
+        serde_json::Value::String(s) => push(key, s, path, out),
+        serde_json::Value::Number(n) if n.is_u64() && n.to_string().len() >= 9 => push(key, &n.to_string(), path, out),
+        _ => {}
+    }
+}
+
+fn push(name: &str, value: &str, location: &str, out: &mut Vec<Finding>) {
+    for class in classify_field(name, value) {
+        if out.len() < MAX_FINDINGS {
+            out.push(Finding { class, location: location.chars().take(200).collect(), mask: mask(class, value) });
+        }
+    }
+}
+
+/// Classifies named pairs (query string, form body) at `location`.
+pub fn scan_pairs(pairs: &[(String, String)], location: &str, out: &mut Vec<Finding>) {
+    for (name, value) in pairs {
+        push(name, value, &format!("{location}.{name}"), out);
+    }
+}
+
+/// Classifies request or response header fields (names lower-case) at `location`.
+pub fn scan_headers(headers: &[(String, String)], location: &str, out: &mut Vec<Finding>) {
+    for (name, value) in headers {
+        let here = format!("{location}.{name}");
+        match name.as_str() {
+            "authorization" | "proxy-authorization" => {
+                let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+                let rest = rest.trim();
+                let class = match scheme.to_ascii_lowercase().as_str() {
+                    "basic" => Class::BasicAuth,
+                    "bearer" => match crate::auth::jwt_header(rest) {
+                        Some((alg, _)) if alg.eq_ignore_ascii_case("none") => Class::JwtAlgNone,
+                        Some(_) => Class::Jwt,
+                        None => Class::BearerToken,
+                    },
+                    _ => Class::ApiKey,
+                };
+                if out.len() < MAX_FINDINGS {
+                    out.push(Finding { class, location: here, mask: mask(class, rest) });
+                }
+            }
+            "cookie" | "set-cookie" => {
+                let pairs: Vec<&str> =
+                    if name == "set-cookie" { value.split(';').take(1).collect() } else { value.split(';').collect() };
+                for pair in pairs {
+                    let (cookie, v) = pair.trim().split_once('=').unwrap_or((pair.trim(), ""));
+                    let lower = cookie.to_ascii_lowercase();
+                    let session =
+                        ["session", "sessionid", "session_id", "sid", "connect.sid", "jsessionid", "phpsessid"]
+                            .contains(&lower.as_str())
+                            || lower.ends_with("_session")
+                            || lower.ends_with("sessid");
+                    if session && !v.is_empty() && out.len() < MAX_FINDINGS {
+                        out.push(Finding {
+                            class: Class::SessionCookie,
+                            location: format!("{here}.{cookie}"),
+                            mask: mask(Class::SessionCookie, v),
+                        });
+                    } else {
+                        push(cookie, v, &format!("{here}.{cookie}"), out);
+                    }
+                }
+            }
+            n if KEY_HEADERS.contains(&n) && value.trim().len() >= 8 => {
+                if out.len() < MAX_FINDINGS {
+                    out.push(Finding { class: Class::ApiKey, location: here, mask: mask(Class::ApiKey, value.trim()) });
+                }
+            }
+            _ => push(name, value, &here, out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,149 @@
+//! Every class with true values and near misses.
+
+use super::*;
+
+fn classes(name: &str, value: &str) -> Vec<Class> {
+    classify_field(name, value)
+}
+
+#[test]
+fn cards_by_issuer_and_luhn() {
+    for good in [
+        "4111111111111111",
+        "4111 1111 1111 1111",
+        "5500-0000-0000-0004",
+        "378282246310005",
+        "6011111111111117",
+        "2223003122003222",
+        "3530111333300000",
+    ] {
+        assert_eq!(classes("x", good), vec![Class::CardNumber], "{good}");
+    }
+    for bad in [
+        "4111111111111112",
+        "1234567812345678",
+        "0000000000000000",
+        "9111111111111111",
+        "41111111111",
+        "4111a11111111111",
+    ] {
+        assert!(!classes("x", bad).contains(&Class::CardNumber), "{bad}");
+    }
+}
+
+#[test]
+fn ibans_by_mod_97() {
+    for good in ["DE89370400440532013000", "GB82 WEST 1234 5698 7654 32", "NL91ABNA0417164300"] {
+        assert!(classes("x", good).contains(&Class::Iban), "{good}");
+    }
+    for bad in ["DE89370400440532013001", "GB82WEST12345698765433", "XX00", "DE8937040044053201300$"] {
+        assert!(!classes("x", bad).contains(&Class::Iban), "{bad}");
+    }
+}
+
+#[test]
+fn national_identifiers() {
+    assert_eq!(classes("ssn", "123-45-6789"), vec![Class::UsSsn]);
+    for bad in ["000-45-6789", "666-45-6789", "912-45-6789", "123-00-6789", "123-45-0000", "123456789"] {
+        assert!(!classes("ssn", bad).contains(&Class::UsSsn), "{bad}");
+    }
+    assert_eq!(classes("dni", "12345678Z"), vec![Class::SpanishDni]);
+    assert_eq!(classes("nie", "X1234567L"), vec![Class::SpanishDni]);
+    assert!(classes("dni", "12345678A").is_empty());
+    assert_eq!(classes("bsn", "111222333"), vec![Class::DutchBsn]);
+    assert!(classes("bsn", "111222334").is_empty());
+    assert!(classes("order_id", "111222333").is_empty(), "nine digits without a BSN field name");
+    assert_eq!(classes("x", "529.982.247-25"), vec![Class::BrazilCpf]);
+    assert!(classes("x", "529.982.247-26").is_empty());
+    assert!(classes("x", "111.111.111-11").is_empty());
+}
+
+#[test]
+fn contact_data() {
+    assert_eq!(classes("x", "alice@example.com"), vec![Class::Email]);
+    for bad in ["alice@", "@example.com", "alice example.com", "a@b", "x@y."] {
+        assert!(classes("x", bad).is_empty(), "{bad}");
+    }
+    assert_eq!(classes("x", "+31 20 123 4567"), vec![Class::Phone]);
+    assert!(classes("x", "+1 2").is_empty());
+    assert!(classes("x", "31 20 123 4567").is_empty(), "E.164 needs the +");
+}
+
+#[test]
+fn credentials_and_keys() {
+    assert_eq!(classes("password", "hunter2"), vec![Class::Password]);
+    assert_eq!(classes("new-password", "x"), vec![Class::Password]);
+    assert!(classes("password_hint", "x").is_empty());
+    assert!(classes("password", "$2b$12$abcdefghijklmnopqrstuv").is_empty(), "a bcrypt hash is not a password");
+    assert_eq!(classes("api_key", "aB3dE5fG7hJ9kL1mN3pQ5r"), vec![Class::ApiKey]);
+    assert!(classes("api_key", "short").is_empty());
+    assert!(classes("name", "aB3dE5fG7hJ9kL1mN3pQ5r").is_empty(), "high entropy alone is not a key");
+    assert_eq!(classes("x", "AKIAIOSFODNN7EXAMPLE"), vec![Class::CloudAccessKey]);
+    assert!(classes("x", "AKIAIOSFODNN7EXAMPL").is_empty());
+    assert_eq!(classes("x", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"), vec![Class::SourceHostToken]);
+    assert_eq!(classes("x", "glpat-abcdefghij0123456789"), vec![Class::SourceHostToken]);
+    assert_eq!(classes("x", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"), vec![Class::PaymentProviderKey]);
+    assert!(classes("x", "sk_live_short").is_empty());
+    assert_eq!(
+        classes("key", "-----BEGIN RSA PRIVATE KEY-----\nMIIE...\n-----END RSA PRIVATE KEY-----"),
+        vec![Class::PrivateKey]
+    );
+    assert!(classes("key", "-----BEGIN PUBLIC KEY-----").is_empty());
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl";
+    assert_eq!(classes("token", jwt), vec![Class::Jwt]);
+    assert_eq!(classes("token", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0."), vec![Class::JwtAlgNone]);
+}
+
+#[test]
+fn headers_cookies_and_json_are_scanned_with_locations() {
+    let mut out = Vec::new();
+    let headers = vec![
+        ("authorization".to_string(), "Basic YWxpY2U6d29uZGVybGFuZA==".to_string()),
+        ("cookie".to_string(), "theme=dark; sessionid=abc123".to_string()),
+        ("x-api-key".to_string(), "k3yK3yK3yK3yK3yK3y99zz".to_string()),
+    ];
+    scan_headers(&headers, "request.header", &mut out);
+    let got: Vec<(Class, &str)> = out.iter().map(|f| (f.class, f.location.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (Class::BasicAuth, "request.header.authorization"),
+            (Class::SessionCookie, "request.header.cookie.sessionid"),
+            (Class::ApiKey, "request.header.x-api-key")
+        ]
+    );
+    let mut out = Vec::new();
+    let body = serde_json::json!({"users": [{"email": "a@b.io", "card": "4111111111111111"}, {"email": "c@d.io"}], "ok": true});
+    scan_json(&body, "response.json", &mut out);
+    let got: Vec<(Class, &str)> = out.iter().map(|f| (f.class, f.location.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (Class::CardNumber, "response.json.users[].card"),
+            (Class::Email, "response.json.users[].email"),
+            (Class::Email, "response.json.users[].email")
+        ]
+    );
+}
+
+#[test]
+fn masks_never_contain_the_value() {
+    for (class, value) in [
+        (Class::Password, "wonderland"),
+        (Class::CardNumber, "4111111111111111"),
+        (Class::Email, "alice@example.com"),
+        (Class::Jwt, "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl"),
+        (Class::PaymentProviderKey, "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+        (Class::Iban, "DE89370400440532013000"),
+        (Class::UsSsn, "123-45-6789"),
+    ] {
+        let m = mask(class, value);
+        assert!(!m.contains(value), "{m}");
+        assert!(
+            !m.contains(&value[..value.len().clamp(5, 8)]) || class == Class::PaymentProviderKey && m.starts_with("sk"),
+            "{class:?}: {m}"
+        );
+    }
+    assert!(mask(Class::CardNumber, "4111111111111111").starts_with("************1111"));
+    assert!(mask(Class::Email, "alice@example.com").starts_with("a***@example.com"));
+}
