@@ -381,8 +381,8 @@ impl Catalog {
                 None if room => e.sensitive.entry(f.location.clone()).or_default(),
                 None => continue,
             };
-            *field.classes.entry(f.class).or_default() += 1;
-            field.mask = f.mask.clone();
+            *field.classes.entry(f.class).or_default() += u64::from(f.count);
+            field.mask.clone_from(&f.mask);
         }
         for scheme in auth::classify(&obs.request_headers, &query_names) {
             e.count_auth(&scheme, 1);

@@ -1,7 +1,7 @@
 //! Alerts from sensitive data: credentials and personal data in cleartext, and responses that
 //! hand out secrets or personal data in bulk. Evidence is classes, locations and masks only.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::alert::{Alert, AlertState, Severity};
 use crate::catalog::EndpointKey;
@@ -104,7 +104,9 @@ pub fn data_alerts(obs: &Observation, key: &EndpointKey, findings: &[Finding]) -
     }
     // Bulk exposure in a response, encrypted or not.
     let response: Vec<&Finding> = findings.iter().filter(|f| f.location.starts_with("response.json")).collect();
-    let count = |classes: &[Class]| response.iter().filter(|f| classes.contains(&f.class)).count();
+    let count = |classes: &[Class]| {
+        response.iter().filter(|f| classes.contains(&f.class)).map(|f| f.count as usize).sum::<usize>()
+    };
     let secrets = count(&[
         Class::Password,
         Class::PrivateKey,
@@ -113,14 +115,14 @@ pub fn data_alerts(obs: &Observation, key: &EndpointKey, findings: &[Finding]) -
         Class::SourceHostToken,
         Class::PaymentProviderKey,
     ]);
-    let emails: BTreeSet<&str> = response.iter().filter(|f| f.class == Class::Email).map(|f| f.mask.as_str()).collect();
+    let emails = count(&[Class::Email]);
     let ids =
         count(&[Class::CardNumber, Class::UsSsn, Class::Iban, Class::SpanishDni, Class::DutchBsn, Class::BrazilCpf]);
     let subtype = if secrets > 0 {
         Some("secrets")
     } else if ids >= BULK_IDENTIFIERS {
         Some("identifiers")
-    } else if emails.len() >= BULK_EMAILS {
+    } else if emails >= BULK_EMAILS {
         Some("emails")
     } else {
         None
@@ -134,11 +136,7 @@ pub fn data_alerts(obs: &Observation, key: &EndpointKey, findings: &[Finding]) -
             Severity::High,
             format!(
                 "{} {} on {} returns {subtype} ({} secrets, {ids} identifiers, {} e-mail addresses)",
-                key.method,
-                key.path,
-                key.host,
-                secrets,
-                emails.len()
+                key.method, key.path, key.host, secrets, emails
             ),
             describe(&response),
         ));

@@ -81,7 +81,10 @@ pub struct Finding {
     pub class: Class,
     /// Where: `request.header.authorization`, `request.json.user.password`, `response.json[].email`.
     pub location: String,
+    /// The mask of the first value seen there.
     pub mask: String,
+    /// How many values of this class were at this location in the message (array elements).
+    pub count: u32,
 }
 
 /// A mask that shows the shape and a short stable hash (to correlate repeats), never the secret.
@@ -332,13 +335,27 @@ fn is_high_entropy(s: &str) -> bool {
         && entropy(s) >= 3.5
 }
 
+/// `name` equals `word` or ends with `_word`, ignoring ASCII case and treating `-` as `_`.
+/// Allocation-free: it runs for every field of every message.
+fn name_matches(name: &str, word: &str) -> bool {
+    let (n, w) = (name.as_bytes(), word.as_bytes());
+    if n.len() < w.len() {
+        return false;
+    }
+    let norm = |b: u8| if b == b'-' { b'_' } else { b.to_ascii_lowercase() };
+    let tail = &n[n.len() - w.len()..];
+    tail.iter().zip(w).all(|(a, b)| norm(*a) == *b) && (n.len() == w.len() || norm(n[n.len() - w.len() - 1]) == b'_')
+}
+
 fn name_is(name: &str, words: &[&str]) -> bool {
-    let n = name.to_ascii_lowercase().replace('-', "_");
-    words.iter().any(|w| n == *w || n.ends_with(&format!("_{w}")))
+    words.iter().any(|w| name_matches(name, w))
 }
 
 const PASSWORD_NAMES: &[&str] =
     &["password", "passwd", "pass", "pwd", "secret", "passphrase", "pin", "password_confirmation", "password2"];
+/// Field names that say a value is a national identifier.
+const ID_NAMES: &[&str] =
+    &["bsn", "burgerservicenummer", "citizen_id", "national_id", "cpf", "tax_id", "ssn", "dni", "nie"];
 /// Header fields that carry API keys by convention, whatever their value looks like.
 const KEY_HEADERS: &[&str] =
     &["x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token", "x-access-token", "x-api-token", "x-token"];
@@ -364,6 +381,11 @@ pub fn classify_field(name: &str, value: &str) -> Vec<Class> {
     let mut out = Vec::new();
     let value = value.trim();
     if value.is_empty() {
+        return out;
+    }
+    // Most values are short words or numbers with no name hint: nothing below can match them.
+    let named = name_is(name, PASSWORD_NAMES) || name_is(name, KEY_NAMES) || name_is(name, ID_NAMES);
+    if !named && value.len() < 8 && !value.starts_with('+') && !value.contains('@') {
         return out;
     }
     if let Some(k) = known_key(value) {
@@ -393,7 +415,7 @@ pub fn classify_field(name: &str, value: &str) -> Vec<Class> {
         out.push(Class::SpanishDni);
     }
     // Nine bare digits are too common to call a BSN without a field name that says so.
-    if is_dutch_bsn(value) && name_is(name, &["bsn", "burgerservicenummer", "citizen_id", "national_id"]) {
+    if is_dutch_bsn(value) && name_is(name, &ID_NAMES[..4]) {
         out.push(Class::DutchBsn);
     }
     if is_brazil_cpf(value) && (value.contains('.') || name_is(name, &["cpf", "tax_id", "national_id"])) {
@@ -413,36 +435,55 @@ const MAX_JSON_DEPTH: usize = 16;
 
 /// Walks a JSON value, classifying every string (and long number) by its key.
 pub fn scan_json(value: &serde_json::Value, prefix: &str, out: &mut Vec<Finding>) {
-    walk(value, prefix, "", 0, out);
+    let mut path = String::with_capacity(64);
+    path.push_str(prefix);
+    walk(value, &mut path, "", 0, out);
 }
 
-fn walk(value: &serde_json::Value, path: &str, key: &str, depth: usize, out: &mut Vec<Finding>) {
+/// `path` is one buffer extended and truncated on the way down, so that the walk allocates
+/// only for findings.
+fn walk(value: &serde_json::Value, path: &mut String, key: &str, depth: usize, out: &mut Vec<Finding>) {
     if depth > MAX_JSON_DEPTH || out.len() >= MAX_FINDINGS {
         return;
     }
+    let len = path.len();
     match value {
         serde_json::Value::Object(map) => {
             for (k, v) in map {
-                walk(v, &format!("{path}.{k}"), k, depth + 1, out);
+                path.push('.');
+                path.push_str(k);
+                walk(v, path, k, depth + 1, out);
+                path.truncate(len);
             }
         }
         serde_json::Value::Array(items) => {
-            let p = format!("{path}[]");
+            path.push_str("[]");
             for item in items.iter().take(1000) {
-                walk(item, &p, key, depth + 1, out);
+                walk(item, path, key, depth + 1, out);
             }
+            path.truncate(len);
         }
         serde_json::Value::String(s) => push(key, s, path, out),
-        serde_json::Value::Number(n) if n.is_u64() && n.to_string().len() >= 9 => push(key, &n.to_string(), path, out),
+        serde_json::Value::Number(n) if n.as_u64().is_some_and(|v| v >= 100_000_000) => {
+            push(key, &n.to_string(), path, out)
+        }
         _ => {}
     }
 }
 
+/// Records the classes of one value. Repeats at the same location (array elements) only count,
+/// so a list of a thousand e-mail addresses costs one mask.
 fn push(name: &str, value: &str, location: &str, out: &mut Vec<Finding>) {
     for class in classify_field(name, value) {
-        if out.len() < MAX_FINDINGS {
-            out.push(Finding { class, location: location.chars().take(200).collect(), mask: mask(class, value) });
-        }
+        add(out, class, location, || mask(class, value));
+    }
+}
+
+fn add(out: &mut Vec<Finding>, class: Class, location: &str, mask: impl FnOnce() -> String) {
+    if let Some(f) = out.iter_mut().find(|f| f.class == class && f.location == location) {
+        f.count = f.count.saturating_add(1);
+    } else if out.len() < MAX_FINDINGS {
+        out.push(Finding { class, location: location.chars().take(200).collect(), mask: mask(), count: 1 });
     }
 }
 
@@ -470,9 +511,7 @@ pub fn scan_headers(headers: &[(String, String)], location: &str, out: &mut Vec<
                     },
                     _ => Class::ApiKey,
                 };
-                if out.len() < MAX_FINDINGS {
-                    out.push(Finding { class, location: here, mask: mask(class, rest) });
-                }
+                add(out, class, &here, || mask(class, rest));
             }
             "cookie" | "set-cookie" => {
                 let pairs: Vec<&str> =
@@ -485,21 +524,15 @@ pub fn scan_headers(headers: &[(String, String)], location: &str, out: &mut Vec<
                             .contains(&lower.as_str())
                             || lower.ends_with("_session")
                             || lower.ends_with("sessid");
-                    if session && !v.is_empty() && out.len() < MAX_FINDINGS {
-                        out.push(Finding {
-                            class: Class::SessionCookie,
-                            location: format!("{here}.{cookie}"),
-                            mask: mask(Class::SessionCookie, v),
-                        });
+                    if session && !v.is_empty() {
+                        add(out, Class::SessionCookie, &format!("{here}.{cookie}"), || mask(Class::SessionCookie, v));
                     } else {
                         push(cookie, v, &format!("{here}.{cookie}"), out);
                     }
                 }
             }
             n if KEY_HEADERS.contains(&n) && value.trim().len() >= 8 => {
-                if out.len() < MAX_FINDINGS {
-                    out.push(Finding { class: Class::ApiKey, location: here, mask: mask(Class::ApiKey, value.trim()) });
-                }
+                add(out, Class::ApiKey, &here, || mask(Class::ApiKey, value.trim()));
             }
             _ => push(name, value, &here, out),
         }
