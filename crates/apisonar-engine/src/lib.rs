@@ -14,6 +14,7 @@ pub mod alert;
 pub mod auth;
 pub mod catalog;
 pub mod findings;
+pub mod injection;
 pub mod observation;
 pub mod openapi;
 pub mod params;

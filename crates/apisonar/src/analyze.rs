@@ -71,7 +71,9 @@ impl Inventory {
     fn observe(&mut self, txn: &HttpTransaction) {
         let obs = crate::observe::observation(txn);
         let observed = self.catalog.observe(&obs);
-        for a in apisonar_engine::findings::data_alerts(&obs, &observed.key, &observed.findings) {
+        let data = apisonar_engine::findings::data_alerts(&obs, &observed.key, &observed.findings);
+        let injections = apisonar_engine::findings::injection_alerts(&obs, &observed.key);
+        for a in data.into_iter().chain(injections) {
             match self.pending_alerts.get_mut(&a.dedup_key()) {
                 Some(p) => {
                     p.count += 1;

