@@ -97,6 +97,50 @@ pub fn jwt_header(token: &str) -> Option<(String, Option<String>)> {
     Some((alg, iss))
 }
 
+/// Who a request speaks for, as a stable hash (never the credential): a JWT's `sub` (or the
+/// token), a Basic user name, an API key, or a session cookie. `None` for anonymous requests.
+pub fn principal(headers: &[(String, String)]) -> Option<u64> {
+    let hash = |kind: &str, v: &str| crate::stats::stable_hash(format!("{kind}:{v}").as_bytes());
+    for (name, value) in headers {
+        match name.as_str() {
+            "authorization" => {
+                let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+                let rest = rest.trim();
+                return Some(match scheme.to_ascii_lowercase().as_str() {
+                    "basic" => {
+                        let decoded = base64url_decode(rest)
+                            .map(|d| String::from_utf8_lossy(&d).into_owned())
+                            .unwrap_or_default();
+                        hash("basic", decoded.split(':').next().unwrap_or_default())
+                    }
+                    "bearer" => {
+                        let sub = rest
+                            .split('.')
+                            .nth(1)
+                            .and_then(base64url_decode)
+                            .and_then(|c| serde_json::from_slice::<serde_json::Value>(&c).ok())
+                            .and_then(|c| c.get("sub").map(|s| s.to_string()));
+                        match sub {
+                            Some(sub) => hash("sub", &sub),
+                            None => hash("bearer", rest),
+                        }
+                    }
+                    other => hash(other, rest),
+                });
+            }
+            n if API_KEY_HEADERS.contains(&n) => return Some(hash("key", value)),
+            _ => {}
+        }
+    }
+    headers.iter().filter(|(n, _)| n == "cookie").flat_map(|(_, v)| v.split(';')).find_map(|pair| {
+        let (cookie, v) = pair.trim().split_once('=')?;
+        let lower = cookie.to_ascii_lowercase();
+        let session =
+            SESSION_COOKIES.contains(&lower.as_str()) || lower.ends_with("_session") || lower.ends_with("sessid");
+        session.then(|| hash("cookie", v))
+    })
+}
+
 /// Every scheme a request shows, from its headers (lower-case names) and query parameter names.
 pub fn classify(headers: &[(String, String)], query_names: &[String]) -> Vec<AuthScheme> {
     let mut found = Vec::new();

@@ -12,6 +12,7 @@ pub mod template;
 
 pub mod alert;
 pub mod auth;
+pub mod behavior;
 pub mod catalog;
 pub mod findings;
 pub mod injection;

@@ -42,6 +42,8 @@ struct Inventory {
     pending_alerts: std::collections::BTreeMap<String, apisonar_engine::Alert>,
     /// Where alerts are streamed as JSON lines.
     alert_stream: Option<Box<dyn Write>>,
+    /// Abuse detectors with memory across requests.
+    behavior: apisonar_engine::behavior::Behavior,
 }
 
 const WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -65,6 +67,7 @@ impl Inventory {
             error: None,
             pending_alerts: Default::default(),
             alert_stream: None,
+            behavior: Default::default(),
         })
     }
 
@@ -73,7 +76,8 @@ impl Inventory {
         let observed = self.catalog.observe(&obs);
         let data = apisonar_engine::findings::data_alerts(&obs, &observed.key, &observed.findings);
         let injections = apisonar_engine::findings::injection_alerts(&obs, &observed.key);
-        for a in data.into_iter().chain(injections) {
+        let abuse = self.behavior.observe(&obs, &observed.key);
+        for a in data.into_iter().chain(injections).chain(abuse) {
             match self.pending_alerts.get_mut(&a.dedup_key()) {
                 Some(p) => {
                     p.count += 1;

@@ -1,0 +1,435 @@
+//! Abuse detectors that need memory across requests, per client and endpoint, in packet time:
+//! enumeration, brute force, broken object-level authorisation (BOLA), scanners, and rate and
+//! error spikes against a per-endpoint baseline. All state is bounded.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use crate::alert::{Alert, AlertState, Severity};
+use crate::catalog::EndpointKey;
+use crate::observation::Observation;
+use crate::stats::stable_hash;
+use crate::template::split_path;
+
+/// Tunable thresholds (config file and flags set them in the binary).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Thresholds {
+    /// Distinct values of one path parameter walked by one client...
+    pub enumeration_values: usize,
+    /// ...of which at least this share answered 404 or 403.
+    pub enumeration_error_share: f64,
+    /// Failed logins by one client on one endpoint within `window_secs`.
+    pub brute_force_failures: usize,
+    /// Distinct objects of other principals read by one principal.
+    pub bola_objects: usize,
+    /// Distinct paths answered 404 to one client within `window_secs`.
+    pub scanner_404_paths: usize,
+    /// A 10-second bucket with this many times the endpoint's mean, and at least `rate_min`.
+    pub rate_multiplier: f64,
+    pub rate_min: u64,
+    /// The same for server errors (5xx), with at least `error_min`.
+    pub error_multiplier: f64,
+    pub error_min: u64,
+    pub window_secs: u32,
+    /// Most tracked (client, endpoint) pairs, objects, and endpoints.
+    pub max_entries: usize,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            enumeration_values: 20,
+            enumeration_error_share: 0.5,
+            brute_force_failures: 10,
+            bola_objects: 5,
+            scanner_404_paths: 30,
+            rate_multiplier: 10.0,
+            rate_min: 100,
+            error_multiplier: 10.0,
+            error_min: 20,
+            window_secs: 300,
+            max_entries: 100_000,
+        }
+    }
+}
+
+const SCANNER_AGENTS: &[&str] = &[
+    "nikto",
+    "sqlmap",
+    "nmap",
+    "masscan",
+    "zgrab",
+    "gobuster",
+    "dirbuster",
+    "dirb",
+    "wfuzz",
+    "ffuf",
+    "nuclei",
+    "acunetix",
+    "nessus",
+    "openvas",
+    "w3af",
+    "burp",
+    "zaproxy",
+    "owasp zap",
+    "feroxbuster",
+    "whatweb",
+    "wpscan",
+    "arachni",
+    "skipfish",
+    "netsparker",
+    "qualys",
+    "jaeles",
+    "hydra",
+];
+
+const BUCKET_MICROS: i64 = 10_000_000;
+/// Buckets of history needed before a spike can be judged.
+const BASELINE_BUCKETS: u64 = 6;
+
+#[derive(Default)]
+struct PairState {
+    last_seen: i64,
+    values: BTreeSet<u64>,
+    requests: u64,
+    not_found: u64,
+    failures: VecDeque<i64>,
+    failure_bodies: HashMap<u64, u64>,
+}
+
+#[derive(Default)]
+struct ClientState {
+    last_seen: i64,
+    not_found: VecDeque<(i64, u64)>,
+}
+
+#[derive(Default)]
+struct Rate {
+    bucket: i64,
+    count: u64,
+    errors: u64,
+    /// Completed buckets, and their totals, for the mean.
+    buckets: u64,
+    total: u64,
+    total_errors: u64,
+    top_client: HashMap<String, u64>,
+}
+
+/// The detectors' state.
+#[derive(Default)]
+pub struct Behavior {
+    pub thresholds: Thresholds,
+    pairs: HashMap<(String, EndpointKey), PairState>,
+    clients: HashMap<(String, String), ClientState>,
+    /// Per endpoint: object -> the first few principals that used it.
+    objects: HashMap<EndpointKey, HashMap<u64, Vec<u64>>>,
+    /// Objects of others read, per (principal, endpoint): principals, not addresses, since many
+    /// users can share one address.
+    foreign: HashMap<(u64, EndpointKey), BTreeSet<u64>>,
+    /// Principals seen using administrative endpoints: their reads of others' objects are
+    /// their role, not a bypass.
+    privileged: BTreeSet<u64>,
+    rates: HashMap<EndpointKey, Rate>,
+}
+
+fn alert(
+    obs: &Observation,
+    key: &EndpointKey,
+    kind: &str,
+    subtype: Option<&str>,
+    severity: Severity,
+    title: String,
+    evidence: String,
+) -> Alert {
+    Alert {
+        id: 0,
+        kind: kind.into(),
+        subtype: subtype.map(str::to_string),
+        severity,
+        title,
+        host: key.host.clone(),
+        method: key.method.clone(),
+        path: key.path.clone(),
+        client: Some(obs.client.to_string()),
+        count: 1,
+        first_seen: obs.ts,
+        last_seen: obs.ts,
+        state: AlertState::Open,
+        evidence,
+    }
+}
+
+fn login_like(key: &EndpointKey) -> bool {
+    let p = key.path.to_ascii_lowercase();
+    key.method == "POST"
+        && ["login", "signin", "sign_in", "sign-in", "auth", "token", "session", "oauth"].iter().any(|w| p.contains(w))
+        && !["logout", "signout", "sign_out", "sign-out"].iter().any(|w| p.contains(w))
+}
+
+/// Values of the template's parameters in this request's path.
+fn param_values(path: &str, template: &str) -> Vec<String> {
+    split_path(template)
+        .iter()
+        .zip(split_path(path))
+        .filter(|(t, _)| t.starts_with('{'))
+        .map(|(_, v)| v.to_string())
+        .collect()
+}
+
+impl Behavior {
+    pub fn new(thresholds: Thresholds) -> Behavior {
+        Behavior { thresholds, ..Behavior::default() }
+    }
+
+    /// Keeps the maps within `max_entries` by forgetting the least recently seen half.
+    fn bound(&mut self) {
+        let max = self.thresholds.max_entries.max(16);
+        if self.pairs.len() > max {
+            let mut times: Vec<i64> = self.pairs.values().map(|p| p.last_seen).collect();
+            times.sort_unstable();
+            let cut = times[times.len() / 2];
+            self.pairs.retain(|_, p| p.last_seen > cut);
+        }
+        if self.clients.len() > max {
+            let mut times: Vec<i64> = self.clients.values().map(|c| c.last_seen).collect();
+            times.sort_unstable();
+            let cut = times[times.len() / 2];
+            self.clients.retain(|_, c| c.last_seen > cut);
+        }
+        if self.objects.len() > max {
+            self.objects.clear();
+        }
+        if self.foreign.len() > max {
+            self.foreign.clear();
+        }
+        if self.privileged.len() > max {
+            self.privileged.clear();
+        }
+        if self.rates.len() > max {
+            self.rates.clear();
+        }
+    }
+
+    /// Looks at one request; returns the alerts it raises (with `count` 1, to be aggregated).
+    pub fn observe(&mut self, obs: &Observation, key: &EndpointKey) -> Vec<Alert> {
+        let t = self.thresholds.clone();
+        let mut out = Vec::new();
+        let client = obs.client.to_string();
+        let status = obs.response.as_ref().map(|r| r.status);
+        let window = i64::from(t.window_secs) * 1_000_000;
+
+        // Scanners by user agent.
+        if let Some(ua) = obs.request_header("user-agent") {
+            let lower = ua.to_ascii_lowercase();
+            if let Some(tool) = SCANNER_AGENTS.iter().find(|s| lower.contains(*s)) {
+                let host_key = EndpointKey { host: key.host.clone(), method: "*".into(), path: "*".into() };
+                out.push(alert(
+                    obs,
+                    &host_key,
+                    "scanner",
+                    Some("user_agent"),
+                    Severity::Medium,
+                    format!("scanner ({tool}) against {}", key.host),
+                    format!("user agent names {tool}"),
+                ));
+            }
+        }
+        // Scanners by a burst of 404s over many paths.
+        {
+            let state = self.clients.entry((client.clone(), key.host.clone())).or_default();
+            state.last_seen = obs.ts;
+            if status == Some(404) {
+                // Distinct endpoints, not values: walking one endpoint's ids is enumeration.
+                state.not_found.push_back((obs.ts, stable_hash(key.path.as_bytes())));
+                while state.not_found.front().is_some_and(|(ts, _)| *ts < obs.ts - window)
+                    || state.not_found.len() > 4096
+                {
+                    state.not_found.pop_front();
+                }
+                let distinct: BTreeSet<u64> = state.not_found.iter().map(|(_, h)| *h).collect();
+                if distinct.len() >= t.scanner_404_paths {
+                    let host_key = EndpointKey { host: key.host.clone(), method: "*".into(), path: "*".into() };
+                    out.push(alert(
+                        obs,
+                        &host_key,
+                        "scanner",
+                        Some("404_burst"),
+                        Severity::Medium,
+                        format!("scan of {} (many missing paths)", key.host),
+                        format!("{} distinct paths answered 404 within {} s", distinct.len(), t.window_secs),
+                    ));
+                }
+            }
+        }
+        let principal = crate::auth::principal(&obs.request_headers);
+        let values = param_values(obs.path(), &key.path);
+        let pair = self.pairs.entry((client.clone(), key.clone())).or_default();
+        pair.last_seen = obs.ts;
+        pair.requests += 1;
+        // Enumeration: many distinct values of a path parameter, mostly refused or missing.
+        if !values.is_empty() {
+            if pair.values.len() < 4096 {
+                pair.values.insert(stable_hash(values.join("/").as_bytes()));
+            }
+            if matches!(status, Some(404 | 403)) {
+                pair.not_found += 1;
+            }
+            let share = pair.not_found as f64 / pair.requests as f64;
+            if pair.values.len() >= t.enumeration_values
+                && share >= t.enumeration_error_share
+                && matches!(status, Some(404 | 403))
+            {
+                out.push(alert(
+                    obs,
+                    key,
+                    "enumeration",
+                    None,
+                    Severity::Medium,
+                    format!("enumeration of {} {} on {}", key.method, key.path, key.host),
+                    format!("{} distinct values, {:.0}% answered 404/403", pair.values.len(), share * 100.0),
+                ));
+            }
+        }
+        // Brute force: repeated failures on a login endpoint (401/403, or the same failure body).
+        if login_like(key) {
+            // The same answer again and again to requests that carry credentials: a failure
+            // page served with 200. (Logouts also answer the same every time: no credentials.)
+            let sends_credentials = !obs.request_body.is_empty() || obs.request_header("authorization").is_some();
+            let same_body = obs.response.as_ref().filter(|_| sends_credentials).map_or(0, |r| {
+                let n = pair.failure_bodies.entry(stable_hash(&r.body)).or_default();
+                *n += 1;
+                *n
+            });
+            if pair.failure_bodies.len() > 64 {
+                pair.failure_bodies.clear();
+            }
+            if matches!(status, Some(401 | 403)) {
+                pair.failures.push_back(obs.ts);
+            }
+            while pair.failures.front().is_some_and(|ts| *ts < obs.ts - window) || pair.failures.len() > 4096 {
+                pair.failures.pop_front();
+            }
+            let threshold = t.brute_force_failures;
+            if (matches!(status, Some(401 | 403)) && pair.failures.len() >= threshold) || same_body >= threshold as u64
+            {
+                let evidence = if pair.failures.len() >= threshold {
+                    format!("{} failed attempts within {} s", pair.failures.len(), t.window_secs)
+                } else {
+                    format!("the same response body {same_body} times")
+                };
+                out.push(alert(
+                    obs,
+                    key,
+                    "brute_force",
+                    None,
+                    Severity::High,
+                    format!("brute force on {} {} on {}", key.method, key.path, key.host),
+                    evidence,
+                ));
+            }
+        }
+        // BOLA: an authenticated principal reading objects that belong to other principals, on
+        // an endpoint whose objects are otherwise private (each used by one principal). Shared
+        // resources (a product read by everyone) are not evidence.
+        if let (Some(who), Some(200..=299)) = (principal, status) {
+            if key.path.to_ascii_lowercase().split('/').any(|s| s == "admin" || s.starts_with("admin")) {
+                self.privileged.insert(who);
+            }
+        }
+        if let (Some(who), false, Some(200..=299)) = (principal, values.is_empty(), status) {
+            let object = stable_hash(values.join("/").as_bytes());
+            let objects = self.objects.entry(key.clone()).or_default();
+            if objects.len() < 4096 || objects.contains_key(&object) {
+                let users = objects.entry(object).or_default();
+                let foreign = users.first().is_some_and(|first| *first != who);
+                if !users.contains(&who) && users.len() < 4 {
+                    users.push(who);
+                }
+                if foreign && obs.method == "GET" && !self.privileged.contains(&who) {
+                    let (mut total, mut shared) = (0usize, 0usize);
+                    for others in objects.values().take(512) {
+                        let n = others.iter().filter(|p| **p != who).count();
+                        total += usize::from(n >= 1);
+                        shared += usize::from(n >= 2);
+                    }
+                    let private_style = total >= 10 && shared * 10 <= total;
+                    if private_style {
+                        let read = self.foreign.entry((who, key.clone())).or_default();
+                        if read.len() < 4096 {
+                            read.insert(object);
+                        }
+                        if read.len() >= t.bola_objects {
+                            out.push(alert(
+                                obs,
+                                key,
+                                "bola",
+                                None,
+                                Severity::High,
+                                format!(
+                                    "object-level authorisation bypass on {} {} on {}",
+                                    key.method, key.path, key.host
+                                ),
+                                format!("one principal read {} objects of other principals", read.len()),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        // Rate and error spikes against this endpoint's own baseline (10-second buckets).
+        let rate = self.rates.entry(key.clone()).or_default();
+        let bucket = obs.ts.div_euclid(BUCKET_MICROS);
+        if bucket != rate.bucket {
+            if rate.count > 0 {
+                rate.buckets += 1 + (bucket - rate.bucket - 1).clamp(0, 1000) as u64;
+                rate.total += rate.count;
+                rate.total_errors += rate.errors;
+            }
+            rate.bucket = bucket;
+            rate.count = 0;
+            rate.errors = 0;
+            rate.top_client.clear();
+        }
+        rate.count += 1;
+        if status.is_some_and(|s| s >= 500) {
+            rate.errors += 1;
+        }
+        if rate.top_client.len() < 1024 {
+            *rate.top_client.entry(client.clone()).or_default() += 1;
+        }
+        if rate.buckets >= BASELINE_BUCKETS {
+            let mean = rate.total as f64 / rate.buckets as f64;
+            if rate.count as f64 >= (mean * t.rate_multiplier).max(t.rate_min as f64)
+                && rate.top_client.get(&client).copied().unwrap_or(0) * 2 >= rate.count
+            {
+                out.push(alert(
+                    obs,
+                    key,
+                    "rate_anomaly",
+                    None,
+                    Severity::Medium,
+                    format!("request rate spike on {} {} on {}", key.method, key.path, key.host),
+                    format!("{} requests in 10 s against a mean of {mean:.1}", rate.count),
+                ));
+            }
+            let mean_errors = rate.total_errors as f64 / rate.buckets as f64;
+            if status.is_some_and(|s| s >= 500)
+                && rate.errors as f64 >= (mean_errors * t.error_multiplier).max(t.error_min as f64)
+            {
+                out.push(alert(
+                    obs,
+                    key,
+                    "error_spike",
+                    None,
+                    Severity::Medium,
+                    format!("server error spike on {} {} on {}", key.method, key.path, key.host),
+                    format!("{} errors in 10 s against a mean of {mean_errors:.1}", rate.errors),
+                ));
+            }
+        }
+        self.bound();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

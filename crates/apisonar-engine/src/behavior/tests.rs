@@ -1,0 +1,203 @@
+//! Each detector fires on its pattern and stays quiet on ordinary traffic.
+
+use super::*;
+use crate::ObservedResponse;
+
+fn obs(
+    client: u8,
+    ts_secs: i64,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    status: u16,
+    body: &str,
+) -> Observation {
+    Observation {
+        ts: ts_secs * 1_000_000,
+        client: std::net::IpAddr::from([10, 0, 0, client]),
+        server: std::net::SocketAddr::from(([10, 0, 0, 1], 80)),
+        host: Some("app.test".into()),
+        method: method.into(),
+        target: path.into(),
+        request_headers: headers.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+        request_body: vec![],
+        request_body_len: 0,
+        response: Some(ObservedResponse {
+            status,
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+            body_len: body.len() as u64,
+            latency_micros: 1,
+        }),
+        encrypted: false,
+    }
+}
+
+fn key(method: &str, path: &str) -> EndpointKey {
+    EndpointKey { host: "app.test".into(), method: method.into(), path: path.into() }
+}
+
+fn kinds(alerts: &[Alert]) -> BTreeSet<String> {
+    alerts
+        .iter()
+        .map(|a| format!("{}{}", a.kind, a.subtype.as_deref().map(|s| format!(":{s}")).unwrap_or_default()))
+        .collect()
+}
+
+#[test]
+fn enumeration_of_ids_with_mostly_404() {
+    let mut b = Behavior::default();
+    let k = key("GET", "/api/users/{user_id}");
+    let mut raised = BTreeSet::new();
+    for id in 1..=40 {
+        let status = if id % 10 == 0 { 200 } else { 404 };
+        raised.extend(kinds(&b.observe(&obs(9, id, "GET", &format!("/api/users/{id}"), &[], status, ""), &k)));
+    }
+    assert_eq!(raised, BTreeSet::from(["enumeration".to_string()]));
+}
+
+#[test]
+fn brute_force_by_status_and_by_repeated_failure_body() {
+    let mut b = Behavior::default();
+    let k = key("POST", "/api/login");
+    let mut raised = BTreeSet::new();
+    for i in 0..12 {
+        raised.extend(kinds(
+            &b.observe(&obs(7, i, "POST", "/api/login", &[], 401, "{\"error\":\"bad credentials\"}"), &k),
+        ));
+    }
+    assert_eq!(raised, BTreeSet::from(["brute_force".to_string()]));
+    let mut b = Behavior::default();
+    let mut raised = BTreeSet::new();
+    for i in 0..12 {
+        let mut o = obs(7, i, "POST", "/api/login", &[], 200, "{\"ok\":false}");
+        o.request_body = b"user=admin&password=guess".to_vec();
+        raised.extend(kinds(&b.observe(&o, &k)));
+    }
+    assert_eq!(raised, BTreeSet::from(["brute_force".to_string()]));
+}
+
+#[test]
+fn bola_reading_other_principals_objects() {
+    let mut b = Behavior::default();
+    let k = key("GET", "/api/orders/{order_id}");
+    // Alice's and Bob's own orders.
+    for id in 1..=10 {
+        b.observe(
+            &obs(2, id, "GET", &format!("/api/orders/{id}"), &[("authorization", "Basic YWxpY2U6eA==")], 200, "{}"),
+            &k,
+        );
+        b.observe(
+            &obs(3, id, "GET", &format!("/api/orders/{}", id + 100), &[("authorization", "Basic Ym9iOnk=")], 200, "{}"),
+            &k,
+        );
+    }
+    // Mallory reads Alice's.
+    let mut raised = BTreeSet::new();
+    for id in 1..=6 {
+        raised.extend(kinds(&b.observe(
+            &obs(
+                66,
+                20 + id,
+                "GET",
+                &format!("/api/orders/{id}"),
+                &[("authorization", "Basic bWFsbG9yeTp6")],
+                200,
+                "{}",
+            ),
+            &k,
+        )));
+    }
+    assert_eq!(raised, BTreeSet::from(["bola".to_string()]));
+}
+
+#[test]
+fn shared_resources_are_not_bola() {
+    let mut b = Behavior::default();
+    let k = key("GET", "/api/products/{sku}");
+    let mut raised = BTreeSet::new();
+    for round in 0..20 {
+        for (client, user) in [(2u8, "YWxpY2U6eA=="), (3, "Ym9iOnk="), (4, "Y2Fyb2w6eg==")] {
+            let sku = (round * 7 + i64::from(client)) % 15;
+            let auth = format!("Basic {user}");
+            raised.extend(kinds(&b.observe(
+                &obs(client, round, "GET", &format!("/api/products/{sku}"), &[("authorization", &auth)], 200, "{}"),
+                &k,
+            )));
+        }
+    }
+    assert!(raised.is_empty(), "{raised:?}");
+}
+
+#[test]
+fn scanners_by_agent_and_by_404_burst() {
+    let mut b = Behavior::default();
+    let raised = kinds(
+        &b.observe(&obs(5, 1, "GET", "/", &[("user-agent", "Mozilla/5.00 (Nikto/2.1.6)")], 200, ""), &key("GET", "/")),
+    );
+    assert_eq!(raised, BTreeSet::from(["scanner:user_agent".to_string()]));
+    let mut raised = BTreeSet::new();
+    for (i, p) in (0..40).map(|i| (i, format!("/probe{i}.php"))) {
+        raised.extend(kinds(&b.observe(&obs(6, i, "GET", &p, &[], 404, ""), &key("GET", &p))));
+    }
+    assert_eq!(raised, BTreeSet::from(["scanner:404_burst".to_string()]));
+}
+
+#[test]
+fn rate_and_error_spikes_against_the_baseline() {
+    let mut b = Behavior::default();
+    let k = key("GET", "/health");
+    // Baseline: 5 requests per 10 s for 2 minutes.
+    for s in 0..120 {
+        if s % 2 == 0 {
+            assert!(b.observe(&obs(2, s, "GET", "/health", &[], 200, ""), &k).is_empty());
+        }
+    }
+    let mut raised = BTreeSet::new();
+    for i in 0..150 {
+        raised.extend(kinds(&b.observe(&obs(20, 125, "GET", "/health", &[], if i < 60 { 200 } else { 503 }, ""), &k)));
+        let _ = i;
+    }
+    assert_eq!(raised, BTreeSet::from(["rate_anomaly".to_string(), "error_spike".to_string()]));
+}
+
+#[test]
+fn ordinary_use_raises_nothing() {
+    let mut b = Behavior::default();
+    let mut raised = BTreeSet::new();
+    for round in 0..30 {
+        for client in 2..5u8 {
+            let user = ["YWxpY2U6eA==", "Ym9iOnk=", "Y2Fyb2w6eg=="][usize::from(client - 2)];
+            let auth = format!("Basic {user}");
+            let own = u32::from(client) * 100 + round % 5;
+            let ts = i64::from(round) * 10 + i64::from(client);
+            raised.extend(kinds(&b.observe(
+                &obs(client, ts, "GET", &format!("/api/orders/{own}"), &[("authorization", &auth)], 200, "{}"),
+                &key("GET", "/api/orders/{order_id}"),
+            )));
+            raised.extend(kinds(&b.observe(
+                &obs(client, ts, "GET", "/api/search?q=shoes", &[("authorization", &auth)], 200, "[]"),
+                &key("GET", "/api/search"),
+            )));
+            if round % 10 == 0 {
+                raised.extend(kinds(&b.observe(
+                    &obs(
+                        client,
+                        ts,
+                        "POST",
+                        "/api/login",
+                        &[],
+                        if round == 0 { 401 } else { 200 },
+                        &format!("{{\"token\":\"t{round}{client}\"}}"),
+                    ),
+                    &key("POST", "/api/login"),
+                )));
+            }
+            raised.extend(kinds(&b.observe(
+                &obs(client, ts, "GET", "/api/users/999", &[("authorization", &auth)], 404, ""),
+                &key("GET", "/api/users/{user_id}"),
+            )));
+        }
+    }
+    assert!(raised.is_empty(), "{raised:?}");
+}
