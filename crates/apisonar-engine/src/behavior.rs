@@ -23,7 +23,7 @@ pub struct Thresholds {
     pub bola_objects: usize,
     /// Distinct paths answered 404 to one client within `window_secs`.
     pub scanner_404_paths: usize,
-    /// A 10-second bucket with this many times the endpoint's mean, and at least `rate_min`.
+    /// A one-second bucket with this many times the endpoint's mean, and at least `rate_min`.
     pub rate_multiplier: f64,
     pub rate_min: u64,
     /// The same for server errors (5xx), with at least `error_min`.
@@ -40,7 +40,7 @@ impl Default for Thresholds {
             enumeration_values: 20,
             enumeration_error_share: 0.5,
             brute_force_failures: 10,
-            bola_objects: 5,
+            bola_objects: 3,
             scanner_404_paths: 30,
             rate_multiplier: 10.0,
             rate_min: 100,
@@ -82,9 +82,10 @@ const SCANNER_AGENTS: &[&str] = &[
     "hydra",
 ];
 
-const BUCKET_MICROS: i64 = 10_000_000;
+/// One-second buckets: bursts from one client are short.
+const BUCKET_MICROS: i64 = 1_000_000;
 /// Buckets of history needed before a spike can be judged.
-const BASELINE_BUCKETS: u64 = 6;
+const BASELINE_BUCKETS: u64 = 10;
 
 #[derive(Default)]
 struct PairState {
@@ -94,6 +95,13 @@ struct PairState {
     not_found: u64,
     failures: VecDeque<i64>,
     failure_bodies: HashMap<u64, u64>,
+}
+
+/// What one principal shares with others on one endpoint.
+#[derive(Default)]
+struct Shared {
+    objects: BTreeSet<u64>,
+    partners: BTreeSet<u64>,
 }
 
 #[derive(Default)]
@@ -124,10 +132,14 @@ pub struct Behavior {
     objects: HashMap<EndpointKey, HashMap<u64, Vec<u64>>>,
     /// Objects of others read, per (principal, endpoint): principals, not addresses, since many
     /// users can share one address.
-    foreign: HashMap<(u64, EndpointKey), BTreeSet<u64>>,
+    foreign: HashMap<(u64, EndpointKey), Shared>,
+    /// The last client address of each principal, to name it in alerts raised by others' requests.
+    principal_client: HashMap<u64, String>,
     /// Principals seen using administrative endpoints: their reads of others' objects are
     /// their role, not a bypass.
     privileged: BTreeSet<u64>,
+    /// Clients already identified as scanners: their misses are not also enumeration.
+    scanners: BTreeSet<String>,
     rates: HashMap<EndpointKey, Rate>,
 }
 
@@ -204,6 +216,12 @@ impl Behavior {
         if self.privileged.len() > max {
             self.privileged.clear();
         }
+        if self.principal_client.len() > max {
+            self.principal_client.clear();
+        }
+        if self.scanners.len() > max {
+            self.scanners.clear();
+        }
         if self.rates.len() > max {
             self.rates.clear();
         }
@@ -247,6 +265,7 @@ impl Behavior {
                 }
                 let distinct: BTreeSet<u64> = state.not_found.iter().map(|(_, h)| *h).collect();
                 if distinct.len() >= t.scanner_404_paths {
+                    self.scanners.insert(client.clone());
                     let host_key = EndpointKey { host: key.host.clone(), method: "*".into(), path: "*".into() };
                     out.push(alert(
                         obs,
@@ -262,6 +281,7 @@ impl Behavior {
         }
         let principal = crate::auth::principal(&obs.request_headers);
         let values = param_values(obs.path(), &key.path);
+        let is_scanner = self.scanners.contains(&client);
         let pair = self.pairs.entry((client.clone(), key.clone())).or_default();
         pair.last_seen = obs.ts;
         pair.requests += 1;
@@ -274,7 +294,8 @@ impl Behavior {
                 pair.not_found += 1;
             }
             let share = pair.not_found as f64 / pair.requests as f64;
-            if pair.values.len() >= t.enumeration_values
+            if !is_scanner
+                && pair.values.len() >= t.enumeration_values
                 && share >= t.enumeration_error_share
                 && matches!(status, Some(404 | 403))
             {
@@ -327,50 +348,45 @@ impl Behavior {
                 ));
             }
         }
-        // BOLA: an authenticated principal reading objects that belong to other principals, on
-        // an endpoint whose objects are otherwise private (each used by one principal). Shared
-        // resources (a product read by everyone) are not evidence.
-        if let (Some(who), Some(200..=299)) = (principal, status) {
-            if key.path.to_ascii_lowercase().split('/').any(|s| s == "admin" || s.starts_with("admin")) {
-                self.privileged.insert(who);
-            }
-        }
-        if let (Some(who), false, Some(200..=299)) = (principal, values.is_empty(), status) {
+        // BOLA: principals that share many objects with other principals on an endpoint whose
+        // objects are otherwise private (each used by one principal). Sharing is counted for both
+        // sides, whoever came first, so an attacker who reads an object before its owner does
+        // still accumulates; shared resources (a product read by everyone) are not evidence.
+        if let (Some(who), false, Some(200..=299), "GET") = (principal, values.is_empty(), status, obs.method.as_str())
+        {
+            self.principal_client.insert(who, client.clone());
             let object = stable_hash(values.join("/").as_bytes());
             let objects = self.objects.entry(key.clone()).or_default();
+            let mut newly_shared: Vec<u64> = Vec::new();
             if objects.len() < 4096 || objects.contains_key(&object) {
                 let users = objects.entry(object).or_default();
-                let foreign = users.first().is_some_and(|first| *first != who);
                 if !users.contains(&who) && users.len() < 4 {
                     users.push(who);
-                }
-                if foreign && obs.method == "GET" && !self.privileged.contains(&who) {
-                    let (mut total, mut shared) = (0usize, 0usize);
-                    for others in objects.values().take(512) {
-                        let n = others.iter().filter(|p| **p != who).count();
-                        total += usize::from(n >= 1);
-                        shared += usize::from(n >= 2);
+                    if users.len() >= 2 {
+                        newly_shared = users.clone();
                     }
-                    let private_style = total >= 10 && shared * 10 <= total;
-                    if private_style {
-                        let read = self.foreign.entry((who, key.clone())).or_default();
-                        if read.len() < 4096 {
-                            read.insert(object);
-                        }
-                        if read.len() >= t.bola_objects {
-                            out.push(alert(
-                                obs,
-                                key,
-                                "bola",
-                                None,
-                                Severity::High,
-                                format!(
-                                    "object-level authorisation bypass on {} {} on {}",
-                                    key.method, key.path, key.host
-                                ),
-                                format!("one principal read {} objects of other principals", read.len()),
-                            ));
-                        }
+                }
+            }
+            if !newly_shared.is_empty() {
+                let single = objects.values().take(1024).filter(|u| u.len() == 1).count();
+                let total = objects.len().min(1024);
+                let private_style = total >= 10 && single * 10 >= total * 7;
+                for &q in &newly_shared {
+                    let shared = self.foreign.entry((q, key.clone())).or_default();
+                    if shared.objects.len() < 4096 {
+                        shared.objects.insert(object);
+                    }
+                    shared.partners.extend(newly_shared.iter().filter(|p| **p != q).take(16));
+                    // The owner of a few objects shares them with one other principal; a
+                    // principal using objects of several others is the one reaching across.
+                    if private_style
+                        && shared.objects.len() >= t.bola_objects
+                        && shared.partners.len() >= 2
+                        && !self.privileged.contains(&q)
+                    {
+                        let mut a = alert(obs, key, "bola", None, Severity::High, format!("object-level authorisation bypass on {} {} on {}", key.method, key.path, key.host), format!("one principal used {} objects of {} other principals, on an endpoint whose objects are private", shared.objects.len(), shared.partners.len()));
+                        a.client = self.principal_client.get(&q).cloned().or(a.client);
+                        out.push(a);
                     }
                 }
             }
@@ -408,7 +424,7 @@ impl Behavior {
                     None,
                     Severity::Medium,
                     format!("request rate spike on {} {} on {}", key.method, key.path, key.host),
-                    format!("{} requests in 10 s against a mean of {mean:.1}", rate.count),
+                    format!("{} requests in 1 s against a mean of {mean:.2}", rate.count),
                 ));
             }
             let mean_errors = rate.total_errors as f64 / rate.buckets as f64;
@@ -422,7 +438,7 @@ impl Behavior {
                     None,
                     Severity::Medium,
                     format!("server error spike on {} {} on {}", key.method, key.path, key.host),
-                    format!("{} errors in 10 s against a mean of {mean_errors:.1}", rate.errors),
+                    format!("{} errors in 1 s against a mean of {mean_errors:.2}", rate.errors),
                 ));
             }
         }

@@ -189,8 +189,11 @@ const XSS: &[&str] = &[
     "vbscript:",
     "srcdoc=",
 ];
-const TRAVERSAL: &[&str] =
-    &["../", "..\\", "/etc/passwd", "/etc/shadow", "c:\\windows", "win.ini", "\0", "....//", "/proc/self/"];
+const TRAVERSAL: &[&str] = &["../", "..\\", "\0", "....//", "/proc/self/", "..;/"];
+/// Sensitive absolute paths: traversal when a value *is* such a path (not when a shell command
+/// mentions one, which is command injection).
+const ABSOLUTE: &[&str] =
+    &["/etc/passwd", "/etc/shadow", "/etc/hosts", "/proc/", "file:///", "c:\\windows", "c:/windows"];
 const COMMAND: &[&str] = &[
     "; cat ",
     ";cat ",
@@ -200,7 +203,20 @@ const COMMAND: &[&str] = &[
     ";id",
     "| id",
     "$(",
-    "`",
+    "`id`",
+    "`whoami`",
+    "`uname",
+    "`ls",
+    "`cat ",
+    "`sleep",
+    "`curl",
+    "`wget",
+    "`nc ",
+    "\ncat ",
+    "\nid",
+    "${ifs}",
+    "|| curl",
+    "| curl",
     "&& id",
     "&& cat ",
     "| nc ",
@@ -256,8 +272,15 @@ fn url_host(value: &str) -> Option<&str> {
     Some(authority.rsplit('@').next().unwrap_or(authority))
 }
 
-/// Checks one input value (already named by `location`). `url_param` says the application takes
-/// a URL here (a parameter named url/uri/target/... or a value that is one).
+/// Parameter names that take a file path: a `file://` or absolute path there is traversal, not SSRF.
+fn path_like(location: &str) -> bool {
+    let name = location.rsplit('.').next().unwrap_or(location).to_ascii_lowercase();
+    ["path", "file", "filename", "dir", "folder", "doc", "document", "template", "page", "include"]
+        .iter()
+        .any(|w| name == *w || name.ends_with(w))
+}
+
+/// Checks one input value (named by `location`).
 pub fn inspect(location: &str, raw: &str) -> Vec<Attempt> {
     let v = normalize(raw);
     let mut out = Vec::new();
@@ -268,7 +291,12 @@ pub fn inspect(location: &str, raw: &str) -> Vec<Attempt> {
     if let Some(sig) = first_match(&v, XSS) {
         add(Injection::Xss, sig);
     }
-    if let Some(sig) = first_match(&v, TRAVERSAL) {
+    // An absolute sensitive path is traversal in a path-like parameter, or when the value is just
+    // that path; inside a shell command it is command injection's business.
+    let absolute = ABSOLUTE.iter().copied().find(|p| {
+        (v.starts_with(p) && (path_like(location) || !p.starts_with("file"))) || (path_like(location) && v.contains(p))
+    });
+    if let Some(sig) = first_match(&v, TRAVERSAL).or(absolute) {
         add(Injection::PathTraversal, sig);
     }
     if let Some(sig) = first_match(&v, TEMPLATE) {
@@ -280,11 +308,15 @@ pub fn inspect(location: &str, raw: &str) -> Vec<Attempt> {
             add(Injection::CommandInjection, sig);
         }
     }
-    if let Some(sig) = first_match(&v, SSRF_SCHEMES).filter(|s| v.starts_with(s) || v.contains(&format!("={s}"))) {
-        add(Injection::Ssrf, sig);
-    } else if let Some(host) = url_host(&v) {
-        if let Some(sig) = SSRF_HOSTS.iter().copied().find(|h| host.starts_with(h)) {
+    // SSRF: the value is itself a URL (not a URL mentioned inside a shell command or a template
+    // payload) with an internal target or a non-web scheme, and the parameter is not a file path.
+    if !path_like(location) {
+        if let Some(sig) = SSRF_SCHEMES.iter().copied().find(|s| v.starts_with(s)) {
             add(Injection::Ssrf, sig);
+        } else if let Some(host) = url_host(&v).filter(|_| v.starts_with("http://") || v.starts_with("https://")) {
+            if let Some(sig) = SSRF_HOSTS.iter().copied().find(|h| host.starts_with(h)) {
+                add(Injection::Ssrf, sig);
+            }
         }
     }
     out
