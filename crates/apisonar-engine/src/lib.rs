@@ -9,6 +9,7 @@
 
 pub mod segment;
 pub mod template;
+pub mod tlsposture;
 
 pub mod alert;
 pub mod auth;

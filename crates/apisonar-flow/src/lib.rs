@@ -20,10 +20,12 @@ mod reassembly;
 mod stats;
 mod table;
 mod time;
+mod tls;
 
 pub use anomaly::Anomaly;
-pub use engine::{ConnectionSummary, EndReason, EventSink, FlowEngine};
+pub use engine::{ConnectionSummary, EndReason, EventSink, FlowEngine, TlsRecord};
 pub use http::{AppProtocol, Body, HttpRequest, HttpResponse, HttpTransaction};
 pub use limits::Limits;
 pub use stats::Stats;
 pub use time::Timestamp;
+pub use tls::TlsSession;

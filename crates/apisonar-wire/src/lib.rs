@@ -15,6 +15,7 @@ pub mod http;
 mod link;
 mod packet;
 pub mod sniff;
+pub mod tls;
 
 pub use anomaly::WireAnomaly;
 pub use link::LinkType;

@@ -27,6 +27,7 @@ fn open_output(path: &Path) -> Result<Box<dyn Write>> {
 struct Writers {
     transactions: Option<Box<dyn Write>>,
     connections: Option<Box<dyn Write>>,
+    tls: Option<Box<dyn Write>>,
     error: Option<io::Error>,
     inventory: Option<Inventory>,
 }
@@ -78,19 +79,24 @@ impl Inventory {
         let injections = apisonar_engine::findings::injection_alerts(&obs, &observed.key);
         let abuse = self.behavior.observe(&obs, &observed.key);
         for a in data.into_iter().chain(injections).chain(abuse) {
-            match self.pending_alerts.get_mut(&a.dedup_key()) {
-                Some(p) => {
-                    p.count += 1;
-                    p.last_seen = p.last_seen.max(a.last_seen);
-                    p.first_seen = p.first_seen.min(a.first_seen);
-                }
-                None => {
-                    self.pending_alerts.insert(a.dedup_key(), a);
-                }
-            }
+            self.pending(a);
         }
         if self.last_write.elapsed() >= WRITE_INTERVAL {
             self.write();
+        }
+    }
+
+    /// Adds an alert occurrence to the aggregate written at the next write.
+    fn pending(&mut self, a: apisonar_engine::Alert) {
+        match self.pending_alerts.get_mut(&a.dedup_key()) {
+            Some(p) => {
+                p.count += 1;
+                p.last_seen = p.last_seen.max(a.last_seen);
+                p.first_seen = p.first_seen.min(a.first_seen);
+            }
+            None => {
+                self.pending_alerts.insert(a.dedup_key(), a);
+            }
         }
     }
 
@@ -165,6 +171,18 @@ impl EventSink for Writers {
         }
         if self.transactions.is_some() {
             Writers::record(&mut self.transactions, &mut self.error, &TransactionRecord::new(&txn));
+        }
+    }
+
+    fn on_tls(&mut self, record: apisonar_flow::TlsRecord) {
+        let (observation, output) = crate::output::tls_records(&record);
+        if let Some(inventory) = &mut self.inventory {
+            for a in apisonar_engine::tlsposture::weak_tls_alerts(&observation) {
+                inventory.pending(a);
+            }
+        }
+        if self.tls.is_some() {
+            Writers::record(&mut self.tls, &mut self.error, &output);
         }
     }
 
@@ -279,6 +297,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     let mut writers = Writers {
         transactions: args.transactions.as_deref().map(open_output).transpose()?,
         connections: args.connections.as_deref().map(open_output).transpose()?,
+        tls: args.tls.as_deref().map(open_output).transpose()?,
         error: None,
         inventory: match args.db.as_deref() {
             Some(dir) => {
@@ -314,7 +333,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
         files.push(report);
     }
     engine.finish(&mut writers);
-    for w in [writers.transactions.as_mut(), writers.connections.as_mut()].into_iter().flatten() {
+    for w in [writers.transactions.as_mut(), writers.connections.as_mut(), writers.tls.as_mut()].into_iter().flatten() {
         if let Err(e) = w.flush() {
             writers.error.get_or_insert(e);
         }

@@ -211,6 +211,11 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "DAYS", requires = "db")]
     pub retention_days: Option<u32>,
 
+    /// Write one JSON object per TLS handshake to FILE ("-" for standard output): SNI, ALPN,
+    /// versions, ciphers, JA3/JA3S/JA4, certificate, and the weaknesses found.
+    #[arg(long, value_name = "FILE")]
+    pub tls: Option<PathBuf>,
+
     /// Format of the summary (printed to standard error when standard output carries records).
     #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
     pub summary: SummaryFormat,

@@ -150,3 +150,96 @@ impl ConnectionRecord {
         }
     }
 }
+
+/// One TLS handshake, as written by `analyze --tls`.
+#[derive(Serialize)]
+pub struct TlsOutput {
+    pub ts: String,
+    pub connection: u64,
+    pub flow: FlowRecord,
+    pub sni: Option<String>,
+    pub alpn_offered: Vec<String>,
+    pub versions_offered: Vec<String>,
+    pub ciphers_offered: usize,
+    pub ja3: Option<String>,
+    pub ja3_string: Option<String>,
+    pub ja4: Option<String>,
+    pub version: Option<String>,
+    pub cipher: Option<String>,
+    pub alpn: Option<String>,
+    pub ja3s: Option<String>,
+    pub certificate: Option<CertOutput>,
+    pub alerts: Vec<u8>,
+    pub weaknesses: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct CertOutput {
+    pub subject: String,
+    pub issuer: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub key_type: String,
+    pub key_bits: u32,
+    pub self_signed: bool,
+    pub chain_length: usize,
+}
+
+/// The engine's view and the output record of one TLS handshake.
+pub fn tls_records(t: &apisonar_flow::TlsRecord) -> (apisonar_engine::tlsposture::TlsObservation, TlsOutput) {
+    use apisonar_wire::tls::{cipher_name, cipher_weakness, version_name};
+    let s = &t.session;
+    let ch = s.client_hello.as_ref();
+    let sh = s.server_hello.as_ref();
+    let cert = s.certificate.as_ref();
+    let observation = apisonar_engine::tlsposture::TlsObservation {
+        ts: s.ts.micros(),
+        client: t.client.ip().to_string(),
+        server: t.server.to_string(),
+        sni: ch.and_then(|c| c.sni.clone()),
+        offered_versions: ch.map(|c| c.versions.clone()).unwrap_or_default(),
+        negotiated_version: sh.map(|s| s.version),
+        cipher_weakness: sh.and_then(|s| cipher_weakness(s.cipher)).map(str::to_string),
+        cert_not_before: cert.map(|c| c.not_before),
+        cert_not_after: cert.map(|c| c.not_after),
+        cert_key_type: cert.map(|c| c.key_type.clone()),
+        cert_key_bits: cert.map(|c| c.key_bits),
+        cert_self_signed: cert.is_some_and(|c| c.subject == c.issuer),
+    };
+    let weaknesses = apisonar_engine::tlsposture::weaknesses(&observation);
+    let ja3 = ch.and_then(|c| c.ja3());
+    let out = TlsOutput {
+        ts: rfc3339(s.ts),
+        connection: t.connection_id,
+        flow: FlowRecord {
+            src_ip: t.client.ip().to_string(),
+            src_port: t.client.port(),
+            dst_ip: t.server.ip().to_string(),
+            dst_port: t.server.port(),
+        },
+        sni: observation.sni.clone(),
+        alpn_offered: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
+        versions_offered: observation.offered_versions.iter().map(|v| version_name(*v)).collect(),
+        ciphers_offered: ch.map_or(0, |c| c.ciphers.len()),
+        ja3: ja3.as_ref().map(|(_, h)| h.clone()),
+        ja3_string: ja3.map(|(s, _)| s),
+        ja4: ch.filter(|c| !c.sslv2).map(|c| c.ja4()),
+        version: sh.map(|s| version_name(s.version)),
+        cipher: sh.map(|s| cipher_name(s.cipher)),
+        alpn: sh.and_then(|s| s.alpn.clone()),
+        ja3s: sh.map(|s| s.ja3s().1),
+        certificate: cert.map(|c| CertOutput {
+            subject: c.subject.clone(),
+            issuer: c.issuer.clone(),
+            not_before: rfc3339_micros(c.not_before * 1_000_000),
+            not_after: rfc3339_micros(c.not_after * 1_000_000),
+            key_type: c.key_type.clone(),
+            key_bits: c.key_bits,
+            self_signed: c.subject == c.issuer,
+            chain_length: s.chain_length,
+        }),
+        alerts: s.alerts.clone(),
+        weaknesses,
+    };
+    (observation, out)
+}

@@ -22,6 +22,8 @@ enum DirState {
     /// First bytes were not recognisable; scanning for any HTTP start line.
     Scanning(Vec<u8>, usize),
     Parsing(MessageParser),
+    /// A TLS handshake being read.
+    Tls(crate::tls::TlsReader),
     Done,
 }
 
@@ -63,6 +65,8 @@ struct Pairing {
 pub(crate) struct HttpConn {
     dirs: [DirState; 2],
     pairing: Pairing,
+    /// The TLS handshake, when the connection (or a CONNECT tunnel in it) carries TLS.
+    tls: Option<crate::TlsSession>,
     /// Anomalies on a direction whose role is not known yet.
     unassigned: [AnomalyList; 2],
 }
@@ -84,6 +88,7 @@ impl HttpConn {
                 carried: [AnomalyList::default(), AnomalyList::default()],
             },
             unassigned: [AnomalyList::default(), AnomalyList::default()],
+            tls: None,
         }
     }
 
@@ -108,6 +113,7 @@ impl HttpConn {
             .map(|d| match d {
                 DirState::Sniffing(b) | DirState::Scanning(b, _) => b.capacity(),
                 DirState::Parsing(p) => p.buffered_bytes(),
+                DirState::Tls(r) => r.buffered_bytes(),
                 DirState::Done => 0,
             })
             .sum::<usize>()
@@ -136,6 +142,10 @@ impl HttpConn {
                 if self.pairing.tunnel {
                     self.enter_tunnel(dir, bytes.get(used..).unwrap_or_default(), ts, limits, stats, out);
                 }
+                return;
+            }
+            DirState::Tls(reader) => {
+                reader.feed(bytes, ts, self.tls.get_or_insert_with(Default::default));
                 return;
             }
             DirState::Done => return,
@@ -187,7 +197,25 @@ impl HttpConn {
                         if p == AppProtocol::Http2 || self.pairing.client_dir.is_none() {
                             self.pairing.client_dir = Some(dir);
                         }
-                        self.dirs = [DirState::Done, DirState::Done];
+                        if p == AppProtocol::Http2 {
+                            self.dirs = [DirState::Done, DirState::Done];
+                            return;
+                        }
+                        // Both directions now read TLS records; bytes buffered so far go first.
+                        let mine = std::mem::take(buf);
+                        let other = match self.dirs.get_mut(1 - dir) {
+                            Some(DirState::Sniffing(b) | DirState::Scanning(b, _)) => std::mem::take(b),
+                            _ => Vec::new(),
+                        };
+                        self.dirs = [DirState::Tls(Default::default()), DirState::Tls(Default::default())];
+                        let session = self.tls.get_or_insert_with(Default::default);
+                        for (d, bytes) in [(dir, mine), (1 - dir, other)] {
+                            if let Some(DirState::Tls(r)) = self.dirs.get_mut(d) {
+                                if !bytes.is_empty() {
+                                    r.feed(&bytes, ts, session);
+                                }
+                            }
+                        }
                         return;
                     }
                     Sniff::Other => {
@@ -228,7 +256,7 @@ impl HttpConn {
                 let rest = buf.split_off(at);
                 (role, rest)
             }
-            DirState::Parsing(_) | DirState::Done => return,
+            DirState::Parsing(_) | DirState::Tls(_) | DirState::Done => return,
         };
         self.start_http(dir, role, buffered, ts, limits, stats, out);
     }
@@ -348,6 +376,17 @@ impl HttpConn {
         }
         while let Some(p) = self.pairing.pending.pop_front() {
             self.pairing.emit(p, None, limits, stats, out);
+        }
+        if let Some(session) = self.tls.take() {
+            // The side that sent the ClientHello is the client, whatever the handshake said.
+            let client = self.pairing.client_dir.unwrap_or(0);
+            let endpoint = |d: usize| *crate::table::side(&self.pairing.endpoints, d);
+            out.on_tls(crate::TlsRecord {
+                connection_id: self.pairing.connection_id,
+                client: endpoint(client),
+                server: endpoint(1 - client),
+                session,
+            });
         }
     }
 }

@@ -1,0 +1,133 @@
+//! TLS posture: weaknesses of one observed handshake, and the `weak_tls` alerts they raise.
+
+use crate::alert::{Alert, AlertState, Severity};
+
+/// The engine's view of a TLS handshake (filled by whoever parsed it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsObservation {
+    /// Microseconds since the epoch (packet time of the first handshake byte).
+    pub ts: i64,
+    pub client: String,
+    pub server: String,
+    pub sni: Option<String>,
+    /// Versions the client offered (`0x0301` = TLS 1.0), SSLv2 as `0x0002`.
+    pub offered_versions: Vec<u16>,
+    /// Negotiated version, if the server answered.
+    pub negotiated_version: Option<u16>,
+    /// Weakness of the negotiated cipher (`null`, `export`, `rc4`, `3des`).
+    pub cipher_weakness: Option<String>,
+    /// Leaf certificate facts, when visible.
+    pub cert_not_before: Option<i64>,
+    pub cert_not_after: Option<i64>,
+    pub cert_key_type: Option<String>,
+    pub cert_key_bits: Option<u32>,
+    pub cert_self_signed: bool,
+}
+
+fn old_version(v: u16) -> Option<&'static str> {
+    match v {
+        0x0002 => Some("sslv2"),
+        0x0300 => Some("sslv3"),
+        0x0301 => Some("tls1.0"),
+        0x0302 => Some("tls1.1"),
+        _ => None,
+    }
+}
+
+/// The weaknesses of a handshake, as stable names (`tls1.0_offered`, `cert_expired`, ...).
+pub fn weaknesses(o: &TlsObservation) -> Vec<String> {
+    let mut out = Vec::new();
+    // A weak version that was negotiated is reported as such, not also as offered.
+    for v in o.offered_versions.iter().filter(|v| Some(**v) != o.negotiated_version) {
+        if let Some(name) = old_version(*v) {
+            out.push(format!("{name}_offered"));
+        }
+    }
+    if let Some(name) = o.negotiated_version.and_then(old_version) {
+        out.push(format!("{name}_negotiated"));
+    }
+    if let Some(w) = &o.cipher_weakness {
+        out.push(format!("{w}_cipher"));
+    }
+    let now = o.ts / 1_000_000;
+    if o.cert_not_after.is_some_and(|t| t < now) {
+        out.push("cert_expired".into());
+    }
+    if o.cert_not_before.is_some_and(|t| t > now) {
+        out.push("cert_not_yet_valid".into());
+    }
+    if o.cert_key_type.as_deref() == Some("rsa") && o.cert_key_bits.is_some_and(|b| b > 0 && b < 2048) {
+        out.push("rsa_key_lt_2048".into());
+    }
+    if o.cert_self_signed {
+        out.push("self_signed".into());
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// One `weak_tls` alert per weakness, per server and client.
+pub fn weak_tls_alerts(o: &TlsObservation) -> Vec<Alert> {
+    let host = o.sni.clone().unwrap_or_else(|| o.server.clone());
+    weaknesses(o)
+        .into_iter()
+        .map(|w| {
+            let severity =
+                if w.contains("sslv") || w.starts_with("null") || w.starts_with("export") || w == "cert_expired" {
+                    Severity::High
+                } else {
+                    Severity::Medium
+                };
+            Alert {
+                id: 0,
+                kind: "weak_tls".into(),
+                subtype: Some(w.clone()),
+                severity,
+                title: format!("weak TLS on {host}: {w}"),
+                host: host.clone(),
+                method: "TLS".into(),
+                path: "*".into(),
+                client: Some(o.client.clone()),
+                count: 1,
+                first_seen: o.ts,
+                last_seen: o.ts,
+                state: AlertState::Open,
+                evidence: format!("server {}", o.server),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_weakness() {
+        let base = TlsObservation {
+            ts: 1_700_000_000_000_000,
+            offered_versions: vec![0x0304, 0x0303],
+            negotiated_version: Some(0x0304),
+            ..Default::default()
+        };
+        assert!(weaknesses(&base).is_empty());
+        let old = TlsObservation {
+            offered_versions: vec![0x0303, 0x0302, 0x0301],
+            negotiated_version: Some(0x0301),
+            ..base.clone()
+        };
+        assert_eq!(weaknesses(&old), vec!["tls1.0_negotiated", "tls1.1_offered"]);
+        let cert = TlsObservation {
+            cipher_weakness: Some("3des".into()),
+            cert_not_after: Some(1_600_000_000),
+            cert_key_type: Some("rsa".into()),
+            cert_key_bits: Some(1024),
+            cert_self_signed: true,
+            ..base.clone()
+        };
+        assert_eq!(weaknesses(&cert), vec!["3des_cipher", "cert_expired", "rsa_key_lt_2048", "self_signed"]);
+        let future = TlsObservation { cert_not_before: Some(2_000_000_000), ..base };
+        assert_eq!(weak_tls_alerts(&future).len(), 1);
+    }
+}
