@@ -64,3 +64,25 @@ fn each_attacker_raises_exactly_its_alerts() {
     assert!(missing.is_empty() && extra.is_empty(), "missing {missing:#?}\nextra {extra:#?}");
     assert!(got.iter().all(|a| !BENIGN.contains(&a.2.as_str())), "benign clients got attack alerts");
 }
+
+#[test]
+fn thresholds_come_from_flags() {
+    let db = std::env::temp_dir().join(format!("apisonar-security-thresholds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&db);
+    let db = db.to_string_lossy().into_owned();
+    let run = apisonar(&[
+        "analyze",
+        "--db",
+        &db,
+        "--threshold",
+        "brute_force_failures=1000",
+        "captures/security/vulnapi-attack.pcap",
+    ]);
+    assert_eq!(run.status.code(), Some(0));
+    let out = apisonar(&["alerts", "--db", &db, "--kind", "brute_force", "--format", "json"]);
+    let alerts: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert!(alerts.is_empty(), "{alerts:?}");
+    let bad = apisonar(&["analyze", "--db", &db, "--threshold", "no_such=1", "captures/security/vulnapi-normal.pcap"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown name"));
+}

@@ -73,3 +73,25 @@ fn weak_handshakes_raise_weak_tls_alerts() {
     .collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn hosts_seen_only_over_tls_are_in_the_inventory_with_their_sni() {
+    let db = std::env::temp_dir().join(format!("apisonar-tls-inv-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&db);
+    let db = db.to_string_lossy().into_owned();
+    for _ in 0..2 {
+        assert_eq!(apisonar(&["analyze", "--db", &db, "captures/tls/tls-versions.pcap"]).status.code(), Some(0));
+    }
+    let out = apisonar(&["inventory", "--db", &db, "--format", "json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let tls: Vec<&serde_json::Value> = rows.iter().filter(|r| r["method"] == "TLS").collect();
+    assert_eq!(tls.len(), 8, "one row per server name");
+    let v12 = tls.iter().find(|r| r["host"] == "v12.example.test").unwrap_or_else(|| panic!("no v12 row"));
+    assert_eq!(v12["hits"], 2, "a second run merges");
+    assert_eq!(v12["encrypted"], true);
+    assert_eq!(v12["tls"]["versions"]["TLS1.2"], 2);
+    assert_eq!(v12["tls"]["ja3s"], serde_json::json!(["4ef1b297bb817d8212165a86308bac5f"]));
+    assert!(v12["tls"]["certificate"]["subject"].as_str().unwrap_or_default().contains("CN=tls.example.test"));
+    let v10 = tls.iter().find(|r| r["host"] == "v10.example.test").unwrap_or_else(|| panic!("no v10 row"));
+    assert_eq!(v10["tls"]["weaknesses"]["tls1.0_negotiated"], 2);
+}

@@ -83,6 +83,18 @@ fn base64url_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// `alg`, `iss` and `exp` (seconds since the epoch) of a JWT, read without verifying it.
+pub fn jwt_claims(token: &str) -> Option<(String, Option<String>, Option<i64>)> {
+    let (alg, iss) = jwt_header(token)?;
+    let exp = token
+        .split('.')
+        .nth(1)
+        .and_then(base64url_decode)
+        .and_then(|c| serde_json::from_slice::<serde_json::Value>(&c).ok())
+        .and_then(|c| c.get("exp").and_then(serde_json::Value::as_i64));
+    Some((alg, iss, exp))
+}
+
 /// Reads `alg` and `iss` from a JWT without verifying it. `None` if it is not a JWT.
 pub fn jwt_header(token: &str) -> Option<(String, Option<String>)> {
     let mut parts = token.split('.');

@@ -131,3 +131,118 @@ mod tests {
         assert_eq!(weak_tls_alerts(&future).len(), 1);
     }
 }
+
+/// Everything seen of TLS for one server name (SNI, or the server address without one).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TlsHost {
+    pub host: String,
+    pub sessions: u64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// Server addresses (at most 16).
+    pub servers: std::collections::BTreeSet<String>,
+    /// Negotiated versions and ciphers, by name, with counts.
+    pub versions: std::collections::BTreeMap<String, u64>,
+    pub ciphers: std::collections::BTreeMap<String, u64>,
+    pub alpn: std::collections::BTreeMap<String, u64>,
+    /// Client fingerprints (at most 64 each).
+    pub ja3: std::collections::BTreeSet<String>,
+    pub ja4: std::collections::BTreeSet<String>,
+    pub ja3s: std::collections::BTreeSet<String>,
+    /// The last leaf certificate seen: subject, issuer, expiry and key.
+    pub certificate: Option<TlsCertificate>,
+    /// Weaknesses seen on this host, with counts.
+    pub weaknesses: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TlsCertificate {
+    pub subject: String,
+    pub issuer: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub key: String,
+}
+
+/// Names and fingerprints of one handshake, for the per-host record.
+#[derive(Clone, Debug, Default)]
+pub struct TlsFacts {
+    pub version: Option<String>,
+    pub cipher: Option<String>,
+    pub alpn: Option<String>,
+    pub ja3: Option<String>,
+    pub ja4: Option<String>,
+    pub ja3s: Option<String>,
+    pub certificate: Option<TlsCertificate>,
+}
+
+fn add_bounded(set: &mut std::collections::BTreeSet<String>, v: Option<&String>, max: usize) {
+    if let Some(v) = v {
+        if set.len() < max || set.contains(v) {
+            set.insert(v.clone());
+        }
+    }
+}
+
+impl TlsHost {
+    /// Adds one handshake.
+    pub fn add(&mut self, o: &TlsObservation, facts: &TlsFacts) {
+        if self.sessions == 0 {
+            self.first_seen = o.ts;
+            self.host = o.sni.clone().unwrap_or_else(|| o.server.clone());
+        }
+        self.sessions += 1;
+        self.first_seen = self.first_seen.min(o.ts);
+        self.last_seen = self.last_seen.max(o.ts);
+        add_bounded(&mut self.servers, Some(&o.server), 16);
+        for (map, v) in
+            [(&mut self.versions, &facts.version), (&mut self.ciphers, &facts.cipher), (&mut self.alpn, &facts.alpn)]
+        {
+            if let Some(v) = v {
+                if map.len() < 32 || map.contains_key(v) {
+                    *map.entry(v.clone()).or_default() += 1;
+                }
+            }
+        }
+        add_bounded(&mut self.ja3, facts.ja3.as_ref(), 64);
+        add_bounded(&mut self.ja4, facts.ja4.as_ref(), 64);
+        add_bounded(&mut self.ja3s, facts.ja3s.as_ref(), 64);
+        if facts.certificate.is_some() {
+            self.certificate.clone_from(&facts.certificate);
+        }
+        for w in weaknesses(o) {
+            *self.weaknesses.entry(w).or_default() += 1;
+        }
+    }
+
+    /// Folds the record of another run into this one.
+    pub fn merge(&mut self, o: &TlsHost) {
+        if self.sessions == 0 {
+            self.first_seen = o.first_seen;
+        }
+        self.sessions += o.sessions;
+        self.first_seen = self.first_seen.min(o.first_seen);
+        self.last_seen = self.last_seen.max(o.last_seen);
+        for s in &o.servers {
+            add_bounded(&mut self.servers, Some(s), 16);
+        }
+        for (mine, theirs) in [
+            (&mut self.versions, &o.versions),
+            (&mut self.ciphers, &o.ciphers),
+            (&mut self.alpn, &o.alpn),
+            (&mut self.weaknesses, &o.weaknesses),
+        ] {
+            for (k, n) in theirs {
+                *mine.entry(k.clone()).or_default() += n;
+            }
+        }
+        for (mine, theirs) in [(&mut self.ja3, &o.ja3), (&mut self.ja4, &o.ja4), (&mut self.ja3s, &o.ja3s)] {
+            for v in theirs {
+                add_bounded(mine, Some(v), 64);
+            }
+        }
+        if o.certificate.is_some() && o.last_seen >= self.last_seen {
+            self.certificate.clone_from(&o.certificate);
+        }
+    }
+}

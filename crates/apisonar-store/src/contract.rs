@@ -47,6 +47,10 @@ fn contract(store: &dyn Store) {
     assert!(!store.remove_override(&o).unwrap_or(true));
     assert_eq!(store.overrides().unwrap_or_default(), vec![any]);
     specs_and_alerts(store);
+    let h = apisonar_engine::tlsposture::TlsHost { host: "tls.test".into(), sessions: 2, ..Default::default() };
+    store.put_tls_hosts(std::slice::from_ref(&h)).unwrap_or_else(|e| panic!("{e}"));
+    store.put_tls_hosts(std::slice::from_ref(&h)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.tls_hosts().unwrap_or_default(), vec![h]);
     store.flush().unwrap_or_else(|e| panic!("{e}"));
 }
 

@@ -61,6 +61,10 @@ pub trait Store {
     fn put_spec(&self, spec: &Spec) -> Result<(), StoreError>;
     /// Removes a spec; returns whether it existed.
     fn remove_spec(&self, name: &str) -> Result<bool, StoreError>;
+    /// Every TLS host record.
+    fn tls_hosts(&self) -> Result<Vec<apisonar_engine::tlsposture::TlsHost>, StoreError>;
+    /// Writes (replaces) TLS host records.
+    fn put_tls_hosts(&self, hosts: &[apisonar_engine::tlsposture::TlsHost]) -> Result<(), StoreError>;
     /// Every alert, by id.
     fn alerts(&self) -> Result<Vec<Alert>, StoreError>;
     /// Records an occurrence: a new alert, or the existing one with the same dedup key updated

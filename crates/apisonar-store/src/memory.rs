@@ -16,6 +16,7 @@ pub struct MemoryStore {
     overrides: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
     specs: Mutex<BTreeMap<String, Vec<u8>>>,
     alerts: Mutex<BTreeMap<u64, Vec<u8>>>,
+    tls_hosts: Mutex<BTreeMap<String, Vec<u8>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -88,6 +89,17 @@ impl Store for MemoryStore {
 
     fn remove_spec(&self, name: &str) -> Result<bool, StoreError> {
         Ok(lock(&self.specs).remove(name).is_some())
+    }
+
+    fn tls_hosts(&self) -> Result<Vec<apisonar_engine::tlsposture::TlsHost>, StoreError> {
+        lock(&self.tls_hosts).values().map(|v| decode(v, "tls host")).collect()
+    }
+
+    fn put_tls_hosts(&self, hosts: &[apisonar_engine::tlsposture::TlsHost]) -> Result<(), StoreError> {
+        let encoded: Vec<(String, Vec<u8>)> =
+            hosts.iter().map(|h| Ok((h.host.clone(), encode(h)?))).collect::<Result<_, StoreError>>()?;
+        lock(&self.tls_hosts).extend(encoded);
+        Ok(())
     }
 
     fn alerts(&self) -> Result<Vec<Alert>, StoreError> {

@@ -15,6 +15,7 @@ const ENDPOINTS_TREE: &str = "endpoints";
 const OVERRIDES_TREE: &str = "overrides";
 const SPECS_TREE: &str = "specs";
 const ALERTS_TREE: &str = "alerts";
+const TLS_HOSTS_TREE: &str = "tls_hosts";
 /// Dedup key -> alert id (big-endian u64).
 const ALERT_KEYS_TREE: &str = "alert_keys";
 const SCHEMA_KEY: &[u8] = b"schema_version";
@@ -42,6 +43,7 @@ pub struct SledStore {
     specs: sled::Tree,
     alerts: sled::Tree,
     alert_keys: sled::Tree,
+    tls_hosts: sled::Tree,
 }
 
 fn io(e: sled::Error) -> StoreError {
@@ -93,7 +95,8 @@ impl SledStore {
         let specs = db.open_tree(SPECS_TREE).map_err(io)?;
         let alerts = db.open_tree(ALERTS_TREE).map_err(io)?;
         let alert_keys = db.open_tree(ALERT_KEYS_TREE).map_err(io)?;
-        Ok(SledStore { path: dir.to_path_buf(), db, endpoints, overrides, specs, alerts, alert_keys })
+        let tls_hosts = db.open_tree(TLS_HOSTS_TREE).map_err(io)?;
+        Ok(SledStore { path: dir.to_path_buf(), db, endpoints, overrides, specs, alerts, alert_keys, tls_hosts })
     }
 
     pub fn path(&self) -> &Path {
@@ -153,6 +156,18 @@ impl Store for SledStore {
 
     fn remove_spec(&self, name: &str) -> Result<bool, StoreError> {
         self.specs.remove(name.as_bytes()).map(|old| old.is_some()).map_err(io)
+    }
+
+    fn tls_hosts(&self) -> Result<Vec<apisonar_engine::tlsposture::TlsHost>, StoreError> {
+        self.tls_hosts.iter().values().map(|v| decode(&v.map_err(io)?, "tls host")).collect()
+    }
+
+    fn put_tls_hosts(&self, hosts: &[apisonar_engine::tlsposture::TlsHost]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for h in hosts {
+            batch.insert(h.host.as_bytes(), encode(h)?);
+        }
+        self.tls_hosts.apply_batch(batch).map_err(io)
     }
 
     fn alerts(&self) -> Result<Vec<Alert>, StoreError> {

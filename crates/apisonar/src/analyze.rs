@@ -45,6 +45,8 @@ struct Inventory {
     alert_stream: Option<Box<dyn Write>>,
     /// Abuse detectors with memory across requests.
     behavior: apisonar_engine::behavior::Behavior,
+    /// TLS per server name, merged into the store at the end.
+    tls_hosts: std::collections::BTreeMap<String, apisonar_engine::tlsposture::TlsHost>,
 }
 
 const WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -69,6 +71,7 @@ impl Inventory {
             pending_alerts: Default::default(),
             alert_stream: None,
             behavior: Default::default(),
+            tls_hosts: Default::default(),
         })
     }
 
@@ -134,6 +137,16 @@ impl Inventory {
         if let Some(e) = self.error.take() {
             return Err(e).context("cannot write the inventory");
         }
+        let mut hosts = std::mem::take(&mut self.tls_hosts);
+        for stored in self.store.tls_hosts().context("cannot read the TLS hosts")? {
+            if let Some(h) = hosts.get_mut(&stored.host) {
+                let mut merged = stored.clone();
+                merged.merge(h);
+                *h = merged;
+            }
+        }
+        let hosts: Vec<_> = hosts.into_values().collect();
+        self.store.put_tls_hosts(&hosts).context("cannot write the TLS hosts")?;
         let mut count = self.catalog.len();
         if let Some(days) = retention_days {
             // Packet time, not the wall clock: replaying old captures must not erase them.
@@ -179,6 +192,25 @@ impl EventSink for Writers {
         if let Some(inventory) = &mut self.inventory {
             for a in apisonar_engine::tlsposture::weak_tls_alerts(&observation) {
                 inventory.pending(a);
+            }
+            let facts = apisonar_engine::tlsposture::TlsFacts {
+                version: output.version.clone(),
+                cipher: output.cipher.clone(),
+                alpn: output.alpn.clone(),
+                ja3: output.ja3.clone(),
+                ja4: output.ja4.clone(),
+                ja3s: output.ja3s.clone(),
+                certificate: record.session.certificate.as_ref().map(|c| apisonar_engine::tlsposture::TlsCertificate {
+                    subject: c.subject.clone(),
+                    issuer: c.issuer.clone(),
+                    not_before: c.not_before,
+                    not_after: c.not_after,
+                    key: format!("{} {}", c.key_type, c.key_bits),
+                }),
+            };
+            let host = observation.sni.clone().unwrap_or_else(|| observation.server.clone());
+            if inventory.tls_hosts.len() < 100_000 || inventory.tls_hosts.contains_key(&host) {
+                inventory.tls_hosts.entry(host).or_default().add(&observation, &facts);
             }
         }
         if self.tls.is_some() {
@@ -292,6 +324,32 @@ impl Summary {
     }
 }
 
+/// Detector thresholds from `--threshold NAME=VALUE` flags over the defaults.
+fn thresholds(flags: &[String]) -> Result<apisonar_engine::behavior::Thresholds> {
+    let mut t = apisonar_engine::behavior::Thresholds::default();
+    for flag in flags {
+        let (name, value) =
+            flag.split_once('=').with_context(|| format!("--threshold {flag:?}: expected NAME=VALUE"))?;
+        let int =
+            || value.parse::<u64>().with_context(|| format!("--threshold {name}: {value:?} is not a whole number"));
+        let float = || value.parse::<f64>().with_context(|| format!("--threshold {name}: {value:?} is not a number"));
+        match name {
+            "enumeration_values" => t.enumeration_values = int()? as usize,
+            "enumeration_error_share" => t.enumeration_error_share = float()?,
+            "brute_force_failures" => t.brute_force_failures = int()? as usize,
+            "bola_objects" => t.bola_objects = int()? as usize,
+            "scanner_404_paths" => t.scanner_404_paths = int()? as usize,
+            "rate_multiplier" => t.rate_multiplier = float()?,
+            "rate_min" => t.rate_min = int()?,
+            "error_multiplier" => t.error_multiplier = float()?,
+            "error_min" => t.error_min = int()?,
+            "window_secs" => t.window_secs = u32::try_from(int()?).unwrap_or(u32::MAX),
+            other => anyhow::bail!("--threshold: unknown name {other:?}"),
+        }
+    }
+    Ok(t)
+}
+
 pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     let started = Instant::now();
     let mut writers = Writers {
@@ -304,6 +362,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
                 // Every spec is parsed before anything is written: a bad one changes nothing.
                 let specs = args.specs.iter().map(|s| crate::posture::load_spec_arg(s)).collect::<Result<Vec<_>>>()?;
                 let mut inventory = Inventory::open(dir, specs)?;
+                inventory.behavior = apisonar_engine::behavior::Behavior::new(thresholds(&args.thresholds)?);
                 inventory.alert_stream = args.alerts.as_deref().map(open_output).transpose()?;
                 Some(inventory)
             }

@@ -201,6 +201,12 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FILE", requires = "db")]
     pub alerts: Option<PathBuf>,
 
+    /// With --db: a detector threshold, NAME=VALUE (enumeration_values, enumeration_error_share,
+    /// brute_force_failures, bola_objects, scanner_404_paths, rate_multiplier, rate_min,
+    /// error_multiplier, error_min, window_secs). Repeatable.
+    #[arg(long = "threshold", value_name = "NAME=VALUE", requires = "db")]
+    pub thresholds: Vec<String>,
+
     /// With --db: an API spec to classify the traffic against, `FILE` or `HOST=FILE` (the spec then
     /// covers HOST); kept in the store. Repeatable.
     #[arg(long = "spec", value_name = "[HOST=]FILE", requires = "db")]

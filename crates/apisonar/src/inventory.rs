@@ -58,6 +58,9 @@ struct Row<'a> {
     /// Inferred JSON schemas (JSON Schema 2020-12), request and per response status.
     request_schema: Option<serde_json::Value>,
     response_schemas: std::collections::BTreeMap<u16, serde_json::Value>,
+    /// For TLS rows: versions, ciphers, ALPN, JA3/JA3S/JA4, certificate, weaknesses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<&'a apisonar_engine::tlsposture::TlsHost>,
     /// Sensitive data by location: classes with counts, and a mask.
     sensitive: &'a std::collections::BTreeMap<String, apisonar_engine::catalog::SensitiveField>,
     why: &'a [String],
@@ -110,6 +113,7 @@ fn row<'a>(e: &'a Endpoint, specs: &[apisonar_engine::Spec], orphan: bool) -> Ro
             .map(|(s, sc)| (*s, apisonar_engine::openapi::json_schema(sc)))
             .collect(),
         sensitive: &e.sensitive,
+        tls: None,
         why: &e.why,
     }
 }
@@ -136,6 +140,26 @@ pub fn run(args: &InventoryArgs) -> Result<u8> {
             ..Endpoint::default()
         })
         .collect();
+    // Hosts seen over TLS are listed too (one row per server name, method `TLS`), so that a host
+    // known only from encrypted traffic still appears with its SNI.
+    let tls_hosts = store.tls_hosts().context("cannot read the TLS hosts")?;
+    let tls_rows: Vec<Endpoint> = tls_hosts
+        .iter()
+        .map(|h| Endpoint {
+            host: h.host.clone(),
+            method: "TLS".into(),
+            path: "*".into(),
+            hits: h.sessions,
+            first_seen: h.first_seen,
+            last_seen: h.last_seen,
+            encrypted: h.sessions,
+            why: vec!["TLS sessions to this server name".into()],
+            ..Endpoint::default()
+        })
+        .collect();
+    let tls_by_host: std::collections::BTreeMap<&str, &apisonar_engine::tlsposture::TlsHost> =
+        tls_hosts.iter().map(|h| (h.host.as_str(), h)).collect();
+    endpoints.extend(tls_rows);
     let seen = endpoints.len();
     endpoints.extend(orphans);
     let mut listed: Vec<(bool, &Endpoint)> = endpoints.iter().enumerate().map(|(i, e)| (i >= seen, e)).collect();
@@ -143,7 +167,18 @@ pub fn run(args: &InventoryArgs) -> Result<u8> {
         listed.retain(|(_, e)| e.host.eq_ignore_ascii_case(host) || e.host == "*");
     }
     listed.sort_by(|(_, a), (_, b)| (&a.host, &a.path, &a.method).cmp(&(&b.host, &b.path, &b.method)));
-    let rows: Vec<Row<'_>> = listed.iter().map(|(orphan, e)| row(e, &specs, *orphan)).collect();
+    let rows: Vec<Row<'_>> = listed
+        .iter()
+        .map(|(orphan, e)| {
+            let mut r = row(e, &specs, *orphan);
+            if e.method == "TLS" {
+                r.tls = tls_by_host.get(e.host.as_str()).copied();
+                r.state = "undocumented";
+                r.state_reason = "TLS sessions (encrypted; not matched against specs)".into();
+            }
+            r
+        })
+        .collect();
     let mut out = io::stdout().lock();
     match args.format {
         ListFormat::Json => {
