@@ -143,4 +143,7 @@ fn masks_never_contain_the_value() {
     }
     assert!(mask(Class::CardNumber, "4111111111111111").starts_with("************1111"));
     assert!(mask(Class::Email, "alice@example.com").starts_with("a***@example.com"));
+    // {"alg":"HS256"} . {"iss":"shop","exp":1700000000}
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJzaG9wIiwiZXhwIjoxNzAwMDAwMDAwfQ.c2ln";
+    assert!(mask(Class::Jwt, jwt).starts_with("JWT alg=HS256 iss=shop exp=1700000000 "), "{}", mask(Class::Jwt, jwt));
 }
