@@ -70,6 +70,36 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// One occurrence (count 1) on an endpoint by a client at `ts`, to be aggregated.
+    #[allow(clippy::too_many_arguments)]
+    pub fn occurrence(
+        key: &crate::catalog::EndpointKey,
+        client: &str,
+        ts: i64,
+        kind: &str,
+        subtype: Option<&str>,
+        severity: Severity,
+        title: String,
+        evidence: String,
+    ) -> Alert {
+        Alert {
+            id: 0,
+            kind: kind.into(),
+            subtype: subtype.map(str::to_string),
+            severity,
+            title,
+            host: key.host.clone(),
+            method: key.method.clone(),
+            path: key.path.clone(),
+            client: Some(client.to_string()),
+            count: 1,
+            first_seen: ts,
+            last_seen: ts,
+            state: AlertState::Open,
+            evidence,
+        }
+    }
+
     /// The deduplication key: kind (with subtype), endpoint and client.
     pub fn dedup_key(&self) -> String {
         [

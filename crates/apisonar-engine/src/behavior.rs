@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
-use crate::alert::{Alert, AlertState, Severity};
+use crate::alert::{Alert, Severity};
 use crate::catalog::EndpointKey;
 use crate::observation::Observation;
 use crate::stats::stable_hash;
@@ -152,22 +152,7 @@ fn alert(
     title: String,
     evidence: String,
 ) -> Alert {
-    Alert {
-        id: 0,
-        kind: kind.into(),
-        subtype: subtype.map(str::to_string),
-        severity,
-        title,
-        host: key.host.clone(),
-        method: key.method.clone(),
-        path: key.path.clone(),
-        client: Some(obs.client.to_string()),
-        count: 1,
-        first_seen: obs.ts,
-        last_seen: obs.ts,
-        state: AlertState::Open,
-        evidence,
-    }
+    Alert::occurrence(key, &obs.client.to_string(), obs.ts, kind, subtype, severity, title, evidence)
 }
 
 fn login_like(key: &EndpointKey) -> bool {

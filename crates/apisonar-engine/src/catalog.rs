@@ -418,21 +418,29 @@ impl Catalog {
             .cloned()
             .collect();
         for key in moved {
-            let Some(mut e) = self.endpoints.remove(&key) else { continue };
-            let path = format!("{new}{}", &key.path[old.len()..]);
-            e.path = path.clone();
-            e.path_params.clear();
-            let new_key = EndpointKey { host: key.host.clone(), method: key.method.clone(), path };
-            match self.endpoints.get_mut(&new_key) {
-                Some(existing) => existing.merge(&e),
-                None => {
-                    self.endpoints.insert(new_key.clone(), e);
-                }
-            }
-            self.dirty.remove(&key);
-            self.dirty.insert(new_key);
-            self.removed.insert(key);
+            let path = format!("{new}{}", key.path.get(old.len()..).unwrap_or_default());
+            self.move_endpoint(key, path, None);
         }
+    }
+
+    /// Files the endpoint `key` under `path`, folding it into an existing one there.
+    fn move_endpoint(&mut self, key: EndpointKey, path: String, why: Option<String>) {
+        let Some(mut e) = self.endpoints.remove(&key) else { return };
+        e.path = path;
+        e.path_params.clear();
+        if let Some(w) = why {
+            e.why = vec![w];
+        }
+        let new_key = e.key();
+        match self.endpoints.get_mut(&new_key) {
+            Some(existing) => existing.merge(&e),
+            None => {
+                self.endpoints.insert(new_key.clone(), e);
+            }
+        }
+        self.dirty.remove(&key);
+        self.dirty.insert(new_key);
+        self.removed.insert(key);
     }
 
     /// Pins a template (a user override, or later a spec operation): paths that fit it take it,
@@ -456,20 +464,7 @@ impl Catalog {
             .collect();
         let count = moved.len();
         for (key, path) in moved {
-            let Some(mut e) = self.endpoints.remove(&key) else { continue };
-            e.path = path;
-            e.path_params.clear();
-            e.why = vec!["follows a pinned or specified template".to_string()];
-            let new_key = e.key();
-            match self.endpoints.get_mut(&new_key) {
-                Some(existing) => existing.merge(&e),
-                None => {
-                    self.endpoints.insert(new_key.clone(), e);
-                }
-            }
-            self.dirty.remove(&key);
-            self.dirty.insert(new_key);
-            self.removed.insert(key);
+            self.move_endpoint(key, path, Some("follows a pinned or specified template".to_string()));
         }
         count
     }

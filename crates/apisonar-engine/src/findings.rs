@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::alert::{Alert, AlertState, Severity};
+use crate::alert::{Alert, Severity};
 use crate::catalog::EndpointKey;
 use crate::observation::Observation;
 use crate::sensitive::{Class, Finding};
@@ -22,22 +22,7 @@ fn draft(
     title: String,
     evidence: String,
 ) -> Alert {
-    Alert {
-        id: 0,
-        kind: kind.into(),
-        subtype: Some(subtype.into()),
-        severity,
-        title,
-        host: key.host.clone(),
-        method: key.method.clone(),
-        path: key.path.clone(),
-        client: Some(obs.client.to_string()),
-        count: 1,
-        first_seen: obs.ts,
-        last_seen: obs.ts,
-        state: AlertState::Open,
-        evidence,
-    }
+    Alert::occurrence(key, &obs.client.to_string(), obs.ts, kind, Some(subtype), severity, title, evidence)
 }
 
 fn describe(findings: &[&Finding]) -> String {
