@@ -108,3 +108,16 @@ fn ip_fragments_are_reassembled() {
     assert_eq!(uris(&txns), vec![("/api/v1/upload".into(), Some(201))]);
     assert_eq!(txns[0]["request"]["body_len"], 1200);
 }
+
+#[test]
+fn mirror_tunnels_are_decapsulated() {
+    let (plain, plain_summary, _) = analyze(&["captures/synthetic/out-of-order.pcap"]);
+    let strip = |txns: &[serde_json::Value]| -> Vec<serde_json::Value> {
+        txns.iter().map(|t| serde_json::json!([t["flow"], t["request"], t["response"], t["anomalies"]])).collect()
+    };
+    for tunnel in ["tunnel-vxlan", "tunnel-geneve", "tunnel-gre-erspan2", "tunnel-vlan-erspan3"] {
+        let (txns, summary, _) = analyze(&[&format!("captures/synthetic/{tunnel}.pcap")]);
+        assert_eq!(strip(&txns), strip(&plain), "{tunnel}: inner traffic analysed as if captured directly");
+        assert_eq!(summary["tcp_segments"], plain_summary["tcp_segments"], "{tunnel}: every inner segment decoded");
+    }
+}

@@ -49,7 +49,107 @@ pub fn all() -> Vec<Synthetic> {
         snaplen_truncated(),
         ip_fragments(),
         secrets_in_cleartext(),
+        tunnel(
+            "tunnel-vxlan",
+            Tunnel::Vxlan,
+            "the out-of-order conversation inside VXLAN (UDP 4789), as AWS VPC Traffic Mirroring sends it",
+        ),
+        tunnel(
+            "tunnel-geneve",
+            Tunnel::Geneve,
+            "the out-of-order conversation inside Geneve (UDP 6081), as GCP Packet Mirroring sends it",
+        ),
+        tunnel(
+            "tunnel-gre-erspan2",
+            Tunnel::ErspanII,
+            "the out-of-order conversation inside GRE/ERSPAN type II, as a switch RSPAN/ERSPAN session sends it",
+        ),
+        tunnel(
+            "tunnel-vlan-erspan3",
+            Tunnel::ErspanIII,
+            "the out-of-order conversation inside GRE/ERSPAN type III under an 802.1Q tag",
+        ),
     ]
+}
+
+/// Mirror encapsulations the testkit can wrap frames in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tunnel {
+    Vxlan,
+    Geneve,
+    ErspanII,
+    ErspanIII,
+}
+
+/// Wraps one Ethernet frame as a mirror collector would receive it (outer 10.99.0.1 -> 10.99.0.2).
+pub fn encapsulate(kind: Tunnel, frame: &[u8], seq: u32) -> Vec<u8> {
+    use etherparse::{Ethernet2Header, IpNumber, Ipv4Header, PacketBuilder, SingleVlanHeader, VlanId};
+    let (src, dst) = ([10, 99, 0, 1], [10, 99, 0, 2]);
+    let mut out = Vec::with_capacity(frame.len() + 64);
+    match kind {
+        Tunnel::Vxlan | Tunnel::Geneve => {
+            let mut payload = match kind {
+                Tunnel::Vxlan => vec![0x08, 0, 0, 0, 0, 0x12, 0x34, 0],
+                _ => vec![0x00, 0x00, 0x65, 0x58, 0, 0x12, 0x34, 0],
+            };
+            payload.extend_from_slice(frame);
+            let port = if kind == Tunnel::Vxlan { 4789 } else { 6081 };
+            let b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 10])
+                .ipv4(src, dst, 64)
+                .udp(49152 + (seq % 1000) as u16, port);
+            let _ = b.write(&mut out, &payload);
+        }
+        Tunnel::ErspanII | Tunnel::ErspanIII => {
+            let mut gre = vec![0x10, 0x00];
+            gre.extend_from_slice(&(if kind == Tunnel::ErspanII { 0x88beu16 } else { 0x22ebu16 }).to_be_bytes());
+            gre.extend_from_slice(&seq.to_be_bytes());
+            if kind == Tunnel::ErspanII {
+                gre.extend_from_slice(&[0x10, 0x00, 0x00, 0x01, 0, 0, 0, 0]);
+            } else {
+                gre.extend_from_slice(&[0x20, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0]);
+            }
+            gre.extend_from_slice(frame);
+            let ip = Ipv4Header::new(gre.len() as u16, 64, IpNumber::GRE, src, dst).unwrap_or_default();
+            let mut ip = ip;
+            ip.header_checksum = ip.calc_header_checksum();
+            if kind == Tunnel::ErspanIII {
+                let eth = Ethernet2Header {
+                    source: [2, 0, 0, 0, 0, 9],
+                    destination: [2, 0, 0, 0, 0, 10],
+                    ether_type: etherparse::EtherType::VLAN_TAGGED_FRAME,
+                };
+                let _ = eth.write(&mut out);
+                let vlan = SingleVlanHeader {
+                    pcp: etherparse::VlanPcp::ZERO,
+                    drop_eligible_indicator: false,
+                    vlan_id: VlanId::try_new(300).unwrap_or_default(),
+                    ether_type: etherparse::EtherType::IPV4,
+                };
+                let _ = vlan.write(&mut out);
+            } else {
+                let eth = Ethernet2Header {
+                    source: [2, 0, 0, 0, 0, 9],
+                    destination: [2, 0, 0, 0, 0, 10],
+                    ether_type: etherparse::EtherType::IPV4,
+                };
+                let _ = eth.write(&mut out);
+            }
+            let _ = ip.write(&mut out);
+            out.extend_from_slice(&gre);
+        }
+    }
+    out
+}
+
+fn tunnel(name: &'static str, kind: Tunnel, what: &'static str) -> Synthetic {
+    let plain = out_of_order();
+    let frames = plain
+        .frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Frame { ts: f.ts, bytes: encapsulate(kind, &f.bytes, i as u32) })
+        .collect();
+    Synthetic { name, what, snaplen: 65535, frames }
 }
 
 /// Values planted in `secrets_in_cleartext`, which must never reach the store or the logs.

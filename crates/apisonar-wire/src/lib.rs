@@ -1,7 +1,7 @@
 //! apisonar-wire: stateless decoding of untrusted bytes.
 //!
 //! Owns: link layers (Ethernet with any depth of 802.1Q/802.1ad tags, Linux SLL and SLL2, raw IP,
-//! BSD null/loopback, NFLOG, PPPoE), IPv4/IPv6/TCP via etherparse, HTTP/1 message heads via
+//! BSD null/loopback, NFLOG, PPPoE), mirror tunnels (VXLAN, Geneve, GRE, ERSPAN II/III, Teredo), IPv4/IPv6/TCP via etherparse, HTTP/1 message heads via
 //! httparse, and content sniffing (HTTP/1, TLS records, the HTTP/2 preface).
 //!
 //! Must not know: state, I/O, clocks, logging, or any other apisonar crate. Every function here is
@@ -16,6 +16,7 @@ mod link;
 mod packet;
 pub mod sniff;
 pub mod tls;
+mod tunnel;
 
 pub use anomaly::WireAnomaly;
 pub use link::LinkType;

@@ -62,14 +62,21 @@ pub enum Decoded<'a> {
 
 /// Decodes one captured frame. `frame` holds the captured bytes (possibly cut by snaplen).
 pub fn decode_frame(link: LinkType, frame: &[u8]) -> Decoded<'_> {
+    decode_link(link, frame, 0)
+}
+
+/// Nested tunnels deeper than this are not followed (a loop of encapsulations is an attack).
+const MAX_TUNNEL_DEPTH: u8 = 4;
+
+fn decode_link(link: LinkType, frame: &[u8], depth: u8) -> Decoded<'_> {
     match strip_link(link, frame) {
-        Ok(NetLayer::Ip(ip)) => decode_ip(ip),
+        Ok(NetLayer::Ip(ip)) => decode_ip(ip, depth),
         Ok(NetLayer::NotIp) => Decoded::Other,
         Err(anomaly) => Decoded::Malformed(anomaly),
     }
 }
 
-fn decode_ip(bytes: &[u8]) -> Decoded<'_> {
+fn decode_ip(bytes: &[u8], depth: u8) -> Decoded<'_> {
     let (ip, _ext_error) = match LaxIpSlice::from_slice(bytes) {
         Ok(v) => v,
         Err(_) => return Decoded::Malformed(WireAnomaly::MalformedIp),
@@ -110,6 +117,18 @@ fn decode_ip(bytes: &[u8]) -> Decoded<'_> {
             more_fragments,
             payload: payload.payload,
         });
+    }
+    if depth < MAX_TUNNEL_DEPTH {
+        let inner = match payload.ip_number {
+            IpNumber::UDP => crate::tunnel::udp(payload.payload),
+            IpNumber::GRE => crate::tunnel::gre(payload.payload),
+            _ => None,
+        };
+        match inner {
+            Some(crate::tunnel::Inner::Ethernet(f)) => return decode_link(LinkType::Ethernet, f, depth + 1),
+            Some(crate::tunnel::Inner::Ip(p)) => return decode_ip(p, depth + 1),
+            None => {}
+        }
     }
     transport(src, dst, payload.ip_number, payload.payload, missing)
 }
