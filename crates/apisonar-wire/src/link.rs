@@ -67,8 +67,8 @@ pub(crate) enum NetLayer<'a> {
     NotIp,
 }
 
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
+pub(crate) const ETHERTYPE_IPV4: u16 = 0x0800;
+pub(crate) const ETHERTYPE_IPV6: u16 = 0x86dd;
 const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88a8;
 const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
@@ -76,7 +76,8 @@ const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
 /// Deeper tag stacks than this are not seen on real networks; stop instead of looping.
 const MAX_VLAN_TAGS: usize = 8;
 
-fn be16(bytes: &[u8], at: usize) -> Option<u16> {
+/// The big-endian `u16` at `at`, if the bytes are there.
+pub(crate) fn be16(bytes: &[u8], at: usize) -> Option<u16> {
     let b = bytes.get(at..at + 2)?;
     Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
 }

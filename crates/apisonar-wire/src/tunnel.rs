@@ -3,6 +3,8 @@
 //! and III (switch mirrors over GRE), and Teredo (IPv6 in UDP 3544). Each returns the inner
 //! frame so that the decoder handles it as if it had been captured directly.
 
+use crate::link::{be16, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
+
 /// What an encapsulation carries.
 pub(crate) enum Inner<'a> {
     Ethernet(&'a [u8]),
@@ -13,14 +15,8 @@ const VXLAN_PORT: u16 = 4789;
 const GENEVE_PORT: u16 = 6081;
 const TEREDO_PORT: u16 = 3544;
 const ETHERTYPE_TEB: u16 = 0x6558;
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
 const ERSPAN_II: u16 = 0x88be;
 const ERSPAN_III: u16 = 0x22eb;
-
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
-}
 
 /// The inner frame of a UDP datagram (`udp` includes the 8-byte UDP header), if it is a tunnel.
 pub(crate) fn udp(udp: &[u8]) -> Option<Inner<'_>> {
