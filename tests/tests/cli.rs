@@ -80,3 +80,35 @@ fn transactions_can_go_to_a_file_with_the_documented_fields() {
     assert!(t["anomalies"].is_array());
     assert_eq!(t["request"]["host"], "api.example.test");
 }
+
+#[test]
+fn several_workers_give_the_same_results_as_one() {
+    let captures = [
+        "captures/apis/fastapi-shop.pcap",
+        "captures/synthetic/ip-fragments.pcap",
+        "captures/synthetic/out-of-order.pcap",
+        "captures/tls/tls-versions.pcap",
+        "captures/pipelined.pcap",
+    ];
+    let run = |workers: &str| {
+        let mut args = vec!["analyze", "--workers", workers, "--summary", "json", "--transactions", "-"];
+        args.extend_from_slice(&captures);
+        let out = apisonar(&args);
+        assert_eq!(out.status.code(), Some(0));
+        let mut rows: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let mut t: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+                // Connection numbers depend on which worker saw the connection.
+                t["connection"] = serde_json::Value::Null;
+                t.to_string()
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let one = run("1");
+    assert!(one.len() > 500);
+    assert_eq!(run("2"), one);
+    assert_eq!(run("3"), one);
+}

@@ -94,6 +94,13 @@ impl FlowEngine {
         }
     }
 
+    /// An engine for shard `shard` of `shards`: connection ids stay unique across shards.
+    pub fn shard(limits: Limits, shard: u64, shards: u64) -> FlowEngine {
+        let mut engine = FlowEngine::new(limits);
+        engine.table.number_from(shard, shards);
+        engine
+    }
+
     pub fn limits(&self) -> &Limits {
         &self.limits
     }

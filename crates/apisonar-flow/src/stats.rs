@@ -29,6 +29,54 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Adds another shard's counters to these.
+    pub fn merge(&mut self, o: &Stats) {
+        let Stats {
+            packets,
+            bytes,
+            tcp_segments,
+            tcp_payload_bytes,
+            non_tcp_packets,
+            ip_fragments,
+            ip_datagrams_reassembled,
+            flows_created,
+            flows_closed,
+            flows_expired,
+            flows_evicted,
+            tcp_retransmitted_segments,
+            tcp_out_of_order_segments,
+            tcp_gaps,
+            tcp_gap_bytes,
+            transactions,
+            transactions_without_response,
+            protocols,
+            anomalies,
+        } = o;
+        self.packets += packets;
+        self.bytes += bytes;
+        self.tcp_segments += tcp_segments;
+        self.tcp_payload_bytes += tcp_payload_bytes;
+        self.non_tcp_packets += non_tcp_packets;
+        self.ip_fragments += ip_fragments;
+        self.ip_datagrams_reassembled += ip_datagrams_reassembled;
+        self.flows_created += flows_created;
+        self.flows_closed += flows_closed;
+        self.flows_expired += flows_expired;
+        self.flows_evicted += flows_evicted;
+        self.tcp_retransmitted_segments += tcp_retransmitted_segments;
+        self.tcp_out_of_order_segments += tcp_out_of_order_segments;
+        self.tcp_gaps += tcp_gaps;
+        self.tcp_gap_bytes += tcp_gap_bytes;
+        self.transactions += transactions;
+        self.transactions_without_response += transactions_without_response;
+        for (mine, theirs) in self.protocols.iter_mut().zip(protocols) {
+            *mine += theirs;
+        }
+        for (mine, theirs) in self.anomalies.iter_mut().zip(anomalies) {
+            *mine += theirs;
+        }
+    }
+
     pub fn anomaly(&mut self, a: Anomaly) {
         if let Some(c) = self.anomalies.get_mut(a as usize) {
             *c += 1;

@@ -58,6 +58,8 @@ pub(crate) struct FlowTable {
     /// by `Limits::max_flows` as well.
     closed: HashMap<FlowKey, Timestamp, foldhash::fast::RandomState>,
     next_id: u64,
+    /// Connection ids advance by this much, so that shards numbered `0..step` never collide.
+    id_step: u64,
 }
 
 /// Feeds one direction's reassembled bytes to the connection's parser.
@@ -86,6 +88,12 @@ impl StreamSink for DirSink<'_> {
 }
 
 impl FlowTable {
+    /// Numbers connections `first, first + step, ...` (one shard of `step`).
+    pub(crate) fn number_from(&mut self, first: u64, step: u64) {
+        self.next_id = first;
+        self.id_step = step.max(1);
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.flows.len()
     }
@@ -130,7 +138,7 @@ impl FlowTable {
                 self.evict(limits, stats, out);
             }
             let id = self.next_id;
-            self.next_id += 1;
+            self.next_id += self.id_step.max(1);
             stats.flows_created += 1;
             let endpoints = [SocketAddr::from(key.lo), SocketAddr::from(key.hi)];
             let mut flow = Box::new(Flow {

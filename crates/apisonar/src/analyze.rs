@@ -369,29 +369,43 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
             None => None,
         },
     };
-    let mut engine = FlowEngine::new(args.limits());
     let mut files = Vec::new();
     let mut input_errors = 0;
-    for path in &args.captures {
-        let shown = path.display().to_string();
-        let result =
-            read_file(path, |link, frame| engine.frame(link, frame.ts, frame.data, frame.wire_len, &mut writers));
-        let report = match result {
-            Ok(Ok(packets)) => FileReport { path: shown, packets, error: None },
-            Ok(Err(e)) => {
-                input_errors += 1;
-                eprintln!("apisonar: error: {shown}: after packet {}: {}", e.packets_read, e.message);
-                FileReport { path: shown, packets: e.packets_read, error: Some(e.message) }
-            }
-            Err(e) => {
-                input_errors += 1;
-                eprintln!("apisonar: error: {shown}: {e:#}");
-                FileReport { path: shown, packets: 0, error: Some(format!("{e:#}")) }
-            }
-        };
-        files.push(report);
-    }
-    engine.finish(&mut writers);
+    let mut report = |shown: String, result: Result<std::result::Result<u64, crate::capture::ReadError>>| match result {
+        Ok(Ok(packets)) => FileReport { path: shown, packets, error: None },
+        Ok(Err(e)) => {
+            input_errors += 1;
+            eprintln!("apisonar: error: {shown}: after packet {}: {}", e.packets_read, e.message);
+            FileReport { path: shown, packets: e.packets_read, error: Some(e.message) }
+        }
+        Err(e) => {
+            input_errors += 1;
+            eprintln!("apisonar: error: {shown}: {e:#}");
+            FileReport { path: shown, packets: 0, error: Some(format!("{e:#}")) }
+        }
+    };
+    let stats = if args.workers > 1 {
+        let mut stats = Stats::default();
+        let results = crate::pipeline::run(args.captures.clone(), &args.limits(), args.workers, |event| match event {
+            crate::pipeline::Event::Transaction(t) => writers.on_transaction(t),
+            crate::pipeline::Event::Connection(c) => writers.on_connection(c),
+            crate::pipeline::Event::Tls(t) => writers.on_tls(t),
+            crate::pipeline::Event::Finished(s) => stats.merge(&s),
+        });
+        for (path, result) in results {
+            files.push(report(path.display().to_string(), result));
+        }
+        stats
+    } else {
+        let mut engine = FlowEngine::new(args.limits());
+        for path in &args.captures {
+            let result =
+                read_file(path, |link, frame| engine.frame(link, frame.ts, frame.data, frame.wire_len, &mut writers));
+            files.push(report(path.display().to_string(), result));
+        }
+        engine.finish(&mut writers);
+        engine.stats().clone()
+    };
     for w in [writers.transactions.as_mut(), writers.connections.as_mut(), writers.tls.as_mut()].into_iter().flatten() {
         if let Err(e) = w.flush() {
             writers.error.get_or_insert(e);
@@ -401,7 +415,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
         return Err(e).context("cannot write output");
     }
     let endpoints = writers.inventory.take().map(|i| i.finish(args.retention_days)).transpose()?;
-    let mut summary = Summary::new(files, engine.stats(), started.elapsed().as_secs_f64());
+    let mut summary = Summary::new(files, &stats, started.elapsed().as_secs_f64());
     summary.endpoints = endpoints;
     let to_stdout =
         [&args.transactions, &args.connections, &args.alerts].iter().all(|p| p.as_deref() != Some(Path::new("-")));

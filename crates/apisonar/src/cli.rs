@@ -222,6 +222,11 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FILE")]
     pub tls: Option<PathBuf>,
 
+    /// Flow worker threads (connections are spread by a symmetric hash of their addresses). With
+    /// more than one, records come out in completion order across workers.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub workers: usize,
+
     /// Format of the summary (printed to standard error when standard output carries records).
     #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
     pub summary: SummaryFormat,

@@ -12,6 +12,7 @@ mod inventory;
 mod observe;
 mod output;
 mod overrides;
+mod pipeline;
 mod posture;
 mod specs;
 mod yaml;
