@@ -20,4 +20,4 @@ mod tunnel;
 
 pub use anomaly::WireAnomaly;
 pub use link::LinkType;
-pub use packet::{decode_frame, decode_ip_payload, Decoded, FragKey, IpFragment, TcpFlags, TcpSegment};
+pub use packet::{address_pair, decode_frame, decode_ip_payload, Decoded, FragKey, IpFragment, TcpFlags, TcpSegment};

@@ -65,6 +65,32 @@ pub fn decode_frame(link: LinkType, frame: &[u8]) -> Decoded<'_> {
     decode_link(link, frame, 0)
 }
 
+/// The IP addresses a frame travels between, cheaply (straight from the IP header), for picking
+/// a worker. Tunnels and IPv6 extension headers take the full decode, to find the inner pair.
+pub fn address_pair(link: LinkType, frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
+    let Ok(NetLayer::Ip(ip)) = strip_link(link, frame) else { return None };
+    let fixed = |from: usize| -> Option<[u8; 4]> { ip.get(from..from + 4)?.try_into().ok() };
+    let fixed16 = |from: usize| -> Option<[u8; 16]> { ip.get(from..from + 16)?.try_into().ok() };
+    let full = || match decode_frame(link, frame) {
+        Decoded::Tcp(seg) => Some((seg.src, seg.dst)),
+        Decoded::Fragment(f) => Some((f.key.src, f.key.dst)),
+        _ => None,
+    };
+    match ip.first()? >> 4 {
+        4 => match *ip.get(9)? {
+            6 => Some((IpAddr::from(fixed(12)?), IpAddr::from(fixed(16)?))),
+            17 | 47 => full(),
+            _ => None,
+        },
+        6 => match *ip.get(6)? {
+            6 => Some((IpAddr::from(fixed16(8)?), IpAddr::from(fixed16(24)?))),
+            17 | 47 | 0 | 43 | 44 | 60 => full(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Nested tunnels deeper than this are not followed (a loop of encapsulations is an attack).
 const MAX_TUNNEL_DEPTH: u8 = 4;
 

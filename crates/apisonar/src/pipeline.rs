@@ -10,7 +10,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread;
 
 use apisonar_flow::{ConnectionSummary, EventSink, FlowEngine, HttpTransaction, Limits, Stats, Timestamp, TlsRecord};
-use apisonar_wire::{decode_frame, Decoded, LinkType};
+use apisonar_wire::{address_pair, LinkType};
 
 use crate::capture::{read_file, ReadError};
 
@@ -20,11 +20,16 @@ const BATCH: usize = 256;
 const WORKER_QUEUE: usize = 64;
 const EVENT_QUEUE: usize = 8192;
 
-struct OwnedFrame {
-    link: LinkType,
-    ts: Timestamp,
-    wire_len: u32,
-    data: Vec<u8>,
+/// Frames for one worker in one buffer (one allocation per batch, not per frame).
+struct Batch {
+    bytes: Vec<u8>,
+    frames: Vec<(LinkType, Timestamp, u32, std::ops::Range<usize>)>,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch { bytes: Vec::with_capacity(BATCH * 1600), frames: Vec::with_capacity(BATCH) }
+    }
 }
 
 /// What workers send back.
@@ -62,12 +67,7 @@ fn addr_hash(a: &IpAddr) -> u64 {
 
 /// The worker for a frame: a hash of its address pair that does not depend on direction.
 fn shard(link: LinkType, data: &[u8], workers: usize) -> usize {
-    let pair = match decode_frame(link, data) {
-        Decoded::Tcp(seg) => Some((seg.src, seg.dst)),
-        Decoded::Fragment(f) => Some((f.key.src, f.key.dst)),
-        _ => None,
-    };
-    let Some((a, b)) = pair else { return 0 };
+    let Some((a, b)) = address_pair(link, data) else { return 0 };
     let (x, y) = (addr_hash(&a), addr_hash(&b));
     let h = (x ^ y).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ x.min(y).rotate_left(17);
     (h % workers as u64) as usize
@@ -84,7 +84,7 @@ pub fn run(files: Vec<PathBuf>, limits: &Limits, workers: usize, mut consume: im
     let mut frame_txs = Vec::new();
     let mut handles = Vec::new();
     for i in 0..workers {
-        let (tx, rx) = sync_channel::<Vec<OwnedFrame>>(WORKER_QUEUE);
+        let (tx, rx) = sync_channel::<Batch>(WORKER_QUEUE);
         frame_txs.push(tx);
         let events = event_tx.clone();
         let limits = limits.clone();
@@ -92,8 +92,9 @@ pub fn run(files: Vec<PathBuf>, limits: &Limits, workers: usize, mut consume: im
             let mut engine = FlowEngine::shard(limits, i as u64, workers as u64);
             let mut sink = Forward(events);
             for batch in rx {
-                for f in batch {
-                    engine.frame(f.link, f.ts, &f.data, f.wire_len, &mut sink);
+                for (link, ts, wire_len, range) in batch.frames {
+                    let data = batch.bytes.get(range).unwrap_or_default();
+                    engine.frame(link, ts, data, wire_len, &mut sink);
                 }
             }
             engine.finish(&mut sink);
@@ -105,15 +106,17 @@ pub fn run(files: Vec<PathBuf>, limits: &Limits, workers: usize, mut consume: im
     }
     drop(event_tx);
     let reader = thread::Builder::new().name("apisonar-reader".into()).spawn(move || {
-        let mut batches: Vec<Vec<OwnedFrame>> = (0..workers).map(|_| Vec::with_capacity(BATCH)).collect();
+        let mut batches: Vec<Batch> = (0..workers).map(|_| Batch::new()).collect();
         let mut results = Vec::new();
         for path in files {
             let result = read_file(&path, |link, frame| {
                 let w = shard(link, frame.data, workers);
                 if let Some(batch) = batches.get_mut(w) {
-                    batch.push(OwnedFrame { link, ts: frame.ts, wire_len: frame.wire_len, data: frame.data.to_vec() });
-                    if batch.len() >= BATCH {
-                        let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
+                    let start = batch.bytes.len();
+                    batch.bytes.extend_from_slice(frame.data);
+                    batch.frames.push((link, frame.ts, frame.wire_len, start..batch.bytes.len()));
+                    if batch.frames.len() >= BATCH {
+                        let full = std::mem::replace(batch, Batch::new());
                         if let Some(tx) = frame_txs.get(w) {
                             let _ = tx.send(full);
                         }
