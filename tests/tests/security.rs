@@ -86,3 +86,33 @@ fn thresholds_come_from_flags() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown name"));
 }
+
+#[test]
+fn thresholds_come_from_the_config_file_and_flags_win() {
+    let dir = std::env::temp_dir().join(format!("apisonar-security-config-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("apisonar.toml");
+    std::fs::write(&config, "[detection]\nbrute_force_failures = 1000\n").unwrap();
+    let config = config.to_string_lossy().into_owned();
+    let brute_force_alerts = |db: &str, extra: &[&str]| {
+        let mut args = vec!["analyze", "--db", db, "--config", &config];
+        args.extend_from_slice(extra);
+        args.push("captures/security/vulnapi-attack.pcap");
+        assert_eq!(apisonar(&args).status.code(), Some(0));
+        let out = apisonar(&["alerts", "--db", db, "--kind", "brute_force", "--format", "json"]);
+        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap_or_default().len()
+    };
+    let from_file = dir.join("db-file").to_string_lossy().into_owned();
+    assert_eq!(brute_force_alerts(&from_file, &[]), 0);
+    let flag_wins = dir.join("db-flag").to_string_lossy().into_owned();
+    assert!(brute_force_alerts(&flag_wins, &["--threshold", "brute_force_failures=10"]) > 0);
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[detection]\nbrute_force_failurs = 3\n").unwrap();
+    let bad = bad.to_string_lossy().into_owned();
+    let out = apisonar(&["analyze", "--config", &bad, "captures/security/vulnapi-normal.pcap"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.toml") && stderr.contains("brute_force_failurs"), "{stderr}");
+}

@@ -324,9 +324,9 @@ impl Summary {
     }
 }
 
-/// Detector thresholds from `--threshold NAME=VALUE` flags over the defaults.
-fn thresholds(flags: &[String]) -> Result<apisonar_engine::behavior::Thresholds> {
-    let mut t = apisonar_engine::behavior::Thresholds::default();
+/// Detector thresholds: the configuration file's, then `--threshold NAME=VALUE` flags.
+fn thresholds(config: &crate::config::Config, flags: &[String]) -> Result<apisonar_engine::behavior::Thresholds> {
+    let mut t = config.thresholds();
     for flag in flags {
         let (name, value) =
             flag.split_once('=').with_context(|| format!("--threshold {flag:?}: expected NAME=VALUE"))?;
@@ -352,6 +352,11 @@ fn thresholds(flags: &[String]) -> Result<apisonar_engine::behavior::Thresholds>
 
 pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     let started = Instant::now();
+    let config = match &args.config {
+        Some(path) => crate::config::load(path)?,
+        None => crate::config::Config::default(),
+    };
+    let limits = args.limits(&config);
     let mut writers = Writers {
         transactions: args.transactions.as_deref().map(open_output).transpose()?,
         connections: args.connections.as_deref().map(open_output).transpose()?,
@@ -362,7 +367,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
                 // Every spec is parsed before anything is written: a bad one changes nothing.
                 let specs = args.specs.iter().map(|s| crate::posture::load_spec_arg(s)).collect::<Result<Vec<_>>>()?;
                 let mut inventory = Inventory::open(dir, specs)?;
-                inventory.behavior = apisonar_engine::behavior::Behavior::new(thresholds(&args.thresholds)?);
+                inventory.behavior = apisonar_engine::behavior::Behavior::new(thresholds(&config, &args.thresholds)?);
                 inventory.alert_stream = args.alerts.as_deref().map(open_output).transpose()?;
                 Some(inventory)
             }
@@ -386,7 +391,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     };
     let stats = if args.workers > 1 {
         let mut stats = Stats::default();
-        let results = crate::pipeline::run(args.captures.clone(), &args.limits(), args.workers, |event| match event {
+        let results = crate::pipeline::run(args.captures.clone(), &limits, args.workers, |event| match event {
             crate::pipeline::Event::Transaction(t) => writers.on_transaction(t),
             crate::pipeline::Event::Connection(c) => writers.on_connection(c),
             crate::pipeline::Event::Tls(t) => writers.on_tls(t),
@@ -397,7 +402,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
         }
         stats
     } else {
-        let mut engine = FlowEngine::new(args.limits());
+        let mut engine = FlowEngine::new(limits.clone());
         for path in &args.captures {
             let result =
                 read_file(path, |link, frame| engine.frame(link, frame.ts, frame.data, frame.wire_len, &mut writers));

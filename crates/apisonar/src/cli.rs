@@ -231,31 +231,37 @@ pub struct AnalyzeArgs {
     #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
     pub summary: SummaryFormat,
 
-    /// Body bytes kept per message for analysis.
-    #[arg(long, value_name = "BYTES", default_value_t = apisonar_flow::Limits::default().body_sample_bytes)]
-    pub body_sample_bytes: usize,
+    /// Configuration file (TOML; see deploy/apisonar.toml for every key and its default).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
-    /// Largest decoded (decompressed) body sample.
-    #[arg(long, value_name = "BYTES", default_value_t = apisonar_flow::Limits::default().max_decoded_body_bytes)]
-    pub max_decoded_body_bytes: usize,
+    /// Body bytes kept per message for analysis (default 65536).
+    #[arg(long, value_name = "BYTES")]
+    pub body_sample_bytes: Option<usize>,
 
-    /// Most TCP connections tracked at once.
-    #[arg(long, value_name = "N", default_value_t = apisonar_flow::Limits::default().max_flows)]
-    pub max_flows: usize,
+    /// Largest decoded (decompressed) body sample (default 262144).
+    #[arg(long, value_name = "BYTES")]
+    pub max_decoded_body_bytes: Option<usize>,
 
-    /// Seconds of packet time after which an idle connection is closed.
-    #[arg(long, value_name = "SECS", default_value_t = apisonar_flow::Limits::default().idle_timeout_secs)]
-    pub idle_timeout: u32,
+    /// Most TCP connections tracked at once (default 262144).
+    #[arg(long, value_name = "N")]
+    pub max_flows: Option<usize>,
+
+    /// Seconds of packet time after which an idle connection is closed (default 300).
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout: Option<u32>,
 }
 
 impl AnalyzeArgs {
-    pub fn limits(&self) -> apisonar_flow::Limits {
+    /// The limits: defaults, then the configuration file, then flags.
+    pub fn limits(&self, config: &crate::config::Config) -> apisonar_flow::Limits {
+        let base = config.limits();
         apisonar_flow::Limits {
-            body_sample_bytes: self.body_sample_bytes,
-            max_decoded_body_bytes: self.max_decoded_body_bytes,
-            max_flows: self.max_flows,
-            idle_timeout_secs: self.idle_timeout,
-            ..apisonar_flow::Limits::default()
+            body_sample_bytes: self.body_sample_bytes.unwrap_or(base.body_sample_bytes),
+            max_decoded_body_bytes: self.max_decoded_body_bytes.unwrap_or(base.max_decoded_body_bytes),
+            max_flows: self.max_flows.unwrap_or(base.max_flows),
+            idle_timeout_secs: self.idle_timeout.unwrap_or(base.idle_timeout_secs),
+            ..base
         }
     }
 }

@@ -7,6 +7,7 @@ mod alerts;
 mod analyze;
 mod capture;
 mod cli;
+mod config;
 mod export;
 mod inventory;
 mod observe;

@@ -1,0 +1,129 @@
+//! The TOML configuration file: limits and detector thresholds. Every key is optional and
+//! defaults to the built-in value; flags given on the command line win over the file.
+//! deploy/apisonar.toml lists every key with its default.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub detection: DetectionConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub max_flows: Option<usize>,
+    pub idle_timeout_secs: Option<u32>,
+    pub closed_linger_secs: Option<u32>,
+    pub max_ooo_bytes: Option<usize>,
+    pub max_ooo_segments: Option<usize>,
+    pub overlap_check_bytes: Option<usize>,
+    pub max_pending_transactions: Option<usize>,
+    pub max_head_bytes: Option<usize>,
+    pub max_headers: Option<usize>,
+    pub body_sample_bytes: Option<usize>,
+    pub max_decoded_body_bytes: Option<usize>,
+    pub max_resync_scan_bytes: Option<usize>,
+    pub max_fragment_datagrams: Option<usize>,
+    pub max_fragment_bytes: Option<usize>,
+    pub fragment_timeout_secs: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionConfig {
+    pub enumeration_values: Option<usize>,
+    pub enumeration_error_share: Option<f64>,
+    pub brute_force_failures: Option<usize>,
+    pub bola_objects: Option<usize>,
+    pub scanner_404_paths: Option<usize>,
+    pub rate_multiplier: Option<f64>,
+    pub rate_min: Option<u64>,
+    pub error_multiplier: Option<f64>,
+    pub error_min: Option<u64>,
+    pub window_secs: Option<u32>,
+    pub max_entries: Option<usize>,
+}
+
+/// Reads a configuration file; errors name the file and the place.
+pub fn load(path: &Path) -> Result<Config> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
+}
+
+impl Config {
+    /// The limits: built-in defaults, then this file.
+    pub fn limits(&self) -> apisonar_flow::Limits {
+        let d = apisonar_flow::Limits::default();
+        let l = &self.limits;
+        apisonar_flow::Limits {
+            max_flows: l.max_flows.unwrap_or(d.max_flows),
+            idle_timeout_secs: l.idle_timeout_secs.unwrap_or(d.idle_timeout_secs),
+            closed_linger_secs: l.closed_linger_secs.unwrap_or(d.closed_linger_secs),
+            max_ooo_bytes: l.max_ooo_bytes.unwrap_or(d.max_ooo_bytes),
+            max_ooo_segments: l.max_ooo_segments.unwrap_or(d.max_ooo_segments),
+            overlap_check_bytes: l.overlap_check_bytes.unwrap_or(d.overlap_check_bytes),
+            max_pending_transactions: l.max_pending_transactions.unwrap_or(d.max_pending_transactions),
+            max_head_bytes: l.max_head_bytes.unwrap_or(d.max_head_bytes),
+            max_headers: l.max_headers.unwrap_or(d.max_headers),
+            body_sample_bytes: l.body_sample_bytes.unwrap_or(d.body_sample_bytes),
+            max_decoded_body_bytes: l.max_decoded_body_bytes.unwrap_or(d.max_decoded_body_bytes),
+            max_resync_scan_bytes: l.max_resync_scan_bytes.unwrap_or(d.max_resync_scan_bytes),
+            max_fragment_datagrams: l.max_fragment_datagrams.unwrap_or(d.max_fragment_datagrams),
+            max_fragment_bytes: l.max_fragment_bytes.unwrap_or(d.max_fragment_bytes),
+            fragment_timeout_secs: l.fragment_timeout_secs.unwrap_or(d.fragment_timeout_secs),
+        }
+    }
+
+    /// The detector thresholds: built-in defaults, then this file.
+    pub fn thresholds(&self) -> apisonar_engine::behavior::Thresholds {
+        let d = apisonar_engine::behavior::Thresholds::default();
+        let t = &self.detection;
+        apisonar_engine::behavior::Thresholds {
+            enumeration_values: t.enumeration_values.unwrap_or(d.enumeration_values),
+            enumeration_error_share: t.enumeration_error_share.unwrap_or(d.enumeration_error_share),
+            brute_force_failures: t.brute_force_failures.unwrap_or(d.brute_force_failures),
+            bola_objects: t.bola_objects.unwrap_or(d.bola_objects),
+            scanner_404_paths: t.scanner_404_paths.unwrap_or(d.scanner_404_paths),
+            rate_multiplier: t.rate_multiplier.unwrap_or(d.rate_multiplier),
+            rate_min: t.rate_min.unwrap_or(d.rate_min),
+            error_multiplier: t.error_multiplier.unwrap_or(d.error_multiplier),
+            error_min: t.error_min.unwrap_or(d.error_min),
+            window_secs: t.window_secs.unwrap_or(d.window_secs),
+            max_entries: t.max_entries.unwrap_or(d.max_entries),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_file_holds_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/apisonar.toml");
+        let cfg = load(&path).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(cfg.limits(), apisonar_flow::Limits::default());
+        assert_eq!(cfg.thresholds(), apisonar_engine::behavior::Thresholds::default());
+        // Every key is written out (none left to the defaults silently).
+        assert!(
+            cfg.limits.max_flows.is_some()
+                && cfg.detection.window_secs.is_some()
+                && cfg.detection.max_entries.is_some()
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        assert!(toml::from_str::<Config>("[limits]\nmax_flow = 3\n").is_err());
+        assert!(toml::from_str::<Config>("[detection]\nbola_objects = \"many\"\n").is_err());
+        assert!(toml::from_str::<Config>("").is_ok());
+    }
+}
