@@ -88,7 +88,7 @@ fn thresholds_come_from_flags() {
 }
 
 #[test]
-fn thresholds_come_from_the_config_file_and_flags_win() {
+fn thresholds_come_from_the_config_file_the_environment_and_flags() {
     let dir = std::env::temp_dir().join(format!("apisonar-security-config-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -107,6 +107,18 @@ fn thresholds_come_from_the_config_file_and_flags_win() {
     assert_eq!(brute_force_alerts(&from_file, &[]), 0);
     let flag_wins = dir.join("db-flag").to_string_lossy().into_owned();
     assert!(brute_force_alerts(&flag_wins, &["--threshold", "brute_force_failures=10"]) > 0);
+
+    // The environment sits between the file and the flags.
+    let from_env = dir.join("db-env").to_string_lossy().into_owned();
+    let run = std::process::Command::new(apisonar_tests::apisonar_bin())
+        .args(["analyze", "--db", &from_env, "captures/security/vulnapi-attack.pcap"])
+        .env("APISONAR_DETECTION_BRUTE_FORCE_FAILURES", "1000")
+        .current_dir(repo_root())
+        .status()
+        .unwrap();
+    assert_eq!(run.code(), Some(0));
+    let out = apisonar(&["alerts", "--db", &from_env, "--kind", "brute_force", "--format", "json"]);
+    assert!(serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap_or_default().is_empty());
 
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, "[detection]\nbrute_force_failurs = 3\n").unwrap();

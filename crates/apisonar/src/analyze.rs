@@ -324,6 +324,11 @@ impl Summary {
     }
 }
 
+/// The environment, skipping variables that are not UTF-8 (`std::env::vars` would panic on them).
+fn utf8_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+}
+
 /// Detector thresholds: the configuration file's, then `--threshold NAME=VALUE` flags.
 fn thresholds(config: &crate::config::Config, flags: &[String]) -> Result<apisonar_engine::behavior::Thresholds> {
     let mut t = config.thresholds();
@@ -352,10 +357,7 @@ fn thresholds(config: &crate::config::Config, flags: &[String]) -> Result<apison
 
 pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     let started = Instant::now();
-    let config = match &args.config {
-        Some(path) => crate::config::load(path)?,
-        None => crate::config::Config::default(),
-    };
+    let config = crate::config::load(args.config.as_deref(), utf8_env())?;
     let limits = args.limits(&config);
     let mut writers = Writers {
         transactions: args.transactions.as_deref().map(open_output).transpose()?,

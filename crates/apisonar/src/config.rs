@@ -52,10 +52,42 @@ pub struct DetectionConfig {
     pub max_entries: Option<usize>,
 }
 
-/// Reads a configuration file; errors name the file and the place.
-pub fn load(path: &Path) -> Result<Config> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
-    toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
+/// Sections that environment variables may set: `APISONAR_LIMITS_MAX_FLOWS=1000` is
+/// `max_flows = 1000` under `[limits]`.
+const ENV_SECTIONS: &[&str] = &["limits", "detection"];
+
+/// The configuration: built-in defaults, then the file (if any), then `APISONAR_<SECTION>_<KEY>`
+/// variables from `env`. Errors name the file, the place or the variable.
+pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config> {
+    let mut table = match path {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+            // Parsed into the typed form first so file errors point at the file's own lines.
+            toml::from_str::<Config>(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
+            toml::from_str::<toml::Table>(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?
+        }
+        None => toml::Table::new(),
+    };
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("APISONAR_") else { continue };
+        let rest = rest.to_ascii_lowercase();
+        let Some(section) = ENV_SECTIONS.iter().find(|s| rest.starts_with(&format!("{s}_"))) else { continue };
+        let key = &rest[section.len() + 1..];
+        // A value is read as a TOML value (numbers, booleans); anything else stays a string.
+        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or(toml::Value::String(value));
+        let entry = table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(t) = entry {
+            t.insert(key.to_string(), parsed);
+        }
+        toml::Value::Table(table.clone())
+            .try_into::<Config>()
+            .map_err(|e| anyhow::anyhow!("environment variable {name}: {e}"))?;
+    }
+    toml::Value::Table(table).try_into().map_err(|e| anyhow::anyhow!("config: {e}"))
 }
 
 impl Config {
@@ -109,7 +141,7 @@ mod tests {
     #[test]
     fn the_shipped_file_holds_the_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/apisonar.toml");
-        let cfg = load(&path).unwrap_or_else(|e| panic!("{e:#}"));
+        let cfg = load(Some(&path), []).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(cfg.limits(), apisonar_flow::Limits::default());
         assert_eq!(cfg.thresholds(), apisonar_engine::behavior::Thresholds::default());
         // Every key is written out (none left to the defaults silently).
@@ -125,5 +157,29 @@ mod tests {
         assert!(toml::from_str::<Config>("[limits]\nmax_flow = 3\n").is_err());
         assert!(toml::from_str::<Config>("[detection]\nbola_objects = \"many\"\n").is_err());
         assert!(toml::from_str::<Config>("").is_ok());
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn environment_variables_override_the_file() {
+        let dir = std::env::temp_dir().join(format!("apisonar-config-env-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("apisonar.toml");
+        std::fs::write(&path, "[limits]\nmax_flows = 10\n[detection]\nbola_objects = 7\n").unwrap();
+        let vars = env(&[("APISONAR_LIMITS_MAX_FLOWS", "20"), ("APISONAR_BIN", "/x"), ("HOME", "/root")]);
+        let cfg = load(Some(&path), vars).unwrap();
+        assert_eq!(cfg.limits().max_flows, 20);
+        assert_eq!(cfg.thresholds().bola_objects, 7);
+        let cfg = load(None, env(&[("APISONAR_DETECTION_RATE_MULTIPLIER", "2.5")])).unwrap();
+        assert_eq!(cfg.thresholds().rate_multiplier, 2.5);
+        assert_eq!(cfg.limits(), apisonar_flow::Limits::default());
+        let err = load(None, env(&[("APISONAR_DETECTION_BOLA_OBJECTZ", "1")])).unwrap_err().to_string();
+        assert!(err.contains("APISONAR_DETECTION_BOLA_OBJECTZ"), "{err}");
+        let err = load(None, env(&[("APISONAR_LIMITS_MAX_FLOWS", "many")])).unwrap_err().to_string();
+        assert!(err.contains("APISONAR_LIMITS_MAX_FLOWS"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
