@@ -112,3 +112,49 @@ fn several_workers_give_the_same_results_as_one() {
     assert_eq!(run("2"), one);
     assert_eq!(run("3"), one);
 }
+
+/// SIGTERM in the middle of a long run: reading stops, what was read is analysed and stored
+/// (every transaction counted in the summary is in the inventory), exit status 130.
+#[test]
+fn a_signal_stops_the_run_cleanly_and_keeps_what_was_read() {
+    use apisonar_testkit::pcap::{PcapWriter, LINKTYPE_ETHERNET};
+    use apisonar_testkit::workload::{generate, Pattern};
+
+    let dir = std::env::temp_dir().join(format!("apisonar-cli-signal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let capture = dir.join("long.pcap");
+    let file = std::io::BufWriter::new(std::fs::File::create(&capture).unwrap());
+    let mut writer = PcapWriter::new(file, LINKTYPE_ETHERNET, 65535).unwrap();
+    let (frames, _) = generate(Pattern::KeepAlive, 20_000_000, |ts, frame| writer.write(ts, frame).unwrap());
+    drop(writer);
+    let db = dir.join("db");
+    let child = std::process::Command::new(apisonar_tests::apisonar_bin())
+        .args(["analyze", "--summary", "json", "--db"])
+        .args([&db, &capture])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The store is opened after the handlers are installed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !db.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["interrupted"], true);
+    let packets = summary["packets"].as_u64().unwrap();
+    assert!(packets > 0 && packets < frames, "{packets} of {frames}");
+    let transactions = summary["transactions"].as_u64().unwrap();
+    assert!(transactions > 0);
+    let db = db.to_string_lossy().into_owned();
+    let inventory = apisonar(&["inventory", "--db", &db, "--format", "json"]);
+    let endpoints: Vec<serde_json::Value> = serde_json::from_slice(&inventory.stdout).unwrap();
+    let hits: u64 = endpoints.iter().filter(|e| e["method"] != "TLS").map(|e| e["hits"].as_u64().unwrap_or(0)).sum();
+    assert_eq!(hits, transactions);
+    let _ = std::fs::remove_dir_all(&dir);
+}

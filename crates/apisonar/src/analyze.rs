@@ -255,6 +255,9 @@ struct Summary {
     /// Endpoints in the inventory after this run (with `--db`).
     #[serde(skip_serializing_if = "Option::is_none")]
     endpoints: Option<usize>,
+    /// A signal stopped reading before the end of the input.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    interrupted: bool,
     elapsed_secs: f64,
     packets_per_sec: f64,
     gbit_per_sec: f64,
@@ -283,6 +286,7 @@ impl Summary {
             ip_datagrams_reassembled: s.ip_datagrams_reassembled,
             anomalies: s.anomalies().map(|(a, n)| (a.as_str().to_string(), n.into())).collect(),
             endpoints: None,
+            interrupted: false,
             elapsed_secs,
             packets_per_sec: per_sec(s.packets as f64),
             gbit_per_sec: per_sec(s.bytes as f64 * 8.0 / 1e9),
@@ -315,6 +319,9 @@ impl Summary {
         writeln!(w, "anomalies     {}", list(&self.anomalies))?;
         if let Some(n) = self.endpoints {
             writeln!(w, "endpoints     {n} in the inventory")?;
+        }
+        if self.interrupted {
+            writeln!(w, "interrupted   by a signal: the rest of the input was not read")?;
         }
         writeln!(
             w,
@@ -358,6 +365,7 @@ fn thresholds(config: &crate::config::Config, flags: &[String]) -> Result<apison
 pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     let started = Instant::now();
     let config = crate::config::load(args.config.as_deref(), utf8_env())?;
+    crate::capture::stop_on_signals()?;
     let limits = args.limits(&config);
     let mut writers = Writers {
         transactions: args.transactions.as_deref().map(open_output).transpose()?,
@@ -424,6 +432,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     let endpoints = writers.inventory.take().map(|i| i.finish(args.retention_days)).transpose()?;
     let mut summary = Summary::new(files, &stats, started.elapsed().as_secs_f64());
     summary.endpoints = endpoints;
+    summary.interrupted = crate::capture::stopped();
     let to_stdout =
         [&args.transactions, &args.connections, &args.alerts].iter().all(|p| p.as_deref() != Some(Path::new("-")));
     let mut out: Box<dyn Write> = if to_stdout { Box::new(io::stdout().lock()) } else { Box::new(io::stderr().lock()) };
@@ -434,5 +443,11 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
             writeln!(out)?;
         }
     }
-    Ok(if input_errors > 0 { crate::EXIT_INPUT_ERROR } else { 0 })
+    Ok(if summary.interrupted {
+        crate::EXIT_INTERRUPTED
+    } else if input_errors > 0 {
+        crate::EXIT_INPUT_ERROR
+    } else {
+        0
+    })
 }

@@ -25,6 +25,8 @@ use clap::Parser;
 /// Exit codes: 0 done, 1 input errors (some input could not be read), 2 usage.
 pub(crate) const EXIT_INPUT_ERROR: u8 = 1;
 pub(crate) const EXIT_USAGE: u8 = 2;
+/// SIGINT or SIGTERM stopped the run; what was read is analysed and stored.
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
