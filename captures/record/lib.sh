@@ -13,6 +13,19 @@ PY=${PYTHON:-python3}
 # Fixed mtime for every served file, so Last-Modified / ETag are stable.
 FIXED_MTIME='2024-01-15 12:00:00 UTC'
 
+# Runs a recording script (with its arguments) up to 3 times, each within TIMEOUT seconds:
+# check.sh rejects a capture with a retransmission or drops, which a busy machine can cause.
+run_with_retries() {
+    local limit=$1 try
+    shift
+    for try in 1 2 3; do
+        echo "--- $* (try $try)" >&2
+        if timeout "$limit" bash "$@"; then return 0; fi
+    done
+    echo "FAILED: $*" >&2
+    return 1
+}
+
 # Re-exec the calling script inside a new network namespace (once), then
 # set up the per-run temp dir and the cleanup trap.
 enter_netns() {

@@ -9,15 +9,8 @@ cd "$(dirname "$0")"
 
 # each recording is retried (up to 3 tries) if it fails, e.g. because the
 # capture tool reported dropped packets
-run() {
-    local try
-    for try in 1 2 3; do
-        echo "--- $* (try $try)" >&2
-        if timeout 300 bash "$@"; then return 0; fi
-    done
-    echo "FAILED: $*" >&2
-    return 1
-}
+source lib.sh
+run() { run_with_retries 300 "$@"; }
 
 run nginx-static.sh
 run python-api-keepalive.sh

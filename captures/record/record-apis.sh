@@ -8,15 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-run() {
-    local try
-    for try in 1 2 3; do
-        echo "--- $* (try $try)" >&2
-        if timeout 600 bash "$@"; then return 0; fi
-    done
-    echo "FAILED: $*" >&2
-    return 1
-}
+source lib.sh
+run() { run_with_retries 600 "$@"; }
 
 run apis-fastapi-shop.sh
 run apis-flask-taskboard.sh

@@ -8,15 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-run() {
-    local try
-    for try in 1 2 3; do
-        echo "--- $* (try $try)" >&2
-        if timeout 300 bash "$@"; then return 0; fi
-    done
-    echo "FAILED: $*" >&2
-    return 1
-}
+source lib.sh
+run() { run_with_retries 300 "$@"; }
 
 run security-vulnapi.sh normal
 run security-vulnapi.sh attack
