@@ -43,6 +43,16 @@ pub fn captures() -> Vec<PathBuf> {
     out
 }
 
+/// `/a/{x}/b/` -> `/a/{}/b`, to compare templates: parameter names and trailing slashes do not count.
+pub fn normalize_template(path: &str) -> String {
+    let segs: Vec<&str> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| if s.starts_with('{') && s.ends_with('}') { "{}" } else { s })
+        .collect();
+    format!("/{}", segs.join("/"))
+}
+
 /// Runs `apisonar` with `args` in the repository root.
 pub fn apisonar(args: &[&str]) -> Output {
     Command::new(apisonar_bin())

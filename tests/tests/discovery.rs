@@ -5,17 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use apisonar_tests::{apisonar, repo_root};
-
-/// `/a/{x}/b/` -> `/a/{}/b`: parameter names and trailing slashes do not count.
-fn normalize(path: &str) -> String {
-    let segs: Vec<&str> = path
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| if s.starts_with('{') && s.ends_with('}') { "{}" } else { s })
-        .collect();
-    format!("/{}", segs.join("/"))
-}
+use apisonar_tests::{apisonar, normalize_template, repo_root};
 
 fn truth(name: &str) -> BTreeSet<(String, String)> {
     let text = std::fs::read_to_string(repo_root().join(format!("captures/apis/{name}.truth.tsv"))).unwrap_or_default();
@@ -23,7 +13,7 @@ fn truth(name: &str) -> BTreeSet<(String, String)> {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .filter_map(|l| {
             let mut cols = l.split('\t');
-            Some((cols.next()?.to_string(), normalize(cols.next()?)))
+            Some((cols.next()?.to_string(), normalize_template(cols.next()?)))
         })
         .collect()
 }
@@ -46,7 +36,10 @@ fn score(name: &str) -> Score {
     let found: BTreeSet<(String, String)> = rows
         .iter()
         .map(|r| {
-            (r["method"].as_str().unwrap_or_default().to_string(), normalize(r["path"].as_str().unwrap_or_default()))
+            (
+                r["method"].as_str().unwrap_or_default().to_string(),
+                normalize_template(r["path"].as_str().unwrap_or_default()),
+            )
         })
         .collect();
     let expected = truth(name);

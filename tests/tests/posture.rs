@@ -5,17 +5,8 @@
 
 use std::collections::BTreeSet;
 
-use apisonar_tests::{apisonar, repo_root};
+use apisonar_tests::{apisonar, normalize_template, repo_root};
 use serde_json::{json, Value};
-
-fn normalize(path: &str) -> String {
-    let segs: Vec<&str> = path
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| if s.starts_with('{') && s.ends_with('}') { "{}" } else { s })
-        .collect();
-    format!("/{}", segs.join("/"))
-}
 
 fn temp(name: &str) -> std::path::PathBuf {
     let p = std::env::temp_dir().join(format!("apisonar-posture-{}-{name}", std::process::id()));
@@ -56,7 +47,7 @@ fn bump_version(path: &str) -> Option<String> {
 
 fn spec_key(spec: &Value, path: &str) -> Option<String> {
     // The spec may write the path with a trailing slash (Django).
-    spec["paths"].as_object()?.keys().find(|k| normalize(k) == normalize(path)).cloned()
+    spec["paths"].as_object()?.keys().find(|k| normalize_template(k) == normalize_template(path)).cloned()
 }
 
 #[test]
@@ -67,7 +58,7 @@ fn modified_specs_give_the_exact_expected_classification() {
             &std::fs::read(repo_root().join(format!("captures/apis/{name}.openapi.json"))).unwrap_or_default(),
         )
         .unwrap_or_else(|e| panic!("{name} spec: {e}"));
-        let paths_of = |m: &str, p: &str| (m.to_string(), normalize(p));
+        let paths_of = |m: &str, p: &str| (m.to_string(), normalize_template(p));
         // The moved path: the first exercised path with a version segment; all its methods move.
         let moved_path = called
             .iter()
@@ -75,13 +66,13 @@ fn modified_specs_give_the_exact_expected_classification() {
             .find(|p| bump_version(p).is_some())
             .unwrap_or_else(|| panic!("{name}: no versioned path"));
         let others: Vec<&(String, String)> =
-            called.iter().filter(|(_, p)| normalize(p) != normalize(&moved_path)).collect();
+            called.iter().filter(|(_, p)| normalize_template(p) != normalize_template(&moved_path)).collect();
         // Removing an operation whose paths another operation's template also covers (`/me`
         // beside `/{username}`) leaves its traffic documented by that one: pick one that is not.
         let covered_by_another = |(m, p): &(String, String)| {
             called.iter().any(|(m2, p2)| {
                 m2 == m && p2 != p && {
-                    let (a, b) = (normalize(p2), normalize(p));
+                    let (a, b) = (normalize_template(p2), normalize_template(p));
                     let (a, b): (Vec<&str>, Vec<&str>) = (a.split('/').collect(), b.split('/').collect());
                     a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| *x == "{}" || x == y)
                 }
@@ -90,7 +81,7 @@ fn modified_specs_give_the_exact_expected_classification() {
         let removed = others.iter().find(|o| !covered_by_another(o)).map(|x| (*x).clone()).unwrap_or_default();
         let deprecated = others
             .iter()
-            .find(|(_, p)| normalize(p) != normalize(&removed.1))
+            .find(|(_, p)| normalize_template(p) != normalize_template(&removed.1))
             .map(|x| (*x).clone())
             .unwrap_or_default();
         let removed_key = spec_key(&spec, &removed.1).unwrap_or_default();
@@ -108,7 +99,9 @@ fn modified_specs_give_the_exact_expected_classification() {
         for (m, p) in &called {
             let state = if (m, p) == (&removed.0, &removed.1) {
                 "shadow"
-            } else if (m, p) == (&deprecated.0, &deprecated.1) || normalize(p) == normalize(&moved_path) {
+            } else if (m, p) == (&deprecated.0, &deprecated.1)
+                || normalize_template(p) == normalize_template(&moved_path)
+            {
                 "zombie"
             } else {
                 "documented"
@@ -118,8 +111,11 @@ fn modified_specs_give_the_exact_expected_classification() {
         }
         for (m, p) in &never {
             // A never-called operation on the moved path moved with it.
-            let p =
-                if normalize(p) == normalize(&moved_path) { bump_version(p).unwrap_or_default() } else { p.clone() };
+            let p = if normalize_template(p) == normalize_template(&moved_path) {
+                bump_version(p).unwrap_or_default()
+            } else {
+                p.clone()
+            };
             let (m, p) = paths_of(m, &p);
             expected.insert((m, p, "orphan".into()));
         }
@@ -142,7 +138,7 @@ fn modified_specs_give_the_exact_expected_classification() {
             .map(|r| {
                 (
                     r["method"].as_str().unwrap_or_default().to_string(),
-                    normalize(r["path"].as_str().unwrap_or_default()),
+                    normalize_template(r["path"].as_str().unwrap_or_default()),
                     r["state"].as_str().unwrap_or_default().to_string(),
                 )
             })
@@ -163,7 +159,7 @@ fn modified_specs_give_the_exact_expected_classification() {
                 (
                     a["kind"].as_str().unwrap_or_default().into(),
                     a["method"].as_str().unwrap_or_default().into(),
-                    normalize(a["path"].as_str().unwrap_or_default()),
+                    normalize_template(a["path"].as_str().unwrap_or_default()),
                 )
             })
             .collect();

@@ -46,23 +46,13 @@ pub fn data_alerts(obs: &Observation, key: &EndpointKey, findings: &[Finding]) -
             // Credentials the client sends, or a session the server hands out, over cleartext.
             let credential = class.is_credential()
                 && fs.iter().any(|f| f.location.starts_with("request.") || f.location.contains("set-cookie"));
-            if credential {
-                let severity = if matches!(class, Class::Password | Class::BasicAuth | Class::PrivateKey) {
-                    Severity::High
-                } else {
-                    Severity::Medium
-                };
-                out.push(draft(
-                    obs,
-                    key,
-                    "cleartext_credentials",
-                    class.as_str(),
-                    severity,
-                    format!("{} sent in cleartext to {} {} on {}", class.as_str(), key.method, key.path, key.host),
-                    format!("server {server}; {}", describe(&fs)),
-                ));
+            let (kind, high, title) = if credential {
+                let high = matches!(class, Class::Password | Class::BasicAuth | Class::PrivateKey);
+                let title =
+                    format!("{} sent in cleartext to {} {} on {}", class.as_str(), key.method, key.path, key.host);
+                ("cleartext_credentials", high, title)
             } else if !class.is_credential() {
-                let severity = if matches!(
+                let high = matches!(
                     class,
                     Class::CardNumber
                         | Class::UsSsn
@@ -70,21 +60,22 @@ pub fn data_alerts(obs: &Observation, key: &EndpointKey, findings: &[Finding]) -
                         | Class::SpanishDni
                         | Class::DutchBsn
                         | Class::BrazilCpf
-                ) {
-                    Severity::High
-                } else {
-                    Severity::Medium
-                };
-                out.push(draft(
-                    obs,
-                    key,
-                    "cleartext_sensitive_data",
-                    class.as_str(),
-                    severity,
-                    format!("{} in cleartext on {} {} on {}", class.as_str(), key.method, key.path, key.host),
-                    format!("server {server}; {}", describe(&fs)),
-                ));
-            }
+                );
+                let title = format!("{} in cleartext on {} {} on {}", class.as_str(), key.method, key.path, key.host);
+                ("cleartext_sensitive_data", high, title)
+            } else {
+                continue;
+            };
+            let severity = if high { Severity::High } else { Severity::Medium };
+            out.push(draft(
+                obs,
+                key,
+                kind,
+                class.as_str(),
+                severity,
+                title,
+                format!("server {server}; {}", describe(&fs)),
+            ));
         }
     }
     // Bulk exposure in a response, encrypted or not.
