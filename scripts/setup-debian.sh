@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing apisonar needs on Debian/Ubuntu: libpcap's headers,
-# pkg-config, and openapi-spec-validator (PyPI, or Debian's package). Safe to run again:
+# pkg-config, the live-capture test tools (iproute2 for network namespaces, tcpreplay, curl),
+# systemd-analyze for the unit check, and openapi-spec-validator (PyPI, or Debian's package). Safe to run again:
 # installs only what is missing. Needs root (or sudo).
 set -euo pipefail
 need=()
-for pkg in libpcap-dev pkg-config; do
+for pkg in libpcap-dev pkg-config iproute2 tcpreplay curl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -38,7 +38,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("apisonar-testkit", &[]),
     ("apisonar-engine", &[]),
     ("apisonar-store", &["apisonar-engine"]),
-    ("apisonar", &["apisonar-wire", "apisonar-flow", "apisonar-engine", "apisonar-store"]),
+    ("apisonar-web", &["apisonar-engine", "apisonar-store"]),
+    ("apisonar", &["apisonar-wire", "apisonar-flow", "apisonar-engine", "apisonar-store", "apisonar-web"]),
 ];
 
 fn normal_dependencies(manifest: &str) -> Vec<String> {

@@ -11,7 +11,7 @@ use crate::stats::stable_hash;
 use crate::template::split_path;
 
 /// Tunable thresholds (config file and flags set them in the binary).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Thresholds {
     /// Distinct values of one path parameter walked by one client...
     pub enumeration_values: usize,

@@ -79,6 +79,9 @@ pub enum Tunnel {
     Geneve,
     ErspanII,
     ErspanIII,
+    /// Plain GRE carrying Ethernet (transparent Ethernet bridging, 0x6558), as Linux gretap and
+    /// many switches' remote mirror sessions send it.
+    GreEthernet,
 }
 
 /// Wraps one Ethernet frame as a mirror collector would receive it (outer 10.99.0.1 -> 10.99.0.2).
@@ -99,13 +102,18 @@ pub fn encapsulate(kind: Tunnel, frame: &[u8], seq: u32) -> Vec<u8> {
                 .udp(49152 + (seq % 1000) as u16, port);
             let _ = b.write(&mut out, &payload);
         }
-        Tunnel::ErspanII | Tunnel::ErspanIII => {
+        Tunnel::ErspanII | Tunnel::ErspanIII | Tunnel::GreEthernet => {
             let mut gre = vec![0x10, 0x00];
-            gre.extend_from_slice(&(if kind == Tunnel::ErspanII { 0x88beu16 } else { 0x22ebu16 }).to_be_bytes());
+            let proto = match kind {
+                Tunnel::ErspanII => 0x88beu16,
+                Tunnel::ErspanIII => 0x22eb,
+                _ => 0x6558,
+            };
+            gre.extend_from_slice(&proto.to_be_bytes());
             gre.extend_from_slice(&seq.to_be_bytes());
             if kind == Tunnel::ErspanII {
                 gre.extend_from_slice(&[0x10, 0x00, 0x00, 0x01, 0, 0, 0, 0]);
-            } else {
+            } else if kind == Tunnel::ErspanIII {
                 gre.extend_from_slice(&[0x20, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0]);
             }
             gre.extend_from_slice(frame);

@@ -1,4 +1,5 @@
-//! Reading capture files with libpcap: pcap and pcapng, every link type apisonar-wire knows.
+//! Frames from libpcap: capture files (pcap and pcapng) and live interfaces, every link type
+//! apisonar-wire knows; and the stop flag that SIGINT/SIGTERM raise.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -79,7 +80,53 @@ pub fn read_file(
     }
 }
 
-fn describe(e: &pcap::Error) -> String {
+/// An interface opened for live capture.
+pub struct LiveSource {
+    pub name: String,
+    pub link: LinkType,
+    pub capture: pcap::Capture<pcap::Active>,
+}
+
+/// Opens `name` for capture with these settings and applies the filter. Needs CAP_NET_RAW (and
+/// CAP_NET_ADMIN for promiscuous mode on some kernels); call before dropping privileges.
+pub fn open_live(name: &str, settings: &crate::config::CaptureSettings) -> Result<LiveSource> {
+    let buffer_bytes = i32::try_from(u64::from(settings.buffer_mib) * 1024 * 1024).unwrap_or(i32::MAX);
+    let inactive = pcap::Capture::from_device(name)
+        .map_err(|e| anyhow!("{}", describe(&e)))
+        .with_context(|| format!("cannot open interface {name}"))?;
+    let mut capture = inactive
+        .promisc(settings.promisc)
+        .snaplen(settings.snaplen)
+        .buffer_size(buffer_bytes)
+        .immediate_mode(settings.immediate)
+        .timeout(i32::try_from(settings.timeout_ms.max(1)).unwrap_or(i32::MAX))
+        .open()
+        .and_then(|c| c.setnonblock())
+        .map_err(|e| anyhow!("{}", describe(&e)))
+        .with_context(|| format!("cannot open interface {name}"))?;
+    if let Some(filter) = &settings.filter {
+        capture
+            .filter(filter, true)
+            .map_err(|e| anyhow!("{}", describe(&e)))
+            .with_context(|| format!("interface {name}: bad capture filter {filter:?}"))?;
+    }
+    let dlt = capture.get_datalink().0;
+    let link = LinkType::from_dlt(dlt)
+        .ok_or_else(|| anyhow!("interface {name}: unsupported link type {dlt} ({})", link_name(dlt)))?;
+    Ok(LiveSource { name: name.to_string(), link, capture })
+}
+
+impl LiveSource {
+    /// Waits up to `timeout_ms` for frames to read. The capture is non-blocking, because a
+    /// blocking read on Linux may never return on a quiet link (and a stop would then hang).
+    pub fn wait(&self, timeout_ms: u16) {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut fds = [PollFd::new(std::os::fd::AsFd::as_fd(&self.capture), PollFlags::POLLIN)];
+        let _ = poll(&mut fds, PollTimeout::from(timeout_ms));
+    }
+}
+
+pub fn describe(e: &pcap::Error) -> String {
     match e {
         pcap::Error::PcapError(msg) => msg.clone(),
         other => other.to_string(),

@@ -15,6 +15,9 @@ pub struct Cli {
 pub enum Command {
     /// Read capture files (pcap or pcapng) and report the HTTP traffic in them.
     Analyze(AnalyzeArgs),
+    /// The sensor daemon: capture from interfaces (a SPAN/mirror port) or replay files, keep the
+    /// inventory and alerts in the store, serve /healthz and /metrics.
+    Run(RunArgs),
     /// List the API endpoints discovered so far (from a store filled by `analyze --db`).
     Inventory(InventoryArgs),
     /// Export the inventory.
@@ -235,6 +238,13 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub limits: LimitFlags,
+}
+
+/// Limits that have their own flags (every limit is in the configuration file).
+#[derive(Args, Debug)]
+pub struct LimitFlags {
     /// Body bytes kept per message for analysis (default 65536).
     #[arg(long, value_name = "BYTES")]
     pub body_sample_bytes: Option<usize>,
@@ -252,7 +262,105 @@ pub struct AnalyzeArgs {
     pub idle_timeout: Option<u32>,
 }
 
-impl AnalyzeArgs {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("source").args(["interfaces", "read"]).multiple(true)))]
+pub struct RunArgs {
+    /// Capture on this interface (repeatable; also `[capture] interfaces` in the config file).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE", conflicts_with = "read")]
+    pub interfaces: Vec<String>,
+
+    /// Replay capture files at full speed through the same pipeline instead of capturing.
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<PathBuf>,
+
+    /// BPF capture filter (tcpdump syntax), applied in the kernel.
+    #[arg(long, value_name = "BPF")]
+    pub filter: Option<String>,
+
+    /// Store directory (default: `[run] db`, else ./apisonar-data).
+    #[arg(long, value_name = "DIR")]
+    pub db: Option<PathBuf>,
+
+    /// An API spec to classify against, `FILE` or `HOST=FILE`; re-read on SIGHUP. Repeatable.
+    #[arg(long = "spec", value_name = "[HOST=]FILE")]
+    pub specs: Vec<String>,
+
+    /// Serve /healthz and /metrics on this address (e.g. 127.0.0.1:8443).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// Configuration file (TOML; see deploy/apisonar.toml). Re-read on SIGHUP (thresholds).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Flow worker threads (default: the cores available).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Bytes kept of each frame (default 65535).
+    #[arg(long, value_name = "BYTES")]
+    pub snaplen: Option<i32>,
+
+    /// Kernel capture buffer per interface, MiB (default 64).
+    #[arg(long, value_name = "MIB")]
+    pub buffer_mib: Option<u32>,
+
+    /// Do not put the interfaces in promiscuous mode.
+    #[arg(long)]
+    pub no_promisc: bool,
+
+    /// Immediate mode: every frame is handed over at once.
+    #[arg(long)]
+    pub immediate: bool,
+
+    /// A detector threshold, NAME=VALUE (as for `analyze`). Repeatable.
+    #[arg(long = "threshold", value_name = "NAME=VALUE")]
+    pub thresholds: Vec<String>,
+
+    /// Also write every alert raised or updated as a JSON line to FILE ("-" for standard output).
+    #[arg(long, value_name = "FILE")]
+    pub alerts: Option<PathBuf>,
+
+    /// Also write one JSON object per HTTP transaction to FILE (for troubleshooting).
+    #[arg(long, value_name = "FILE")]
+    pub transactions: Option<PathBuf>,
+
+    /// Seconds between status lines in the log; 0 for none (default 60).
+    #[arg(long, value_name = "SECS")]
+    pub status_interval: Option<u64>,
+
+    /// Log format (default text; logs go to standard error; level from APISONAR_LOG).
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
+
+    /// Switch to this user (and its group) once the interfaces and the listener are open.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Forget endpoints not seen for this many days.
+    #[arg(long, value_name = "DAYS")]
+    pub retention_days: Option<u32>,
+
+    /// Format of the summary printed at exit.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub summary: SummaryFormat,
+
+    /// Check the configuration, specs and interfaces, print the settings, and exit.
+    #[arg(long)]
+    pub check: bool,
+
+    #[command(flatten)]
+    pub limits: LimitFlags,
+}
+
+impl LimitFlags {
     /// The limits: defaults, then the configuration file, then flags.
     pub fn limits(&self, config: &crate::config::Config) -> apisonar_flow::Limits {
         let base = config.limits();

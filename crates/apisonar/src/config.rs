@@ -1,4 +1,4 @@
-//! The TOML configuration file: limits and detector thresholds. Every key is optional and
+//! The TOML configuration file: limits, detector thresholds, live capture and daemon settings. Every key is optional and
 //! defaults to the built-in value; flags given on the command line win over the file.
 //! deploy/apisonar.toml lists every key with its default.
 
@@ -14,7 +14,66 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub detection: DetectionConfig,
+    #[serde(default)]
+    pub capture: CaptureConfig,
+    #[serde(default)]
+    pub run: RunConfig,
 }
+
+/// Live capture (`apisonar run -i`): how each interface is opened.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureConfig {
+    pub interfaces: Option<Vec<String>>,
+    pub filter: Option<String>,
+    pub snaplen: Option<i32>,
+    pub buffer_mib: Option<u32>,
+    pub promisc: Option<bool>,
+    pub immediate: Option<bool>,
+    pub timeout_ms: Option<u32>,
+}
+
+/// The daemon around capture (`apisonar run`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    pub db: Option<std::path::PathBuf>,
+    pub specs: Option<Vec<String>>,
+    pub listen: Option<String>,
+    pub workers: Option<usize>,
+    pub status_interval_secs: Option<u64>,
+    pub log_format: Option<String>,
+    pub user: Option<String>,
+    pub retention_days: Option<u32>,
+}
+
+/// Live capture settings after defaults, file, environment and flags.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CaptureSettings {
+    pub filter: Option<String>,
+    pub snaplen: i32,
+    pub buffer_mib: u32,
+    pub promisc: bool,
+    pub immediate: bool,
+    pub timeout_ms: u32,
+}
+
+impl Default for CaptureSettings {
+    fn default() -> CaptureSettings {
+        // A full 64 KiB snaplen: loopback and offloaded NICs hand over frames far beyond 1500.
+        CaptureSettings {
+            filter: None,
+            snaplen: 65535,
+            buffer_mib: 64,
+            promisc: true,
+            immediate: false,
+            timeout_ms: 100,
+        }
+    }
+}
+
+/// Daemon defaults (the rest of `[run]` has no default: absent means off).
+pub const DEFAULT_STATUS_INTERVAL_SECS: u64 = 60;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,7 +113,7 @@ pub struct DetectionConfig {
 
 /// Sections that environment variables may set: `APISONAR_LIMITS_MAX_FLOWS=1000` is
 /// `max_flows = 1000` under `[limits]`.
-const ENV_SECTIONS: &[&str] = &["limits", "detection"];
+const ENV_SECTIONS: &[&str] = &["limits", "detection", "capture", "run"];
 
 /// The configuration: built-in defaults, then the file (if any), then `APISONAR_<SECTION>_<KEY>`
 /// variables from `env`. Errors name the file, the place or the variable.
@@ -75,10 +134,15 @@ pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>
         let Some(section) = ENV_SECTIONS.iter().find(|s| rest.starts_with(&format!("{s}_"))) else { continue };
         let key = &rest[section.len() + 1..];
         // A value is read as a TOML value (numbers, booleans); anything else stays a string.
-        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
-            .ok()
-            .and_then(|mut t| t.remove("v"))
-            .unwrap_or(toml::Value::String(value));
+        // Lists (interfaces, specs) are comma-separated.
+        let parsed = if matches!(key, "interfaces" | "specs") {
+            toml::Value::Array(value.split(',').map(|v| toml::Value::String(v.trim().to_string())).collect())
+        } else {
+            toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(value))
+        };
         let entry = table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if let toml::Value::Table(t) = entry {
             t.insert(key.to_string(), parsed);
@@ -114,6 +178,20 @@ impl Config {
         }
     }
 
+    /// Live capture settings: built-in defaults, then this file.
+    pub fn capture(&self) -> CaptureSettings {
+        let d = CaptureSettings::default();
+        let c = &self.capture;
+        CaptureSettings {
+            filter: c.filter.clone().filter(|f| !f.trim().is_empty()),
+            snaplen: c.snaplen.unwrap_or(d.snaplen),
+            buffer_mib: c.buffer_mib.unwrap_or(d.buffer_mib),
+            promisc: c.promisc.unwrap_or(d.promisc),
+            immediate: c.immediate.unwrap_or(d.immediate),
+            timeout_ms: c.timeout_ms.unwrap_or(d.timeout_ms),
+        }
+    }
+
     /// The detector thresholds: built-in defaults, then this file.
     pub fn thresholds(&self) -> apisonar_engine::behavior::Thresholds {
         let d = apisonar_engine::behavior::Thresholds::default();
@@ -144,6 +222,9 @@ mod tests {
         let cfg = load(Some(&path), []).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(cfg.limits(), apisonar_flow::Limits::default());
         assert_eq!(cfg.thresholds(), apisonar_engine::behavior::Thresholds::default());
+        assert_eq!(cfg.capture(), CaptureSettings::default());
+        assert_eq!(cfg.run.status_interval_secs, Some(DEFAULT_STATUS_INTERVAL_SECS));
+        assert!(cfg.capture.snaplen.is_some() && cfg.capture.timeout_ms.is_some() && cfg.run.workers.is_none());
         // Every key is written out (none left to the defaults silently).
         assert!(
             cfg.limits.max_flows.is_some()
@@ -178,6 +259,10 @@ mod tests {
         assert_eq!(cfg.limits(), apisonar_flow::Limits::default());
         let err = load(None, env(&[("APISONAR_DETECTION_BOLA_OBJECTZ", "1")])).unwrap_err().to_string();
         assert!(err.contains("APISONAR_DETECTION_BOLA_OBJECTZ"), "{err}");
+        let cfg =
+            load(None, env(&[("APISONAR_CAPTURE_INTERFACES", "eth1, eth2"), ("APISONAR_RUN_WORKERS", "3")])).unwrap();
+        assert_eq!(cfg.capture.interfaces, Some(vec!["eth1".to_string(), "eth2".to_string()]));
+        assert_eq!(cfg.run.workers, Some(3));
         let err = load(None, env(&[("APISONAR_LIMITS_MAX_FLOWS", "many")])).unwrap_err().to_string();
         assert!(err.contains("APISONAR_LIMITS_MAX_FLOWS"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);

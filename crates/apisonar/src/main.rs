@@ -8,6 +8,7 @@ mod analyze;
 mod capture;
 mod cli;
 mod config;
+mod daemon;
 mod export;
 mod inventory;
 mod observe;
@@ -15,7 +16,10 @@ mod output;
 mod overrides;
 mod pipeline;
 mod posture;
+mod sink;
 mod specs;
+mod summary;
+mod telemetry;
 mod yaml;
 
 use std::process::ExitCode;
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         cli::Command::Analyze(args) => analyze::run(&args),
+        cli::Command::Run(args) => daemon::run(&args),
         cli::Command::Inventory(args) => inventory::run(&args),
         cli::Command::Export(cli::ExportCommand::Openapi(args)) => export::run(&args),
         cli::Command::Template(cmd) => overrides::run(&cmd),

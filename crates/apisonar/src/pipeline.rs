@@ -1,19 +1,23 @@
-//! Several flow workers on one machine: a reader thread decodes each frame just far enough to
-//! pick a worker by a symmetric hash of its IP addresses (both directions of a connection, and
-//! every fragment of a datagram, reach the same worker), workers run their own `FlowEngine`, and
-//! the calling thread receives every event. Queues are bounded, so a slow consumer slows the
-//! reader instead of growing memory.
+//! Several flow workers on one machine: reader threads (one for the files, or one per live
+//! interface) decode each frame just far enough to pick a worker by a symmetric hash of its IP
+//! addresses (both directions of a connection, and every fragment of a datagram, reach the same
+//! worker), workers run their own `FlowEngine`, and the calling thread receives every event.
+//! Queues are bounded. Files are read at full speed and a slow consumer slows the reader; live
+//! capture never waits: a batch that finds its worker's queue full is dropped and counted.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use apisonar_flow::{ConnectionSummary, EventSink, FlowEngine, HttpTransaction, Limits, Stats, Timestamp, TlsRecord};
 use apisonar_wire::{address_pair, LinkType};
 
-use crate::capture::{read_file, ReadError};
-
+use crate::capture::{read_file, LiveSource, ReadError};
+use crate::telemetry::{SourceCounters, Telemetry, WorkerSnapshot};
 /// Frames per batch handed to a worker (amortises channel costs).
 const BATCH: usize = 256;
 /// Batches queued per worker, and events queued for the consumer.
@@ -39,6 +43,8 @@ pub enum Event {
     Tls(TlsRecord),
     /// A worker is done; its counters.
     Finished(Box<Stats>),
+    /// Nothing arrived for a while (time for periodic work).
+    Tick,
 }
 
 struct Forward(SyncSender<Event>);
@@ -76,10 +82,187 @@ fn shard(link: LinkType, data: &[u8], workers: usize) -> usize {
 /// Per file: packets read, or where reading stopped.
 pub type FileResults = Vec<(PathBuf, anyhow::Result<Result<u64, ReadError>>)>;
 
-/// Runs `workers` flow engines over the files; `consume` is called on this thread for every
-/// event, the last ones being each worker's `Finished`.
-pub fn run(files: Vec<PathBuf>, limits: &Limits, workers: usize, mut consume: impl FnMut(Event)) -> FileResults {
+/// Where frames come from.
+pub enum Input {
+    /// Capture files, read in order as one capture, at full speed, nothing dropped.
+    Files(Vec<PathBuf>),
+    /// Live interfaces, one reader thread each, until a signal stops the run.
+    Live(Vec<LiveSource>),
+}
+
+/// How often workers publish their counters, and how long a live worker waits for frames
+/// before letting time pass (idle connections expire even when the link is quiet).
+const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+const IDLE_TICK: Duration = Duration::from_millis(250);
+/// Partial batches of a live capture are handed over at least this often.
+const LIVE_FLUSH: Duration = Duration::from_millis(50);
+/// The consumer gets an `Event::Tick` when nothing arrived for this long.
+const CONSUMER_TICK: Duration = Duration::from_millis(200);
+
+/// The wall clock as a packet timestamp (live capture stamps frames with it).
+fn wall_clock() -> Timestamp {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timestamp::from_secs_micros(now.as_secs() as i64, i64::from(now.subsec_micros()))
+}
+
+/// One batch buffer per worker, and where to send them.
+struct Batcher {
+    batches: Vec<Batch>,
+    senders: Vec<SyncSender<Batch>>,
+    /// Live: never wait for a worker; count what a full queue refuses.
+    drop_when_full: bool,
+}
+
+impl Batcher {
+    fn new(senders: Vec<SyncSender<Batch>>, drop_when_full: bool) -> Batcher {
+        Batcher { batches: senders.iter().map(|_| Batch::new()).collect(), senders, drop_when_full }
+    }
+
+    /// Adds a frame; returns how many frames were dropped because a queue was full.
+    fn push(&mut self, link: LinkType, ts: Timestamp, data: &[u8], wire_len: u32) -> u64 {
+        let w = shard(link, data, self.senders.len());
+        let Some(batch) = self.batches.get_mut(w) else { return 0 };
+        let start = batch.bytes.len();
+        batch.bytes.extend_from_slice(data);
+        batch.frames.push((link, ts, wire_len, start..batch.bytes.len()));
+        if batch.frames.len() >= BATCH {
+            return self.send(w);
+        }
+        0
+    }
+
+    fn send(&mut self, w: usize) -> u64 {
+        let (Some(batch), Some(tx)) = (self.batches.get_mut(w), self.senders.get(w)) else { return 0 };
+        if batch.frames.is_empty() {
+            return 0;
+        }
+        let full = std::mem::replace(batch, Batch::new());
+        if !self.drop_when_full {
+            let _ = tx.send(full);
+            return 0;
+        }
+        match tx.try_send(full) {
+            Ok(()) => 0,
+            Err(TrySendError::Full(mut refused)) => {
+                let dropped = refused.frames.len() as u64;
+                // Reuse the refused buffers rather than allocating again.
+                refused.frames.clear();
+                refused.bytes.clear();
+                *batch = refused;
+                dropped
+            }
+            Err(TrySendError::Disconnected(_)) => 0,
+        }
+    }
+
+    /// Hands every partial batch over; returns frames dropped.
+    fn flush(&mut self) -> u64 {
+        (0..self.batches.len()).map(|w| self.send(w)).sum()
+    }
+
+    /// The end: partial batches are sent even if that means waiting.
+    fn close(mut self) {
+        self.drop_when_full = false;
+        self.flush();
+    }
+}
+
+fn read_files(files: Vec<PathBuf>, mut batcher: Batcher, counters: &SourceCounters) -> FileResults {
+    counters.running.store(true, Ordering::Relaxed);
+    let mut results = Vec::new();
+    let (mut frames, mut bytes) = (0u64, 0u64);
+    for path in files {
+        let result = read_file(&path, |link, frame| {
+            frames += 1;
+            bytes += u64::from(frame.wire_len);
+            if frames.is_multiple_of(1024) {
+                counters.frames.store(frames, Ordering::Relaxed);
+                counters.bytes.store(bytes, Ordering::Relaxed);
+            }
+            batcher.push(link, frame.ts, frame.data, frame.wire_len);
+        });
+        results.push((path, result));
+    }
+    counters.frames.store(frames, Ordering::Relaxed);
+    counters.bytes.store(bytes, Ordering::Relaxed);
+    batcher.close();
+    counters.running.store(false, Ordering::Relaxed);
+    results
+}
+
+/// Reads one interface until a signal stops the run or the device fails.
+fn read_live(mut source: LiveSource, mut batcher: Batcher, counters: &SourceCounters) {
+    counters.running.store(true, Ordering::Relaxed);
+    let mut last_flush = Instant::now();
+    let mut last_stats = Instant::now();
+    let mut n = 0u64;
+    loop {
+        if crate::capture::stopped() {
+            break;
+        }
+        match source.capture.next_packet() {
+            Ok(packet) => {
+                n += 1;
+                counters.frames.fetch_add(1, Ordering::Relaxed);
+                counters.bytes.fetch_add(u64::from(packet.header.len), Ordering::Relaxed);
+                let ts = Timestamp::from_secs_micros(packet.header.ts.tv_sec, packet.header.ts.tv_usec);
+                let dropped = batcher.push(source.link, ts, packet.data, packet.header.len);
+                counters.queue_full_dropped.fetch_add(dropped, Ordering::Relaxed);
+                if !n.is_multiple_of(32) {
+                    continue;
+                }
+            }
+            // Non-blocking: nothing to read now.
+            Err(pcap::Error::TimeoutExpired) => source.wait(100),
+            Err(e) => {
+                let why = crate::capture::describe(&e);
+                tracing::error!(interface = %source.name, error = %why, "capture stopped");
+                if let Ok(mut f) = counters.failure.lock() {
+                    *f = Some(why);
+                }
+                break;
+            }
+        }
+        if last_flush.elapsed() >= LIVE_FLUSH {
+            let dropped = batcher.flush();
+            counters.queue_full_dropped.fetch_add(dropped, Ordering::Relaxed);
+            last_flush = Instant::now();
+        }
+        if last_stats.elapsed() >= PUBLISH_EVERY {
+            publish_pcap_stats(&mut source, counters);
+            last_stats = Instant::now();
+        }
+    }
+    publish_pcap_stats(&mut source, counters);
+    batcher.close();
+    counters.running.store(false, Ordering::Relaxed);
+}
+
+fn publish_pcap_stats(source: &mut LiveSource, counters: &SourceCounters) {
+    if let Ok(stat) = source.capture.stats() {
+        // libpcap's counters are 32-bit and wrap; widen by tracking the low half.
+        let widen = |old: u64, new: u32| {
+            let low = old as u32;
+            old + u64::from(new.wrapping_sub(low))
+        };
+        let k = counters.kernel_dropped.load(Ordering::Relaxed);
+        counters.kernel_dropped.store(widen(k, stat.dropped), Ordering::Relaxed);
+        let i = counters.interface_dropped.load(Ordering::Relaxed);
+        counters.interface_dropped.store(widen(i, stat.if_dropped), Ordering::Relaxed);
+    }
+}
+
+/// Runs `workers` flow engines over the input; `consume` is called on this thread for every
+/// event, for a `Tick` when the input is quiet, and last for each worker's `Finished`.
+pub fn run(
+    input: Input,
+    limits: &Limits,
+    workers: usize,
+    telemetry: &Arc<Telemetry>,
+    mut consume: impl FnMut(Event),
+) -> FileResults {
     let workers = workers.max(1);
+    let live = matches!(input, Input::Live(_));
     let (event_tx, event_rx): (SyncSender<Event>, Receiver<Event>) = sync_channel(EVENT_QUEUE);
     let mut frame_txs = Vec::new();
     let mut handles = Vec::new();
@@ -88,16 +271,30 @@ pub fn run(files: Vec<PathBuf>, limits: &Limits, workers: usize, mut consume: im
         frame_txs.push(tx);
         let events = event_tx.clone();
         let limits = limits.clone();
+        let telemetry = telemetry.clone();
         let handle = thread::Builder::new().name(format!("apisonar-flow-{i}")).spawn(move || {
             let mut engine = FlowEngine::shard(limits, i as u64, workers as u64);
             let mut sink = Forward(events);
-            for batch in rx {
-                for (link, ts, wire_len, range) in batch.frames {
-                    let data = batch.bytes.get(range).unwrap_or_default();
-                    engine.frame(link, ts, data, wire_len, &mut sink);
+            let mut last_publish = Instant::now();
+            loop {
+                match rx.recv_timeout(IDLE_TICK) {
+                    Ok(batch) => {
+                        for (link, ts, wire_len, range) in batch.frames {
+                            let data = batch.bytes.get(range).unwrap_or_default();
+                            engine.frame(link, ts, data, wire_len, &mut sink);
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) if live => engine.tick(wall_clock(), &mut sink),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+                if last_publish.elapsed() >= PUBLISH_EVERY {
+                    telemetry.publish(i, snapshot(&engine));
+                    last_publish = Instant::now();
                 }
             }
             engine.finish(&mut sink);
+            telemetry.publish(i, snapshot(&engine));
             let _ = sink.0.send(Event::Finished(Box::new(engine.stats().clone())));
         });
         if let Ok(h) = handle {
@@ -105,42 +302,52 @@ pub fn run(files: Vec<PathBuf>, limits: &Limits, workers: usize, mut consume: im
         }
     }
     drop(event_tx);
-    let reader = thread::Builder::new().name("apisonar-reader".into()).spawn(move || {
-        let mut batches: Vec<Batch> = (0..workers).map(|_| Batch::new()).collect();
-        let mut results = Vec::new();
-        for path in files {
-            let result = read_file(&path, |link, frame| {
-                let w = shard(link, frame.data, workers);
-                if let Some(batch) = batches.get_mut(w) {
-                    let start = batch.bytes.len();
-                    batch.bytes.extend_from_slice(frame.data);
-                    batch.frames.push((link, frame.ts, frame.wire_len, start..batch.bytes.len()));
-                    if batch.frames.len() >= BATCH {
-                        let full = std::mem::replace(batch, Batch::new());
-                        if let Some(tx) = frame_txs.get(w) {
-                            let _ = tx.send(full);
-                        }
-                    }
+    let mut readers = Vec::new();
+    match input {
+        Input::Files(files) => {
+            let batcher = Batcher::new(frame_txs, false);
+            let telemetry = telemetry.clone();
+            readers.push(thread::Builder::new().name("apisonar-reader".into()).spawn(move || {
+                let counters = telemetry.sources.first();
+                match counters {
+                    Some(c) => read_files(files, batcher, c),
+                    None => read_files(files, batcher, &SourceCounters::default()),
                 }
-            });
-            results.push((path, result));
+            }));
         }
-        for (w, batch) in batches.into_iter().enumerate() {
-            if let Some(tx) = frame_txs.get(w) {
-                let _ = tx.send(batch);
+        Input::Live(sources) => {
+            for (index, source) in sources.into_iter().enumerate() {
+                let batcher = Batcher::new(frame_txs.clone(), true);
+                let telemetry = telemetry.clone();
+                let name = format!("apisonar-cap-{}", source.name);
+                readers.push(thread::Builder::new().name(name).spawn(move || {
+                    if let Some(c) = telemetry.sources.get(index) {
+                        read_live(source, batcher, c);
+                    }
+                    FileResults::new()
+                }));
             }
+            drop(frame_txs);
         }
-        results
-    });
-    for event in event_rx {
-        consume(event);
+    }
+    loop {
+        match event_rx.recv_timeout(CONSUMER_TICK) {
+            Ok(event) => consume(event),
+            Err(RecvTimeoutError::Timeout) => consume(Event::Tick),
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
     }
     for h in handles {
         let _ = h.join();
     }
-    match reader.map(|r| r.join()) {
-        Ok(Ok(results)) => results,
-        _ => Vec::new(),
+    readers.into_iter().filter_map(|r| r.ok()?.join().ok()).flatten().collect()
+}
+
+fn snapshot(engine: &FlowEngine) -> WorkerSnapshot {
+    WorkerSnapshot {
+        stats: engine.stats().clone(),
+        active_flows: engine.active_flows(),
+        buffered_bytes: engine.buffered_bytes(),
     }
 }
 

@@ -1,0 +1,345 @@
+//! `apisonar run`: the sensor daemon. Opens the interfaces (or files), the listener, drops
+//! privileges, opens the store, then runs the pipeline until the input ends or a signal stops it;
+//! SIGHUP re-reads thresholds and specs; a status line is logged periodically.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use apisonar_flow::{EventSink, Stats};
+use apisonar_store::Store;
+use serde::Serialize;
+
+use crate::cli::{LogFormat, RunArgs, SummaryFormat};
+use crate::config::{CaptureSettings, Config};
+use crate::pipeline::{Event, Input};
+use crate::sink::{open_output, thresholds, utf8_env, Inventory, Writers};
+use crate::summary::{FileReport, Summary};
+use crate::telemetry::Telemetry;
+
+/// Shadow/zombie alerts are re-derived from the whole inventory this often (and at reload/exit).
+const POSTURE_EVERY: Duration = Duration::from_secs(60);
+
+/// Everything `run` uses, after defaults, the file, the environment and the flags.
+#[derive(Debug, Serialize)]
+struct Settings {
+    interfaces: Vec<String>,
+    files: Vec<PathBuf>,
+    capture: CaptureSettings,
+    db: PathBuf,
+    specs: Vec<String>,
+    listen: Option<String>,
+    workers: usize,
+    status_interval_secs: u64,
+    log_format: LogFormat,
+    user: Option<String>,
+    retention_days: Option<u32>,
+    thresholds: apisonar_engine::behavior::Thresholds,
+}
+
+impl Settings {
+    fn resolve(args: &RunArgs, config: &Config) -> Result<Settings> {
+        let mut capture = config.capture();
+        if args.filter.is_some() {
+            capture.filter = args.filter.clone().filter(|f| !f.trim().is_empty());
+        }
+        capture.snaplen = args.snaplen.unwrap_or(capture.snaplen);
+        capture.buffer_mib = args.buffer_mib.unwrap_or(capture.buffer_mib);
+        capture.promisc &= !args.no_promisc;
+        capture.immediate |= args.immediate;
+        if !(64..=262_144).contains(&capture.snaplen) {
+            bail!("snaplen {} is out of range (64 to 262144)", capture.snaplen);
+        }
+        let interfaces = if !args.interfaces.is_empty() || !args.read.is_empty() {
+            args.interfaces.clone()
+        } else {
+            config.capture.interfaces.clone().unwrap_or_default()
+        };
+        if interfaces.is_empty() && args.read.is_empty() {
+            bail!("nothing to capture: give -i IFACE (or [capture] interfaces in the config file) or -r FILE");
+        }
+        let log_format = match (args.log_format, config.run.log_format.as_deref()) {
+            (Some(f), _) => f,
+            (None, None | Some("text")) => LogFormat::Text,
+            (None, Some("json")) => LogFormat::Json,
+            (None, Some(other)) => bail!("config: run.log_format {other:?}: expected \"text\" or \"json\""),
+        };
+        let mut specs = config.run.specs.clone().unwrap_or_default();
+        specs.extend(args.specs.iter().cloned());
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        Ok(Settings {
+            interfaces,
+            files: args.read.clone(),
+            capture,
+            db: args
+                .db
+                .clone()
+                .or_else(|| config.run.db.clone())
+                .unwrap_or_else(|| PathBuf::from(crate::cli::DEFAULT_DB)),
+            specs,
+            listen: args.listen.clone().or_else(|| config.run.listen.clone()),
+            workers: args.workers.or(config.run.workers).unwrap_or(cores).clamp(1, 256),
+            status_interval_secs: args
+                .status_interval
+                .or(config.run.status_interval_secs)
+                .unwrap_or(crate::config::DEFAULT_STATUS_INTERVAL_SECS),
+            log_format,
+            user: args.user.clone().or_else(|| config.run.user.clone()),
+            retention_days: args.retention_days.or(config.run.retention_days),
+            thresholds: thresholds(config, &args.thresholds)?,
+        })
+    }
+
+    fn source_names(&self) -> Vec<String> {
+        if self.files.is_empty() {
+            self.interfaces.clone()
+        } else {
+            vec!["files".to_string()]
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("APISONAR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_writer(io::stderr).with_env_filter(filter).with_target(false);
+    // A second initialisation (tests calling run twice) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.with_ansi(false).try_init(),
+    };
+}
+
+/// Switches to `name`'s user and group for good (supplementary groups cleared).
+fn drop_privileges(name: &str) -> Result<()> {
+    use nix::unistd::{getuid, setgid, setgroups, setuid, User};
+    let user = User::from_name(name).with_context(|| format!("cannot look up user {name}"))?;
+    let user = user.ok_or_else(|| anyhow!("no such user: {name}"))?;
+    if getuid() == user.uid {
+        return Ok(());
+    }
+    setgroups(&[user.gid]).context("cannot drop supplementary groups (not started as root?)")?;
+    setgid(user.gid).with_context(|| format!("cannot switch to the group of {name}"))?;
+    setuid(user.uid).with_context(|| format!("cannot switch to user {name}"))?;
+    if !user.uid.is_root() && setuid(nix::unistd::Uid::from_raw(0)).is_ok() {
+        bail!("privileges could be regained after switching to {name}");
+    }
+    Ok(())
+}
+
+/// Serves the web router on its own thread with a small tokio runtime (packets never touch it).
+fn serve(listener: std::net::TcpListener, telemetry: Arc<Telemetry>) -> Result<()> {
+    listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new().name("apisonar-web".into()).spawn(move || {
+        runtime.block_on(async move {
+            let listener = match tokio::net::TcpListener::from_std(listener) {
+                Ok(l) => l,
+                Err(e) => return tracing::error!(error = %e, "cannot serve"),
+            };
+            let app = apisonar_web::router(apisonar_web::AppState { sensor: telemetry });
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "web server stopped");
+            }
+        });
+    })?;
+    Ok(())
+}
+
+/// Raised by SIGHUP; the consumer thread reloads when it sees it.
+fn reload_flag() -> Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, flag.clone()).context("cannot install SIGHUP handler")?;
+    Ok(flag)
+}
+
+/// Re-reads the configuration file (thresholds) and the spec files; on any error the old ones
+/// stay in force. Limits and capture settings need a restart.
+fn reload(args: &RunArgs, inventory: &mut Inventory) -> Result<usize> {
+    let config = crate::config::load(args.config.as_deref(), utf8_env())?;
+    let new_thresholds = thresholds(&config, &args.thresholds)?;
+    let mut spec_args = config.run.specs.clone().unwrap_or_default();
+    spec_args.extend(args.specs.iter().cloned());
+    let specs = spec_args.iter().map(|s| crate::posture::load_spec_arg(s)).collect::<Result<Vec<_>>>()?;
+    inventory.behavior.thresholds = new_thresholds;
+    for spec in &specs {
+        inventory.store.put_spec(spec)?;
+    }
+    let stored = inventory.store.specs().context("cannot read the specs")?;
+    crate::posture::apply_specs(&mut inventory.catalog, &stored);
+    inventory.sync_posture()?;
+    Ok(specs.len())
+}
+
+pub fn run(args: &RunArgs) -> Result<u8> {
+    let started = Instant::now();
+    let config = crate::config::load(args.config.as_deref(), utf8_env())?;
+    let settings = Settings::resolve(args, &config)?;
+    init_logging(settings.log_format);
+    // Specs are parsed before anything is opened or written: a bad one changes nothing.
+    let specs = settings.specs.iter().map(|s| crate::posture::load_spec_arg(s)).collect::<Result<Vec<_>>>()?;
+    if args.check {
+        let devices: Vec<String> =
+            pcap::Device::list().map(|d| d.into_iter().map(|d| d.name).collect()).unwrap_or_default();
+        for name in &settings.interfaces {
+            if !devices.contains(name) {
+                bail!("interface {name} not found (have: {})", devices.join(", "));
+            }
+        }
+        for f in &settings.files {
+            std::fs::metadata(f).with_context(|| format!("cannot read {}", f.display()))?;
+        }
+        let out = serde_json::json!({ "ok": true, "settings": settings, "specs": specs.iter().map(|s| serde_json::json!({ "name": s.name, "operations": s.operations.len() })).collect::<Vec<_>>() });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(0);
+    }
+    crate::capture::stop_on_signals()?;
+    let reload_requested = reload_flag()?;
+
+    // Privileged steps first: the interfaces and the listening socket.
+    let input = if settings.files.is_empty() {
+        let sources = settings
+            .interfaces
+            .iter()
+            .map(|name| crate::capture::open_live(name, &settings.capture))
+            .collect::<Result<Vec<_>>>()?;
+        Input::Live(sources)
+    } else {
+        Input::Files(settings.files.clone())
+    };
+    let listener = match &settings.listen {
+        Some(addr) => Some(std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?),
+        None => None,
+    };
+    if let Some(user) = &settings.user {
+        drop_privileges(user)?;
+    }
+
+    let limits = args.limits.limits(&config);
+    let mut inventory = Inventory::open(&settings.db, specs)?;
+    inventory.behavior = apisonar_engine::behavior::Behavior::new(settings.thresholds.clone());
+    inventory.alert_stream = args.alerts.as_deref().map(open_output).transpose()?;
+    let telemetry = Arc::new(Telemetry::new(&settings.source_names(), settings.workers));
+    if let Some(listener) = listener {
+        let addr = listener.local_addr()?;
+        serve(listener, telemetry.clone())?;
+        tracing::info!(%addr, "serving /healthz and /metrics");
+    }
+    tracing::info!(
+        sources = %settings.source_names().join(","),
+        workers = settings.workers,
+        db = %settings.db.display(),
+        filter = settings.capture.filter.as_deref().unwrap_or(""),
+        uid = nix::unistd::getuid().as_raw(),
+        "capture started"
+    );
+
+    let mut writers = Writers {
+        transactions: args.transactions.as_deref().map(open_output).transpose()?,
+        connections: None,
+        tls: None,
+        error: None,
+        inventory: Some(inventory),
+    };
+    let mut stats = Stats::default();
+    let mut last_status = Instant::now();
+    let mut last_posture = Instant::now();
+    let mut status_base = telemetry.totals();
+    let status_every = Duration::from_secs(settings.status_interval_secs);
+    let results = crate::pipeline::run(input, &limits, settings.workers, &telemetry, |event| {
+        match event {
+            Event::Transaction(t) => writers.on_transaction(t),
+            Event::Connection(c) => writers.on_connection(c),
+            Event::Tls(t) => writers.on_tls(t),
+            Event::Finished(s) => stats.merge(&s),
+            Event::Tick => {}
+        }
+        let Some(inventory) = writers.inventory.as_mut() else { return };
+        inventory.tick();
+        if reload_requested.swap(false, Ordering::Relaxed) {
+            match reload(args, inventory) {
+                Ok(n) => {
+                    telemetry.reloads.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(specs = n, "configuration reloaded");
+                }
+                Err(e) => {
+                    telemetry.reload_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %format!("{e:#}"), "reload refused, the previous settings stay");
+                }
+            }
+        }
+        if last_posture.elapsed() >= POSTURE_EVERY {
+            last_posture = Instant::now();
+            if let Err(e) = inventory.sync_posture() {
+                tracing::error!(error = %format!("{e:#}"), "cannot update shadow/zombie alerts");
+            }
+        }
+        telemetry.endpoints.store(inventory.catalog.len() as u64, Ordering::Relaxed);
+        telemetry.alerts_raised.store(inventory.alerts_raised, Ordering::Relaxed);
+        if let Some(e) = &inventory.error {
+            if let Ok(mut f) = telemetry.store_failure.lock() {
+                if f.is_none() {
+                    tracing::error!(error = %e, "cannot write the store; analysis goes on, nothing more is saved");
+                    *f = Some(e.to_string());
+                }
+            }
+        }
+        if !status_every.is_zero() && last_status.elapsed() >= status_every {
+            let secs = last_status.elapsed().as_secs_f64();
+            let now = telemetry.totals();
+            log_status(&status_base, &now, secs);
+            status_base = now;
+            last_status = Instant::now();
+        }
+    });
+
+    if let Some(w) = writers.transactions.as_mut() {
+        if let Err(e) = w.flush() {
+            writers.error.get_or_insert(e);
+        }
+    }
+    if let Some(e) = writers.error.take() {
+        return Err(e).context("cannot write output");
+    }
+    let endpoints = writers.inventory.take().map(|i| i.finish(settings.retention_days)).transpose()?;
+    let files: Vec<FileReport> =
+        results.into_iter().map(|(path, result)| FileReport::from_result(path.display().to_string(), result)).collect();
+    let input_errors = files.iter().filter(|f| f.error.is_some()).count();
+    let mut summary = Summary::new(files, &stats, started.elapsed().as_secs_f64());
+    summary.endpoints = endpoints;
+    summary.interrupted = crate::capture::stopped();
+    summary.capture = Some(telemetry.totals());
+    tracing::info!(interrupted = summary.interrupted, "stopped");
+    let mut out = io::stdout().lock();
+    match args.summary {
+        SummaryFormat::Text => summary.write_text(&mut out)?,
+        SummaryFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &summary)?;
+            writeln!(out)?;
+        }
+    }
+    // A signal is how a daemon is meant to stop: that is success, once everything is flushed.
+    Ok(if input_errors > 0 { crate::EXIT_INPUT_ERROR } else { 0 })
+}
+
+fn log_status(before: &crate::telemetry::Totals, now: &crate::telemetry::Totals, secs: f64) {
+    let rate = |a: u64, b: u64| (b.saturating_sub(a)) as f64 / secs.max(0.001);
+    tracing::info!(
+        packets = now.frames,
+        pps = rate(before.frames, now.frames).round(),
+        mbit_s = (rate(before.bytes, now.bytes) * 8.0 / 1e6 * 10.0).round() / 10.0,
+        dropped_kernel = now.dropped_kernel,
+        dropped_interface = now.dropped_interface,
+        dropped_queue_full = now.dropped_queue_full,
+        limit_hits = now.limit_hits,
+        flows = now.active_flows,
+        transactions = now.transactions,
+        endpoints = now.endpoints,
+        alerts = now.alerts_raised,
+        rss_mib = now.resident_bytes / (1024 * 1024),
+        "status"
+    );
+}

@@ -1,0 +1,275 @@
+//! Where flow events go: JSON-lines outputs and the inventory (catalog, detectors, alerts) that
+//! is written to the store at most a second apart. Shared by `analyze` and `run`.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use apisonar_engine::{Catalog, TemplateConfig};
+use apisonar_flow::{ConnectionSummary, EventSink, HttpTransaction};
+use apisonar_store::{SledOptions, SledStore, Store};
+use serde::Serialize;
+
+use crate::output::{ConnectionRecord, TransactionRecord};
+
+pub fn open_output(path: &Path) -> Result<Box<dyn Write>> {
+    if path == Path::new("-") {
+        Ok(Box::new(BufWriter::with_capacity(1 << 16, io::stdout().lock())))
+    } else {
+        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Box::new(BufWriter::with_capacity(1 << 16, file)))
+    }
+}
+
+pub struct Writers {
+    pub transactions: Option<Box<dyn Write>>,
+    pub connections: Option<Box<dyn Write>>,
+    pub tls: Option<Box<dyn Write>>,
+    pub error: Option<io::Error>,
+    pub inventory: Option<Inventory>,
+}
+
+/// The catalog being filled and the store it is written to, at most `WRITE_INTERVAL` apart, so
+/// that a killed process loses at most that much.
+pub struct Inventory {
+    pub catalog: Catalog,
+    pub store: SledStore,
+    pub last_write: Instant,
+    pub error: Option<apisonar_store::StoreError>,
+    /// Alert occurrences since the last write, aggregated by dedup key.
+    pub pending_alerts: std::collections::BTreeMap<String, apisonar_engine::Alert>,
+    /// Where alerts are streamed as JSON lines.
+    pub alert_stream: Option<Box<dyn Write>>,
+    /// Abuse detectors with memory across requests.
+    pub behavior: apisonar_engine::behavior::Behavior,
+    /// TLS per server name, merged into the store at the end.
+    pub tls_hosts: std::collections::BTreeMap<String, apisonar_engine::tlsposture::TlsHost>,
+    /// Alert occurrences raised so far (for the sensor's counters).
+    pub alerts_raised: u64,
+}
+
+const WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Inventory {
+    pub fn open(dir: &Path, new_specs: Vec<apisonar_engine::Spec>) -> Result<Inventory> {
+        let store = SledStore::open(dir, &SledOptions::default())?;
+        for spec in &new_specs {
+            store.put_spec(spec)?;
+        }
+        let mut catalog = Catalog::new(TemplateConfig::default());
+        catalog.load(store.endpoints().context("cannot read the existing inventory")?);
+        for o in store.overrides().context("cannot read the template overrides")? {
+            let _ = catalog.pin(o.host.as_deref(), &o.template);
+        }
+        crate::posture::apply_specs(&mut catalog, &store.specs().context("cannot read the specs")?);
+        Ok(Inventory {
+            catalog,
+            store,
+            last_write: Instant::now(),
+            error: None,
+            pending_alerts: Default::default(),
+            alert_stream: None,
+            behavior: Default::default(),
+            tls_hosts: Default::default(),
+            alerts_raised: 0,
+        })
+    }
+
+    pub fn observe(&mut self, txn: &HttpTransaction) {
+        let obs = crate::observe::observation(txn);
+        let observed = self.catalog.observe(&obs);
+        let data = apisonar_engine::findings::data_alerts(&obs, &observed.key, &observed.findings);
+        let injections = apisonar_engine::findings::injection_alerts(&obs, &observed.key);
+        let abuse = self.behavior.observe(&obs, &observed.key);
+        for a in data.into_iter().chain(injections).chain(abuse) {
+            self.pending(a);
+        }
+        self.tick();
+    }
+
+    /// Writes what changed if the last write is older than the write interval (for quiet links,
+    /// where no transaction arrives to trigger it).
+    pub fn tick(&mut self) {
+        if self.last_write.elapsed() >= WRITE_INTERVAL {
+            self.write();
+        }
+    }
+
+    /// Adds an alert occurrence to the aggregate written at the next write.
+    pub fn pending(&mut self, a: apisonar_engine::Alert) {
+        self.alerts_raised += 1;
+        match self.pending_alerts.get_mut(&a.dedup_key()) {
+            Some(p) => {
+                p.count += 1;
+                p.last_seen = p.last_seen.max(a.last_seen);
+                p.first_seen = p.first_seen.min(a.first_seen);
+            }
+            None => {
+                self.pending_alerts.insert(a.dedup_key(), a);
+            }
+        }
+    }
+
+    pub fn write(&mut self) {
+        self.last_write = Instant::now();
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.store.apply(&self.catalog.take_changes()) {
+            self.error = Some(e);
+            return;
+        }
+        for (_, a) in std::mem::take(&mut self.pending_alerts) {
+            match self.store.upsert_alert(&a, apisonar_engine::AlertMerge::Add) {
+                Ok((stored, _)) => self.stream(&stored),
+                Err(e) => {
+                    self.error = Some(e);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Writes, then raises or updates shadow/zombie alerts for the whole inventory.
+    pub fn sync_posture(&mut self) -> Result<()> {
+        self.write();
+        for a in crate::posture::sync_alerts(&self.store).context("cannot update the alerts")? {
+            self.stream(&a);
+        }
+        Ok(())
+    }
+
+    fn stream(&mut self, alert: &apisonar_engine::Alert) {
+        if let Some(w) = &mut self.alert_stream {
+            let line = serde_json::to_string(&crate::alerts::AlertRecord::new(alert)).unwrap_or_default();
+            if writeln!(w, "{line}").is_err() {
+                self.alert_stream = None;
+            }
+        }
+    }
+
+    pub fn finish(mut self, retention_days: Option<u32>) -> Result<usize> {
+        self.write();
+        if let Some(e) = self.error.take() {
+            return Err(e).context("cannot write the inventory");
+        }
+        let mut hosts = std::mem::take(&mut self.tls_hosts);
+        for stored in self.store.tls_hosts().context("cannot read the TLS hosts")? {
+            if let Some(h) = hosts.get_mut(&stored.host) {
+                let mut merged = stored.clone();
+                merged.merge(h);
+                *h = merged;
+            }
+        }
+        let hosts: Vec<_> = hosts.into_values().collect();
+        self.store.put_tls_hosts(&hosts).context("cannot write the TLS hosts")?;
+        let mut count = self.catalog.len();
+        if let Some(days) = retention_days {
+            // Packet time, not the wall clock: replaying old captures must not erase them.
+            let newest = self.catalog.endpoints().map(|e| e.last_seen).max().unwrap_or(0);
+            let cutoff = newest.saturating_sub(i64::from(days) * 86_400 * 1_000_000);
+            count -= self.store.prune(cutoff).context("cannot apply the retention")?;
+        }
+        for a in crate::posture::sync_alerts(&self.store).context("cannot update the alerts")? {
+            self.stream(&a);
+        }
+        if let Some(w) = &mut self.alert_stream {
+            w.flush().context("cannot write the alert stream")?;
+        }
+        self.store.flush().context("cannot flush the inventory")?;
+        Ok(count)
+    }
+}
+
+impl Writers {
+    fn record(out: &mut Option<Box<dyn Write>>, error: &mut Option<io::Error>, value: &impl Serialize) {
+        let Some(w) = out else { return };
+        let result = serde_json::to_writer(&mut *w, value).map_err(io::Error::from).and_then(|()| w.write_all(b"\n"));
+        if let Err(e) = result {
+            // Keep the first error; stop writing (e.g. a closed pipe) but keep analysing.
+            error.get_or_insert(e);
+            *out = None;
+        }
+    }
+}
+
+impl EventSink for Writers {
+    fn on_transaction(&mut self, txn: HttpTransaction) {
+        if let Some(inventory) = &mut self.inventory {
+            inventory.observe(&txn);
+        }
+        if self.transactions.is_some() {
+            Writers::record(&mut self.transactions, &mut self.error, &TransactionRecord::new(&txn));
+        }
+    }
+
+    fn on_tls(&mut self, record: apisonar_flow::TlsRecord) {
+        let (observation, output) = crate::output::tls_records(&record);
+        if let Some(inventory) = &mut self.inventory {
+            for a in apisonar_engine::tlsposture::weak_tls_alerts(&observation) {
+                inventory.pending(a);
+            }
+            let facts = apisonar_engine::tlsposture::TlsFacts {
+                version: output.version.clone(),
+                cipher: output.cipher.clone(),
+                alpn: output.alpn.clone(),
+                ja3: output.ja3.clone(),
+                ja4: output.ja4.clone(),
+                ja3s: output.ja3s.clone(),
+                certificate: record.session.certificate.as_ref().map(|c| apisonar_engine::tlsposture::TlsCertificate {
+                    subject: c.subject.clone(),
+                    issuer: c.issuer.clone(),
+                    not_before: c.not_before,
+                    not_after: c.not_after,
+                    key: format!("{} {}", c.key_type, c.key_bits),
+                }),
+            };
+            let host = observation.sni.clone().unwrap_or_else(|| observation.server.clone());
+            if inventory.tls_hosts.len() < 100_000 || inventory.tls_hosts.contains_key(&host) {
+                inventory.tls_hosts.entry(host).or_default().add(&observation, &facts);
+            }
+        }
+        if self.tls.is_some() {
+            Writers::record(&mut self.tls, &mut self.error, &output);
+        }
+    }
+
+    fn on_connection(&mut self, summary: ConnectionSummary) {
+        if self.connections.is_some() {
+            Writers::record(&mut self.connections, &mut self.error, &ConnectionRecord::new(&summary));
+        }
+    }
+}
+
+/// The environment, skipping variables that are not UTF-8 (`std::env::vars` would panic on them).
+pub fn utf8_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+}
+
+/// Detector thresholds: the configuration file's, then `--threshold NAME=VALUE` flags.
+pub fn thresholds(config: &crate::config::Config, flags: &[String]) -> Result<apisonar_engine::behavior::Thresholds> {
+    let mut t = config.thresholds();
+    for flag in flags {
+        let (name, value) =
+            flag.split_once('=').with_context(|| format!("--threshold {flag:?}: expected NAME=VALUE"))?;
+        let int =
+            || value.parse::<u64>().with_context(|| format!("--threshold {name}: {value:?} is not a whole number"));
+        let float = || value.parse::<f64>().with_context(|| format!("--threshold {name}: {value:?} is not a number"));
+        match name {
+            "enumeration_values" => t.enumeration_values = int()? as usize,
+            "enumeration_error_share" => t.enumeration_error_share = float()?,
+            "brute_force_failures" => t.brute_force_failures = int()? as usize,
+            "bola_objects" => t.bola_objects = int()? as usize,
+            "scanner_404_paths" => t.scanner_404_paths = int()? as usize,
+            "rate_multiplier" => t.rate_multiplier = float()?,
+            "rate_min" => t.rate_min = int()?,
+            "error_multiplier" => t.error_multiplier = float()?,
+            "error_min" => t.error_min = int()?,
+            "window_secs" => t.window_secs = u32::try_from(int()?).unwrap_or(u32::MAX),
+            other => anyhow::bail!("--threshold: unknown name {other:?}"),
+        }
+    }
+    Ok(t)
+}
