@@ -111,3 +111,65 @@ fn benign_traffic_raises_no_credential_alerts() {
     let kinds: Vec<String> = alerts(&db).iter().map(|a| a["kind"].as_str().unwrap_or_default().to_string()).collect();
     assert!(kinds.is_empty(), "{kinds:?}");
 }
+
+/// Thousands of clients sending credentials in cleartext to the same endpoints: the first
+/// `max_clients_per_alert` clients get alerts of their own, every further occurrence is counted
+/// in one alert with client `*`, and no occurrence is lost.
+#[test]
+fn many_clients_do_not_flood_the_alert_store() {
+    use apisonar_testkit::pcap::{PcapWriter, LINKTYPE_ETHERNET};
+    use apisonar_testkit::workload::{generate, Pattern};
+    let capture = temp("many-clients.pcap");
+    let mut w = PcapWriter::new(std::fs::File::create(&capture).unwrap(), LINKTYPE_ETHERNET, 65535).unwrap();
+    generate(Pattern::ShortConnections, 3_000_000, |ts, frame| w.write(ts, frame).unwrap());
+    drop(w);
+    let db = temp("many-clients-db");
+    let (db_s, capture_s) = (db.to_string_lossy().into_owned(), capture.to_string_lossy().into_owned());
+    let limited = 5u64;
+    let run = apisonar(&[
+        "analyze",
+        "--db",
+        &db_s,
+        "--threshold",
+        &format!("max_clients_per_alert={limited}"),
+        "--alerts",
+        "-",
+        &capture_s,
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let stored = alerts(&db_s);
+    let mut groups: std::collections::BTreeMap<String, Vec<&serde_json::Value>> = Default::default();
+    for a in &stored {
+        let key = format!("{} {} {} {}", a["kind"], a["host"], a["method"], a["path"]);
+        groups.entry(key).or_default().push(a);
+    }
+    let mut capped = 0;
+    for (group, alerts) in &groups {
+        let many = alerts.iter().filter(|a| a["client"] == "*").count();
+        assert!(alerts.len() as u64 <= limited + 1, "{group}: {} alerts", alerts.len());
+        assert!(many <= 1, "{group}");
+        if many == 1 {
+            capped += 1;
+            assert_eq!(alerts.len() as u64, limited + 1, "{group}: the limit is filled before `*` is used");
+        }
+    }
+    assert!(capped > 0, "the workload has more clients than the limit: {} groups", groups.len());
+    // The same run with a limit never reached: as many occurrences in total.
+    let db2 = temp("many-clients-db2");
+    let db2_s = db2.to_string_lossy().into_owned();
+    let unlimited_run =
+        apisonar(&["analyze", "--db", &db2_s, "--threshold", "max_clients_per_alert=1000000", &capture_s]);
+    assert_eq!(unlimited_run.status.code(), Some(0));
+    let total = |alerts: &[serde_json::Value], kind: &str| -> u64 {
+        alerts.iter().filter(|a| a["kind"] == kind).map(|a| a["count"].as_u64().unwrap_or(0)).sum()
+    };
+    let unlimited = alerts(&db2_s);
+    assert!(unlimited.len() > stored.len());
+    for kind in ["cleartext_credentials", "cleartext_sensitive_data"] {
+        assert_eq!(total(&stored, kind), total(&unlimited, kind), "{kind}: occurrences are kept, only grouped");
+    }
+    for p in [capture, db, db2] {
+        let _ = std::fs::remove_dir_all(&p);
+        let _ = std::fs::remove_file(&p);
+    }
+}

@@ -179,6 +179,10 @@ impl Sensor {
         panic!("the sensor never logged {needle:?}");
     }
 
+    fn signal(&self, name: &str) {
+        sh(&["kill", &format!("-{name}"), &self.child.id().to_string()]);
+    }
+
     /// Stops with SIGTERM; returns the exit summary and the transactions it wrote.
     fn stop(self) -> (serde_json::Value, Vec<serde_json::Value>) {
         let pid = self.child.id().to_string();
@@ -305,4 +309,52 @@ fn gre_mirror_traffic_is_analysed_as_if_captured_directly() {
     let pcap = tunnelled(Tunnel::GreEthernet, "gre");
     replay_and_compare("g", &pcap, RECORDED, &[]);
     let _ = std::fs::remove_file(pcap);
+}
+
+#[test]
+fn sighup_reloads_specs_and_a_bad_one_is_refused() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("h");
+    let dir = std::env::temp_dir().join(format!("apisonar-live-h-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec_file = dir.join("newsroom.json");
+    let original = std::fs::read(repo_root().join("captures/apis/django-newsroom.openapi.json")).unwrap();
+    std::fs::write(&spec_file, &original).unwrap();
+    let spec_arg = spec_file.display().to_string();
+    let sensor = Sensor::start(&lab, &dir.join("sensor"), &["--spec", &spec_arg]);
+    lab.replay(&repo_root().join(RECORDED), 4000);
+    // A broken spec: refused, the sensor goes on with the old one.
+    std::fs::write(&spec_file, b"{\"openapi\": \"3.0.0\", \"paths\": [").unwrap();
+    sensor.signal("HUP");
+    let refused = sensor.wait_for_log("reload refused", Duration::from_secs(10));
+    assert!(refused["error"].as_str().unwrap_or("").contains("newsroom.json"), "{refused}");
+    // The spec loses GET /api/v1/stats/: after the reload that endpoint is shadow.
+    let mut spec: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    spec["paths"]["/api/v1/stats/"].as_object_mut().unwrap().remove("get");
+    std::fs::write(&spec_file, serde_json::to_vec(&spec).unwrap()).unwrap();
+    sensor.signal("HUP");
+    sensor.wait_for_log("configuration reloaded", Duration::from_secs(10));
+    let metrics = lab.curl(METRICS);
+    assert_eq!(metric(&metrics, "apisonar_config_reloads_total"), Some(1), "{metrics}");
+    assert_eq!(metric(&metrics, "apisonar_config_reload_failures_total"), Some(1), "{metrics}");
+    let db = dir.join("sensor").join("db").display().to_string();
+    let (_, _) = sensor.stop();
+    let out = apisonar_tests::apisonar(&["inventory", "--db", &db, "--format", "json"]);
+    let endpoints: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let state = |method: &str, path: &str| -> String {
+        endpoints
+            .iter()
+            .find(|e| e["method"] == method && apisonar_tests::normalize_template(e["path"].as_str().unwrap()) == path)
+            .map(|e| e["state"].as_str().unwrap_or("").to_string())
+            .unwrap_or_else(|| panic!("no {method} {path}"))
+    };
+    assert_eq!(state("GET", "/api/v1/stats"), "shadow");
+    assert_eq!(state("GET", "/api/v1/tags"), "documented");
+    let alerts = apisonar_tests::apisonar(&["alerts", "--db", &db, "--format", "json", "--kind", "shadow_api"]);
+    let alerts = String::from_utf8_lossy(&alerts.stdout);
+    assert!(alerts.contains("/api/v1/stats"), "{alerts}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

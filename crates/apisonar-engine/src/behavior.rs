@@ -32,6 +32,10 @@ pub struct Thresholds {
     pub window_secs: u32,
     /// Most tracked (client, endpoint) pairs, objects, and endpoints.
     pub max_entries: usize,
+    /// Clients that get an alert of their own per kind and endpoint; occurrences from further
+    /// clients are counted in one alert with client `*` (a public endpoint seen from millions of
+    /// addresses must not make millions of alerts).
+    pub max_clients_per_alert: usize,
 }
 
 impl Default for Thresholds {
@@ -48,6 +52,7 @@ impl Default for Thresholds {
             error_min: 20,
             window_secs: 300,
             max_entries: 100_000,
+            max_clients_per_alert: 50,
         }
     }
 }

@@ -206,7 +206,7 @@ pub struct AnalyzeArgs {
 
     /// With --db: a detector threshold, NAME=VALUE (enumeration_values, enumeration_error_share,
     /// brute_force_failures, bola_objects, scanner_404_paths, rate_multiplier, rate_min,
-    /// error_multiplier, error_min, window_secs). Repeatable.
+    /// error_multiplier, error_min, window_secs, max_clients_per_alert). Repeatable.
     #[arg(long = "threshold", value_name = "NAME=VALUE", requires = "db")]
     pub thresholds: Vec<String>,
 

@@ -109,6 +109,7 @@ pub struct DetectionConfig {
     pub error_min: Option<u64>,
     pub window_secs: Option<u32>,
     pub max_entries: Option<usize>,
+    pub max_clients_per_alert: Option<usize>,
 }
 
 /// Sections that environment variables may set: `APISONAR_LIMITS_MAX_FLOWS=1000` is
@@ -208,6 +209,7 @@ impl Config {
             error_min: t.error_min.unwrap_or(d.error_min),
             window_secs: t.window_secs.unwrap_or(d.window_secs),
             max_entries: t.max_entries.unwrap_or(d.max_entries),
+            max_clients_per_alert: t.max_clients_per_alert.unwrap_or(d.max_clients_per_alert),
         }
     }
 }
@@ -230,6 +232,7 @@ mod tests {
             cfg.limits.max_flows.is_some()
                 && cfg.detection.window_secs.is_some()
                 && cfg.detection.max_entries.is_some()
+                && cfg.detection.max_clients_per_alert.is_some()
         );
     }
 

@@ -22,7 +22,7 @@ use crate::telemetry::{SourceCounters, Telemetry, WorkerSnapshot};
 const BATCH: usize = 256;
 /// Batches queued per worker, and events queued for the consumer.
 const WORKER_QUEUE: usize = 64;
-const EVENT_QUEUE: usize = 8192;
+const EVENT_QUEUE: usize = 1024;
 
 /// Frames for one worker in one buffer (one allocation per batch, not per frame).
 struct Batch {

@@ -48,6 +48,16 @@ pub struct Inventory {
     pub tls_hosts: std::collections::BTreeMap<String, apisonar_engine::tlsposture::TlsHost>,
     /// Alert occurrences raised so far (for the sensor's counters).
     pub alerts_raised: u64,
+    /// Per alert group (kind, subtype, endpoint): the clients that have an alert of their own.
+    alert_clients: std::collections::HashMap<String, std::collections::HashSet<String>>,
+}
+
+/// Stands for "every client beyond the per-alert limit".
+pub const MANY_CLIENTS: &str = "*";
+
+/// An alert's dedup key without its client.
+fn alert_group(a: &apisonar_engine::Alert) -> String {
+    [a.kind.as_str(), a.subtype.as_deref().unwrap_or(""), &a.host, &a.method, &a.path].join("\0")
 }
 
 const WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -64,6 +74,13 @@ impl Inventory {
             let _ = catalog.pin(o.host.as_deref(), &o.template);
         }
         crate::posture::apply_specs(&mut catalog, &store.specs().context("cannot read the specs")?);
+        let mut alert_clients: std::collections::HashMap<String, std::collections::HashSet<String>> =
+            Default::default();
+        for a in store.alerts().context("cannot read the alerts")? {
+            if let Some(client) = &a.client {
+                alert_clients.entry(alert_group(&a)).or_default().insert(client.clone());
+            }
+        }
         Ok(Inventory {
             catalog,
             store,
@@ -74,6 +91,7 @@ impl Inventory {
             behavior: Default::default(),
             tls_hosts: Default::default(),
             alerts_raised: 0,
+            alert_clients,
         })
     }
 
@@ -98,8 +116,19 @@ impl Inventory {
     }
 
     /// Adds an alert occurrence to the aggregate written at the next write.
-    pub fn pending(&mut self, a: apisonar_engine::Alert) {
+    pub fn pending(&mut self, mut a: apisonar_engine::Alert) {
         self.alerts_raised += 1;
+        if let Some(client) = &a.client {
+            let limit = self.behavior.thresholds.max_clients_per_alert;
+            let clients = self.alert_clients.entry(alert_group(&a)).or_default();
+            if !clients.contains(client) {
+                if clients.len() < limit {
+                    clients.insert(client.clone());
+                } else {
+                    a.client = Some(MANY_CLIENTS.to_string());
+                }
+            }
+        }
         match self.pending_alerts.get_mut(&a.dedup_key()) {
             Some(p) => {
                 p.count += 1;
@@ -268,6 +297,7 @@ pub fn thresholds(config: &crate::config::Config, flags: &[String]) -> Result<ap
             "error_multiplier" => t.error_multiplier = float()?,
             "error_min" => t.error_min = int()?,
             "window_secs" => t.window_secs = u32::try_from(int()?).unwrap_or(u32::MAX),
+            "max_clients_per_alert" => t.max_clients_per_alert = int()? as usize,
             other => anyhow::bail!("--threshold: unknown name {other:?}"),
         }
     }
