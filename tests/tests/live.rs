@@ -85,9 +85,11 @@ impl Lab {
         ]);
     }
 
-    fn curl(&self, url: &str) -> String {
+    /// Fetches `url` inside the sensor's namespace (the dashboard's certificate is self-signed).
+    fn curl(&self, url: &str, token: &str) -> String {
+        let auth = format!("Authorization: Bearer {token}");
         let out = Command::new("ip")
-            .args(["netns", "exec", &self.sensor_ns, "curl", "-s", "--max-time", "2", url])
+            .args(["netns", "exec", &self.sensor_ns, "curl", "-sk", "--max-time", "2", "-H", &auth, url])
             .output()
             .unwrap_or_else(|e| panic!("cannot run curl: {e}"));
         String::from_utf8_lossy(&out.stdout).to_string()
@@ -103,6 +105,8 @@ impl Drop for Lab {
 }
 
 struct Sensor {
+    /// An API token for /metrics.
+    token: String,
     child: Child,
     logs: Receiver<String>,
     dir: PathBuf,
@@ -110,18 +114,21 @@ struct Sensor {
     started: serde_json::Value,
 }
 
-const METRICS: &str = "http://127.0.0.1:9464/metrics";
+const METRICS: &str = "https://127.0.0.1:9464/metrics";
 
 impl Sensor {
     fn start(lab: &Lab, dir: &Path, extra: &[&str]) -> Sensor {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).unwrap();
-        if let Some(i) = extra.iter().position(|a| *a == "--user") {
-            // The store belongs to the user the sensor switches to.
-            sh(&["chown", extra[i + 1], &dir.display().to_string()]);
-        }
         let bin = apisonar_bin().display().to_string();
         let db = dir.join("db").display().to_string();
+        let made = Command::new(&bin).args(["token", "create", "--db", &db, "--name", "test"]).output().unwrap();
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        let token = String::from_utf8_lossy(&made.stdout).trim().to_string();
+        if let Some(i) = extra.iter().position(|a| *a == "--user") {
+            // The store belongs to the user the sensor switches to.
+            sh(&["chown", "-R", extra[i + 1], &dir.display().to_string()]);
+        }
         let txns = dir.join("transactions.jsonl").display().to_string();
         let mut args = vec![
             "netns",
@@ -160,7 +167,7 @@ impl Sensor {
                 let _ = tx.send(line);
             }
         });
-        let mut sensor = Sensor { child, logs, dir: dir.to_path_buf(), started: serde_json::Value::Null };
+        let mut sensor = Sensor { token, child, logs, dir: dir.to_path_buf(), started: serde_json::Value::Null };
         sensor.started = sensor.wait_for_log("capture started", Duration::from_secs(20));
         sensor
     }
@@ -241,14 +248,16 @@ fn replay_and_compare(
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut seen = 0;
     while Instant::now() < deadline {
-        seen = metric(&lab.curl(METRICS), &source).unwrap_or(0);
+        seen = metric(&lab.curl(METRICS, &sensor.token), &source).unwrap_or(0);
         if seen >= frames.len() as u64 {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(seen, frames.len() as u64, "{tag}: frames captured");
-    let health = lab.curl("http://127.0.0.1:9464/healthz");
+    let health = lab.curl("https://127.0.0.1:9464/healthz", "none");
+    let refused = lab.curl(METRICS, "aps_wrong");
+    assert!(refused.contains("sign in") && !refused.contains("apisonar_capture"), "{tag}: {refused}");
     assert!(health.contains("\"ok\""), "{tag}: {health}");
     let (summary, txns) = sensor.stop();
     let capture = &summary["capture"];
@@ -337,7 +346,7 @@ fn sighup_reloads_specs_and_a_bad_one_is_refused() {
     std::fs::write(&spec_file, serde_json::to_vec(&spec).unwrap()).unwrap();
     sensor.signal("HUP");
     sensor.wait_for_log("configuration reloaded", Duration::from_secs(10));
-    let metrics = lab.curl(METRICS);
+    let metrics = lab.curl(METRICS, &sensor.token);
     assert_eq!(metric(&metrics, "apisonar_config_reloads_total"), Some(1), "{metrics}");
     assert_eq!(metric(&metrics, "apisonar_config_reload_failures_total"), Some(1), "{metrics}");
     let db = dir.join("sensor").join("db").display().to_string();

@@ -54,6 +54,19 @@ fn contract(store: &dyn Store) {
     store.flush().unwrap_or_else(|e| panic!("{e}"));
 }
 
+fn settings(store: &dyn Store) {
+    assert_eq!(store.setting("auth.admin").unwrap(), None);
+    assert!(store.put_setting("auth.admin", Some(None), b"hash-1").unwrap());
+    // Compare-and-swap: a second creator loses, an update with the right old value wins.
+    assert!(!store.put_setting("auth.admin", Some(None), b"hash-2").unwrap());
+    assert!(!store.put_setting("auth.admin", Some(Some(b"other")), b"hash-2").unwrap());
+    assert_eq!(store.setting("auth.admin").unwrap().as_deref(), Some(&b"hash-1"[..]));
+    assert!(store.put_setting("auth.admin", Some(Some(b"hash-1")), b"hash-2").unwrap());
+    assert!(store.put_setting("auth.tokens", None, b"[]").unwrap());
+    assert_eq!(store.setting("auth.admin").unwrap().as_deref(), Some(&b"hash-2"[..]));
+    assert_eq!(store.setting("auth.tokens").unwrap().as_deref(), Some(&b"[]"[..]));
+}
+
 fn specs_and_alerts(store: &dyn Store) {
     use apisonar_engine::{Alert, AlertMerge, AlertState, Severity, Spec};
     let spec = Spec {
@@ -151,6 +164,7 @@ fn model(store: &dyn Store, seed: u64) {
 #[test]
 fn memory_store_keeps_the_contract() {
     contract(&MemoryStore::default());
+    settings(&MemoryStore::default());
     for seed in 1..20 {
         model(&MemoryStore::default(), seed);
     }
@@ -160,6 +174,7 @@ fn memory_store_keeps_the_contract() {
 fn sled_store_keeps_the_contract() {
     let dir = temp_dir("contract");
     contract(&SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}")));
+    settings(&SledStore::open(&temp_dir("settings"), &SledOptions::default()).unwrap_or_else(|e| panic!("{e}")));
     for seed in 1..5 {
         let dir = temp_dir(&format!("model{seed}"));
         model(&SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}")), seed);

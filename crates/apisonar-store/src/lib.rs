@@ -73,6 +73,12 @@ pub trait Store {
     fn upsert_alert(&self, draft: &Alert, merge: AlertMerge) -> Result<(Alert, bool), StoreError>;
     /// Changes an alert's lifecycle state; `None` if there is no such alert.
     fn set_alert_state(&self, id: u64, state: AlertState) -> Result<Option<Alert>, StoreError>;
+    /// A small named value kept for the dashboard (the admin credential's hash, API token
+    /// hashes): never traffic data.
+    fn setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Sets a named value; `expected` makes it a compare-and-swap (`Ok(false)` when the current
+    /// value differs), so two processes cannot both create the first admin credential.
+    fn put_setting(&self, name: &str, expected: Option<Option<&[u8]>>, value: &[u8]) -> Result<bool, StoreError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<(), StoreError>;
 }

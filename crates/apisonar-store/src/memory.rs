@@ -17,6 +17,7 @@ pub struct MemoryStore {
     specs: Mutex<BTreeMap<String, Vec<u8>>>,
     alerts: Mutex<BTreeMap<u64, Vec<u8>>>,
     tls_hosts: Mutex<BTreeMap<String, Vec<u8>>>,
+    settings: Mutex<BTreeMap<String, Vec<u8>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -130,6 +131,21 @@ impl Store for MemoryStore {
         alert.state = state;
         *value = encode(&alert)?;
         Ok(Some(alert))
+    }
+
+    fn setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(lock(&self.settings).get(name).cloned())
+    }
+
+    fn put_setting(&self, name: &str, expected: Option<Option<&[u8]>>, value: &[u8]) -> Result<bool, StoreError> {
+        let mut settings = lock(&self.settings);
+        if let Some(old) = expected {
+            if settings.get(name).map(Vec::as_slice) != old {
+                return Ok(false);
+            }
+        }
+        settings.insert(name.to_string(), value.to_vec());
+        Ok(true)
     }
 
     fn flush(&self) -> Result<(), StoreError> {

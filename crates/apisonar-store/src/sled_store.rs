@@ -18,6 +18,7 @@ const ALERTS_TREE: &str = "alerts";
 const TLS_HOSTS_TREE: &str = "tls_hosts";
 /// Dedup key -> alert id (big-endian u64).
 const ALERT_KEYS_TREE: &str = "alert_keys";
+const SETTINGS_TREE: &str = "settings";
 const SCHEMA_KEY: &[u8] = b"schema_version";
 
 /// Tuning of the sled database.
@@ -35,6 +36,8 @@ impl Default for SledOptions {
     }
 }
 
+/// Cloning shares the open store (the capture thread writes while the dashboard reads).
+#[derive(Clone)]
 pub struct SledStore {
     path: PathBuf,
     db: sled::Db,
@@ -44,6 +47,7 @@ pub struct SledStore {
     alerts: sled::Tree,
     alert_keys: sled::Tree,
     tls_hosts: sled::Tree,
+    settings: sled::Tree,
 }
 
 fn io(e: sled::Error) -> StoreError {
@@ -65,8 +69,9 @@ impl SledStore {
         let db = loop {
             match config.open() {
                 Ok(db) => break db,
-                // The lock of a process that is just exiting: retry for about a second.
-                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && attempt < 10 => {
+                // The lock of a process (or a just-dropped handle whose flusher thread is still
+                // finishing) that is going away: retry for up to five seconds.
+                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && attempt < 50 => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(100));
                 }
@@ -96,7 +101,18 @@ impl SledStore {
         let alerts = db.open_tree(ALERTS_TREE).map_err(io)?;
         let alert_keys = db.open_tree(ALERT_KEYS_TREE).map_err(io)?;
         let tls_hosts = db.open_tree(TLS_HOSTS_TREE).map_err(io)?;
-        Ok(SledStore { path: dir.to_path_buf(), db, endpoints, overrides, specs, alerts, alert_keys, tls_hosts })
+        let settings = db.open_tree(SETTINGS_TREE).map_err(io)?;
+        Ok(SledStore {
+            path: dir.to_path_buf(),
+            db,
+            endpoints,
+            overrides,
+            specs,
+            alerts,
+            alert_keys,
+            tls_hosts,
+            settings,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -200,6 +216,17 @@ impl Store for SledStore {
         alert.state = state;
         self.alerts.insert(id.to_be_bytes(), encode(&alert)?).map_err(io)?;
         Ok(Some(alert))
+    }
+
+    fn setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.settings.get(name.as_bytes()).map_err(io)?.map(|v| v.to_vec()))
+    }
+
+    fn put_setting(&self, name: &str, expected: Option<Option<&[u8]>>, value: &[u8]) -> Result<bool, StoreError> {
+        match expected {
+            None => self.settings.insert(name.as_bytes(), value).map(|_| true).map_err(io),
+            Some(old) => Ok(self.settings.compare_and_swap(name.as_bytes(), old, Some(value)).map_err(io)?.is_ok()),
+        }
     }
 
     fn flush(&self) -> Result<(), StoreError> {

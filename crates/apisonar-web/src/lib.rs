@@ -1,20 +1,29 @@
 //! apisonar-web: the HTTP face of the sensor, as an axum `Router` the binary serves.
 //!
-//! Owns: routes, response shapes and the Prometheus text rendering. For now `/healthz` and
-//! `/metrics`; the dashboard and its API grow here.
+//! Owns: routes, access control (login, sessions, CSRF, API tokens), response shapes (one
+//! `ApiError`), security headers, the Prometheus text rendering, and the web/ assets embedded
+//! in the binary. Everything but the login page, its assets and `/healthz` needs a session or
+//! an API token.
 //!
 //! Must not know: pcap, sled, the wire or flow layers, sockets or TLS (the binary listens and
-//! hands connections to the router); what it shows comes through the [`Sensor`] trait.
+//! hands connections to the router); the store is reached through the `Store` trait and the
+//! running sensor through the [`Sensor`] trait.
 
+pub mod api;
+pub mod auth;
 mod metrics;
+pub mod views;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use apisonar_store::Store;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Json, Router};
 
 pub use metrics::{render_prometheus, Metric, MetricKind};
 
@@ -36,89 +45,240 @@ pub struct Health {
 
 #[derive(Clone)]
 pub struct AppState {
-    pub sensor: Arc<dyn Sensor>,
+    /// The live sensor, when the dashboard runs inside `apisonar run`.
+    pub sensor: Option<Arc<dyn Sensor>>,
+    pub store: Arc<dyn Store + Send + Sync>,
+    pub auth: Arc<auth::Auth>,
+    /// Served over TLS: cookies are `Secure` and HSTS is sent.
+    pub tls: bool,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store + Send + Sync>, sensor: Option<Arc<dyn Sensor>>, tls: bool) -> AppState {
+        AppState { sensor, auth: Arc::new(auth::Auth::new(store.clone())), store, tls }
+    }
+}
+
+/// The peer address of a connection, added by the server for rate limiting.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub SocketAddr);
+
+const LOGIN_PAGE: &str = include_str!("../../../web/login.html");
+const ASSETS: &[(&str, &str, &str)] = &[("app.css", "text/css; charset=utf-8", include_str!("../../../web/app.css"))];
+
+fn session_cookie_name(tls: bool) -> &'static str {
+    // The __Host- prefix pins the cookie to this host, path / and Secure.
+    if tls {
+        "__Host-apisonar_session"
+    } else {
+        "apisonar_session"
+    }
 }
 
 /// Every route the sensor answers.
 pub fn router(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/", get(index))
+        .route("/logout", post(logout))
+        .route("/metrics", get(metrics_text))
+        .nest("/api/v1", api::routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
+        .route("/login", get(login_page).post(login))
+        .route("/assets/{file}", get(asset))
+        .merge(protected)
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         .with_state(state)
 }
 
+/// The one error type of the web edge: a status and a message safe to show (internals are
+/// never put in it).
+#[derive(Debug)]
+pub struct ApiError(pub StatusCode, pub &'static str);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<apisonar_store::StoreError> for ApiError {
+    fn from(_: apisonar_store::StoreError) -> ApiError {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "the store could not be read")
+    }
+}
+
+async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    let csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+               object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    if state.tls {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
+    if is_api {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Lets a request through with a valid API token (`Authorization: Bearer`) or session cookie;
+/// state changes with a session also need the session's CSRF token in `X-CSRF-Token`.
+async fn require_auth(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .map(String::from);
+    let principal = if let Some(token) = bearer {
+        let auth = state.auth.clone();
+        let name = tokio::task::spawn_blocking(move || auth.token(&token)).await.ok().flatten();
+        name.map(auth::Principal::Token)
+    } else {
+        cookie(headers, session_cookie_name(state.tls))
+            .and_then(|id| state.auth.session(&id))
+            .map(auth::Principal::Session)
+    };
+    let is_api = request.uri().path().starts_with("/api/") || request.uri().path() == "/metrics";
+    let Some(principal) = principal else {
+        return if is_api {
+            ApiError(StatusCode::UNAUTHORIZED, "sign in or send an API token").into_response()
+        } else {
+            Redirect::to("/login").into_response()
+        };
+    };
+    let unsafe_method = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if let auth::Principal::Session(session) = &principal {
+        if unsafe_method {
+            let sent = request.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+            if sent.is_empty() || sent != session.csrf {
+                return ApiError(StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response();
+            }
+        }
+    }
+    request.extensions_mut().insert(principal);
+    next.run(request).await
+}
+
 async fn healthz(State(state): State<AppState>) -> Response {
-    let health = state.sensor.health();
+    let health = match &state.sensor {
+        Some(s) => s.health(),
+        None => Health { ok: true, problems: Vec::new() },
+    };
     let code = if health.ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = serde_json::json!({ "status": if health.ok { "ok" } else { "unhealthy" }, "problems": health.problems });
     (code, Json(body)).into_response()
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
-    let text = render_prometheus(&state.sensor.metrics());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+    let metrics = state.sensor.as_ref().map(|s| s.metrics()).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], render_prometheus(&metrics)).into_response()
+}
+
+async fn login_page() -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], LOGIN_PAGE).into_response()
+}
+
+async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, content_type, body)) => ([(header::CONTENT_TYPE, *content_type)], *body).into_response(),
+        None => not_found().await,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    user: String,
+    password: String,
+}
+
+/// A login form posted from another site is refused (login CSRF).
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    origin.split_once("://").map(|(_, rest)| rest) == Some(host)
+}
+
+async fn login(
+    State(state): State<AppState>,
+    addr: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    if !same_origin(&headers) {
+        return ApiError(StatusCode::FORBIDDEN, "cross-site login refused").into_response();
+    }
+    let ip: Option<IpAddr> = addr.map(|Extension(ClientAddr(a))| a.ip());
+    let auth = state.auth.clone();
+    let outcome = tokio::task::spawn_blocking(move || auth.login(ip, &form.user, &form.password)).await;
+    match outcome {
+        Ok(Ok(auth::Login::Ok(id, _))) => {
+            let secure = if state.tls { "; Secure" } else { "" };
+            let cookie = format!(
+                "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+                session_cookie_name(state.tls),
+                auth::SESSION_TTL.as_secs()
+            );
+            let mut response = Redirect::to("/").into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            response
+        }
+        Ok(Ok(auth::Login::Refused)) => ApiError(StatusCode::UNAUTHORIZED, "wrong user or password").into_response(),
+        Ok(Ok(auth::Login::Limited)) => {
+            ApiError(StatusCode::TOO_MANY_REQUESTS, "too many failed logins; try again later").into_response()
+        }
+        _ => ApiError(StatusCode::INTERNAL_SERVER_ERROR, "login failed").into_response(),
+    }
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let name = session_cookie_name(state.tls);
+    if let Some(id) = cookie(&headers, name) {
+        state.auth.logout(&id);
+    }
+    let mut response = Redirect::to("/login").into_response();
+    let secure = if state.tls { "; Secure" } else { "" };
+    if let Ok(v) = HeaderValue::from_str(&format!("{name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}")) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+async fn index() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<!doctype html><title>apisonar</title><p>apisonar dashboard</p>",
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, Json(serde_json::json!({ "error": "not found" }))).into_response()
+    ApiError(StatusCode::NOT_FOUND, "not found").into_response()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::body::Body;
-    use axum::http::Request;
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
-
-    struct Fake {
-        ok: bool,
-    }
-
-    impl Sensor for Fake {
-        fn metrics(&self) -> Vec<Metric> {
-            vec![Metric::counter("apisonar_packets_total", "Frames captured.")
-                .sample(&[("interface", "eth0")], 42.0)
-                .sample(&[("interface", "eth1")], 7.0)]
-        }
-        fn health(&self) -> Health {
-            Health { ok: self.ok, problems: if self.ok { vec![] } else { vec!["capture on eth0 stopped".into()] } }
-        }
-    }
-
-    async fn get(ok: bool, path: &str) -> (StatusCode, String, String) {
-        let app = router(AppState { sensor: Arc::new(Fake { ok }) });
-        let response = app.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
-        let status = response.status();
-        let content_type =
-            response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        (status, content_type, String::from_utf8(body.to_vec()).unwrap())
-    }
-
-    #[tokio::test]
-    async fn healthz_says_ok_or_names_the_problem() {
-        let (status, _, body) = get(true, "/healthz").await;
-        assert_eq!(status, StatusCode::OK);
-        assert!(body.contains("\"ok\""), "{body}");
-        let (status, _, body) = get(false, "/healthz").await;
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-        assert!(body.contains("capture on eth0 stopped"), "{body}");
-    }
-
-    #[tokio::test]
-    async fn metrics_are_prometheus_text() {
-        let (status, content_type, body) = get(true, "/metrics").await;
-        assert_eq!(status, StatusCode::OK);
-        assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
-        assert!(body.contains("# TYPE apisonar_packets_total counter\n"), "{body}");
-        assert!(body.contains("apisonar_packets_total{interface=\"eth0\"} 42\n"), "{body}");
-    }
-
-    #[tokio::test]
-    async fn unknown_paths_are_404() {
-        let (status, _, _) = get(true, "/admin").await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-    }
-}
+mod tests;

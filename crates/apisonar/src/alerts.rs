@@ -5,53 +5,13 @@ use std::io::{self, Write};
 use anyhow::{bail, Context, Result};
 use apisonar_engine::{Alert, AlertState};
 use apisonar_store::{SledOptions, SledStore, Store};
-use serde::Serialize;
 
 use crate::cli::{AlertsArgs, ListFormat};
-use crate::output::rfc3339_micros;
 
-/// The JSON form of an alert (the `alerts` listing and the SIEM stream).
-#[derive(Serialize)]
-pub struct AlertRecord<'a> {
-    id: u64,
-    kind: &'a str,
-    subtype: Option<&'a str>,
-    severity: &'static str,
-    state: &'static str,
-    title: &'a str,
-    host: &'a str,
-    method: &'a str,
-    path: &'a str,
-    client: Option<&'a str>,
-    count: u64,
-    first_seen: String,
-    last_seen: String,
-    evidence: &'a str,
-}
+pub use apisonar_web::views::AlertRecord;
 
-impl<'a> AlertRecord<'a> {
-    pub fn new(a: &'a Alert) -> AlertRecord<'a> {
-        row(a)
-    }
-}
-
-fn row(a: &Alert) -> AlertRecord<'_> {
-    AlertRecord {
-        id: a.id,
-        kind: &a.kind,
-        subtype: a.subtype.as_deref(),
-        severity: a.severity.as_str(),
-        state: a.state.as_str(),
-        title: &a.title,
-        host: &a.host,
-        method: &a.method,
-        path: &a.path,
-        client: a.client.as_deref(),
-        count: a.count,
-        first_seen: rfc3339_micros(a.first_seen),
-        last_seen: rfc3339_micros(a.last_seen),
-        evidence: &a.evidence,
-    }
+fn row(a: &Alert) -> AlertRecord {
+    AlertRecord::new(a)
 }
 
 pub fn run(args: &AlertsArgs) -> Result<u8> {
@@ -80,7 +40,7 @@ pub fn run(args: &AlertsArgs) -> Result<u8> {
         .transpose()?;
     let mut alerts = store.alerts()?;
     alerts.retain(|a| args.kind.as_deref().is_none_or(|k| a.kind == k) && since.is_none_or(|s| a.last_seen >= s));
-    let rows: Vec<AlertRecord<'_>> = alerts.iter().map(row).collect();
+    let rows: Vec<AlertRecord> = alerts.iter().map(row).collect();
     let mut out = io::stdout().lock();
     match args.format {
         ListFormat::Json => {

@@ -31,6 +31,52 @@ pub enum Command {
     Spec(SpecCommand),
     /// List alerts, or change their state.
     Alerts(AlertsArgs),
+    /// Serve the dashboard and the REST API on a store (HTTPS; see `--plain-http`).
+    Serve(ServeArgs),
+    /// API tokens for scripts (`Authorization: Bearer TOKEN`).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// How the dashboard is served (shared by `serve` and `run --listen`).
+#[derive(Args, Debug, Clone)]
+pub struct WebFlags {
+    /// Serve plain HTTP instead of HTTPS (only behind a TLS-terminating proxy, or on loopback).
+    #[arg(long)]
+    pub plain_http: bool,
+    /// TLS certificate chain (PEM); without it a self-signed certificate is made on first start
+    /// and kept in the store directory.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+    pub listen: String,
+    #[command(flatten)]
+    pub web: WebFlags,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Make a new API token and print it (it is stored only as a hash).
+    Create(TokenCreateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TokenCreateArgs {
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+    /// What the token is for (shown in listings).
+    #[arg(long, value_name = "NAME", default_value = "api")]
+    pub name: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -292,9 +338,13 @@ pub struct RunArgs {
     #[arg(long = "spec", value_name = "[HOST=]FILE")]
     pub specs: Vec<String>,
 
-    /// Serve /healthz and /metrics on this address (e.g. 127.0.0.1:8443).
+    /// Serve the dashboard, the REST API, /healthz and /metrics on this address (e.g.
+    /// 127.0.0.1:8443), over HTTPS unless --plain-http.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+
+    #[command(flatten)]
+    pub web: WebFlags,
 
     /// Configuration file (TOML; see deploy/apisonar.toml). Re-read on SIGHUP (thresholds).
     #[arg(long, value_name = "FILE")]

@@ -130,25 +130,6 @@ fn drop_privileges(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Serves the web router on its own thread with a small tokio runtime (packets never touch it).
-fn serve(listener: std::net::TcpListener, telemetry: Arc<Telemetry>) -> Result<()> {
-    listener.set_nonblocking(true)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    std::thread::Builder::new().name("apisonar-web".into()).spawn(move || {
-        runtime.block_on(async move {
-            let listener = match tokio::net::TcpListener::from_std(listener) {
-                Ok(l) => l,
-                Err(e) => return tracing::error!(error = %e, "cannot serve"),
-            };
-            let app = apisonar_web::router(apisonar_web::AppState { sensor: telemetry });
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!(error = %e, "web server stopped");
-            }
-        });
-    })?;
-    Ok(())
-}
-
 /// Raised by SIGHUP; the consumer thread reloads when it sees it.
 fn reload_flag() -> Result<Arc<AtomicBool>> {
     let flag = Arc::new(AtomicBool::new(false));
@@ -214,6 +195,11 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         Some(addr) => Some(std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?),
         None => None,
     };
+    // Read before dropping privileges (the key may be readable by root only).
+    let certificate = match listener {
+        Some(_) => crate::web::certificate(&crate::serve::tls_choice(&args.web, &settings.db))?,
+        None => None,
+    };
     if let Some(user) = &settings.user {
         drop_privileges(user)?;
     }
@@ -225,8 +211,13 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     let telemetry = Arc::new(Telemetry::new(&settings.source_names(), settings.workers));
     if let Some(listener) = listener {
         let addr = listener.local_addr()?;
-        serve(listener, telemetry.clone())?;
-        tracing::info!(%addr, "serving /healthz and /metrics");
+        crate::web::announce_admin(&inventory.store, &settings.db)?;
+        let tls = certificate.is_some();
+        crate::serve::announce(addr, certificate.as_ref());
+        let sensor: Arc<dyn apisonar_web::Sensor> = telemetry.clone();
+        let state = apisonar_web::AppState::new(Arc::new(inventory.store.clone()), Some(sensor), tls);
+        crate::web::serve(listener, state, certificate)?;
+        tracing::info!(%addr, tls, "serving the dashboard, /healthz and /metrics");
     }
     tracing::info!(
         sources = %settings.source_names().join(","),

@@ -16,10 +16,12 @@ mod output;
 mod overrides;
 mod pipeline;
 mod posture;
+mod serve;
 mod sink;
 mod specs;
 mod summary;
 mod telemetry;
+mod web;
 mod yaml;
 
 use std::process::ExitCode;
@@ -49,6 +51,8 @@ fn main() -> ExitCode {
         cli::Command::Template(cmd) => overrides::run(&cmd),
         cli::Command::Spec(cmd) => specs::run(&cmd),
         cli::Command::Alerts(args) => alerts::run(&args),
+        cli::Command::Serve(args) => serve::run(&args),
+        cli::Command::Token(cmd) => serve::token(&cmd),
     };
     match result {
         Ok(outcome) => ExitCode::from(outcome),

@@ -17,11 +17,7 @@ pub fn rfc3339(ts: Timestamp) -> String {
 }
 
 /// RFC 3339, UTC, microseconds, from microseconds since the epoch.
-pub fn rfc3339_micros(micros: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-        .unwrap_or_else(|| format!("@{micros}us"))
-}
+pub use apisonar_web::views::rfc3339_micros;
 
 #[derive(Serialize)]
 pub struct FlowRecord {

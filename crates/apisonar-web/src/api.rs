@@ -1,0 +1,298 @@
+//! The REST API under `/api/v1` (JSON): the inventory with filters, sorting and pages, endpoint
+//! detail, hosts, alerts with their lifecycle, the session and sensor status.
+
+use std::collections::BTreeMap;
+
+use apisonar_engine::AlertState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Principal;
+use crate::views::{self, AlertRecord, EndpointRow};
+use crate::{ApiError, AppState};
+
+/// Largest request body accepted (spec uploads are the biggest).
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+const DEFAULT_PER_PAGE: usize = 50;
+const MAX_PER_PAGE: usize = 500;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/session", get(session))
+        .route("/status", get(status))
+        .route("/endpoints", get(endpoints))
+        .route("/endpoints/{id}", get(endpoint))
+        .route("/hosts", get(hosts))
+        .route("/alerts", get(alerts))
+        .route("/alerts/{id}", get(alert))
+        .route("/alerts/{id}/ack", post(ack))
+        .route("/alerts/{id}/resolve", post(resolve))
+        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API route") })
+}
+
+/// Runs a store read off the async threads.
+async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&dyn apisonar_store::Store) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "the request failed"))?
+}
+
+#[derive(Serialize)]
+struct SessionInfo {
+    user: String,
+    /// Send it back in `X-CSRF-Token` with every state change.
+    csrf: Option<String>,
+    via: &'static str,
+}
+
+async fn session(Extension(principal): Extension<Principal>) -> Json<SessionInfo> {
+    Json(match principal {
+        Principal::Session(s) => SessionInfo { user: s.user, csrf: Some(s.csrf), via: "session" },
+        Principal::Token(name) => SessionInfo { user: name, csrf: None, via: "token" },
+    })
+}
+
+async fn status(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let Some(sensor) = &state.sensor else {
+        return Json(serde_json::json!({ "capturing": false, "health": { "ok": true, "problems": [] } }));
+    };
+    let health = sensor.health();
+    let metrics: BTreeMap<String, serde_json::Value> = sensor
+        .metrics()
+        .into_iter()
+        .map(|m| {
+            let samples: Vec<serde_json::Value> = m
+                .samples
+                .iter()
+                .map(|(labels, v)| {
+                    let labels: BTreeMap<&str, &str> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                    serde_json::json!({ "labels": labels, "value": v })
+                })
+                .collect();
+            (m.name.to_string(), serde_json::Value::Array(samples))
+        })
+        .collect();
+    Json(serde_json::json!({ "capturing": true, "health": health, "metrics": metrics }))
+}
+
+/// A page of results.
+#[derive(Serialize)]
+pub struct Page<T> {
+    pub total: usize,
+    pub page: usize,
+    pub per_page: usize,
+    pub items: Vec<T>,
+}
+
+fn paginate<T>(items: Vec<T>, page: Option<usize>, per_page: Option<usize>) -> Page<T> {
+    let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE).clamp(1, MAX_PER_PAGE);
+    let page = page.unwrap_or(1).max(1);
+    let total = items.len();
+    let items = items.into_iter().skip((page - 1).saturating_mul(per_page)).take(per_page).collect();
+    Page { total, page, per_page, items }
+}
+
+#[derive(Deserialize, Default)]
+pub struct EndpointQuery {
+    host: Option<String>,
+    state: Option<String>,
+    /// An auth scheme label (`none`, `bearer`, `jwt(HS256)`...), or a prefix of one.
+    auth: Option<String>,
+    encrypted: Option<bool>,
+    sensitive: Option<bool>,
+    /// Text searched in host and path.
+    q: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+/// One line of the inventory table.
+#[derive(Serialize)]
+pub struct EndpointSummary {
+    id: String,
+    host: String,
+    method: String,
+    path: String,
+    state: &'static str,
+    hits: u64,
+    last_seen: String,
+    auth: Vec<String>,
+    encrypted: bool,
+    cleartext_hits: u64,
+    sensitive: Vec<String>,
+    p95_us: Option<i64>,
+}
+
+fn summary(r: EndpointRow) -> EndpointSummary {
+    let classes: std::collections::BTreeSet<String> =
+        r.sensitive.values().flat_map(|f| f.classes.keys().map(|c| c.as_str().to_string())).collect();
+    EndpointSummary {
+        id: r.id,
+        host: r.host,
+        method: r.method,
+        path: r.path,
+        state: r.state,
+        hits: r.hits,
+        last_seen: r.last_seen,
+        auth: r.auth,
+        encrypted: r.encrypted,
+        cleartext_hits: r.cleartext_hits,
+        sensitive: classes.into_iter().collect(),
+        p95_us: r.latency.p95_us,
+    }
+}
+
+fn matches_endpoint(r: &EndpointRow, q: &EndpointQuery) -> bool {
+    let auth_ok = |want: &str| {
+        if want == "none" {
+            r.auth.is_empty() || r.auth.iter().any(|a| a == "none")
+        } else {
+            r.auth.iter().any(|a| a.starts_with(want))
+        }
+    };
+    q.host.as_deref().is_none_or(|h| r.host.eq_ignore_ascii_case(h))
+        && q.state.as_deref().is_none_or(|s| r.state == s)
+        && q.auth.as_deref().is_none_or(auth_ok)
+        && q.encrypted.is_none_or(|e| if e { r.cleartext_hits == 0 && r.encrypted } else { r.cleartext_hits > 0 })
+        && q.sensitive.is_none_or(|s| s != r.sensitive.is_empty())
+        && q.q.as_deref().is_none_or(|text| {
+            let text = text.to_ascii_lowercase();
+            r.path.to_ascii_lowercase().contains(&text) || r.host.to_ascii_lowercase().contains(&text)
+        })
+}
+
+async fn endpoints(
+    State(state): State<AppState>,
+    Query(q): Query<EndpointQuery>,
+) -> Result<Json<Page<EndpointSummary>>, ApiError> {
+    let sort = q.sort.clone().unwrap_or_else(|| "host".into());
+    if !matches!(sort.as_str(), "host" | "path" | "method" | "hits" | "last_seen" | "state") {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "sort must be host, path, method, hits, last_seen or state"));
+    }
+    let rows = blocking(&state, |store| Ok(views::rows(store)?)).await?;
+    let mut rows: Vec<EndpointRow> = rows.into_iter().filter(|r| matches_endpoint(r, &q)).collect();
+    rows.sort_by(|a, b| match sort.as_str() {
+        "hits" => a.hits.cmp(&b.hits),
+        "last_seen" => a.last_seen.cmp(&b.last_seen),
+        "state" => a.state.cmp(b.state),
+        "method" => a.method.cmp(&b.method),
+        "path" => a.path.cmp(&b.path),
+        _ => (&a.host, &a.path, &a.method).cmp(&(&b.host, &b.path, &b.method)),
+    });
+    if q.order.as_deref() == Some("desc") {
+        rows.reverse();
+    }
+    let page = paginate(rows, q.page, q.per_page);
+    Ok(Json(Page {
+        total: page.total,
+        page: page.page,
+        per_page: page.per_page,
+        items: page.items.into_iter().map(summary).collect(),
+    }))
+}
+
+async fn endpoint(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<EndpointRow>, ApiError> {
+    if id.len() > 8192 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "malformed endpoint id"));
+    }
+    let rows = blocking(&state, |store| Ok(views::rows(store)?)).await?;
+    rows.into_iter().find(|r| r.id == id).map(Json).ok_or(ApiError(StatusCode::NOT_FOUND, "no such endpoint"))
+}
+
+#[derive(Serialize)]
+struct HostSummary {
+    host: String,
+    endpoints: usize,
+    hits: u64,
+    cleartext_hits: u64,
+    shadow: usize,
+    zombie: usize,
+}
+
+async fn hosts(State(state): State<AppState>) -> Result<Json<Vec<HostSummary>>, ApiError> {
+    let rows = blocking(&state, |store| Ok(views::rows(store)?)).await?;
+    let mut by_host: BTreeMap<String, HostSummary> = BTreeMap::new();
+    for r in rows {
+        let h = by_host.entry(r.host.clone()).or_insert_with(|| HostSummary {
+            host: r.host.clone(),
+            endpoints: 0,
+            hits: 0,
+            cleartext_hits: 0,
+            shadow: 0,
+            zombie: 0,
+        });
+        h.endpoints += 1;
+        h.hits += r.hits;
+        h.cleartext_hits += r.cleartext_hits;
+        h.shadow += usize::from(r.state == "shadow");
+        h.zombie += usize::from(r.state == "zombie");
+    }
+    Ok(Json(by_host.into_values().collect()))
+}
+
+#[derive(Deserialize, Default)]
+pub struct AlertQuery {
+    kind: Option<String>,
+    state: Option<String>,
+    severity: Option<String>,
+    host: Option<String>,
+    q: Option<String>,
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+async fn alerts(
+    State(state): State<AppState>,
+    Query(q): Query<AlertQuery>,
+) -> Result<Json<Page<AlertRecord>>, ApiError> {
+    let mut list = blocking(&state, |store| Ok(store.alerts()?)).await?;
+    list.retain(|a| {
+        q.kind.as_deref().is_none_or(|k| a.kind == k)
+            && q.state.as_deref().is_none_or(|s| a.state.as_str() == s)
+            && q.severity.as_deref().is_none_or(|s| a.severity.as_str() == s)
+            && q.host.as_deref().is_none_or(|h| a.host.eq_ignore_ascii_case(h))
+            && q.q.as_deref().is_none_or(|t| {
+                let t = t.to_ascii_lowercase();
+                a.title.to_ascii_lowercase().contains(&t) || a.path.to_ascii_lowercase().contains(&t)
+            })
+    });
+    // Newest activity first, then the most severe.
+    list.sort_by_key(|a| std::cmp::Reverse((a.last_seen, a.severity, a.id)));
+    let page = paginate(list, q.page, q.per_page);
+    Ok(Json(Page {
+        total: page.total,
+        page: page.page,
+        per_page: page.per_page,
+        items: page.items.iter().map(AlertRecord::new).collect(),
+    }))
+}
+
+async fn alert(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Json<AlertRecord>, ApiError> {
+    let list = blocking(&state, |store| Ok(store.alerts()?)).await?;
+    list.iter()
+        .find(|a| a.id == id)
+        .map(|a| Json(AlertRecord::new(a)))
+        .ok_or(ApiError(StatusCode::NOT_FOUND, "no such alert"))
+}
+
+async fn set_state(state: &AppState, id: u64, new: AlertState) -> Result<Json<AlertRecord>, ApiError> {
+    let changed = blocking(state, move |store| Ok(store.set_alert_state(id, new)?)).await?;
+    changed.map(|a| Json(AlertRecord::new(&a))).ok_or(ApiError(StatusCode::NOT_FOUND, "no such alert"))
+}
+
+async fn ack(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Json<AlertRecord>, ApiError> {
+    set_state(&state, id, AlertState::Acknowledged).await
+}
+
+async fn resolve(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Json<AlertRecord>, ApiError> {
+    set_state(&state, id, AlertState::Resolved).await
+}

@@ -1,0 +1,311 @@
+//! Router tests with `oneshot`: access control on every route, login, sessions, CSRF, API
+//! tokens, security headers, and the API's filters on a small in-memory store.
+
+use super::*;
+use apisonar_engine::{Alert, AlertMerge, AlertState, Changes, Endpoint, Severity};
+use apisonar_store::MemoryStore;
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+struct Fake;
+
+impl Sensor for Fake {
+    fn metrics(&self) -> Vec<Metric> {
+        vec![Metric::counter("apisonar_capture_packets_total", "Frames captured.").sample(&[("source", "eth0")], 42.0)]
+    }
+    fn health(&self) -> Health {
+        Health { ok: true, problems: vec![] }
+    }
+}
+
+struct Lab {
+    app: Router,
+    password: String,
+    token: String,
+}
+
+fn endpoint(host: &str, method: &str, path: &str, hits: u64, cleartext: u64) -> Endpoint {
+    Endpoint {
+        host: host.into(),
+        method: method.into(),
+        path: path.into(),
+        hits,
+        cleartext,
+        encrypted: hits - cleartext,
+        first_seen: 1_700_000_000_000_000,
+        last_seen: 1_700_000_000_000_000 + hits as i64,
+        ..Endpoint::default()
+    }
+}
+
+fn lab(tls: bool) -> Lab {
+    let store = Arc::new(MemoryStore::default());
+    store
+        .apply(&Changes {
+            upserts: vec![
+                endpoint("shop.test", "GET", "/api/users/{id}", 50, 50),
+                endpoint("shop.test", "POST", "/api/login", 9, 0),
+                endpoint("admin.test", "GET", "/metrics", 3, 3),
+            ],
+            removed: vec![],
+        })
+        .unwrap();
+    let draft = Alert {
+        id: 0,
+        kind: "cleartext_credentials".into(),
+        subtype: None,
+        severity: Severity::High,
+        title: "Credentials sent in cleartext".into(),
+        host: "shop.test".into(),
+        method: "GET".into(),
+        path: "/api/users/{id}".into(),
+        client: Some("10.0.0.7".into()),
+        count: 3,
+        first_seen: 1,
+        last_seen: 2,
+        state: AlertState::Open,
+        evidence: "bearer jwt(HS256) ****".into(),
+    };
+    store.upsert_alert(&draft, AlertMerge::Add).unwrap();
+    let password = auth::ensure_admin(store.as_ref()).unwrap().unwrap();
+    let token = auth::create_token(store.as_ref(), "ci", "2026-11-30T00:00:00Z").unwrap();
+    let state = AppState::new(store, Some(Arc::new(Fake)), tls);
+    Lab { app: router(state), password, token }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+async fn send(app: &Router, request: Request<Body>) -> Reply {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Reply { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+}
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).unwrap()
+}
+
+async fn login(lab: &Lab) -> (String, String) {
+    let form = format!("user=admin&password={}", lab.password);
+    let reply = send(
+        &lab.app,
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let set_cookie = reply.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let session =
+        send(&lab.app, Request::get("/api/v1/session").header(header::COOKIE, &cookie).body(Body::empty()).unwrap())
+            .await;
+    let csrf = session.json()["csrf"].as_str().unwrap().to_string();
+    (cookie, csrf)
+}
+
+/// Every route of the router with a method; kept complete by the test below.
+const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("POST", "/logout"),
+    ("GET", "/metrics"),
+    ("GET", "/api/v1/session"),
+    ("GET", "/api/v1/status"),
+    ("GET", "/api/v1/endpoints"),
+    ("GET", "/api/v1/endpoints/00"),
+    ("GET", "/api/v1/hosts"),
+    ("GET", "/api/v1/alerts"),
+    ("GET", "/api/v1/alerts/1"),
+    ("POST", "/api/v1/alerts/1/ack"),
+    ("POST", "/api/v1/alerts/1/resolve"),
+];
+
+#[tokio::test]
+async fn nothing_but_login_assets_and_health_answers_without_credentials() {
+    let lab = lab(true);
+    for (method, path) in ROUTES {
+        let request = Request::builder().method(*method).uri(*path).body(Body::empty()).unwrap();
+        let reply = send(&lab.app, request).await;
+        let refused = reply.status == StatusCode::UNAUTHORIZED
+            || (reply.status == StatusCode::SEE_OTHER
+                && reply.headers.get(header::LOCATION).map(|v| v.as_bytes()) == Some(b"/login"));
+        assert!(refused, "{method} {path} answered {} without credentials: {}", reply.status, reply.body);
+        assert!(!reply.body.contains("shop.test") && !reply.body.contains("apisonar_capture"), "{method} {path}");
+    }
+    // A wrong token and a forged cookie are refused too.
+    let bad = Request::get("/api/v1/endpoints").header(header::AUTHORIZATION, "Bearer aps_nope").body(Body::empty());
+    assert_eq!(send(&lab.app, bad.unwrap()).await.status, StatusCode::UNAUTHORIZED);
+    let forged =
+        Request::get("/api/v1/endpoints").header(header::COOKIE, "__Host-apisonar_session=abc").body(Body::empty());
+    assert_eq!(send(&lab.app, forged.unwrap()).await.status, StatusCode::UNAUTHORIZED);
+    for open in ["/healthz", "/login", "/assets/app.css"] {
+        assert_eq!(send(&lab.app, get(open)).await.status, StatusCode::OK, "{open}");
+    }
+}
+
+#[tokio::test]
+async fn every_listed_route_exists_for_a_signed_in_user() {
+    let lab = lab(false);
+    for (method, path) in ROUTES {
+        let request = Request::builder()
+            .method(*method)
+            .uri(*path)
+            .header(header::AUTHORIZATION, format!("Bearer {}", lab.token))
+            .body(Body::empty())
+            .unwrap();
+        let reply = send(&lab.app, request).await;
+        // Known routes answer (404 only for a missing object, with its own message).
+        assert!(
+            reply.status != StatusCode::METHOD_NOT_ALLOWED && !reply.body.contains("no such API route"),
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_session_needs_its_csrf_token_for_changes() {
+    let lab = lab(true);
+    let (cookie, csrf) = login(&lab).await;
+    let ack = |csrf: Option<&str>| {
+        let mut r = Request::post("/api/v1/alerts/1/ack").header(header::COOKIE, &cookie);
+        if let Some(c) = csrf {
+            r = r.header("x-csrf-token", c);
+        }
+        r.body(Body::empty()).unwrap()
+    };
+    assert_eq!(send(&lab.app, ack(None)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(send(&lab.app, ack(Some("0000"))).await.status, StatusCode::FORBIDDEN);
+    let done = send(&lab.app, ack(Some(&csrf))).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.json()["state"], "acknowledged");
+    // An API token needs no CSRF token (it is not sent by browsers on their own).
+    let resolve = Request::post("/api/v1/alerts/1/resolve")
+        .header(header::AUTHORIZATION, format!("Bearer {}", lab.token))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&lab.app, resolve).await.json()["state"], "resolved");
+    // Logging out ends the session.
+    let out =
+        Request::post("/logout").header(header::COOKIE, &cookie).header("x-csrf-token", &csrf).body(Body::empty());
+    assert_eq!(send(&lab.app, out.unwrap()).await.status, StatusCode::SEE_OTHER);
+    let after = Request::get("/api/v1/alerts").header(header::COOKIE, &cookie).body(Body::empty()).unwrap();
+    assert_eq!(send(&lab.app, after).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_httponly_and_strict() {
+    let lab = lab(true);
+    let form = format!("user=admin&password={}", lab.password);
+    let reply = send(
+        &lab.app,
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap(),
+    )
+    .await;
+    let cookie = reply.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    for part in ["__Host-apisonar_session=", "HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    // Wrong passwords: refused, then rate limited per address.
+    let wrong = || {
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .extension(ClientAddr("192.0.2.9:5000".parse().unwrap()))
+            .body(Body::from("user=admin&password=guess"))
+            .unwrap()
+    };
+    for _ in 0..auth::MAX_FAILURES {
+        assert_eq!(send(&lab.app, wrong()).await.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(send(&lab.app, wrong()).await.status, StatusCode::TOO_MANY_REQUESTS);
+    // A login form posted from another site is refused.
+    let cross = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::HOST, "sensor.example:8443")
+        .header(header::ORIGIN, "https://evil.example")
+        .body(Body::from(format!("user=admin&password={}", lab.password)))
+        .unwrap();
+    assert_eq!(send(&lab.app, cross).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn security_headers_are_on_every_response() {
+    let tls = lab(true);
+    for path in ["/login", "/healthz", "/api/v1/endpoints", "/nowhere"] {
+        let reply = send(&tls.app, get(path)).await;
+        let csp = reply.headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'")
+                && !csp.contains("unsafe-inline")
+                && csp.contains("frame-ancestors 'none'")
+        );
+        assert_eq!(reply.headers.get(header::X_FRAME_OPTIONS).unwrap(), "DENY");
+        assert_eq!(reply.headers.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+        assert!(reply.headers.get(header::STRICT_TRANSPORT_SECURITY).is_some(), "HSTS over TLS");
+    }
+    let plain = lab(false);
+    assert!(send(&plain.app, get("/login")).await.headers.get(header::STRICT_TRANSPORT_SECURITY).is_none());
+}
+
+async fn api(lab: &Lab, path: &str) -> Reply {
+    let request = Request::get(path).header(header::AUTHORIZATION, format!("Bearer {}", lab.token)).body(Body::empty());
+    send(&lab.app, request.unwrap()).await
+}
+
+#[tokio::test]
+async fn endpoints_filter_sort_and_paginate() {
+    let lab = lab(false);
+    let all = api(&lab, "/api/v1/endpoints").await.json();
+    assert_eq!(all["total"], 3);
+    let shop = api(&lab, "/api/v1/endpoints?host=shop.test&sort=hits&order=desc").await.json();
+    assert_eq!(shop["total"], 2);
+    assert_eq!(shop["items"][0]["path"], "/api/users/{id}");
+    let cleartext = api(&lab, "/api/v1/endpoints?encrypted=false").await.json();
+    let paths: Vec<&str> = cleartext["items"].as_array().unwrap().iter().filter_map(|i| i["path"].as_str()).collect();
+    assert_eq!(paths, ["/metrics", "/api/users/{id}"]);
+    let page = api(&lab, "/api/v1/endpoints?per_page=1&page=2").await.json();
+    assert_eq!((page["total"].as_u64(), page["items"].as_array().unwrap().len()), (Some(3), 1));
+    let search = api(&lab, "/api/v1/endpoints?q=LOGIN").await.json();
+    assert_eq!(search["items"][0]["method"], "POST");
+    assert_eq!(api(&lab, "/api/v1/endpoints?sort=evil").await.status, StatusCode::BAD_REQUEST);
+    // Detail by id, and ids that are not ids.
+    let id = search["items"][0]["id"].as_str().unwrap().to_string();
+    let detail = api(&lab, &format!("/api/v1/endpoints/{id}")).await.json();
+    assert_eq!((detail["host"].as_str(), detail["hits"].as_u64()), (Some("shop.test"), Some(9)));
+    assert_eq!(api(&lab, "/api/v1/endpoints/zz").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(api(&lab, "/api/v1/endpoints/00").await.status, StatusCode::NOT_FOUND);
+    let hosts = api(&lab, "/api/v1/hosts").await.json();
+    assert_eq!(hosts[1]["host"], "shop.test");
+    assert_eq!(hosts[1]["endpoints"], 2);
+}
+
+#[tokio::test]
+async fn alerts_filter_and_metrics_need_a_token() {
+    let lab = lab(false);
+    let open = api(&lab, "/api/v1/alerts?state=open&kind=cleartext_credentials").await.json();
+    assert_eq!(open["total"], 1);
+    assert_eq!(open["items"][0]["client"], "10.0.0.7");
+    assert_eq!(api(&lab, "/api/v1/alerts?state=resolved").await.json()["total"], 0);
+    assert_eq!(api(&lab, "/api/v1/alerts/999").await.status, StatusCode::NOT_FOUND);
+    let metrics = api(&lab, "/metrics").await;
+    assert!(metrics.body.contains("apisonar_capture_packets_total{source=\"eth0\"} 42"), "{}", metrics.body);
+    let status = api(&lab, "/api/v1/status").await.json();
+    assert_eq!(status["capturing"], true);
+}
