@@ -89,6 +89,21 @@ pub struct Endpoint {
     pub sensitive: BTreeMap<String, SensitiveField>,
     /// Why the path was templated the way it is.
     pub why: Vec<String>,
+    /// Hits per hour (key: hours since the epoch, packet time), the newest `HOURLY_BUCKETS`.
+    #[serde(default)]
+    pub hourly: BTreeMap<i64, u64>,
+}
+
+/// Hours of per-endpoint traffic history kept (a week).
+pub const HOURLY_BUCKETS: usize = 168;
+
+const MICROS_PER_HOUR: i64 = 3_600_000_000;
+
+fn count_hour(hourly: &mut BTreeMap<i64, u64>, hour: i64, n: u64) {
+    *hourly.entry(hour).or_insert(0) += n;
+    while hourly.len() > HOURLY_BUCKETS {
+        hourly.pop_first();
+    }
 }
 
 impl Endpoint {
@@ -105,6 +120,9 @@ impl Endpoint {
         }
         self.last_seen = self.last_seen.max(o.last_seen);
         self.hits += o.hits;
+        for (hour, n) in &o.hourly {
+            count_hour(&mut self.hourly, *hour, *n);
+        }
         self.clients.merge(&o.clients);
         add_counts(&mut self.status_codes, &o.status_codes);
         self.latency.merge(&o.latency);
@@ -300,6 +318,7 @@ impl Catalog {
         });
         self.dirty.insert(key.clone());
         e.hits += 1;
+        count_hour(&mut e.hourly, obs.ts.div_euclid(MICROS_PER_HOUR), 1);
         e.first_seen = e.first_seen.min(obs.ts);
         e.last_seen = e.last_seen.max(obs.ts);
         e.clients.add(&obs.client.to_string());

@@ -30,6 +30,10 @@ pub fn routes() -> Router<AppState> {
         .route("/alerts/{id}", get(alert))
         .route("/alerts/{id}/ack", post(ack))
         .route("/alerts/{id}/resolve", post(resolve))
+        .route("/overview", get(overview))
+        .route("/specs", get(specs).post(upload_spec))
+        .route("/specs/{name}", axum::routing::delete(delete_spec))
+        .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API route") })
 }
 
@@ -295,4 +299,168 @@ async fn ack(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Json<
 
 async fn resolve(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Json<AlertRecord>, ApiError> {
     set_state(&state, id, AlertState::Resolved).await
+}
+
+/// This API described as OpenAPI 3.1 (web/openapi.json, embedded).
+async fn openapi() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], include_str!("../../../web/openapi.json"))
+        .into_response()
+}
+
+#[derive(Serialize)]
+struct Overview {
+    endpoints: usize,
+    hosts: usize,
+    by_state: BTreeMap<&'static str, usize>,
+    open_alerts_by_severity: BTreeMap<&'static str, usize>,
+    alerts: usize,
+    hits: u64,
+    cleartext_hits: u64,
+    /// Share of requests seen without TLS, 0 to 1.
+    unencrypted_share: f64,
+    /// Requests per hour (RFC 3339 hour, count), oldest first.
+    requests_per_hour: Vec<(String, u64)>,
+    capturing: bool,
+}
+
+async fn overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiError> {
+    let capturing = state.sensor.is_some();
+    let (rows, endpoints, alerts) =
+        blocking(&state, |store| Ok((views::rows(store)?, store.endpoints()?, store.alerts()?))).await?;
+    let mut by_state = BTreeMap::new();
+    let mut hosts = std::collections::BTreeSet::new();
+    for r in rows.iter().filter(|r| r.method != "TLS") {
+        *by_state.entry(r.state).or_insert(0) += 1;
+        hosts.insert(r.host.clone());
+    }
+    let mut by_severity = BTreeMap::new();
+    for a in alerts.iter().filter(|a| a.state == AlertState::Open) {
+        *by_severity.entry(a.severity.as_str()).or_insert(0) += 1;
+    }
+    let mut hourly: BTreeMap<i64, u64> = BTreeMap::new();
+    for e in &endpoints {
+        for (hour, n) in &e.hourly {
+            *hourly.entry(*hour).or_insert(0) += n;
+        }
+    }
+    // The latest week that has traffic.
+    let newest = hourly.keys().next_back().copied().unwrap_or(0);
+    let requests_per_hour = hourly
+        .range(newest - apisonar_engine::catalog::HOURLY_BUCKETS as i64 + 1..)
+        .map(|(h, n)| (views::rfc3339_micros(h * 3_600_000_000), *n))
+        .collect();
+    let hits: u64 = endpoints.iter().map(|e| e.hits).sum();
+    let cleartext_hits: u64 = endpoints.iter().map(|e| e.cleartext).sum();
+    Ok(Json(Overview {
+        endpoints: rows.iter().filter(|r| r.method != "TLS" && r.state != "orphan").count(),
+        hosts: hosts.len(),
+        by_state,
+        open_alerts_by_severity: by_severity,
+        alerts: alerts.len(),
+        hits,
+        cleartext_hits,
+        unencrypted_share: if hits > 0 { cleartext_hits as f64 / hits as f64 } else { 0.0 },
+        requests_per_hour,
+        capturing,
+    }))
+}
+
+#[derive(Serialize)]
+struct SpecSummary {
+    name: String,
+    title: String,
+    format: String,
+    hosts: Vec<String>,
+    operations: usize,
+    /// How the inventory's endpoints on the hosts it covers are classified.
+    documented: usize,
+    shadow: usize,
+    zombie: usize,
+    orphan: usize,
+    /// Documented endpoints whose traffic drifts from the spec.
+    drifting: usize,
+}
+
+async fn specs(State(state): State<AppState>) -> Result<Json<Vec<SpecSummary>>, ApiError> {
+    let (specs, rows) = blocking(&state, |store| Ok((store.specs()?, views::rows(store)?))).await?;
+    Ok(Json(
+        specs
+            .into_iter()
+            .map(|s| {
+                let mine: Vec<&EndpointRow> = rows
+                    .iter()
+                    .filter(|r| r.spec.as_deref() == Some(s.name.as_str()) || (r.spec.is_none() && s.covers(&r.host)))
+                    .collect();
+                let count = |st: &str| mine.iter().filter(|r| r.state == st).count();
+                SpecSummary {
+                    documented: count("documented"),
+                    shadow: count("shadow"),
+                    zombie: count("zombie"),
+                    orphan: count("orphan"),
+                    drifting: mine.iter().filter(|r| r.drift.as_ref().is_some_and(|d| !d.is_empty())).count(),
+                    operations: s.operations.len(),
+                    name: s.name,
+                    title: s.title,
+                    format: s.format,
+                    hosts: s.hosts,
+                }
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+struct SpecUpload {
+    name: String,
+    /// The spec covers this host (instead of its own servers).
+    host: Option<String>,
+}
+
+/// Stores a spec sent as the request body (YAML or JSON); the inventory is classified against
+/// it at once. A spec that does not parse changes nothing and the error says where.
+async fn upload_spec(
+    State(state): State<AppState>,
+    Query(q): Query<SpecUpload>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), axum::response::Response> {
+    use axum::response::IntoResponse;
+    let name = q.name.trim().to_string();
+    if name.is_empty() || name.len() > 200 || name.contains(['/', '\\', '\0']) {
+        return Err(
+            ApiError(StatusCode::BAD_REQUEST, "name must be 1 to 200 characters, without slashes").into_response()
+        );
+    }
+    let Ok(text) = String::from_utf8(body.to_vec()) else {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "the spec must be UTF-8 text (YAML or JSON)").into_response());
+    };
+    let mut spec = match apisonar_engine::spec::parse(&name, &text) {
+        Ok(s) => s,
+        // The parser's message names the place in the document, never anything else.
+        Err(e) => {
+            let body = serde_json::json!({ "error": "the spec cannot be read", "detail": e.to_string() });
+            return Err((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
+        }
+    };
+    if let Some(h) = q.host.filter(|h| !h.trim().is_empty()) {
+        spec.hosts = vec![h.trim().to_ascii_lowercase()];
+    }
+    let operations = spec.operations.len();
+    blocking(&state, move |store| {
+        store.put_spec(&spec)?;
+        views::sync_posture_alerts(store)?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| e.into_response())?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "name": name, "operations": operations }))))
+}
+
+async fn delete_spec(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+    let removed = blocking(&state, move |store| Ok(store.remove_spec(&name)?)).await?;
+    if removed {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError(StatusCode::NOT_FOUND, "no such spec"))
+    }
 }

@@ -133,7 +133,27 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/alerts/1"),
     ("POST", "/api/v1/alerts/1/ack"),
     ("POST", "/api/v1/alerts/1/resolve"),
+    ("GET", "/api/v1/overview"),
+    ("GET", "/api/v1/specs"),
+    ("POST", "/api/v1/specs?name=x"),
+    ("DELETE", "/api/v1/specs/x"),
+    ("GET", "/api/v1/openapi.json"),
 ];
+
+#[test]
+fn the_openapi_document_describes_every_api_route() {
+    let doc: serde_json::Value = serde_json::from_str(include_str!("../../../web/openapi.json")).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    let fits = |template: &str, path: &str| {
+        let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+        t.len() == p.len() && t.iter().zip(&p).all(|(a, b)| a == b || a.starts_with('{'))
+    };
+    for (method, route) in ROUTES.iter().filter(|(_, r)| r.starts_with("/api/v1/")) {
+        let path = route.trim_start_matches("/api/v1").split('?').next().unwrap();
+        let described = paths.iter().any(|(t, item)| fits(t, path) && item.get(method.to_ascii_lowercase()).is_some());
+        assert!(described, "{method} {route} is not in web/openapi.json");
+    }
+}
 
 #[tokio::test]
 async fn nothing_but_login_assets_and_health_answers_without_credentials() {
@@ -308,4 +328,47 @@ async fn alerts_filter_and_metrics_need_a_token() {
     assert!(metrics.body.contains("apisonar_capture_packets_total{source=\"eth0\"} 42"), "{}", metrics.body);
     let status = api(&lab, "/api/v1/status").await.json();
     assert_eq!(status["capturing"], true);
+}
+
+#[tokio::test]
+async fn the_overview_counts_states_alerts_cleartext_and_hours() {
+    let lab = lab(false);
+    let o = api(&lab, "/api/v1/overview").await.json();
+    assert_eq!(o["endpoints"], 3);
+    assert_eq!(o["by_state"]["undocumented"], 3);
+    assert_eq!(o["open_alerts_by_severity"]["high"], 1);
+    assert_eq!((o["hits"].as_u64(), o["cleartext_hits"].as_u64()), (Some(62), Some(53)));
+    assert!((o["unencrypted_share"].as_f64().unwrap() - 53.0 / 62.0).abs() < 1e-9);
+    assert_eq!(o["capturing"], true);
+}
+
+#[tokio::test]
+async fn specs_upload_classify_and_delete() {
+    let lab = lab(false);
+    let spec = r#"{"openapi": "3.0.0", "info": {"title": "Shop", "version": "1"},
+        "servers": [{"url": "http://shop.test"}],
+        "paths": {"/api/login": {"post": {"responses": {"200": {"description": "ok"}}}}}}"#;
+    let upload = |body: &str, name: &str| {
+        Request::post(format!("/api/v1/specs?name={name}"))
+            .header(header::AUTHORIZATION, format!("Bearer {}", lab.token))
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let bad = send(&lab.app, upload("{\"openapi\": \"3.0.0\", \"paths\": [", "broken.json")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert_eq!(send(&lab.app, upload(spec, "a/b")).await.status, StatusCode::BAD_REQUEST);
+    let made = send(&lab.app, upload(spec, "shop.json")).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let list = api(&lab, "/api/v1/specs").await.json();
+    assert_eq!(list[0]["name"], "shop.json");
+    assert_eq!((list[0]["documented"].as_u64(), list[0]["shadow"].as_u64()), (Some(1), Some(1)));
+    // The shadow endpoint raised its alert at once.
+    let shadow = api(&lab, "/api/v1/alerts?kind=shadow_api").await.json();
+    assert_eq!(shadow["items"][0]["path"], "/api/users/{id}");
+    let delete = Request::delete("/api/v1/specs/shop.json")
+        .header(header::AUTHORIZATION, format!("Bearer {}", lab.token))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&lab.app, delete).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(api(&lab, "/api/v1/specs").await.json().as_array().map(Vec::len), Some(0));
 }

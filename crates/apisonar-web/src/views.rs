@@ -232,3 +232,21 @@ impl AlertRecord {
         }
     }
 }
+
+/// Raises or updates a shadow/zombie alert for every endpoint that is one against the stored
+/// specs; returns the alerts that are new or changed.
+pub fn sync_posture_alerts(store: &dyn Store) -> Result<Vec<apisonar_engine::Alert>, StoreError> {
+    let specs = store.specs()?;
+    if specs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for e in store.endpoints()? {
+        let verdict = apisonar_engine::posture::classify(&specs, &e);
+        if let Some(a) = apisonar_engine::alert::posture_alert(&e, &verdict) {
+            let (stored, _) = store.upsert_alert(&a, apisonar_engine::AlertMerge::Replace)?;
+            out.push(stored);
+        }
+    }
+    Ok(out)
+}

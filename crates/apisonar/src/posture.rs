@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use apisonar_engine::{alert, posture, AlertMerge, Catalog, Spec};
+use apisonar_engine::{Catalog, Spec};
 use apisonar_store::Store;
 
 /// Reads and parses a spec file; `host` binds it explicitly. Errors name the file and the place.
@@ -53,17 +53,5 @@ pub fn apply_specs(catalog: &mut Catalog, specs: &[Spec]) {
 /// Raises or updates a shadow/zombie alert for every endpoint that is one; returns the alerts
 /// that are new or changed.
 pub fn sync_alerts(store: &dyn Store) -> Result<Vec<apisonar_engine::Alert>> {
-    let specs = store.specs()?;
-    if specs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut out = Vec::new();
-    for e in store.endpoints()? {
-        let verdict = posture::classify(&specs, &e);
-        if let Some(a) = alert::posture_alert(&e, &verdict) {
-            let (stored, _) = store.upsert_alert(&a, AlertMerge::Replace)?;
-            out.push(stored);
-        }
-    }
-    Ok(out)
+    Ok(apisonar_web::views::sync_posture_alerts(store)?)
 }
