@@ -9,6 +9,9 @@ for pkg in libpcap-dev pkg-config iproute2 tcpreplay curl; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# The dashboard's browser test drives Debian's Chromium with Node.js.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -23,5 +26,10 @@ if ! command -v openapi-spec-validator >/dev/null 2>&1; then
     || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"; DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-openapi-spec-validator >/dev/null; }
   command -v openapi-spec-validator >/dev/null 2>&1 || { echo "could not install openapi-spec-validator" >&2; exit 1; }
   echo "installed: openapi-spec-validator"
+fi
+# playwright-core for the browser test (the version pinned in tests/e2e/package-lock.json).
+if [ ! -d "$(dirname "$0")/../tests/e2e/node_modules/playwright-core" ]; then
+  npm ci --prefix "$(dirname "$0")/../tests/e2e" --no-audit --no-fund >/dev/null
+  echo "installed: playwright-core (tests/e2e)"
 fi
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }

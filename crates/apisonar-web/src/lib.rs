@@ -64,7 +64,12 @@ impl AppState {
 pub struct ClientAddr(pub SocketAddr);
 
 const LOGIN_PAGE: &str = include_str!("../../../web/login.html");
-const ASSETS: &[(&str, &str, &str)] = &[("app.css", "text/css; charset=utf-8", include_str!("../../../web/app.css"))];
+const INDEX_PAGE: &str = include_str!("../../../web/index.html");
+/// Static files of the pages (no CDN: everything is in the binary).
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("app.css", "text/css; charset=utf-8", include_str!("../../../web/app.css")),
+    ("app.js", "text/javascript; charset=utf-8", include_str!("../../../web/app.js")),
+];
 
 fn session_cookie_name(tls: bool) -> &'static str {
     // The __Host- prefix pins the cookie to this host, path / and Secure.
@@ -120,7 +125,9 @@ async fn security_headers(State(state): State<AppState>, request: Request, next:
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on our own
+    // form posts, and the login CSRF check needs the real origin.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     if state.tls {
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
@@ -216,7 +223,14 @@ struct LoginForm {
 
 /// A login form posted from another site is refused (login CSRF).
 fn same_origin(headers: &HeaderMap) -> bool {
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if matches!(fetch_site, Some("cross-site" | "same-site")) {
+        return false;
+    }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    if origin == "null" {
+        return fetch_site == Some("same-origin");
+    }
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
     origin.split_once("://").map(|(_, rest)| rest) == Some(host)
 }
@@ -247,10 +261,11 @@ async fn login(
             }
             response
         }
-        Ok(Ok(auth::Login::Refused)) => ApiError(StatusCode::UNAUTHORIZED, "wrong user or password").into_response(),
-        Ok(Ok(auth::Login::Limited)) => {
-            ApiError(StatusCode::TOO_MANY_REQUESTS, "too many failed logins; try again later").into_response()
-        }
+        Ok(Ok(auth::Login::Refused)) => login_page_with(StatusCode::UNAUTHORIZED, "Wrong user or password."),
+        Ok(Ok(auth::Login::Limited)) => login_page_with(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed sign-ins from this address; try again later.",
+        ),
         _ => ApiError(StatusCode::INTERNAL_SERVER_ERROR, "login failed").into_response(),
     }
 }
@@ -269,11 +284,13 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 async fn index() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        "<!doctype html><title>apisonar</title><p>apisonar dashboard</p>",
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX_PAGE).into_response()
+}
+
+/// The login page again with a fixed message (never anything the client sent).
+fn login_page_with(status: StatusCode, message: &'static str) -> Response {
+    let page = LOGIN_PAGE.replace("<!--message-->", &format!("<p class=\"error\" role=\"alert\">{message}</p>"));
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 
 async fn not_found() -> Response {

@@ -1,0 +1,161 @@
+//! The dashboard end to end: the real binary serves a store filled from a recorded capture
+//! over HTTPS, and headless Chromium (Debian's chromium through playwright-core,
+//! tests/e2e/dashboard.mjs) signs in, finds a shadow endpoint, opens its detail by keyboard and
+//! acknowledges an alert, with no console errors. Screenshots are kept in
+//! target/e2e-artifacts/. Also: every API route refuses a client without credentials over real
+//! TLS, and an API token reads the inventory.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use apisonar_tests::{apisonar, repo_root};
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("apisonar-dashboard-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    p
+}
+
+/// A store from the FastAPI capture, classified against its spec minus one operation (so
+/// `GET /api/v1/admin/metrics` is a shadow endpoint with a `shadow_api` alert).
+fn filled_store(tag: &str) -> String {
+    let db = temp(&format!("{tag}-db"));
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo_root().join("captures/apis/fastapi-shop.openapi.json")).unwrap())
+            .unwrap();
+    spec["paths"].as_object_mut().unwrap().remove("/api/v1/admin/metrics");
+    let spec_file = temp(&format!("{tag}-spec.json"));
+    std::fs::write(&spec_file, serde_json::to_vec(&spec).unwrap()).unwrap();
+    let db_s = db.display().to_string();
+    let run = apisonar(&[
+        "analyze",
+        "--db",
+        &db_s,
+        "--spec",
+        &spec_file.display().to_string(),
+        "captures/apis/fastapi-shop.pcap",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    db_s
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn serve(db: &str) -> Server {
+    let port = free_port();
+    let mut child = Command::new(apisonar_tests::apisonar_bin())
+        .args(["serve", "--db", db, "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with("dashboard: https://") => {
+                assert!(line.contains("certificate SHA-256"), "{line}");
+                return Server { child, url: format!("https://127.0.0.1:{port}") };
+            }
+            Some(Ok(_)) => {}
+            _ => break,
+        }
+    }
+    panic!("the dashboard did not start");
+}
+
+fn curl(args: &[&str]) -> (u16, String) {
+    let out =
+        Command::new("curl").args(["-sk", "--max-time", "10", "-w", "\n%{http_code}"]).args(args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.parse().unwrap_or(0), body.to_string())
+}
+
+#[test]
+fn over_real_tls_nothing_answers_without_credentials_and_a_token_reads_the_inventory() {
+    let db = filled_store("tls");
+    let token = String::from_utf8(apisonar(&["token", "create", "--db", &db, "--name", "ci"]).stdout).unwrap();
+    let token = token.trim().to_string();
+    let server = serve(&db);
+    for path in
+        ["/", "/metrics", "/api/v1/endpoints", "/api/v1/alerts", "/api/v1/overview", "/api/v1/specs", "/api/v1/status"]
+    {
+        let (code, body) = curl(&[&format!("{}{path}", server.url)]);
+        assert!(code == 401 || code == 303, "{path}: {code} {body}");
+        assert!(!body.contains("/api/v1/users"), "{path} leaked inventory");
+    }
+    let (code, _) = curl(&[&format!("{}/healthz", server.url)]);
+    assert_eq!(code, 200);
+    let auth = format!("Authorization: Bearer {token}");
+    let (code, body) = curl(&["-H", &auth, &format!("{}/api/v1/endpoints?state=shadow", server.url)]);
+    assert_eq!(code, 200, "{body}");
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(page["items"][0]["path"], "/api/v1/admin/metrics");
+    // The server speaks TLS 1.2 or 1.3 only.
+    let (code, _) = curl(&["--tls-max", "1.1", &format!("{}/healthz", server.url)]);
+    assert_eq!(code, 0, "TLS 1.1 must be refused");
+}
+
+#[test]
+fn a_browser_signs_in_finds_a_shadow_endpoint_and_acknowledges_an_alert() {
+    let e2e = repo_root().join("tests/e2e");
+    assert!(
+        e2e.join("node_modules/playwright-core").exists(),
+        "run `npm ci --prefix tests/e2e` first (scripts/setup-debian.sh does)"
+    );
+    let db = filled_store("browser");
+    let server = serve(&db);
+    let password_file = std::path::Path::new(&db).join("initial-admin-password");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !password_file.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let password = std::fs::read_to_string(&password_file).unwrap().trim().to_string();
+    let artifacts = repo_root().join("target/e2e-artifacts");
+    let out = Command::new("node")
+        .arg(e2e.join("dashboard.mjs"))
+        .args([&server.url, &password, &artifacts.display().to_string()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let seen: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    assert_eq!(seen["wrong_password_message"], "Wrong user or password.", "{seen}");
+    assert!(seen["overview_endpoints"].as_u64().unwrap_or(0) >= 15, "{seen}");
+    assert!(seen["chart_bars"].as_u64().unwrap_or(0) >= 1, "{seen}");
+    assert!(seen["inventory_rows"].as_u64().unwrap_or(0) >= 15, "{seen}");
+    assert_eq!((seen["shadow_rows"].as_u64(), seen["shadow_states"].as_u64()), (Some(1), Some(1)), "{seen}");
+    assert_eq!(seen["detail_title"], "GET /api/v1/admin/metrics", "{seen}");
+    assert_eq!(seen["detail_state"], "shadow", "{seen}");
+    assert_eq!(seen["alert_state_after"], "acknowledged", "{seen}");
+    assert_eq!(seen["specs_rows"], 1, "{seen}");
+    assert_eq!(seen["console_errors"], serde_json::json!([]), "{seen}");
+    for shot in ["01-login", "02-overview", "03-inventory-shadow", "04-endpoint-detail", "05-alert-acknowledged"] {
+        let png = std::fs::read(artifacts.join(format!("{shot}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 5000, "{shot}");
+    }
+    // The acknowledgement reached the store.
+    drop(server);
+    let alert_id = seen["alert_url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let listed = apisonar(&["alerts", "--db", &db, "--format", "json"]);
+    let alerts: Vec<serde_json::Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    let acked = alerts.iter().find(|a| a["id"].to_string() == alert_id).unwrap();
+    assert_eq!(acked["state"], "acknowledged");
+}

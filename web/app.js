@@ -1,0 +1,386 @@
+// apisonar dashboard: a small single-page app over /api/v1. Every value from the API is put in
+// the page as text (textContent), never as HTML: traffic is attacker-controlled.
+"use strict";
+
+let csrf = null;
+const view = () => document.getElementById("view");
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+async function api(path, options = {}) {
+  const headers = Object.assign({ Accept: "application/json" }, options.headers || {});
+  if (options.method && options.method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
+  const response = await fetch("/api/v1" + path, Object.assign({}, options, { headers, credentials: "same-origin" }));
+  if (response.status === 401) {
+    location.href = "/login";
+    throw new Error("signed out");
+  }
+  const text = await response.text();
+  const body = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new Error((body && (body.detail || body.error)) || response.statusText);
+  return body;
+}
+
+function show(...nodes) {
+  const v = view();
+  v.replaceChildren(...nodes);
+}
+
+function fail(e) {
+  show(h("p", { class: "error", role: "alert" }, "Could not load: " + e.message));
+}
+
+const fmt = new Intl.NumberFormat();
+const num = (n) => fmt.format(n || 0);
+const pct = (x) => (100 * (x || 0)).toFixed(1) + " %";
+const when = (s) => (s ? s.replace("T", " ").replace(/\.\d+Z$/, "Z") : "–");
+
+function badge(text, kind) {
+  return h("span", { class: "badge " + (kind || text) }, text);
+}
+
+function card(title, value, note) {
+  return h("section", { class: "card" }, h("h3", {}, title), h("p", { class: "big" }, value), note ? h("p", { class: "muted" }, note) : null);
+}
+
+// Overview --------------------------------------------------------------------------------
+
+function chart(points) {
+  const ns = "http://www.w3.org/2000/svg";
+  const width = 720, height = 160, pad = 24;
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height + pad}`);
+  svg.setAttribute("class", "chart");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "Requests per hour");
+  const max = Math.max(1, ...points.map((p) => p[1]));
+  // At most 24 units per bar: a few hours of traffic should not become one wide block.
+  const bar = points.length ? Math.min(24, width / points.length) : width;
+  points.forEach(([hour, n], i) => {
+    const r = document.createElementNS(ns, "rect");
+    const bh = Math.max(1, (n / max) * height);
+    r.setAttribute("x", (i * bar + 1).toFixed(1));
+    r.setAttribute("y", (height - bh).toFixed(1));
+    r.setAttribute("width", Math.max(1, bar - 2).toFixed(1));
+    r.setAttribute("height", bh.toFixed(1));
+    const t = document.createElementNS(ns, "title");
+    t.textContent = `${when(hour)}: ${num(n)} requests`;
+    r.append(t);
+    svg.append(r);
+  });
+  if (points.length) {
+    for (const [i, anchor] of [[0, "start"], [points.length - 1, "end"]]) {
+      const label = document.createElementNS(ns, "text");
+      label.setAttribute("x", anchor === "start" ? 0 : Math.min(width, points.length * bar));
+      label.setAttribute("y", height + 16);
+      label.setAttribute("text-anchor", anchor);
+      label.textContent = when(points[i][0]).slice(0, 16);
+      svg.append(label);
+    }
+  }
+  return svg;
+}
+
+async function overview() {
+  const o = await api("/overview");
+  const states = ["documented", "shadow", "zombie", "orphan", "undocumented"];
+  const severities = ["critical", "high", "medium", "low", "info"];
+  const openAlerts = severities.reduce((n, s) => n + (o.open_alerts_by_severity[s] || 0), 0);
+  show(
+    h("h1", {}, "Overview"),
+    h("div", { class: "cards" },
+      card("Endpoints", num(o.endpoints), `${num(o.hosts)} hosts`),
+      card("Requests", num(o.hits), o.capturing ? "capturing now" : "from the store"),
+      card("Unencrypted", pct(o.unencrypted_share), `${num(o.cleartext_hits)} requests without TLS`),
+      card("Open alerts", num(openAlerts), `${num(o.alerts)} in all`)),
+    h("section", { class: "panel" }, h("h2", {}, "Endpoints by state"),
+      h("ul", { class: "legend" }, states.map((s) =>
+        h("li", {}, h("a", { href: `#/inventory?state=${s}` }, badge(s), " ", num(o.by_state[s])))))),
+    h("section", { class: "panel" }, h("h2", {}, "Open alerts by severity"),
+      h("ul", { class: "legend" }, severities.map((s) =>
+        h("li", {}, h("a", { href: `#/alerts?state=open&severity=${s}` }, badge(s), " ", num(o.open_alerts_by_severity[s])))))),
+    h("section", { class: "panel" }, h("h2", {}, "Requests over time (per hour)"),
+      o.requests_per_hour.length ? chart(o.requests_per_hour) : h("p", { class: "muted" }, "No traffic yet.")),
+  );
+}
+
+// Tables ----------------------------------------------------------------------------------
+
+function params() {
+  const q = location.hash.split("?")[1] || "";
+  return new URLSearchParams(q);
+}
+
+function go(base, p) {
+  for (const [k, v] of [...p.entries()]) if (v === "") p.delete(k);
+  const q = p.toString();
+  location.hash = base + (q ? "?" + q : "");
+}
+
+function select(name, label, options, current, onchange) {
+  const id = "f-" + name;
+  return h("label", { for: id }, label + " ",
+    h("select", { id, name, onchange },
+      options.map(([value, text]) => h("option", { value, selected: value === (current || "") }, text))));
+}
+
+function pager(base, p, page) {
+  const pages = Math.max(1, Math.ceil(page.total / page.per_page));
+  const to = (n) => () => { p.set("page", n); go(base, p); };
+  return h("nav", { class: "pager", "aria-label": "Pages" },
+    h("button", { type: "button", disabled: page.page <= 1, onclick: to(page.page - 1) }, "Previous"),
+    ` Page ${page.page} of ${pages} (${num(page.total)}) `,
+    h("button", { type: "button", disabled: page.page >= pages, onclick: to(page.page + 1) }, "Next"));
+}
+
+function sortHeader(base, p, key, label) {
+  const active = (p.get("sort") || "host") === key;
+  const desc = active && p.get("order") === "desc";
+  const button = h("button", { type: "button", class: "sort", onclick: () => {
+    p.set("sort", key);
+    p.set("order", active && !desc ? "desc" : "asc");
+    p.delete("page");
+    go(base, p);
+  } }, label, active ? (desc ? " ▼" : " ▲") : "");
+  return h("th", { scope: "col", "aria-sort": active ? (desc ? "descending" : "ascending") : "none" }, button);
+}
+
+async function inventory() {
+  const p = params();
+  const [page, hosts] = await Promise.all([api("/endpoints?" + p.toString()), api("/hosts")]);
+  const change = (name) => (e) => { p.set(name, e.target.value); p.delete("page"); go("#/inventory", p); };
+  const search = h("input", { type: "search", id: "f-q", name: "q", value: p.get("q") || "", placeholder: "host or path", "aria-label": "Search" });
+  const rows = page.items.map((e) => {
+    const link = "#/endpoint/" + e.id;
+    return h("tr", { tabindex: 0, "data-href": link, onkeydown: (ev) => { if (ev.key === "Enter") location.hash = link; } },
+      h("td", {}, e.host),
+      h("td", {}, h("code", {}, e.method)),
+      h("td", {}, h("a", { href: link }, e.path)),
+      h("td", {}, badge(e.state)),
+      h("td", { class: "num" }, num(e.hits)),
+      h("td", {}, e.auth.length ? e.auth.join(", ") : "none"),
+      h("td", {}, e.cleartext_hits > 0 ? badge("cleartext", "bad") : badge("TLS", "ok")),
+      h("td", {}, e.sensitive.join(", ")),
+      h("td", {}, when(e.last_seen)));
+  });
+  show(
+    h("h1", {}, "Inventory"),
+    h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); p.set("q", search.value); p.delete("page"); go("#/inventory", p); } },
+      search, h("button", { type: "submit" }, "Search"),
+      select("host", "Host", [["", "all"], ...hosts.map((x) => [x.host, x.host])], p.get("host"), change("host")),
+      select("state", "State", [["", "all"], ...["documented", "shadow", "zombie", "orphan", "undocumented"].map((s) => [s, s])], p.get("state"), change("state")),
+      select("auth", "Auth", [["", "any"], ["none", "none"], ["basic", "basic"], ["bearer", "bearer"], ["jwt", "jwt"], ["api_key", "api key"], ["session_cookie", "session cookie"]], p.get("auth"), change("auth")),
+      select("encrypted", "Encrypted", [["", "any"], ["true", "TLS only"], ["false", "cleartext seen"]], p.get("encrypted"), change("encrypted")),
+      select("sensitive", "Sensitive data", [["", "any"], ["true", "yes"], ["false", "no"]], p.get("sensitive"), change("sensitive"))),
+    h("table", { class: "data" },
+      h("caption", {}, `${num(page.total)} endpoints`),
+      h("thead", {}, h("tr", {},
+        sortHeader("#/inventory", p, "host", "Host"), sortHeader("#/inventory", p, "method", "Method"),
+        sortHeader("#/inventory", p, "path", "Path"), sortHeader("#/inventory", p, "state", "State"),
+        sortHeader("#/inventory", p, "hits", "Hits"), h("th", { scope: "col" }, "Auth"),
+        h("th", { scope: "col" }, "Transport"), h("th", { scope: "col" }, "Sensitive"),
+        sortHeader("#/inventory", p, "last_seen", "Last seen"))),
+      h("tbody", {}, rows)),
+    pager("#/inventory", p, page));
+}
+
+function kv(pairs) {
+  return h("dl", { class: "kv" }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "").flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+}
+
+function table(headers, rows) {
+  return h("table", { class: "data" },
+    h("thead", {}, h("tr", {}, headers.map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c))))));
+}
+
+async function endpoint(id) {
+  const e = await api("/endpoints/" + encodeURIComponent(id));
+  const us = (v) => (v === null || v === undefined ? "–" : (v / 1000).toFixed(1) + " ms");
+  const sensitive = Object.entries(e.sensitive || {}).map(([where, f]) =>
+    [where, Object.entries(f.classes).map(([c, n]) => `${c} (${num(n)})`).join(", "), h("code", {}, f.mask)]);
+  const drift = e.drift ? Object.entries(e.drift).filter(([, v]) => Array.isArray(v) ? v.length : v) : [];
+  show(
+    h("p", {}, h("a", { href: "#/inventory" }, "← Inventory")),
+    h("h1", {}, h("code", {}, e.method), " ", e.path),
+    kv([["Host", e.host], ["State", badge(e.state)], ["Why this state", e.state_reason], ["Spec", e.spec], ["Operation", e.operation],
+      ["Hits", num(e.hits)], ["Clients", num(e.clients)], ["First seen", when(e.first_seen)], ["Last seen", when(e.last_seen)],
+      ["Auth", e.auth.length ? e.auth.join(", ") : "none"],
+      ["Transport", e.cleartext_hits > 0 ? `${num(e.cleartext_hits)} requests in cleartext` : "TLS only"],
+      ["Latency", `p50 ${us(e.latency.p50_us)}, p95 ${us(e.latency.p95_us)}, p99 ${us(e.latency.p99_us)}`]]),
+    h("h2", {}, "Why it was templated so"),
+    (e.why || []).length ? h("ul", {}, e.why.map((w) => h("li", {}, w))) : h("p", { class: "muted" }, "Literal path: no segment was turned into a parameter."),
+    h("h2", {}, "Parameters"), e.params.length ? table(["Name", "In", "Type", "Seen"], e.params.map((x) => [x.name, x.in, x.type, num(x.count)])) : h("p", { class: "muted" }, "None."),
+    h("h2", {}, "Status codes"), table(["Status", "Count"], Object.entries(e.status_codes).map(([s, n]) => [s, num(n)])),
+    h("h2", {}, "Sensitive data (masked)"), sensitive.length ? table(["Where", "Classes", "Mask"], sensitive) : h("p", { class: "muted" }, "None seen."),
+    drift.length ? [h("h2", {}, "Drift from the spec"), kv(drift.map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : String(v)]))] : null,
+    h("h2", {}, "Schemas"),
+    e.request_schema ? [h("h3", {}, "Request"), h("pre", {}, JSON.stringify(e.request_schema, null, 2))] : null,
+    Object.entries(e.response_schemas || {}).map(([s, sc]) => [h("h3", {}, "Response " + s), h("pre", {}, JSON.stringify(sc, null, 2))]),
+    e.tls ? [h("h2", {}, "TLS"), h("pre", {}, JSON.stringify(e.tls, null, 2))] : null);
+}
+
+async function alerts() {
+  const p = params();
+  const page = await api("/alerts?" + p.toString());
+  const change = (name) => (e) => { p.set(name, e.target.value); p.delete("page"); go("#/alerts", p); };
+  const rows = page.items.map((a) => {
+    const link = "#/alert/" + a.id;
+    return h("tr", { tabindex: 0, onkeydown: (ev) => { if (ev.key === "Enter") location.hash = link; } },
+      h("td", {}, badge(a.severity)), h("td", {}, h("a", { href: link }, a.title)), h("td", {}, a.kind + (a.subtype ? " / " + a.subtype : "")),
+      h("td", {}, `${a.method} ${a.host}${a.path}`), h("td", {}, a.client || "–"), h("td", { class: "num" }, num(a.count)),
+      h("td", {}, badge(a.state)), h("td", {}, when(a.last_seen)));
+  });
+  show(
+    h("h1", {}, "Alerts"),
+    h("form", { class: "filters", onsubmit: (e) => e.preventDefault() },
+      select("state", "State", [["", "all"], ["open", "open"], ["acknowledged", "acknowledged"], ["resolved", "resolved"]], p.get("state"), change("state")),
+      select("severity", "Severity", [["", "all"], ...["critical", "high", "medium", "low", "info"].map((s) => [s, s])], p.get("severity"), change("severity")),
+      select("kind", "Kind", [["", "all"], ...["cleartext_credentials", "cleartext_sensitive_data", "sensitive_data_exposure", "shadow_api", "zombie_api", "injection_attempt", "enumeration", "brute_force", "bola", "scanner", "rate_anomaly", "error_spike", "weak_tls"].map((k) => [k, k])], p.get("kind"), change("kind"))),
+    h("table", { class: "data" }, h("caption", {}, `${num(page.total)} alerts`),
+      h("thead", {}, h("tr", {}, ["Severity", "Title", "Kind", "Endpoint", "Client", "Count", "State", "Last seen"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, rows)),
+    pager("#/alerts", p, page));
+}
+
+async function alert(id) {
+  const a = await api("/alerts/" + encodeURIComponent(id));
+  const act = (what) => async () => {
+    try {
+      await api(`/alerts/${a.id}/${what}`, { method: "POST" });
+      await alert(id);
+    } catch (e) { fail(e); }
+  };
+  show(
+    h("p", {}, h("a", { href: "#/alerts" }, "← Alerts")),
+    h("h1", {}, a.title),
+    kv([["Severity", badge(a.severity)], ["State", badge(a.state)], ["Kind", a.kind + (a.subtype ? " / " + a.subtype : "")],
+      ["Endpoint", `${a.method} ${a.host}${a.path}`], ["Client", a.client || "–"], ["Occurrences", num(a.count)],
+      ["First seen", when(a.first_seen)], ["Last seen", when(a.last_seen)]]),
+    h("h2", {}, "Evidence (masked)"), h("pre", {}, a.evidence),
+    h("div", { class: "actions" },
+      h("button", { type: "button", id: "ack", disabled: a.state !== "open", onclick: act("ack") }, "Acknowledge"),
+      h("button", { type: "button", id: "resolve", disabled: a.state === "resolved", onclick: act("resolve") }, "Resolve")));
+}
+
+async function specs() {
+  const list = await api("/specs");
+  const file = h("input", { type: "file", id: "spec-file", accept: ".json,.yaml,.yml", required: true });
+  const host = h("input", { id: "spec-host", placeholder: "every host in the spec" });
+  const message = h("p", { role: "status" });
+  const upload = async (e) => {
+    e.preventDefault();
+    const f = file.files[0];
+    if (!f) return;
+    try {
+      const q = new URLSearchParams({ name: f.name });
+      if (host.value) q.set("host", host.value);
+      const r = await api("/specs?" + q.toString(), { method: "POST", body: await f.text(), headers: { "Content-Type": "application/octet-stream" } });
+      message.textContent = `Stored ${r.name} (${r.operations} operations).`;
+      await specs();
+    } catch (err) {
+      message.textContent = "Refused: " + err.message;
+      message.className = "error";
+    }
+  };
+  const remove = (name) => async () => {
+    if (!confirm(`Remove ${name}?`)) return;
+    try { await api("/specs/" + encodeURIComponent(name), { method: "DELETE" }); await specs(); } catch (e) { fail(e); }
+  };
+  show(
+    h("h1", {}, "Specs"),
+    h("form", { class: "filters", onsubmit: upload },
+      h("label", { for: "spec-file" }, "OpenAPI or Swagger file "), file,
+      h("label", { for: "spec-host" }, " Host "), host,
+      h("button", { type: "submit" }, "Upload")),
+    message,
+    list.length ? table(["Name", "Title", "Format", "Hosts", "Operations", "Documented", "Shadow", "Zombie", "Orphan", "Drifting", ""],
+      list.map((s) => [s.name, s.title, s.format, s.hosts.length ? s.hosts.join(", ") : "every host", num(s.operations),
+        h("a", { href: "#/inventory?state=documented" }, num(s.documented)), h("a", { href: "#/inventory?state=shadow" }, num(s.shadow)),
+        h("a", { href: "#/inventory?state=zombie" }, num(s.zombie)), h("a", { href: "#/inventory?state=orphan" }, num(s.orphan)), num(s.drifting),
+        h("button", { type: "button", onclick: remove(s.name) }, "Remove")]))
+      : h("p", { class: "muted" }, "No specs yet: every endpoint is undocumented until one is uploaded."));
+}
+
+async function sensor() {
+  const s = await api("/status");
+  if (!s.capturing) {
+    show(h("h1", {}, "Sensor"), h("p", {}, "This dashboard serves a store; no capture runs in this process (start `apisonar run --listen` for live figures)."));
+    return;
+  }
+  const m = s.metrics || {};
+  const value = (name, labels) => {
+    const samples = m[name] || [];
+    return samples.filter((x) => Object.entries(labels || {}).every(([k, v]) => x.labels[k] === v)).reduce((n, x) => n + x.value, 0);
+  };
+  const sources = (m.apisonar_capture_packets_total || []).map((x) => x.labels.source);
+  show(
+    h("h1", {}, "Sensor"),
+    h("p", {}, s.health.ok ? badge("healthy", "ok") : badge("unhealthy", "bad"), " ", s.health.problems.join("; ")),
+    h("div", { class: "cards" },
+      card("Frames", num(value("apisonar_capture_packets_total")), `${num(value("apisonar_capture_bytes_total"))} bytes`),
+      card("Dropped", num(value("apisonar_dropped_packets_total")), "kernel, interface and queue"),
+      card("Active flows", num(value("apisonar_flows_active")), `${num(value("apisonar_workers"))} workers`),
+      card("Memory", (value("process_resident_memory_bytes") / 1048576).toFixed(1) + " MiB", `up ${Math.round(value("apisonar_uptime_seconds"))} s`)),
+    table(["Source", "Frames", "Kernel drops", "Interface drops", "Queue drops", "Running"], sources.map((src) => [src,
+      num(value("apisonar_capture_packets_total", { source: src })),
+      num(value("apisonar_dropped_packets_total", { source: src, reason: "kernel" })),
+      num(value("apisonar_dropped_packets_total", { source: src, reason: "interface" })),
+      num(value("apisonar_dropped_packets_total", { source: src, reason: "queue_full" })),
+      value("apisonar_capture_running", { source: src }) ? "yes" : "no"])),
+    h("h2", {}, "Limits hit"),
+    table(["Limit", "Count"], (m.apisonar_limit_hits_total || []).map((x) => [x.labels.limit, num(x.value)])));
+}
+
+// Routing ---------------------------------------------------------------------------------
+
+async function route() {
+  const path = location.hash.replace(/^#/, "").split("?")[0] || "/";
+  for (const a of document.querySelectorAll("nav a")) {
+    const target = a.getAttribute("href").replace(/^#/, "");
+    if ((target === "/" && path === "/") || (target !== "/" && path.startsWith(target))) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  try {
+    let m;
+    if (path === "/") await overview();
+    else if (path === "/inventory") await inventory();
+    else if ((m = path.match(/^\/endpoint\/([0-9a-f]+)$/))) await endpoint(m[1]);
+    else if (path === "/alerts") await alerts();
+    else if ((m = path.match(/^\/alert\/(\d+)$/))) await alert(m[1]);
+    else if (path === "/specs") await specs();
+    else if (path === "/sensor") await sensor();
+    else show(h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Overview")));
+  } catch (e) {
+    fail(e);
+  }
+}
+
+async function start() {
+  try {
+    csrf = (await api("/session")).csrf;
+  } catch (e) {
+    return;
+  }
+  document.getElementById("logout").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    await fetch("/logout", { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" });
+    location.href = "/login";
+  });
+  window.addEventListener("hashchange", route);
+  await route();
+}
+
+document.addEventListener("DOMContentLoaded", start);
