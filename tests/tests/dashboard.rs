@@ -46,8 +46,9 @@ struct Server {
 }
 
 impl Drop for Server {
+    /// SIGTERM, the way an operator stops it (the store is flushed).
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
     }
 }
@@ -77,6 +78,8 @@ fn serve(db: &str) -> Server {
             _ => break,
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the dashboard did not start");
 }
 
@@ -156,6 +159,7 @@ fn a_browser_signs_in_finds_a_shadow_endpoint_and_acknowledges_an_alert() {
     let alert_id = seen["alert_url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
     let listed = apisonar(&["alerts", "--db", &db, "--format", "json"]);
     let alerts: Vec<serde_json::Value> = serde_json::from_slice(&listed.stdout).unwrap();
-    let acked = alerts.iter().find(|a| a["id"].to_string() == alert_id).unwrap();
+    let alert_id: u64 = alert_id.parse().unwrap();
+    let acked = alerts.iter().find(|a| a["id"].as_u64() == Some(alert_id)).unwrap();
     assert_eq!(acked["state"], "acknowledged");
 }

@@ -289,7 +289,13 @@ async fn alert(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Jso
 }
 
 async fn set_state(state: &AppState, id: u64, new: AlertState) -> Result<Json<AlertRecord>, ApiError> {
-    let changed = blocking(state, move |store| Ok(store.set_alert_state(id, new)?)).await?;
+    // A person's decision is made durable at once (not at the next periodic flush).
+    let changed = blocking(state, move |store| {
+        let changed = store.set_alert_state(id, new)?;
+        store.flush()?;
+        Ok(changed)
+    })
+    .await?;
     changed.map(|a| Json(AlertRecord::new(&a))).ok_or(ApiError(StatusCode::NOT_FOUND, "no such alert"))
 }
 
@@ -449,6 +455,7 @@ async fn upload_spec(
     blocking(&state, move |store| {
         store.put_spec(&spec)?;
         views::sync_posture_alerts(store)?;
+        store.flush()?;
         Ok(())
     })
     .await
@@ -457,7 +464,12 @@ async fn upload_spec(
 }
 
 async fn delete_spec(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
-    let removed = blocking(&state, move |store| Ok(store.remove_spec(&name)?)).await?;
+    let removed = blocking(&state, move |store| {
+        let removed = store.remove_spec(&name)?;
+        store.flush()?;
+        Ok(removed)
+    })
+    .await?;
     if removed {
         Ok(StatusCode::NO_CONTENT)
     } else {
