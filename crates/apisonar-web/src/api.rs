@@ -37,6 +37,78 @@ pub fn routes() -> Router<AppState> {
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API route") })
 }
 
+/// How long a read of the whole inventory or alert list is reused. The store changes every
+/// second under capture; a page a moment old is fine, and 10,000 endpoints or 100,000 alerts
+/// are then read and decoded once per interval instead of once per request.
+pub const SNAPSHOT_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The inventory as the API shows it, with the totals the overview needs.
+pub struct InventorySnapshot {
+    pub rows: Vec<EndpointRow>,
+    /// Requests per hour over every endpoint.
+    pub hourly: BTreeMap<i64, u64>,
+    pub hits: u64,
+    pub cleartext_hits: u64,
+}
+
+/// Reads of the store kept for `SNAPSHOT_TTL`; writes made through the API drop them.
+#[derive(Default)]
+pub struct Snapshots {
+    inventory: tokio::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<InventorySnapshot>)>>,
+    /// Newest activity first.
+    alerts: tokio::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Vec<apisonar_engine::Alert>>)>>,
+}
+
+impl Snapshots {
+    pub async fn invalidate(&self) {
+        *self.inventory.lock().await = None;
+        *self.alerts.lock().await = None;
+    }
+}
+
+async fn inventory_snapshot(state: &AppState) -> Result<std::sync::Arc<InventorySnapshot>, ApiError> {
+    // Held while rebuilding, so concurrent requests wait for one read instead of each reading.
+    let mut slot = state.snapshots.inventory.lock().await;
+    if let Some((at, snap)) = slot.as_ref() {
+        if at.elapsed() < SNAPSHOT_TTL {
+            return Ok(snap.clone());
+        }
+    }
+    let snap = blocking(state, |store| {
+        let endpoints = store.endpoints()?;
+        let mut hourly = BTreeMap::new();
+        for e in &endpoints {
+            for (hour, n) in &e.hourly {
+                *hourly.entry(*hour).or_insert(0) += n;
+            }
+        }
+        Ok(InventorySnapshot {
+            hits: endpoints.iter().map(|e| e.hits).sum(),
+            cleartext_hits: endpoints.iter().map(|e| e.cleartext).sum(),
+            rows: views::rows_of(store, endpoints)?,
+            hourly,
+        })
+    })
+    .await?;
+    let snap = std::sync::Arc::new(snap);
+    *slot = Some((std::time::Instant::now(), snap.clone()));
+    Ok(snap)
+}
+
+async fn alerts_snapshot(state: &AppState) -> Result<std::sync::Arc<Vec<apisonar_engine::Alert>>, ApiError> {
+    let mut slot = state.snapshots.alerts.lock().await;
+    if let Some((at, snap)) = slot.as_ref() {
+        if at.elapsed() < SNAPSHOT_TTL {
+            return Ok(snap.clone());
+        }
+    }
+    let mut list = blocking(state, |store| Ok(store.alerts()?)).await?;
+    list.sort_by_key(|a| std::cmp::Reverse((a.last_seen, a.severity, a.id)));
+    let snap = std::sync::Arc::new(list);
+    *slot = Some((std::time::Instant::now(), snap.clone()));
+    Ok(snap)
+}
+
 /// Runs a store read off the async threads.
 async fn blocking<T: Send + 'static>(
     state: &AppState,
@@ -136,18 +208,18 @@ pub struct EndpointSummary {
     p95_us: Option<i64>,
 }
 
-fn summary(r: EndpointRow) -> EndpointSummary {
+fn summary(r: &EndpointRow) -> EndpointSummary {
     let classes: std::collections::BTreeSet<String> =
         r.sensitive.values().flat_map(|f| f.classes.keys().map(|c| c.as_str().to_string())).collect();
     EndpointSummary {
-        id: r.id,
-        host: r.host,
-        method: r.method,
-        path: r.path,
+        id: r.id.clone(),
+        host: r.host.clone(),
+        method: r.method.clone(),
+        path: r.path.clone(),
         state: r.state,
         hits: r.hits,
-        last_seen: r.last_seen,
-        auth: r.auth,
+        last_seen: r.last_seen.clone(),
+        auth: r.auth.clone(),
         encrypted: r.encrypted,
         cleartext_hits: r.cleartext_hits,
         sensitive: classes.into_iter().collect(),
@@ -182,8 +254,8 @@ async fn endpoints(
     if !matches!(sort.as_str(), "host" | "path" | "method" | "hits" | "last_seen" | "state") {
         return Err(ApiError(StatusCode::BAD_REQUEST, "sort must be host, path, method, hits, last_seen or state"));
     }
-    let rows = blocking(&state, |store| Ok(views::rows(store)?)).await?;
-    let mut rows: Vec<EndpointRow> = rows.into_iter().filter(|r| matches_endpoint(r, &q)).collect();
+    let snap = inventory_snapshot(&state).await?;
+    let mut rows: Vec<&EndpointRow> = snap.rows.iter().filter(|r| matches_endpoint(r, &q)).collect();
     rows.sort_by(|a, b| match sort.as_str() {
         "hits" => a.hits.cmp(&b.hits),
         "last_seen" => a.last_seen.cmp(&b.last_seen),
@@ -208,8 +280,8 @@ async fn endpoint(State(state): State<AppState>, Path(id): Path<String>) -> Resu
     if id.len() > 8192 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError(StatusCode::BAD_REQUEST, "malformed endpoint id"));
     }
-    let rows = blocking(&state, |store| Ok(views::rows(store)?)).await?;
-    rows.into_iter().find(|r| r.id == id).map(Json).ok_or(ApiError(StatusCode::NOT_FOUND, "no such endpoint"))
+    let snap = inventory_snapshot(&state).await?;
+    snap.rows.iter().find(|r| r.id == id).cloned().map(Json).ok_or(ApiError(StatusCode::NOT_FOUND, "no such endpoint"))
 }
 
 #[derive(Serialize)]
@@ -223,9 +295,9 @@ struct HostSummary {
 }
 
 async fn hosts(State(state): State<AppState>) -> Result<Json<Vec<HostSummary>>, ApiError> {
-    let rows = blocking(&state, |store| Ok(views::rows(store)?)).await?;
+    let snap = inventory_snapshot(&state).await?;
     let mut by_host: BTreeMap<String, HostSummary> = BTreeMap::new();
-    for r in rows {
+    for r in &snap.rows {
         let h = by_host.entry(r.host.clone()).or_insert_with(|| HostSummary {
             host: r.host.clone(),
             endpoints: 0,
@@ -258,31 +330,33 @@ async fn alerts(
     State(state): State<AppState>,
     Query(q): Query<AlertQuery>,
 ) -> Result<Json<Page<AlertRecord>>, ApiError> {
-    let mut list = blocking(&state, |store| Ok(store.alerts()?)).await?;
-    list.retain(|a| {
-        q.kind.as_deref().is_none_or(|k| a.kind == k)
-            && q.state.as_deref().is_none_or(|s| a.state.as_str() == s)
-            && q.severity.as_deref().is_none_or(|s| a.severity.as_str() == s)
-            && q.host.as_deref().is_none_or(|h| a.host.eq_ignore_ascii_case(h))
-            && q.q.as_deref().is_none_or(|t| {
-                let t = t.to_ascii_lowercase();
-                a.title.to_ascii_lowercase().contains(&t) || a.path.to_ascii_lowercase().contains(&t)
-            })
-    });
-    // Newest activity first, then the most severe.
-    list.sort_by_key(|a| std::cmp::Reverse((a.last_seen, a.severity, a.id)));
+    let snap = alerts_snapshot(&state).await?;
+    let list: Vec<&apisonar_engine::Alert> = snap
+        .iter()
+        .filter(|a| {
+            q.kind.as_deref().is_none_or(|k| a.kind == k)
+                && q.state.as_deref().is_none_or(|s| a.state.as_str() == s)
+                && q.severity.as_deref().is_none_or(|s| a.severity.as_str() == s)
+                && q.host.as_deref().is_none_or(|h| a.host.eq_ignore_ascii_case(h))
+                && q.q.as_deref().is_none_or(|t| {
+                    let t = t.to_ascii_lowercase();
+                    a.title.to_ascii_lowercase().contains(&t) || a.path.to_ascii_lowercase().contains(&t)
+                })
+        })
+        .collect();
+    // Newest activity first, then the most severe (the snapshot's order).
     let page = paginate(list, q.page, q.per_page);
     Ok(Json(Page {
         total: page.total,
         page: page.page,
         per_page: page.per_page,
-        items: page.items.iter().map(AlertRecord::new).collect(),
+        items: page.items.into_iter().map(AlertRecord::new).collect(),
     }))
 }
 
 async fn alert(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Json<AlertRecord>, ApiError> {
-    let list = blocking(&state, |store| Ok(store.alerts()?)).await?;
-    list.iter()
+    let snap = alerts_snapshot(&state).await?;
+    snap.iter()
         .find(|a| a.id == id)
         .map(|a| Json(AlertRecord::new(a)))
         .ok_or(ApiError(StatusCode::NOT_FOUND, "no such alert"))
@@ -296,6 +370,7 @@ async fn set_state(state: &AppState, id: u64, new: AlertState) -> Result<Json<Al
         Ok(changed)
     })
     .await?;
+    state.snapshots.invalidate().await;
     changed.map(|a| Json(AlertRecord::new(&a))).ok_or(ApiError(StatusCode::NOT_FOUND, "no such alert"))
 }
 
@@ -332,34 +407,28 @@ struct Overview {
 
 async fn overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiError> {
     let capturing = state.sensor.is_some();
-    let (rows, endpoints, alerts) =
-        blocking(&state, |store| Ok((views::rows(store)?, store.endpoints()?, store.alerts()?))).await?;
+    let inventory = inventory_snapshot(&state).await?;
+    let alerts = alerts_snapshot(&state).await?;
     let mut by_state = BTreeMap::new();
     let mut hosts = std::collections::BTreeSet::new();
-    for r in rows.iter().filter(|r| r.method != "TLS") {
+    for r in inventory.rows.iter().filter(|r| r.method != "TLS") {
         *by_state.entry(r.state).or_insert(0) += 1;
-        hosts.insert(r.host.clone());
+        hosts.insert(r.host.as_str());
     }
     let mut by_severity = BTreeMap::new();
     for a in alerts.iter().filter(|a| a.state == AlertState::Open) {
         *by_severity.entry(a.severity.as_str()).or_insert(0) += 1;
     }
-    let mut hourly: BTreeMap<i64, u64> = BTreeMap::new();
-    for e in &endpoints {
-        for (hour, n) in &e.hourly {
-            *hourly.entry(*hour).or_insert(0) += n;
-        }
-    }
     // The latest week that has traffic.
-    let newest = hourly.keys().next_back().copied().unwrap_or(0);
-    let requests_per_hour = hourly
+    let newest = inventory.hourly.keys().next_back().copied().unwrap_or(0);
+    let requests_per_hour = inventory
+        .hourly
         .range(newest - apisonar_engine::catalog::HOURLY_BUCKETS as i64 + 1..)
         .map(|(h, n)| (views::rfc3339_micros(h * 3_600_000_000), *n))
         .collect();
-    let hits: u64 = endpoints.iter().map(|e| e.hits).sum();
-    let cleartext_hits: u64 = endpoints.iter().map(|e| e.cleartext).sum();
+    let (hits, cleartext_hits) = (inventory.hits, inventory.cleartext_hits);
     Ok(Json(Overview {
-        endpoints: rows.iter().filter(|r| r.method != "TLS" && r.state != "orphan").count(),
+        endpoints: inventory.rows.iter().filter(|r| r.method != "TLS" && r.state != "orphan").count(),
         hosts: hosts.len(),
         by_state,
         open_alerts_by_severity: by_severity,
@@ -389,7 +458,8 @@ struct SpecSummary {
 }
 
 async fn specs(State(state): State<AppState>) -> Result<Json<Vec<SpecSummary>>, ApiError> {
-    let (specs, rows) = blocking(&state, |store| Ok((store.specs()?, views::rows(store)?))).await?;
+    let specs = blocking(&state, |store| Ok(store.specs()?)).await?;
+    let rows = &inventory_snapshot(&state).await?.rows;
     Ok(Json(
         specs
             .into_iter()
@@ -460,6 +530,7 @@ async fn upload_spec(
     })
     .await
     .map_err(|e| e.into_response())?;
+    state.snapshots.invalidate().await;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "name": name, "operations": operations }))))
 }
 
@@ -470,6 +541,7 @@ async fn delete_spec(State(state): State<AppState>, Path(name): Path<String>) ->
         Ok(removed)
     })
     .await?;
+    state.snapshots.invalidate().await;
     if removed {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -51,11 +51,13 @@ pub struct AppState {
     pub auth: Arc<auth::Auth>,
     /// Served over TLS: cookies are `Secure` and HSTS is sent.
     pub tls: bool,
+    /// Recent reads of the whole inventory and alert list.
+    pub snapshots: Arc<api::Snapshots>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store + Send + Sync>, sensor: Option<Arc<dyn Sensor>>, tls: bool) -> AppState {
-        AppState { sensor, auth: Arc::new(auth::Auth::new(store.clone())), store, tls }
+        AppState { sensor, auth: Arc::new(auth::Auth::new(store.clone())), store, tls, snapshots: Default::default() }
     }
 }
 

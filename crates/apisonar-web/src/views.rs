@@ -14,7 +14,7 @@ pub fn rfc3339_micros(micros: i64) -> String {
         .unwrap_or_else(|| format!("@{micros}us"))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct Param {
     pub name: String,
     #[serde(rename = "in")]
@@ -24,14 +24,14 @@ pub struct Param {
     pub count: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct Latency {
     pub p50_us: Option<i64>,
     pub p95_us: Option<i64>,
     pub p99_us: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct EndpointRow {
     /// Stable id for URLs: hex of host, method and path.
     pub id: String,
@@ -141,7 +141,11 @@ pub fn endpoint_id(host: &str, method: &str, path: &str) -> String {
 
 /// Every inventory row, sorted by host, path and method.
 pub fn rows(store: &dyn Store) -> Result<Vec<EndpointRow>, StoreError> {
-    let mut endpoints = store.endpoints()?;
+    rows_of(store, store.endpoints()?)
+}
+
+/// The rows of these endpoints (read from `store`), with the store's specs and TLS hosts.
+pub fn rows_of(store: &dyn Store, mut endpoints: Vec<Endpoint>) -> Result<Vec<EndpointRow>, StoreError> {
     let specs = store.specs()?;
     // Documented operations never seen are listed too, as orphans.
     let orphans: Vec<Endpoint> = apisonar_engine::posture::orphans(&specs, &endpoints)
