@@ -49,6 +49,7 @@ ip -n $TX link set soak-tx mtu 9000 up
 ip -n $RX link set soak-rx mtu 9000 up
 
 DB=$(mktemp -d /tmp/apisonar-soak.XXXXXX)
+TOKEN=$(./target/release/apisonar token create --db "$DB" --name soak)
 ip netns exec $RX ./target/release/apisonar run -i soak-rx --db "$DB" --listen 127.0.0.1:9464 \
   --workers "$WORKERS" --status-interval 0 --summary json ${SOAK_ARGS:---idle-timeout 30} >"$OUT/soak.summary.json" 2>"$OUT/soak.log" &
 SENSOR=$!
@@ -56,8 +57,8 @@ for _ in $(seq 50); do
   grep -q "capture started" "$OUT/soak.log" 2>/dev/null && break
   sleep 0.2
 done
-metrics() { ip netns exec $RX curl -s --max-time 2 http://127.0.0.1:9464/metrics; }
-value() { # metric-prefix -> sum of matching samples
+metrics() { ip netns exec $RX curl -sk --max-time 2 -H "Authorization: Bearer $TOKEN" https://127.0.0.1:9464/metrics; }
+value() { # metric-prefix -> sum of matching samples (of the last fetch, in $M)
   awk -v p="$1" 'index($0, p) == 1 { s += $NF } END { printf "%.0f", s }' <<<"$M"
 }
 

@@ -60,6 +60,9 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
     pub listen: String,
+    /// Configuration file (TOML; its `[web]` section: certificate, key, plain HTTP).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub web: WebFlags,
 }

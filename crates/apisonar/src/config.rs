@@ -18,6 +18,17 @@ pub struct Config {
     pub capture: CaptureConfig,
     #[serde(default)]
     pub run: RunConfig,
+    #[serde(default)]
+    pub web: WebConfig,
+}
+
+/// The dashboard (`serve`, and `run` with a listen address).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    pub tls_cert: Option<std::path::PathBuf>,
+    pub tls_key: Option<std::path::PathBuf>,
+    pub plain_http: Option<bool>,
 }
 
 /// Live capture (`apisonar run -i`): how each interface is opened.
@@ -114,7 +125,7 @@ pub struct DetectionConfig {
 
 /// Sections that environment variables may set: `APISONAR_LIMITS_MAX_FLOWS=1000` is
 /// `max_flows = 1000` under `[limits]`.
-const ENV_SECTIONS: &[&str] = &["limits", "detection", "capture", "run"];
+const ENV_SECTIONS: &[&str] = &["limits", "detection", "capture", "run", "web"];
 
 /// The configuration: built-in defaults, then the file (if any), then `APISONAR_<SECTION>_<KEY>`
 /// variables from `env`. Errors name the file, the place or the variable.
@@ -227,6 +238,7 @@ mod tests {
         assert_eq!(cfg.capture(), CaptureSettings::default());
         assert_eq!(cfg.run.status_interval_secs, Some(DEFAULT_STATUS_INTERVAL_SECS));
         assert!(cfg.capture.snaplen.is_some() && cfg.capture.timeout_ms.is_some() && cfg.run.workers.is_none());
+        assert_eq!(cfg.web.plain_http, Some(false));
         // Every key is written out (none left to the defaults silently).
         assert!(
             cfg.limits.max_flows.is_some()

@@ -197,7 +197,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     };
     // Read before dropping privileges (the key may be readable by root only).
     let certificate = match listener {
-        Some(_) => crate::web::certificate(&crate::serve::tls_choice(&args.web, &settings.db))?,
+        Some(_) => crate::web::certificate(&crate::serve::tls_choice(&args.web, &config.web, &settings.db))?,
         None => None,
     };
     if let Some(user) = &settings.user {

@@ -8,11 +8,16 @@ use apisonar_store::{SledOptions, SledStore};
 use crate::cli::{ServeArgs, TokenCommand, WebFlags};
 use crate::web::Tls;
 
-/// The TLS choice of the flags: files, off, or self-signed kept next to the store.
-pub fn tls_choice(flags: &WebFlags, db: &std::path::Path) -> Tls {
-    match (&flags.tls_cert, &flags.tls_key, flags.plain_http) {
-        (_, _, true) => Tls::Off,
-        (Some(cert), Some(key), false) => Tls::Files { cert: cert.clone(), key: key.clone() },
+/// The TLS choice: flags, then the `[web]` section; files, off, or self-signed kept next to
+/// the store.
+pub fn tls_choice(flags: &WebFlags, config: &crate::config::WebConfig, db: &std::path::Path) -> Tls {
+    if flags.plain_http || config.plain_http == Some(true) {
+        return Tls::Off;
+    }
+    match (&flags.tls_cert, &flags.tls_key, &config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key), _, _) | (None, None, Some(cert), Some(key)) => {
+            Tls::Files { cert: cert.clone(), key: key.clone() }
+        }
         _ => Tls::SelfSigned { dir: db.join("tls") },
     }
 }
@@ -27,7 +32,8 @@ pub fn announce(addr: std::net::SocketAddr, certificate: Option<&crate::web::Cer
 
 pub fn run(args: &ServeArgs) -> Result<u8> {
     crate::capture::stop_on_signals()?;
-    let certificate = crate::web::certificate(&tls_choice(&args.web, &args.db))?;
+    let config = crate::config::load(args.config.as_deref(), crate::sink::utf8_env())?;
+    let certificate = crate::web::certificate(&tls_choice(&args.web, &config.web, &args.db))?;
     let listener =
         std::net::TcpListener::bind(&args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
     let store = SledStore::open(&args.db, &SledOptions::default())?;
