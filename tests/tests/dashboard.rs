@@ -96,7 +96,13 @@ fn over_real_tls_nothing_answers_without_credentials_and_a_token_reads_the_inven
     let db = filled_store("tls");
     let token = String::from_utf8(apisonar(&["token", "create", "--db", &db, "--name", "ci"]).stdout).unwrap();
     let token = token.trim().to_string();
+    let reset = apisonar(&["token", "reset-admin", "--db", &db]);
+    let password = String::from_utf8(reset.stdout).unwrap().trim().to_string();
+    assert_eq!(password.len(), 24, "a new random password");
     let server = serve(&db);
+    // The reset password signs in (a redirect to the dashboard with a session cookie).
+    let (code, _) = curl(&["-d", &format!("user=admin&password={password}"), &format!("{}/login", server.url)]);
+    assert_eq!(code, 303);
     for path in
         ["/", "/metrics", "/api/v1/endpoints", "/api/v1/alerts", "/api/v1/overview", "/api/v1/specs", "/api/v1/status"]
     {

@@ -67,12 +67,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Creates the admin credential if the store has none; returns the new password (to be shown
-/// once) or `None` when one exists already.
-pub fn ensure_admin(store: &dyn Store) -> Result<Option<String>, AuthError> {
-    if store.setting(ADMIN_SETTING)?.is_some() {
-        return Ok(None);
-    }
+/// A new random admin password and its stored record.
+fn new_credential() -> Result<(String, Vec<u8>), AuthError> {
     let password = random_hex(12)?;
     let salt_hex = random_hex(16)?;
     let salt = SaltString::encode_b64(salt_hex.as_bytes()).map_err(|e| AuthError::Hash(e.to_string()))?;
@@ -80,8 +76,25 @@ pub fn ensure_admin(store: &dyn Store) -> Result<Option<String>, AuthError> {
         Argon2::default().hash_password(password.as_bytes(), &salt).map_err(|e| AuthError::Hash(e.to_string()))?;
     let record = Credential { user: ADMIN_USER.into(), hash: hash.to_string() };
     let bytes = serde_json::to_vec(&record).map_err(|e| AuthError::Hash(e.to_string()))?;
+    Ok((password, bytes))
+}
+
+/// Creates the admin credential if the store has none; returns the new password (to be shown
+/// once) or `None` when one exists already.
+pub fn ensure_admin(store: &dyn Store) -> Result<Option<String>, AuthError> {
+    if store.setting(ADMIN_SETTING)?.is_some() {
+        return Ok(None);
+    }
+    let (password, bytes) = new_credential()?;
     // Compare-and-swap: if another process created one meanwhile, theirs stands.
     Ok(if store.put_setting(ADMIN_SETTING, Some(None), &bytes)? { Some(password) } else { None })
+}
+
+/// Replaces the admin password with a new random one (a lost password); returns it.
+pub fn reset_admin(store: &dyn Store) -> Result<String, AuthError> {
+    let (password, bytes) = new_credential()?;
+    store.put_setting(ADMIN_SETTING, None, &bytes)?;
+    Ok(password)
 }
 
 /// Makes a new API token named `name`; returns the token (shown once, stored only as a hash).
@@ -243,6 +256,11 @@ mod tests {
         assert!(matches!(auth.login(None, "admin", &password).unwrap(), Login::Ok(..)));
         assert!(matches!(auth.login(None, "admin", "wrong").unwrap(), Login::Refused));
         assert!(matches!(auth.login(None, "root", &password).unwrap(), Login::Refused));
+        // A reset replaces the password: the old one stops working.
+        let store = auth.store.clone();
+        let new = reset_admin(store.as_ref()).unwrap();
+        assert!(matches!(auth.login(None, "admin", &password).unwrap(), Login::Refused));
+        assert!(matches!(auth.login(None, "admin", &new).unwrap(), Login::Ok(..)));
     }
 
     #[test]

@@ -33,7 +33,8 @@ pub enum Command {
     Alerts(AlertsArgs),
     /// Serve the dashboard and the REST API on a store (HTTPS; see `--plain-http`).
     Serve(ServeArgs),
-    /// API tokens for scripts (`Authorization: Bearer TOKEN`).
+    /// Dashboard credentials: API tokens for scripts (`Authorization: Bearer TOKEN`), and a new
+    /// admin password when it is lost.
     #[command(subcommand)]
     Token(TokenCommand),
 }
@@ -71,6 +72,8 @@ pub struct ServeArgs {
 pub enum TokenCommand {
     /// Make a new API token and print it (it is stored only as a hash).
     Create(TokenCreateArgs),
+    /// Give the dashboard's `admin` user a new random password (printed once) when it is lost.
+    ResetAdmin(StoreArgs),
 }
 
 #[derive(Args, Debug)]

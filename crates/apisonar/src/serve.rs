@@ -60,5 +60,12 @@ pub fn token(cmd: &TokenCommand) -> Result<u8> {
             println!("{token}");
             Ok(0)
         }
+        TokenCommand::ResetAdmin(args) => {
+            let store = SledStore::open(&args.db, &SledOptions::default())?;
+            let password = apisonar_web::auth::reset_admin(&store).context("cannot reset the admin password")?;
+            apisonar_store::Store::flush(&store).context("cannot flush the store")?;
+            println!("{password}");
+            Ok(0)
+        }
     }
 }
