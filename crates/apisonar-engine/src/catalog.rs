@@ -257,6 +257,57 @@ pub struct Catalog {
     removed: BTreeSet<EndpointKey>,
 }
 
+/// The part of recording an observation that needs no catalog state: content types, parsed JSON
+/// bodies, the response shape and every sensitive-data finding. Made where the transaction is
+/// (a flow worker), so the thread that owns the catalog only merges.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    resp_ct: Option<String>,
+    resp_json: Option<serde_json::Value>,
+    shape: Option<Shape>,
+    req_ct: Option<String>,
+    /// A JSON request body (not for forms).
+    req_json: Option<serde_json::Value>,
+    findings: Vec<sensitive::Finding>,
+}
+
+impl Prepared {
+    pub fn new(obs: &Observation) -> Prepared {
+        // The response body is parsed once, for templating, its schema and sensitive data.
+        let resp_ct = obs.response.as_ref().and_then(|r| content_type(&r.headers));
+        let resp_json = obs.response.as_ref().and_then(|r| parse_json(resp_ct.as_deref(), &r.body));
+        let shape =
+            obs.response.as_ref().and_then(|r| response_shape(r.status, resp_ct.as_deref(), resp_json.as_ref()));
+        let req_ct = content_type(&obs.request_headers);
+        // Sensitive data is looked for in every message, not only in sampled ones.
+        let mut findings = Vec::new();
+        sensitive::scan_headers(&obs.request_headers, "request.header", &mut findings);
+        if let Some(q) = obs.query() {
+            sensitive::scan_pairs(&crate::params::decoded_pairs(q, MAX_PARAMS), "request.query", &mut findings);
+        }
+        let mut req_json = None;
+        match req_ct.as_deref() {
+            Some("application/x-www-form-urlencoded") => {
+                let body = String::from_utf8_lossy(&obs.request_body);
+                sensitive::scan_pairs(&crate::params::decoded_pairs(&body, MAX_PARAMS), "request.form", &mut findings);
+            }
+            ct => {
+                req_json = parse_json(ct, &obs.request_body);
+                if let Some(v) = &req_json {
+                    sensitive::scan_json(v, "request.json", &mut findings);
+                }
+            }
+        }
+        if let Some(r) = &obs.response {
+            sensitive::scan_headers(&r.headers, "response.header", &mut findings);
+        }
+        if let Some(v) = &resp_json {
+            sensitive::scan_json(v, "response.json", &mut findings);
+        }
+        Prepared { resp_ct, resp_json, shape, req_ct, req_json, findings }
+    }
+}
+
 impl Catalog {
     pub fn new(config: TemplateConfig) -> Catalog {
         Catalog { templater: Templater::new(config), ..Catalog::default() }
@@ -292,13 +343,14 @@ impl Catalog {
 
     /// Records one observation.
     pub fn observe(&mut self, obs: &Observation) -> Observed {
+        self.observe_prepared(obs, Prepared::new(obs))
+    }
+
+    /// Records one observation whose stateless part was done already (on another thread).
+    pub fn observe_prepared(&mut self, obs: &Observation, prepared: Prepared) -> Observed {
+        let Prepared { resp_ct, resp_json, shape, req_ct, req_json, findings } = prepared;
         let host = obs.endpoint_host();
         let method: String = obs.method.chars().take(32).collect();
-        // The response body is parsed once, for templating and for its schema.
-        let resp_ct = obs.response.as_ref().and_then(|r| content_type(&r.headers));
-        let resp_json = obs.response.as_ref().and_then(|r| parse_json(resp_ct.as_deref(), &r.body));
-        let shape =
-            obs.response.as_ref().and_then(|r| response_shape(r.status, resp_ct.as_deref(), resp_json.as_ref()));
         let templated = self.templater.template(&host, obs.path(), shape);
         for (old, new) in &templated.renames {
             self.rename(&host, old, new);
@@ -337,7 +389,6 @@ impl Catalog {
         }
         let sample_bodies = e.hits <= SCHEMA_FULL_SAMPLES || e.hits.is_multiple_of(SCHEMA_SAMPLE_EVERY);
         // Request side.
-        let req_ct = content_type(&obs.request_headers);
         e.request_bytes.add(obs.request_body_len);
         if let Some(ct) = &req_ct {
             *e.request_content_types.entry(ct.clone()).or_default() += 1;
@@ -367,31 +418,8 @@ impl Catalog {
             }
             _ => {}
         }
-        // Sensitive data is looked for in every message, not only in sampled ones.
-        let mut findings = Vec::new();
-        sensitive::scan_headers(&obs.request_headers, "request.header", &mut findings);
-        if let Some(q) = obs.query() {
-            sensitive::scan_pairs(&crate::params::decoded_pairs(q, MAX_PARAMS), "request.query", &mut findings);
-        }
-        match req_ct.as_deref() {
-            Some("application/x-www-form-urlencoded") => {
-                let body = String::from_utf8_lossy(&obs.request_body);
-                sensitive::scan_pairs(&crate::params::decoded_pairs(&body, MAX_PARAMS), "request.form", &mut findings);
-            }
-            ct => {
-                if let Some(v) = parse_json(ct, &obs.request_body) {
-                    sensitive::scan_json(&v, "request.json", &mut findings);
-                    if sample_bodies {
-                        e.request_schema.get_or_insert_with(Schema::default).add(&v, 0);
-                    }
-                }
-            }
-        }
-        if let Some(r) = &obs.response {
-            sensitive::scan_headers(&r.headers, "response.header", &mut findings);
-        }
-        if let Some(v) = &resp_json {
-            sensitive::scan_json(v, "response.json", &mut findings);
+        if let Some(v) = req_json.as_ref().filter(|_| sample_bodies) {
+            e.request_schema.get_or_insert_with(Schema::default).add(v, 0);
         }
         for f in &findings {
             let room = e.sensitive.len() < MAX_SENSITIVE_LOCATIONS;

@@ -172,9 +172,12 @@ fn request_inputs(obs: &Observation) -> Vec<(String, String)> {
     out
 }
 
-/// `injection_attempt` alerts for one request, one per kind.
-pub fn injection_alerts(obs: &Observation, key: &EndpointKey) -> Vec<Alert> {
-    let mut by_kind: BTreeMap<crate::injection::Injection, Vec<crate::injection::Attempt>> = BTreeMap::new();
+/// Injection attempts in one request, grouped by kind: the stateless (and costly) part of
+/// `injection_alerts`, which can run where the transaction is.
+pub type Attempts = BTreeMap<crate::injection::Injection, Vec<crate::injection::Attempt>>;
+
+pub fn injection_attempts(obs: &Observation) -> Attempts {
+    let mut by_kind: Attempts = BTreeMap::new();
     for (location, value) in request_inputs(obs) {
         // URLs in headers (Referer) and paths are normal; SSRF means a URL the app is asked to fetch.
         let parameter = location.starts_with("request.query")
@@ -186,6 +189,16 @@ pub fn injection_alerts(obs: &Observation, key: &EndpointKey) -> Vec<Alert> {
             }
         }
     }
+    by_kind
+}
+
+/// `injection_attempt` alerts for one request, one per kind.
+pub fn injection_alerts(obs: &Observation, key: &EndpointKey) -> Vec<Alert> {
+    injection_alerts_of(obs, key, injection_attempts(obs))
+}
+
+/// The alerts for attempts found by `injection_attempts`, on the endpoint `key`.
+pub fn injection_alerts_of(obs: &Observation, key: &EndpointKey, by_kind: Attempts) -> Vec<Alert> {
     let status = obs.response.as_ref().map_or("no response".to_string(), |r| format!("status {}", r.status));
     by_kind
         .into_iter()

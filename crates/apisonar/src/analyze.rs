@@ -40,13 +40,16 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
         let mut stats = Stats::default();
         let telemetry = std::sync::Arc::new(crate::telemetry::Telemetry::new(&["files".into()], args.workers));
         let input = crate::pipeline::Input::Files(args.captures.clone());
-        let results = crate::pipeline::run(input, &limits, args.workers, &telemetry, |event| match event {
-            crate::pipeline::Event::Transaction(t) => writers.on_transaction(t),
-            crate::pipeline::Event::Connection(c) => writers.on_connection(c),
-            crate::pipeline::Event::Tls(t) => writers.on_tls(t),
-            crate::pipeline::Event::Finished(s) => stats.merge(&s),
-            crate::pipeline::Event::Tick => {}
-        });
+        let results =
+            crate::pipeline::run(input, &limits, args.workers, writers.inventory.is_some(), &telemetry, |event| {
+                match event {
+                    crate::pipeline::Event::Transaction(t, a) => writers.on_analysed(t, a),
+                    crate::pipeline::Event::Connection(c) => writers.on_connection(c),
+                    crate::pipeline::Event::Tls(t) => writers.on_tls(t),
+                    crate::pipeline::Event::Finished(s) => stats.merge(&s),
+                    crate::pipeline::Event::Tick => {}
+                }
+            });
         for (path, result) in results {
             files.push(report(path.display().to_string(), result));
         }

@@ -240,9 +240,9 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     let mut last_posture = Instant::now();
     let mut status_base = telemetry.totals();
     let status_every = Duration::from_secs(settings.status_interval_secs);
-    let results = crate::pipeline::run(input, &limits, settings.workers, &telemetry, |event| {
+    let results = crate::pipeline::run(input, &limits, settings.workers, true, &telemetry, |event| {
         match event {
-            Event::Transaction(t) => writers.on_transaction(t),
+            Event::Transaction(t, a) => writers.on_analysed(t, a),
             Event::Connection(c) => writers.on_connection(c),
             Event::Tls(t) => writers.on_tls(t),
             Event::Finished(s) => stats.merge(&s),

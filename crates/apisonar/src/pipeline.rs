@@ -38,7 +38,8 @@ impl Batch {
 
 /// What workers send back.
 pub enum Event {
-    Transaction(HttpTransaction),
+    /// A transaction, with its stateless analysis when the pipeline was asked to make it.
+    Transaction(HttpTransaction, Option<Box<crate::sink::Analysis>>),
     Connection(ConnectionSummary),
     Tls(TlsRecord),
     /// A worker is done; its counters.
@@ -47,17 +48,22 @@ pub enum Event {
     Tick,
 }
 
-struct Forward(SyncSender<Event>);
+struct Forward {
+    events: SyncSender<Event>,
+    /// Analyse transactions here (the inventory is kept), to spread that work over workers.
+    analyse: bool,
+}
 
 impl EventSink for Forward {
     fn on_transaction(&mut self, txn: HttpTransaction) {
-        let _ = self.0.send(Event::Transaction(txn));
+        let analysis = self.analyse.then(|| Box::new(crate::sink::Analysis::new(&txn)));
+        let _ = self.events.send(Event::Transaction(txn, analysis));
     }
     fn on_connection(&mut self, summary: ConnectionSummary) {
-        let _ = self.0.send(Event::Connection(summary));
+        let _ = self.events.send(Event::Connection(summary));
     }
     fn on_tls(&mut self, tls: TlsRecord) {
-        let _ = self.0.send(Event::Tls(tls));
+        let _ = self.events.send(Event::Tls(tls));
     }
 }
 
@@ -253,11 +259,13 @@ fn publish_pcap_stats(source: &mut LiveSource, counters: &SourceCounters) {
 }
 
 /// Runs `workers` flow engines over the input; `consume` is called on this thread for every
-/// event, for a `Tick` when the input is quiet, and last for each worker's `Finished`.
+/// event, for a `Tick` when the input is quiet, and last for each worker's `Finished`. With
+/// `analyse`, workers also do each transaction's stateless analysis for the inventory.
 pub fn run(
     input: Input,
     limits: &Limits,
     workers: usize,
+    analyse: bool,
     telemetry: &Arc<Telemetry>,
     mut consume: impl FnMut(Event),
 ) -> FileResults {
@@ -274,7 +282,7 @@ pub fn run(
         let telemetry = telemetry.clone();
         let handle = thread::Builder::new().name(format!("apisonar-flow-{i}")).spawn(move || {
             let mut engine = FlowEngine::shard(limits, i as u64, workers as u64);
-            let mut sink = Forward(events);
+            let mut sink = Forward { events, analyse };
             let mut last_publish = Instant::now();
             loop {
                 match rx.recv_timeout(IDLE_TICK) {
@@ -295,7 +303,7 @@ pub fn run(
             }
             engine.finish(&mut sink);
             telemetry.publish(i, snapshot(&engine));
-            let _ = sink.0.send(Event::Finished(Box::new(engine.stats().clone())));
+            let _ = sink.events.send(Event::Finished(Box::new(engine.stats().clone())));
         });
         if let Ok(h) = handle {
             handles.push(h);

@@ -52,6 +52,23 @@ pub struct Inventory {
     alert_clients: std::collections::HashMap<String, std::collections::HashSet<String>>,
 }
 
+/// The per-transaction work that needs no shared state: the observation, parsed bodies, sensitive
+/// findings and injection attempts. Flow workers make it, so the inventory thread only merges.
+pub struct Analysis {
+    obs: apisonar_engine::Observation,
+    prepared: apisonar_engine::catalog::Prepared,
+    attempts: apisonar_engine::findings::Attempts,
+}
+
+impl Analysis {
+    pub fn new(txn: &HttpTransaction) -> Analysis {
+        let obs = crate::observe::observation(txn);
+        let prepared = apisonar_engine::catalog::Prepared::new(&obs);
+        let attempts = apisonar_engine::findings::injection_attempts(&obs);
+        Analysis { obs, prepared, attempts }
+    }
+}
+
 /// Stands for "every client beyond the per-alert limit".
 pub const MANY_CLIENTS: &str = "*";
 
@@ -96,10 +113,15 @@ impl Inventory {
     }
 
     pub fn observe(&mut self, txn: &HttpTransaction) {
-        let obs = crate::observe::observation(txn);
-        let observed = self.catalog.observe(&obs);
+        self.observe_analysed(Analysis::new(txn));
+    }
+
+    /// Merges a transaction whose stateless analysis was done (possibly on a flow worker).
+    pub fn observe_analysed(&mut self, analysis: Analysis) {
+        let Analysis { obs, prepared, attempts } = analysis;
+        let observed = self.catalog.observe_prepared(&obs, prepared);
         let data = apisonar_engine::findings::data_alerts(&obs, &observed.key, &observed.findings);
-        let injections = apisonar_engine::findings::injection_alerts(&obs, &observed.key);
+        let injections = apisonar_engine::findings::injection_alerts_of(&obs, &observed.key, attempts);
         let abuse = self.behavior.observe(&obs, &observed.key);
         for a in data.into_iter().chain(injections).chain(abuse) {
             self.pending(a);
@@ -220,6 +242,21 @@ impl Writers {
             // Keep the first error; stop writing (e.g. a closed pipe) but keep analysing.
             error.get_or_insert(e);
             *out = None;
+        }
+    }
+}
+
+impl Writers {
+    /// A transaction from a flow worker, analysed there when the inventory is kept.
+    pub fn on_analysed(&mut self, txn: HttpTransaction, analysis: Option<Box<Analysis>>) {
+        match (analysis, &mut self.inventory) {
+            (Some(a), Some(inventory)) => {
+                inventory.observe_analysed(*a);
+                if self.transactions.is_some() {
+                    Writers::record(&mut self.transactions, &mut self.error, &TransactionRecord::new(&txn));
+                }
+            }
+            _ => self.on_transaction(txn),
         }
     }
 }
