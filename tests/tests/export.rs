@@ -71,3 +71,10 @@ fn exported_documents_are_valid_and_describe_the_traffic() {
     );
     assert!(doc["components"]["securitySchemes"]["bearerJwt"].is_object());
 }
+
+/// The dashboard API's own description (web/openapi.json, served at /api/v1/openapi.json) is a
+/// valid document too.
+#[test]
+fn the_dashboard_api_document_is_valid() {
+    validate(&apisonar_tests::repo_root().join("web/openapi.json").display().to_string());
+}
