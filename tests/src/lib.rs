@@ -24,6 +24,15 @@ pub fn apisonar_bin() -> PathBuf {
     bin
 }
 
+/// A path in the temporary directory for one test's files, `apisonar-{area}-{pid}-{name}`, with
+/// whatever an earlier run left there removed.
+pub fn scratch(area: &str, name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("apisonar-{area}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
 /// Every capture file under `captures/`, sorted, as paths relative to the repository root.
 pub fn captures() -> Vec<PathBuf> {
     let mut out = Vec::new();

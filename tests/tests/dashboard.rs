@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 use apisonar_tests::{apisonar, repo_root};
 
 fn temp(name: &str) -> std::path::PathBuf {
-    let p = std::env::temp_dir().join(format!("apisonar-dashboard-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    p
+    apisonar_tests::scratch("dashboard", name)
 }
 
 /// A store from the FastAPI capture, classified against its spec minus one operation (so

@@ -13,7 +13,7 @@ fn read(path: &str) -> String {
 }
 
 fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("apisonar-deploy-{tag}-{}", std::process::id()));
+    let dir = apisonar_tests::scratch("deploy", tag);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

@@ -26,9 +26,7 @@ struct Score {
 }
 
 fn score(name: &str) -> Score {
-    let db = std::env::temp_dir().join(format!("apisonar-discovery-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&db);
-    let db = db.to_string_lossy().into_owned();
+    let db = apisonar_tests::scratch("discovery", name).to_string_lossy().into_owned();
     let capture = format!("captures/apis/{name}.pcap");
     assert_eq!(apisonar(&["analyze", "--db", &db, &capture]).status.code(), Some(0));
     let out = apisonar(&["inventory", "--db", &db, "--format", "json"]);

@@ -6,9 +6,7 @@ use std::process::Command;
 use apisonar_tests::apisonar;
 
 fn temp(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("apisonar-export-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir.to_string_lossy().into_owned()
+    apisonar_tests::scratch("export", name).to_string_lossy().into_owned()
 }
 
 fn validate(path: &str) {

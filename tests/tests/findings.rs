@@ -7,10 +7,7 @@ use apisonar_testkit::synthetic::PLANTED_SECRETS;
 use apisonar_tests::apisonar;
 
 fn temp(name: &str) -> std::path::PathBuf {
-    let p = std::env::temp_dir().join(format!("apisonar-findings-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    let _ = std::fs::remove_file(&p);
-    p
+    apisonar_tests::scratch("findings", name)
 }
 
 fn contains(hay: &[u8], needle: &str) -> bool {

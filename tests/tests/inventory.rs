@@ -4,9 +4,7 @@
 use apisonar_tests::apisonar;
 
 fn temp_db(name: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("apisonar-inv-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir.to_string_lossy().into_owned()
+    apisonar_tests::scratch("inv", name).to_string_lossy().into_owned()
 }
 
 fn inventory(db: &str) -> Vec<serde_json::Value> {

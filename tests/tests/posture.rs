@@ -9,10 +9,7 @@ use apisonar_tests::{apisonar, normalize_template, repo_root};
 use serde_json::{json, Value};
 
 fn temp(name: &str) -> std::path::PathBuf {
-    let p = std::env::temp_dir().join(format!("apisonar-posture-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    let _ = std::fs::remove_file(&p);
-    p
+    apisonar_tests::scratch("posture", name)
 }
 
 /// A (method, spec path) pair.

@@ -67,9 +67,7 @@ fn each_attacker_raises_exactly_its_alerts() {
 
 #[test]
 fn thresholds_come_from_flags() {
-    let db = std::env::temp_dir().join(format!("apisonar-security-thresholds-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&db);
-    let db = db.to_string_lossy().into_owned();
+    let db = apisonar_tests::scratch("security", "thresholds").to_string_lossy().into_owned();
     let run = apisonar(&[
         "analyze",
         "--db",
@@ -89,8 +87,7 @@ fn thresholds_come_from_flags() {
 
 #[test]
 fn thresholds_come_from_the_config_file_the_environment_and_flags() {
-    let dir = std::env::temp_dir().join(format!("apisonar-security-config-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = apisonar_tests::scratch("security", "config");
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("apisonar.toml");
     std::fs::write(&config, "[detection]\nbrute_force_failures = 1000\n").unwrap();

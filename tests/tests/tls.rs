@@ -50,9 +50,7 @@ fn handshakes_match_the_expected_table() {
 
 #[test]
 fn weak_handshakes_raise_weak_tls_alerts() {
-    let db = std::env::temp_dir().join(format!("apisonar-tls-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&db);
-    let db = db.to_string_lossy().into_owned();
+    let db = apisonar_tests::scratch("tls", "db").to_string_lossy().into_owned();
     assert_eq!(apisonar(&["analyze", "--db", &db, "captures/tls/tls-certs.pcap"]).status.code(), Some(0));
     let out = apisonar(&["alerts", "--db", &db, "--kind", "weak_tls", "--format", "json"]);
     let alerts: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
@@ -76,9 +74,7 @@ fn weak_handshakes_raise_weak_tls_alerts() {
 
 #[test]
 fn hosts_seen_only_over_tls_are_in_the_inventory_with_their_sni() {
-    let db = std::env::temp_dir().join(format!("apisonar-tls-inv-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&db);
-    let db = db.to_string_lossy().into_owned();
+    let db = apisonar_tests::scratch("tls", "inv").to_string_lossy().into_owned();
     for _ in 0..2 {
         assert_eq!(apisonar(&["analyze", "--db", &db, "captures/tls/tls-versions.pcap"]).status.code(), Some(0));
     }

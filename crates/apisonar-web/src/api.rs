@@ -51,12 +51,15 @@ pub struct InventorySnapshot {
     pub cleartext_hits: u64,
 }
 
+/// One store read kept for `SNAPSHOT_TTL`.
+type Slot<T> = tokio::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<T>)>>;
+
 /// Reads of the store kept for `SNAPSHOT_TTL`; writes made through the API drop them.
 #[derive(Default)]
 pub struct Snapshots {
-    inventory: tokio::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<InventorySnapshot>)>>,
+    inventory: Slot<InventorySnapshot>,
     /// Newest activity first.
-    alerts: tokio::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Vec<apisonar_engine::Alert>>)>>,
+    alerts: Slot<Vec<apisonar_engine::Alert>>,
 }
 
 impl Snapshots {
@@ -66,15 +69,26 @@ impl Snapshots {
     }
 }
 
-async fn inventory_snapshot(state: &AppState) -> Result<std::sync::Arc<InventorySnapshot>, ApiError> {
-    // Held while rebuilding, so concurrent requests wait for one read instead of each reading.
-    let mut slot = state.snapshots.inventory.lock().await;
-    if let Some((at, snap)) = slot.as_ref() {
+/// The slot's value if it is recent enough, else `read` from the store (off the async threads).
+async fn cached<T: Send + Sync + 'static>(
+    state: &AppState,
+    slot: &Slot<T>,
+    read: impl FnOnce(&dyn apisonar_store::Store) -> Result<T, ApiError> + Send + 'static,
+) -> Result<std::sync::Arc<T>, ApiError> {
+    // Held while reading, so concurrent requests wait for one read instead of each reading.
+    let mut slot = slot.lock().await;
+    if let Some((at, value)) = slot.as_ref() {
         if at.elapsed() < SNAPSHOT_TTL {
-            return Ok(snap.clone());
+            return Ok(value.clone());
         }
     }
-    let snap = blocking(state, |store| {
+    let value = std::sync::Arc::new(blocking(state, read).await?);
+    *slot = Some((std::time::Instant::now(), value.clone()));
+    Ok(value)
+}
+
+async fn inventory_snapshot(state: &AppState) -> Result<std::sync::Arc<InventorySnapshot>, ApiError> {
+    cached(state, &state.snapshots.inventory, |store| {
         let endpoints = store.endpoints()?;
         let mut hourly = BTreeMap::new();
         for e in &endpoints {
@@ -89,24 +103,32 @@ async fn inventory_snapshot(state: &AppState) -> Result<std::sync::Arc<Inventory
             hourly,
         })
     })
-    .await?;
-    let snap = std::sync::Arc::new(snap);
-    *slot = Some((std::time::Instant::now(), snap.clone()));
-    Ok(snap)
+    .await
 }
 
 async fn alerts_snapshot(state: &AppState) -> Result<std::sync::Arc<Vec<apisonar_engine::Alert>>, ApiError> {
-    let mut slot = state.snapshots.alerts.lock().await;
-    if let Some((at, snap)) = slot.as_ref() {
-        if at.elapsed() < SNAPSHOT_TTL {
-            return Ok(snap.clone());
-        }
-    }
-    let mut list = blocking(state, |store| Ok(store.alerts()?)).await?;
-    list.sort_by_key(|a| std::cmp::Reverse((a.last_seen, a.severity, a.id)));
-    let snap = std::sync::Arc::new(list);
-    *slot = Some((std::time::Instant::now(), snap.clone()));
-    Ok(snap)
+    cached(state, &state.snapshots.alerts, |store| {
+        let mut list = store.alerts()?;
+        list.sort_by_key(|a| std::cmp::Reverse((a.last_seen, a.severity, a.id)));
+        Ok(list)
+    })
+    .await
+}
+
+/// A change a person made: written off the async threads and made durable at once (not at the
+/// next periodic flush); the snapshots are dropped so the next page shows it.
+async fn change<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&dyn apisonar_store::Store) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let result = blocking(state, move |store| {
+        let result = f(store)?;
+        store.flush()?;
+        Ok(result)
+    })
+    .await;
+    state.snapshots.invalidate().await;
+    result
 }
 
 /// Runs a store read off the async threads.
@@ -363,14 +385,7 @@ async fn alert(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Jso
 }
 
 async fn set_state(state: &AppState, id: u64, new: AlertState) -> Result<Json<AlertRecord>, ApiError> {
-    // A person's decision is made durable at once (not at the next periodic flush).
-    let changed = blocking(state, move |store| {
-        let changed = store.set_alert_state(id, new)?;
-        store.flush()?;
-        Ok(changed)
-    })
-    .await?;
-    state.snapshots.invalidate().await;
+    let changed = change(state, move |store| Ok(store.set_alert_state(id, new)?)).await?;
     changed.map(|a| Json(AlertRecord::new(&a))).ok_or(ApiError(StatusCode::NOT_FOUND, "no such alert"))
 }
 
@@ -522,26 +537,18 @@ async fn upload_spec(
         spec.hosts = vec![h.trim().to_ascii_lowercase()];
     }
     let operations = spec.operations.len();
-    blocking(&state, move |store| {
+    change(&state, move |store| {
         store.put_spec(&spec)?;
         views::sync_posture_alerts(store)?;
-        store.flush()?;
         Ok(())
     })
     .await
     .map_err(|e| e.into_response())?;
-    state.snapshots.invalidate().await;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "name": name, "operations": operations }))))
 }
 
 async fn delete_spec(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
-    let removed = blocking(&state, move |store| {
-        let removed = store.remove_spec(&name)?;
-        store.flush()?;
-        Ok(removed)
-    })
-    .await?;
-    state.snapshots.invalidate().await;
+    let removed = change(&state, move |store| Ok(store.remove_spec(&name)?)).await?;
     if removed {
         Ok(StatusCode::NO_CONTENT)
     } else {

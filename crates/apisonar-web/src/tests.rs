@@ -99,16 +99,19 @@ fn get(path: &str) -> Request<Body> {
     Request::get(path).body(Body::empty()).unwrap()
 }
 
-async fn login(lab: &Lab) -> (String, String) {
+/// A login form post, to finish with `.body(...)`.
+fn login_form() -> axum::http::request::Builder {
+    Request::post("/login").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+}
+
+/// Signs in as admin with the right password.
+async fn sign_in(lab: &Lab) -> Reply {
     let form = format!("user=admin&password={}", lab.password);
-    let reply = send(
-        &lab.app,
-        Request::post("/login")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(form))
-            .unwrap(),
-    )
-    .await;
+    send(&lab.app, login_form().body(Body::from(form)).unwrap()).await
+}
+
+async fn login(lab: &Lab) -> (String, String) {
+    let reply = sign_in(lab).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
     let set_cookie = reply.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
     let cookie = set_cookie.split(';').next().unwrap().to_string();
@@ -230,23 +233,14 @@ async fn a_session_needs_its_csrf_token_for_changes() {
 #[tokio::test]
 async fn the_session_cookie_is_secure_httponly_and_strict() {
     let lab = lab(true);
-    let form = format!("user=admin&password={}", lab.password);
-    let reply = send(
-        &lab.app,
-        Request::post("/login")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(form))
-            .unwrap(),
-    )
-    .await;
+    let reply = sign_in(&lab).await;
     let cookie = reply.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
     for part in ["__Host-apisonar_session=", "HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
         assert!(cookie.contains(part), "{cookie}");
     }
     // Wrong passwords: refused, then rate limited per address.
     let wrong = || {
-        Request::post("/login")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        login_form()
             .extension(ClientAddr("192.0.2.9:5000".parse().unwrap()))
             .body(Body::from("user=admin&password=guess"))
             .unwrap()
@@ -256,8 +250,7 @@ async fn the_session_cookie_is_secure_httponly_and_strict() {
     }
     assert_eq!(send(&lab.app, wrong()).await.status, StatusCode::TOO_MANY_REQUESTS);
     // A login form posted from another site is refused.
-    let cross = Request::post("/login")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+    let cross = login_form()
         .header(header::HOST, "sensor.example:8443")
         .header(header::ORIGIN, "https://evil.example")
         .body(Body::from(format!("user=admin&password={}", lab.password)))

@@ -3,16 +3,12 @@
 use std::io::{self, Write};
 
 use anyhow::{bail, Context, Result};
-use apisonar_engine::{Alert, AlertState};
+use apisonar_engine::AlertState;
 use apisonar_store::{SledOptions, SledStore, Store};
 
 use crate::cli::{AlertsArgs, ListFormat};
 
 pub use apisonar_web::views::AlertRecord;
-
-fn row(a: &Alert) -> AlertRecord {
-    AlertRecord::new(a)
-}
 
 pub fn run(args: &AlertsArgs) -> Result<u8> {
     if !args.db.exists() {
@@ -40,7 +36,7 @@ pub fn run(args: &AlertsArgs) -> Result<u8> {
         .transpose()?;
     let mut alerts = store.alerts()?;
     alerts.retain(|a| args.kind.as_deref().is_none_or(|k| a.kind == k) && since.is_none_or(|s| a.last_seen >= s));
-    let rows: Vec<AlertRecord> = alerts.iter().map(row).collect();
+    let rows: Vec<AlertRecord> = alerts.iter().map(AlertRecord::new).collect();
     let mut out = io::stdout().lock();
     match args.format {
         ListFormat::Json => {

@@ -58,8 +58,7 @@ pub fn read_file(
             return Err(anyhow!("is a directory"));
         }
     }
-    let mut cap =
-        pcap::Capture::from_file(path).map_err(|e| anyhow!("{}", describe(&e))).context("cannot open capture")?;
+    let mut cap = pcap::Capture::from_file(path).map_err(pcap_error).context("cannot open capture")?;
     let dlt = cap.get_datalink().0;
     let link = LinkType::from_dlt(dlt).ok_or_else(|| anyhow!("unsupported link type {dlt} ({})", link_name(dlt)))?;
     let mut packets = 0u64;
@@ -92,7 +91,7 @@ pub struct LiveSource {
 pub fn open_live(name: &str, settings: &crate::config::CaptureSettings) -> Result<LiveSource> {
     let buffer_bytes = i32::try_from(u64::from(settings.buffer_mib) * 1024 * 1024).unwrap_or(i32::MAX);
     let inactive = pcap::Capture::from_device(name)
-        .map_err(|e| anyhow!("{}", describe(&e)))
+        .map_err(pcap_error)
         .with_context(|| format!("cannot open interface {name}"))?;
     let mut capture = inactive
         .promisc(settings.promisc)
@@ -102,12 +101,12 @@ pub fn open_live(name: &str, settings: &crate::config::CaptureSettings) -> Resul
         .timeout(i32::try_from(settings.timeout_ms.max(1)).unwrap_or(i32::MAX))
         .open()
         .and_then(|c| c.setnonblock())
-        .map_err(|e| anyhow!("{}", describe(&e)))
+        .map_err(pcap_error)
         .with_context(|| format!("cannot open interface {name}"))?;
     if let Some(filter) = &settings.filter {
         capture
             .filter(filter, true)
-            .map_err(|e| anyhow!("{}", describe(&e)))
+            .map_err(pcap_error)
             .with_context(|| format!("interface {name}: bad capture filter {filter:?}"))?;
     }
     let dlt = capture.get_datalink().0;
@@ -124,6 +123,10 @@ impl LiveSource {
         let mut fds = [PollFd::new(std::os::fd::AsFd::as_fd(&self.capture), PollFlags::POLLIN)];
         let _ = poll(&mut fds, PollTimeout::from(timeout_ms));
     }
+}
+
+fn pcap_error(e: pcap::Error) -> anyhow::Error {
+    anyhow!("{}", describe(&e))
 }
 
 pub fn describe(e: &pcap::Error) -> String {

@@ -67,8 +67,7 @@ impl Settings {
             (None, Some("json")) => LogFormat::Json,
             (None, Some(other)) => bail!("config: run.log_format {other:?}: expected \"text\" or \"json\""),
         };
-        let mut specs = config.run.specs.clone().unwrap_or_default();
-        specs.extend(args.specs.iter().cloned());
+        let specs = spec_args(args, config);
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         Ok(Settings {
             interfaces,
@@ -130,6 +129,13 @@ fn drop_privileges(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The spec files: the configuration's, then the flags'.
+fn spec_args(args: &RunArgs, config: &Config) -> Vec<String> {
+    let mut specs = config.run.specs.clone().unwrap_or_default();
+    specs.extend(args.specs.iter().cloned());
+    specs
+}
+
 /// Raised by SIGHUP; the consumer thread reloads when it sees it.
 fn reload_flag() -> Result<Arc<AtomicBool>> {
     let flag = Arc::new(AtomicBool::new(false));
@@ -142,9 +148,8 @@ fn reload_flag() -> Result<Arc<AtomicBool>> {
 fn reload(args: &RunArgs, inventory: &mut Inventory) -> Result<usize> {
     let config = crate::config::load(args.config.as_deref(), utf8_env())?;
     let new_thresholds = thresholds(&config, &args.thresholds)?;
-    let mut spec_args = config.run.specs.clone().unwrap_or_default();
-    spec_args.extend(args.specs.iter().cloned());
-    let specs = spec_args.iter().map(|s| crate::posture::load_spec_arg(s)).collect::<Result<Vec<_>>>()?;
+    let specs =
+        spec_args(args, &config).iter().map(|s| crate::posture::load_spec_arg(s)).collect::<Result<Vec<_>>>()?;
     inventory.behavior.thresholds = new_thresholds;
     for spec in &specs {
         inventory.store.put_spec(spec)?;

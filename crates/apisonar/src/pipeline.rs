@@ -17,7 +17,7 @@ use apisonar_flow::{ConnectionSummary, EventSink, FlowEngine, HttpTransaction, L
 use apisonar_wire::{address_pair, LinkType};
 
 use crate::capture::{read_file, LiveSource, ReadError};
-use crate::telemetry::{SourceCounters, Telemetry, WorkerSnapshot};
+use crate::telemetry::{SourceCounters, Tally, Telemetry, WorkerSnapshot};
 /// Frames per batch handed to a worker (amortises channel costs).
 const BATCH: usize = 256;
 /// Batches queued per worker, and events queued for the consumer.
@@ -176,21 +176,15 @@ impl Batcher {
 fn read_files(files: Vec<PathBuf>, mut batcher: Batcher, counters: &SourceCounters) -> FileResults {
     counters.running.store(true, Ordering::Relaxed);
     let mut results = Vec::new();
-    let (mut frames, mut bytes) = (0u64, 0u64);
+    let mut tally = Tally::default();
     for path in files {
         let result = read_file(&path, |link, frame| {
-            frames += 1;
-            bytes += u64::from(frame.wire_len);
-            if frames.is_multiple_of(1024) {
-                counters.frames.store(frames, Ordering::Relaxed);
-                counters.bytes.store(bytes, Ordering::Relaxed);
-            }
+            tally.add(frame.wire_len, counters);
             batcher.push(link, frame.ts, frame.data, frame.wire_len);
         });
         results.push((path, result));
     }
-    counters.frames.store(frames, Ordering::Relaxed);
-    counters.bytes.store(bytes, Ordering::Relaxed);
+    tally.publish(counters);
     batcher.close();
     counters.running.store(false, Ordering::Relaxed);
     results
@@ -201,6 +195,7 @@ fn read_live(mut source: LiveSource, mut batcher: Batcher, counters: &SourceCoun
     counters.running.store(true, Ordering::Relaxed);
     let mut last_flush = Instant::now();
     let mut last_stats = Instant::now();
+    let mut tally = Tally::default();
     let mut n = 0u64;
     loop {
         if crate::capture::stopped() {
@@ -209,11 +204,9 @@ fn read_live(mut source: LiveSource, mut batcher: Batcher, counters: &SourceCoun
         match source.capture.next_packet() {
             Ok(packet) => {
                 n += 1;
-                counters.frames.fetch_add(1, Ordering::Relaxed);
-                counters.bytes.fetch_add(u64::from(packet.header.len), Ordering::Relaxed);
+                tally.add(packet.header.len, counters);
                 let ts = Timestamp::from_secs_micros(packet.header.ts.tv_sec, packet.header.ts.tv_usec);
-                let dropped = batcher.push(source.link, ts, packet.data, packet.header.len);
-                counters.queue_full_dropped.fetch_add(dropped, Ordering::Relaxed);
+                counters.dropped(batcher.push(source.link, ts, packet.data, packet.header.len));
                 if !n.is_multiple_of(32) {
                     continue;
                 }
@@ -230,8 +223,8 @@ fn read_live(mut source: LiveSource, mut batcher: Batcher, counters: &SourceCoun
             }
         }
         if last_flush.elapsed() >= LIVE_FLUSH {
-            let dropped = batcher.flush();
-            counters.queue_full_dropped.fetch_add(dropped, Ordering::Relaxed);
+            counters.dropped(batcher.flush());
+            tally.publish(counters);
             last_flush = Instant::now();
         }
         if last_stats.elapsed() >= PUBLISH_EVERY {
@@ -240,6 +233,7 @@ fn read_live(mut source: LiveSource, mut batcher: Batcher, counters: &SourceCoun
         }
     }
     publish_pcap_stats(&mut source, counters);
+    tally.publish(counters);
     batcher.close();
     counters.running.store(false, Ordering::Relaxed);
 }

@@ -1,11 +1,10 @@
-//! Specs and posture in the binary: loading spec files, keeping the inventory's templating in
-//! line with them, and raising shadow/zombie alerts.
+//! Specs and posture in the binary: loading spec files and keeping the inventory's templating
+//! in line with them (shadow/zombie alerts: `apisonar_web::views::sync_posture_alerts`).
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use apisonar_engine::{Catalog, Spec};
-use apisonar_store::Store;
 
 /// Reads and parses a spec file; `host` binds it explicitly. Errors name the file and the place.
 pub fn load_spec(path: &Path, host: Option<&str>, name: Option<&str>) -> Result<Spec> {
@@ -48,10 +47,4 @@ pub fn apply_specs(catalog: &mut Catalog, specs: &[Spec]) {
             }
         }
     }
-}
-
-/// Raises or updates a shadow/zombie alert for every endpoint that is one; returns the alerts
-/// that are new or changed.
-pub fn sync_alerts(store: &dyn Store) -> Result<Vec<apisonar_engine::Alert>> {
-    Ok(apisonar_web::views::sync_posture_alerts(store)?)
 }

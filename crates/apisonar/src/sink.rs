@@ -112,10 +112,6 @@ impl Inventory {
         })
     }
 
-    pub fn observe(&mut self, txn: &HttpTransaction) {
-        self.observe_analysed(Analysis::new(txn));
-    }
-
     /// Merges a transaction whose stateless analysis was done (possibly on a flow worker).
     pub fn observe_analysed(&mut self, analysis: Analysis) {
         let Analysis { obs, prepared, attempts } = analysis;
@@ -186,7 +182,8 @@ impl Inventory {
     /// Writes, then raises or updates shadow/zombie alerts for the whole inventory.
     pub fn sync_posture(&mut self) -> Result<()> {
         self.write();
-        for a in crate::posture::sync_alerts(&self.store).context("cannot update the alerts")? {
+        let changed = apisonar_web::views::sync_posture_alerts(&self.store).context("cannot update the alerts")?;
+        for a in changed {
             self.stream(&a);
         }
         Ok(())
@@ -223,9 +220,7 @@ impl Inventory {
             let cutoff = newest.saturating_sub(i64::from(days) * 86_400 * 1_000_000);
             count -= self.store.prune(cutoff).context("cannot apply the retention")?;
         }
-        for a in crate::posture::sync_alerts(&self.store).context("cannot update the alerts")? {
-            self.stream(&a);
-        }
+        self.sync_posture()?;
         if let Some(w) = &mut self.alert_stream {
             w.flush().context("cannot write the alert stream")?;
         }
@@ -249,26 +244,19 @@ impl Writers {
 impl Writers {
     /// A transaction from a flow worker, analysed there when the inventory is kept.
     pub fn on_analysed(&mut self, txn: HttpTransaction, analysis: Option<Box<Analysis>>) {
-        match (analysis, &mut self.inventory) {
-            (Some(a), Some(inventory)) => {
-                inventory.observe_analysed(*a);
-                if self.transactions.is_some() {
-                    Writers::record(&mut self.transactions, &mut self.error, &TransactionRecord::new(&txn));
-                }
-            }
-            _ => self.on_transaction(txn),
+        if let Some(inventory) = &mut self.inventory {
+            // Made here when no flow worker made it (the single-threaded path).
+            inventory.observe_analysed(analysis.map_or_else(|| Analysis::new(&txn), |a| *a));
+        }
+        if self.transactions.is_some() {
+            Writers::record(&mut self.transactions, &mut self.error, &TransactionRecord::new(&txn));
         }
     }
 }
 
 impl EventSink for Writers {
     fn on_transaction(&mut self, txn: HttpTransaction) {
-        if let Some(inventory) = &mut self.inventory {
-            inventory.observe(&txn);
-        }
-        if self.transactions.is_some() {
-            Writers::record(&mut self.transactions, &mut self.error, &TransactionRecord::new(&txn));
-        }
+        self.on_analysed(txn, None);
     }
 
     fn on_tls(&mut self, record: apisonar_flow::TlsRecord) {

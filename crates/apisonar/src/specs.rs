@@ -3,9 +3,10 @@
 use anyhow::{bail, Context, Result};
 use apisonar_engine::{Catalog, TemplateConfig};
 use apisonar_store::{SledOptions, SledStore, Store};
+use apisonar_web::views::sync_posture_alerts;
 
 use crate::cli::{SpecAddArgs, SpecCommand, SpecRemoveArgs, StoreArgs};
-use crate::posture::{apply_specs, load_spec, sync_alerts};
+use crate::posture::{apply_specs, load_spec};
 
 pub fn run(cmd: &SpecCommand) -> Result<u8> {
     match cmd {
@@ -27,7 +28,7 @@ fn add(args: &SpecAddArgs) -> Result<u8> {
     }
     apply_specs(&mut catalog, &store.specs()?);
     store.apply(&catalog.take_changes())?;
-    let alerts = sync_alerts(&store)?.len();
+    let alerts = sync_posture_alerts(&store)?.len();
     store.flush()?;
     let hosts = if spec.hosts.is_empty() { "every host".to_string() } else { spec.hosts.join(", ") };
     println!(
@@ -53,7 +54,7 @@ fn remove(args: &SpecRemoveArgs) -> Result<u8> {
     if !store.remove_spec(&args.name)? {
         bail!("no spec named {}", args.name);
     }
-    let alerts = sync_alerts(&store)?.len();
+    let alerts = sync_posture_alerts(&store)?.len();
     store.flush()?;
     println!("removed {}; {alerts} shadow/zombie alerts", args.name);
     Ok(0)

@@ -26,6 +26,38 @@ pub struct SourceCounters {
     pub failure: Mutex<Option<String>>,
 }
 
+impl SourceCounters {
+    /// Frames refused by a full worker queue.
+    pub fn dropped(&self, frames: u64) {
+        if frames > 0 {
+            self.queue_full_dropped.fetch_add(frames, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Frames and bytes a reader counts locally and publishes now and then, so that the packet path
+/// does no atomic operation per frame.
+#[derive(Debug, Default)]
+pub struct Tally {
+    frames: u64,
+    bytes: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, wire_len: u32, counters: &SourceCounters) {
+        self.frames += 1;
+        self.bytes += u64::from(wire_len);
+        if self.frames.is_multiple_of(256) {
+            self.publish(counters);
+        }
+    }
+
+    pub fn publish(&self, counters: &SourceCounters) {
+        counters.frames.store(self.frames, Ordering::Relaxed);
+        counters.bytes.store(self.bytes, Ordering::Relaxed);
+    }
+}
+
 /// What one flow worker last published.
 #[derive(Debug, Default, Clone)]
 pub struct WorkerSnapshot {
