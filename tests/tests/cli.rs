@@ -95,6 +95,29 @@ fn several_workers_give_the_same_results_as_one() {
         args.extend_from_slice(&captures);
         let out = apisonar(&args);
         assert_eq!(out.status.code(), Some(0));
+        // The summary (on stderr, as stdout carries the transactions) names each pipeline
+        // thread with the CPU it used; the single-threaded path has no pipeline.
+        let summary: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap_or_default();
+        let threads: Vec<(String, f64)> = summary["threads"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|t| (t["thread"].as_str().unwrap_or("").to_string(), t["cpu_secs"].as_f64().unwrap_or(-1.0)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut names: Vec<&str> = threads.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort();
+        let n: usize = workers.parse().unwrap_or(0);
+        let mut expected: Vec<String> = (0..n).map(|i| format!("flow-{i}")).collect();
+        if n > 1 {
+            expected.extend(["events".to_string(), "reader".to_string()]);
+        } else {
+            expected.clear();
+        }
+        expected.sort();
+        assert_eq!(names, expected, "{summary}");
+        assert!(threads.iter().all(|(_, cpu)| cpu.is_finite() && *cpu >= 0.0), "{threads:?}");
         let mut rows: Vec<String> = String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| {

@@ -57,6 +57,10 @@ impl Default for Thresholds {
     }
 }
 
+/// Scanner names in user agents, matched ignoring case in one pass.
+static SCANNER_SIGNATURES: std::sync::LazyLock<crate::signatures::Signatures> =
+    std::sync::LazyLock::new(|| crate::signatures::Signatures::new(&[SCANNER_AGENTS], true));
+
 const SCANNER_AGENTS: &[&str] = &[
     "nikto",
     "sqlmap",
@@ -227,8 +231,7 @@ impl Behavior {
 
         // Scanners by user agent.
         if let Some(ua) = obs.request_header("user-agent") {
-            let lower = ua.to_ascii_lowercase();
-            if let Some(tool) = SCANNER_AGENTS.iter().find(|s| lower.contains(*s)) {
+            if let Some(tool) = SCANNER_SIGNATURES.first_of_each(ua).first().copied().flatten() {
                 let host_key = EndpointKey { host: key.host.clone(), method: "*".into(), path: "*".into() };
                 out.push(alert(
                     obs,

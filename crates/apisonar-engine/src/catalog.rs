@@ -263,11 +263,13 @@ pub struct Catalog {
 #[derive(Debug, Clone, Default)]
 pub struct Prepared {
     resp_ct: Option<String>,
-    resp_json: Option<serde_json::Value>,
+    /// The JSON response body's schema as one sample: much smaller than the parsed body (no
+    /// values, one schema for all items of an array), and it is what the catalog merges.
+    resp_schema: Option<Schema>,
     shape: Option<Shape>,
     req_ct: Option<String>,
-    /// A JSON request body (not for forms).
-    req_json: Option<serde_json::Value>,
+    /// The schema of a JSON request body (not for forms).
+    req_schema: Option<Schema>,
     findings: Vec<sensitive::Finding>,
 }
 
@@ -285,16 +287,16 @@ impl Prepared {
         if let Some(q) = obs.query() {
             sensitive::scan_pairs(&crate::params::decoded_pairs(q, MAX_PARAMS), "request.query", &mut findings);
         }
-        let mut req_json = None;
+        let mut req_schema = None;
         match req_ct.as_deref() {
             Some("application/x-www-form-urlencoded") => {
                 let body = String::from_utf8_lossy(&obs.request_body);
                 sensitive::scan_pairs(&crate::params::decoded_pairs(&body, MAX_PARAMS), "request.form", &mut findings);
             }
             ct => {
-                req_json = parse_json(ct, &obs.request_body);
-                if let Some(v) = &req_json {
-                    sensitive::scan_json(v, "request.json", &mut findings);
+                if let Some(v) = parse_json(ct, &obs.request_body) {
+                    sensitive::scan_json(&v, "request.json", &mut findings);
+                    req_schema = Some(Schema::of(&v));
                 }
             }
         }
@@ -304,7 +306,8 @@ impl Prepared {
         if let Some(v) = &resp_json {
             sensitive::scan_json(v, "response.json", &mut findings);
         }
-        Prepared { resp_ct, resp_json, shape, req_ct, req_json, findings }
+        let resp_schema = resp_json.as_ref().map(Schema::of);
+        Prepared { resp_ct, resp_schema, shape, req_ct, req_schema, findings }
     }
 }
 
@@ -348,7 +351,7 @@ impl Catalog {
 
     /// Records one observation whose stateless part was done already (on another thread).
     pub fn observe_prepared(&mut self, obs: &Observation, prepared: Prepared) -> Observed {
-        let Prepared { resp_ct, resp_json, shape, req_ct, req_json, findings } = prepared;
+        let Prepared { resp_ct, resp_schema, shape, req_ct, req_schema, findings } = prepared;
         let host = obs.endpoint_host();
         let method: String = obs.method.chars().take(32).collect();
         let templated = self.templater.template(&host, obs.path(), shape);
@@ -418,8 +421,8 @@ impl Catalog {
             }
             _ => {}
         }
-        if let Some(v) = req_json.as_ref().filter(|_| sample_bodies) {
-            e.request_schema.get_or_insert_with(Schema::default).add(v, 0);
+        if let Some(one) = req_schema.as_ref().filter(|_| sample_bodies) {
+            e.request_schema.get_or_insert_with(Schema::default).merge(one);
         }
         for f in &findings {
             let room = e.sensitive.len() < MAX_SENSITIVE_LOCATIONS;
@@ -443,9 +446,9 @@ impl Catalog {
                 *e.response_content_types.entry(ct.clone()).or_default() += 1;
             }
             let sample_response = sample_bodies || !e.response_schemas.contains_key(&r.status);
-            if let Some(v) = resp_json.as_ref().filter(|_| sample_response) {
+            if let Some(one) = resp_schema.as_ref().filter(|_| sample_response) {
                 if e.response_schemas.len() < MAX_SCHEMA_STATUSES || e.response_schemas.contains_key(&r.status) {
-                    e.response_schemas.entry(r.status).or_default().add(v, 0);
+                    e.response_schemas.entry(r.status).or_default().merge(one);
                 }
             }
         }

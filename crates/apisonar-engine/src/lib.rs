@@ -23,6 +23,7 @@ pub mod params;
 pub mod posture;
 pub mod schema;
 pub mod sensitive;
+pub mod signatures;
 pub mod spec;
 pub mod stats;
 

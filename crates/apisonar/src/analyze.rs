@@ -36,6 +36,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     };
     let mut files = Vec::new();
     let report = |shown: String, result| FileReport::from_result(shown, result);
+    let mut threads = Vec::new();
     let stats = if args.workers > 1 {
         let mut stats = Stats::default();
         let telemetry = std::sync::Arc::new(crate::telemetry::Telemetry::new(&["files".into()], args.workers));
@@ -53,6 +54,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
         for (path, result) in results {
             files.push(report(path.display().to_string(), result));
         }
+        threads = telemetry.threads.lock().map(|t| t.clone()).unwrap_or_default();
         stats
     } else {
         let mut engine = FlowEngine::new(limits.clone());
@@ -75,6 +77,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     let endpoints = writers.inventory.take().map(|i| i.finish(args.retention_days)).transpose()?;
     let mut summary = Summary::new(files, &stats, started.elapsed().as_secs_f64());
     summary.endpoints = endpoints;
+    summary.threads = threads;
     summary.interrupted = crate::capture::stopped();
     let to_stdout =
         [&args.transactions, &args.connections, &args.alerts].iter().all(|p| p.as_deref() != Some(Path::new("-")));

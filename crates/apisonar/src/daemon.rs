@@ -156,7 +156,7 @@ fn reload(args: &RunArgs, inventory: &mut Inventory) -> Result<usize> {
     }
     let stored = inventory.store.specs().context("cannot read the specs")?;
     crate::posture::apply_specs(&mut inventory.catalog, &stored);
-    inventory.sync_posture()?;
+    inventory.sync_posture();
     Ok(specs.len())
 }
 
@@ -269,17 +269,15 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         }
         if last_posture.elapsed() >= POSTURE_EVERY {
             last_posture = Instant::now();
-            if let Err(e) = inventory.sync_posture() {
-                tracing::error!(error = %format!("{e:#}"), "cannot update shadow/zombie alerts");
-            }
+            inventory.sync_posture();
         }
         telemetry.endpoints.store(inventory.catalog.len() as u64, Ordering::Relaxed);
         telemetry.alerts_raised.store(inventory.alerts_raised, Ordering::Relaxed);
-        if let Some(e) = &inventory.error {
+        if let Some(e) = inventory.failure() {
             if let Ok(mut f) = telemetry.store_failure.lock() {
                 if f.is_none() {
                     tracing::error!(error = %e, "cannot write the store; analysis goes on, nothing more is saved");
-                    *f = Some(e.to_string());
+                    *f = Some(e);
                 }
             }
         }
@@ -308,6 +306,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     summary.endpoints = endpoints;
     summary.interrupted = crate::capture::stopped();
     summary.capture = Some(telemetry.totals());
+    summary.threads = telemetry.threads.lock().map(|t| t.clone()).unwrap_or_default();
     tracing::info!(interrupted = summary.interrupted, "stopped");
     let mut out = io::stdout().lock();
     match args.summary {

@@ -20,9 +20,12 @@ use crate::capture::{read_file, LiveSource, ReadError};
 use crate::telemetry::{SourceCounters, Tally, Telemetry, WorkerSnapshot};
 /// Frames per batch handed to a worker (amortises channel costs).
 const BATCH: usize = 256;
-/// Batches queued per worker, and events queued for the consumer.
+/// Batches queued per worker, and event batches queued for the consumer.
 const WORKER_QUEUE: usize = 64;
-const EVENT_QUEUE: usize = 1024;
+const EVENT_QUEUE: usize = 256;
+/// Events a worker collects before handing them over (it also hands them over after each batch
+/// of frames): one channel operation, and at most one wake-up, per batch rather than per event.
+const EVENT_BATCH: usize = 128;
 
 /// Frames for one worker in one buffer (one allocation per batch, not per frame).
 struct Batch {
@@ -33,6 +36,30 @@ struct Batch {
 impl Batch {
     fn new() -> Batch {
         Batch { bytes: Vec::with_capacity(BATCH * 1600), frames: Vec::with_capacity(BATCH) }
+    }
+}
+
+/// Emptied batches on their way back from the workers to the readers: reusing the buffers
+/// spares the reader an allocation and its page faults per batch.
+#[derive(Clone, Default)]
+struct BatchPool(Arc<std::sync::Mutex<Vec<Batch>>>);
+
+impl BatchPool {
+    /// Batches kept for reuse; more are freed (the queues hold at most this many anyway).
+    const KEEP: usize = 2 * WORKER_QUEUE;
+
+    fn take(&self) -> Batch {
+        self.0.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_else(Batch::new)
+    }
+
+    fn give(&self, mut batch: Batch) {
+        batch.bytes.clear();
+        batch.frames.clear();
+        if let Ok(mut pool) = self.0.lock() {
+            if pool.len() < Self::KEEP {
+                pool.push(batch);
+            }
+        }
     }
 }
 
@@ -49,21 +76,37 @@ pub enum Event {
 }
 
 struct Forward {
-    events: SyncSender<Event>,
+    events: SyncSender<Vec<Event>>,
+    pending: Vec<Event>,
     /// Analyse transactions here (the inventory is kept), to spread that work over workers.
     analyse: bool,
+}
+
+impl Forward {
+    fn push(&mut self, event: Event) {
+        self.pending.push(event);
+        if self.pending.len() >= EVENT_BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            let _ = self.events.send(std::mem::replace(&mut self.pending, Vec::with_capacity(EVENT_BATCH)));
+        }
+    }
 }
 
 impl EventSink for Forward {
     fn on_transaction(&mut self, txn: HttpTransaction) {
         let analysis = self.analyse.then(|| Box::new(crate::sink::Analysis::new(&txn)));
-        let _ = self.events.send(Event::Transaction(txn, analysis));
+        self.push(Event::Transaction(txn, analysis));
     }
     fn on_connection(&mut self, summary: ConnectionSummary) {
-        let _ = self.events.send(Event::Connection(summary));
+        self.push(Event::Connection(summary));
     }
     fn on_tls(&mut self, tls: TlsRecord) {
-        let _ = self.events.send(Event::Tls(tls));
+        self.push(Event::Tls(tls));
     }
 }
 
@@ -115,13 +158,14 @@ fn wall_clock() -> Timestamp {
 struct Batcher {
     batches: Vec<Batch>,
     senders: Vec<SyncSender<Batch>>,
+    pool: BatchPool,
     /// Live: never wait for a worker; count what a full queue refuses.
     drop_when_full: bool,
 }
 
 impl Batcher {
-    fn new(senders: Vec<SyncSender<Batch>>, drop_when_full: bool) -> Batcher {
-        Batcher { batches: senders.iter().map(|_| Batch::new()).collect(), senders, drop_when_full }
+    fn new(senders: Vec<SyncSender<Batch>>, pool: BatchPool, drop_when_full: bool) -> Batcher {
+        Batcher { batches: senders.iter().map(|_| pool.take()).collect(), senders, pool, drop_when_full }
     }
 
     /// Adds a frame; returns how many frames were dropped because a queue was full.
@@ -142,19 +186,16 @@ impl Batcher {
         if batch.frames.is_empty() {
             return 0;
         }
-        let full = std::mem::replace(batch, Batch::new());
+        let full = std::mem::replace(batch, self.pool.take());
         if !self.drop_when_full {
             let _ = tx.send(full);
             return 0;
         }
         match tx.try_send(full) {
             Ok(()) => 0,
-            Err(TrySendError::Full(mut refused)) => {
+            Err(TrySendError::Full(refused)) => {
                 let dropped = refused.frames.len() as u64;
-                // Reuse the refused buffers rather than allocating again.
-                refused.frames.clear();
-                refused.bytes.clear();
-                *batch = refused;
+                self.pool.give(refused);
                 dropped
             }
             Err(TrySendError::Disconnected(_)) => 0,
@@ -265,31 +306,35 @@ pub fn run(
 ) -> FileResults {
     let workers = workers.max(1);
     let live = matches!(input, Input::Live(_));
-    let (event_tx, event_rx): (SyncSender<Event>, Receiver<Event>) = sync_channel(EVENT_QUEUE);
+    let (event_tx, event_rx): (SyncSender<Vec<Event>>, Receiver<Vec<Event>>) = sync_channel(EVENT_QUEUE);
     let mut frame_txs = Vec::new();
     let mut handles = Vec::new();
+    let pool = BatchPool::default();
     for i in 0..workers {
         let (tx, rx) = sync_channel::<Batch>(WORKER_QUEUE);
         frame_txs.push(tx);
         let events = event_tx.clone();
         let limits = limits.clone();
         let telemetry = telemetry.clone();
+        let pool = pool.clone();
         let handle = thread::Builder::new().name(format!("apisonar-flow-{i}")).spawn(move || {
             let mut engine = FlowEngine::shard(limits, i as u64, workers as u64);
-            let mut sink = Forward { events, analyse };
+            let mut sink = Forward { events, pending: Vec::with_capacity(EVENT_BATCH), analyse };
             let mut last_publish = Instant::now();
             loop {
                 match rx.recv_timeout(IDLE_TICK) {
                     Ok(batch) => {
-                        for (link, ts, wire_len, range) in batch.frames {
-                            let data = batch.bytes.get(range).unwrap_or_default();
-                            engine.frame(link, ts, data, wire_len, &mut sink);
+                        for (link, ts, wire_len, range) in &batch.frames {
+                            let data = batch.bytes.get(range.clone()).unwrap_or_default();
+                            engine.frame(*link, *ts, data, *wire_len, &mut sink);
                         }
+                        pool.give(batch);
                     }
                     Err(RecvTimeoutError::Timeout) if live => engine.tick(wall_clock(), &mut sink),
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => break,
                 }
+                sink.flush();
                 if last_publish.elapsed() >= PUBLISH_EVERY {
                     telemetry.publish(i, snapshot(&engine));
                     last_publish = Instant::now();
@@ -297,7 +342,9 @@ pub fn run(
             }
             engine.finish(&mut sink);
             telemetry.publish(i, snapshot(&engine));
-            let _ = sink.events.send(Event::Finished(Box::new(engine.stats().clone())));
+            telemetry.record_thread(&format!("flow-{i}"));
+            sink.push(Event::Finished(Box::new(engine.stats().clone())));
+            sink.flush();
         });
         if let Ok(h) = handle {
             handles.push(h);
@@ -307,25 +354,29 @@ pub fn run(
     let mut readers = Vec::new();
     match input {
         Input::Files(files) => {
-            let batcher = Batcher::new(frame_txs, false);
+            let batcher = Batcher::new(frame_txs, pool, false);
             let telemetry = telemetry.clone();
             readers.push(thread::Builder::new().name("apisonar-reader".into()).spawn(move || {
                 let counters = telemetry.sources.first();
-                match counters {
+                let results = match counters {
                     Some(c) => read_files(files, batcher, c),
                     None => read_files(files, batcher, &SourceCounters::default()),
-                }
+                };
+                telemetry.record_thread("reader");
+                results
             }));
         }
         Input::Live(sources) => {
             for (index, source) in sources.into_iter().enumerate() {
-                let batcher = Batcher::new(frame_txs.clone(), true);
+                let batcher = Batcher::new(frame_txs.clone(), pool.clone(), true);
                 let telemetry = telemetry.clone();
                 let name = format!("apisonar-cap-{}", source.name);
                 readers.push(thread::Builder::new().name(name).spawn(move || {
+                    let name = format!("capture-{}", source.name);
                     if let Some(c) = telemetry.sources.get(index) {
                         read_live(source, batcher, c);
                     }
+                    telemetry.record_thread(&name);
                     FileResults::new()
                 }));
             }
@@ -334,11 +385,13 @@ pub fn run(
     }
     loop {
         match event_rx.recv_timeout(CONSUMER_TICK) {
-            Ok(event) => consume(event),
+            Ok(events) => events.into_iter().for_each(&mut consume),
             Err(RecvTimeoutError::Timeout) => consume(Event::Tick),
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
+    // This thread merges every event (into the inventory when there is one).
+    telemetry.record_thread(if analyse { "inventory" } else { "events" });
     for h in handles {
         let _ = h.join();
     }

@@ -13,10 +13,14 @@ use apisonar_store::{SledOptions, SledStore, Store};
 use serde::Serialize;
 
 use crate::output::{ConnectionRecord, TransactionRecord};
+use crate::store_writer::StoreWriter;
 
-pub fn open_output(path: &Path) -> Result<Box<dyn Write>> {
+/// A JSON-lines output (a file or stdout); `Send` so that the store writer can own the alert stream.
+pub type Output = Box<dyn Write + Send>;
+
+pub fn open_output(path: &Path) -> Result<Output> {
     if path == Path::new("-") {
-        Ok(Box::new(BufWriter::with_capacity(1 << 16, io::stdout().lock())))
+        Ok(Box::new(BufWriter::with_capacity(1 << 16, io::stdout())))
     } else {
         let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(Box::new(BufWriter::with_capacity(1 << 16, file)))
@@ -24,24 +28,25 @@ pub fn open_output(path: &Path) -> Result<Box<dyn Write>> {
 }
 
 pub struct Writers {
-    pub transactions: Option<Box<dyn Write>>,
-    pub connections: Option<Box<dyn Write>>,
-    pub tls: Option<Box<dyn Write>>,
+    pub transactions: Option<Output>,
+    pub connections: Option<Output>,
+    pub tls: Option<Output>,
     pub error: Option<io::Error>,
     pub inventory: Option<Inventory>,
 }
 
 /// The catalog being filled and the store it is written to, at most `WRITE_INTERVAL` apart, so
-/// that a killed process loses at most that much.
+/// that a killed process loses at most that much. The writes happen on the store writer's
+/// thread, started at the first write.
 pub struct Inventory {
     pub catalog: Catalog,
     pub store: SledStore,
     pub last_write: Instant,
-    pub error: Option<apisonar_store::StoreError>,
+    writer: Option<StoreWriter>,
     /// Alert occurrences since the last write, aggregated by dedup key.
     pub pending_alerts: std::collections::BTreeMap<String, apisonar_engine::Alert>,
-    /// Where alerts are streamed as JSON lines.
-    pub alert_stream: Option<Box<dyn Write>>,
+    /// Where stored alerts are streamed as JSON lines (set before the first write).
+    pub alert_stream: Option<Output>,
     /// Abuse detectors with memory across requests.
     pub behavior: apisonar_engine::behavior::Behavior,
     /// TLS per server name, merged into the store at the end.
@@ -102,7 +107,7 @@ impl Inventory {
             catalog,
             store,
             last_write: Instant::now(),
-            error: None,
+            writer: None,
             pending_alerts: Default::default(),
             alert_stream: None,
             behavior: Default::default(),
@@ -159,48 +164,37 @@ impl Inventory {
         }
     }
 
+    /// Hands what changed since the last write to the store writer.
     pub fn write(&mut self) {
         self.last_write = Instant::now();
-        if self.error.is_some() {
-            return;
-        }
-        if let Err(e) = self.store.apply(&self.catalog.take_changes()) {
-            self.error = Some(e);
-            return;
-        }
-        for (_, a) in std::mem::take(&mut self.pending_alerts) {
-            match self.store.upsert_alert(&a, apisonar_engine::AlertMerge::Add) {
-                Ok((stored, _)) => self.stream(&stored),
-                Err(e) => {
-                    self.error = Some(e);
-                    return;
-                }
-            }
-        }
+        let changes = self.catalog.take_changes();
+        let alerts = std::mem::take(&mut self.pending_alerts).into_values().collect();
+        self.writer().write(changes, alerts);
     }
 
-    /// Writes, then raises or updates shadow/zombie alerts for the whole inventory.
-    pub fn sync_posture(&mut self) -> Result<()> {
+    fn writer(&mut self) -> &StoreWriter {
+        self.writer.get_or_insert_with(|| StoreWriter::spawn(self.store.clone(), self.alert_stream.take()))
+    }
+
+    /// Writes, then has shadow/zombie alerts raised or updated for the whole inventory (on the
+    /// store writer, after the write).
+    pub fn sync_posture(&mut self) {
         self.write();
-        let changed = apisonar_web::views::sync_posture_alerts(&self.store).context("cannot update the alerts")?;
-        for a in changed {
-            self.stream(&a);
-        }
-        Ok(())
+        self.writer().sync_posture();
     }
 
-    fn stream(&mut self, alert: &apisonar_engine::Alert) {
-        if let Some(w) = &mut self.alert_stream {
-            let line = serde_json::to_string(&crate::alerts::AlertRecord::new(alert)).unwrap_or_default();
-            if writeln!(w, "{line}").is_err() {
-                self.alert_stream = None;
-            }
-        }
+    /// Why the store is no longer written to, once a write failed.
+    pub fn failure(&self) -> Option<String> {
+        self.writer.as_ref()?.failed()
     }
 
     pub fn finish(mut self, retention_days: Option<u32>) -> Result<usize> {
         self.write();
-        if let Some(e) = self.error.take() {
+        let (mut stream, error) = match self.writer.take() {
+            Some(writer) => writer.finish(),
+            None => (self.alert_stream.take(), None),
+        };
+        if let Some(e) = error {
             return Err(e).context("cannot write the inventory");
         }
         let mut hosts = std::mem::take(&mut self.tls_hosts);
@@ -220,8 +214,9 @@ impl Inventory {
             let cutoff = newest.saturating_sub(i64::from(days) * 86_400 * 1_000_000);
             count -= self.store.prune(cutoff).context("cannot apply the retention")?;
         }
-        self.sync_posture()?;
-        if let Some(w) = &mut self.alert_stream {
+        let changed = apisonar_web::views::sync_posture_alerts(&self.store).context("cannot update the alerts")?;
+        crate::store_writer::stream_alerts(&mut stream, &changed);
+        if let Some(w) = &mut stream {
             w.flush().context("cannot write the alert stream")?;
         }
         self.store.flush().context("cannot flush the inventory")?;
@@ -230,7 +225,7 @@ impl Inventory {
 }
 
 impl Writers {
-    fn record(out: &mut Option<Box<dyn Write>>, error: &mut Option<io::Error>, value: &impl Serialize) {
+    fn record(out: &mut Option<Output>, error: &mut Option<io::Error>, value: &impl Serialize) {
         let Some(w) = out else { return };
         let result = serde_json::to_writer(&mut *w, value).map_err(io::Error::from).and_then(|()| w.write_all(b"\n"));
         if let Err(e) = result {

@@ -58,6 +58,9 @@ pub struct Summary {
     /// Live capture counters: frames, drops by reason, limit hits, memory (`run` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capture: Option<crate::telemetry::Totals>,
+    /// CPU seconds of each pipeline thread (with several workers): which stage limits throughput.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub threads: Vec<crate::telemetry::ThreadCpu>,
     /// A signal stopped reading before the end of the input.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
@@ -90,6 +93,7 @@ impl Summary {
             anomalies: s.anomalies().map(|(a, n)| (a.as_str().to_string(), n.into())).collect(),
             endpoints: None,
             capture: None,
+            threads: Vec::new(),
             interrupted: false,
             elapsed_secs,
             packets_per_sec: per_sec(s.packets as f64),
@@ -130,6 +134,10 @@ impl Summary {
                 "capture       {} frames; dropped: kernel {}, interface {}, queue full {}; limit hits {}",
                 c.frames, c.dropped_kernel, c.dropped_interface, c.dropped_queue_full, c.limit_hits
             )?;
+        }
+        if !self.threads.is_empty() {
+            let cpu: Vec<String> = self.threads.iter().map(|t| format!("{} {:.2} s", t.thread, t.cpu_secs)).collect();
+            writeln!(w, "cpu           {}", cpu.join(", "))?;
         }
         if self.interrupted {
             writeln!(w, "interrupted   by a signal; everything read before it was analysed and stored")?;

@@ -88,6 +88,42 @@ pub struct Telemetry {
     pub store_failure: Mutex<Option<String>>,
     pub reloads: AtomicU64,
     pub reload_failures: AtomicU64,
+    /// CPU time of each pipeline thread, recorded as it ends (for the exit summary).
+    pub threads: Mutex<Vec<ThreadCpu>>,
+}
+
+/// How much CPU one thread used: tells which stage of the pipeline limits throughput.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ThreadCpu {
+    pub thread: String,
+    pub cpu_secs: f64,
+}
+
+/// CPU time used so far by the calling thread.
+pub fn thread_cpu_secs() -> f64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .map(|t| t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9)
+        .unwrap_or(0.0)
+}
+
+/// CPU time of every thread of this process now, by thread name (Linux /proc; empty elsewhere).
+pub fn process_threads_cpu() -> Vec<ThreadCpu> {
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100).max(1) as f64;
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Vec::new() };
+    let mut by_name: std::collections::BTreeMap<String, f64> = Default::default();
+    for task in tasks.flatten() {
+        let (Ok(comm), Ok(stat)) =
+            (std::fs::read_to_string(task.path().join("comm")), std::fs::read_to_string(task.path().join("stat")))
+        else {
+            continue;
+        };
+        // The name in parentheses may hold spaces; the fields after it are utime, stime at 12, 13.
+        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        *by_name.entry(comm.trim().to_string()).or_default() += (tick(11) + tick(12)) / ticks;
+    }
+    by_name.into_iter().map(|(thread, cpu_secs)| ThreadCpu { thread, cpu_secs }).collect()
 }
 
 /// Totals at one moment, for the status line and the exit summary.
@@ -117,6 +153,14 @@ impl Telemetry {
             store_failure: Mutex::new(None),
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
+            threads: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Records the calling thread's CPU time under `name` (call it as the thread ends).
+    pub fn record_thread(&self, name: &str) {
+        if let Ok(mut threads) = self.threads.lock() {
+            threads.push(ThreadCpu { thread: name.to_string(), cpu_secs: thread_cpu_secs() });
         }
     }
 
@@ -218,6 +262,10 @@ impl Telemetry {
         ] {
             flow_events.push(&[("event", event)], n as f64);
         }
+        let mut cpu = Metric::counter("apisonar_thread_cpu_seconds_total", "CPU time by thread (name).");
+        for t in process_threads_cpu() {
+            cpu.push(&[("thread", t.thread.as_str())], t.cpu_secs);
+        }
         let plain = |m: Metric, v: u64| m.sample(&[], v as f64);
         vec![
             frames,
@@ -254,6 +302,7 @@ impl Telemetry {
                 Metric::counter("apisonar_config_reload_failures_total", "SIGHUP reloads refused (old settings kept)."),
                 self.reload_failures.load(Ordering::Relaxed),
             ),
+            cpu,
             plain(Metric::gauge("process_resident_memory_bytes", "Resident memory."), resident_bytes().unwrap_or(0)),
             Metric::gauge("apisonar_uptime_seconds", "Seconds since start.")
                 .sample(&[], self.started.elapsed().as_secs_f64()),
@@ -290,6 +339,8 @@ mod tests {
         assert!(text.contains("apisonar_dropped_packets_total{source=\"eth2\",reason=\"queue_full\"} 5\n"), "{text}");
         assert!(text.contains("apisonar_dropped_packets_total{source=\"eth1\",reason=\"kernel\"} 0\n"), "{text}");
         assert!(text.contains("apisonar_workers 2\n"), "{text}");
+        // This test's own thread is listed with the CPU it used.
+        assert!(text.contains("apisonar_thread_cpu_seconds_total{thread=\""), "{text}");
         assert!(resident_bytes().unwrap_or(0) > 0);
         assert_eq!(t.totals().dropped_queue_full, 5);
     }
