@@ -2,7 +2,11 @@
 //! enumeration, brute force, broken object-level authorisation (BOLA), scanners, and rate and
 //! error spikes against a per-endpoint baseline. All state is bounded.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+/// Per-client and per-endpoint state is looked up for every request: foldhash (randomly seeded
+/// per map) instead of SipHash.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use crate::alert::{Alert, Severity};
 use crate::catalog::EndpointKey;

@@ -497,15 +497,25 @@ fn add(out: &mut Vec<Finding>, class: Class, location: &str, mask: impl FnOnce()
 
 /// Classifies named pairs (query string, form body) at `location`.
 pub fn scan_pairs(pairs: &[(String, String)], location: &str, out: &mut Vec<Finding>) {
+    let mut here = String::with_capacity(location.len() + 32);
     for (name, value) in pairs {
-        push(name, value, &format!("{location}.{name}"), out);
+        here.clear();
+        here.push_str(location);
+        here.push('.');
+        here.push_str(name);
+        push(name, value, &here, out);
     }
 }
 
 /// Classifies request or response header fields (names lower-case) at `location`.
 pub fn scan_headers(headers: &[(String, String)], location: &str, out: &mut Vec<Finding>) {
+    // One buffer for every header's location: most headers find nothing, so nothing is kept.
+    let mut here = String::with_capacity(location.len() + 32);
     for (name, value) in headers {
-        let here = format!("{location}.{name}");
+        here.clear();
+        here.push_str(location);
+        here.push('.');
+        here.push_str(name);
         match name.as_str() {
             "authorization" | "proxy-authorization" => {
                 let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
@@ -524,8 +534,12 @@ pub fn scan_headers(headers: &[(String, String)], location: &str, out: &mut Vec<
             "cookie" | "set-cookie" => {
                 let pairs: Vec<&str> =
                     if name == "set-cookie" { value.split(';').take(1).collect() } else { value.split(';').collect() };
+                let header_len = here.len();
                 for pair in pairs {
                     let (cookie, v) = pair.trim().split_once('=').unwrap_or((pair.trim(), ""));
+                    here.truncate(header_len);
+                    here.push('.');
+                    here.push_str(cookie);
                     let lower = cookie.to_ascii_lowercase();
                     let session =
                         ["session", "sessionid", "session_id", "sid", "connect.sid", "jsessionid", "phpsessid"]
@@ -533,9 +547,9 @@ pub fn scan_headers(headers: &[(String, String)], location: &str, out: &mut Vec<
                             || lower.ends_with("_session")
                             || lower.ends_with("sessid");
                     if session && !v.is_empty() {
-                        add(out, Class::SessionCookie, &format!("{here}.{cookie}"), || mask(Class::SessionCookie, v));
+                        add(out, Class::SessionCookie, &here, || mask(Class::SessionCookie, v));
                     } else {
-                        push(cookie, v, &format!("{here}.{cookie}"), out);
+                        push(cookie, v, &here, out);
                     }
                 }
             }

@@ -43,8 +43,9 @@ pub struct Inventory {
     pub store: SledStore,
     pub last_write: Instant,
     writer: Option<StoreWriter>,
-    /// Alert occurrences since the last write, aggregated by dedup key.
-    pub pending_alerts: std::collections::BTreeMap<String, apisonar_engine::Alert>,
+    /// Alert occurrences since the last write, aggregated by dedup key (hashed: the keys share
+    /// long prefixes, which made ordered-map lookups the inventory thread's biggest cost).
+    pub pending_alerts: std::collections::HashMap<String, apisonar_engine::Alert, foldhash::fast::RandomState>,
     /// Where stored alerts are streamed as JSON lines (set before the first write).
     pub alert_stream: Option<Output>,
     /// Abuse detectors with memory across requests.
@@ -152,14 +153,15 @@ impl Inventory {
                 }
             }
         }
-        match self.pending_alerts.get_mut(&a.dedup_key()) {
-            Some(p) => {
+        match self.pending_alerts.entry(a.dedup_key()) {
+            std::collections::hash_map::Entry::Occupied(mut p) => {
+                let p = p.get_mut();
                 p.count += 1;
                 p.last_seen = p.last_seen.max(a.last_seen);
                 p.first_seen = p.first_seen.min(a.first_seen);
             }
-            None => {
-                self.pending_alerts.insert(a.dedup_key(), a);
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(a);
             }
         }
     }
@@ -168,7 +170,11 @@ impl Inventory {
     pub fn write(&mut self) {
         self.last_write = Instant::now();
         let changes = self.catalog.take_changes();
-        let alerts = std::mem::take(&mut self.pending_alerts).into_values().collect();
+        // In key order, so that alert ids are given out the same way on every run.
+        let mut alerts: Vec<(String, apisonar_engine::Alert)> =
+            std::mem::take(&mut self.pending_alerts).into_iter().collect();
+        alerts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let alerts = alerts.into_iter().map(|(_, a)| a).collect();
         self.writer().write(changes, alerts);
     }
 

@@ -3,9 +3,10 @@
 //! work (encoding, tree updates, alert merges) and the alert stream happen here.
 
 use std::io::Write;
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use apisonar_engine::{Alert, AlertMerge, Changes};
 use apisonar_store::{SledStore, Store, StoreError};
@@ -16,11 +17,21 @@ use crate::sink::Output;
 /// (and through it the workers) instead of holding seconds of changes in memory.
 const QUEUE: usize = 4;
 
+/// A write still running after this long is taken for a stuck store. sled 0.34 can deadlock
+/// under heavy write load (its flusher's garbage collection against a writer waiting for a new
+/// segment, spacejam/sled#1412; seen here once on a loaded machine): rather than hang, the sensor
+/// then stops saving, reports the store as failed (/healthz turns 503, so a supervisor restarts
+/// it) and still exits when asked.
+pub const STALL_AFTER: Duration = Duration::from_secs(60);
+
 enum Job {
     /// Endpoint changes and alert occurrences (aggregated by dedup key), in that order.
     Write(Changes, Vec<Alert>),
     /// Raise or update shadow/zombie alerts from what is stored (after the writes before it).
     Posture,
+    /// Holds the writer this long (tests: a store that stops answering).
+    #[cfg(test)]
+    Stall(Duration),
 }
 
 pub struct StoreWriter {
@@ -28,19 +39,30 @@ pub struct StoreWriter {
     thread: Option<JoinHandle<Option<Output>>>,
     /// The first write that failed; later jobs are skipped (nothing half-written on top).
     error: Arc<Mutex<Option<StoreError>>>,
+    /// When the job now running started.
+    busy_since: Arc<Mutex<Option<Instant>>>,
+    stall_after: Duration,
 }
 
 impl StoreWriter {
-    pub fn spawn(store: SledStore, mut stream: Option<Output>) -> StoreWriter {
+    pub fn spawn(store: SledStore, stream: Option<Output>) -> StoreWriter {
+        StoreWriter::with_stall_limit(store, stream, STALL_AFTER)
+    }
+
+    fn with_stall_limit(store: SledStore, mut stream: Option<Output>, stall_after: Duration) -> StoreWriter {
         let (jobs, rx) = sync_channel::<Job>(QUEUE);
         let error: Arc<Mutex<Option<StoreError>>> = Arc::default();
-        let failed = error.clone();
+        let busy_since: Arc<Mutex<Option<Instant>>> = Arc::default();
+        let (failed, busy) = (error.clone(), busy_since.clone());
         let thread = std::thread::Builder::new().name("apisonar-store".into()).spawn(move || {
             for job in rx {
                 if failed.lock().map(|e| e.is_some()).unwrap_or(true) {
                     continue;
                 }
-                if let Err(e) = run(&store, job, &mut stream) {
+                set(&busy, Some(Instant::now()));
+                let result = run(&store, job, &mut stream);
+                set(&busy, None);
+                if let Err(e) = result {
                     if let Ok(mut slot) = failed.lock() {
                         slot.get_or_insert(e);
                     }
@@ -49,10 +71,10 @@ impl StoreWriter {
             stream
         });
         match thread {
-            Ok(thread) => StoreWriter { jobs: Some(jobs), thread: Some(thread), error },
+            Ok(thread) => StoreWriter { jobs: Some(jobs), thread: Some(thread), error, busy_since, stall_after },
             Err(e) => {
                 let error = Arc::new(Mutex::new(Some(StoreError::Io(format!("cannot start the store writer: {e}")))));
-                StoreWriter { jobs: None, thread: None, error }
+                StoreWriter { jobs: None, thread: None, error, busy_since, stall_after }
             }
         }
     }
@@ -65,23 +87,60 @@ impl StoreWriter {
         self.send(Job::Posture);
     }
 
-    fn send(&self, job: Job) {
-        if let Some(jobs) = &self.jobs {
-            let _ = jobs.send(job);
+    /// Queues a job, waiting while the queue is full, unless the writer is stuck (then the job
+    /// is dropped: the failure is reported by `failed`).
+    fn send(&self, mut job: Job) {
+        let Some(jobs) = &self.jobs else { return };
+        loop {
+            match jobs.try_send(job) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => return,
+                Err(TrySendError::Full(back)) => {
+                    if self.stuck_for().is_some() {
+                        return;
+                    }
+                    job = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
         }
     }
 
-    /// The first failure, if any (the writer stops writing after it).
-    pub fn failed(&self) -> Option<String> {
-        self.error.lock().ok()?.as_ref().map(|e| e.to_string())
+    /// How long the job now running has run, if that is past the stall limit.
+    fn stuck_for(&self) -> Option<Duration> {
+        let since = (*self.busy_since.lock().ok()?)?;
+        Some(since.elapsed()).filter(|d| *d >= self.stall_after)
     }
 
-    /// Waits for every queued job; returns the alert stream and the first failure.
+    /// Why nothing more is saved, if that is so: the first failed write, or a stuck one.
+    pub fn failed(&self) -> Option<String> {
+        if let Some(e) = self.error.lock().ok()?.as_ref() {
+            return Some(e.to_string());
+        }
+        self.stuck_for().map(|d| format!("a store write has not finished in {} s; nothing more is saved", d.as_secs()))
+    }
+
+    /// Waits for every queued job; returns the alert stream and the first failure. A stuck
+    /// writer is left behind (its thread cannot be stopped) and reported as the failure.
     pub fn finish(mut self) -> (Option<Output>, Option<StoreError>) {
         self.jobs = None;
-        let stream = self.thread.take().and_then(|t| t.join().ok()).flatten();
+        let Some(thread) = self.thread.take() else {
+            return (None, self.error.lock().ok().and_then(|mut e| e.take()));
+        };
+        while !thread.is_finished() {
+            if let Some(stuck) = self.failed().filter(|_| self.stuck_for().is_some()) {
+                return (None, Some(StoreError::Io(stuck)));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let stream = thread.join().ok().flatten();
         let error = self.error.lock().ok().and_then(|mut e| e.take());
         (stream, error)
+    }
+}
+
+fn set(slot: &Mutex<Option<Instant>>, value: Option<Instant>) {
+    if let Ok(mut s) = slot.lock() {
+        *s = value;
     }
 }
 
@@ -96,6 +155,11 @@ fn run(store: &SledStore, job: Job, stream: &mut Option<Output>) -> Result<(), S
             stored
         }
         Job::Posture => apisonar_web::views::sync_posture_alerts(store)?,
+        #[cfg(test)]
+        Job::Stall(d) => {
+            std::thread::sleep(d);
+            Vec::new()
+        }
     };
     stream_alerts(stream, &stored);
     Ok(())
@@ -131,6 +195,26 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn a_stuck_store_is_reported_and_does_not_hang_the_sensor() {
+        let dir = std::env::temp_dir().join(format!("apisonar-store-stall-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let writer = StoreWriter::with_stall_limit(store, None, Duration::from_millis(300));
+        let started = Instant::now();
+        writer.send(Job::Stall(Duration::from_secs(5)));
+        assert!(writer.failed().is_none(), "not stuck yet");
+        // More writes than the queue holds: sending gives up once the writer is stuck.
+        for _ in 0..QUEUE + 3 {
+            writer.write(Changes::default(), Vec::new());
+        }
+        let why = writer.failed().unwrap_or_default();
+        assert!(why.contains("has not finished"), "{why}");
+        let (_, error) = writer.finish();
+        assert!(error.is_some_and(|e| e.to_string().contains("nothing more is saved")));
+        assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
     }
 
     #[test]
