@@ -5,7 +5,6 @@
 //! Queues are bounded. Files are read at full speed and a slow consumer slows the reader; live
 //! capture never waits: a batch that finds its worker's queue full is dropped and counted.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -13,16 +12,19 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use apisonar_flow::{ConnectionSummary, EventSink, FlowEngine, HttpTransaction, Limits, Stats, Timestamp, TlsRecord};
-use apisonar_wire::{address_pair, LinkType};
+use apisonar_flow::{
+    engine_for, ConnectionSummary, EventSink, FlowEngine, HttpTransaction, Limits, Stats, Timestamp, TlsRecord,
+};
+use apisonar_wire::LinkType;
 
 use crate::capture::{read_file, LiveSource, ReadError};
 use crate::telemetry::{SourceCounters, Tally, Telemetry, WorkerSnapshot};
 /// Frames per batch handed to a worker (amortises channel costs).
 const BATCH: usize = 256;
-/// Batches queued per worker, and event batches queued for the consumer.
+/// Batches queued per worker, and event batches queued for the consumer (at most 1024 events:
+/// each transaction may hold two decoded body samples, so this bounds memory as much as speed).
 const WORKER_QUEUE: usize = 64;
-const EVENT_QUEUE: usize = 256;
+const EVENT_QUEUE: usize = 8;
 /// Events a worker collects before handing them over (it also hands them over after each batch
 /// of frames): one channel operation, and at most one wake-up, per batch rather than per event.
 const EVENT_BATCH: usize = 128;
@@ -110,24 +112,6 @@ impl EventSink for Forward {
     }
 }
 
-fn addr_hash(a: &IpAddr) -> u64 {
-    match a {
-        IpAddr::V4(v4) => u64::from(u32::from(*v4)),
-        IpAddr::V6(v6) => {
-            let n = u128::from(*v6);
-            (n as u64) ^ ((n >> 64) as u64)
-        }
-    }
-}
-
-/// The worker for a frame: a hash of its address pair that does not depend on direction.
-fn shard(link: LinkType, data: &[u8], workers: usize) -> usize {
-    let Some((a, b)) = address_pair(link, data) else { return 0 };
-    let (x, y) = (addr_hash(&a), addr_hash(&b));
-    let h = (x ^ y).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ x.min(y).rotate_left(17);
-    (h % workers as u64) as usize
-}
-
 /// Per file: packets read, or where reading stopped.
 pub type FileResults = Vec<(PathBuf, anyhow::Result<Result<u64, ReadError>>)>;
 
@@ -170,7 +154,7 @@ impl Batcher {
 
     /// Adds a frame; returns how many frames were dropped because a queue was full.
     fn push(&mut self, link: LinkType, ts: Timestamp, data: &[u8], wire_len: u32) -> u64 {
-        let w = shard(link, data, self.senders.len());
+        let w = engine_for(link, data, self.senders.len());
         let Some(batch) = self.batches.get_mut(w) else { return 0 };
         let start = batch.bytes.len();
         batch.bytes.extend_from_slice(data);
@@ -423,7 +407,7 @@ mod tests {
             for i in 0..50u8 {
                 let a = frame([10, 0, i, 1], [10, 1, 0, i], 40000 + u16::from(i), 80);
                 let b = frame([10, 1, 0, i], [10, 0, i, 1], 80, 40000 + u16::from(i));
-                assert_eq!(shard(LinkType::Ethernet, &a, n), shard(LinkType::Ethernet, &b, n));
+                assert_eq!(engine_for(LinkType::Ethernet, &a, n), engine_for(LinkType::Ethernet, &b, n));
             }
         }
     }
