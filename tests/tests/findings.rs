@@ -170,3 +170,29 @@ fn many_clients_do_not_flood_the_alert_store() {
         let _ = std::fs::remove_file(&p);
     }
 }
+
+/// Repeats of an alert already pending are counted without drafting it again: every occurrence
+/// the sensor raised (its `alerts_raised` counter) is in the stored counts, no more, no fewer,
+/// with several workers and with one.
+#[test]
+fn every_raised_occurrence_is_in_the_stored_counts() {
+    let captures = ["captures/security/vulnapi-attack.pcap", "captures/apis/fastapi-shop.pcap"];
+    for workers in ["1", "2"] {
+        let db = temp(&format!("raised-{workers}"));
+        let db_s = db.to_string_lossy().into_owned();
+        let mut args = vec!["run", "--db", &db_s, "--workers", workers, "--status-interval", "0", "--summary", "json"];
+        for c in &captures {
+            args.extend(["-r", c]);
+        }
+        let out = apisonar(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let raised = summary["capture"]["alerts_raised"].as_u64().unwrap_or(0);
+        let stored = alerts(&db_s);
+        let counted: u64 = stored.iter().map(|a| a["count"].as_u64().unwrap_or(0)).sum();
+        assert!(raised > 100, "{summary}");
+        assert_eq!(counted, raised, "workers {workers}: {} alerts stored", stored.len());
+        // Repeats really happened: fewer alerts than occurrences.
+        assert!((stored.len() as u64) < raised);
+    }
+}

@@ -102,16 +102,24 @@ impl Alert {
 
     /// The deduplication key: kind (with subtype), endpoint and client.
     pub fn dedup_key(&self) -> String {
-        [
-            self.kind.as_str(),
-            self.subtype.as_deref().unwrap_or(""),
-            &self.host,
-            &self.method,
-            &self.path,
-            self.client.as_deref().unwrap_or(""),
-        ]
-        .join("\0")
+        let group = group_key(&self.kind, self.subtype.as_deref(), &self.host, &self.method, &self.path);
+        dedup_key(&group, self.client.as_deref())
     }
+}
+
+/// An alert group: kind (with subtype) and endpoint, every client together.
+pub fn group_key(kind: &str, subtype: Option<&str>, host: &str, method: &str, path: &str) -> String {
+    [kind, subtype.unwrap_or(""), host, method, path].join("\0")
+}
+
+/// The deduplication key of the alert for `client` in a group (see `Alert::dedup_key`).
+pub fn dedup_key(group: &str, client: Option<&str>) -> String {
+    let client = client.unwrap_or("");
+    let mut key = String::with_capacity(group.len() + 1 + client.len());
+    key.push_str(group);
+    key.push('\0');
+    key.push_str(client);
+    key
 }
 
 /// How a new occurrence combines with an existing alert of the same key.

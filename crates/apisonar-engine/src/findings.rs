@@ -35,6 +35,18 @@ fn describe(findings: &[&Finding]) -> String {
 
 /// The alerts one observation raises.
 pub fn data_alerts(obs: &Observation, key: &EndpointKey, findings: &[Finding]) -> Vec<Alert> {
+    data_alerts_unless(obs, key, findings, &mut |_, _| false)
+}
+
+/// `data_alerts`, asking `counted(kind, subtype)` before drafting each one: a caller that
+/// already holds this endpoint and client's alert of that kind counts the occurrence there and
+/// answers true, and the title and evidence are not written again.
+pub fn data_alerts_unless(
+    obs: &Observation,
+    key: &EndpointKey,
+    findings: &[Finding],
+    counted: &mut dyn FnMut(&str, &str) -> bool,
+) -> Vec<Alert> {
     let mut out = Vec::new();
     let server = obs.server.to_string();
     if !obs.encrypted {
@@ -46,11 +58,8 @@ pub fn data_alerts(obs: &Observation, key: &EndpointKey, findings: &[Finding]) -
             // Credentials the client sends, or a session the server hands out, over cleartext.
             let credential = class.is_credential()
                 && fs.iter().any(|f| f.location.starts_with("request.") || f.location.contains("set-cookie"));
-            let (kind, high, title) = if credential {
-                let high = matches!(class, Class::Password | Class::BasicAuth | Class::PrivateKey);
-                let title =
-                    format!("{} sent in cleartext to {} {} on {}", class.as_str(), key.method, key.path, key.host);
-                ("cleartext_credentials", high, title)
+            let (kind, high) = if credential {
+                ("cleartext_credentials", matches!(class, Class::Password | Class::BasicAuth | Class::PrivateKey))
             } else if !class.is_credential() {
                 let high = matches!(
                     class,
@@ -61,10 +70,17 @@ pub fn data_alerts(obs: &Observation, key: &EndpointKey, findings: &[Finding]) -
                         | Class::DutchBsn
                         | Class::BrazilCpf
                 );
-                let title = format!("{} in cleartext on {} {} on {}", class.as_str(), key.method, key.path, key.host);
-                ("cleartext_sensitive_data", high, title)
+                ("cleartext_sensitive_data", high)
             } else {
                 continue;
+            };
+            if counted(kind, class.as_str()) {
+                continue;
+            }
+            let title = if credential {
+                format!("{} sent in cleartext to {} {} on {}", class.as_str(), key.method, key.path, key.host)
+            } else {
+                format!("{} in cleartext on {} {} on {}", class.as_str(), key.method, key.path, key.host)
             };
             let severity = if high { Severity::High } else { Severity::Medium };
             out.push(draft(
@@ -103,7 +119,7 @@ pub fn data_alerts(obs: &Observation, key: &EndpointKey, findings: &[Finding]) -
     } else {
         None
     };
-    if let Some(subtype) = subtype {
+    if let Some(subtype) = subtype.filter(|s| !counted("sensitive_data_exposure", s)) {
         out.push(draft(
             obs,
             key,

@@ -80,7 +80,7 @@ pub const MANY_CLIENTS: &str = "*";
 
 /// An alert's dedup key without its client.
 fn alert_group(a: &apisonar_engine::Alert) -> String {
-    [a.kind.as_str(), a.subtype.as_deref().unwrap_or(""), &a.host, &a.method, &a.path].join("\0")
+    apisonar_engine::alert::group_key(&a.kind, a.subtype.as_deref(), &a.host, &a.method, &a.path)
 }
 
 const WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
@@ -122,7 +122,13 @@ impl Inventory {
     pub fn observe_analysed(&mut self, analysis: Analysis) {
         let Analysis { obs, prepared, attempts } = analysis;
         let observed = self.catalog.observe_prepared(&obs, prepared);
-        let data = apisonar_engine::findings::data_alerts(&obs, &observed.key, &observed.findings);
+        let client = obs.client.to_string();
+        let data = apisonar_engine::findings::data_alerts_unless(
+            &obs,
+            &observed.key,
+            &observed.findings,
+            &mut |kind, subtype| self.count_repeat(kind, subtype, &observed.key, &client, obs.ts),
+        );
         let injections = apisonar_engine::findings::injection_alerts_of(&obs, &observed.key, attempts);
         let abuse = self.behavior.observe(&obs, &observed.key);
         for a in data.into_iter().chain(injections).chain(abuse) {
@@ -139,19 +145,47 @@ impl Inventory {
         }
     }
 
+    /// The client an occurrence in `group` is filed under: its own, until as many clients as
+    /// `max_clients_per_alert` have their own alert in the group; then `MANY_CLIENTS`.
+    fn file_client(&mut self, group: String, client: &str) -> String {
+        let limit = self.behavior.thresholds.max_clients_per_alert;
+        let clients = self.alert_clients.entry(group).or_default();
+        if !clients.contains(client) {
+            if clients.len() >= limit {
+                return MANY_CLIENTS.to_string();
+            }
+            clients.insert(client.to_string());
+        }
+        client.to_string()
+    }
+
+    /// Counts one more occurrence of an alert already pending for this endpoint and client, and
+    /// says whether there was one (else the caller drafts the alert and hands it to `pending`).
+    fn count_repeat(
+        &mut self,
+        kind: &str,
+        subtype: &str,
+        key: &apisonar_engine::EndpointKey,
+        client: &str,
+        ts: i64,
+    ) -> bool {
+        let group = apisonar_engine::alert::group_key(kind, Some(subtype), &key.host, &key.method, &key.path);
+        let client = self.file_client(group.clone(), client);
+        let Some(p) = self.pending_alerts.get_mut(&apisonar_engine::alert::dedup_key(&group, Some(&client))) else {
+            return false;
+        };
+        p.count += 1;
+        p.last_seen = p.last_seen.max(ts);
+        p.first_seen = p.first_seen.min(ts);
+        self.alerts_raised += 1;
+        true
+    }
+
     /// Adds an alert occurrence to the aggregate written at the next write.
     pub fn pending(&mut self, mut a: apisonar_engine::Alert) {
         self.alerts_raised += 1;
-        if let Some(client) = &a.client {
-            let limit = self.behavior.thresholds.max_clients_per_alert;
-            let clients = self.alert_clients.entry(alert_group(&a)).or_default();
-            if !clients.contains(client) {
-                if clients.len() < limit {
-                    clients.insert(client.clone());
-                } else {
-                    a.client = Some(MANY_CLIENTS.to_string());
-                }
-            }
+        if let Some(client) = a.client.take() {
+            a.client = Some(self.file_client(alert_group(&a), &client));
         }
         match self.pending_alerts.entry(a.dedup_key()) {
             std::collections::hash_map::Entry::Occupied(mut p) => {
