@@ -3,6 +3,7 @@
 //! error spikes against a per-endpoint baseline. All state is bounded.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::hash::BuildHasher;
 
 /// Per-client and per-endpoint state is looked up for every request: foldhash (randomly seeded
 /// per map) instead of SipHash.
@@ -139,8 +140,12 @@ struct Rate {
 #[derive(Default)]
 pub struct Behavior {
     pub thresholds: Thresholds,
-    pairs: HashMap<(String, EndpointKey), PairState>,
-    clients: HashMap<(String, String), ClientState>,
+    /// Seeds the keys of the two per-client maps below, which hold 64-bit hashes of (client,
+    /// endpoint) and (client, host) rather than owned strings: a lookup then touches no key
+    /// memory, where the inventory thread otherwise waits on a cache miss per string.
+    keys: foldhash::fast::RandomState,
+    pairs: HashMap<u64, PairState>,
+    clients: HashMap<u64, ClientState>,
     /// Per endpoint: object -> the first few principals that used it.
     objects: HashMap<EndpointKey, HashMap<u64, Vec<u64>>>,
     /// Objects of others read, per (principal, endpoint): principals, not addresses, since many
@@ -250,7 +255,8 @@ impl Behavior {
         }
         // Scanners by a burst of 404s over many paths.
         {
-            let state = self.clients.entry((client.clone(), key.host.clone())).or_default();
+            let id = self.keys.hash_one((&client, &key.host));
+            let state = self.clients.entry(id).or_default();
             state.last_seen = obs.ts;
             if status == Some(404) {
                 // Distinct endpoints, not values: walking one endpoint's ids is enumeration.
@@ -279,7 +285,8 @@ impl Behavior {
         let principal = crate::auth::principal(&obs.request_headers);
         let values = param_values(obs.path(), &key.path);
         let is_scanner = self.scanners.contains(&client);
-        let pair = self.pairs.entry((client.clone(), key.clone())).or_default();
+        let id = self.keys.hash_one((&client, key));
+        let pair = self.pairs.entry(id).or_default();
         pair.last_seen = obs.ts;
         pair.requests += 1;
         // Enumeration: many distinct values of a path parameter, mostly refused or missing.

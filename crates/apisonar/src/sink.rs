@@ -55,7 +55,25 @@ pub struct Inventory {
     /// Alert occurrences raised so far (for the sensor's counters).
     pub alerts_raised: u64,
     /// Per alert group (kind, subtype, endpoint): the clients that have an alert of their own.
-    alert_clients: std::collections::HashMap<String, std::collections::HashSet<String>>,
+    alert_clients: AlertClients,
+}
+
+/// Which clients have an alert of their own in each alert group, by 64-bit hashes of the group
+/// and client (seeded per process): a lookup touches no string memory.
+#[derive(Default)]
+struct AlertClients {
+    keys: foldhash::fast::RandomState,
+    groups: std::collections::HashMap<u64, std::collections::HashSet<u64>, foldhash::fast::RandomState>,
+}
+
+impl AlertClients {
+    /// Whether `client` has (or now gets, while the group has fewer than `limit`) its own alert.
+    fn own(&mut self, group: &str, client: &str, limit: usize) -> bool {
+        use std::hash::BuildHasher;
+        let (g, c) = (self.keys.hash_one(group), self.keys.hash_one(client));
+        let clients = self.groups.entry(g).or_default();
+        clients.contains(&c) || (clients.len() < limit && clients.insert(c))
+    }
 }
 
 /// The per-transaction work that needs no shared state: the observation, parsed bodies, sensitive
@@ -97,11 +115,10 @@ impl Inventory {
             let _ = catalog.pin(o.host.as_deref(), &o.template);
         }
         crate::posture::apply_specs(&mut catalog, &store.specs().context("cannot read the specs")?);
-        let mut alert_clients: std::collections::HashMap<String, std::collections::HashSet<String>> =
-            Default::default();
+        let mut alert_clients = AlertClients::default();
         for a in store.alerts().context("cannot read the alerts")? {
             if let Some(client) = &a.client {
-                alert_clients.entry(alert_group(&a)).or_default().insert(client.clone());
+                alert_clients.own(&alert_group(&a), client, usize::MAX);
             }
         }
         Ok(Inventory {
@@ -147,16 +164,13 @@ impl Inventory {
 
     /// The client an occurrence in `group` is filed under: its own, until as many clients as
     /// `max_clients_per_alert` have their own alert in the group; then `MANY_CLIENTS`.
-    fn file_client(&mut self, group: String, client: &str) -> String {
+    fn file_client(&mut self, group: &str, client: &str) -> String {
         let limit = self.behavior.thresholds.max_clients_per_alert;
-        let clients = self.alert_clients.entry(group).or_default();
-        if !clients.contains(client) {
-            if clients.len() >= limit {
-                return MANY_CLIENTS.to_string();
-            }
-            clients.insert(client.to_string());
+        if self.alert_clients.own(group, client, limit) {
+            client.to_string()
+        } else {
+            MANY_CLIENTS.to_string()
         }
-        client.to_string()
     }
 
     /// Counts one more occurrence of an alert already pending for this endpoint and client, and
@@ -170,7 +184,7 @@ impl Inventory {
         ts: i64,
     ) -> bool {
         let group = apisonar_engine::alert::group_key(kind, Some(subtype), &key.host, &key.method, &key.path);
-        let client = self.file_client(group.clone(), client);
+        let client = self.file_client(&group, client);
         let Some(p) = self.pending_alerts.get_mut(&apisonar_engine::alert::dedup_key(&group, Some(&client))) else {
             return false;
         };
@@ -185,7 +199,7 @@ impl Inventory {
     pub fn pending(&mut self, mut a: apisonar_engine::Alert) {
         self.alerts_raised += 1;
         if let Some(client) = a.client.take() {
-            a.client = Some(self.file_client(alert_group(&a), &client));
+            a.client = Some(self.file_client(&alert_group(&a), &client));
         }
         match self.pending_alerts.entry(a.dedup_key()) {
             std::collections::hash_map::Entry::Occupied(mut p) => {
