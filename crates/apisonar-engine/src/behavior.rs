@@ -5,15 +5,15 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::hash::BuildHasher;
 
-/// Per-client and per-endpoint state is looked up for every request: foldhash (randomly seeded
-/// per map) instead of SipHash.
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-
 use crate::alert::{Alert, Severity};
 use crate::catalog::EndpointKey;
 use crate::observation::Observation;
 use crate::stats::stable_hash;
 use crate::template::split_path;
+
+/// Per-client and per-endpoint state is looked up for every request: foldhash (randomly seeded
+/// per map) instead of SipHash.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Tunable thresholds (config file and flags set them in the binary).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -63,8 +63,8 @@ impl Default for Thresholds {
 }
 
 /// Scanner names in user agents, matched ignoring case in one pass.
-static SCANNER_SIGNATURES: std::sync::LazyLock<crate::signatures::Signatures> =
-    std::sync::LazyLock::new(|| crate::signatures::Signatures::new(&[SCANNER_AGENTS], true));
+static SCANNER_SIGNATURES: std::sync::LazyLock<crate::signatures::Signatures<1>> =
+    std::sync::LazyLock::new(|| crate::signatures::Signatures::new([SCANNER_AGENTS], true));
 
 const SCANNER_AGENTS: &[&str] = &[
     "nikto",
@@ -240,7 +240,7 @@ impl Behavior {
 
         // Scanners by user agent.
         if let Some(ua) = obs.request_header("user-agent") {
-            if let Some(tool) = SCANNER_SIGNATURES.first_of_each(ua).first().copied().flatten() {
+            if let [Some(tool)] = SCANNER_SIGNATURES.first_of_each(ua) {
                 let host_key = EndpointKey { host: key.host.clone(), method: "*".into(), path: "*".into() };
                 out.push(alert(
                     obs,

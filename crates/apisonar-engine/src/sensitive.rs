@@ -495,14 +495,20 @@ fn add(out: &mut Vec<Finding>, class: Class, location: &str, mask: impl FnOnce()
     }
 }
 
+/// Makes `buf` the location `location.name`, reusing its allocation: most fields find nothing,
+/// so a location string is only kept for a finding.
+fn locate(buf: &mut String, location: &str, name: &str) {
+    buf.clear();
+    buf.push_str(location);
+    buf.push('.');
+    buf.push_str(name);
+}
+
 /// Classifies named pairs (query string, form body) at `location`.
 pub fn scan_pairs(pairs: &[(String, String)], location: &str, out: &mut Vec<Finding>) {
     let mut here = String::with_capacity(location.len() + 32);
     for (name, value) in pairs {
-        here.clear();
-        here.push_str(location);
-        here.push('.');
-        here.push_str(name);
+        locate(&mut here, location, name);
         push(name, value, &here, out);
     }
 }
@@ -512,10 +518,7 @@ pub fn scan_headers(headers: &[(String, String)], location: &str, out: &mut Vec<
     // One buffer for every header's location: most headers find nothing, so nothing is kept.
     let mut here = String::with_capacity(location.len() + 32);
     for (name, value) in headers {
-        here.clear();
-        here.push_str(location);
-        here.push('.');
-        here.push_str(name);
+        locate(&mut here, location, name);
         match name.as_str() {
             "authorization" | "proxy-authorization" => {
                 let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));

@@ -4,30 +4,31 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 
-pub struct Signatures {
-    lists: Vec<&'static [&'static str]>,
+/// `N` lists, answered as an array (no allocation per search: this runs for every input value).
+pub struct Signatures<const N: usize> {
+    lists: [&'static [&'static str]; N],
     automaton: Option<AhoCorasick>,
     ascii_case_insensitive: bool,
 }
 
-impl Signatures {
-    pub fn new(lists: &[&'static [&'static str]], ascii_case_insensitive: bool) -> Signatures {
+impl<const N: usize> Signatures<N> {
+    pub fn new(lists: [&'static [&'static str]; N], ascii_case_insensitive: bool) -> Signatures<N> {
         let automaton = AhoCorasickBuilder::new()
             .ascii_case_insensitive(ascii_case_insensitive)
             .build(lists.iter().flat_map(|l| l.iter()))
             .ok();
-        Signatures { lists: lists.to_vec(), automaton, ascii_case_insensitive }
+        Signatures { lists, automaton, ascii_case_insensitive }
     }
 
     /// For each list, the first of its signatures (in list order) that `text` contains.
-    pub fn first_of_each(&self, text: &str) -> Vec<Option<&'static str>> {
-        let mut best: Vec<Option<usize>> = vec![None; self.lists.len()];
+    pub fn first_of_each(&self, text: &str) -> [Option<&'static str>; N] {
         let Some(automaton) = &self.automaton else {
             // The patterns are fixed, so this is not expected; never fail open all the same.
             let lower = |s: &str| if self.ascii_case_insensitive { s.to_ascii_lowercase() } else { s.to_string() };
             let text = lower(text);
-            return self.lists.iter().map(|list| list.iter().copied().find(|s| text.contains(&lower(s)))).collect();
+            return self.lists.map(|list| list.iter().copied().find(|s| text.contains(&lower(s))));
         };
+        let mut best: [Option<usize>; N] = [None; N];
         for m in automaton.find_overlapping_iter(text) {
             let mut id = m.pattern().as_usize();
             for (list, slot) in self.lists.iter().zip(best.iter_mut()) {
@@ -38,7 +39,7 @@ impl Signatures {
                 id -= list.len();
             }
         }
-        self.lists.iter().zip(best).map(|(list, b)| b.and_then(|i| list.get(i).copied())).collect()
+        std::array::from_fn(|i| best[i].and_then(|b| self.lists[i].get(b).copied()))
     }
 }
 
@@ -51,19 +52,19 @@ mod tests {
 
     #[test]
     fn each_list_answers_with_its_first_signature_in_list_order() {
-        let s = Signatures::new(&[A, B], false);
+        let s = Signatures::new([A, B], false);
         for text in ["plain", "x union select ' or 1=1 -- <script>alert(1)", "--alert(", "union selec"] {
             let naive: Vec<Option<&str>> =
                 [A, B].iter().map(|list| list.iter().copied().find(|sig| text.contains(sig))).collect();
-            assert_eq!(s.first_of_each(text), naive, "{text}");
+            assert_eq!(s.first_of_each(text).to_vec(), naive, "{text}");
         }
-        assert_eq!(s.first_of_each("union select then ' or 1=1"), vec![Some("' or 1=1"), None]);
+        assert_eq!(s.first_of_each("union select then ' or 1=1"), [Some("' or 1=1"), None]);
     }
 
     #[test]
     fn case_can_be_ignored() {
-        let s = Signatures::new(&[&["sqlmap", "nikto"]], true);
-        assert_eq!(s.first_of_each("Mozilla/5.0 (Nikto/2.1.6)"), vec![Some("nikto")]);
-        assert_eq!(s.first_of_each("curl/8.0"), vec![None]);
+        let s = Signatures::new([&["sqlmap", "nikto"]], true);
+        assert_eq!(s.first_of_each("Mozilla/5.0 (Nikto/2.1.6)"), [Some("nikto")]);
+        assert_eq!(s.first_of_each("curl/8.0"), [None]);
     }
 }

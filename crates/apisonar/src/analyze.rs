@@ -54,7 +54,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
         for (path, result) in results {
             files.push(report(path.display().to_string(), result));
         }
-        threads = telemetry.threads.lock().map(|t| t.clone()).unwrap_or_default();
+        threads = telemetry.thread_cpu();
         stats
     } else {
         let mut engine = FlowEngine::new(limits.clone());

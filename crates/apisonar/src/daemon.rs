@@ -306,7 +306,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     summary.endpoints = endpoints;
     summary.interrupted = crate::capture::stopped();
     summary.capture = Some(telemetry.totals());
-    summary.threads = telemetry.threads.lock().map(|t| t.clone()).unwrap_or_default();
+    summary.threads = telemetry.thread_cpu();
     tracing::info!(interrupted = summary.interrupted, "stopped");
     let mut out = io::stdout().lock();
     match args.summary {

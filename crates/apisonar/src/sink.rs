@@ -101,6 +101,13 @@ fn alert_group(a: &apisonar_engine::Alert) -> String {
     apisonar_engine::alert::group_key(&a.kind, a.subtype.as_deref(), &a.host, &a.method, &a.path)
 }
 
+/// One more occurrence, seen from `first_seen` to `last_seen`, folded into a pending alert.
+fn count_occurrence(pending: &mut apisonar_engine::Alert, first_seen: i64, last_seen: i64) {
+    pending.count += 1;
+    pending.first_seen = pending.first_seen.min(first_seen);
+    pending.last_seen = pending.last_seen.max(last_seen);
+}
+
 const WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Inventory {
@@ -188,9 +195,7 @@ impl Inventory {
         let Some(p) = self.pending_alerts.get_mut(&apisonar_engine::alert::dedup_key(&group, Some(&client))) else {
             return false;
         };
-        p.count += 1;
-        p.last_seen = p.last_seen.max(ts);
-        p.first_seen = p.first_seen.min(ts);
+        count_occurrence(p, ts, ts);
         self.alerts_raised += 1;
         true
     }
@@ -198,15 +203,13 @@ impl Inventory {
     /// Adds an alert occurrence to the aggregate written at the next write.
     pub fn pending(&mut self, mut a: apisonar_engine::Alert) {
         self.alerts_raised += 1;
+        let group = alert_group(&a);
         if let Some(client) = a.client.take() {
-            a.client = Some(self.file_client(&alert_group(&a), &client));
+            a.client = Some(self.file_client(&group, &client));
         }
-        match self.pending_alerts.entry(a.dedup_key()) {
+        match self.pending_alerts.entry(apisonar_engine::alert::dedup_key(&group, a.client.as_deref())) {
             std::collections::hash_map::Entry::Occupied(mut p) => {
-                let p = p.get_mut();
-                p.count += 1;
-                p.last_seen = p.last_seen.max(a.last_seen);
-                p.first_seen = p.first_seen.min(a.first_seen);
+                count_occurrence(p.get_mut(), a.first_seen, a.last_seen)
             }
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(a);

@@ -116,7 +116,7 @@ impl StoreWriter {
         if let Some(e) = self.error.lock().ok()?.as_ref() {
             return Some(e.to_string());
         }
-        self.stuck_for().map(|d| format!("a store write has not finished in {} s; nothing more is saved", d.as_secs()))
+        self.stuck_for().map(stuck)
     }
 
     /// Waits for every queued job; returns the alert stream and the first failure. A stuck
@@ -127,8 +127,8 @@ impl StoreWriter {
             return (None, self.error.lock().ok().and_then(|mut e| e.take()));
         };
         while !thread.is_finished() {
-            if let Some(stuck) = self.failed().filter(|_| self.stuck_for().is_some()) {
-                return (None, Some(StoreError::Io(stuck)));
+            if let Some(d) = self.stuck_for() {
+                return (None, Some(StoreError::Io(stuck(d))));
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -136,6 +136,10 @@ impl StoreWriter {
         let error = self.error.lock().ok().and_then(|mut e| e.take());
         (stream, error)
     }
+}
+
+fn stuck(running: Duration) -> String {
+    format!("a store write has not finished in {} s; nothing more is saved", running.as_secs())
 }
 
 fn set(slot: &Mutex<Option<Instant>>, value: Option<Instant>) {

@@ -164,6 +164,11 @@ impl Telemetry {
         }
     }
 
+    /// The CPU time recorded by the pipeline threads that have ended.
+    pub fn thread_cpu(&self) -> Vec<ThreadCpu> {
+        self.threads.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
     pub fn publish(&self, worker: usize, snapshot: WorkerSnapshot) {
         if let Some(slot) = self.workers.get(worker) {
             if let Ok(mut s) = slot.lock() {
