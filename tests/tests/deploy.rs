@@ -6,7 +6,6 @@ use std::path::Path;
 use std::process::Command;
 
 use apisonar_tests::{apisonar_bin, repo_root};
-use serde::Deserialize;
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -78,8 +77,7 @@ fn the_systemd_unit_verifies_and_its_command_line_checks_out() {
 #[test]
 fn the_daemonset_runs_on_the_host_network_unprivileged_with_a_valid_config() {
     let text = read("deploy/kubernetes/apisonar.yaml");
-    let docs: Vec<serde_yaml::Value> =
-        serde_yaml::Deserializer::from_str(&text).map(|d| serde_yaml::Value::deserialize(d).unwrap()).collect();
+    let docs = apisonar_engine::spec::yaml_documents(&text).unwrap_or_else(|e| panic!("{e}"));
     let kind = |k: &str| docs.iter().find(|d| d["kind"] == k).unwrap_or_else(|| panic!("no {k}")).clone();
     let ds = kind("DaemonSet");
     let pod = &ds["spec"]["template"]["spec"];
@@ -90,14 +88,14 @@ fn the_daemonset_runs_on_the_host_network_unprivileged_with_a_valid_config() {
     assert!(security["runAsUser"].as_u64().unwrap_or(0) > 0);
     assert_eq!(security["capabilities"]["drop"][0], "ALL");
     let added: Vec<&str> =
-        security["capabilities"]["add"].as_sequence().unwrap().iter().filter_map(|v| v.as_str()).collect();
+        security["capabilities"]["add"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
     assert_eq!(added, ["NET_RAW", "NET_ADMIN"]);
     let config = kind("ConfigMap")["data"]["apisonar.toml"].as_str().unwrap().to_string();
     let dir = temp_dir("k8s");
     let config_path = dir.join("apisonar.toml");
     std::fs::write(&config_path, config).unwrap();
     let args: Vec<String> =
-        container["args"].as_sequence().unwrap().iter().filter_map(|v| v.as_str().map(String::from)).collect();
+        container["args"].as_array().unwrap().iter().filter_map(|v| v.as_str().map(String::from)).collect();
     let checked = check(&args, &config_path, &[]);
     let listen = checked["settings"]["listen"].as_str().unwrap().to_string();
     let port = container["readinessProbe"]["httpGet"]["port"].as_u64().unwrap();

@@ -115,7 +115,7 @@ pub fn group_key(kind: &str, subtype: Option<&str>, host: &str, method: &str, pa
 /// The deduplication key of the alert for `client` in a group (see `Alert::dedup_key`).
 pub fn dedup_key(group: &str, client: Option<&str>) -> String {
     let client = client.unwrap_or("");
-    let mut key = String::with_capacity(group.len() + 1 + client.len());
+    let mut key = String::with_capacity(group.len().saturating_add(1).saturating_add(client.len()));
     key.push_str(group);
     key.push('\0');
     key.push_str(client);

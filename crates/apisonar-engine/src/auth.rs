@@ -61,22 +61,23 @@ const SESSION_COOKIES: &[&str] = &[
 ];
 
 fn base64url_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut out = Vec::with_capacity(s.len().saturating_mul(3) / 4);
+    // `bits` (pending bits in `acc`) stays below 8 + 6.
     let (mut acc, mut bits) = (0u32, 0u32);
     for c in s.bytes() {
         let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
+            b'A'..=b'Z' => c.saturating_sub(b'A'),
+            b'a'..=b'z' => c.saturating_sub(b'a').saturating_add(26),
+            b'0'..=b'9' => c.saturating_sub(b'0').saturating_add(52),
             b'-' | b'+' => 62,
             b'_' | b'/' => 63,
             b'=' => continue,
             _ => return None,
         };
         acc = (acc << 6) | u32::from(v);
-        bits += 6;
+        bits = bits.saturating_add(6);
         if bits >= 8 {
-            bits -= 8;
+            bits = bits.saturating_sub(8);
             out.push((acc >> bits) as u8);
         }
     }
@@ -234,6 +235,31 @@ mod tests {
             classify(&h(&[("authorization", "Digest username=x")]), &[]),
             vec![AuthScheme::Other { name: "digest".into() }]
         );
+    }
+
+    #[test]
+    fn multi_byte_characters_anywhere_are_classified_without_panicking() {
+        for v in crate::test_values::all() {
+            let headers = h(&[
+                ("authorization", &format!("Basic {v}")),
+                ("authorization", &format!("Bearer {v}")),
+                ("authorization", &format!("{v} {v}")),
+                ("proxy-authorization", &v),
+                ("cookie", &format!("sessionid={v}; {v}={v}; {v}")),
+                ("x-api-key", &v),
+            ]);
+            assert!(!classify(&headers, &[v.clone(), "api_key".into()]).is_empty());
+            // Each scheme on its own decides the principal.
+            for one in headers.chunks(1) {
+                assert!(principal(one).is_some() || one.iter().any(|(n, _)| n == "proxy-authorization"), "{one:?}");
+            }
+            // base64url has no such character: a JWT needs at least its header part without one.
+            assert_eq!(base64url_decode(&v), None, "{v:?}");
+            let header_decodes = v.split('.').next().is_some_and(|header| header.is_ascii());
+            assert!(jwt_header(&v).is_none() || header_decodes, "{v:?}");
+            assert!(jwt_claims(&v).is_none() || header_decodes, "{v:?}");
+        }
+        assert_eq!(classify(&h(&[("authorization", &format!("Bearer {JWT}"))]), &[]).len(), 1, "ASCII as before");
     }
 
     #[test]

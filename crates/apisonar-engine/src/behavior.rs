@@ -8,7 +8,7 @@ use std::hash::BuildHasher;
 use crate::alert::{Alert, Severity};
 use crate::catalog::EndpointKey;
 use crate::observation::Observation;
-use crate::stats::stable_hash;
+use crate::stats::{add_count, stable_hash};
 use crate::template::split_path;
 
 /// Per-client and per-endpoint state is looked up for every request: foldhash (randomly seeded
@@ -201,14 +201,16 @@ impl Behavior {
         if self.pairs.len() > max {
             let mut times: Vec<i64> = self.pairs.values().map(|p| p.last_seen).collect();
             times.sort_unstable();
-            let cut = times[times.len() / 2];
-            self.pairs.retain(|_, p| p.last_seen > cut);
+            if let Some(&cut) = times.get(times.len() / 2) {
+                self.pairs.retain(|_, p| p.last_seen > cut);
+            }
         }
         if self.clients.len() > max {
             let mut times: Vec<i64> = self.clients.values().map(|c| c.last_seen).collect();
             times.sort_unstable();
-            let cut = times[times.len() / 2];
-            self.clients.retain(|_, c| c.last_seen > cut);
+            if let Some(&cut) = times.get(times.len() / 2) {
+                self.clients.retain(|_, c| c.last_seen > cut);
+            }
         }
         if self.objects.len() > max {
             self.objects.clear();
@@ -236,7 +238,10 @@ impl Behavior {
         let mut out = Vec::new();
         let client = obs.client.to_string();
         let status = obs.response.as_ref().map(|r| r.status);
-        let window = i64::from(t.window_secs) * 1_000_000;
+        // At most u32::MAX seconds: far below i64::MAX microseconds.
+        let window = i64::from(t.window_secs).saturating_mul(1_000_000);
+        // Packet times are input: a window reaching before i64::MIN starts at i64::MIN.
+        let window_start = obs.ts.saturating_sub(window);
 
         // Scanners by user agent.
         if let Some(ua) = obs.request_header("user-agent") {
@@ -261,8 +266,7 @@ impl Behavior {
             if status == Some(404) {
                 // Distinct endpoints, not values: walking one endpoint's ids is enumeration.
                 state.not_found.push_back((obs.ts, stable_hash(key.path.as_bytes())));
-                while state.not_found.front().is_some_and(|(ts, _)| *ts < obs.ts - window)
-                    || state.not_found.len() > 4096
+                while state.not_found.front().is_some_and(|(ts, _)| *ts < window_start) || state.not_found.len() > 4096
                 {
                     state.not_found.pop_front();
                 }
@@ -288,14 +292,14 @@ impl Behavior {
         let id = self.keys.hash_one((&client, key));
         let pair = self.pairs.entry(id).or_default();
         pair.last_seen = obs.ts;
-        pair.requests += 1;
+        add_count(&mut pair.requests, 1);
         // Enumeration: many distinct values of a path parameter, mostly refused or missing.
         if !values.is_empty() {
             if pair.values.len() < 4096 {
                 pair.values.insert(stable_hash(values.join("/").as_bytes()));
             }
             if matches!(status, Some(404 | 403)) {
-                pair.not_found += 1;
+                add_count(&mut pair.not_found, 1);
             }
             let share = pair.not_found as f64 / pair.requests as f64;
             if !is_scanner
@@ -321,7 +325,7 @@ impl Behavior {
             let sends_credentials = !obs.request_body.is_empty() || obs.request_header("authorization").is_some();
             let same_body = obs.response.as_ref().filter(|_| sends_credentials).map_or(0, |r| {
                 let n = pair.failure_bodies.entry(stable_hash(&r.body)).or_default();
-                *n += 1;
+                add_count(n, 1);
                 *n
             });
             if pair.failure_bodies.len() > 64 {
@@ -330,7 +334,7 @@ impl Behavior {
             if matches!(status, Some(401 | 403)) {
                 pair.failures.push_back(obs.ts);
             }
-            while pair.failures.front().is_some_and(|ts| *ts < obs.ts - window) || pair.failures.len() > 4096 {
+            while pair.failures.front().is_some_and(|ts| *ts < window_start) || pair.failures.len() > 4096 {
                 pair.failures.pop_front();
             }
             let threshold = t.brute_force_failures;
@@ -374,7 +378,8 @@ impl Behavior {
             if !newly_shared.is_empty() {
                 let single = objects.values().take(1024).filter(|u| u.len() == 1).count();
                 let total = objects.len().min(1024);
-                let private_style = total >= 10 && single * 10 >= total * 7;
+                // Both at most 1024.
+                let private_style = total >= 10 && single.saturating_mul(10) >= total.saturating_mul(7);
                 for &q in &newly_shared {
                     let shared = self.foreign.entry((q, key.clone())).or_default();
                     if shared.objects.len() < 4096 {
@@ -400,26 +405,27 @@ impl Behavior {
         let bucket = obs.ts.div_euclid(BUCKET_MICROS);
         if bucket != rate.bucket {
             if rate.count > 0 {
-                rate.buckets += 1 + (bucket - rate.bucket - 1).clamp(0, 1000) as u64;
-                rate.total += rate.count;
-                rate.total_errors += rate.errors;
+                let empty_buckets = bucket.saturating_sub(rate.bucket).saturating_sub(1).clamp(0, 1000) as u64;
+                add_count(&mut rate.buckets, empty_buckets.saturating_add(1));
+                add_count(&mut rate.total, rate.count);
+                add_count(&mut rate.total_errors, rate.errors);
             }
             rate.bucket = bucket;
             rate.count = 0;
             rate.errors = 0;
             rate.top_client.clear();
         }
-        rate.count += 1;
+        add_count(&mut rate.count, 1);
         if status.is_some_and(|s| s >= 500) {
-            rate.errors += 1;
+            add_count(&mut rate.errors, 1);
         }
         if rate.top_client.len() < 1024 {
-            *rate.top_client.entry(client.clone()).or_default() += 1;
+            add_count(rate.top_client.entry(client.clone()).or_default(), 1);
         }
         if rate.buckets >= BASELINE_BUCKETS {
             let mean = rate.total as f64 / rate.buckets as f64;
             if rate.count as f64 >= (mean * t.rate_multiplier).max(t.rate_min as f64)
-                && rate.top_client.get(&client).copied().unwrap_or(0) * 2 >= rate.count
+                && rate.top_client.get(&client).copied().unwrap_or(0).saturating_mul(2) >= rate.count
             {
                 out.push(alert(
                     obs,

@@ -10,7 +10,7 @@ use crate::observation::Observation;
 use crate::params::{multipart_fields, parse_pairs, ParamInfo};
 use crate::schema::Schema;
 use crate::sensitive::{self, Finding};
-use crate::stats::{ClientSet, Histogram, SizeStats};
+use crate::stats::{add_count, ClientSet, Histogram, SizeStats};
 use crate::template::{Shape, TemplateConfig, Templater};
 
 /// Bodies are parsed for schemas on the first `SCHEMA_FULL_SAMPLES` hits of an endpoint, then
@@ -19,8 +19,8 @@ const SCHEMA_FULL_SAMPLES: u64 = 64;
 const SCHEMA_SAMPLE_EVERY: u64 = 16;
 
 /// Most parameters (query, form) tracked per endpoint, and statuses with their own schema.
-const MAX_PARAMS: usize = 64;
-const MAX_SCHEMA_STATUSES: usize = 16;
+pub(crate) const MAX_PARAMS: usize = 64;
+pub(crate) const MAX_SCHEMA_STATUSES: usize = 16;
 
 /// Identifies an endpoint.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -38,7 +38,7 @@ pub struct SensitiveField {
 }
 
 /// Most sensitive-data locations tracked per endpoint.
-const MAX_SENSITIVE_LOCATIONS: usize = 64;
+pub(crate) const MAX_SENSITIVE_LOCATIONS: usize = 64;
 
 /// What one observation produced: the endpoint it was filed under and the sensitive data in it.
 #[derive(Clone, Debug, Default)]
@@ -100,7 +100,7 @@ pub const HOURLY_BUCKETS: usize = 168;
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
 
 fn count_hour(hourly: &mut BTreeMap<i64, u64>, hour: i64, n: u64) {
-    *hourly.entry(hour).or_insert(0) += n;
+    add_count(hourly.entry(hour).or_insert(0), n);
     while hourly.len() > HOURLY_BUCKETS {
         hourly.pop_first();
     }
@@ -119,7 +119,7 @@ impl Endpoint {
             self.first_seen = self.first_seen.min(o.first_seen);
         }
         self.last_seen = self.last_seen.max(o.last_seen);
-        self.hits += o.hits;
+        add_count(&mut self.hits, o.hits);
         for (hour, n) in &o.hourly {
             count_hour(&mut self.hourly, *hour, *n);
         }
@@ -151,8 +151,8 @@ impl Endpoint {
         for a in &o.auth {
             self.count_auth(&a.scheme, a.count);
         }
-        self.cleartext += o.cleartext;
-        self.encrypted += o.encrypted;
+        add_count(&mut self.cleartext, o.cleartext);
+        add_count(&mut self.encrypted, o.encrypted);
         for (loc, f) in &o.sensitive {
             let room = self.sensitive.len() < MAX_SENSITIVE_LOCATIONS;
             match self.sensitive.get_mut(loc) {
@@ -176,7 +176,7 @@ impl Endpoint {
     fn count_auth(&mut self, scheme: &AuthScheme, n: u64) {
         let room = self.auth.len() < 16;
         match self.auth.iter_mut().find(|a| &a.scheme == scheme) {
-            Some(a) => a.count += n,
+            Some(a) => add_count(&mut a.count, n),
             None if room => self.auth.push(AuthCount { scheme: scheme.clone(), count: n }),
             None => {}
         }
@@ -190,7 +190,7 @@ impl Endpoint {
 
 fn add_counts<K: Ord + Clone>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u64>) {
     for (k, n) in from {
-        *into.entry(k.clone()).or_default() += n;
+        add_count(into.entry(k.clone()).or_default(), *n);
     }
 }
 
@@ -274,7 +274,8 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    pub fn new(obs: &Observation) -> Prepared {
+    /// `key` keys the hashes in the masks of sensitive findings (see `sensitive::MaskKey`).
+    pub fn new(obs: &Observation, key: &sensitive::MaskKey) -> Prepared {
         // The response body is parsed once, for templating, its schema and sensitive data.
         let resp_ct = obs.response.as_ref().and_then(|r| content_type(&r.headers));
         let resp_json = obs.response.as_ref().and_then(|r| parse_json(resp_ct.as_deref(), &r.body));
@@ -282,7 +283,7 @@ impl Prepared {
             obs.response.as_ref().and_then(|r| response_shape(r.status, resp_ct.as_deref(), resp_json.as_ref()));
         let req_ct = content_type(&obs.request_headers);
         // Sensitive data is looked for in every message, not only in sampled ones.
-        let mut findings = Vec::new();
+        let mut findings = sensitive::Findings::new(key);
         sensitive::scan_headers(&obs.request_headers, "request.header", &mut findings);
         if let Some(q) = obs.query() {
             sensitive::scan_pairs(&crate::params::decoded_pairs(q, MAX_PARAMS), "request.query", &mut findings);
@@ -307,7 +308,7 @@ impl Prepared {
             sensitive::scan_json(v, "response.json", &mut findings);
         }
         let resp_schema = resp_json.as_ref().map(Schema::of);
-        Prepared { resp_ct, resp_schema, shape, req_ct, req_schema, findings }
+        Prepared { resp_ct, resp_schema, shape, req_ct, req_schema, findings: findings.into_vec() }
     }
 }
 
@@ -346,7 +347,7 @@ impl Catalog {
 
     /// Records one observation.
     pub fn observe(&mut self, obs: &Observation) -> Observed {
-        self.observe_prepared(obs, Prepared::new(obs))
+        self.observe_prepared(obs, Prepared::new(obs, &sensitive::MaskKey::default()))
     }
 
     /// Records one observation whose stateless part was done already (on another thread).
@@ -358,7 +359,7 @@ impl Catalog {
         for (old, new) in &templated.renames {
             self.rename(&host, old, new);
         }
-        self.observed += 1;
+        add_count(&mut self.observed, 1);
         if self.observed.is_multiple_of(CONSOLIDATE_EVERY) {
             self.consolidate();
         }
@@ -372,7 +373,7 @@ impl Catalog {
             ..Endpoint::default()
         });
         self.dirty.insert(key.clone());
-        e.hits += 1;
+        add_count(&mut e.hits, 1);
         count_hour(&mut e.hourly, obs.ts.div_euclid(MICROS_PER_HOUR), 1);
         e.first_seen = e.first_seen.min(obs.ts);
         e.last_seen = e.last_seen.max(obs.ts);
@@ -386,15 +387,15 @@ impl Catalog {
             e.path_params.entry(name.clone()).or_default().add(kind.as_str());
         }
         if obs.encrypted {
-            e.encrypted += 1;
+            add_count(&mut e.encrypted, 1);
         } else {
-            e.cleartext += 1;
+            add_count(&mut e.cleartext, 1);
         }
         let sample_bodies = e.hits <= SCHEMA_FULL_SAMPLES || e.hits.is_multiple_of(SCHEMA_SAMPLE_EVERY);
         // Request side.
         e.request_bytes.add(obs.request_body_len);
         if let Some(ct) = &req_ct {
-            *e.request_content_types.entry(ct.clone()).or_default() += 1;
+            add_count(e.request_content_types.entry(ct.clone()).or_default(), 1);
         }
         let query_pairs = obs.query().map(|q| parse_pairs(q, MAX_PARAMS)).unwrap_or_default();
         let query_names: Vec<String> = query_pairs.iter().map(|(n, _)| n.clone()).collect();
@@ -431,7 +432,7 @@ impl Catalog {
                 None if room => e.sensitive.entry(f.location.clone()).or_default(),
                 None => continue,
             };
-            *field.classes.entry(f.class).or_default() += u64::from(f.count);
+            add_count(field.classes.entry(f.class).or_default(), u64::from(f.count));
             field.mask.clone_from(&f.mask);
         }
         for scheme in auth::classify(&obs.request_headers, &query_names) {
@@ -439,11 +440,11 @@ impl Catalog {
         }
         // Response side.
         if let Some(r) = &obs.response {
-            *e.status_codes.entry(r.status).or_default() += 1;
+            add_count(e.status_codes.entry(r.status).or_default(), 1);
             e.latency.add(r.latency_micros);
             e.response_bytes.add(r.body_len);
             if let Some(ct) = &resp_ct {
-                *e.response_content_types.entry(ct.clone()).or_default() += 1;
+                add_count(e.response_content_types.entry(ct.clone()).or_default(), 1);
             }
             let sample_response = sample_bodies || !e.response_schemas.contains_key(&r.status);
             if let Some(one) = resp_schema.as_ref().filter(|_| sample_response) {

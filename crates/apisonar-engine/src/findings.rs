@@ -174,10 +174,10 @@ fn request_inputs(obs: &Observation) -> Vec<(String, String)> {
             }
             match value {
                 serde_json::Value::Object(m) => {
-                    stack.extend(m.iter().map(|(k, v)| (format!("{path}.{k}"), v, depth + 1)))
+                    stack.extend(m.iter().map(|(k, v)| (format!("{path}.{k}"), v, depth.saturating_add(1))))
                 }
                 serde_json::Value::Array(a) => {
-                    stack.extend(a.iter().take(100).map(|v| (format!("{path}[]"), v, depth + 1)))
+                    stack.extend(a.iter().take(100).map(|v| (format!("{path}[]"), v, depth.saturating_add(1))))
                 }
                 serde_json::Value::String(s) => out.push((path, s.clone())),
                 _ => {}
@@ -270,6 +270,56 @@ mod tests {
             alerts.iter().map(|a| (a.kind.clone(), a.subtype.clone().unwrap_or_default())).collect();
         k.sort();
         k
+    }
+
+    #[test]
+    fn multi_byte_characters_anywhere_in_a_request_are_analysed_without_panicking() {
+        for shape in crate::test_values::SHAPES {
+            analyse_with_multi_byte(shape);
+        }
+    }
+
+    /// Every request part of a run of observations holds a multi-byte variant of `shape`.
+    fn analyse_with_multi_byte(shape: &str) {
+        // A catalog per shape: each value is a host of its own, and hosts are what makes the
+        // catalog's periodic whole-trie pass slow in an unoptimised build.
+        let mut catalog = Catalog::new(TemplateConfig { word_threshold: 3, ..TemplateConfig::default() });
+        let mut behavior = crate::behavior::Behavior::default();
+        for (i, v) in crate::test_values::with_one_multi_byte_per_position(shape).enumerate() {
+            let json = serde_json::json!({ "email": v, "dni": v, v.as_str(): [v, { "password": v }] }).to_string();
+            let form = format!("a={v}&{v}={v}&password={v}");
+            let (content_type, body) = if i % 2 == 0 {
+                ("application/json", json.as_str())
+            } else {
+                ("application/x-www-form-urlencoded", form.as_str())
+            };
+            let target = format!("/users/{v}/items/{i}?q={v}&{v}={v}&{v}");
+            let headers = [
+                ("user-agent", v.clone()),
+                ("referer", v.clone()),
+                ("cookie", format!("sessionid={v}; {v}={v}")),
+                ("authorization", format!("Bearer {v}")),
+                ("x-api-key", v.clone()),
+                ("x-custom", format!("${{{v}}}")),
+                ("content-type", content_type.to_string()),
+            ];
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(n, value)| (*n, value.as_str())).collect();
+            let mut o = obs("POST", &target, &headers, body, i % 3 == 0);
+            o.host = Some(v.clone());
+            if let Some(r) = o.response.as_mut() {
+                r.headers =
+                    vec![("set-cookie".into(), format!("sid={v}")), ("content-type".into(), "application/json".into())];
+                r.body = json.clone().into_bytes();
+            }
+            let seen = catalog.observe(&o);
+            let _ = data_alerts(&o, &seen.key, &seen.findings);
+            let _ = injection_alerts(&o, &seen.key);
+            let _ = behavior.observe(&o, &seen.key);
+        }
+        let changes = catalog.take_changes();
+        for e in &changes.upserts {
+            let _ = crate::openapi::document(&e.host, &[e]);
+        }
     }
 
     #[test]

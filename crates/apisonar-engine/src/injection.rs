@@ -46,48 +46,41 @@ fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
 
+/// The character of a `%uXXXX` escape, from the bytes after its `%`; and the bytes after it.
+fn unicode_escape(after_percent: &[u8]) -> Option<(char, &[u8])> {
+    let [b'u' | b'U', rest @ ..] = after_percent else { return None };
+    let (code, rest) = rest.split_first_chunk::<4>()?;
+    let code = u32::from_str_radix(std::str::from_utf8(code).ok()?, 16).ok()?;
+    Some((char::from_u32(code)?, rest))
+}
+
+/// The byte of a `%XX` escape, from the bytes after its `%`; and the bytes after it.
+fn hex_escape(after_percent: &[u8]) -> Option<(u8, &[u8])> {
+    let [high, low, rest @ ..] = after_percent else { return None };
+    Some(((hex(*high)? << 4) | hex(*low)?, rest))
+}
+
 /// One round of `%XX` and `%uXXXX` decoding (and `+` as space).
 fn percent_round(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 5 < b.len() && (b[i + 1] == b'u' || b[i + 1] == b'U') => {
-                let code = b
-                    .get(i + 2..i + 6)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u32::from_str_radix(h, 16).ok());
-                match code.and_then(char::from_u32) {
-                    Some(c) => {
-                        let mut buf = [0u8; 4];
-                        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                        i += 6;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'%' => match (b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 3;
-                }
-                _ => {
+    let mut rest = s.as_bytes();
+    let mut out = Vec::with_capacity(rest.len());
+    while let Some((&byte, after)) = rest.split_first() {
+        rest = after;
+        match byte {
+            b'%' => {
+                if let Some((c, after)) = unicode_escape(rest) {
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    rest = after;
+                } else if let Some((decoded, after)) = hex_escape(rest) {
+                    out.push(decoded);
+                    rest = after;
+                } else {
                     out.push(b'%');
-                    i += 1;
                 }
-            },
-            b'+' => {
-                out.push(b' ');
-                i += 1;
             }
-            c => {
-                out.push(c);
-                i += 1;
-            }
+            b'+' => out.push(b' '),
+            other => out.push(other),
         }
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -123,7 +116,7 @@ pub fn normalize(raw: &str) -> String {
         .chars()
         .map(|c| match c as u32 {
             // Full-width ASCII variants (U+FF01..U+FF5E) and look-alike quotes.
-            0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFF01 + 0x21).unwrap_or(c),
+            full_width @ 0xFF01..=0xFF5E => full_width.checked_sub(0xFF01 - 0x21).and_then(char::from_u32).unwrap_or(c),
             0x2018 | 0x2019 | 0x02BC => '\'',
             0x201C | 0x201D => '"',
             _ => c.to_ascii_lowercase(),
@@ -361,6 +354,23 @@ mod tests {
         }
         // A later signature in the text does not win over an earlier one in the list.
         assert_eq!(SIGNATURES.first_of_each("x union select ' or 1=1")[0], Some("' or 1=1"));
+    }
+
+    #[test]
+    fn multi_byte_characters_anywhere_are_normalised_and_inspected_without_panicking() {
+        assert_eq!(normalize("%C3%A9%u20AC%F0%9D%84%9E"), "é€𝄞");
+        assert_eq!(normalize("%é%u€%u00é9%"), "%é%u€%u00é9%");
+        assert_eq!(kinds("%27%20OR%201%3D1--"), vec![Injection::SqlInjection], "ASCII as before");
+        for v in crate::test_values::all() {
+            for location in ["request.query.q", "request.form.file", "request.path[0]", &format!("request.json.{v}")] {
+                let _ = inspect(location, &v);
+            }
+            // Percent-encoding its bytes hides nothing: it decodes to the same normal form.
+            if !v.contains(['%', '+']) {
+                let encoded: String = v.bytes().map(|b| format!("%{b:02X}")).collect();
+                assert_eq!(normalize(&encoded), normalize(&v), "{v:?}");
+            }
+        }
     }
 
     #[test]

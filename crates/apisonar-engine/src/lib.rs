@@ -7,6 +7,17 @@
 //! Must not know: packets, pcap, the flow layer, tokio, sled, axum, any I/O, or the wall clock
 //! (time comes in with each observation).
 
+// Every input is attacker-controlled: no operation that can panic may be reachable from one.
+// Test modules opt out of what they need.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+
 pub mod segment;
 pub mod template;
 pub mod tlsposture;
@@ -16,6 +27,8 @@ pub mod auth;
 pub mod behavior;
 pub mod catalog;
 pub mod findings;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod injection;
 pub mod observation;
 pub mod openapi;
@@ -26,6 +39,8 @@ pub mod sensitive;
 pub mod signatures;
 pub mod spec;
 pub mod stats;
+#[cfg(test)]
+mod test_values;
 
 pub use alert::{Alert, AlertMerge, AlertState, Severity};
 pub use catalog::{Catalog, Changes, Endpoint, EndpointKey, Observed};

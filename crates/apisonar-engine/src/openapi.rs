@@ -9,6 +9,7 @@ use crate::auth::AuthScheme;
 use crate::catalog::Endpoint;
 use crate::params::ParamInfo;
 use crate::schema::Schema;
+use crate::stats::add_count;
 
 /// JSON Schema (2020-12, as OpenAPI 3.1 uses it) for an inferred schema.
 pub fn json_schema(s: &Schema) -> Value {
@@ -194,11 +195,11 @@ fn operation(e: &Endpoint, schemes: &mut BTreeMap<String, Value>) -> Value {
 pub fn document(host: &str, endpoints: &[&Endpoint]) -> Value {
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     let mut schemes = BTreeMap::new();
-    let mut encrypted = 0;
-    let mut cleartext = 0;
+    let mut encrypted = 0u64;
+    let mut cleartext = 0u64;
     for e in endpoints.iter().filter(|e| e.host == host) {
-        encrypted += e.encrypted;
-        cleartext += e.cleartext;
+        add_count(&mut encrypted, e.encrypted);
+        add_count(&mut cleartext, e.cleartext);
         let method = e.method.to_ascii_lowercase();
         if !matches!(method.as_str(), "get" | "put" | "post" | "delete" | "options" | "head" | "patch" | "trace") {
             continue;
@@ -216,14 +217,15 @@ pub fn document(host: &str, endpoints: &[&Endpoint]) -> Value {
         "servers": [ { "url": format!("{scheme}://{host}") } ],
         "paths": paths,
     });
-    if !schemes.is_empty() {
-        doc["components"] = json!({ "securitySchemes": schemes });
+    if let Some(doc) = doc.as_object_mut().filter(|_| !schemes.is_empty()) {
+        doc.insert("components".into(), json!({ "securitySchemes": schemes }));
     }
     doc
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::indexing_slicing)]
     use super::*;
     use crate::{Catalog, Observation, ObservedResponse, TemplateConfig};
 

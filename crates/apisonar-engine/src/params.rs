@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::schema::Format;
+use crate::stats::add_count;
 
 /// What was seen of one parameter.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,14 +20,14 @@ pub struct ParamInfo {
 
 impl ParamInfo {
     pub fn add(&mut self, value_type: &str) {
-        self.count += 1;
-        *self.types.entry(value_type.to_string()).or_default() += 1;
+        add_count(&mut self.count, 1);
+        add_count(self.types.entry(value_type.to_string()).or_default(), 1);
     }
 
     pub fn merge(&mut self, other: &ParamInfo) {
-        self.count += other.count;
+        add_count(&mut self.count, other.count);
         for (t, n) in &other.types {
-            *self.types.entry(t.clone()).or_default() += n;
+            add_count(self.types.entry(t.clone()).or_default(), *n);
         }
     }
 
@@ -42,28 +43,31 @@ impl ParamInfo {
     }
 }
 
+/// The byte of a `%XX` escape, from the bytes after its `%` (read by `u8::from_str_radix`);
+/// and the bytes after it.
+pub(crate) fn percent_escape(after_percent: &[u8]) -> Option<(u8, &[u8])> {
+    let (hex, rest) = after_percent.split_first_chunk::<2>()?;
+    let byte = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+    Some((byte, rest))
+}
+
 /// Decodes `%XX` and `+` (form encoding).
 pub fn form_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
+    let mut rest = s.as_bytes();
+    let mut out = Vec::with_capacity(rest.len());
+    while let Some((&byte, after)) = rest.split_first() {
+        rest = after;
+        match byte {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() + 1 && b.get(i + 1..i + 3).is_some() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(v) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
+            b'%' => match percent_escape(rest) {
+                Some((decoded, after)) => {
+                    out.push(decoded);
+                    rest = after;
                 }
-            }
-            c => out.push(c),
+                None => out.push(b'%'),
+            },
+            other => out.push(other),
         }
-        i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -119,9 +123,12 @@ pub fn multipart_fields(body: &[u8], limit: usize) -> Vec<String> {
     let text = String::from_utf8_lossy(body);
     text.match_indices("name=\"")
         .filter_map(|(i, m)| {
-            let rest = text.get(i + m.len()..)?;
+            let rest = text.get(i.checked_add(m.len())?..)?;
             let end = rest.find('"')?;
-            let before = text.get(i.saturating_sub(40)..i).unwrap_or_default().to_ascii_lowercase();
+            // Up to 40 bytes before it, from a character boundary: cutting a multi-byte character
+            // there used to empty the window and lose the field.
+            let from = (i.saturating_sub(40)..i).find(|at| text.is_char_boundary(*at)).unwrap_or(i);
+            let before = text.get(from..i).unwrap_or_default().to_ascii_lowercase();
             // `filename="..."` also contains `name="`: the byte before must not be a letter.
             let standalone = !before.ends_with(|c: char| c.is_ascii_alphanumeric());
             (standalone && before.contains("form-data"))
@@ -163,6 +170,32 @@ mod tests {
         assert_eq!(p.dominant_type(), "number");
         p.add("string");
         assert_eq!(p.dominant_type(), "string");
+    }
+
+    #[test]
+    fn multi_byte_characters_anywhere_are_decoded_and_typed_without_panicking() {
+        assert_eq!(form_decode("%C3%A9+%é%u%"), "é %é%u%");
+        for v in crate::test_values::all() {
+            let encoded: String = v.bytes().map(|b| format!("%{b:02X}")).collect();
+            assert_eq!(form_decode(&encoded), v);
+            let pairs = format!("{v}={v}&{v}&q={encoded}");
+            let typed = parse_pairs(&pairs, 64);
+            let decoded = decoded_pairs(&pairs, 64);
+            assert_eq!(typed.len(), decoded.len(), "{pairs}");
+            for ((name, value_type_of), (same_name, value)) in typed.iter().zip(&decoded) {
+                assert_eq!((name, *value_type_of), (same_name, value_type(value)), "{pairs}");
+            }
+            let body = format!("--b\r\nContent-Disposition: form-data; name=\"{v}\"\r\n\r\n{v}\r\n--b--");
+            let fields = multipart_fields(body.as_bytes(), 64);
+            if !v.contains('"') {
+                assert_eq!(fields, vec![v.chars().take(128).collect::<String>()], "{body}");
+            }
+        }
+        // A multi-byte character cut by the 40-byte window before `name="` loses nothing.
+        for n in 0..16 {
+            let body = format!("{}form-data; name=\"f\"", "€".repeat(n));
+            assert_eq!(multipart_fields(body.as_bytes(), 10), vec!["f"], "{body}");
+        }
     }
 
     #[test]

@@ -202,11 +202,12 @@ pub fn classify(specs: &[Spec], e: &Endpoint) -> Classification {
 
 fn covered_status(responses: &[String], status: u16) -> bool {
     let s = status.to_string();
+    let class = |r: &str| s.chars().next().is_some_and(|first| r.starts_with(first));
     responses.iter().any(|r| {
         r == &s
             || r == "default"
-            || (r.len() == 3 && r.ends_with("XX") && r.starts_with(&s[..1]))
-            || (r.len() == 3 && r.ends_with("xx") && r.starts_with(&s[..1]))
+            || (r.len() == 3 && r.ends_with("XX") && class(r))
+            || (r.len() == 3 && r.ends_with("xx") && class(r))
     })
 }
 

@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::stats::add_count;
+
 /// Deepest nesting and widest object kept.
-const MAX_DEPTH: usize = 12;
-const MAX_PROPERTIES: usize = 200;
+pub(crate) const MAX_DEPTH: usize = 12;
+pub(crate) const MAX_PROPERTIES: usize = 200;
 
 /// String formats recognised in values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -81,7 +83,7 @@ impl TypeCounts {
     pub fn add(&mut self, ty: &str, n: u64) {
         if let Some(i) = JSON_TYPES.iter().position(|t| *t == ty) {
             if let Some(c) = self.0.get_mut(i) {
-                *c += n;
+                add_count(c, n);
             }
         }
     }
@@ -159,7 +161,7 @@ impl Schema {
 
     /// Merges one more value into this schema.
     pub fn add(&mut self, value: &Value, depth: usize) {
-        self.samples += 1;
+        add_count(&mut self.samples, 1);
         let kind = match value {
             Value::Null => "null",
             Value::Bool(_) => "boolean",
@@ -173,45 +175,45 @@ impl Schema {
         match value {
             Value::String(s) => {
                 if let Some(f) = Format::of(s) {
-                    *self.formats.entry(f).or_default() += 1;
+                    add_count(self.formats.entry(f).or_default(), 1);
                 }
             }
             Value::Array(items) if depth < MAX_DEPTH => {
                 let schema = self.items.get_or_insert_with(Default::default);
                 // A long array adds little after its first elements; keep merging cheap.
                 for item in items.iter().take(32) {
-                    schema.add(item, depth + 1);
+                    schema.add(item, depth.saturating_add(1));
                 }
             }
             Value::Object(map) if depth < MAX_DEPTH => {
-                self.objects += 1;
+                add_count(&mut self.objects, 1);
                 for (k, v) in map {
                     if !self.properties.contains_key(k) && self.properties.len() >= MAX_PROPERTIES {
-                        self.truncated += 1;
+                        add_count(&mut self.truncated, 1);
                         continue;
                     }
-                    self.properties.entry(k.clone()).or_default().add(v, depth + 1);
+                    self.properties.entry(k.clone()).or_default().add(v, depth.saturating_add(1));
                 }
             }
-            Value::Array(_) | Value::Object(_) => self.truncated += 1,
+            Value::Array(_) | Value::Object(_) => add_count(&mut self.truncated, 1),
             _ => {}
         }
     }
 
     /// Merges another schema (from another run or a renamed endpoint) into this one.
     pub fn merge(&mut self, other: &Schema) {
-        self.samples += other.samples;
-        self.objects += other.objects;
-        self.truncated += other.truncated;
+        add_count(&mut self.samples, other.samples);
+        add_count(&mut self.objects, other.objects);
+        add_count(&mut self.truncated, other.truncated);
         for (k, n) in other.types.iter() {
             self.types.add(k, n);
         }
         for (f, n) in &other.formats {
-            *self.formats.entry(*f).or_default() += n;
+            add_count(self.formats.entry(*f).or_default(), *n);
         }
         for (k, s) in &other.properties {
             if !self.properties.contains_key(k) && self.properties.len() >= MAX_PROPERTIES {
-                self.truncated += 1;
+                add_count(&mut self.truncated, 1);
                 continue;
             }
             self.properties.entry(k.clone()).or_default().merge(s);
@@ -264,8 +266,25 @@ impl Schema {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn multi_byte_characters_anywhere_are_inferred_without_panicking() {
+        let mut merged = Schema::default();
+        for v in crate::test_values::all() {
+            // Only what follows the ASCII start of a date-time, URI or e-mail address goes unchecked.
+            let format = Format::of(&v);
+            assert!(matches!(format, None | Some(Format::DateTime | Format::Uri | Format::Email)), "{v:?}: {format:?}");
+            let value = json!({ "s": v, v.as_str(): [v, { v.as_str(): 1 }] });
+            let one = Schema::of(&value);
+            assert_eq!(one.properties.len(), 2, "{v:?}");
+            merged.merge(&one);
+            let _ = Schema::shape_of(&value);
+        }
+        assert_eq!(merged.properties.len(), MAX_PROPERTIES, "bounded whatever the keys");
+    }
 
     #[test]
     fn merges_types_formats_and_optional_fields() {

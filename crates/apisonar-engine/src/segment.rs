@@ -62,8 +62,8 @@ fn is_date(s: &[u8]) -> bool {
 }
 
 fn is_email(s: &[u8]) -> bool {
-    let Some(at) = s.iter().position(|&c| c == b'@') else { return false };
-    let (local, domain) = (&s[..at], &s[at + 1..]);
+    let mut halves = s.splitn(2, |&c| c == b'@');
+    let (Some(local), Some(domain)) = (halves.next(), halves.next()) else { return false };
     !local.is_empty() && domain.contains(&b'.') && !domain.starts_with(b".") && !domain.ends_with(b".")
 }
 
@@ -71,7 +71,9 @@ fn is_email(s: &[u8]) -> bool {
 fn entropy(s: &[u8]) -> f64 {
     let mut counts = [0u32; 256];
     for &b in s {
-        counts[usize::from(b)] += 1;
+        if let Some(count) = counts.get_mut(usize::from(b)) {
+            *count = count.saturating_add(1);
+        }
     }
     let n = s.len() as f64;
     counts
@@ -94,13 +96,13 @@ fn is_token(s: &[u8]) -> bool {
     let long_mixed = parts
         .iter()
         .any(|p| p.len() >= 16 && p.iter().any(u8::is_ascii_digit) && p.iter().any(u8::is_ascii_alphabetic));
-    if parts.len() >= 3 && wordy * 2 >= parts.len() && !long_mixed {
+    if parts.len() >= 3 && wordy.saturating_mul(2) >= parts.len() && !long_mixed {
         return false;
     }
     let digits = s.iter().filter(|c| c.is_ascii_digit()).count();
     let upper = s.iter().filter(|c| c.is_ascii_uppercase()).count();
     let lower = s.iter().filter(|c| c.is_ascii_lowercase()).count();
-    let classes = usize::from(digits > 0) + usize::from(upper > 0) + usize::from(lower > 0);
+    let classes = [digits, upper, lower].iter().filter(|n| **n > 0).count();
     classes >= 2 && entropy(s) >= 3.5
 }
 
@@ -166,6 +168,16 @@ mod tests {
         check("my-blog-post-title-about-things", SegmentKind::Word);
         check("export", SegmentKind::Word);
         check("v1", SegmentKind::Word);
+    }
+
+    #[test]
+    fn multi_byte_characters_anywhere_are_typed_without_panicking() {
+        for v in crate::test_values::all() {
+            // Only dates and e-mail addresses have parts whose bytes are not checked.
+            let kind = classify(&v);
+            assert!(matches!(kind, SegmentKind::Word | SegmentKind::Date | SegmentKind::Email), "{v:?}: {kind:?}");
+            assert!(!is_version(&v), "{v:?}");
+        }
     }
 
     #[test]

@@ -3,8 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::stable_hash;
-
 /// What a value is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -87,20 +85,73 @@ pub struct Finding {
     pub count: u32,
 }
 
-/// A mask that shows the shape and a short stable hash (to correlate repeats), never the secret.
-pub fn mask(class: Class, value: &str) -> String {
+/// The secret key of the hashes in masks, one per store (kept in its settings): without it a
+/// mask's hash cannot be tested against guesses, and two stores' masks cannot be linked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct MaskKey([u8; 32]);
+
+impl MaskKey {
+    pub fn new(bytes: [u8; 32]) -> MaskKey {
+        MaskKey(bytes)
+    }
+
+    /// The first 32 bits of HMAC-SHA256(key, value), as 8 hex digits.
+    fn tag(&self, value: &str) -> String {
+        use hmac::Mac;
+        // HMAC takes keys of any length, so this cannot fail; an empty tag would only weaken
+        // correlation, never reveal the value.
+        let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.0) else { return String::new() };
+        mac.update(value.as_bytes());
+        mac.finalize().into_bytes().iter().take(4).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl std::fmt::Debug for MaskKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MaskKey(..)")
+    }
+}
+
+impl Default for MaskKey {
+    /// A fixed key, for tests and tools that never store masks.
+    fn default() -> MaskKey {
+        MaskKey([0x5a; 32])
+    }
+}
+
+/// Classes whose values are machine-made secrets with too many possibilities to guess: only
+/// their masks carry a (keyed) hash, so that repeats of one token can be told apart from others.
+/// Passwords, Basic credentials and personal data (cards, phones, e-mails, national ids) are
+/// small spaces that a hash, even keyed, must not be kept for.
+fn hashed(class: Class) -> bool {
+    matches!(
+        class,
+        Class::BearerToken
+            | Class::Jwt
+            | Class::JwtAlgNone
+            | Class::ApiKey
+            | Class::CloudAccessKey
+            | Class::SourceHostToken
+            | Class::PaymentProviderKey
+            | Class::PrivateKey
+            | Class::SessionCookie
+    )
+}
+
+/// A mask that shows the shape, and for machine-made secrets a short keyed hash (to correlate
+/// repeats); never the secret.
+pub fn mask(key: &MaskKey, class: Class, value: &str) -> String {
     let n = value.chars().count();
-    // A hash of a short, human-chosen secret could be reversed by guessing: none for those.
     if matches!(class, Class::Password) || n < 12 {
         return format!("…({n} chars)");
     }
-    let h = stable_hash(value.as_bytes()) & 0xffff_ffff;
+    let h = if hashed(class) { format!(" h:{}", key.tag(value)) } else { String::new() };
     if matches!(class, Class::Jwt | Class::JwtAlgNone) {
         // The header and the registered claims say what kind of token it is; they are not secret.
         if let Some((alg, iss, exp)) = crate::auth::jwt_claims(value) {
             let iss = iss.map(|i| format!(" iss={}", i.chars().take(64).collect::<String>())).unwrap_or_default();
             let exp = exp.map(|e| format!(" exp={e}")).unwrap_or_default();
-            return format!("JWT alg={}{iss}{exp} …({n} chars) h:{h:08x}", alg.chars().take(16).collect::<String>());
+            return format!("JWT alg={}{iss}{exp} …({n} chars){h}", alg.chars().take(16).collect::<String>());
         }
     }
     let shown = match class {
@@ -121,26 +172,36 @@ pub fn mask(class: Class, value: &str) -> String {
         }
         _ => format!("…({n} chars)"),
     };
-    format!("{shown} h:{h:08x}")
+    if shown.is_empty() {
+        // A value of the class's name but not its shape (a "card" field without digits).
+        return format!("…({n} chars){h}");
+    }
+    format!("{shown}{h}")
 }
 
 // ---------------------------------------------------------------------------------------------
 // Checksums and formats.
 
+/// The values of the ASCII digits of `bytes`, in order; other bytes are skipped.
+fn digit_values(bytes: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    bytes.iter().filter(|b| b.is_ascii_digit()).filter_map(|b| b.checked_sub(b'0'))
+}
+
 /// Luhn checksum over the digits of `s`.
 pub fn luhn(digits: &[u8]) -> bool {
+    // Only the sum modulo 10 matters: kept below 10, no length of input can overflow it.
     let mut sum = 0u32;
     for (i, d) in digits.iter().rev().enumerate() {
         let mut v = u32::from(*d);
         if i % 2 == 1 {
-            v *= 2;
+            v = v.saturating_mul(2);
             if v > 9 {
-                v -= 9;
+                v = v.saturating_sub(9);
             }
         }
-        sum += v;
+        sum = sum.saturating_add(v) % 10;
     }
-    sum.is_multiple_of(10)
+    sum == 0
 }
 
 /// A payment card number: 13-19 digits (spaces or dashes allowed), a known issuer range, Luhn.
@@ -148,11 +209,13 @@ pub fn is_card_number(s: &str) -> bool {
     if !s.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-') {
         return false;
     }
-    let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect();
-    if !(13..=19).contains(&digits.len()) || digits.iter().all(|d| *d == digits[0]) {
+    let digits: Vec<u8> = digit_values(s.as_bytes()).collect();
+    if !(13..=19).contains(&digits.len()) || digits.iter().all(|d| Some(d) == digits.first()) {
         return false;
     }
-    let prefix = |n: usize| digits.iter().take(n).fold(0u32, |acc, d| acc * 10 + u32::from(*d));
+    // At most four digits: far below u32::MAX.
+    let prefix =
+        |n: usize| digits.iter().take(n).fold(0u32, |acc, d| acc.saturating_mul(10).saturating_add(u32::from(*d)));
     let issuer = match digits.first() {
         Some(4) => matches!(digits.len(), 13 | 16 | 19),                 // Visa
         Some(5) => (51..=55).contains(&prefix(2)) && digits.len() == 16, // Mastercard
@@ -171,20 +234,25 @@ pub fn is_card_number(s: &str) -> bool {
 pub fn is_iban(s: &str) -> bool {
     let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
     let b = compact.as_bytes();
+    let Some((country, rest)) = b.split_at_checked(2) else { return false };
+    let Some((check, bban)) = rest.split_at_checked(2) else { return false };
     if !(15..=34).contains(&b.len())
-        || !b[..2].iter().all(u8::is_ascii_uppercase)
-        || !b[2..4].iter().all(u8::is_ascii_digit)
+        || !country.iter().all(u8::is_ascii_uppercase)
+        || !check.iter().all(u8::is_ascii_digit)
     {
         return false;
     }
     if !b.iter().all(u8::is_ascii_alphanumeric) {
         return false;
     }
-    let rearranged = compact[4..].chars().chain(compact[..4].chars());
+    let rearranged = bban.iter().chain(country).chain(check);
     let mut rem: u32 = 0;
     for c in rearranged {
-        let v = if c.is_ascii_digit() { c as u32 - '0' as u32 } else { c as u32 - 'A' as u32 + 10 };
-        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+        // Base 36 maps digits to themselves and letters to 10 (A) ..= 35 (Z), as ISO 13616 does.
+        let Some(v) = char::from(*c).to_digit(36) else { return false };
+        let scale = if v >= 10 { 100 } else { 10 };
+        // rem < 97 and v < 36: rem * 100 + v stays far below u32::MAX.
+        rem = rem.saturating_mul(scale).saturating_add(v) % 97;
     }
     rem == 1
 }
@@ -192,55 +260,48 @@ pub fn is_iban(s: &str) -> bool {
 /// A US social security number `AAA-GG-SSSS` (dashes required to avoid matching any 9 digits):
 /// area not 000, 666 or 9xx; group not 00; serial not 0000.
 pub fn is_us_ssn(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() != 11 || b[3] != b'-' || b[6] != b'-' {
+    let [a1, a2, a3, b'-', g1, g2, b'-', s1, s2, s3, s4] = *s.as_bytes() else { return false };
+    let (area, group, serial) = ([a1, a2, a3], [g1, g2], [s1, s2, s3, s4]);
+    let digits = |part: &[u8]| part.iter().all(u8::is_ascii_digit);
+    if !(digits(&area) && digits(&group) && digits(&serial)) {
         return false;
     }
-    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    if !(digits(0..3) && digits(4..6) && digits(7..11)) {
-        return false;
-    }
-    let area = &s[0..3];
-    area != "000" && area != "666" && !area.starts_with('9') && &s[4..6] != "00" && &s[7..11] != "0000"
+    &area != b"000" && &area != b"666" && a1 != b'9' && &group != b"00" && &serial != b"0000"
 }
 
 /// A Spanish DNI (8 digits + letter) or NIE (X/Y/Z + 7 digits + letter), mod 23 check letter.
 pub fn is_spanish_dni(s: &str) -> bool {
     const LETTERS: &[u8] = b"TRWAGMYFPDXBNJZSQVHLCKE";
-    let b = s.as_bytes();
-    if b.len() != 9 {
+    // Bytes, not a `&str` split at byte 8: that byte may be inside a multi-byte character.
+    let Some((number, &[letter])) = s.as_bytes().split_at_checked(8) else { return false };
+    let Some((&first, rest)) = number.split_first() else { return false };
+    // A NIE's leading letter stands for a digit.
+    let first = match first.to_ascii_uppercase() {
+        b'X' => b'0',
+        b'Y' => b'1',
+        b'Z' => b'2',
+        _ => first,
+    };
+    if !first.is_ascii_digit() || !rest.iter().all(u8::is_ascii_digit) {
         return false;
     }
-    let (num, letter) = (&s[..8], b[8].to_ascii_uppercase());
-    let num = match b[0].to_ascii_uppercase() {
-        b'X' => format!("0{}", &num[1..]),
-        b'Y' => format!("1{}", &num[1..]),
-        b'Z' => format!("2{}", &num[1..]),
-        _ => num.to_string(),
-    };
-    let Ok(n) = num.parse::<u32>() else { return false };
-    num.bytes().all(|c| c.is_ascii_digit()) && LETTERS.get((n % 23) as usize) == Some(&letter)
+    // Eight digits: at most 99_999_999, far below u32::MAX.
+    let n = digit_values(&[first])
+        .chain(digit_values(rest))
+        .fold(0u32, |n, d| n.saturating_mul(10).saturating_add(u32::from(d)));
+    LETTERS.get((n % 23) as usize) == Some(&letter.to_ascii_uppercase())
 }
 
 /// A Dutch BSN: 9 digits passing the "11-proof" (weights 9..2 and -1).
 pub fn is_dutch_bsn(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.len() != 9 || !b.iter().all(u8::is_ascii_digit) || b.iter().all(|d| *d == b[0]) {
+    if b.len() != 9 || !b.iter().all(u8::is_ascii_digit) || b.iter().all(|d| Some(d) == b.first()) {
         return false;
     }
-    let sum: i32 = b
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let v = i32::from(d - b'0');
-            if i == 8 {
-                -v
-            } else {
-                v * (9 - i as i32)
-            }
-        })
-        .sum();
-    sum != 0 && sum % 11 == 0
+    const WEIGHTS: [i32; 9] = [9, 8, 7, 6, 5, 4, 3, 2, -1];
+    // Nine digits times weights of at most 9: |sum| <= 729.
+    let sum: i32 = digit_values(b).zip(WEIGHTS).map(|(d, w)| i32::from(d).saturating_mul(w)).sum();
+    sum != 0 && sum.rem_euclid(11) == 0
 }
 
 /// A Brazilian CPF `000.000.000-00` (punctuation optional): two mod-11 check digits.
@@ -248,26 +309,30 @@ pub fn is_brazil_cpf(s: &str) -> bool {
     if !s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-') {
         return false;
     }
-    let d: Vec<u32> = s.bytes().filter(u8::is_ascii_digit).map(|b| u32::from(b - b'0')).collect();
-    if d.len() != 11 || d.iter().all(|x| *x == d[0]) {
+    let d: Vec<u32> = digit_values(s.as_bytes()).map(u32::from).collect();
+    if d.len() != 11 || d.iter().all(|x| Some(x) == d.first()) {
         return false;
     }
-    let check = |n: usize| {
-        let sum: u32 = d[..n].iter().enumerate().map(|(i, x)| x * (n as u32 + 1 - i as u32)).sum();
-        let r = (sum * 10) % 11;
+    // The check digit of `digits`: weights 2, 3, ... from the last digit; at most ten digits.
+    let check = |digits: &[u32]| {
+        let sum: u32 = digits.iter().rev().zip(2u32..).map(|(x, w)| x.saturating_mul(w)).sum();
+        let r = sum.saturating_mul(10) % 11;
         if r == 10 {
             0
         } else {
             r
         }
     };
-    check(9) == d[9] && check(10) == d[10]
+    let Some((&check_ten, first_ten)) = d.split_last() else { return false };
+    let Some((&check_nine, first_nine)) = first_ten.split_last() else { return false };
+    check(first_nine) == check_nine && check(first_ten) == check_ten
 }
 
 /// A phone number in E.164 (`+` and 8-15 digits, separators allowed).
 pub fn is_phone(s: &str) -> bool {
     let t = s.trim();
-    if !t.starts_with('+') || !t[1..].chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.')) {
+    let Some(number) = t.strip_prefix('+') else { return false };
+    if !number.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.')) {
         return false;
     }
     let digits = t.chars().filter(char::is_ascii_digit).count();
@@ -290,8 +355,9 @@ fn known_key(s: &str) -> Option<Class> {
     let alnum =
         |from: usize| b.get(from..).is_some_and(|r| !r.is_empty() && r.iter().all(|c| c.is_ascii_alphanumeric()));
     if b.len() == 20
-        && (s.starts_with("AKIA") || s.starts_with("ASIA"))
-        && b[4..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && s.strip_prefix("AKIA")
+            .or_else(|| s.strip_prefix("ASIA"))
+            .is_some_and(|id| id.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
     {
         return Some(Class::CloudAccessKey);
     }
@@ -320,7 +386,9 @@ fn known_key(s: &str) -> Option<Class> {
 fn entropy(s: &str) -> f64 {
     let mut counts = [0u32; 256];
     for b in s.bytes() {
-        counts[usize::from(b)] += 1;
+        if let Some(count) = counts.get_mut(usize::from(b)) {
+            *count = count.saturating_add(1);
+        }
     }
     let n = s.len() as f64;
     counts
@@ -351,8 +419,8 @@ fn name_matches(name: &str, word: &str) -> bool {
         return false;
     }
     let norm = |b: u8| if b == b'-' { b'_' } else { b.to_ascii_lowercase() };
-    let tail = &n[n.len() - w.len()..];
-    tail.iter().zip(w).all(|(a, b)| norm(*a) == *b) && (n.len() == w.len() || norm(n[n.len() - w.len() - 1]) == b'_')
+    let Some((head, tail)) = n.len().checked_sub(w.len()).and_then(|at| n.split_at_checked(at)) else { return false };
+    tail.iter().zip(w).all(|(a, b)| norm(*a) == *b) && head.last().is_none_or(|b| norm(*b) == b'_')
 }
 
 fn name_is(name: &str, words: &[&str]) -> bool {
@@ -362,8 +430,8 @@ fn name_is(name: &str, words: &[&str]) -> bool {
 const PASSWORD_NAMES: &[&str] =
     &["password", "passwd", "pass", "pwd", "secret", "passphrase", "pin", "password_confirmation", "password2"];
 /// Field names that say a value is a national identifier.
-const ID_NAMES: &[&str] =
-    &["bsn", "burgerservicenummer", "citizen_id", "national_id", "cpf", "tax_id", "ssn", "dni", "nie"];
+const ID_NAMES: [&str; 9] =
+    ["bsn", "burgerservicenummer", "citizen_id", "national_id", "cpf", "tax_id", "ssn", "dni", "nie"];
 /// Header fields that carry API keys by convention, whatever their value looks like.
 const KEY_HEADERS: &[&str] =
     &["x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token", "x-access-token", "x-api-token", "x-token"];
@@ -392,7 +460,7 @@ pub fn classify_field(name: &str, value: &str) -> Vec<Class> {
         return out;
     }
     // Most values are short words or numbers with no name hint: nothing below can match them.
-    let named = name_is(name, PASSWORD_NAMES) || name_is(name, KEY_NAMES) || name_is(name, ID_NAMES);
+    let named = name_is(name, PASSWORD_NAMES) || name_is(name, KEY_NAMES) || name_is(name, &ID_NAMES);
     if !named && value.len() < 8 && !value.starts_with('+') && !value.contains('@') {
         return out;
     }
@@ -441,8 +509,50 @@ pub fn classify_field(name: &str, value: &str) -> Vec<Class> {
 const MAX_FINDINGS: usize = 256;
 const MAX_JSON_DEPTH: usize = 16;
 
+/// The findings of one message, masked with the store's key as they are made.
+#[derive(Debug)]
+pub struct Findings<'k> {
+    key: &'k MaskKey,
+    list: Vec<Finding>,
+}
+
+impl<'k> Findings<'k> {
+    pub fn new(key: &'k MaskKey) -> Findings<'k> {
+        Findings { key, list: Vec::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub fn into_vec(self) -> Vec<Finding> {
+        self.list
+    }
+
+    /// Records the classes of one value. Repeats at the same location (array elements) only
+    /// count, so a list of a thousand e-mail addresses costs one mask.
+    fn push(&mut self, name: &str, value: &str, location: &str) {
+        for class in classify_field(name, value) {
+            self.add(class, location, value);
+        }
+    }
+
+    fn add(&mut self, class: Class, location: &str, value: &str) {
+        if let Some(f) = self.list.iter_mut().find(|f| f.class == class && f.location == location) {
+            f.count = f.count.saturating_add(1);
+        } else if self.list.len() < MAX_FINDINGS {
+            let mask = mask(self.key, class, value);
+            self.list.push(Finding { class, location: location.chars().take(200).collect(), mask, count: 1 });
+        }
+    }
+}
+
 /// Walks a JSON value, classifying every string (and long number) by its key.
-pub fn scan_json(value: &serde_json::Value, prefix: &str, out: &mut Vec<Finding>) {
+pub fn scan_json(value: &serde_json::Value, prefix: &str, out: &mut Findings<'_>) {
     let mut path = String::with_capacity(64);
     path.push_str(prefix);
     walk(value, &mut path, "", 0, out);
@@ -450,7 +560,7 @@ pub fn scan_json(value: &serde_json::Value, prefix: &str, out: &mut Vec<Finding>
 
 /// `path` is one buffer extended and truncated on the way down, so that the walk allocates
 /// only for findings.
-fn walk(value: &serde_json::Value, path: &mut String, key: &str, depth: usize, out: &mut Vec<Finding>) {
+fn walk(value: &serde_json::Value, path: &mut String, key: &str, depth: usize, out: &mut Findings<'_>) {
     if depth > MAX_JSON_DEPTH || out.len() >= MAX_FINDINGS {
         return;
     }
@@ -460,39 +570,58 @@ fn walk(value: &serde_json::Value, path: &mut String, key: &str, depth: usize, o
             for (k, v) in map {
                 path.push('.');
                 path.push_str(k);
-                walk(v, path, k, depth + 1, out);
+                walk(v, path, k, depth.saturating_add(1), out);
                 path.truncate(len);
             }
         }
         serde_json::Value::Array(items) => {
             path.push_str("[]");
             for item in items.iter().take(1000) {
-                walk(item, path, key, depth + 1, out);
+                walk(item, path, key, depth.saturating_add(1), out);
             }
             path.truncate(len);
         }
-        serde_json::Value::String(s) => push(key, s, path, out),
+        serde_json::Value::String(s) => out.push(key, s, path),
         serde_json::Value::Number(n) if n.as_u64().is_some_and(|v| v >= 100_000_000) => {
-            push(key, &n.to_string(), path, out)
+            out.push(key, &n.to_string(), path)
         }
         _ => {}
     }
 }
 
-/// Records the classes of one value. Repeats at the same location (array elements) only count,
-/// so a list of a thousand e-mail addresses costs one mask.
-fn push(name: &str, value: &str, location: &str, out: &mut Vec<Finding>) {
-    for class in classify_field(name, value) {
-        add(out, class, location, || mask(class, value));
+/// A request target with the value of every query parameter that classifies as a credential or
+/// personal data replaced by its mask in brackets (`/login?user=bob&password=[…(8 chars)]`),
+/// for outputs that show targets. Everything else stays as sent.
+pub fn mask_query<'t>(key: &MaskKey, target: &'t str) -> std::borrow::Cow<'t, str> {
+    let Some((path, query)) = target.split_once('?') else { return std::borrow::Cow::Borrowed(target) };
+    let (query, fragment) = match query.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (query, None),
+    };
+    let mut changed = false;
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let (dname, dvalue) = (crate::params::form_decode(name), crate::params::form_decode(value));
+            match classify_field(&dname, &dvalue).first() {
+                Some(class) if !value.is_empty() => {
+                    changed = true;
+                    format!("{name}=[{}]", mask(key, *class, &dvalue))
+                }
+                _ => pair.to_string(),
+            }
+        })
+        .collect();
+    if !changed {
+        return std::borrow::Cow::Borrowed(target);
     }
-}
-
-fn add(out: &mut Vec<Finding>, class: Class, location: &str, mask: impl FnOnce() -> String) {
-    if let Some(f) = out.iter_mut().find(|f| f.class == class && f.location == location) {
-        f.count = f.count.saturating_add(1);
-    } else if out.len() < MAX_FINDINGS {
-        out.push(Finding { class, location: location.chars().take(200).collect(), mask: mask(), count: 1 });
+    let mut out = format!("{path}?{}", pairs.join("&"));
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
     }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Makes `buf` the location `location.name`, reusing its allocation: most fields find nothing,
@@ -505,18 +634,18 @@ fn locate(buf: &mut String, location: &str, name: &str) {
 }
 
 /// Classifies named pairs (query string, form body) at `location`.
-pub fn scan_pairs(pairs: &[(String, String)], location: &str, out: &mut Vec<Finding>) {
-    let mut here = String::with_capacity(location.len() + 32);
+pub fn scan_pairs(pairs: &[(String, String)], location: &str, out: &mut Findings<'_>) {
+    let mut here = String::with_capacity(location.len().saturating_add(32));
     for (name, value) in pairs {
         locate(&mut here, location, name);
-        push(name, value, &here, out);
+        out.push(name, value, &here);
     }
 }
 
 /// Classifies request or response header fields (names lower-case) at `location`.
-pub fn scan_headers(headers: &[(String, String)], location: &str, out: &mut Vec<Finding>) {
+pub fn scan_headers(headers: &[(String, String)], location: &str, out: &mut Findings<'_>) {
     // One buffer for every header's location: most headers find nothing, so nothing is kept.
-    let mut here = String::with_capacity(location.len() + 32);
+    let mut here = String::with_capacity(location.len().saturating_add(32));
     for (name, value) in headers {
         locate(&mut here, location, name);
         match name.as_str() {
@@ -532,7 +661,7 @@ pub fn scan_headers(headers: &[(String, String)], location: &str, out: &mut Vec<
                     },
                     _ => Class::ApiKey,
                 };
-                add(out, class, &here, || mask(class, rest));
+                out.add(class, &here, rest);
             }
             "cookie" | "set-cookie" => {
                 let pairs: Vec<&str> =
@@ -550,16 +679,16 @@ pub fn scan_headers(headers: &[(String, String)], location: &str, out: &mut Vec<
                             || lower.ends_with("_session")
                             || lower.ends_with("sessid");
                     if session && !v.is_empty() {
-                        add(out, Class::SessionCookie, &here, || mask(Class::SessionCookie, v));
+                        out.add(Class::SessionCookie, &here, v);
                     } else {
-                        push(cookie, v, &here, out);
+                        out.push(cookie, v, &here);
                     }
                 }
             }
             n if KEY_HEADERS.contains(&n) && value.trim().len() >= 8 => {
-                add(out, Class::ApiKey, &here, || mask(Class::ApiKey, value.trim()));
+                out.add(Class::ApiKey, &here, value.trim());
             }
-            _ => push(name, value, &here, out),
+            _ => out.push(name, value, &here),
         }
     }
 }

@@ -36,10 +36,14 @@ impl<const N: usize> Signatures<N> {
                     *slot = Some(slot.map_or(id, |b| b.min(id)));
                     break;
                 }
-                id -= list.len();
+                id = id.saturating_sub(list.len());
             }
         }
-        std::array::from_fn(|i| best[i].and_then(|b| self.lists[i].get(b).copied()))
+        let mut found: [Option<&'static str>; N] = [None; N];
+        for ((slot, best), list) in found.iter_mut().zip(best).zip(self.lists) {
+            *slot = best.and_then(|b| list.get(b).copied());
+        }
+        found
     }
 }
 

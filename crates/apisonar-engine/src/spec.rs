@@ -1,22 +1,38 @@
 //! API specifications: OpenAPI 3.0 and 3.1 (YAML or JSON) and Swagger 2.0, reduced to what
 //! posture analysis needs: which operations exist on which hosts, and what each documents.
 //!
-//! Specs are untrusted input too: size, nesting and `$ref` chains are bounded, `$ref` cycles are
-//! cut, and every error names the place in the document.
+//! Specs are untrusted input too: size, nesting, YAML aliases (see `yaml`) and `$ref` chains are
+//! bounded, `$ref` cycles are cut, and every error names the place in the document. All the work
+//! a spec causes after parsing (`$ref` links followed, schema nodes visited, fields collected,
+//! operations built) is counted against [`MAX_SCHEMA_NODES`], a deterministic time budget: this
+//! crate reads no clock.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::template::{normalize_template, split_path};
 
+mod yaml;
+
+pub use yaml::{yaml_documents, MAX_YAML_COPIED_NODES, MAX_YAML_DEPTH};
+
+/// Largest spec accepted, in MiB.
+const MAX_SPEC_MIB: usize = 32;
 /// Largest spec accepted, in bytes.
-pub const MAX_SPEC_BYTES: usize = 32 * 1024 * 1024;
+pub const MAX_SPEC_BYTES: usize = MAX_SPEC_MIB * 1024 * 1024;
 /// Most operations kept from one spec.
 const MAX_OPERATIONS: usize = 50_000;
 /// Longest `$ref` chain followed.
 const MAX_REF_DEPTH: usize = 32;
+/// Most work units one spec may cost: one per schema node visited, `$ref` link followed, field
+/// name collected, and per parameter, response and field of each operation built (long `$ref`s
+/// and server URLs count one more per 64 bytes). GitHub's 13 MB spec takes 55,000, the specs
+/// under captures/apis about 1,000; `allOf` explosions that would take billions are refused.
+pub const MAX_SCHEMA_NODES: usize = 4_000_000;
+/// Longest server URL after its variables are substituted.
+const MAX_URL_BYTES: usize = 4096;
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
@@ -99,19 +115,26 @@ pub fn same_host(a: &str, b: &str) -> bool {
 }
 
 /// Parses a spec document (JSON or YAML).
+///
+/// Pure CPU work, bounded for any input: at most [`MAX_SPEC_BYTES`] of text nested at most
+/// [`MAX_YAML_DEPTH`] deep, at most [`MAX_YAML_COPIED_NODES`] copied by YAML aliases and at most
+/// [`MAX_SCHEMA_NODES`] units of `$ref` and schema expansion; past a bound the spec is refused
+/// with a [`SpecError`] naming the place. Being deterministic, it can run on a blocking thread
+/// with a timeout as a second guard (the dashboard does).
 pub fn parse(name: &str, text: &str) -> Result<Spec, SpecError> {
+    parse_metered(name, text, MAX_SCHEMA_NODES).map(|(spec, _)| spec)
+}
+
+/// [`parse`] with the work budget given; answers the work spent too.
+fn parse_metered(name: &str, text: &str, budget: usize) -> Result<(Spec, usize), SpecError> {
     if text.len() > MAX_SPEC_BYTES {
-        return Err(err("document", format!("larger than {} MiB", MAX_SPEC_BYTES / (1024 * 1024))));
+        return Err(err("document", format!("larger than {MAX_SPEC_MIB} MiB")));
     }
     let root: Value = if text.trim_start().starts_with('{') {
         serde_json::from_str(text)
             .map_err(|e| err(format!("line {} column {}", e.line(), e.column()), e.to_string()))?
     } else {
-        serde_yaml::from_str(text).map_err(|e| {
-            let place =
-                e.location().map(|l| format!("line {} column {}", l.line(), l.column())).unwrap_or("document".into());
-            err(place, e.to_string())
-        })?
+        yaml::yaml_document(text)?
     };
     let Some(obj) = root.as_object() else {
         return Err(err("document", "not an object: a spec starts with `openapi:` or `swagger:`"));
@@ -119,13 +142,14 @@ pub fn parse(name: &str, text: &str) -> Result<Spec, SpecError> {
     let (format, swagger) = match (obj.get("openapi"), obj.get("swagger")) {
         (Some(Value::String(v)), _) if v.starts_with("3.") => (format!("openapi {v}"), false),
         (_, Some(Value::String(v))) if v == "2.0" => ("swagger 2.0".to_string(), true),
-        (Some(v), _) => return Err(err("openapi", format!("unsupported version {v} (3.0 and 3.1 are)"))),
-        (_, Some(v)) => return Err(err("swagger", format!("unsupported version {v} (2.0 is)"))),
+        (Some(v), _) => return Err(err("openapi", format!("unsupported version {} (3.0 and 3.1 are)", describe(v)))),
+        (_, Some(v)) => return Err(err("swagger", format!("unsupported version {} (2.0 is)", describe(v)))),
         _ => return Err(err("document", "neither `openapi` nor `swagger` is set")),
     };
     let title = root.pointer("/info/title").and_then(Value::as_str).unwrap_or(name).chars().take(200).collect();
-    let (hosts, bases) = if swagger { swagger_servers(&root) } else { openapi_servers(&root)? };
-    let schemes = security_schemes(&root, swagger);
+    let mut walk = Walk::new(&root, budget);
+    let (hosts, bases) = if swagger { swagger_servers(&root) } else { openapi_servers(&mut walk)? };
+    let schemes = security_schemes(&mut walk, swagger)?;
     let global_security = root.get("security").map(|s| security_labels(s, &schemes));
     let paths = match root.get("paths") {
         Some(Value::Object(p)) => p,
@@ -138,85 +162,157 @@ pub fn parse(name: &str, text: &str) -> Result<Spec, SpecError> {
         if !path.starts_with('/') {
             return Err(err(place, "a path must start with '/'"));
         }
-        let item = resolve(&root, item, &place)?;
+        let item = walk.resolve(item, &place)?;
         let Some(item) = item.as_object() else { return Err(err(place, "a path item must be an object")) };
         let shared_params = item.get("parameters");
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
             let op_place = format!("{place}.{method}");
-            let op = resolve(&root, op, &op_place)?;
+            let op = walk.resolve(op, &op_place)?;
             if !op.is_object() {
                 return Err(err(op_place, "an operation must be an object"));
             }
+            // Built once, copied under each base path.
+            let built = operation(
+                &mut walk,
+                op,
+                shared_params,
+                method,
+                swagger,
+                &schemes,
+                global_security.as_ref(),
+                &op_place,
+            )?;
             for base in &bases {
                 if operations.len() >= MAX_OPERATIONS {
                     return Err(err("paths", format!("more than {MAX_OPERATIONS} operations")));
                 }
-                let full = normalize_template(&format!("{base}/{path}"));
-                operations.push(operation(
-                    &root,
-                    op,
-                    shared_params,
-                    method,
-                    full,
-                    swagger,
-                    &schemes,
-                    global_security.as_ref(),
-                    &op_place,
-                )?);
+                walk.charge(built.weight(), &op_place)?;
+                operations.push(SpecOperation { path: normalize_template(&format!("{base}/{path}")), ..built.clone() });
             }
         }
     }
     operations.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
     operations.dedup_by(|a, b| a.path == b.path && a.method == b.method);
-    Ok(Spec { name: name.to_string(), title, format, hosts, operations })
+    Ok((Spec { name: name.to_string(), title, format, hosts, operations }, walk.spent))
 }
 
-/// Follows `$ref` (local JSON pointers only) up to `MAX_REF_DEPTH` links; a cycle is an error.
-fn resolve<'a>(root: &'a Value, v: &'a Value, place: &str) -> Result<&'a Value, SpecError> {
-    let mut current = v;
-    let mut seen = BTreeSet::new();
-    for _ in 0..MAX_REF_DEPTH {
-        let Some(r) = current.get("$ref").and_then(Value::as_str) else { return Ok(current) };
-        let Some(pointer) = r.strip_prefix('#') else {
-            return Err(err(place, format!("external $ref {r:?} is not supported: bundle the spec into one file")));
-        };
-        if !seen.insert(pointer.to_string()) {
-            return Err(err(place, format!("$ref cycle through {r:?}")));
+/// A value as an error message quotes it: short, whatever its size.
+fn describe(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{:?}", s.chars().take(40).collect::<String>()),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".to_string(),
+        Value::Array(_) => "a list".to_string(),
+        Value::Object(_) => "an object".to_string(),
+    }
+}
+
+/// Work units for handling a string of `len` bytes: one, and one more per 64 bytes (YAML copies
+/// are weighed the same way).
+fn text_cost(len: usize) -> usize {
+    len.checked_div(64).unwrap_or_default().saturating_add(1)
+}
+
+/// The document and the work spent on it. Every walk through `$ref`s and schemas goes through
+/// here, so that one budget bounds them all.
+struct Walk<'a> {
+    root: &'a Value,
+    budget: usize,
+    spent: usize,
+    /// Field sets of schemas already expanded, by the schema's address in `root` (which does not
+    /// move while it is borrowed).
+    fields: HashMap<*const Value, Option<BTreeSet<String>>>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(root: &'a Value, budget: usize) -> Self {
+        Walk { root, budget, spent: 0, fields: HashMap::new() }
+    }
+
+    fn charge(&mut self, units: usize, place: &str) -> Result<(), SpecError> {
+        self.spent = self.spent.saturating_add(units);
+        if self.spent > self.budget {
+            return Err(err(
+                place,
+                format!(
+                    "the spec expands to more than {} schema nodes (through $ref, allOf, oneOf, anyOf)",
+                    self.budget
+                ),
+            ));
         }
-        current = root.pointer(pointer).ok_or_else(|| err(place, format!("$ref {r:?} points nowhere")))?;
+        Ok(())
     }
-    Err(err(place, format!("$ref chain longer than {MAX_REF_DEPTH}")))
-}
 
-/// Top-level property names of a schema, through `$ref`, `allOf`, `oneOf`, `anyOf` and array
-/// items; `None` when the schema does not list them. Recursive schemas are cut.
-fn schema_fields(root: &Value, schema: &Value, depth: usize) -> Option<BTreeSet<String>> {
-    if depth > MAX_REF_DEPTH {
-        return None;
+    /// Follows `$ref` (local JSON pointers only) up to `MAX_REF_DEPTH` links; a cycle is an error.
+    fn resolve(&mut self, v: &'a Value, place: &str) -> Result<&'a Value, SpecError> {
+        self.follow(v, place)?
     }
-    let schema = resolve(root, schema, "schema").ok()?;
-    let mut out: Option<BTreeSet<String>> = None;
-    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-        out.get_or_insert_with(BTreeSet::new).extend(props.keys().cloned());
+
+    /// [`Walk::resolve`] with its two kinds of error apart: the outer one is the budget, which
+    /// ends the parse; the inner one a broken reference, which a schema walk skips.
+    fn follow(&mut self, v: &'a Value, place: &str) -> Result<Result<&'a Value, SpecError>, SpecError> {
+        let mut current = v;
+        let mut seen: Vec<*const Value> = Vec::new();
+        for _ in 0..MAX_REF_DEPTH {
+            let Some(r) = current.get("$ref").and_then(Value::as_str) else { return Ok(Ok(current)) };
+            self.charge(text_cost(r.len()), place)?;
+            let Some(pointer) = r.strip_prefix('#') else {
+                return Ok(Err(err(
+                    place,
+                    format!("external $ref {r:?} is not supported: bundle the spec into one file"),
+                )));
+            };
+            let Some(target) = self.root.pointer(pointer) else {
+                return Ok(Err(err(place, format!("$ref {r:?} points nowhere"))));
+            };
+            let address = std::ptr::from_ref(target);
+            if seen.contains(&address) {
+                return Ok(Err(err(place, format!("$ref cycle through {r:?}"))));
+            }
+            seen.push(address);
+            current = target;
+        }
+        Ok(Err(err(place, format!("$ref chain longer than {MAX_REF_DEPTH}"))))
     }
-    for combinator in ["allOf", "oneOf", "anyOf"] {
-        for part in schema.get(combinator).and_then(Value::as_array).into_iter().flatten() {
-            if let Some(fields) = schema_fields(root, part, depth + 1) {
-                out.get_or_insert_with(BTreeSet::new).extend(fields);
+
+    /// Top-level property names of a schema, through `$ref`, `allOf`, `oneOf`, `anyOf` and array
+    /// items: the union over every schema reachable that way, each visited once (so recursive
+    /// schemas are cut); `None` when none of them lists properties. Memoised per schema, so a
+    /// schema that many operations share, or that `allOf` reaches twice, costs its expansion once.
+    fn schema_fields(&mut self, schema: &'a Value, place: &str) -> Result<Option<BTreeSet<String>>, SpecError> {
+        let Ok(start) = self.follow(schema, place)? else { return Ok(None) };
+        let key = std::ptr::from_ref(start);
+        if let Some(known) = self.fields.get(&key) {
+            let cost = known.as_ref().map_or(0, BTreeSet::len).saturating_add(1);
+            self.charge(cost, place)?;
+            return Ok(self.fields.get(&key).cloned().flatten());
+        }
+        let mut seen = HashSet::from([key]);
+        let mut todo = vec![start];
+        let mut out: Option<BTreeSet<String>> = None;
+        while let Some(node) = todo.pop() {
+            self.charge(1, place)?;
+            if let Some(props) = node.get("properties").and_then(Value::as_object) {
+                self.charge(props.len(), place)?;
+                out.get_or_insert_with(BTreeSet::new).extend(props.keys().cloned());
+            }
+            let parts = ["allOf", "oneOf", "anyOf"]
+                .into_iter()
+                .flat_map(|c| node.get(c).and_then(Value::as_array).into_iter().flatten())
+                .chain(node.get("items"));
+            for part in parts {
+                if let Ok(part) = self.follow(part, place)? {
+                    if seen.insert(std::ptr::from_ref(part)) {
+                        todo.push(part);
+                    }
+                }
             }
         }
+        self.fields.insert(key, out.clone());
+        Ok(out)
     }
-    if let Some(items) = schema.get("items") {
-        if let Some(fields) = schema_fields(root, items, depth + 1) {
-            out.get_or_insert_with(BTreeSet::new).extend(fields);
-        }
-    }
-    // Free-form objects document no field list.
-    if schema.get("additionalProperties").is_some_and(|a| a != &Value::Bool(false)) && out.is_none() {
-        return None;
-    }
-    out
 }
 
 fn url_host_and_base(url: &str) -> (Option<String>, String) {
@@ -235,17 +331,26 @@ fn url_host_and_base(url: &str) -> (Option<String>, String) {
     }
 }
 
-fn openapi_servers(root: &Value) -> Result<(Vec<String>, Vec<String>), SpecError> {
+fn openapi_servers(walk: &mut Walk<'_>) -> Result<(Vec<String>, Vec<String>), SpecError> {
     let mut hosts = BTreeSet::new();
     let mut bases = BTreeSet::new();
-    for (i, server) in root.get("servers").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, server) in walk.root.get("servers").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        let place = format!("servers[{i}].url");
         let Some(mut url) = server.get("url").and_then(Value::as_str).map(str::to_string) else {
-            return Err(err(format!("servers[{i}].url"), "missing"));
+            return Err(err(place, "missing"));
         };
-        // Server variables take their defaults.
+        // Server variables take their defaults. A default may name another variable, so each
+        // substitution can multiply the length: it is bounded after each one.
         for (name, var) in server.get("variables").and_then(Value::as_object).into_iter().flatten() {
+            walk.charge(text_cost(url.len()), &place)?;
             let default = var.get("default").and_then(Value::as_str).unwrap_or_default();
             url = url.replace(&format!("{{{name}}}"), default);
+            if url.len() > MAX_URL_BYTES {
+                return Err(err(
+                    place,
+                    format!("longer than {MAX_URL_BYTES} bytes once its variables are substituted"),
+                ));
+            }
         }
         let (host, base) = url_host_and_base(&url);
         if let Some(h) = host.filter(|h| !h.contains('{')) {
@@ -266,11 +371,12 @@ fn swagger_servers(root: &Value) -> (Vec<String>, Vec<String>) {
 }
 
 /// Security scheme name -> inventory label.
-fn security_schemes(root: &Value, swagger: bool) -> BTreeMap<String, String> {
+fn security_schemes(walk: &mut Walk<'_>, swagger: bool) -> Result<BTreeMap<String, String>, SpecError> {
+    let root = walk.root;
     let defs = if swagger { root.get("securityDefinitions") } else { root.pointer("/components/securitySchemes") };
     let mut out = BTreeMap::new();
     for (name, def) in defs.and_then(Value::as_object).into_iter().flatten() {
-        let Ok(def) = resolve(root, def, "securitySchemes") else { continue };
+        let Ok(def) = walk.follow(def, "securitySchemes")? else { continue };
         let kind = def.get("type").and_then(Value::as_str).unwrap_or_default();
         let label = match kind {
             "http" => match def.get("scheme").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase().as_str()
@@ -303,7 +409,7 @@ fn security_schemes(root: &Value, swagger: bool) -> BTreeMap<String, String> {
         };
         out.insert(name.clone(), label);
     }
-    out
+    Ok(out)
 }
 
 fn security_labels(requirements: &Value, schemes: &BTreeMap<String, String>) -> Vec<String> {
@@ -328,52 +434,78 @@ fn main_type(ct: &str) -> String {
     ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
 }
 
+impl SpecOperation {
+    /// What one more copy of this operation costs, in work units.
+    fn weight(&self) -> usize {
+        [
+            self.params.len(),
+            self.request_content_types.len(),
+            self.request_fields.as_ref().map_or(0, BTreeSet::len),
+            self.responses.len(),
+            self.response_content_types.len(),
+            self.response_fields.as_ref().map_or(0, BTreeSet::len),
+            self.security.len(),
+        ]
+        .into_iter()
+        .fold(1, usize::saturating_add)
+    }
+}
+
+/// One operation, its `path` left empty for the caller to fill in.
 #[allow(clippy::too_many_arguments)]
-fn operation(
-    root: &Value,
-    op: &Value,
-    shared_params: Option<&Value>,
+fn operation<'a>(
+    walk: &mut Walk<'a>,
+    op: &'a Value,
+    shared_params: Option<&'a Value>,
     method: &str,
-    path: String,
     swagger: bool,
     schemes: &BTreeMap<String, String>,
     global_security: Option<&Vec<String>>,
     place: &str,
 ) -> Result<SpecOperation, SpecError> {
+    let root = walk.root;
     let mut params: Vec<SpecParam> = Vec::new();
     let mut request_fields = None;
     let mut request_content_types: BTreeSet<String> = BTreeSet::new();
     let lists = [shared_params, op.get("parameters")];
     for (i, p) in lists.iter().flatten().flat_map(|l| l.as_array().into_iter().flatten()).enumerate() {
         let p_place = format!("{place}.parameters[{i}]");
-        let p = resolve(root, p, &p_place)?;
+        walk.charge(1, &p_place)?;
+        let p = walk.resolve(p, &p_place)?;
         let (Some(name), Some(location)) = (p.get("name").and_then(Value::as_str), p.get("in").and_then(Value::as_str))
         else {
             return Err(err(p_place, "a parameter needs `name` and `in`"));
         };
         if swagger && location == "body" {
             if let Some(schema) = p.get("schema") {
-                request_fields = schema_fields(root, schema, 0);
+                request_fields = walk.schema_fields(schema, &p_place)?;
             }
             continue;
         }
         let required = p.get("required").and_then(Value::as_bool).unwrap_or(location == "path");
-        // Operation-level parameters override path-level ones of the same name and location.
-        params.retain(|q| !(q.name == name && q.location == location));
         params.push(SpecParam { name: name.to_string(), location: location.to_string(), required });
     }
+    // Operation-level parameters override path-level ones of the same name and location: the
+    // last of each stays, in the order of those last ones (one pass, however many there are).
+    let mut kept = HashSet::new();
+    let mut params: Vec<SpecParam> =
+        params.into_iter().rev().filter(|p| kept.insert((p.name.clone(), p.location.clone()))).collect();
+    params.reverse();
     if swagger {
         for ct in op.get("consumes").or_else(|| root.get("consumes")).and_then(Value::as_array).into_iter().flatten() {
             if let Some(ct) = ct.as_str() {
+                walk.charge(1, place)?;
                 request_content_types.insert(main_type(ct));
             }
         }
     } else if let Some(body) = op.get("requestBody") {
-        let body = resolve(root, body, &format!("{place}.requestBody"))?;
+        let body_place = format!("{place}.requestBody");
+        let body = walk.resolve(body, &body_place)?;
         for (ct, media) in body.get("content").and_then(Value::as_object).into_iter().flatten() {
+            walk.charge(1, &body_place)?;
             request_content_types.insert(main_type(ct));
             if let Some(schema) = media.get("schema") {
-                if let Some(fields) = schema_fields(root, schema, 0) {
+                if let Some(fields) = walk.schema_fields(schema, &body_place)? {
                     request_fields.get_or_insert_with(BTreeSet::new).extend(fields);
                 }
             }
@@ -382,34 +514,39 @@ fn operation(
     let mut responses = Vec::new();
     let mut response_content_types: BTreeSet<String> = BTreeSet::new();
     let mut response_fields: Option<BTreeSet<String>> = None;
-    let Some(resp) = op.get("responses").map(|r| resolve(root, r, &format!("{place}.responses"))).transpose()? else {
-        return Err(err(format!("{place}.responses"), "missing"));
-    };
+    let responses_place = format!("{place}.responses");
+    let Some(resp) = op.get("responses") else { return Err(err(responses_place, "missing")) };
+    let resp = walk.resolve(resp, &responses_place)?;
     for (status, r) in resp.as_object().into_iter().flatten() {
+        let r_place = format!("{responses_place}.{status}");
+        walk.charge(1, &r_place)?;
         responses.push(status.clone());
-        let r = resolve(root, r, &format!("{place}.responses.{status}"))?;
+        let r = walk.resolve(r, &r_place)?;
         let success = status.starts_with('2') || status == "default";
         if swagger {
-            for ct in
-                op.get("produces").or_else(|| root.get("produces")).and_then(Value::as_array).into_iter().flatten()
-            {
-                if let Some(ct) = ct.as_str() {
-                    response_content_types.insert(main_type(ct));
-                }
-            }
             if let (true, Some(schema)) = (success, r.get("schema")) {
-                if let Some(fields) = schema_fields(root, schema, 0) {
+                if let Some(fields) = walk.schema_fields(schema, &r_place)? {
                     response_fields.get_or_insert_with(BTreeSet::new).extend(fields);
                 }
             }
         } else {
             for (ct, media) in r.get("content").and_then(Value::as_object).into_iter().flatten() {
+                walk.charge(1, &r_place)?;
                 response_content_types.insert(main_type(ct));
                 if let (true, Some(schema)) = (success, media.get("schema")) {
-                    if let Some(fields) = schema_fields(root, schema, 0) {
+                    if let Some(fields) = walk.schema_fields(schema, &r_place)? {
                         response_fields.get_or_insert_with(BTreeSet::new).extend(fields);
                     }
                 }
+            }
+        }
+    }
+    // Swagger's `produces` holds for every response: read once, when there is one.
+    if swagger && !responses.is_empty() {
+        for ct in op.get("produces").or_else(|| root.get("produces")).and_then(Value::as_array).into_iter().flatten() {
+            if let Some(ct) = ct.as_str() {
+                walk.charge(1, &responses_place)?;
+                response_content_types.insert(main_type(ct));
             }
         }
     }
@@ -419,7 +556,7 @@ fn operation(
     };
     Ok(SpecOperation {
         method: method.to_ascii_uppercase(),
-        path,
+        path: String::new(),
         deprecated: op.get("deprecated").and_then(Value::as_bool).unwrap_or(false),
         params,
         request_content_types: request_content_types.into_iter().collect(),

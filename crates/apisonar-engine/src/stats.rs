@@ -18,19 +18,19 @@ fn bucket_of(micros: i64) -> u16 {
 }
 
 fn bucket_upper(b: u16) -> i64 {
-    2f64.powf(f64::from(b + 1) / 4.0).ceil() as i64
+    2f64.powf((f64::from(b) + 1.0) / 4.0).ceil() as i64
 }
 
 impl Histogram {
     pub fn add(&mut self, micros: i64) {
-        self.count += 1;
-        *self.buckets.entry(bucket_of(micros)).or_default() += 1;
+        add_count(&mut self.count, 1);
+        add_count(self.buckets.entry(bucket_of(micros)).or_default(), 1);
     }
 
     pub fn merge(&mut self, other: &Histogram) {
-        self.count += other.count;
+        add_count(&mut self.count, other.count);
         for (b, n) in &other.buckets {
-            *self.buckets.entry(*b).or_default() += n;
+            add_count(self.buckets.entry(*b).or_default(), *n);
         }
     }
 
@@ -42,7 +42,7 @@ impl Histogram {
         let rank = ((self.count as f64) * q).ceil().max(1.0) as u64;
         let mut seen = 0;
         for (b, n) in &self.buckets {
-            seen += n;
+            add_count(&mut seen, *n);
             if seen >= rank {
                 return Some(bucket_upper(*b));
             }
@@ -65,7 +65,7 @@ impl SizeStats {
         self.min = if self.count == 0 { v } else { self.min.min(v) };
         self.max = self.max.max(v);
         self.total = self.total.saturating_add(v);
-        self.count += 1;
+        add_count(&mut self.count, 1);
     }
 
     pub fn merge(&mut self, o: &SizeStats) {
@@ -75,7 +75,7 @@ impl SizeStats {
         self.min = if self.count == 0 { o.min } else { self.min.min(o.min) };
         self.max = self.max.max(o.max);
         self.total = self.total.saturating_add(o.total);
-        self.count += o.count;
+        add_count(&mut self.count, o.count);
     }
 }
 
@@ -92,6 +92,11 @@ pub struct ClientSet {
 
 const CLIENTS_EXACT: usize = 64;
 const HLL_REGISTERS: usize = 256;
+
+/// Adds `n` to a counter. Counters stop at `u64::MAX` rather than wrap (or panic).
+pub fn add_count(counter: &mut u64, n: u64) {
+    *counter = counter.saturating_add(n);
+}
 
 /// FNV-1a: stable across runs and versions, unlike the standard library's hasher.
 pub fn stable_hash(bytes: &[u8]) -> u64 {
@@ -119,7 +124,8 @@ impl ClientSet {
         }
         let m = mix(h);
         let index = (m >> 56) as usize;
-        let rank = ((m << 8) | 0x80).leading_zeros() as u8 + 1;
+        // The 0x80 bit caps the leading zeros at 56.
+        let rank = (((m << 8) | 0x80).leading_zeros() as u8).saturating_add(1);
         if let Some(r) = self.registers.get_mut(index) {
             *r = (*r).max(rank);
         }
@@ -152,7 +158,7 @@ impl ClientSet {
             return self.hashes.len();
         }
         let m = HLL_REGISTERS as f64;
-        let sum: f64 = self.registers.iter().map(|&r| 2f64.powi(-i32::from(r))).sum();
+        let sum: f64 = self.registers.iter().map(|&r| 0.5f64.powi(i32::from(r))).sum();
         let raw = 0.7213 / (1.0 + 1.079 / m) * m * m / sum;
         let zeros = self.registers.iter().filter(|&&r| r == 0).count();
         let estimate = if raw <= 2.5 * m && zeros > 0 { m * (m / zeros as f64).ln() } else { raw };
@@ -163,6 +169,12 @@ impl ClientSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_buckets_at_the_end_of_the_range_have_an_upper_edge() {
+        let h: Histogram = serde_json::from_str(r#"{"count":1,"buckets":{"65535":1}}"#).unwrap_or_default();
+        assert_eq!(h.quantile(0.5), Some(i64::MAX), "an edge beyond i64 saturates");
+    }
 
     #[test]
     fn quantiles_are_close() {

@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::params::percent_escape;
 use crate::segment::{classify, is_version, SegmentKind};
+use crate::stats::add_count;
 
 /// Tuning of the automatic templating.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,12 +27,47 @@ pub struct TemplateConfig {
     pub max_depth: usize,
     /// Literal children kept per trie node before new words go to the parameter regardless.
     pub max_literals_per_node: usize,
+    /// Trie nodes kept per host: past it new words go to a parameter, so a stream of random
+    /// paths cannot grow the trie without bound.
+    pub max_nodes_per_host: usize,
 }
 
 impl Default for TemplateConfig {
     fn default() -> Self {
-        TemplateConfig { word_threshold: 12, first_segment_threshold: 64, max_depth: 24, max_literals_per_node: 512 }
+        TemplateConfig {
+            word_threshold: 12,
+            first_segment_threshold: 64,
+            max_depth: 24,
+            max_literals_per_node: 512,
+            max_nodes_per_host: 20_000,
+        }
     }
+}
+
+/// Longest segment kept as a literal (in bytes as sent); longer ones are values, not names.
+const MAX_LITERAL_BYTES: usize = 128;
+
+/// A path segment as it appears in a template: braces are written `%7B`/`%7D`, so that in a
+/// template `{...}` always means a parameter (a literal `{x}` sent by a client would otherwise
+/// read as one, and break documents made from the template); control characters and spaces are
+/// written as `%XX` too.
+pub fn escape_literal(segment: &str) -> std::borrow::Cow<'_, str> {
+    let special = |c: char| matches!(c, '{' | '}' | ' ') || c.is_control();
+    if !segment.contains(special) {
+        return std::borrow::Cow::Borrowed(segment);
+    }
+    let mut out = String::with_capacity(segment.len().saturating_add(8));
+    for c in segment.chars() {
+        if special(c) {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// A parameter of a template.
@@ -152,6 +189,8 @@ const SAME_SHAPE_MIN: usize = 5;
 pub struct Templater {
     config: TemplateConfig,
     hosts: HashMap<String, Node>,
+    /// Trie nodes per host: counted as they are made, recounted at each consolidation.
+    nodes: HashMap<String, usize>,
     known: HashMap<String, Vec<KnownTemplate>>,
     /// Known templates that apply to every host.
     known_any: Vec<KnownTemplate>,
@@ -163,19 +202,18 @@ pub fn split_path(path: &str) -> Vec<&str> {
 }
 
 fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                out.push(v);
-                i += 3;
-                continue;
+    let mut rest = s.as_bytes();
+    let mut out = Vec::with_capacity(rest.len());
+    while let Some((&byte, after)) = rest.split_first() {
+        rest = after;
+        let escape = if byte == b'%' { percent_escape(rest) } else { None };
+        match escape {
+            Some((decoded, after)) => {
+                out.push(decoded);
+                rest = after;
             }
+            None => out.push(byte),
         }
-        out.push(b[i]);
-        i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -189,7 +227,7 @@ fn param_name(previous: Option<&str>, kinds: &BTreeSet<SegmentKind>, taken: &[St
             if let Some(stem) = p.strip_suffix("ies") {
                 format!("{stem}y")
             } else if ["ches", "shes", "xes", "sses", "zes"].iter().any(|e| p.ends_with(e)) {
-                p[..p.len() - 2].to_string()
+                p.strip_suffix("es").unwrap_or(&p).to_string()
             } else if p.ends_with("ss") {
                 p.clone()
             } else {
@@ -211,9 +249,9 @@ fn param_name(previous: Option<&str>, kinds: &BTreeSet<SegmentKind>, taken: &[St
         (None, false) => "param".to_string(),
     };
     if taken.contains(&name) {
-        let mut n = 2;
+        let mut n = 2u32;
         while taken.contains(&format!("{name}{n}")) {
-            n += 1;
+            n = n.saturating_add(1);
         }
         name = format!("{name}{n}");
     }
@@ -309,7 +347,8 @@ impl Templater {
     /// Templates one request path (no query string) seen on `host`; `shape` summarises a
     /// successful response (None for errors or no response).
     pub fn template(&mut self, host: &str, path: &str, shape: Option<Shape>) -> Templated {
-        let raw_segments = split_path(path);
+        let escaped: Vec<std::borrow::Cow<'_, str>> = split_path(path).into_iter().map(escape_literal).collect();
+        let raw_segments: Vec<&str> = escaped.iter().map(|s| s.as_ref()).collect();
         if let Some(k) = self.match_known(host, &raw_segments, false) {
             let mut params = Vec::new();
             let mut why = Vec::new();
@@ -334,6 +373,7 @@ impl Templater {
             .map(|k| k.segments.iter().cloned().zip(k.written.iter().cloned()).collect())
             .unwrap_or_default();
         let root = self.hosts.entry(host.to_string()).or_default();
+        let made = self.nodes.entry(host.to_string()).or_default();
         let mut node = root;
         let mut out_segments: Vec<String> = Vec::new();
         let mut params: Vec<(String, SegmentKind)> = Vec::new();
@@ -362,14 +402,19 @@ impl Templater {
         let depth_limit = config.max_depth.min(raw_segments.len());
         for (depth, raw) in raw_segments.iter().enumerate().take(depth_limit).skip(known_prefix.len()) {
             // A response describes the endpoint the path ends at, not the nodes it passes.
-            let shape = if depth + 1 == depth_limit { shape } else { None };
+            let shape = if depth.checked_add(1) == Some(depth_limit) { shape } else { None };
             let decoded = percent_decode(raw);
             let kind = classify(&decoded);
             let previous = out_segments.last().filter(|p| !p.starts_with('{')).cloned();
             let taken: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
             let use_param = if kind.is_value() {
                 !node.pinned.contains(*raw)
-            } else if is_static(raw) || node.pinned.contains(*raw) || node.literals.contains_key(*raw) {
+            } else if node.pinned.contains(*raw) || node.literals.contains_key(*raw) {
+                false
+            } else if raw.len() > MAX_LITERAL_BYTES || *made >= config.max_nodes_per_host {
+                // A new word, but this host's trie is full (or the word is too long to be a name).
+                true
+            } else if is_static(raw) {
                 false
             } else {
                 match &node.param {
@@ -382,6 +427,9 @@ impl Templater {
                 }
             };
             if use_param {
+                if node.param.is_none() {
+                    *made = made.saturating_add(1);
+                }
                 let param = node.param.get_or_insert_with(|| {
                     let kinds = BTreeSet::from([kind]);
                     let name = param_name(previous.as_deref(), &kinds, &taken);
@@ -389,7 +437,7 @@ impl Templater {
                 });
                 param.kinds.insert(kind);
                 if let Some(s) = shape {
-                    *param.shapes.entry(s).or_default() += 1;
+                    add_count(param.shapes.entry(s).or_default(), 1);
                 }
                 let name = param.name.clone();
                 why.push(format!("{{{name}}}: {}", param.reason));
@@ -399,10 +447,13 @@ impl Templater {
                 continue;
             }
             let threshold = if depth == 0 { config.first_segment_threshold } else { config.word_threshold };
+            if !node.literals.contains_key(*raw) {
+                *made = made.saturating_add(1);
+            }
             let literal = node.literals.entry(raw.to_string()).or_default();
-            literal.hits += 1;
+            add_count(&mut literal.hits, 1);
             if let Some(s) = shape {
-                *literal.shapes.entry(s).or_default() += 1;
+                add_count(literal.shapes.entry(s).or_default(), 1);
             }
             let already_merged = node.param.as_ref().is_some_and(|p| p.absorbs_words);
             let mergeable = if already_merged {
@@ -455,23 +506,29 @@ impl Templater {
             let Some(root) = self.hosts.get_mut(&host) else { continue };
             let mut renames = Vec::new();
             consolidate_node(root, &mut Vec::new(), &[], &mut renames);
+            self.nodes.insert(host.clone(), count_nodes(root));
             out.extend(renames.into_iter().map(|(a, b)| (host.clone(), a, b)));
         }
         out
     }
 }
 
+/// Nodes in the trie below `node` (itself not counted).
+fn count_nodes(node: &Node) -> usize {
+    let literals = node.literals.values().map(|l| count_nodes(&l.node).saturating_add(1));
+    let param = node.param.iter().map(|p| count_nodes(&p.node).saturating_add(1));
+    literals.chain(param).fold(0usize, usize::saturating_add)
+}
+
 /// Literal names in the subtree below `node`, down to `depth` levels.
 fn subtree_names(node: &Node, depth: usize, out: &mut BTreeSet<String>) {
-    if depth == 0 {
-        return;
-    }
+    let Some(below) = depth.checked_sub(1) else { return };
     for (name, lit) in &node.literals {
         out.insert(name.clone());
-        subtree_names(&lit.node, depth - 1, out);
+        subtree_names(&lit.node, below, out);
     }
     if let Some(p) = &node.param {
-        subtree_names(&p.node, depth - 1, out);
+        subtree_names(&p.node, below, out);
     }
 }
 
@@ -533,7 +590,8 @@ fn consolidate_node(node: &mut Node, prefix: &mut Vec<String>, taken: &[String],
         let mut common: BTreeMap<&String, usize> = BTreeMap::new();
         for set in below.values() {
             for n in set {
-                *common.entry(n).or_default() += 1;
+                let siblings = common.entry(n).or_default();
+                *siblings = siblings.saturating_add(1);
             }
         }
         if let Some((shared, n)) = common.iter().max_by_key(|(name, n)| (**n, std::cmp::Reverse(name.len()))) {
@@ -578,7 +636,7 @@ fn consolidate_node(node: &mut Node, prefix: &mut Vec<String>, taken: &[String],
     for w in group {
         if let Some(lit) = node.literals.remove(&w) {
             for (s, n) in &lit.shapes {
-                *param.shapes.entry(*s).or_default() += n;
+                add_count(param.shapes.entry(*s).or_default(), *n);
             }
             merge_nodes(&mut param.node, lit.node);
             let mut old = prefix.clone();
@@ -611,7 +669,8 @@ fn merge_words(node: &mut Node, threshold: usize, previous: Option<&str>, taken:
     let mut votes: BTreeMap<Option<Shape>, usize> = BTreeMap::new();
     for (word, lit) in &node.literals {
         if !is_static(word) && !node.pinned.contains(word) {
-            *votes.entry(lit.dominant_shape()).or_default() += 1;
+            let words = votes.entry(lit.dominant_shape()).or_default();
+            *words = words.saturating_add(1);
         }
     }
     let majority = votes
@@ -642,7 +701,7 @@ fn merge_words(node: &mut Node, threshold: usize, previous: Option<&str>, taken:
     for w in words {
         if let Some(lit) = node.literals.remove(&w) {
             for (s, n) in &lit.shapes {
-                *param.shapes.entry(*s).or_default() += n;
+                add_count(param.shapes.entry(*s).or_default(), *n);
             }
             moved.push((w, Node::default()));
             merge_nodes(&mut param.node, lit.node);
@@ -655,9 +714,9 @@ fn merge_words(node: &mut Node, threshold: usize, previous: Option<&str>, taken:
 fn merge_nodes(into: &mut Node, from: Node) {
     for (word, lit) in from.literals {
         let target = into.literals.entry(word).or_default();
-        target.hits += lit.hits;
+        add_count(&mut target.hits, lit.hits);
         for (s, n) in lit.shapes {
-            *target.shapes.entry(s).or_default() += n;
+            add_count(target.shapes.entry(s).or_default(), n);
         }
         merge_nodes(&mut target.node, lit.node);
     }
@@ -666,7 +725,7 @@ fn merge_nodes(into: &mut Node, from: Node) {
             Some(existing) => {
                 existing.kinds.extend(p.kinds);
                 for (s, n) in p.shapes {
-                    *existing.shapes.entry(s).or_default() += n;
+                    add_count(existing.shapes.entry(s).or_default(), n);
                 }
                 existing.absorbs_words |= p.absorbs_words;
                 merge_nodes(&mut existing.node, p.node);

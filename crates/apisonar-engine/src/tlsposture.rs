@@ -1,6 +1,7 @@
 //! TLS posture: weaknesses of one observed handshake, and the `weak_tls` alerts they raise.
 
 use crate::alert::{Alert, AlertState, Severity};
+use crate::stats::add_count;
 
 /// The engine's view of a TLS handshake (filled by whoever parsed it).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -191,7 +192,7 @@ impl TlsHost {
             self.first_seen = o.ts;
             self.host = o.sni.clone().unwrap_or_else(|| o.server.clone());
         }
-        self.sessions += 1;
+        add_count(&mut self.sessions, 1);
         self.first_seen = self.first_seen.min(o.ts);
         self.last_seen = self.last_seen.max(o.ts);
         add_bounded(&mut self.servers, Some(&o.server), 16);
@@ -200,7 +201,7 @@ impl TlsHost {
         {
             if let Some(v) = v {
                 if map.len() < 32 || map.contains_key(v) {
-                    *map.entry(v.clone()).or_default() += 1;
+                    add_count(map.entry(v.clone()).or_default(), 1);
                 }
             }
         }
@@ -211,7 +212,7 @@ impl TlsHost {
             self.certificate.clone_from(&facts.certificate);
         }
         for w in weaknesses(o) {
-            *self.weaknesses.entry(w).or_default() += 1;
+            add_count(self.weaknesses.entry(w).or_default(), 1);
         }
     }
 
@@ -220,7 +221,7 @@ impl TlsHost {
         if self.sessions == 0 {
             self.first_seen = o.first_seen;
         }
-        self.sessions += o.sessions;
+        add_count(&mut self.sessions, o.sessions);
         self.first_seen = self.first_seen.min(o.first_seen);
         self.last_seen = self.last_seen.max(o.last_seen);
         for s in &o.servers {
@@ -233,7 +234,7 @@ impl TlsHost {
             (&mut self.weaknesses, &o.weaknesses),
         ] {
             for (k, n) in theirs {
-                *mine.entry(k.clone()).or_default() += n;
+                add_count(mine.entry(k.clone()).or_default(), *n);
             }
         }
         for (mine, theirs) in [(&mut self.ja3, &o.ja3), (&mut self.ja4, &o.ja4), (&mut self.ja3s, &o.ja3s)] {

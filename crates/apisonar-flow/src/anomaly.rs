@@ -53,6 +53,10 @@ anomalies! {
     ContentDecodingError => "content_decoding_error",
     DecompressionLimit => "decompression_limit",
     ResyncSkippedBytes => "resync_skipped_bytes",
+    TlsHandshakeTooLarge => "tls_handshake_too_large",
+    BufferBudgetEviction => "buffer_budget_eviction",
+    IncompleteRequestBody => "incomplete_request_body",
+    ProtectedWifiFrame => "protected_wifi_frame",
 }
 
 impl From<WireAnomaly> for Anomaly {
@@ -65,6 +69,7 @@ impl From<WireAnomaly> for Anomaly {
             WireAnomaly::SnaplenTruncated => Anomaly::SnaplenTruncated,
             WireAnomaly::UnsupportedLinkType => Anomaly::UnsupportedLinkType,
             WireAnomaly::MalformedEncapsulation => Anomaly::MalformedEncapsulation,
+            WireAnomaly::ProtectedWifiFrame => Anomaly::ProtectedWifiFrame,
         }
     }
 }

@@ -23,6 +23,9 @@ pub fn tight_limits() -> Limits {
         max_resync_scan_bytes: 4096,
         max_fragment_datagrams: 4,
         max_fragment_bytes: 16 * 1024,
+        max_tls_handshake_bytes: 4096,
+        // Below what 16 flows may hold each, so that the budget is reached too.
+        max_buffered_bytes: 48 * 1024,
         ..Limits::default()
     }
 }
@@ -31,7 +34,7 @@ struct Count(usize);
 
 impl EventSink for Count {
     fn on_transaction(&mut self, txn: HttpTransaction) {
-        self.0 += 1;
+        self.0 = self.0.saturating_add(1);
         // Every emitted transaction respects the sample limits.
         assert!(txn.request.body.sample.len() <= tight_limits().body_sample_bytes);
         if let Some(r) = &txn.response {
@@ -40,20 +43,53 @@ impl EventSink for Count {
     }
 }
 
-/// Generous bound on what the engine may hold with `tight_limits()`.
-fn memory_bound(l: &Limits) -> usize {
-    l.max_flows * 2 * (l.max_ooo_bytes + l.overlap_check_bytes.next_power_of_two() + 8192 + l.max_head_bytes * 2)
-        + l.max_flows * l.max_pending_transactions * (l.body_sample_bytes + l.max_head_bytes)
-        + l.max_fragment_bytes
-        + 65_536
+fn sum(parts: &[usize]) -> usize {
+    parts.iter().copied().fold(0, usize::saturating_add)
+}
+
+/// Generous bound on what one connection may hold (growing vectors may reach twice their
+/// contents), given data delivered in pieces of at most `piece` bytes.
+pub(crate) fn connection_bound(l: &Limits, piece: usize) -> usize {
+    let direction = sum(&[
+        8192,
+        l.max_head_bytes.saturating_mul(2),
+        // Records (twice the limit once grown) and handshake messages (the limit plus a record).
+        l.max_tls_handshake_bytes.saturating_mul(6),
+        l.overlap_check_bytes.next_power_of_two(),
+        l.max_ooo_bytes,
+        piece,
+    ]);
+    let message = sum(&[l.body_sample_bytes, l.max_head_bytes, l.max_headers.saturating_mul(16), 64]);
+    sum(&[
+        direction.saturating_mul(4),
+        message.saturating_mul(2).saturating_mul(l.max_pending_transactions.saturating_add(1)),
+        l.max_tls_handshake_bytes.saturating_mul(2),
+    ])
 }
 
 /// Input: a sequence of `[link selector][length hi][length lo][frame bytes]` records.
 pub fn frames(data: &[u8]) {
-    const LINKS: [LinkType; 6] =
-        [LinkType::Ethernet, LinkType::Raw, LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::Null, LinkType::Nflog];
+    frames_counted(data);
+}
+
+/// Link types of the frames checker, picked by the selector byte modulo their number.
+const LINKS: [LinkType; 9] = [
+    LinkType::Ethernet,
+    LinkType::Raw,
+    LinkType::LinuxSll,
+    LinkType::LinuxSll2,
+    LinkType::Null,
+    LinkType::Nflog,
+    LinkType::Ieee80211,
+    LinkType::Ieee80211Radiotap,
+    LinkType::Ppi,
+];
+
+/// [`frames`], returning the engine's counters.
+fn frames_counted(data: &[u8]) -> Stats {
     let limits = tight_limits();
-    let bound = memory_bound(&limits);
+    // The budget is enforced after every frame; fragments have their own, smaller limit.
+    let bound = limits.max_buffered_bytes.max(limits.max_fragment_bytes);
     let mut engine = FlowEngine::new(limits);
     let mut out = Count(0);
     let mut rest = data;
@@ -61,20 +97,27 @@ pub fn frames(data: &[u8]) {
     while let [selector, hi, lo, tail @ ..] = rest {
         let len = usize::from(u16::from_be_bytes([*hi, *lo])).min(tail.len());
         let (frame, next) = tail.split_at(len);
-        let link = LINKS.get(usize::from(*selector) % LINKS.len()).copied().unwrap_or(LinkType::Raw);
-        ts += i64::from(*selector) * 1000;
-        engine.frame(link, Timestamp(ts), frame, frame.len() as u32 + u32::from(*selector & 1) * 10, &mut out);
-        assert!(engine.buffered_bytes() <= bound, "buffered {} > {bound}", engine.buffered_bytes());
+        let link = LINKS.get(usize::from(*selector).checked_rem(LINKS.len()).unwrap_or(0)).copied();
+        ts = ts.saturating_add(i64::from(*selector).saturating_mul(1000));
+        // Odd selectors say the capture cut 10 bytes off the frame.
+        let wire_len = u32::try_from(frame.len()).unwrap_or(u32::MAX).saturating_add(u32::from(*selector & 1) * 10);
+        engine.frame(link.unwrap_or(LinkType::Raw), Timestamp(ts), frame, wire_len, &mut out);
+        let buffered = engine.buffered_bytes();
+        assert!(buffered <= bound, "buffered {buffered} > {bound}");
+        assert_eq!(buffered, engine.measure_buffered_bytes(), "the running byte account drifted");
         rest = next;
     }
     engine.finish(&mut out);
     assert_eq!(engine.active_flows(), 0);
+    assert_eq!(engine.buffered_bytes(), engine.measure_buffered_bytes());
+    engine.stats().clone()
 }
 
 /// Input: a sequence of `[direction and length byte][bytes]` chunks fed to one HTTP connection;
 /// the high bit picks the direction, the rest the length (0 means a gap of 100 bytes).
 pub fn http_conversation(data: &[u8]) {
     let limits = tight_limits();
+    let bound = connection_bound(&limits, 127);
     let endpoints = [
         SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000),
         SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 80),
@@ -83,18 +126,18 @@ pub fn http_conversation(data: &[u8]) {
     let mut stats = Stats::default();
     let mut out = Count(0);
     let mut rest = data;
-    let mut ts = 0;
+    let mut ts = 0i64;
     while let [header, tail @ ..] = rest {
         let dir = usize::from(header >> 7);
         let len = usize::from(header & 0x7f).min(tail.len());
         let (chunk, next) = tail.split_at(len);
-        ts += 1;
+        ts = ts.saturating_add(1);
         if len == 0 {
             conn.gap(dir, 100, Timestamp(ts), &limits, &mut stats, &mut out);
         } else {
             conn.data(dir, chunk, Timestamp(ts), &limits, &mut stats, &mut out);
         }
-        assert!(conn.buffered_bytes() <= memory_bound(&limits));
+        assert!(conn.buffered_bytes() <= bound, "connection holds {} > {bound}", conn.buffered_bytes());
         rest = next;
     }
     conn.end(Timestamp(ts), &limits, &mut stats, &mut out);
@@ -103,6 +146,7 @@ pub fn http_conversation(data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::arithmetic_side_effects)]
     use proptest::prelude::*;
 
     proptest! {
@@ -116,6 +160,32 @@ mod tests {
         #[test]
         fn arbitrary_http_conversations_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
             super::http_conversation(&data);
+        }
+
+        #[test]
+        fn mutated_monitor_mode_frames_never_panic(
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..24),
+            ppi in any::<bool>(),
+        ) {
+            use apisonar_testkit::synthetic;
+            let (capture, link) = if ppi {
+                (synthetic::wifi_ppi(), apisonar_wire::LinkType::Ppi)
+            } else {
+                (synthetic::wifi_radiotap(), apisonar_wire::LinkType::Ieee80211Radiotap)
+            };
+            let mut frames = capture.frames;
+            let count = frames.len();
+            for (at, byte) in edits {
+                if let Some(f) = frames.get_mut(at % count) {
+                    // Every other edit lands in the headers (radio, 802.11, LLC, IP, TCP).
+                    let len = if at % 2 == 0 { f.bytes.len().min(96) } else { f.bytes.len() };
+                    if let Some(b) = f.bytes.get_mut((at / count) % len) {
+                        *b = byte;
+                    }
+                }
+            }
+            let selector = super::LINKS.iter().position(|&l| l == link).unwrap_or(0) as u8;
+            super::frames(&records(selector, &frames));
         }
 
         #[test]
@@ -143,6 +213,48 @@ mod tests {
             }
             super::http_conversation(&data);
         }
+    }
+
+    /// A checker input: each frame behind `selector`.
+    fn records(selector: u8, frames: &[apisonar_testkit::conv::Frame]) -> Vec<u8> {
+        let mut data = Vec::new();
+        for f in frames {
+            data.push(selector);
+            data.extend_from_slice(&(f.bytes.len() as u16).to_be_bytes());
+            data.extend_from_slice(&f.bytes);
+        }
+        data
+    }
+
+    #[test]
+    fn the_frames_checker_reaches_every_link_decoder() {
+        use apisonar_testkit::synthetic;
+        use apisonar_wire::LinkType;
+        let at = |link: LinkType| super::LINKS.iter().position(|&l| l == link).unwrap_or(usize::MAX) as u8;
+        let plain = synthetic::out_of_order().frames;
+        for (link, frames) in [
+            (LinkType::Ethernet, plain.clone()),
+            (LinkType::Ieee80211Radiotap, synthetic::wifi_radiotap().frames),
+            (LinkType::Ppi, synthetic::wifi_ppi().frames),
+        ] {
+            // Selectors one round further pick the same link type (an even one: no frame cut).
+            let selector = at(link) + if at(link) % 2 == 1 { super::LINKS.len() as u8 } else { 0 };
+            let stats = super::frames_counted(&records(selector, &frames));
+            assert_eq!(stats.tcp_segments, plain.len() as u64, "{link:?}");
+            assert_eq!(stats.transactions, 1, "{link:?}");
+        }
+        // Plain 802.11: the radiotap frames without their 23-byte header and 4-byte FCS.
+        let bare: Vec<_> = synthetic::wifi_radiotap()
+            .frames
+            .into_iter()
+            .map(|mut f| {
+                f.bytes.truncate(f.bytes.len() - 4);
+                f.bytes.drain(..23);
+                f
+            })
+            .collect();
+        let stats = super::frames_counted(&records(at(LinkType::Ieee80211), &bare));
+        assert_eq!((stats.tcp_segments, stats.transactions), (plain.len() as u64, 1));
     }
 
     #[test]

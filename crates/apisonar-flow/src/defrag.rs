@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use apisonar_wire::{FragKey, IpFragment};
 
+use crate::stats;
 use crate::{Anomaly, Limits, Stats, Timestamp};
 
 /// Largest reassembled IP payload (the IPv4 total-length field is 16 bits).
@@ -39,8 +40,8 @@ impl Defragmenter {
         limits: &Limits,
         stats: &mut Stats,
     ) -> Option<Vec<u8>> {
-        stats.ip_fragments += 1;
-        let end = frag.offset.saturating_add(frag.payload.len() as u32);
+        stats::add(&mut stats.ip_fragments, 1);
+        let end = frag.offset.saturating_add(u32::try_from(frag.payload.len()).unwrap_or(u32::MAX));
         if end > MAX_DATAGRAM {
             stats.anomaly(Anomaly::FragmentTooLarge);
             self.drop_datagram(&frag.key);
@@ -64,19 +65,19 @@ impl Defragmenter {
             datagram.total_len.get_or_insert(end);
         }
         let added = insert_first_wins(&mut datagram.pieces, frag.offset, frag.payload, stats);
-        datagram.bytes += added;
-        self.bytes += added;
+        datagram.bytes = datagram.bytes.saturating_add(added);
+        self.bytes = self.bytes.saturating_add(added);
         let complete = datagram.total_len.is_some_and(|total| covers(&datagram.pieces, total));
         if complete {
             let datagram = self.pending.remove(&frag.key)?;
-            self.bytes -= datagram.bytes;
+            self.bytes = self.bytes.saturating_sub(datagram.bytes);
             let total = datagram.total_len.unwrap_or(0) as usize;
             let mut out = Vec::with_capacity(total);
             for (_, piece) in datagram.pieces {
                 out.extend_from_slice(&piece);
             }
             out.truncate(total);
-            stats.ip_datagrams_reassembled += 1;
+            stats::add(&mut stats.ip_datagrams_reassembled, 1);
             return Some(out);
         }
         while self.bytes > limits.max_fragment_bytes && !self.pending.is_empty() {
@@ -110,28 +111,32 @@ impl Defragmenter {
 
     fn drop_datagram(&mut self, key: &FragKey) {
         if let Some(d) = self.pending.remove(key) {
-            self.bytes -= d.bytes;
+            self.bytes = self.bytes.saturating_sub(d.bytes);
         }
     }
 }
 
 /// Inserts `data` at `offset`, keeping existing bytes where they overlap. Returns bytes added.
+/// Offsets and lengths stay below `MAX_DATAGRAM` (checked by the caller), so the `usize`
+/// arithmetic here cannot overflow; the saturating forms only make that explicit.
 fn insert_first_wins(pieces: &mut Vec<(u32, Vec<u8>)>, offset: u32, data: &[u8], stats: &mut Stats) -> usize {
-    let (start, end) = (offset, offset + data.len() as u32);
+    let start = offset as usize;
+    let end = start.saturating_add(data.len());
     let mut cursor = start;
-    let mut new_pieces: Vec<(u32, u32)> = Vec::new();
+    let mut new_pieces: Vec<(usize, usize)> = Vec::new();
     let mut conflict = false;
     for (ps, piece) in pieces.iter() {
-        let pe = ps + piece.len() as u32;
-        if pe <= cursor || *ps >= end {
+        let ps = *ps as usize;
+        let pe = ps.saturating_add(piece.len());
+        if pe <= cursor || ps >= end {
             continue;
         }
-        if *ps > cursor {
-            new_pieces.push((cursor, (*ps).min(end)));
+        if ps > cursor {
+            new_pieces.push((cursor, ps.min(end)));
         }
-        let (os, oe) = (cursor.max(*ps), end.min(pe));
-        let new = data.get((os - start) as usize..(oe - start) as usize);
-        let old = piece.get((os - ps) as usize..(oe - ps) as usize);
+        let (os, oe) = (cursor.max(ps), end.min(pe));
+        let new = data.get(os.saturating_sub(start)..oe.saturating_sub(start));
+        let old = piece.get(os.saturating_sub(ps)..oe.saturating_sub(ps));
         conflict |= new != old;
         cursor = cursor.max(pe);
     }
@@ -141,25 +146,26 @@ fn insert_first_wins(pieces: &mut Vec<(u32, Vec<u8>)>, offset: u32, data: &[u8],
     if conflict {
         stats.anomaly(Anomaly::FragmentOverlap);
     }
-    let mut added = 0;
+    let mut added = 0usize;
     for (s, e) in new_pieces {
-        let Some(bytes) = data.get((s - start) as usize..(e - start) as usize) else { continue };
-        let at = pieces.partition_point(|(ps, _)| *ps < s);
-        pieces.insert(at, (s, bytes.to_vec()));
-        added += bytes.len();
+        let Some(bytes) = data.get(s.saturating_sub(start)..e.saturating_sub(start)) else { continue };
+        let Ok(piece_offset) = u32::try_from(s) else { continue };
+        let at = pieces.partition_point(|(ps, _)| *ps < piece_offset);
+        pieces.insert(at, (piece_offset, bytes.to_vec()));
+        added = added.saturating_add(bytes.len());
     }
     added
 }
 
 fn covers(pieces: &[(u32, Vec<u8>)], total: u32) -> bool {
-    let mut expect = 0u32;
+    let mut expect = 0usize;
     for (offset, piece) in pieces {
-        if *offset != expect {
+        if *offset as usize != expect {
             return false;
         }
-        expect += piece.len() as u32;
+        expect = expect.saturating_add(piece.len());
     }
-    expect >= total
+    expect >= total as usize
 }
 
 #[cfg(test)]

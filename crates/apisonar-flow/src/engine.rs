@@ -6,6 +6,7 @@ use apisonar_wire::{decode_frame, decode_ip_payload, Decoded, LinkType};
 
 use crate::defrag::Defragmenter;
 use crate::http::{AppProtocol, HttpTransaction};
+use crate::stats;
 use crate::table::FlowTable;
 use crate::{Anomaly, Limits, Stats, Timestamp};
 
@@ -33,7 +34,7 @@ pub enum EndReason {
     Rst,
     /// No packet for `Limits::idle_timeout_secs`.
     Idle,
-    /// Evicted because the flow table was full.
+    /// Evicted because the flow table was full or the buffered bytes passed their budget.
     Evicted,
     /// A new connection (SYN) reused the same addresses and ports.
     Reused,
@@ -113,17 +114,26 @@ impl FlowEngine {
         self.table.len()
     }
 
-    /// Approximate bytes held in buffers (reassembly, heads, samples, fragments).
+    /// Approximate bytes held in buffers (reassembly, heads, samples, sniffing and TLS buffers,
+    /// fragments): what `Limits::max_buffered_bytes` bounds.
     pub fn buffered_bytes(&self) -> usize {
-        self.table.buffered_bytes() + self.defrag.held_bytes()
+        self.table.buffered_bytes().saturating_add(self.defrag.held_bytes())
+    }
+
+    /// [`FlowEngine::buffered_bytes`] measured afresh by walking every flow; the two agree
+    /// unless the running account missed a change (checks compare them).
+    pub fn measure_buffered_bytes(&self) -> usize {
+        self.table.measure_buffered_bytes().saturating_add(self.defrag.held_bytes())
     }
 
     /// Processes one captured frame. `frame` is what was captured, `wire_len` the original length.
     pub fn frame(&mut self, link: LinkType, ts: Timestamp, frame: &[u8], wire_len: u32, out: &mut dyn EventSink) {
-        self.stats.packets += 1;
-        self.stats.bytes += u64::from(wire_len.max(frame.len() as u32));
+        let captured_len = u64::try_from(frame.len()).unwrap_or(u64::MAX);
+        let cut_by_snaplen = captured_len < u64::from(wire_len);
+        stats::add(&mut self.stats.packets, 1);
+        stats::add(&mut self.stats.bytes, captured_len.max(u64::from(wire_len)));
         self.advance_time(ts, out);
-        if (frame.len() as u64) < u64::from(wire_len) {
+        if cut_by_snaplen {
             self.stats.anomaly(Anomaly::SnaplenTruncated);
         }
         match decode_frame(link, frame) {
@@ -134,22 +144,22 @@ impl FlowEngine {
                     match decode_ip_payload(key.src, key.dst, key.proto, &payload) {
                         Decoded::Tcp(seg) => self.table.segment(&seg, ts, &self.limits, &mut self.stats, out),
                         Decoded::Malformed(a) => self.stats.anomaly(a.into()),
-                        Decoded::Fragment(_) | Decoded::Other => self.stats.non_tcp_packets += 1,
+                        Decoded::Fragment(_) | Decoded::Other => stats::add(&mut self.stats.non_tcp_packets, 1),
                     }
                 }
             }
-            Decoded::Other => self.stats.non_tcp_packets += 1,
+            Decoded::Other => stats::add(&mut self.stats.non_tcp_packets, 1),
             // A cut frame was already counted above; do not count it twice.
-            Decoded::Malformed(apisonar_wire::WireAnomaly::SnaplenTruncated)
-                if (frame.len() as u64) < u64::from(wire_len) => {}
+            Decoded::Malformed(apisonar_wire::WireAnomaly::SnaplenTruncated) if cut_by_snaplen => {}
             Decoded::Malformed(a) => self.stats.anomaly(a.into()),
         }
+        self.table.enforce_budget(self.defrag.held_bytes(), &self.limits, &mut self.stats, out);
     }
 
     /// Counts a frame whose link type cannot be decoded.
     pub fn unsupported_frame(&mut self, wire_len: u32) {
-        self.stats.packets += 1;
-        self.stats.bytes += u64::from(wire_len);
+        stats::add(&mut self.stats.packets, 1);
+        stats::add(&mut self.stats.bytes, u64::from(wire_len));
         self.stats.anomaly(Anomaly::UnsupportedLinkType);
     }
 

@@ -8,12 +8,21 @@
 //! Must not know: pcap, files, tokio, sled, axum, or the wall clock. Time is the packet
 //! timestamp handed in with each frame, so replaying a capture twice gives identical output.
 
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::string_slice,
+    clippy::arithmetic_side_effects
+)]
 
 mod anomaly;
 pub mod check;
 mod defrag;
 mod engine;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod http;
 mod limits;
 mod reassembly;

@@ -34,6 +34,13 @@ pub struct Limits {
     pub max_fragment_bytes: usize,
     /// Incomplete IP datagrams are dropped after this long.
     pub fragment_timeout_secs: u32,
+    /// TLS bytes buffered per direction while a handshake is read (records, then handshake
+    /// messages); a record or message declaring more stops reading that direction.
+    pub max_tls_handshake_bytes: usize,
+    /// Bytes buffered over all connections of one engine (out-of-order segments, heads, body
+    /// samples of pending requests, sniffing and TLS buffers). Beyond it the least recently
+    /// active connections are closed until the total is under it again.
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for Limits {
@@ -54,6 +61,8 @@ impl Default for Limits {
             max_fragment_datagrams: 4096,
             max_fragment_bytes: 16 * 1024 * 1024,
             fragment_timeout_secs: 30,
+            max_tls_handshake_bytes: 64 * 1024,
+            max_buffered_bytes: 1024 * 1024 * 1024,
         }
     }
 }

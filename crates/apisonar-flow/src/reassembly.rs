@@ -9,6 +9,7 @@
 //! A hole is skipped (a gap handed to the consumer) when the peer acknowledges data beyond it,
 //! when the out-of-order buffer reaches its limits, or when the connection ends.
 
+use crate::stats;
 use crate::{Anomaly, Limits, Stats, Timestamp};
 
 /// Receives the reassembled byte stream of one direction.
@@ -26,7 +27,7 @@ struct Pending {
 
 impl Pending {
     fn end(&self) -> u32 {
-        self.seq.wrapping_add(self.data.len() as u32)
+        seq_plus(self.seq, self.data.len())
     }
 }
 
@@ -36,6 +37,17 @@ const MAX_FIN_DISTANCE: i64 = 1 << 30;
 /// Signed distance from `from` to `to` in sequence space (RFC 793 modular arithmetic).
 fn dist(from: u32, to: u32) -> i64 {
     i64::from(to.wrapping_sub(from) as i32)
+}
+
+/// The sequence number `len` bytes after `seq`. Sequence space wraps, so lengths count modulo
+/// 2^32 (no segment comes near that).
+fn seq_plus(seq: u32, len: usize) -> u32 {
+    seq.wrapping_add(len as u32)
+}
+
+/// `seq` moved by a signed distance, as produced by [`dist`].
+fn seq_offset(seq: u32, distance: i64) -> u32 {
+    seq.wrapping_add(distance as u32)
 }
 
 #[derive(Default)]
@@ -52,6 +64,10 @@ pub(crate) struct Reassembler {
     recent: Vec<u8>,
     /// How many bytes before `next` the ring holds.
     recent_valid: u32,
+    /// A mid-stream pickup began with a single byte at this sequence number, which was held
+    /// back: it may be a keep-alive probe (one old byte at `snd_nxt - 1`), not data. Cleared by
+    /// the first delivery after it.
+    probe_candidate: Option<u32>,
 }
 
 impl Reassembler {
@@ -72,7 +88,7 @@ impl Reassembler {
     }
 
     pub(crate) fn buffered_bytes(&self) -> usize {
-        self.pending_bytes + self.recent.len()
+        self.pending_bytes.saturating_add(self.recent.len())
     }
 
     /// A FIN was sent with its sequence number just after `seq_end`'s last byte.
@@ -104,12 +120,26 @@ impl Reassembler {
         if data.is_empty() || self.finished {
             return self.finished;
         }
+        if self.next.is_none() && data.len() == 1 {
+            // Mid-stream pickup on a single byte: hold it back until the next segment says
+            // whether it was a keep-alive probe.
+            self.next = Some(seq.wrapping_add(1));
+            self.probe_candidate = Some(seq);
+            return self.finished;
+        }
+        if let Some(probe_seq) = self.probe_candidate {
+            if seq == probe_seq && data.len() > 1 {
+                // The held byte starts a longer segment: it was data after all.
+                self.next = Some(probe_seq);
+                self.probe_candidate = None;
+            }
+        }
         let next = *self.next.get_or_insert(seq);
         let offset = dist(next, seq);
         if offset <= 0 {
-            let already = usize::try_from(-offset).unwrap_or(usize::MAX);
+            let already = usize::try_from(offset.unsigned_abs()).unwrap_or(usize::MAX);
             if already >= data.len() {
-                stats.tcp_retransmitted_segments += 1;
+                stats::add(&mut stats.tcp_retransmitted_segments, 1);
                 // A one-byte segment just below the window edge is a keep-alive probe: its byte
                 // is filler, so comparing it would only raise false conflicts.
                 if !(data.len() == 1 && offset == -1) && self.differs_from_recent(seq, data) {
@@ -124,7 +154,7 @@ impl Reassembler {
             self.deliver(new, ts, limits, sink, stats);
             self.drain(limits, sink, stats);
         } else {
-            stats.tcp_out_of_order_segments += 1;
+            stats::add(&mut stats.tcp_out_of_order_segments, 1);
             self.insert(seq, data, ts, sink, stats);
             self.enforce_limits(limits, sink, stats);
         }
@@ -132,12 +162,37 @@ impl Reassembler {
     }
 
     /// The peer acknowledged everything before `ack`: bytes we never saw before a buffered
-    /// segment are lost to the capture, so skip them.
-    pub(crate) fn peer_ack(&mut self, ack: u32, limits: &Limits, stats: &mut Stats, sink: &mut dyn StreamSink) -> bool {
-        let (Some(next), Some(first)) = (self.next, self.pending.first()) else { return self.finished };
-        if dist(next, ack) >= dist(next, first.seq) {
-            self.skip_to_first_pending(limits, sink, stats);
-            self.drain(limits, sink, stats);
+    /// segment are lost to the capture, so skip them. With `unseen_is_lost` (the consumer knows
+    /// the bytes will not come: their answer is complete), acknowledged bytes past the last
+    /// delivered one are skipped even when nothing is buffered.
+    pub(crate) fn peer_ack(
+        &mut self,
+        ack: u32,
+        unseen_is_lost: bool,
+        limits: &Limits,
+        stats: &mut Stats,
+        sink: &mut dyn StreamSink,
+    ) -> bool {
+        let Some(next) = self.next else { return self.finished };
+        match self.pending.first() {
+            Some(first) if dist(next, ack) >= dist(next, first.seq) => {
+                self.skip_to_first_pending(limits, sink, stats);
+                self.drain(limits, sink, stats);
+            }
+            None if unseen_is_lost && !self.finished && (1..MAX_FIN_DISTANCE).contains(&dist(next, ack)) => {
+                // A FIN takes a sequence number that is no data.
+                let end = if self.fin_at.is_some_and(|fin| dist(fin, ack) >= 0) { self.fin_at } else { Some(ack) };
+                if let Some(end) = end.filter(|&end| dist(next, end) > 0) {
+                    let missing = u32::try_from(dist(next, end)).unwrap_or(u32::MAX);
+                    stats::add(&mut stats.tcp_gaps, 1);
+                    stats::add(&mut stats.tcp_gap_bytes, u64::from(missing));
+                    self.probe_candidate = None;
+                    sink.gap(missing, stats);
+                    self.next = Some(end);
+                    self.recent_valid = 0;
+                }
+            }
+            _ => {}
         }
         self.check_fin()
     }
@@ -153,9 +208,12 @@ impl Reassembler {
 
     fn deliver(&mut self, bytes: &[u8], ts: Timestamp, limits: &Limits, sink: &mut dyn StreamSink, stats: &mut Stats) {
         let Some(next) = self.next else { return };
+        if self.probe_candidate.take().is_some() {
+            stats::add(&mut stats.tcp_keepalive_probes, 1);
+        }
         sink.data(bytes, ts, stats);
         self.remember(next, bytes, limits);
-        self.next = Some(next.wrapping_add(bytes.len() as u32));
+        self.next = Some(seq_plus(next, bytes.len()));
     }
 
     fn remember(&mut self, seq: u32, bytes: &[u8], limits: &Limits) {
@@ -166,40 +224,46 @@ impl Reassembler {
             self.recent = vec![0; limits.overlap_check_bytes.next_power_of_two()];
         }
         let cap = self.recent.len();
+        let mask = cap.saturating_sub(1);
         let keep = bytes.len().min(cap);
-        let tail = bytes.get(bytes.len() - keep..).unwrap_or_default();
-        let start_seq = seq.wrapping_add((bytes.len() - keep) as u32);
-        let at = start_seq as usize & (cap - 1);
-        let first = keep.min(cap - at);
+        let skipped = bytes.len().saturating_sub(keep);
+        let tail = bytes.get(skipped..).unwrap_or_default();
+        let at = seq_plus(seq, skipped) as usize & mask;
+        let first = keep.min(cap.saturating_sub(at));
         let (a, b) = tail.split_at(first);
-        if let Some(dst) = self.recent.get_mut(at..at + a.len()) {
+        if let Some(dst) = self.recent.get_mut(at..at.saturating_add(a.len())) {
             dst.copy_from_slice(a);
         }
         if let Some(dst) = self.recent.get_mut(..b.len()) {
             dst.copy_from_slice(b);
         }
-        self.recent_valid = (self.recent_valid as usize + bytes.len()).min(cap) as u32;
+        let valid = (self.recent_valid as usize).saturating_add(bytes.len()).min(cap);
+        self.recent_valid = u32::try_from(valid).unwrap_or(u32::MAX);
     }
 
     /// Compares bytes at `seq` (all before `next`) with what was delivered, as far as remembered.
     fn differs_from_recent(&self, seq: u32, bytes: &[u8]) -> bool {
         let (Some(next), false) = (self.next, self.recent.is_empty()) else { return false };
-        let cap = self.recent.len();
+        let mask = self.recent.len().saturating_sub(1);
         let oldest = next.wrapping_sub(self.recent_valid);
         bytes.iter().enumerate().any(|(i, &b)| {
-            let s = seq.wrapping_add(i as u32);
+            let s = seq_plus(seq, i);
             if dist(oldest, s) < 0 || dist(s, next) <= 0 {
                 return false;
             }
-            self.recent.get(s as usize & (cap - 1)).is_some_and(|&old| old != b)
+            self.recent.get(s as usize & mask).is_some_and(|&old| old != b)
         })
     }
 
     /// Inserts an out-of-order segment, keeping the bytes already buffered where they overlap.
+    /// Positions are distances from `next` (within +-2^31, so i64 sums cannot overflow).
     fn insert(&mut self, seq: u32, data: &[u8], ts: Timestamp, sink: &mut dyn StreamSink, stats: &mut Stats) {
         let Some(next) = self.next else { return };
         let key = |s: u32| dist(next, s);
-        let (start, end) = (key(seq), key(seq) + data.len() as i64);
+        let len = i64::try_from(data.len()).unwrap_or(i64::MAX);
+        let (start, end) = (key(seq), key(seq).saturating_add(len));
+        // Index into `data` of a position.
+        let at = |pos: i64| usize::try_from(pos.saturating_sub(start)).unwrap_or(0);
         let mut cursor = start;
         let mut pieces: Vec<(i64, i64)> = Vec::new();
         let mut conflict = false;
@@ -212,8 +276,9 @@ impl Reassembler {
                 pieces.push((cursor, ps.min(end)));
             }
             let (os, oe) = (cursor.max(ps), end.min(pe));
-            let new_part = data.get((os - start) as usize..(oe - start) as usize);
-            let old_part = p.data.get((os - ps) as usize..(oe - ps) as usize);
+            let in_old = |pos: i64| usize::try_from(pos.saturating_sub(ps)).unwrap_or(0);
+            let new_part = data.get(at(os)..at(oe));
+            let old_part = p.data.get(in_old(os)..in_old(oe));
             conflict |= new_part != old_part;
             cursor = cursor.max(pe);
         }
@@ -224,11 +289,11 @@ impl Reassembler {
             sink.anomaly(Anomaly::TcpOverlapConflict, stats);
         }
         for (ps, pe) in pieces {
-            let Some(bytes) = data.get((ps - start) as usize..(pe - start) as usize) else { continue };
-            let piece_seq = next.wrapping_add(ps as u32);
-            let at = self.pending.partition_point(|p| key(p.seq) < ps);
-            self.pending.insert(at, Pending { seq: piece_seq, data: bytes.to_vec(), ts });
-            self.pending_bytes += bytes.len();
+            let Some(bytes) = data.get(at(ps)..at(pe)) else { continue };
+            let piece_seq = seq_offset(next, ps);
+            let index = self.pending.partition_point(|p| key(p.seq) < ps);
+            self.pending.insert(index, Pending { seq: piece_seq, data: bytes.to_vec(), ts });
+            self.pending_bytes = self.pending_bytes.saturating_add(bytes.len());
         }
     }
 
@@ -240,8 +305,8 @@ impl Reassembler {
                 break;
             }
             let p = self.pending.remove(0);
-            self.pending_bytes -= p.data.len();
-            let already = usize::try_from(-offset).unwrap_or(usize::MAX);
+            self.pending_bytes = self.pending_bytes.saturating_sub(p.data.len());
+            let already = usize::try_from(offset.unsigned_abs()).unwrap_or(usize::MAX);
             if let Some(rest) = p.data.get(already..) {
                 if !rest.is_empty() {
                     self.deliver(rest, p.ts, limits, sink, stats);
@@ -254,9 +319,12 @@ impl Reassembler {
         let (Some(next), Some(first)) = (self.next, self.pending.first()) else { return };
         let missing = dist(next, first.seq);
         if missing > 0 {
-            stats.tcp_gaps += 1;
-            stats.tcp_gap_bytes += missing as u64;
-            sink.gap(missing as u32, stats);
+            let missing = u32::try_from(missing).unwrap_or(u32::MAX);
+            stats::add(&mut stats.tcp_gaps, 1);
+            stats::add(&mut stats.tcp_gap_bytes, u64::from(missing));
+            // A held keep-alive candidate says nothing about data after a hole.
+            self.probe_candidate = None;
+            sink.gap(missing, stats);
             self.next = Some(first.seq);
             // Bytes before the gap can no longer be compared with what comes after it.
             self.recent_valid = 0;
@@ -276,7 +344,7 @@ impl Reassembler {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::indexing_slicing, clippy::unwrap_used)]
+    #![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::arithmetic_side_effects)]
     use super::*;
 
     #[derive(Default)]
@@ -364,11 +432,61 @@ mod tests {
         r.syn(0);
         r.segment(1, b"ab", Timestamp(0), &l, &mut s, &mut c);
         r.segment(6, b"fg", Timestamp(0), &l, &mut s, &mut c);
-        r.peer_ack(4, &l, &mut s, &mut c);
+        r.peer_ack(4, false, &l, &mut s, &mut c);
         assert_eq!(text(&c), "ab");
-        r.peer_ack(8, &l, &mut s, &mut c);
+        r.peer_ack(8, false, &l, &mut s, &mut c);
         assert_eq!(text(&c), "ab___fg");
         assert_eq!((s.tcp_gaps, s.tcp_gap_bytes), (1, 3));
+    }
+
+    /// Feeds (seq, bytes) segments without a SYN (a mid-stream pickup).
+    fn pickup(segs: &[(u32, &str)]) -> (Collect, Stats) {
+        let l = Limits::default();
+        let (mut r, mut c, mut stats) = (Reassembler::default(), Collect::default(), Stats::default());
+        for &(seq, s) in segs {
+            r.segment(seq, s.as_bytes(), Timestamp(0), &l, &mut stats, &mut c);
+        }
+        r.flush(&l, &mut stats, &mut c);
+        (c, stats)
+    }
+
+    #[test]
+    fn keepalive_probe_at_a_pickup_is_left_out() {
+        let check = |segs: &[(u32, &str)], want: &str, probes: u64| {
+            let (c, stats) = pickup(segs);
+            assert_eq!((text(&c).as_str(), stats.tcp_keepalive_probes), (want, probes), "{segs:?}");
+            assert!(c.anomalies.is_empty() && c.gaps.is_empty(), "{segs:?}: {:?} {:?}", c.anomalies, c.gaps);
+        };
+        // Probe at seq - 1, repeated, then the data at seq (also across the wrap of sequence space).
+        check(&[(99, "\0"), (100, "GET /")], "GET /", 1);
+        check(&[(99, "x"), (99, "x"), (100, "GET /")], "GET /", 1);
+        check(&[(u32::MAX, "\0"), (0, "GET /")], "GET /", 1);
+        // The data arrives out of order after the probe.
+        check(&[(99, "\0"), (102, "T /"), (100, "GE")], "GET /", 1);
+        // The single byte starts a longer segment sent again: it was data.
+        check(&[(100, "G"), (100, "GET /")], "GET /", 0);
+        // A lone byte and nothing after it says nothing.
+        check(&[(100, "G")], "", 0);
+        // Not at a pickup: one byte is data like any other.
+        let c = run(7, &[(0, "G"), (1, "ET /")], &Limits::default());
+        assert_eq!(text(&c), "GET /");
+    }
+
+    #[test]
+    fn acknowledged_bytes_never_seen_are_a_gap_only_when_the_consumer_says_so() {
+        let l = Limits::default();
+        for unseen_is_lost in [false, true] {
+            let (mut r, mut c, mut s) = (Reassembler::default(), Collect::default(), Stats::default());
+            r.syn(0);
+            r.segment(1, b"ab", Timestamp(0), &l, &mut s, &mut c);
+            r.peer_ack(6, unseen_is_lost, &l, &mut s, &mut c);
+            let want = if unseen_is_lost { "ab___" } else { "ab" };
+            assert_eq!((text(&c).as_str(), s.tcp_gap_bytes), (want, if unseen_is_lost { 3 } else { 0 }));
+            // An ACK behind what was delivered, or absurdly far ahead, skips nothing.
+            r.peer_ack(2, unseen_is_lost, &l, &mut s, &mut c);
+            r.peer_ack(1 << 31, unseen_is_lost, &l, &mut s, &mut c);
+            assert_eq!(text(&c).as_str(), want);
+        }
     }
 
     #[test]

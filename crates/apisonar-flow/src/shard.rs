@@ -22,5 +22,5 @@ pub fn engine_for(link: LinkType, frame: &[u8], engines: usize) -> usize {
     let Some((a, b)) = address_pair(link, frame) else { return 0 };
     let (x, y) = (addr_hash(&a), addr_hash(&b));
     let h = (x ^ y).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ x.min(y).rotate_left(17);
-    (h % engines.max(1) as u64) as usize
+    h.checked_rem(engines as u64).unwrap_or(0) as usize
 }

@@ -9,6 +9,7 @@ use apisonar_wire::TcpSegment;
 use crate::engine::{ConnectionSummary, EndReason, EventSink};
 use crate::http::HttpConn;
 use crate::reassembly::{Reassembler, StreamSink};
+use crate::stats;
 use crate::{Anomaly, Limits, Stats, Timestamp};
 
 /// Both endpoints, lower first, so that both directions of a connection share one key.
@@ -44,6 +45,15 @@ struct Flow {
     /// further packets: a forged or out-of-window RST must not blind the sensor (an evasion).
     reset_at: Option<Timestamp>,
     ended_dirs: [bool; 2],
+    /// What this flow buffered when last measured; the table keeps the sum over all flows, so
+    /// that the engine-wide budget is checked without walking the table.
+    accounted_bytes: usize,
+}
+
+impl Flow {
+    fn buffered_bytes(&self) -> usize {
+        self.tcp.iter().map(Reassembler::buffered_bytes).fold(self.http.buffered_bytes(), usize::saturating_add)
+    }
 }
 
 /// Packet-time seconds a connection stays open after a RST, waiting for packets that prove the
@@ -60,6 +70,8 @@ pub(crate) struct FlowTable {
     next_id: u64,
     /// Connection ids advance by this much, so that shards numbered `0..step` never collide.
     id_step: u64,
+    /// Sum of `Flow::accounted_bytes` over `flows`.
+    buffered: usize,
 }
 
 /// Feeds one direction's reassembled bytes to the connection's parser.
@@ -73,7 +85,7 @@ struct DirSink<'a> {
 
 impl StreamSink for DirSink<'_> {
     fn data(&mut self, bytes: &[u8], ts: Timestamp, stats: &mut Stats) {
-        stats.tcp_payload_bytes += bytes.len() as u64;
+        stats::add(&mut stats.tcp_payload_bytes, bytes.len() as u64);
         self.http.data(self.dir, bytes, ts, self.limits, stats, self.out);
     }
 
@@ -98,11 +110,21 @@ impl FlowTable {
         self.flows.len()
     }
 
+    /// Bytes buffered by all flows, as accounted after each segment.
     pub(crate) fn buffered_bytes(&self) -> usize {
-        self.flows
-            .values()
-            .map(|f| f.tcp.iter().map(Reassembler::buffered_bytes).sum::<usize>() + f.http.buffered_bytes())
-            .sum()
+        self.buffered
+    }
+
+    /// The same, measured afresh by walking every flow (for checks: it must equal the account).
+    pub(crate) fn measure_buffered_bytes(&self) -> usize {
+        self.flows.values().map(|f| f.buffered_bytes()).fold(0, usize::saturating_add)
+    }
+
+    /// Removes a flow from the table and from the byte account.
+    fn take(&mut self, key: &FlowKey) -> Option<Box<Flow>> {
+        let flow = self.flows.remove(key)?;
+        self.buffered = self.buffered.saturating_sub(flow.accounted_bytes);
+        Some(flow)
     }
 
     pub(crate) fn segment(
@@ -113,7 +135,7 @@ impl FlowTable {
         stats: &mut Stats,
         out: &mut dyn EventSink,
     ) {
-        stats.tcp_segments += 1;
+        stats::add(&mut stats.tcp_segments, 1);
         let (key, dir) = FlowKey::of(seg);
         let opening = seg.flags.syn && !seg.flags.ack;
         if let Some(last_seen) = self.closed.get_mut(&key) {
@@ -129,7 +151,7 @@ impl FlowTable {
             None => false,
         };
         if reuse {
-            if let Some(mut old) = self.flows.remove(&key) {
+            if let Some(mut old) = self.take(&key) {
                 close(&mut old, EndReason::Reused, ts, limits, stats, out);
             }
         }
@@ -138,8 +160,8 @@ impl FlowTable {
                 self.evict(limits, stats, out);
             }
             let id = self.next_id;
-            self.next_id += self.id_step.max(1);
-            stats.flows_created += 1;
+            self.next_id = self.next_id.wrapping_add(self.id_step.max(1));
+            stats::add(&mut stats.flows_created, 1);
             let endpoints = [SocketAddr::from(key.lo), SocketAddr::from(key.hi)];
             let mut flow = Box::new(Flow {
                 id,
@@ -152,21 +174,22 @@ impl FlowTable {
                 bytes: [0, 0],
                 reset_at: None,
                 ended_dirs: [false, false],
+                accounted_bytes: 0,
             });
             if seg.flags.syn {
                 // SYN from the client, SYN-ACK from the server.
-                flow.http.client_hint(if seg.flags.ack { 1 - dir } else { dir });
+                flow.http.client_hint(if seg.flags.ack { other_side(dir) } else { dir });
             }
             self.flows.insert(key, flow);
         }
         let Some(flow) = self.flows.get_mut(&key) else { return };
-        flow.packets += 1;
+        stats::add(&mut flow.packets, 1);
         flow.last_ts = flow.last_ts.max(ts);
-        *side_mut(&mut flow.bytes, dir) += seg.payload.len() as u64;
+        stats::add(side_mut(&mut flow.bytes, dir), seg.payload.len() as u64);
         if seg.flags.syn {
             side_mut(&mut flow.tcp, dir).syn(seg.seq);
             if flow.http.client_dir().is_none() {
-                flow.http.client_hint(if seg.flags.ack { 1 - dir } else { dir });
+                flow.http.client_hint(if seg.flags.ack { other_side(dir) } else { dir });
             }
         }
         let data_seq = if seg.flags.syn { seg.seq.wrapping_add(1) } else { seg.seq };
@@ -178,12 +201,15 @@ impl FlowTable {
             }
         }
         if seg.flags.ack {
-            if let Some(peer) = tcp.get_mut(1 - dir) {
-                let mut sink = DirSink { http: &mut *http, dir: 1 - dir, ts, limits, out: &mut *out };
-                peer.peer_ack(seg.ack, limits, stats, &mut sink);
+            let peer_dir = other_side(dir);
+            let unseen_is_lost = http.response_waits_for_request(peer_dir);
+            if let Some(peer) = tcp.get_mut(peer_dir) {
+                let mut sink = DirSink { http: &mut *http, dir: peer_dir, ts, limits, out: &mut *out };
+                peer.peer_ack(seg.ack, unseen_is_lost, limits, stats, &mut sink);
             }
         }
         if seg.flags.fin {
+            // Sequence numbers wrap: lengths count modulo 2^32.
             let end = data_seq.wrapping_add(seg.payload.len() as u32).wrapping_add(seg.missing_tail);
             if let Some(stream) = tcp.get_mut(dir) {
                 stream.fin(end);
@@ -198,11 +224,47 @@ impl FlowTable {
                 flow.http.end_direction(d, ts, limits, stats, out);
             }
         }
+        let now_buffered = flow.buffered_bytes();
+        self.buffered = self.buffered.saturating_sub(flow.accounted_bytes).saturating_add(now_buffered);
+        flow.accounted_bytes = now_buffered;
         if flow.ended_dirs == [true, true] {
-            if let Some(mut done) = self.flows.remove(&key) {
+            if let Some(mut done) = self.take(&key) {
                 close(&mut done, EndReason::Fin, ts, limits, stats, out);
             }
             self.retire(key, ts, limits);
+        }
+    }
+
+    /// Keeps the bytes buffered by all flows, plus `held_elsewhere` (IP fragments), within
+    /// `Limits::max_buffered_bytes` by closing the least recently active flows.
+    pub(crate) fn enforce_budget(
+        &mut self,
+        held_elsewhere: usize,
+        limits: &Limits,
+        stats: &mut Stats,
+        out: &mut dyn EventSink,
+    ) {
+        let budget = limits.max_buffered_bytes;
+        if self.buffered.saturating_add(held_elsewhere) <= budget {
+            return;
+        }
+        // Go down to 7/8 of the budget: a sender that keeps pushing at the limit then costs one
+        // sort of the table per eighth of the budget, not one per packet.
+        let target = budget.saturating_sub(budget / 8).saturating_sub(held_elsewhere);
+        let mut by_age: Vec<(Timestamp, u64, FlowKey)> =
+            self.flows.iter().map(|(k, f)| (f.last_ts, f.id, *k)).collect();
+        by_age.sort();
+        for (ts, _, key) in by_age {
+            if self.buffered <= target {
+                break;
+            }
+            if let Some(mut flow) = self.take(&key) {
+                stats::add(&mut stats.flows_evicted, 1);
+                stats::add(&mut stats.flows_evicted_buffer_budget, 1);
+                flow.http.mark_unfinished(Anomaly::BufferBudgetEviction);
+                stats.anomaly(Anomaly::BufferBudgetEviction);
+                close(&mut flow, EndReason::Evicted, ts, limits, stats, out);
+            }
         }
     }
 
@@ -236,11 +298,11 @@ impl FlowTable {
             .collect();
         due.sort();
         for (_, _, key) in due {
-            if let Some(mut flow) = self.flows.remove(&key) {
+            if let Some(mut flow) = self.take(&key) {
                 let reason = if flow.reset_at.is_some() {
                     EndReason::Rst
                 } else {
-                    stats.flows_expired += 1;
+                    stats::add(&mut stats.flows_expired, 1);
                     EndReason::Idle
                 };
                 close(&mut flow, reason, now, limits, stats, out);
@@ -255,8 +317,8 @@ impl FlowTable {
         all.sort();
         let count = (all.len() / 8).max(1);
         for (ts, _, key) in all.into_iter().take(count) {
-            if let Some(mut flow) = self.flows.remove(&key) {
-                stats.flows_evicted += 1;
+            if let Some(mut flow) = self.take(&key) {
+                stats::add(&mut stats.flows_evicted, 1);
                 stats.anomaly(Anomaly::FlowLimit);
                 close(&mut flow, EndReason::Evicted, ts, limits, stats, out);
             }
@@ -267,7 +329,7 @@ impl FlowTable {
         let mut all: Vec<(u64, FlowKey)> = self.flows.iter().map(|(k, f)| (f.id, *k)).collect();
         all.sort();
         for (_, key) in all {
-            if let Some(mut flow) = self.flows.remove(&key) {
+            if let Some(mut flow) = self.take(&key) {
                 let reason = if flow.reset_at.is_some() { EndReason::Rst } else { EndReason::EndOfInput };
                 let last = flow.last_ts;
                 close(&mut flow, reason, last, limits, stats, out);
@@ -291,11 +353,11 @@ fn close(
         stream.flush(limits, stats, &mut sink);
     }
     flow.http.end(ts, limits, stats, out);
-    stats.flows_closed += 1;
+    stats::add(&mut stats.flows_closed, 1);
     let protocol = flow.http.protocol();
     stats.protocol(protocol);
     let client_dir = flow.http.client_dir().unwrap_or(0);
-    let server_dir = 1 - client_dir;
+    let server_dir = other_side(client_dir);
     out.on_connection(ConnectionSummary {
         connection_id: flow.id,
         client: *side(&flow.endpoints, client_dir),
@@ -308,6 +370,11 @@ fn close(
         server_bytes: *side(&flow.bytes, server_dir),
         end_reason: reason,
     });
+}
+
+/// The direction opposite `dir` (directions are 0 and 1).
+pub(crate) fn other_side(dir: usize) -> usize {
+    usize::from(dir == 0)
 }
 
 /// One side of a per-direction pair: 0 is the lower endpoint, anything else the higher.

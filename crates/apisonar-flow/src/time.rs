@@ -14,6 +14,6 @@ impl Timestamp {
     }
 
     pub fn plus_secs(self, secs: u32) -> Timestamp {
-        Timestamp(self.0.saturating_add(i64::from(secs) * 1_000_000))
+        Timestamp(self.0.saturating_add(i64::from(secs).saturating_mul(1_000_000)))
     }
 }

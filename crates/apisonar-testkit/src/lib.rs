@@ -1,7 +1,8 @@
 //! apisonar-testkit: development-only helpers to build traffic for tests and benchmarks.
 //!
 //! Owns: a classic pcap writer, TCP conversation builders that produce real Ethernet/IP/TCP
-//! frames (via etherparse), and the generators of the synthetic captures in `captures/synthetic`.
+//! frames (via etherparse), 802.11 monitor-mode framing (radiotap, PPI), TLS handshake bytes and
+//! small certificates, and the generators of the synthetic captures in `captures/synthetic`.
 //!
 //! Must not know: anything of apisonar's own crates; it is never a normal dependency, only a
 //! dev-dependency or a tool, so that tests check apisonar against bytes it did not produce.
@@ -9,6 +10,8 @@
 pub mod conv;
 pub mod pcap;
 pub mod synthetic;
+pub mod tls;
+pub mod wifi;
 pub mod workload;
 
 pub use conv::{Conversation, Side};

@@ -5,6 +5,9 @@ use std::io::{self, Write};
 /// libpcap link types used by the testkit.
 pub const LINKTYPE_ETHERNET: u32 = 1;
 pub const LINKTYPE_RAW: u32 = 101;
+pub const LINKTYPE_IEEE802_11: u32 = 105;
+pub const LINKTYPE_IEEE802_11_RADIOTAP: u32 = 127;
+pub const LINKTYPE_PPI: u32 = 192;
 
 /// Writes a pcap file header, then records.
 pub struct PcapWriter<W: Write> {

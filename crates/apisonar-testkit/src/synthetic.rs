@@ -3,6 +3,8 @@
 use std::io::Write;
 
 use crate::conv::{Conversation, Frame, Side};
+use crate::pcap::{LINKTYPE_ETHERNET, LINKTYPE_IEEE802_11_RADIOTAP, LINKTYPE_PPI};
+use crate::wifi::{self, WifiDirection};
 
 const CLIENT: [u8; 4] = [10, 1, 0, 2];
 const SERVER: [u8; 4] = [10, 1, 0, 1];
@@ -32,10 +34,23 @@ pub struct Synthetic {
     pub name: &'static str,
     pub what: &'static str,
     pub snaplen: u32,
+    /// The pcap link type of the frames.
+    pub linktype: u32,
     pub frames: Vec<Frame>,
 }
 
-/// Every synthetic capture, in a fixed order.
+impl Synthetic {
+    /// The capture file's bytes (classic pcap).
+    pub fn pcap(&self) -> std::io::Result<Vec<u8>> {
+        let mut w = crate::pcap::PcapWriter::new(Vec::new(), self.linktype, self.snaplen)?;
+        for f in &self.frames {
+            w.write(f.ts, &f.bytes)?;
+        }
+        Ok(w.into_inner())
+    }
+}
+
+/// Every synthetic Ethernet capture, in a fixed order.
 pub fn all() -> Vec<Synthetic> {
     vec![
         out_of_order(),
@@ -69,7 +84,21 @@ pub fn all() -> Vec<Synthetic> {
             Tunnel::ErspanIII,
             "the out-of-order conversation inside GRE/ERSPAN type III under an 802.1Q tag",
         ),
+        keepalive_midstream(),
+        request_body_cut(),
     ]
+}
+
+/// Every synthetic capture of another link type than Ethernet, in a fixed order.
+pub fn other_link_types() -> Vec<Synthetic> {
+    vec![wifi_radiotap(), wifi_ppi()]
+}
+
+/// Every synthetic capture.
+pub fn everything() -> Vec<Synthetic> {
+    let mut all = all();
+    all.extend(other_link_types());
+    all
 }
 
 /// Mirror encapsulations the testkit can wrap frames in.
@@ -157,7 +186,126 @@ fn tunnel(name: &'static str, kind: Tunnel, what: &'static str) -> Synthetic {
         .enumerate()
         .map(|(i, f)| Frame { ts: f.ts, bytes: encapsulate(kind, &f.bytes, i as u32) })
         .collect();
-    Synthetic { name, what, snaplen: 65535, frames }
+    Synthetic { name, what, snaplen: 65535, linktype: LINKTYPE_ETHERNET, frames }
+}
+
+/// Station addresses of the monitor-mode captures.
+const WIFI_CLIENT: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+const WIFI_OTHER_STATION: [u8; 6] = [0x02, 0, 0, 0, 0, 0x33];
+
+/// The out-of-order conversation as a monitor-mode radio sees it: every frame an 802.11 data
+/// frame (client frames QoS data to the AP, server frames plain data from the AP, or four-address
+/// frames between access points with `bridged`), and around them a beacon, a null frame and a
+/// protected frame of another station.
+fn wifi_frames(bridged: bool) -> Vec<Frame> {
+    let plain = out_of_order();
+    let mut seq = 0u16;
+    let mut next_seq = || {
+        seq = seq.wrapping_add(1) & 0x0fff;
+        seq
+    };
+    let first_ts = plain.frames.first().map_or(EPOCH, |f| f.ts);
+    let mut out = vec![
+        Frame { ts: first_ts - 500, bytes: wifi::beacon(next_seq()) },
+        Frame { ts: first_ts - 400, bytes: wifi::null_frame(WIFI_CLIENT, next_seq()) },
+        Frame { ts: first_ts - 300, bytes: wifi::protected_data_frame(WIFI_OTHER_STATION, wifi::BSSID, next_seq()) },
+    ];
+    for f in &plain.frames {
+        // IPv4 source address: the client (10.1.0.2) sends to the AP, the server's answers come from it.
+        let from_client = f.bytes.get(26..30) == Some(&CLIENT[..]);
+        let (dir, qos) = match (from_client, bridged) {
+            (true, _) => (WifiDirection::ToAp, true),
+            (false, false) => (WifiDirection::FromAp, false),
+            (false, true) => (WifiDirection::Bridge, true),
+        };
+        out.push(Frame { ts: f.ts, bytes: wifi::data_frame(&f.bytes, dir, qos, next_seq()) });
+    }
+    out
+}
+
+/// The out-of-order conversation captured on an 802.11 monitor interface (radiotap, FCS kept).
+pub fn wifi_radiotap() -> Synthetic {
+    let frames = wifi_frames(false)
+        .into_iter()
+        .map(|f| Frame { ts: f.ts, bytes: wifi::radiotap(&f.bytes, (f.ts - EPOCH) as u64) })
+        .collect();
+    Synthetic {
+        name: "wifi-radiotap",
+        what: "the out-of-order conversation in 802.11 data frames behind radiotap headers",
+        snaplen: 65535,
+        linktype: LINKTYPE_IEEE802_11_RADIOTAP,
+        frames,
+    }
+}
+
+/// The same behind PPI headers, the server's frames in the four-address form.
+pub fn wifi_ppi() -> Synthetic {
+    let frames = wifi_frames(true)
+        .into_iter()
+        .map(|f| Frame { ts: f.ts, bytes: wifi::ppi(&f.bytes, (f.ts - EPOCH) as u64) })
+        .collect();
+    Synthetic {
+        name: "wifi-ppi",
+        what: "the out-of-order conversation in 802.11 data frames behind PPI headers",
+        snaplen: 65535,
+        linktype: LINKTYPE_PPI,
+        frames,
+    }
+}
+
+/// The capture starts on an idle keep-alive connection: the client's first segment is a TCP
+/// keep-alive probe (one old byte at the next sequence number minus one), then the requests.
+pub fn keepalive_midstream() -> Synthetic {
+    let mut c = Conversation::new((CLIENT, 40013), (SERVER, 80), EPOCH + 40_013_000);
+    let probe_seq = c.seq(Side::Client).wrapping_sub(1);
+    let probe = c.frame(Side::Client, probe_seq, "A", &[0]);
+    c.push(probe);
+    c.ack(Side::Client);
+    c.advance(45_000_000);
+    let probe = c.frame(Side::Client, probe_seq, "A", &[0]);
+    c.push(probe);
+    c.ack(Side::Client);
+    c.send(Side::Client, &get("/api/v1/after-keepalive"));
+    c.send(Side::Server, &ok_json("{\"alive\":true}"));
+    c.send(Side::Client, &get("/api/v1/second"));
+    c.send(Side::Server, &ok_json("{}"));
+    c.close();
+    finish(
+        "keepalive-midstream",
+        "no handshake; the client's first segments are keep-alive probes (one byte at seq-1), then two requests",
+        c,
+    )
+}
+
+/// A POST whose last body segments the capture missed, while the server's answer (which
+/// acknowledges the whole body) arrives; then a second request on the same connection.
+pub fn request_body_cut() -> Synthetic {
+    let mut c = conv(40014);
+    let body = format!("{{\"items\":[{}]}}", vec!["{\"sku\":\"A-1\",\"qty\":2}"; 240].join(","));
+    let mut req = format!(
+        "POST /api/v1/orders HTTP/1.1\r\nHost: api.example.test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body.as_bytes());
+    let segs = c.segments(Side::Client, &req, 1448);
+    let kept = segs.len().saturating_sub(2);
+    for (_, f) in segs.into_iter().take(kept) {
+        c.push(f);
+    }
+    c.ack(Side::Client);
+    c.send(
+        Side::Server,
+        b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{\"id\":\"o-1\"}",
+    );
+    c.send(Side::Client, &get("/api/v1/orders/o-1"));
+    c.send(Side::Server, &ok_json("{\"id\":\"o-1\"}"));
+    c.close();
+    finish(
+        "request-body-cut",
+        "the capture missed the last two segments of a POST body; the 201 acknowledging all of it arrives, then a GET",
+        c,
+    )
 }
 
 /// Values planted in `secrets_in_cleartext`, which must never reach the store or the logs.
@@ -230,7 +378,7 @@ pub fn secrets_in_cleartext() -> Synthetic {
 }
 
 fn finish(name: &'static str, what: &'static str, c: Conversation) -> Synthetic {
-    Synthetic { name, what, snaplen: 65535, frames: c.frames }
+    Synthetic { name, what, snaplen: 65535, linktype: LINKTYPE_ETHERNET, frames: c.frames }
 }
 
 /// Request and response segments delivered in shuffled order.
@@ -394,6 +542,7 @@ pub fn garbage_on_port_80() -> Synthetic {
         name: "garbage-on-port-80",
         what: "random bytes on port 80; then garbage before a valid request",
         snaplen: 65535,
+        linktype: LINKTYPE_ETHERNET,
         frames,
     }
 }
@@ -411,6 +560,7 @@ pub fn snaplen_truncated() -> Synthetic {
         name: "snaplen-truncated",
         what: "captured with snaplen 200: every long segment is cut",
         snaplen: 200,
+        linktype: LINKTYPE_ETHERNET,
         frames: c.frames,
     }
 }
@@ -469,4 +619,33 @@ fn checksum(header: &[u8]) -> u16 {
         sum = (sum & 0xffff) + (sum >> 16);
     }
     !(sum as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    /// tests/tests/synthetic.rs checks the Ethernet captures; these are written with their own
+    /// link types.
+    #[test]
+    fn committed_captures_of_other_link_types_are_up_to_date() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../captures/synthetic");
+        for s in super::other_link_types() {
+            let path = dir.join(format!("{}.pcap", s.name));
+            let committed = std::fs::read(&path).unwrap_or_default();
+            let generated = s.pcap().unwrap_or_default();
+            assert!(
+                committed == generated,
+                "{} is stale: run `cargo run -p apisonar-testkit --bin make-captures`",
+                path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn every_capture_has_a_distinct_name() {
+        let mut names: Vec<&str> = super::everything().iter().map(|s| s.name).collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count);
+    }
 }

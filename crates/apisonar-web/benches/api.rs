@@ -67,7 +67,13 @@ fn main() {
     let started = Instant::now();
     fill(&store);
     println!("filled {ENDPOINTS} endpoints and {ALERTS} alerts in {:.1} s", started.elapsed().as_secs_f64());
-    let token = auth::create_token(&store, "bench", "2026-11-30T00:00:00Z").expect("token");
+    let new = auth::NewToken {
+        name: "bench",
+        scopes: vec![auth::Scope::Read],
+        created: "2026-11-30T00:00:00Z".into(),
+        expires: None,
+    };
+    let (token, _) = auth::create_token(&store, new).expect("token");
     let app = router(AppState::new(Arc::new(store), None, true));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let id = apisonar_web::views::endpoint_id("api1.example.test", "POST", "/api/v1/res0/{id}/sub1");

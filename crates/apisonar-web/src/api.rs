@@ -93,7 +93,8 @@ async fn inventory_snapshot(state: &AppState) -> Result<std::sync::Arc<Inventory
         let mut hourly = BTreeMap::new();
         for e in &endpoints {
             for (hour, n) in &e.hourly {
-                *hourly.entry(*hour).or_insert(0) += n;
+                let slot = hourly.entry(*hour).or_insert(0u64);
+                *slot = slot.saturating_add(*n);
             }
         }
         Ok(InventorySnapshot {
@@ -148,12 +149,21 @@ struct SessionInfo {
     /// Send it back in `X-CSRF-Token` with every state change.
     csrf: Option<String>,
     via: &'static str,
+    /// What this principal may do: `read`, `metrics`, `admin`.
+    scopes: Vec<&'static str>,
 }
 
 async fn session(Extension(principal): Extension<Principal>) -> Json<SessionInfo> {
     Json(match principal {
-        Principal::Session(s) => SessionInfo { user: s.user, csrf: Some(s.csrf), via: "session" },
-        Principal::Token(name) => SessionInfo { user: name, csrf: None, via: "token" },
+        Principal::Session(s) => SessionInfo {
+            user: s.user,
+            csrf: Some(s.csrf),
+            via: "session",
+            scopes: crate::auth::Scope::ALL.iter().map(|s| s.as_str()).collect(),
+        },
+        Principal::Token { name, scopes } => {
+            SessionInfo { user: name, csrf: None, via: "token", scopes: scopes.iter().map(|s| s.as_str()).collect() }
+        }
     })
 }
 
@@ -193,7 +203,7 @@ fn paginate<T>(items: Vec<T>, page: Option<usize>, per_page: Option<usize>) -> P
     let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE).clamp(1, MAX_PER_PAGE);
     let page = page.unwrap_or(1).max(1);
     let total = items.len();
-    let items = items.into_iter().skip((page - 1).saturating_mul(per_page)).take(per_page).collect();
+    let items = items.into_iter().skip(page.saturating_sub(1).saturating_mul(per_page)).take(per_page).collect();
     Page { total, page, per_page, items }
 }
 
@@ -328,11 +338,11 @@ async fn hosts(State(state): State<AppState>) -> Result<Json<Vec<HostSummary>>, 
             shadow: 0,
             zombie: 0,
         });
-        h.endpoints += 1;
-        h.hits += r.hits;
-        h.cleartext_hits += r.cleartext_hits;
-        h.shadow += usize::from(r.state == "shadow");
-        h.zombie += usize::from(r.state == "zombie");
+        h.endpoints = h.endpoints.saturating_add(1);
+        h.hits = h.hits.saturating_add(r.hits);
+        h.cleartext_hits = h.cleartext_hits.saturating_add(r.cleartext_hits);
+        h.shadow = h.shadow.saturating_add(usize::from(r.state == "shadow"));
+        h.zombie = h.zombie.saturating_add(usize::from(r.state == "zombie"));
     }
     Ok(Json(by_host.into_values().collect()))
 }
@@ -427,19 +437,21 @@ async fn overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiEr
     let mut by_state = BTreeMap::new();
     let mut hosts = std::collections::BTreeSet::new();
     for r in inventory.rows.iter().filter(|r| r.method != "TLS") {
-        *by_state.entry(r.state).or_insert(0) += 1;
+        let n = by_state.entry(r.state).or_insert(0usize);
+        *n = n.saturating_add(1);
         hosts.insert(r.host.as_str());
     }
     let mut by_severity = BTreeMap::new();
     for a in alerts.iter().filter(|a| a.state == AlertState::Open) {
-        *by_severity.entry(a.severity.as_str()).or_insert(0) += 1;
+        let n = by_severity.entry(a.severity.as_str()).or_insert(0usize);
+        *n = n.saturating_add(1);
     }
     // The latest week that has traffic.
     let newest = inventory.hourly.keys().next_back().copied().unwrap_or(0);
     let requests_per_hour = inventory
         .hourly
-        .range(newest - apisonar_engine::catalog::HOURLY_BUCKETS as i64 + 1..)
-        .map(|(h, n)| (views::rfc3339_micros(h * 3_600_000_000), *n))
+        .range(newest.saturating_sub(apisonar_engine::catalog::HOURLY_BUCKETS as i64).saturating_add(1)..)
+        .map(|(h, n)| (views::rfc3339_micros(h.saturating_mul(3_600_000_000)), *n))
         .collect();
     let (hits, cleartext_hits) = (inventory.hits, inventory.cleartext_hits);
     Ok(Json(Overview {

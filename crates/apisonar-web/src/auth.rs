@@ -1,6 +1,8 @@
 //! Who may use the dashboard: one admin credential (an argon2 hash in the store), browser
-//! sessions (random ids kept only as SHA-256 in memory, with a CSRF token each), API tokens for
-//! scripts (SHA-256 in the store), and a per-address limit on failed logins.
+//! sessions (random ids kept only as SHA-256 in memory, with a CSRF token each, ended when the
+//! admin password changes), API tokens for scripts (SHA-256 in the store, with scopes and an
+//! optional expiry), and a per-address limit on failed logins. Password hashing costs 19 MiB and
+//! tens of milliseconds, so only a few run at once and every attempt is counted before it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -23,6 +25,8 @@ pub const MAX_FAILURES: u32 = 5;
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(300);
 /// Sessions and rate-limit entries kept at most (oldest go first).
 const MAX_ENTRIES: usize = 10_000;
+/// Password hashes computed at once; more logins are refused as busy (each takes 19 MiB).
+pub const MAX_CONCURRENT_HASHES: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -43,6 +47,39 @@ struct Credential {
     hash: String,
 }
 
+/// What an API token may do.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Read the API and the pages (GET).
+    Read,
+    /// Read `/metrics` (for Prometheus).
+    Metrics,
+    /// Everything, changes included (acknowledge alerts, upload specs).
+    Admin,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::Read, Scope::Metrics, Scope::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Metrics => "metrics",
+            Scope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// Tokens made before scopes existed could do everything; they keep that.
+fn legacy_scopes() -> Vec<Scope> {
+    vec![Scope::Admin]
+}
+
 /// An API token as stored: never the token itself.
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct TokenRecord {
@@ -50,6 +87,23 @@ pub struct TokenRecord {
     pub sha256: String,
     /// RFC 3339.
     pub created: String,
+    #[serde(default = "legacy_scopes")]
+    pub scopes: Vec<Scope>,
+    /// RFC 3339; the token is refused from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+impl TokenRecord {
+    /// A short id to name the token by (the start of its hash: tells nothing about the token).
+    pub fn id(&self) -> &str {
+        self.sha256.get(..12).unwrap_or(&self.sha256)
+    }
+
+    /// Expired at `now` (an unreadable expiry counts as expired: fail closed).
+    pub fn expired(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.expires.as_deref().is_some_and(|e| chrono::DateTime::parse_from_rfc3339(e).map_or(true, |e| e <= now))
+    }
 }
 
 fn random_hex(bytes: usize) -> Result<String, AuthError> {
@@ -59,7 +113,11 @@ fn random_hex(bytes: usize) -> Result<String, AuthError> {
 }
 
 fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    sha256_bytes_hex(s.as_bytes())
+}
+
+fn sha256_bytes_hex(b: &[u8]) -> String {
+    Sha256::digest(b).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Compares without an early exit, so timing does not tell how much matched.
@@ -97,17 +155,58 @@ pub fn reset_admin(store: &dyn Store) -> Result<String, AuthError> {
     Ok(password)
 }
 
-/// Makes a new API token named `name`; returns the token (shown once, stored only as a hash).
-pub fn create_token(store: &dyn Store, name: &str, now_rfc3339: &str) -> Result<String, AuthError> {
+/// What a new token may do and until when.
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    pub name: &'a str,
+    pub scopes: Vec<Scope>,
+    /// RFC 3339.
+    pub created: String,
+    pub expires: Option<String>,
+}
+
+/// Makes a new API token; returns the token (shown once, stored only as a hash) and its record.
+pub fn create_token(store: &dyn Store, new: NewToken<'_>) -> Result<(String, TokenRecord), AuthError> {
     let token = format!("aps_{}", random_hex(32)?);
-    let record = TokenRecord { name: name.to_string(), sha256: sha256_hex(&token), created: now_rfc3339.to_string() };
+    let mut scopes = new.scopes;
+    scopes.sort();
+    scopes.dedup();
+    let record = TokenRecord {
+        name: new.name.to_string(),
+        sha256: sha256_hex(&token),
+        created: new.created,
+        scopes,
+        expires: new.expires,
+    };
+    update_tokens(store, |tokens| tokens.push(record.clone()))?;
+    Ok((token, record))
+}
+
+/// The stored API tokens (hashes and what they may do).
+pub fn list_tokens(store: &dyn Store) -> Result<Vec<TokenRecord>, AuthError> {
+    parse_tokens(store.setting(TOKENS_SETTING)?.as_deref())
+}
+
+/// Removes the tokens named `name_or_id` (a name, or an id from `list_tokens`); returns how many.
+pub fn revoke_token(store: &dyn Store, name_or_id: &str) -> Result<usize, AuthError> {
+    let mut removed = 0;
+    update_tokens(store, |tokens| {
+        let before = tokens.len();
+        tokens.retain(|t| t.name != name_or_id && t.id() != name_or_id);
+        removed = before.saturating_sub(tokens.len());
+    })?;
+    Ok(removed)
+}
+
+/// Read, change, compare-and-swap, until no other writer came in between.
+fn update_tokens(store: &dyn Store, mut change: impl FnMut(&mut Vec<TokenRecord>)) -> Result<(), AuthError> {
     loop {
         let old = store.setting(TOKENS_SETTING)?;
         let mut tokens = parse_tokens(old.as_deref())?;
-        tokens.push(record.clone());
+        change(&mut tokens);
         let bytes = serde_json::to_vec(&tokens).map_err(|e| AuthError::Damaged(e.to_string()))?;
         if store.put_setting(TOKENS_SETTING, Some(old.as_deref()), &bytes)? {
-            return Ok(token);
+            return Ok(());
         }
     }
 }
@@ -125,13 +224,26 @@ pub struct Session {
     pub user: String,
     pub csrf: String,
     pub expires: Instant,
+    /// SHA-256 of the admin credential it was opened with: a new password ends it.
+    credential: String,
 }
 
 /// How a request proved who it is.
 #[derive(Clone, Debug)]
 pub enum Principal {
+    /// The admin, signed in: may do everything.
     Session(Session),
-    Token(String),
+    /// An API token: its name and scopes.
+    Token { name: String, scopes: Vec<Scope> },
+}
+
+impl Principal {
+    pub fn allows(&self, needed: Scope) -> bool {
+        match self {
+            Principal::Session(_) => true,
+            Principal::Token { scopes, .. } => scopes.iter().any(|s| *s == needed || *s == Scope::Admin),
+        }
+    }
 }
 
 pub struct Auth {
@@ -139,6 +251,29 @@ pub struct Auth {
     /// Keyed by SHA-256 of the session id, so a memory dump does not hand out live cookies.
     sessions: Mutex<HashMap<String, Session>>,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    /// Password hashes running now.
+    hashing: std::sync::atomic::AtomicUsize,
+}
+
+/// A slot among `MAX_CONCURRENT_HASHES`, given back when dropped.
+struct HashSlot<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> HashSlot<'a> {
+    fn take(counter: &'a std::sync::atomic::AtomicUsize) -> Option<HashSlot<'a>> {
+        use std::sync::atomic::Ordering;
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_CONCURRENT_HASHES).then(|| n.saturating_add(1))
+            })
+            .ok()
+            .map(|_| HashSlot(counter))
+    }
+}
+
+impl Drop for HashSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 impl std::fmt::Debug for Auth {
@@ -155,44 +290,58 @@ pub enum Login {
     Refused,
     /// Too many failures from this address recently.
     Limited,
+    /// Other logins are being checked; try again in a moment (nothing was counted).
+    Busy,
 }
 
 impl Auth {
     pub fn new(store: Arc<dyn Store + Send + Sync>) -> Auth {
-        Auth { store, sessions: Mutex::new(HashMap::new()), failures: Mutex::new(HashMap::new()) }
+        Auth {
+            store,
+            sessions: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            hashing: Default::default(),
+        }
     }
 
     pub fn login(&self, addr: Option<IpAddr>, user: &str, password: &str) -> Result<Login, AuthError> {
         let now = Instant::now();
+        let Some(_slot) = HashSlot::take(&self.hashing) else { return Ok(Login::Busy) };
+        // Counted before the hash is checked: parallel guesses cannot all get in before the
+        // first failure is recorded. A success clears it.
         if let Some(ip) = addr {
-            let failures = self.failures.lock().map_err(|_| AuthError::Damaged("lock".into()))?;
-            if let Some((n, since)) = failures.get(&ip) {
-                if *n >= MAX_FAILURES && now.duration_since(*since) < FAILURE_WINDOW {
+            let mut failures = self.failures.lock().map_err(|_| AuthError::Damaged("lock".into()))?;
+            if failures.len() >= MAX_ENTRIES {
+                failures.retain(|_, (_, since)| now.duration_since(*since) < FAILURE_WINDOW);
+                if failures.len() >= MAX_ENTRIES {
+                    // Every entry is recent: a flood from many addresses; refuse rather than forget.
                     return Ok(Login::Limited);
                 }
             }
-        }
-        if !self.verify(user, password)? {
-            if let Some(ip) = addr {
-                let mut failures = self.failures.lock().map_err(|_| AuthError::Damaged("lock".into()))?;
-                if failures.len() >= MAX_ENTRIES {
-                    failures.retain(|_, (_, since)| now.duration_since(*since) < FAILURE_WINDOW);
-                }
-                let entry = failures.entry(ip).or_insert((0, now));
-                if now.duration_since(entry.1) >= FAILURE_WINDOW {
-                    *entry = (0, now);
-                }
-                entry.0 += 1;
+            let entry = failures.entry(ip).or_insert((0, now));
+            if now.duration_since(entry.1) >= FAILURE_WINDOW {
+                *entry = (0, now);
             }
-            return Ok(Login::Refused);
+            if entry.0 >= MAX_FAILURES {
+                return Ok(Login::Limited);
+            }
+            entry.0 = entry.0.saturating_add(1);
         }
+        let Some(credential) = self.verify(user, password)? else {
+            return Ok(Login::Refused);
+        };
         if let Some(ip) = addr {
             if let Ok(mut failures) = self.failures.lock() {
                 failures.remove(&ip);
             }
         }
         let id = random_hex(32)?;
-        let session = Session { user: user.to_string(), csrf: random_hex(32)?, expires: now + SESSION_TTL };
+        let session = Session {
+            user: user.to_string(),
+            csrf: random_hex(32)?,
+            expires: now.checked_add(SESSION_TTL).unwrap_or(now),
+            credential,
+        };
         let mut sessions = self.sessions.lock().map_err(|_| AuthError::Damaged("lock".into()))?;
         sessions.retain(|_, s| s.expires > now);
         if sessions.len() >= MAX_ENTRIES {
@@ -204,20 +353,26 @@ impl Auth {
         Ok(Login::Ok(id, session))
     }
 
-    fn verify(&self, user: &str, password: &str) -> Result<bool, AuthError> {
-        let Some(bytes) = self.store.setting(ADMIN_SETTING)? else { return Ok(false) };
+    /// The fingerprint of the admin credential when `user` and `password` match it.
+    fn verify(&self, user: &str, password: &str) -> Result<Option<String>, AuthError> {
+        let Some(bytes) = self.store.setting(ADMIN_SETTING)? else { return Ok(None) };
         let cred: Credential = serde_json::from_slice(&bytes).map_err(|e| AuthError::Damaged(e.to_string()))?;
         let hash = PasswordHash::new(&cred.hash).map_err(|e| AuthError::Damaged(e.to_string()))?;
         // The hash is checked even for a wrong user name, so both cost the same.
         let ok = Argon2::default().verify_password(password.as_bytes(), &hash).is_ok();
-        Ok(ok && constant_time_eq(user.as_bytes(), cred.user.as_bytes()))
+        Ok((ok && constant_time_eq(user.as_bytes(), cred.user.as_bytes())).then(|| sha256_bytes_hex(&bytes)))
     }
 
+    /// The live session with this id; sessions opened before the admin password last changed
+    /// (`token reset-admin`) are over.
     pub fn session(&self, id: &str) -> Option<Session> {
         let key = sha256_hex(id);
+        let current = self.store.setting(ADMIN_SETTING).ok().flatten().map(|b| sha256_bytes_hex(&b));
         let mut sessions = self.sessions.lock().ok()?;
         match sessions.get(&key) {
-            Some(s) if s.expires > Instant::now() => Some(s.clone()),
+            Some(s) if s.expires > Instant::now() && current.as_deref() == Some(s.credential.as_str()) => {
+                Some(s.clone())
+            }
             Some(_) => {
                 sessions.remove(&key);
                 None
@@ -232,11 +387,16 @@ impl Auth {
         }
     }
 
-    /// The name of the API token, if `token` is one.
-    pub fn token(&self, token: &str) -> Option<String> {
+    /// Who `token` is, if it is a stored token that has not expired.
+    pub fn token(&self, token: &str) -> Option<Principal> {
         let tokens = parse_tokens(self.store.setting(TOKENS_SETTING).ok()?.as_deref()).ok()?;
         let hash = sha256_hex(token);
-        tokens.into_iter().find(|t| constant_time_eq(t.sha256.as_bytes(), hash.as_bytes())).map(|t| t.name)
+        let now = chrono::Utc::now();
+        tokens
+            .into_iter()
+            .find(|t| constant_time_eq(t.sha256.as_bytes(), hash.as_bytes()))
+            .filter(|t| !t.expired(now))
+            .map(|t| Principal::Token { name: t.name, scopes: t.scopes })
     }
 }
 
@@ -277,19 +437,101 @@ mod tests {
         assert!(matches!(auth.login(Some(b), "admin", &password).unwrap(), Login::Ok(..)));
     }
 
+    fn new_token(name: &str, scopes: &[Scope], expires: Option<&str>) -> NewToken<'static> {
+        NewToken {
+            name: Box::leak(name.to_string().into_boxed_str()),
+            scopes: scopes.to_vec(),
+            created: "2026-11-30T00:00:00Z".into(),
+            expires: expires.map(String::from),
+        }
+    }
+
+    fn token_name(p: Option<Principal>) -> Option<(String, Vec<Scope>)> {
+        match p? {
+            Principal::Token { name, scopes } => Some((name, scopes)),
+            Principal::Session(_) => None,
+        }
+    }
+
     #[test]
     fn sessions_and_tokens_are_known_by_their_hashes() {
         let store: Arc<dyn Store + Send + Sync> = Arc::new(MemoryStore::default());
         let password = ensure_admin(store.as_ref()).unwrap().unwrap();
-        let token = create_token(store.as_ref(), "prometheus", "2026-11-30T00:00:00Z").unwrap();
+        let (token, _) = create_token(store.as_ref(), new_token("prometheus", &[Scope::Metrics], None)).unwrap();
         let stored = String::from_utf8(store.setting(TOKENS_SETTING).unwrap().unwrap()).unwrap();
         assert!(!stored.contains(&token) && stored.contains("prometheus"));
         let auth = Auth::new(store);
-        assert_eq!(auth.token(&token).as_deref(), Some("prometheus"));
-        assert_eq!(auth.token("aps_0000"), None);
+        assert_eq!(token_name(auth.token(&token)), Some(("prometheus".into(), vec![Scope::Metrics])));
+        assert!(auth.token("aps_0000").is_none());
         let Login::Ok(id, session) = auth.login(None, "admin", &password).unwrap() else { panic!() };
         assert_eq!(auth.session(&id).unwrap().csrf, session.csrf);
         auth.logout(&id);
         assert!(auth.session(&id).is_none());
+    }
+
+    #[test]
+    fn tokens_have_scopes_expire_and_can_be_listed_and_revoked() {
+        let store: Arc<dyn Store + Send + Sync> = Arc::new(MemoryStore::default());
+        let (read, r) = create_token(store.as_ref(), new_token("ci", &[Scope::Read, Scope::Read], None)).unwrap();
+        let (old, _) =
+            create_token(store.as_ref(), new_token("old", &[Scope::Admin], Some("2020-01-01T00:00:00Z"))).unwrap();
+        let (bad, _) = create_token(store.as_ref(), new_token("bad", &[Scope::Admin], Some("soon"))).unwrap();
+        let auth = Auth::new(store.clone());
+        let p = auth.token(&read).unwrap();
+        assert!(p.allows(Scope::Read) && !p.allows(Scope::Metrics) && !p.allows(Scope::Admin));
+        assert!(auth.token(&old).is_none(), "expired");
+        assert!(auth.token(&bad).is_none(), "an unreadable expiry fails closed");
+        let listed = list_tokens(store.as_ref()).unwrap();
+        assert_eq!(listed.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["ci", "old", "bad"]);
+        assert_eq!(listed[0].scopes, [Scope::Read], "deduplicated");
+        assert_eq!(revoke_token(store.as_ref(), r.id()).unwrap(), 1);
+        assert!(auth.token(&read).is_none(), "revoked by id");
+        assert_eq!(revoke_token(store.as_ref(), "old").unwrap(), 1);
+        assert_eq!(revoke_token(store.as_ref(), "nothing").unwrap(), 0);
+        assert_eq!(list_tokens(store.as_ref()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn tokens_made_before_scopes_keep_full_access() {
+        let store: Arc<dyn Store + Send + Sync> = Arc::new(MemoryStore::default());
+        let token = "aps_legacy";
+        let record = format!(r#"[{{"name":"old","sha256":"{}","created":"2026-11-01T00:00:00Z"}}]"#, sha256_hex(token));
+        store.put_setting(TOKENS_SETTING, None, record.as_bytes()).unwrap();
+        assert!(Auth::new(store).token(token).unwrap().allows(Scope::Admin));
+    }
+
+    #[test]
+    fn a_new_admin_password_ends_every_session() {
+        let store: Arc<dyn Store + Send + Sync> = Arc::new(MemoryStore::default());
+        let password = ensure_admin(store.as_ref()).unwrap().unwrap();
+        let auth = Auth::new(store.clone());
+        let Login::Ok(id, _) = auth.login(None, "admin", &password).unwrap() else { panic!() };
+        assert!(auth.session(&id).is_some());
+        reset_admin(store.as_ref()).unwrap();
+        assert!(auth.session(&id).is_none());
+    }
+
+    #[test]
+    fn attempts_are_counted_before_hashing_and_hashing_is_bounded() {
+        let store: Arc<dyn Store + Send + Sync> = Arc::new(MemoryStore::default());
+        let password = ensure_admin(store.as_ref()).unwrap().unwrap();
+        let auth = Arc::new(Auth::new(store));
+        let ip: IpAddr = "192.0.2.9".parse().unwrap();
+        // Many guesses at once: every outcome is a refusal, a limit or busy, and no more than
+        // MAX_FAILURES of them were hashed (counted before the hash, so none slips past).
+        let outcomes: Vec<Login> = std::thread::scope(|s| {
+            let handles: Vec<_> =
+                (0..16).map(|_| s.spawn(|| auth.login(Some(ip), "admin", "guess").unwrap())).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let refused = outcomes.iter().filter(|o| matches!(o, Login::Refused)).count();
+        assert!(refused <= MAX_FAILURES as usize, "{outcomes:?}");
+        assert!(outcomes.iter().all(|o| matches!(o, Login::Refused | Login::Limited | Login::Busy)));
+        // With every hashing slot taken, a login is refused as busy before anything is counted.
+        let slots: Vec<_> = (0..MAX_CONCURRENT_HASHES).filter_map(|_| HashSlot::take(&auth.hashing)).collect();
+        let other: IpAddr = "192.0.2.10".parse().unwrap();
+        assert!(matches!(auth.login(Some(other), "admin", &password).unwrap(), Login::Busy));
+        drop(slots);
+        assert!(matches!(auth.login(Some(other), "admin", &password).unwrap(), Login::Ok(..)));
     }
 }

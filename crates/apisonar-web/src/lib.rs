@@ -9,8 +9,31 @@
 //! hands connections to the router); the store is reached through the `Store` trait and the
 //! running sensor through the [`Sensor`] trait.
 
+// Requests are attacker-controlled: no panics, no slicing, no unchecked arithmetic on them.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 pub mod api;
 pub mod auth;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod metrics;
 pub mod views;
 
@@ -53,11 +76,26 @@ pub struct AppState {
     pub tls: bool,
     /// Recent reads of the whole inventory and alert list.
     pub snapshots: Arc<api::Snapshots>,
+    /// A request (body included) that takes longer is answered 408: a client sending its body
+    /// a byte at a time holds a connection for this long at most.
+    pub request_timeout: std::time::Duration,
 }
+
+/// Default for `AppState::request_timeout`.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Largest login form (a user name and a password).
+pub const MAX_LOGIN_BODY_BYTES: usize = 4096;
 
 impl AppState {
     pub fn new(store: Arc<dyn Store + Send + Sync>, sensor: Option<Arc<dyn Sensor>>, tls: bool) -> AppState {
-        AppState { sensor, auth: Arc::new(auth::Auth::new(store.clone())), store, tls, snapshots: Default::default() }
+        AppState {
+            sensor,
+            auth: Arc::new(auth::Auth::new(store.clone())),
+            store,
+            tls,
+            snapshots: Default::default(),
+            request_timeout: REQUEST_TIMEOUT,
+        }
     }
 }
 
@@ -92,13 +130,33 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/login", get(login_page).post(login))
+        .route("/login", get(login_page).post(login).layer(axum::extract::DefaultBodyLimit::max(MAX_LOGIN_BODY_BYTES)))
         .route("/assets/{file}", get(asset))
         .merge(protected)
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), request_timeout))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// The router that answers only `/healthz`: served on connections beyond the connection limit,
+/// so that probes get an answer while the dashboard is saturated.
+pub fn overflow_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .fallback(|| async { ApiError(StatusCode::SERVICE_UNAVAILABLE, "the dashboard is busy; try again") })
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_LOGIN_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Bounds how long one request (reading its body included) may take.
+async fn request_timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError(StatusCode::REQUEST_TIMEOUT, "the request took too long").into_response(),
+    }
 }
 
 /// The one error type of the web edge: a status and a message safe to show (internals are
@@ -163,8 +221,7 @@ async fn require_auth(State(state): State<AppState>, mut request: Request, next:
         .map(String::from);
     let principal = if let Some(token) = bearer {
         let auth = state.auth.clone();
-        let name = tokio::task::spawn_blocking(move || auth.token(&token)).await.ok().flatten();
-        name.map(auth::Principal::Token)
+        tokio::task::spawn_blocking(move || auth.token(&token)).await.ok().flatten()
     } else {
         cookie(headers, session_cookie_name(state.tls))
             .and_then(|id| state.auth.session(&id))
@@ -179,6 +236,16 @@ async fn require_auth(State(state): State<AppState>, mut request: Request, next:
         };
     };
     let unsafe_method = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let needed = if request.uri().path() == "/metrics" {
+        auth::Scope::Metrics
+    } else if unsafe_method {
+        auth::Scope::Admin
+    } else {
+        auth::Scope::Read
+    };
+    if !principal.allows(needed) {
+        return ApiError(StatusCode::FORBIDDEN, "this token's scopes do not allow that").into_response();
+    }
     if let auth::Principal::Session(session) = &principal {
         if unsafe_method {
             let sent = request.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -268,6 +335,12 @@ async fn login(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many failed sign-ins from this address; try again later.",
         ),
+        Ok(Ok(auth::Login::Busy)) => {
+            let mut response =
+                login_page_with(StatusCode::SERVICE_UNAVAILABLE, "Other sign-ins are being checked; try again.");
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
         _ => ApiError(StatusCode::INTERNAL_SERVER_ERROR, "login failed").into_response(),
     }
 }

@@ -24,6 +24,8 @@ struct Lab {
     app: Router,
     password: String,
     token: String,
+    store: Arc<MemoryStore>,
+    state: AppState,
 }
 
 fn endpoint(host: &str, method: &str, path: &str, hits: u64, cleartext: u64) -> Endpoint {
@@ -70,9 +72,13 @@ fn lab(tls: bool) -> Lab {
     };
     store.upsert_alert(&draft, AlertMerge::Add).unwrap();
     let password = auth::ensure_admin(store.as_ref()).unwrap().unwrap();
-    let token = auth::create_token(store.as_ref(), "ci", "2026-11-30T00:00:00Z").unwrap();
-    let state = AppState::new(store, Some(Arc::new(Fake)), tls);
-    Lab { app: router(state), password, token }
+    let (token, _) = auth::create_token(store.as_ref(), new_token("ci", &[auth::Scope::Admin])).unwrap();
+    let state = AppState::new(store.clone(), Some(Arc::new(Fake)), tls);
+    Lab { app: router(state.clone()), password, token, store, state }
+}
+
+fn new_token(name: &'static str, scopes: &[auth::Scope]) -> auth::NewToken<'static> {
+    auth::NewToken { name, scopes: scopes.to_vec(), created: "2026-11-30T00:00:00Z".into(), expires: None }
 }
 
 struct Reply {
@@ -364,4 +370,65 @@ async fn specs_upload_classify_and_delete() {
         .unwrap();
     assert_eq!(send(&lab.app, delete).await.status, StatusCode::NO_CONTENT);
     assert_eq!(api(&lab, "/api/v1/specs").await.json().as_array().map(Vec::len), Some(0));
+}
+
+fn with_token(request: axum::http::request::Builder, token: &str) -> Request<Body> {
+    request.header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn token_scopes_limit_what_a_token_can_do() {
+    let lab = lab(false);
+    let (metrics, _) = auth::create_token(lab.store.as_ref(), new_token("prom", &[auth::Scope::Metrics])).unwrap();
+    let (read, _) = auth::create_token(lab.store.as_ref(), new_token("ci", &[auth::Scope::Read])).unwrap();
+    let status = |r: Reply| r.status;
+    // A metrics token reads /metrics only.
+    assert_eq!(status(send(&lab.app, with_token(Request::get("/metrics"), &metrics)).await), StatusCode::OK);
+    let denied = send(&lab.app, with_token(Request::get("/api/v1/endpoints"), &metrics)).await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert!(!denied.body.contains("shop.test"));
+    // A read token reads the API but changes nothing and cannot read /metrics.
+    assert_eq!(status(send(&lab.app, with_token(Request::get("/api/v1/alerts"), &read)).await), StatusCode::OK);
+    assert_eq!(status(send(&lab.app, with_token(Request::get("/metrics"), &read)).await), StatusCode::FORBIDDEN);
+    let ack = send(&lab.app, with_token(Request::post("/api/v1/alerts/1/ack"), &read)).await;
+    assert_eq!(ack.status, StatusCode::FORBIDDEN);
+    assert_eq!(api(&lab, "/api/v1/alerts/1").await.json()["state"], "open", "nothing changed");
+    let session = send(&lab.app, with_token(Request::get("/api/v1/session"), &read)).await.json();
+    assert_eq!(session["scopes"], serde_json::json!(["read"]));
+    // The admin token does everything; a revoked token nothing.
+    assert_eq!(
+        status(send(&lab.app, with_token(Request::post("/api/v1/alerts/1/ack"), &lab.token)).await),
+        StatusCode::OK
+    );
+    auth::revoke_token(lab.store.as_ref(), "ci").unwrap();
+    assert_eq!(
+        status(send(&lab.app, with_token(Request::get("/api/v1/alerts"), &read)).await),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn login_bodies_are_small_and_slow_requests_time_out() {
+    let mut lab = lab(false);
+    // A login form is a few dozen bytes; 4 KiB is plenty, more is refused before parsing.
+    let big = format!("user=admin&password={}", "x".repeat(MAX_LOGIN_BODY_BYTES));
+    assert_eq!(send(&lab.app, login_form().body(Body::from(big)).unwrap()).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+    // A body that never finishes is cut off.
+    lab.state.request_timeout = std::time::Duration::from_millis(200);
+    let app = router(lab.state.clone());
+    let never = Body::from_stream(futures_util::stream::pending::<Result<axum::body::Bytes, std::io::Error>>());
+    let started = std::time::Instant::now();
+    let reply = send(&app, login_form().body(never).unwrap()).await;
+    assert_eq!(reply.status, StatusCode::REQUEST_TIMEOUT);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn the_overflow_router_answers_health_only() {
+    let lab = lab(false);
+    let app = overflow_router(lab.state.clone());
+    assert_eq!(send(&app, get("/healthz")).await.status, StatusCode::OK);
+    let busy = send(&app, with_token(Request::get("/api/v1/endpoints"), &lab.token)).await;
+    assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!busy.body.contains("shop.test"));
 }

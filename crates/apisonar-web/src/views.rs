@@ -132,7 +132,8 @@ fn row(e: &Endpoint, specs: &[apisonar_engine::Spec], orphan: bool) -> EndpointR
 
 /// The id used in URLs for an endpoint: lowercase hex of `host\0method\0path`.
 pub fn endpoint_id(host: &str, method: &str, path: &str) -> String {
-    let mut out = String::with_capacity((host.len() + method.len() + path.len() + 2) * 2);
+    let mut out =
+        String::with_capacity(host.len().saturating_add(method.len()).saturating_add(path.len()).saturating_mul(2));
     for b in [host.as_bytes(), b"\0", method.as_bytes(), b"\0", path.as_bytes()].concat() {
         out.push_str(&format!("{b:02x}"));
     }

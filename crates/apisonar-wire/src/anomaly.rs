@@ -18,8 +18,10 @@ pub enum WireAnomaly {
     SnaplenTruncated,
     /// The link type is not one this decoder understands.
     UnsupportedLinkType,
-    /// An NFLOG or PPPoE wrapper that does not parse.
+    /// An NFLOG, PPPoE, radiotap or PPI wrapper that does not parse.
     MalformedEncapsulation,
+    /// An encrypted (protected) 802.11 data frame: its packet cannot be read.
+    ProtectedWifiFrame,
 }
 
 impl WireAnomaly {
@@ -33,6 +35,7 @@ impl WireAnomaly {
             WireAnomaly::SnaplenTruncated => "snaplen_truncated",
             WireAnomaly::UnsupportedLinkType => "unsupported_link_type",
             WireAnomaly::MalformedEncapsulation => "malformed_encapsulation",
+            WireAnomaly::ProtectedWifiFrame => "protected_wifi_frame",
         }
     }
 }

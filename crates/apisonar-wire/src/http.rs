@@ -73,7 +73,7 @@ fn span_of(base: &[u8], part: &[u8]) -> Span {
     // Both slices come from `base`, so the pointer difference is the offset.
     let start = (part.as_ptr() as usize).wrapping_sub(base.as_ptr() as usize);
     let start = start.min(base.len());
-    let end = (start + part.len()).min(base.len());
+    let end = start.saturating_add(part.len()).min(base.len());
     (start as u32, end as u32)
 }
 
@@ -169,10 +169,11 @@ impl MessageHead {
 pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
     let start = from.min(buf.len());
     for nl in memchr::memchr_iter(b'\n', buf.get(start..)?) {
-        let at = start + nl;
-        match (buf.get(at + 1), buf.get(at + 2)) {
-            (Some(b'\n'), _) => return Some(at + 2),
-            (Some(b'\r'), Some(b'\n')) => return Some(at + 3),
+        // `at` is an index into `buf`, so adding a few bytes to it cannot overflow.
+        let at = start.saturating_add(nl);
+        match buf.get(at..) {
+            Some([b'\n', b'\n', ..]) => return Some(at.saturating_add(2)),
+            Some([b'\n', b'\r', b'\n', ..]) => return Some(at.saturating_add(3)),
             _ => {}
         }
     }
@@ -195,7 +196,7 @@ pub fn http09_request_line(buf: &[u8]) -> Option<usize> {
     if parts.next().is_some() || !crate::sniff::is_known_method(method) || target.is_empty() {
         return None;
     }
-    Some(nl + 1)
+    Some(nl.saturating_add(1))
 }
 
 fn trim_cr(line: &[u8]) -> &[u8] {
@@ -281,15 +282,20 @@ pub fn parse_response_head(head: &[u8], max_headers: usize) -> Result<MessageHea
 
 fn first_line(head: &[u8]) -> (&[u8], &[u8]) {
     match memchr::memchr(b'\n', head) {
-        Some(nl) => (trim_cr(head.get(..nl).unwrap_or_default()), head.get(nl + 1..).unwrap_or_default()),
+        Some(nl) => (trim_cr(head.get(..nl).unwrap_or_default()), head.get(nl.saturating_add(1)..).unwrap_or_default()),
         None => (trim_cr(head), b""),
     }
+}
+
+/// The value of an ASCII decimal digit (callers have checked that it is one).
+fn digit_value(d: u8) -> u8 {
+    d.saturating_sub(b'0')
 }
 
 fn parse_version(v: &[u8]) -> Option<HttpVersion> {
     match v {
         [b'H', b'T', b'T', b'P', b'/', major @ b'0'..=b'9', b'.', minor @ b'0'..=b'9'] => {
-            Some(HttpVersion { major: major - b'0', minor: minor - b'0' })
+            Some(HttpVersion { major: digit_value(*major), minor: digit_value(*minor) })
         }
         // Truncated "HTTP/1." or "HTTP/1" from broken clients and scanners: servers treat it as 1.1.
         [b'H', b'T', b'T', b'P', b'/', b'1'] | [b'H', b'T', b'T', b'P', b'/', b'1', b'.'] => Some(HttpVersion::HTTP_11),
@@ -326,7 +332,7 @@ fn lenient_request(head: &[u8], max_headers: usize) -> Result<MessageHead, HeadE
 fn lenient_response(head: &[u8], max_headers: usize) -> Result<MessageHead, HeadError> {
     let (line, rest) = first_line(head);
     let (version, after) = match memchr::memchr(b' ', line) {
-        Some(sp) => (line.get(..sp).unwrap_or_default(), line.get(sp + 1..).unwrap_or_default()),
+        Some(sp) => (line.get(..sp).unwrap_or_default(), line.get(sp.saturating_add(1)..).unwrap_or_default()),
         None => (line, &b""[..]),
     };
     let version = parse_version(version).ok_or(HeadError::BadStartLine)?;
@@ -335,7 +341,8 @@ fn lenient_response(head: &[u8], max_headers: usize) -> Result<MessageHead, Head
     if !digits.iter().all(u8::is_ascii_digit) {
         return Err(HeadError::BadStartLine);
     }
-    let status = digits.iter().fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
+    // Three digits: at most 999.
+    let status = digits.iter().fold(0u16, |acc, d| acc.saturating_mul(10).saturating_add(u16::from(digit_value(*d))));
     let reason = trim_ws(after.get(3..).unwrap_or_default());
     let start = StartLine::Response { status, reason: span_of(head, reason) };
     let headers = lenient_headers(head, rest, max_headers)?;
@@ -365,7 +372,7 @@ fn lenient_headers(head: &[u8], block: &[u8], max_headers: usize) -> Result<Vec<
         if out.len() >= max_headers {
             return Err(HeadError::TooManyHeaders);
         }
-        let value = trim_ws(line.get(colon + 1..).unwrap_or_default());
+        let value = trim_ws(line.get(colon.saturating_add(1)..).unwrap_or_default());
         out.push((span_of(head, name), span_of(head, value)));
     }
     Ok(out)

@@ -23,6 +23,12 @@ pub enum LinkType {
     LinuxSll2,
     /// DLT_NFLOG: Linux netfilter log messages.
     Nflog,
+    /// DLT_IEEE802_11: 802.11 frames as received (monitor mode without a radio header).
+    Ieee80211,
+    /// DLT_IEEE802_11_RADIO: 802.11 frames after a radiotap header (Linux monitor mode).
+    Ieee80211Radiotap,
+    /// DLT_PPI: Per-Packet Information header, then a frame of the link type it names.
+    Ppi,
 }
 
 impl LinkType {
@@ -37,6 +43,9 @@ impl LinkType {
             113 => LinkType::LinuxSll,
             228 => LinkType::Ipv4,
             229 => LinkType::Ipv6,
+            105 => LinkType::Ieee80211,
+            127 => LinkType::Ieee80211Radiotap,
+            192 => LinkType::Ppi,
             239 => LinkType::Nflog,
             276 => LinkType::LinuxSll2,
             _ => return None,
@@ -55,6 +64,9 @@ impl LinkType {
             LinkType::LinuxSll => "linux_sll",
             LinkType::LinuxSll2 => "linux_sll2",
             LinkType::Nflog => "nflog",
+            LinkType::Ieee80211 => "ieee802_11",
+            LinkType::Ieee80211Radiotap => "ieee802_11_radiotap",
+            LinkType::Ppi => "ppi",
         }
     }
 }
@@ -78,7 +90,7 @@ const MAX_VLAN_TAGS: usize = 8;
 
 /// The big-endian `u16` at `at`, if the bytes are there.
 pub(crate) fn be16(bytes: &[u8], at: usize) -> Option<u16> {
-    let b = bytes.get(at..at + 2)?;
+    let b = bytes.get(at..at.checked_add(2)?)?;
     Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
 }
 
@@ -113,6 +125,9 @@ pub(crate) fn strip_link(link: LinkType, frame: &[u8]) -> Result<NetLayer<'_>, W
             ethertype(proto, frame.get(20..).unwrap_or_default(), 0)
         }
         LinkType::Nflog => nflog(frame),
+        LinkType::Ieee80211 => crate::wifi::plain(frame),
+        LinkType::Ieee80211Radiotap => crate::wifi::radiotap(frame),
+        LinkType::Ppi => crate::wifi::ppi(frame),
     }
 }
 
@@ -121,7 +136,7 @@ fn ethernet(frame: &[u8]) -> Result<NetLayer<'_>, WireAnomaly> {
     ethertype(proto, frame.get(14..).unwrap_or_default(), 0)
 }
 
-fn ethertype(proto: u16, body: &[u8], tags: usize) -> Result<NetLayer<'_>, WireAnomaly> {
+pub(crate) fn ethertype(proto: u16, body: &[u8], tags: usize) -> Result<NetLayer<'_>, WireAnomaly> {
     match proto {
         ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Ok(NetLayer::Ip(body)),
         ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => {
@@ -129,7 +144,7 @@ fn ethertype(proto: u16, body: &[u8], tags: usize) -> Result<NetLayer<'_>, WireA
                 return Err(WireAnomaly::TooManyVlanTags);
             }
             let inner = be16(body, 2).ok_or(WireAnomaly::TruncatedLink)?;
-            ethertype(inner, body.get(4..).unwrap_or_default(), tags + 1)
+            ethertype(inner, body.get(4..).unwrap_or_default(), tags.saturating_add(1))
         }
         ETHERTYPE_PPPOE_SESSION => {
             // PPPoE header (6 bytes) then the PPP protocol number: 2 bytes, or 1 byte when
@@ -154,24 +169,23 @@ fn ethertype(proto: u16, body: &[u8], tags: usize) -> Result<NetLayer<'_>, WireA
 /// on every capture host we know of); the packet is the NFULA_PAYLOAD (type 9) attribute.
 fn nflog(frame: &[u8]) -> Result<NetLayer<'_>, WireAnomaly> {
     let family = *frame.first().ok_or(WireAnomaly::TruncatedLink)?;
-    let mut at = 4usize;
-    while at + 4 <= frame.len() {
-        let Some(&[l0, l1, k0, k1]) = frame.get(at..at + 4) else {
-            return Err(WireAnomaly::MalformedEncapsulation);
-        };
+    let mut rest = frame.get(4..).unwrap_or_default();
+    while let [l0, l1, k0, k1, ..] = *rest {
         let len = usize::from(u16::from_le_bytes([l0, l1]));
         let kind = u16::from_le_bytes([k0, k1]);
         if len < 4 {
             return Err(WireAnomaly::MalformedEncapsulation);
         }
         if kind == 9 {
-            let payload = frame.get(at + 4..at + len).ok_or(WireAnomaly::MalformedEncapsulation)?;
+            let payload = rest.get(4..len).ok_or(WireAnomaly::MalformedEncapsulation)?;
             return match family {
                 2 | 10 => Ok(NetLayer::Ip(payload)),
                 _ => Ok(NetLayer::NotIp),
             };
         }
-        at += (len + 3) & !3;
+        // TLVs are padded to 4 bytes; `len` is at most 65535, so rounding up cannot overflow.
+        let padded = len.next_multiple_of(4);
+        rest = rest.get(padded..).unwrap_or_default();
     }
     Err(WireAnomaly::MalformedEncapsulation)
 }

@@ -69,8 +69,8 @@ pub fn decode_frame(link: LinkType, frame: &[u8]) -> Decoded<'_> {
 /// a worker. Tunnels and IPv6 extension headers take the full decode, to find the inner pair.
 pub fn address_pair(link: LinkType, frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
     let Ok(NetLayer::Ip(ip)) = strip_link(link, frame) else { return None };
-    let fixed = |from: usize| -> Option<[u8; 4]> { ip.get(from..from + 4)?.try_into().ok() };
-    let fixed16 = |from: usize| -> Option<[u8; 16]> { ip.get(from..from + 16)?.try_into().ok() };
+    let fixed = |from: usize| -> Option<[u8; 4]> { ip.get(from..from.checked_add(4)?)?.try_into().ok() };
+    let fixed16 = |from: usize| -> Option<[u8; 16]> { ip.get(from..from.checked_add(16)?)?.try_into().ok() };
     let full = || match decode_frame(link, frame) {
         Decoded::Tcp(seg) => Some((seg.src, seg.dst)),
         Decoded::Fragment(f) => Some((f.key.src, f.key.dst)),
@@ -112,7 +112,7 @@ fn decode_ip(bytes: &[u8], depth: u8) -> Decoded<'_> {
     let declared_len = match &ip {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
-            usize::from(h.total_len()).saturating_sub(usize::from(h.ihl()) * 4)
+            usize::from(h.total_len()).saturating_sub(h.slice().len())
         }
         LaxIpSlice::Ipv6(v6) => usize::from(v6.header().payload_length()).saturating_sub(v6.extensions().slice().len()),
     };
@@ -151,8 +151,10 @@ fn decode_ip(bytes: &[u8], depth: u8) -> Decoded<'_> {
             _ => None,
         };
         match inner {
-            Some(crate::tunnel::Inner::Ethernet(f)) => return decode_link(LinkType::Ethernet, f, depth + 1),
-            Some(crate::tunnel::Inner::Ip(p)) => return decode_ip(p, depth + 1),
+            Some(crate::tunnel::Inner::Ethernet(f)) => {
+                return decode_link(LinkType::Ethernet, f, depth.saturating_add(1))
+            }
+            Some(crate::tunnel::Inner::Ip(p)) => return decode_ip(p, depth.saturating_add(1)),
             None => {}
         }
     }
@@ -240,6 +242,39 @@ mod tests {
             let _ = decode_frame(LinkType::Ethernet, &frame[..len]);
             let _ = decode_frame(LinkType::Raw, &frame[14..14 + len.min(frame.len() - 14)]);
         }
+    }
+
+    /// The Ethernet frame of `tcp_frame` as an 802.11 QoS data frame to the AP (LLC/SNAP).
+    fn wifi_frame(payload: &[u8]) -> Vec<u8> {
+        let eth = tcp_frame(payload);
+        let mut f = vec![0x88, 0x01, 0, 0];
+        f.extend_from_slice(&[0x0a; 18]);
+        f.extend_from_slice(&[0x10, 0x00, 0x00, 0x00]); // sequence control, QoS control
+        f.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0]);
+        f.extend_from_slice(&eth[12..]);
+        f
+    }
+
+    #[test]
+    fn decodes_tcp_inside_80211_alone_and_behind_radiotap_and_ppi() {
+        let wifi = wifi_frame(b"GET / HTTP/1.1\r\n\r\n");
+        let mut radiotap = vec![0, 0, 8, 0, 0, 0, 0, 0];
+        radiotap.extend_from_slice(&wifi);
+        let mut ppi = vec![0, 0, 8, 0, 105, 0, 0, 0];
+        ppi.extend_from_slice(&wifi);
+        for (dlt, frame) in [(105, &wifi), (127, &radiotap), (192, &ppi)] {
+            let link = LinkType::from_dlt(dlt).unwrap();
+            let Decoded::Tcp(seg) = decode_frame(link, frame) else { panic!("{link:?}") };
+            assert_eq!((seg.src_port, seg.dst_port, seg.payload), (40000, 80, &b"GET / HTTP/1.1\r\n\r\n"[..]));
+            assert_eq!(address_pair(link, frame).map(|(a, _)| a.to_string()), Some("10.0.0.1".into()));
+        }
+        let mut protected = wifi.clone();
+        protected[1] |= 0x40;
+        assert!(matches!(
+            decode_frame(LinkType::Ieee80211, &protected),
+            Decoded::Malformed(WireAnomaly::ProtectedWifiFrame)
+        ));
+        assert_eq!(WireAnomaly::ProtectedWifiFrame.as_str(), "protected_wifi_frame");
     }
 
     #[test]

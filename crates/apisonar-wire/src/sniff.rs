@@ -180,14 +180,16 @@ pub fn find_response_start(buf: &[u8]) -> Option<usize> {
 }
 
 fn line_starts(buf: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    std::iter::once(0).chain(memchr::memchr_iter(b'\n', buf).map(|nl| nl + 1)).filter(move |&at| at < buf.len())
+    std::iter::once(0)
+        .chain(memchr::memchr_iter(b'\n', buf).map(|nl| nl.saturating_add(1)))
+        .filter(move |&at| at < buf.len())
 }
 
 /// Bytes a resync scan must keep from a buffer in which nothing was found, because a start line
 /// may begin in them and end in data not yet seen.
 pub fn resync_keep(buf: &[u8]) -> usize {
     match memchr::memrchr(b'\n', buf) {
-        Some(nl) => buf.len() - (nl + 1),
+        Some(nl) => buf.len().saturating_sub(nl.saturating_add(1)),
         None => buf.len(),
     }
 }

@@ -350,7 +350,21 @@ pub fn cipher_weakness(c: u16) -> Option<&'static str> {
 
 // --- A minimal DER reader for the leaf certificate -------------------------------------------
 
+/// One DER element: tag, contents, and the bytes after it.
 fn der(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (tag, len, rest) = der_header(b)?;
+    Some((tag, rest.get(..len)?, rest.get(len..)?))
+}
+
+/// The tag and contents of a DER element that may be cut short: as much of the contents as
+/// there is.
+fn der_prefix(b: &[u8]) -> Option<(u8, &[u8])> {
+    let (tag, len, rest) = der_header(b)?;
+    Some((tag, rest.get(..len).unwrap_or(rest)))
+}
+
+/// Tag, declared length and what follows the header.
+fn der_header(b: &[u8]) -> Option<(u8, usize, &[u8])> {
     let (&tag, rest) = b.split_first()?;
     let (&len0, rest) = rest.split_first()?;
     let (len, rest) = if len0 & 0x80 == 0 {
@@ -361,9 +375,9 @@ fn der(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
             return None;
         }
         let bytes = rest.get(..n)?;
-        (bytes.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b)), rest.get(n..)?)
+        (bytes.iter().try_fold(0usize, |a, b| a.checked_mul(256)?.checked_add(usize::from(*b)))?, rest.get(n..)?)
     };
-    Some((tag, rest.get(..len)?, rest.get(len..)?))
+    Some((tag, len, rest))
 }
 
 fn oid_name(oid: &[u8]) -> Option<&'static str> {
@@ -395,35 +409,40 @@ fn name(mut b: &[u8]) -> String {
     parts.join(",")
 }
 
-/// Days from 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
+/// Days from 1970-01-01 to a civil date (Howard Hinnant's algorithm); `None` on overflow, which
+/// only absurd field values reach.
+fn days_from_civil(y: i64, m: i64, d: i64) -> Option<i64> {
+    let y = if m <= 2 { y.checked_sub(1)? } else { y };
     let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let yoe = y.checked_sub(era.checked_mul(400)?)?;
+    let month_from_march = m.checked_add(if m > 2 { -3 } else { 9 })?;
+    let doy = month_from_march.checked_mul(153)?.checked_add(2)?.div_euclid(5).checked_add(d)?.checked_sub(1)?;
+    let doe =
+        yoe.checked_mul(365)?.checked_add(yoe.div_euclid(4))?.checked_sub(yoe.div_euclid(100))?.checked_add(doy)?;
+    era.checked_mul(146_097)?.checked_add(doe)?.checked_sub(719_468)
 }
 
+/// The decimal number written with `len` ASCII digits at `from`.
+fn decimal(v: &[u8], from: usize, len: usize) -> Option<i64> {
+    let digits = v.get(from..from.checked_add(len)?)?;
+    digits.iter().try_fold(0i64, |acc, &d| acc.checked_mul(10)?.checked_add(i64::from(char::from(d).to_digit(10)?)))
+}
+
+/// An X.509 UTCTime (0x17) or GeneralizedTime (0x18) as seconds since the epoch.
 fn time(tag: u8, v: &[u8]) -> Option<i64> {
-    let s = std::str::from_utf8(v).ok()?;
-    let digits = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, rest) = match tag {
+    let (y, rest): (i64, usize) = match tag {
         0x17 => {
-            let yy = digits(0..2)?;
-            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, 2)
+            let yy = decimal(v, 0, 2)?;
+            (if yy >= 50 { yy.checked_add(1900)? } else { yy.checked_add(2000)? }, 2)
         }
-        0x18 => (digits(0..4)?, 4),
+        0x18 => (decimal(v, 0, 4)?, 4),
         _ => return None,
     };
-    let (mo, d, h, mi, se) = (
-        digits(rest..rest + 2)?,
-        digits(rest + 2..rest + 4)?,
-        digits(rest + 4..rest + 6)?,
-        digits(rest + 6..rest + 8)?,
-        digits(rest + 8..rest + 10).unwrap_or(0),
-    );
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se)
+    let field = |at: usize| decimal(v, rest.checked_add(at)?, 2);
+    let (mo, d, h, mi) = (field(0)?, field(2)?, field(4)?, field(6)?);
+    let se = field(8).unwrap_or(0);
+    let clock = h.checked_mul(3600)?.checked_add(mi.checked_mul(60)?)?.checked_add(se)?;
+    days_from_civil(y, mo, d)?.checked_mul(86_400)?.checked_add(clock)
 }
 
 fn integer_bits(v: &[u8]) -> u32 {
@@ -431,13 +450,16 @@ fn integer_bits(v: &[u8]) -> u32 {
         Some(rest) => rest,
         None => return 0,
     };
-    (v.len() as u32) * 8 - v.first().map_or(0, |b| b.leading_zeros())
+    let bits = u32::try_from(v.len()).unwrap_or(u32::MAX).saturating_mul(8);
+    bits.saturating_sub(v.first().map_or(0, |b| b.leading_zeros()))
 }
 
 /// Parses a DER certificate.
 pub fn parse_certificate(cert: &[u8]) -> Option<Certificate> {
-    let (_, cert, _) = der(cert)?;
-    let (_, tbs, _) = der(cert)?;
+    // The two outer SEQUENCEs may be cut (a leaf read from the first part of a message too large
+    // to buffer): every field read here comes before the extensions, which make leaves large.
+    let (_, cert) = der_prefix(cert)?;
+    let (_, tbs) = der_prefix(cert)?;
     let mut rest = tbs;
     let (tag, _, after) = der(rest)?;
     if tag == 0xa0 {
@@ -486,6 +508,16 @@ pub fn parse_certificate(cert: &[u8]) -> Option<Certificate> {
     })
 }
 
+/// The first (leaf) certificate of a Certificate handshake body, whole, or as far as it goes
+/// when the body was cut.
+pub fn leaf_certificate(body: &[u8]) -> Option<&[u8]> {
+    let mut r = Reader { b: body };
+    r.u24()?;
+    let len = r.u24()?;
+    let rest = r.b;
+    (!rest.is_empty()).then(|| rest.get(..len).unwrap_or(rest))
+}
+
 /// The DER certificates of a Certificate handshake body (TLS 1.2 and earlier).
 pub fn certificate_chain(body: &[u8]) -> Vec<&[u8]> {
     let mut r = Reader { b: body };
@@ -521,6 +553,28 @@ mod tests {
         assert_eq!(time(0x17, b"240101000000Z"), Some(1_704_067_200));
         assert_eq!(time(0x18, b"20340101000000Z"), Some(2_019_686_400));
         assert_eq!(time(0x17, b"bad"), None);
+    }
+
+    #[test]
+    fn a_leaf_cut_after_its_subject_key_still_parses() {
+        use apisonar_testkit::tls::{certificate, certificate_body};
+        let leaf = certificate("big.example", "Test CA", 100_000);
+        let body = certificate_body(&[leaf.clone(), certificate("Test CA", "Test CA", 10)]);
+        let whole = parse_certificate(&leaf).unwrap_or_default();
+        assert_eq!((whole.subject.as_str(), whole.issuer.as_str()), ("CN=big.example", "CN=Test CA"));
+        assert_eq!(
+            (whole.key_type.as_str(), whole.not_before, whole.not_after),
+            ("ed25519", 1_704_067_200, 1_735_689_600)
+        );
+        assert_eq!(certificate_chain(&body).len(), 2);
+        assert_eq!(leaf_certificate(&body), Some(&leaf[..]));
+        // The first 64 KiB of the message: the leaf is cut inside its extensions.
+        let prefix = &body[..65_536];
+        assert_eq!(certificate_chain(prefix).len(), 0);
+        assert_eq!(leaf_certificate(prefix).and_then(parse_certificate), Some(whole));
+        // Cut before the subject, nothing is made up.
+        assert_eq!(leaf_certificate(&body[..40]).and_then(parse_certificate), None);
+        assert_eq!(leaf_certificate(&body[..6]), None);
     }
 
     #[test]

@@ -30,8 +30,9 @@ pub(crate) fn udp(udp: &[u8]) -> Option<Inner<'_>> {
         return Some(Inner::Ethernet(payload.get(8..)?));
     }
     if dst == GENEVE_PORT {
-        let options = usize::from(payload.first()? & 0x3f) * 4;
-        let inner = payload.get(8 + options..)?;
+        // At most 63 words of options: the sum cannot overflow.
+        let options = usize::from(payload.first()? & 0x3f).saturating_mul(4);
+        let inner = payload.get(options.saturating_add(8)..)?;
         return match be16(payload, 2)? {
             ETHERTYPE_TEB => Some(Inner::Ethernet(inner)),
             ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Some(Inner::Ip(inner)),
@@ -44,7 +45,7 @@ pub(crate) fn udp(udp: &[u8]) -> Option<Inner<'_>> {
         for _ in 0..2 {
             match p {
                 [0x00, 0x01, id_len, au_len, rest @ ..] => {
-                    p = rest.get(usize::from(*id_len) + usize::from(*au_len) + 9..)?
+                    p = rest.get(usize::from(*id_len).saturating_add(usize::from(*au_len)).saturating_add(9)..)?
                 }
                 [0x00, 0x00, rest @ ..] => p = rest.get(6..)?,
                 _ => break,
@@ -59,18 +60,10 @@ pub(crate) fn udp(udp: &[u8]) -> Option<Inner<'_>> {
 pub(crate) fn gre(gre: &[u8]) -> Option<Inner<'_>> {
     let flags = be16(gre, 0)?;
     let proto = be16(gre, 2)?;
-    let mut at = 4;
-    if flags & 0x8000 != 0 {
-        at += 4; // checksum + reserved
-    }
-    if flags & 0x2000 != 0 {
-        at += 4; // key
-    }
     let sequence = flags & 0x1000 != 0;
-    if sequence {
-        at += 4;
-    }
-    let payload = gre.get(at..)?;
+    // Each present optional field (checksum + reserved, key, sequence number) is 4 bytes.
+    let optional_fields = [0x8000u16, 0x2000, 0x1000].iter().filter(|&&bit| flags & bit != 0).count();
+    let payload = gre.get(optional_fields.saturating_mul(4).saturating_add(4)..)?;
     match proto {
         ETHERTYPE_TEB => Some(Inner::Ethernet(payload)),
         ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Some(Inner::Ip(payload)),

@@ -7,6 +7,7 @@ use apisonar_engine::AlertState;
 use apisonar_store::{SledOptions, SledStore, Store};
 
 use crate::cli::{AlertsArgs, ListFormat};
+use crate::terminal::shown;
 
 pub use apisonar_web::views::AlertRecord;
 
@@ -49,7 +50,12 @@ pub fn run(args: &AlertsArgs) -> Result<u8> {
                 writeln!(
                     out,
                     "{:>5} {:<9} {:<13} {:<18} {:>6}  {}",
-                    r.id, r.severity, r.state, r.kind, r.count, r.title
+                    r.id,
+                    r.severity,
+                    r.state,
+                    shown(&r.kind),
+                    r.count,
+                    shown(&r.title)
                 )?;
             }
             writeln!(out, "{} alerts", rows.len())?;

@@ -19,6 +19,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     let limits = args.limits.limits(&config);
     let mut writers = Writers {
         transactions: args.transactions.as_deref().map(open_output).transpose()?,
+        targets: crate::output::Targets::Raw,
         connections: args.connections.as_deref().map(open_output).transpose()?,
         tls: args.tls.as_deref().map(open_output).transpose()?,
         error: None,
@@ -34,6 +35,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
             None => None,
         },
     };
+    writers.targets = crate::sink::targets(args.raw_transactions, writers.inventory.as_ref());
     let mut files = Vec::new();
     let report = |shown: String, result| FileReport::from_result(shown, result);
     let mut threads = Vec::new();
@@ -41,16 +43,20 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
         let mut stats = Stats::default();
         let telemetry = std::sync::Arc::new(crate::telemetry::Telemetry::new(&["files".into()], args.workers));
         let input = crate::pipeline::Input::Files(args.captures.clone());
-        let results =
-            crate::pipeline::run(input, &limits, args.workers, writers.inventory.is_some(), &telemetry, |event| {
-                match event {
-                    crate::pipeline::Event::Transaction(t, a) => writers.on_analysed(t, a),
-                    crate::pipeline::Event::Connection(c) => writers.on_connection(c),
-                    crate::pipeline::Event::Tls(t) => writers.on_tls(t),
-                    crate::pipeline::Event::Finished(s) => stats.merge(&s),
-                    crate::pipeline::Event::Tick => {}
-                }
-            });
+        let results = crate::pipeline::run(
+            input,
+            &limits,
+            args.workers,
+            writers.inventory.as_ref().map(|i| i.mask_key),
+            &telemetry,
+            |event| match event {
+                crate::pipeline::Event::Transaction(t, a) => writers.on_analysed(t, a),
+                crate::pipeline::Event::Connection(c) => writers.on_connection(c),
+                crate::pipeline::Event::Tls(t) => writers.on_tls(t),
+                crate::pipeline::Event::Finished(s) => stats.merge(&s),
+                crate::pipeline::Event::Tick => {}
+            },
+        );
         for (path, result) in results {
             files.push(report(path.display().to_string(), result));
         }

@@ -72,7 +72,12 @@ pub struct ServeArgs {
 pub enum TokenCommand {
     /// Make a new API token and print it (it is stored only as a hash).
     Create(TokenCreateArgs),
-    /// Give the dashboard's `admin` user a new random password (printed once) when it is lost.
+    /// List the API tokens: id, name, scopes, created, expires (never the tokens themselves).
+    List(TokenListArgs),
+    /// Remove API tokens by name or id; they are refused from then on.
+    Revoke(TokenRevokeArgs),
+    /// Give the dashboard's `admin` user a new random password (printed once) when it is lost;
+    /// every signed-in session ends.
     ResetAdmin(StoreArgs),
 }
 
@@ -83,6 +88,29 @@ pub struct TokenCreateArgs {
     /// What the token is for (shown in listings).
     #[arg(long, value_name = "NAME", default_value = "api")]
     pub name: String,
+    /// What it may do: `read` (the API and pages), `metrics` (/metrics), `admin` (everything,
+    /// changes included). Repeat or separate with commas.
+    #[arg(long = "scope", value_name = "SCOPE", value_delimiter = ',', default_values_t = ["read".to_string(), "metrics".to_string()])]
+    pub scopes: Vec<String>,
+    /// When it stops working: a duration from now (`90d`, `12h`, `30m`) or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN")]
+    pub expires: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct TokenListArgs {
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct TokenRevokeArgs {
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+    /// A token's name (every token of that name) or id (from `token list`).
+    pub token: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -239,9 +267,15 @@ pub struct AnalyzeArgs {
     #[arg(required = true, value_name = "CAPTURE")]
     pub captures: Vec<PathBuf>,
 
-    /// Write one JSON object per HTTP transaction to FILE ("-" for standard output).
+    /// Write one JSON object per HTTP transaction to FILE ("-" for standard output). Query
+    /// values that are credentials or personal data are masked.
     #[arg(long, value_name = "FILE")]
     pub transactions: Option<PathBuf>,
+
+    /// Write request targets in `--transactions` exactly as sent, secrets in query strings
+    /// included (for troubleshooting on captures you may read).
+    #[arg(long, requires = "transactions")]
+    pub raw_transactions: bool,
 
     /// Write one JSON object per TCP connection to FILE ("-" for standard output).
     #[arg(long, value_name = "FILE")]
@@ -384,9 +418,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub alerts: Option<PathBuf>,
 
-    /// Also write one JSON object per HTTP transaction to FILE (for troubleshooting).
+    /// Also write one JSON object per HTTP transaction to FILE (for troubleshooting). Query
+    /// values that are credentials or personal data are masked.
     #[arg(long, value_name = "FILE")]
     pub transactions: Option<PathBuf>,
+
+    /// Write request targets in `--transactions` exactly as sent, secrets included.
+    #[arg(long, requires = "transactions")]
+    pub raw_transactions: bool,
 
     /// Seconds between status lines in the log; 0 for none (default 60).
     #[arg(long, value_name = "SECS")]

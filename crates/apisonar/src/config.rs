@@ -187,6 +187,7 @@ impl Config {
             max_fragment_datagrams: l.max_fragment_datagrams.unwrap_or(d.max_fragment_datagrams),
             max_fragment_bytes: l.max_fragment_bytes.unwrap_or(d.max_fragment_bytes),
             fragment_timeout_secs: l.fragment_timeout_secs.unwrap_or(d.fragment_timeout_secs),
+            ..d
         }
     }
 

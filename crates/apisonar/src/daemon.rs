@@ -233,8 +233,10 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         "capture started"
     );
 
+    let targets = crate::sink::targets(args.raw_transactions, Some(&inventory));
     let mut writers = Writers {
         transactions: args.transactions.as_deref().map(open_output).transpose()?,
+        targets,
         connections: None,
         tls: None,
         error: None,
@@ -245,7 +247,8 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     let mut last_posture = Instant::now();
     let mut status_base = telemetry.totals();
     let status_every = Duration::from_secs(settings.status_interval_secs);
-    let results = crate::pipeline::run(input, &limits, settings.workers, true, &telemetry, |event| {
+    let mask_key = writers.inventory.as_ref().map(|i| i.mask_key);
+    let results = crate::pipeline::run(input, &limits, settings.workers, mask_key, &telemetry, |event| {
         match event {
             Event::Transaction(t, a) => writers.on_analysed(t, a),
             Event::Connection(c) => writers.on_connection(c),

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use apisonar_store::{SledOptions, SledStore};
 
 use crate::cli::{InventoryArgs, ListFormat};
+use crate::terminal::shown;
 
 pub fn run(args: &InventoryArgs) -> Result<u8> {
     if !args.db.exists() {
@@ -38,13 +39,13 @@ pub fn run(args: &InventoryArgs) -> Result<u8> {
                 writeln!(
                     out,
                     "{:<28} {:<7} {:<44} {:<13} {:>7} {:>7} {:<24} {}",
-                    r.host,
-                    r.method,
-                    r.path,
+                    shown(&r.host),
+                    shown(&r.method),
+                    shown(&r.path),
                     r.state,
                     r.hits,
                     p95,
-                    r.auth.join(","),
+                    shown(&r.auth.join(",")),
                     status.join(" ")
                 )?;
             }

@@ -8,6 +8,7 @@ mod analyze;
 mod capture;
 mod cli;
 mod config;
+mod contain;
 mod daemon;
 mod export;
 mod inventory;
@@ -22,6 +23,7 @@ mod specs;
 mod store_writer;
 mod summary;
 mod telemetry;
+mod terminal;
 mod web;
 mod yaml;
 
@@ -41,6 +43,7 @@ pub(crate) const EXIT_USAGE: u8 = 2;
 pub(crate) const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
+    contain::install_panic_hook();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

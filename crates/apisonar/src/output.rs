@@ -69,8 +69,15 @@ pub struct TransactionRecord {
     pub anomalies: Vec<&'static str>,
 }
 
+/// How request targets are written: masked with this key, or as sent.
+#[derive(Clone, Copy, Debug)]
+pub enum Targets {
+    Masked(apisonar_engine::sensitive::MaskKey),
+    Raw,
+}
+
 impl TransactionRecord {
-    pub fn new(t: &HttpTransaction) -> TransactionRecord {
+    pub fn new(t: &HttpTransaction, targets: Targets) -> TransactionRecord {
         let req = &t.request;
         let response = t.response.as_ref().map(|r| ResponseRecord {
             ts: rfc3339(r.ts),
@@ -97,7 +104,12 @@ impl TransactionRecord {
             },
             request: RequestRecord {
                 method: text(req.head.method()),
-                uri: text(req.head.target()),
+                uri: match targets {
+                    Targets::Raw => text(req.head.target()),
+                    Targets::Masked(key) => {
+                        apisonar_engine::sensitive::mask_query(&key, &text(req.head.target())).into_owned()
+                    }
+                },
                 version: req.head.version().as_str(),
                 host: opt_text(t.host()),
                 user_agent: opt_text(req.head.header("user-agent")),

@@ -5,6 +5,7 @@ use apisonar_engine::{Catalog, TemplateConfig};
 use apisonar_store::{SledOptions, SledStore, Store, TemplateOverride};
 
 use crate::cli::{TemplateArgs, TemplateCommand, TemplateListArgs};
+use crate::terminal::shown;
 
 /// A template must be a path: segments, with parameters as whole `{name}` segments.
 fn check_template(t: &str) -> Result<()> {
@@ -62,7 +63,7 @@ fn unpin(args: &TemplateArgs) -> Result<u8> {
 fn list(args: &TemplateListArgs) -> Result<u8> {
     let store = open(&args.db)?;
     for o in store.overrides()? {
-        println!("{}\t{}", o.host.as_deref().unwrap_or("*"), o.template);
+        println!("{}\t{}", shown(o.host.as_deref().unwrap_or("*")), shown(&o.template));
     }
     Ok(0)
 }

@@ -68,7 +68,7 @@ impl BatchPool {
 /// What workers send back.
 pub enum Event {
     /// A transaction, with its stateless analysis when the pipeline was asked to make it.
-    Transaction(HttpTransaction, Option<Box<crate::sink::Analysis>>),
+    Transaction(HttpTransaction, crate::sink::Analysed),
     Connection(ConnectionSummary),
     Tls(TlsRecord),
     /// A worker is done; its counters.
@@ -80,8 +80,9 @@ pub enum Event {
 struct Forward {
     events: SyncSender<Vec<Event>>,
     pending: Vec<Event>,
-    /// Analyse transactions here (the inventory is kept), to spread that work over workers.
-    analyse: bool,
+    /// Analyse transactions here (the inventory is kept), to spread that work over workers,
+    /// masking with this key.
+    analyse: Option<apisonar_engine::sensitive::MaskKey>,
 }
 
 impl Forward {
@@ -101,7 +102,8 @@ impl Forward {
 
 impl EventSink for Forward {
     fn on_transaction(&mut self, txn: HttpTransaction) {
-        let analysis = self.analyse.then(|| Box::new(crate::sink::Analysis::new(&txn)));
+        let analysis =
+            self.analyse.as_ref().map_or(crate::sink::Analysed::Later, |key| crate::sink::Analysed::make(&txn, key));
         self.push(Event::Transaction(txn, analysis));
     }
     fn on_connection(&mut self, summary: ConnectionSummary) {
@@ -279,12 +281,13 @@ fn publish_pcap_stats(source: &mut LiveSource, counters: &SourceCounters) {
 
 /// Runs `workers` flow engines over the input; `consume` is called on this thread for every
 /// event, for a `Tick` when the input is quiet, and last for each worker's `Finished`. With
-/// `analyse`, workers also do each transaction's stateless analysis for the inventory.
+/// `analyse` (the key of the store's masks), workers also do each transaction's stateless
+/// analysis for the inventory.
 pub fn run(
     input: Input,
     limits: &Limits,
     workers: usize,
-    analyse: bool,
+    analyse: Option<apisonar_engine::sensitive::MaskKey>,
     telemetry: &Arc<Telemetry>,
     mut consume: impl FnMut(Event),
 ) -> FileResults {
@@ -375,7 +378,7 @@ pub fn run(
         }
     }
     // This thread merges every event (into the inventory when there is one).
-    telemetry.record_thread(if analyse { "inventory" } else { "events" });
+    telemetry.record_thread(if analyse.is_some() { "inventory" } else { "events" });
     for h in handles {
         let _ = h.join();
     }

@@ -1,12 +1,12 @@
 //! Where flow events go: JSON-lines outputs and the inventory (catalog, detectors, alerts) that
 //! is written to the store at most a second apart. Shared by `analyze` and `run`.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use apisonar_engine::sensitive::MaskKey;
 use apisonar_engine::{Catalog, TemplateConfig};
 use apisonar_flow::{ConnectionSummary, EventSink, HttpTransaction};
 use apisonar_store::{SledOptions, SledStore, Store};
@@ -22,13 +22,23 @@ pub fn open_output(path: &Path) -> Result<Output> {
     if path == Path::new("-") {
         Ok(Box::new(BufWriter::with_capacity(1 << 16, io::stdout())))
     } else {
-        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        // Owner-only: transactions and alerts describe traffic (masked, but still private).
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
         Ok(Box::new(BufWriter::with_capacity(1 << 16, file)))
     }
 }
 
 pub struct Writers {
     pub transactions: Option<Output>,
+    /// How request targets are written to `transactions`.
+    pub targets: crate::output::Targets,
     pub connections: Option<Output>,
     pub tls: Option<Output>,
     pub error: Option<io::Error>,
@@ -56,6 +66,8 @@ pub struct Inventory {
     pub alerts_raised: u64,
     /// Per alert group (kind, subtype, endpoint): the clients that have an alert of their own.
     alert_clients: AlertClients,
+    /// The key of the hashes in this store's masks.
+    pub mask_key: MaskKey,
 }
 
 /// Which clients have an alert of their own in each alert group, by 64-bit hashes of the group
@@ -84,12 +96,65 @@ pub struct Analysis {
     attempts: apisonar_engine::findings::Attempts,
 }
 
+/// A transaction's analysis as it travels with the transaction.
+pub enum Analysed {
+    /// Not made yet (the single-threaded path makes it where it merges).
+    Later,
+    Done(Box<Analysis>),
+    /// The analysis panicked (counted by `contain`): the transaction is not merged.
+    Failed,
+}
+
+impl Analysed {
+    /// The analysis, made under containment.
+    pub fn make(txn: &HttpTransaction, key: &MaskKey) -> Analysed {
+        match crate::contain::contained("analysis", || Analysis::new(txn, key)) {
+            Some(a) => Analysed::Done(Box::new(a)),
+            None => Analysed::Failed,
+        }
+    }
+}
+
 impl Analysis {
-    pub fn new(txn: &HttpTransaction) -> Analysis {
+    pub fn new(txn: &HttpTransaction, key: &MaskKey) -> Analysis {
+        #[cfg(debug_assertions)]
+        test_trigger::check("analysis", txn);
         let obs = crate::observe::observation(txn);
-        let prepared = apisonar_engine::catalog::Prepared::new(&obs);
+        let prepared = apisonar_engine::catalog::Prepared::new(&obs, key);
         let attempts = apisonar_engine::findings::injection_attempts(&obs);
         Analysis { obs, prepared, attempts }
+    }
+}
+
+/// How `--transactions` writes targets: raw when asked, else masked with the store's key (or,
+/// without a store, a key of this run only).
+pub fn targets(raw: bool, inventory: Option<&Inventory>) -> crate::output::Targets {
+    if raw {
+        return crate::output::Targets::Raw;
+    }
+    let key = inventory.map(|i| i.mask_key).unwrap_or_else(|| {
+        let mut fresh = [0u8; 32];
+        // Without randomness the fixed default key still masks; it only makes hashes linkable.
+        let _ = getrandom::fill(&mut fresh);
+        MaskKey::new(fresh)
+    });
+    crate::output::Targets::Masked(key)
+}
+
+/// The store's mask key: made at random on first use and kept in its settings, so that masks
+/// of one store stay comparable across runs and mean nothing without the store.
+pub fn mask_key(store: &dyn Store) -> Result<MaskKey> {
+    const SETTING: &str = "sensitive.mask_key";
+    loop {
+        if let Some(bytes) = store.setting(SETTING)? {
+            let key: [u8; 32] =
+                bytes.try_into().map_err(|_| anyhow::anyhow!("the store's mask key is damaged (not 32 bytes)"))?;
+            return Ok(MaskKey::new(key));
+        }
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh).map_err(|e| anyhow::anyhow!("cannot make a mask key: {e}"))?;
+        // Compare-and-swap: a concurrent first start keeps one key.
+        store.put_setting(SETTING, Some(None), &fresh)?;
     }
 }
 
@@ -113,6 +178,7 @@ const WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 impl Inventory {
     pub fn open(dir: &Path, new_specs: Vec<apisonar_engine::Spec>) -> Result<Inventory> {
         let store = SledStore::open(dir, &SledOptions::default())?;
+        let mask_key = mask_key(&store)?;
         for spec in &new_specs {
             store.put_spec(spec)?;
         }
@@ -139,12 +205,15 @@ impl Inventory {
             tls_hosts: Default::default(),
             alerts_raised: 0,
             alert_clients,
+            mask_key,
         })
     }
 
     /// Merges a transaction whose stateless analysis was done (possibly on a flow worker).
     pub fn observe_analysed(&mut self, analysis: Analysis) {
         let Analysis { obs, prepared, attempts } = analysis;
+        #[cfg(debug_assertions)]
+        test_trigger::check_target("merge", &obs.target);
         let observed = self.catalog.observe_prepared(&obs, prepared);
         let client = obs.client.to_string();
         let data = apisonar_engine::findings::data_alerts_unless(
@@ -295,26 +364,56 @@ impl Writers {
 
 impl Writers {
     /// A transaction from a flow worker, analysed there when the inventory is kept.
-    pub fn on_analysed(&mut self, txn: HttpTransaction, analysis: Option<Box<Analysis>>) {
+    pub fn on_analysed(&mut self, txn: HttpTransaction, analysis: Analysed) {
         if let Some(inventory) = &mut self.inventory {
             // Made here when no flow worker made it (the single-threaded path).
-            inventory.observe_analysed(analysis.map_or_else(|| Analysis::new(&txn), |a| *a));
+            let analysis = match analysis {
+                Analysed::Later => Analysed::make(&txn, &inventory.mask_key),
+                other => other,
+            };
+            if let Analysed::Done(a) = analysis {
+                crate::contain::contained("merge", || inventory.observe_analysed(*a));
+            }
         }
         if self.transactions.is_some() {
-            Writers::record(&mut self.transactions, &mut self.error, &TransactionRecord::new(&txn));
+            Writers::record(&mut self.transactions, &mut self.error, &TransactionRecord::new(&txn, self.targets));
         }
     }
 }
 
 impl EventSink for Writers {
     fn on_transaction(&mut self, txn: HttpTransaction) {
-        self.on_analysed(txn, None);
+        self.on_analysed(txn, Analysed::Later);
     }
 
     fn on_tls(&mut self, record: apisonar_flow::TlsRecord) {
         let (observation, output) = crate::output::tls_records(&record);
         if let Some(inventory) = &mut self.inventory {
-            for a in apisonar_engine::tlsposture::weak_tls_alerts(&observation) {
+            crate::contain::contained("merge", || inventory.observe_tls(&record, &observation, &output));
+        }
+        if self.tls.is_some() {
+            Writers::record(&mut self.tls, &mut self.error, &output);
+        }
+    }
+
+    fn on_connection(&mut self, summary: ConnectionSummary) {
+        if self.connections.is_some() {
+            Writers::record(&mut self.connections, &mut self.error, &ConnectionRecord::new(&summary));
+        }
+    }
+}
+
+impl Inventory {
+    /// Merges a TLS handshake: weak-TLS alerts and the server name's TLS record.
+    fn observe_tls(
+        &mut self,
+        record: &apisonar_flow::TlsRecord,
+        observation: &apisonar_engine::tlsposture::TlsObservation,
+        output: &crate::output::TlsOutput,
+    ) {
+        let inventory = self;
+        {
+            for a in apisonar_engine::tlsposture::weak_tls_alerts(observation) {
                 inventory.pending(a);
             }
             let facts = apisonar_engine::tlsposture::TlsFacts {
@@ -334,17 +433,8 @@ impl EventSink for Writers {
             };
             let host = observation.sni.clone().unwrap_or_else(|| observation.server.clone());
             if inventory.tls_hosts.len() < 100_000 || inventory.tls_hosts.contains_key(&host) {
-                inventory.tls_hosts.entry(host).or_default().add(&observation, &facts);
+                inventory.tls_hosts.entry(host).or_default().add(observation, &facts);
             }
-        }
-        if self.tls.is_some() {
-            Writers::record(&mut self.tls, &mut self.error, &output);
-        }
-    }
-
-    fn on_connection(&mut self, summary: ConnectionSummary) {
-        if self.connections.is_some() {
-            Writers::record(&mut self.connections, &mut self.error, &ConnectionRecord::new(&summary));
         }
     }
 }
@@ -379,4 +469,35 @@ pub fn thresholds(config: &crate::config::Config, flags: &[String]) -> Result<ap
         }
     }
     Ok(t)
+}
+
+/// Debug builds only: `APISONAR_TEST_PANIC=STAGE:MARKER` makes the analysis (`analysis`, on the
+/// workers) or the merge (`merge`, on the inventory thread) panic for every request whose target
+/// contains MARKER, so tests can show that containment costs only those transactions.
+#[cfg(debug_assertions)]
+mod test_trigger {
+    use std::sync::OnceLock;
+
+    fn setting() -> Option<&'static (String, String)> {
+        static SETTING: OnceLock<Option<(String, String)>> = OnceLock::new();
+        SETTING
+            .get_or_init(|| {
+                let v = std::env::var("APISONAR_TEST_PANIC").ok()?;
+                let (stage, marker) = v.split_once(':')?;
+                Some((stage.to_string(), marker.to_string()))
+            })
+            .as_ref()
+    }
+
+    pub fn check(stage: &str, txn: &apisonar_flow::HttpTransaction) {
+        check_target(stage, &String::from_utf8_lossy(txn.request.head.target()));
+    }
+
+    pub fn check_target(stage: &str, target: &str) {
+        if let Some((s, marker)) = setting() {
+            if s == stage && target.contains(marker.as_str()) {
+                panic!("test trigger in {stage}");
+            }
+        }
+    }
 }

@@ -7,6 +7,7 @@ use apisonar_web::views::sync_posture_alerts;
 
 use crate::cli::{SpecAddArgs, SpecCommand, SpecRemoveArgs, StoreArgs};
 use crate::posture::{apply_specs, load_spec};
+use crate::terminal::shown;
 
 pub fn run(cmd: &SpecCommand) -> Result<u8> {
     match cmd {
@@ -44,7 +45,14 @@ fn list(args: &StoreArgs) -> Result<u8> {
     let store = SledStore::open(&args.db, &SledOptions::default())?;
     for s in store.specs()? {
         let hosts = if s.hosts.is_empty() { "*".to_string() } else { s.hosts.join(",") };
-        println!("{}\t{}\t{}\t{} operations\t{}", s.name, s.format, hosts, s.operations.len(), s.title);
+        println!(
+            "{}\t{}\t{}\t{} operations\t{}",
+            shown(&s.name),
+            shown(&s.format),
+            shown(&hosts),
+            s.operations.len(),
+            shown(&s.title)
+        );
     }
     Ok(0)
 }

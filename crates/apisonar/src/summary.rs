@@ -90,7 +90,12 @@ impl Summary {
             tcp_gap_bytes: s.tcp_gap_bytes,
             ip_fragments: s.ip_fragments,
             ip_datagrams_reassembled: s.ip_datagrams_reassembled,
-            anomalies: s.anomalies().map(|(a, n)| (a.as_str().to_string(), n.into())).collect(),
+            anomalies: s
+                .anomalies()
+                .map(|(a, n)| (a.as_str().to_string(), n))
+                .chain(crate::contain::panic_anomaly())
+                .map(|(a, n)| (a, n.into()))
+                .collect(),
             endpoints: None,
             capture: None,
             threads: Vec::new(),

@@ -254,6 +254,8 @@ impl Telemetry {
         for (a, n) in st.anomalies() {
             anomalies.push(&[("kind", a.as_str())], n as f64);
         }
+        // Always listed, so that an alert rule on it has a series to watch.
+        anomalies.push(&[("kind", crate::contain::ANALYSIS_PANIC)], crate::contain::analysis_panics() as f64);
         let mut connections = Metric::counter("apisonar_connections_total", "Connections by what they carried.");
         for (p, n) in st.protocols() {
             connections.push(&[("protocol", p.as_str())], n as f64);

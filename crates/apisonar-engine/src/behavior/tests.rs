@@ -1,5 +1,7 @@
 //! Each detector fires on its pattern and stays quiet on ordinary traffic.
 
+#![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
 use super::*;
 use crate::ObservedResponse;
 
@@ -200,4 +202,16 @@ fn ordinary_use_raises_nothing() {
         }
     }
     assert!(raised.is_empty(), "{raised:?}");
+}
+
+#[test]
+fn packet_times_at_the_ends_of_the_range_do_not_overflow_the_windows() {
+    let mut b = Behavior::default();
+    for ts in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX, i64::MIN] {
+        for status in [401, 404, 500] {
+            let mut o = obs(1, 0, "POST", "/api/login", &[("authorization", "Basic dTpw")], status, "no");
+            o.ts = ts;
+            b.observe(&o, &key("POST", "/api/login"));
+        }
+    }
 }

@@ -1,5 +1,7 @@
 //! Classification: matching precedence, base paths, version siblings, deprecation, drift.
 
+#![allow(clippy::panic)]
+
 use super::*;
 use crate::spec::parse;
 use crate::{Catalog, Observation, ObservedResponse, TemplateConfig};

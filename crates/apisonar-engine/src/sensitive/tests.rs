@@ -1,5 +1,7 @@
 //! Every class with true values and near misses.
 
+#![allow(clippy::indexing_slicing, clippy::string_slice)]
+
 use super::*;
 
 fn classes(name: &str, value: &str) -> Vec<Class> {
@@ -96,13 +98,15 @@ fn credentials_and_keys() {
 
 #[test]
 fn headers_cookies_and_json_are_scanned_with_locations() {
-    let mut out = Vec::new();
+    let key = MaskKey::default();
+    let mut out = Findings::new(&key);
     let headers = vec![
         ("authorization".to_string(), "Basic YWxpY2U6d29uZGVybGFuZA==".to_string()),
         ("cookie".to_string(), "theme=dark; sessionid=abc123".to_string()),
         ("x-api-key".to_string(), "k3yK3yK3yK3yK3yK3y99zz".to_string()),
     ];
     scan_headers(&headers, "request.header", &mut out);
+    let out = out.into_vec();
     let got: Vec<(Class, &str)> = out.iter().map(|f| (f.class, f.location.as_str())).collect();
     assert_eq!(
         got,
@@ -112,9 +116,10 @@ fn headers_cookies_and_json_are_scanned_with_locations() {
             (Class::ApiKey, "request.header.x-api-key")
         ]
     );
-    let mut out = Vec::new();
+    let mut out = Findings::new(&key);
     let body = serde_json::json!({"users": [{"email": "a@b.io", "card": "4111111111111111"}, {"email": "c@d.io"}], "ok": true});
     scan_json(&body, "response.json", &mut out);
+    let out = out.into_vec();
     let got: Vec<(Class, &str)> = out.iter().map(|f| (f.class, f.location.as_str())).collect();
     assert_eq!(
         got,
@@ -134,16 +139,141 @@ fn masks_never_contain_the_value() {
         (Class::Iban, "DE89370400440532013000"),
         (Class::UsSsn, "123-45-6789"),
     ] {
-        let m = mask(class, value);
+        let m = mask(&MaskKey::default(), class, value);
         assert!(!m.contains(value), "{m}");
         assert!(
             !m.contains(&value[..value.len().clamp(5, 8)]) || class == Class::PaymentProviderKey && m.starts_with("sk"),
             "{class:?}: {m}"
         );
     }
-    assert!(mask(Class::CardNumber, "4111111111111111").starts_with("************1111"));
-    assert!(mask(Class::Email, "alice@example.com").starts_with("a***@example.com"));
+    let key = MaskKey::default();
+    assert_eq!(mask(&key, Class::CardNumber, "4111111111111111"), "************1111");
+    assert_eq!(mask(&key, Class::Email, "alice@example.com"), "a***@example.com");
     // {"alg":"HS256"} . {"iss":"shop","exp":1700000000}
     let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJzaG9wIiwiZXhwIjoxNzAwMDAwMDAwfQ.c2ln";
-    assert!(mask(Class::Jwt, jwt).starts_with("JWT alg=HS256 iss=shop exp=1700000000 "), "{}", mask(Class::Jwt, jwt));
+    let m = mask(&key, Class::Jwt, jwt);
+    assert!(m.starts_with("JWT alg=HS256 iss=shop exp=1700000000 "), "{m}");
+}
+
+#[test]
+fn only_machine_made_secrets_get_a_hash_and_it_is_keyed() {
+    let (a, b) = (MaskKey::new([1; 32]), MaskKey::new([2; 32]));
+    let token = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+    let hash = |m: String| m.rsplit_once(" h:").map(|(_, h)| h.to_string());
+    // The same token gives the same hash under one key (repeats correlate) and another under
+    // another key (a mask cannot be tested against guesses without the store's key).
+    let ha = hash(mask(&a, Class::PaymentProviderKey, token)).unwrap();
+    assert_eq!(ha.len(), 8);
+    assert_eq!(hash(mask(&a, Class::PaymentProviderKey, token)).unwrap(), ha);
+    assert_ne!(hash(mask(&b, Class::PaymentProviderKey, token)).unwrap(), ha);
+    assert_ne!(hash(mask(&a, Class::PaymentProviderKey, "sk_live_4eC39HqLyjWDarjtT1zdp7dX")).unwrap(), ha);
+    // Small spaces (personal data, passwords, Basic credentials) get no hash at all.
+    for (class, value) in [
+        (Class::CardNumber, "4111111111111111"),
+        (Class::Phone, "+34 612 345 678"),
+        (Class::Email, "alice@example.com"),
+        (Class::Iban, "DE89370400440532013000"),
+        (Class::BasicAuth, "YWxpY2U6d29uZGVybGFuZA=="),
+        (Class::Password, "correct horse battery staple"),
+        (Class::UsSsn, "123-45-6789"),
+    ] {
+        assert_eq!(hash(mask(&a, class, value)), None, "{class:?}");
+    }
+}
+
+/// One class for each way `mask` shows a value.
+const MASKS_BY_BRANCH: [Class; 7] =
+    [Class::Password, Class::Jwt, Class::CardNumber, Class::Email, Class::Iban, Class::CloudAccessKey, Class::UsSsn];
+
+/// Classes whose formats are ASCII only: a value with any other character is never one of them.
+const ASCII_FORMATS: [Class; 8] = [
+    Class::CardNumber,
+    Class::Iban,
+    Class::UsSsn,
+    Class::SpanishDni,
+    Class::DutchBsn,
+    Class::BrazilCpf,
+    Class::Phone,
+    Class::Email,
+];
+
+#[test]
+fn multi_byte_characters_anywhere_in_any_value_are_classified_without_panicking() {
+    // The ASCII shapes keep their classes...
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln";
+    for (value, want) in [
+        ("12345678Z", vec![Class::SpanishDni]),
+        ("X1234567L", vec![Class::SpanishDni]),
+        ("123-45-6789", vec![Class::UsSsn]),
+        ("529.982.247-25", vec![Class::BrazilCpf]),
+        ("4111 1111 1111 1111", vec![Class::CardNumber]),
+        ("DE89370400440532013000", vec![Class::Iban]),
+        ("+31 20 123 4567", vec![Class::Phone]),
+        ("alice@example.com", vec![Class::Email]),
+        ("AKIAIOSFODNN7EXAMPLE", vec![Class::CloudAccessKey]),
+        ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", vec![Class::SourceHostToken]),
+        ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", vec![Class::PaymentProviderKey]),
+        (jwt, vec![Class::Jwt]),
+    ] {
+        assert_eq!(classes("x", value), want, "{value}");
+    }
+    assert_eq!(classes("bsn", "111222333"), vec![Class::DutchBsn]);
+    // ...and with a multi-byte character anywhere, nothing panics and no ASCII format matches.
+    assert!(!is_spanish_dni("1234567é"), "a 2-byte character across byte 8");
+    for v in crate::test_values::all() {
+        for name in ["x", "password", "api_key", "bsn", v.as_str()] {
+            let found = classify_field(name, &v);
+            assert!(!found.iter().any(|c| ASCII_FORMATS.contains(c)), "{name}={v:?}: {found:?}");
+        }
+        let checks: [fn(&str) -> bool; 7] =
+            [is_card_number, is_iban, is_us_ssn, is_spanish_dni, is_dutch_bsn, is_brazil_cpf, is_phone];
+        assert!(!checks.iter().any(|is| is(&v)), "{v:?}");
+        // Any bytes at all, only for not panicking.
+        let _ = luhn(v.as_bytes());
+        let key = MaskKey::default();
+        for class in MASKS_BY_BRANCH {
+            assert!(!mask(&key, class, &v).is_empty());
+        }
+        let mut out = Findings::new(&key);
+        let headers: Vec<(String, String)> = [
+            ("authorization", format!("Basic {v}")),
+            ("authorization", format!("Bearer {v}")),
+            ("authorization", format!("{v} {v}")),
+            ("proxy-authorization", v.clone()),
+            ("cookie", format!("theme=dark; sessionid={v}; {v}={v}; {v}")),
+            ("set-cookie", format!("{v}={v}; Path=/")),
+            ("x-api-key", v.clone()),
+            ("x-custom", v.clone()),
+        ]
+        .into_iter()
+        .map(|(n, value)| (n.to_string(), value))
+        .chain([(v.clone(), v.clone())])
+        .collect();
+        scan_headers(&headers, "request.header", &mut out);
+        let pairs = vec![("q".to_string(), v.clone()), (v.clone(), v.clone()), ("password".to_string(), v.clone())];
+        scan_pairs(&pairs, "request.query", &mut out);
+        let form = format!("{v}={v}&dni={v}&{v}");
+        scan_pairs(&crate::params::decoded_pairs(&form, 64), "request.form", &mut out);
+        let body = serde_json::json!({ "email": v, "password": v, "items": [v, { "dni": v }], v.as_str(): v });
+        scan_json(&body, "request.json", &mut out);
+        let out = out.into_vec();
+        assert!(!out.iter().any(|f| ASCII_FORMATS.contains(&f.class)), "{v:?}: {out:?}");
+    }
+}
+
+#[test]
+fn query_values_that_are_secrets_or_personal_data_are_masked_in_targets() {
+    let key = MaskKey::default();
+    for (target, expect) in [
+        ("/a/b", "/a/b"),
+        ("/search?q=shoes&page=2", "/search?q=shoes&page=2"),
+        ("/login?user=bob&password=wonderland", "/login?user=bob&password=[…(10 chars)]"),
+        ("/x?email=alice%40example.com#top", "/x?email=[a***@example.com]#top"),
+        ("/pay?card=4111+1111+1111+1111&n=1", "/pay?card=[************1111]&n=1"),
+        ("/x?password=", "/x?password="),
+    ] {
+        assert_eq!(mask_query(&key, target), expect, "{target}");
+    }
+    let masked = mask_query(&key, "/cb?access_token=ghp_16C7e42F292c6912E7710c838347Ae178B4a");
+    assert!(!masked.contains("16C7e42F292c") && masked.starts_with("/cb?access_token=["), "{masked}");
 }

@@ -1,5 +1,7 @@
 //! Templating cases as data: paths in (optionally with a response shape), templates out.
 
+#![allow(clippy::indexing_slicing)]
+
 use super::*;
 
 /// Feeds every `(path, shape)` in order, then returns the final template of each path.
@@ -212,4 +214,86 @@ fn a_pinned_prefix_carries_the_rest_of_the_path() {
     assert_eq!(t.template("h", "/repos/acme/api/issues", None).template, "/repos/{owner}/{repo}/issues");
     assert_eq!(t.template("h", "/repos/acme/api", None).template, "/repos/{owner}/{repo}");
     assert_eq!(t.template("h", "/other/1", None).template, "/other/{other_id}");
+}
+
+#[test]
+fn multi_byte_characters_anywhere_in_a_path_are_templated_without_panicking() {
+    let mut t = Templater::new(TemplateConfig { word_threshold: 3, ..TemplateConfig::default() });
+    t.add_known(Some("h"), "/known/{k}/x");
+    for v in crate::test_values::all() {
+        // As a segment after a plural word (parameter names come from it), as the plural word,
+        // percent-encoded, and as a known template or one learned from an earlier run.
+        let encoded: String = v.bytes().map(|b| format!("%{b:02X}")).collect();
+        for path in
+            [format!("/users/{v}/orders"), format!("/{v}/1"), format!("/files/{encoded}"), format!("/known/{v}/x")]
+        {
+            let out = t.template("h", &path, Some(1));
+            assert!(out.template.starts_with('/'), "{path}: {out:?}");
+            let _ = t.known_rewrite("h", &out.template);
+        }
+        assert_eq!(percent_decode(&encoded), v);
+        t.learn(&v, &format!("/{v}/{{{v}}}"));
+        t.add_known(Some(&v), &format!("/a/{v}/{{b}}"));
+        let normal = normalize_template(&format!("/{v}//{v}/"));
+        assert!(normal.starts_with('/') && !normal.contains("//") && normalize_template(&normal) == normal, "{normal}");
+    }
+    t.consolidate();
+    // The ASCII paths still template as before.
+    let mut ascii = Templater::new(TemplateConfig::default());
+    assert_eq!(ascii.template("h", "/users/42/orders", Some(1)).template, "/users/{user_id}/orders");
+}
+
+#[test]
+fn braces_and_controls_in_literal_segments_are_escaped() {
+    check(&[ok("/files/{x}"), ok("/a b/c}")], &["/files/%7Bx%7D", "/a%20b/c%7D"]);
+    assert_eq!(escape_literal("plain-segment_1"), "plain-segment_1");
+    assert_eq!(escape_literal("é{\u{7}"), "é%7B%07");
+    // Every template the templater gives has braces only around parameter names.
+    let mut t = Templater::new(TemplateConfig::default());
+    for path in ["/{", "/}}{{", "/x/{id}", "/%7B/{a}{b}", "/{}/"] {
+        let out = t.template("h", path, None).template;
+        for seg in split_path(&out) {
+            let inner = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}'));
+            let is_param =
+                inner.is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+            assert!(is_param || !seg.contains(['{', '}']), "{path} -> {out}");
+        }
+    }
+}
+
+#[test]
+fn a_host_trie_stops_growing_at_its_node_budget() {
+    let config = TemplateConfig { max_nodes_per_host: 200, ..TemplateConfig::default() };
+    let mut t = Templater::new(config);
+    // Fewer distinct words per position than merge by cardinality (60 first segments, 11 below
+    // each): without the budget these would make 60 + 660 + 7260 nodes.
+    let word = |n: usize, prefix: &str| {
+        let letters: String = [n / 26, n % 26].iter().map(|d| char::from(b'a' + *d as u8)).collect();
+        format!("{prefix}{letters}")
+    };
+    let mut paths = Vec::new();
+    for a in 0..60 {
+        for b in 0..11 {
+            for c in 0..11 {
+                paths.push(format!("/{}/{}/{}", word(a, "w"), word(b, "x"), word(c, "y")));
+            }
+        }
+    }
+    for (i, path) in paths.iter().enumerate() {
+        t.template("h", path, None);
+        if i % 512 == 0 {
+            t.consolidate();
+        }
+    }
+    t.consolidate();
+    let templates: std::collections::BTreeSet<String> =
+        paths.iter().map(|p| t.template("h", p, None).template).collect();
+    let nodes = count_nodes(t.hosts.get("h").unwrap());
+    assert!(nodes <= 200 + 24, "{nodes} nodes");
+    assert!(templates.len() < 400, "{} templates", templates.len());
+    // Another host has its own budget.
+    assert_eq!(t.template("other", "/admin-1/x", None).template, "/admin-1/x");
+    // A segment too long to be a name is a value.
+    let long = "a".repeat(MAX_LITERAL_BYTES + 1);
+    assert!(t.template("third", &format!("/x/{long}"), None).template.starts_with("/x/{"));
 }

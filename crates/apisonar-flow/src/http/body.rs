@@ -22,7 +22,7 @@ pub struct Body {
 
 impl Body {
     pub(crate) fn push(&mut self, data: &[u8], limits: &Limits) {
-        self.wire_len += data.len() as u64;
+        self.wire_len = self.wire_len.saturating_add(u64::try_from(data.len()).unwrap_or(u64::MAX));
         let room = limits.body_sample_bytes.saturating_sub(self.sample.len());
         if room == 0 {
             self.sample_truncated |= !data.is_empty();
@@ -34,8 +34,8 @@ impl Body {
     }
 
     pub(crate) fn gap(&mut self, len: u32) {
-        self.wire_len += u64::from(len);
-        self.gap_bytes += u64::from(len);
+        self.wire_len = self.wire_len.saturating_add(u64::from(len));
+        self.gap_bytes = self.gap_bytes.saturating_add(u64::from(len));
         // Bytes after a hole would be misplaced in the sample: stop sampling.
         self.sample_truncated = true;
     }
@@ -133,7 +133,8 @@ impl Coding {
     /// `Err(is_truncation)` when the stream is corrupt (`false`) or merely ends early (`true`).
     fn decode(self, input: &[u8], limit: usize) -> Result<(Vec<u8>, bool), bool> {
         let mut out = Vec::new();
-        let mut reader = self.reader(input).take(limit as u64 + 1);
+        // One byte over the limit tells a body that hit it from one that fits exactly.
+        let mut reader = self.reader(input).take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1));
         match reader.read_to_end(&mut out) {
             Ok(_) => {
                 let hit = out.len() > limit;

@@ -11,10 +11,20 @@ use super::parser::{Framing, MessageParser, MessageSink, Role};
 use crate::anomaly::AnomalyList;
 use crate::engine::EventSink;
 use crate::http::{AppProtocol, Body, HttpRequest, HttpResponse, HttpTransaction};
+use crate::stats;
+use crate::table::other_side;
 use crate::{Anomaly, Limits, Stats, Timestamp};
 
 /// Bytes buffered while a direction's protocol is still unknown.
 const MAX_SNIFF_BYTES: usize = 8192;
+/// Interim (1xx) status codes kept per request; real servers send one or two.
+const MAX_INTERIM_RESPONSES: usize = 8;
+
+/// Bytes a message held in memory takes: its head (bytes and field positions) and body sample.
+fn message_bytes(head: &MessageHead, body: &Body) -> usize {
+    let fields = head.header_count().saturating_mul(std::mem::size_of::<[(u32, u32); 2]>());
+    head.raw().len().saturating_add(fields).saturating_add(body.sample.capacity())
+}
 
 enum DirState {
     /// Protocol not known yet; bytes so far.
@@ -32,6 +42,9 @@ struct PendingRequest {
     request: HttpRequest,
     interim: Vec<u16>,
     anomalies: AnomalyList,
+    /// The final response, when it ended before the request did (an early answer, or a body
+    /// cut by the capture): the transaction is emitted once the request ends too.
+    response: Option<ResponseInProgress>,
 }
 
 struct ResponseInProgress {
@@ -107,22 +120,45 @@ impl HttpConn {
         self.pairing.protocol
     }
 
+    /// Bytes this connection holds: stream buffers, requests waiting for their response, the
+    /// response being read, and the TLS facts gathered so far.
     pub(crate) fn buffered_bytes(&self) -> usize {
-        self.dirs
-            .iter()
-            .map(|d| match d {
-                DirState::Sniffing(b) | DirState::Scanning(b, _) => b.capacity(),
-                DirState::Parsing(p) => p.buffered_bytes(),
-                DirState::Tls(r) => r.buffered_bytes(),
-                DirState::Done => 0,
-            })
-            .sum::<usize>()
-            + self
+        let streams = self.dirs.iter().map(|d| match d {
+            DirState::Sniffing(b) | DirState::Scanning(b, _) => b.capacity(),
+            DirState::Parsing(p) => p.buffered_bytes(),
+            DirState::Tls(r) => r.buffered_bytes(),
+            DirState::Done => 0,
+        });
+        let pending = self.pairing.pending.iter().map(|p| {
+            message_bytes(&p.request.head, &p.request.body)
+                .saturating_add(p.interim.capacity().saturating_mul(std::mem::size_of::<u16>()))
+                .saturating_add(p.response.as_ref().map_or(0, |r| message_bytes(&r.head, &r.body)))
+        });
+        let response = self.pairing.response.iter().map(|r| message_bytes(&r.head, &r.body));
+        let tls = self.tls.iter().map(crate::TlsSession::held_bytes);
+        streams.chain(pending).chain(response).chain(tls).fold(0, usize::saturating_add)
+    }
+
+    /// True when a response has ended while the request in progress on `dir` has not: bytes of
+    /// that request the peer acknowledges but the capture never showed will not come.
+    pub(crate) fn response_waits_for_request(&self, dir: usize) -> bool {
+        self.pairing.client_dir == Some(dir)
+            && self
                 .pairing
-                .pending
-                .iter()
-                .map(|p| p.request.body.sample.capacity() + p.request.head.raw().len())
-                .sum::<usize>()
+                .request_in_progress
+                .and_then(|idx| self.pairing.pending.iter().find(|p| p.index == idx))
+                .is_some_and(|p| p.response.is_some())
+    }
+
+    /// The connection is closed before its end (evicted): every message still open carries
+    /// `anomaly`, so the transactions it yields say why they are cut short.
+    pub(crate) fn mark_unfinished(&mut self, anomaly: Anomaly) {
+        for p in &mut self.pairing.pending {
+            p.anomalies.add(anomaly);
+        }
+        if let Some(r) = &mut self.pairing.response {
+            r.anomalies.add(anomaly);
+        }
     }
 
     pub(crate) fn data(
@@ -145,7 +181,7 @@ impl HttpConn {
                 return;
             }
             DirState::Tls(reader) => {
-                reader.feed(bytes, ts, self.tls.get_or_insert_with(Default::default));
+                reader.feed(bytes, ts, self.tls.get_or_insert_with(Default::default), limits, stats);
                 return;
             }
             DirState::Done => return,
@@ -203,16 +239,16 @@ impl HttpConn {
                         }
                         // Both directions now read TLS records; bytes buffered so far go first.
                         let mine = std::mem::take(buf);
-                        let other = match self.dirs.get_mut(1 - dir) {
+                        let other = match self.dirs.get_mut(other_side(dir)) {
                             Some(DirState::Sniffing(b) | DirState::Scanning(b, _)) => std::mem::take(b),
                             _ => Vec::new(),
                         };
                         self.dirs = [DirState::Tls(Default::default()), DirState::Tls(Default::default())];
                         let session = self.tls.get_or_insert_with(Default::default);
-                        for (d, bytes) in [(dir, mine), (1 - dir, other)] {
+                        for (d, bytes) in [(dir, mine), (other_side(dir), other)] {
                             if let Some(DirState::Tls(r)) = self.dirs.get_mut(d) {
                                 if !bytes.is_empty() {
-                                    r.feed(&bytes, ts, session);
+                                    r.feed(&bytes, ts, session, limits, stats);
                                 }
                             }
                         }
@@ -235,7 +271,7 @@ impl HttpConn {
                     (None, None) => None,
                 };
                 let Some((role, at)) = found else {
-                    *scanned += buf.len();
+                    *scanned = scanned.saturating_add(buf.len());
                     if *scanned > limits.max_resync_scan_bytes {
                         stats.anomaly(Anomaly::NotHttp);
                         if self.pairing.protocol == AppProtocol::Empty {
@@ -244,7 +280,7 @@ impl HttpConn {
                         *state = DirState::Done;
                     } else {
                         let keep = apisonar_wire::sniff::resync_keep(buf).min(MAX_SNIFF_BYTES);
-                        let drop = buf.len() - keep;
+                        let drop = buf.len().saturating_sub(keep);
                         buf.drain(..drop);
                     }
                     if self.pairing.protocol == AppProtocol::Empty {
@@ -272,7 +308,7 @@ impl HttpConn {
         stats: &mut Stats,
         out: &mut dyn EventSink,
     ) {
-        let client = if role == Role::Request { dir } else { 1 - dir };
+        let client = if role == Role::Request { dir } else { other_side(dir) };
         self.pairing.client_dir = Some(client);
         for (d, list) in self.unassigned.iter_mut().enumerate() {
             let slot = usize::from(d != client);
@@ -283,7 +319,7 @@ impl HttpConn {
         if matches!(self.pairing.protocol, AppProtocol::Empty | AppProtocol::Other) {
             self.pairing.protocol = AppProtocol::Http1;
         }
-        let other = 1 - dir;
+        let other = other_side(dir);
         let other_role = if role == Role::Request { Role::Response } else { Role::Request };
         if let Some(DirState::Sniffing(_) | DirState::Scanning(..)) = self.dirs.get(other) {
             let pending = match self.dirs.get_mut(other) {
@@ -362,7 +398,7 @@ impl HttpConn {
     pub(crate) fn end(&mut self, ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
         // Requests first, so that a close-delimited response is paired with a finished request.
         let order = match self.pairing.client_dir {
-            Some(c) => [c, 1 - c],
+            Some(c) => [c, other_side(c)],
             None => [0, 1],
         };
         for dir in order {
@@ -375,7 +411,7 @@ impl HttpConn {
             }
         }
         while let Some(p) = self.pairing.pending.pop_front() {
-            self.pairing.emit(p, None, limits, stats, out);
+            self.pairing.emit(p, limits, stats, out);
         }
         if let Some(session) = self.tls.take() {
             // The side that sent the ClientHello is the client, whatever the handshake said.
@@ -384,7 +420,7 @@ impl HttpConn {
             out.on_tls(crate::TlsRecord {
                 connection_id: self.pairing.connection_id,
                 client: endpoint(client),
-                server: endpoint(1 - client),
+                server: endpoint(other_side(client)),
                 session,
             });
         }
@@ -401,6 +437,23 @@ impl Pairing {
     fn request_mut(&mut self, index: Option<u32>) -> Option<&mut PendingRequest> {
         let index = index?;
         self.pending.iter_mut().rev().find(|p| p.index == index)
+    }
+
+    /// The oldest request that no final response has answered yet: the one the next response
+    /// answers (FIFO).
+    fn unanswered(&self) -> Option<&PendingRequest> {
+        self.pending.iter().find(|p| p.response.is_none())
+    }
+
+    /// Emits every request up to and including the one numbered `index`, each with the
+    /// response it holds, if any.
+    fn emit_through(&mut self, index: u32, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+        let Some(pos) = self.pending.iter().position(|q| q.index == index) else { return };
+        for _ in 0..=pos {
+            if let Some(done) = self.pending.pop_front() {
+                self.emit(done, limits, stats, out);
+            }
+        }
     }
 
     fn attach(&mut self, role: Role, anomaly: Anomaly) {
@@ -420,15 +473,13 @@ impl Pairing {
         }
     }
 
-    fn emit(
-        &mut self,
-        pending: PendingRequest,
-        response: Option<ResponseInProgress>,
-        limits: &Limits,
-        stats: &mut Stats,
-        out: &mut dyn EventSink,
-    ) {
-        let PendingRequest { index, mut request, interim, mut anomalies } = pending;
+    fn emit(&mut self, pending: PendingRequest, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+        let PendingRequest { index, mut request, interim, mut anomalies, response } = pending;
+        if !request.complete {
+            // Cut by the capture (snaplen, lost segments), the connection's end or an eviction.
+            anomalies.add(Anomaly::IncompleteRequestBody);
+            stats.anomaly(Anomaly::IncompleteRequestBody);
+        }
         let mut decode_anomalies = Vec::new();
         request.body.decode(request.head.header("content-encoding"), limits, &mut |a| decode_anomalies.push(a));
         let response = response.map(|r| {
@@ -445,15 +496,15 @@ impl Pairing {
         }
         let client_dir = self.client_dir.unwrap_or(0);
         let endpoint = |d: usize| *crate::table::side(&self.endpoints, d);
-        stats.transactions += 1;
+        stats::add(&mut stats.transactions, 1);
         if response.is_none() {
-            stats.transactions_without_response += 1;
+            stats::add(&mut stats.transactions_without_response, 1);
         }
         out.on_transaction(HttpTransaction {
             connection_id: self.connection_id,
             index_in_connection: index,
             client: endpoint(client_dir),
-            server: endpoint(1 - client_dir),
+            server: endpoint(other_side(client_dir)),
             request,
             response,
             anomalies: anomalies.into_vec(),
@@ -477,7 +528,7 @@ impl MessageSink for Ctx<'_> {
                     if let Some(mut oldest) = p.pending.pop_front() {
                         oldest.anomalies.add(Anomaly::PendingLimit);
                         stats.anomaly(Anomaly::PendingLimit);
-                        p.emit(oldest, None, self.limits, stats, self.out);
+                        p.emit(oldest, self.limits, stats, self.out);
                     }
                 }
                 p.pending.push_back(PendingRequest {
@@ -485,17 +536,20 @@ impl MessageSink for Ctx<'_> {
                     request: HttpRequest { ts, end_ts: ts, head, body: Body::default(), complete: false },
                     interim: Vec::new(),
                     anomalies,
+                    response: None,
                 });
                 p.request_in_progress = Some(index);
                 framing
             }
             Role::Response => {
                 let status = head.status();
-                let answered = p.pending.front();
                 if let Some(code @ 100..=199) = status {
                     if code != 101 {
-                        if let Some(front) = p.pending.front_mut() {
-                            front.interim.push(code);
+                        if let Some(front) = p.pending.iter_mut().find(|q| q.response.is_none()) {
+                            // Endless 1xx responses must not grow memory.
+                            if front.interim.len() < MAX_INTERIM_RESPONSES {
+                                front.interim.push(code);
+                            }
                         }
                         p.response = Some(ResponseInProgress {
                             answers: None,
@@ -510,6 +564,7 @@ impl MessageSink for Ctx<'_> {
                         return Framing::None;
                     }
                 }
+                let answered = p.unanswered();
                 let method = answered.map(|a| a.request.head.method().to_vec());
                 let answers = answered.map(|a| a.index);
                 let upgrade = answered.and_then(|a| a.request.head.header("upgrade")).map(<[u8]>::to_ascii_lowercase);
@@ -583,9 +638,13 @@ impl MessageSink for Ctx<'_> {
         match role {
             Role::Request => {
                 let idx = p.request_in_progress.take();
-                if let Some(req) = p.request_mut(idx) {
-                    req.request.end_ts = ts;
-                    req.request.complete = complete;
+                let Some(req) = p.request_mut(idx) else { return };
+                req.request.end_ts = ts;
+                req.request.complete = complete;
+                if req.response.is_some() {
+                    // Its response came first and was waiting for it.
+                    let index = req.index;
+                    p.emit_through(index, self.limits, stats, self.out);
                 }
             }
             Role::Response => {
@@ -596,16 +655,15 @@ impl MessageSink for Ctx<'_> {
                     return;
                 }
                 let Some(answers) = response.answers else { return };
-                let Some(pos) = p.pending.iter().position(|q| q.index == answers) else { return };
+                let Some(request) = p.request_mut(Some(answers)) else { return };
+                request.response = Some(response);
+                if p.request_in_progress == Some(answers) {
+                    // The request's body is still arriving (or was cut by the capture): emit
+                    // the pair when the request ends.
+                    return;
+                }
                 // Requests before the answered one (lost to a gap) end without a response.
-                for _ in 0..pos {
-                    if let Some(unanswered) = p.pending.pop_front() {
-                        p.emit(unanswered, None, self.limits, stats, self.out);
-                    }
-                }
-                if let Some(request) = p.pending.pop_front() {
-                    p.emit(request, Some(response), self.limits, stats, self.out);
-                }
+                p.emit_through(answers, self.limits, stats, self.out);
             }
         }
     }
@@ -616,7 +674,7 @@ impl MessageSink for Ctx<'_> {
     }
 
     fn expects_http09_response(&self) -> bool {
-        self.pairing.pending.front().is_some_and(|p| p.request.head.version() == HttpVersion::HTTP_09)
+        self.pairing.unanswered().is_some_and(|p| p.request.head.version() == HttpVersion::HTTP_09)
     }
 
     fn is_tunnel(&self) -> bool {
@@ -640,7 +698,12 @@ fn content_length(head: &MessageHead) -> ContentLength {
             if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
                 return ContentLength::Invalid;
             }
-            let n = part.iter().fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+            let Some(n) = part
+                .iter()
+                .try_fold(0u64, |acc, &d| acc.checked_mul(10)?.checked_add(u64::from(char::from(d).to_digit(10)?)))
+            else {
+                return ContentLength::Invalid;
+            };
             match found {
                 Some(prev) if prev != n => return ContentLength::Conflict,
                 _ => found = Some(n),

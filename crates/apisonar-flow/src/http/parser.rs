@@ -120,7 +120,7 @@ impl MessageParser {
         while !data.is_empty() {
             if sink.is_tunnel() {
                 self.ignore_rest();
-                return total - data.len();
+                return total.saturating_sub(data.len());
             }
             let before = self.state;
             let used = match self.state {
@@ -131,7 +131,7 @@ impl MessageParser {
                     if take as u64 == remaining {
                         self.finish_message(ts, true, stats, sink);
                     } else {
-                        self.state = State::Body(remaining - take as u64);
+                        self.state = State::Body(remaining.saturating_sub(take as u64));
                     }
                     take
                 }
@@ -279,7 +279,7 @@ impl MessageParser {
                 self.state = State::Chunked(if take as u64 == remaining {
                     Chunk::DataEnd
                 } else {
-                    Chunk::Data(remaining - take as u64)
+                    Chunk::Data(remaining.saturating_sub(take as u64))
                 });
                 take
             }
@@ -327,7 +327,7 @@ impl MessageParser {
                         }
                     }
                 }
-                nl + 1
+                nl.saturating_add(1)
             }
         }
     }
@@ -366,16 +366,16 @@ impl MessageParser {
                 return 0;
             }
             self.buf.clear();
-            return at - carried;
+            return at.saturating_sub(carried);
         }
-        self.resync_scanned += data.len();
+        self.resync_scanned = self.resync_scanned.saturating_add(data.len());
         if !self.synced_once && self.resync_scanned > limits.max_resync_scan_bytes {
             self.report(Anomaly::NotHttp, stats, sink);
             self.ignore_rest();
             return data.len();
         }
         let keep = resync_keep(&self.buf).min(limits.max_head_bytes);
-        let drop = self.buf.len() - keep;
+        let drop = self.buf.len().saturating_sub(keep);
         self.buf.drain(..drop);
         data.len()
     }
@@ -385,7 +385,7 @@ impl MessageParser {
         match self.state {
             State::Body(remaining) if u64::from(len) < remaining => {
                 sink.body_gap(self.role, len);
-                self.state = State::Body(remaining - u64::from(len));
+                self.state = State::Body(remaining.saturating_sub(u64::from(len)));
             }
             State::Body(remaining) if u64::from(len) == remaining => {
                 sink.body_gap(self.role, len);

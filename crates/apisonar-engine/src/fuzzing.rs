@@ -1,0 +1,1053 @@
+//! Checker functions for the fuzz targets (`fuzz/`) and this crate's tests: arbitrary bytes
+//! decoded into observations and taken through the whole per-transaction analysis, and arbitrary
+//! text through spec parsing, asserting the invariants both must keep.
+//!
+//! The observation decoder reads the input as a stream of choices: each byte picks among
+//! values that make the analysis do something (JSON and form bodies, cookies, Authorization
+//! headers, planted secrets, injection payloads, multi-byte text, `%`, `{`, `}`), or supplies raw
+//! text. An exhausted input reads as zeros, so every byte string decodes to something.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use serde_json::{Map, Number, Value};
+
+use crate::behavior::{Behavior, Thresholds};
+use crate::catalog::{Endpoint, EndpointKey, Prepared};
+use crate::sensitive::{Class, MaskKey};
+use crate::spec::{Spec, SpecError};
+use crate::{Alert, Catalog, Observation, ObservedResponse, TemplateConfig};
+
+/// Most observations decoded from one input.
+const MAX_OBSERVATIONS: usize = 48;
+
+/// Secrets planted in requests and responses: no mask may show one whole.
+const SECRETS: [&str; 8] = [
+    "correct-horse-battery-staple",
+    "4111111111111111",
+    "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+    "AKIAIOSFODNN7EXAMPLE",
+    "ghp_1234567890abcdefghijklmnopqrstuvwxyz",
+    "DE89370400440532013000",
+    "hunter2hunter2hunter2",
+    "eyJzZWNyZXQiOiJzZWNyZXQifQ",
+];
+
+/// The spec posture is classified against; its paths are pinned into the catalog too.
+const POSTURE_SPEC: &str = r##"
+openapi: 3.1.0
+info: { title: Fuzz, version: "1" }
+servers: [ { url: "http://api.test/api" } ]
+components:
+  securitySchemes:
+    bearer: { type: http, scheme: bearer, bearerFormat: JWT }
+    key: { type: apiKey, in: header, name: X-API-Key }
+security: [ { bearer: [] } ]
+paths:
+  /v2/users:
+    get:
+      parameters: [ { name: limit, in: query, required: true } ]
+      responses: { "200": { description: ok, content: { application/json: { schema: { type: array, items: { properties: { id: {}, email: {} } } } } } } }
+    post:
+      security: [ { key: [] }, {} ]
+      requestBody: { content: { application/json: { schema: { properties: { email: {}, password: {} } } } } }
+      responses: { "201": { description: created }, 4XX: { description: bad } }
+  /v2/users/{id}: { get: { responses: { "200": { description: ok } } }, delete: { responses: { "204": { description: gone } } } }
+  /v2/users/me: { get: { responses: { default: { description: ok } } } }
+  /v1/orders/{order}/items: { get: { deprecated: true, responses: { "200": { description: ok } } } }
+  /v2/orders/{order}/items: { get: { responses: { "200": { description: ok } } } }
+"##;
+
+/// What one run of [`analyse`] produced, for tests that check the checker reaches things.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub endpoints: usize,
+    pub alerts: BTreeSet<String>,
+    pub documented: usize,
+    pub findings: usize,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The choice stream.
+
+struct Input<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Input<'a> {
+    fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    fn byte(&mut self) -> u8 {
+        match self.rest.split_first() {
+            Some((&b, rest)) => {
+                self.rest = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+
+    fn flag(&mut self) -> bool {
+        self.byte() & 1 == 1
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::from(self.byte()).checked_rem(n).unwrap_or(0)
+    }
+
+    fn u64(&mut self) -> u64 {
+        let mut v = 0u64;
+        for _ in 0..8 {
+            v = (v << 8) | u64::from(self.byte());
+        }
+        v
+    }
+
+    fn pick<T: Copy>(&mut self, list: &[T], default: T) -> T {
+        let i = self.below(list.len());
+        list.get(i).copied().unwrap_or(default)
+    }
+
+    fn raw(&mut self, max: usize) -> &'a [u8] {
+        let len = self.below(max.saturating_add(1)).min(self.rest.len());
+        let (taken, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        taken
+    }
+
+    fn text(&mut self, max: usize) -> String {
+        String::from_utf8_lossy(self.raw(max)).into_owned()
+    }
+}
+
+const WORDS: &[&str] = &[
+    "users",
+    "orders",
+    "items",
+    "api",
+    "v1",
+    "v2",
+    "me",
+    "search",
+    "export",
+    "admin",
+    "login",
+    "repos",
+    "orgs",
+    "members",
+    "files",
+    "",
+    ".",
+    "..",
+    "%",
+    "%2F",
+    "%zz",
+    "%E2%82%AC",
+    "{id}",
+    "%7Bid%7D",
+    "{",
+    "}",
+    "{}",
+    "ünïcødé",
+    "日本語",
+    "😀",
+    "a b",
+    "*",
+    ";x=1",
+    "~user",
+    "index.html",
+    "%F0%9F%98%80",
+    "%C3",
+    "{{x}}",
+    "_debug",
+    "status",
+];
+
+const PARAM_NAMES: &[&str] = &[
+    "q",
+    "id",
+    "page",
+    "limit",
+    "api_key",
+    "token",
+    "access_token",
+    "password",
+    "email",
+    "card",
+    "ssn",
+    "redirect",
+    "url",
+    "",
+    "%",
+    "ü",
+    "a[]",
+    "{x}",
+    "next",
+    "iban",
+    "phone",
+    "secret",
+    "key",
+    "dni",
+];
+
+const INJECTIONS: &[&str] = &[
+    "' OR 1=1--",
+    "1 UNION SELECT password FROM users",
+    "<script>alert(1)</script>",
+    "../../../etc/passwd",
+    "${jndi:ldap://x/a}",
+    "{{7*7}}",
+    "; cat /etc/passwd",
+    "http://169.254.169.254/latest/meta-data/",
+    "%27%20OR%201%3D1",
+    "%",
+    "%%",
+    "%u0041",
+    "${",
+    "\u{0}",
+    "O'Brien",
+];
+
+const OTHER_VALUES: &[&str] = &[
+    "a@b.test",
+    "user@example.com",
+    "078-05-1120",
+    "12345678Z",
+    "111222333",
+    "529.982.247-25",
+    "+1 415 555 2671",
+    "2024-02-30",
+    "2024-01-02T03:04:05Z",
+    "550e8400-e29b-41d4-a716-446655440000",
+    "507f1f77bcf86cd799439011",
+    "true",
+    "-0",
+    "1e400",
+    "ünïcødé",
+    "日本語のテキスト",
+    "😀😀😀",
+    "",
+    " ",
+    "-----BEGIN RSA PRIVATE KEY-----",
+];
+
+fn value(input: &mut Input<'_>, depth: u8) -> String {
+    match input.below(9) {
+        0 => input.pick(&SECRETS, "").to_string(),
+        1 => input.pick(INJECTIONS, "").to_string(),
+        2 => input.pick(OTHER_VALUES, "").to_string(),
+        3 => input.u64().to_string(),
+        4 => format!("user{}@example.com", input.byte()),
+        5 if depth < 3 => {
+            let a = value(input, depth.saturating_add(1));
+            let b = value(input, depth.saturating_add(1));
+            format!("{a}{b}")
+        }
+        6 => jwt(input),
+        _ => input.text(40),
+    }
+}
+
+fn base64(bytes: &[u8], url: bool) -> String {
+    let table: &[u8; 64] = if url {
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    } else {
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    };
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
+        let n = (b(0) << 16) | (b(1) << 8) | b(2);
+        let sextets = chunk.len().saturating_add(1);
+        for k in 0..4usize {
+            if k < sextets {
+                let shift = 18usize.saturating_sub(k.saturating_mul(6));
+                let index = usize::try_from((n >> shift) & 63).unwrap_or(0);
+                out.push(char::from(table.get(index).copied().unwrap_or(b'A')));
+            } else if !url {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn jwt(input: &mut Input<'_>) -> String {
+    let alg = input.pick(&["HS256", "none", "RS256", "", "ES512", "ü"], "HS256");
+    let header = serde_json::json!({ "alg": alg, "typ": "JWT" }).to_string();
+    let payload = match input.below(4) {
+        0 => serde_json::json!({ "iss": value(input, 2), "exp": input.u64(), "sub": "42" }).to_string(),
+        1 => serde_json::json!({ "iss": "https://issuer.test/", "exp": -1 }).to_string(),
+        2 => input.text(30),
+        _ => "{}".to_string(),
+    };
+    let header = if input.below(8) == 0 { input.text(12) } else { base64(header.as_bytes(), true) };
+    format!("{header}.{}.{}", base64(payload.as_bytes(), true), base64(input.raw(12), true))
+}
+
+fn segment(input: &mut Input<'_>) -> String {
+    match input.below(10) {
+        0 => input.u64().checked_rem(100_000).unwrap_or(0).to_string(),
+        1 => {
+            let b: Vec<String> = (0..16).map(|_| format!("{:02x}", input.byte())).collect();
+            let hex = b.concat();
+            let part = |from: usize, to: usize| hex.get(from..to).unwrap_or_default().to_string();
+            format!("{}-{}-{}-{}-{}", part(0, 8), part(8, 12), part(12, 16), part(16, 20), part(20, 32))
+        }
+        2 => (0..12).map(|_| format!("{:02x}", input.byte())).collect(),
+        3 => format!("user{}@example.com", input.byte()),
+        4 => format!("2024-{:02}-{:02}", input.below(14), input.below(33)),
+        5 => base64(input.raw(40), true),
+        6 => input.text(16),
+        _ => input.pick(WORDS, "").to_string(),
+    }
+}
+
+fn query(input: &mut Input<'_>) -> String {
+    let n = input.below(6);
+    let mut pairs = Vec::new();
+    for _ in 0..n {
+        let name = if input.below(4) == 0 { input.text(10) } else { input.pick(PARAM_NAMES, "q").to_string() };
+        pairs.push(match input.below(4) {
+            0 => name,
+            1 => format!("{name}="),
+            _ => format!("{name}={}", value(input, 0)),
+        });
+    }
+    pairs.join(input.pick(&["&", "&&", ";", "&amp;"], "&"))
+}
+
+fn target(input: &mut Input<'_>) -> String {
+    let depth = input.below(9);
+    let mut path = String::new();
+    for _ in 0..depth {
+        path.push_str(input.pick(&["/", "/", "/", "//", "\\"], "/"));
+        path.push_str(&segment(input));
+    }
+    if input.below(8) == 0 {
+        path.push('/');
+    }
+    let path = match input.below(16) {
+        0 => format!("http://{}{path}", host_text(input)),
+        1 => format!("https://{}{path}", host_text(input)),
+        2 => "*".to_string(),
+        3 => path.trim_start_matches('/').to_string(),
+        4 => input.text(30),
+        // Paths of the posture spec, with a value or a word where it has a parameter.
+        5..=7 => {
+            let documented = input.pick(
+                &[
+                    "/api/v2/users",
+                    "/api/v2/users/{}",
+                    "/api/v2/users/me",
+                    "/api/v1/orders/{}/items",
+                    "/api/v2/orders/{}/items",
+                ],
+                "/api/v2/users",
+            );
+            let value = segment(input);
+            format!("{}{path}", documented.replace("{}", &value))
+        }
+        _ if path.is_empty() => "/".to_string(),
+        _ => path,
+    };
+    let with_query = if input.below(3) == 0 { format!("{path}?{}", query(input)) } else { path };
+    if input.below(10) == 0 {
+        format!("{with_query}#{}", input.text(8))
+    } else {
+        with_query
+    }
+}
+
+fn host_text(input: &mut Input<'_>) -> String {
+    match input.below(12) {
+        0 => input.text(20),
+        1 => format!("{}.test", segment(input)),
+        _ => input
+            .pick(
+                &[
+                    "api.test",
+                    "API.Test:80",
+                    "api.test:443",
+                    "shop.test:8443",
+                    "",
+                    "  ",
+                    "ünï.test",
+                    "[::1]:80",
+                    "10.0.0.2",
+                    "api.test.",
+                ],
+                "api.test",
+            )
+            .to_string(),
+    }
+}
+
+fn authorization(input: &mut Input<'_>) -> String {
+    match input.below(8) {
+        0 => format!("Basic {}", base64(format!("admin:{}", value(input, 1)).as_bytes(), false)),
+        1 => format!("Basic {}", input.text(20)),
+        2 | 3 => format!("Bearer {}", jwt(input)),
+        4 => format!("Bearer {}", value(input, 1)),
+        5 => format!("Digest username=\"{}\", realm=\"x\"", input.text(10)),
+        6 => input.pick(&["Bearer", "Basic", "bearer  x", "", "Negotiate YII="], "").to_string(),
+        _ => input.text(30),
+    }
+}
+
+fn cookie(input: &mut Input<'_>) -> String {
+    let n = input.below(5);
+    let mut parts = Vec::new();
+    for _ in 0..n {
+        let name = input.pick(&["sessionid", "sid", "csrftoken", "connect.sid", "", "ü", "token"], "sid");
+        parts.push(match input.below(5) {
+            0 => name.to_string(),
+            1 => input.text(16),
+            _ => format!("{name}={}", value(input, 1)),
+        });
+    }
+    parts.join(input.pick(&["; ", ";", ";;", " ; "], "; "))
+}
+
+const CONTENT_TYPES: &[&str] = &[
+    "application/json",
+    "application/json; charset=utf-8",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=XyZ",
+    "text/plain",
+    "text/html",
+    "application/vnd.api+json",
+    "application/problem+json",
+    "",
+    "APPLICATION/JSON",
+];
+
+fn headers(input: &mut Input<'_>, response: bool) -> Vec<(String, String)> {
+    let n = input.below(6);
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let names: &[&str] = if response {
+            &["content-type", "set-cookie", "www-authenticate", "location", "x-api-key", "server", "authorization"]
+        } else {
+            &[
+                "authorization",
+                "cookie",
+                "x-api-key",
+                "content-type",
+                "user-agent",
+                "referer",
+                "x-forwarded-for",
+                "x-api-version",
+                "x-auth-token",
+                "proxy-authorization",
+            ]
+        };
+        let name = if input.below(8) == 0 { input.text(12) } else { input.pick(names, "x").to_string() };
+        let v = match name.as_str() {
+            "authorization" | "proxy-authorization" => authorization(input),
+            "cookie" => cookie(input),
+            "set-cookie" => format!("{}; HttpOnly; Path=/", cookie(input)),
+            "content-type" => input.pick(CONTENT_TYPES, "").to_string(),
+            "user-agent" => input
+                .pick(&["sqlmap/1.7", "Nikto", "curl/8.0", "Mozilla/5.0", "${jndi:ldap://x}", "nuclei"], "")
+                .to_string(),
+            _ => value(input, 0),
+        };
+        out.push((name, v));
+    }
+    out
+}
+
+fn json(input: &mut Input<'_>, depth: u8) -> Value {
+    if depth > 24 {
+        return Value::String(value(input, 2));
+    }
+    match input.below(10) {
+        0 => Value::Null,
+        1 => Value::Bool(input.flag()),
+        2 => Value::Number(Number::from(input.u64())),
+        3 => Number::from_f64(f64::from_bits(input.u64())).map_or(Value::Null, Value::Number),
+        4 | 5 => Value::String(value(input, 0)),
+        6 => {
+            let n = input.below(5);
+            Value::Array((0..n).map(|_| json(input, depth.saturating_add(1))).collect())
+        }
+        7 => {
+            // Bulk: many records of one shape (exposure alerts, schema merging of array items).
+            let n = input.below(40);
+            let field = input.pick(&["email", "card", "ssn", "password", "iban", "name"], "email");
+            let item = value(input, 1);
+            Value::Array(
+                (0..n)
+                    .map(|i| {
+                        let mut m = Map::new();
+                        m.insert("id".into(), Value::from(i));
+                        m.insert(
+                            field.into(),
+                            Value::String(if field == "email" { format!("u{i}@x.test") } else { item.clone() }),
+                        );
+                        Value::Object(m)
+                    })
+                    .collect(),
+            )
+        }
+        8 => {
+            // Deep nesting past the schema and scan depth limits.
+            let levels = input.below(40);
+            let mut v = json(input, 25);
+            for i in 0..levels {
+                v = if i & 1 == 0 {
+                    Value::Array(vec![v])
+                } else {
+                    Value::Object(Map::from_iter([("a".to_string(), v)]))
+                };
+            }
+            v
+        }
+        _ => {
+            let n = input.below(6);
+            let mut m = Map::new();
+            for _ in 0..n {
+                let key = if input.below(5) == 0 { input.text(12) } else { input.pick(PARAM_NAMES, "id").to_string() };
+                m.insert(key, json(input, depth.saturating_add(1)));
+            }
+            Value::Object(m)
+        }
+    }
+}
+
+fn form(input: &mut Input<'_>) -> String {
+    query(input)
+}
+
+fn body(input: &mut Input<'_>, content_type: Option<&str>) -> Vec<u8> {
+    let kind = input.below(8);
+    let json_body = |input: &mut Input<'_>| serde_json::to_vec(&json(input, 0)).unwrap_or_default();
+    match (kind, content_type) {
+        (0, _) => Vec::new(),
+        (1, _) => input.raw(64).to_vec(),
+        (2, _) => {
+            // A JSON text cut short.
+            let mut b = json_body(input);
+            b.truncate(input.below(b.len().saturating_add(1)));
+            b
+        }
+        (3, _) => {
+            let name = input.pick(PARAM_NAMES, "a");
+            format!(
+                "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{}\r\n--XyZ\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"f\"\r\n\r\nx\r\n--XyZ--\r\n",
+                value(input, 0),
+                input.text(8)
+            )
+            .into_bytes()
+        }
+        (_, Some(ct)) if ct.contains("form-urlencoded") => form(input).into_bytes(),
+        _ => json_body(input),
+    }
+}
+
+fn observation(input: &mut Input<'_>, ts: &mut i64) -> Observation {
+    *ts = match input.below(32) {
+        0 => i64::MAX,
+        1 => i64::MIN,
+        2 => ts.saturating_sub(i64::from(input.byte()).saturating_mul(1_000_000)),
+        3 => 0,
+        _ => ts.saturating_add(i64::from(input.byte()).saturating_mul(50_000)),
+    };
+    let client = match input.below(6) {
+        0 => IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(input.byte()))),
+        1 => IpAddr::V4(Ipv4Addr::new(input.byte(), input.byte(), input.byte(), input.byte())),
+        _ => IpAddr::V4(Ipv4Addr::new(10, 0, 0, input.below(4).try_into().unwrap_or(1))),
+    };
+    let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), input.pick(&[80, 443, 8080, 0], 80));
+    let host = if input.below(6) == 0 { None } else { Some(host_text(input)) };
+    let method = match input.below(12) {
+        0 => input.text(40),
+        _ => input
+            .pick(&["GET", "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "get", "CONNECT"], "GET")
+            .to_string(),
+    };
+    let target = target(input);
+    let mut request_headers = headers(input, false);
+    if input.flag() && !request_headers.iter().any(|(n, _)| n == "content-type") {
+        request_headers.push(("content-type".into(), input.pick(CONTENT_TYPES, "").to_string()));
+    }
+    let ct = request_headers.iter().find(|(n, _)| n == "content-type").map(|(_, v)| v.to_ascii_lowercase());
+    let request_body = body(input, ct.as_deref());
+    let request_body_len = if input.below(16) == 0 { input.u64() } else { request_body.len() as u64 };
+    let response = if input.below(6) == 0 {
+        None
+    } else {
+        let status = match input.below(8) {
+            0 => u16::from_be_bytes([input.byte(), input.byte()]),
+            _ => input.pick(&[200, 200, 201, 204, 301, 400, 401, 403, 404, 404, 429, 500, 503, 0, 999], 200),
+        };
+        let mut headers = headers(input, true);
+        if input.flag() {
+            headers.push(("content-type".into(), "application/json".into()));
+        }
+        let ct = headers.iter().find(|(n, _)| n == "content-type").map(|(_, v)| v.to_ascii_lowercase());
+        let body = body(input, ct.as_deref());
+        let body_len = if input.below(16) == 0 { input.u64() } else { body.len() as u64 };
+        let latency_micros = match input.below(8) {
+            0 => i64::from_be_bytes(input.u64().to_be_bytes()),
+            _ => i64::from(input.byte()).saturating_mul(1000),
+        };
+        Some(ObservedResponse { status, headers, body, body_len, latency_micros })
+    };
+    Observation {
+        ts: *ts,
+        client,
+        server,
+        host,
+        method,
+        target,
+        request_headers,
+        request_body,
+        request_body_len,
+        response,
+        encrypted: input.below(4) == 0,
+    }
+}
+
+/// Settings of one run, from the first byte of the input.
+struct Settings {
+    template: TemplateConfig,
+    thresholds: Thresholds,
+    /// Changes are taken after every `changes_every` observations.
+    changes_every: usize,
+    pin_spec: bool,
+}
+
+fn settings(byte: u8) -> Settings {
+    let template = if byte & 1 == 1 {
+        TemplateConfig {
+            word_threshold: 2,
+            first_segment_threshold: 3,
+            max_depth: 6,
+            max_literals_per_node: 8,
+            max_nodes_per_host: 64,
+        }
+    } else {
+        TemplateConfig::default()
+    };
+    let thresholds = if byte & 2 == 2 {
+        Thresholds {
+            enumeration_values: 3,
+            brute_force_failures: 3,
+            bola_objects: 2,
+            scanner_404_paths: 3,
+            rate_min: 3,
+            error_min: 2,
+            max_entries: 16,
+            max_clients_per_alert: 2,
+            window_secs: 60,
+            ..Thresholds::default()
+        }
+    } else {
+        Thresholds::default()
+    };
+    Settings {
+        template,
+        thresholds,
+        changes_every: usize::from((byte >> 2) & 7).saturating_add(1),
+        pin_spec: byte & 32 == 32,
+    }
+}
+
+/// Decodes observations from arbitrary bytes (at most [`MAX_OBSERVATIONS`]).
+pub fn observations(data: &[u8]) -> Vec<Observation> {
+    let mut input = Input { rest: data };
+    let mut ts = 1_700_000_000_000_000i64;
+    let mut out = Vec::new();
+    while !input.is_empty() && out.len() < MAX_OBSERVATIONS {
+        out.push(observation(&mut input, &mut ts));
+    }
+    out
+}
+
+/// The `transaction` fuzz target: the first byte chooses settings, the rest decodes into
+/// observations that go through the analysis.
+pub fn transactions(data: &[u8]) -> Outcome {
+    let (first, rest) = data.split_first().map_or((0, data), |(f, r)| (*f, r));
+    analyse(&settings(first), &observations(rest))
+}
+
+/// The spec of posture classification; parsing it cannot fail (a unit test says so).
+fn posture_spec() -> Vec<Spec> {
+    crate::spec::parse("fuzz.yaml", POSTURE_SPEC).into_iter().collect()
+}
+
+/// Bounds of the catalog on one endpoint (catalog.rs and schema.rs).
+fn check_endpoint(e: &Endpoint) {
+    use crate::catalog::{HOURLY_BUCKETS, MAX_PARAMS, MAX_SCHEMA_STATUSES, MAX_SENSITIVE_LOCATIONS};
+    assert!(e.path.starts_with('/'), "endpoint path {:?}", e.path);
+    assert!(e.method.chars().count() <= 32, "method {:?}", e.method);
+    assert!(e.host.chars().count() <= 255, "host of {} chars", e.host.chars().count());
+    assert!(e.query_params.len() <= MAX_PARAMS, "{} query params", e.query_params.len());
+    assert!(e.form_fields.len() <= MAX_PARAMS, "{} form fields", e.form_fields.len());
+    assert!(e.path_params.len() <= MAX_PARAMS, "{} path params", e.path_params.len());
+    assert!(e.response_schemas.len() <= MAX_SCHEMA_STATUSES, "{} response schemas", e.response_schemas.len());
+    assert!(e.sensitive.len() <= MAX_SENSITIVE_LOCATIONS, "{} sensitive locations", e.sensitive.len());
+    assert!(e.why.len() <= 16, "{} reasons", e.why.len());
+    assert!(e.auth.len() <= 16, "{} auth schemes", e.auth.len());
+    assert!(e.hourly.len() <= HOURLY_BUCKETS, "{} hourly buckets", e.hourly.len());
+    assert!(e.hits > 0, "an endpoint without hits");
+    assert!(e.first_seen <= e.last_seen, "first seen {} after last seen {}", e.first_seen, e.last_seen);
+    for s in e.request_schema.iter().chain(e.response_schemas.values()) {
+        check_schema(s, 0);
+    }
+    for (location, field) in &e.sensitive {
+        assert!(location.chars().count() <= 200, "location of {} chars", location.chars().count());
+        check_mask(&field.mask, field.classes.keys().copied());
+    }
+    // The store keeps endpoints as JSON: they come back as they went.
+    let text = serde_json::to_string(e);
+    assert!(text.is_ok(), "endpoint does not serialise: {text:?}");
+    let back: Result<Endpoint, _> = serde_json::from_str(&text.unwrap_or_default());
+    assert!(back.as_ref().is_ok_and(|b| b == e), "endpoint JSON round trip differs: {back:?}");
+}
+
+fn check_schema(s: &crate::schema::Schema, depth: usize) {
+    use crate::schema::{MAX_DEPTH, MAX_PROPERTIES};
+    assert!(depth <= MAX_DEPTH.saturating_add(1), "schema deeper than {MAX_DEPTH}");
+    assert!(s.properties.len() <= MAX_PROPERTIES, "{} properties", s.properties.len());
+    for p in s.properties.values() {
+        check_schema(p, depth.saturating_add(1));
+    }
+    if let Some(items) = &s.items {
+        check_schema(items, depth.saturating_add(1));
+    }
+}
+
+/// A mask never shows a planted secret whole. E-mail masks show the domain and JWT masks the
+/// issuer (not secrets, and a fuzzer may put anything there), so those are not checked.
+fn check_mask(mask: &str, mut classes: impl Iterator<Item = Class>) {
+    if classes.any(|c| matches!(c, Class::Email | Class::Jwt | Class::JwtAlgNone)) {
+        return;
+    }
+    for secret in SECRETS {
+        assert!(!mask.contains(secret), "mask {mask:?} shows a secret");
+    }
+}
+
+fn check_alert(a: &Alert, key: &EndpointKey) {
+    assert!(!a.kind.is_empty());
+    assert!(a.first_seen <= a.last_seen);
+    assert!(a.host == key.host, "alert host {:?} for endpoint host {:?}", a.host, key.host);
+    let text = serde_json::to_string(a);
+    assert!(text.is_ok(), "alert does not serialise");
+    let back: Result<Alert, _> = serde_json::from_str(&text.unwrap_or_default());
+    assert!(back.as_ref().is_ok_and(|b| b == a), "alert JSON round trip differs: {back:?}");
+}
+
+/// Runs observations through what a flow worker and the inventory thread do with each
+/// transaction, takes changes now and then, and checks the catalog, the OpenAPI documents and
+/// posture at the end.
+fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
+    let specs = posture_spec();
+    let key = MaskKey::default();
+    let mut catalog = Catalog::new(settings.template.clone());
+    if settings.pin_spec {
+        for spec in &specs {
+            let templates: Vec<String> = spec.operations.iter().map(|o| o.path.clone()).collect();
+            catalog.pin_all(spec.hosts.first().map(String::as_str), &templates);
+        }
+    }
+    let mut behavior = Behavior::new(settings.thresholds.clone());
+    // Alerts pending in the inventory, by (kind, subtype, endpoint, client).
+    let mut pending: BTreeSet<(String, String, EndpointKey, String)> = BTreeSet::new();
+    let mut outcome = Outcome::default();
+    for (i, obs) in observations.iter().enumerate() {
+        // On a flow worker.
+        let prepared = Prepared::new(obs, &key);
+        let attempts = crate::findings::injection_attempts(obs);
+        // On the inventory thread.
+        let observed = catalog.observe_prepared(obs, prepared);
+        assert!(observed.key.path.starts_with('/'), "template {:?} of {:?}", observed.key.path, obs.target);
+        let endpoint = catalog.get(&observed.key);
+        assert!(endpoint.is_some(), "the observation's endpoint {:?} is not in the catalog", observed.key);
+        outcome.findings = outcome.findings.saturating_add(observed.findings.len());
+        for f in &observed.findings {
+            check_mask(&f.mask, std::iter::once(f.class));
+        }
+        let client = obs.client.to_string();
+        let data = crate::findings::data_alerts_unless(obs, &observed.key, &observed.findings, &mut |kind, subtype| {
+            pending.contains(&(kind.to_string(), subtype.to_string(), observed.key.clone(), client.clone()))
+        });
+        let injections = crate::findings::injection_alerts_of(obs, &observed.key, attempts);
+        for a in data.iter().chain(&injections) {
+            check_alert(a, &observed.key);
+        }
+        let abuse = behavior.observe(obs, &observed.key);
+        for a in data.into_iter().chain(injections).chain(abuse) {
+            assert!(!a.kind.is_empty());
+            pending.insert((
+                a.kind.clone(),
+                a.subtype.clone().unwrap_or_default(),
+                observed.key.clone(),
+                client.clone(),
+            ));
+            outcome.alerts.insert(format!("{}/{}", a.kind, a.subtype.unwrap_or_default()));
+        }
+        if i.checked_rem(settings.changes_every) == Some(0) {
+            check_changes(&mut catalog);
+            pending.clear();
+        }
+    }
+    check_changes(&mut catalog);
+    let endpoints: Vec<Endpoint> = catalog.endpoints().cloned().collect();
+    for e in &endpoints {
+        check_endpoint(e);
+    }
+    check_documents(&endpoints);
+    outcome.endpoints = endpoints.len();
+    outcome.documented = check_posture(&specs, &endpoints);
+    // A second run loads what the first stored and sees the same traffic again.
+    let mut again = Catalog::new(settings.template.clone());
+    again.load(endpoints);
+    for obs in observations.iter().take(8) {
+        let observed = again.observe_prepared(obs, Prepared::new(obs, &key));
+        assert!(observed.key.path.starts_with('/'));
+    }
+    again.take_changes();
+    for e in again.endpoints() {
+        check_endpoint(e);
+    }
+    outcome
+}
+
+fn check_changes(catalog: &mut Catalog) {
+    let changes = catalog.take_changes();
+    for e in &changes.upserts {
+        assert!(catalog.get(&e.key()).is_some_and(|c| c == e), "an upsert that is not the catalog's record");
+        check_endpoint(e);
+    }
+    for k in &changes.removed {
+        assert!(catalog.get(k).is_none(), "a removed endpoint is still in the catalog: {k:?}");
+    }
+}
+
+/// One OpenAPI document per host, each serialisable, with paths that start with '/'.
+fn check_documents(endpoints: &[Endpoint]) {
+    let mut by_host: BTreeMap<&str, Vec<&Endpoint>> = BTreeMap::new();
+    for e in endpoints {
+        by_host.entry(e.host.as_str()).or_default().push(e);
+    }
+    for (host, list) in by_host {
+        let doc = crate::openapi::document(host, &list);
+        let text = serde_json::to_string(&doc);
+        assert!(text.is_ok(), "the OpenAPI document of {host:?} does not serialise");
+        let paths = doc.get("paths").and_then(Value::as_object);
+        assert!(paths.is_some(), "an OpenAPI document without paths");
+        for p in paths.into_iter().flat_map(|p| p.keys()) {
+            assert!(p.starts_with('/'), "OpenAPI path {p:?}");
+        }
+    }
+}
+
+/// Classifies every endpoint against the specs; returns how many are documented.
+fn check_posture(specs: &[Spec], endpoints: &[Endpoint]) -> usize {
+    let mut documented = 0usize;
+    for e in endpoints {
+        let c = crate::posture::classify(specs, e);
+        assert_ne!(c.state, crate::State::Orphan, "an observed endpoint classified as orphan");
+        match c.state {
+            crate::State::Documented | crate::State::Zombie => {
+                assert!(c.spec.is_some() && c.operation.is_some(), "{:?} without its operation", c.state);
+                if c.state == crate::State::Documented {
+                    documented = documented.saturating_add(1);
+                    let op = c.operation.as_deref().unwrap_or_default();
+                    assert!(crate::spec::path_fits(op, &e.path), "{} documented by {op}", e.path);
+                }
+            }
+            crate::State::Shadow | crate::State::Undocumented => assert!(c.drift.is_none()),
+            crate::State::Orphan => {}
+        }
+    }
+    let _ = crate::posture::orphans(specs, endpoints);
+    documented
+}
+
+// ---------------------------------------------------------------------------------------------
+// Specs.
+
+/// The `spec` fuzz target: `spec::parse` and `spec::yaml_documents` on arbitrary text.
+pub fn spec(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let parsed = crate::spec::parse("fuzz", &text);
+    match &parsed {
+        Ok(spec) => check_spec(spec),
+        Err(SpecError { place, message }) => assert!(!place.is_empty() && !message.is_empty(), "an empty error"),
+    }
+    if let Ok(docs) = crate::spec::yaml_documents(&text) {
+        for doc in &docs {
+            assert!(serde_json::to_string(doc).is_ok(), "a YAML document that is no JSON");
+        }
+        // The same document as JSON text makes the same spec.
+        if let (Ok(spec), [doc]) = (&parsed, docs.as_slice()) {
+            if !text.trim_start().starts_with('{') {
+                let json = serde_json::to_string(doc).unwrap_or_default();
+                if let Ok(again) = crate::spec::parse("fuzz", &json) {
+                    assert!(&again == spec, "the JSON rendering of a YAML spec parses differently");
+                }
+            }
+        }
+    }
+}
+
+fn check_spec(spec: &Spec) {
+    assert!(spec.title.chars().count() <= 200);
+    let mut seen = BTreeSet::new();
+    for op in &spec.operations {
+        assert!(op.path.starts_with('/'), "operation path {:?}", op.path);
+        assert!(["GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"].contains(&op.method.as_str()));
+        assert!(seen.insert((op.path.as_str(), op.method.as_str())), "{} {} twice", op.method, op.path);
+    }
+    // The store keeps specs as JSON.
+    let text = serde_json::to_string(spec).unwrap_or_default();
+    let back: Result<Spec, _> = serde_json::from_str(&text);
+    assert!(back.as_ref().is_ok_and(|b| b == spec), "spec JSON round trip differs");
+    // Its operations pinned into a catalog, then traffic on and beside them.
+    let mut catalog = Catalog::new(TemplateConfig::default());
+    let templates: Vec<String> = spec.operations.iter().take(64).map(|o| o.path.clone()).collect();
+    let host = spec.hosts.first().cloned().unwrap_or_else(|| "api.test".to_string());
+    catalog.pin_all(spec.hosts.first().map(String::as_str), &templates);
+    for (i, op) in spec.operations.iter().take(16).enumerate() {
+        let path: String = op
+            .path
+            .split('/')
+            .map(|s| if s.starts_with('{') { i.to_string() } else { s.to_string() })
+            .collect::<Vec<_>>()
+            .join("/");
+        for target in [path.clone(), format!("{path}/extra"), format!("{path}?limit=1")] {
+            let obs = Observation {
+                ts: i64::try_from(i).unwrap_or(0),
+                client: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+                server: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 80),
+                host: Some(host.clone()),
+                method: op.method.clone(),
+                target,
+                request_headers: Vec::new(),
+                request_body: Vec::new(),
+                request_body_len: 0,
+                response: None,
+                encrypted: false,
+            };
+            let observed = catalog.observe(&obs);
+            assert!(observed.key.path.starts_with('/'));
+        }
+    }
+    catalog.take_changes();
+    let endpoints: Vec<Endpoint> = catalog.endpoints().cloned().collect();
+    for e in &endpoints {
+        check_endpoint(e);
+    }
+    check_posture(std::slice::from_ref(spec), &endpoints);
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
+    use super::*;
+
+    /// A fixed pseudo-random byte stream (xorshift), so the inputs are the same on every run.
+    fn bytes(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_posture_spec_parses() {
+        let specs = posture_spec();
+        assert_eq!(specs.len(), 1);
+        assert!(specs[0].operations.len() >= 6, "{:?}", specs[0].operations);
+    }
+
+    #[test]
+    fn pseudo_random_inputs_keep_the_invariants() {
+        let mut endpoints = 0;
+        let mut alerts = BTreeSet::new();
+        let mut documented = 0;
+        let mut findings = 0;
+        for seed in 0..160 {
+            let o = transactions(&bytes(seed, 200 + (seed as usize * 37) % 2000));
+            endpoints += o.endpoints;
+            alerts.extend(o.alerts);
+            documented += o.documented;
+            findings += o.findings;
+        }
+        // The decoder reaches the parts of the analysis it is meant to.
+        assert!(endpoints > 100, "{endpoints} endpoints");
+        assert!(findings > 50, "{findings} findings");
+        assert!(documented > 0, "nothing documented");
+        for kind in ["injection_attempt", "cleartext_credentials"] {
+            assert!(alerts.iter().any(|a| a.starts_with(kind)), "no {kind} in {alerts:?}");
+        }
+    }
+
+    #[test]
+    fn crafted_inputs_keep_the_invariants() {
+        for data in [&b""[..], b"\x00", b"\xff", &[0xff; 64], &[0x00; 300], &[0x01; 300], &[0x7f; 999]] {
+            transactions(data);
+        }
+    }
+
+    #[test]
+    fn the_decoder_builds_what_the_analysis_needs() {
+        let all: Vec<Observation> = (0..40).flat_map(|seed| observations(&bytes(seed, 1500))).collect();
+        let has = |f: &dyn Fn(&Observation) -> bool| all.iter().any(f);
+        assert!(has(&|o| o.request_header("authorization").is_some_and(|a| a.starts_with("Bearer ey"))));
+        assert!(has(&|o| o.request_header("cookie").is_some_and(|c| c.contains('='))));
+        assert!(has(&|o| o.query().is_some_and(|q| q.contains('='))));
+        assert!(has(&|o| o.path().matches('/').count() >= 3));
+        assert!(has(&|o| o.target.contains('%') && o.target.contains('{')));
+        assert!(has(&|o| o.request_body.starts_with(b"{") && o.request_header("content-type").is_some()));
+        assert!(has(&|o| o.response.as_ref().is_some_and(|r| r.body.starts_with(b"["))));
+        assert!(has(&|o| !o.target.is_ascii()));
+    }
+
+    const SPECS: [&str; 4] = [
+        include_str!("../../../captures/apis/django-newsroom.openapi.json"),
+        include_str!("../../../captures/apis/express-codehost.openapi.json"),
+        include_str!("../../../captures/apis/fastapi-shop.openapi.json"),
+        include_str!("../../../captures/apis/flask-taskboard.openapi.json"),
+    ];
+
+    #[test]
+    fn real_specs_and_their_mutations_keep_the_invariants() {
+        for text in SPECS {
+            assert!(crate::spec::parse("real", text).is_ok());
+            spec(text.as_bytes());
+            let bytes = text.as_bytes();
+            for (i, cut) in [7usize, 100, 1000, 5000].into_iter().enumerate() {
+                spec(&bytes[..cut.min(bytes.len())]);
+                let mut flipped = bytes.to_vec();
+                let at = (cut * 7 + i) % flipped.len();
+                flipped[at] = b"{}[]\"$:"[i % 7];
+                spec(&flipped);
+            }
+        }
+        spec(POSTURE_SPEC.as_bytes());
+    }
+
+    #[test]
+    fn yaml_specs_with_anchors_keep_the_invariants() {
+        let yaml = "openapi: 3.0.0\ninfo: {title: A}\nx: &r {description: ok}\npaths:\n  /a/{id}:\n    get: {responses: {'200': *r}}\n    post: &op {responses: {'201': *r}}\n  /b: {put: *op}\n";
+        assert!(crate::spec::parse("a.yaml", yaml).is_ok());
+        spec(yaml.as_bytes());
+        spec(b"swagger: '2.0'\nhost: API.test\nbasePath: /v1/\npaths: {/x: {get: {responses: {default: {}}}}}\n");
+        spec(b"--- a\n--- b\n");
+        spec(b"{\"openapi\": \"3.1.0\", \"paths\": {\"/\": {\"get\": {\"responses\": {}}}}}");
+    }
+}

@@ -1,0 +1,504 @@
+//! Checker functions for the `body` and `tls` fuzz targets (`fuzz/`) and this crate's tests:
+//! body framing and decoding, and TLS record and handshake reassembly, on arbitrary input, with
+//! the limits and equivalences they must keep. (The older targets' checkers are in `check`.)
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use crate::engine::EventSink;
+use crate::http::{Body, HttpConn, HttpTransaction};
+use crate::tls::TlsReader;
+use crate::{Anomaly, Limits, Stats, Timestamp, TlsSession};
+
+/// Reads an input as a stream of choices; an exhausted input reads as zeros.
+struct Input<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Input<'a> {
+    fn byte(&mut self) -> u8 {
+        match self.rest.split_first() {
+            Some((&b, rest)) => {
+                self.rest = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+
+    fn u16(&mut self) -> u16 {
+        u16::from_be_bytes([self.byte(), self.byte()])
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::from(self.byte()).checked_rem(n).unwrap_or(0)
+    }
+
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        let (taken, rest) = self.rest.split_at(n.min(self.rest.len()));
+        self.rest = rest;
+        taken
+    }
+
+    fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.rest)
+    }
+}
+
+fn endpoints() -> [SocketAddr; 2] {
+    [
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000),
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 443),
+    ]
+}
+
+/// Collects what a connection emits.
+#[derive(Default)]
+struct Collect {
+    transactions: Vec<HttpTransaction>,
+    tls: Vec<TlsSession>,
+}
+
+impl EventSink for Collect {
+    fn on_transaction(&mut self, txn: HttpTransaction) {
+        self.transactions.push(txn);
+    }
+
+    fn on_tls(&mut self, record: crate::TlsRecord) {
+        self.tls.push(record.session);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bodies.
+
+/// Content-Encoding values: the first five are single codings the checker can produce itself.
+const ENCODINGS: [&str; 12] =
+    ["gzip", "deflate", "deflate", "x-gzip", "br", "identity", "gzip, gzip", "GZIP", "br, gzip", "compress", "", " , "];
+
+/// How the checker prepared the body bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Prepared {
+    /// The input bytes as they are: an encoded stream the fuzzer made.
+    Raw,
+    /// The input compressed with the encoding (gzip, zlib or raw deflate): decoding gives it back.
+    Compressed,
+    /// Compressed, then cut: decoding gives a prefix of it, or nothing.
+    Cut,
+    /// Compressed, then one byte changed: anything but a panic or a limit broken.
+    Damaged,
+}
+
+/// The input compressed as encoding `index` of [`ENCODINGS`] asks; `None` when the checker has
+/// no encoder for it (br) or it is not a single coding.
+fn compress(index: usize, original: &[u8]) -> Option<Vec<u8>> {
+    let level = flate2::Compression::fast();
+    let written = match index {
+        0 | 3 => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
+            e.write_all(original).and_then(|()| e.finish())
+        }
+        1 => {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), level);
+            e.write_all(original).and_then(|()| e.finish())
+        }
+        2 => {
+            let mut e = flate2::write::DeflateEncoder::new(Vec::new(), level);
+            e.write_all(original).and_then(|()| e.finish())
+        }
+        _ => return None,
+    };
+    written.ok()
+}
+
+/// One body as the checker made it, with what decoding it must give.
+struct Case {
+    encoding: &'static str,
+    prepared: Prepared,
+    original: Vec<u8>,
+    encoded: Vec<u8>,
+}
+
+fn case(input: &mut Input<'_>) -> Case {
+    let index = input.below(ENCODINGS.len());
+    let encoding = ENCODINGS.get(index).copied().unwrap_or("gzip");
+    let how = input.byte();
+    let cut_at = usize::from(input.u16());
+    let flip_at = usize::from(input.u16());
+    let mut original = input.rest().to_vec();
+    if how & 0x80 != 0 {
+        // A bomb: the input repeated up to 256 KiB compresses to little.
+        let unit = if original.is_empty() { vec![0u8] } else { original.clone() };
+        original = unit.iter().copied().cycle().take(256 * 1024).collect();
+    }
+    let compressed = compress(index, &original);
+    let (prepared, encoded) = match (how & 3, compressed) {
+        (0, _) | (_, None) => (Prepared::Raw, original.clone()),
+        (1, Some(c)) => (Prepared::Compressed, c),
+        (2, Some(mut c)) => {
+            c.truncate(cut_at.checked_rem(c.len().max(1)).unwrap_or(0));
+            (Prepared::Cut, c)
+        }
+        (_, Some(mut c)) => {
+            let len = c.len();
+            if let Some(b) = flip_at.checked_rem(len).and_then(|at| c.get_mut(at)) {
+                *b ^= 0x5a;
+            }
+            (Prepared::Damaged, c)
+        }
+    };
+    Case { encoding, prepared, original, encoded }
+}
+
+/// Limits small enough to be reached, from two input bytes (zero included).
+fn body_limits(input: &mut Input<'_>) -> Limits {
+    Limits {
+        body_sample_bytes: usize::from(input.byte()).saturating_mul(37),
+        max_decoded_body_bytes: usize::from(input.byte()).saturating_mul(97),
+        ..crate::check::tight_limits()
+    }
+}
+
+/// A body's limits and (for bodies the checker compressed) its decoding.
+fn check_body(body: &Body, c: &Case, limits: &Limits, anomalies: &[Anomaly]) {
+    assert!(
+        body.sample.len() <= limits.body_sample_bytes,
+        "sample {} > {}",
+        body.sample.len(),
+        limits.body_sample_bytes
+    );
+    let decoded = body.decoded.as_ref().map_or(0, Vec::len);
+    assert!(decoded <= limits.max_decoded_body_bytes, "decoded {decoded} > {}", limits.max_decoded_body_bytes);
+    if body.gap_bytes > 0 {
+        return;
+    }
+    assert!(c.encoded.starts_with(&body.sample), "the sample is not the start of the body");
+    let truncated = c.encoded.len() > limits.body_sample_bytes;
+    assert_eq!(body.sample_truncated, truncated, "sample_truncated");
+    let limit = limits.max_decoded_body_bytes;
+    match c.prepared {
+        Prepared::Compressed if !truncated && !body.sample.is_empty() => {
+            let want = c.original.get(..limit.min(c.original.len())).unwrap_or_default();
+            assert!(body.decoded.as_deref() == Some(want), "decoding does not give the body back");
+            assert_eq!(
+                anomalies.contains(&Anomaly::DecompressionLimit),
+                c.original.len() > limit,
+                "decompression limit anomaly"
+            );
+            assert!(!anomalies.contains(&Anomaly::ContentDecodingError), "a valid body is a decoding error");
+        }
+        Prepared::Compressed | Prepared::Cut => {
+            if let Some(d) = &body.decoded {
+                assert!(c.original.starts_with(d), "a cut body decodes to something else than its start");
+            }
+        }
+        Prepared::Raw | Prepared::Damaged => {}
+    }
+}
+
+/// The request or response framing of the HTTP path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// Content-Length equal to the body: framed exactly.
+    Length,
+    /// Well-formed chunked encoding (sizes from the input, maybe extensions and a trailer).
+    Chunked,
+    /// A Content-Length from the input.
+    AnyLength,
+    /// Chunked with sizes from the input that need not match the data.
+    AnyChunked,
+    /// No framing header (a request then has no body; a response runs to the close).
+    Nothing,
+}
+
+fn framing(input: &mut Input<'_>) -> Framing {
+    match input.below(8) {
+        0..=2 => Framing::Length,
+        3 | 4 => Framing::Chunked,
+        5 => Framing::AnyLength,
+        6 => Framing::AnyChunked,
+        _ => Framing::Nothing,
+    }
+}
+
+/// Whether a framing delimits the body exactly (the transaction must carry it whole).
+fn exact(f: Framing, response: bool) -> bool {
+    matches!(f, Framing::Length | Framing::Chunked) || (response && f == Framing::Nothing)
+}
+
+fn message(start: &str, encoding: &str, f: Framing, body: &[u8], input: &mut Input<'_>) -> Vec<u8> {
+    let mut out = format!("{start}\r\nHost: fuzz.test\r\nContent-Encoding: {encoding}\r\n").into_bytes();
+    let chunk = usize::from(input.byte()).saturating_add(1);
+    let extras = input.byte();
+    match f {
+        Framing::Length => out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes()),
+        Framing::AnyLength => out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", input.u16()).as_bytes()),
+        Framing::Chunked | Framing::AnyChunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n"),
+        Framing::Nothing => out.extend_from_slice(b"\r\n"),
+    }
+    match f {
+        Framing::Chunked | Framing::AnyChunked => {
+            for piece in body.chunks(chunk) {
+                let size = if f == Framing::AnyChunked { usize::from(input.u16()) } else { piece.len() };
+                let extension = if extras & 1 == 1 { ";name=\"v\"" } else { "" };
+                out.extend_from_slice(format!("{size:x}{extension}\r\n").as_bytes());
+                out.extend_from_slice(piece);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(if extras & 2 == 2 { b"0\r\nX-Trailer: 1\r\n\r\n" } else { b"0\r\n\r\n" });
+        }
+        _ => out.extend_from_slice(body),
+    }
+    out
+}
+
+/// The `body` fuzz target: one body, decoded directly and carried by a request and its
+/// response on an HTTP connection. Input: encoding, preparation, limits, framings, piece
+/// sizes, then the body bytes (the rest).
+pub fn body(data: &[u8]) {
+    let mut input = Input { rest: data };
+    let limits = body_limits(&mut input);
+    let request_framing = framing(&mut input);
+    let response_framing = framing(&mut input);
+    let piece = usize::from(input.byte()).saturating_add(1);
+    let gap = input.byte();
+    // The framing and feeding choices are read from these bytes, the body from the rest.
+    let mut choices = Input { rest: input.take(24) };
+    let c = case(&mut input);
+
+    // Directly.
+    let mut direct = Body::default();
+    for p in c.encoded.chunks(piece) {
+        direct.push(p, &limits);
+    }
+    let mut anomalies = Vec::new();
+    direct.decode(Some(c.encoding.as_bytes()), &limits, &mut |a| anomalies.push(a));
+    check_body(&direct, &c, &limits, &anomalies);
+
+    // In a request and its response.
+    let request = message("POST /upload HTTP/1.1", c.encoding, request_framing, &c.encoded, &mut choices);
+    let response = message("HTTP/1.1 200 OK", c.encoding, response_framing, &c.encoded, &mut choices);
+    let mut conn = HttpConn::new(1, endpoints());
+    let mut stats = Stats::default();
+    let mut out = Collect::default();
+    let bound = crate::check::connection_bound(&limits, piece);
+    for (dir, bytes) in [(0usize, &request), (1, &response)] {
+        for (i, p) in bytes.chunks(piece).enumerate() {
+            // A gap instead of one piece, when asked: then only the limits are checked.
+            if gap != 0 && i == usize::from(gap) {
+                conn.gap(dir, u32::try_from(p.len()).unwrap_or(0), Timestamp(1), &limits, &mut stats, &mut out);
+            } else {
+                conn.data(dir, p, Timestamp(1), &limits, &mut stats, &mut out);
+            }
+            assert!(conn.buffered_bytes() <= bound, "connection holds {} > {bound}", conn.buffered_bytes());
+        }
+    }
+    conn.end(Timestamp(2), &limits, &mut stats, &mut out);
+    for t in &out.transactions {
+        let bodies = std::iter::once(&t.request.body).chain(t.response.as_ref().map(|r| &r.body));
+        for b in bodies {
+            assert!(b.sample.len() <= limits.body_sample_bytes);
+            assert!(b.decoded.as_ref().map_or(0, Vec::len) <= limits.max_decoded_body_bytes);
+        }
+    }
+    let gapped = gap != 0 && usize::from(gap) < request.len().max(response.len()).div_ceil(piece);
+    if !gapped && exact(request_framing, false) && exact(response_framing, true) {
+        // Framed exactly: one transaction, both bodies as if pushed directly.
+        assert_eq!(out.transactions.len(), 1, "one request, one response");
+        if let Some(t) = out.transactions.first() {
+            assert!(t.request.complete, "the request is complete");
+            assert!(t.request.body == direct, "the request body differs from the body pushed directly");
+            let response = t.response.as_ref();
+            assert!(response.is_some_and(|r| r.complete), "the response is complete");
+            assert!(response.is_some_and(|r| r.body == direct), "the response body differs");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS.
+
+/// Record content types and handshake message types the framed mode uses.
+const CONTENT_TYPES: [u8; 6] = [22, 22, 22, 21, 20, 23];
+const HANDSHAKE_TYPES: [u8; 8] = [1, 2, 11, 11, 14, 4, 12, 16];
+
+/// Checks one direction's reader after a feed.
+fn check_reader(reader: &TlsReader, session: &TlsSession, limits: &Limits) {
+    let limit = limits.max_tls_handshake_bytes;
+    // Records and messages each within the limit (a record's payload may complete a message
+    // held whole), and growth at most doubling either.
+    assert!(reader.buffered_bytes() <= limit.saturating_mul(6), "reader holds {}", reader.buffered_bytes());
+    assert!(session.alerts.len() <= 8, "{} alerts", session.alerts.len());
+    assert!(session.chain_length <= 16, "chain of {}", session.chain_length);
+    // Facts come from messages within the limit (names may grow threefold in lossy UTF-8).
+    assert!(session.held_bytes() <= limit.saturating_mul(12), "session holds {}", session.held_bytes());
+}
+
+/// The `tls` fuzz target's flow half: TLS bytes per direction, as the input gives them or
+/// wrapped by the checker into handshake messages and records, into one session's readers and
+/// into an HTTP connection that sniffs them.
+///
+/// Input: a settings byte, then chunks `[direction bit and length][bytes]`. In framed mode each
+/// chunk is `[content type][handshake type][record size][body]`.
+pub fn tls_session(data: &[u8]) {
+    let mut input = Input { rest: data };
+    let settings = input.byte();
+    let framed = settings & 1 == 1;
+    let limits = Limits {
+        max_tls_handshake_bytes: if settings & 2 == 2 { 64 * 1024 } else { 512 },
+        ..crate::check::tight_limits()
+    };
+    let mut readers = [TlsReader::default(), TlsReader::default()];
+    let mut session = TlsSession::default();
+    let mut stats = Stats::default();
+    let mut conn = HttpConn::new(7, endpoints());
+    let mut conn_stats = Stats::default();
+    let mut out = Collect::default();
+    let mut ts = 0i64;
+    while !input.rest.is_empty() {
+        let header = input.u16();
+        let dir = usize::from(header >> 15);
+        let chunk = input.take(usize::from(header & 0x7fff));
+        let bytes = if framed { frame(chunk) } else { chunk.to_vec() };
+        ts = ts.saturating_add(1);
+        if let Some(reader) = readers.get_mut(dir) {
+            reader.feed(&bytes, Timestamp(ts), &mut session, &limits, &mut stats);
+            check_reader(reader, &session, &limits);
+        }
+        conn.data(dir, &bytes, Timestamp(ts), &limits, &mut conn_stats, &mut out);
+        let bound = crate::check::connection_bound(&limits, bytes.len());
+        assert!(conn.buffered_bytes() <= bound, "connection holds {} > {bound}", conn.buffered_bytes());
+    }
+    conn.end(Timestamp(ts), &limits, &mut conn_stats, &mut out);
+    for s in &out.tls {
+        assert!(s.alerts.len() <= 8 && s.chain_length <= 16);
+    }
+}
+
+/// Wraps one framed-mode chunk: a handshake message (or another record type) split into records.
+fn frame(chunk: &[u8]) -> Vec<u8> {
+    let mut input = Input { rest: chunk };
+    let content = CONTENT_TYPES.get(input.below(CONTENT_TYPES.len())).copied().unwrap_or(22);
+    let kind = HANDSHAKE_TYPES.get(input.below(HANDSHAKE_TYPES.len())).copied().unwrap_or(1);
+    let record = usize::from(input.u16()).clamp(1, 16 * 1024);
+    let body = input.rest();
+    let payload = if content == 22 {
+        let len = u32::try_from(body.len()).unwrap_or(0).to_be_bytes();
+        let mut m = vec![kind, len[1], len[2], len[3]];
+        m.extend_from_slice(body);
+        m
+    } else {
+        body.to_vec()
+    };
+    let mut out = Vec::new();
+    for piece in payload.chunks(record) {
+        out.extend_from_slice(&[content, 3, 3]);
+        out.extend_from_slice(&u16::try_from(piece.len()).unwrap_or(0).to_be_bytes());
+        out.extend_from_slice(piece);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing, clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A fixed pseudo-random byte stream (xorshift).
+    fn bytes(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    /// A body input: limits, framings, piece, gap, 24 framing bytes, encoding, preparation,
+    /// cut and flip positions, then the body.
+    fn body_input(sample: u8, decoded: u8, framings: [u8; 2], encoding: u8, how: u8, body: &[u8]) -> Vec<u8> {
+        let mut data = vec![sample, decoded, framings[0], framings[1], 50, 0];
+        data.extend([3u8; 24]);
+        data.extend([encoding, how, 0, 10, 0, 20]);
+        data.extend_from_slice(body);
+        data
+    }
+
+    #[test]
+    fn compressed_bodies_come_back_whole_or_at_the_limit() {
+        let text = b"{\"items\":[1,2,3],\"name\":\"a fairly compressible body body body body\"}".repeat(20);
+        for encoding in 0..5 {
+            for framings in [[0, 0], [3, 3], [0, 7], [3, 7]] {
+                // Room for everything; then a decoded limit below the body's size; then a bomb.
+                body(&body_input(255, 255, framings, encoding, 1, &text));
+                body(&body_input(255, 3, framings, encoding, 1, &text));
+                body(&body_input(255, 20, framings, encoding, 0x81, &text));
+                body(&body_input(2, 255, framings, encoding, 1, &text));
+                body(&body_input(255, 255, framings, encoding, 2, &text));
+                body(&body_input(255, 255, framings, encoding, 3, &text));
+            }
+        }
+    }
+
+    #[test]
+    fn pseudo_random_bodies_keep_the_limits() {
+        for seed in 0..300 {
+            body(&bytes(seed, (seed as usize * 13) % 700));
+        }
+        for data in [&b""[..], &[0xff; 100], &[0; 100]] {
+            body(data);
+        }
+    }
+
+    #[test]
+    fn framed_handshakes_reach_the_parsers() {
+        use apisonar_testkit::tls::{certificate, certificate_body, client_hello, server_hello};
+        // Client: a ClientHello; server: ServerHello and a certificate, each in framed mode.
+        let mut data = vec![1u8];
+        for (dir, kind, body) in [
+            (0u16, 0u8, client_hello("fuzz.example")),
+            (1, 1, server_hello()),
+            (1, 2, certificate_body(&[certificate("fuzz.example", "CA", 10)])),
+        ] {
+            let mut chunk = vec![0u8, kind, 0, 100];
+            chunk.extend(body);
+            data.extend(((dir << 15) | chunk.len() as u16).to_be_bytes());
+            data.extend(chunk);
+        }
+        let mut conn = HttpConn::new(1, endpoints());
+        let mut out = Collect::default();
+        let limits = Limits::default();
+        let mut rest = &data[1..];
+        while rest.len() >= 2 {
+            let header = u16::from_be_bytes([rest[0], rest[1]]);
+            let len = usize::from(header & 0x7fff);
+            conn.data(
+                usize::from(header >> 15),
+                &frame(&rest[2..2 + len]),
+                Timestamp(1),
+                &limits,
+                &mut Stats::default(),
+                &mut out,
+            );
+            rest = &rest[2 + len..];
+        }
+        conn.end(Timestamp(2), &limits, &mut Stats::default(), &mut out);
+        let session = out.tls.first().cloned().unwrap_or_default();
+        assert_eq!(session.client_hello.and_then(|c| c.sni), Some("fuzz.example".to_string()));
+        assert_eq!(session.certificate.map(|c| c.subject), Some("CN=fuzz.example".to_string()));
+        tls_session(&data);
+    }
+
+    #[test]
+    fn pseudo_random_tls_keeps_the_limits() {
+        for seed in 0..300 {
+            tls_session(&bytes(seed, (seed as usize * 29) % 3000));
+        }
+        tls_session(&[]);
+        tls_session(&[1, 0x80, 0x05, 0, 0, 0xff, 0xff, 0xff]);
+    }
+}
