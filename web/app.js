@@ -35,7 +35,7 @@ async function api(path, options = {}) {
 
 function show(...nodes) {
   const v = view();
-  v.replaceChildren(...nodes);
+  v.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined));
 }
 
 function fail(e) {
@@ -113,6 +113,12 @@ async function overview() {
         h("li", {}, h("a", { href: `#/alerts?state=open&severity=${s}` }, badge(s), " ", num(o.open_alerts_by_severity[s])))))),
     h("section", { class: "panel" }, h("h2", {}, "Requests over time (per hour)"),
       o.requests_per_hour.length ? chart(o.requests_per_hour) : h("p", { class: "muted" }, "No traffic yet.")),
+    o.overflow_total ? h("section", { class: "panel warning", role: "status" },
+      h("h2", {}, "Not catalogued"),
+      h("p", {}, `${num(o.overflow_total)} requests were over the inventory's caps ([inventory] in the configuration) and were counted here instead of becoming endpoints.`),
+      table(["Host", "Count", "Caps reached"], o.overflow.map((x) => [x.host === "*" ? "(hosts over the host cap)" : x.host,
+        num(Object.values(x.counts).reduce((a, b) => a + b, 0)),
+        Object.entries(x.counts).map(([k, v]) => `${k} ${num(v)}`).join(", ")]))) : null,
   );
 }
 

@@ -1,7 +1,7 @@
 //! The endpoint catalog: one record per (host, method, path template), built from observations
 //! and merged across runs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -240,8 +240,110 @@ fn response_shape(status: u16, content_type: Option<&str>, json: Option<&serde_j
 pub struct Changes {
     /// Endpoints to write (their full current record).
     pub upserts: Vec<Endpoint>,
-    /// Endpoints folded into another by templating, to delete.
+    /// Endpoints folded into another by templating, or past retention, to delete.
     pub removed: Vec<EndpointKey>,
+    /// Traffic over the inventory's caps since the last changes, to add to the stored counts.
+    pub overflow: Vec<Overflow>,
+}
+
+/// How big the inventory may grow. Over a cap, traffic is counted in an [`Overflow`] record
+/// (per host, or under [`OTHER_HOSTS`] when the host itself is over the cap) instead of making
+/// new records: memory stays bounded and nothing is dropped silently.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InventoryLimits {
+    /// Hosts with endpoints.
+    pub max_hosts: usize,
+    pub max_endpoints_per_host: usize,
+    /// Distinct methods per host (random methods would otherwise make endpoints of their own).
+    pub max_methods_per_host: usize,
+    /// Templating trie nodes per host (see `TemplateConfig::max_nodes_per_host`).
+    pub max_template_nodes_per_host: usize,
+    /// Server names with a TLS record.
+    pub max_tls_hosts: usize,
+    /// Alerts in the store.
+    pub max_alerts: usize,
+}
+
+impl Default for InventoryLimits {
+    fn default() -> Self {
+        InventoryLimits {
+            max_hosts: 5_000,
+            max_endpoints_per_host: 2_000,
+            max_methods_per_host: 16,
+            max_template_nodes_per_host: 20_000,
+            max_tls_hosts: 10_000,
+            max_alerts: 50_000,
+        }
+    }
+}
+
+/// The overflow record of traffic on hosts beyond `max_hosts`.
+pub const OTHER_HOSTS: &str = "*";
+
+/// Why traffic was not catalogued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverflowReason {
+    Hosts,
+    Endpoints,
+    Methods,
+    TlsHosts,
+    Alerts,
+}
+
+impl OverflowReason {
+    pub const ALL: [OverflowReason; 5] = [
+        OverflowReason::Hosts,
+        OverflowReason::Endpoints,
+        OverflowReason::Methods,
+        OverflowReason::TlsHosts,
+        OverflowReason::Alerts,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverflowReason::Hosts => "hosts",
+            OverflowReason::Endpoints => "endpoints",
+            OverflowReason::Methods => "methods",
+            OverflowReason::TlsHosts => "tls_hosts",
+            OverflowReason::Alerts => "alerts",
+        }
+    }
+}
+
+/// Traffic of one host (or of `OTHER_HOSTS`) that a cap kept out of the inventory.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overflow {
+    pub host: String,
+    /// Requests (or TLS handshakes, or alert occurrences) not catalogued, by reason.
+    pub counts: BTreeMap<OverflowReason, u64>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+impl Overflow {
+    pub fn total(&self) -> u64 {
+        self.counts.values().fold(0, |a, b| a.saturating_add(*b))
+    }
+
+    /// Adds `n` occurrences for `reason` at `ts`.
+    pub fn count(&mut self, reason: OverflowReason, n: u64, ts: i64) {
+        if self.counts.is_empty() {
+            self.first_seen = ts;
+            self.last_seen = ts;
+        }
+        add_count(self.counts.entry(reason).or_default(), n);
+        self.first_seen = self.first_seen.min(ts);
+        self.last_seen = self.last_seen.max(ts);
+    }
+
+    /// Folds another record of the same host into this one.
+    pub fn merge(&mut self, o: &Overflow) {
+        for (reason, n) in &o.counts {
+            self.count(*reason, *n, o.first_seen);
+        }
+        self.last_seen = self.last_seen.max(o.last_seen);
+    }
 }
 
 /// The catalog of every endpoint seen.
@@ -251,10 +353,24 @@ const CONSOLIDATE_EVERY: u64 = 512;
 #[derive(Debug, Default)]
 pub struct Catalog {
     templater: Templater,
+    limits: InventoryLimits,
     observed: u64,
     endpoints: BTreeMap<EndpointKey, Endpoint>,
+    /// Per host: endpoints, and the methods they use (for the caps).
+    hosts: HashMap<String, HostCount>,
     dirty: BTreeSet<EndpointKey>,
     removed: BTreeSet<EndpointKey>,
+    /// Overflow since the last `take_changes`, by host.
+    overflow: BTreeMap<String, Overflow>,
+    /// Overflow since this catalog was made, by reason (for counters).
+    overflow_totals: BTreeMap<OverflowReason, u64>,
+}
+
+#[derive(Debug, Default)]
+struct HostCount {
+    endpoints: usize,
+    /// Endpoints per method.
+    methods: BTreeMap<String, usize>,
 }
 
 /// The part of recording an observation that needs no catalog state: content types, parsed JSON
@@ -314,19 +430,98 @@ impl Prepared {
 
 impl Catalog {
     pub fn new(config: TemplateConfig) -> Catalog {
-        Catalog { templater: Templater::new(config), ..Catalog::default() }
+        Catalog::with_limits(config, InventoryLimits::default())
+    }
+
+    /// A catalog with these caps (`limits.max_template_nodes_per_host` overrides the config's).
+    pub fn with_limits(config: TemplateConfig, limits: InventoryLimits) -> Catalog {
+        let config = TemplateConfig { max_nodes_per_host: limits.max_template_nodes_per_host, ..config };
+        Catalog { templater: Templater::new(config), limits, ..Catalog::default() }
+    }
+
+    pub fn limits(&self) -> &InventoryLimits {
+        &self.limits
     }
 
     pub fn templater_mut(&mut self) -> &mut Templater {
         &mut self.templater
     }
 
-    /// Loads endpoints persisted by an earlier run; their templates seed the templater.
+    /// Loads endpoints persisted by an earlier run; their templates seed the templater. (A
+    /// store filled under larger caps is loaded whole: caps apply to what is new.)
     pub fn load(&mut self, endpoints: impl IntoIterator<Item = Endpoint>) {
         for e in endpoints {
             self.templater.learn(&e.host, &e.path);
-            self.endpoints.insert(e.key(), e);
+            self.insert(e);
         }
+    }
+
+    /// Adds a new endpoint record (its key must not be in the catalog yet) and counts it.
+    fn insert(&mut self, e: Endpoint) {
+        let count = self.hosts.entry(e.host.clone()).or_default();
+        count.endpoints = count.endpoints.saturating_add(1);
+        let m = count.methods.entry(e.method.clone()).or_default();
+        *m = m.saturating_add(1);
+        self.endpoints.insert(e.key(), e);
+    }
+
+    /// Takes an endpoint record out and uncounts it.
+    fn take(&mut self, key: &EndpointKey) -> Option<Endpoint> {
+        let e = self.endpoints.remove(key)?;
+        if let Some(count) = self.hosts.get_mut(&key.host) {
+            count.endpoints = count.endpoints.saturating_sub(1);
+            if let Some(m) = count.methods.get_mut(&key.method) {
+                *m = m.saturating_sub(1);
+                if *m == 0 {
+                    count.methods.remove(&key.method);
+                }
+            }
+            if count.endpoints == 0 {
+                self.hosts.remove(&key.host);
+            }
+        }
+        Some(e)
+    }
+
+    /// Counts traffic that a cap kept out, under `host`'s record.
+    pub fn count_overflow(&mut self, host: &str, reason: OverflowReason, ts: i64) {
+        // Records exist only for hosts in the catalog and for OTHER_HOSTS: bounded by max_hosts.
+        let host = if self.hosts.contains_key(host) { host } else { OTHER_HOSTS };
+        let record = self
+            .overflow
+            .entry(host.to_string())
+            .or_insert_with(|| Overflow { host: host.to_string(), ..Overflow::default() });
+        record.count(reason, 1, ts);
+        add_count(self.overflow_totals.entry(reason).or_default(), 1);
+    }
+
+    /// Overflow counted since this catalog was made, by reason.
+    pub fn overflow_totals(&self) -> &BTreeMap<OverflowReason, u64> {
+        &self.overflow_totals
+    }
+
+    /// Which cap, if any, keeps a request on `host` with `method` out before it is templated.
+    fn admits(&self, host: &str, method: &str) -> Result<(), OverflowReason> {
+        match self.hosts.get(host) {
+            None if self.hosts.len() >= self.limits.max_hosts => Err(OverflowReason::Hosts),
+            Some(c) if !c.methods.contains_key(method) && c.methods.len() >= self.limits.max_methods_per_host => {
+                Err(OverflowReason::Methods)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Deletes endpoints last seen before `cutoff` (retention); returns how many. The store
+    /// deletes them with the next changes.
+    pub fn prune(&mut self, cutoff: i64) -> usize {
+        let old: Vec<EndpointKey> =
+            self.endpoints.iter().filter(|(_, e)| e.last_seen < cutoff).map(|(k, _)| k.clone()).collect();
+        for key in &old {
+            self.take(key);
+            self.dirty.remove(key);
+            self.removed.insert(key.clone());
+        }
+        old.len()
     }
 
     pub fn len(&self) -> usize {
@@ -345,16 +540,21 @@ impl Catalog {
         self.endpoints.get(key)
     }
 
-    /// Records one observation.
-    pub fn observe(&mut self, obs: &Observation) -> Observed {
+    /// Records one observation; `None` when a cap kept it out (it is counted as overflow).
+    pub fn observe(&mut self, obs: &Observation) -> Option<Observed> {
         self.observe_prepared(obs, Prepared::new(obs, &sensitive::MaskKey::default()))
     }
 
-    /// Records one observation whose stateless part was done already (on another thread).
-    pub fn observe_prepared(&mut self, obs: &Observation, prepared: Prepared) -> Observed {
+    /// Records one observation whose stateless part was done already (on another thread);
+    /// `None` when a cap kept it out (it is counted as overflow).
+    pub fn observe_prepared(&mut self, obs: &Observation, prepared: Prepared) -> Option<Observed> {
         let Prepared { resp_ct, resp_schema, shape, req_ct, req_schema, findings } = prepared;
         let host = obs.endpoint_host();
         let method: String = obs.method.chars().take(32).collect();
+        if let Err(reason) = self.admits(&host, &method) {
+            self.count_overflow(&host, reason, obs.ts);
+            return None;
+        }
         let templated = self.templater.template(&host, obs.path(), shape);
         for (old, new) in &templated.renames {
             self.rename(&host, old, new);
@@ -364,14 +564,22 @@ impl Catalog {
             self.consolidate();
         }
         let key = EndpointKey { host: host.clone(), method: method.clone(), path: templated.template.clone() };
+        if !self.endpoints.contains_key(&key) {
+            let on_host = self.hosts.get(&host).map_or(0, |c| c.endpoints);
+            if on_host >= self.limits.max_endpoints_per_host {
+                self.count_overflow(&host, OverflowReason::Endpoints, obs.ts);
+                return None;
+            }
+            self.insert(Endpoint {
+                host,
+                method,
+                path: templated.template.clone(),
+                first_seen: obs.ts,
+                ..Endpoint::default()
+            });
+        }
         self.removed.remove(&key);
-        let e = self.endpoints.entry(key.clone()).or_insert_with(|| Endpoint {
-            host,
-            method,
-            path: templated.template.clone(),
-            first_seen: obs.ts,
-            ..Endpoint::default()
-        });
+        let e = self.endpoints.get_mut(&key)?;
         self.dirty.insert(key.clone());
         add_count(&mut e.hits, 1);
         count_hour(&mut e.hourly, obs.ts.div_euclid(MICROS_PER_HOUR), 1);
@@ -453,7 +661,7 @@ impl Catalog {
                 }
             }
         }
-        Observed { key, findings }
+        Some(Observed { key, findings })
     }
 
     /// Folds every endpoint of `host` whose path is `old` or lies under it into `new`.
@@ -476,7 +684,7 @@ impl Catalog {
 
     /// Files the endpoint `key` under `path`, folding it into an existing one there.
     fn move_endpoint(&mut self, key: EndpointKey, path: String, why: Option<String>) {
-        let Some(mut e) = self.endpoints.remove(&key) else { return };
+        let Some(mut e) = self.take(&key) else { return };
         e.path = path;
         e.path_params.clear();
         if let Some(w) = why {
@@ -485,9 +693,7 @@ impl Catalog {
         let new_key = e.key();
         match self.endpoints.get_mut(&new_key) {
             Some(existing) => existing.merge(&e),
-            None => {
-                self.endpoints.insert(new_key.clone(), e);
-            }
+            None => self.insert(e),
         }
         self.dirty.remove(&key);
         self.dirty.insert(new_key);
@@ -534,6 +740,10 @@ impl Catalog {
             std::mem::take(&mut self.dirty).into_iter().filter_map(|k| self.endpoints.get(&k).cloned()).collect();
         let removed =
             std::mem::take(&mut self.removed).into_iter().filter(|k| !self.endpoints.contains_key(k)).collect();
-        Changes { upserts, removed }
+        let overflow = std::mem::take(&mut self.overflow).into_values().collect();
+        Changes { upserts, removed, overflow }
     }
 }
+
+#[cfg(test)]
+mod tests;

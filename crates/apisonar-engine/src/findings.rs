@@ -239,6 +239,7 @@ pub fn injection_alerts_of(obs: &Observation, key: &EndpointKey, by_kind: Attemp
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::{Catalog, ObservedResponse, TemplateConfig};
@@ -311,7 +312,7 @@ mod tests {
                     vec![("set-cookie".into(), format!("sid={v}")), ("content-type".into(), "application/json".into())];
                 r.body = json.clone().into_bytes();
             }
-            let seen = catalog.observe(&o);
+            let Some(seen) = catalog.observe(&o) else { continue };
             let _ = data_alerts(&o, &seen.key, &seen.findings);
             let _ = injection_alerts(&o, &seen.key);
             let _ = behavior.observe(&o, &seen.key);
@@ -332,13 +333,13 @@ mod tests {
             "{\"user\":\"a\",\"password\":\"pw12345\"}",
             false,
         );
-        let seen = c.observe(&o);
+        let seen = c.observe(&o).unwrap();
         assert_eq!(
             kinds(&data_alerts(&o, &seen.key, &seen.findings)),
             vec![("cleartext_credentials".into(), "password".into())]
         );
         let tls = Observation { encrypted: true, ..o };
-        let seen = c.observe(&tls);
+        let seen = c.observe(&tls).unwrap();
         assert!(data_alerts(&tls, &seen.key, &seen.findings).is_empty(), "no cleartext alert for encrypted traffic");
     }
 

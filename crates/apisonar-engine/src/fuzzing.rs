@@ -16,7 +16,7 @@ use crate::behavior::{Behavior, Thresholds};
 use crate::catalog::{Endpoint, EndpointKey, Prepared};
 use crate::sensitive::{Class, MaskKey};
 use crate::spec::{Spec, SpecError};
-use crate::{Alert, Catalog, Observation, ObservedResponse, TemplateConfig};
+use crate::{Alert, Catalog, InventoryLimits, Observation, ObservedResponse, TemplateConfig};
 
 /// Most observations decoded from one input.
 const MAX_OBSERVATIONS: usize = 48;
@@ -619,6 +619,8 @@ struct Settings {
     /// Changes are taken after every `changes_every` observations.
     changes_every: usize,
     pin_spec: bool,
+    /// Inventory caps (small ones when the settings byte asks).
+    limits: InventoryLimits,
 }
 
 fn settings(byte: u8) -> Settings {
@@ -654,6 +656,17 @@ fn settings(byte: u8) -> Settings {
         thresholds,
         changes_every: usize::from((byte >> 2) & 7).saturating_add(1),
         pin_spec: byte & 32 == 32,
+        limits: if byte & 64 == 64 {
+            InventoryLimits {
+                max_hosts: 3,
+                max_endpoints_per_host: 6,
+                max_methods_per_host: 3,
+                max_template_nodes_per_host: 24,
+                ..InventoryLimits::default()
+            }
+        } else {
+            InventoryLimits::default()
+        },
     }
 }
 
@@ -676,8 +689,9 @@ pub fn transactions(data: &[u8]) -> Outcome {
 }
 
 /// The spec of posture classification; parsing it cannot fail (a unit test says so).
-fn posture_spec() -> Vec<Spec> {
-    crate::spec::parse("fuzz.yaml", POSTURE_SPEC).into_iter().collect()
+fn posture_spec() -> &'static [Spec] {
+    static SPECS: std::sync::OnceLock<Vec<Spec>> = std::sync::OnceLock::new();
+    SPECS.get_or_init(|| crate::spec::parse("fuzz.yaml", POSTURE_SPEC).into_iter().collect())
 }
 
 /// Bounds of the catalog on one endpoint (catalog.rs and schema.rs).
@@ -749,9 +763,9 @@ fn check_alert(a: &Alert, key: &EndpointKey) {
 fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
     let specs = posture_spec();
     let key = MaskKey::default();
-    let mut catalog = Catalog::new(settings.template.clone());
+    let mut catalog = Catalog::with_limits(settings.template.clone(), settings.limits.clone());
     if settings.pin_spec {
-        for spec in &specs {
+        for spec in specs {
             let templates: Vec<String> = spec.operations.iter().map(|o| o.path.clone()).collect();
             catalog.pin_all(spec.hosts.first().map(String::as_str), &templates);
         }
@@ -765,7 +779,13 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
         let prepared = Prepared::new(obs, &key);
         let attempts = crate::findings::injection_attempts(obs);
         // On the inventory thread.
-        let observed = catalog.observe_prepared(obs, prepared);
+        let Some(observed) = catalog.observe_prepared(obs, prepared) else {
+            // Kept out by a cap: counted as overflow, and the caps hold.
+            check_caps(&catalog);
+            let overflow: u64 = catalog.overflow_totals().values().fold(0, |a, b| a.saturating_add(*b));
+            assert!(overflow > 0, "an observation kept out without being counted");
+            continue;
+        };
         assert!(observed.key.path.starts_with('/'), "template {:?} of {:?}", observed.key.path, obs.target);
         let endpoint = catalog.get(&observed.key);
         assert!(endpoint.is_some(), "the observation's endpoint {:?} is not in the catalog", observed.key);
@@ -804,13 +824,14 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
     }
     check_documents(&endpoints);
     outcome.endpoints = endpoints.len();
-    outcome.documented = check_posture(&specs, &endpoints);
+    outcome.documented = check_posture(specs, &endpoints);
     // A second run loads what the first stored and sees the same traffic again.
     let mut again = Catalog::new(settings.template.clone());
     again.load(endpoints);
     for obs in observations.iter().take(8) {
-        let observed = again.observe_prepared(obs, Prepared::new(obs, &key));
-        assert!(observed.key.path.starts_with('/'));
+        if let Some(observed) = again.observe_prepared(obs, Prepared::new(obs, &key)) {
+            assert!(observed.key.path.starts_with('/'));
+        }
     }
     again.take_changes();
     for e in again.endpoints() {
@@ -819,8 +840,30 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
     outcome
 }
 
+/// The inventory caps: hosts, endpoints per host, methods per host.
+fn check_caps(catalog: &Catalog) {
+    let limits = catalog.limits();
+    let mut hosts: BTreeMap<&str, (usize, BTreeSet<&str>)> = BTreeMap::new();
+    for e in catalog.endpoints() {
+        let host = hosts.entry(e.host.as_str()).or_default();
+        host.0 = host.0.saturating_add(1);
+        host.1.insert(e.method.as_str());
+    }
+    assert!(hosts.len() <= limits.max_hosts, "{} hosts", hosts.len());
+    for (host, (endpoints, methods)) in hosts {
+        assert!(endpoints <= limits.max_endpoints_per_host, "{endpoints} endpoints on {host:?}");
+        assert!(methods.len() <= limits.max_methods_per_host, "{} methods on {host:?}", methods.len());
+    }
+}
+
 fn check_changes(catalog: &mut Catalog) {
+    check_caps(catalog);
     let changes = catalog.take_changes();
+    for o in &changes.overflow {
+        assert!(o.total() > 0, "an empty overflow record");
+        let known = o.host == crate::catalog::OTHER_HOSTS || catalog.endpoints().any(|e| e.host == o.host);
+        assert!(known, "overflow of {:?}, a host neither catalogued nor `*`", o.host);
+    }
     for e in &changes.upserts {
         assert!(catalog.get(&e.key()).is_some_and(|c| c == e), "an upsert that is not the catalog's record");
         check_endpoint(e);
@@ -936,8 +979,9 @@ fn check_spec(spec: &Spec) {
                 response: None,
                 encrypted: false,
             };
-            let observed = catalog.observe(&obs);
-            assert!(observed.key.path.starts_with('/'));
+            if let Some(observed) = catalog.observe(&obs) {
+                assert!(observed.key.path.starts_with('/'));
+            }
         }
     }
     catalog.take_changes();

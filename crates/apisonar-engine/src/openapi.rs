@@ -116,14 +116,36 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
+/// The path as a document key, with each parameter name used once: templating can give two
+/// positions of one path the same name (`/{id}/x/{id}`), which OpenAPI forbids. Returns the
+/// path and, per parameter, its name in the document and in the catalog.
+fn document_path(path: &str) -> (String, Vec<(String, String)>) {
+    let mut params: Vec<(String, String)> = Vec::new();
+    let segments: Vec<String> = path
+        .split('/')
+        .map(|seg| {
+            let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else { return seg.to_string() };
+            let mut unique = name.to_string();
+            let mut n = 1u32;
+            while params.iter().any(|(used, _)| *used == unique) {
+                n = n.saturating_add(1);
+                unique = format!("{name}{n}");
+            }
+            params.push((unique.clone(), name.to_string()));
+            format!("{{{unique}}}")
+        })
+        .collect();
+    (segments.join("/"), params)
+}
+
 fn operation(e: &Endpoint, schemes: &mut BTreeMap<String, Value>) -> Value {
     let mut op = Map::new();
     op.insert("operationId".into(), json!(operation_id(&e.method, &e.path)));
     op.insert("summary".into(), json!(format!("{} {} (seen {} times)", e.method, e.path, e.hits)));
     let mut parameters = Vec::new();
-    for seg in e.path.split('/').filter(|s| s.starts_with('{') && s.ends_with('}')) {
-        let name = seg.trim_matches(|c| c == '{' || c == '}');
-        let schema = e.path_params.get(name).map(path_param_schema).unwrap_or_else(|| json!({ "type": "string" }));
+    for (name, in_catalog) in document_path(&e.path).1 {
+        let schema =
+            e.path_params.get(&in_catalog).map(path_param_schema).unwrap_or_else(|| json!({ "type": "string" }));
         parameters.push(json!({ "name": name, "in": "path", "required": true, "schema": schema }));
     }
     for (name, p) in &e.query_params {
@@ -194,6 +216,7 @@ fn operation(e: &Endpoint, schemes: &mut BTreeMap<String, Value>) -> Value {
 /// The OpenAPI 3.1 document for the endpoints of one host.
 pub fn document(host: &str, endpoints: &[&Endpoint]) -> Value {
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    let mut operation_ids = std::collections::BTreeSet::new();
     let mut schemes = BTreeMap::new();
     let mut encrypted = 0u64;
     let mut cleartext = 0u64;
@@ -204,7 +227,19 @@ pub fn document(host: &str, endpoints: &[&Endpoint]) -> Value {
         if !matches!(method.as_str(), "get" | "put" | "post" | "delete" | "options" | "head" | "patch" | "trace") {
             continue;
         }
-        paths.entry(e.path.clone()).or_default().insert(method, operation(e, &mut schemes));
+        let mut op = operation(e, &mut schemes);
+        // Ids made from paths can coincide (`/a-b` and `/a_b`); OpenAPI wants them unique.
+        if let Some(id) = op.get_mut("operationId") {
+            let base = id.as_str().unwrap_or("operation").to_string();
+            let mut unique = base.clone();
+            let mut n = 1u32;
+            while !operation_ids.insert(unique.clone()) {
+                n = n.saturating_add(1);
+                unique = format!("{base}_{n}");
+            }
+            *id = json!(unique);
+        }
+        paths.entry(document_path(&e.path).0).or_default().insert(method, op);
     }
     let scheme = if encrypted > cleartext { "https" } else { "http" };
     let mut doc = json!({
@@ -282,5 +317,34 @@ mod tests {
         );
         assert_eq!(post["security"], json!([{"basicAuth": []}]));
         assert_eq!(doc["components"]["securitySchemes"]["basicAuth"]["scheme"], "basic");
+    }
+
+    #[test]
+    fn a_parameter_name_used_twice_in_a_path_is_numbered() {
+        assert_eq!(
+            document_path("/a/{id}/b/{id}/{x}/{id}"),
+            (
+                "/a/{id}/b/{id2}/{x}/{id3}".to_string(),
+                vec![
+                    ("id".into(), "id".into()),
+                    ("id2".into(), "id".into()),
+                    ("x".into(), "x".into()),
+                    ("id3".into(), "id".into())
+                ]
+            )
+        );
+        let e = Endpoint { host: "h".into(), method: "GET".into(), path: "/u/{id}/{id}".into(), ..Endpoint::default() };
+        let (a, b) = (Endpoint { path: "/a-b".into(), ..e.clone() }, Endpoint { path: "/a_b".into(), ..e.clone() });
+        let doc = document("h", &[&e, &a, &b]);
+        let ids: std::collections::BTreeSet<&str> = doc["paths"]
+            .as_object()
+            .map(|p| p.values().filter_map(|item| item["get"]["operationId"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(ids.len(), 3, "{ids:?}");
+        let names: Vec<&str> = doc["paths"]["/u/{id}/{id2}"]["get"]["parameters"]
+            .as_array()
+            .map(|p| p.iter().filter_map(|x| x["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(names, ["id", "id2"]);
     }
 }

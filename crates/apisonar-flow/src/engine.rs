@@ -95,8 +95,19 @@ impl FlowEngine {
         }
     }
 
-    /// An engine for shard `shard` of `shards`: connection ids stay unique across shards.
+    /// An engine for shard `shard` of `shards`: connection ids stay unique across shards, and the
+    /// sensor-wide limits (flows, buffered bytes, fragments) are shared out, so that memory is
+    /// bounded by the configuration whatever the number of workers.
     pub fn shard(limits: Limits, shard: u64, shards: u64) -> FlowEngine {
+        let n = usize::try_from(shards.max(1)).unwrap_or(usize::MAX);
+        let share = |total: usize| total.checked_div(n).unwrap_or(total).max(1);
+        let limits = Limits {
+            max_flows: share(limits.max_flows),
+            max_buffered_bytes: share(limits.max_buffered_bytes),
+            max_fragment_datagrams: share(limits.max_fragment_datagrams),
+            max_fragment_bytes: share(limits.max_fragment_bytes),
+            ..limits
+        };
         let mut engine = FlowEngine::new(limits);
         engine.table.number_from(shard, shards);
         engine

@@ -3,7 +3,8 @@
 /// Hard limits. Each one, when reached, evicts or truncates and counts an [`crate::Anomaly`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Concurrent TCP connections tracked; beyond it the least recently active are evicted.
+    /// Concurrent TCP connections tracked (over all shards: `FlowEngine::shard` gives each its
+    /// share); beyond it the least recently active are evicted.
     pub max_flows: usize,
     /// A connection with no packet for this long (packet time) is closed.
     pub idle_timeout_secs: u32,
@@ -37,9 +38,9 @@ pub struct Limits {
     /// TLS bytes buffered per direction while a handshake is read (records, then handshake
     /// messages); a record or message declaring more stops reading that direction.
     pub max_tls_handshake_bytes: usize,
-    /// Bytes buffered over all connections of one engine (out-of-order segments, heads, body
-    /// samples of pending requests, sniffing and TLS buffers). Beyond it the least recently
-    /// active connections are closed until the total is under it again.
+    /// Bytes buffered over all connections (out-of-order segments, heads, body samples of
+    /// pending requests, sniffing and TLS buffers; shared out over shards like `max_flows`).
+    /// Beyond it the least recently active connections are closed until the total is under it.
     pub max_buffered_bytes: usize,
 }
 
@@ -62,7 +63,7 @@ impl Default for Limits {
             max_fragment_bytes: 16 * 1024 * 1024,
             fragment_timeout_secs: 30,
             max_tls_handshake_bytes: 64 * 1024,
-            max_buffered_bytes: 1024 * 1024 * 1024,
+            max_buffered_bytes: 128 * 1024 * 1024,
         }
     }
 }

@@ -36,7 +36,7 @@ struct Flow {
     id: u64,
     endpoints: [SocketAddr; 2],
     tcp: [Reassembler; 2],
-    http: HttpConn,
+    http: App,
     first_ts: Timestamp,
     last_ts: Timestamp,
     packets: u64,
@@ -52,7 +52,82 @@ struct Flow {
 
 impl Flow {
     fn buffered_bytes(&self) -> usize {
-        self.tcp.iter().map(Reassembler::buffered_bytes).fold(self.http.buffered_bytes(), usize::saturating_add)
+        let app = self.http.conn.as_ref().map_or(0, |c| c.buffered_bytes());
+        self.tcp.iter().map(Reassembler::buffered_bytes).fold(app, usize::saturating_add)
+    }
+}
+
+/// A connection's application layer, made at its first payload byte or stream event: most flows
+/// a sensor on the internet sees (scans, SYN floods) carry none, and the parser state is half a
+/// flow's size.
+struct App {
+    id: u64,
+    endpoints: [SocketAddr; 2],
+    conn: Option<Box<HttpConn>>,
+    /// The client side the TCP handshake showed, until there is a connection to tell.
+    hint: Option<usize>,
+}
+
+impl App {
+    fn new(id: u64, endpoints: [SocketAddr; 2]) -> App {
+        App { id, endpoints, conn: None, hint: None }
+    }
+
+    fn conn(&mut self) -> &mut HttpConn {
+        let (id, endpoints, hint) = (self.id, self.endpoints, self.hint);
+        self.conn.get_or_insert_with(|| {
+            let mut conn = Box::new(HttpConn::new(id, endpoints));
+            if let Some(dir) = hint {
+                conn.client_hint(dir);
+            }
+            conn
+        })
+    }
+
+    fn client_hint(&mut self, dir: usize) {
+        match &mut self.conn {
+            Some(conn) => conn.client_hint(dir),
+            None => {
+                self.hint.get_or_insert(dir);
+            }
+        }
+    }
+
+    fn client_dir(&self) -> Option<usize> {
+        self.conn.as_ref().map_or(self.hint, |c| c.client_dir())
+    }
+
+    fn response_waits_for_request(&self, dir: usize) -> bool {
+        self.conn.as_ref().is_some_and(|c| c.response_waits_for_request(dir))
+    }
+
+    fn end_direction(
+        &mut self,
+        dir: usize,
+        ts: Timestamp,
+        limits: &Limits,
+        stats: &mut Stats,
+        out: &mut dyn EventSink,
+    ) {
+        if let Some(conn) = &mut self.conn {
+            conn.end_direction(dir, ts, limits, stats, out);
+        }
+    }
+
+    fn mark_unfinished(&mut self, anomaly: Anomaly) {
+        if let Some(conn) = &mut self.conn {
+            conn.mark_unfinished(anomaly);
+        }
+    }
+
+    fn end(&mut self, ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+        if let Some(conn) = &mut self.conn {
+            conn.end(ts, limits, stats, out);
+        }
+    }
+
+    fn protocol(&self) -> crate::AppProtocol {
+        self.conn.as_ref().map_or(crate::AppProtocol::Empty, |c| c.protocol())
     }
 }
 
@@ -76,7 +151,7 @@ pub(crate) struct FlowTable {
 
 /// Feeds one direction's reassembled bytes to the connection's parser.
 struct DirSink<'a> {
-    http: &'a mut HttpConn,
+    http: &'a mut App,
     dir: usize,
     ts: Timestamp,
     limits: &'a Limits,
@@ -86,16 +161,17 @@ struct DirSink<'a> {
 impl StreamSink for DirSink<'_> {
     fn data(&mut self, bytes: &[u8], ts: Timestamp, stats: &mut Stats) {
         stats::add(&mut stats.tcp_payload_bytes, bytes.len() as u64);
-        self.http.data(self.dir, bytes, ts, self.limits, stats, self.out);
+        self.http.conn().data(self.dir, bytes, ts, self.limits, stats, self.out);
     }
 
     fn gap(&mut self, len: u32, stats: &mut Stats) {
-        self.http.anomaly(self.dir, Anomaly::TcpGap, stats);
-        self.http.gap(self.dir, len, self.ts, self.limits, stats, self.out);
+        let conn = self.http.conn();
+        conn.anomaly(self.dir, Anomaly::TcpGap, stats);
+        conn.gap(self.dir, len, self.ts, self.limits, stats, self.out);
     }
 
     fn anomaly(&mut self, anomaly: Anomaly, stats: &mut Stats) {
-        self.http.anomaly(self.dir, anomaly, stats);
+        self.http.conn().anomaly(self.dir, anomaly, stats);
     }
 }
 
@@ -167,7 +243,7 @@ impl FlowTable {
                 id,
                 endpoints,
                 tcp: [Reassembler::default(), Reassembler::default()],
-                http: HttpConn::new(id, endpoints),
+                http: App::new(id, endpoints),
                 first_ts: ts,
                 last_ts: ts,
                 packets: 0,

@@ -26,15 +26,21 @@ fn contract(store: &dyn Store) {
     assert!(store.endpoints().unwrap_or_default().is_empty());
     let a = endpoint("/a", 1, 100);
     let b = endpoint("/b/{id}", 2, 200);
-    store.apply(&Changes { upserts: vec![a.clone(), b.clone()], removed: vec![] }).unwrap_or_else(|e| panic!("{e}"));
+    store
+        .apply(&Changes { upserts: vec![a.clone(), b.clone()], ..Changes::default() })
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut got = store.endpoints().unwrap_or_default();
     got.sort_by(|x, y| x.path.cmp(&y.path));
     assert_eq!(got, vec![a.clone(), b.clone()]);
     let a2 = endpoint("/a", 5, 300);
     let removed = vec![EndpointKey { host: "api.test".into(), method: "GET".into(), path: "/b/{id}".into() }];
-    store.apply(&Changes { upserts: vec![a2.clone()], removed }).unwrap_or_else(|e| panic!("{e}"));
+    store
+        .apply(&Changes { upserts: vec![a2.clone()], removed, ..Changes::default() })
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(store.endpoints().unwrap_or_default(), vec![a2.clone()]);
-    store.apply(&Changes { upserts: vec![endpoint("/old", 1, 10)], removed: vec![] }).unwrap_or_else(|e| panic!("{e}"));
+    store
+        .apply(&Changes { upserts: vec![endpoint("/old", 1, 10)], ..Changes::default() })
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(store.prune(50).unwrap_or(0), 1);
     assert_eq!(store.endpoints().unwrap_or_default(), vec![a2]);
     let o = crate::TemplateOverride { host: Some("api.test".into()), template: "/repos/{owner}/{repo}".into() };
@@ -47,6 +53,7 @@ fn contract(store: &dyn Store) {
     assert!(!store.remove_override(&o).unwrap_or(true));
     assert_eq!(store.overrides().unwrap_or_default(), vec![any]);
     specs_and_alerts(store);
+    overflow(store);
     let h = apisonar_engine::tlsposture::TlsHost { host: "tls.test".into(), sessions: 2, ..Default::default() };
     store.put_tls_hosts(std::slice::from_ref(&h)).unwrap_or_else(|e| panic!("{e}"));
     store.put_tls_hosts(std::slice::from_ref(&h)).unwrap_or_else(|e| panic!("{e}"));
@@ -120,6 +127,57 @@ fn specs_and_alerts(store: &dyn Store) {
     let all = store.alerts().unwrap_or_default();
     assert_eq!(all.len(), 2);
     assert!(all[0].id < all[1].id, "listed oldest first");
+    assert!(store.has_alert(&all[1].dedup_key()).unwrap());
+    assert!(!store.has_alert("no such key").unwrap());
+    // Retention: the alert last seen at 20 goes, the one at 40 stays, with its key.
+    assert_eq!(store.prune_alerts(30).unwrap(), 1);
+    let kept = store.alerts().unwrap_or_default();
+    assert_eq!(kept.iter().map(|a| a.last_seen).collect::<Vec<_>>(), [40]);
+    assert!(!store.has_alert(&other.0.dedup_key()).unwrap());
+    let (renewed, new) =
+        store.upsert_alert(&Alert { client: Some("10.0.0.9".into()), ..draft_template() }, AlertMerge::Add).unwrap();
+    assert!(new && renewed.id > other.0.id, "a pruned alert that fires again is new");
+}
+
+fn draft_template() -> apisonar_engine::Alert {
+    apisonar_engine::Alert {
+        id: 0,
+        kind: "shadow_api".into(),
+        subtype: None,
+        severity: apisonar_engine::Severity::Medium,
+        title: "t".into(),
+        host: "h".into(),
+        method: "GET".into(),
+        path: "/x".into(),
+        client: None,
+        count: 1,
+        first_seen: 50,
+        last_seen: 50,
+        state: apisonar_engine::AlertState::Open,
+        evidence: "e".into(),
+    }
+}
+
+fn overflow(store: &dyn Store) {
+    use apisonar_engine::{Overflow, OverflowReason};
+    let record = |host: &str, reason, n, ts| {
+        let mut o = Overflow { host: host.into(), ..Overflow::default() };
+        o.count(reason, n, ts);
+        o
+    };
+    let first = vec![record("a.test", OverflowReason::Endpoints, 3, 10), record("*", OverflowReason::Hosts, 5, 20)];
+    store.apply(&Changes { overflow: first, ..Changes::default() }).unwrap();
+    let second =
+        vec![record("a.test", OverflowReason::Endpoints, 2, 5), record("a.test", OverflowReason::Methods, 1, 30)];
+    store.apply(&Changes { overflow: second, ..Changes::default() }).unwrap();
+    let mut got = store.overflow().unwrap();
+    got.sort_by(|x, y| x.host.cmp(&y.host));
+    assert_eq!(got.len(), 2);
+    assert_eq!((got[0].host.as_str(), got[0].total()), ("*", 5));
+    let a = &got[1];
+    assert_eq!(a.counts.get(&OverflowReason::Endpoints), Some(&5));
+    assert_eq!(a.counts.get(&OverflowReason::Methods), Some(&1));
+    assert_eq!((a.first_seen, a.last_seen), (5, 30));
 }
 
 /// A model test: a random sequence of catalog changes leaves both stores with the catalog's state.
@@ -186,7 +244,8 @@ fn reopening_keeps_data() {
     let dir = temp_dir("reopen");
     {
         let s = SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-        s.apply(&Changes { upserts: vec![endpoint("/kept", 3, 9)], removed: vec![] }).unwrap_or_else(|e| panic!("{e}"));
+        s.apply(&Changes { upserts: vec![endpoint("/kept", 3, 9)], ..Changes::default() })
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     let s = SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.endpoints().unwrap_or_default(), vec![endpoint("/kept", 3, 9)]);

@@ -45,7 +45,7 @@ pub enum StoreError {
 pub trait Store {
     /// Every endpoint record.
     fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError>;
-    /// Writes upserts and deletions as one atomic batch.
+    /// Writes upserts and deletions as one atomic batch, and adds the overflow counts.
     fn apply(&self, changes: &Changes) -> Result<(), StoreError>;
     /// Deletes endpoints last seen before `cutoff` (microseconds since the epoch); returns how many.
     fn prune(&self, cutoff: i64) -> Result<usize, StoreError>;
@@ -65,8 +65,14 @@ pub trait Store {
     fn tls_hosts(&self) -> Result<Vec<apisonar_engine::tlsposture::TlsHost>, StoreError>;
     /// Writes (replaces) TLS host records.
     fn put_tls_hosts(&self, hosts: &[apisonar_engine::tlsposture::TlsHost]) -> Result<(), StoreError>;
+    /// Traffic over the inventory's caps, per host (added up by `apply`).
+    fn overflow(&self) -> Result<Vec<apisonar_engine::Overflow>, StoreError>;
     /// Every alert, by id.
     fn alerts(&self) -> Result<Vec<Alert>, StoreError>;
+    /// Whether an alert with this dedup key is stored.
+    fn has_alert(&self, dedup_key: &str) -> Result<bool, StoreError>;
+    /// Deletes alerts last seen before `cutoff` (microseconds since the epoch); returns how many.
+    fn prune_alerts(&self, cutoff: i64) -> Result<usize, StoreError>;
     /// Records an occurrence: a new alert, or the existing one with the same dedup key updated
     /// (a resolved alert that fires again reopens). Returns the alert as stored and whether it
     /// is new.

@@ -18,6 +18,9 @@ pub struct MemoryStore {
     alerts: Mutex<BTreeMap<u64, Vec<u8>>>,
     tls_hosts: Mutex<BTreeMap<String, Vec<u8>>>,
     settings: Mutex<BTreeMap<String, Vec<u8>>>,
+    overflow: Mutex<BTreeMap<String, apisonar_engine::Overflow>>,
+    /// The last alert id given out: ids are never reused, even after retention.
+    last_alert_id: Mutex<u64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -46,7 +49,41 @@ impl Store for MemoryStore {
             map.remove(&endpoint_key(k));
         }
         map.extend(encoded);
+        let mut overflow = lock(&self.overflow);
+        for o in &changes.overflow {
+            overflow
+                .entry(o.host.clone())
+                .or_insert_with(|| apisonar_engine::Overflow { host: o.host.clone(), ..Default::default() })
+                .merge(o);
+        }
         Ok(())
+    }
+
+    fn overflow(&self) -> Result<Vec<apisonar_engine::Overflow>, StoreError> {
+        Ok(lock(&self.overflow).values().cloned().collect())
+    }
+
+    fn has_alert(&self, dedup_key: &str) -> Result<bool, StoreError> {
+        for value in lock(&self.alerts).values() {
+            if decode::<Alert>(value, "alert")?.dedup_key() == dedup_key {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn prune_alerts(&self, cutoff: i64) -> Result<usize, StoreError> {
+        let mut alerts = lock(&self.alerts);
+        let mut old = Vec::new();
+        for (id, value) in alerts.iter() {
+            if decode::<Alert>(value, "alert")?.last_seen < cutoff {
+                old.push(*id);
+            }
+        }
+        for id in &old {
+            alerts.remove(id);
+        }
+        Ok(old.len())
     }
 
     fn prune(&self, cutoff: i64) -> Result<usize, StoreError> {
@@ -118,7 +155,9 @@ impl Store for MemoryStore {
                 return Ok((existing, false));
             }
         }
-        let id = alerts.keys().next_back().map_or(1, |k| k + 1);
+        let mut last = lock(&self.last_alert_id);
+        let id = alerts.keys().next_back().copied().unwrap_or(0).max(*last).saturating_add(1);
+        *last = id;
         let alert = Alert { id, ..draft.clone() };
         alerts.insert(id, encode(&alert)?);
         Ok((alert, true))

@@ -19,6 +19,7 @@ const TLS_HOSTS_TREE: &str = "tls_hosts";
 /// Dedup key -> alert id (big-endian u64).
 const ALERT_KEYS_TREE: &str = "alert_keys";
 const SETTINGS_TREE: &str = "settings";
+const OVERFLOW_TREE: &str = "overflow";
 const SCHEMA_KEY: &[u8] = b"schema_version";
 
 /// Tuning of the sled database.
@@ -48,6 +49,8 @@ pub struct SledStore {
     alert_keys: sled::Tree,
     tls_hosts: sled::Tree,
     settings: sled::Tree,
+    /// Traffic over the inventory's caps, by host.
+    overflow: sled::Tree,
 }
 
 fn io(e: sled::Error) -> StoreError {
@@ -102,6 +105,7 @@ impl SledStore {
         let alert_keys = db.open_tree(ALERT_KEYS_TREE).map_err(io)?;
         let tls_hosts = db.open_tree(TLS_HOSTS_TREE).map_err(io)?;
         let settings = db.open_tree(SETTINGS_TREE).map_err(io)?;
+        let overflow = db.open_tree(OVERFLOW_TREE).map_err(io)?;
         Ok(SledStore {
             path: dir.to_path_buf(),
             db,
@@ -112,6 +116,7 @@ impl SledStore {
             alert_keys,
             tls_hosts,
             settings,
+            overflow,
         })
     }
 
@@ -133,7 +138,39 @@ impl Store for SledStore {
         for e in &changes.upserts {
             batch.insert(endpoint_key(&e.key()), encode_endpoint(e)?);
         }
-        self.endpoints.apply_batch(batch).map_err(io)
+        self.endpoints.apply_batch(batch).map_err(io)?;
+        // Only the inventory's writer adds overflow: read, add, write needs no transaction.
+        for o in &changes.overflow {
+            let mut total = match self.overflow.get(o.host.as_bytes()).map_err(io)? {
+                Some(v) => decode::<apisonar_engine::Overflow>(&v, "overflow")?,
+                None => apisonar_engine::Overflow { host: o.host.clone(), ..Default::default() },
+            };
+            total.merge(o);
+            self.overflow.insert(o.host.as_bytes(), encode(&total)?).map_err(io)?;
+        }
+        Ok(())
+    }
+
+    fn overflow(&self) -> Result<Vec<apisonar_engine::Overflow>, StoreError> {
+        self.overflow.iter().values().map(|v| decode(&v.map_err(io)?, "overflow")).collect()
+    }
+
+    fn has_alert(&self, dedup_key: &str) -> Result<bool, StoreError> {
+        self.alert_keys.contains_key(dedup_key.as_bytes()).map_err(io)
+    }
+
+    fn prune_alerts(&self, cutoff: i64) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for item in self.alerts.iter() {
+            let (id, v) = item.map_err(io)?;
+            let alert: Alert = decode(&v, "alert")?;
+            if alert.last_seen < cutoff {
+                self.alert_keys.remove(alert.dedup_key().as_bytes()).map_err(io)?;
+                self.alerts.remove(id).map_err(io)?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     fn prune(&self, cutoff: i64) -> Result<usize, StoreError> {

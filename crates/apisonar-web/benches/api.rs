@@ -37,7 +37,7 @@ fn fill(store: &SledStore) {
         }
         upserts.push(e);
     }
-    store.apply(&Changes { upserts, removed: vec![] }).expect("endpoints");
+    store.apply(&Changes { upserts, ..Changes::default() }).expect("endpoints");
     for i in 0..ALERTS {
         let a = Alert {
             id: 0,

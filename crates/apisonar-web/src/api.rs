@@ -35,6 +35,25 @@ pub fn routes() -> Router<AppState> {
         .route("/specs/{name}", axum::routing::delete(delete_spec))
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API route") })
+        .layer(axum::middleware::map_response(json_errors))
+}
+
+/// The API answers JSON, errors included: the method router (405, empty) and the extractors'
+/// rejections (400, 413, 415, 422: plain text that may quote the request) answer otherwise, so
+/// their errors are replaced by an `ApiError` with the status's own reason (and `Allow` kept).
+async fn json_errors(response: axum::response::Response) -> axum::response::Response {
+    use axum::http::header::{ALLOW, CONTENT_TYPE};
+    use axum::response::IntoResponse;
+    let status = response.status();
+    let json = response.headers().get(CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let mut replaced = ApiError(status, status.canonical_reason().unwrap_or("the request failed")).into_response();
+    if let Some(allow) = response.headers().get(ALLOW) {
+        replaced.headers_mut().insert(ALLOW, allow.clone());
+    }
+    replaced
 }
 
 /// How long a read of the whole inventory or alert list is reused. The store changes every
@@ -428,7 +447,14 @@ struct Overview {
     /// Requests per hour (RFC 3339 hour, count), oldest first.
     requests_per_hour: Vec<(String, u64)>,
     capturing: bool,
+    /// Traffic the inventory's caps kept out: the total, and the hosts with the most (`*` for
+    /// hosts over the host cap).
+    overflow_total: u64,
+    overflow: Vec<apisonar_engine::Overflow>,
 }
+
+/// Hosts listed with their overflow in the overview.
+const OVERFLOW_SHOWN: usize = 20;
 
 async fn overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiError> {
     let capturing = state.sensor.is_some();
@@ -454,6 +480,10 @@ async fn overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiEr
         .map(|(h, n)| (views::rfc3339_micros(h.saturating_mul(3_600_000_000)), *n))
         .collect();
     let (hits, cleartext_hits) = (inventory.hits, inventory.cleartext_hits);
+    let mut overflow = blocking(&state, |store| Ok(store.overflow()?)).await?;
+    overflow.sort_by_key(|o| std::cmp::Reverse(o.total()));
+    let overflow_total = overflow.iter().fold(0u64, |n, o| n.saturating_add(o.total()));
+    overflow.truncate(OVERFLOW_SHOWN);
     Ok(Json(Overview {
         endpoints: inventory.rows.iter().filter(|r| r.method != "TLS" && r.state != "orphan").count(),
         hosts: hosts.len(),
@@ -465,6 +495,8 @@ async fn overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiEr
         unencrypted_share: if hits > 0 { cleartext_hits as f64 / hits as f64 } else { 0.0 },
         requests_per_hour,
         capturing,
+        overflow_total,
+        overflow,
     }))
 }
 
@@ -537,13 +569,14 @@ async fn upload_spec(
     let Ok(text) = String::from_utf8(body.to_vec()) else {
         return Err(ApiError(StatusCode::BAD_REQUEST, "the spec must be UTF-8 text (YAML or JSON)").into_response());
     };
-    let mut spec = match apisonar_engine::spec::parse(&name, &text) {
-        Ok(s) => s,
+    let mut spec = match parse_spec(&state, name.clone(), text).await {
+        Ok(Ok(s)) => s,
         // The parser's message names the place in the document, never anything else.
-        Err(e) => {
+        Ok(Err(e)) => {
             let body = serde_json::json!({ "error": "the spec cannot be read", "detail": e.to_string() });
             return Err((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
         }
+        Err(refused) => return Err(refused.into_response()),
     };
     if let Some(h) = q.host.filter(|h| !h.trim().is_empty()) {
         spec.hosts = vec![h.trim().to_ascii_lowercase()];
@@ -557,6 +590,32 @@ async fn upload_spec(
     .await
     .map_err(|e| e.into_response())?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "name": name, "operations": operations }))))
+}
+
+/// How long a spec upload may take to parse (its work is bounded by the parser's budgets; this
+/// keeps a client waiting no longer than that, even on a slow machine).
+pub const SPEC_PARSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Parses an uploaded spec off the async threads, one at a time (a parse may use the parser's
+/// whole budget of memory), within `SPEC_PARSE_TIMEOUT`.
+async fn parse_spec(
+    state: &AppState,
+    name: String,
+    text: String,
+) -> Result<Result<apisonar_engine::Spec, apisonar_engine::SpecError>, ApiError> {
+    let Ok(turn) = state.spec_parsing.clone().try_acquire_owned() else {
+        return Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "another spec is being read; try again"));
+    };
+    let parse = tokio::task::spawn_blocking(move || {
+        // Held until the parse really ends, also when the client was answered earlier.
+        let _turn = turn;
+        apisonar_engine::spec::parse(&name, &text)
+    });
+    match tokio::time::timeout(SPEC_PARSE_TIMEOUT, parse).await {
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(_)) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, "the spec could not be read")),
+        Err(_) => Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, "the spec took too long to read")),
+    }
 }
 
 async fn delete_spec(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {

@@ -78,7 +78,7 @@ fn lab() -> Option<Lab> {
         endpoint("other.test", "TLS", "/", 1),
     ];
     let endpoint_ids = endpoints.iter().map(|e| crate::views::endpoint_id(&e.host, &e.method, &e.path)).collect();
-    store.apply(&Changes { upserts: endpoints, removed: Vec::new() }).ok()?;
+    store.apply(&Changes { upserts: endpoints, ..Changes::default() }).ok()?;
     for (i, kind) in ["cleartext_credentials", "injection_attempt", "shadow_endpoint"].into_iter().enumerate() {
         let alert = Alert {
             id: 0,
@@ -101,7 +101,9 @@ fn lab() -> Option<Lab> {
     store.put_spec(&apisonar_engine::spec::parse("shop.json", SPEC).ok()?).ok()?;
     store.put_setting(auth::ADMIN_SETTING, None, credential()?).ok()?;
     let mut tokens = Vec::new();
-    for (name, scope) in [("reader", auth::Scope::Read), ("prometheus", auth::Scope::Metrics), ("ci", auth::Scope::Admin)] {
+    for (name, scope) in
+        [("reader", auth::Scope::Read), ("prometheus", auth::Scope::Metrics), ("ci", auth::Scope::Admin)]
+    {
         let new = auth::NewToken { name, scopes: vec![scope], created: "2026-01-01T00:00:00Z".into(), expires: None };
         tokens.push(auth::create_token(store.as_ref(), new).ok()?.0);
     }
@@ -182,13 +184,45 @@ const PATHS: &[&str] = &[
 ];
 
 const QUERY_NAMES: &[&str] = &[
-    "host", "state", "auth", "encrypted", "sensitive", "q", "sort", "order", "page", "per_page", "kind", "severity",
-    "name", "", "page[]",
+    "host",
+    "state",
+    "auth",
+    "encrypted",
+    "sensitive",
+    "q",
+    "sort",
+    "order",
+    "page",
+    "per_page",
+    "kind",
+    "severity",
+    "name",
+    "",
+    "page[]",
 ];
 
 const QUERY_VALUES: &[&str] = &[
-    "true", "false", "1", "0", "-1", "99999999999999999999", "desc", "hits", "state", "shadow", "none", "bearer",
-    "inventory-only.test", "%", "%zz", "%00", "ü", "", "+", "18446744073709551615", "1e3",
+    "true",
+    "false",
+    "1",
+    "0",
+    "-1",
+    "99999999999999999999",
+    "desc",
+    "hits",
+    "state",
+    "shadow",
+    "none",
+    "bearer",
+    "inventory-only.test",
+    "%",
+    "%zz",
+    "%00",
+    "ü",
+    "",
+    "+",
+    "18446744073709551615",
+    "1e3",
 ];
 
 /// Public routes: answered without credentials.
@@ -213,7 +247,8 @@ fn uri(input: &mut Input<'_>, lab: &Lab) -> String {
         let pairs: Vec<String> = (0..input.below(5))
             .map(|_| {
                 let name = input.pick(QUERY_NAMES, "q");
-                let value = if input.below(4) == 0 { input.text(12) } else { input.pick(QUERY_VALUES, "1").to_string() };
+                let value =
+                    if input.below(4) == 0 { input.text(12) } else { input.pick(QUERY_VALUES, "1").to_string() };
                 format!("{name}={value}")
             })
             .collect();
@@ -243,7 +278,12 @@ impl Credentials {
 fn body(input: &mut Input<'_>) -> Vec<u8> {
     match input.below(6) {
         0 => Vec::new(),
-        1 => format!("user={}&password={}", input.pick(&["admin", "root", ""], "admin"), if input.byte() & 1 == 1 { PASSWORD.to_string() } else { input.text(20) }).into_bytes(),
+        1 => format!(
+            "user={}&password={}",
+            input.pick(&["admin", "root", ""], "admin"),
+            if input.byte() & 1 == 1 { PASSWORD.to_string() } else { input.text(20) }
+        )
+        .into_bytes(),
         2 => SPEC.as_bytes().to_vec(),
         3 => {
             let mut spec = SPEC.as_bytes().to_vec();
@@ -305,7 +345,16 @@ fn request(input: &mut Input<'_>, lab: &Lab) -> Option<(Request<Body>, Credentia
             0 => (
                 "content-type",
                 input
-                    .pick(&["application/json", "application/x-www-form-urlencoded", "application/yaml", "text/plain", ""], "")
+                    .pick(
+                        &[
+                            "application/json",
+                            "application/x-www-form-urlencoded",
+                            "application/yaml",
+                            "text/plain",
+                            "",
+                        ],
+                        "",
+                    )
                     .to_string(),
             ),
             1 => ("origin", input.pick(&["http://localhost", "null", "http://evil.test", ""], "null").to_string()),
@@ -328,18 +377,33 @@ fn request(input: &mut Input<'_>, lab: &Lab) -> Option<(Request<Body>, Credentia
 }
 
 /// Checks one answer.
-fn check(status: StatusCode, headers: &axum::http::HeaderMap, body: &[u8], method: &Method, path: &str, credentials: Credentials) {
+fn check(
+    status: StatusCode,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+    method: &Method,
+    path: &str,
+    credentials: Credentials,
+) {
     assert!(!status.is_server_error(), "{method} {path}: {status} {}", String::from_utf8_lossy(body));
     for h in [header::CONTENT_SECURITY_POLICY, header::X_FRAME_OPTIONS, header::X_CONTENT_TYPE_OPTIONS] {
         assert!(headers.contains_key(&h), "{method} {path}: no {h}");
     }
     let api = path.starts_with("/api/");
     if api {
-        assert_eq!(headers.get(header::CACHE_CONTROL).map(HeaderValue::as_bytes), Some(&b"no-store"[..]), "{method} {path}");
+        assert_eq!(
+            headers.get(header::CACHE_CONTROL).map(HeaderValue::as_bytes),
+            Some(&b"no-store"[..]),
+            "{method} {path}"
+        );
         let empty_allowed = *method == Method::HEAD || status == StatusCode::NO_CONTENT;
         if !(empty_allowed && body.is_empty()) {
             let parsed = serde_json::from_slice::<serde_json::Value>(body);
-            assert!(parsed.is_ok(), "{method} {path}: {status} answered with no JSON: {:?}", String::from_utf8_lossy(body));
+            assert!(
+                parsed.is_ok(),
+                "{method} {path}: {status} answered with no JSON: {:?}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
     if !credentials.authenticated() && !public(path) {

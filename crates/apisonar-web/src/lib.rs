@@ -79,6 +79,8 @@ pub struct AppState {
     /// A request (body included) that takes longer is answered 408: a client sending its body
     /// a byte at a time holds a connection for this long at most.
     pub request_timeout: std::time::Duration,
+    /// Spec uploads parsed at once (one).
+    pub spec_parsing: Arc<tokio::sync::Semaphore>,
 }
 
 /// Default for `AppState::request_timeout`.
@@ -95,6 +97,7 @@ impl AppState {
             tls,
             snapshots: Default::default(),
             request_timeout: REQUEST_TIMEOUT,
+            spec_parsing: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 }

@@ -51,7 +51,7 @@ fn lab(tls: bool) -> Lab {
                 endpoint("shop.test", "POST", "/api/login", 9, 0),
                 endpoint("admin.test", "GET", "/metrics", 3, 3),
             ],
-            removed: vec![],
+            ..Changes::default()
         })
         .unwrap();
     let draft = Alert {
@@ -431,4 +431,54 @@ async fn the_overflow_router_answers_health_only() {
     let busy = send(&app, with_token(Request::get("/api/v1/endpoints"), &lab.token)).await;
     assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(!busy.body.contains("shop.test"));
+}
+
+/// Found by the `dashboard` fuzz target: the method router and the extractors answered /api/
+/// requests with an empty body (405) or plain text (400), not JSON.
+#[tokio::test]
+async fn api_errors_made_by_axum_itself_are_json() {
+    let lab = lab(false);
+    for (request, status) in [
+        (with_token(Request::get("/api/v1/alerts/0/ack"), &lab.token), StatusCode::METHOD_NOT_ALLOWED),
+        (with_token(Request::put("/api/v1/specs"), &lab.token), StatusCode::METHOD_NOT_ALLOWED),
+        (with_token(Request::get("/api/v1/alerts/abc"), &lab.token), StatusCode::BAD_REQUEST),
+        (with_token(Request::get("/api/v1/endpoints?page=x"), &lab.token), StatusCode::BAD_REQUEST),
+        (with_token(Request::post("/api/v1/specs"), &lab.token), StatusCode::BAD_REQUEST),
+    ] {
+        let reply = send(&lab.app, request).await;
+        assert_eq!(reply.status, status, "{}", reply.body);
+        assert!(reply.json().get("error").is_some_and(|e| e.is_string()), "{}", reply.body);
+        assert!(reply.headers.get(header::CONTENT_TYPE).is_some_and(|c| c == "application/json"));
+    }
+    let reply = send(&lab.app, with_token(Request::put("/api/v1/specs"), &lab.token)).await;
+    assert!(reply.headers.get(header::ALLOW).is_some(), "405 keeps its Allow header");
+}
+
+#[tokio::test]
+async fn hostile_specs_are_refused_with_their_place_and_change_nothing() {
+    let lab = lab(false);
+    let upload = |body: String| {
+        Request::post("/api/v1/specs?name=bomb.yaml")
+            .header(header::AUTHORIZATION, format!("Bearer {}", lab.token))
+            .body(Body::from(body))
+            .unwrap()
+    };
+    // A YAML alias bomb: nine levels of nine aliases each.
+    let mut bomb = String::from(
+        "openapi: 3.0.0\ninfo: {title: b, version: '1'}\npaths: {}\nx0: &a0 [x, x, x, x, x, x, x, x, x]\n",
+    );
+    for i in 1..10 {
+        let p = i - 1;
+        bomb.push_str(&format!("x{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+    }
+    let started = std::time::Instant::now();
+    let reply = send(&lab.app, upload(bomb)).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+    assert!(reply.body.contains("detail"), "{}", reply.body);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(api(&lab, "/api/v1/specs").await.json().as_array().map(Vec::len), Some(0));
+    // One parse at a time: with the turn taken, an upload is told to come back.
+    let _busy = lab.state.spec_parsing.clone().try_acquire_owned().unwrap();
+    let spec = r#"{"openapi": "3.0.0", "info": {"title": "S", "version": "1"}, "paths": {}}"#;
+    assert_eq!(send(&lab.app, upload(spec.to_string())).await.status, StatusCode::SERVICE_UNAVAILABLE);
 }

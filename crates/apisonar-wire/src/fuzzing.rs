@@ -38,7 +38,8 @@ impl<'a> Input<'a> {
 }
 
 /// Values that make parsers take their named branches: GREASE, TLS versions, weak ciphers.
-const U16S: [u16; 12] = [0x0a0a, 0xfafa, 0x0304, 0x0303, 0x0301, 0x0300, 0x0002, 0x1301, 0xc02f, 0x000a, 0x0004, 0x0000];
+const U16S: [u16; 12] =
+    [0x0a0a, 0xfafa, 0x0304, 0x0303, 0x0301, 0x0300, 0x0002, 0x1301, 0xc02f, 0x000a, 0x0004, 0x0000];
 
 fn word(input: &mut Input<'_>) -> u16 {
     if input.byte() & 1 == 0 {
@@ -79,7 +80,8 @@ fn extensions(input: &mut Input<'_>, server: bool) -> Vec<(u16, Vec<u8>)> {
     let n = input.below(9);
     let mut out = Vec::new();
     for _ in 0..n {
-        let kinds: &[u16] = if server { &[43, 16, 0xff01, 0x0a0a, 11] } else { &[0, 16, 10, 11, 13, 43, 0x0a0a, 21, 0xfe0d] };
+        let kinds: &[u16] =
+            if server { &[43, 16, 0xff01, 0x0a0a, 11] } else { &[0, 16, 10, 11, 13, 43, 0x0a0a, 21, 0xfe0d] };
         let kind = kinds.get(input.below(kinds.len())).copied().unwrap_or(0);
         let data = match (kind, server) {
             (0, _) => {
@@ -218,7 +220,8 @@ fn name(input: &mut Input<'_>, cn: &[u8]) -> Vec<u8> {
 }
 
 fn time(input: &mut Input<'_>) -> Vec<u8> {
-    let digits: String = (0..12).map(|_| char::from(b'0'.saturating_add(input.byte().checked_rem(10).unwrap_or(0)))).collect();
+    let digits: String =
+        (0..12).map(|_| char::from(b'0'.saturating_add(input.byte().checked_rem(10).unwrap_or(0)))).collect();
     if input.byte() & 1 == 0 {
         der(0x17, format!("{digits}Z").as_bytes())
     } else {
@@ -235,11 +238,22 @@ fn built_certificate(input: &mut Input<'_>) {
             let rsa_key = der(0x30, &[der(0x02, modulus), der(0x02, &[1, 0, 1])].concat());
             let mut bits = vec![0u8];
             bits.extend(rsa_key);
-            (der(0x30, &[der(0x06, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]), der(0x05, &[])].concat()), der(0x03, &bits), "rsa")
+            (
+                der(
+                    0x30,
+                    &[der(0x06, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]), der(0x05, &[])].concat(),
+                ),
+                der(0x03, &bits),
+                "rsa",
+            )
         }
         1 => {
             let curve = der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]);
-            (der(0x30, &[der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]), curve].concat()), der(0x03, &[0, 4, 1, 2]), "ec")
+            (
+                der(0x30, &[der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]), curve].concat()),
+                der(0x03, &[0, 4, 1, 2]),
+                "ec",
+            )
         }
         2 => (der(0x30, &der(0x06, &[0x2b, 0x65, 0x70])), der(0x03, &[0; 33]), "ed25519"),
         _ => {
@@ -268,7 +282,11 @@ fn built_certificate(input: &mut Input<'_>) {
     let parsed = tls::parse_certificate(&cert);
     // Times from arbitrary digits may be no date; everything else is well-formed.
     if let Some(c) = &parsed {
-        assert!(c.subject.starts_with(&format!("CN={}", String::from_utf8_lossy(&subject_cn))), "subject {:?}", c.subject);
+        assert!(
+            c.subject.starts_with(&format!("CN={}", String::from_utf8_lossy(&subject_cn))),
+            "subject {:?}",
+            c.subject
+        );
         assert!(c.issuer.starts_with(&format!("CN={}", String::from_utf8_lossy(&issuer_cn))), "issuer {:?}", c.issuer);
         if !want_type.is_empty() {
             assert_eq!(c.key_type, want_type);
@@ -354,6 +372,13 @@ mod tests {
             }
             tls(&data);
         }
+    }
+
+    /// Inputs the `tls` target found, replayed as they were (see the tests beside the fixes).
+    #[test]
+    fn known_crash_inputs() {
+        // An SSLv2 hello with a GREASE version (tls.rs: an_sslv2_hello_with_a_grease_version...).
+        tls(&[0xf8, 0x34, 0x5d, 0x01, 0x0a, 0x0a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x60]);
     }
 
     #[test]

@@ -159,7 +159,8 @@ pub fn parse_sslv2_client_hello(record: &[u8]) -> Option<ClientHello> {
         })
         .collect();
     let mut versions = vec![0x0002];
-    if version >= 0x0300 {
+    // GREASE is no version (the field is as the client sent it; `versions` never holds GREASE).
+    if version >= 0x0300 && !is_grease(version) {
         versions.insert(0, version);
     }
     Some(ClientHello { legacy_version: version, versions, ciphers, sslv2: true, ..ClientHello::default() })
@@ -575,6 +576,17 @@ mod tests {
         // Cut before the subject, nothing is made up.
         assert_eq!(leaf_certificate(&body[..40]).and_then(parse_certificate), None);
         assert_eq!(leaf_certificate(&body[..6]), None);
+    }
+
+    /// Found by the `tls` fuzz target: an SSLv2-format hello whose version field is a GREASE
+    /// value listed it among the versions, which never hold GREASE.
+    #[test]
+    fn an_sslv2_hello_with_a_grease_version_lists_no_grease() {
+        let record = [0x34, 0x5d, 0x01, 0x0a, 0x0a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x60];
+        let hello = parse_sslv2_client_hello(&record).unwrap_or_default();
+        assert_eq!((hello.legacy_version, hello.versions), (0x0a0a, vec![0x0002]));
+        let with_version = [0x34, 0x5d, 0x01, 0x03, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x60];
+        assert_eq!(parse_sslv2_client_hello(&with_version).unwrap_or_default().versions, vec![0x0301, 0x0002]);
     }
 
     #[test]

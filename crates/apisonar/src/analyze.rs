@@ -27,7 +27,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
             Some(dir) => {
                 // Every spec is parsed before anything is written: a bad one changes nothing.
                 let specs = args.specs.iter().map(|s| crate::posture::load_spec_arg(s)).collect::<Result<Vec<_>>>()?;
-                let mut inventory = Inventory::open(dir, specs)?;
+                let mut inventory = Inventory::open(dir, specs, config.inventory())?;
                 inventory.behavior = apisonar_engine::behavior::Behavior::new(thresholds(&config, &args.thresholds)?);
                 inventory.alert_stream = args.alerts.as_deref().map(open_output).transpose()?;
                 Some(inventory)
@@ -80,9 +80,11 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     if let Some(e) = writers.error.take() {
         return Err(e).context("cannot write output");
     }
+    let overflow = writers.inventory.as_ref().map(|i| i.overflow_totals()).unwrap_or_default();
     let endpoints = writers.inventory.take().map(|i| i.finish(args.retention_days)).transpose()?;
     let mut summary = Summary::new(files, &stats, started.elapsed().as_secs_f64());
     summary.endpoints = endpoints;
+    summary.overflow = crate::summary::overflow_map(&overflow);
     summary.threads = threads;
     summary.interrupted = crate::capture::stopped();
     let to_stdout =

@@ -20,6 +20,20 @@ pub struct Config {
     pub run: RunConfig,
     #[serde(default)]
     pub web: WebConfig,
+    #[serde(default)]
+    pub inventory: InventoryConfig,
+}
+
+/// How big the inventory may grow (`[inventory]`); over a cap, traffic is counted as overflow.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryConfig {
+    pub max_hosts: Option<usize>,
+    pub max_endpoints_per_host: Option<usize>,
+    pub max_methods_per_host: Option<usize>,
+    pub max_template_nodes_per_host: Option<usize>,
+    pub max_tls_hosts: Option<usize>,
+    pub max_alerts: Option<usize>,
 }
 
 /// The dashboard (`serve`, and `run` with a listen address).
@@ -104,6 +118,8 @@ pub struct LimitsConfig {
     pub max_fragment_datagrams: Option<usize>,
     pub max_fragment_bytes: Option<usize>,
     pub fragment_timeout_secs: Option<u32>,
+    pub max_tls_handshake_bytes: Option<usize>,
+    pub max_buffered_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -125,7 +141,7 @@ pub struct DetectionConfig {
 
 /// Sections that environment variables may set: `APISONAR_LIMITS_MAX_FLOWS=1000` is
 /// `max_flows = 1000` under `[limits]`.
-const ENV_SECTIONS: &[&str] = &["limits", "detection", "capture", "run", "web"];
+const ENV_SECTIONS: &[&str] = &["limits", "detection", "capture", "run", "web", "inventory"];
 
 /// The configuration: built-in defaults, then the file (if any), then `APISONAR_<SECTION>_<KEY>`
 /// variables from `env`. Errors name the file, the place or the variable.
@@ -187,7 +203,22 @@ impl Config {
             max_fragment_datagrams: l.max_fragment_datagrams.unwrap_or(d.max_fragment_datagrams),
             max_fragment_bytes: l.max_fragment_bytes.unwrap_or(d.max_fragment_bytes),
             fragment_timeout_secs: l.fragment_timeout_secs.unwrap_or(d.fragment_timeout_secs),
-            ..d
+            max_tls_handshake_bytes: l.max_tls_handshake_bytes.unwrap_or(d.max_tls_handshake_bytes),
+            max_buffered_bytes: l.max_buffered_bytes.unwrap_or(d.max_buffered_bytes),
+        }
+    }
+
+    /// The inventory's caps: built-in defaults, then this file.
+    pub fn inventory(&self) -> apisonar_engine::InventoryLimits {
+        let d = apisonar_engine::InventoryLimits::default();
+        let i = &self.inventory;
+        apisonar_engine::InventoryLimits {
+            max_hosts: i.max_hosts.unwrap_or(d.max_hosts),
+            max_endpoints_per_host: i.max_endpoints_per_host.unwrap_or(d.max_endpoints_per_host),
+            max_methods_per_host: i.max_methods_per_host.unwrap_or(d.max_methods_per_host),
+            max_template_nodes_per_host: i.max_template_nodes_per_host.unwrap_or(d.max_template_nodes_per_host),
+            max_tls_hosts: i.max_tls_hosts.unwrap_or(d.max_tls_hosts),
+            max_alerts: i.max_alerts.unwrap_or(d.max_alerts),
         }
     }
 
@@ -235,6 +266,7 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/apisonar.toml");
         let cfg = load(Some(&path), []).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(cfg.limits(), apisonar_flow::Limits::default());
+        assert_eq!(cfg.inventory(), apisonar_engine::InventoryLimits::default());
         assert_eq!(cfg.thresholds(), apisonar_engine::behavior::Thresholds::default());
         assert_eq!(cfg.capture(), CaptureSettings::default());
         assert_eq!(cfg.run.status_interval_secs, Some(DEFAULT_STATUS_INTERVAL_SECS));
@@ -243,6 +275,10 @@ mod tests {
         // Every key is written out (none left to the defaults silently).
         assert!(
             cfg.limits.max_flows.is_some()
+                && cfg.limits.max_buffered_bytes.is_some()
+                && cfg.limits.max_tls_handshake_bytes.is_some()
+                && cfg.inventory.max_hosts.is_some()
+                && cfg.inventory.max_alerts.is_some()
                 && cfg.detection.window_secs.is_some()
                 && cfg.detection.max_entries.is_some()
                 && cfg.detection.max_clients_per_alert.is_some()

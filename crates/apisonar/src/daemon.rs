@@ -22,6 +22,8 @@ use crate::telemetry::Telemetry;
 
 /// Shadow/zombie alerts are re-derived from the whole inventory this often (and at reload/exit).
 const POSTURE_EVERY: Duration = Duration::from_secs(60);
+/// With `retention_days`, old endpoints and alerts are deleted this often while running.
+const RETENTION_EVERY: Duration = Duration::from_secs(600);
 
 /// Everything `run` uses, after defaults, the file, the environment and the flags.
 #[derive(Debug, Serialize)]
@@ -210,7 +212,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     }
 
     let limits = args.limits.limits(&config);
-    let mut inventory = Inventory::open(&settings.db, specs)?;
+    let mut inventory = Inventory::open(&settings.db, specs, config.inventory())?;
     inventory.behavior = apisonar_engine::behavior::Behavior::new(settings.thresholds.clone());
     inventory.alert_stream = args.alerts.as_deref().map(open_output).transpose()?;
     let telemetry = Arc::new(Telemetry::new(&settings.source_names(), settings.workers));
@@ -245,6 +247,8 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     let mut stats = Stats::default();
     let mut last_status = Instant::now();
     let mut last_posture = Instant::now();
+    let mut last_retention = Instant::now();
+    let mut last_overflow = Instant::now();
     let mut status_base = telemetry.totals();
     let status_every = Duration::from_secs(settings.status_interval_secs);
     let mask_key = writers.inventory.as_ref().map(|i| i.mask_key);
@@ -274,6 +278,23 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             last_posture = Instant::now();
             inventory.sync_posture();
         }
+        if let Some(days) = settings.retention_days.filter(|_| last_retention.elapsed() >= RETENTION_EVERY) {
+            last_retention = Instant::now();
+            let pruned = inventory.retain(days);
+            if pruned > 0 {
+                tracing::info!(
+                    endpoints = pruned,
+                    days,
+                    "retention: endpoints not seen for the retention period deleted"
+                );
+            }
+        }
+        if last_overflow.elapsed() >= Duration::from_secs(1) {
+            last_overflow = Instant::now();
+            if let Ok(mut o) = telemetry.overflow.lock() {
+                *o = inventory.overflow_totals();
+            }
+        }
         telemetry.endpoints.store(inventory.catalog.len() as u64, Ordering::Relaxed);
         telemetry.alerts_raised.store(inventory.alerts_raised, Ordering::Relaxed);
         if let Some(e) = inventory.failure() {
@@ -301,12 +322,17 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     if let Some(e) = writers.error.take() {
         return Err(e).context("cannot write output");
     }
+    let overflow = writers.inventory.as_ref().map(|i| i.overflow_totals()).unwrap_or_default();
+    if let Ok(mut o) = telemetry.overflow.lock() {
+        o.clone_from(&overflow);
+    }
     let endpoints = writers.inventory.take().map(|i| i.finish(settings.retention_days)).transpose()?;
     let files: Vec<FileReport> =
         results.into_iter().map(|(path, result)| FileReport::from_result(path.display().to_string(), result)).collect();
     let input_errors = files.iter().filter(|f| f.error.is_some()).count();
     let mut summary = Summary::new(files, &stats, started.elapsed().as_secs_f64());
     summary.endpoints = endpoints;
+    summary.overflow = crate::summary::overflow_map(&overflow);
     summary.interrupted = crate::capture::stopped();
     summary.capture = Some(telemetry.totals());
     summary.threads = telemetry.thread_cpu();

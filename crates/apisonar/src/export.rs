@@ -47,10 +47,17 @@ pub fn run(args: &ExportArgs) -> Result<u8> {
         (Some(dir), hosts) => {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             for host in hosts {
-                let safe: String = host
+                let mut safe: String = host
                     .chars()
                     .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
                     .collect();
+                if safe != *host {
+                    // Two odd host names may sanitise alike: a hash of the real name keeps them apart.
+                    use sha2::Digest;
+                    let digest = sha2::Sha256::digest(host.as_bytes());
+                    let tag: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+                    safe = format!("{safe}-{tag}");
+                }
                 let path = dir.join(format!("{safe}.openapi.{extension}"));
                 std::fs::write(&path, render(&openapi::document(host, &refs), args.format)?)
                     .with_context(|| format!("cannot write {}", path.display()))?;

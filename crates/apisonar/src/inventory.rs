@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use anyhow::{Context, Result};
-use apisonar_store::{SledOptions, SledStore};
+use apisonar_store::{SledOptions, SledStore, Store};
 
 use crate::cli::{InventoryArgs, ListFormat};
 use crate::terminal::shown;
@@ -50,6 +50,21 @@ pub fn run(args: &InventoryArgs) -> Result<u8> {
                 )?;
             }
             writeln!(out, "{} endpoints", rows.len())?;
+            let mut overflow = store.overflow().context("cannot read the overflow counts")?;
+            overflow.retain(|o| args.host.as_ref().is_none_or(|h| o.host.eq_ignore_ascii_case(h)));
+            overflow.sort_by_key(|o| std::cmp::Reverse(o.total()));
+            for o in &overflow {
+                let reasons: Vec<String> = o.counts.iter().map(|(r, n)| format!("{} {n}", r.as_str())).collect();
+                let host =
+                    if o.host == apisonar_engine::catalog::OTHER_HOSTS { "(hosts over the cap)" } else { &o.host };
+                writeln!(
+                    out,
+                    "not catalogued on {}: {} ({}; over the [inventory] caps)",
+                    shown(host),
+                    o.total(),
+                    reasons.join(", ")
+                )?;
+            }
         }
     }
     Ok(0)

@@ -1,6 +1,7 @@
 //! Where flow events go: JSON-lines outputs and the inventory (catalog, detectors, alerts) that
 //! is written to the store at most a second apart. Shared by `analyze` and `run`.
 
+use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
@@ -68,6 +69,12 @@ pub struct Inventory {
     alert_clients: AlertClients,
     /// The key of the hashes in this store's masks.
     pub mask_key: MaskKey,
+    /// Server names with a TLS record in the store (for the TLS host cap).
+    stored_tls_hosts: std::collections::HashSet<String>,
+    /// Alerts in the store when it was opened (the writer counts on from there).
+    stored_alerts: usize,
+    /// Alert occurrences the alert cap kept out (counted by the writer).
+    alerts_overflowed: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Which clients have an alert of their own in each alert group, by 64-bit hashes of the group
@@ -176,22 +183,29 @@ fn count_occurrence(pending: &mut apisonar_engine::Alert, first_seen: i64, last_
 const WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Inventory {
-    pub fn open(dir: &Path, new_specs: Vec<apisonar_engine::Spec>) -> Result<Inventory> {
+    pub fn open(
+        dir: &Path,
+        new_specs: Vec<apisonar_engine::Spec>,
+        limits: apisonar_engine::InventoryLimits,
+    ) -> Result<Inventory> {
         let store = SledStore::open(dir, &SledOptions::default())?;
         let mask_key = mask_key(&store)?;
         for spec in &new_specs {
             store.put_spec(spec)?;
         }
-        let mut catalog = Catalog::new(TemplateConfig::default());
+        let stored_tls_hosts: std::collections::HashSet<String> =
+            store.tls_hosts().context("cannot read the TLS hosts")?.into_iter().map(|h| h.host).collect();
+        let mut catalog = Catalog::with_limits(TemplateConfig::default(), limits);
         catalog.load(store.endpoints().context("cannot read the existing inventory")?);
         for o in store.overrides().context("cannot read the template overrides")? {
             let _ = catalog.pin(o.host.as_deref(), &o.template);
         }
         crate::posture::apply_specs(&mut catalog, &store.specs().context("cannot read the specs")?);
         let mut alert_clients = AlertClients::default();
-        for a in store.alerts().context("cannot read the alerts")? {
+        let alerts = store.alerts().context("cannot read the alerts")?;
+        for a in &alerts {
             if let Some(client) = &a.client {
-                alert_clients.own(&alert_group(&a), client, usize::MAX);
+                alert_clients.own(&alert_group(a), client, usize::MAX);
             }
         }
         Ok(Inventory {
@@ -206,7 +220,31 @@ impl Inventory {
             alerts_raised: 0,
             alert_clients,
             mask_key,
+            stored_tls_hosts,
+            stored_alerts: alerts.len(),
+            alerts_overflowed: Default::default(),
         })
+    }
+
+    /// Traffic kept out of the inventory by its caps since start, by reason.
+    pub fn overflow_totals(&self) -> BTreeMap<apisonar_engine::OverflowReason, u64> {
+        let mut totals = self.catalog.overflow_totals().clone();
+        let alerts = self.alerts_overflowed.load(std::sync::atomic::Ordering::Relaxed);
+        if alerts > 0 {
+            totals.insert(apisonar_engine::OverflowReason::Alerts, alerts);
+        }
+        totals
+    }
+
+    /// Retention while running: endpoints and alerts not seen for `days` (packet time: replaying
+    /// an old capture must not erase it) are deleted; returns the endpoints deleted.
+    pub fn retain(&mut self, days: u32) -> usize {
+        let newest = self.catalog.endpoints().map(|e| e.last_seen).max().unwrap_or(0);
+        let cutoff = newest.saturating_sub(i64::from(days).saturating_mul(86_400 * 1_000_000));
+        let pruned = self.catalog.prune(cutoff);
+        self.write();
+        self.writer().prune_alerts(cutoff);
+        pruned
     }
 
     /// Merges a transaction whose stateless analysis was done (possibly on a flow worker).
@@ -214,7 +252,11 @@ impl Inventory {
         let Analysis { obs, prepared, attempts } = analysis;
         #[cfg(debug_assertions)]
         test_trigger::check_target("merge", &obs.target);
-        let observed = self.catalog.observe_prepared(&obs, prepared);
+        let Some(observed) = self.catalog.observe_prepared(&obs, prepared) else {
+            // Over a cap: counted as overflow by the catalog.
+            self.tick();
+            return;
+        };
         let client = obs.client.to_string();
         let data = apisonar_engine::findings::data_alerts_unless(
             &obs,
@@ -299,7 +341,14 @@ impl Inventory {
     }
 
     fn writer(&mut self) -> &StoreWriter {
-        self.writer.get_or_insert_with(|| StoreWriter::spawn(self.store.clone(), self.alert_stream.take()))
+        self.writer.get_or_insert_with(|| {
+            let cap = crate::store_writer::AlertCap {
+                max: self.catalog.limits().max_alerts,
+                stored: self.stored_alerts,
+                overflowed: self.alerts_overflowed.clone(),
+            };
+            StoreWriter::spawn(self.store.clone(), self.alert_stream.take(), cap)
+        })
     }
 
     /// Writes, then has shadow/zombie alerts raised or updated for the whole inventory (on the
@@ -315,6 +364,9 @@ impl Inventory {
     }
 
     pub fn finish(mut self, retention_days: Option<u32>) -> Result<usize> {
+        if let Some(days) = retention_days {
+            self.retain(days);
+        }
         self.write();
         let (mut stream, error) = match self.writer.take() {
             Some(writer) => writer.finish(),
@@ -333,13 +385,7 @@ impl Inventory {
         }
         let hosts: Vec<_> = hosts.into_values().collect();
         self.store.put_tls_hosts(&hosts).context("cannot write the TLS hosts")?;
-        let mut count = self.catalog.len();
-        if let Some(days) = retention_days {
-            // Packet time, not the wall clock: replaying old captures must not erase them.
-            let newest = self.catalog.endpoints().map(|e| e.last_seen).max().unwrap_or(0);
-            let cutoff = newest.saturating_sub(i64::from(days) * 86_400 * 1_000_000);
-            count -= self.store.prune(cutoff).context("cannot apply the retention")?;
-        }
+        let count = self.catalog.len();
         let changed = apisonar_web::views::sync_posture_alerts(&self.store).context("cannot update the alerts")?;
         crate::store_writer::stream_alerts(&mut stream, &changed);
         if let Some(w) = &mut stream {
@@ -432,8 +478,13 @@ impl Inventory {
                 }),
             };
             let host = observation.sni.clone().unwrap_or_else(|| observation.server.clone());
-            if inventory.tls_hosts.len() < 100_000 || inventory.tls_hosts.contains_key(&host) {
+            let known = inventory.tls_hosts.contains_key(&host) || inventory.stored_tls_hosts.contains(&host);
+            let held = inventory.tls_hosts.len().saturating_add(inventory.stored_tls_hosts.len());
+            if known || held < inventory.catalog.limits().max_tls_hosts {
                 inventory.tls_hosts.entry(host).or_default().add(observation, &facts);
+            } else {
+                let ts = record.session.ts.micros();
+                inventory.catalog.count_overflow(&host, apisonar_engine::OverflowReason::TlsHosts, ts);
             }
         }
     }

@@ -24,9 +24,19 @@ const QUEUE: usize = 4;
 /// it) and still exits when asked.
 pub const STALL_AFTER: Duration = Duration::from_secs(60);
 
+/// The cap on stored alerts: how many there may be, how many there were at start, and where
+/// occurrences of alerts it kept out are counted.
+pub struct AlertCap {
+    pub max: usize,
+    pub stored: usize,
+    pub overflowed: Arc<std::sync::atomic::AtomicU64>,
+}
+
 enum Job {
     /// Endpoint changes and alert occurrences (aggregated by dedup key), in that order.
     Write(Changes, Vec<Alert>),
+    /// Retention: delete alerts last seen before this time.
+    PruneAlerts(i64),
     /// Raise or update shadow/zombie alerts from what is stored (after the writes before it).
     Posture,
     /// Holds the writer this long (tests: a store that stops answering).
@@ -45,11 +55,16 @@ pub struct StoreWriter {
 }
 
 impl StoreWriter {
-    pub fn spawn(store: SledStore, stream: Option<Output>) -> StoreWriter {
-        StoreWriter::with_stall_limit(store, stream, STALL_AFTER)
+    pub fn spawn(store: SledStore, stream: Option<Output>, cap: AlertCap) -> StoreWriter {
+        StoreWriter::with_stall_limit(store, stream, cap, STALL_AFTER)
     }
 
-    fn with_stall_limit(store: SledStore, mut stream: Option<Output>, stall_after: Duration) -> StoreWriter {
+    fn with_stall_limit(
+        store: SledStore,
+        mut stream: Option<Output>,
+        mut cap: AlertCap,
+        stall_after: Duration,
+    ) -> StoreWriter {
         let (jobs, rx) = sync_channel::<Job>(QUEUE);
         let error: Arc<Mutex<Option<StoreError>>> = Arc::default();
         let busy_since: Arc<Mutex<Option<Instant>>> = Arc::default();
@@ -60,7 +75,7 @@ impl StoreWriter {
                     continue;
                 }
                 set(&busy, Some(Instant::now()));
-                let result = run(&store, job, &mut stream);
+                let result = run(&store, job, &mut stream, &mut cap);
                 set(&busy, None);
                 if let Err(e) = result {
                     if let Ok(mut slot) = failed.lock() {
@@ -85,6 +100,10 @@ impl StoreWriter {
 
     pub fn sync_posture(&self) {
         self.send(Job::Posture);
+    }
+
+    pub fn prune_alerts(&self, cutoff: i64) {
+        self.send(Job::PruneAlerts(cutoff));
     }
 
     /// Queues a job, waiting while the queue is full, unless the writer is stuck (then the job
@@ -148,15 +167,35 @@ fn set(slot: &Mutex<Option<Instant>>, value: Option<Instant>) {
     }
 }
 
-fn run(store: &SledStore, job: Job, stream: &mut Option<Output>) -> Result<(), StoreError> {
+fn run(store: &SledStore, job: Job, stream: &mut Option<Output>, cap: &mut AlertCap) -> Result<(), StoreError> {
     let stored = match job {
         Job::Write(changes, alerts) => {
             store.apply(&changes)?;
             let mut stored = Vec::with_capacity(alerts.len());
-            for a in alerts {
-                stored.push(store.upsert_alert(&a, AlertMerge::Add)?.0);
+            let mut refused: std::collections::BTreeMap<String, apisonar_engine::Overflow> = Default::default();
+            for a in &alerts {
+                // A full alert store still updates the alerts it has; new ones are counted.
+                if cap.stored >= cap.max && !store.has_alert(&a.dedup_key())? {
+                    let o = refused
+                        .entry(a.host.clone())
+                        .or_insert_with(|| apisonar_engine::Overflow { host: a.host.clone(), ..Default::default() });
+                    o.count(apisonar_engine::OverflowReason::Alerts, a.count, a.last_seen);
+                    cap.overflowed.fetch_add(a.count, std::sync::atomic::Ordering::Relaxed);
+                    continue;
+                }
+                let (alert, new) = store.upsert_alert(a, AlertMerge::Add)?;
+                cap.stored = cap.stored.saturating_add(usize::from(new));
+                stored.push(alert);
+            }
+            if !refused.is_empty() {
+                store.apply(&Changes { overflow: refused.into_values().collect(), ..Changes::default() })?;
             }
             stored
+        }
+        Job::PruneAlerts(cutoff) => {
+            let pruned = store.prune_alerts(cutoff)?;
+            cap.stored = cap.stored.saturating_sub(pruned);
+            Vec::new()
         }
         Job::Posture => apisonar_web::views::sync_posture_alerts(store)?,
         #[cfg(test)]
@@ -201,12 +240,43 @@ mod tests {
         }
     }
 
+    fn no_cap() -> AlertCap {
+        AlertCap { max: usize::MAX, stored: 0, overflowed: Arc::default() }
+    }
+
+    #[test]
+    fn a_full_alert_store_updates_its_alerts_and_counts_new_ones() {
+        let dir = std::env::temp_dir().join(format!("apisonar-store-alert-cap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let overflowed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let writer =
+            StoreWriter::spawn(store.clone(), None, AlertCap { max: 2, stored: 0, overflowed: overflowed.clone() });
+        let alert = |path: &str| {
+            let key = EndpointKey { host: "api.test".into(), method: "GET".into(), path: path.into() };
+            Alert::occurrence(&key, "10.0.0.1", 1, "test_kind", None, Severity::Low, "t".into(), "e".into())
+        };
+        writer.write(Changes::default(), vec![alert("/a"), alert("/b"), alert("/c")]);
+        writer.write(Changes::default(), vec![alert("/a"), alert("/d")]);
+        writer.prune_alerts(0);
+        let (_, error) = writer.finish();
+        assert!(error.is_none());
+        let alerts = store.alerts().unwrap_or_else(|e| panic!("{e}"));
+        let paths: Vec<(&str, u64)> = alerts.iter().map(|a| (a.path.as_str(), a.count)).collect();
+        assert_eq!(paths, [("/a", 2), ("/b", 1)]);
+        assert_eq!(overflowed.load(std::sync::atomic::Ordering::Relaxed), 2);
+        let overflow = store.overflow().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(overflow.iter().map(|o| (o.host.as_str(), o.total())).collect::<Vec<_>>(), [("api.test", 2)]);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn a_stuck_store_is_reported_and_does_not_hang_the_sensor() {
         let dir = std::env::temp_dir().join(format!("apisonar-store-stall-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store = SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-        let writer = StoreWriter::with_stall_limit(store, None, Duration::from_millis(300));
+        let writer = StoreWriter::with_stall_limit(store, None, no_cap(), Duration::from_millis(300));
         let started = Instant::now();
         writer.send(Job::Stall(Duration::from_secs(5)));
         assert!(writer.failed().is_none(), "not stuck yet");
@@ -227,7 +297,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let store = SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}"));
         let stream = Shared::default();
-        let writer = StoreWriter::spawn(store.clone(), Some(Box::new(stream.clone())));
+        let writer = StoreWriter::spawn(store.clone(), Some(Box::new(stream.clone())), no_cap());
         let key = EndpointKey { host: "api.test".into(), method: "GET".into(), path: "/users/{id}".into() };
         let endpoint = Endpoint {
             host: key.host.clone(),
@@ -237,7 +307,7 @@ mod tests {
             ..Endpoint::default()
         };
         let alert = Alert::occurrence(&key, "10.0.0.1", 1, "test_kind", None, Severity::Low, "t".into(), "e".into());
-        writer.write(Changes { upserts: vec![endpoint], removed: Vec::new() }, vec![alert.clone()]);
+        writer.write(Changes { upserts: vec![endpoint], ..Changes::default() }, vec![alert.clone()]);
         writer.write(Changes::default(), vec![alert]);
         assert!(writer.failed().is_none());
         let (returned, error) = writer.finish();

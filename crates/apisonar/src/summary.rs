@@ -55,6 +55,9 @@ pub struct Summary {
     /// Endpoints in the inventory after this run (with `--db`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<usize>,
+    /// Traffic the inventory's caps kept out in this run, by cap (with `--db`).
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub overflow: serde_json::Map<String, serde_json::Value>,
     /// Live capture counters: frames, drops by reason, limit hits, memory (`run` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capture: Option<crate::telemetry::Totals>,
@@ -67,6 +70,13 @@ pub struct Summary {
     pub elapsed_secs: f64,
     pub packets_per_sec: f64,
     pub gbit_per_sec: f64,
+}
+
+/// Overflow counts by reason, as the summary lists them.
+pub fn overflow_map(
+    totals: &std::collections::BTreeMap<apisonar_engine::OverflowReason, u64>,
+) -> serde_json::Map<String, serde_json::Value> {
+    totals.iter().filter(|(_, n)| **n > 0).map(|(r, n)| (r.as_str().to_string(), (*n).into())).collect()
 }
 
 impl Summary {
@@ -97,6 +107,7 @@ impl Summary {
                 .map(|(a, n)| (a, n.into()))
                 .collect(),
             endpoints: None,
+            overflow: Default::default(),
             capture: None,
             threads: Vec::new(),
             interrupted: false,
@@ -132,6 +143,9 @@ impl Summary {
         writeln!(w, "anomalies     {}", list(&self.anomalies))?;
         if let Some(n) = self.endpoints {
             writeln!(w, "endpoints     {n} in the inventory")?;
+        }
+        if !self.overflow.is_empty() {
+            writeln!(w, "overflow      {} (not catalogued: over the [inventory] caps)", list(&self.overflow))?;
         }
         if let Some(c) = &self.capture {
             writeln!(

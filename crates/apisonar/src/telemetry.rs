@@ -75,6 +75,8 @@ pub const LIMIT_ANOMALIES: &[Anomaly] = &[
     Anomaly::HeadTooLarge,
     Anomaly::TooManyHeaders,
     Anomaly::DecompressionLimit,
+    Anomaly::TlsHandshakeTooLarge,
+    Anomaly::BufferBudgetEviction,
 ];
 
 #[derive(Debug)]
@@ -88,6 +90,8 @@ pub struct Telemetry {
     pub store_failure: Mutex<Option<String>>,
     pub reloads: AtomicU64,
     pub reload_failures: AtomicU64,
+    /// Traffic the inventory's caps kept out, by reason (set by the inventory thread).
+    pub overflow: Mutex<std::collections::BTreeMap<apisonar_engine::OverflowReason, u64>>,
     /// CPU time of each pipeline thread, recorded as it ends (for the exit summary).
     pub threads: Mutex<Vec<ThreadCpu>>,
 }
@@ -153,6 +157,7 @@ impl Telemetry {
             store_failure: Mutex::new(None),
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
+            overflow: Mutex::new(Default::default()),
             threads: Mutex::new(Vec::new()),
         }
     }
@@ -269,6 +274,14 @@ impl Telemetry {
         ] {
             flow_events.push(&[("event", event)], n as f64);
         }
+        let mut overflow = Metric::counter(
+            "apisonar_inventory_overflow_total",
+            "Requests (TLS handshakes, alert occurrences) the inventory's caps kept out, by cap.",
+        );
+        let counted = self.overflow.lock().map(|o| o.clone()).unwrap_or_default();
+        for reason in apisonar_engine::OverflowReason::ALL {
+            overflow.push(&[("reason", reason.as_str())], counted.get(&reason).copied().unwrap_or(0) as f64);
+        }
         let mut cpu = Metric::counter("apisonar_thread_cpu_seconds_total", "CPU time by thread (name).");
         for t in process_threads_cpu() {
             cpu.push(&[("thread", t.thread.as_str())], t.cpu_secs);
@@ -287,6 +300,7 @@ impl Telemetry {
             flow_events,
             connections,
             anomalies,
+            overflow,
             plain(Metric::gauge("apisonar_flows_active", "TCP flows tracked now."), flows.active_flows as u64),
             plain(
                 Metric::gauge("apisonar_flow_buffered_bytes", "Bytes held for reassembly and parsing."),

@@ -75,6 +75,9 @@ fn private_dir(dir: &Path) -> Result<std::os::fd::OwnedFd> {
     use nix::fcntl::{open, OFlag};
     use nix::sys::stat::Mode;
     use std::os::unix::fs::DirBuilderExt;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
     match std::fs::DirBuilder::new().mode(0o700).create(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}

@@ -31,9 +31,11 @@ enum DirState {
     Sniffing(Vec<u8>),
     /// First bytes were not recognisable; scanning for any HTTP start line.
     Scanning(Vec<u8>, usize),
-    Parsing(MessageParser),
+    // Boxed: most connections a sensor tracks never get this far (scans, SYN floods), and the
+    // parsers are most of a connection's size.
+    Parsing(Box<MessageParser>),
     /// A TLS handshake being read.
-    Tls(crate::tls::TlsReader),
+    Tls(Box<crate::tls::TlsReader>),
     Done,
 }
 
@@ -44,7 +46,7 @@ struct PendingRequest {
     anomalies: AnomalyList,
     /// The final response, when it ended before the request did (an early answer, or a body
     /// cut by the capture): the transaction is emitted once the request ends too.
-    response: Option<ResponseInProgress>,
+    response: Option<Box<ResponseInProgress>>,
 }
 
 struct ResponseInProgress {
@@ -68,7 +70,7 @@ struct Pairing {
     pending: VecDeque<PendingRequest>,
     next_index: u32,
     request_in_progress: Option<u32>,
-    response: Option<ResponseInProgress>,
+    response: Option<Box<ResponseInProgress>>,
     tunnel: bool,
     /// Transport anomalies seen between messages, by role (request, response): they are
     /// attached to the next message so that the evidence travels with a transaction.
@@ -79,7 +81,7 @@ pub(crate) struct HttpConn {
     dirs: [DirState; 2],
     pairing: Pairing,
     /// The TLS handshake, when the connection (or a CONNECT tunnel in it) carries TLS.
-    tls: Option<crate::TlsSession>,
+    tls: Option<Box<crate::TlsSession>>,
     /// Anomalies on a direction whose role is not known yet.
     unassigned: [AnomalyList; 2],
 }
@@ -135,7 +137,7 @@ impl HttpConn {
                 .saturating_add(p.response.as_ref().map_or(0, |r| message_bytes(&r.head, &r.body)))
         });
         let response = self.pairing.response.iter().map(|r| message_bytes(&r.head, &r.body));
-        let tls = self.tls.iter().map(crate::TlsSession::held_bytes);
+        let tls = self.tls.iter().map(|t| t.held_bytes());
         streams.chain(pending).chain(response).chain(tls).fold(0, usize::saturating_add)
     }
 
@@ -181,7 +183,7 @@ impl HttpConn {
                 return;
             }
             DirState::Tls(reader) => {
-                reader.feed(bytes, ts, self.tls.get_or_insert_with(Default::default), limits, stats);
+                reader.feed(bytes, ts, self.tls.get_or_insert_with(Box::default), limits, stats);
                 return;
             }
             DirState::Done => return,
@@ -243,8 +245,8 @@ impl HttpConn {
                             Some(DirState::Sniffing(b) | DirState::Scanning(b, _)) => std::mem::take(b),
                             _ => Vec::new(),
                         };
-                        self.dirs = [DirState::Tls(Default::default()), DirState::Tls(Default::default())];
-                        let session = self.tls.get_or_insert_with(Default::default);
+                        self.dirs = [DirState::Tls(Box::default()), DirState::Tls(Box::default())];
+                        let session = self.tls.get_or_insert_with(Box::default);
                         for (d, bytes) in [(dir, mine), (other_side(dir), other)] {
                             if let Some(DirState::Tls(r)) = self.dirs.get_mut(d) {
                                 if !bytes.is_empty() {
@@ -327,7 +329,7 @@ impl HttpConn {
                 _ => Vec::new(),
             };
             if let Some(slot) = self.dirs.get_mut(other) {
-                *slot = DirState::Parsing(MessageParser::new(other_role));
+                *slot = DirState::Parsing(Box::new(MessageParser::new(other_role)));
             }
             if !pending.is_empty() {
                 // The other side spoke first (capture order); its role is now known.
@@ -335,7 +337,7 @@ impl HttpConn {
             }
         }
         if let Some(slot) = self.dirs.get_mut(dir) {
-            *slot = DirState::Parsing(MessageParser::new(role));
+            *slot = DirState::Parsing(Box::new(MessageParser::new(role)));
         }
         self.data(dir, &buffered, ts, limits, stats, out);
     }
@@ -421,7 +423,7 @@ impl HttpConn {
                 connection_id: self.pairing.connection_id,
                 client: endpoint(client),
                 server: endpoint(other_side(client)),
-                session,
+                session: *session,
             });
         }
     }
@@ -551,7 +553,7 @@ impl MessageSink for Ctx<'_> {
                                 front.interim.push(code);
                             }
                         }
-                        p.response = Some(ResponseInProgress {
+                        p.response = Some(Box::new(ResponseInProgress {
                             answers: None,
                             interim: true,
                             ts,
@@ -560,7 +562,7 @@ impl MessageSink for Ctx<'_> {
                             head,
                             body: Body::default(),
                             anomalies: AnomalyList::default(),
-                        });
+                        }));
                         return Framing::None;
                     }
                 }
@@ -585,7 +587,7 @@ impl MessageSink for Ctx<'_> {
                         _ => AppProtocol::Tunnel,
                     };
                 }
-                p.response = Some(ResponseInProgress {
+                p.response = Some(Box::new(ResponseInProgress {
                     answers,
                     interim: false,
                     ts,
@@ -594,7 +596,7 @@ impl MessageSink for Ctx<'_> {
                     head,
                     body: Body::default(),
                     anomalies,
-                });
+                }));
                 framing
             }
         }
