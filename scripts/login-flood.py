@@ -3,8 +3,9 @@
 answering while many clients try passwords at once.
 
 Starts `apisonar serve` on a fresh store on loopback (or uses --url and --pid of a running one),
-then for --seconds opens --clients connections from 127.0.0.2 that post wrong passwords as fast
-as they can, while one probe from 127.0.0.1 fetches /healthz every 200 ms. Prints one line per
+then for --seconds opens --clients connections, each from its own loopback address (127.0.1.x:
+a distributed flood, so the per-address limits do not stop it alone), that post wrong passwords as
+fast as they can, while a probe from 127.0.0.1 fetches /healthz every 200 ms. Prints one line per
 second (RSS of the server, logins answered by status, health probes and their latency) and a JSON
 summary last. Loopback only; stops by itself.
 
@@ -82,12 +83,12 @@ def main():
     health = []  # (time, status or None, latency s)
     lock = threading.Lock()
 
-    def flood():
+    def flood(source):
         conn = None
         while time.time() < stop:
             try:
                 if conn is None:
-                    conn = connection(host, port, "127.0.0.2", 5)
+                    conn = connection(host, port, source, 5)
                 conn.request(
                     "POST",
                     "/login",
@@ -129,7 +130,8 @@ def main():
                 health.append((t0, status, took))
             time.sleep(max(0.0, 0.2 - (time.time() - t0)))
 
-    threads = [threading.Thread(target=flood, daemon=True) for _ in range(args.clients)]
+    sources = [f"127.0.{1 + n // 250}.{2 + n % 250}" for n in range(args.clients)]
+    threads = [threading.Thread(target=flood, args=(src,), daemon=True) for src in sources]
     threads.append(threading.Thread(target=probe, daemon=True))
     rss_before = rss_mib(proc.pid)
     for t in threads:

@@ -552,3 +552,50 @@ mod test_trigger {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analysis(path: &str, ts: i64, key: &MaskKey) -> Analysis {
+        let obs = apisonar_engine::Observation {
+            ts,
+            client: std::net::IpAddr::from([10, 0, 0, 7]),
+            server: std::net::SocketAddr::from(([10, 0, 0, 1], 80)),
+            host: Some("api.test".into()),
+            method: "GET".into(),
+            target: format!("{path}?password=hunter2-retained"),
+            request_headers: vec![],
+            request_body: vec![],
+            request_body_len: 0,
+            response: None,
+            encrypted: false,
+        };
+        let prepared = apisonar_engine::catalog::Prepared::new(&obs, key);
+        let attempts = apisonar_engine::findings::injection_attempts(&obs);
+        Analysis { obs, prepared, attempts }
+    }
+
+    #[test]
+    fn retention_deletes_endpoints_and_alerts_not_seen_for_the_period() {
+        let dir = std::env::temp_dir().join(format!("apisonar-sink-retention-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        const DAY: i64 = 86_400 * 1_000_000;
+        let mut inventory = Inventory::open(&dir, vec![], Default::default()).unwrap_or_else(|e| panic!("{e:#}"));
+        let key = inventory.mask_key;
+        inventory.observe_analysed(analysis("/old", DAY, &key));
+        inventory.observe_analysed(analysis("/new", 10 * DAY, &key));
+        inventory.write();
+        // Both raised a cleartext password alert; retention keeps what was seen in the last 5 days.
+        assert_eq!(inventory.retain(5), 1);
+        let count = inventory.finish(None).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(count, 1);
+        let store = SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let paths: Vec<String> = store.endpoints().unwrap_or_default().into_iter().map(|e| e.path).collect();
+        assert_eq!(paths, ["/new"]);
+        let alerts = store.alerts().unwrap_or_default();
+        assert_eq!(alerts.iter().map(|a| a.path.as_str()).collect::<Vec<_>>(), ["/new"], "{alerts:?}");
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
