@@ -175,3 +175,75 @@ fn retention_forgets_endpoints_not_seen_for_days() {
     let schema = &find(&rows, "POST", "/api/v1/login")["request_schema"];
     assert_eq!(schema["properties"]["password"]["type"], "string", "{schema}");
 }
+
+/// Where `actual` differs from `expected` (`path: expected vs actual`): every field of `expected`
+/// must be in `actual` with the same value; fields only in `actual` are new, and allowed.
+fn differences(expected: &serde_json::Value, actual: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, v) in e {
+                match a.get(k) {
+                    Some(got) => differences(v, got, &format!("{path}.{k}"), out),
+                    None => out.push(format!("{path}.{k}: missing")),
+                }
+            }
+        }
+        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => {
+            for (i, (v, got)) in e.iter().zip(a).enumerate() {
+                differences(v, got, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ if expected == actual => {}
+        _ => out.push(format!("{path}: {expected} vs {actual}")),
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())).flatten() {
+        let path = entry.path();
+        let target = to.join(entry.file_name());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+}
+
+/// `listing` of `db` as JSON rows, compared row by row (by `id`), field by field, with the same
+/// listing made by the release that wrote the store.
+fn lists_as_before(db: &str, listing: &str, before: &str) {
+    let out = apisonar(&[listing, "--db", db, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{listing} JSON: {e}"));
+    let fixtures = apisonar_tests::repo_root().join("crates/apisonar-store/tests/fixtures");
+    let text = std::fs::read_to_string(fixtures.join(before)).unwrap_or_else(|e| panic!("{before}: {e}"));
+    let expected: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{before}: {e}"));
+    assert!(!expected.is_empty());
+    assert_eq!(rows.len(), expected.len(), "{listing}: rows");
+    let by_id = |rows: &[serde_json::Value]| -> std::collections::BTreeMap<String, serde_json::Value> {
+        rows.iter().map(|r| (r["id"].to_string(), r.clone())).collect()
+    };
+    let (rows, expected) = (by_id(&rows), by_id(&expected));
+    assert_eq!(rows.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "{listing}: the same rows");
+    let mut diffs = Vec::new();
+    for (id, e) in &expected {
+        differences(e, &rows[id], &format!("{listing}[id {id}]"), &mut diffs);
+    }
+    assert!(diffs.is_empty(), "{} differences from {before}:\n{}", diffs.len(), diffs.join("\n"));
+}
+
+#[test]
+fn a_store_of_the_previous_release_is_migrated_and_lists_as_before() {
+    // Schema version 1, made by the binary of commit 6fe0c66: crates/apisonar-store/tests/fixtures/README.md.
+    let fixture = apisonar_tests::repo_root().join("crates/apisonar-store/tests/fixtures/v1-store");
+    let db = temp_db("v1-store");
+    copy_dir(&fixture, std::path::Path::new(&db));
+    lists_as_before(&db, "inventory", "v1-store.inventory.json");
+    lists_as_before(&db, "alerts", "v1-store.alerts.json");
+    // Once migrated, the store opens as it is.
+    lists_as_before(&db, "inventory", "v1-store.inventory.json");
+}

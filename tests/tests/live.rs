@@ -87,9 +87,16 @@ impl Lab {
 
     /// Fetches `url` inside the sensor's namespace (the dashboard's certificate is self-signed).
     fn curl(&self, url: &str, token: &str) -> String {
+        self.curl_with(url, token, &[])
+    }
+
+    /// The same with more curl arguments (a method, a body).
+    fn curl_with(&self, url: &str, token: &str, extra: &[&str]) -> String {
         let auth = format!("Authorization: Bearer {token}");
         let out = Command::new("ip")
-            .args(["netns", "exec", &self.sensor_ns, "curl", "-sk", "--max-time", "2", "-H", &auth, url])
+            .args(["netns", "exec", &self.sensor_ns, "curl", "-sk", "--max-time", "10", "-H", &auth])
+            .args(extra)
+            .arg(url)
             .output()
             .unwrap_or_else(|e| panic!("cannot run curl: {e}"));
         String::from_utf8_lossy(&out.stdout).to_string()
@@ -122,7 +129,10 @@ impl Sensor {
         std::fs::create_dir_all(dir).unwrap();
         let bin = apisonar_bin().display().to_string();
         let db = dir.join("db").display().to_string();
-        let made = Command::new(&bin).args(["token", "create", "--db", &db, "--name", "test"]).output().unwrap();
+        let made = Command::new(&bin)
+            .args(["token", "create", "--db", &db, "--name", "test", "--scope", "admin"])
+            .output()
+            .unwrap();
         assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
         let token = String::from_utf8_lossy(&made.stdout).trim().to_string();
         if let Some(i) = extra.iter().position(|a| *a == "--user") {
@@ -364,5 +374,53 @@ fn sighup_reloads_specs_and_a_bad_one_is_refused() {
     let alerts = apisonar_tests::apisonar(&["alerts", "--db", &db, "--format", "json", "--kind", "shadow_api"]);
     let alerts = String::from_utf8_lossy(&alerts.stdout);
     assert!(alerts.contains("/api/v1/stats"), "{alerts}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn dashboard_changes_and_tls_records_reach_the_running_sensor_at_once() {
+    if skip() {
+        return;
+    }
+    let lab = Lab::new("d");
+    let dir = apisonar_tests::scratch("live", "d");
+    let sensor = Sensor::start(&lab, &dir, &[]);
+    // TLS handshakes: their server names are listed while the sensor runs, not only at exit.
+    lab.replay(&repo_root().join("captures/tls/tls-versions.pcap"), 2000);
+    let endpoints = "https://127.0.0.1:9464/api/v1/endpoints?per_page=500";
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let mut tls_rows = 0;
+    while Instant::now() < deadline && tls_rows == 0 {
+        let page: serde_json::Value = serde_json::from_str(&lab.curl(endpoints, &sensor.token)).unwrap_or_default();
+        tls_rows = page["items"].as_array().map_or(0, |items| items.iter().filter(|i| i["method"] == "TLS").count());
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(tls_rows > 0, "no TLS rows while running");
+    // A spec uploaded in the dashboard: templating follows it for the traffic after it, without
+    // SIGHUP (automatically the articles would be `/api/v1/articles/{article}`).
+    let spec = repo_root().join("captures/apis/django-newsroom.openapi.json").display().to_string();
+    let uploaded = lab.curl_with(
+        "https://127.0.0.1:9464/api/v1/specs?name=newsroom.json",
+        &sensor.token,
+        &["-X", "POST", "--data-binary", &format!("@{spec}")],
+    );
+    assert!(uploaded.contains("\"operations\""), "{uploaded}");
+    lab.replay(&repo_root().join(RECORDED), 4000);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut paths = Vec::new();
+    while Instant::now() < deadline && !paths.iter().any(|p: &String| p == "/api/v1/articles/{slug}") {
+        let page: serde_json::Value = serde_json::from_str(&lab.curl(endpoints, &sensor.token)).unwrap_or_default();
+        paths = page["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["path"].as_str().map(String::from))
+            .collect();
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(paths.iter().any(|p| p == "/api/v1/articles/{slug}"), "{paths:?}");
+    assert!(!paths.iter().any(|p| p.starts_with("/api/v1/articles/{article}")), "{paths:?}");
+    let (summary, _) = sensor.stop();
+    assert_eq!(summary["capture"]["dropped_queue_full"], 0, "{summary}");
     let _ = std::fs::remove_dir_all(&dir);
 }

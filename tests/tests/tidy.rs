@@ -38,8 +38,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("apisonar-testkit", &[]),
     ("apisonar-engine", &[]),
     ("apisonar-store", &["apisonar-engine"]),
-    ("apisonar-web", &["apisonar-engine", "apisonar-store"]),
-    ("apisonar", &["apisonar-wire", "apisonar-flow", "apisonar-engine", "apisonar-store", "apisonar-web"]),
+    // The application core: the one writer of the store; it knows no packets and no HTTP.
+    ("apisonar-app", &["apisonar-engine", "apisonar-store"]),
+    ("apisonar-web", &["apisonar-engine", "apisonar-store", "apisonar-app"]),
+    (
+        "apisonar",
+        &["apisonar-wire", "apisonar-flow", "apisonar-engine", "apisonar-store", "apisonar-app", "apisonar-web"],
+    ),
 ];
 
 fn normal_dependencies(manifest: &str) -> Vec<String> {

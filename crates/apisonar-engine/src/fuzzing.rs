@@ -2,14 +2,16 @@
 //! decoded into observations and taken through the whole per-transaction analysis, and arbitrary
 //! text through spec parsing, asserting the invariants both must keep.
 //!
-//! The observation decoder reads the input as a stream of choices: each byte picks among
-//! values that make the analysis do something (JSON and form bodies, cookies, Authorization
-//! headers, planted secrets, injection payloads, multi-byte text, `%`, `{`, `}`), or supplies raw
-//! text. An exhausted input reads as zeros, so every byte string decodes to something.
+//! The observation decoder reads the input with [`Unstructured`] as a stream of choices: each
+//! byte picks among values that make the analysis do something (JSON and form bodies, cookies,
+//! Authorization headers, planted secrets, injection payloads, multi-byte text, `%`, `{`, `}`),
+//! or supplies raw text. An exhausted input reads as zeros (first choices, empty text), so no
+//! read fails and every byte string decodes to something.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use arbitrary::{Result, Unstructured};
 use serde_json::{Map, Number, Value};
 
 use crate::behavior::{Behavior, Thresholds};
@@ -70,56 +72,16 @@ pub struct Outcome {
 // ---------------------------------------------------------------------------------------------
 // The choice stream.
 
-struct Input<'a> {
-    rest: &'a [u8],
+/// Up to `max` bytes of the input (fewer once it runs out). The dashboard checker of
+/// apisonar-web reads with it too.
+pub fn bytes_up_to<'a>(u: &mut Unstructured<'a>, max: usize) -> Result<&'a [u8]> {
+    let n = u.int_in_range(0..=max)?;
+    u.bytes(n.min(u.len()))
 }
 
-impl<'a> Input<'a> {
-    fn is_empty(&self) -> bool {
-        self.rest.is_empty()
-    }
-
-    fn byte(&mut self) -> u8 {
-        match self.rest.split_first() {
-            Some((&b, rest)) => {
-                self.rest = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn flag(&mut self) -> bool {
-        self.byte() & 1 == 1
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::from(self.byte()).checked_rem(n).unwrap_or(0)
-    }
-
-    fn u64(&mut self) -> u64 {
-        let mut v = 0u64;
-        for _ in 0..8 {
-            v = (v << 8) | u64::from(self.byte());
-        }
-        v
-    }
-
-    fn pick<T: Copy>(&mut self, list: &[T], default: T) -> T {
-        let i = self.below(list.len());
-        list.get(i).copied().unwrap_or(default)
-    }
-
-    fn raw(&mut self, max: usize) -> &'a [u8] {
-        let len = self.below(max.saturating_add(1)).min(self.rest.len());
-        let (taken, rest) = self.rest.split_at(len);
-        self.rest = rest;
-        taken
-    }
-
-    fn text(&mut self, max: usize) -> String {
-        String::from_utf8_lossy(self.raw(max)).into_owned()
-    }
+/// Up to `max` bytes of the input as text (invalid UTF-8 replaced).
+pub fn text_up_to(u: &mut Unstructured<'_>, max: usize) -> Result<String> {
+    Ok(String::from_utf8_lossy(bytes_up_to(u, max)?).into_owned())
 }
 
 const WORDS: &[&str] = &[
@@ -233,21 +195,21 @@ const OTHER_VALUES: &[&str] = &[
     "-----BEGIN RSA PRIVATE KEY-----",
 ];
 
-fn value(input: &mut Input<'_>, depth: u8) -> String {
-    match input.below(9) {
-        0 => input.pick(&SECRETS, "").to_string(),
-        1 => input.pick(INJECTIONS, "").to_string(),
-        2 => input.pick(OTHER_VALUES, "").to_string(),
-        3 => input.u64().to_string(),
-        4 => format!("user{}@example.com", input.byte()),
+fn value(u: &mut Unstructured<'_>, depth: u8) -> Result<String> {
+    Ok(match u.choose_index(9)? {
+        0 => u.choose(&SECRETS)?.to_string(),
+        1 => u.choose(INJECTIONS)?.to_string(),
+        2 => u.choose(OTHER_VALUES)?.to_string(),
+        3 => u.arbitrary::<u64>()?.to_string(),
+        4 => format!("user{}@example.com", u.arbitrary::<u8>()?),
         5 if depth < 3 => {
-            let a = value(input, depth.saturating_add(1));
-            let b = value(input, depth.saturating_add(1));
+            let a = value(u, depth.saturating_add(1))?;
+            let b = value(u, depth.saturating_add(1))?;
             format!("{a}{b}")
         }
-        6 => jwt(input),
-        _ => input.text(40),
-    }
+        6 => jwt(u)?,
+        _ => text_up_to(u, 40)?,
+    })
 }
 
 fn base64(bytes: &[u8], url: bool) -> String {
@@ -274,141 +236,130 @@ fn base64(bytes: &[u8], url: bool) -> String {
     out
 }
 
-fn jwt(input: &mut Input<'_>) -> String {
-    let alg = input.pick(&["HS256", "none", "RS256", "", "ES512", "ü"], "HS256");
+fn jwt(u: &mut Unstructured<'_>) -> Result<String> {
+    let alg = *u.choose(&["HS256", "none", "RS256", "", "ES512", "ü"])?;
     let header = serde_json::json!({ "alg": alg, "typ": "JWT" }).to_string();
-    let payload = match input.below(4) {
-        0 => serde_json::json!({ "iss": value(input, 2), "exp": input.u64(), "sub": "42" }).to_string(),
+    let payload = match u.choose_index(4)? {
+        0 => serde_json::json!({ "iss": value(u, 2)?, "exp": u.arbitrary::<u64>()?, "sub": "42" }).to_string(),
         1 => serde_json::json!({ "iss": "https://issuer.test/", "exp": -1 }).to_string(),
-        2 => input.text(30),
+        2 => text_up_to(u, 30)?,
         _ => "{}".to_string(),
     };
-    let header = if input.below(8) == 0 { input.text(12) } else { base64(header.as_bytes(), true) };
-    format!("{header}.{}.{}", base64(payload.as_bytes(), true), base64(input.raw(12), true))
+    let header = if u.choose_index(8)? == 0 { text_up_to(u, 12)? } else { base64(header.as_bytes(), true) };
+    Ok(format!("{header}.{}.{}", base64(payload.as_bytes(), true), base64(bytes_up_to(u, 12)?, true)))
 }
 
-fn segment(input: &mut Input<'_>) -> String {
-    match input.below(10) {
-        0 => input.u64().checked_rem(100_000).unwrap_or(0).to_string(),
+fn segment(u: &mut Unstructured<'_>) -> Result<String> {
+    Ok(match u.choose_index(10)? {
+        0 => u.arbitrary::<u64>()?.checked_rem(100_000).unwrap_or(0).to_string(),
         1 => {
-            let b: Vec<String> = (0..16).map(|_| format!("{:02x}", input.byte())).collect();
-            let hex = b.concat();
+            let hex: String = u.arbitrary::<[u8; 16]>()?.iter().map(|b| format!("{b:02x}")).collect();
             let part = |from: usize, to: usize| hex.get(from..to).unwrap_or_default().to_string();
             format!("{}-{}-{}-{}-{}", part(0, 8), part(8, 12), part(12, 16), part(16, 20), part(20, 32))
         }
-        2 => (0..12).map(|_| format!("{:02x}", input.byte())).collect(),
-        3 => format!("user{}@example.com", input.byte()),
-        4 => format!("2024-{:02}-{:02}", input.below(14), input.below(33)),
-        5 => base64(input.raw(40), true),
-        6 => input.text(16),
-        _ => input.pick(WORDS, "").to_string(),
-    }
+        2 => u.arbitrary::<[u8; 12]>()?.iter().map(|b| format!("{b:02x}")).collect(),
+        3 => format!("user{}@example.com", u.arbitrary::<u8>()?),
+        4 => format!("2024-{:02}-{:02}", u.int_in_range(0..=13)?, u.int_in_range(0..=32)?),
+        5 => base64(bytes_up_to(u, 40)?, true),
+        6 => text_up_to(u, 16)?,
+        _ => u.choose(WORDS)?.to_string(),
+    })
 }
 
-fn query(input: &mut Input<'_>) -> String {
-    let n = input.below(6);
+fn query(u: &mut Unstructured<'_>) -> Result<String> {
+    let n = u.int_in_range(0..=5)?;
     let mut pairs = Vec::new();
     for _ in 0..n {
-        let name = if input.below(4) == 0 { input.text(10) } else { input.pick(PARAM_NAMES, "q").to_string() };
-        pairs.push(match input.below(4) {
+        let name = if u.choose_index(4)? == 0 { text_up_to(u, 10)? } else { u.choose(PARAM_NAMES)?.to_string() };
+        pairs.push(match u.choose_index(4)? {
             0 => name,
             1 => format!("{name}="),
-            _ => format!("{name}={}", value(input, 0)),
+            _ => format!("{name}={}", value(u, 0)?),
         });
     }
-    pairs.join(input.pick(&["&", "&&", ";", "&amp;"], "&"))
+    Ok(pairs.join(u.choose(&["&", "&&", ";", "&amp;"])?))
 }
 
-fn target(input: &mut Input<'_>) -> String {
-    let depth = input.below(9);
+fn target(u: &mut Unstructured<'_>) -> Result<String> {
+    let depth = u.int_in_range(0..=8)?;
     let mut path = String::new();
     for _ in 0..depth {
-        path.push_str(input.pick(&["/", "/", "/", "//", "\\"], "/"));
-        path.push_str(&segment(input));
+        path.push_str(u.choose(&["/", "/", "/", "//", "\\"])?);
+        path.push_str(&segment(u)?);
     }
-    if input.below(8) == 0 {
+    if u.choose_index(8)? == 0 {
         path.push('/');
     }
-    let path = match input.below(16) {
-        0 => format!("http://{}{path}", host_text(input)),
-        1 => format!("https://{}{path}", host_text(input)),
+    let path = match u.choose_index(16)? {
+        0 => format!("http://{}{path}", host_text(u)?),
+        1 => format!("https://{}{path}", host_text(u)?),
         2 => "*".to_string(),
         3 => path.trim_start_matches('/').to_string(),
-        4 => input.text(30),
+        4 => text_up_to(u, 30)?,
         // Paths of the posture spec, with a value or a word where it has a parameter.
         5..=7 => {
-            let documented = input.pick(
-                &[
-                    "/api/v2/users",
-                    "/api/v2/users/{}",
-                    "/api/v2/users/me",
-                    "/api/v1/orders/{}/items",
-                    "/api/v2/orders/{}/items",
-                ],
+            let documented = *u.choose(&[
                 "/api/v2/users",
-            );
-            let value = segment(input);
+                "/api/v2/users/{}",
+                "/api/v2/users/me",
+                "/api/v1/orders/{}/items",
+                "/api/v2/orders/{}/items",
+            ])?;
+            let value = segment(u)?;
             format!("{}{path}", documented.replace("{}", &value))
         }
         _ if path.is_empty() => "/".to_string(),
         _ => path,
     };
-    let with_query = if input.below(3) == 0 { format!("{path}?{}", query(input)) } else { path };
-    if input.below(10) == 0 {
-        format!("{with_query}#{}", input.text(8))
-    } else {
-        with_query
-    }
+    let with_query = if u.choose_index(3)? == 0 { format!("{path}?{}", query(u)?) } else { path };
+    Ok(if u.choose_index(10)? == 0 { format!("{with_query}#{}", text_up_to(u, 8)?) } else { with_query })
 }
 
-fn host_text(input: &mut Input<'_>) -> String {
-    match input.below(12) {
-        0 => input.text(20),
-        1 => format!("{}.test", segment(input)),
-        _ => input
-            .pick(
-                &[
-                    "api.test",
-                    "API.Test:80",
-                    "api.test:443",
-                    "shop.test:8443",
-                    "",
-                    "  ",
-                    "ünï.test",
-                    "[::1]:80",
-                    "10.0.0.2",
-                    "api.test.",
-                ],
+fn host_text(u: &mut Unstructured<'_>) -> Result<String> {
+    Ok(match u.choose_index(12)? {
+        0 => text_up_to(u, 20)?,
+        1 => format!("{}.test", segment(u)?),
+        _ => u
+            .choose(&[
                 "api.test",
-            )
+                "API.Test:80",
+                "api.test:443",
+                "shop.test:8443",
+                "",
+                "  ",
+                "ünï.test",
+                "[::1]:80",
+                "10.0.0.2",
+                "api.test.",
+            ])?
             .to_string(),
-    }
+    })
 }
 
-fn authorization(input: &mut Input<'_>) -> String {
-    match input.below(8) {
-        0 => format!("Basic {}", base64(format!("admin:{}", value(input, 1)).as_bytes(), false)),
-        1 => format!("Basic {}", input.text(20)),
-        2 | 3 => format!("Bearer {}", jwt(input)),
-        4 => format!("Bearer {}", value(input, 1)),
-        5 => format!("Digest username=\"{}\", realm=\"x\"", input.text(10)),
-        6 => input.pick(&["Bearer", "Basic", "bearer  x", "", "Negotiate YII="], "").to_string(),
-        _ => input.text(30),
-    }
+fn authorization(u: &mut Unstructured<'_>) -> Result<String> {
+    Ok(match u.choose_index(8)? {
+        0 => format!("Basic {}", base64(format!("admin:{}", value(u, 1)?).as_bytes(), false)),
+        1 => format!("Basic {}", text_up_to(u, 20)?),
+        2 | 3 => format!("Bearer {}", jwt(u)?),
+        4 => format!("Bearer {}", value(u, 1)?),
+        5 => format!("Digest username=\"{}\", realm=\"x\"", text_up_to(u, 10)?),
+        6 => u.choose(&["Bearer", "Basic", "bearer  x", "", "Negotiate YII="])?.to_string(),
+        _ => text_up_to(u, 30)?,
+    })
 }
 
-fn cookie(input: &mut Input<'_>) -> String {
-    let n = input.below(5);
+fn cookie(u: &mut Unstructured<'_>) -> Result<String> {
+    let n = u.int_in_range(0..=4)?;
     let mut parts = Vec::new();
     for _ in 0..n {
-        let name = input.pick(&["sessionid", "sid", "csrftoken", "connect.sid", "", "ü", "token"], "sid");
-        parts.push(match input.below(5) {
+        let name = *u.choose(&["sessionid", "sid", "csrftoken", "connect.sid", "", "ü", "token"])?;
+        parts.push(match u.choose_index(5)? {
             0 => name.to_string(),
-            1 => input.text(16),
-            _ => format!("{name}={}", value(input, 1)),
+            1 => text_up_to(u, 16)?,
+            _ => format!("{name}={}", value(u, 1)?),
         });
     }
-    parts.join(input.pick(&["; ", ";", ";;", " ; "], "; "))
+    Ok(parts.join(u.choose(&["; ", ";", ";;", " ; "])?))
 }
 
 const CONTENT_TYPES: &[&str] = &[
@@ -424,8 +375,8 @@ const CONTENT_TYPES: &[&str] = &[
     "APPLICATION/JSON",
 ];
 
-fn headers(input: &mut Input<'_>, response: bool) -> Vec<(String, String)> {
-    let n = input.below(6);
+fn headers(u: &mut Unstructured<'_>, response: bool) -> Result<Vec<(String, String)>> {
+    let n = u.int_in_range(0..=5)?;
     let mut out = Vec::new();
     for _ in 0..n {
         let names: &[&str] = if response {
@@ -444,41 +395,41 @@ fn headers(input: &mut Input<'_>, response: bool) -> Vec<(String, String)> {
                 "proxy-authorization",
             ]
         };
-        let name = if input.below(8) == 0 { input.text(12) } else { input.pick(names, "x").to_string() };
+        let name = if u.choose_index(8)? == 0 { text_up_to(u, 12)? } else { u.choose(names)?.to_string() };
         let v = match name.as_str() {
-            "authorization" | "proxy-authorization" => authorization(input),
-            "cookie" => cookie(input),
-            "set-cookie" => format!("{}; HttpOnly; Path=/", cookie(input)),
-            "content-type" => input.pick(CONTENT_TYPES, "").to_string(),
-            "user-agent" => input
-                .pick(&["sqlmap/1.7", "Nikto", "curl/8.0", "Mozilla/5.0", "${jndi:ldap://x}", "nuclei"], "")
-                .to_string(),
-            _ => value(input, 0),
+            "authorization" | "proxy-authorization" => authorization(u)?,
+            "cookie" => cookie(u)?,
+            "set-cookie" => format!("{}; HttpOnly; Path=/", cookie(u)?),
+            "content-type" => u.choose(CONTENT_TYPES)?.to_string(),
+            "user-agent" => {
+                u.choose(&["sqlmap/1.7", "Nikto", "curl/8.0", "Mozilla/5.0", "${jndi:ldap://x}", "nuclei"])?.to_string()
+            }
+            _ => value(u, 0)?,
         };
         out.push((name, v));
     }
-    out
+    Ok(out)
 }
 
-fn json(input: &mut Input<'_>, depth: u8) -> Value {
+fn json(u: &mut Unstructured<'_>, depth: u8) -> Result<Value> {
     if depth > 24 {
-        return Value::String(value(input, 2));
+        return Ok(Value::String(value(u, 2)?));
     }
-    match input.below(10) {
+    Ok(match u.choose_index(10)? {
         0 => Value::Null,
-        1 => Value::Bool(input.flag()),
-        2 => Value::Number(Number::from(input.u64())),
-        3 => Number::from_f64(f64::from_bits(input.u64())).map_or(Value::Null, Value::Number),
-        4 | 5 => Value::String(value(input, 0)),
+        1 => Value::Bool(u.arbitrary()?),
+        2 => Value::Number(Number::from(u.arbitrary::<u64>()?)),
+        3 => Number::from_f64(f64::from_bits(u.arbitrary()?)).map_or(Value::Null, Value::Number),
+        4 | 5 => Value::String(value(u, 0)?),
         6 => {
-            let n = input.below(5);
-            Value::Array((0..n).map(|_| json(input, depth.saturating_add(1))).collect())
+            let n = u.int_in_range(0..=4)?;
+            Value::Array((0..n).map(|_| json(u, depth.saturating_add(1))).collect::<Result<_>>()?)
         }
         7 => {
             // Bulk: many records of one shape (exposure alerts, schema merging of array items).
-            let n = input.below(40);
-            let field = input.pick(&["email", "card", "ssn", "password", "iban", "name"], "email");
-            let item = value(input, 1);
+            let n = u.int_in_range(0..=39)?;
+            let field = *u.choose(&["email", "card", "ssn", "password", "iban", "name"])?;
+            let item = value(u, 1)?;
             Value::Array(
                 (0..n)
                     .map(|i| {
@@ -495,8 +446,8 @@ fn json(input: &mut Input<'_>, depth: u8) -> Value {
         }
         8 => {
             // Deep nesting past the schema and scan depth limits.
-            let levels = input.below(40);
-            let mut v = json(input, 25);
+            let levels = u.int_in_range(0..=39)?;
+            let mut v = json(u, 25)?;
             for i in 0..levels {
                 v = if i & 1 == 0 {
                     Value::Array(vec![v])
@@ -507,97 +458,100 @@ fn json(input: &mut Input<'_>, depth: u8) -> Value {
             v
         }
         _ => {
-            let n = input.below(6);
+            let n = u.int_in_range(0..=5)?;
             let mut m = Map::new();
             for _ in 0..n {
-                let key = if input.below(5) == 0 { input.text(12) } else { input.pick(PARAM_NAMES, "id").to_string() };
-                m.insert(key, json(input, depth.saturating_add(1)));
+                let key = if u.choose_index(5)? == 0 { text_up_to(u, 12)? } else { u.choose(PARAM_NAMES)?.to_string() };
+                m.insert(key, json(u, depth.saturating_add(1))?);
             }
             Value::Object(m)
         }
-    }
+    })
 }
 
-fn form(input: &mut Input<'_>) -> String {
-    query(input)
+fn form(u: &mut Unstructured<'_>) -> Result<String> {
+    query(u)
 }
 
-fn body(input: &mut Input<'_>, content_type: Option<&str>) -> Vec<u8> {
-    let kind = input.below(8);
-    let json_body = |input: &mut Input<'_>| serde_json::to_vec(&json(input, 0)).unwrap_or_default();
-    match (kind, content_type) {
+fn json_body(u: &mut Unstructured<'_>) -> Result<Vec<u8>> {
+    Ok(serde_json::to_vec(&json(u, 0)?).unwrap_or_default())
+}
+
+fn body(u: &mut Unstructured<'_>, content_type: Option<&str>) -> Result<Vec<u8>> {
+    let kind = u.choose_index(8)?;
+    Ok(match (kind, content_type) {
         (0, _) => Vec::new(),
-        (1, _) => input.raw(64).to_vec(),
+        (1, _) => bytes_up_to(u, 64)?.to_vec(),
         (2, _) => {
             // A JSON text cut short.
-            let mut b = json_body(input);
-            b.truncate(input.below(b.len().saturating_add(1)));
+            let mut b = json_body(u)?;
+            b.truncate(u.int_in_range(0..=b.len())?);
             b
         }
         (3, _) => {
-            let name = input.pick(PARAM_NAMES, "a");
+            let name = u.choose(PARAM_NAMES)?;
             format!(
                 "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{}\r\n--XyZ\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"f\"\r\n\r\nx\r\n--XyZ--\r\n",
-                value(input, 0),
-                input.text(8)
+                value(u, 0)?,
+                text_up_to(u, 8)?
             )
             .into_bytes()
         }
-        (_, Some(ct)) if ct.contains("form-urlencoded") => form(input).into_bytes(),
-        _ => json_body(input),
-    }
+        (_, Some(ct)) if ct.contains("form-urlencoded") => form(u)?.into_bytes(),
+        _ => json_body(u)?,
+    })
 }
 
-fn observation(input: &mut Input<'_>, ts: &mut i64) -> Observation {
-    *ts = match input.below(32) {
+fn observation(u: &mut Unstructured<'_>, ts: &mut i64) -> Result<Observation> {
+    *ts = match u.choose_index(32)? {
         0 => i64::MAX,
         1 => i64::MIN,
-        2 => ts.saturating_sub(i64::from(input.byte()).saturating_mul(1_000_000)),
+        2 => ts.saturating_sub(i64::from(u.arbitrary::<u8>()?).saturating_mul(1_000_000)),
         3 => 0,
-        _ => ts.saturating_add(i64::from(input.byte()).saturating_mul(50_000)),
+        _ => ts.saturating_add(i64::from(u.arbitrary::<u8>()?).saturating_mul(50_000)),
     };
-    let client = match input.below(6) {
-        0 => IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(input.byte()))),
-        1 => IpAddr::V4(Ipv4Addr::new(input.byte(), input.byte(), input.byte(), input.byte())),
-        _ => IpAddr::V4(Ipv4Addr::new(10, 0, 0, input.below(4).try_into().unwrap_or(1))),
+    let client = match u.choose_index(6)? {
+        0 => IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(u.arbitrary::<u8>()?))),
+        1 => IpAddr::V4(Ipv4Addr::from(u.arbitrary::<[u8; 4]>()?)),
+        _ => IpAddr::V4(Ipv4Addr::new(10, 0, 0, u.int_in_range(0..=3)?)),
     };
-    let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), input.pick(&[80, 443, 8080, 0], 80));
-    let host = if input.below(6) == 0 { None } else { Some(host_text(input)) };
-    let method = match input.below(12) {
-        0 => input.text(40),
-        _ => input
-            .pick(&["GET", "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "get", "CONNECT"], "GET")
+    let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), *u.choose(&[80, 443, 8080, 0])?);
+    let host = if u.choose_index(6)? == 0 { None } else { Some(host_text(u)?) };
+    let method = match u.choose_index(12)? {
+        0 => text_up_to(u, 40)?,
+        _ => u
+            .choose(&["GET", "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "get", "CONNECT"])?
             .to_string(),
     };
-    let target = target(input);
-    let mut request_headers = headers(input, false);
-    if input.flag() && !request_headers.iter().any(|(n, _)| n == "content-type") {
-        request_headers.push(("content-type".into(), input.pick(CONTENT_TYPES, "").to_string()));
+    let target = target(u)?;
+    let mut request_headers = headers(u, false)?;
+    if u.arbitrary()? && !request_headers.iter().any(|(n, _)| n == "content-type") {
+        request_headers.push(("content-type".into(), u.choose(CONTENT_TYPES)?.to_string()));
     }
     let ct = request_headers.iter().find(|(n, _)| n == "content-type").map(|(_, v)| v.to_ascii_lowercase());
-    let request_body = body(input, ct.as_deref());
-    let request_body_len = if input.below(16) == 0 { input.u64() } else { request_body.len() as u64 };
-    let response = if input.below(6) == 0 {
+    let request_body = body(u, ct.as_deref())?;
+    let request_body_len = if u.choose_index(16)? == 0 { u.arbitrary()? } else { request_body.len() as u64 };
+    let response = if u.choose_index(6)? == 0 {
         None
     } else {
-        let status = match input.below(8) {
-            0 => u16::from_be_bytes([input.byte(), input.byte()]),
-            _ => input.pick(&[200, 200, 201, 204, 301, 400, 401, 403, 404, 404, 429, 500, 503, 0, 999], 200),
+        let status = match u.choose_index(8)? {
+            0 => u16::from_be_bytes(u.arbitrary()?),
+            _ => *u.choose(&[200, 200, 201, 204, 301, 400, 401, 403, 404, 404, 429, 500, 503, 0, 999])?,
         };
-        let mut headers = headers(input, true);
-        if input.flag() {
+        let mut headers = headers(u, true)?;
+        if u.arbitrary()? {
             headers.push(("content-type".into(), "application/json".into()));
         }
         let ct = headers.iter().find(|(n, _)| n == "content-type").map(|(_, v)| v.to_ascii_lowercase());
-        let body = body(input, ct.as_deref());
-        let body_len = if input.below(16) == 0 { input.u64() } else { body.len() as u64 };
-        let latency_micros = match input.below(8) {
-            0 => i64::from_be_bytes(input.u64().to_be_bytes()),
-            _ => i64::from(input.byte()).saturating_mul(1000),
+        let body = body(u, ct.as_deref())?;
+        let body_len = if u.choose_index(16)? == 0 { u.arbitrary()? } else { body.len() as u64 };
+        let latency_micros = match u.choose_index(8)? {
+            0 => u.arbitrary()?,
+            _ => i64::from(u.arbitrary::<u8>()?).saturating_mul(1000),
         };
         Some(ObservedResponse { status, headers, body, body_len, latency_micros })
     };
-    Observation {
+    Ok(Observation {
         ts: *ts,
         client,
         server,
@@ -608,8 +562,8 @@ fn observation(input: &mut Input<'_>, ts: &mut i64) -> Observation {
         request_body,
         request_body_len,
         response,
-        encrypted: input.below(4) == 0,
-    }
+        encrypted: u.choose_index(4)? == 0,
+    })
 }
 
 /// Settings of one run, from the first byte of the input.
@@ -672,11 +626,13 @@ fn settings(byte: u8) -> Settings {
 
 /// Decodes observations from arbitrary bytes (at most [`MAX_OBSERVATIONS`]).
 pub fn observations(data: &[u8]) -> Vec<Observation> {
-    let mut input = Input { rest: data };
+    let mut u = Unstructured::new(data);
     let mut ts = 1_700_000_000_000_000i64;
     let mut out = Vec::new();
-    while !input.is_empty() && out.len() < MAX_OBSERVATIONS {
-        out.push(observation(&mut input, &mut ts));
+    while !u.is_empty() && out.len() < MAX_OBSERVATIONS {
+        let read = observation(&mut u, &mut ts);
+        assert!(read.is_ok(), "a read failed: {read:?}");
+        out.extend(read.ok());
     }
     out
 }
@@ -996,19 +952,13 @@ fn check_spec(spec: &Spec) {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
+    use apisonar_testkit::workload::Rng;
+
     use super::*;
 
-    /// A fixed pseudo-random byte stream (xorshift), so the inputs are the same on every run.
+    /// A fixed pseudo-random byte stream, so the inputs are the same on every run.
     fn bytes(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
+        Rng::seeded(seed).bytes(len)
     }
 
     #[test]

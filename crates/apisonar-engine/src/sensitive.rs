@@ -124,18 +124,7 @@ impl Default for MaskKey {
 /// Passwords, Basic credentials and personal data (cards, phones, e-mails, national ids) are
 /// small spaces that a hash, even keyed, must not be kept for.
 fn hashed(class: Class) -> bool {
-    matches!(
-        class,
-        Class::BearerToken
-            | Class::Jwt
-            | Class::JwtAlgNone
-            | Class::ApiKey
-            | Class::CloudAccessKey
-            | Class::SourceHostToken
-            | Class::PaymentProviderKey
-            | Class::PrivateKey
-            | Class::SessionCookie
-    )
+    class.is_credential() && !matches!(class, Class::Password | Class::BasicAuth)
 }
 
 /// A mask that shows the shape, and for machine-made secrets a short keyed hash (to correlate

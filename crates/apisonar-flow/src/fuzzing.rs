@@ -1,48 +1,23 @@
 //! Checker functions for the `body` and `tls` fuzz targets (`fuzz/`) and this crate's tests:
 //! body framing and decoding, and TLS record and handshake reassembly, on arbitrary input, with
 //! the limits and equivalences they must keep. (The older targets' checkers are in `check`.)
+//!
+//! The input is read with [`Unstructured`]: an exhausted input reads as zeros (first choices,
+//! empty byte strings), so no read fails and every input makes a case.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use arbitrary::{Result, Unstructured};
 
 use crate::engine::EventSink;
 use crate::http::{Body, HttpConn, HttpTransaction};
 use crate::tls::TlsReader;
 use crate::{Anomaly, Limits, Stats, Timestamp, TlsSession};
 
-/// Reads an input as a stream of choices; an exhausted input reads as zeros.
-struct Input<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Input<'a> {
-    fn byte(&mut self) -> u8 {
-        match self.rest.split_first() {
-            Some((&b, rest)) => {
-                self.rest = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_be_bytes([self.byte(), self.byte()])
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::from(self.byte()).checked_rem(n).unwrap_or(0)
-    }
-
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let (taken, rest) = self.rest.split_at(n.min(self.rest.len()));
-        self.rest = rest;
-        taken
-    }
-
-    fn rest(&mut self) -> &'a [u8] {
-        std::mem::take(&mut self.rest)
-    }
+/// A big-endian `u16` of the input (lengths and positions read as the wire writes them).
+fn u16_be(u: &mut Unstructured<'_>) -> Result<u16> {
+    Ok(u16::from_be_bytes(u.arbitrary()?))
 }
 
 fn endpoints() -> [SocketAddr; 2] {
@@ -122,12 +97,12 @@ struct Case {
     encoded: Vec<u8>,
 }
 
-fn case(input: &mut Input<'_>) -> Case {
-    let index = input.below(ENCODINGS.len());
+fn case(u: &mut Unstructured<'_>) -> Result<Case> {
+    let index = u.choose_index(ENCODINGS.len())?;
     let encoding = ENCODINGS.get(index).copied().unwrap_or("gzip");
-    let how = input.byte();
-    let cut_at = usize::from(input.u16());
-    let flip_at = usize::from(input.u16());
+    let how = u.arbitrary::<u8>()?;
+    let cut_at = usize::from(u16_be(u)?);
+    let flip_at = usize::from(u16_be(u)?);
     let bomb = how & 0xe0 == 0xe0 && how & 3 != 0;
     let (original, compressed) = if bomb {
         // 32 KiB of zeros (over every decoded limit here) compress to little; made once.
@@ -135,7 +110,7 @@ fn case(input: &mut Input<'_>) -> Case {
         let bombs = BOMBS.get_or_init(|| (0..ENCODINGS.len()).map(|i| compress(i, &[0; BOMB_BYTES])).collect());
         (vec![0; BOMB_BYTES], bombs.get(index).cloned().flatten())
     } else {
-        let original = input.rest().to_vec();
+        let original = u.bytes(u.len())?.to_vec();
         let compressed = compress(index, &original);
         (original, compressed)
     };
@@ -154,16 +129,16 @@ fn case(input: &mut Input<'_>) -> Case {
             (Prepared::Damaged, c)
         }
     };
-    Case { encoding, prepared, original, encoded }
+    Ok(Case { encoding, prepared, original, encoded })
 }
 
 /// Limits small enough to be reached, from two input bytes (0xff gives zero).
-fn body_limits(input: &mut Input<'_>) -> Limits {
-    Limits {
-        body_sample_bytes: usize::from(input.byte().wrapping_add(1)).saturating_mul(37),
-        max_decoded_body_bytes: usize::from(input.byte().wrapping_add(1)).saturating_mul(97),
+fn body_limits(u: &mut Unstructured<'_>) -> Result<Limits> {
+    Ok(Limits {
+        body_sample_bytes: usize::from(u.arbitrary::<u8>()?.wrapping_add(1)).saturating_mul(37),
+        max_decoded_body_bytes: usize::from(u.arbitrary::<u8>()?.wrapping_add(1)).saturating_mul(97),
         ..crate::check::tight_limits()
-    }
+    })
 }
 
 /// A body's limits and (for bodies the checker compressed) its decoding.
@@ -233,13 +208,13 @@ fn exact(f: Framing, response: bool) -> bool {
     matches!(f, Framing::Length | Framing::Chunked) || (response && f == Framing::Nothing)
 }
 
-fn message(start: &str, encoding: &str, f: Framing, body: &[u8], input: &mut Input<'_>) -> Vec<u8> {
+fn message(start: &str, encoding: &str, f: Framing, body: &[u8], u: &mut Unstructured<'_>) -> Result<Vec<u8>> {
     let mut out = format!("{start}\r\nHost: fuzz.test\r\nContent-Encoding: {encoding}\r\n").into_bytes();
-    let chunk = usize::from(input.byte()).saturating_add(1);
-    let extras = input.byte();
+    let chunk = usize::from(u.arbitrary::<u8>()?).saturating_add(1);
+    let extras = u.arbitrary::<u8>()?;
     match f {
         Framing::Length => out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes()),
-        Framing::AnyLength => out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", input.u16()).as_bytes()),
+        Framing::AnyLength => out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", u16_be(u)?).as_bytes()),
         Framing::Chunked | Framing::AnyChunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n"),
         Framing::Nothing => out.extend_from_slice(b"\r\n"),
     }
@@ -247,7 +222,11 @@ fn message(start: &str, encoding: &str, f: Framing, body: &[u8], input: &mut Inp
         Framing::Chunked | Framing::AnyChunked => {
             for piece in body.chunks(chunk) {
                 // Sizes off by what the input says (nothing, once it is used up).
-                let size = if f == Framing::AnyChunked { piece.len() ^ usize::from(input.byte()) } else { piece.len() };
+                let size = if f == Framing::AnyChunked {
+                    piece.len() ^ usize::from(u.arbitrary::<u8>()?)
+                } else {
+                    piece.len()
+                };
                 let extension = if extras & 1 == 1 { ";name=\"v\"" } else { "" };
                 out.extend_from_slice(format!("{size:x}{extension}\r\n").as_bytes());
                 out.extend_from_slice(piece);
@@ -257,22 +236,26 @@ fn message(start: &str, encoding: &str, f: Framing, body: &[u8], input: &mut Inp
         }
         _ => out.extend_from_slice(body),
     }
-    out
+    Ok(out)
 }
 
 /// The `body` fuzz target: one body, decoded directly and carried by a request and its
 /// response on an HTTP connection. Input: the two limits, the framings, piece size, gap, six
 /// framing choices, encoding, preparation, cut and flip positions, then the body (the rest).
 pub fn body(data: &[u8]) {
-    let mut input = Input { rest: data };
-    let limits = body_limits(&mut input);
-    let framings = input.byte();
+    let read = body_case(&mut Unstructured::new(data));
+    assert!(read.is_ok(), "a read failed: {read:?}");
+}
+
+fn body_case(u: &mut Unstructured<'_>) -> Result<()> {
+    let limits = body_limits(u)?;
+    let framings = u.arbitrary::<u8>()?;
     let (request_framing, response_framing) = (framing(framings), framing(framings >> 4));
-    let piece_choice = usize::from(input.byte()).saturating_add(1);
-    let gap = input.byte();
+    let piece_choice = usize::from(u.arbitrary::<u8>()?).saturating_add(1);
+    let gap = u.arbitrary::<u8>()?;
     // The framing choices (chunk sizes, extensions, lengths) are read from these bytes.
-    let mut choices = Input { rest: input.take(6) };
-    let c = case(&mut input);
+    let mut choices = Unstructured::new(u.bytes(u.len().min(6))?);
+    let c = case(u)?;
     // At most about 128 pieces per body (every piece costs a bound check of the connection).
     let piece = piece_choice.max(c.encoded.len().div_ceil(128));
 
@@ -286,8 +269,8 @@ pub fn body(data: &[u8]) {
     check_body(&direct, &c, &limits, &anomalies);
 
     // In a request and its response.
-    let request = message("POST /upload HTTP/1.1", c.encoding, request_framing, &c.encoded, &mut choices);
-    let response = message("HTTP/1.1 200 OK", c.encoding, response_framing, &c.encoded, &mut choices);
+    let request = message("POST /upload HTTP/1.1", c.encoding, request_framing, &c.encoded, &mut choices)?;
+    let response = message("HTTP/1.1 200 OK", c.encoding, response_framing, &c.encoded, &mut choices)?;
     let mut conn = HttpConn::new(1, endpoints());
     let mut stats = Stats::default();
     let mut out = Collect::default();
@@ -323,6 +306,7 @@ pub fn body(data: &[u8]) {
             assert!(response.is_some_and(|r| r.body == direct), "the response body differs");
         }
     }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,8 +335,12 @@ fn check_reader(reader: &TlsReader, session: &TlsSession, limits: &Limits) {
 /// Input: a settings byte, then chunks `[direction bit and length][bytes]`. In framed mode each
 /// chunk is `[content type][handshake type][record size][body]`.
 pub fn tls_session(data: &[u8]) {
-    let mut input = Input { rest: data };
-    let settings = input.byte();
+    let read = tls_chunks(&mut Unstructured::new(data));
+    assert!(read.is_ok(), "a read failed: {read:?}");
+}
+
+fn tls_chunks(u: &mut Unstructured<'_>) -> Result<()> {
+    let settings = u.arbitrary::<u8>()?;
     let framed = settings & 1 == 1;
     let limits = Limits {
         max_tls_handshake_bytes: if settings & 2 == 2 { 64 * 1024 } else { 512 },
@@ -365,11 +353,11 @@ pub fn tls_session(data: &[u8]) {
     let mut conn_stats = Stats::default();
     let mut out = Collect::default();
     let mut ts = 0i64;
-    while !input.rest.is_empty() {
-        let header = input.u16();
+    while !u.is_empty() {
+        let header = u16_be(u)?;
         let dir = usize::from(header >> 15);
-        let chunk = input.take(usize::from(header & 0x7fff));
-        let bytes = if framed { frame(chunk) } else { chunk.to_vec() };
+        let chunk = u.bytes(u.len().min(usize::from(header & 0x7fff)))?;
+        let bytes = if framed { frame(chunk)? } else { chunk.to_vec() };
         ts = ts.saturating_add(1);
         if let Some(reader) = readers.get_mut(dir) {
             reader.feed(&bytes, Timestamp(ts), &mut session, &limits, &mut stats);
@@ -383,15 +371,16 @@ pub fn tls_session(data: &[u8]) {
     for s in &out.tls {
         assert!(s.alerts.len() <= 8 && s.chain_length <= 16);
     }
+    Ok(())
 }
 
 /// Wraps one framed-mode chunk: a handshake message (or another record type) split into records.
-fn frame(chunk: &[u8]) -> Vec<u8> {
-    let mut input = Input { rest: chunk };
-    let content = CONTENT_TYPES.get(input.below(CONTENT_TYPES.len())).copied().unwrap_or(22);
-    let kind = HANDSHAKE_TYPES.get(input.below(HANDSHAKE_TYPES.len())).copied().unwrap_or(1);
-    let record = usize::from(input.u16()).clamp(1, 16 * 1024);
-    let body = input.rest();
+fn frame(chunk: &[u8]) -> Result<Vec<u8>> {
+    let mut u = Unstructured::new(chunk);
+    let content = *u.choose(&CONTENT_TYPES)?;
+    let kind = *u.choose(&HANDSHAKE_TYPES)?;
+    let record = usize::from(u16_be(&mut u)?).clamp(1, 16 * 1024);
+    let body = u.take_rest();
     let payload = if content == 22 {
         let len = u32::try_from(body.len()).unwrap_or(0).to_be_bytes();
         let mut m = vec![kind, len[1], len[2], len[3]];
@@ -406,27 +395,16 @@ fn frame(chunk: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&u16::try_from(piece.len()).unwrap_or(0).to_be_bytes());
         out.extend_from_slice(piece);
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing, clippy::unwrap_used)]
 
-    use super::*;
+    use apisonar_testkit::workload::Rng;
 
-    /// A fixed pseudo-random byte stream (xorshift).
-    fn bytes(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
+    use super::*;
 
     /// A body input: limits, framings, piece, gap, 6 framing bytes, encoding, preparation, cut
     /// and flip positions, then the body.
@@ -459,7 +437,7 @@ mod tests {
     #[test]
     fn pseudo_random_bodies_keep_the_limits() {
         for seed in 0..300 {
-            body(&bytes(seed, (seed as usize * 13) % 700));
+            body(&Rng::seeded(seed).bytes((seed as usize * 13) % 700));
         }
         for data in [&b""[..], &[0xff; 100], &[0; 100]] {
             body(data);
@@ -490,7 +468,7 @@ mod tests {
             let len = usize::from(header & 0x7fff);
             conn.data(
                 usize::from(header >> 15),
-                &frame(&rest[2..2 + len]),
+                &frame(&rest[2..2 + len]).unwrap(),
                 Timestamp(1),
                 &limits,
                 &mut Stats::default(),
@@ -508,7 +486,7 @@ mod tests {
     #[test]
     fn pseudo_random_tls_keeps_the_limits() {
         for seed in 0..300 {
-            tls_session(&bytes(seed, (seed as usize * 29) % 3000));
+            tls_session(&Rng::seeded(seed).bytes((seed as usize * 29) % 3000));
         }
         tls_session(&[]);
         tls_session(&[1, 0x80, 0x05, 0, 0, 0xff, 0xff, 0xff]);

@@ -1,6 +1,12 @@
 //! One test suite for every `Store`: the sled store and its in-memory twin must agree.
 
-use apisonar_engine::{Catalog, Changes, Endpoint, EndpointKey, TemplateConfig};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Barrier;
+
+use apisonar_engine::{
+    Alert, AlertMerge, AlertState, Catalog, Changes, Endpoint, EndpointKey, Observation, ObservedResponse,
+    TemplateConfig,
+};
 
 use crate::{MemoryStore, SledOptions, SledStore, Store, StoreError, SCHEMA_VERSION};
 
@@ -129,11 +135,16 @@ fn specs_and_alerts(store: &dyn Store) {
     assert!(all[0].id < all[1].id, "listed oldest first");
     assert!(store.has_alert(&all[1].dedup_key()).unwrap());
     assert!(!store.has_alert("no such key").unwrap());
+    for a in &all {
+        assert_eq!(store.alert_by_key(&a.dedup_key()).unwrap().as_ref(), Some(a));
+    }
+    assert_eq!(store.alert_by_key("no such key").unwrap(), None);
     // Retention: the alert last seen at 20 goes, the one at 40 stays, with its key.
     assert_eq!(store.prune_alerts(30).unwrap(), 1);
     let kept = store.alerts().unwrap_or_default();
     assert_eq!(kept.iter().map(|a| a.last_seen).collect::<Vec<_>>(), [40]);
     assert!(!store.has_alert(&other.0.dedup_key()).unwrap());
+    assert_eq!(store.alert_by_key(&other.0.dedup_key()).unwrap(), None, "pruned with its key");
     let (renewed, new) =
         store.upsert_alert(&Alert { client: Some("10.0.0.9".into()), ..draft_template() }, AlertMerge::Add).unwrap();
     assert!(new && renewed.id > other.0.id, "a pruned alert that fires again is new");
@@ -180,10 +191,13 @@ fn overflow(store: &dyn Store) {
     assert_eq!((a.first_seen, a.last_seen), (5, 30));
 }
 
-/// A model test: a random sequence of catalog changes leaves both stores with the catalog's state.
-fn model(store: &dyn Store, seed: u64) {
-    let mut catalog = Catalog::new(TemplateConfig { word_threshold: 3, ..TemplateConfig::default() });
+/// The observations of a model run: paths that template, merge and rename. With `traffic`, each
+/// also carries what fills the rest of an endpoint: answers with JSON bodies (schemas, formats),
+/// query strings and forms (parameters), auth headers, sensitive values, TLS, and more distinct
+/// clients than are counted exactly (HyperLogLog registers).
+pub(crate) fn model_observations(seed: u64, traffic: bool) -> Vec<Observation> {
     let mut x = seed;
+    let mut out = Vec::new();
     for i in 0..300 {
         x ^= x << 13;
         x ^= x >> 7;
@@ -194,7 +208,7 @@ fn model(store: &dyn Store, seed: u64) {
             2 => format!("/tags/t{}x/items", x % 5),
             _ => "/health".to_string(),
         };
-        let obs = apisonar_engine::Observation {
+        let mut obs = Observation {
             ts: i,
             client: std::net::IpAddr::from([10, 0, 0, (x % 5) as u8]),
             server: std::net::SocketAddr::from(([10, 0, 0, 9], 80)),
@@ -207,7 +221,65 @@ fn model(store: &dyn Store, seed: u64) {
             response: None,
             encrypted: false,
         };
-        catalog.observe(&obs);
+        if traffic {
+            with_traffic(&mut obs, i, x);
+        }
+        out.push(obs);
+    }
+    out
+}
+
+fn with_traffic(obs: &mut Observation, i: i64, x: u64) {
+    const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lzc3Vlci50ZXN0In0.c2lnbmF0dXJl";
+    obs.ts = 1_700_000_000_000_000 + i * 7_000_000_000;
+    obs.client = std::net::IpAddr::from([10, 1, (x % 3) as u8, (x % 101) as u8]);
+    obs.encrypted = x.is_multiple_of(7);
+    let header = |n: &str, v: &str| (n.to_string(), v.to_string());
+    obs.request_headers = match x % 6 {
+        0 => vec![header("authorization", &format!("Bearer {JWT}"))],
+        1 => vec![header("authorization", "Basic dXNlcjpwYXNz")],
+        2 => vec![header("x-api-key", &format!("key-{}", x % 9))],
+        3 => vec![header("cookie", &format!("sessionid=s{}", x % 11))],
+        4 => vec![header("authorization", "Bearer opaque-token-value")],
+        _ => vec![],
+    };
+    if x.is_multiple_of(3) {
+        obs.target.push_str(&format!("?limit={}&q=w{}&since=2024-01-0{}", x % 100, x % 4, 1 + x % 9));
+    }
+    if x.is_multiple_of(5) {
+        obs.method = "POST".into();
+        let (content_type, body) = if x.is_multiple_of(2) {
+            ("application/json", format!(r#"{{"name":"n{x}","password":"hunter{x}","email":"u{x}@example.test"}}"#))
+        } else {
+            ("application/x-www-form-urlencoded", format!("title=t{x}&count={}&when=2024-01-01", x % 13))
+        };
+        obs.request_headers.push(header("content-type", content_type));
+        obs.request_body_len = body.len() as u64;
+        obs.request_body = body.into_bytes();
+    }
+    let body = format!(
+        r#"{{"id":{x},"uuid":"123e4567-e89b-12d3-a456-42661417400{}","created":"2024-01-01T00:00:00Z","tags":["a",{}],"score":1.5,"ok":true,"none":null,"owner":{{"email":"o{}@example.test","ip":"10.0.0.{}","site":"https://example.test/{}"}}}}"#,
+        x % 10,
+        x % 3,
+        x % 4,
+        x % 250,
+        x % 5
+    );
+    obs.response = Some(ObservedResponse {
+        status: [200, 201, 200, 302, 204][(x % 5) as usize],
+        headers: vec![header("content-type", "application/json")],
+        body_len: body.len() as u64,
+        body: body.into_bytes(),
+        latency_micros: (x % 200_000) as i64,
+    });
+}
+
+/// A model test: a random sequence of catalog changes leaves both stores with the catalog's state
+/// (so every endpoint the catalog makes goes through the records and back unchanged).
+fn model(store: &dyn Store, seed: u64, traffic: bool) {
+    let mut catalog = Catalog::new(TemplateConfig { word_threshold: 3, ..TemplateConfig::default() });
+    for (i, obs) in model_observations(seed, traffic).iter().enumerate() {
+        catalog.observe(obs);
         if i % 17 == 0 {
             store.apply(&catalog.take_changes()).unwrap_or_else(|e| panic!("{e}"));
         }
@@ -216,7 +288,70 @@ fn model(store: &dyn Store, seed: u64) {
     let mut stored = store.endpoints().unwrap_or_default();
     stored.sort_by_key(Endpoint::key);
     let expected: Vec<Endpoint> = catalog.endpoints().cloned().collect();
+    assert!(!expected.is_empty());
     assert_eq!(stored, expected);
+}
+
+/// Eight writers upsert the same new alert at once, round after round: each round makes one
+/// alert, whose count is every writer's, and exactly one writer is told it is new.
+fn concurrent_upserts_make_one_alert(store: &(dyn Store + Sync)) {
+    const WRITERS: usize = 8;
+    const ROUNDS: usize = 40;
+    const EACH: u64 = 3;
+    let start = Barrier::new(WRITERS);
+    let created: Vec<AtomicUsize> = (0..ROUNDS).map(|_| AtomicUsize::new(0)).collect();
+    let draft = |round: usize| Alert { kind: format!("race{round}"), count: 1, ..draft_template() };
+    std::thread::scope(|s| {
+        for _ in 0..WRITERS {
+            s.spawn(|| {
+                for (round, created) in created.iter().enumerate() {
+                    start.wait();
+                    for _ in 0..EACH {
+                        let (_, new) = store.upsert_alert(&draft(round), AlertMerge::Add).unwrap();
+                        if new {
+                            created.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let all = store.alerts().unwrap();
+    for (round, created) in created.iter().enumerate() {
+        let kind = format!("race{round}");
+        let made: Vec<&Alert> = all.iter().filter(|a| a.kind == kind).collect();
+        assert_eq!(made.len(), 1, "round {round}: {made:?}");
+        assert_eq!(made[0].count, WRITERS as u64 * EACH, "round {round}");
+        assert_eq!(created.load(Ordering::Relaxed), 1, "round {round}: writers told the alert was new");
+        assert_eq!(store.alert_by_key(&draft(round).dedup_key()).unwrap().as_ref(), Some(made[0]));
+    }
+}
+
+/// A state change and upserts of the same alert at once: neither loses the other's write.
+fn state_changes_and_upserts_keep_each_other(store: &(dyn Store + Sync)) {
+    const STEPS: u64 = 300;
+    let draft = Alert { kind: "lifecycle".into(), count: 1, ..draft_template() };
+    let (first, _) = store.upsert_alert(&draft, AlertMerge::Add).unwrap();
+    let start = Barrier::new(2);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            start.wait();
+            for _ in 0..STEPS {
+                store.upsert_alert(&draft, AlertMerge::Add).unwrap();
+            }
+        });
+        s.spawn(|| {
+            start.wait();
+            // Ends acknowledged.
+            for step in 0..STEPS {
+                let state = if step % 2 == 0 { AlertState::Open } else { AlertState::Acknowledged };
+                assert!(store.set_alert_state(first.id, state).unwrap().is_some());
+            }
+        });
+    });
+    let stored = store.alert_by_key(&draft.dedup_key()).unwrap().unwrap_or_else(|| panic!("no alert"));
+    assert_eq!(stored.count, 1 + STEPS, "no upsert lost to a state change");
+    assert_eq!(stored.state, AlertState::Acknowledged, "no state change lost to an upsert");
 }
 
 #[test]
@@ -224,8 +359,11 @@ fn memory_store_keeps_the_contract() {
     contract(&MemoryStore::default());
     settings(&MemoryStore::default());
     for seed in 1..20 {
-        model(&MemoryStore::default(), seed);
+        model(&MemoryStore::default(), seed, false);
+        model(&MemoryStore::default(), seed, true);
     }
+    concurrent_upserts_make_one_alert(&MemoryStore::default());
+    state_changes_and_upserts_keep_each_other(&MemoryStore::default());
 }
 
 #[test]
@@ -235,8 +373,17 @@ fn sled_store_keeps_the_contract() {
     settings(&SledStore::open(&temp_dir("settings"), &SledOptions::default()).unwrap_or_else(|e| panic!("{e}")));
     for seed in 1..5 {
         let dir = temp_dir(&format!("model{seed}"));
-        model(&SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}")), seed);
+        model(&SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}")), seed, false);
+        let dir = temp_dir(&format!("traffic{seed}"));
+        model(&SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}")), seed, true);
     }
+}
+
+#[test]
+fn sled_alert_upserts_are_atomic() {
+    let store = SledStore::open(&temp_dir("upsert-race"), &SledOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    concurrent_upserts_make_one_alert(&store);
+    state_changes_and_upserts_keep_each_other(&store);
 }
 
 #[test]

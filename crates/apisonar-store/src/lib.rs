@@ -1,10 +1,11 @@
 //! apisonar-store: the only crate that names sled.
 //!
-//! Owns: persistence of the catalog (and, later, specs and alerts) behind the small synchronous
-//! [`Store`] trait, with an on-disk sled implementation and an in-memory twin that share one test
-//! suite. Records are versioned (a leading format byte, then JSON); keys are big-endian where
-//! numeric; the schema version is checked at open, and a store written by a newer version or a
-//! damaged one is refused without writing anything.
+//! Owns: persistence of the catalog, specs, alerts, TLS hosts and settings behind the small
+//! synchronous [`Store`] trait, with an on-disk sled implementation and an in-memory twin that
+//! share one test suite. Values are the store's own record types (`records/v2.rs`, converted to
+//! and from the engine's types), behind a leading format byte, then JSON; keys are big-endian where
+//! numeric; the schema version is checked at open: a version-1 store is migrated in place, and a
+//! store written by a newer version or a damaged one is refused without writing anything.
 //!
 //! Must not know: tokio, axum, pcap, the wire or flow layers.
 
@@ -26,7 +27,8 @@ pub struct TemplateOverride {
 }
 
 /// Version of the on-disk layout. Bump it, and add a migration, when records change shape.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 1: the engine's types as JSON (format byte 1). 2: the store's own records (format byte 2).
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -71,13 +73,16 @@ pub trait Store {
     fn alerts(&self) -> Result<Vec<Alert>, StoreError>;
     /// Whether an alert with this dedup key is stored.
     fn has_alert(&self, dedup_key: &str) -> Result<bool, StoreError>;
+    /// The stored alert with this dedup key (to tell what an upsert changed).
+    fn alert_by_key(&self, dedup_key: &str) -> Result<Option<Alert>, StoreError>;
     /// Deletes alerts last seen before `cutoff` (microseconds since the epoch); returns how many.
     fn prune_alerts(&self, cutoff: i64) -> Result<usize, StoreError>;
     /// Records an occurrence: a new alert, or the existing one with the same dedup key updated
     /// (a resolved alert that fires again reopens). Returns the alert as stored and whether it
-    /// is new.
+    /// is new. Atomic: concurrent upserts of one new dedup key make one alert.
     fn upsert_alert(&self, draft: &Alert, merge: AlertMerge) -> Result<(Alert, bool), StoreError>;
-    /// Changes an alert's lifecycle state; `None` if there is no such alert.
+    /// Changes an alert's lifecycle state; `None` if there is no such alert. Atomic with respect to
+    /// `upsert_alert` of the same alert (neither loses the other's change).
     fn set_alert_state(&self, id: u64, state: AlertState) -> Result<Option<Alert>, StoreError>;
     /// A small named value kept for the dashboard (the admin credential's hash, API token
     /// hashes): never traffic data.

@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use apisonar_engine::{Changes, Endpoint};
+use apisonar_engine::tlsposture::TlsHost;
+use apisonar_engine::{Alert, AlertMerge, AlertState, Changes, Endpoint, Spec};
 
-use crate::records::{decode, encode};
-use crate::records::{decode_endpoint, decode_override, encode_endpoint, encode_override, endpoint_key, override_key};
+use crate::records::{decode, encode, endpoint_key, override_key};
 use crate::{merge_alert, Store, StoreError, TemplateOverride};
-use apisonar_engine::{Alert, AlertMerge, AlertState, Spec};
 
+/// Records are kept encoded, as the sled store keeps them, so both go through the same record
+/// types and conversions (the overflow counts, added up on every `apply`, are kept decoded).
 #[derive(Default)]
 pub struct MemoryStore {
     endpoints: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
@@ -35,14 +36,14 @@ impl MemoryStore {
 
 impl Store for MemoryStore {
     fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
-        self.map().values().map(|v| decode_endpoint(v)).collect()
+        self.map().values().map(|v| decode(v)).collect()
     }
 
     fn apply(&self, changes: &Changes) -> Result<(), StoreError> {
         let encoded: Vec<(Vec<u8>, Vec<u8>)> = changes
             .upserts
             .iter()
-            .map(|e| Ok((endpoint_key(&e.key()), encode_endpoint(e)?)))
+            .map(|e| Ok((endpoint_key(&e.key()), encode(e)?)))
             .collect::<Result<_, StoreError>>()?;
         let mut map = self.map();
         for k in &changes.removed {
@@ -65,18 +66,28 @@ impl Store for MemoryStore {
 
     fn has_alert(&self, dedup_key: &str) -> Result<bool, StoreError> {
         for value in lock(&self.alerts).values() {
-            if decode::<Alert>(value, "alert")?.dedup_key() == dedup_key {
+            if decode::<Alert>(value)?.dedup_key() == dedup_key {
                 return Ok(true);
             }
         }
         Ok(false)
     }
 
+    fn alert_by_key(&self, dedup_key: &str) -> Result<Option<Alert>, StoreError> {
+        for value in lock(&self.alerts).values() {
+            let alert: Alert = decode(value)?;
+            if alert.dedup_key() == dedup_key {
+                return Ok(Some(alert));
+            }
+        }
+        Ok(None)
+    }
+
     fn prune_alerts(&self, cutoff: i64) -> Result<usize, StoreError> {
         let mut alerts = lock(&self.alerts);
         let mut old = Vec::new();
         for (id, value) in alerts.iter() {
-            if decode::<Alert>(value, "alert")?.last_seen < cutoff {
+            if decode::<Alert>(value)?.last_seen < cutoff {
                 old.push(*id);
             }
         }
@@ -90,7 +101,7 @@ impl Store for MemoryStore {
         let mut map = self.map();
         let mut old = Vec::new();
         for (k, v) in map.iter() {
-            if decode_endpoint(v)?.last_seen < cutoff {
+            if decode::<Endpoint>(v)?.last_seen < cutoff {
                 old.push(k.clone());
             }
         }
@@ -102,11 +113,11 @@ impl Store for MemoryStore {
 
     fn overrides(&self) -> Result<Vec<TemplateOverride>, StoreError> {
         let map = self.overrides.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.values().map(|v| decode_override(v)).collect()
+        map.values().map(|v| decode(v)).collect()
     }
 
     fn add_override(&self, o: &TemplateOverride) -> Result<(), StoreError> {
-        let value = encode_override(o)?;
+        let value = encode(o)?;
         self.overrides.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(override_key(o), value);
         Ok(())
     }
@@ -116,7 +127,7 @@ impl Store for MemoryStore {
     }
 
     fn specs(&self) -> Result<Vec<Spec>, StoreError> {
-        lock(&self.specs).values().map(|v| decode(v, "spec")).collect()
+        lock(&self.specs).values().map(|v| decode(v)).collect()
     }
 
     fn put_spec(&self, spec: &Spec) -> Result<(), StoreError> {
@@ -129,11 +140,11 @@ impl Store for MemoryStore {
         Ok(lock(&self.specs).remove(name).is_some())
     }
 
-    fn tls_hosts(&self) -> Result<Vec<apisonar_engine::tlsposture::TlsHost>, StoreError> {
-        lock(&self.tls_hosts).values().map(|v| decode(v, "tls host")).collect()
+    fn tls_hosts(&self) -> Result<Vec<TlsHost>, StoreError> {
+        lock(&self.tls_hosts).values().map(|v| decode(v)).collect()
     }
 
-    fn put_tls_hosts(&self, hosts: &[apisonar_engine::tlsposture::TlsHost]) -> Result<(), StoreError> {
+    fn put_tls_hosts(&self, hosts: &[TlsHost]) -> Result<(), StoreError> {
         let encoded: Vec<(String, Vec<u8>)> =
             hosts.iter().map(|h| Ok((h.host.clone(), encode(h)?))).collect::<Result<_, StoreError>>()?;
         lock(&self.tls_hosts).extend(encoded);
@@ -141,14 +152,14 @@ impl Store for MemoryStore {
     }
 
     fn alerts(&self) -> Result<Vec<Alert>, StoreError> {
-        lock(&self.alerts).values().map(|v| decode(v, "alert")).collect()
+        lock(&self.alerts).values().map(|v| decode(v)).collect()
     }
 
     fn upsert_alert(&self, draft: &Alert, merge: AlertMerge) -> Result<(Alert, bool), StoreError> {
         let mut alerts = lock(&self.alerts);
         let key = draft.dedup_key();
         for value in alerts.values_mut() {
-            let mut existing: Alert = decode(value, "alert")?;
+            let mut existing: Alert = decode(value)?;
             if existing.dedup_key() == key {
                 merge_alert(&mut existing, draft, merge);
                 *value = encode(&existing)?;
@@ -166,7 +177,7 @@ impl Store for MemoryStore {
     fn set_alert_state(&self, id: u64, state: AlertState) -> Result<Option<Alert>, StoreError> {
         let mut alerts = lock(&self.alerts);
         let Some(value) = alerts.get_mut(&id) else { return Ok(None) };
-        let mut alert: Alert = decode(value, "alert")?;
+        let mut alert: Alert = decode(value)?;
         alert.state = state;
         *value = encode(&alert)?;
         Ok(Some(alert))

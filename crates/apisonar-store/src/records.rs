@@ -1,11 +1,25 @@
-//! Record encoding: keys and versioned values.
+//! Record encoding: keys, and values as a format byte then JSON of the store's own record types.
+//!
+//! Format 2 (`v2.rs`, converted to and from the engine's types in `convert.rs`) is what this
+//! version writes and reads; format 1 (`v1.rs`, the engine's types as they were) is only read, by
+//! the migration of a version-1 store.
 
-use apisonar_engine::{Endpoint, EndpointKey};
+mod convert;
+pub(crate) mod v1;
+pub(crate) mod v2;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use apisonar_engine::tlsposture::TlsHost;
+use apisonar_engine::{Alert, Endpoint, EndpointKey, Overflow, Spec};
 
 use crate::{StoreError, TemplateOverride};
 
-/// Leading byte of every value: the encoding of what follows (1 = JSON).
-const RECORD_FORMAT_JSON: u8 = 1;
+/// Leading byte of every value of a version-1 store: the engine's types as JSON.
+pub(crate) const RECORD_FORMAT_V1: u8 = 1;
+/// Leading byte of every value this version writes: a format-2 record as JSON.
+pub(crate) const RECORD_FORMAT_V2: u8 = 2;
 
 /// `host \0 method \0 path`: sorts by host, then method, then path.
 pub(crate) fn endpoint_key(k: &EndpointKey) -> Vec<u8> {
@@ -18,22 +32,6 @@ pub(crate) fn endpoint_key(k: &EndpointKey) -> Vec<u8> {
     out
 }
 
-pub(crate) fn encode_endpoint(e: &Endpoint) -> Result<Vec<u8>, StoreError> {
-    let mut out = vec![RECORD_FORMAT_JSON];
-    serde_json::to_writer(&mut out, e).map_err(|err| StoreError::Io(err.to_string()))?;
-    Ok(out)
-}
-
-pub(crate) fn decode_endpoint(bytes: &[u8]) -> Result<Endpoint, StoreError> {
-    match bytes.split_first() {
-        Some((&RECORD_FORMAT_JSON, json)) => {
-            serde_json::from_slice(json).map_err(|e| StoreError::Damaged(format!("endpoint record: {e}")))
-        }
-        Some((other, _)) => Err(StoreError::Damaged(format!("unknown record format {other}"))),
-        None => Err(StoreError::Damaged("empty record".into())),
-    }
-}
-
 /// `host \0 template` (empty host: every host).
 pub(crate) fn override_key(o: &TemplateOverride) -> Vec<u8> {
     let mut out = o.host.clone().unwrap_or_default().into_bytes();
@@ -42,33 +40,71 @@ pub(crate) fn override_key(o: &TemplateOverride) -> Vec<u8> {
     out
 }
 
-pub(crate) fn encode_override(o: &TemplateOverride) -> Result<Vec<u8>, StoreError> {
-    let mut out = vec![RECORD_FORMAT_JSON];
-    serde_json::to_writer(&mut out, o).map_err(|err| StoreError::Io(err.to_string()))?;
+/// A value the store keeps, and the record it is kept as.
+pub(crate) trait Persisted: Sized {
+    type Record: Serialize + DeserializeOwned + for<'a> From<&'a Self> + Into<Self>;
+    /// What the record is, for error messages.
+    const WHAT: &'static str;
+}
+
+impl Persisted for Endpoint {
+    type Record = v2::EndpointRecord;
+    const WHAT: &'static str = "endpoint";
+}
+
+impl Persisted for Alert {
+    type Record = v2::AlertRecord;
+    const WHAT: &'static str = "alert";
+}
+
+impl Persisted for Spec {
+    type Record = v2::SpecRecord;
+    const WHAT: &'static str = "spec";
+}
+
+impl Persisted for TlsHost {
+    type Record = v2::TlsHostRecord;
+    const WHAT: &'static str = "tls host";
+}
+
+impl Persisted for Overflow {
+    type Record = v2::OverflowRecord;
+    const WHAT: &'static str = "overflow";
+}
+
+impl Persisted for TemplateOverride {
+    type Record = v2::OverrideRecord;
+    const WHAT: &'static str = "override";
+}
+
+/// A value as its format-2 record.
+pub(crate) fn encode<T: Persisted>(value: &T) -> Result<Vec<u8>, StoreError> {
+    encode_record(&T::Record::from(value))
+}
+
+/// A value from its format-2 record.
+pub(crate) fn decode<T: Persisted>(bytes: &[u8]) -> Result<T, StoreError> {
+    decode_record::<T::Record>(bytes, T::WHAT).map(Into::into)
+}
+
+pub(crate) fn encode_record<R: Serialize>(record: &R) -> Result<Vec<u8>, StoreError> {
+    let mut out = vec![RECORD_FORMAT_V2];
+    serde_json::to_writer(&mut out, record).map_err(|err| StoreError::Io(err.to_string()))?;
     Ok(out)
 }
 
-pub(crate) fn decode_override(bytes: &[u8]) -> Result<TemplateOverride, StoreError> {
-    match bytes.split_first() {
-        Some((&RECORD_FORMAT_JSON, json)) => {
-            serde_json::from_slice(json).map_err(|e| StoreError::Damaged(format!("override record: {e}")))
-        }
-        _ => Err(StoreError::Damaged("override record format".into())),
-    }
+pub(crate) fn decode_record<R: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<R, StoreError> {
+    decode_format(bytes, RECORD_FORMAT_V2, what)
 }
 
-/// Any versioned JSON record.
-pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    let mut out = vec![RECORD_FORMAT_JSON];
-    serde_json::to_writer(&mut out, value).map_err(|err| StoreError::Io(err.to_string()))?;
-    Ok(out)
-}
-
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
+/// A record of format `format` (JSON after the format byte); any other format is damage.
+pub(crate) fn decode_format<R: DeserializeOwned>(bytes: &[u8], format: u8, what: &str) -> Result<R, StoreError> {
     match bytes.split_first() {
-        Some((&RECORD_FORMAT_JSON, json)) => {
-            serde_json::from_slice(json).map_err(|e| StoreError::Damaged(format!("{what} record: {e}")))
+        Some((&found, json)) if found == format => serde_json::from_slice(json)
+            .map_err(|e| StoreError::Damaged(format!("{what} record (format {format}): {e}"))),
+        Some((other, _)) => {
+            Err(StoreError::Damaged(format!("{what} record: format {other} where format {format} was expected")))
         }
-        _ => Err(StoreError::Damaged(format!("{what} record format"))),
+        None => Err(StoreError::Damaged(format!("empty {what} record"))),
     }
 }

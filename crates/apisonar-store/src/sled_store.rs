@@ -1,14 +1,17 @@
-//! The on-disk store, on sled 0.34 (unmaintained upstream: every use of it stays in this file).
+//! The on-disk store, on sled 0.34 (unmaintained upstream: every use of it stays in this file and
+//! in `migrate.rs` below it).
+
+mod migrate;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use apisonar_engine::{Changes, Endpoint};
+use apisonar_engine::tlsposture::TlsHost;
+use apisonar_engine::{Alert, AlertMerge, AlertState, Changes, Endpoint, Overflow, Spec};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use crate::records::{decode, encode};
-use crate::records::{decode_endpoint, decode_override, encode_endpoint, encode_override, endpoint_key, override_key};
+use crate::records::{decode, encode, endpoint_key, override_key};
 use crate::{merge_alert, Store, StoreError, TemplateOverride, SCHEMA_VERSION};
-use apisonar_engine::{Alert, AlertMerge, AlertState, Spec};
 
 const META_TREE: &str = "meta";
 const ENDPOINTS_TREE: &str = "endpoints";
@@ -16,7 +19,7 @@ const OVERRIDES_TREE: &str = "overrides";
 const SPECS_TREE: &str = "specs";
 const ALERTS_TREE: &str = "alerts";
 const TLS_HOSTS_TREE: &str = "tls_hosts";
-/// Dedup key -> alert id (big-endian u64).
+/// Dedup key -> alert id (big-endian u64), changed only together with `alerts`, in one transaction.
 const ALERT_KEYS_TREE: &str = "alert_keys";
 const SETTINGS_TREE: &str = "settings";
 const OVERFLOW_TREE: &str = "overflow";
@@ -57,6 +60,29 @@ fn io(e: sled::Error) -> StoreError {
     StoreError::Io(e.to_string())
 }
 
+/// A transaction's error: the `StoreError` it aborted with, or sled's.
+fn tx_error(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => io(e),
+    }
+}
+
+/// Aborts a transaction with a `StoreError` (a record that does not decode or encode).
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+/// Alerts removed per retention transaction: short enough to hold sled's transaction lock briefly.
+const PRUNE_ALERTS_PER_TRANSACTION: usize = 256;
+
+/// The schema version in `meta`, if there is one.
+fn schema_version(meta: &sled::Tree) -> Result<Option<u32>, StoreError> {
+    let Some(v) = meta.get(SCHEMA_KEY).map_err(io)? else { return Ok(None) };
+    let bytes: [u8; 4] = v.as_ref().try_into().map_err(|_| StoreError::Damaged("schema version record".into()))?;
+    Ok(Some(u32::from_be_bytes(bytes)))
+}
+
 impl SledStore {
     /// Opens (or creates) the store in `dir`. Another process holding it is waited for briefly.
     pub fn open(dir: &Path, options: &SledOptions) -> Result<SledStore, StoreError> {
@@ -85,15 +111,14 @@ impl SledStore {
             }
         };
         let meta = db.open_tree(META_TREE).map_err(io)?;
-        match meta.get(SCHEMA_KEY).map_err(io)? {
-            Some(v) => {
-                let bytes: [u8; 4] =
-                    v.as_ref().try_into().map_err(|_| StoreError::Damaged("schema version record".into()))?;
-                let found = u32::from_be_bytes(bytes);
-                if found > SCHEMA_VERSION {
-                    return Err(StoreError::NewerSchema { path: shown, found, supported: SCHEMA_VERSION });
-                }
+        match schema_version(&meta)? {
+            Some(found) if found > SCHEMA_VERSION => {
+                return Err(StoreError::NewerSchema { path: shown, found, supported: SCHEMA_VERSION });
             }
+            Some(SCHEMA_VERSION) => {}
+            // Interrupted migrations run again from the start (see `migrate.rs`).
+            Some(1) => migrate::version_1_to_2(&db, &meta)?,
+            Some(other) => return Err(StoreError::Damaged(format!("{shown}: unknown schema version {other}"))),
             None => {
                 meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes()).map_err(io)?;
             }
@@ -127,7 +152,7 @@ impl SledStore {
 
 impl Store for SledStore {
     fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
-        self.endpoints.iter().values().map(|v| decode_endpoint(&v.map_err(io)?)).collect()
+        self.endpoints.iter().values().map(|v| decode(&v.map_err(io)?)).collect()
     }
 
     fn apply(&self, changes: &Changes) -> Result<(), StoreError> {
@@ -136,14 +161,14 @@ impl Store for SledStore {
             batch.remove(endpoint_key(k));
         }
         for e in &changes.upserts {
-            batch.insert(endpoint_key(&e.key()), encode_endpoint(e)?);
+            batch.insert(endpoint_key(&e.key()), encode(e)?);
         }
         self.endpoints.apply_batch(batch).map_err(io)?;
         // Only the inventory's writer adds overflow: read, add, write needs no transaction.
         for o in &changes.overflow {
             let mut total = match self.overflow.get(o.host.as_bytes()).map_err(io)? {
-                Some(v) => decode::<apisonar_engine::Overflow>(&v, "overflow")?,
-                None => apisonar_engine::Overflow { host: o.host.clone(), ..Default::default() },
+                Some(v) => decode::<Overflow>(&v)?,
+                None => Overflow { host: o.host.clone(), ..Default::default() },
             };
             total.merge(o);
             self.overflow.insert(o.host.as_bytes(), encode(&total)?).map_err(io)?;
@@ -151,24 +176,51 @@ impl Store for SledStore {
         Ok(())
     }
 
-    fn overflow(&self) -> Result<Vec<apisonar_engine::Overflow>, StoreError> {
-        self.overflow.iter().values().map(|v| decode(&v.map_err(io)?, "overflow")).collect()
+    fn overflow(&self) -> Result<Vec<Overflow>, StoreError> {
+        self.overflow.iter().values().map(|v| decode(&v.map_err(io)?)).collect()
     }
 
     fn has_alert(&self, dedup_key: &str) -> Result<bool, StoreError> {
         self.alert_keys.contains_key(dedup_key.as_bytes()).map_err(io)
     }
 
+    fn alert_by_key(&self, dedup_key: &str) -> Result<Option<Alert>, StoreError> {
+        let Some(id) = self.alert_keys.get(dedup_key.as_bytes()).map_err(io)? else { return Ok(None) };
+        // Retention may remove the alert between the two reads: then it is not stored.
+        self.alerts.get(id).map_err(io)?.map(|v| decode(&v)).transpose()
+    }
+
     fn prune_alerts(&self, cutoff: i64) -> Result<usize, StoreError> {
-        let mut n = 0;
+        let mut old = Vec::new();
         for item in self.alerts.iter() {
             let (id, v) = item.map_err(io)?;
-            let alert: Alert = decode(&v, "alert")?;
-            if alert.last_seen < cutoff {
-                self.alert_keys.remove(alert.dedup_key().as_bytes()).map_err(io)?;
-                self.alerts.remove(id).map_err(io)?;
-                n += 1;
+            if decode::<Alert>(&v)?.last_seen < cutoff {
+                old.push(id);
             }
+        }
+        let mut n = 0;
+        for ids in old.chunks(PRUNE_ALERTS_PER_TRANSACTION) {
+            let removed = (&self.alerts, &self.alert_keys)
+                .transaction(|(alerts, keys)| {
+                    let mut removed = 0;
+                    for id in ids {
+                        // Seen again since the scan: kept.
+                        let Some(v) = alerts.get(id)? else { continue };
+                        let alert: Alert = decode(&v).map_err(abort)?;
+                        if alert.last_seen >= cutoff {
+                            continue;
+                        }
+                        alerts.remove(id)?;
+                        let key = alert.dedup_key();
+                        if keys.get(key.as_bytes())?.as_ref() == Some(id) {
+                            keys.remove(key.as_bytes())?;
+                        }
+                        removed += 1;
+                    }
+                    Ok(removed)
+                })
+                .map_err(tx_error)?;
+            n += removed;
         }
         Ok(n)
     }
@@ -178,7 +230,7 @@ impl Store for SledStore {
         let mut n = 0;
         for item in self.endpoints.iter() {
             let (k, v) = item.map_err(io)?;
-            if decode_endpoint(&v)?.last_seen < cutoff {
+            if decode::<Endpoint>(&v)?.last_seen < cutoff {
                 batch.remove(k);
                 n += 1;
             }
@@ -188,11 +240,11 @@ impl Store for SledStore {
     }
 
     fn overrides(&self) -> Result<Vec<TemplateOverride>, StoreError> {
-        self.overrides.iter().values().map(|v| decode_override(&v.map_err(io)?)).collect()
+        self.overrides.iter().values().map(|v| decode(&v.map_err(io)?)).collect()
     }
 
     fn add_override(&self, o: &TemplateOverride) -> Result<(), StoreError> {
-        self.overrides.insert(override_key(o), encode_override(o)?).map(|_| ()).map_err(io)
+        self.overrides.insert(override_key(o), encode(o)?).map(|_| ()).map_err(io)
     }
 
     fn remove_override(&self, o: &TemplateOverride) -> Result<bool, StoreError> {
@@ -200,7 +252,7 @@ impl Store for SledStore {
     }
 
     fn specs(&self) -> Result<Vec<Spec>, StoreError> {
-        self.specs.iter().values().map(|v| decode(&v.map_err(io)?, "spec")).collect()
+        self.specs.iter().values().map(|v| decode(&v.map_err(io)?)).collect()
     }
 
     fn put_spec(&self, spec: &Spec) -> Result<(), StoreError> {
@@ -211,11 +263,11 @@ impl Store for SledStore {
         self.specs.remove(name.as_bytes()).map(|old| old.is_some()).map_err(io)
     }
 
-    fn tls_hosts(&self) -> Result<Vec<apisonar_engine::tlsposture::TlsHost>, StoreError> {
-        self.tls_hosts.iter().values().map(|v| decode(&v.map_err(io)?, "tls host")).collect()
+    fn tls_hosts(&self) -> Result<Vec<TlsHost>, StoreError> {
+        self.tls_hosts.iter().values().map(|v| decode(&v.map_err(io)?)).collect()
     }
 
-    fn put_tls_hosts(&self, hosts: &[apisonar_engine::tlsposture::TlsHost]) -> Result<(), StoreError> {
+    fn put_tls_hosts(&self, hosts: &[TlsHost]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for h in hosts {
             batch.insert(h.host.as_bytes(), encode(h)?);
@@ -224,35 +276,43 @@ impl Store for SledStore {
     }
 
     fn alerts(&self) -> Result<Vec<Alert>, StoreError> {
-        self.alerts.iter().values().map(|v| decode(&v.map_err(io)?, "alert")).collect()
+        self.alerts.iter().values().map(|v| decode(&v.map_err(io)?)).collect()
     }
 
     fn upsert_alert(&self, draft: &Alert, merge: AlertMerge) -> Result<(Alert, bool), StoreError> {
         let key = draft.dedup_key();
-        if let Some(id) = self.alert_keys.get(key.as_bytes()).map_err(io)? {
-            if let Some(value) = self.alerts.get(&id).map_err(io)? {
-                let mut existing: Alert = decode(&value, "alert")?;
-                merge_alert(&mut existing, draft, merge);
-                self.alerts.insert(&id, encode(&existing)?).map_err(io)?;
-                return Ok((existing, false));
-            }
-        }
-        // Ids increase with time, so big-endian keys list alerts oldest first.
-        let id = self.db.generate_id().map_err(io)? + 1;
-        let alert = Alert { id, ..draft.clone() };
-        let mut batch = sled::Batch::default();
-        batch.insert(&id.to_be_bytes(), encode(&alert)?);
-        self.alerts.apply_batch(batch).map_err(io)?;
-        self.alert_keys.insert(key.as_bytes(), &id.to_be_bytes()).map_err(io)?;
-        Ok((alert, true))
+        // Both trees in one transaction: two writers of the same new key make one alert, and an
+        // update cannot interleave with a state change or retention of the same alert.
+        (&self.alerts, &self.alert_keys)
+            .transaction(|(alerts, keys)| {
+                if let Some(id) = keys.get(key.as_bytes())? {
+                    if let Some(value) = alerts.get(&id)? {
+                        let mut existing: Alert = decode(&value).map_err(abort)?;
+                        merge_alert(&mut existing, draft, merge);
+                        alerts.insert(&id, encode(&existing).map_err(abort)?)?;
+                        return Ok((existing, false));
+                    }
+                }
+                // Ids increase with time, so big-endian keys list alerts oldest first.
+                let id = alerts.generate_id()? + 1;
+                let alert = Alert { id, ..draft.clone() };
+                alerts.insert(&id.to_be_bytes(), encode(&alert).map_err(abort)?)?;
+                keys.insert(key.as_bytes(), &id.to_be_bytes())?;
+                Ok((alert, true))
+            })
+            .map_err(tx_error)
     }
 
     fn set_alert_state(&self, id: u64, state: AlertState) -> Result<Option<Alert>, StoreError> {
-        let Some(value) = self.alerts.get(id.to_be_bytes()).map_err(io)? else { return Ok(None) };
-        let mut alert: Alert = decode(&value, "alert")?;
-        alert.state = state;
-        self.alerts.insert(id.to_be_bytes(), encode(&alert)?).map_err(io)?;
-        Ok(Some(alert))
+        self.alerts
+            .transaction(|alerts| {
+                let Some(value) = alerts.get(id.to_be_bytes())? else { return Ok(None) };
+                let mut alert: Alert = decode(&value).map_err(abort)?;
+                alert.state = state;
+                alerts.insert(&id.to_be_bytes(), encode(&alert).map_err(abort)?)?;
+                Ok(Some(alert))
+            })
+            .map_err(tx_error)
     }
 
     fn setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {

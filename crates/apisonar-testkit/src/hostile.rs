@@ -9,6 +9,7 @@ use etherparse::PacketBuilder;
 use crate::conv::{Conversation, Side};
 use crate::pcap::{PcapWriter, LINKTYPE_ETHERNET};
 use crate::synthetic::EPOCH;
+use crate::workload::Rng;
 
 /// The hostile captures: name, what it holds.
 pub const CAPTURES: &[(&str, &str)] = &[
@@ -74,22 +75,6 @@ fn connection(n: u32, start: i64) -> Conversation {
 const NOT_FOUND: &[u8] =
     b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 21\r\n\r\n{\"error\":\"not found\"}";
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}";
-
-/// A small deterministic generator (xorshift), so captures are reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn word(&mut self, len: usize) -> String {
-        (0..len).map(|_| char::from(b'a' + (self.next() % 26) as u8)).collect()
-    }
-}
 
 /// Values of every length 1..=40 with `ch` at every position; the other characters follow a
 /// pattern that classifiers look at (digits, with a letter at the end like an id number).
@@ -173,10 +158,10 @@ fn random_404<W: Write>(w: Out<'_, W>, requests: u32) -> io::Result<()> {
     for n in 0..requests.div_ceil(per_connection) {
         let mut c = connection(n % 4, EPOCH + i64::from(n) * 1_000_000);
         for _ in 0..per_connection {
-            let depth = 1 + (rng.next() % 4) as usize;
+            let depth = 1 + rng.below(4) as usize;
             let path: String = (0..depth)
                 .map(|_| {
-                    let len = 3 + (rng.next() % 10) as usize;
+                    let len = 3 + rng.below(10) as usize;
                     format!("/{}", rng.word(len))
                 })
                 .collect();
@@ -312,7 +297,7 @@ const NASTY: &[char] = &[
 ];
 
 fn nasty(rng: &mut Rng, len: usize) -> String {
-    (0..len).filter_map(|_| NASTY.get((rng.next() % NASTY.len() as u64) as usize)).collect()
+    (0..len).filter_map(|_| NASTY.get(rng.below(NASTY.len() as u64) as usize)).collect()
 }
 
 fn random_requests<W: Write>(w: Out<'_, W>, requests: u32) -> io::Result<()> {
@@ -323,20 +308,20 @@ fn random_requests<W: Write>(w: Out<'_, W>, requests: u32) -> io::Result<()> {
     for n in 0..requests.div_ceil(per_connection) {
         let mut c = connection(n, EPOCH + i64::from(n) * 1_000_000);
         for _ in 0..per_connection {
-            let depth = 1 + (rng.next() % 4) as usize;
+            let depth = 1 + rng.below(4) as usize;
             let path: String = (0..depth)
                 .map(|_| {
-                    let len = 1 + (rng.next() % 12) as usize;
+                    let len = 1 + rng.below(12) as usize;
                     format!("/{}", nasty(&mut rng, len))
                 })
                 .collect();
             // A few hosts, some of them odd, so documents are made per host.
-            let host = match rng.next() % 4 {
-                0 => odd_hosts.get((rng.next() % 20) as usize).cloned().unwrap_or_default(),
-                _ => format!("api{}.example.test", rng.next() % 30),
+            let host = match rng.below(4) {
+                0 => odd_hosts.get(rng.below(20) as usize).cloned().unwrap_or_default(),
+                _ => format!("api{}.example.test", rng.below(30)),
             };
-            let body = format!(r#"{{"{}":"{}","n":[{}]}}"#, nasty(&mut rng, 5), nasty(&mut rng, 9), rng.next() % 1000);
-            let method = ["GET", "POST", "PUT", "DELETE"][(rng.next() % 4) as usize];
+            let body = format!(r#"{{"{}":"{}","n":[{}]}}"#, nasty(&mut rng, 5), nasty(&mut rng, 9), rng.below(1000));
+            let method = ["GET", "POST", "PUT", "DELETE"][rng.below(4) as usize];
             let req = format!(
                 "{method} {path}?{}={} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
                  Content-Length: {}\r\n\r\n{body}",
@@ -345,7 +330,7 @@ fn random_requests<W: Write>(w: Out<'_, W>, requests: u32) -> io::Result<()> {
                 body.len()
             );
             c.send(Side::Client, req.as_bytes());
-            let status = [200, 201, 301, 400, 401, 404, 422, 500][(rng.next() % 8) as usize];
+            let status = [200, 201, 301, 400, 401, 404, 422, 500][rng.below(8) as usize];
             let echo = format!(r#"{{"{}":"{}"}}"#, nasty(&mut rng, 4), nasty(&mut rng, 8));
             let resp = format!(
                 "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{echo}",

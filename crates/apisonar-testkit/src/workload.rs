@@ -1,5 +1,6 @@
 //! Benchmark workloads: realistic JSON API traffic in 1500-byte frames, written as it is made so
-//! that captures of any size cost no memory.
+//! that captures of any size cost no memory; and the testkit's deterministic generator ([`Rng`]),
+//! which the hostile captures and the fuzzing checkers' tests draw from too.
 
 use crate::conv::{Conversation, Side};
 
@@ -12,19 +13,38 @@ pub enum Pattern {
     ShortConnections,
 }
 
-/// A small deterministic generator (xorshift), so that workloads are reproducible.
-struct Rng(u64);
+/// A small deterministic generator (xorshift), so that workloads, captures and test inputs are
+/// reproducible. The state is the field (never zero: zero stays zero).
+#[derive(Clone, Debug)]
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    /// A generator with a different stream for every seed, zero included.
+    pub fn seeded(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
 
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+    /// A number below `n` (zero for `n` zero).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    /// `len` bytes: bits 24 to 31 of each step (the fixed pseudo-random inputs of the fuzzing
+    /// checkers' tests are `Rng::seeded(seed).bytes(len)`).
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| (self.next_u64() >> 24) as u8).collect()
+    }
+
+    /// `len` lowercase ASCII letters.
+    pub fn word(&mut self, len: usize) -> String {
+        (0..len).map(|_| char::from(b'a' + self.below(26) as u8)).collect()
     }
 }
 
@@ -35,7 +55,12 @@ fn request(rng: &mut Rng, host: &str) -> Vec<u8> {
         4..=5 => ("GET", format!("/api/v1/orders?customer={id}&limit=20&offset={}", rng.below(500)), String::new()),
         6 => (
             "GET",
-            format!("/api/v2/products/{:08x}-{:04x}-4abc-8def-{:012x}", rng.next() as u32, id, rng.next() >> 16),
+            format!(
+                "/api/v2/products/{:08x}-{:04x}-4abc-8def-{:012x}",
+                rng.next_u64() as u32,
+                id,
+                rng.next_u64() >> 16
+            ),
             String::new(),
         ),
         7..=8 => (
@@ -56,7 +81,7 @@ fn request(rng: &mut Rng, host: &str) -> Vec<u8> {
     };
     let mut out = format!(
         "{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: bench-client/2.1\r\nAccept: application/json\r\nAuthorization: Bearer tok{:016x}\r\n",
-        rng.next()
+        rng.next_u64()
     );
     if !body.is_empty() {
         out.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));

@@ -74,7 +74,10 @@ fn main() {
         expires: None,
     };
     let (token, _) = auth::create_token(&store, new).expect("token");
-    let app = router(AppState::new(Arc::new(store), None, true));
+    let store: Arc<dyn apisonar_store::Store + Send + Sync> = Arc::new(store);
+    let (commands, _core) =
+        apisonar_app::spawn_serving(store.clone(), Default::default(), Box::new(|| false)).expect("core");
+    let app = router(AppState::new(store, commands, None, true));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let id = apisonar_web::views::endpoint_id("api1.example.test", "POST", "/api/v1/res0/{id}/sub1");
     let routes = [

@@ -19,21 +19,45 @@ pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 const DEFAULT_PER_PAGE: usize = 50;
 const MAX_PER_PAGE: usize = 500;
 
+/// One route of the API: its path under `/api/v1`, the methods it answers and their handlers.
+pub struct ApiRoute {
+    pub path: &'static str,
+    pub methods: &'static [&'static str],
+    handlers: axum::routing::MethodRouter<AppState>,
+}
+
+fn route(
+    path: &'static str,
+    methods: &'static [&'static str],
+    handlers: axum::routing::MethodRouter<AppState>,
+) -> ApiRoute {
+    ApiRoute { path, methods, handlers }
+}
+
+/// Every API route. The router is built from this list, and the tests check the published
+/// OpenAPI document (web/openapi.json) and access control against it.
+pub fn route_table() -> Vec<ApiRoute> {
+    vec![
+        route("/session", &["GET"], get(session)),
+        route("/status", &["GET"], get(status)),
+        route("/endpoints", &["GET"], get(endpoints)),
+        route("/endpoints/{id}", &["GET"], get(endpoint)),
+        route("/hosts", &["GET"], get(hosts)),
+        route("/alerts", &["GET"], get(alerts)),
+        route("/alerts/{id}", &["GET"], get(alert)),
+        route("/alerts/{id}/ack", &["POST"], post(ack)),
+        route("/alerts/{id}/resolve", &["POST"], post(resolve)),
+        route("/overview", &["GET"], get(overview)),
+        route("/specs", &["GET", "POST"], get(specs).post(upload_spec)),
+        route("/specs/{name}", &["DELETE"], axum::routing::delete(delete_spec)),
+        route("/openapi.json", &["GET"], get(openapi)),
+    ]
+}
+
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/session", get(session))
-        .route("/status", get(status))
-        .route("/endpoints", get(endpoints))
-        .route("/endpoints/{id}", get(endpoint))
-        .route("/hosts", get(hosts))
-        .route("/alerts", get(alerts))
-        .route("/alerts/{id}", get(alert))
-        .route("/alerts/{id}/ack", post(ack))
-        .route("/alerts/{id}/resolve", post(resolve))
-        .route("/overview", get(overview))
-        .route("/specs", get(specs).post(upload_spec))
-        .route("/specs/{name}", axum::routing::delete(delete_spec))
-        .route("/openapi.json", get(openapi))
+    route_table()
+        .into_iter()
+        .fold(Router::new(), |router, r| router.route(r.path, r.handlers))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such API route") })
         .layer(axum::middleware::map_response(json_errors))
 }
@@ -135,20 +159,19 @@ async fn alerts_snapshot(state: &AppState) -> Result<std::sync::Arc<Vec<apisonar
     .await
 }
 
-/// A change a person made: written off the async threads and made durable at once (not at the
-/// next periodic flush); the snapshots are dropped so the next page shows it.
-async fn change<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&dyn apisonar_store::Store) -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let result = blocking(state, move |store| {
-        let result = f(store)?;
-        store.flush()?;
-        Ok(result)
-    })
-    .await;
+/// A change a person made: run by the application core (in order with the sensor's own writes,
+/// so neither undoes the other), off the async threads, durable when it answers; the snapshots
+/// are dropped so the next page shows it.
+async fn change(state: &AppState, command: apisonar_app::Command) -> Result<apisonar_app::Outcome, ApiError> {
+    let commands = state.commands.clone();
+    let result = tokio::task::spawn_blocking(move || commands.run(command))
+        .await
+        .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "the change failed"))?;
     state.snapshots.invalidate().await;
-    result
+    result.map_err(|e| match e {
+        apisonar_app::CoreError::Gone => ApiError(StatusCode::SERVICE_UNAVAILABLE, "the sensor is stopping"),
+        _ => ApiError(StatusCode::INTERNAL_SERVER_ERROR, "the change could not be saved"),
+    })
 }
 
 /// Runs a store read off the async threads.
@@ -414,8 +437,10 @@ async fn alert(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Jso
 }
 
 async fn set_state(state: &AppState, id: u64, new: AlertState) -> Result<Json<AlertRecord>, ApiError> {
-    let changed = change(state, move |store| Ok(store.set_alert_state(id, new)?)).await?;
-    changed.map(|a| Json(AlertRecord::new(&a))).ok_or(ApiError(StatusCode::NOT_FOUND, "no such alert"))
+    match change(state, apisonar_app::Command::SetAlertState { id, state: new }).await? {
+        apisonar_app::Outcome::Alert(Some(a)) => Ok(Json(AlertRecord::new(&a))),
+        _ => Err(ApiError(StatusCode::NOT_FOUND, "no such alert")),
+    }
 }
 
 async fn ack(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Json<AlertRecord>, ApiError> {
@@ -582,14 +607,16 @@ async fn upload_spec(
         spec.hosts = vec![h.trim().to_ascii_lowercase()];
     }
     let operations = spec.operations.len();
-    change(&state, move |store| {
-        store.put_spec(&spec)?;
-        views::sync_posture_alerts(store)?;
-        Ok(())
-    })
-    .await
-    .map_err(|e| e.into_response())?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "name": name, "operations": operations }))))
+    let outcome =
+        change(&state, apisonar_app::Command::AddSpec(Box::new(spec))).await.map_err(|e| e.into_response())?;
+    let alerts = match outcome {
+        apisonar_app::Outcome::Posture { alerts, .. } => alerts,
+        _ => 0,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "name": name, "operations": operations, "posture_alerts": alerts })),
+    ))
 }
 
 /// How long a spec upload may take to parse (its work is bounded by the parser's budgets; this
@@ -619,8 +646,8 @@ async fn parse_spec(
 }
 
 async fn delete_spec(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
-    let removed = change(&state, move |store| Ok(store.remove_spec(&name)?)).await?;
-    if removed {
+    let removed = change(&state, apisonar_app::Command::RemoveSpec(name)).await?;
+    if removed == apisonar_app::Outcome::Removed(true) {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError(StatusCode::NOT_FOUND, "no such spec"))

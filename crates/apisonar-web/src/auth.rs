@@ -401,6 +401,7 @@ impl Auth {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
     use apisonar_store::MemoryStore;

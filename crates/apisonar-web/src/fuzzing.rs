@@ -2,11 +2,16 @@
 //! requests (method, path, query, headers, body; with no credentials, a token of each scope, a
 //! wrong token, or a session with or without its CSRF token) through the whole router over an
 //! in-memory store, asserting what every answer must satisfy.
+//!
+//! The input is read with [`Unstructured`] (and the engine checker's `bytes_up_to` and
+//! `text_up_to`): an exhausted input reads as zeros, so no read fails.
 
 use std::sync::{Arc, OnceLock};
 
+use apisonar_engine::fuzzing::{bytes_up_to, text_up_to};
 use apisonar_engine::{Alert, AlertMerge, AlertState, Changes, Endpoint, Severity};
 use apisonar_store::{MemoryStore, Store};
+use arbitrary::{Result, Unstructured};
 use axum::body::Body;
 use axum::http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
 use tower::ServiceExt;
@@ -107,49 +112,13 @@ fn lab() -> Option<Lab> {
         let new = auth::NewToken { name, scopes: vec![scope], created: "2026-01-01T00:00:00Z".into(), expires: None };
         tokens.push(auth::create_token(store.as_ref(), new).ok()?.0);
     }
-    let state = AppState::new(store, None, false);
+    let (commands, _core) = apisonar_app::spawn_serving(store.clone(), Default::default(), Box::new(|| false)).ok()?;
+    let state = AppState::new(store, commands, None, false);
     let session = match state.auth.login(None, auth::ADMIN_USER, PASSWORD) {
         Ok(auth::Login::Ok(id, s)) => Some((id, s.csrf)),
         _ => None,
     };
     Some(Lab { app: router(state), tokens, session, endpoint_ids })
-}
-
-/// Reads an input as a stream of choices; an exhausted input reads as zeros.
-struct Input<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Input<'a> {
-    fn byte(&mut self) -> u8 {
-        match self.rest.split_first() {
-            Some((&b, rest)) => {
-                self.rest = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::from(self.byte()).checked_rem(n).unwrap_or(0)
-    }
-
-    fn pick<T: Copy>(&mut self, list: &[T], default: T) -> T {
-        let i = self.below(list.len());
-        list.get(i).copied().unwrap_or(default)
-    }
-
-    fn raw(&mut self, max: usize) -> &'a [u8] {
-        let n = self.below(max.saturating_add(1)).min(self.rest.len());
-        let (taken, rest) = self.rest.split_at(n);
-        self.rest = rest;
-        taken
-    }
-
-    fn text(&mut self, max: usize) -> String {
-        String::from_utf8_lossy(self.raw(max)).into_owned()
-    }
 }
 
 const PATHS: &[&str] = &[
@@ -230,32 +199,32 @@ fn public(path: &str) -> bool {
     matches!(path, "/healthz" | "/login" | "/assets/app.js" | "/assets/app.css")
 }
 
-fn uri(input: &mut Input<'_>, lab: &Lab) -> String {
-    let template = if input.below(16) == 0 { "{}" } else { input.pick(PATHS, "/") };
-    let id = lab.endpoint_ids.get(input.below(lab.endpoint_ids.len())).cloned().unwrap_or_default();
-    let n = input.pick(&["1", "2", "3", "0", "99", "-1", "18446744073709551616", "1.5", " 1"], "1");
+fn uri(u: &mut Unstructured<'_>, lab: &Lab) -> Result<String> {
+    let template = if u.choose_index(16)? == 0 { "{}" } else { u.choose(PATHS)? };
+    let id = u.choose(&lab.endpoint_ids)?;
+    let n = u.choose(&["1", "2", "3", "0", "99", "-1", "18446744073709551616", "1.5", " 1"])?;
     let free = {
-        let raw = input.text(24);
-        match input.below(3) {
+        let raw = text_up_to(u, 24)?;
+        match u.choose_index(3)? {
             0 => raw,
             1 => raw.bytes().map(|b| format!("%{b:02X}")).collect(),
             _ => raw.replace(['?', '#'], "").replace(' ', "%20"),
         }
     };
-    let mut uri = template.replace("{id}", &id).replace("{n}", n).replace("{}", &free);
-    if input.below(3) == 0 {
-        let pairs: Vec<String> = (0..input.below(5))
+    let mut uri = template.replace("{id}", id).replace("{n}", n).replace("{}", &free);
+    if u.choose_index(3)? == 0 {
+        let pairs = (0..u.int_in_range(0..=4)?)
             .map(|_| {
-                let name = input.pick(QUERY_NAMES, "q");
+                let name = u.choose(QUERY_NAMES)?;
                 let value =
-                    if input.below(4) == 0 { input.text(12) } else { input.pick(QUERY_VALUES, "1").to_string() };
-                format!("{name}={value}")
+                    if u.choose_index(4)? == 0 { text_up_to(u, 12)? } else { u.choose(QUERY_VALUES)?.to_string() };
+                Ok(format!("{name}={value}"))
             })
-            .collect();
+            .collect::<Result<Vec<String>>>()?;
         uri.push('?');
         uri.push_str(&pairs.join("&"));
     }
-    uri
+    Ok(uri)
 }
 
 /// Who a request claims to be.
@@ -275,30 +244,33 @@ impl Credentials {
     }
 }
 
-fn body(input: &mut Input<'_>) -> Vec<u8> {
-    match input.below(6) {
+fn body(u: &mut Unstructured<'_>) -> Result<Vec<u8>> {
+    Ok(match u.choose_index(6)? {
         0 => Vec::new(),
         1 => format!(
             "user={}&password={}",
-            input.pick(&["admin", "root", ""], "admin"),
-            if input.byte() & 1 == 1 { PASSWORD.to_string() } else { input.text(20) }
+            u.choose(&["admin", "root", ""])?,
+            if u.arbitrary()? { PASSWORD.to_string() } else { text_up_to(u, 20)? }
         )
         .into_bytes(),
         2 => SPEC.as_bytes().to_vec(),
         3 => {
             let mut spec = SPEC.as_bytes().to_vec();
-            spec.truncate(input.below(spec.len()));
+            spec.truncate(u.choose_index(spec.len())?);
             spec
         }
-        _ => input.raw(200).to_vec(),
-    }
+        _ => bytes_up_to(u, 200)?.to_vec(),
+    })
 }
 
 /// Builds one request from the input; `None` when the bytes make no valid request line (a
 /// server would refuse it before the router).
-fn request(input: &mut Input<'_>, lab: &Lab) -> Option<(Request<Body>, Credentials, String)> {
-    let method = match input.below(12) {
-        0 => Method::from_bytes(input.raw(10)).ok()?,
+fn request(u: &mut Unstructured<'_>, lab: &Lab) -> Result<Option<(Request<Body>, Credentials, String)>> {
+    let method = match u.choose_index(12)? {
+        0 => match Method::from_bytes(bytes_up_to(u, 10)?) {
+            Ok(method) => method,
+            Err(_) => return Ok(None),
+        },
         1..=3 => Method::POST,
         4 => Method::DELETE,
         5 => Method::HEAD,
@@ -307,9 +279,9 @@ fn request(input: &mut Input<'_>, lab: &Lab) -> Option<(Request<Body>, Credentia
         8 => Method::PATCH,
         _ => Method::GET,
     };
-    let uri = uri(input, lab);
+    let uri = uri(u, lab)?;
     let mut builder = Request::builder().method(method).uri(&uri);
-    let credentials = match input.below(8) {
+    let credentials = match u.choose_index(8)? {
         0 | 1 => Credentials::None,
         2 => Credentials::Token(0),
         3 => Credentials::Token(1),
@@ -317,20 +289,21 @@ fn request(input: &mut Input<'_>, lab: &Lab) -> Option<(Request<Body>, Credentia
         5 => Credentials::WrongToken,
         6 => Credentials::SessionWithCsrf,
         _ => {
-            if input.byte() & 1 == 0 {
-                Credentials::Session
-            } else {
+            if u.arbitrary()? {
                 Credentials::SessionWrongCsrf
+            } else {
+                Credentials::Session
             }
         }
     };
     match credentials {
         Credentials::Token(i) => {
-            builder = builder.header(header::AUTHORIZATION, format!("Bearer {}", lab.tokens.get(i)?));
+            let Some(token) = lab.tokens.get(i) else { return Ok(None) };
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
         Credentials::WrongToken => builder = builder.header(header::AUTHORIZATION, "Bearer aps_0000"),
         Credentials::Session | Credentials::SessionWithCsrf | Credentials::SessionWrongCsrf => {
-            let (id, csrf) = lab.session.as_ref()?;
+            let Some((id, csrf)) = lab.session.as_ref() else { return Ok(None) };
             builder = builder.header(header::COOKIE, format!("apisonar_session={id}"));
             if credentials == Credentials::SessionWithCsrf {
                 builder = builder.header("x-csrf-token", csrf.as_str());
@@ -340,40 +313,36 @@ fn request(input: &mut Input<'_>, lab: &Lab) -> Option<(Request<Body>, Credentia
         }
         Credentials::None => {}
     }
-    for _ in 0..input.below(4) {
-        let (name, value) = match input.below(6) {
+    for _ in 0..u.int_in_range(0..=3)? {
+        let (name, value) = match u.choose_index(6)? {
             0 => (
                 "content-type",
-                input
-                    .pick(
-                        &[
-                            "application/json",
-                            "application/x-www-form-urlencoded",
-                            "application/yaml",
-                            "text/plain",
-                            "",
-                        ],
-                        "",
-                    )
-                    .to_string(),
+                u.choose(&[
+                    "application/json",
+                    "application/x-www-form-urlencoded",
+                    "application/yaml",
+                    "text/plain",
+                    "",
+                ])?
+                .to_string(),
             ),
-            1 => ("origin", input.pick(&["http://localhost", "null", "http://evil.test", ""], "null").to_string()),
-            2 => ("sec-fetch-site", input.pick(&["same-origin", "cross-site", "none"], "none").to_string()),
-            3 => ("host", input.pick(&["localhost", "evil.test", ""], "localhost").to_string()),
-            4 => ("cookie", input.text(40)),
-            _ => ("x-fuzz", input.text(20)),
+            1 => ("origin", u.choose(&["http://localhost", "null", "http://evil.test", ""])?.to_string()),
+            2 => ("sec-fetch-site", u.choose(&["same-origin", "cross-site", "none"])?.to_string()),
+            3 => ("host", u.choose(&["localhost", "evil.test", ""])?.to_string()),
+            4 => ("cookie", text_up_to(u, 40)?),
+            _ => ("x-fuzz", text_up_to(u, 20)?),
         };
         let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) else {
             continue;
         };
         builder = builder.header(name, value);
     }
-    let mut request = builder.body(Body::from(body(input))).ok()?;
-    if input.byte() & 1 == 1 {
-        let addr = std::net::SocketAddr::from(([192, 0, 2, input.byte()], 40000));
+    let Ok(mut request) = builder.body(Body::from(body(u)?)) else { return Ok(None) };
+    if u.arbitrary()? {
+        let addr = std::net::SocketAddr::from(([192, 0, 2, u.arbitrary()?], 40000));
         request.extensions_mut().insert(ClientAddr(addr));
     }
-    Some((request, credentials, uri))
+    Ok(Some((request, credentials, uri)))
 }
 
 /// Checks one answer.
@@ -385,7 +354,10 @@ fn check(
     path: &str,
     credentials: Credentials,
 ) {
-    assert!(!status.is_server_error(), "{method} {path}: {status} {}", String::from_utf8_lossy(body));
+    // The documented 5xx: a failing store (not a MemoryStore), busy logins (not one request at a
+    // time), and a spec upload while an earlier parse still holds its turn (after a timeout).
+    let documented = status == StatusCode::SERVICE_UNAVAILABLE && *method == Method::POST && path == "/api/v1/specs";
+    assert!(!status.is_server_error() || documented, "{method} {path}: {status} {}", String::from_utf8_lossy(body));
     for h in [header::CONTENT_SECURITY_POLICY, header::X_FRAME_OPTIONS, header::X_CONTENT_TYPE_OPTIONS] {
         assert!(headers.contains_key(&h), "{method} {path}: no {h}");
     }
@@ -418,12 +390,14 @@ pub fn requests(data: &[u8]) {
     let (runtime, lab) = (runtime(), lab());
     assert!(runtime.is_some() && lab.is_some(), "the fuzzing lab cannot be set up");
     let (Some(runtime), Some(lab)) = (runtime, lab) else { return };
-    let mut input = Input { rest: data };
+    let mut u = Unstructured::new(data);
     for _ in 0..4 {
-        if input.rest.is_empty() {
+        if u.is_empty() {
             break;
         }
-        let Some((request, credentials, uri)) = request(&mut input, &lab) else { continue };
+        let read = request(&mut u, &lab);
+        assert!(read.is_ok(), "a read failed: {read:?}");
+        let Ok(Some((request, credentials, uri))) = read else { continue };
         let method = request.method().clone();
         let path = request.uri().path().to_string();
         // The query DTOs as the handlers read them.
@@ -444,21 +418,11 @@ pub fn requests(data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::arithmetic_side_effects)]
+    #![allow(clippy::arithmetic_side_effects, clippy::panic)]
+
+    use apisonar_testkit::workload::Rng;
 
     use super::*;
-
-    fn bytes(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
 
     #[test]
     fn the_lab_has_every_credential() {
@@ -470,7 +434,7 @@ mod tests {
     #[test]
     fn pseudo_random_requests_get_sound_answers() {
         for seed in 0..150 {
-            requests(&bytes(seed, 40 + (seed as usize * 11) % 300));
+            requests(&Rng::seeded(seed).bytes(40 + (seed as usize * 11) % 300));
         }
     }
 }

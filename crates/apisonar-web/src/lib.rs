@@ -18,17 +18,6 @@
     clippy::panic,
     clippy::arithmetic_side_effects
 )]
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::panic,
-        clippy::arithmetic_side_effects
-    )
-)]
 
 pub mod api;
 pub mod auth;
@@ -70,7 +59,10 @@ pub struct Health {
 pub struct AppState {
     /// The live sensor, when the dashboard runs inside `apisonar run`.
     pub sensor: Option<Arc<dyn Sensor>>,
+    /// Read from directly; changed only through `commands`.
     pub store: Arc<dyn Store + Send + Sync>,
+    /// Changes (alert states, specs) go to the application core, which owns the store's writes.
+    pub commands: apisonar_app::Commands,
     pub auth: Arc<auth::Auth>,
     /// Served over TLS: cookies are `Secure` and HSTS is sent.
     pub tls: bool,
@@ -89,9 +81,15 @@ pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 pub const MAX_LOGIN_BODY_BYTES: usize = 4096;
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store + Send + Sync>, sensor: Option<Arc<dyn Sensor>>, tls: bool) -> AppState {
+    pub fn new(
+        store: Arc<dyn Store + Send + Sync>,
+        commands: apisonar_app::Commands,
+        sensor: Option<Arc<dyn Sensor>>,
+        tls: bool,
+    ) -> AppState {
         AppState {
             sensor,
+            commands,
             auth: Arc::new(auth::Auth::new(store.clone())),
             store,
             tls,
@@ -376,4 +374,11 @@ async fn not_found() -> Response {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 mod tests;

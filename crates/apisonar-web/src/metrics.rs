@@ -95,6 +95,7 @@ pub fn render_prometheus(metrics: &[Metric]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -1,4 +1,5 @@
-//! What the CLI listings and the REST API show. Inventory rows: every endpoint with its state against the specs, drift, parameters, schemas,
+//! What the CLI listings and the REST API show (read only: changes go through the application
+//! core). Inventory rows: every endpoint with its state against the specs, drift, parameters, schemas,
 //! latency, auth, sensitive fields (classes and masks only), TLS facts; plus documented
 //! operations never seen (orphans) and servers seen only over TLS. Alert records. Shared by the
 //! `inventory` and `alerts` commands, the alert stream and the REST API.
@@ -236,22 +237,4 @@ impl AlertRecord {
             evidence: a.evidence.clone(),
         }
     }
-}
-
-/// Raises or updates a shadow/zombie alert for every endpoint that is one against the stored
-/// specs; returns the alerts that are new or changed.
-pub fn sync_posture_alerts(store: &dyn Store) -> Result<Vec<apisonar_engine::Alert>, StoreError> {
-    let specs = store.specs()?;
-    if specs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut out = Vec::new();
-    for e in store.endpoints()? {
-        let verdict = apisonar_engine::posture::classify(&specs, &e);
-        if let Some(a) = apisonar_engine::alert::posture_alert(&e, &verdict) {
-            let (stored, _) = store.upsert_alert(&a, apisonar_engine::AlertMerge::Replace)?;
-            out.push(stored);
-        }
-    }
-    Ok(out)
 }

@@ -2,56 +2,35 @@
 //! handshake parsers (ClientHello, SSLv2 hello, ServerHello, Certificate) and fingerprints on
 //! arbitrary bytes, and on hellos and certificates built from arbitrary choices, whose parse
 //! must give back what was built.
+//!
+//! The choices are read with [`Unstructured`]: an exhausted input reads as zeros (first
+//! choices, empty byte strings), so no read fails and every input builds something.
+
+use arbitrary::{Result, Unstructured};
 
 use crate::tls::{self, ClientHello, ServerHello};
 
-/// Reads an input as a stream of choices; an exhausted input reads as zeros.
-struct Input<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Input<'a> {
-    fn byte(&mut self) -> u8 {
-        match self.rest.split_first() {
-            Some((&b, rest)) => {
-                self.rest = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_be_bytes([self.byte(), self.byte()])
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::from(self.byte()).checked_rem(n).unwrap_or(0)
-    }
-
-    fn take(&mut self, max: usize) -> &'a [u8] {
-        let n = self.below(max.saturating_add(1)).min(self.rest.len());
-        let (taken, rest) = self.rest.split_at(n);
-        self.rest = rest;
-        taken
-    }
+/// Up to `max` bytes of the input (fewer once it runs out).
+fn up_to<'a>(u: &mut Unstructured<'a>, max: usize) -> Result<&'a [u8]> {
+    let n = u.int_in_range(0..=max)?;
+    u.bytes(n.min(u.len()))
 }
 
 /// Values that make parsers take their named branches: GREASE, TLS versions, weak ciphers.
 const U16S: [u16; 12] =
     [0x0a0a, 0xfafa, 0x0304, 0x0303, 0x0301, 0x0300, 0x0002, 0x1301, 0xc02f, 0x000a, 0x0004, 0x0000];
 
-fn word(input: &mut Input<'_>) -> u16 {
-    if input.byte() & 1 == 0 {
-        U16S.get(input.below(U16S.len())).copied().unwrap_or(0)
+fn word(u: &mut Unstructured<'_>) -> Result<u16> {
+    if u.arbitrary()? {
+        Ok(u16::from_be_bytes(u.arbitrary()?))
     } else {
-        input.u16()
+        u.choose(&U16S).copied()
     }
 }
 
-fn words(input: &mut Input<'_>, max: usize) -> Vec<u16> {
-    let n = input.below(max.saturating_add(1));
-    (0..n).map(|_| word(input)).collect()
+fn words(u: &mut Unstructured<'_>, max: usize) -> Result<Vec<u16>> {
+    let n = u.int_in_range(0..=max)?;
+    (0..n).map(|_| word(u)).collect()
 }
 
 fn push_u16(out: &mut Vec<u8>, v: usize) {
@@ -76,37 +55,37 @@ fn u16_bytes(list: &[u16]) -> Vec<u8> {
 }
 
 /// Extensions of a built hello: (type, data).
-fn extensions(input: &mut Input<'_>, server: bool) -> Vec<(u16, Vec<u8>)> {
-    let n = input.below(9);
+fn extensions(u: &mut Unstructured<'_>, server: bool) -> Result<Vec<(u16, Vec<u8>)>> {
+    let n = u.int_in_range(0..=8)?;
     let mut out = Vec::new();
     for _ in 0..n {
         let kinds: &[u16] =
             if server { &[43, 16, 0xff01, 0x0a0a, 11] } else { &[0, 16, 10, 11, 13, 43, 0x0a0a, 21, 0xfe0d] };
-        let kind = kinds.get(input.below(kinds.len())).copied().unwrap_or(0);
+        let kind = *u.choose(kinds)?;
         let data = match (kind, server) {
             (0, _) => {
-                let name = input.take(40);
+                let name = up_to(u, 40)?;
                 let mut entry = vec![0u8];
                 entry.extend(vec16(name));
                 vec16(&entry)
             }
             (16, _) => {
                 let mut list = Vec::new();
-                for _ in 0..input.below(4) {
-                    let p = input.take(12);
+                for _ in 0..u.int_in_range(0..=3)? {
+                    let p = up_to(u, 12)?;
                     list.extend(vec8(p));
                 }
                 vec16(&list)
             }
-            (43, true) => word(input).to_be_bytes().to_vec(),
-            (43, false) => vec8(&u16_bytes(&words(input, 6))),
-            (10 | 13, _) => vec16(&u16_bytes(&words(input, 8))),
-            (11, _) => vec8(input.take(4)),
-            _ => input.take(16).to_vec(),
+            (43, true) => word(u)?.to_be_bytes().to_vec(),
+            (43, false) => vec8(&u16_bytes(&words(u, 6)?)),
+            (10 | 13, _) => vec16(&u16_bytes(&words(u, 8)?)),
+            (11, _) => vec8(up_to(u, 4)?),
+            _ => up_to(u, 16)?.to_vec(),
         };
         out.push((kind, data));
     }
-    out
+    Ok(out)
 }
 
 fn extension_block(exts: &[(u16, Vec<u8>)]) -> Vec<u8> {
@@ -143,16 +122,16 @@ fn check_server_hello(sh: &ServerHello) {
     let _ = (tls::version_name(sh.version), tls::cipher_name(sh.cipher), tls::cipher_weakness(sh.cipher));
 }
 
-fn built_client_hello(input: &mut Input<'_>) {
-    let legacy = word(input);
-    let ciphers = words(input, 24);
-    let exts = extensions(input, false);
+fn built_client_hello(u: &mut Unstructured<'_>) -> Result<()> {
+    let legacy = word(u)?;
+    let ciphers = words(u, 24)?;
+    let exts = extensions(u, false)?;
     let mut body = legacy.to_be_bytes().to_vec();
     body.extend([7u8; 32]);
-    body.extend(vec8(input.take(32)));
+    body.extend(vec8(up_to(u, 32)?));
     body.extend(vec16(&u16_bytes(&ciphers)));
     body.extend(vec8(&[0]));
-    let with_extensions = input.byte() & 3 != 0;
+    let with_extensions = u.arbitrary::<u8>()? & 3 != 0;
     if with_extensions {
         body.extend(extension_block(&exts));
     }
@@ -166,19 +145,20 @@ fn built_client_hello(input: &mut Input<'_>) {
         check_client_hello(&ch);
     }
     // Every prefix parses or not, without panicking.
-    let cut = input.below(body.len().saturating_add(1));
+    let cut = u.int_in_range(0..=body.len())?;
     if let Some(ch) = tls::parse_client_hello(body.get(..cut).unwrap_or_default()) {
         check_client_hello(&ch);
     }
+    Ok(())
 }
 
-fn built_server_hello(input: &mut Input<'_>) {
-    let legacy = word(input);
-    let cipher = word(input);
-    let exts = extensions(input, true);
+fn built_server_hello(u: &mut Unstructured<'_>) -> Result<()> {
+    let legacy = word(u)?;
+    let cipher = word(u)?;
+    let exts = extensions(u, true)?;
     let mut body = legacy.to_be_bytes().to_vec();
     body.extend([9u8; 32]);
-    body.extend(vec8(input.take(32)));
+    body.extend(vec8(up_to(u, 32)?));
     body.extend_from_slice(&cipher.to_be_bytes());
     body.push(0);
     body.extend(extension_block(&exts));
@@ -189,6 +169,7 @@ fn built_server_hello(input: &mut Input<'_>) {
         assert_eq!(sh.extensions, exts.iter().map(|(k, _)| *k).collect::<Vec<_>>(), "extensions");
         check_server_hello(&sh);
     }
+    Ok(())
 }
 
 /// A DER element; lengths in short or long form as DER requires.
@@ -208,33 +189,34 @@ fn der(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
-fn name(input: &mut Input<'_>, cn: &[u8]) -> Vec<u8> {
+fn name(u: &mut Unstructured<'_>, cn: &[u8]) -> Result<Vec<u8>> {
     let mut rdns = Vec::new();
     let atv = [der(0x06, &[0x55, 0x04, 0x03]), der(0x0c, cn)].concat();
     rdns.extend(der(0x31, &der(0x30, &atv)));
-    if input.byte() & 1 == 1 {
-        let other = [der(0x06, &[0x55, 0x04, 0x0a]), der(0x13, input.take(10))].concat();
+    if u.arbitrary()? {
+        let other = [der(0x06, &[0x55, 0x04, 0x0a]), der(0x13, up_to(u, 10)?)].concat();
         rdns.extend(der(0x31, &der(0x30, &other)));
     }
-    der(0x30, &rdns)
+    Ok(der(0x30, &rdns))
 }
 
-fn time(input: &mut Input<'_>) -> Vec<u8> {
-    let digits: String =
-        (0..12).map(|_| char::from(b'0'.saturating_add(input.byte().checked_rem(10).unwrap_or(0)))).collect();
-    if input.byte() & 1 == 0 {
-        der(0x17, format!("{digits}Z").as_bytes())
-    } else {
+fn time(u: &mut Unstructured<'_>) -> Result<Vec<u8>> {
+    let digits = (0..12)
+        .map(|_| Ok(char::from(b'0'.saturating_add(u.arbitrary::<u8>()?.checked_rem(10).unwrap_or(0)))))
+        .collect::<Result<String>>()?;
+    Ok(if u.arbitrary()? {
         der(0x18, format!("20{digits}Z").as_bytes())
-    }
+    } else {
+        der(0x17, format!("{digits}Z").as_bytes())
+    })
 }
 
-fn built_certificate(input: &mut Input<'_>) {
-    let subject_cn = input.take(24).to_vec();
-    let issuer_cn = input.take(24).to_vec();
-    let (alg, key, want_type) = match input.below(5) {
+fn built_certificate(u: &mut Unstructured<'_>) -> Result<()> {
+    let subject_cn = up_to(u, 24)?.to_vec();
+    let issuer_cn = up_to(u, 24)?.to_vec();
+    let (alg, key, want_type) = match u.choose_index(5)? {
         0 => {
-            let modulus = input.take(64);
+            let modulus = up_to(u, 64)?;
             let rsa_key = der(0x30, &[der(0x02, modulus), der(0x02, &[1, 0, 1])].concat());
             let mut bits = vec![0u8];
             bits.extend(rsa_key);
@@ -257,24 +239,24 @@ fn built_certificate(input: &mut Input<'_>) {
         }
         2 => (der(0x30, &der(0x06, &[0x2b, 0x65, 0x70])), der(0x03, &[0; 33]), "ed25519"),
         _ => {
-            let oid = input.take(8);
+            let oid = up_to(u, 8)?;
             (der(0x30, &der(0x06, oid)), der(0x03, &[0]), "")
         }
     };
-    let issuer = name(input, &issuer_cn);
-    let subject = name(input, &subject_cn);
-    let validity = der(0x30, &[time(input), time(input)].concat());
+    let issuer = name(u, &issuer_cn)?;
+    let subject = name(u, &subject_cn)?;
+    let validity = der(0x30, &[time(u)?, time(u)?].concat());
     let tbs = der(
         0x30,
         &[
             der(0xa0, &der(0x02, &[2])),
-            der(0x02, input.take(20)),
+            der(0x02, up_to(u, 20)?),
             der(0x30, &der(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02])),
             issuer,
             validity,
             subject,
             der(0x30, &[alg, key].concat()),
-            der(0xa3, input.take(64)),
+            der(0xa3, up_to(u, 64)?),
         ]
         .concat(),
     );
@@ -297,12 +279,12 @@ fn built_certificate(input: &mut Input<'_>) {
         let len = u32::try_from(c.len()).unwrap_or(0).to_be_bytes();
         [len.get(1..).unwrap_or_default(), c].concat()
     };
-    let list = [entry(&cert), entry(input.take(40))].concat();
+    let list = [entry(&cert), entry(up_to(u, 40)?)].concat();
     let len = u32::try_from(list.len()).unwrap_or(0).to_be_bytes();
     let body = [len.get(1..).unwrap_or_default(), &list].concat();
     assert_eq!(tls::leaf_certificate(&body), Some(cert.as_slice()), "the leaf of a well-formed chain");
     assert_eq!(tls::certificate_chain(&body).len(), 2, "a chain of two");
-    let cut = body.get(..input.below(body.len().saturating_add(1))).unwrap_or_default();
+    let cut = body.get(..u.int_in_range(0..=body.len())?).unwrap_or_default();
     if let Some(leaf) = tls::leaf_certificate(cut) {
         let from_cut = tls::parse_certificate(leaf);
         if from_cut.is_some() {
@@ -310,14 +292,15 @@ fn built_certificate(input: &mut Input<'_>) {
         }
     }
     let _ = tls::certificate_chain(cut);
+    Ok(())
 }
 
 /// The `tls` fuzz target's wire half. The first byte picks: the parsers on the raw bytes, or a
 /// ClientHello, ServerHello or certificate built from the rest as choices.
 pub fn tls(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else { return };
-    let mut input = Input { rest };
-    match mode & 3 {
+    let mut u = Unstructured::new(rest);
+    let built = match mode & 3 {
         0 => {
             if let Some(ch) = tls::parse_client_hello(rest) {
                 check_client_hello(&ch);
@@ -338,35 +321,27 @@ pub fn tls(data: &[u8]) {
             for c in chain {
                 let _ = tls::parse_certificate(c);
             }
+            Ok(())
         }
-        1 => built_client_hello(&mut input),
-        2 => built_server_hello(&mut input),
-        _ => built_certificate(&mut input),
-    }
+        1 => built_client_hello(&mut u),
+        2 => built_server_hello(&mut u),
+        _ => built_certificate(&mut u),
+    };
+    assert!(built.is_ok(), "a read failed: {built:?}");
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 
-    use super::*;
+    use apisonar_testkit::workload::Rng;
 
-    fn bytes(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
+    use super::*;
 
     #[test]
     fn built_and_arbitrary_handshakes_keep_the_invariants() {
         for seed in 0..800 {
-            let mut data = bytes(seed, (seed as usize * 7) % 600);
+            let mut data = Rng::seeded(seed).bytes((seed as usize * 7) % 600);
             if let Some(first) = data.first_mut() {
                 *first = (seed % 4) as u8;
             }
@@ -377,8 +352,12 @@ mod tests {
     /// Inputs the `tls` target found, replayed as they were (see the tests beside the fixes).
     #[test]
     fn known_crash_inputs() {
-        // An SSLv2 hello with a GREASE version (tls.rs: an_sslv2_hello_with_a_grease_version...).
-        tls(&[0xf8, 0x34, 0x5d, 0x01, 0x0a, 0x0a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x60]);
+        // An SSLv2 hello with a GREASE version (tls.rs: an_sslv2_hello_with_a_grease_version...):
+        // mode 0 (0xf8 & 3), so the rest goes to the parsers as it is, and parses as SSLv2.
+        let input = [0xf8, 0x34, 0x5d, 0x01, 0x0a, 0x0a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x60];
+        let hello = tls::parse_sslv2_client_hello(&input[1..]);
+        assert!(hello.as_ref().is_some_and(|h| h.sslv2 && h.legacy_version == 0x0a0a), "{hello:?}");
+        tls(&input);
     }
 
     #[test]

@@ -15,17 +15,19 @@ pub fn run(args: &AlertsArgs) -> Result<u8> {
     if !args.db.exists() {
         bail!("no store at {}", args.db.display());
     }
-    let store = SledStore::open(&args.db, &SledOptions::default())?;
     for (id, state) in [(args.ack, AlertState::Acknowledged), (args.resolve, AlertState::Resolved)] {
         if let Some(id) = id {
-            match store.set_alert_state(id, state)? {
-                Some(a) => println!("alert {} is now {}", a.id, a.state.as_str()),
-                None => bail!("no alert {id}"),
+            let mut core = crate::store::open_core(&args.db, apisonar_app::CoreOptions::default(), None)?;
+            let outcome = core.execute(apisonar_app::Command::SetAlertState { id, state })?;
+            core.finish()?;
+            match outcome {
+                apisonar_app::Outcome::Alert(Some(a)) => println!("alert {} is now {}", a.id, a.state.as_str()),
+                _ => bail!("no alert {id}"),
             }
-            store.flush()?;
             return Ok(0);
         }
     }
+    let store = SledStore::open(&args.db, &SledOptions::default())?;
     let since = args
         .since
         .as_deref()

@@ -257,6 +257,38 @@ impl Config {
     }
 }
 
+/// The environment, skipping variables that are not UTF-8 (`std::env::vars` would panic on them).
+pub fn utf8_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+}
+
+/// Detector thresholds: the configuration file's, then `--threshold NAME=VALUE` flags.
+pub fn thresholds(config: &Config, flags: &[String]) -> Result<apisonar_engine::behavior::Thresholds> {
+    let mut t = config.thresholds();
+    for flag in flags {
+        let (name, value) =
+            flag.split_once('=').with_context(|| format!("--threshold {flag:?}: expected NAME=VALUE"))?;
+        let int =
+            || value.parse::<u64>().with_context(|| format!("--threshold {name}: {value:?} is not a whole number"));
+        let float = || value.parse::<f64>().with_context(|| format!("--threshold {name}: {value:?} is not a number"));
+        match name {
+            "enumeration_values" => t.enumeration_values = int()? as usize,
+            "enumeration_error_share" => t.enumeration_error_share = float()?,
+            "brute_force_failures" => t.brute_force_failures = int()? as usize,
+            "bola_objects" => t.bola_objects = int()? as usize,
+            "scanner_404_paths" => t.scanner_404_paths = int()? as usize,
+            "rate_multiplier" => t.rate_multiplier = float()?,
+            "rate_min" => t.rate_min = int()?,
+            "error_multiplier" => t.error_multiplier = float()?,
+            "error_min" => t.error_min = int()?,
+            "window_secs" => t.window_secs = u32::try_from(int()?).unwrap_or(u32::MAX),
+            "max_clients_per_alert" => t.max_clients_per_alert = int()? as usize,
+            other => anyhow::bail!("--threshold: unknown name {other:?}"),
+        }
+    }
+    Ok(t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

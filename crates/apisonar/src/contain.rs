@@ -98,3 +98,30 @@ mod tests {
         assert_eq!(analysis_panics(), before + 1);
     }
 }
+
+/// Debug builds only: `APISONAR_TEST_PANIC=STAGE:MARKER` makes the analysis (`analysis`, on the
+/// workers) or the merge (`merge`, on the core's thread) panic for every request whose target
+/// contains MARKER, so tests can show that containment costs only those transactions.
+#[cfg(debug_assertions)]
+pub mod test_trigger {
+    use std::sync::OnceLock;
+
+    fn setting() -> Option<&'static (String, String)> {
+        static SETTING: OnceLock<Option<(String, String)>> = OnceLock::new();
+        SETTING
+            .get_or_init(|| {
+                let v = std::env::var("APISONAR_TEST_PANIC").ok()?;
+                let (stage, marker) = v.split_once(':')?;
+                Some((stage.to_string(), marker.to_string()))
+            })
+            .as_ref()
+    }
+
+    pub fn check(stage: &str, target: &str) {
+        if let Some((s, marker)) = setting() {
+            if s == stage && target.contains(marker.as_str()) {
+                panic!("test trigger in {stage}");
+            }
+        }
+    }
+}

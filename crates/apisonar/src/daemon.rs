@@ -9,21 +9,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use apisonar_flow::{EventSink, Stats};
-use apisonar_store::Store;
+use apisonar_flow::Stats;
 use serde::Serialize;
 
 use crate::cli::{LogFormat, RunArgs, SummaryFormat};
+use crate::config::{thresholds, utf8_env};
 use crate::config::{CaptureSettings, Config};
-use crate::pipeline::{Event, Input};
-use crate::sink::{open_output, thresholds, utf8_env, Inventory, Writers};
+use crate::events::Events;
+use crate::outputs::{open_output, targets, AlertLines, Outputs};
+use crate::pipeline::Input;
 use crate::summary::{FileReport, Summary};
 use crate::telemetry::Telemetry;
-
-/// Shadow/zombie alerts are re-derived from the whole inventory this often (and at reload/exit).
-const POSTURE_EVERY: Duration = Duration::from_secs(60);
-/// With `retention_days`, old endpoints and alerts are deleted this often while running.
-const RETENTION_EVERY: Duration = Duration::from_secs(600);
 
 /// Everything `run` uses, after defaults, the file, the environment and the flags.
 #[derive(Debug, Serialize)]
@@ -147,19 +143,14 @@ fn reload_flag() -> Result<Arc<AtomicBool>> {
 
 /// Re-reads the configuration file (thresholds) and the spec files; on any error the old ones
 /// stay in force. Limits and capture settings need a restart.
-fn reload(args: &RunArgs, inventory: &mut Inventory) -> Result<usize> {
+fn reload(args: &RunArgs, core: &mut apisonar_app::Core) -> Result<usize> {
     let config = crate::config::load(args.config.as_deref(), utf8_env())?;
-    let new_thresholds = thresholds(&config, &args.thresholds)?;
+    let thresholds = Box::new(thresholds(&config, &args.thresholds)?);
     let specs =
         spec_args(args, &config).iter().map(|s| crate::posture::load_spec_arg(s)).collect::<Result<Vec<_>>>()?;
-    inventory.behavior.thresholds = new_thresholds;
-    for spec in &specs {
-        inventory.store.put_spec(spec)?;
-    }
-    let stored = inventory.store.specs().context("cannot read the specs")?;
-    crate::posture::apply_specs(&mut inventory.catalog, &stored);
-    inventory.sync_posture();
-    Ok(specs.len())
+    let n = specs.len();
+    core.execute(apisonar_app::Command::Reload { thresholds, specs })?;
+    Ok(n)
 }
 
 pub fn run(args: &RunArgs) -> Result<u8> {
@@ -212,17 +203,25 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     }
 
     let limits = args.limits.limits(&config);
-    let mut inventory = Inventory::open(&settings.db, specs, config.inventory())?;
-    inventory.behavior = apisonar_engine::behavior::Behavior::new(settings.thresholds.clone());
-    inventory.alert_stream = args.alerts.as_deref().map(open_output).transpose()?;
+    let stream = args.alerts.as_deref().map(open_output).transpose()?.map(AlertLines);
+    let options = apisonar_app::CoreOptions {
+        limits: config.inventory(),
+        thresholds: settings.thresholds.clone(),
+        retention_days: settings.retention_days,
+        specs,
+    };
+    let core = crate::store::open_core(&settings.db, options, stream)?;
     let telemetry = Arc::new(Telemetry::new(&settings.source_names(), settings.workers));
+    let mut commands = None;
     if let Some(listener) = listener {
         let addr = listener.local_addr()?;
-        crate::web::announce_admin(&inventory.store, &settings.db)?;
+        crate::web::announce_admin(core.store().as_ref(), &settings.db)?;
         let tls = certificate.is_some();
         crate::serve::announce(addr, certificate.as_ref());
         let sensor: Arc<dyn apisonar_web::Sensor> = telemetry.clone();
-        let state = apisonar_web::AppState::new(Arc::new(inventory.store.clone()), Some(sensor), tls);
+        let (handle, queue) = apisonar_app::command_channel();
+        commands = Some(queue);
+        let state = apisonar_web::AppState::new(core.store().clone(), handle, Some(sensor), tls);
         crate::web::serve(listener, state, certificate)?;
         tracing::info!(%addr, tls, "serving the dashboard, /healthz and /metrics");
     }
@@ -235,35 +234,28 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         "capture started"
     );
 
-    let targets = crate::sink::targets(args.raw_transactions, Some(&inventory));
-    let mut writers = Writers {
-        transactions: args.transactions.as_deref().map(open_output).transpose()?,
-        targets,
-        connections: None,
-        tls: None,
-        error: None,
-        inventory: Some(inventory),
+    let mut events = Events {
+        outputs: Outputs {
+            transactions: args.transactions.as_deref().map(open_output).transpose()?,
+            targets: targets(args.raw_transactions, Some(core.mask_key())),
+            connections: None,
+            tls: None,
+            error: None,
+        },
+        core: Some(core),
+        commands,
+        stats: Stats::default(),
     };
-    let mut stats = Stats::default();
     let mut last_status = Instant::now();
-    let mut last_posture = Instant::now();
-    let mut last_retention = Instant::now();
-    let mut last_overflow = Instant::now();
+    let mut last_counters = Instant::now();
     let mut status_base = telemetry.totals();
     let status_every = Duration::from_secs(settings.status_interval_secs);
-    let mask_key = writers.inventory.as_ref().map(|i| i.mask_key);
+    let mask_key = events.core.as_ref().map(|c| c.mask_key());
     let results = crate::pipeline::run(input, &limits, settings.workers, mask_key, &telemetry, |event| {
-        match event {
-            Event::Transaction(t, a) => writers.on_analysed(t, a),
-            Event::Connection(c) => writers.on_connection(c),
-            Event::Tls(t) => writers.on_tls(t),
-            Event::Finished(s) => stats.merge(&s),
-            Event::Tick => {}
-        }
-        let Some(inventory) = writers.inventory.as_mut() else { return };
-        inventory.tick();
+        events.handle(event);
+        let Some(core) = events.core.as_mut() else { return };
         if reload_requested.swap(false, Ordering::Relaxed) {
-            match reload(args, inventory) {
+            match reload(args, core) {
                 Ok(n) => {
                     telemetry.reloads.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(specs = n, "configuration reloaded");
@@ -274,36 +266,9 @@ pub fn run(args: &RunArgs) -> Result<u8> {
                 }
             }
         }
-        if last_posture.elapsed() >= POSTURE_EVERY {
-            last_posture = Instant::now();
-            inventory.sync_posture();
-        }
-        if let Some(days) = settings.retention_days.filter(|_| last_retention.elapsed() >= RETENTION_EVERY) {
-            last_retention = Instant::now();
-            let pruned = inventory.retain(days);
-            if pruned > 0 {
-                tracing::info!(
-                    endpoints = pruned,
-                    days,
-                    "retention: endpoints not seen for the retention period deleted"
-                );
-            }
-        }
-        if last_overflow.elapsed() >= Duration::from_secs(1) {
-            last_overflow = Instant::now();
-            if let Ok(mut o) = telemetry.overflow.lock() {
-                *o = inventory.overflow_totals();
-            }
-        }
-        telemetry.endpoints.store(inventory.catalog.len() as u64, Ordering::Relaxed);
-        telemetry.alerts_raised.store(inventory.alerts_raised, Ordering::Relaxed);
-        if let Some(e) = inventory.failure() {
-            if let Ok(mut f) = telemetry.store_failure.lock() {
-                if f.is_none() {
-                    tracing::error!(error = %e, "cannot write the store; analysis goes on, nothing more is saved");
-                    *f = Some(e);
-                }
-            }
+        if last_counters.elapsed() >= Duration::from_millis(250) {
+            last_counters = Instant::now();
+            publish(&telemetry, &core.stats());
         }
         if !status_every.is_zero() && last_status.elapsed() >= status_every {
             let secs = last_status.elapsed().as_secs_f64();
@@ -313,20 +278,13 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             last_status = Instant::now();
         }
     });
-
-    if let Some(w) = writers.transactions.as_mut() {
-        if let Err(e) = w.flush() {
-            writers.error.get_or_insert(e);
-        }
+    events.outputs.finish()?;
+    let overflow = events.core.as_ref().map(|c| c.stats().overflow).unwrap_or_default();
+    if let Some(core) = &events.core {
+        publish(&telemetry, &core.stats());
     }
-    if let Some(e) = writers.error.take() {
-        return Err(e).context("cannot write output");
-    }
-    let overflow = writers.inventory.as_ref().map(|i| i.overflow_totals()).unwrap_or_default();
-    if let Ok(mut o) = telemetry.overflow.lock() {
-        o.clone_from(&overflow);
-    }
-    let endpoints = writers.inventory.take().map(|i| i.finish(settings.retention_days)).transpose()?;
+    let endpoints = events.core.take().map(|c| c.finish()).transpose().context("cannot write the inventory")?;
+    let stats = events.stats;
     let files: Vec<FileReport> =
         results.into_iter().map(|(path, result)| FileReport::from_result(path.display().to_string(), result)).collect();
     let input_errors = files.iter().filter(|f| f.error.is_some()).count();
@@ -347,6 +305,23 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     }
     // A signal is how a daemon is meant to stop: that is success, once everything is flushed.
     Ok(if input_errors > 0 { crate::EXIT_INPUT_ERROR } else { 0 })
+}
+
+/// The core's counters into the shared telemetry (status line, `/metrics`, `/healthz`).
+fn publish(telemetry: &Telemetry, stats: &apisonar_app::CoreStats) {
+    telemetry.endpoints.store(stats.endpoints as u64, Ordering::Relaxed);
+    telemetry.alerts_raised.store(stats.alerts_raised, Ordering::Relaxed);
+    if let Ok(mut o) = telemetry.overflow.lock() {
+        o.clone_from(&stats.overflow);
+    }
+    if let Some(e) = &stats.store_failure {
+        if let Ok(mut f) = telemetry.store_failure.lock() {
+            if f.is_none() {
+                tracing::error!(error = %e, "cannot write the store; analysis goes on, nothing more is saved");
+                *f = Some(e.clone());
+            }
+        }
+    }
 }
 
 fn log_status(before: &crate::telemetry::Totals, now: &crate::telemetry::Totals, secs: f64) {

@@ -193,8 +193,11 @@ pub struct CertOutput {
     pub chain_length: usize,
 }
 
-/// The engine's view and the output record of one TLS handshake.
-pub fn tls_records(t: &apisonar_flow::TlsRecord) -> (apisonar_engine::tlsposture::TlsObservation, TlsOutput) {
+/// The engine's view (the handshake's weaknesses, and the names and fingerprints for its server
+/// name's record) and the output record of one TLS handshake.
+pub fn tls_records(
+    t: &apisonar_flow::TlsRecord,
+) -> (apisonar_engine::tlsposture::TlsObservation, apisonar_engine::tlsposture::TlsFacts, TlsOutput) {
     use apisonar_wire::tls::{cipher_name, cipher_weakness, version_name};
     let s = &t.session;
     let ch = s.client_hello.as_ref();
@@ -249,5 +252,20 @@ pub fn tls_records(t: &apisonar_flow::TlsRecord) -> (apisonar_engine::tlsposture
         alerts: s.alerts.clone(),
         weaknesses,
     };
-    (observation, out)
+    let facts = apisonar_engine::tlsposture::TlsFacts {
+        version: out.version.clone(),
+        cipher: out.cipher.clone(),
+        alpn: out.alpn.clone(),
+        ja3: out.ja3.clone(),
+        ja4: out.ja4.clone(),
+        ja3s: out.ja3s.clone(),
+        certificate: cert.map(|c| apisonar_engine::tlsposture::TlsCertificate {
+            subject: c.subject.clone(),
+            issuer: c.issuer.clone(),
+            not_before: c.not_before,
+            not_after: c.not_after,
+            key: format!("{} {}", c.key_type, c.key_bits),
+        }),
+    };
+    (observation, facts, out)
 }

@@ -1,7 +1,7 @@
 //! `apisonar template pin|unpin|list`: user overrides of path templating, kept in the store.
 
-use anyhow::{bail, Context, Result};
-use apisonar_engine::{Catalog, TemplateConfig};
+use anyhow::{bail, Result};
+use apisonar_app::{Command, Outcome};
 use apisonar_store::{SledOptions, SledStore, Store, TemplateOverride};
 
 use crate::cli::{TemplateArgs, TemplateCommand, TemplateListArgs};
@@ -35,28 +35,37 @@ pub fn run(cmd: &TemplateCommand) -> Result<u8> {
     }
 }
 
+fn core(db: &std::path::Path) -> Result<apisonar_app::Core> {
+    crate::store::open_core(db, apisonar_app::CoreOptions::default(), None)
+}
+
 fn pin(args: &TemplateArgs) -> Result<u8> {
     check_template(&args.template)?;
-    let store = open(&args.db)?;
-    let o = TemplateOverride { host: args.host.clone(), template: args.template.clone() };
-    store.add_override(&o)?;
-    let mut catalog = Catalog::new(TemplateConfig::default());
-    catalog.load(store.endpoints().context("cannot read the inventory")?);
-    let folded = catalog.pin(o.host.as_deref(), &o.template);
-    store.apply(&catalog.take_changes())?;
-    store.flush()?;
-    println!("pinned {} ({folded} stored endpoints now follow it)", o.template);
+    let rule = TemplateOverride { host: args.host.clone(), template: args.template.clone() };
+    let mut core = core(&args.db)?;
+    let outcome = core.execute(Command::Pin(rule))?;
+    core.finish()?;
+    let folded = match outcome {
+        Outcome::Pinned(n) => n,
+        _ => 0,
+    };
+    println!("pinned {} ({folded} stored endpoints now follow it)", shown(&args.template));
     Ok(0)
 }
 
 fn unpin(args: &TemplateArgs) -> Result<u8> {
-    let store = open(&args.db)?;
-    let o = TemplateOverride { host: args.host.clone(), template: args.template.clone() };
-    if !store.remove_override(&o)? {
-        bail!("{} is not pinned{}", o.template, o.host.as_deref().map(|h| format!(" for {h}")).unwrap_or_default());
+    let rule = TemplateOverride { host: args.host.clone(), template: args.template.clone() };
+    let mut core = core(&args.db)?;
+    let outcome = core.execute(Command::Unpin(rule))?;
+    core.finish()?;
+    if outcome != Outcome::Removed(true) {
+        bail!(
+            "{} is not pinned{}",
+            args.template,
+            args.host.as_deref().map(|h| format!(" for {h}")).unwrap_or_default()
+        );
     }
-    store.flush()?;
-    println!("unpinned {}", o.template);
+    println!("unpinned {}", shown(&args.template));
     Ok(0)
 }
 

@@ -1,4 +1,4 @@
-//! Several flow workers on one machine: reader threads (one for the files, or one per live
+//! The flow pipeline of every run (`analyze` and `run`): reader threads (one for the files, or one per live
 //! interface) decode each frame just far enough to pick a worker by a symmetric hash of its IP
 //! addresses (both directions of a connection, and every fragment of a datagram, reach the same
 //! worker), workers run their own `FlowEngine`, and the calling thread receives every event.
@@ -67,8 +67,9 @@ impl BatchPool {
 
 /// What workers send back.
 pub enum Event {
-    /// A transaction, with its stateless analysis when the pipeline was asked to make it.
-    Transaction(HttpTransaction, crate::sink::Analysed),
+    /// A transaction, with its stateless analysis when the pipeline was asked to make it (and
+    /// it did not panic: a caught panic is counted and the transaction is not merged).
+    Transaction(HttpTransaction, Option<Box<apisonar_app::AnalysedTransaction>>),
     Connection(ConnectionSummary),
     Tls(TlsRecord),
     /// A worker is done; its counters.
@@ -77,7 +78,7 @@ pub enum Event {
     Tick,
 }
 
-struct Forward {
+struct WorkerEvents {
     events: SyncSender<Vec<Event>>,
     pending: Vec<Event>,
     /// Analyse transactions here (the inventory is kept), to spread that work over workers,
@@ -85,7 +86,7 @@ struct Forward {
     analyse: Option<apisonar_engine::sensitive::MaskKey>,
 }
 
-impl Forward {
+impl WorkerEvents {
     fn push(&mut self, event: Event) {
         self.pending.push(event);
         if self.pending.len() >= EVENT_BATCH {
@@ -100,10 +101,15 @@ impl Forward {
     }
 }
 
-impl EventSink for Forward {
+impl EventSink for WorkerEvents {
     fn on_transaction(&mut self, txn: HttpTransaction) {
-        let analysis =
-            self.analyse.as_ref().map_or(crate::sink::Analysed::Later, |key| crate::sink::Analysed::make(&txn, key));
+        let analysis = self.analyse.as_ref().and_then(|key| {
+            crate::contain::contained("analysis", || {
+                #[cfg(debug_assertions)]
+                crate::contain::test_trigger::check("analysis", &String::from_utf8_lossy(txn.request.head.target()));
+                Box::new(apisonar_app::analyse(crate::observe::observation(&txn), key))
+            })
+        });
         self.push(Event::Transaction(txn, analysis));
     }
     fn on_connection(&mut self, summary: ConnectionSummary) {
@@ -306,7 +312,7 @@ pub fn run(
         let pool = pool.clone();
         let handle = thread::Builder::new().name(format!("apisonar-flow-{i}")).spawn(move || {
             let mut engine = FlowEngine::shard(limits, i as u64, workers as u64);
-            let mut sink = Forward { events, pending: Vec::with_capacity(EVENT_BATCH), analyse };
+            let mut sink = WorkerEvents { events, pending: Vec::with_capacity(EVENT_BATCH), analyse };
             let mut last_publish = Instant::now();
             loop {
                 match rx.recv_timeout(IDLE_TICK) {

@@ -1,10 +1,9 @@
-//! Specs and posture in the binary: loading spec files and keeping the inventory's templating
-//! in line with them (shadow/zombie alerts: `apisonar_web::views::sync_posture_alerts`).
+//! Spec files: reading and parsing them (the application core stores and applies them).
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use apisonar_engine::{Catalog, Spec};
+use apisonar_engine::Spec;
 
 /// Reads and parses a spec file; `host` binds it explicitly. Errors name the file and the place.
 pub fn load_spec(path: &Path, host: Option<&str>, name: Option<&str>) -> Result<Spec> {
@@ -31,20 +30,5 @@ pub fn load_spec_arg(arg: &str) -> Result<Spec> {
     match arg.split_once('=') {
         Some((host, file)) if !host.is_empty() && !host.contains('/') => load_spec(Path::new(file), Some(host), None),
         _ => load_spec(Path::new(arg), None, None),
-    }
-}
-
-/// Makes the catalog's templates follow every spec operation (a spec's static segment beats a
-/// parameter; specified parameters group traffic as the spec does).
-pub fn apply_specs(catalog: &mut Catalog, specs: &[Spec]) {
-    for spec in specs {
-        let templates: Vec<String> = spec.operations.iter().map(|o| o.path.clone()).collect();
-        if spec.hosts.is_empty() {
-            catalog.pin_all(None, &templates);
-        } else {
-            for host in &spec.hosts {
-                catalog.pin_all(Some(host), &templates);
-            }
-        }
     }
 }

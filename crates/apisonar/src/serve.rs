@@ -33,21 +33,33 @@ pub fn announce(addr: std::net::SocketAddr, certificate: Option<&crate::web::Cer
 
 pub fn run(args: &ServeArgs) -> Result<u8> {
     crate::capture::stop_on_signals()?;
-    let config = crate::config::load(args.config.as_deref(), crate::sink::utf8_env())?;
+    let config = crate::config::load(args.config.as_deref(), crate::config::utf8_env())?;
     let certificate = crate::web::certificate(&tls_choice(&args.web, &config.web, &args.db))?;
     let listener =
         std::net::TcpListener::bind(&args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
     let store = SledStore::open(&args.db, &SledOptions::default())?;
     crate::web::announce_admin(&store, &args.db)?;
+    let store: Arc<dyn apisonar_store::Store + Send + Sync> = Arc::new(store);
+    // The dashboard's changes run on the application core's own thread here (no capture).
+    let options = apisonar_app::CoreOptions {
+        limits: config.inventory(),
+        thresholds: config.thresholds(),
+        retention_days: config.run.retention_days,
+        specs: Vec::new(),
+    };
+    let (commands, core) = apisonar_app::spawn_serving(store.clone(), options, Box::new(crate::capture::stopped))
+        .context("cannot open the inventory")?;
     let addr = listener.local_addr()?;
     let tls = certificate.is_some();
     announce(addr, certificate.as_ref());
-    let state = apisonar_web::AppState::new(Arc::new(store.clone()), None, tls);
+    let state = apisonar_web::AppState::new(store, commands, None, tls);
     crate::web::serve(listener, state, certificate)?;
-    while !crate::capture::stopped() {
-        std::thread::sleep(std::time::Duration::from_millis(200));
+    match core.join() {
+        Ok(result) => {
+            result.context("cannot write the inventory")?;
+        }
+        Err(_) => anyhow::bail!("the application core stopped unexpectedly"),
     }
-    apisonar_store::Store::flush(&store).context("cannot flush the store")?;
     Ok(0)
 }
 

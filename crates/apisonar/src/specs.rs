@@ -1,12 +1,11 @@
 //! `apisonar spec add|list|remove`.
 
-use anyhow::{bail, Context, Result};
-use apisonar_engine::{Catalog, TemplateConfig};
+use anyhow::{bail, Result};
+use apisonar_app::{Command, Outcome};
 use apisonar_store::{SledOptions, SledStore, Store};
-use apisonar_web::views::sync_posture_alerts;
 
 use crate::cli::{SpecAddArgs, SpecCommand, SpecRemoveArgs, StoreArgs};
-use crate::posture::{apply_specs, load_spec};
+use crate::posture::load_spec;
 use crate::terminal::shown;
 
 pub fn run(cmd: &SpecCommand) -> Result<u8> {
@@ -17,26 +16,29 @@ pub fn run(cmd: &SpecCommand) -> Result<u8> {
     }
 }
 
+/// The application core on the store at `db`, with the default configuration (commands that
+/// change the store go through it, like the sensor's and the dashboard's changes).
+fn core(db: &std::path::Path) -> Result<apisonar_app::Core> {
+    crate::store::open_core(db, apisonar_app::CoreOptions::default(), None)
+}
+
 fn add(args: &SpecAddArgs) -> Result<u8> {
     // Parse before touching the store: a bad spec changes nothing.
     let spec = load_spec(&args.file, args.host.as_deref(), args.name.as_deref())?;
-    let store = SledStore::open(&args.db, &SledOptions::default())?;
-    store.put_spec(&spec)?;
-    let mut catalog = Catalog::new(TemplateConfig::default());
-    catalog.load(store.endpoints().context("cannot read the inventory")?);
-    for o in store.overrides()? {
-        catalog.pin(o.host.as_deref(), &o.template);
-    }
-    apply_specs(&mut catalog, &store.specs()?);
-    store.apply(&catalog.take_changes())?;
-    let alerts = sync_posture_alerts(&store)?.len();
-    store.flush()?;
     let hosts = if spec.hosts.is_empty() { "every host".to_string() } else { spec.hosts.join(", ") };
+    let (name, format, operations) = (spec.name.clone(), spec.format.clone(), spec.operations.len());
+    let mut core = core(&args.db)?;
+    let outcome = core.execute(Command::AddSpec(Box::new(spec)))?;
+    core.finish()?;
+    let alerts = match outcome {
+        Outcome::Posture { alerts, .. } => alerts,
+        _ => 0,
+    };
     println!(
-        "added {} ({}, {} operations, covers {hosts}); {alerts} shadow/zombie alerts",
-        spec.name,
-        spec.format,
-        spec.operations.len()
+        "added {} ({}, {operations} operations, covers {}); {alerts} shadow/zombie alerts new or changed",
+        shown(&name),
+        shown(&format),
+        shown(&hosts)
     );
     Ok(0)
 }
@@ -58,12 +60,12 @@ fn list(args: &StoreArgs) -> Result<u8> {
 }
 
 fn remove(args: &SpecRemoveArgs) -> Result<u8> {
-    let store = SledStore::open(&args.db, &SledOptions::default())?;
-    if !store.remove_spec(&args.name)? {
+    let mut core = core(&args.db)?;
+    let outcome = core.execute(Command::RemoveSpec(args.name.clone()))?;
+    core.finish()?;
+    if outcome != Outcome::Removed(true) {
         bail!("no spec named {}", args.name);
     }
-    let alerts = sync_posture_alerts(&store)?.len();
-    store.flush()?;
-    println!("removed {}; {alerts} shadow/zombie alerts", args.name);
+    println!("removed {}", shown(&args.name));
     Ok(0)
 }

@@ -1,0 +1,110 @@
+//! Alert policy between detection and the store: occurrences are aggregated by dedup key until
+//! the next write, and each alert group (kind, subtype, endpoint) gives its own alert to at most
+//! `max_clients_per_alert` clients; further clients are counted together under `MANY_CLIENTS`.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
+
+use apisonar_engine::alert::{dedup_key, group_key};
+use apisonar_engine::{Alert, EndpointKey};
+
+/// Stands for "every client beyond the per-alert limit".
+pub const MANY_CLIENTS: &str = "*";
+
+type Hashed<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Which clients have an alert of their own in each alert group, by 64-bit hashes of the group
+/// and client (seeded per process): a lookup touches no string memory.
+#[derive(Default)]
+struct AlertClients {
+    keys: foldhash::fast::RandomState,
+    groups: Hashed<u64, HashSet<u64>>,
+}
+
+impl AlertClients {
+    /// Whether `client` has (or now gets, while the group has fewer than `limit`) its own alert.
+    fn own(&mut self, group: &str, client: &str, limit: usize) -> bool {
+        let (g, c) = (self.keys.hash_one(group), self.keys.hash_one(client));
+        let clients = self.groups.entry(g).or_default();
+        clients.contains(&c) || (clients.len() < limit && clients.insert(c))
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct AlertPolicy {
+    /// Occurrences since the last write, by dedup key (hashed: the keys share long prefixes,
+    /// which made ordered-map lookups the inventory thread's biggest cost).
+    pending: Hashed<String, Alert>,
+    clients: AlertClients,
+    pub(crate) max_clients: usize,
+    /// Occurrences raised since start.
+    pub(crate) raised: u64,
+}
+
+fn group_of(a: &Alert) -> String {
+    group_key(&a.kind, a.subtype.as_deref(), &a.host, &a.method, &a.path)
+}
+
+/// One more occurrence, seen from `first_seen` to `last_seen`.
+fn count_occurrence(pending: &mut Alert, first_seen: i64, last_seen: i64) {
+    pending.count = pending.count.saturating_add(1);
+    pending.first_seen = pending.first_seen.min(first_seen);
+    pending.last_seen = pending.last_seen.max(last_seen);
+}
+
+impl AlertPolicy {
+    pub(crate) fn new(max_clients: usize, stored: &[Alert]) -> AlertPolicy {
+        let mut policy = AlertPolicy { max_clients, ..AlertPolicy::default() };
+        for a in stored {
+            if let Some(client) = &a.client {
+                policy.clients.own(&group_of(a), client, usize::MAX);
+            }
+        }
+        policy
+    }
+
+    /// The client an occurrence in `group` is filed under.
+    fn file_client(&mut self, group: &str, client: &str) -> String {
+        if self.clients.own(group, client, self.max_clients) {
+            client.to_string()
+        } else {
+            MANY_CLIENTS.to_string()
+        }
+    }
+
+    /// Counts one more occurrence of an alert already pending for this endpoint and client, and
+    /// says whether there was one (else the caller drafts the alert and hands it to `add`).
+    pub(crate) fn count_repeat(&mut self, kind: &str, subtype: &str, key: &EndpointKey, client: &str, ts: i64) -> bool {
+        let group = group_key(kind, Some(subtype), &key.host, &key.method, &key.path);
+        let client = self.file_client(&group, client);
+        let Some(p) = self.pending.get_mut(&dedup_key(&group, Some(&client))) else { return false };
+        count_occurrence(p, ts, ts);
+        self.raised = self.raised.saturating_add(1);
+        true
+    }
+
+    /// Adds an occurrence to the aggregate written at the next write.
+    pub(crate) fn add(&mut self, mut a: Alert) {
+        self.raised = self.raised.saturating_add(1);
+        let group = group_of(&a);
+        if let Some(client) = a.client.take() {
+            a.client = Some(self.file_client(&group, &client));
+        }
+        match self.pending.entry(dedup_key(&group, a.client.as_deref())) {
+            std::collections::hash_map::Entry::Occupied(mut p) => {
+                count_occurrence(p.get_mut(), a.first_seen, a.last_seen)
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(a);
+            }
+        }
+    }
+
+    /// The pending occurrences, in dedup-key order (so alert ids are given out the same way on
+    /// every run).
+    pub(crate) fn take(&mut self) -> Vec<Alert> {
+        let mut alerts: Vec<(String, Alert)> = std::mem::take(&mut self.pending).into_iter().collect();
+        alerts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        alerts.into_iter().map(|(_, a)| a).collect()
+    }
+}

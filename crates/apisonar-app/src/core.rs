@@ -1,0 +1,390 @@
+//! The core: the catalog, the detectors, the alert policy and the TLS records of one store, fed
+//! analysed transactions and commands on one thread, written by one writer thread.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::channel;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use apisonar_engine::behavior::{Behavior, Thresholds};
+use apisonar_engine::catalog::OTHER_HOSTS;
+use apisonar_engine::sensitive::MaskKey;
+use apisonar_engine::tlsposture::{TlsFacts, TlsObservation};
+use apisonar_engine::{Alert, Catalog, InventoryLimits, OverflowReason, Spec, TemplateConfig};
+use apisonar_store::Store;
+
+use crate::alert_policy::AlertPolicy;
+use crate::analysis::AnalysedTransaction;
+use crate::commands::{Command, CommandQueue, Outcome};
+use crate::posture::apply_specs;
+use crate::tls_hosts::TlsHosts;
+use crate::writer::{AlertCap, Job, Reply, SharedStore, Writer};
+use crate::CoreError;
+
+/// What changes reach the store at most this far apart: a killed process loses at most this much.
+const WRITE_EVERY: Duration = Duration::from_secs(1);
+/// Shadow/zombie alerts are re-derived from the whole inventory this often (and after changes
+/// to specs).
+const POSTURE_EVERY: Duration = Duration::from_secs(60);
+/// With a retention period, old endpoints and alerts are deleted this often.
+const RETENTION_EVERY: Duration = Duration::from_secs(600);
+const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
+
+/// Where stored alerts are streamed (`--alerts`): each write's alerts as stored.
+pub trait AlertStream: Send {
+    fn stored(&mut self, alerts: &[Alert]) -> std::io::Result<()>;
+    fn flush(&mut self) -> std::io::Result<()>;
+}
+
+/// How the core is set up.
+#[derive(Debug, Default)]
+pub struct CoreOptions {
+    pub limits: InventoryLimits,
+    pub thresholds: Thresholds,
+    /// Delete endpoints and alerts not seen for this many days (packet time).
+    pub retention_days: Option<u32>,
+    /// Specs to store (or replace) as the core opens (given on the command line).
+    pub specs: Vec<Spec>,
+}
+
+/// Counters for the status line, `/metrics` and the summary.
+#[derive(Debug, Clone, Default)]
+pub struct CoreStats {
+    pub endpoints: usize,
+    pub alerts_raised: u64,
+    /// Traffic the caps kept out, by reason.
+    pub overflow: std::collections::BTreeMap<OverflowReason, u64>,
+    /// Why the store is no longer written to, once a write failed or hung.
+    pub store_failure: Option<String>,
+}
+
+pub struct Core {
+    store: SharedStore,
+    catalog: Catalog,
+    behavior: Behavior,
+    alerts: AlertPolicy,
+    tls: TlsHosts,
+    /// The stored specs (the core changes them, so its copy is current).
+    specs: Vec<Spec>,
+    mask_key: MaskKey,
+    writer: Writer,
+    alerts_overflowed: Arc<AtomicU64>,
+    retention_days: Option<u32>,
+    last_write: Instant,
+    last_posture: Instant,
+    last_retention: Instant,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core").field("endpoints", &self.catalog.len()).finish_non_exhaustive()
+    }
+}
+
+/// The store's mask key: made at random on first use and kept in its settings, so that masks
+/// of one store stay comparable across runs and mean nothing without the store.
+fn mask_key(store: &dyn Store) -> Result<MaskKey, CoreError> {
+    const SETTING: &str = "sensitive.mask_key";
+    loop {
+        if let Some(bytes) = store.setting(SETTING)? {
+            let key: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| CoreError::Refused("the store's mask key is damaged (not 32 bytes)".into()))?;
+            return Ok(MaskKey::new(key));
+        }
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh).map_err(|e| CoreError::Random(e.to_string()))?;
+        // Compare-and-swap: of two first starts, one key stays.
+        store.put_setting(SETTING, Some(None), &fresh)?;
+    }
+}
+
+impl Core {
+    /// Loads the inventory of `store` and starts its writer; `stream` receives stored alerts.
+    pub fn open(
+        store: SharedStore,
+        options: CoreOptions,
+        stream: Option<Box<dyn AlertStream>>,
+    ) -> Result<Core, CoreError> {
+        let mask_key = mask_key(store.as_ref())?;
+        for spec in &options.specs {
+            store.put_spec(spec)?;
+        }
+        let mut catalog = Catalog::with_limits(TemplateConfig::default(), options.limits.clone());
+        catalog.load(store.endpoints()?);
+        for o in store.overrides()? {
+            catalog.pin(o.host.as_deref(), &o.template);
+        }
+        let specs = store.specs()?;
+        apply_specs(&mut catalog, &specs);
+        let stored_alerts = store.alerts()?;
+        let alerts = AlertPolicy::new(options.thresholds.max_clients_per_alert, &stored_alerts);
+        let tls = TlsHosts::new(store.tls_hosts()?, options.limits.max_tls_hosts);
+        let alerts_overflowed = Arc::new(AtomicU64::new(0));
+        let cap = AlertCap {
+            max: options.limits.max_alerts,
+            stored: stored_alerts.len(),
+            overflowed: alerts_overflowed.clone(),
+        };
+        let writer = Writer::spawn(store.clone(), stream, cap);
+        let now = Instant::now();
+        Ok(Core {
+            store,
+            catalog,
+            behavior: Behavior::new(options.thresholds),
+            alerts,
+            tls,
+            specs,
+            mask_key,
+            writer,
+            alerts_overflowed,
+            retention_days: options.retention_days,
+            last_write: now,
+            last_posture: now,
+            last_retention: now,
+        })
+    }
+
+    /// The key the workers mask sensitive values with.
+    pub fn mask_key(&self) -> MaskKey {
+        self.mask_key
+    }
+
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    /// Merges one analysed transaction: the catalog, sensitive-data and injection alerts, and
+    /// the abuse detectors.
+    pub fn apply(&mut self, transaction: AnalysedTransaction) {
+        let AnalysedTransaction { observation: obs, facts, attempts } = transaction;
+        let Some(recorded) = self.catalog.observe_prepared(&obs, facts) else {
+            // Over a cap: counted as overflow by the catalog.
+            return;
+        };
+        let client = obs.client.to_string();
+        let policy = &mut self.alerts;
+        let data = apisonar_engine::findings::data_alerts_unless(
+            &obs,
+            &recorded.key,
+            &recorded.findings,
+            &mut |kind, subtype| policy.count_repeat(kind, subtype, &recorded.key, &client, obs.ts),
+        );
+        let injections = apisonar_engine::findings::injection_alerts_of(&obs, &recorded.key, attempts);
+        let abuse = self.behavior.observe(&obs, &recorded.key);
+        for a in data.into_iter().chain(injections).chain(abuse) {
+            self.alerts.add(a);
+        }
+    }
+
+    /// Merges one TLS handshake: weak-TLS alerts and its server name's record.
+    pub fn apply_tls(&mut self, observation: &TlsObservation, facts: &TlsFacts) {
+        for a in apisonar_engine::tlsposture::weak_tls_alerts(observation) {
+            self.alerts.add(a);
+        }
+        if !self.tls.add(observation, facts) {
+            let name = observation.sni.as_deref().unwrap_or(OTHER_HOSTS);
+            self.catalog.count_overflow(name, OverflowReason::TlsHosts, observation.ts);
+        }
+    }
+
+    /// Periodic work, paced by the wall clock: the write each second, the shadow/zombie sync each
+    /// minute, retention every ten minutes. Call it often (after each batch of events).
+    pub fn tick(&mut self) {
+        if self.last_write.elapsed() >= WRITE_EVERY {
+            self.write();
+        }
+        if self.last_posture.elapsed() >= POSTURE_EVERY {
+            self.sync_posture();
+        }
+        if let Some(days) = self.retention_days.filter(|_| self.last_retention.elapsed() >= RETENTION_EVERY) {
+            self.last_retention = Instant::now();
+            let pruned = self.retain(days);
+            if pruned > 0 {
+                tracing::info!(
+                    endpoints = pruned,
+                    days,
+                    "retention: endpoints not seen for the retention period deleted"
+                );
+            }
+        }
+    }
+
+    /// Has shadow/zombie alerts raised or updated for the whole inventory (after what is merged
+    /// so far is written).
+    pub fn sync_posture(&mut self) {
+        self.write();
+        self.last_posture = Instant::now();
+        self.writer.send(Job::Posture(None));
+    }
+
+    /// Hands what changed since the last write to the writer.
+    fn write(&mut self) {
+        self.last_write = Instant::now();
+        let changes = self.catalog.take_changes();
+        let alerts = self.alerts.take();
+        let tls_hosts = self.tls.take_changed();
+        if changes.upserts.is_empty()
+            && changes.removed.is_empty()
+            && changes.overflow.is_empty()
+            && alerts.is_empty()
+            && tls_hosts.is_empty()
+        {
+            return;
+        }
+        self.writer.send(Job::Write { changes, alerts, tls_hosts });
+    }
+
+    /// Retention: endpoints and alerts not seen for `days` (packet time: replaying an old capture
+    /// must not erase it) are deleted; returns the endpoints deleted.
+    pub fn retain(&mut self, days: u32) -> usize {
+        let newest = self.catalog.endpoints().map(|e| e.last_seen).max().unwrap_or(0);
+        let cutoff = newest.saturating_sub(i64::from(days).saturating_mul(MICROS_PER_DAY));
+        let pruned = self.catalog.prune(cutoff);
+        self.write();
+        self.writer.send(Job::PruneAlerts(cutoff));
+        pruned
+    }
+
+    /// Takes the commands waiting in `queue` and runs them; their outcomes go straight to the
+    /// callers when the store has them, so this thread never waits for the store.
+    pub fn serve(&mut self, queue: &CommandQueue) {
+        while let Some((command, reply)) = queue.try_next() {
+            self.handle(command, reply);
+        }
+    }
+
+    /// Runs `command` and waits for its outcome (for the command line, which owns the core).
+    pub fn execute(&mut self, command: Command) -> Result<Outcome, CoreError> {
+        let (reply, outcome) = channel();
+        self.handle(command, reply);
+        outcome.recv().map_err(|_| CoreError::Gone)?
+    }
+
+    /// Serves commands until every handle is gone (a dashboard without capture), doing the
+    /// periodic work between them.
+    pub fn run_commands(&mut self, queue: &CommandQueue, stop: &dyn Fn() -> bool) {
+        while !stop() {
+            match queue.next_within(Duration::from_millis(200)) {
+                Ok((command, reply)) => self.handle(command, reply),
+                Err(true) => return,
+                Err(false) => {}
+            }
+            self.tick();
+        }
+    }
+
+    fn handle(&mut self, command: Command, reply: Reply) {
+        // Traffic merged so far goes first: a command acts on the inventory as it is now.
+        self.write();
+        match command {
+            Command::SetAlertState { id, state } => self.writer.send(Job::SetAlertState { id, state, reply }),
+            Command::AddSpec(spec) => {
+                let operations = spec.operations.len();
+                self.store_spec(*spec);
+                self.after_spec_change(reply, operations);
+            }
+            Command::RemoveSpec(name) => {
+                // Templates the spec pinned stay until the next start: traffic already follows them.
+                self.specs.retain(|s| s.name != name);
+                self.writer.send(Job::RemoveSpec { name, reply });
+            }
+            Command::Pin(rule) => {
+                let folded = self.catalog.pin(rule.host.as_deref(), &rule.template);
+                self.write();
+                self.writer.send(Job::AddOverride { rule, folded, reply });
+            }
+            Command::Unpin(rule) => self.writer.send(Job::RemoveOverride { rule, reply }),
+            Command::Reload { thresholds, specs } => {
+                self.behavior.thresholds = *thresholds;
+                self.alerts.max_clients = self.behavior.thresholds.max_clients_per_alert;
+                let operations = specs.iter().map(|s| s.operations.len()).sum();
+                for spec in specs {
+                    self.store_spec(spec);
+                }
+                self.after_spec_change(reply, operations);
+            }
+        }
+    }
+
+    fn store_spec(&mut self, spec: Spec) {
+        apply_specs(&mut self.catalog, std::slice::from_ref(&spec));
+        self.specs.retain(|s| s.name != spec.name);
+        self.specs.push(spec.clone());
+        self.writer.send(Job::PutSpec(Box::new(spec)));
+    }
+
+    /// After specs changed: the re-templated endpoints, then shadow/zombie alerts, then the reply.
+    fn after_spec_change(&mut self, reply: Reply, operations: usize) {
+        self.write();
+        self.last_posture = Instant::now();
+        self.writer.send(Job::Posture(Some((reply, operations))));
+    }
+
+    pub fn stats(&self) -> CoreStats {
+        let mut overflow = self.catalog.overflow_totals().clone();
+        let alerts = self.alerts_overflowed.load(Ordering::Relaxed);
+        if alerts > 0 {
+            overflow.insert(OverflowReason::Alerts, alerts);
+        }
+        CoreStats {
+            endpoints: self.catalog.len(),
+            alerts_raised: self.alerts.raised,
+            overflow,
+            store_failure: self.writer.failed(),
+        }
+    }
+
+    /// The stored specs (as the core knows them).
+    pub fn specs(&self) -> &[Spec] {
+        &self.specs
+    }
+
+    /// TLS server names with a record.
+    pub fn tls_hosts(&self) -> usize {
+        self.tls.len()
+    }
+
+    /// The last writes, retention, a final shadow/zombie sync, the alert stream flushed and the
+    /// store made durable; returns the endpoints in the inventory.
+    pub fn finish(mut self) -> Result<usize, CoreError> {
+        if let Some(days) = self.retention_days {
+            self.retain(days);
+        }
+        self.write();
+        self.writer.send(Job::Posture(None));
+        let (stream, error) = self.writer.finish();
+        if let Some(e) = error {
+            return Err(CoreError::Writer(e.to_string()));
+        }
+        if let Some(mut s) = stream {
+            s.flush().map_err(|e| CoreError::Writer(format!("cannot write the alert stream: {e}")))?;
+        }
+        self.store.flush()?;
+        Ok(self.catalog.len())
+    }
+}
+
+/// A core on a thread of its own that serves commands (the dashboard without capture) until
+/// every `Commands` handle is gone or `stop` says so, then finishes; the thread's result is
+/// `finish`'s. The core is opened here, so that a store that cannot be read is reported at once.
+pub fn spawn_serving(
+    store: SharedStore,
+    options: CoreOptions,
+    stop: Box<dyn Fn() -> bool + Send>,
+) -> Result<(crate::Commands, std::thread::JoinHandle<Result<usize, CoreError>>), CoreError> {
+    let mut core = Core::open(store, options, None)?;
+    let (commands, queue) = crate::commands::command_channel();
+    let thread = std::thread::Builder::new()
+        .name("apisonar-core".into())
+        .spawn(move || {
+            core.run_commands(&queue, stop.as_ref());
+            core.finish()
+        })
+        .map_err(|e| CoreError::Writer(format!("cannot start the core: {e}")))?;
+    Ok((commands, thread))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+mod tests;

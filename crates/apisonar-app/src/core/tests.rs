@@ -1,0 +1,218 @@
+//! The core's promises: changes from the dashboard and the sensor's own writes never undo each
+//! other, posture alerts reach the stream once per change, specs change templating at once, TLS
+//! records are written as they come, retention runs on the stored inventory.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apisonar_engine::{AlertState, Observation, ObservedResponse};
+use apisonar_store::{MemoryStore, Store};
+
+use super::*;
+use crate::{command_channel, Command, Outcome};
+
+const DAY: i64 = 86_400 * 1_000_000;
+
+fn transaction(core: &Core, method: &str, target: &str, status: u16, ts: i64) -> AnalysedTransaction {
+    let observation = Observation {
+        ts,
+        client: std::net::IpAddr::from([10, 0, 0, 7]),
+        server: std::net::SocketAddr::from(([10, 0, 0, 1], 80)),
+        host: Some("api.test".into()),
+        method: method.into(),
+        target: target.into(),
+        request_headers: vec![],
+        request_body: vec![],
+        request_body_len: 0,
+        response: Some(ObservedResponse {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: br#"{"id":1}"#.to_vec(),
+            body_len: 8,
+            latency_micros: 10,
+        }),
+        encrypted: false,
+    };
+    crate::analyse(observation, &core.mask_key())
+}
+
+#[derive(Clone, Default)]
+struct Collected(Arc<Mutex<Vec<Alert>>>);
+
+impl AlertStream for Collected {
+    fn stored(&mut self, alerts: &[Alert]) -> std::io::Result<()> {
+        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(alerts);
+        Ok(())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn spec(paths: &[&str]) -> Spec {
+    let ops: Vec<String> = paths
+        .iter()
+        .map(|p| format!(r#""{p}": {{"get": {{"responses": {{"200": {{"description": "ok"}}}}}}}}"#))
+        .collect();
+    let text = format!(
+        r#"{{"openapi": "3.0.0", "info": {{"title": "T", "version": "1"}}, "servers": [{{"url": "http://api.test"}}], "paths": {{{}}}}}"#,
+        ops.join(",")
+    );
+    apisonar_engine::spec::parse("api.json", &text).unwrap()
+}
+
+fn open(store: &Arc<MemoryStore>, stream: Option<Collected>) -> Core {
+    let stream = stream.map(|s| Box::new(s) as Box<dyn AlertStream>);
+    Core::open(store.clone(), CoreOptions::default(), stream).unwrap()
+}
+
+#[test]
+fn an_acknowledgement_survives_an_alert_that_keeps_firing() {
+    let store = Arc::new(MemoryStore::default());
+    let mut core = open(&store, None);
+    let (commands, queue) = command_channel();
+    // A password in the query string: a cleartext-credentials alert on every request.
+    let fire = |core: &Core, i: i64| transaction(core, "GET", "/login?password=hunter2-fires", 200, i);
+    core.apply(fire(&core, 1));
+    core.write();
+    let acknowledger = std::thread::spawn(move || {
+        let id = loop {
+            // The alert is stored by the first write; acknowledge it as a person would.
+            match commands.run(Command::SetAlertState { id: 1, state: AlertState::Acknowledged }) {
+                Ok(Outcome::Alert(Some(a))) => break a.id,
+                Ok(_) => std::thread::sleep(Duration::from_millis(5)),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        id
+    });
+    let mut sent = 1;
+    while !acknowledger.is_finished() || sent < 400 {
+        sent += 1;
+        core.apply(fire(&core, sent));
+        core.serve(&queue);
+        if sent % 25 == 0 {
+            // What `tick` does once a second: the sensor's writes keep coming.
+            core.write();
+        }
+    }
+    assert_eq!(acknowledger.join().unwrap(), 1);
+    core.finish().unwrap();
+    let alerts = store.alerts().unwrap();
+    let fired: Vec<&Alert> = alerts.iter().filter(|a| a.kind == "cleartext_credentials").collect();
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].state, AlertState::Acknowledged, "the sensor's writes did not undo it");
+    assert_eq!(fired[0].count, sent as u64, "and no occurrence was lost");
+}
+
+#[test]
+fn a_spec_upload_racing_the_posture_job_makes_one_alert_and_streams_it_once() {
+    let store = Arc::new(MemoryStore::default());
+    let stream = Collected::default();
+    let mut core = open(&store, Some(stream.clone()));
+    core.apply(transaction(&core, "GET", "/admin/debug", 200, DAY));
+    core.apply(transaction(&core, "GET", "/items/7", 200, DAY));
+    core.write();
+    let (commands, queue) = command_channel();
+    let upload = std::thread::spawn(move || commands.run(Command::AddSpec(Box::new(spec(&["/items/{item_id}"])))));
+    // The periodic shadow/zombie sync keeps running while the upload is handled.
+    while !upload.is_finished() {
+        core.serve(&queue);
+        core.sync_posture();
+    }
+    let outcome = upload.join().unwrap().unwrap();
+    assert_eq!(outcome, Outcome::Posture { operations: 1, alerts: 1 });
+    for _ in 0..3 {
+        core.apply(transaction(&core, "GET", "/admin/debug", 200, 2 * DAY));
+        core.sync_posture();
+    }
+    core.finish().unwrap();
+    let shadow: Vec<Alert> = store.alerts().unwrap().into_iter().filter(|a| a.kind == "shadow_api").collect();
+    assert_eq!(shadow.len(), 1, "{shadow:?}");
+    assert_eq!(shadow[0].path, "/admin/debug");
+    // The stream carried it once; more hits and more syncs are not news.
+    let streamed = stream.0.lock().unwrap();
+    assert_eq!(streamed.iter().filter(|a| a.kind == "shadow_api").count(), 1);
+}
+
+#[test]
+fn a_resolved_posture_alert_that_comes_back_is_streamed_again() {
+    let store = Arc::new(MemoryStore::default());
+    store.put_spec(&spec(&["/items/{item_id}"])).unwrap();
+    let stream = Collected::default();
+    let mut core = open(&store, Some(stream.clone()));
+    core.apply(transaction(&core, "GET", "/admin/debug", 200, DAY));
+    core.sync_posture();
+    let id = {
+        core.write();
+        let alerts = core.store().alerts().unwrap();
+        alerts.iter().find(|a| a.kind == "shadow_api").map(|a| a.id).unwrap()
+    };
+    assert!(matches!(
+        core.execute(Command::SetAlertState { id, state: AlertState::Resolved }),
+        Ok(Outcome::Alert(Some(_)))
+    ));
+    core.sync_posture();
+    core.apply(transaction(&core, "GET", "/admin/debug", 200, 3 * DAY));
+    core.write();
+    core.sync_posture();
+    core.finish().unwrap();
+    let states: Vec<AlertState> =
+        stream.0.lock().unwrap().iter().filter(|a| a.kind == "shadow_api").map(|a| a.state).collect();
+    assert_eq!(states, [AlertState::Open, AlertState::Open], "raised, then reopened by new traffic");
+    let stored = store.alerts().unwrap().into_iter().find(|a| a.id == id).unwrap();
+    assert_eq!(stored.state, AlertState::Open);
+}
+
+#[test]
+fn a_spec_added_while_running_changes_templating_at_once() {
+    let store = Arc::new(MemoryStore::default());
+    let mut core = open(&store, None);
+    // Without a spec, `/orders/me` and `/orders/42` are two endpoints; the spec says `me` is a
+    // value of `{order}` here (it documents only the parameter).
+    let outcome = core.execute(Command::AddSpec(Box::new(spec(&["/orders/{order}"])))).unwrap();
+    assert_eq!(outcome, Outcome::Posture { operations: 1, alerts: 0 });
+    core.apply(transaction(&core, "GET", "/orders/me", 200, DAY));
+    core.apply(transaction(&core, "GET", "/orders/42", 200, DAY));
+    core.finish().unwrap();
+    let paths: Vec<String> = store.endpoints().unwrap().into_iter().map(|e| e.path).collect();
+    assert_eq!(paths, ["/orders/{order}"]);
+}
+
+#[test]
+fn tls_records_are_written_with_the_next_write() {
+    let store = Arc::new(MemoryStore::default());
+    let mut core = open(&store, None);
+    let observation = apisonar_engine::tlsposture::TlsObservation {
+        ts: DAY,
+        client: "10.0.0.7".into(),
+        server: "10.0.0.1:443".into(),
+        sni: Some("secure.api.test".into()),
+        offered_versions: vec![0x0303],
+        negotiated_version: Some(0x0303),
+        ..Default::default()
+    };
+    core.apply_tls(&observation, &apisonar_engine::tlsposture::TlsFacts::default());
+    assert!(store.tls_hosts().unwrap().is_empty());
+    core.write();
+    core.execute(Command::SetAlertState { id: 999, state: AlertState::Open }).unwrap();
+    let hosts = store.tls_hosts().unwrap();
+    assert_eq!(hosts.iter().map(|h| (h.host.as_str(), h.sessions)).collect::<Vec<_>>(), [("secure.api.test", 1)]);
+    core.finish().unwrap();
+}
+
+#[test]
+fn retention_deletes_endpoints_and_alerts_not_seen_for_the_period() {
+    let store = Arc::new(MemoryStore::default());
+    let mut core = open(&store, None);
+    core.apply(transaction(&core, "GET", "/old?password=hunter2-retained", 200, DAY));
+    core.apply(transaction(&core, "GET", "/new?password=hunter2-retained", 200, 10 * DAY));
+    core.write();
+    // Both raised a cleartext password alert; retention keeps what was seen in the last 5 days.
+    assert_eq!(core.retain(5), 1);
+    assert_eq!(core.finish().unwrap(), 1);
+    let paths: Vec<String> = store.endpoints().unwrap().into_iter().map(|e| e.path).collect();
+    assert_eq!(paths, ["/new"]);
+    let alerts = store.alerts().unwrap();
+    assert_eq!(alerts.iter().map(|a| a.path.as_str()).collect::<Vec<_>>(), ["/new"], "{alerts:?}");
+}

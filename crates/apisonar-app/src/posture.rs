@@ -1,0 +1,46 @@
+//! Specs and the inventory: templates follow every spec operation, and shadow/zombie alerts are
+//! raised or updated from what is stored.
+
+use std::collections::HashMap;
+
+use apisonar_engine::{Alert, AlertMerge, Catalog, Spec};
+use apisonar_store::{Store, StoreError};
+
+/// Makes the catalog's templates follow every spec operation (a spec's static segment beats a
+/// parameter; specified parameters group traffic as the spec does).
+pub fn apply_specs(catalog: &mut Catalog, specs: &[Spec]) {
+    for spec in specs {
+        let templates: Vec<String> = spec.operations.iter().map(|o| o.path.clone()).collect();
+        if spec.hosts.is_empty() {
+            catalog.pin_all(None, &templates);
+        } else {
+            for host in &spec.hosts {
+                catalog.pin_all(Some(host), &templates);
+            }
+        }
+    }
+}
+
+/// Raises or updates a shadow/zombie alert for every endpoint that is one against the stored
+/// specs; returns the alerts that are new or whose state or severity changed (what the alert
+/// stream reports: a count that grows is not news).
+pub(crate) fn sync_posture_alerts(store: &dyn Store) -> Result<Vec<Alert>, StoreError> {
+    let specs = store.specs()?;
+    if specs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let before: HashMap<String, (apisonar_engine::AlertState, apisonar_engine::Severity)> =
+        store.alerts()?.into_iter().map(|a| (a.dedup_key(), (a.state, a.severity))).collect();
+    let mut changed = Vec::new();
+    for e in store.endpoints()? {
+        let verdict = apisonar_engine::posture::classify(&specs, &e);
+        if let Some(draft) = apisonar_engine::alert::posture_alert(&e, &verdict) {
+            let was = before.get(&draft.dedup_key()).copied();
+            let (stored, _) = store.upsert_alert(&draft, AlertMerge::Replace)?;
+            if was != Some((stored.state, stored.severity)) {
+                changed.push(stored);
+            }
+        }
+    }
+    Ok(changed)
+}

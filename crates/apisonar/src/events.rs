@@ -1,0 +1,51 @@
+//! Where the flow workers' events go, on the thread that owns the application core: the outputs,
+//! and with a store the core (analysed transactions, TLS handshakes, commands from the
+//! dashboard between them).
+
+use apisonar_app::{CommandQueue, Core};
+use apisonar_flow::Stats;
+
+use crate::outputs::Outputs;
+use crate::pipeline::Event;
+
+pub struct Events {
+    pub outputs: Outputs,
+    pub core: Option<Core>,
+    /// Commands from the dashboard (when it runs in this process).
+    pub commands: Option<CommandQueue>,
+    /// The flow workers' counters, added up as they finish.
+    pub stats: Stats,
+}
+
+impl Events {
+    pub fn handle(&mut self, event: Event) {
+        match event {
+            Event::Transaction(txn, analysis) => {
+                if let (Some(core), Some(analysis)) = (self.core.as_mut(), analysis) {
+                    crate::contain::contained("merge", || {
+                        #[cfg(debug_assertions)]
+                        crate::contain::test_trigger::check("merge", &analysis.observation.target);
+                        core.apply(*analysis)
+                    });
+                }
+                self.outputs.transaction(&txn);
+            }
+            Event::Connection(c) => self.outputs.connection(&c),
+            Event::Tls(record) => {
+                let (observation, facts, output) = crate::output::tls_records(&record);
+                if let Some(core) = self.core.as_mut() {
+                    crate::contain::contained("merge", || core.apply_tls(&observation, &facts));
+                }
+                self.outputs.tls(&output);
+            }
+            Event::Finished(s) => self.stats.merge(&s),
+            Event::Tick => {}
+        }
+        if let Some(core) = self.core.as_mut() {
+            if let Some(queue) = &self.commands {
+                core.serve(queue);
+            }
+            core.tick();
+        }
+    }
+}
