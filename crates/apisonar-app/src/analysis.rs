@@ -1,7 +1,7 @@
 //! The part of a transaction's analysis that needs no shared state, made where the transaction
 //! is (a flow worker) so that the thread owning the core only merges.
 
-use apisonar_engine::catalog::Prepared;
+use apisonar_engine::catalog::TransactionFacts;
 use apisonar_engine::findings::{injection_attempts, Attempts};
 use apisonar_engine::sensitive::MaskKey;
 use apisonar_engine::Observation;
@@ -12,13 +12,13 @@ use apisonar_engine::Observation;
 #[derive(Debug)]
 pub struct AnalysedTransaction {
     pub observation: Observation,
-    pub(crate) facts: Prepared,
+    pub(crate) facts: TransactionFacts,
     pub(crate) attempts: Attempts,
 }
 
 /// Analyses `observation`, masking with `key`.
 pub fn analyse(observation: Observation, key: &MaskKey) -> AnalysedTransaction {
-    let facts = Prepared::new(&observation, key);
+    let facts = TransactionFacts::new(&observation, key);
     let attempts = injection_attempts(&observation);
     AnalysedTransaction { observation, facts, attempts }
 }

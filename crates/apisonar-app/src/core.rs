@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use apisonar_engine::behavior::{Behavior, Thresholds};
 use apisonar_engine::catalog::OTHER_HOSTS;
 use apisonar_engine::sensitive::MaskKey;
-use apisonar_engine::tlsposture::{TlsFacts, TlsObservation};
+use apisonar_engine::tlsposture::TlsObservation;
 use apisonar_engine::{Alert, Catalog, InventoryLimits, OverflowReason, Spec, TemplateConfig};
 use apisonar_store::Store;
 
@@ -158,19 +158,17 @@ impl Core {
     /// the abuse detectors.
     pub fn apply(&mut self, transaction: AnalysedTransaction) {
         let AnalysedTransaction { observation: obs, facts, attempts } = transaction;
-        let Some(recorded) = self.catalog.observe_prepared(&obs, facts) else {
+        let Some(recorded) = self.catalog.record(&obs, facts) else {
             // Over a cap: counted as overflow by the catalog.
             return;
         };
         let client = obs.client.to_string();
         let policy = &mut self.alerts;
-        let data = apisonar_engine::findings::data_alerts_unless(
-            &obs,
-            &recorded.key,
-            &recorded.findings,
-            &mut |kind, subtype| policy.count_repeat(kind, subtype, &recorded.key, &client, obs.ts),
-        );
-        let injections = apisonar_engine::findings::injection_alerts_of(&obs, &recorded.key, attempts);
+        let data =
+            apisonar_engine::findings::data_alerts(&obs, &recorded.key, &recorded.findings, &mut |kind, subtype| {
+                policy.count_repeat(kind, subtype, &recorded.key, &client, obs.ts)
+            });
+        let injections = apisonar_engine::findings::injection_alerts(&obs, &recorded.key, attempts);
         let abuse = self.behavior.observe(&obs, &recorded.key);
         for a in data.into_iter().chain(injections).chain(abuse) {
             self.alerts.add(a);
@@ -178,11 +176,11 @@ impl Core {
     }
 
     /// Merges one TLS handshake: weak-TLS alerts and its server name's record.
-    pub fn apply_tls(&mut self, observation: &TlsObservation, facts: &TlsFacts) {
+    pub fn apply_tls(&mut self, observation: &TlsObservation) {
         for a in apisonar_engine::tlsposture::weak_tls_alerts(observation) {
             self.alerts.add(a);
         }
-        if !self.tls.add(observation, facts) {
+        if !self.tls.add(observation) {
             let name = observation.sni.as_deref().unwrap_or(OTHER_HOSTS);
             self.catalog.count_overflow(name, OverflowReason::TlsHosts, observation.ts);
         }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use apisonar_engine::tlsposture::{TlsFacts, TlsHost, TlsObservation};
+use apisonar_engine::tlsposture::{TlsHost, TlsObservation};
 
 #[derive(Default)]
 pub(crate) struct TlsHosts {
@@ -21,12 +21,12 @@ impl TlsHosts {
 
     /// Adds a handshake to its server name's record; `false` when the name is new and the cap
     /// is reached (the caller counts it as overflow).
-    pub(crate) fn add(&mut self, observation: &TlsObservation, facts: &TlsFacts) -> bool {
+    pub(crate) fn add(&mut self, observation: &TlsObservation) -> bool {
         let name = observation.sni.clone().unwrap_or_else(|| observation.server.clone());
         if !self.hosts.contains_key(&name) && self.hosts.len() >= self.max {
             return false;
         }
-        self.hosts.entry(name.clone()).or_default().add(observation, facts);
+        self.hosts.entry(name.clone()).or_default().add(observation);
         self.dirty.insert(name);
         true
     }

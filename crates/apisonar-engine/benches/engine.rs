@@ -4,6 +4,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use apisonar_engine::catalog::TransactionFacts;
+use apisonar_engine::sensitive::MaskKey;
 use apisonar_engine::{Catalog, Observation, ObservedResponse, TemplateConfig};
 
 fn rss_kib() -> u64 {
@@ -78,7 +80,8 @@ fn main() {
     let before = rss_kib();
     let mut big = Catalog::new(TemplateConfig::default());
     for _ in 0..150_000 {
-        big.observe(&observation(&mut rng, 100, 30));
+        let o = observation(&mut rng, 100, 30);
+        big.record(&o, TransactionFacts::new(&o, &MaskKey::default()));
     }
     let after = rss_kib();
     let per_endpoint = (after.saturating_sub(before)) as f64 * 1024.0 / big.len().max(1) as f64;
@@ -96,7 +99,7 @@ fn main() {
     let mut catalog = Catalog::new(TemplateConfig::default());
     let started = Instant::now();
     for o in &inputs {
-        catalog.observe(o);
+        catalog.record(o, TransactionFacts::new(o, &MaskKey::default()));
     }
     let secs = started.elapsed().as_secs_f64();
     println!(

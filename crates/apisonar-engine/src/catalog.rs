@@ -42,7 +42,7 @@ pub(crate) const MAX_SENSITIVE_LOCATIONS: usize = 64;
 
 /// What one observation produced: the endpoint it was filed under and the sensitive data in it.
 #[derive(Clone, Debug, Default)]
-pub struct Observed {
+pub struct Recorded {
     pub key: EndpointKey,
     pub findings: Vec<Finding>,
 }
@@ -377,7 +377,7 @@ struct HostCount {
 /// bodies, the response shape and every sensitive-data finding. Made where the transaction is
 /// (a flow worker), so the thread that owns the catalog only merges.
 #[derive(Debug, Clone, Default)]
-pub struct Prepared {
+pub struct TransactionFacts {
     resp_ct: Option<String>,
     /// The JSON response body's schema as one sample: much smaller than the parsed body (no
     /// values, one schema for all items of an array), and it is what the catalog merges.
@@ -389,9 +389,9 @@ pub struct Prepared {
     findings: Vec<sensitive::Finding>,
 }
 
-impl Prepared {
+impl TransactionFacts {
     /// `key` keys the hashes in the masks of sensitive findings (see `sensitive::MaskKey`).
-    pub fn new(obs: &Observation, key: &sensitive::MaskKey) -> Prepared {
+    pub fn new(obs: &Observation, key: &sensitive::MaskKey) -> TransactionFacts {
         // The response body is parsed once, for templating, its schema and sensitive data.
         let resp_ct = obs.response.as_ref().and_then(|r| content_type(&r.headers));
         let resp_json = obs.response.as_ref().and_then(|r| parse_json(resp_ct.as_deref(), &r.body));
@@ -424,7 +424,7 @@ impl Prepared {
             sensitive::scan_json(v, "response.json", &mut findings);
         }
         let resp_schema = resp_json.as_ref().map(Schema::of);
-        Prepared { resp_ct, resp_schema, shape, req_ct, req_schema, findings: findings.into_vec() }
+        TransactionFacts { resp_ct, resp_schema, shape, req_ct, req_schema, findings: findings.into_vec() }
     }
 }
 
@@ -540,15 +540,10 @@ impl Catalog {
         self.endpoints.get(key)
     }
 
-    /// Records one observation; `None` when a cap kept it out (it is counted as overflow).
-    pub fn observe(&mut self, obs: &Observation) -> Option<Observed> {
-        self.observe_prepared(obs, Prepared::new(obs, &sensitive::MaskKey::default()))
-    }
-
     /// Records one observation whose stateless part was done already (on another thread);
     /// `None` when a cap kept it out (it is counted as overflow).
-    pub fn observe_prepared(&mut self, obs: &Observation, prepared: Prepared) -> Option<Observed> {
-        let Prepared { resp_ct, resp_schema, shape, req_ct, req_schema, findings } = prepared;
+    pub fn record(&mut self, obs: &Observation, prepared: TransactionFacts) -> Option<Recorded> {
+        let TransactionFacts { resp_ct, resp_schema, shape, req_ct, req_schema, findings } = prepared;
         let host = obs.endpoint_host();
         let method: String = obs.method.chars().take(32).collect();
         if let Err(reason) = self.admits(&host, &method) {
@@ -661,7 +656,7 @@ impl Catalog {
                 }
             }
         }
-        Some(Observed { key, findings })
+        Some(Recorded { key, findings })
     }
 
     /// Folds every endpoint of `host` whose path is `old` or lies under it into `new`.

@@ -33,15 +33,10 @@ fn describe(findings: &[&Finding]) -> String {
     parts.join("; ")
 }
 
-/// The alerts one observation raises.
-pub fn data_alerts(obs: &Observation, key: &EndpointKey, findings: &[Finding]) -> Vec<Alert> {
-    data_alerts_unless(obs, key, findings, &mut |_, _| false)
-}
-
-/// `data_alerts`, asking `counted(kind, subtype)` before drafting each one: a caller that
-/// already holds this endpoint and client's alert of that kind counts the occurrence there and
-/// answers true, and the title and evidence are not written again.
-pub fn data_alerts_unless(
+/// The sensitive-data alerts one observation raises, asking `counted(kind, subtype)` before
+/// drafting each one: a caller that already holds this endpoint and client's alert of that kind
+/// counts the occurrence there and answers true, and the title and evidence are not written again.
+pub fn data_alerts(
     obs: &Observation,
     key: &EndpointKey,
     findings: &[Finding],
@@ -208,13 +203,9 @@ pub fn injection_attempts(obs: &Observation) -> Attempts {
     by_kind
 }
 
-/// `injection_attempt` alerts for one request, one per kind.
-pub fn injection_alerts(obs: &Observation, key: &EndpointKey) -> Vec<Alert> {
-    injection_alerts_of(obs, key, injection_attempts(obs))
-}
-
-/// The alerts for attempts found by `injection_attempts`, on the endpoint `key`.
-pub fn injection_alerts_of(obs: &Observation, key: &EndpointKey, by_kind: Attempts) -> Vec<Alert> {
+/// The `injection_attempt` alerts (one per kind) for attempts found by `injection_attempts`, on
+/// the endpoint `key`.
+pub fn injection_alerts(obs: &Observation, key: &EndpointKey, by_kind: Attempts) -> Vec<Alert> {
     let status = obs.response.as_ref().map_or("no response".to_string(), |r| format!("status {}", r.status));
     by_kind
         .into_iter()
@@ -242,6 +233,7 @@ pub fn injection_alerts_of(obs: &Observation, key: &EndpointKey, by_kind: Attemp
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::test_values::Observe;
     use crate::{Catalog, ObservedResponse, TemplateConfig};
 
     fn obs(method: &str, target: &str, headers: &[(&str, &str)], body: &str, encrypted: bool) -> Observation {
@@ -313,8 +305,8 @@ mod tests {
                 r.body = json.clone().into_bytes();
             }
             let Some(seen) = catalog.observe(&o) else { continue };
-            let _ = data_alerts(&o, &seen.key, &seen.findings);
-            let _ = injection_alerts(&o, &seen.key);
+            let _ = data_alerts(&o, &seen.key, &seen.findings, &mut |_, _| false);
+            let _ = injection_alerts(&o, &seen.key, injection_attempts(&o));
             let _ = behavior.observe(&o, &seen.key);
         }
         let changes = catalog.take_changes();
@@ -335,12 +327,15 @@ mod tests {
         );
         let seen = c.observe(&o).unwrap();
         assert_eq!(
-            kinds(&data_alerts(&o, &seen.key, &seen.findings)),
+            kinds(&data_alerts(&o, &seen.key, &seen.findings, &mut |_, _| false)),
             vec![("cleartext_credentials".into(), "password".into())]
         );
         let tls = Observation { encrypted: true, ..o };
         let seen = c.observe(&tls).unwrap();
-        assert!(data_alerts(&tls, &seen.key, &seen.findings).is_empty(), "no cleartext alert for encrypted traffic");
+        assert!(
+            data_alerts(&tls, &seen.key, &seen.findings, &mut |_, _| false).is_empty(),
+            "no cleartext alert for encrypted traffic"
+        );
     }
 
     #[test]
@@ -354,7 +349,7 @@ mod tests {
             false,
         );
         assert_eq!(
-            kinds(&injection_alerts(&attack, &key)),
+            kinds(&injection_alerts(&attack, &key, injection_attempts(&attack))),
             vec![
                 ("injection_attempt".into(), "sql_injection".into()),
                 ("injection_attempt".into(), "ssrf".into()),
@@ -368,7 +363,7 @@ mod tests {
             "{\"host\":\"127.0.0.1; cat /etc/passwd\"}",
             false,
         );
-        let got = kinds(&injection_alerts(&json, &key));
+        let got = kinds(&injection_alerts(&json, &key, injection_attempts(&json)));
         assert!(got.contains(&("injection_attempt".into(), "command_injection".into())), "{got:?}");
         let benign = obs(
             "GET",
@@ -377,6 +372,6 @@ mod tests {
             "",
             false,
         );
-        assert!(injection_alerts(&benign, &key).is_empty());
+        assert!(injection_alerts(&benign, &key, injection_attempts(&benign)).is_empty());
     }
 }

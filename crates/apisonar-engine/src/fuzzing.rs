@@ -15,7 +15,7 @@ use arbitrary::{Result, Unstructured};
 use serde_json::{Map, Number, Value};
 
 use crate::behavior::{Behavior, Thresholds};
-use crate::catalog::{Endpoint, EndpointKey, Prepared};
+use crate::catalog::{Endpoint, EndpointKey, TransactionFacts};
 use crate::sensitive::{Class, MaskKey};
 use crate::spec::{Spec, SpecError};
 use crate::{Alert, Catalog, InventoryLimits, Observation, ObservedResponse, TemplateConfig};
@@ -732,10 +732,10 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
     let mut outcome = Outcome::default();
     for (i, obs) in observations.iter().enumerate() {
         // On a flow worker.
-        let prepared = Prepared::new(obs, &key);
+        let prepared = TransactionFacts::new(obs, &key);
         let attempts = crate::findings::injection_attempts(obs);
         // On the inventory thread.
-        let Some(observed) = catalog.observe_prepared(obs, prepared) else {
+        let Some(observed) = catalog.record(obs, prepared) else {
             // Kept out by a cap: counted as overflow, and the caps hold.
             check_caps(&catalog);
             let overflow: u64 = catalog.overflow_totals().values().fold(0, |a, b| a.saturating_add(*b));
@@ -750,10 +750,10 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
             check_mask(&f.mask, std::iter::once(f.class));
         }
         let client = obs.client.to_string();
-        let data = crate::findings::data_alerts_unless(obs, &observed.key, &observed.findings, &mut |kind, subtype| {
+        let data = crate::findings::data_alerts(obs, &observed.key, &observed.findings, &mut |kind, subtype| {
             pending.contains(&(kind.to_string(), subtype.to_string(), observed.key.clone(), client.clone()))
         });
-        let injections = crate::findings::injection_alerts_of(obs, &observed.key, attempts);
+        let injections = crate::findings::injection_alerts(obs, &observed.key, attempts);
         for a in data.iter().chain(&injections) {
             check_alert(a, &observed.key);
         }
@@ -785,7 +785,7 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
     let mut again = Catalog::new(settings.template.clone());
     again.load(endpoints);
     for obs in observations.iter().take(8) {
-        if let Some(observed) = again.observe_prepared(obs, Prepared::new(obs, &key)) {
+        if let Some(observed) = again.record(obs, TransactionFacts::new(obs, &key)) {
             assert!(observed.key.path.starts_with('/'));
         }
     }
@@ -935,7 +935,7 @@ fn check_spec(spec: &Spec) {
                 response: None,
                 encrypted: false,
             };
-            if let Some(observed) = catalog.observe(&obs) {
+            if let Some(observed) = catalog.record(&obs, TransactionFacts::new(&obs, &MaskKey::default())) {
                 assert!(observed.key.path.starts_with('/'));
             }
         }

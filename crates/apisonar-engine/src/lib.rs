@@ -43,7 +43,7 @@ pub mod stats;
 mod test_values;
 
 pub use alert::{Alert, AlertMerge, AlertState, Severity};
-pub use catalog::{Catalog, Changes, Endpoint, EndpointKey, InventoryLimits, Observed, Overflow, OverflowReason};
+pub use catalog::{Catalog, Changes, Endpoint, EndpointKey, InventoryLimits, Overflow, OverflowReason, Recorded};
 pub use observation::{Observation, ObservedResponse};
 pub use posture::{Classification, Drift, State};
 pub use spec::{Spec, SpecError, SpecOperation};

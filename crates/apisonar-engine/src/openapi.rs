@@ -262,6 +262,7 @@ pub fn document(host: &str, endpoints: &[&Endpoint]) -> Value {
 mod tests {
     #![allow(clippy::indexing_slicing)]
     use super::*;
+    use crate::test_values::Observe;
     use crate::{Catalog, Observation, ObservedResponse, TemplateConfig};
 
     fn obs(method: &str, target: &str, body: &str, status: u16, resp: &str) -> Observation {

@@ -72,3 +72,15 @@ fn every_length_position_and_width_is_generated() {
     assert!(values.iter().all(|v| v.chars().filter(|c| !c.is_ascii()).count() == 1));
     assert!(values.iter().any(|v| v.chars().count() == MAX_CHARS && v.ends_with('𝄞')));
 }
+
+/// What production does with an observation (its facts made on a worker, then merged by the
+/// core), in one call for tests.
+pub trait Observe {
+    fn observe(&mut self, o: &crate::Observation) -> Option<crate::Recorded>;
+}
+
+impl Observe for crate::Catalog {
+    fn observe(&mut self, o: &crate::Observation) -> Option<crate::Recorded> {
+        self.record(o, crate::catalog::TransactionFacts::new(o, &crate::sensitive::MaskKey::default()))
+    }
+}

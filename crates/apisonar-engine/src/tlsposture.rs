@@ -23,6 +23,15 @@ pub struct TlsObservation {
     pub cert_key_type: Option<String>,
     pub cert_key_bits: Option<u32>,
     pub cert_self_signed: bool,
+    /// Names and fingerprints, for the server name's record: negotiated version and cipher,
+    /// ALPN, JA3/JA4 of the client, JA3S of the server, the leaf certificate.
+    pub version: Option<String>,
+    pub cipher: Option<String>,
+    pub alpn: Option<String>,
+    pub ja3: Option<String>,
+    pub ja4: Option<String>,
+    pub ja3s: Option<String>,
+    pub certificate: Option<TlsCertificate>,
 }
 
 fn old_version(v: u16) -> Option<&'static str> {
@@ -165,18 +174,6 @@ pub struct TlsCertificate {
     pub key: String,
 }
 
-/// Names and fingerprints of one handshake, for the per-host record.
-#[derive(Clone, Debug, Default)]
-pub struct TlsFacts {
-    pub version: Option<String>,
-    pub cipher: Option<String>,
-    pub alpn: Option<String>,
-    pub ja3: Option<String>,
-    pub ja4: Option<String>,
-    pub ja3s: Option<String>,
-    pub certificate: Option<TlsCertificate>,
-}
-
 fn add_bounded(set: &mut std::collections::BTreeSet<String>, v: Option<&String>, max: usize) {
     if let Some(v) = v {
         if set.len() < max || set.contains(v) {
@@ -187,7 +184,7 @@ fn add_bounded(set: &mut std::collections::BTreeSet<String>, v: Option<&String>,
 
 impl TlsHost {
     /// Adds one handshake.
-    pub fn add(&mut self, o: &TlsObservation, facts: &TlsFacts) {
+    pub fn add(&mut self, o: &TlsObservation) {
         if self.sessions == 0 {
             self.first_seen = o.ts;
             self.host = o.sni.clone().unwrap_or_else(|| o.server.clone());
@@ -196,20 +193,18 @@ impl TlsHost {
         self.first_seen = self.first_seen.min(o.ts);
         self.last_seen = self.last_seen.max(o.ts);
         add_bounded(&mut self.servers, Some(&o.server), 16);
-        for (map, v) in
-            [(&mut self.versions, &facts.version), (&mut self.ciphers, &facts.cipher), (&mut self.alpn, &facts.alpn)]
-        {
+        for (map, v) in [(&mut self.versions, &o.version), (&mut self.ciphers, &o.cipher), (&mut self.alpn, &o.alpn)] {
             if let Some(v) = v {
                 if map.len() < 32 || map.contains_key(v) {
                     add_count(map.entry(v.clone()).or_default(), 1);
                 }
             }
         }
-        add_bounded(&mut self.ja3, facts.ja3.as_ref(), 64);
-        add_bounded(&mut self.ja4, facts.ja4.as_ref(), 64);
-        add_bounded(&mut self.ja3s, facts.ja3s.as_ref(), 64);
-        if facts.certificate.is_some() {
-            self.certificate.clone_from(&facts.certificate);
+        add_bounded(&mut self.ja3, o.ja3.as_ref(), 64);
+        add_bounded(&mut self.ja4, o.ja4.as_ref(), 64);
+        add_bounded(&mut self.ja3s, o.ja3s.as_ref(), 64);
+        if o.certificate.is_some() {
+            self.certificate.clone_from(&o.certificate);
         }
         for w in weaknesses(o) {
             add_count(self.weaknesses.entry(w).or_default(), 1);

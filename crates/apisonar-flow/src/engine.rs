@@ -14,12 +14,12 @@ use crate::{Anomaly, Limits, Stats, Timestamp};
 pub trait EventSink {
     fn on_transaction(&mut self, txn: HttpTransaction);
     fn on_connection(&mut self, _summary: ConnectionSummary) {}
-    fn on_tls(&mut self, _tls: TlsRecord) {}
+    fn on_tls(&mut self, _tls: TlsHandshake) {}
 }
 
 /// A TLS handshake seen on a connection, reported when the connection ends.
 #[derive(Clone, Debug)]
-pub struct TlsRecord {
+pub struct TlsHandshake {
     pub connection_id: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,

@@ -1,9 +1,14 @@
-//! Checker functions for the `body` and `tls` fuzz targets (`fuzz/`) and this crate's tests:
-//! body framing and decoding, and TLS record and handshake reassembly, on arbitrary input, with
-//! the limits and equivalences they must keep. (The older targets' checkers are in `check`.)
+//! Checker functions for the flow layer's fuzz targets (`fuzz/`) and this crate's tests: body
+//! framing and decoding, and TLS record and handshake reassembly, here; frames, HTTP streams and
+//! heads in `streams`. Each runs on arbitrary input and asserts the limits and equivalences it
+//! must keep.
 //!
 //! The input is read with [`Unstructured`]: an exhausted input reads as zeros (first choices,
 //! empty byte strings), so no read fails and every input makes a case.
+
+mod streams;
+
+pub use streams::{frames, http_conversation, tight_limits};
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -39,7 +44,7 @@ impl EventSink for Collect {
         self.transactions.push(txn);
     }
 
-    fn on_tls(&mut self, record: crate::TlsRecord) {
+    fn on_tls(&mut self, record: crate::TlsHandshake) {
         self.tls.push(record.session);
     }
 }
@@ -137,7 +142,7 @@ fn body_limits(u: &mut Unstructured<'_>) -> Result<Limits> {
     Ok(Limits {
         body_sample_bytes: usize::from(u.arbitrary::<u8>()?.wrapping_add(1)).saturating_mul(37),
         max_decoded_body_bytes: usize::from(u.arbitrary::<u8>()?.wrapping_add(1)).saturating_mul(97),
-        ..crate::check::tight_limits()
+        ..streams::tight_limits()
     })
 }
 
@@ -274,7 +279,7 @@ fn body_case(u: &mut Unstructured<'_>) -> Result<()> {
     let mut conn = HttpConn::new(1, endpoints());
     let mut stats = Stats::default();
     let mut out = Collect::default();
-    let bound = crate::check::connection_bound(&limits, piece);
+    let bound = streams::connection_bound(&limits, piece);
     for (dir, bytes) in [(0usize, &request), (1, &response)] {
         for (i, p) in bytes.chunks(piece).enumerate() {
             // A gap instead of one piece, when asked: then only the limits are checked.
@@ -342,10 +347,8 @@ pub fn tls_session(data: &[u8]) {
 fn tls_chunks(u: &mut Unstructured<'_>) -> Result<()> {
     let settings = u.arbitrary::<u8>()?;
     let framed = settings & 1 == 1;
-    let limits = Limits {
-        max_tls_handshake_bytes: if settings & 2 == 2 { 64 * 1024 } else { 512 },
-        ..crate::check::tight_limits()
-    };
+    let limits =
+        Limits { max_tls_handshake_bytes: if settings & 2 == 2 { 64 * 1024 } else { 512 }, ..streams::tight_limits() };
     let mut readers = [TlsReader::default(), TlsReader::default()];
     let mut session = TlsSession::default();
     let mut stats = Stats::default();
@@ -364,7 +367,7 @@ fn tls_chunks(u: &mut Unstructured<'_>) -> Result<()> {
             check_reader(reader, &session, &limits);
         }
         conn.data(dir, &bytes, Timestamp(ts), &limits, &mut conn_stats, &mut out);
-        let bound = crate::check::connection_bound(&limits, bytes.len());
+        let bound = streams::connection_bound(&limits, bytes.len());
         assert!(conn.buffered_bytes() <= bound, "connection holds {} > {bound}", conn.buffered_bytes());
     }
     conn.end(Timestamp(ts), &limits, &mut conn_stats, &mut out);

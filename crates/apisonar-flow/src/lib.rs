@@ -18,7 +18,6 @@
 )]
 
 mod anomaly;
-pub mod check;
 mod defrag;
 mod engine;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -33,7 +32,7 @@ mod time;
 mod tls;
 
 pub use anomaly::Anomaly;
-pub use engine::{ConnectionSummary, EndReason, EventSink, FlowEngine, TlsRecord};
+pub use engine::{ConnectionSummary, EndReason, EventSink, FlowEngine, TlsHandshake};
 pub use http::{AppProtocol, Body, HttpRequest, HttpResponse, HttpTransaction};
 pub use limits::Limits;
 pub use shard::engine_for;

@@ -4,7 +4,7 @@
 //! and against a fresh measurement.
 
 use apisonar_flow::{
-    Anomaly, ConnectionSummary, EndReason, EventSink, FlowEngine, HttpTransaction, Limits, Timestamp, TlsRecord,
+    Anomaly, ConnectionSummary, EndReason, EventSink, FlowEngine, HttpTransaction, Limits, Timestamp, TlsHandshake,
 };
 use apisonar_testkit::conv::Frame;
 use apisonar_testkit::tls::{client_hello, handshake, handshake_header, records, server_hello};
@@ -15,7 +15,7 @@ use apisonar_wire::LinkType;
 struct Events {
     transactions: Vec<HttpTransaction>,
     connections: Vec<ConnectionSummary>,
-    tls: Vec<TlsRecord>,
+    tls: Vec<TlsHandshake>,
 }
 
 impl EventSink for Events {
@@ -25,7 +25,7 @@ impl EventSink for Events {
     fn on_connection(&mut self, summary: ConnectionSummary) {
         self.connections.push(summary);
     }
-    fn on_tls(&mut self, tls: TlsRecord) {
+    fn on_tls(&mut self, tls: TlsHandshake) {
         self.tls.push(tls);
     }
 }

@@ -32,11 +32,11 @@ impl Events {
             }
             Event::Connection(c) => self.outputs.connection(&c),
             Event::Tls(record) => {
-                let (observation, facts, output) = crate::output::tls_records(&record);
+                let (observation, line) = crate::records::tls_handshake(&record);
                 if let Some(core) = self.core.as_mut() {
-                    crate::contain::contained("merge", || core.apply_tls(&observation, &facts));
+                    crate::contain::contained("merge", || core.apply_tls(&observation));
                 }
-                self.outputs.tls(&output);
+                self.outputs.tls(&line);
             }
             Event::Finished(s) => self.stats.merge(&s),
             Event::Tick => {}

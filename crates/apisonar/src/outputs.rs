@@ -9,7 +9,7 @@ use apisonar_engine::sensitive::MaskKey;
 use apisonar_flow::{ConnectionSummary, HttpTransaction};
 use serde::Serialize;
 
-use crate::output::{ConnectionRecord, Targets, TransactionRecord};
+use crate::records::{ConnectionRecord, Targets, TransactionRecord};
 
 /// A JSON-lines output (a file or stdout); `Send` so that the store writer can own the alert stream.
 pub type Output = Box<dyn Write + Send>;
@@ -64,7 +64,7 @@ impl Outputs {
         }
     }
 
-    pub fn tls(&mut self, record: &crate::output::TlsOutput) {
+    pub fn tls(&mut self, record: &crate::records::TlsHandshakeRecord) {
         if self.tls.is_some() {
             Outputs::record(&mut self.tls, &mut self.error, record);
         }

@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use apisonar_flow::{
-    engine_for, ConnectionSummary, EventSink, FlowEngine, HttpTransaction, Limits, Stats, Timestamp, TlsRecord,
+    engine_for, ConnectionSummary, EventSink, FlowEngine, HttpTransaction, Limits, Stats, Timestamp, TlsHandshake,
 };
 use apisonar_wire::LinkType;
 
@@ -71,7 +71,7 @@ pub enum Event {
     /// it did not panic: a caught panic is counted and the transaction is not merged).
     Transaction(HttpTransaction, Option<Box<apisonar_app::AnalysedTransaction>>),
     Connection(ConnectionSummary),
-    Tls(TlsRecord),
+    Tls(TlsHandshake),
     /// A worker is done; its counters.
     Finished(Box<Stats>),
     /// Nothing arrived for a while (time for periodic work).
@@ -115,7 +115,7 @@ impl EventSink for WorkerEvents {
     fn on_connection(&mut self, summary: ConnectionSummary) {
         self.push(Event::Connection(summary));
     }
-    fn on_tls(&mut self, tls: TlsRecord) {
+    fn on_tls(&mut self, tls: TlsHandshake) {
         self.push(Event::Tls(tls));
     }
 }

@@ -192,7 +192,7 @@ fn tls_records_are_written_with_the_next_write() {
         negotiated_version: Some(0x0303),
         ..Default::default()
     };
-    core.apply_tls(&observation, &apisonar_engine::tlsposture::TlsFacts::default());
+    core.apply_tls(&observation);
     assert!(store.tls_hosts().unwrap().is_empty());
     core.write();
     core.execute(Command::SetAlertState { id: 999, state: AlertState::Open }).unwrap();

@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::observation::ObservedResponse;
+use crate::test_values::Observe;
 
 fn obs(host: &str, method: &str, target: &str, ts: i64) -> Observation {
     Observation {

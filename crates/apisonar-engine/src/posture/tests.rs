@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::spec::parse;
+use crate::test_values::Observe;
 use crate::{Catalog, Observation, ObservedResponse, TemplateConfig};
 
 const SPEC: &str = r##"

@@ -173,10 +173,10 @@ impl HttpConn {
         out: &mut dyn EventSink,
     ) {
         let Some(state) = self.dirs.get_mut(dir) else { return };
-        let mut ctx = Ctx { pairing: &mut self.pairing, out, limits };
+        let mut sink = PairingSink { pairing: &mut self.pairing, out, limits };
         match state {
             DirState::Parsing(parser) => {
-                let used = parser.feed(bytes, ts, limits, stats, &mut ctx);
+                let used = parser.feed(bytes, ts, limits, stats, &mut sink);
                 if self.pairing.tunnel {
                     self.enter_tunnel(dir, bytes.get(used..).unwrap_or_default(), ts, limits, stats, out);
                 }
@@ -351,9 +351,9 @@ impl HttpConn {
         stats: &mut Stats,
         out: &mut dyn EventSink,
     ) {
-        let mut ctx = Ctx { pairing: &mut self.pairing, out, limits };
+        let mut sink = PairingSink { pairing: &mut self.pairing, out, limits };
         match self.dirs.get_mut(dir) {
-            Some(DirState::Parsing(parser)) => parser.gap(len, ts, stats, &mut ctx),
+            Some(DirState::Parsing(parser)) => parser.gap(len, ts, stats, &mut sink),
             Some(DirState::Sniffing(buf)) if !buf.is_empty() => {
                 // What was buffered cannot continue across the hole: scan afresh for a start line.
                 let kept = std::mem::take(buf);
@@ -390,9 +390,9 @@ impl HttpConn {
         stats: &mut Stats,
         out: &mut dyn EventSink,
     ) {
-        let mut ctx = Ctx { pairing: &mut self.pairing, out, limits };
+        let mut sink = PairingSink { pairing: &mut self.pairing, out, limits };
         if let Some(DirState::Parsing(parser)) = self.dirs.get_mut(dir) {
-            parser.end(ts, stats, &mut ctx);
+            parser.end(ts, stats, &mut sink);
         }
     }
 
@@ -404,9 +404,9 @@ impl HttpConn {
             None => [0, 1],
         };
         for dir in order {
-            let mut ctx = Ctx { pairing: &mut self.pairing, out, limits };
+            let mut sink = PairingSink { pairing: &mut self.pairing, out, limits };
             if let Some(DirState::Parsing(parser)) = self.dirs.get_mut(dir) {
-                parser.end(ts, stats, &mut ctx);
+                parser.end(ts, stats, &mut sink);
             }
             if let Some(slot) = self.dirs.get_mut(dir) {
                 *slot = DirState::Done;
@@ -419,7 +419,7 @@ impl HttpConn {
             // The side that sent the ClientHello is the client, whatever the handshake said.
             let client = self.pairing.client_dir.unwrap_or(0);
             let endpoint = |d: usize| *crate::table::side(&self.pairing.endpoints, d);
-            out.on_tls(crate::TlsRecord {
+            out.on_tls(crate::TlsHandshake {
                 connection_id: self.pairing.connection_id,
                 client: endpoint(client),
                 server: endpoint(other_side(client)),
@@ -429,7 +429,9 @@ impl HttpConn {
     }
 }
 
-struct Ctx<'a> {
+/// Where a direction's parser hands its messages: the connection's pairing of requests and
+/// responses, which emits transactions to `out`.
+struct PairingSink<'a> {
     pairing: &'a mut Pairing,
     out: &'a mut dyn EventSink,
     limits: &'a Limits,
@@ -514,7 +516,7 @@ impl Pairing {
     }
 }
 
-impl MessageSink for Ctx<'_> {
+impl MessageSink for PairingSink<'_> {
     fn head(&mut self, role: Role, head: MessageHead, ts: Timestamp, stats: &mut Stats) -> Framing {
         let p = &mut *self.pairing;
         match role {

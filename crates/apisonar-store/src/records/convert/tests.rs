@@ -247,7 +247,8 @@ fn a_model_runs_catalog_round_trips() {
     for seed in 1..12 {
         let mut catalog = Catalog::new(TemplateConfig { word_threshold: 3, ..TemplateConfig::default() });
         for obs in crate::contract::model_observations(seed, true) {
-            catalog.observe(&obs);
+            let facts = apisonar_engine::catalog::TransactionFacts::new(&obs, &Default::default());
+            catalog.record(&obs, facts);
         }
         for e in catalog.endpoints() {
             round_trips(e);

@@ -1,4 +1,4 @@
-//! JSON records written by `analyze`: one per transaction, one per connection.
+//! The JSON records of a run: one per transaction, connection and TLS handshake.
 
 use apisonar_flow::{ConnectionSummary, HttpTransaction, Timestamp};
 use serde::Serialize;
@@ -161,7 +161,7 @@ impl ConnectionRecord {
 
 /// One TLS handshake, as written by `analyze --tls`.
 #[derive(Serialize)]
-pub struct TlsOutput {
+pub struct TlsHandshakeRecord {
     pub ts: String,
     pub connection: u64,
     pub flow: FlowRecord,
@@ -176,13 +176,13 @@ pub struct TlsOutput {
     pub cipher: Option<String>,
     pub alpn: Option<String>,
     pub ja3s: Option<String>,
-    pub certificate: Option<CertOutput>,
+    pub certificate: Option<CertificateRecord>,
     pub alerts: Vec<u8>,
     pub weaknesses: Vec<String>,
 }
 
 #[derive(Serialize)]
-pub struct CertOutput {
+pub struct CertificateRecord {
     pub subject: String,
     pub issuer: String,
     pub not_before: String,
@@ -195,9 +195,9 @@ pub struct CertOutput {
 
 /// The engine's view (the handshake's weaknesses, and the names and fingerprints for its server
 /// name's record) and the output record of one TLS handshake.
-pub fn tls_records(
-    t: &apisonar_flow::TlsRecord,
-) -> (apisonar_engine::tlsposture::TlsObservation, apisonar_engine::tlsposture::TlsFacts, TlsOutput) {
+pub fn tls_handshake(
+    t: &apisonar_flow::TlsHandshake,
+) -> (apisonar_engine::tlsposture::TlsObservation, TlsHandshakeRecord) {
     use apisonar_wire::tls::{cipher_name, cipher_weakness, version_name};
     let s = &t.session;
     let ch = s.client_hello.as_ref();
@@ -216,10 +216,11 @@ pub fn tls_records(
         cert_key_type: cert.map(|c| c.key_type.clone()),
         cert_key_bits: cert.map(|c| c.key_bits),
         cert_self_signed: cert.is_some_and(|c| c.subject == c.issuer),
+        ..Default::default()
     };
     let weaknesses = apisonar_engine::tlsposture::weaknesses(&observation);
     let ja3 = ch.and_then(|c| c.ja3());
-    let out = TlsOutput {
+    let out = TlsHandshakeRecord {
         ts: rfc3339(s.ts),
         connection: t.connection_id,
         flow: FlowRecord {
@@ -239,7 +240,7 @@ pub fn tls_records(
         cipher: sh.map(|s| cipher_name(s.cipher)),
         alpn: sh.and_then(|s| s.alpn.clone()),
         ja3s: sh.map(|s| s.ja3s().1),
-        certificate: cert.map(|c| CertOutput {
+        certificate: cert.map(|c| CertificateRecord {
             subject: c.subject.clone(),
             issuer: c.issuer.clone(),
             not_before: rfc3339_micros(c.not_before * 1_000_000),
@@ -252,7 +253,7 @@ pub fn tls_records(
         alerts: s.alerts.clone(),
         weaknesses,
     };
-    let facts = apisonar_engine::tlsposture::TlsFacts {
+    let observation = apisonar_engine::tlsposture::TlsObservation {
         version: out.version.clone(),
         cipher: out.cipher.clone(),
         alpn: out.alpn.clone(),
@@ -266,6 +267,7 @@ pub fn tls_records(
             not_after: c.not_after,
             key: format!("{} {}", c.key_type, c.key_bits),
         }),
+        ..observation
     };
-    (observation, facts, out)
+    (observation, out)
 }

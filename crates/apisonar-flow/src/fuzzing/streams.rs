@@ -1,5 +1,6 @@
-//! Checker functions shared by the fuzz targets (`fuzz/`) and the unit tests: they drive the
-//! flow layer with arbitrary bytes and assert its invariants (no panic, memory within limits).
+//! Checkers of the `frames`, `http_conversation` and `http_head` fuzz targets, shared with the
+//! unit tests: they drive the flow layer with arbitrary bytes and assert its invariants (no
+//! panic, memory within limits).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
