@@ -316,7 +316,7 @@ fn write_alerts(store: &dyn Store, alerts: Vec<Alert>, cap: &mut AlertCap) -> Re
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use apisonar_engine::{Endpoint, EndpointKey, Severity};
     use apisonar_store::MemoryStore;

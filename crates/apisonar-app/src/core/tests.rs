@@ -2,13 +2,14 @@
 //! other, posture alerts reach the stream once per change, specs change templating at once, TLS
 //! records are written as they come, retention runs on the stored inventory.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use apisonar_engine::{AlertState, Observation, ObservedResponse};
 use apisonar_store::{MemoryStore, Store};
 
 use super::*;
+use crate::writer::tests::Collected;
 use crate::{command_channel, Command, Outcome};
 
 const DAY: i64 = 86_400 * 1_000_000;
@@ -36,17 +37,10 @@ fn transaction(core: &Core, method: &str, target: &str, status: u16, ts: i64) ->
     crate::analyse(observation, &core.mask_key())
 }
 
-#[derive(Clone, Default)]
-struct Collected(Arc<Mutex<Vec<Alert>>>);
-
-impl AlertStream for Collected {
-    fn stored(&mut self, alerts: &[Alert]) -> std::io::Result<()> {
-        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(alerts);
-        Ok(())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+/// Waits until the writer has done everything handed to it so far (a command is answered in
+/// order after the writes before it).
+fn settle(core: &mut Core) {
+    core.execute(Command::SetAlertState { id: u64::MAX, state: AlertState::Open }).unwrap();
 }
 
 fn spec(paths: &[&str]) -> Spec {
@@ -144,7 +138,7 @@ fn a_resolved_posture_alert_that_comes_back_is_streamed_again() {
     core.apply(transaction(&core, "GET", "/admin/debug", 200, DAY));
     core.sync_posture();
     let id = {
-        core.write();
+        settle(&mut core);
         let alerts = core.store().alerts().unwrap();
         alerts.iter().find(|a| a.kind == "shadow_api").map(|a| a.id).unwrap()
     };
@@ -194,8 +188,7 @@ fn tls_records_are_written_with_the_next_write() {
     };
     core.apply_tls(&observation);
     assert!(store.tls_hosts().unwrap().is_empty());
-    core.write();
-    core.execute(Command::SetAlertState { id: 999, state: AlertState::Open }).unwrap();
+    settle(&mut core);
     let hosts = store.tls_hosts().unwrap();
     assert_eq!(hosts.iter().map(|h| (h.host.as_str(), h.sessions)).collect::<Vec<_>>(), [("secure.api.test", 1)]);
     core.finish().unwrap();
