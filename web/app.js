@@ -35,7 +35,7 @@ async function api(path, options = {}) {
 
 function show(...nodes) {
   const v = view();
-  v.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined));
+  v.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined));
 }
 
 function fail(e) {
@@ -93,6 +93,28 @@ function chart(points) {
   return svg;
 }
 
+// Requests that made no endpoint: probes (no route answered them; every public host gets these)
+// and, in a warning, traffic over the inventory's caps.
+function notCatalogued(overflow) {
+  const host = (x) => x.host === "*" ? "(hosts not in the inventory)" : x.host;
+  const probed = overflow.filter((x) => x.counts.probes);
+  const capped = overflow.filter((x) => Object.keys(x.counts).some((k) => k !== "probes"));
+  const sum = (xs, f) => xs.reduce((n, x) => n + f(x), 0);
+  const capsOf = (x) => Object.entries(x.counts).filter(([k]) => k !== "probes");
+  return [
+    probed.length ? h("section", { class: "panel" },
+      h("h2", {}, "Probed paths"),
+      h("p", {}, `${num(sum(probed, (x) => x.counts.probes))} requests for paths no route answered (scanners, broken links, guesses). They made no endpoint; their clients are checked for scanning.`),
+      table(["Host", "Requests", "Examples"], probed.map((x) => [host(x), num(x.counts.probes), (x.examples || []).join(" ")]))) : null,
+    capped.length ? h("section", { class: "panel warning", role: "status" },
+      h("h2", {}, "Not catalogued: over the caps"),
+      h("p", {}, `${num(sum(capped, (x) => sum(capsOf(x), ([, v]) => v)))} requests were over the inventory's caps ([inventory] in the configuration) and were counted here instead of becoming endpoints.`),
+      table(["Host", "Requests", "Caps reached"], capped.map((x) => [host(x),
+        num(sum(capsOf(x), ([, v]) => v)),
+        capsOf(x).map(([k, v]) => `${k} ${num(v)}`).join(", ")]))) : null,
+  ];
+}
+
 async function overview() {
   const o = await api("/overview");
   const states = ["documented", "shadow", "zombie", "orphan", "undocumented"];
@@ -113,12 +135,7 @@ async function overview() {
         h("li", {}, h("a", { href: `#/alerts?state=open&severity=${s}` }, badge(s), " ", num(o.open_alerts_by_severity[s])))))),
     h("section", { class: "panel" }, h("h2", {}, "Requests over time (per hour)"),
       o.requests_per_hour.length ? chart(o.requests_per_hour) : h("p", { class: "muted" }, "No traffic yet.")),
-    o.overflow_total ? h("section", { class: "panel warning", role: "status" },
-      h("h2", {}, "Not catalogued"),
-      h("p", {}, `${num(o.overflow_total)} requests were over the inventory's caps ([inventory] in the configuration) and were counted here instead of becoming endpoints.`),
-      table(["Host", "Count", "Caps reached"], o.overflow.map((x) => [x.host === "*" ? "(hosts over the host cap)" : x.host,
-        num(Object.values(x.counts).reduce((a, b) => a + b, 0)),
-        Object.entries(x.counts).map(([k, v]) => `${k} ${num(v)}`).join(", ")]))) : null,
+    notCatalogued(o.overflow),
   );
 }
 

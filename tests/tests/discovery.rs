@@ -1,7 +1,8 @@
 //! Discovery against ground truth: recorded traffic of real API servers (FastAPI, Flask, Express,
 //! Django REST framework), each with the framework's own OpenAPI document. The operations the
 //! client exercised (captures/apis/<name>.truth.tsv) are compared endpoint by endpoint with the
-//! inventory; precision and recall are printed and must stay above a floor.
+//! inventory; precision and recall are printed and must stay above a floor. The same APIs with a
+//! scanner beside the clients (captures/apis/<name>-noisy.pcap) must give the same inventory.
 
 use std::collections::BTreeSet;
 
@@ -23,12 +24,16 @@ struct Score {
     recall: f64,
     missed: Vec<(String, String)>,
     extra: Vec<(String, String)>,
+    /// The store analysed into.
+    db: String,
 }
 
-fn score(name: &str) -> Score {
-    let db = apisonar_tests::scratch("discovery", name).to_string_lossy().into_owned();
-    let capture = format!("captures/apis/{name}.pcap");
-    assert_eq!(apisonar(&["analyze", "--db", &db, &capture]).status.code(), Some(0));
+/// Analyses `captures/apis/<capture>.pcap` into a fresh store and scores its inventory against
+/// `<name>.truth.tsv`.
+fn score(name: &str, capture: &str) -> Score {
+    let db = apisonar_tests::scratch("discovery", capture).to_string_lossy().into_owned();
+    let pcap = format!("captures/apis/{capture}.pcap");
+    assert_eq!(apisonar(&["analyze", "--db", &db, &pcap]).status.code(), Some(0));
     let out = apisonar(&["inventory", "--db", &db, "--format", "json"]);
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
     let found: BTreeSet<(String, String)> = rows
@@ -48,6 +53,7 @@ fn score(name: &str) -> Score {
         recall: hits / expected.len() as f64,
         missed: expected.difference(&found).cloned().collect(),
         extra: found.difference(&expected).cloned().collect(),
+        db,
     }
 }
 
@@ -56,7 +62,7 @@ fn discovered_endpoints_match_the_frameworks_own_specs() {
     let mut failures = Vec::new();
     let (mut p_sum, mut r_sum, mut n) = (0.0, 0.0, 0.0);
     for name in ["fastapi-shop", "flask-taskboard", "express-codehost", "django-newsroom"] {
-        let s = score(name);
+        let s = score(name, name);
         println!("{name:<18} precision {:.2} recall {:.2}", s.precision, s.recall);
         for m in &s.missed {
             println!("    missed: {} {}", m.0, m.1);
@@ -73,4 +79,36 @@ fn discovered_endpoints_match_the_frameworks_own_specs() {
     }
     println!("mean               precision {:.2} recall {:.2}", p_sum / n, r_sum / n);
     assert!(failures.is_empty(), "{}", failures.join("; "));
+}
+
+/// The scanner in the noisy captures (captures/record/apis/scanner.py).
+const SCANNER: &str = "127.0.0.9";
+
+#[test]
+fn a_scanner_beside_the_clients_leaves_the_inventory_as_the_route_table() {
+    let mut failures = Vec::new();
+    for name in ["fastapi-shop", "flask-taskboard", "express-codehost", "django-newsroom"] {
+        let capture = format!("{name}-noisy");
+        let s = score(name, &capture);
+        println!("{capture:<24} precision {:.2} recall {:.2}", s.precision, s.recall);
+        if !s.missed.is_empty() || !s.extra.is_empty() {
+            failures.push(format!("{capture}: missed {:?}, extra {:?}", s.missed, s.extra));
+        }
+        // The ordinary clients attack nothing: every attack alert is the scanner's.
+        let out = apisonar(&["alerts", "--db", &s.db, "--format", "json"]);
+        let alerts: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        assert!(!alerts.is_empty(), "{capture}: no alerts at all");
+        for a in &alerts {
+            let kind = a["kind"].as_str().unwrap_or_default();
+            let attack = ["injection_attempt", "scanner", "enumeration", "brute_force"];
+            if attack.contains(&kind) && a["client"].as_str() != Some(SCANNER) {
+                failures.push(format!("{capture}: {kind} alert on an ordinary client: {a}"));
+            }
+        }
+        assert!(
+            alerts.iter().any(|a| a["kind"] == "scanner" && a["client"] == SCANNER),
+            "{capture}: the scanner was not recognised"
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

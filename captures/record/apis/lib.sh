@@ -56,3 +56,48 @@ finish_api_capture() {
     size=$(stat -c %s "$out.pcap")
     if [ "$size" -gt 1600000 ]; then echo "WARNING: $out.pcap is $size bytes (> 1.5 MB)" >&2; fi
 }
+
+# Scanner of the noisy captures (record/apis-*-noisy.sh): its own client
+# address and its seed.
+SCANNER_ADDR=127.0.0.9
+SCANNER_SEED=1337
+
+# record_noisy NAME PORT SPEC_URL CLIENT_CMD...: with the app already
+# listening on PORT, records apis/NAME-noisy.pcap: CLIENT_CMD (the clean
+# capture's traffic client, given PORT and its log file as arguments) and
+# apis/scanner.py (seed SCANNER_SEED, from SCANNER_ADDR, as fast as the app
+# answers, learning the API from NAME.openapi.json and NAME.truth.tsv),
+# started together and running at the same time. The app must serve the committed NAME.openapi.json
+# (checked first). After check.sh, check_noisy.py cross-checks both logs with
+# tshark and against NAME.requests.tsv / NAME.truth.tsv and writes
+# NAME-noisy.requests.tsv and NAME-noisy.scanner.tsv. NAME.truth.tsv stays the
+# route table of the noisy capture; nothing of the clean capture is rewritten.
+record_noisy() {
+    local name=$1 port=$2 spec_url=$3 out=$API_OUT/$1-noisy scanner
+    shift 3
+    save_spec "$spec_url" "$TMP/spec.json"
+    if ! cmp -s "$TMP/spec.json" "$API_OUT/$name.openapi.json"; then
+        echo "ERROR: the app's spec differs from $API_OUT/$name.openapi.json: re-record $name first" >&2
+        return 1
+    fi
+    # No tail loss probes in this namespace: the scanner runs flat out, and on
+    # a loaded 2-core machine it is now and then descheduled for longer than
+    # the probe timeout (~2 RTT + a few ms on loopback), so the server would
+    # resend a response tail the scanner had received but not yet ACKed (a
+    # delayed ACK). Real losses would still be resent (RTO) and check.sh
+    # still rejects any retransmission.
+    sysctl -qw net.ipv4.tcp_early_retrans=0
+    start_capture "$out.pcap" -i lo tcp port "$port"
+    bg "$PY" "$APIS_DIR/scanner.py" "$port" "$API_OUT/$name.openapi.json" "$API_OUT/$name.truth.tsv" \
+        "$TMP/scanner.log" --seed $SCANNER_SEED --source $SCANNER_ADDR
+    scanner=${PIDS[-1]}
+    "$@" "$port" "$TMP/requests.log"
+    wait "$scanner"
+    stop_capture
+    bash "$REC_DIR/check.sh" "$out.pcap"
+    "$PY" "$APIS_DIR/check_noisy.py" "$name" "$out.pcap" "$port" $SCANNER_ADDR "$TMP/requests.log" "$TMP/scanner.log"
+    report "$out.pcap"
+    local size
+    size=$(stat -c %s "$out.pcap")
+    if [ "$size" -gt 3000000 ]; then echo "WARNING: $out.pcap is $size bytes (> 3 MB)" >&2; fi
+}

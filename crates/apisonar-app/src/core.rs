@@ -16,6 +16,7 @@ use apisonar_store::Store;
 use crate::alert_policy::AlertPolicy;
 use crate::analysis::AnalysedTransaction;
 use crate::commands::{Command, CommandQueue, Outcome};
+use crate::held::HeldProbes;
 use crate::posture::apply_specs;
 use crate::tls_hosts::TlsHosts;
 use crate::writer::{AlertCap, Job, Reply, SharedStore, Writer};
@@ -63,6 +64,8 @@ pub struct Core {
     catalog: Catalog,
     behavior: Behavior,
     alerts: AlertPolicy,
+    /// Would-be probes waiting to be judged (see `held`).
+    held: HeldProbes,
     tls: TlsHosts,
     /// The stored specs (the core changes them, so its copy is current).
     specs: Vec<Spec>,
@@ -133,6 +136,7 @@ impl Core {
             catalog,
             behavior: Behavior::new(options.thresholds),
             alerts,
+            held: HeldProbes::default(),
             tls,
             specs,
             mask_key,
@@ -155,13 +159,44 @@ impl Core {
     }
 
     /// Merges one analysed transaction: the catalog, sensitive-data and injection alerts, and
-    /// the abuse detectors.
+    /// the abuse detectors. One whose place in the catalog is not certain yet (a probe, so far)
+    /// is held back a little (see `held`).
     pub fn apply(&mut self, transaction: AnalysedTransaction) {
+        self.held.count();
+        if self.catalog.is_tentative(&transaction.observation, self.behavior.is_scanner(&transaction.observation)) {
+            self.held.hold(transaction);
+        } else {
+            self.merge(transaction);
+        }
+        while let Some(due) = self.held.due() {
+            self.merge(due);
+        }
+    }
+
+    /// Judges every held transaction now, on templates consolidated first (sibling words that
+    /// became a parameter take the error answers of their other values).
+    fn release_held(&mut self) {
+        self.catalog.consolidate();
+        while let Some(t) = self.held.pop() {
+            self.merge(t);
+        }
+    }
+
+    fn merge(&mut self, transaction: AnalysedTransaction) {
         let AnalysedTransaction { observation: obs, facts, attempts } = transaction;
-        let Some(recorded) = self.catalog.record(&obs, facts) else {
+        let scanner = self.behavior.is_scanner(&obs);
+        let Some(recorded) = self.catalog.record(&obs, facts, scanner) else {
             // Over a cap: counted as overflow by the catalog.
             return;
         };
+        if let Some(path) = &recorded.probe {
+            // A probe of the host: only the scanner detectors look at it (its payloads are
+            // aimed at no route the inventory lists).
+            for a in self.behavior.observe_probe(&obs, &recorded.key.host, path) {
+                self.alerts.add(a);
+            }
+            return;
+        }
         let client = obs.client.to_string();
         let policy = &mut self.alerts;
         let data =
@@ -189,6 +224,9 @@ impl Core {
     /// Periodic work, paced by the wall clock: the write each second, the shadow/zombie sync each
     /// minute, retention every ten minutes. Call it often (after each batch of events).
     pub fn tick(&mut self) {
+        while let Some(due) = self.held.due() {
+            self.merge(due);
+        }
         if self.last_write.elapsed() >= WRITE_EVERY {
             self.write();
         }
@@ -211,6 +249,7 @@ impl Core {
     /// Has shadow/zombie alerts raised or updated for the whole inventory (after what is merged
     /// so far is written).
     pub fn sync_posture(&mut self) {
+        self.release_held();
         self.write();
         self.last_posture = Instant::now();
         self.writer.send(Job::Posture(None));
@@ -320,17 +359,22 @@ impl Core {
     }
 
     pub fn stats(&self) -> CoreStats {
+        CoreStats {
+            endpoints: self.catalog.len(),
+            alerts_raised: self.alerts.raised,
+            overflow: self.overflow(),
+            store_failure: self.writer.failed(),
+        }
+    }
+
+    /// Traffic kept out of the inventory so far, by reason.
+    fn overflow(&self) -> std::collections::BTreeMap<OverflowReason, u64> {
         let mut overflow = self.catalog.overflow_totals().clone();
         let alerts = self.alerts_overflowed.load(Ordering::Relaxed);
         if alerts > 0 {
             overflow.insert(OverflowReason::Alerts, alerts);
         }
-        CoreStats {
-            endpoints: self.catalog.len(),
-            alerts_raised: self.alerts.raised,
-            overflow,
-            store_failure: self.writer.failed(),
-        }
+        overflow
     }
 
     /// The stored specs (as the core knows them).
@@ -344,13 +388,20 @@ impl Core {
     }
 
     /// The last writes, retention, a final shadow/zombie sync, the alert stream flushed and the
-    /// store made durable; returns the endpoints in the inventory.
-    pub fn finish(mut self) -> Result<usize, CoreError> {
+    /// store made durable; returns the final counters (after the held transactions are judged).
+    pub fn finish(mut self) -> Result<CoreStats, CoreError> {
+        self.release_held();
         if let Some(days) = self.retention_days {
             self.retain(days);
         }
         self.write();
         self.writer.send(Job::Posture(None));
+        let mut stats = CoreStats {
+            endpoints: self.catalog.len(),
+            alerts_raised: self.alerts.raised,
+            overflow: self.catalog.overflow_totals().clone(),
+            store_failure: None,
+        };
         let (stream, error) = self.writer.finish();
         if let Some(e) = error {
             return Err(CoreError::Writer(e.to_string()));
@@ -359,7 +410,12 @@ impl Core {
             s.flush().map_err(|e| CoreError::Writer(format!("cannot write the alert stream: {e}")))?;
         }
         self.store.flush()?;
-        Ok(self.catalog.len())
+        // The last writes may have met the alert cap.
+        let alerts = self.alerts_overflowed.load(Ordering::Relaxed);
+        if alerts > 0 {
+            stats.overflow.insert(OverflowReason::Alerts, alerts);
+        }
+        Ok(stats)
     }
 }
 
@@ -370,7 +426,7 @@ pub fn spawn_serving(
     store: SharedStore,
     options: CoreOptions,
     stop: Box<dyn Fn() -> bool + Send>,
-) -> Result<(crate::Commands, std::thread::JoinHandle<Result<usize, CoreError>>), CoreError> {
+) -> Result<(crate::Commands, std::thread::JoinHandle<Result<CoreStats, CoreError>>), CoreError> {
     let mut core = Core::open(store, options, None)?;
     let (commands, queue) = crate::commands::command_channel();
     let thread = std::thread::Builder::new()

@@ -14,6 +14,7 @@ mod alert_policy;
 mod analysis;
 mod commands;
 mod core;
+mod held;
 mod posture;
 mod tls_hosts;
 mod writer;

@@ -81,7 +81,7 @@ fn main() {
     let mut big = Catalog::new(TemplateConfig::default());
     for _ in 0..150_000 {
         let o = observation(&mut rng, 100, 30);
-        big.record(&o, TransactionFacts::new(&o, &MaskKey::default()));
+        big.record(&o, TransactionFacts::new(&o, &MaskKey::default()), false);
     }
     let after = rss_kib();
     let per_endpoint = (after.saturating_sub(before)) as f64 * 1024.0 / big.len().max(1) as f64;
@@ -99,7 +99,7 @@ fn main() {
     let mut catalog = Catalog::new(TemplateConfig::default());
     let started = Instant::now();
     for o in &inputs {
-        catalog.record(o, TransactionFacts::new(o, &MaskKey::default()));
+        catalog.record(o, TransactionFacts::new(o, &MaskKey::default()), false);
     }
     let secs = started.elapsed().as_secs_f64();
     println!(

@@ -232,60 +232,81 @@ impl Behavior {
         }
     }
 
-    /// Looks at one request; returns the alerts it raises (with `count` 1, to be aggregated).
-    pub fn observe(&mut self, obs: &Observation, key: &EndpointKey) -> Vec<Alert> {
-        let t = self.thresholds.clone();
+    /// Whether the client sending `obs` is judged a scanner: by its user agent, or by the burst
+    /// of missing paths it asked for already. Its requests then shape nothing in the inventory.
+    pub fn is_scanner(&self, obs: &Observation) -> bool {
+        self.scanners.contains(&obs.client.to_string())
+            || obs.request_header("user-agent").is_some_and(|ua| SCANNER_SIGNATURES.first_of_each(ua) != [None])
+    }
+
+    /// Looks at a request that probed `path` on `host` (no route is known for it): only the
+    /// scanner detectors see it.
+    pub fn observe_probe(&mut self, obs: &Observation, host: &str, path: &str) -> Vec<Alert> {
         let mut out = Vec::new();
+        self.observe_scanning(obs, host, path, &mut out);
+        self.bound();
+        out
+    }
+
+    /// Scanners: by user agent, and by a burst of 404s over many paths (distinct `path`s).
+    fn observe_scanning(&mut self, obs: &Observation, host: &str, path: &str, out: &mut Vec<Alert>) {
+        let t = &self.thresholds;
         let client = obs.client.to_string();
         let status = obs.response.as_ref().map(|r| r.status);
         // At most u32::MAX seconds: far below i64::MAX microseconds.
         let window = i64::from(t.window_secs).saturating_mul(1_000_000);
         // Packet times are input: a window reaching before i64::MIN starts at i64::MIN.
         let window_start = obs.ts.saturating_sub(window);
-
-        // Scanners by user agent.
+        let host_key = EndpointKey { host: host.to_string(), method: "*".into(), path: "*".into() };
         if let Some(ua) = obs.request_header("user-agent") {
             if let [Some(tool)] = SCANNER_SIGNATURES.first_of_each(ua) {
-                let host_key = EndpointKey { host: key.host.clone(), method: "*".into(), path: "*".into() };
+                self.scanners.insert(client.clone());
                 out.push(alert(
                     obs,
                     &host_key,
                     "scanner",
                     Some("user_agent"),
                     Severity::Medium,
-                    format!("scanner ({tool}) against {}", key.host),
+                    format!("scanner ({tool}) against {host}"),
                     format!("user agent names {tool}"),
                 ));
             }
         }
-        // Scanners by a burst of 404s over many paths.
-        {
-            let id = self.keys.hash_one((&client, &key.host));
-            let state = self.clients.entry(id).or_default();
-            state.last_seen = obs.ts;
-            if status == Some(404) {
-                // Distinct endpoints, not values: walking one endpoint's ids is enumeration.
-                state.not_found.push_back((obs.ts, stable_hash(key.path.as_bytes())));
-                while state.not_found.front().is_some_and(|(ts, _)| *ts < window_start) || state.not_found.len() > 4096
-                {
-                    state.not_found.pop_front();
-                }
-                let distinct: BTreeSet<u64> = state.not_found.iter().map(|(_, h)| *h).collect();
-                if distinct.len() >= t.scanner_404_paths {
-                    self.scanners.insert(client.clone());
-                    let host_key = EndpointKey { host: key.host.clone(), method: "*".into(), path: "*".into() };
-                    out.push(alert(
-                        obs,
-                        &host_key,
-                        "scanner",
-                        Some("404_burst"),
-                        Severity::Medium,
-                        format!("scan of {} (many missing paths)", key.host),
-                        format!("{} distinct paths answered 404 within {} s", distinct.len(), t.window_secs),
-                    ));
-                }
+        let id = self.keys.hash_one((&client, host));
+        let state = self.clients.entry(id).or_default();
+        state.last_seen = obs.ts;
+        if status == Some(404) {
+            // Distinct paths, not values: walking one endpoint's ids is enumeration.
+            state.not_found.push_back((obs.ts, stable_hash(path.as_bytes())));
+            while state.not_found.front().is_some_and(|(ts, _)| *ts < window_start) || state.not_found.len() > 4096 {
+                state.not_found.pop_front();
+            }
+            let distinct: BTreeSet<u64> = state.not_found.iter().map(|(_, h)| *h).collect();
+            if distinct.len() >= t.scanner_404_paths {
+                self.scanners.insert(client);
+                out.push(alert(
+                    obs,
+                    &host_key,
+                    "scanner",
+                    Some("404_burst"),
+                    Severity::Medium,
+                    format!("scan of {host} (many missing paths)"),
+                    format!("{} distinct paths answered 404 within {} s", distinct.len(), t.window_secs),
+                ));
             }
         }
+    }
+
+    /// Looks at one request on the endpoint `key`; returns the alerts it raises (with `count` 1,
+    /// to be aggregated).
+    pub fn observe(&mut self, obs: &Observation, key: &EndpointKey) -> Vec<Alert> {
+        let t = self.thresholds.clone();
+        let mut out = Vec::new();
+        let client = obs.client.to_string();
+        let status = obs.response.as_ref().map(|r| r.status);
+        let window = i64::from(t.window_secs).saturating_mul(1_000_000);
+        let window_start = obs.ts.saturating_sub(window);
+        self.observe_scanning(obs, &key.host, &key.path, &mut out);
         let principal = crate::auth::principal(&obs.request_headers);
         let values = param_values(obs.path(), &key.path);
         let is_scanner = self.scanners.contains(&client);

@@ -1,7 +1,7 @@
 //! The endpoint catalog: one record per (host, method, path template), built from observations
 //! and merged across runs.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -9,9 +9,10 @@ use crate::auth::{self, AuthScheme};
 use crate::observation::Observation;
 use crate::params::{multipart_fields, parse_pairs, ParamInfo};
 use crate::schema::Schema;
+use crate::segment::SegmentKind;
 use crate::sensitive::{self, Finding};
 use crate::stats::{add_count, ClientSet, Histogram, SizeStats};
-use crate::template::{Shape, TemplateConfig, Templater};
+use crate::template::{Shape, TemplateConfig, Templated, Templater};
 
 /// Bodies are parsed for schemas on the first `SCHEMA_FULL_SAMPLES` hits of an endpoint, then
 /// on one hit in `SCHEMA_SAMPLE_EVERY`: schemas settle quickly, and parsing is the engine's cost.
@@ -43,8 +44,45 @@ pub(crate) const MAX_SENSITIVE_LOCATIONS: usize = 64;
 /// What one observation produced: the endpoint it was filed under and the sensitive data in it.
 #[derive(Clone, Debug, Default)]
 pub struct Recorded {
+    /// The endpoint; for a probe, the host as a whole (`*`, `*`).
     pub key: EndpointKey,
     pub findings: Vec<Finding>,
+    /// A probe: a request for a path no route is known for, with no evidence of one (an error
+    /// answer, or a scanner's request). Its normalised path; it made no endpoint.
+    pub probe: Option<String>,
+}
+
+/// Whether an answer shows that a route exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Evidence {
+    /// A success or a redirect.
+    Route,
+    /// An authentication challenge (401, 403): a route if it is under an established prefix.
+    Challenge,
+    /// No answer was captured: evidence only on a host that never answers in this capture (a
+    /// one-way tap, or a mirror that loses the return path), where requests are all there is.
+    Unanswered,
+    /// An error (404, 405, 400, 422, 5xx...).
+    Nothing,
+}
+
+/// Where an observation goes.
+enum Route {
+    /// A route exists: template the path (learning from it) and count it there.
+    New,
+    /// A hit of an endpoint the catalog has, under this template.
+    Known(Templated),
+    /// No route known and no evidence of one.
+    Probe,
+}
+
+fn evidence(obs: &Observation) -> Evidence {
+    match obs.response.as_ref().map(|r| r.status) {
+        None => Evidence::Unanswered,
+        Some(200..=399) => Evidence::Route,
+        Some(401 | 403) => Evidence::Challenge,
+        Some(_) => Evidence::Nothing,
+    }
 }
 
 /// How often an auth scheme was seen.
@@ -289,15 +327,19 @@ pub enum OverflowReason {
     Methods,
     TlsHosts,
     Alerts,
+    /// Requests for paths with no evidence of a route (error answers, scanners): not a cap, but
+    /// traffic kept out of the inventory all the same.
+    Probes,
 }
 
 impl OverflowReason {
-    pub const ALL: [OverflowReason; 5] = [
+    pub const ALL: [OverflowReason; 6] = [
         OverflowReason::Hosts,
         OverflowReason::Endpoints,
         OverflowReason::Methods,
         OverflowReason::TlsHosts,
         OverflowReason::Alerts,
+        OverflowReason::Probes,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -307,6 +349,7 @@ impl OverflowReason {
             OverflowReason::Methods => "methods",
             OverflowReason::TlsHosts => "tls_hosts",
             OverflowReason::Alerts => "alerts",
+            OverflowReason::Probes => "probes",
         }
     }
 }
@@ -319,6 +362,34 @@ pub struct Overflow {
     pub counts: BTreeMap<OverflowReason, u64>,
     pub first_seen: i64,
     pub last_seen: i64,
+    /// A few of the probed paths (normalised, without query strings, cut to 120 characters).
+    pub examples: Vec<String>,
+}
+
+/// Probed paths kept as examples per host, and how much of each.
+pub const MAX_PROBE_EXAMPLES: usize = 8;
+const MAX_PROBE_EXAMPLE_CHARS: usize = 120;
+
+/// A probed path as kept for people to read: segments that are secrets or personal data (a key,
+/// a token, an e-mail address, a card number, a long hex or base64 value) become `{class}`, and
+/// the whole is cut to `MAX_PROBE_EXAMPLE_CHARS`.
+fn probe_example(path: &str) -> String {
+    let masked: Vec<String> = crate::template::split_path(path)
+        .into_iter()
+        .map(|segment| {
+            let decoded = crate::template::percent_decode(segment);
+            if let Some(class) = crate::sensitive::classify_field("", &decoded).first() {
+                return format!("{{{}}}", class.as_str());
+            }
+            match crate::segment::classify(&decoded) {
+                kind @ (SegmentKind::Token | SegmentKind::Hex | SegmentKind::Uuid | SegmentKind::Email) => {
+                    format!("{{{}}}", kind.as_str())
+                }
+                _ => segment.to_string(),
+            }
+        })
+        .collect();
+    format!("/{}", masked.join("/")).chars().take(MAX_PROBE_EXAMPLE_CHARS).collect()
 }
 
 impl Overflow {
@@ -343,6 +414,11 @@ impl Overflow {
             self.count(*reason, *n, o.first_seen);
         }
         self.last_seen = self.last_seen.max(o.last_seen);
+        for e in &o.examples {
+            if self.examples.len() < MAX_PROBE_EXAMPLES && !self.examples.contains(e) {
+                self.examples.push(e.clone());
+            }
+        }
     }
 }
 
@@ -358,6 +434,8 @@ pub struct Catalog {
     endpoints: BTreeMap<EndpointKey, Endpoint>,
     /// Per host: endpoints, and the methods they use (for the caps).
     hosts: HashMap<String, HostCount>,
+    /// Hosts seen answering (at most `max_hosts`): their unanswered requests are no evidence.
+    answering: HashSet<String>,
     dirty: BTreeSet<EndpointKey>,
     removed: BTreeSet<EndpointKey>,
     /// Overflow since the last `take_changes`, by host.
@@ -540,9 +618,63 @@ impl Catalog {
         self.endpoints.get(key)
     }
 
+    /// Where a request for `path` goes on what the catalog knows now (see [`Catalog::record`]).
+    fn route(&self, host: &str, method: &str, path: &str, evidence: Evidence, from_scanner: bool) -> Route {
+        let proven = !from_scanner
+            && match evidence {
+                Evidence::Route => true,
+                Evidence::Challenge => self.templater.has_established_prefix(host, path),
+                Evidence::Unanswered => !self.answering.contains(host),
+                Evidence::Nothing => false,
+            };
+        if proven {
+            return Route::New;
+        }
+        match self.templater.lookup(host, path) {
+            // A spec (or a pin) says the route exists, whoever asked and whatever it answered.
+            Some(t) if t.known => Route::New,
+            Some(t)
+                if self.endpoints.contains_key(&EndpointKey {
+                    host: host.to_string(),
+                    method: method.to_string(),
+                    path: t.template.clone(),
+                }) =>
+            {
+                Route::Known(t)
+            }
+            _ => Route::Probe,
+        }
+    }
+
+    /// Whether what [`Catalog::record`] would do with `obs` now may still change with traffic not
+    /// seen yet: it would be a probe, or an endpoint on an authentication challenge alone (the
+    /// client may turn out to be a scanner). A caller that sees transactions only roughly in
+    /// order holds those back a little.
+    pub fn is_tentative(&self, obs: &Observation, from_scanner: bool) -> bool {
+        let host = obs.endpoint_host();
+        let method: String = obs.method.chars().take(32).collect();
+        if self.admits(&host, &method).is_err() {
+            return false;
+        }
+        let evidence = evidence(obs);
+        match self.route(&host, &method, &obs.normalized_path(), evidence, from_scanner) {
+            Route::Probe => true,
+            Route::New => evidence == Evidence::Challenge,
+            Route::Known(_) => false,
+        }
+    }
+
     /// Records one observation whose stateless part was done already (on another thread);
     /// `None` when a cap kept it out (it is counted as overflow).
-    pub fn record(&mut self, obs: &Observation, prepared: TransactionFacts) -> Option<Recorded> {
+    ///
+    /// A path becomes an endpoint only with evidence that a route exists: a success or redirect
+    /// answer, an authentication challenge under an established prefix, a spec (or pinned)
+    /// template, or a request with no answer on a host never seen answering (a one-way tap).
+    /// Without it (error answers, and everything a `from_scanner` client sends) the request
+    /// counts as a hit of a known route it fits (a 404 for a missing user is a hit of
+    /// `/users/{id}`), or else as a probe of the host: it makes no endpoint and teaches the
+    /// templater nothing.
+    pub fn record(&mut self, obs: &Observation, prepared: TransactionFacts, from_scanner: bool) -> Option<Recorded> {
         let TransactionFacts { resp_ct, resp_schema, shape, req_ct, req_schema, findings } = prepared;
         let host = obs.endpoint_host();
         let method: String = obs.method.chars().take(32).collect();
@@ -550,14 +682,33 @@ impl Catalog {
             self.count_overflow(&host, reason, obs.ts);
             return None;
         }
-        let templated = self.templater.template(&host, obs.path(), shape);
-        for (old, new) in &templated.renames {
-            self.rename(&host, old, new);
+        let evidence = evidence(obs);
+        if evidence != Evidence::Unanswered
+            && self.answering.len() < self.limits.max_hosts
+            && !self.answering.contains(&host)
+        {
+            self.answering.insert(host.clone());
         }
-        add_count(&mut self.observed, 1);
-        if self.observed.is_multiple_of(CONSOLIDATE_EVERY) {
-            self.consolidate();
-        }
+        let path = obs.normalized_path();
+        let templated = match self.route(&host, &method, &path, evidence, from_scanner) {
+            Route::New => {
+                let t = self.templater.template(&host, &path, shape);
+                for (old, new) in &t.renames {
+                    self.rename(&host, old, new);
+                }
+                add_count(&mut self.observed, 1);
+                if self.observed.is_multiple_of(CONSOLIDATE_EVERY) {
+                    self.consolidate();
+                }
+                t
+            }
+            Route::Known(t) => t,
+            Route::Probe => {
+                self.count_probe(&host, &path, obs.ts);
+                let key = EndpointKey { host, method: "*".into(), path: "*".into() };
+                return Some(Recorded { key, findings, probe: Some(path.into_owned()) });
+            }
+        };
         let key = EndpointKey { host: host.clone(), method: method.clone(), path: templated.template.clone() };
         if !self.endpoints.contains_key(&key) {
             let on_host = self.hosts.get(&host).map_or(0, |c| c.endpoints);
@@ -656,7 +807,21 @@ impl Catalog {
                 }
             }
         }
-        Some(Recorded { key, findings })
+        Some(Recorded { key, findings, probe: None })
+    }
+
+    /// Counts a probe of `host` (kept with a few example paths, at most `MAX_PROBE_EXAMPLES`).
+    fn count_probe(&mut self, host: &str, path: &str, ts: i64) {
+        self.count_overflow(host, OverflowReason::Probes, ts);
+        let host = if self.hosts.contains_key(host) { host } else { OTHER_HOSTS };
+        if let Some(record) = self.overflow.get_mut(host) {
+            if record.examples.len() < MAX_PROBE_EXAMPLES {
+                let example = probe_example(path);
+                if !record.examples.contains(&example) {
+                    record.examples.push(example);
+                }
+            }
+        }
     }
 
     /// Folds every endpoint of `host` whose path is `old` or lies under it into `new`.

@@ -735,13 +735,22 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
         let prepared = TransactionFacts::new(obs, &key);
         let attempts = crate::findings::injection_attempts(obs);
         // On the inventory thread.
-        let Some(observed) = catalog.record(obs, prepared) else {
+        let scanner = behavior.is_scanner(obs);
+        let Some(observed) = catalog.record(obs, prepared, scanner) else {
             // Kept out by a cap: counted as overflow, and the caps hold.
             check_caps(&catalog);
             let overflow: u64 = catalog.overflow_totals().values().fold(0, |a, b| a.saturating_add(*b));
             assert!(overflow > 0, "an observation kept out without being counted");
             continue;
         };
+        if let Some(path) = &observed.probe {
+            // A probe made no endpoint; only the scanner detectors see it.
+            assert!(path.starts_with('/') && observed.key.path == "*", "{observed:?}");
+            for a in behavior.observe_probe(obs, &observed.key.host, path) {
+                assert_eq!((a.kind.as_str(), a.path.as_str()), ("scanner", "*"), "{a:?}");
+            }
+            continue;
+        }
         assert!(observed.key.path.starts_with('/'), "template {:?} of {:?}", observed.key.path, obs.target);
         let endpoint = catalog.get(&observed.key);
         assert!(endpoint.is_some(), "the observation's endpoint {:?} is not in the catalog", observed.key);
@@ -785,8 +794,8 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
     let mut again = Catalog::new(settings.template.clone());
     again.load(endpoints);
     for obs in observations.iter().take(8) {
-        if let Some(observed) = again.record(obs, TransactionFacts::new(obs, &key)) {
-            assert!(observed.key.path.starts_with('/'));
+        if let Some(observed) = again.record(obs, TransactionFacts::new(obs, &key), false) {
+            assert!(observed.key.path.starts_with('/') || observed.probe.is_some());
         }
     }
     again.take_changes();
@@ -935,8 +944,8 @@ fn check_spec(spec: &Spec) {
                 response: None,
                 encrypted: false,
             };
-            if let Some(observed) = catalog.record(&obs, TransactionFacts::new(&obs, &MaskKey::default())) {
-                assert!(observed.key.path.starts_with('/'));
+            if let Some(observed) = catalog.record(&obs, TransactionFacts::new(&obs, &MaskKey::default()), false) {
+                assert!(observed.key.path.starts_with('/') || observed.probe.is_some());
             }
         }
     }

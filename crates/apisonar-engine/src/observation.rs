@@ -76,11 +76,43 @@ impl Observation {
         }
     }
 
+    /// The path as a router sees it: dot segments resolved (RFC 3986 section 5.2.4, also when
+    /// written `%2e`), empty segments (`//`) dropped. `/api/v2/../../etc/passwd` is `/etc/passwd`.
+    pub fn normalized_path(&self) -> std::borrow::Cow<'_, str> {
+        normalize_path(self.path())
+    }
+
     /// The query string, if any.
     pub fn query(&self) -> Option<&str> {
         let q = self.target.split_once('?')?.1;
         Some(q.split('#').next().unwrap_or(q))
     }
+}
+
+/// See [`Observation::normalized_path`].
+pub fn normalize_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let dot = |seg: &str| seg.eq_ignore_ascii_case("%2e") || seg == ".";
+    let dotdot = |seg: &str| {
+        let lower = seg.to_ascii_lowercase();
+        matches!(lower.as_str(), ".." | "%2e%2e" | ".%2e" | "%2e.")
+    };
+    let segments: Vec<&str> = path.split('/').collect();
+    let plain = segments.iter().skip(1).all(|s| !s.is_empty() && !dot(s) && !dotdot(s));
+    if plain && path.starts_with('/') {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let mut out: Vec<&str> = Vec::with_capacity(segments.len());
+    for seg in segments {
+        if seg.is_empty() || dot(seg) {
+            continue;
+        }
+        if dotdot(seg) {
+            out.pop();
+            continue;
+        }
+        out.push(seg);
+    }
+    std::borrow::Cow::Owned(format!("/{}", out.join("/")))
 }
 
 #[cfg(test)]
@@ -100,6 +132,22 @@ mod tests {
             request_body_len: 0,
             response: None,
             encrypted: false,
+        }
+    }
+
+    #[test]
+    fn paths_are_normalised_like_a_router_does() {
+        for (raw, want) in [
+            ("/api/v1/users", "/api/v1/users"),
+            ("/", "/"),
+            ("/api//v1///users/", "/api/v1/users"),
+            ("/api/v2/../../../etc/passwd", "/etc/passwd"),
+            ("/api/v2/customers/1/%2e%2e/%2E%2E/x", "/api/v2/x"),
+            ("/a/./b/.%2e/c", "/a/c"),
+            ("/..", "/"),
+            ("*", "/*"),
+        ] {
+            assert_eq!(normalize_path(raw), want, "{raw}");
         }
     }
 

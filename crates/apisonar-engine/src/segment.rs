@@ -18,6 +18,9 @@ pub enum SegmentKind {
     Email,
     /// A long high-entropy token (API keys, opaque ids, base64url).
     Token,
+    /// Free text: characters route names are not made of (spaces, quotes, brackets, `;`, `<`,
+    /// control characters...). Search terms, file names, and attack payloads are values.
+    Text,
     /// An ordinary word or slug: a literal unless cardinality says otherwise.
     Word,
 }
@@ -38,6 +41,7 @@ impl SegmentKind {
             SegmentKind::Date => "date",
             SegmentKind::Email => "email",
             SegmentKind::Token => "token",
+            SegmentKind::Text => "text",
             SegmentKind::Word => "string",
         }
     }
@@ -106,11 +110,19 @@ fn is_token(s: &[u8]) -> bool {
     classes >= 2 && entropy(s) >= 3.5
 }
 
+/// Characters of route names: letters and digits of any script, and `-_.~:@+,`.
+fn is_name_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | ':' | '@' | '+' | ',')
+}
+
 /// Classifies a (percent-decoded) path segment.
 pub fn classify(segment: &str) -> SegmentKind {
     let s = segment.as_bytes();
     if s.is_empty() {
         return SegmentKind::Word;
+    }
+    if !segment.chars().all(is_name_char) {
+        return SegmentKind::Text;
     }
     if s.iter().all(u8::is_ascii_digit) {
         return SegmentKind::Integer;
@@ -168,14 +180,30 @@ mod tests {
         check("my-blog-post-title-about-things", SegmentKind::Word);
         check("export", SegmentKind::Word);
         check("v1", SegmentKind::Word);
+        check("projects:search", SegmentKind::Word);
+        for text in [
+            "admin\" UNION SELECT 1--",
+            "' OR 1=1--",
+            "<script>alert(1)</script>",
+            ";id",
+            "{{7*7}}",
+            "a b",
+            "x/../y",
+            "nul\0",
+        ] {
+            check(text, SegmentKind::Text);
+        }
+        check("café-crème", SegmentKind::Word);
     }
 
     #[test]
     fn multi_byte_characters_anywhere_are_typed_without_panicking() {
         for v in crate::test_values::all() {
-            // Only dates and e-mail addresses have parts whose bytes are not checked.
+            // Only dates and e-mail addresses have parts whose bytes are not checked; symbols
+            // (`€`, `𝄞`) and spaces are not in route names, so those values are text.
             let kind = classify(&v);
-            assert!(matches!(kind, SegmentKind::Word | SegmentKind::Date | SegmentKind::Email), "{v:?}: {kind:?}");
+            let expected = if v.chars().all(is_name_char) { SegmentKind::Word } else { SegmentKind::Text };
+            assert!(matches!(kind, SegmentKind::Date | SegmentKind::Email) || kind == expected, "{v:?}: {kind:?}");
             assert!(!is_version(&v), "{v:?}");
         }
     }

@@ -88,6 +88,8 @@ pub struct Templated {
     pub renames: Vec<(String, String)>,
     /// Why each parameter (and each literal kept beside one) is what it is.
     pub why: Vec<String>,
+    /// The template is a known one (a spec operation or a user's pin).
+    pub known: bool,
 }
 
 /// A compact summary of a successful response's shape, used to tell static siblings apart.
@@ -201,7 +203,7 @@ pub fn split_path(path: &str) -> Vec<&str> {
     path.split('/').filter(|s| !s.is_empty()).collect()
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let mut rest = s.as_bytes();
     let mut out = Vec::with_capacity(rest.len());
     while let Some((&byte, after)) = rest.split_first() {
@@ -216,6 +218,14 @@ fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The literal a parameter after `segments` is named after: the one just before it, skipping
+/// versions (`/users/v1/{user}`, never `{v1}`); none after another parameter or a generic prefix.
+fn name_base(segments: &[String]) -> Option<String> {
+    let literal = segments.iter().rev().find(|s| !is_version(s))?;
+    let generic = ["api", "rest", "service", "services"].contains(&literal.to_ascii_lowercase().as_str());
+    (!literal.starts_with('{') && !generic).then(|| literal.clone())
 }
 
 /// Parameter name from the segment before it: `users` -> `user_id` for ids, `user` for words.
@@ -344,6 +354,70 @@ impl Templater {
         best
     }
 
+    /// The template `path` has under what is known now, without learning anything from it: a
+    /// known template that fits it whole, or a walk of the trie where every segment is a literal
+    /// there or a value of a parameter there. `None` when no route is known for it.
+    pub fn lookup(&self, host: &str, path: &str) -> Option<Templated> {
+        let escaped: Vec<std::borrow::Cow<'_, str>> = split_path(path).into_iter().map(escape_literal).collect();
+        let raw: Vec<&str> = escaped.iter().map(|s| s.as_ref()).collect();
+        if let Some(k) = self.match_known(host, &raw, false) {
+            let params = split_path(&k.text)
+                .iter()
+                .zip(&raw)
+                .filter(|(t, _)| t.starts_with('{'))
+                .map(|(t, s)| (t.trim_matches(|c| c == '{' || c == '}').to_string(), classify(&percent_decode(s))))
+                .collect();
+            return Some(Templated {
+                template: k.text.clone(),
+                params,
+                renames: Vec::new(),
+                why: vec![format!("pinned: {}", k.text)],
+                known: true,
+            });
+        }
+        let (out, params, matched) = self.walk(host, &raw);
+        (matched == raw.len().min(self.config.max_depth)).then(|| Templated {
+            template: join(&out),
+            params,
+            renames: Vec::new(),
+            why: Vec::new(),
+            known: false,
+        })
+    }
+
+    /// Whether the first segment of `path` leads somewhere the trie knows (the path is under a
+    /// prefix that real routes have established).
+    pub fn has_established_prefix(&self, host: &str, path: &str) -> bool {
+        let escaped: Vec<std::borrow::Cow<'_, str>> = split_path(path).into_iter().map(escape_literal).collect();
+        let raw: Vec<&str> = escaped.iter().map(|s| s.as_ref()).collect();
+        raw.len() > 1 && (self.walk(host, &raw).2 >= 1 || self.match_known(host, &raw, true).is_some())
+    }
+
+    /// Follows `raw` down the trie as far as it fits: the template segments so far, the
+    /// parameters with this path's value kinds, and how many segments fitted.
+    fn walk(&self, host: &str, raw: &[&str]) -> (Vec<String>, Vec<(String, SegmentKind)>, usize) {
+        let (mut out, mut params) = (Vec::new(), Vec::new());
+        let Some(mut node) = self.hosts.get(host) else { return (out, params, 0) };
+        for seg in raw.iter().take(self.config.max_depth) {
+            let kind = classify(&percent_decode(seg));
+            if let Some(lit) = node.literals.get(*seg) {
+                out.push((*seg).to_string());
+                node = &lit.node;
+                continue;
+            }
+            match &node.param {
+                Some(p) if kind.is_value() || p.absorbs_words => {
+                    out.push(format!("{{{}}}", p.name));
+                    params.push((p.name.clone(), kind));
+                    node = &p.node;
+                }
+                _ => break,
+            }
+        }
+        let matched = out.len();
+        (out, params, matched)
+    }
+
     /// Templates one request path (no query string) seen on `host`; `shape` summarises a
     /// successful response (None for errors or no response).
     pub fn template(&mut self, host: &str, path: &str, shape: Option<Shape>) -> Templated {
@@ -363,7 +437,7 @@ impl Templater {
                 why.push("matches a known template".to_string());
             }
             why.insert(0, format!("pinned: {}", k.text));
-            return Templated { template: k.text.clone(), params, renames: Vec::new(), why };
+            return Templated { template: k.text.clone(), params, renames: Vec::new(), why, known: true };
         }
         let config = self.config.clone();
         // A known template that fits the start of the path fixes that part; the rest is
@@ -405,7 +479,7 @@ impl Templater {
             let shape = if depth.checked_add(1) == Some(depth_limit) { shape } else { None };
             let decoded = percent_decode(raw);
             let kind = classify(&decoded);
-            let previous = out_segments.last().filter(|p| !p.starts_with('{')).cloned();
+            let previous = name_base(&out_segments);
             let taken: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
             let use_param = if kind.is_value() {
                 !node.pinned.contains(*raw)
@@ -488,7 +562,7 @@ impl Templater {
             let Some(lit) = node.literals.get_mut(*raw) else { break };
             node = &mut lit.node;
         }
-        Templated { template: join(&out_segments), params, renames, why }
+        Templated { template: join(&out_segments), params, renames, why, known: false }
     }
 }
 
@@ -622,7 +696,7 @@ fn consolidate_node(node: &mut Node, prefix: &mut Vec<String>, taken: &[String],
     if group.is_empty() {
         return;
     }
-    let previous = prefix.last().filter(|p| !p.starts_with('{')).cloned();
+    let previous = name_base(prefix);
     let kinds = BTreeSet::from([SegmentKind::Word]);
     let param = node
         .param

@@ -81,6 +81,6 @@ pub trait Observe {
 
 impl Observe for crate::Catalog {
     fn observe(&mut self, o: &crate::Observation) -> Option<crate::Recorded> {
-        self.record(o, crate::catalog::TransactionFacts::new(o, &crate::sensitive::MaskKey::default()))
+        self.record(o, crate::catalog::TransactionFacts::new(o, &crate::sensitive::MaskKey::default()), false)
     }
 }

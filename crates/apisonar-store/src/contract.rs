@@ -279,7 +279,7 @@ fn with_traffic(obs: &mut Observation, i: i64, x: u64) {
 fn model(store: &dyn Store, seed: u64, traffic: bool) {
     let mut catalog = Catalog::new(TemplateConfig { word_threshold: 3, ..TemplateConfig::default() });
     for (i, obs) in model_observations(seed, traffic).iter().enumerate() {
-        catalog.record(obs, apisonar_engine::catalog::TransactionFacts::new(obs, &Default::default()));
+        catalog.record(obs, apisonar_engine::catalog::TransactionFacts::new(obs, &Default::default()), false);
         if i % 17 == 0 {
             store.apply(&catalog.take_changes()).unwrap_or_else(|e| panic!("{e}"));
         }

@@ -53,11 +53,10 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     let files =
         results.into_iter().map(|(path, result)| FileReport::from_result(path.display().to_string(), result)).collect();
     events.outputs.finish()?;
-    let overflow = events.core.as_ref().map(|c| c.stats().overflow).unwrap_or_default();
-    let endpoints = events.core.take().map(|c| c.finish()).transpose().context("cannot write the inventory")?;
+    let core_stats = events.core.take().map(|c| c.finish()).transpose().context("cannot write the inventory")?;
     let mut summary = Summary::new(files, &events.stats, started.elapsed().as_secs_f64());
-    summary.endpoints = endpoints;
-    summary.overflow = crate::summary::overflow_map(&overflow);
+    summary.endpoints = core_stats.as_ref().map(|c| c.endpoints);
+    summary.overflow = core_stats.map(|c| crate::summary::overflow_map(&c.overflow)).unwrap_or_default();
     // With one worker the CPU split says nothing new (and summaries stay comparable run to run).
     if args.workers > 1 {
         summary.threads = telemetry.thread_cpu();

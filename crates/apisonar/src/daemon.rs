@@ -279,18 +279,17 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         }
     });
     events.outputs.finish()?;
-    let overflow = events.core.as_ref().map(|c| c.stats().overflow).unwrap_or_default();
-    if let Some(core) = &events.core {
-        publish(&telemetry, &core.stats());
+    let core_stats = events.core.take().map(|c| c.finish()).transpose().context("cannot write the inventory")?;
+    if let Some(stats) = &core_stats {
+        publish(&telemetry, stats);
     }
-    let endpoints = events.core.take().map(|c| c.finish()).transpose().context("cannot write the inventory")?;
     let stats = events.stats;
     let files: Vec<FileReport> =
         results.into_iter().map(|(path, result)| FileReport::from_result(path.display().to_string(), result)).collect();
     let input_errors = files.iter().filter(|f| f.error.is_some()).count();
     let mut summary = Summary::new(files, &stats, started.elapsed().as_secs_f64());
-    summary.endpoints = endpoints;
-    summary.overflow = crate::summary::overflow_map(&overflow);
+    summary.endpoints = core_stats.as_ref().map(|c| c.endpoints);
+    summary.overflow = core_stats.map(|c| crate::summary::overflow_map(&c.overflow)).unwrap_or_default();
     summary.interrupted = crate::capture::stopped();
     summary.capture = Some(telemetry.totals());
     summary.threads = telemetry.thread_cpu();

@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use anyhow::{Context, Result};
+use apisonar_engine::OverflowReason;
 use apisonar_store::{SledOptions, SledStore, Store};
 
 use crate::cli::{InventoryArgs, ListFormat};
@@ -54,16 +55,24 @@ pub fn run(args: &InventoryArgs) -> Result<u8> {
             overflow.retain(|o| args.host.as_ref().is_none_or(|h| o.host.eq_ignore_ascii_case(h)));
             overflow.sort_by_key(|o| std::cmp::Reverse(o.total()));
             for o in &overflow {
-                let reasons: Vec<String> = o.counts.iter().map(|(r, n)| format!("{} {n}", r.as_str())).collect();
-                let host =
-                    if o.host == apisonar_engine::catalog::OTHER_HOSTS { "(hosts over the cap)" } else { &o.host };
-                writeln!(
-                    out,
-                    "not catalogued on {}: {} ({}; over the [inventory] caps)",
-                    shown(host),
-                    o.total(),
-                    reasons.join(", ")
-                )?;
+                let reasons: Vec<String> = o
+                    .counts
+                    .iter()
+                    .map(|(r, n)| match r {
+                        OverflowReason::Probes if !o.examples.is_empty() => {
+                            let examples: Vec<String> = o.examples.iter().map(|e| shown(e).into_owned()).collect();
+                            format!("probes {n} (no route answered; e.g. {})", examples.join(" "))
+                        }
+                        OverflowReason::Probes => format!("probes {n} (no route answered)"),
+                        _ => format!("{} {n} (over the [inventory] caps)", r.as_str()),
+                    })
+                    .collect();
+                let host = if o.host == apisonar_engine::catalog::OTHER_HOSTS {
+                    "(hosts not in the inventory)"
+                } else {
+                    &o.host
+                };
+                writeln!(out, "not catalogued on {}: {} requests: {}", shown(host), o.total(), reasons.join("; "))?;
             }
         }
     }

@@ -55,7 +55,7 @@ pub struct Summary {
     /// Endpoints in the inventory after this run (with `--db`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<usize>,
-    /// Traffic the inventory's caps kept out in this run, by cap (with `--db`).
+    /// Traffic kept out of the inventory in this run, by reason: probes, or a cap (with `--db`).
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
     pub overflow: serde_json::Map<String, serde_json::Value>,
     /// Live capture counters: frames, drops by reason, limit hits, memory (`run` only).
@@ -144,8 +144,15 @@ impl Summary {
         if let Some(n) = self.endpoints {
             writeln!(w, "endpoints     {n} in the inventory")?;
         }
-        if !self.overflow.is_empty() {
-            writeln!(w, "overflow      {} (not catalogued: over the [inventory] caps)", list(&self.overflow))?;
+        let mut capped = self.overflow.clone();
+        if let Some(probes) = capped.remove(apisonar_engine::OverflowReason::Probes.as_str()) {
+            writeln!(
+                w,
+                "probes        {probes} requests no route answered (not catalogued; `inventory` lists examples)"
+            )?;
+        }
+        if !capped.is_empty() {
+            writeln!(w, "overflow      {} (not catalogued: over the [inventory] caps)", list(&capped))?;
         }
         if let Some(c) = &self.capture {
             writeln!(

@@ -203,9 +203,28 @@ fn retention_deletes_endpoints_and_alerts_not_seen_for_the_period() {
     core.write();
     // Both raised a cleartext password alert; retention keeps what was seen in the last 5 days.
     assert_eq!(core.retain(5), 1);
-    assert_eq!(core.finish().unwrap(), 1);
+    assert_eq!(core.finish().unwrap().endpoints, 1);
     let paths: Vec<String> = store.endpoints().unwrap().into_iter().map(|e| e.path).collect();
     assert_eq!(paths, ["/new"]);
     let alerts = store.alerts().unwrap();
     assert_eq!(alerts.iter().map(|a| a.path.as_str()).collect::<Vec<_>>(), ["/new"], "{alerts:?}");
+}
+
+#[test]
+fn an_error_answer_handed_over_before_its_route_is_established_still_counts_there() {
+    let store = Arc::new(MemoryStore::default());
+    let mut core = open(&store, None);
+    // Another worker's batch with the 200s comes after the batch with the 404.
+    core.apply(transaction(&core, "GET", "/users/999", 404, DAY));
+    core.apply(transaction(&core, "GET", "/.env", 404, DAY));
+    core.apply(transaction(&core, "GET", "/users/1", 200, DAY + 1));
+    core.apply(transaction(&core, "GET", "/users/2", 200, DAY + 2));
+    let stats = core.finish().unwrap();
+    assert_eq!((stats.endpoints, stats.overflow.get(&OverflowReason::Probes)), (1, Some(&1)));
+    let endpoints = store.endpoints().unwrap();
+    let hits: Vec<(String, u64)> = endpoints.into_iter().map(|e| (e.path, e.hits)).collect();
+    assert_eq!(hits, [("/users/{user_id}".to_string(), 3)]);
+    let probes: u64 =
+        store.overflow().unwrap().iter().map(|o| o.counts.get(&OverflowReason::Probes).copied().unwrap_or(0)).sum();
+    assert_eq!(probes, 1, "only /.env was a probe");
 }

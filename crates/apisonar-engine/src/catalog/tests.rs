@@ -1,5 +1,6 @@
-//! The inventory's caps: hosts, endpoints per host and methods per host stay within their
-//! limits, traffic over them is counted per host, and retention deletes old endpoints.
+//! The inventory: what makes an endpoint (evidence, probes), and its caps: hosts, endpoints per
+//! host and methods per host stay within their limits, traffic over them is counted per host, and
+//! retention deletes old endpoints.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
@@ -90,4 +91,136 @@ fn merged_templates_free_their_slots_and_retention_deletes_old_endpoints() {
     assert!(c.observe(&obs("a.test", "GET", "/metrics", 40)).is_some());
     assert!(c.observe(&obs("a.test", "GET", "/ready", 40)).is_some());
     assert!(c.observe(&obs("a.test", "GET", "/live", 40)).is_none());
+}
+
+fn answered(host: &str, method: &str, target: &str, status: u16) -> Observation {
+    let mut o = obs(host, method, target, 1);
+    if let Some(r) = o.response.as_mut() {
+        r.status = status;
+    }
+    o
+}
+
+fn paths(c: &Catalog) -> BTreeSet<String> {
+    c.endpoints().map(|e| format!("{} {}", e.method, e.path)).collect()
+}
+
+#[test]
+fn error_answers_on_unknown_paths_are_probes_and_make_no_endpoint() {
+    let mut c = Catalog::new(TemplateConfig::default());
+    for path in ["/.git/config", "/wp-login.php", "/admin/backup.zip", "/api/v9/x"] {
+        let r = c.observe(&answered("a.test", "GET", path, 404)).unwrap();
+        assert_eq!(r.probe.as_deref(), Some(path));
+        assert_eq!((r.key.method.as_str(), r.key.path.as_str()), ("*", "*"));
+    }
+    for status in [400, 405, 422, 500] {
+        assert!(c.observe(&answered("a.test", "POST", "/nothing", status)).unwrap().probe.is_some());
+    }
+    assert!(c.is_empty(), "{:?}", paths(&c));
+    let changes = c.take_changes();
+    let probes = changes.overflow.iter().find(|o| o.host == OTHER_HOSTS).unwrap();
+    assert_eq!(probes.counts[&OverflowReason::Probes], 8);
+    assert!(probes.examples.iter().any(|e| e == "/.git/config"), "{:?}", probes.examples);
+}
+
+#[test]
+fn an_established_route_counts_its_error_answers() {
+    let mut c = Catalog::new(TemplateConfig::default());
+    for id in 1..=3 {
+        c.observe(&answered("a.test", "GET", &format!("/users/{id}"), 200));
+    }
+    let missing = c.observe(&answered("a.test", "GET", "/users/999", 404)).unwrap();
+    assert_eq!((missing.key.path.as_str(), missing.probe.as_deref()), ("/users/{user_id}", None));
+    // Another method on the same path has no route of its own yet: a probe.
+    assert!(c.observe(&answered("a.test", "DELETE", "/users/4", 405)).unwrap().probe.is_some());
+    assert_eq!(c.endpoints().next().unwrap().hits, 4);
+    assert_eq!(paths(&c), BTreeSet::from(["GET /users/{user_id}".to_string()]));
+}
+
+#[test]
+fn challenges_make_endpoints_only_under_an_established_prefix() {
+    let mut c = Catalog::new(TemplateConfig::default());
+    c.observe(&answered("a.test", "GET", "/api/items", 200));
+    assert!(c.observe(&answered("a.test", "GET", "/api/admin", 401)).unwrap().probe.is_none());
+    assert!(c.observe(&answered("a.test", "GET", "/internal/admin", 403)).unwrap().probe.is_some());
+    assert!(c.observe(&answered("a.test", "GET", "/secret", 401)).unwrap().probe.is_some());
+    assert_eq!(paths(&c), BTreeSet::from(["GET /api/admin".to_string(), "GET /api/items".to_string()]));
+}
+
+#[test]
+fn scanners_make_no_endpoints_except_documented_ones() {
+    let mut c = Catalog::new(TemplateConfig::default());
+    c.pin_all(Some("a.test"), &["/v1/orders/{order}".to_string()]);
+    let facts = |o: &Observation| TransactionFacts::new(o, &crate::sensitive::MaskKey::default());
+    let probe = answered("a.test", "GET", "/admin", 200);
+    assert!(c.record(&probe, facts(&probe), true).unwrap().probe.is_some(), "a scanner's 200 is no evidence");
+    let documented = answered("a.test", "GET", "/v1/orders/7", 404);
+    assert_eq!(c.record(&documented, facts(&documented), true).unwrap().key.path, "/v1/orders/{order}");
+    // A known endpoint counts a scanner's hits too.
+    assert!(c.record(&documented, facts(&documented), true).unwrap().probe.is_none());
+    assert_eq!(paths(&c), BTreeSet::from(["GET /v1/orders/{order}".to_string()]));
+}
+
+#[test]
+fn unanswered_requests_are_evidence_only_on_hosts_that_never_answer() {
+    let mut c = Catalog::new(TemplateConfig::default());
+    let mut one_way = obs("tap.test", "GET", "/orders", 1);
+    one_way.response = None;
+    assert!(c.observe(&one_way).unwrap().probe.is_none(), "a one-way tap still builds an inventory");
+    c.observe(&answered("b.test", "GET", "/items", 200));
+    let mut lost = obs("b.test", "GET", "/.env", 1);
+    lost.response = None;
+    assert!(c.observe(&lost).unwrap().probe.is_some(), "a host that answers must answer");
+    assert_eq!(paths(&c).len(), 2);
+}
+
+#[test]
+fn probes_do_not_shape_templates_and_paths_are_normalised() {
+    let mut c = Catalog::new(TemplateConfig::default());
+    for (path, status) in
+        [("/api/v2/products/1", 200), ("/api/v2/products/2", 200), ("/api/v2/customers/3/addresses", 200)]
+    {
+        c.observe(&answered("a.test", "GET", path, status));
+    }
+    for word in ["admin", "backup", "config", "test", "old", "debug", "private", "tmp", "logs", "data", "x1", "x2"] {
+        c.observe(&answered("a.test", "GET", &format!("/api/{word}"), 404));
+        c.observe(&answered("a.test", "GET", &format!("/api/v2/{word}/1"), 404));
+    }
+    let traversal = c.observe(&answered("a.test", "GET", "/api/v2/customers/3/../../../../etc/passwd", 404)).unwrap();
+    assert_eq!(traversal.probe.as_deref(), Some("/etc/passwd"));
+    let dotted = c.observe(&answered("a.test", "GET", "/api/v2/./products//%2e%2e/products/5", 200)).unwrap();
+    assert_eq!(dotted.key.path, "/api/v2/products/{product_id}");
+    assert_eq!(
+        paths(&c),
+        BTreeSet::from([
+            "GET /api/v2/customers/{customer_id}/addresses".to_string(),
+            "GET /api/v2/products/{product_id}".to_string(),
+        ])
+    );
+}
+
+#[test]
+fn probe_examples_keep_no_secrets_and_are_bounded() {
+    let mut c = Catalog::new(TemplateConfig::default());
+    let token = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+    for path in [
+        format!("/reset/{token}"),
+        "/users/alice@example.com/delete".to_string(),
+        "/pay/4111111111111111".to_string(),
+        format!("/{}", "a".repeat(500)),
+    ] {
+        c.observe(&answered("a.test", "GET", &path, 404));
+    }
+    for i in 0..20 {
+        c.observe(&answered("a.test", "GET", &format!("/wordlist-{i}"), 404));
+    }
+    let changes = c.take_changes();
+    let examples = &changes.overflow[0].examples;
+    assert_eq!(examples.len(), MAX_PROBE_EXAMPLES);
+    let text = examples.join(" ");
+    for secret in [token, "alice@example.com", "4111111111111111"] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    assert!(text.contains("/reset/{") && text.contains("/users/{email}/delete"), "{text}");
+    assert!(examples.iter().all(|e| e.chars().count() <= 120), "{examples:?}");
 }

@@ -245,7 +245,8 @@ fn multi_byte_characters_anywhere_in_a_path_are_templated_without_panicking() {
 
 #[test]
 fn braces_and_controls_in_literal_segments_are_escaped() {
-    check(&[ok("/files/{x}"), ok("/a b/c}")], &["/files/%7Bx%7D", "/a%20b/c%7D"]);
+    // Braces, spaces and controls are not in route names: such segments are values.
+    check(&[ok("/files/{x}"), ok("/a b/c}")], &["/files/{file}", "/{param}/{param2}"]);
     assert_eq!(escape_literal("plain-segment_1"), "plain-segment_1");
     assert_eq!(escape_literal("é{\u{7}"), "é%7B%07");
     // Every template the templater gives has braces only around parameter names.
@@ -296,4 +297,31 @@ fn a_host_trie_stops_growing_at_its_node_budget() {
     // A segment too long to be a name is a value.
     let long = "a".repeat(MAX_LITERAL_BYTES + 1);
     assert!(t.template("third", &format!("/x/{long}"), None).template.starts_with("/x/{"));
+}
+
+#[test]
+fn parameters_are_never_named_after_versions_or_generic_prefixes() {
+    check(&[ok("/users/v1/42")], &["/users/v1/{user_id}"]);
+    check(&[ok("/api/v2/7/orders")], &["/api/v2/{id}/orders"]);
+    check(&[ok("/v1/5")], &["/v1/{id}"]);
+}
+
+#[test]
+fn lookup_finds_known_routes_without_learning() {
+    let mut t = Templater::new(TemplateConfig::default());
+    t.template("h", "/users/1", Some(1));
+    t.template("h", "/users/2/orders", Some(1));
+    let hit = t.lookup("h", "/users/999").map(|x| x.template);
+    assert_eq!(hit.as_deref(), Some("/users/{user_id}"));
+    // A SQL injection in the id position is a value of the id: it targets that route.
+    let attack = t.lookup("h", "/users/1%27%20OR%201%3D1--").map(|x| x.template);
+    assert_eq!(attack.as_deref(), Some("/users/{user_id}"));
+    assert_eq!(t.lookup("h", "/users/export").map(|x| x.template), None, "a new word is no known route");
+    assert_eq!(t.lookup("h", "/.git/config").map(|x| x.template), None);
+    assert_eq!(t.lookup("other", "/users/1").map(|x| x.template), None);
+    // Nothing was learnt: a lookup of an unknown path leaves no trace.
+    assert_eq!(t.lookup("h", "/.git/config").map(|x| x.template), None);
+    assert!(t.has_established_prefix("h", "/users/export"));
+    assert!(!t.has_established_prefix("h", "/admin/panel"));
+    assert!(!t.has_established_prefix("h", "/users"), "a one-segment path has no prefix");
 }

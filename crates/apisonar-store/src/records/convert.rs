@@ -639,12 +639,13 @@ impl From<TlsCertificateRecord> for TlsCertificate {
 
 impl From<&Overflow> for OverflowRecord {
     fn from(o: &Overflow) -> Self {
-        let Overflow { host, counts, first_seen, last_seen } = o;
+        let Overflow { host, counts, first_seen, last_seen, examples } = o;
         OverflowRecord {
             host: host.clone(),
             counts: counts.iter().map(|(r, n)| (OverflowReasonRecord::from(*r), *n)).collect(),
             first_seen: *first_seen,
             last_seen: *last_seen,
+            examples: examples.clone(),
         }
     }
 }
@@ -656,6 +657,7 @@ impl From<OverflowRecord> for Overflow {
             counts: r.counts.into_iter().map(|(reason, n)| (OverflowReason::from(reason), n)).collect(),
             first_seen: r.first_seen,
             last_seen: r.last_seen,
+            examples: r.examples,
         }
     }
 }
@@ -668,6 +670,7 @@ impl From<OverflowReason> for OverflowReasonRecord {
             OverflowReason::Methods => OverflowReasonRecord::Methods,
             OverflowReason::TlsHosts => OverflowReasonRecord::TlsHosts,
             OverflowReason::Alerts => OverflowReasonRecord::Alerts,
+            OverflowReason::Probes => OverflowReasonRecord::Probes,
         }
     }
 }
@@ -680,6 +683,7 @@ impl From<OverflowReasonRecord> for OverflowReason {
             OverflowReasonRecord::Methods => OverflowReason::Methods,
             OverflowReasonRecord::TlsHosts => OverflowReason::TlsHosts,
             OverflowReasonRecord::Alerts => OverflowReason::Alerts,
+            OverflowReasonRecord::Probes => OverflowReason::Probes,
         }
     }
 }

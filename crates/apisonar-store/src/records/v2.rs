@@ -278,6 +278,9 @@ pub(crate) struct OverflowRecord {
     pub counts: BTreeMap<OverflowReasonRecord, u64>,
     pub first_seen: i64,
     pub last_seen: i64,
+    /// Probed paths kept as examples.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -288,6 +291,7 @@ pub(crate) enum OverflowReasonRecord {
     Methods,
     TlsHosts,
     Alerts,
+    Probes,
 }
 
 /// A template pinned by a user; no host: every host.

@@ -248,7 +248,7 @@ fn a_model_runs_catalog_round_trips() {
         let mut catalog = Catalog::new(TemplateConfig { word_threshold: 3, ..TemplateConfig::default() });
         for obs in crate::contract::model_observations(seed, true) {
             let facts = apisonar_engine::catalog::TransactionFacts::new(&obs, &Default::default());
-            catalog.record(&obs, facts);
+            catalog.record(&obs, facts, false);
         }
         for e in catalog.endpoints() {
             round_trips(e);
