@@ -46,6 +46,16 @@ const fmt = new Intl.NumberFormat();
 const num = (n) => fmt.format(n || 0);
 const pct = (x) => (100 * (x || 0)).toFixed(1) + " %";
 const when = (s) => (s ? s.replace("T", " ").replace(/\.\d+Z$/, "Z") : "–");
+// First and last seen of an inventory row: null for an orphan (documented, never seen).
+const seenAt = (s) => (s ? when(s) : "never");
+
+// How an inventory row's traffic travelled: none for an orphan; a TLS-only row is sessions to a
+// server name with no HTTP seen, not an endpoint.
+function transport(e) {
+  if (e.encrypted === null) return badge("never seen", "none");
+  if (e.tls_only) return badge("TLS only (no HTTP seen)", "tls-only");
+  return e.cleartext_hits > 0 ? badge("cleartext", "bad") : badge("TLS", "ok");
+}
 
 function badge(text, kind) {
   return h("span", { class: "badge " + (kind || text) }, text);
@@ -185,6 +195,7 @@ async function inventory() {
   const [page, hosts] = await Promise.all([api("/endpoints?" + p.toString()), api("/hosts")]);
   const change = (name) => (e) => { p.set(name, e.target.value); p.delete("page"); go("#/inventory", p); };
   const search = h("input", { type: "search", id: "f-q", name: "q", value: p.get("q") || "", placeholder: "host or path", "aria-label": "Search" });
+  const since = p.get("since");
   const rows = page.items.map((e) => {
     const link = "#/endpoint/" + e.id;
     return h("tr", { tabindex: 0, "data-href": link, onkeydown: (ev) => { if (ev.key === "Enter") location.hash = link; } },
@@ -194,9 +205,10 @@ async function inventory() {
       h("td", {}, badge(e.state)),
       h("td", { class: "num" }, num(e.hits)),
       h("td", {}, e.auth.length ? e.auth.join(", ") : "none"),
-      h("td", {}, e.cleartext_hits > 0 ? badge("cleartext", "bad") : badge("TLS", "ok")),
+      h("td", {}, transport(e)),
       h("td", {}, e.sensitive.join(", ")),
-      h("td", {}, when(e.last_seen)));
+      h("td", {}, seenAt(e.last_seen)),
+      since ? h("td", { class: "new" }, (e.new || []).join(", ")) : null);
   });
   show(
     h("h1", {}, "Inventory"),
@@ -205,16 +217,19 @@ async function inventory() {
       select("host", "Host", [["", "all"], ...hosts.map((x) => [x.host, x.host])], p.get("host"), change("host")),
       select("state", "State", [["", "all"], ...["documented", "shadow", "zombie", "orphan", "undocumented"].map((s) => [s, s])], p.get("state"), change("state")),
       select("auth", "Auth", [["", "any"], ["none", "none"], ["basic", "basic"], ["bearer", "bearer"], ["jwt", "jwt"], ["api_key", "api key"], ["session_cookie", "session cookie"]], p.get("auth"), change("auth")),
-      select("encrypted", "Encrypted", [["", "any"], ["true", "TLS only"], ["false", "cleartext seen"]], p.get("encrypted"), change("encrypted")),
-      select("sensitive", "Sensitive data", [["", "any"], ["true", "yes"], ["false", "no"]], p.get("sensitive"), change("sensitive"))),
+      select("encrypted", "Encrypted", [["", "any"], ["true", "all over TLS"], ["false", "cleartext seen"]], p.get("encrypted"), change("encrypted")),
+      select("sensitive", "Sensitive data", [["", "any"], ["true", "yes"], ["false", "no"]], p.get("sensitive"), change("sensitive")),
+      // Counted back from the newest traffic in the store (under live capture, now).
+      select("since", "New since", [["", "any time"], ["1h", "last hour"], ["24h", "last 24 h"], ["7d", "last 7 days"]], since, change("since"))),
     h("table", { class: "data" },
-      h("caption", {}, `${num(page.total)} endpoints`),
+      h("caption", {}, since ? `${num(page.total)} endpoints new or with something new` : `${num(page.total)} endpoints`),
       h("thead", {}, h("tr", {},
         sortHeader("#/inventory", p, "host", "Host"), sortHeader("#/inventory", p, "method", "Method"),
         sortHeader("#/inventory", p, "path", "Path"), sortHeader("#/inventory", p, "state", "State"),
         sortHeader("#/inventory", p, "hits", "Hits"), h("th", { scope: "col" }, "Auth"),
         h("th", { scope: "col" }, "Transport"), h("th", { scope: "col" }, "Sensitive"),
-        sortHeader("#/inventory", p, "last_seen", "Last seen"))),
+        sortHeader("#/inventory", p, "last_seen", "Last seen"),
+        since ? h("th", { scope: "col" }, "New") : null)),
       h("tbody", {}, rows)),
     pager("#/inventory", p, page));
 }
@@ -233,19 +248,22 @@ async function endpoint(id) {
   const e = await api("/endpoints/" + encodeURIComponent(id));
   const us = (v) => (v === null || v === undefined ? "–" : (v / 1000).toFixed(1) + " ms");
   const sensitive = Object.entries(e.sensitive || {}).map(([where, f]) =>
-    [where, Object.entries(f.classes).map(([c, n]) => `${c} (${num(n)})`).join(", "), h("code", {}, f.mask)]);
+    [where, Object.entries(f.classes).map(([c, n]) => `${c} (${num(n)}, first ${when((f.first_seen || {})[c])})`).join(", "), h("code", {}, f.mask)]);
+  const transportText = e.encrypted === null ? "none: never seen"
+    : e.tls_only ? "TLS only (no HTTP seen): encrypted sessions to this server name; no endpoint behind them is known"
+    : e.cleartext_hits > 0 ? `${num(e.cleartext_hits)} requests in cleartext` : "all requests over TLS";
   const drift = e.drift ? Object.entries(e.drift).filter(([, v]) => Array.isArray(v) ? v.length : v) : [];
   show(
     h("p", {}, h("a", { href: "#/inventory" }, "← Inventory")),
     h("h1", {}, h("code", {}, e.method), " ", e.path),
     kv([["Host", e.host], ["State", badge(e.state)], ["Why this state", e.state_reason], ["Spec", e.spec], ["Operation", e.operation],
-      ["Hits", num(e.hits)], ["Clients", num(e.clients)], ["First seen", when(e.first_seen)], ["Last seen", when(e.last_seen)],
+      ["Hits", num(e.hits)], ["Clients", num(e.clients)], ["First seen", seenAt(e.first_seen)], ["Last seen", seenAt(e.last_seen)],
       ["Auth", e.auth.length ? e.auth.join(", ") : "none"],
-      ["Transport", e.cleartext_hits > 0 ? `${num(e.cleartext_hits)} requests in cleartext` : "TLS only"],
+      ["Transport", transportText],
       ["Latency", `p50 ${us(e.latency.p50_us)}, p95 ${us(e.latency.p95_us)}, p99 ${us(e.latency.p99_us)}`]]),
     h("h2", {}, "Why it was templated so"),
     (e.why || []).length ? h("ul", {}, e.why.map((w) => h("li", {}, w))) : h("p", { class: "muted" }, "Literal path: no segment was turned into a parameter."),
-    h("h2", {}, "Parameters"), e.params.length ? table(["Name", "In", "Type", "Seen"], e.params.map((x) => [x.name, x.in, x.type, num(x.count)])) : h("p", { class: "muted" }, "None."),
+    h("h2", {}, "Parameters"), e.params.length ? table(["Name", "In", "Type", "Seen", "First seen"], e.params.map((x) => [x.name, x.in, x.type, num(x.count), when(x.first_seen)])) : h("p", { class: "muted" }, "None."),
     h("h2", {}, "Status codes"), table(["Status", "Count"], Object.entries(e.status_codes).map(([s, n]) => [s, num(n)])),
     h("h2", {}, "Sensitive data (masked)"), sensitive.length ? table(["Where", "Classes", "Mask"], sensitive) : h("p", { class: "muted" }, "None seen."),
     drift.length ? [h("h2", {}, "Drift from the spec"), kv(drift.map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : String(v)]))] : null,
@@ -263,7 +281,7 @@ async function alerts() {
     const link = "#/alert/" + a.id;
     return h("tr", { tabindex: 0, onkeydown: (ev) => { if (ev.key === "Enter") location.hash = link; } },
       h("td", {}, badge(a.severity)), h("td", {}, h("a", { href: link }, a.title)), h("td", {}, a.kind + (a.subtype ? " / " + a.subtype : "")),
-      h("td", {}, `${a.method} ${a.host}${a.path}`), h("td", {}, a.client || "–"), h("td", { class: "num" }, num(a.count)),
+      h("td", {}, `${a.method} ${a.host}${a.path}`), h("td", {}, clientsOf(a)), h("td", { class: "num" }, num(a.count)),
       h("td", {}, badge(a.state)), h("td", {}, when(a.last_seen)));
   });
   show(
@@ -273,9 +291,15 @@ async function alerts() {
       select("severity", "Severity", [["", "all"], ...["critical", "high", "medium", "low", "info"].map((s) => [s, s])], p.get("severity"), change("severity")),
       select("kind", "Kind", [["", "all"], ...["cleartext_credentials", "cleartext_sensitive_data", "sensitive_data_exposure", "shadow_api", "zombie_api", "injection_attempt", "enumeration", "brute_force", "bola", "scanner", "rate_anomaly", "error_spike", "weak_tls"].map((k) => [k, k])], p.get("kind"), change("kind"))),
     h("table", { class: "data" }, h("caption", {}, `${num(page.total)} alerts`),
-      h("thead", {}, h("tr", {}, ["Severity", "Title", "Kind", "Endpoint", "Client", "Count", "State", "Last seen"].map((t) => h("th", { scope: "col" }, t)))),
+      h("thead", {}, h("tr", {}, ["Severity", "Title", "Kind", "Endpoint", "Clients", "Count", "State", "Last seen"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, rows)),
     pager("#/alerts", p, page));
+}
+
+// An alert about one client names it; one about an endpoint says how many clients it groups.
+function clientsOf(a) {
+  if (a.client) return a.client === "*" ? "many (past the per-alert limit)" : a.client;
+  return a.clients === 1 && a.top_clients.length ? a.top_clients[0].client : `${num(a.clients)} clients`;
 }
 
 async function alert(id) {
@@ -290,9 +314,13 @@ async function alert(id) {
     h("p", {}, h("a", { href: "#/alerts" }, "← Alerts")),
     h("h1", {}, a.title),
     kv([["Severity", badge(a.severity)], ["State", badge(a.state)], ["Kind", a.kind + (a.subtype ? " / " + a.subtype : "")],
-      ["Endpoint", `${a.method} ${a.host}${a.path}`], ["Client", a.client || "–"], ["Occurrences", num(a.count)],
+      ["Endpoint", `${a.method} ${a.host}${a.path}`], ["Clients", clientsOf(a)], ["Occurrences", num(a.count)],
       ["First seen", when(a.first_seen)], ["Last seen", when(a.last_seen)]]),
-    h("h2", {}, "Evidence (masked)"), h("pre", {}, a.evidence),
+    a.top_clients.length > 1 ? [h("h2", {}, "Top clients"),
+      table(["Client", "Occurrences"], a.top_clients.map((c) => [c.client, num(c.count)]))] : null,
+    h("h2", {}, "Evidence (masked)"), h("pre", { id: "evidence" }, a.evidence),
+    a.samples.length > 1 ? [h("h2", {}, "Other occurrences (masked)"),
+      h("ul", { class: "samples" }, a.samples.filter((x) => x !== a.evidence).map((x) => h("li", {}, h("code", {}, x))))] : null,
     h("div", { class: "actions" },
       h("button", { type: "button", id: "ack", disabled: a.state !== "open", onclick: act("ack") }, "Acknowledge"),
       h("button", { type: "button", id: "resolve", disabled: a.state === "resolved", onclick: act("resolve") }, "Resolve")));

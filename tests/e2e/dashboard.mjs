@@ -70,6 +70,28 @@ try {
   await page.waitForFunction(() => location.hash.includes("sort=hits"));
   await page.waitForSelector("th[aria-sort=ascending]");
 
+  // Orphans (documented, never seen): last seen "never" and no transport, in the list and detail.
+  await page.goto(base + "/#/inventory?state=orphan");
+  await page.waitForSelector("table.data tbody tr .badge.orphan");
+  seen.orphan_rows = await page.locator("table.data tbody tr").count();
+  seen.orphan_transport = await page.locator("table.data tbody tr td:nth-child(7)").allTextContents();
+  seen.orphan_last_seen = await page.locator("table.data tbody tr td:nth-child(9)").allTextContents();
+  await page.click("table.data tbody tr a");
+  await page.waitForSelector("h1 code");
+  seen.orphan_detail = await page.evaluate(() =>
+    Object.fromEntries([...document.querySelectorAll("dl.kv dt")].map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
+
+  // What is new: the "New since" filter, with a column saying what.
+  await page.goto(base + "/#/inventory");
+  await page.waitForSelector("table.data tbody tr");
+  await page.selectOption("#f-since", "1h");
+  await page.waitForFunction(() => location.hash.includes("since=1h"));
+  await page.waitForSelector("table.data tbody td.new");
+  seen.new_rows = await page.locator("table.data tbody tr").count();
+  seen.new_cells = [...new Set(await page.locator("table.data tbody td.new").allTextContents())];
+  seen.new_caption = await page.textContent("table.data caption");
+  await shot("08-inventory-new");
+
   // Alerts: open the first open one and acknowledge it.
   await page.goto(base + "/#/alerts?state=open");
   await page.waitForSelector("table.data tbody tr a");

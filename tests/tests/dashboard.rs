@@ -151,10 +151,30 @@ fn a_browser_signs_in_finds_a_shadow_endpoint_and_acknowledges_an_alert() {
     assert_eq!((seen["shadow_rows"].as_u64(), seen["shadow_states"].as_u64()), (Some(1), Some(1)), "{seen}");
     assert_eq!(seen["detail_title"], "GET /api/v1/admin/metrics", "{seen}");
     assert_eq!(seen["detail_state"], "shadow", "{seen}");
+    // Orphans read "never" and claim no transport.
+    let orphans = seen["orphan_rows"].as_u64().unwrap_or(0);
+    assert!(orphans >= 2, "{seen}");
+    assert_eq!(seen["orphan_last_seen"], serde_json::json!(vec!["never"; orphans as usize]), "{seen}");
+    assert_eq!(seen["orphan_transport"], serde_json::json!(vec!["never seen"; orphans as usize]), "{seen}");
+    for (key, shown) in [("First seen", "never"), ("Last seen", "never"), ("Transport", "none: never seen")] {
+        assert_eq!(seen["orphan_detail"][key], shown, "{seen}");
+    }
+    // "New since": the capture lasts seconds, so every endpoint seen is new in the last hour, each
+    // marked as such; orphans never are.
+    assert_eq!(seen["new_rows"].as_u64(), seen["inventory_rows"].as_u64().map(|n| n - orphans), "{seen}");
+    assert_eq!(seen["new_cells"], serde_json::json!(["endpoint"]), "{seen}");
+    assert!(seen["new_caption"].as_str().unwrap_or("").ends_with("endpoints new or with something new"), "{seen}");
     assert_eq!(seen["alert_state_after"], "acknowledged", "{seen}");
     assert_eq!(seen["specs_rows"], 1, "{seen}");
     assert_eq!(seen["console_errors"], serde_json::json!([]), "{seen}");
-    for shot in ["01-login", "02-overview", "03-inventory-shadow", "04-endpoint-detail", "05-alert-acknowledged"] {
+    for shot in [
+        "01-login",
+        "02-overview",
+        "03-inventory-shadow",
+        "04-endpoint-detail",
+        "05-alert-acknowledged",
+        "08-inventory-new",
+    ] {
         let png = std::fs::read(artifacts.join(format!("{shot}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 5000, "{shot}");
     }

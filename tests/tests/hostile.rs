@@ -137,7 +137,9 @@ fn distinct_hosts_beyond_the_cap_are_counted_not_kept() {
     let table = apisonar(&["inventory", "--db", &db]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(
-        text.contains("not catalogued on (hosts not in the inventory): 95000 requests: hosts 95000 (over the [inventory] caps)"),
+        text.contains(
+            "not catalogued on (hosts not in the inventory): 95000 requests: hosts 95000 (over the [inventory] caps)"
+        ),
         "{}",
         text.lines().last().unwrap_or("")
     );

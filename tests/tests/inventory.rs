@@ -212,6 +212,21 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// What the inventory listing of the release that wrote the fixture showed and this one shows
+/// otherwise on purpose (issue 14): an orphan, never seen, has no times (it showed 1970-01-01) and
+/// no transport (it showed `encrypted: false`); a server name seen only over TLS says so.
+fn corrected_since_the_release(row: &mut serde_json::Value) {
+    if row["state"] == "orphan" {
+        for field in ["first_seen", "last_seen", "encrypted"] {
+            row[field] = serde_json::Value::Null;
+        }
+    }
+    if row["method"] == "TLS" && row["state_reason"] == "TLS sessions (encrypted; not matched against specs)" {
+        row["state_reason"] =
+            "TLS only (no HTTP seen): encrypted sessions to this server name; no endpoint behind them is known".into();
+    }
+}
+
 /// `listing` of `db` as JSON rows, compared row by row (by `id`), field by field, with the same
 /// listing made by the release that wrote the store.
 fn lists_as_before(db: &str, listing: &str, before: &str) {
@@ -221,7 +236,10 @@ fn lists_as_before(db: &str, listing: &str, before: &str) {
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{listing} JSON: {e}"));
     let fixtures = apisonar_tests::repo_root().join("crates/apisonar-store/tests/fixtures");
     let text = std::fs::read_to_string(fixtures.join(before)).unwrap_or_else(|e| panic!("{before}: {e}"));
-    let expected: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{before}: {e}"));
+    let mut expected: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{before}: {e}"));
+    if listing == "inventory" {
+        expected.iter_mut().for_each(corrected_since_the_release);
+    }
     assert!(!expected.is_empty());
     assert_eq!(rows.len(), expected.len(), "{listing}: rows");
     let by_id = |rows: &[serde_json::Value]| -> std::collections::BTreeMap<String, serde_json::Value> {
@@ -246,4 +264,137 @@ fn a_store_of_the_previous_release_is_migrated_and_lists_as_before() {
     lists_as_before(&db, "alerts", "v1-store.alerts.json");
     // Once migrated, the store opens as it is.
     lists_as_before(&db, "inventory", "v1-store.inventory.json");
+}
+
+/// A capture of one keep-alive connection to shop.test starting at `start` (microseconds since
+/// the epoch), carrying these (request, response) exchanges.
+fn shop_capture(path: &std::path::Path, start: i64, exchanges: &[(String, String)]) {
+    use apisonar_testkit::pcap::{PcapWriter, LINKTYPE_ETHERNET};
+    use apisonar_testkit::{Conversation, Side};
+    let mut c = Conversation::new(([10, 2, 0, 9], 41000), ([10, 2, 0, 1], 80), start);
+    c.handshake();
+    for (request, response) in exchanges {
+        c.send(Side::Client, request.as_bytes());
+        c.send(Side::Server, response.as_bytes());
+    }
+    c.close();
+    let mut w = PcapWriter::new(Vec::new(), LINKTYPE_ETHERNET, 65535).unwrap_or_else(|e| panic!("{e}"));
+    for f in &c.frames {
+        w.write(f.ts, &f.bytes).unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::write(path, w.into_inner()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+fn get(target: &str, body: &str) -> (String, String) {
+    (
+        format!("GET {target} HTTP/1.1\r\nHost: shop.test\r\n\r\n"),
+        format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()),
+    )
+}
+
+fn login() -> (String, String) {
+    let form = "user=alice&remember=1";
+    (
+        format!(
+            "POST /api/login HTTP/1.1\r\nHost: shop.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        ),
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}".into(),
+    )
+}
+
+#[test]
+fn inventory_since_lists_what_appeared_after_a_time() {
+    let db = temp_db("since");
+    let dir = apisonar_tests::scratch("inv", "since-captures");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    // 2025-11-30T08:00:00Z, then two days later: the same API, with a new query parameter, a
+    // new response field carrying an e-mail address, and a new endpoint.
+    let day_one = 1_764_489_600_000_000;
+    let day_three = day_one + 2 * 86_400_000_000;
+    let (first, second) = (dir.join("day-one.pcap"), dir.join("day-three.pcap"));
+    shop_capture(
+        &first,
+        day_one,
+        &[
+            get("/api/items?limit=5", r#"{"items":[{"id":1,"name":"a"}]}"#),
+            login(),
+            get("/api/health", r#"{"up":true}"#),
+        ],
+    );
+    shop_capture(
+        &second,
+        day_three,
+        &[
+            get("/api/items?limit=5&cursor=abc", r#"{"items":[{"id":2,"name":"b","email":"carol@example.org"}]}"#),
+            login(),
+            get("/api/health", r#"{"up":true}"#),
+            get("/api/orders", r#"{"orders":[]}"#),
+        ],
+    );
+    for capture in [&first, &second] {
+        let run = apisonar(&["analyze", "--db", &db, &capture.to_string_lossy()]);
+        assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    }
+    let since = |time: &str| -> Vec<(String, serde_json::Value)> {
+        let out = apisonar(&["inventory", "--db", &db, "--format", "json", "--since", time]);
+        assert_eq!(out.status.code(), Some(0), "{time}: {}", String::from_utf8_lossy(&out.stderr));
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+        rows.iter()
+            .map(|r| {
+                (
+                    format!("{} {}", r["method"].as_str().unwrap_or(""), r["path"].as_str().unwrap_or("")),
+                    r["new"].clone(),
+                )
+            })
+            .collect()
+    };
+    let between = vec![
+        (
+            "GET /api/items".to_string(),
+            serde_json::json!([
+                "query:cursor",
+                "response 200: $.items[].email",
+                "sensitive: response.json.items[].email email"
+            ]),
+        ),
+        ("GET /api/orders".to_string(), serde_json::json!(["endpoint"])),
+    ];
+    // Between the two captures, as a time and as a duration back from the newest traffic.
+    assert_eq!(since("2025-12-01T00:00:00Z"), between);
+    assert_eq!(since("1d"), between);
+    assert_eq!(since("24h"), between);
+    // Before the first: every endpoint is new; after the second: nothing is.
+    let everything = since("2025-11-30T00:00:00Z");
+    assert_eq!(everything.len(), 4, "{everything:?}");
+    assert!(everything.iter().all(|(_, new)| *new == serde_json::json!(["endpoint"])), "{everything:?}");
+    assert!(since("2025-12-03T00:00:00Z").is_empty());
+    // The full listing says when each parameter first appeared, and has no `new`.
+    let rows = inventory(&db);
+    let items = find(&rows, "GET", "/api/items");
+    assert!(items.get("new").is_none());
+    let param = |name: &str| items["params"].as_array().and_then(|p| p.iter().find(|p| p["name"] == name)).cloned();
+    assert_eq!(param("limit").map(|p| p["first_seen"].clone()), Some(items["first_seen"].clone()), "{items}");
+    assert!(
+        param("cursor").is_some_and(|p| p["first_seen"].as_str().is_some_and(|t| t.starts_with("2025-12-02T08:00")))
+    );
+    // The table says what is new under each row.
+    let table = apisonar(&["inventory", "--db", &db, "--since", "1d"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains(
+            "    new: query:cursor, response 200: $.items[].email, sensitive: response.json.items[].email email"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("    new: endpoint")
+            && text.contains("2 endpoints new or with something new since 2025-12-01T08:00:00.0"),
+        "{text}"
+    );
+    for bad in ["yesterday", "7", "-1d"] {
+        let out = apisonar(&["inventory", "--db", &db, &format!("--since={bad}")]);
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("RFC 3339"), "{}", String::from_utf8_lossy(&out.stderr));
+    }
 }

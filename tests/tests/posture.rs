@@ -146,6 +146,30 @@ fn modified_specs_give_the_exact_expected_classification() {
             missing.is_empty() && unexpected.is_empty(),
             "{name}:\n  missing {missing:#?}\n  unexpected {unexpected:#?}"
         );
+        // An orphan was never seen: no first or last seen (not 1970-01-01), no transport.
+        for r in &rows {
+            if r["state"] == "orphan" {
+                assert_eq!(r["hits"], 0, "{name}: {r}");
+                for field in ["first_seen", "last_seen", "encrypted"] {
+                    assert!(r[field].is_null(), "{name}: orphan {field}: {r}");
+                }
+            } else {
+                assert!(r["first_seen"].is_string() && r["last_seen"].is_string(), "{name}: {r}");
+                assert!(r["encrypted"].is_boolean(), "{name}: {r}");
+            }
+        }
+        let table = apisonar(&["inventory", "--db", &db]);
+        let table = String::from_utf8_lossy(&table.stdout);
+        let line = table
+            .lines()
+            .find(|l| l.contains(" /zz-added/never-called "))
+            .unwrap_or_else(|| panic!("{name}: no orphan line in\n{table}"));
+        let columns: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(
+            columns.get(1..7),
+            Some(&["POST", "/zz-added/never-called", "orphan", "0", "-", "never"][..]),
+            "{line}"
+        );
 
         // Shadow and zombie endpoints raised alerts.
         let alerts = apisonar(&["alerts", "--db", &db, "--format", "json"]);

@@ -26,10 +26,21 @@ fn attack_alerts(capture: &str) -> BTreeSet<(String, String, String, String, Str
     alerts
         .iter()
         .filter(|a| !DATA_KINDS.contains(&a["kind"].as_str().unwrap_or_default()))
-        .map(|a| {
+        .flat_map(|a| {
             let s = |k: &str| a[k].as_str().unwrap_or("-").to_string();
             let subtype = if a["kind"] == "injection_attempt" { s("subtype") } else { "-".to_string() };
-            (s("kind"), subtype, s("client"), s("method"), normalize(&s("path")))
+            // An alert about one client names it; one about an endpoint lists its clients (few
+            // here, so all of them are among the top clients).
+            let clients: Vec<String> = match a["client"].as_str() {
+                Some(client) => vec![client.to_string()],
+                None => {
+                    let top = a["top_clients"].as_array().cloned().unwrap_or_default();
+                    assert_eq!(a["clients"].as_u64(), Some(top.len() as u64), "{a}");
+                    top.iter().map(|c| c["client"].as_str().unwrap_or("-").to_string()).collect()
+                }
+            };
+            let (kind, method, path) = (s("kind"), s("method"), normalize(&s("path")));
+            clients.into_iter().map(move |c| (kind.clone(), subtype.clone(), c, method.clone(), path.clone()))
         })
         .collect()
 }

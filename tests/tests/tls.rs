@@ -90,4 +90,14 @@ fn hosts_seen_only_over_tls_are_in_the_inventory_with_their_sni() {
     assert!(v12["tls"]["certificate"]["subject"].as_str().unwrap_or_default().contains("CN=tls.example.test"));
     let v10 = tls.iter().find(|r| r["host"] == "v10.example.test").unwrap_or_else(|| panic!("no v10 row"));
     assert_eq!(v10["tls"]["weaknesses"]["tls1.0_negotiated"], 2);
+    // No HTTP was seen to these names: each row says it is TLS only, not an endpoint without traffic.
+    for r in &tls {
+        assert_eq!(r["tls_only"], true, "{r}");
+        assert!(r["state_reason"].as_str().unwrap_or_default().starts_with("TLS only (no HTTP seen)"), "{r}");
+    }
+    let table = apisonar(&["inventory", "--db", &db]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    let v12 = table.lines().find(|l| l.starts_with("v12.example.test ")).unwrap_or_else(|| panic!("{table}"));
+    assert!(v12.contains(" TLS only "), "{v12}");
+    assert!(table.contains("TLS only: encrypted sessions to a server name with no HTTP seen"), "{table}");
 }

@@ -1,12 +1,14 @@
 //! Alert policy between detection and the store: occurrences are aggregated by dedup key until
-//! the next write, and each alert group (kind, subtype, endpoint) gives its own alert to at most
+//! the next write (one alert per kind, subtype and endpoint; per client too for the kinds about
+//! one client), and a group of per-client alerts gives its own alert to at most
 //! `max_clients_per_alert` clients; further clients are counted together under `MANY_CLIENTS`.
+//! Pending alerts follow their endpoints when templating refiles them.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 
-use apisonar_engine::alert::{dedup_key, group_key};
-use apisonar_engine::{Alert, EndpointKey};
+use apisonar_engine::alert::{dedup_key, group_key, is_per_client};
+use apisonar_engine::{Alert, AlertMerge, EndpointKey, EndpointMove};
 
 /// Stands for "every client beyond the per-alert limit".
 pub const MANY_CLIENTS: &str = "*";
@@ -45,13 +47,6 @@ fn group_of(a: &Alert) -> String {
     group_key(&a.kind, a.subtype.as_deref(), &a.host, &a.method, &a.path)
 }
 
-/// One more occurrence, seen from `first_seen` to `last_seen`.
-fn count_occurrence(pending: &mut Alert, first_seen: i64, last_seen: i64) {
-    pending.count = pending.count.saturating_add(1);
-    pending.first_seen = pending.first_seen.min(first_seen);
-    pending.last_seen = pending.last_seen.max(last_seen);
-}
-
 impl AlertPolicy {
     pub(crate) fn new(max_clients: usize, stored: &[Alert]) -> AlertPolicy {
         let mut policy = AlertPolicy { max_clients, ..AlertPolicy::default() };
@@ -72,30 +67,62 @@ impl AlertPolicy {
         }
     }
 
-    /// Counts one more occurrence of an alert already pending for this endpoint and client, and
-    /// says whether there was one (else the caller drafts the alert and hands it to `add`).
+    /// Counts one more occurrence of an alert already pending for this endpoint (and client,
+    /// for kinds about one client), and says whether there was one (else the caller drafts the
+    /// alert and hands it to `add`).
     pub(crate) fn count_repeat(&mut self, kind: &str, subtype: &str, key: &EndpointKey, client: &str, ts: i64) -> bool {
         let group = group_key(kind, Some(subtype), &key.host, &key.method, &key.path);
-        let client = self.file_client(&group, client);
-        let Some(p) = self.pending.get_mut(&dedup_key(&group, Some(&client))) else { return false };
-        count_occurrence(p, ts, ts);
+        let filed = is_per_client(kind).then(|| self.file_client(&group, client));
+        let Some(p) = self.pending.get_mut(&dedup_key(&group, filed.as_deref())) else { return false };
+        p.count_occurrence(client, ts);
         self.raised = self.raised.saturating_add(1);
         true
     }
 
     /// Adds an occurrence to the aggregate written at the next write.
     pub(crate) fn add(&mut self, mut a: Alert) {
-        self.raised = self.raised.saturating_add(1);
+        self.raised = self.raised.saturating_add(self.count_of(&a));
         let group = group_of(&a);
         if let Some(client) = a.client.take() {
             a.client = Some(self.file_client(&group, &client));
         }
-        match self.pending.entry(dedup_key(&group, a.client.as_deref())) {
-            std::collections::hash_map::Entry::Occupied(mut p) => {
-                count_occurrence(p.get_mut(), a.first_seen, a.last_seen)
-            }
+        self.merge_pending(a);
+    }
+
+    /// Occurrences an alert stands for (a drafted occurrence is one).
+    fn count_of(&self, a: &Alert) -> u64 {
+        a.count.max(1)
+    }
+
+    fn merge_pending(&mut self, a: Alert) {
+        match self.pending.entry(a.dedup_key()) {
+            std::collections::hash_map::Entry::Occupied(mut p) => p.get_mut().absorb(&a, AlertMerge::Add),
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(a);
+            }
+        }
+    }
+
+    /// Refiles pending alerts whose endpoints templating moved.
+    pub(crate) fn follow(&mut self, moves: &[EndpointMove]) {
+        if moves.is_empty() {
+            return;
+        }
+        let targets = apisonar_engine::catalog::final_keys(moves);
+        let moving: Vec<(String, EndpointKey)> = self
+            .pending
+            .iter()
+            .filter_map(|(k, a)| {
+                let at = EndpointKey { host: a.host.clone(), method: a.method.clone(), path: a.path.clone() };
+                targets.get(&at).map(|to| (k.clone(), to.clone()))
+            })
+            .collect();
+        for (k, to) in moving {
+            if let Some(mut a) = self.pending.remove(&k) {
+                a.host = to.host;
+                a.method = to.method;
+                a.path = to.path;
+                self.merge_pending(a);
             }
         }
     }

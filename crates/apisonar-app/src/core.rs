@@ -259,10 +259,14 @@ impl Core {
     fn write(&mut self) {
         self.last_write = Instant::now();
         let changes = self.catalog.take_changes();
+        // Alerts belong to endpoints: those pending on a refiled endpoint go with it (the
+        // writer refiles the stored ones with the changes).
+        self.alerts.follow(&changes.moved);
         let alerts = self.alerts.take();
         let tls_hosts = self.tls.take_changed();
         if changes.upserts.is_empty()
             && changes.removed.is_empty()
+            && changes.moved.is_empty()
             && changes.overflow.is_empty()
             && alerts.is_empty()
             && tls_hosts.is_empty()

@@ -1,8 +1,6 @@
 //! Specs and the inventory: templates follow every spec operation, and shadow/zombie alerts are
 //! raised or updated from what is stored.
 
-use std::collections::HashMap;
-
 use apisonar_engine::{Alert, AlertMerge, Catalog, Spec};
 use apisonar_store::{Store, StoreError};
 
@@ -29,16 +27,13 @@ pub(crate) fn sync_posture_alerts(store: &dyn Store) -> Result<Vec<Alert>, Store
     if specs.is_empty() {
         return Ok(Vec::new());
     }
-    let before: HashMap<String, (apisonar_engine::AlertState, apisonar_engine::Severity)> =
-        store.alerts()?.into_iter().map(|a| (a.dedup_key(), (a.state, a.severity))).collect();
     let mut changed = Vec::new();
     for e in store.endpoints()? {
         let verdict = apisonar_engine::posture::classify(&specs, &e);
         if let Some(draft) = apisonar_engine::alert::posture_alert(&e, &verdict) {
-            let was = before.get(&draft.dedup_key()).copied();
-            let (stored, _) = store.upsert_alert(&draft, AlertMerge::Replace)?;
-            if was != Some((stored.state, stored.severity)) {
-                changed.push(stored);
+            let up = store.upsert_alert(&draft, AlertMerge::Replace)?;
+            if up.is_news() {
+                changed.push(up.alert);
             }
         }
     }

@@ -290,7 +290,8 @@ fn run(
     Ok(())
 }
 
-/// Upserts alert occurrences within the alert cap; returns the alerts as stored.
+/// Upserts alert occurrences within the alert cap; returns the stored alerts that are news (new,
+/// or changed in state or severity), for the alert stream.
 fn write_alerts(store: &dyn Store, alerts: Vec<Alert>, cap: &mut AlertCap) -> Result<Vec<Alert>, StoreError> {
     let mut stored = Vec::with_capacity(alerts.len());
     let mut refused: std::collections::BTreeMap<String, Overflow> = Default::default();
@@ -304,9 +305,11 @@ fn write_alerts(store: &dyn Store, alerts: Vec<Alert>, cap: &mut AlertCap) -> Re
             cap.overflowed.fetch_add(a.count, std::sync::atomic::Ordering::Relaxed);
             continue;
         }
-        let (alert, new) = store.upsert_alert(a, AlertMerge::Add)?;
-        cap.stored = cap.stored.saturating_add(usize::from(new));
-        stored.push(alert);
+        let up = store.upsert_alert(a, AlertMerge::Add)?;
+        cap.stored = cap.stored.saturating_add(usize::from(up.is_new()));
+        if up.is_news() {
+            stored.push(up.alert);
+        }
     }
     if !refused.is_empty() {
         store.apply(&Changes { overflow: refused.into_values().collect(), ..Changes::default() })?;
@@ -349,7 +352,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn writes_land_in_order_and_stored_alerts_are_streamed() {
+    fn writes_land_in_order_and_news_of_alerts_is_streamed() {
         let store = Arc::new(MemoryStore::default());
         let stream = Collected::default();
         let writer = Writer::spawn(store.clone(), Some(Box::new(stream.clone())), no_cap());
@@ -362,6 +365,8 @@ pub(crate) mod tests {
         };
         write(&writer, Changes { upserts: vec![endpoint], ..Changes::default() }, vec![alert("/users/{id}")]);
         write(&writer, Changes::default(), vec![alert("/users/{id}")]);
+        let higher = Alert { severity: Severity::High, ..alert("/users/{id}") };
+        write(&writer, Changes::default(), vec![higher]);
         assert!(writer.failed().is_none());
         let (returned, error) = writer.finish();
         assert!(error.is_none() && returned.is_some());
@@ -369,10 +374,11 @@ pub(crate) mod tests {
         assert_eq!(endpoints.iter().map(|e| (e.path.as_str(), e.hits)).collect::<Vec<_>>(), [("/users/{id}", 3)]);
         let alerts = store.alerts().unwrap();
         assert_eq!(alerts.len(), 1);
-        assert_eq!(alerts[0].count, 2, "the second occurrence merged into the first");
-        // Each write streamed the alert as stored: first with one occurrence, then two.
-        let counts: Vec<u64> = stream.0.lock().unwrap().iter().map(|a| a.count).collect();
-        assert_eq!(counts, [1, 2]);
+        assert_eq!(alerts[0].count, 3, "later occurrences merged into the first");
+        // The stream tells of an alert when it is new and when its state or severity changes,
+        // not of every occurrence.
+        let streamed: Vec<(u64, Severity)> = stream.0.lock().unwrap().iter().map(|a| (a.count, a.severity)).collect();
+        assert_eq!(streamed, [(1, Severity::Low), (3, Severity::High)]);
     }
 
     #[test]

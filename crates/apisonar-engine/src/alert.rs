@@ -1,10 +1,30 @@
-//! Alerts: what users review. Deduplicated by kind, endpoint and client; evidence is always
-//! masked by whoever builds it.
+//! Alerts: what users review. One alert per fact: kind (with subtype or data class) and
+//! endpoint, every client together, except for kinds that are about one client (a scanner, a
+//! brute force...), which stay one per client. Evidence is always masked by whoever builds it.
 
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Endpoint;
 use crate::posture::{Classification, State};
+use crate::stats::ClientSet;
+
+/// Busiest clients kept per alert.
+pub const TOP_CLIENTS: usize = 8;
+/// Evidence samples kept per alert.
+pub const MAX_SAMPLES: usize = 5;
+
+/// Kinds whose alert is about what one client does (kept per client); every other kind is about
+/// an endpoint, whoever triggers it.
+pub fn is_per_client(kind: &str) -> bool {
+    matches!(kind, "scanner" | "brute_force" | "enumeration" | "bola" | "rate_anomaly")
+}
+
+/// A client and how many occurrences it caused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientCount {
+    pub client: String,
+    pub count: u64,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -65,8 +85,18 @@ pub struct Alert {
     pub first_seen: i64,
     pub last_seen: i64,
     pub state: AlertState,
-    /// Masked evidence: classes, masks and hashes, never a secret.
+    /// Masked evidence of the latest occurrence: classes, masks and hashes, never a secret.
     pub evidence: String,
+    /// Distinct clients of every occurrence.
+    #[serde(default)]
+    pub clients: ClientSet,
+    /// The busiest clients, busiest first (at most `TOP_CLIENTS`; counted space-saving style, so
+    /// a count may be over by what the client it replaced had).
+    #[serde(default)]
+    pub top_clients: Vec<ClientCount>,
+    /// Masked evidence of different occurrences, the first ones (at most `MAX_SAMPLES`).
+    #[serde(default)]
+    pub samples: Vec<String>,
 }
 
 impl Alert {
@@ -82,6 +112,8 @@ impl Alert {
         title: String,
         evidence: String,
     ) -> Alert {
+        let mut clients = ClientSet::default();
+        clients.add(client);
         Alert {
             id: 0,
             kind: kind.into(),
@@ -91,12 +123,59 @@ impl Alert {
             host: key.host.clone(),
             method: key.method.clone(),
             path: key.path.clone(),
-            client: Some(client.to_string()),
+            client: is_per_client(kind).then(|| client.to_string()),
             count: 1,
             first_seen: ts,
             last_seen: ts,
             state: AlertState::Open,
+            samples: vec![evidence.clone()],
             evidence,
+            clients,
+            top_clients: vec![ClientCount { client: client.to_string(), count: 1 }],
+        }
+    }
+
+    /// One more occurrence by `client` at `ts` (without drafting it: no new evidence).
+    pub fn count_occurrence(&mut self, client: &str, ts: i64) {
+        self.count = self.count.saturating_add(1);
+        self.first_seen = self.first_seen.min(ts);
+        self.last_seen = self.last_seen.max(ts);
+        self.clients.add(client);
+        count_client(&mut self.top_clients, client, 1);
+    }
+
+    /// Combines `other` (of the same dedup key) into this alert: with `Add` its occurrences add
+    /// to these, with `Replace` its count and first sighting are the totals. `other`'s title and
+    /// evidence replace these (it was drafted later, knowing more: a scanner's probe count);
+    /// severity is the higher; a resolved alert seen again (later in packet time) reopens.
+    pub fn absorb(&mut self, other: &Alert, merge: AlertMerge) {
+        let newer = other.last_seen > self.last_seen;
+        match merge {
+            AlertMerge::Replace => {
+                self.count = other.count;
+                self.first_seen = other.first_seen;
+            }
+            AlertMerge::Add => {
+                self.count = self.count.saturating_add(other.count);
+                self.first_seen = self.first_seen.min(other.first_seen);
+            }
+        }
+        self.title.clone_from(&other.title);
+        self.evidence.clone_from(&other.evidence);
+        self.last_seen = self.last_seen.max(other.last_seen);
+        self.severity = self.severity.max(other.severity);
+        self.subtype.clone_from(&other.subtype);
+        self.clients.merge(&other.clients);
+        for c in &other.top_clients {
+            count_client(&mut self.top_clients, &c.client, c.count);
+        }
+        for s in &other.samples {
+            if self.samples.len() < MAX_SAMPLES && !self.samples.contains(s) {
+                self.samples.push(s.clone());
+            }
+        }
+        if self.state == AlertState::Resolved && newer {
+            self.state = AlertState::Open;
         }
     }
 
@@ -120,6 +199,20 @@ pub fn dedup_key(group: &str, client: Option<&str>) -> String {
     key.push('\0');
     key.push_str(client);
     key
+}
+
+/// Adds `n` occurrences of `client` to a top-clients list (space-saving: when the list is full,
+/// a new client takes the place of the least busy one and its count).
+fn count_client(top: &mut Vec<ClientCount>, client: &str, n: u64) {
+    if let Some(c) = top.iter_mut().find(|c| c.client == client) {
+        c.count = c.count.saturating_add(n);
+    } else if top.len() < TOP_CLIENTS {
+        top.push(ClientCount { client: client.to_string(), count: n });
+    } else if let Some(least) = top.iter_mut().min_by_key(|c| c.count) {
+        least.client = client.to_string();
+        least.count = least.count.saturating_add(n);
+    }
+    top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.client.cmp(&b.client)));
 }
 
 /// How a new occurrence combines with an existing alert of the same key.
@@ -154,5 +247,70 @@ pub fn posture_alert(e: &Endpoint, c: &Classification) -> Option<Alert> {
         last_seen: e.last_seen,
         state: AlertState::Open,
         evidence: format!("{}; {} requests from {} clients", c.reason, e.hits, e.clients.count()),
+        clients: e.clients.clone(),
+        top_clients: Vec::new(),
+        samples: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::catalog::EndpointKey;
+
+    fn occurrence(kind: &str, client: &str, ts: i64, evidence: &str) -> Alert {
+        let key = EndpointKey { host: "h".into(), method: "GET".into(), path: "/me".into() };
+        Alert::occurrence(&key, client, ts, kind, Some("jwt"), Severity::Medium, "t".into(), evidence.into())
+    }
+
+    #[test]
+    fn an_alert_about_an_endpoint_groups_its_clients_and_one_about_a_client_does_not() {
+        let grouped: BTreeSet<String> =
+            (1..=8).map(|i| occurrence("cleartext_credentials", &format!("10.0.0.{i}"), i, "e").dedup_key()).collect();
+        assert_eq!(grouped.len(), 1, "eight clients, one fact");
+        let per_client: BTreeSet<String> =
+            (1..=8).map(|i| occurrence("brute_force", &format!("10.0.0.{i}"), i, "e").dedup_key()).collect();
+        assert_eq!(per_client.len(), 8);
+    }
+
+    #[test]
+    fn absorbing_counts_clients_keeps_the_busiest_and_a_few_samples() {
+        let mut a = occurrence("cleartext_credentials", "10.0.0.1", 5, "mask 1");
+        for i in 0..30u64 {
+            // 10.0.0.2 is the busiest; twenty one-off clients pass by.
+            let client = if i % 3 == 0 { "10.0.0.2".to_string() } else { format!("10.0.1.{i}") };
+            a.absorb(
+                &occurrence("cleartext_credentials", &client, 10 + i as i64, &format!("mask {i}")),
+                AlertMerge::Add,
+            );
+        }
+        a.count_occurrence("10.0.0.2", 2);
+        assert_eq!(a.count, 32);
+        assert_eq!((a.first_seen, a.last_seen), (2, 39));
+        assert_eq!(a.clients.count(), 22);
+        assert!(a.top_clients.len() <= TOP_CLIENTS);
+        assert_eq!((a.top_clients[0].client.as_str(), a.top_clients[0].count), ("10.0.0.2", 11));
+        assert_eq!(a.samples.len(), MAX_SAMPLES);
+        assert_eq!(a.samples[0], "mask 1", "the first samples stay");
+        assert_eq!(a.evidence, "mask 29", "the latest evidence shows");
+    }
+
+    #[test]
+    fn a_resolved_alert_seen_again_reopens_and_severity_only_rises() {
+        let mut a = occurrence("injection_attempt", "10.0.0.1", 5, "e");
+        a.state = AlertState::Resolved;
+        a.severity = Severity::High;
+        let mut later = occurrence("injection_attempt", "10.0.0.1", 9, "e");
+        later.severity = Severity::Low;
+        a.absorb(&later, AlertMerge::Add);
+        assert_eq!((a.state, a.severity), (AlertState::Open, Severity::High));
+        let mut b = occurrence("injection_attempt", "10.0.0.1", 5, "e");
+        b.state = AlertState::Resolved;
+        b.absorb(&occurrence("injection_attempt", "10.0.0.1", 4, "e"), AlertMerge::Add);
+        assert_eq!(b.state, AlertState::Resolved, "an older occurrence does not reopen");
+    }
 }

@@ -118,11 +118,22 @@ struct Shared {
     partners: BTreeSet<u64>,
 }
 
+/// One client on one host, for the scanner detectors.
 #[derive(Default)]
 struct ClientState {
     last_seen: i64,
     not_found: VecDeque<(i64, u64)>,
+    /// The scanning tool its user agent names.
+    tool: Option<&'static str>,
+    /// The most distinct paths answered 404 within one window.
+    burst: usize,
+    /// Requests for paths no route is known for, and a few of them (masked).
+    probes: u64,
+    examples: Vec<String>,
 }
+
+/// Probed paths a scanner alert shows.
+const SCANNER_EXAMPLES: usize = 5;
 
 #[derive(Default)]
 struct Rate {
@@ -243,13 +254,14 @@ impl Behavior {
     /// scanner detectors see it.
     pub fn observe_probe(&mut self, obs: &Observation, host: &str, path: &str) -> Vec<Alert> {
         let mut out = Vec::new();
-        self.observe_scanning(obs, host, path, &mut out);
+        self.observe_scanning(obs, host, path, true, &mut out);
         self.bound();
         out
     }
 
-    /// Scanners: by user agent, and by a burst of 404s over many paths (distinct `path`s).
-    fn observe_scanning(&mut self, obs: &Observation, host: &str, path: &str, out: &mut Vec<Alert>) {
+    /// Scanners: by user agent, and by a burst of 404s over many paths (distinct `path`s). One
+    /// alert per client and host, whatever gave it away, with its probes of the host.
+    fn observe_scanning(&mut self, obs: &Observation, host: &str, path: &str, probe: bool, out: &mut Vec<Alert>) {
         let t = &self.thresholds;
         let client = obs.client.to_string();
         let status = obs.response.as_ref().map(|r| r.status);
@@ -257,44 +269,55 @@ impl Behavior {
         let window = i64::from(t.window_secs).saturating_mul(1_000_000);
         // Packet times are input: a window reaching before i64::MIN starts at i64::MIN.
         let window_start = obs.ts.saturating_sub(window);
-        let host_key = EndpointKey { host: host.to_string(), method: "*".into(), path: "*".into() };
-        if let Some(ua) = obs.request_header("user-agent") {
-            if let [Some(tool)] = SCANNER_SIGNATURES.first_of_each(ua) {
-                self.scanners.insert(client.clone());
-                out.push(alert(
-                    obs,
-                    &host_key,
-                    "scanner",
-                    Some("user_agent"),
-                    Severity::Medium,
-                    format!("scanner ({tool}) against {host}"),
-                    format!("user agent names {tool}"),
-                ));
-            }
-        }
         let id = self.keys.hash_one((&client, host));
         let state = self.clients.entry(id).or_default();
         state.last_seen = obs.ts;
+        if probe {
+            add_count(&mut state.probes, 1);
+            if state.examples.len() < SCANNER_EXAMPLES {
+                let example = crate::catalog::probe_example(path);
+                if !state.examples.contains(&example) {
+                    state.examples.push(example);
+                }
+            }
+        }
+        let mut fired = false;
+        if let Some(ua) = obs.request_header("user-agent") {
+            if let [Some(tool)] = SCANNER_SIGNATURES.first_of_each(ua) {
+                state.tool = Some(tool);
+                fired = true;
+            }
+        }
         if status == Some(404) {
             // Distinct paths, not values: walking one endpoint's ids is enumeration.
             state.not_found.push_back((obs.ts, stable_hash(path.as_bytes())));
             while state.not_found.front().is_some_and(|(ts, _)| *ts < window_start) || state.not_found.len() > 4096 {
                 state.not_found.pop_front();
             }
-            let distinct: BTreeSet<u64> = state.not_found.iter().map(|(_, h)| *h).collect();
-            if distinct.len() >= t.scanner_404_paths {
-                self.scanners.insert(client);
-                out.push(alert(
-                    obs,
-                    &host_key,
-                    "scanner",
-                    Some("404_burst"),
-                    Severity::Medium,
-                    format!("scan of {host} (many missing paths)"),
-                    format!("{} distinct paths answered 404 within {} s", distinct.len(), t.window_secs),
-                ));
-            }
+            let distinct = state.not_found.iter().map(|(_, h)| *h).collect::<BTreeSet<u64>>().len();
+            state.burst = state.burst.max(distinct);
+            fired |= distinct >= t.scanner_404_paths;
         }
+        if !fired {
+            return;
+        }
+        let mut reasons = Vec::new();
+        if let Some(tool) = state.tool {
+            reasons.push(format!("user agent names {tool}"));
+        }
+        if state.burst >= t.scanner_404_paths {
+            reasons.push(format!("{} distinct paths answered 404 within {} s", state.burst, t.window_secs));
+        }
+        let examples =
+            if state.examples.is_empty() { String::new() } else { format!(", e.g. {}", state.examples.join(" ")) };
+        let title = match state.tool {
+            Some(tool) => format!("scanner ({tool}) against {host}"),
+            None => format!("scanner against {host} (many missing paths)"),
+        };
+        let evidence = format!("{}; {} probes of paths no route answered{examples}", reasons.join("; "), state.probes);
+        self.scanners.insert(client);
+        let host_key = EndpointKey { host: host.to_string(), method: "*".into(), path: "*".into() };
+        out.push(alert(obs, &host_key, "scanner", None, Severity::Medium, title, evidence));
     }
 
     /// Looks at one request on the endpoint `key`; returns the alerts it raises (with `count` 1,
@@ -306,7 +329,7 @@ impl Behavior {
         let status = obs.response.as_ref().map(|r| r.status);
         let window = i64::from(t.window_secs).saturating_mul(1_000_000);
         let window_start = obs.ts.saturating_sub(window);
-        self.observe_scanning(obs, &key.host, &key.path, &mut out);
+        self.observe_scanning(obs, &key.host, &key.path, false, &mut out);
         let principal = crate::auth::principal(&obs.request_headers);
         let values = param_values(obs.path(), &key.path);
         let is_scanner = self.scanners.contains(&client);

@@ -14,6 +14,9 @@ use crate::sensitive::{self, Finding};
 use crate::stats::{add_count, ClientSet, Histogram, SizeStats};
 use crate::template::{Shape, TemplateConfig, Templated, Templater};
 
+mod news;
+pub use news::{new_since, Appearance};
+
 /// Bodies are parsed for schemas on the first `SCHEMA_FULL_SAMPLES` hits of an endpoint, then
 /// on one hit in `SCHEMA_SAMPLE_EVERY`: schemas settle quickly, and parsing is the engine's cost.
 const SCHEMA_FULL_SAMPLES: u64 = 64;
@@ -36,6 +39,38 @@ pub struct EndpointKey {
 pub struct SensitiveField {
     pub classes: BTreeMap<sensitive::Class, u64>,
     pub mask: String,
+    /// When each class was first seen here (microseconds since the epoch, packet time). A class
+    /// without one (a record written before this was kept) is as old as its endpoint.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub first_seen: BTreeMap<sensitive::Class, i64>,
+}
+
+impl SensitiveField {
+    /// `n` more values of `class`, at `ts`.
+    pub fn add(&mut self, class: sensitive::Class, n: u64, ts: i64) {
+        let known = self.classes.contains_key(&class).then(|| self.first_seen.get(&class).copied().unwrap_or(0));
+        self.first_seen.insert(class, known.map_or(ts, |t| t.min(ts)));
+        add_count(self.classes.entry(class).or_default(), n);
+    }
+
+    /// Folds another record of the same location into this one (its mask is the newer).
+    pub fn merge(&mut self, o: &SensitiveField) {
+        for (class, n) in &o.classes {
+            let theirs = o.first_seen.get(class).copied().unwrap_or(0);
+            let earliest = match self.classes.get_mut(class) {
+                Some(count) => {
+                    add_count(count, *n);
+                    self.first_seen.get(class).copied().unwrap_or(0).min(theirs)
+                }
+                None => {
+                    self.classes.insert(*class, *n);
+                    theirs
+                }
+            };
+            self.first_seen.insert(*class, earliest);
+        }
+        self.mask.clone_from(&o.mask);
+    }
 }
 
 /// Most sensitive-data locations tracked per endpoint.
@@ -194,10 +229,7 @@ impl Endpoint {
         for (loc, f) in &o.sensitive {
             let room = self.sensitive.len() < MAX_SENSITIVE_LOCATIONS;
             match self.sensitive.get_mut(loc) {
-                Some(mine) => {
-                    add_counts(&mut mine.classes, &f.classes);
-                    mine.mask = f.mask.clone();
-                }
+                Some(mine) => mine.merge(f),
                 None if room => {
                     self.sensitive.insert(loc.clone(), f.clone());
                 }
@@ -280,8 +312,41 @@ pub struct Changes {
     pub upserts: Vec<Endpoint>,
     /// Endpoints folded into another by templating, or past retention, to delete.
     pub removed: Vec<EndpointKey>,
+    /// Endpoints refiled under another key by templating (a rename or a merge), in the order it
+    /// happened: whatever belongs to `from` (its alerts) now belongs to `to`.
+    pub moved: Vec<EndpointMove>,
     /// Traffic over the inventory's caps since the last changes, to add to the stored counts.
     pub overflow: Vec<Overflow>,
+}
+
+/// One endpoint refiled under another key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointMove {
+    pub from: EndpointKey,
+    pub to: EndpointKey,
+}
+
+/// Where each moved endpoint ends up after every move in order (a chain A to B to C sends A's
+/// alerts to C).
+pub fn final_keys(moves: &[EndpointMove]) -> HashMap<EndpointKey, EndpointKey> {
+    let mut next: HashMap<&EndpointKey, &EndpointKey> = HashMap::new();
+    for m in moves {
+        next.insert(&m.from, &m.to);
+    }
+    next.keys()
+        .map(|from| {
+            let mut to = *from;
+            // At most one step per move: a cycle stops where it started over.
+            for _ in 0..moves.len() {
+                match next.get(to) {
+                    Some(n) if *n != *from => to = n,
+                    _ => break,
+                }
+            }
+            ((*from).clone(), to.clone())
+        })
+        .filter(|(from, to)| from != to)
+        .collect()
 }
 
 /// How big the inventory may grow. Over a cap, traffic is counted in an [`Overflow`] record
@@ -373,7 +438,7 @@ const MAX_PROBE_EXAMPLE_CHARS: usize = 120;
 /// A probed path as kept for people to read: segments that are secrets or personal data (a key,
 /// a token, an e-mail address, a card number, a long hex or base64 value) become `{class}`, and
 /// the whole is cut to `MAX_PROBE_EXAMPLE_CHARS`.
-fn probe_example(path: &str) -> String {
+pub(crate) fn probe_example(path: &str) -> String {
     let masked: Vec<String> = crate::template::split_path(path)
         .into_iter()
         .map(|segment| {
@@ -438,6 +503,8 @@ pub struct Catalog {
     answering: HashSet<String>,
     dirty: BTreeSet<EndpointKey>,
     removed: BTreeSet<EndpointKey>,
+    /// Refilings since the last `take_changes`, in order.
+    moved: Vec<EndpointMove>,
     /// Overflow since the last `take_changes`, by host.
     overflow: BTreeMap<String, Overflow>,
     /// Overflow since this catalog was made, by reason (for counters).
@@ -491,7 +558,7 @@ impl TransactionFacts {
             ct => {
                 if let Some(v) = parse_json(ct, &obs.request_body) {
                     sensitive::scan_json(&v, "request.json", &mut findings);
-                    req_schema = Some(Schema::of(&v));
+                    req_schema = Some(Schema::of_at(&v, obs.ts));
                 }
             }
         }
@@ -501,7 +568,7 @@ impl TransactionFacts {
         if let Some(v) = &resp_json {
             sensitive::scan_json(v, "response.json", &mut findings);
         }
-        let resp_schema = resp_json.as_ref().map(Schema::of);
+        let resp_schema = resp_json.as_ref().map(|v| Schema::of_at(v, obs.ts));
         TransactionFacts { resp_ct, resp_schema, shape, req_ct, req_schema, findings: findings.into_vec() }
     }
 }
@@ -738,7 +805,7 @@ impl Catalog {
             }
         }
         for (name, kind) in &templated.params {
-            e.path_params.entry(name.clone()).or_default().add(kind.as_str());
+            e.path_params.entry(name.clone()).or_default().add(kind.as_str(), obs.ts);
         }
         if obs.encrypted {
             add_count(&mut e.encrypted, 1);
@@ -755,7 +822,7 @@ impl Catalog {
         let query_names: Vec<String> = query_pairs.iter().map(|(n, _)| n.clone()).collect();
         for (name, t) in &query_pairs {
             if e.query_params.len() < MAX_PARAMS || e.query_params.contains_key(name) {
-                e.query_params.entry(name.clone()).or_default().add(t);
+                e.query_params.entry(name.clone()).or_default().add(t, obs.ts);
             }
         }
         match req_ct.as_deref() {
@@ -763,14 +830,14 @@ impl Catalog {
                 let body = String::from_utf8_lossy(&obs.request_body);
                 for (name, t) in parse_pairs(&body, MAX_PARAMS) {
                     if e.form_fields.len() < MAX_PARAMS || e.form_fields.contains_key(&name) {
-                        e.form_fields.entry(name).or_default().add(t);
+                        e.form_fields.entry(name).or_default().add(t, obs.ts);
                     }
                 }
             }
             Some(ct) if ct.starts_with("multipart/form-data") => {
                 for name in multipart_fields(&obs.request_body, MAX_PARAMS) {
                     if e.form_fields.len() < MAX_PARAMS || e.form_fields.contains_key(&name) {
-                        e.form_fields.entry(name).or_default().add("string");
+                        e.form_fields.entry(name).or_default().add("string", obs.ts);
                     }
                 }
             }
@@ -786,7 +853,7 @@ impl Catalog {
                 None if room => e.sensitive.entry(f.location.clone()).or_default(),
                 None => continue,
             };
-            add_count(field.classes.entry(f.class).or_default(), u64::from(f.count));
+            field.add(f.class, u64::from(f.count), obs.ts);
             field.mask.clone_from(&f.mask);
         }
         for scheme in auth::classify(&obs.request_headers, &query_names) {
@@ -856,7 +923,10 @@ impl Catalog {
             None => self.insert(e),
         }
         self.dirty.remove(&key);
-        self.dirty.insert(new_key);
+        self.dirty.insert(new_key.clone());
+        if key != new_key {
+            self.moved.push(EndpointMove { from: key.clone(), to: new_key });
+        }
         self.removed.insert(key);
     }
 
@@ -901,7 +971,8 @@ impl Catalog {
         let removed =
             std::mem::take(&mut self.removed).into_iter().filter(|k| !self.endpoints.contains_key(k)).collect();
         let overflow = std::mem::take(&mut self.overflow).into_values().collect();
-        Changes { upserts, removed, overflow }
+        let moved = std::mem::take(&mut self.moved);
+        Changes { upserts, removed, moved, overflow }
     }
 }
 

@@ -666,6 +666,13 @@ fn check_endpoint(e: &Endpoint) {
     assert!(e.hourly.len() <= HOURLY_BUCKETS, "{} hourly buckets", e.hourly.len());
     assert!(e.hits > 0, "an endpoint without hits");
     assert!(e.first_seen <= e.last_seen, "first seen {} after last seen {}", e.first_seen, e.last_seen);
+    // Every part appeared while the endpoint was seen.
+    for p in e.path_params.values().chain(e.query_params.values()).chain(e.form_fields.values()) {
+        assert!((e.first_seen..=e.last_seen).contains(&p.first_seen), "parameter first seen {}", p.first_seen);
+    }
+    for a in e.appearances() {
+        assert!(a.at <= e.last_seen, "{} appeared at {} after the last hit {}", a.what, a.at, e.last_seen);
+    }
     for s in e.request_schema.iter().chain(e.response_schemas.values()) {
         check_schema(s, 0);
     }

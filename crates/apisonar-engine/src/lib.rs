@@ -43,7 +43,9 @@ pub mod stats;
 mod test_values;
 
 pub use alert::{Alert, AlertMerge, AlertState, Severity};
-pub use catalog::{Catalog, Changes, Endpoint, EndpointKey, InventoryLimits, Overflow, OverflowReason, Recorded};
+pub use catalog::{
+    Catalog, Changes, Endpoint, EndpointKey, EndpointMove, InventoryLimits, Overflow, OverflowReason, Recorded,
+};
 pub use observation::{Observation, ObservedResponse};
 pub use posture::{Classification, Drift, State};
 pub use spec::{Spec, SpecError, SpecOperation};

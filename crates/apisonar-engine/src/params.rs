@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::schema::Format;
-use crate::stats::add_count;
+use crate::stats::{add_count, earliest};
 
 /// What was seen of one parameter.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,15 +16,22 @@ pub struct ParamInfo {
     /// Value types seen, with counts (`integer`, `number`, `boolean`, `uuid`, `email`, `date`,
     /// `date-time`, `uri`, `ipv4`, `empty`, `string`).
     pub types: BTreeMap<String, u64>,
+    /// When it was first carried (microseconds since the epoch, packet time). Records written
+    /// before this was kept read 0: as old as their endpoint.
+    #[serde(default)]
+    pub first_seen: i64,
 }
 
 impl ParamInfo {
-    pub fn add(&mut self, value_type: &str) {
+    /// One more request carried it, at `ts`.
+    pub fn add(&mut self, value_type: &str, ts: i64) {
+        self.first_seen = earliest((self.count, self.first_seen), (1, ts));
         add_count(&mut self.count, 1);
         add_count(self.types.entry(value_type.to_string()).or_default(), 1);
     }
 
     pub fn merge(&mut self, other: &ParamInfo) {
+        self.first_seen = earliest((self.count, self.first_seen), (other.count, other.first_seen));
         add_count(&mut self.count, other.count);
         for (t, n) in &other.types {
             add_count(self.types.entry(t.clone()).or_default(), *n);
@@ -163,13 +170,36 @@ mod tests {
     #[test]
     fn dominant_types() {
         let mut p = ParamInfo::default();
-        p.add("integer");
-        p.add("empty");
+        p.add("integer", 5);
+        p.add("empty", 6);
         assert_eq!(p.dominant_type(), "integer");
-        p.add("number");
+        p.add("number", 7);
         assert_eq!(p.dominant_type(), "number");
-        p.add("string");
+        p.add("string", 8);
         assert_eq!(p.dominant_type(), "string");
+    }
+
+    #[test]
+    fn first_seen_is_the_earliest_time_whatever_the_order() {
+        let mut p = ParamInfo::default();
+        p.add("integer", 50);
+        p.add("integer", 20);
+        p.add("integer", 90);
+        assert_eq!((p.count, p.first_seen), (3, 20));
+        // Merging takes the earlier time; an empty record has none to give.
+        let mut later = ParamInfo::default();
+        later.add("string", 70);
+        later.merge(&p);
+        assert_eq!((later.count, later.first_seen), (4, 20));
+        let mut empty = ParamInfo::default();
+        empty.merge(&later);
+        assert_eq!(empty.first_seen, 20);
+        later.merge(&ParamInfo::default());
+        assert_eq!(later.first_seen, 20);
+        // A record of a store written before times were kept (0) stays as old as it was.
+        let mut old = ParamInfo { count: 9, types: BTreeMap::from([("integer".into(), 9)]), first_seen: 0 };
+        old.add("integer", 1_000);
+        assert_eq!(old.first_seen, 0);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::stats::add_count;
+use crate::stats::{add_count, earliest};
 
 /// Deepest nesting and widest object kept.
 pub(crate) const MAX_DEPTH: usize = 12;
@@ -145,22 +145,42 @@ pub struct Schema {
     /// Properties dropped because the object was too wide or too deep.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub truncated: u64,
+    /// When the first sample of this part was seen (microseconds since the epoch, packet time):
+    /// for a property, when the field first appeared. 0 in schemas made without a time (and in
+    /// records written before this was kept): as old as their endpoint.
+    #[serde(default, skip_serializing_if = "is_zero_time")]
+    pub first_seen: i64,
 }
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+fn is_zero_time(t: &i64) -> bool {
+    *t == 0
+}
+
 impl Schema {
-    /// The schema of one JSON value.
+    /// The schema of one JSON value, without a time.
     pub fn of(value: &Value) -> Schema {
+        Schema::of_at(value, 0)
+    }
+
+    /// The schema of one JSON value seen at `ts`: every part of it first seen then.
+    pub fn of_at(value: &Value, ts: i64) -> Schema {
         let mut s = Schema::default();
-        s.add(value, 0);
+        s.add_at(value, 0, ts);
         s
     }
 
-    /// Merges one more value into this schema.
+    /// Merges one more value into this schema (without a time).
     pub fn add(&mut self, value: &Value, depth: usize) {
+        self.add_at(value, depth, 0);
+    }
+
+    /// Merges one more value, seen at `ts`, into this schema.
+    pub fn add_at(&mut self, value: &Value, depth: usize, ts: i64) {
+        self.first_seen = earliest((self.samples, self.first_seen), (1, ts));
         add_count(&mut self.samples, 1);
         let kind = match value {
             Value::Null => "null",
@@ -182,7 +202,7 @@ impl Schema {
                 let schema = self.items.get_or_insert_with(Default::default);
                 // A long array adds little after its first elements; keep merging cheap.
                 for item in items.iter().take(32) {
-                    schema.add(item, depth.saturating_add(1));
+                    schema.add_at(item, depth.saturating_add(1), ts);
                 }
             }
             Value::Object(map) if depth < MAX_DEPTH => {
@@ -192,7 +212,7 @@ impl Schema {
                         add_count(&mut self.truncated, 1);
                         continue;
                     }
-                    self.properties.entry(k.clone()).or_default().add(v, depth.saturating_add(1));
+                    self.properties.entry(k.clone()).or_default().add_at(v, depth.saturating_add(1), ts);
                 }
             }
             Value::Array(_) | Value::Object(_) => add_count(&mut self.truncated, 1),
@@ -202,6 +222,7 @@ impl Schema {
 
     /// Merges another schema (from another run or a renamed endpoint) into this one.
     pub fn merge(&mut self, other: &Schema) {
+        self.first_seen = earliest((self.samples, self.first_seen), (other.samples, other.first_seen));
         add_count(&mut self.samples, other.samples);
         add_count(&mut self.objects, other.objects);
         add_count(&mut self.truncated, other.truncated);
@@ -266,7 +287,7 @@ impl Schema {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+    #![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
 
@@ -323,6 +344,33 @@ mod tests {
         let wide: serde_json::Map<String, Value> = (0..1000).map(|i| (format!("k{i}"), json!(i))).collect();
         let s = Schema::of(&Value::Object(wide));
         assert_eq!((s.properties.len(), s.truncated), (MAX_PROPERTIES, 800));
+    }
+
+    #[test]
+    fn each_part_keeps_when_it_first_appeared_and_merges_take_the_earliest() {
+        let mut s = Schema::of_at(&json!({"items": [{"id": 1}]}), 100);
+        s.merge(&Schema::of_at(&json!({"items": [{"id": 2, "email": "a@b.io"}], "next": "x"}), 300));
+        let items = s.properties["items"].items.as_deref().unwrap();
+        assert_eq!((s.first_seen, s.properties["items"].first_seen, items.first_seen), (100, 100, 100));
+        assert_eq!((items.properties["id"].first_seen, items.properties["email"].first_seen), (100, 300));
+        assert_eq!(s.properties["next"].first_seen, 300);
+        // Merged in the other order, the same times: the earliest wins.
+        let mut other = Schema::of_at(&json!({"items": [{"id": 2, "email": "a@b.io"}], "next": "x"}), 300);
+        other.merge(&Schema::of_at(&json!({"items": [{"id": 1}]}), 100));
+        assert_eq!(other, s);
+        // A later sample with an earlier time (workers hand over out of order) moves it back.
+        s.add_at(&json!({"next": "y"}), 0, 200);
+        assert_eq!(s.properties["next"].first_seen, 200);
+        // An empty schema has no time to give, and takes the other's.
+        let mut empty = Schema::default();
+        empty.merge(&s);
+        assert_eq!(empty.properties["next"].first_seen, 200);
+        s.merge(&Schema::default());
+        assert_eq!(s.first_seen, 100);
+        // Through JSON unchanged; a schema without times writes none.
+        let round: Schema = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(round, s);
+        assert!(!serde_json::to_string(&Schema::of(&json!({"a": 1}))).unwrap().contains("first_seen"));
     }
 
     fn depth(s: &Schema) -> usize {

@@ -98,6 +98,16 @@ pub fn add_count(counter: &mut u64, n: u64) {
     *counter = counter.saturating_add(n);
 }
 
+/// When the union of two records of the same thing was first seen: the earlier of the two, where
+/// a record that counted nothing (`count == 0`) has no time to offer.
+pub fn earliest(mine: (u64, i64), theirs: (u64, i64)) -> i64 {
+    match (mine, theirs) {
+        ((0, _), (_, t)) => t,
+        ((_, m), (0, _)) => m,
+        ((_, m), (_, t)) => m.min(t),
+    }
+}
+
 /// FNV-1a: stable across runs and versions, unlike the standard library's hasher.
 pub fn stable_hash(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))

@@ -1,6 +1,6 @@
 //! TLS posture: weaknesses of one observed handshake, and the `weak_tls` alerts they raise.
 
-use crate::alert::{Alert, AlertState, Severity};
+use crate::alert::{Alert, Severity};
 use crate::stats::add_count;
 
 /// The engine's view of a TLS handshake (filled by whoever parsed it).
@@ -77,7 +77,7 @@ pub fn weaknesses(o: &TlsObservation) -> Vec<String> {
     out
 }
 
-/// One `weak_tls` alert per weakness, per server and client.
+/// One `weak_tls` occurrence per weakness of a server (its alert groups every client).
 pub fn weak_tls_alerts(o: &TlsObservation) -> Vec<Alert> {
     let host = o.sni.clone().unwrap_or_else(|| o.server.clone());
     weaknesses(o)
@@ -89,22 +89,17 @@ pub fn weak_tls_alerts(o: &TlsObservation) -> Vec<Alert> {
                 } else {
                     Severity::Medium
                 };
-            Alert {
-                id: 0,
-                kind: "weak_tls".into(),
-                subtype: Some(w.clone()),
+            let key = crate::catalog::EndpointKey { host: host.clone(), method: "TLS".into(), path: "*".into() };
+            Alert::occurrence(
+                &key,
+                &o.client,
+                o.ts,
+                "weak_tls",
+                Some(&w),
                 severity,
-                title: format!("weak TLS on {host}: {w}"),
-                host: host.clone(),
-                method: "TLS".into(),
-                path: "*".into(),
-                client: Some(o.client.clone()),
-                count: 1,
-                first_seen: o.ts,
-                last_seen: o.ts,
-                state: AlertState::Open,
-                evidence: format!("server {}", o.server),
-            }
+                format!("weak TLS on {host}: {w}"),
+                format!("server {}", o.server),
+            )
         })
         .collect()
 }

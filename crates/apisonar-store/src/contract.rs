@@ -94,41 +94,37 @@ fn specs_and_alerts(store: &dyn Store) {
     assert_eq!(store.specs().unwrap_or_default(), vec![spec]);
     assert!(store.remove_spec("shop.yaml").unwrap_or(false));
     assert!(store.specs().unwrap_or_default().is_empty());
-    let draft = Alert {
-        id: 0,
-        kind: "shadow_api".into(),
-        subtype: None,
-        severity: Severity::Medium,
-        title: "t".into(),
-        host: "h".into(),
-        method: "GET".into(),
-        path: "/x".into(),
-        client: None,
-        count: 2,
-        first_seen: 10,
-        last_seen: 20,
-        state: AlertState::Open,
-        evidence: "e".into(),
-    };
-    let (a, new) = store.upsert_alert(&draft, AlertMerge::Add).unwrap_or_else(|e| panic!("{e}"));
-    assert!(new && a.id > 0);
-    let (b, new) = store
+    let draft = Alert { count: 2, first_seen: 10, last_seen: 20, evidence: "e".into(), ..draft_template() };
+    let up = store.upsert_alert(&draft, AlertMerge::Add).unwrap_or_else(|e| panic!("{e}"));
+    let a = up.alert.clone();
+    assert!(up.is_new() && up.is_news() && a.id > 0);
+    let up = store
         .upsert_alert(&Alert { count: 3, last_seen: 30, ..draft.clone() }, AlertMerge::Add)
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(!new);
+    assert!(!up.is_new() && !up.is_news(), "more of the same is not news");
+    let b = up.alert;
     assert_eq!((b.id, b.count, b.first_seen, b.last_seen), (a.id, 5, 10, 30));
-    let (c, _) =
-        store.upsert_alert(&Alert { count: 7, ..draft.clone() }, AlertMerge::Replace).unwrap_or_else(|e| panic!("{e}"));
+    let up = store
+        .upsert_alert(&Alert { severity: Severity::High, ..draft.clone() }, AlertMerge::Add)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(up.is_news(), "a higher severity is news");
+    let c = store
+        .upsert_alert(&Alert { count: 7, ..draft.clone() }, AlertMerge::Replace)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .alert;
     assert_eq!((c.count, c.last_seen), (7, 30));
     let other = store
         .upsert_alert(&Alert { client: Some("10.0.0.9".into()), ..draft.clone() }, AlertMerge::Add)
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(other.1 && other.0.id > a.id);
+    assert!(other.is_new() && other.alert.id > a.id);
+    let other = (other.alert, true);
     let resolved = store.set_alert_state(a.id, AlertState::Resolved).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(resolved.map(|r| r.state), Some(AlertState::Resolved));
     assert_eq!(store.set_alert_state(9999, AlertState::Open).unwrap_or_else(|e| panic!("{e}")), None);
-    let (again, _) =
+    let again =
         store.upsert_alert(&Alert { last_seen: 40, ..draft }, AlertMerge::Add).unwrap_or_else(|e| panic!("{e}"));
+    assert!(again.is_news(), "reopening is news");
+    let again = again.alert;
     assert_eq!(again.state, AlertState::Open, "a resolved alert that fires again reopens");
     let all = store.alerts().unwrap_or_default();
     assert_eq!(all.len(), 2);
@@ -145,9 +141,9 @@ fn specs_and_alerts(store: &dyn Store) {
     assert_eq!(kept.iter().map(|a| a.last_seen).collect::<Vec<_>>(), [40]);
     assert!(!store.has_alert(&other.0.dedup_key()).unwrap());
     assert_eq!(store.alert_by_key(&other.0.dedup_key()).unwrap(), None, "pruned with its key");
-    let (renewed, new) =
+    let renewed =
         store.upsert_alert(&Alert { client: Some("10.0.0.9".into()), ..draft_template() }, AlertMerge::Add).unwrap();
-    assert!(new && renewed.id > other.0.id, "a pruned alert that fires again is new");
+    assert!(renewed.is_new() && renewed.alert.id > other.0.id, "a pruned alert that fires again is new");
 }
 
 fn draft_template() -> apisonar_engine::Alert {
@@ -166,7 +162,56 @@ fn draft_template() -> apisonar_engine::Alert {
         last_seen: 50,
         state: apisonar_engine::AlertState::Open,
         evidence: "e".into(),
+        clients: Default::default(),
+        top_clients: Vec::new(),
+        samples: Vec::new(),
     }
+}
+
+/// Endpoints refiled by templating take their alerts along: renamed, or merged into an alert
+/// already on the new endpoint, following chains of moves.
+fn alerts_follow_moved_endpoints(store: &dyn Store) {
+    use apisonar_engine::{EndpointKey, EndpointMove};
+    let key = |path: &str| EndpointKey { host: "h".into(), method: "GET".into(), path: path.into() };
+    let on = |path: &str, kind: &str, count: u64, state| Alert {
+        kind: kind.into(),
+        path: path.into(),
+        count,
+        state,
+        ..draft_template()
+    };
+    let mut ids = Vec::new();
+    for a in [
+        on("/books/alice-notes-0", "cleartext_credentials", 2, AlertState::Open),
+        on("/books/{book}", "cleartext_credentials", 5, AlertState::Acknowledged),
+        on("/books/bob-notes-1", "injection_attempt", 1, AlertState::Open),
+        on("/b/x", "injection_attempt", 4, AlertState::Open),
+        on("/unrelated", "injection_attempt", 1, AlertState::Open),
+    ] {
+        ids.push(store.upsert_alert(&a, AlertMerge::Add).unwrap().alert.id);
+    }
+    let moved = vec![
+        EndpointMove { from: key("/books/alice-notes-0"), to: key("/books/{book}") },
+        EndpointMove { from: key("/books/bob-notes-1"), to: key("/b/{id}") },
+        EndpointMove { from: key("/b/x"), to: key("/b/{id}") },
+        EndpointMove { from: key("/b/{id}"), to: key("/books/{book}") },
+    ];
+    store.apply(&Changes { moved, ..Changes::default() }).unwrap();
+    let all: Vec<(String, String, u64, AlertState)> =
+        store.alerts().unwrap().into_iter().map(|a| (a.path, a.kind, a.count, a.state)).collect();
+    assert_eq!(
+        all,
+        [
+            ("/books/{book}".to_string(), "cleartext_credentials".to_string(), 7, AlertState::Acknowledged),
+            ("/books/{book}".to_string(), "injection_attempt".to_string(), 5, AlertState::Open),
+            ("/unrelated".to_string(), "injection_attempt".to_string(), 1, AlertState::Open),
+        ]
+    );
+    // The keys follow: a new occurrence lands on the moved alert.
+    let up =
+        store.upsert_alert(&on("/books/{book}", "injection_attempt", 1, AlertState::Open), AlertMerge::Add).unwrap();
+    assert!(!up.is_new() && up.alert.count == 6, "{up:?}");
+    assert!(!store.has_alert(&on("/b/x", "injection_attempt", 1, AlertState::Open).dedup_key()).unwrap());
 }
 
 fn overflow(store: &dyn Store) {
@@ -307,8 +352,7 @@ fn concurrent_upserts_make_one_alert(store: &(dyn Store + Sync)) {
                 for (round, created) in created.iter().enumerate() {
                     start.wait();
                     for _ in 0..EACH {
-                        let (_, new) = store.upsert_alert(&draft(round), AlertMerge::Add).unwrap();
-                        if new {
+                        if store.upsert_alert(&draft(round), AlertMerge::Add).unwrap().is_new() {
                             created.fetch_add(1, Ordering::Relaxed);
                         }
                     }
@@ -331,7 +375,7 @@ fn concurrent_upserts_make_one_alert(store: &(dyn Store + Sync)) {
 fn state_changes_and_upserts_keep_each_other(store: &(dyn Store + Sync)) {
     const STEPS: u64 = 300;
     let draft = Alert { kind: "lifecycle".into(), count: 1, ..draft_template() };
-    let (first, _) = store.upsert_alert(&draft, AlertMerge::Add).unwrap();
+    let first = store.upsert_alert(&draft, AlertMerge::Add).unwrap().alert;
     let start = Barrier::new(2);
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -364,6 +408,7 @@ fn memory_store_keeps_the_contract() {
     }
     concurrent_upserts_make_one_alert(&MemoryStore::default());
     state_changes_and_upserts_keep_each_other(&MemoryStore::default());
+    alerts_follow_moved_endpoints(&MemoryStore::default());
 }
 
 #[test]
@@ -371,6 +416,9 @@ fn sled_store_keeps_the_contract() {
     let dir = temp_dir("contract");
     contract(&SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}")));
     settings(&SledStore::open(&temp_dir("settings"), &SledOptions::default()).unwrap_or_else(|e| panic!("{e}")));
+    alerts_follow_moved_endpoints(
+        &SledStore::open(&temp_dir("moves"), &SledOptions::default()).unwrap_or_else(|e| panic!("{e}")),
+    );
     for seed in 1..5 {
         let dir = temp_dir(&format!("model{seed}"));
         model(&SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}")), seed, false);

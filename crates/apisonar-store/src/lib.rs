@@ -16,7 +16,7 @@ mod sled_store;
 pub use memory::MemoryStore;
 pub use sled_store::{SledOptions, SledStore};
 
-use apisonar_engine::{Alert, AlertMerge, AlertState, Changes, Endpoint, Spec};
+use apisonar_engine::{Alert, AlertMerge, AlertState, Changes, Endpoint, EndpointKey, Spec};
 use serde::{Deserialize, Serialize};
 
 /// A template pinned by a user: `host` `None` applies to every host.
@@ -47,7 +47,9 @@ pub enum StoreError {
 pub trait Store {
     /// Every endpoint record.
     fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError>;
-    /// Writes upserts and deletions as one atomic batch, and adds the overflow counts.
+    /// Writes upserts and deletions as one atomic batch, adds the overflow counts, and refiles
+    /// the alerts of moved endpoints under their new endpoint (merging with an alert already
+    /// there).
     fn apply(&self, changes: &Changes) -> Result<(), StoreError>;
     /// Deletes endpoints last seen before `cutoff` (microseconds since the epoch); returns how many.
     fn prune(&self, cutoff: i64) -> Result<usize, StoreError>;
@@ -78,9 +80,9 @@ pub trait Store {
     /// Deletes alerts last seen before `cutoff` (microseconds since the epoch); returns how many.
     fn prune_alerts(&self, cutoff: i64) -> Result<usize, StoreError>;
     /// Records an occurrence: a new alert, or the existing one with the same dedup key updated
-    /// (a resolved alert that fires again reopens). Returns the alert as stored and whether it
-    /// is new. Atomic: concurrent upserts of one new dedup key make one alert.
-    fn upsert_alert(&self, draft: &Alert, merge: AlertMerge) -> Result<(Alert, bool), StoreError>;
+    /// (a resolved alert that fires again reopens). Returns the alert as stored and as it was.
+    /// Atomic: concurrent upserts of one new dedup key make one alert.
+    fn upsert_alert(&self, draft: &Alert, merge: AlertMerge) -> Result<Upserted, StoreError>;
     /// Changes an alert's lifecycle state; `None` if there is no such alert. Atomic with respect to
     /// `upsert_alert` of the same alert (neither loses the other's change).
     fn set_alert_state(&self, id: u64, state: AlertState) -> Result<Option<Alert>, StoreError>;
@@ -96,25 +98,35 @@ pub trait Store {
 
 /// Combines an occurrence with an existing alert (shared by every `Store`).
 pub(crate) fn merge_alert(existing: &mut Alert, draft: &Alert, merge: AlertMerge) {
-    let newer = draft.last_seen > existing.last_seen;
-    match merge {
-        AlertMerge::Replace => {
-            existing.count = draft.count;
-            existing.first_seen = draft.first_seen;
-        }
-        AlertMerge::Add => {
-            existing.count = existing.count.saturating_add(draft.count);
-            existing.first_seen = existing.first_seen.min(draft.first_seen);
-        }
+    existing.absorb(draft, merge);
+}
+
+/// What `upsert_alert` did.
+#[derive(Clone, Debug)]
+pub struct Upserted {
+    /// The alert as stored now.
+    pub alert: Alert,
+    /// The alert as it was before; `None` when this upsert made it.
+    pub before: Option<Alert>,
+}
+
+impl Upserted {
+    pub fn is_new(&self) -> bool {
+        self.before.is_none()
     }
-    existing.last_seen = existing.last_seen.max(draft.last_seen);
-    existing.severity = existing.severity.max(draft.severity);
-    existing.title = draft.title.clone();
-    existing.evidence = draft.evidence.clone();
-    existing.subtype = draft.subtype.clone();
-    if existing.state == AlertState::Resolved && newer {
-        existing.state = AlertState::Open;
+
+    /// New, or changed in state or severity: what an alert stream reports.
+    pub fn is_news(&self) -> bool {
+        self.before.as_ref().is_none_or(|b| b.state != self.alert.state || b.severity != self.alert.severity)
     }
+}
+
+/// `alert` filed under the endpoint `to`.
+pub(crate) fn refiled(mut alert: Alert, to: &EndpointKey) -> Alert {
+    alert.host.clone_from(&to.host);
+    alert.method.clone_from(&to.method);
+    alert.path.clone_from(&to.path);
+    alert
 }
 
 #[cfg(test)]

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use apisonar_engine::tlsposture::TlsHost;
-use apisonar_engine::{Alert, AlertMerge, AlertState, Changes, Endpoint, Spec};
+use apisonar_engine::{Alert, AlertMerge, AlertState, Changes, Endpoint, EndpointKey, EndpointMove, Spec};
 
 use crate::records::{decode, encode, endpoint_key, override_key};
-use crate::{merge_alert, Store, StoreError, TemplateOverride};
+use crate::{merge_alert, refiled, Store, StoreError, TemplateOverride, Upserted};
 
 /// Records are kept encoded, as the sled store keeps them, so both go through the same record
 /// types and conversions (the overflow counts, added up on every `apply`, are kept decoded).
@@ -31,6 +31,43 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl MemoryStore {
     fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<Vec<u8>, Vec<u8>>> {
         self.endpoints.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Refiles the alerts of moved endpoints (see `Store::apply`).
+    fn refile_alerts(&self, moves: &[EndpointMove]) -> Result<(), StoreError> {
+        if moves.is_empty() {
+            return Ok(());
+        }
+        let targets = apisonar_engine::catalog::final_keys(moves);
+        let mut alerts = lock(&self.alerts);
+        let ids: Vec<u64> = alerts.keys().copied().collect();
+        for id in ids {
+            let Some(value) = alerts.get(&id) else { continue };
+            let alert: Alert = decode(value)?;
+            let key = EndpointKey { host: alert.host.clone(), method: alert.method.clone(), path: alert.path.clone() };
+            let Some(to) = targets.get(&key) else { continue };
+            let moved = refiled(alert, to);
+            let dedup = moved.dedup_key();
+            let mut target = None;
+            for (other_id, other) in alerts.iter() {
+                let other: Alert = decode(other)?;
+                if *other_id != id && other.dedup_key() == dedup {
+                    target = Some((*other_id, other));
+                    break;
+                }
+            }
+            match target {
+                Some((target_id, mut other)) => {
+                    other.absorb(&moved, AlertMerge::Add);
+                    alerts.insert(target_id, encode(&other)?);
+                    alerts.remove(&id);
+                }
+                None => {
+                    alerts.insert(id, encode(&moved)?);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -57,7 +94,9 @@ impl Store for MemoryStore {
                 .or_insert_with(|| apisonar_engine::Overflow { host: o.host.clone(), ..Default::default() })
                 .merge(o);
         }
-        Ok(())
+        drop(overflow);
+        drop(map);
+        self.refile_alerts(&changes.moved)
     }
 
     fn overflow(&self) -> Result<Vec<apisonar_engine::Overflow>, StoreError> {
@@ -155,15 +194,16 @@ impl Store for MemoryStore {
         lock(&self.alerts).values().map(|v| decode(v)).collect()
     }
 
-    fn upsert_alert(&self, draft: &Alert, merge: AlertMerge) -> Result<(Alert, bool), StoreError> {
+    fn upsert_alert(&self, draft: &Alert, merge: AlertMerge) -> Result<Upserted, StoreError> {
         let mut alerts = lock(&self.alerts);
         let key = draft.dedup_key();
         for value in alerts.values_mut() {
-            let mut existing: Alert = decode(value)?;
-            if existing.dedup_key() == key {
+            let before: Alert = decode(value)?;
+            if before.dedup_key() == key {
+                let mut existing = before.clone();
                 merge_alert(&mut existing, draft, merge);
                 *value = encode(&existing)?;
-                return Ok((existing, false));
+                return Ok(Upserted { alert: existing, before: Some(before) });
             }
         }
         let mut last = lock(&self.last_alert_id);
@@ -171,7 +211,7 @@ impl Store for MemoryStore {
         *last = id;
         let alert = Alert { id, ..draft.clone() };
         alerts.insert(id, encode(&alert)?);
-        Ok((alert, true))
+        Ok(Upserted { alert, before: None })
     }
 
     fn set_alert_state(&self, id: u64, state: AlertState) -> Result<Option<Alert>, StoreError> {

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use apisonar_engine::tlsposture::TlsHost;
-use apisonar_engine::{Alert, AlertMerge, AlertState, Changes, Endpoint, Overflow, Spec};
+use apisonar_engine::{Alert, AlertMerge, AlertState, Changes, Endpoint, EndpointKey, EndpointMove, Overflow, Spec};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use crate::records::{decode, encode, endpoint_key, override_key};
-use crate::{merge_alert, Store, StoreError, TemplateOverride, SCHEMA_VERSION};
+use crate::{merge_alert, refiled, Store, StoreError, TemplateOverride, Upserted, SCHEMA_VERSION};
 
 const META_TREE: &str = "meta";
 const ENDPOINTS_TREE: &str = "endpoints";
@@ -148,6 +148,50 @@ impl SledStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Refiles the alerts of moved endpoints (see `Store::apply`): one scan of the alerts, then
+    /// one transaction per alert to move.
+    fn refile_alerts(&self, moves: &[EndpointMove]) -> Result<(), StoreError> {
+        if moves.is_empty() {
+            return Ok(());
+        }
+        let targets = apisonar_engine::catalog::final_keys(moves);
+        let mut to_move = Vec::new();
+        for item in self.alerts.iter() {
+            let (id, v) = item.map_err(io)?;
+            let alert: Alert = decode(&v)?;
+            let key = EndpointKey { host: alert.host, method: alert.method, path: alert.path };
+            if let Some(to) = targets.get(&key) {
+                to_move.push((id, to.clone()));
+            }
+        }
+        for (id, to) in to_move {
+            (&self.alerts, &self.alert_keys)
+                .transaction(|(alerts, keys)| {
+                    // Read again inside the transaction: retention or a state change may have
+                    // come in between.
+                    let Some(value) = alerts.get(&id)? else { return Ok(()) };
+                    let alert: Alert = decode(&value).map_err(abort)?;
+                    keys.remove(alert.dedup_key().as_bytes())?;
+                    let moved = refiled(alert, &to);
+                    let key = moved.dedup_key();
+                    if let Some(target_id) = keys.get(key.as_bytes())? {
+                        if let Some(target) = alerts.get(&target_id)? {
+                            let mut target: Alert = decode(&target).map_err(abort)?;
+                            target.absorb(&moved, AlertMerge::Add);
+                            alerts.insert(&target_id, encode(&target).map_err(abort)?)?;
+                            alerts.remove(&id)?;
+                            return Ok(());
+                        }
+                    }
+                    alerts.insert(&id, encode(&moved).map_err(abort)?)?;
+                    keys.insert(key.as_bytes(), &id)?;
+                    Ok(())
+                })
+                .map_err(tx_error)?;
+        }
+        Ok(())
+    }
 }
 
 impl Store for SledStore {
@@ -173,7 +217,7 @@ impl Store for SledStore {
             total.merge(o);
             self.overflow.insert(o.host.as_bytes(), encode(&total)?).map_err(io)?;
         }
-        Ok(())
+        self.refile_alerts(&changes.moved)
     }
 
     fn overflow(&self) -> Result<Vec<Overflow>, StoreError> {
@@ -279,7 +323,7 @@ impl Store for SledStore {
         self.alerts.iter().values().map(|v| decode(&v.map_err(io)?)).collect()
     }
 
-    fn upsert_alert(&self, draft: &Alert, merge: AlertMerge) -> Result<(Alert, bool), StoreError> {
+    fn upsert_alert(&self, draft: &Alert, merge: AlertMerge) -> Result<Upserted, StoreError> {
         let key = draft.dedup_key();
         // Both trees in one transaction: two writers of the same new key make one alert, and an
         // update cannot interleave with a state change or retention of the same alert.
@@ -287,10 +331,11 @@ impl Store for SledStore {
             .transaction(|(alerts, keys)| {
                 if let Some(id) = keys.get(key.as_bytes())? {
                     if let Some(value) = alerts.get(&id)? {
-                        let mut existing: Alert = decode(&value).map_err(abort)?;
+                        let before: Alert = decode(&value).map_err(abort)?;
+                        let mut existing = before.clone();
                         merge_alert(&mut existing, draft, merge);
                         alerts.insert(&id, encode(&existing).map_err(abort)?)?;
-                        return Ok((existing, false));
+                        return Ok(Upserted { alert: existing, before: Some(before) });
                     }
                 }
                 // Ids increase with time, so big-endian keys list alerts oldest first.
@@ -298,7 +343,7 @@ impl Store for SledStore {
                 let alert = Alert { id, ..draft.clone() };
                 alerts.insert(&id.to_be_bytes(), encode(&alert).map_err(abort)?)?;
                 keys.insert(key.as_bytes(), &id.to_be_bytes())?;
-                Ok((alert, true))
+                Ok(Upserted { alert, before: None })
             })
             .map_err(tx_error)
     }

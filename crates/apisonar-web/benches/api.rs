@@ -54,6 +54,9 @@ fn fill(store: &SledStore) {
             last_seen: i as i64,
             state: AlertState::Open,
             evidence: "masked".into(),
+            clients: Default::default(),
+            top_clients: Vec::new(),
+            samples: Vec::new(),
         };
         store.upsert_alert(&a, AlertMerge::Add).expect("alert");
     }

@@ -259,6 +259,10 @@ pub struct EndpointQuery {
     sensitive: Option<bool>,
     /// Text searched in host and path.
     q: Option<String>,
+    /// Only what appeared at or after this time (RFC 3339, or `1h`, `24h`, `7d`... back from the
+    /// newest traffic): new endpoints, and endpoints with a new parameter, field or sensitive
+    /// class, each with its `new` list.
+    since: Option<String>,
     sort: Option<String>,
     order: Option<String>,
     page: Option<usize>,
@@ -274,15 +278,23 @@ pub struct EndpointSummary {
     path: String,
     state: &'static str,
     hits: u64,
-    last_seen: String,
+    /// `None` (null) for an orphan: never seen.
+    first_seen: Option<String>,
+    last_seen: Option<String>,
     auth: Vec<String>,
-    encrypted: bool,
+    /// `None` (null) for an orphan: no traffic, no transport.
+    encrypted: Option<bool>,
     cleartext_hits: u64,
+    /// TLS sessions to a server name with no HTTP seen (not an endpoint).
+    tls_only: bool,
     sensitive: Vec<String>,
     p95_us: Option<i64>,
+    /// With `since`: what appeared since then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new: Option<Vec<String>>,
 }
 
-fn summary(r: &EndpointRow) -> EndpointSummary {
+fn summary(r: &EndpointRow, since: Option<i64>) -> EndpointSummary {
     let classes: std::collections::BTreeSet<String> =
         r.sensitive.values().flat_map(|f| f.classes.keys().map(|c| c.as_str().to_string())).collect();
     EndpointSummary {
@@ -292,12 +304,15 @@ fn summary(r: &EndpointRow) -> EndpointSummary {
         path: r.path.clone(),
         state: r.state,
         hits: r.hits,
+        first_seen: r.first_seen.clone(),
         last_seen: r.last_seen.clone(),
         auth: r.auth.clone(),
         encrypted: r.encrypted,
         cleartext_hits: r.cleartext_hits,
+        tls_only: r.tls_only,
         sensitive: classes.into_iter().collect(),
         p95_us: r.latency.p95_us,
+        new: since.map(|s| r.new_since(s)),
     }
 }
 
@@ -312,7 +327,13 @@ fn matches_endpoint(r: &EndpointRow, q: &EndpointQuery) -> bool {
     q.host.as_deref().is_none_or(|h| r.host.eq_ignore_ascii_case(h))
         && q.state.as_deref().is_none_or(|s| r.state == s)
         && q.auth.as_deref().is_none_or(auth_ok)
-        && q.encrypted.is_none_or(|e| if e { r.cleartext_hits == 0 && r.encrypted } else { r.cleartext_hits > 0 })
+        && q.encrypted.is_none_or(|e| {
+            if e {
+                r.cleartext_hits == 0 && r.encrypted == Some(true)
+            } else {
+                r.cleartext_hits > 0
+            }
+        })
         && q.sensitive.is_none_or(|s| s != r.sensitive.is_empty())
         && q.q.as_deref().is_none_or(|text| {
             let text = text.to_ascii_lowercase();
@@ -325,14 +346,32 @@ async fn endpoints(
     Query(q): Query<EndpointQuery>,
 ) -> Result<Json<Page<EndpointSummary>>, ApiError> {
     let sort = q.sort.clone().unwrap_or_else(|| "host".into());
-    if !matches!(sort.as_str(), "host" | "path" | "method" | "hits" | "last_seen" | "state") {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "sort must be host, path, method, hits, last_seen or state"));
+    if !matches!(sort.as_str(), "host" | "path" | "method" | "hits" | "first_seen" | "last_seen" | "state") {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "sort must be host, path, method, hits, first_seen, last_seen or state",
+        ));
+    }
+    if q.since.as_ref().is_some_and(|s| s.len() > 64) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, SINCE_FORMAT));
     }
     let snap = inventory_snapshot(&state).await?;
-    let mut rows: Vec<&EndpointRow> = snap.rows.iter().filter(|r| matches_endpoint(r, &q)).collect();
+    let since = match q.since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => {
+            let newest = views::newest_seen(&snap.rows).unwrap_or(0);
+            Some(views::parse_since(text, newest).map_err(|_| ApiError(StatusCode::BAD_REQUEST, SINCE_FORMAT))?)
+        }
+    };
+    let mut rows: Vec<&EndpointRow> = snap
+        .rows
+        .iter()
+        .filter(|r| matches_endpoint(r, &q) && since.is_none_or(|s| !r.new_since(s).is_empty()))
+        .collect();
     rows.sort_by(|a, b| match sort.as_str() {
         "hits" => a.hits.cmp(&b.hits),
-        "last_seen" => a.last_seen.cmp(&b.last_seen),
+        "first_seen" => a.seen.map(|(f, _)| f).cmp(&b.seen.map(|(f, _)| f)),
+        "last_seen" => a.seen.map(|(_, l)| l).cmp(&b.seen.map(|(_, l)| l)),
         "state" => a.state.cmp(b.state),
         "method" => a.method.cmp(&b.method),
         "path" => a.path.cmp(&b.path),
@@ -346,9 +385,13 @@ async fn endpoints(
         total: page.total,
         page: page.page,
         per_page: page.per_page,
-        items: page.items.into_iter().map(summary).collect(),
+        items: page.items.into_iter().map(|r| summary(r, since)).collect(),
     }))
 }
+
+/// What a `since` parameter may be.
+const SINCE_FORMAT: &str =
+    "since must be RFC 3339 (2026-11-30T08:00:00Z) or a duration back from the newest traffic (30m, 24h, 7d, 2w)";
 
 async fn endpoint(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<EndpointRow>, ApiError> {
     if id.len() > 8192 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {

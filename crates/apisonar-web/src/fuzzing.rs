@@ -100,6 +100,9 @@ fn lab() -> Option<Lab> {
             last_seen: i64::try_from(i).unwrap_or(0),
             state: AlertState::Open,
             evidence: "…(12 chars)".into(),
+            clients: Default::default(),
+            top_clients: Vec::new(),
+            samples: Vec::new(),
         };
         store.upsert_alert(&alert, AlertMerge::Add).ok()?;
     }

@@ -69,6 +69,9 @@ fn lab(tls: bool) -> Lab {
         last_seen: 2,
         state: AlertState::Open,
         evidence: "bearer jwt(HS256) ****".into(),
+        clients: Default::default(),
+        top_clients: vec![apisonar_engine::alert::ClientCount { client: "10.0.0.7".into(), count: 3 }],
+        samples: vec!["bearer jwt(HS256) ****".into()],
     };
     store.upsert_alert(&draft, AlertMerge::Add).unwrap();
     let password = auth::ensure_admin(store.as_ref()).unwrap().unwrap();
@@ -491,4 +494,163 @@ async fn hostile_specs_are_refused_with_their_place_and_change_nothing() {
     let _busy = lab.state.spec_parsing.clone().try_acquire_owned().unwrap();
     let spec = r#"{"openapi": "3.0.0", "info": {"title": "S", "version": "1"}, "paths": {}}"#;
     assert_eq!(send(&lab.app, upload(spec.to_string())).await.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+/// Two days apart: what the store had (`DAY_ONE`) and what came after (`DAY_THREE`).
+const DAY_ONE: i64 = 1_764_460_800_000_000; // 2025-11-30T00:00:00Z
+const DAY_THREE: i64 = DAY_ONE + 2 * 86_400_000_000;
+
+/// A store with an endpoint that gained a query parameter, a response field and a sensitive
+/// class on day three, one unchanged since day one, one new on day three, a documented operation
+/// never seen (an orphan), and TLS sessions to a host with HTTP endpoints and to one without.
+fn inventory_lab() -> Lab {
+    use apisonar_engine::catalog::SensitiveField;
+    use apisonar_engine::params::ParamInfo;
+    use apisonar_engine::schema::Schema;
+    use apisonar_engine::sensitive::Class;
+    use apisonar_engine::tlsposture::TlsHost;
+    let store = Arc::new(MemoryStore::default());
+    let param = |first_seen| ParamInfo { count: 1, types: [("integer".to_string(), 1)].into(), first_seen };
+    let mut items = endpoint("shop.test", "GET", "/api/items", 4, 4);
+    items.last_seen = DAY_THREE;
+    items.query_params = [("limit".to_string(), param(DAY_ONE)), ("cursor".to_string(), param(DAY_THREE))].into();
+    let mut schema = Schema::of_at(&serde_json::json!({"items": [{"id": 1}]}), DAY_ONE);
+    schema.merge(&Schema::of_at(&serde_json::json!({"items": [{"id": 2, "email": "a@b.test"}]}), DAY_THREE));
+    items.response_schemas = [(200, schema)].into();
+    items.sensitive = [(
+        "response.json.items[].email".to_string(),
+        SensitiveField {
+            classes: [(Class::Email, 1)].into(),
+            mask: "a…@b.test".into(),
+            first_seen: [(Class::Email, DAY_THREE)].into(),
+        },
+    )]
+    .into();
+    let mut unchanged = endpoint("shop.test", "GET", "/api/health", 2, 2);
+    unchanged.last_seen = DAY_THREE;
+    let mut fresh = endpoint("shop.test", "GET", "/api/orders", 1, 1);
+    (fresh.first_seen, fresh.last_seen) = (DAY_THREE, DAY_THREE);
+    for e in [&mut items, &mut unchanged] {
+        e.first_seen = DAY_ONE;
+    }
+    store.apply(&Changes { upserts: vec![items, unchanged, fresh], ..Changes::default() }).unwrap();
+    let spec = r#"{"openapi": "3.0.0", "info": {"title": "Shop", "version": "1"},
+        "servers": [{"url": "http://shop.test"}],
+        "paths": {"/api/items": {"get": {"responses": {"200": {"description": "ok"}}}},
+                  "/api/health": {"get": {"responses": {"200": {"description": "ok"}}}},
+                  "/api/orders": {"get": {"responses": {"200": {"description": "ok"}}}},
+                  "/api/never": {"delete": {"responses": {"204": {"description": "gone"}}}}}}"#;
+    store.put_spec(&apisonar_engine::spec::parse("shop.json", spec).unwrap()).unwrap();
+    let tls = |host: &str| TlsHost {
+        host: host.into(),
+        sessions: 5,
+        first_seen: DAY_ONE,
+        last_seen: DAY_ONE + 1,
+        ..TlsHost::default()
+    };
+    store.put_tls_hosts(&[tls("shop.test"), tls("vault.test")]).unwrap();
+    let password = auth::ensure_admin(store.as_ref()).unwrap().unwrap();
+    let (token, _) = auth::create_token(store.as_ref(), new_token("ci", &[auth::Scope::Read])).unwrap();
+    let state = AppState::new(store.clone(), serving(store.clone()), None, false);
+    Lab { app: router(state.clone()), password, token, store, state }
+}
+
+fn find<'a>(page: &'a serde_json::Value, method: &str, host: &str, path: &str) -> &'a serde_json::Value {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["method"] == method && i["host"] == host && i["path"] == path)
+        .unwrap_or_else(|| panic!("no {method} {host}{path} in {page}"))
+}
+
+#[tokio::test]
+async fn orphans_read_never_seen_and_tls_only_hosts_are_marked() {
+    let lab = inventory_lab();
+    let all = api(&lab, "/api/v1/endpoints?per_page=500").await.json();
+    let orphan = find(&all, "DELETE", "shop.test", "/api/never");
+    assert_eq!(orphan["state"], "orphan");
+    for field in ["first_seen", "last_seen", "encrypted"] {
+        assert!(orphan[field].is_null(), "{field}: {orphan}");
+    }
+    let detail = api(&lab, &format!("/api/v1/endpoints/{}", orphan["id"].as_str().unwrap())).await.json();
+    for field in ["first_seen", "last_seen", "encrypted"] {
+        assert!(detail[field].is_null(), "{field}: {detail}");
+    }
+    assert_eq!(detail["state_reason"], "documented, never seen");
+    // An endpoint seen has its times and its transport.
+    let seen = find(&all, "GET", "shop.test", "/api/health");
+    assert_eq!(
+        (seen["last_seen"].as_str(), seen["encrypted"].as_bool()),
+        (Some("2025-12-02T00:00:00.000000Z"), Some(false))
+    );
+    assert_eq!(seen["tls_only"], false);
+    // TLS rows: the host with HTTP endpoints is not TLS only; the other one is, and says so.
+    assert_eq!(find(&all, "TLS", "shop.test", "*")["tls_only"], false);
+    let vault = find(&all, "TLS", "vault.test", "*");
+    assert_eq!((vault["tls_only"].as_bool(), vault["encrypted"].as_bool()), (Some(true), Some(true)));
+    let detail = api(&lab, &format!("/api/v1/endpoints/{}", vault["id"].as_str().unwrap())).await.json();
+    assert!(detail["state_reason"].as_str().unwrap().starts_with("TLS only (no HTTP seen)"), "{detail}");
+    // Filtering on transport leaves orphans out either way.
+    for encrypted in ["true", "false"] {
+        let page = api(&lab, &format!("/api/v1/endpoints?encrypted={encrypted}")).await.json();
+        assert!(page["items"].as_array().unwrap().iter().all(|i| i["state"] != "orphan"), "{page}");
+    }
+}
+
+#[tokio::test]
+async fn endpoints_filter_on_what_appeared_since() {
+    let lab = inventory_lab();
+    let new_of = |page: &serde_json::Value| -> Vec<(String, serde_json::Value)> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    format!(
+                        "{} {}{}",
+                        i["method"].as_str().unwrap(),
+                        i["host"].as_str().unwrap(),
+                        i["path"].as_str().unwrap()
+                    ),
+                    i["new"].clone(),
+                )
+            })
+            .collect()
+    };
+    let expected = vec![
+        (
+            "GET shop.test/api/items".to_string(),
+            serde_json::json!([
+                "query:cursor",
+                "response 200: $.items[].email",
+                "sensitive: response.json.items[].email email"
+            ]),
+        ),
+        ("GET shop.test/api/orders".to_string(), serde_json::json!(["endpoint"])),
+    ];
+    // A day back from the newest traffic, and the same time written out.
+    for since in ["1d", "24h", "2025-12-01T00:00:00Z", "2025-12-01T01:00:00%2B01:00"] {
+        let page = api(&lab, &format!("/api/v1/endpoints?since={since}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{since}: {}", page.body);
+        assert_eq!(new_of(&page.json()), expected, "{since}");
+    }
+    // Further back: everything seen is new (the orphan never is); TLS hosts say what they are.
+    let week = api(&lab, "/api/v1/endpoints?since=7d&per_page=500").await.json();
+    assert_eq!(week["total"], 5, "{week}");
+    assert_eq!(find(&week, "TLS", "vault.test", "*")["new"], serde_json::json!(["tls host"]));
+    assert_eq!(find(&week, "GET", "shop.test", "/api/items")["new"], serde_json::json!(["endpoint"]));
+    // Without `since`, no `new`; an empty `since` is no filter.
+    let all = api(&lab, "/api/v1/endpoints?since=&per_page=500").await.json();
+    assert_eq!(all["total"], 6, "{all}");
+    assert!(all["items"][0].get("new").is_none(), "{all}");
+    for bad in ["yesterday", "7", "d", "-1d", "99999999999999999999d", "9999999999999w", &"1".repeat(100)] {
+        let reply = api(&lab, &format!("/api/v1/endpoints?since={bad}")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}: {}", reply.body);
+        assert!(reply.json()["error"].as_str().unwrap().starts_with("since must be"), "{}", reply.body);
+    }
+    // Newest first.
+    let sorted = api(&lab, "/api/v1/endpoints?sort=first_seen&order=desc").await.json();
+    assert_eq!(sorted["items"][0]["path"], "/api/orders");
 }

@@ -4,6 +4,10 @@
 //! operations never seen (orphans) and servers seen only over TLS. Alert records. Shared by the
 //! `inventory` and `alerts` commands, the alert stream and the REST API.
 
+use std::collections::BTreeMap;
+
+use apisonar_engine::catalog::Appearance;
+use apisonar_engine::sensitive::Class;
 use apisonar_engine::Endpoint;
 use apisonar_store::{Store, StoreError};
 use serde::Serialize;
@@ -23,6 +27,17 @@ pub struct Param {
     #[serde(rename = "type")]
     pub value_type: String,
     pub count: u64,
+    /// When it was first carried (RFC 3339).
+    pub first_seen: String,
+}
+
+/// Sensitive data at one location: classes with counts, a mask, and when each class first
+/// appeared there (RFC 3339).
+#[derive(Serialize, Clone)]
+pub struct SensitiveView {
+    pub classes: BTreeMap<Class, u64>,
+    pub mask: String,
+    pub first_seen: BTreeMap<Class, String>,
 }
 
 #[derive(Serialize, Clone)]
@@ -48,14 +63,19 @@ pub struct EndpointRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<apisonar_engine::Drift>,
     pub hits: u64,
-    pub first_seen: String,
-    pub last_seen: String,
+    /// RFC 3339; `None` (null) for an orphan, which was never seen.
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
     pub clients: usize,
     pub status_codes: std::collections::BTreeMap<u16, u64>,
     pub auth: Vec<String>,
     /// True when any of the traffic was seen encrypted; `cleartext_hits` says how much was not.
-    pub encrypted: bool,
+    /// `None` (null) for an orphan: no traffic, no transport.
+    pub encrypted: Option<bool>,
     pub cleartext_hits: u64,
+    /// A row of TLS sessions to a server name with no HTTP endpoint under it: TLS only, no HTTP
+    /// seen (encrypted traffic whose requests are unknown), not an endpoint without traffic.
+    pub tls_only: bool,
     pub params: Vec<Param>,
     pub latency: Latency,
     pub request_content_types: std::collections::BTreeMap<String, u64>,
@@ -69,8 +89,77 @@ pub struct EndpointRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<apisonar_engine::tlsposture::TlsHost>,
     /// Sensitive data by location: classes with counts, and a mask.
-    pub sensitive: std::collections::BTreeMap<String, apisonar_engine::catalog::SensitiveField>,
+    pub sensitive: BTreeMap<String, SensitiveView>,
     pub why: Vec<String>,
+    /// What appeared since the time asked for (see [`EndpointRow::new_since`]): `endpoint`, or
+    /// the parameters, fields and sensitive classes that did. Only in listings of what is new.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<Vec<String>>,
+    /// When each part first appeared (for `new`).
+    #[serde(skip)]
+    pub appeared: Vec<Appearance>,
+    /// First and last seen, microseconds since the epoch; `None` for an orphan.
+    #[serde(skip)]
+    pub seen: Option<(i64, i64)>,
+}
+
+/// The label of a TLS row among what is new.
+pub const NEW_TLS_HOST: &str = "tls host";
+
+impl EndpointRow {
+    /// What of this row appeared at or after `since` (microseconds since the epoch):
+    /// `["endpoint"]` for an endpoint first seen then, else its query and form parameters,
+    /// request and response fields and sensitive classes first seen then (`query:limit`,
+    /// `response 200: $.items[].email`, `sensitive: response.json.items[].email email`);
+    /// `["tls host"]` for a server name first seen over TLS then; empty when nothing is new.
+    pub fn new_since(&self, since: i64) -> Vec<String> {
+        apisonar_engine::catalog::new_since(&self.appeared, since)
+    }
+}
+
+/// The newest traffic of these rows (their latest last seen), microseconds since the epoch.
+pub fn newest_seen(rows: &[EndpointRow]) -> Option<i64> {
+    rows.iter().filter_map(|r| r.seen.map(|(_, last)| last)).max()
+}
+
+/// The rows with something new at or after `since`, each with its `new` list.
+pub fn new_since(rows: Vec<EndpointRow>, since: i64) -> Vec<EndpointRow> {
+    rows.into_iter()
+        .filter_map(|mut r| {
+            let new = r.new_since(since);
+            (!new.is_empty()).then(|| {
+                r.new = Some(new);
+                r
+            })
+        })
+        .collect()
+}
+
+/// Why a `since` value was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a time must be RFC 3339 (2026-11-30T08:00:00Z) or a duration back from the newest traffic (30m, 24h, 7d, 2w)")]
+pub struct SinceError;
+
+/// A time given as RFC 3339, or as a duration (`30m`, `24h`, `7d`, `2w`) counted back from
+/// `newest` (the newest traffic in the store: under live capture, now; for a store of old
+/// captures, the end of their traffic), in microseconds since the epoch.
+pub fn parse_since(text: &str, newest: i64) -> Result<i64, SinceError> {
+    let text = text.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp_micros());
+    }
+    let unit_at = text.find(|c: char| !c.is_ascii_digit()).ok_or(SinceError)?;
+    let (digits, unit) = (text.get(..unit_at).ok_or(SinceError)?, text.get(unit_at..).ok_or(SinceError)?);
+    let n: i64 = digits.parse().map_err(|_| SinceError)?;
+    let unit_micros: i64 = match unit {
+        "s" => 1_000_000,
+        "m" => 60_000_000,
+        "h" => 3_600_000_000,
+        "d" => 86_400_000_000,
+        "w" => 604_800_000_000,
+        _ => return Err(SinceError),
+    };
+    n.checked_mul(unit_micros).and_then(|back| newest.checked_sub(back)).ok_or(SinceError)
 }
 
 fn row(e: &Endpoint, specs: &[apisonar_engine::Spec], orphan: bool) -> EndpointRow {
@@ -88,9 +177,25 @@ fn row(e: &Endpoint, specs: &[apisonar_engine::Spec], orphan: bool) -> EndpointR
                 location,
                 value_type: p.dominant_type().to_string(),
                 count: p.count,
+                // A time not recorded (older stores) is the endpoint's own.
+                first_seen: rfc3339_micros(p.first_seen.max(e.first_seen)),
             });
         }
     }
+    let sensitive = e
+        .sensitive
+        .iter()
+        .map(|(location, f)| {
+            let first_seen = f
+                .classes
+                .keys()
+                .map(|c| (*c, rfc3339_micros(f.first_seen.get(c).copied().unwrap_or(0).max(e.first_seen))))
+                .collect();
+            (location.clone(), SensitiveView { classes: f.classes.clone(), mask: f.mask.clone(), first_seen })
+        })
+        .collect();
+    // An orphan was never seen: no times, no transport.
+    let seen = (!orphan).then_some((e.first_seen, e.last_seen));
     EndpointRow {
         id: endpoint_id(&e.host, &e.method, &e.path),
         host: e.host.clone(),
@@ -102,13 +207,14 @@ fn row(e: &Endpoint, specs: &[apisonar_engine::Spec], orphan: bool) -> EndpointR
         state_reason: verdict.reason,
         drift: verdict.drift,
         hits: e.hits,
-        first_seen: rfc3339_micros(e.first_seen),
-        last_seen: rfc3339_micros(e.last_seen),
+        first_seen: seen.map(|(first, _)| rfc3339_micros(first)),
+        last_seen: seen.map(|(_, last)| rfc3339_micros(last)),
         clients: e.clients.count(),
         status_codes: e.status_codes.clone(),
         auth: e.auth.iter().map(|a| a.scheme.label()).collect(),
-        encrypted: e.encrypted > 0,
+        encrypted: seen.map(|_| e.encrypted > 0),
         cleartext_hits: e.cleartext,
+        tls_only: false,
         params,
         latency: Latency {
             p50_us: e.latency_quantile(0.5),
@@ -125,9 +231,12 @@ fn row(e: &Endpoint, specs: &[apisonar_engine::Spec], orphan: bool) -> EndpointR
             .iter()
             .map(|(s, sc)| (*s, apisonar_engine::openapi::json_schema(sc)))
             .collect(),
-        sensitive: e.sensitive.clone(),
+        sensitive,
         tls: None,
         why: e.why.clone(),
+        new: None,
+        appeared: if orphan { Vec::new() } else { e.appearances() },
+        seen,
     }
 }
 
@@ -179,6 +288,9 @@ pub fn rows_of(store: &dyn Store, mut endpoints: Vec<Endpoint>) -> Result<Vec<En
         .collect();
     let tls_by_host: std::collections::BTreeMap<&str, &apisonar_engine::tlsposture::TlsHost> =
         tls_hosts.iter().map(|h| (h.host.as_str(), h)).collect();
+    // Server names with HTTP endpoints (by name: an endpoint's host may carry a port).
+    let http_names: std::collections::BTreeSet<String> =
+        endpoints.iter().map(|e| host_name(&e.host).to_ascii_lowercase()).collect();
     endpoints.extend(tls_rows);
     let seen = endpoints.len();
     endpoints.extend(orphans);
@@ -191,12 +303,30 @@ pub fn rows_of(store: &dyn Store, mut endpoints: Vec<Endpoint>) -> Result<Vec<En
             if e.method == "TLS" {
                 r.tls = tls_by_host.get(e.host.as_str()).map(|h| (*h).clone());
                 r.state = "undocumented";
-                r.state_reason = "TLS sessions (encrypted; not matched against specs)".into();
+                r.tls_only = !http_names.contains(&host_name(&e.host).to_ascii_lowercase());
+                r.state_reason = if r.tls_only {
+                    "TLS only (no HTTP seen): encrypted sessions to this server name; no endpoint behind them is known"
+                } else {
+                    "TLS sessions to this server name (its HTTP endpoints are listed under the host)"
+                }
+                .into();
+                r.appeared = vec![Appearance { at: e.first_seen, what: NEW_TLS_HOST.into() }];
             }
             r
         })
         .collect();
     Ok(rows)
+}
+
+/// A host without its port (`api.test:8443`, `[::1]:443`, `10.0.0.1:80` → the name or address).
+fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split_once(']').map_or(host, |(address, _)| address);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
 }
 
 /// The JSON form of an alert.
@@ -211,11 +341,27 @@ pub struct AlertRecord {
     pub host: String,
     pub method: String,
     pub path: String,
+    /// The client, for kinds about one client (`*`: every client past the per-alert limit).
     pub client: Option<String>,
+    /// Occurrences.
     pub count: u64,
+    /// Distinct clients (estimated past 64).
+    pub clients: usize,
+    /// The busiest clients, busiest first.
+    pub top_clients: Vec<ClientCountView>,
     pub first_seen: String,
     pub last_seen: String,
+    /// Masked evidence of the latest occurrence.
     pub evidence: String,
+    /// Masked evidence of different occurrences.
+    pub samples: Vec<String>,
+}
+
+/// A client of an alert and its occurrences.
+#[derive(Serialize, Debug, Clone)]
+pub struct ClientCountView {
+    pub client: String,
+    pub count: u64,
 }
 
 impl AlertRecord {
@@ -232,9 +378,16 @@ impl AlertRecord {
             path: a.path.clone(),
             client: a.client.clone(),
             count: a.count,
+            clients: a.clients.count(),
+            top_clients: a
+                .top_clients
+                .iter()
+                .map(|c| ClientCountView { client: c.client.clone(), count: c.count })
+                .collect(),
             first_seen: rfc3339_micros(a.first_seen),
             last_seen: rfc3339_micros(a.last_seen),
             evidence: a.evidence.clone(),
+            samples: a.samples.clone(),
         }
     }
 }

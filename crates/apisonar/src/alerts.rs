@@ -47,16 +47,26 @@ pub fn run(args: &AlertsArgs) -> Result<u8> {
             writeln!(out)?;
         }
         ListFormat::Table => {
-            writeln!(out, "{:>5} {:<9} {:<13} {:<18} {:>6}  TITLE", "ID", "SEVERITY", "STATE", "KIND", "COUNT")?;
+            writeln!(
+                out,
+                "{:>5} {:<9} {:<13} {:<18} {:>6} {:<16}  TITLE",
+                "ID", "SEVERITY", "STATE", "KIND", "COUNT", "CLIENTS"
+            )?;
             for r in &rows {
+                // The client, for an alert about one; else how many clients it groups.
+                let clients = match &r.client {
+                    Some(c) => c.clone(),
+                    None => r.clients.to_string(),
+                };
                 writeln!(
                     out,
-                    "{:>5} {:<9} {:<13} {:<18} {:>6}  {}",
+                    "{:>5} {:<9} {:<13} {:<18} {:>6} {:<16}  {}",
                     r.id,
                     r.severity,
                     r.state,
                     shown(&r.kind),
                     r.count,
+                    shown(&clients),
                     shown(&r.title)
                 )?;
             }

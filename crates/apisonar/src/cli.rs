@@ -253,6 +253,13 @@ pub struct InventoryArgs {
     /// Only endpoints of this host.
     #[arg(long, value_name = "HOST")]
     pub host: Option<String>,
+
+    /// Only what appeared at or after TIME: new endpoints, and endpoints with a new query or form
+    /// parameter, request or response field, or sensitive class, each saying what is new. TIME is
+    /// RFC 3339 (2026-11-30T08:00:00Z) or a duration back from the newest traffic in the store
+    /// (30m, 24h, 7d, 2w).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

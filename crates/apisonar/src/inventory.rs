@@ -19,8 +19,20 @@ pub fn run(args: &InventoryArgs) -> Result<u8> {
     }
     let store = SledStore::open(&args.db, &SledOptions::default())?;
     let mut rows = apisonar_web::views::rows(&store).context("cannot read the inventory")?;
+    // Durations count back from the newest traffic of the whole store, whatever the host.
+    let since = args
+        .since
+        .as_deref()
+        .map(|t| {
+            let newest = apisonar_web::views::newest_seen(&rows).unwrap_or(0);
+            apisonar_web::views::parse_since(t, newest).with_context(|| format!("--since {t:?}"))
+        })
+        .transpose()?;
     if let Some(host) = &args.host {
         rows.retain(|r| r.host.eq_ignore_ascii_case(host) || r.host == "*");
+    }
+    if let Some(since) = since {
+        rows = apisonar_web::views::new_since(rows, since);
     }
     let mut out = io::stdout().lock();
     match args.format {
@@ -31,26 +43,51 @@ pub fn run(args: &InventoryArgs) -> Result<u8> {
         ListFormat::Table => {
             writeln!(
                 out,
-                "{:<28} {:<7} {:<44} {:<13} {:>7} {:>7} {:<24} STATUS",
-                "HOST", "METHOD", "PATH", "STATE", "HITS", "P95ms", "AUTH"
+                "{:<28} {:<7} {:<44} {:<13} {:>7} {:>7} {:<19} {:<24} STATUS",
+                "HOST", "METHOD", "PATH", "STATE", "HITS", "P95ms", "LAST SEEN", "AUTH"
             )?;
             for r in &rows {
                 let status: Vec<String> = r.status_codes.iter().map(|(s, n)| format!("{s}:{n}")).collect();
                 let p95 = r.latency.p95_us.map_or("-".to_string(), |us| format!("{:.1}", us as f64 / 1000.0));
+                // A TLS row is sessions to a server name, not an endpoint; an orphan was never seen.
+                let state = match (r.method.as_str(), r.tls_only) {
+                    ("TLS", true) => "TLS only",
+                    ("TLS", false) => "TLS",
+                    _ => r.state,
+                };
+                let last_seen = r.seen.map_or_else(|| "never".to_string(), |(_, last)| seconds(last));
                 writeln!(
                     out,
-                    "{:<28} {:<7} {:<44} {:<13} {:>7} {:>7} {:<24} {}",
+                    "{:<28} {:<7} {:<44} {:<13} {:>7} {:>7} {:<19} {:<24} {}",
                     shown(&r.host),
                     shown(&r.method),
                     shown(&r.path),
-                    r.state,
+                    state,
                     r.hits,
                     p95,
+                    last_seen,
                     shown(&r.auth.join(",")),
                     status.join(" ")
                 )?;
+                if let Some(new) = &r.new {
+                    writeln!(out, "    new: {}", shown(&new.join(", ")))?;
+                }
             }
-            writeln!(out, "{} endpoints", rows.len())?;
+            match since {
+                Some(since) => writeln!(
+                    out,
+                    "{} endpoints new or with something new since {}",
+                    rows.len(),
+                    apisonar_web::views::rfc3339_micros(since)
+                )?,
+                None => writeln!(out, "{} endpoints", rows.len())?,
+            }
+            if rows.iter().any(|r| r.tls_only) {
+                writeln!(
+                    out,
+                    "TLS only: encrypted sessions to a server name with no HTTP seen (no endpoint is known)"
+                )?;
+            }
             let mut overflow = store.overflow().context("cannot read the overflow counts")?;
             overflow.retain(|o| args.host.as_ref().is_none_or(|h| o.host.eq_ignore_ascii_case(h)));
             overflow.sort_by_key(|o| std::cmp::Reverse(o.total()));
@@ -77,4 +114,10 @@ pub fn run(args: &InventoryArgs) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// Microseconds since the epoch as `YYYY-MM-DD HH:MM:SS` (UTC).
+fn seconds(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map_or_else(|| format!("@{micros}us"), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
 }

@@ -228,3 +228,25 @@ fn an_error_answer_handed_over_before_its_route_is_established_still_counts_ther
         store.overflow().unwrap().iter().map(|o| o.counts.get(&OverflowReason::Probes).copied().unwrap_or(0)).sum();
     assert_eq!(probes, 1, "only /.env was a probe");
 }
+
+#[test]
+fn alerts_follow_their_endpoints_when_templating_merges_them() {
+    let store = Arc::new(MemoryStore::default());
+    let mut core = open(&store, None);
+    let names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj"];
+    for (i, name) in names.iter().enumerate() {
+        let target = format!("/notes/{name}-notes-{i}?password=hunter2-{i}");
+        core.apply(transaction(&core, "GET", &target, 200, DAY + i as i64));
+        // Written while the paths are still literal: the stored alerts must move too.
+        if i % 3 == 0 {
+            core.write();
+        }
+    }
+    core.finish().unwrap();
+    let endpoints: Vec<(String, String)> = store.endpoints().unwrap().into_iter().map(|e| (e.method, e.path)).collect();
+    assert_eq!(endpoints, [("GET".to_string(), "/notes/{note}".to_string())]);
+    let alerts = store.alerts().unwrap();
+    let on: Vec<(&str, &str, u64, usize)> =
+        alerts.iter().map(|a| (a.kind.as_str(), a.path.as_str(), a.count, a.clients.count())).collect();
+    assert_eq!(on, [("cleartext_credentials", "/notes/{note}", names.len() as u64, 1)]);
+}

@@ -137,12 +137,40 @@ fn scanners_by_agent_and_by_404_burst() {
     let raised = kinds(
         &b.observe(&obs(5, 1, "GET", "/", &[("user-agent", "Mozilla/5.00 (Nikto/2.1.6)")], 200, ""), &key("GET", "/")),
     );
-    assert_eq!(raised, BTreeSet::from(["scanner:user_agent".to_string()]));
-    let mut raised = BTreeSet::new();
+    assert_eq!(raised, BTreeSet::from(["scanner".to_string()]));
+    let mut raised = Vec::new();
     for (i, p) in (0..40).map(|i| (i, format!("/probe{i}.php"))) {
-        raised.extend(kinds(&b.observe(&obs(6, i, "GET", &p, &[], 404, ""), &key("GET", &p))));
+        raised.extend(b.observe_probe(&obs(6, i, "GET", &p, &[], 404, ""), "api.test", &p));
     }
-    assert_eq!(raised, BTreeSet::from(["scanner:404_burst".to_string()]));
+    // One alert per client and host, whatever gave it away, with its probes.
+    let keys: BTreeSet<String> = raised.iter().map(Alert::dedup_key).collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let last = &raised[raised.len() - 1];
+    assert_eq!((last.kind.as_str(), last.path.as_str(), last.client.as_deref()), ("scanner", "*", Some("10.0.0.6")));
+    assert!(last.evidence.contains("40 probes") && last.evidence.contains("/probe0.php"), "{}", last.evidence);
+}
+
+#[test]
+fn a_scanner_with_a_tool_agent_and_a_burst_is_one_alert() {
+    let mut b = Behavior::default();
+    let mut raised = Vec::new();
+    for i in 0..40 {
+        let p = format!("/admin{i}");
+        raised.extend(b.observe_probe(
+            &obs(7, i, "GET", &p, &[("user-agent", "gobuster/3.6")], 404, ""),
+            "api.test",
+            &p,
+        ));
+    }
+    let keys: BTreeSet<String> = raised.iter().map(Alert::dedup_key).collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let last = &raised[raised.len() - 1];
+    assert!(last.title.contains("gobuster"), "{}", last.title);
+    assert!(
+        last.evidence.contains("user agent names gobuster") && last.evidence.contains("answered 404"),
+        "{}",
+        last.evidence
+    );
 }
 
 #[test]

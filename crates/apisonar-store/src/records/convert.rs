@@ -159,20 +159,20 @@ impl From<SizeRecord> for SizeStats {
 
 impl From<&ParamInfo> for ParamRecord {
     fn from(p: &ParamInfo) -> Self {
-        let ParamInfo { count, types } = p;
-        ParamRecord { count: *count, types: types.clone() }
+        let ParamInfo { count, types, first_seen } = p;
+        ParamRecord { count: *count, types: types.clone(), first_seen: *first_seen }
     }
 }
 
 impl From<ParamRecord> for ParamInfo {
     fn from(r: ParamRecord) -> Self {
-        ParamInfo { count: r.count, types: r.types }
+        ParamInfo { count: r.count, types: r.types, first_seen: r.first_seen }
     }
 }
 
 impl From<&Schema> for SchemaRecord {
     fn from(s: &Schema) -> Self {
-        let Schema { samples, types, formats, properties, objects, items, truncated } = s;
+        let Schema { samples, types, formats, properties, objects, items, truncated, first_seen } = s;
         SchemaRecord {
             samples: *samples,
             types: types.into(),
@@ -181,6 +181,7 @@ impl From<&Schema> for SchemaRecord {
             objects: *objects,
             items: items.as_deref().map(|i| Box::new(SchemaRecord::from(i))),
             truncated: *truncated,
+            first_seen: *first_seen,
         }
     }
 }
@@ -195,6 +196,7 @@ impl From<SchemaRecord> for Schema {
             objects: r.objects,
             items: r.items.map(|i| Box::new(Schema::from(*i))),
             truncated: r.truncated,
+            first_seen: r.first_seen,
         }
     }
 }
@@ -305,17 +307,22 @@ impl From<AuthSchemeRecord> for AuthScheme {
 
 impl From<&SensitiveField> for SensitiveRecord {
     fn from(f: &SensitiveField) -> Self {
-        let SensitiveField { classes, mask } = f;
+        let SensitiveField { classes, mask, first_seen } = f;
         SensitiveRecord {
             classes: classes.iter().map(|(c, n)| (DataClassRecord::from(*c), *n)).collect(),
             mask: mask.clone(),
+            first_seen: first_seen.iter().map(|(c, t)| (DataClassRecord::from(*c), *t)).collect(),
         }
     }
 }
 
 impl From<SensitiveRecord> for SensitiveField {
     fn from(r: SensitiveRecord) -> Self {
-        SensitiveField { classes: r.classes.into_iter().map(|(c, n)| (Class::from(c), n)).collect(), mask: r.mask }
+        SensitiveField {
+            classes: r.classes.into_iter().map(|(c, n)| (Class::from(c), n)).collect(),
+            mask: r.mask,
+            first_seen: r.first_seen.into_iter().map(|(c, t)| (Class::from(c), t)).collect(),
+        }
     }
 }
 
@@ -388,6 +395,9 @@ impl From<&Alert> for AlertRecord {
             last_seen,
             state,
             evidence,
+            clients,
+            top_clients,
+            samples,
         } = a;
         AlertRecord {
             id: *id,
@@ -404,6 +414,12 @@ impl From<&Alert> for AlertRecord {
             last_seen: *last_seen,
             state: (*state).into(),
             evidence: evidence.clone(),
+            clients: clients.into(),
+            top_clients: top_clients
+                .iter()
+                .map(|c| ClientCountRecord { client: c.client.clone(), count: c.count })
+                .collect(),
+            samples: samples.clone(),
         }
     }
 }
@@ -425,6 +441,13 @@ impl From<AlertRecord> for Alert {
             last_seen: r.last_seen,
             state: r.state.into(),
             evidence: r.evidence,
+            clients: r.clients.into(),
+            top_clients: r
+                .top_clients
+                .into_iter()
+                .map(|c| apisonar_engine::alert::ClientCount { client: c.client, count: c.count })
+                .collect(),
+            samples: r.samples,
         }
     }
 }

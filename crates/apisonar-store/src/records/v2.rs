@@ -74,6 +74,9 @@ pub(crate) struct SizeRecord {
 pub(crate) struct ParamRecord {
     pub count: u64,
     pub types: BTreeMap<String, u64>,
+    /// When it was first carried (microseconds since the epoch); 0 in records written before.
+    #[serde(default)]
+    pub first_seen: i64,
 }
 
 /// An inferred JSON schema (recursive through `properties` and `items`).
@@ -91,6 +94,14 @@ pub(crate) struct SchemaRecord {
     pub items: Option<Box<SchemaRecord>>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub truncated: u64,
+    /// When this part was first seen (microseconds since the epoch); 0: no time (also in
+    /// records written before it was kept).
+    #[serde(default, skip_serializing_if = "is_zero_time")]
+    pub first_seen: i64,
+}
+
+fn is_zero_time(t: &i64) -> bool {
+    *t == 0
 }
 
 /// How often each JSON type was seen; a type never seen is left out.
@@ -149,6 +160,10 @@ pub(crate) enum AuthSchemeRecord {
 pub(crate) struct SensitiveRecord {
     pub classes: BTreeMap<DataClassRecord, u64>,
     pub mask: String,
+    /// When each class was first seen here (microseconds since the epoch); a class missing from
+    /// it (records written before) is as old as its endpoint.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub first_seen: BTreeMap<DataClassRecord, i64>,
 }
 
 /// What a sensitive value is.
@@ -193,6 +208,19 @@ pub(crate) struct AlertRecord {
     pub last_seen: i64,
     pub state: AlertStateRecord,
     pub evidence: String,
+    #[serde(default)]
+    pub clients: ClientSetRecord,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_clients: Vec<ClientCountRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<String>,
+}
+
+/// A client of an alert and its occurrences.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ClientCountRecord {
+    pub client: String,
+    pub count: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -50,13 +50,16 @@ const CLASSES: [Class; 19] = [
 ];
 
 fn schema() -> Schema {
-    let mut s = Schema::of(&json!({
-        "id": 1, "ratio": 1.5, "ok": true, "gone": null, "tags": ["x", 2, {"deep": [[]]}],
-        "email": "a@b.test", "uuid": "123e4567-e89b-12d3-a456-426614174000",
-        "when": "2024-01-01T00:00:00Z", "day": "2024-01-01", "v4": "10.0.0.1", "v6": "::1",
-        "site": "https://example.test/a", "name": "plain"
-    }));
-    s.merge(&Schema::of(&json!({"id": "now a string", "extra": {"a": 1}})));
+    let mut s = Schema::of_at(
+        &json!({
+            "id": 1, "ratio": 1.5, "ok": true, "gone": null, "tags": ["x", 2, {"deep": [[]]}],
+            "email": "a@b.test", "uuid": "123e4567-e89b-12d3-a456-426614174000",
+            "when": "2024-01-01T00:00:00Z", "day": "2024-01-01", "v4": "10.0.0.1", "v6": "::1",
+            "site": "https://example.test/a", "name": "plain"
+        }),
+        1_700_000_000_000_000,
+    );
+    s.merge(&Schema::of_at(&json!({"id": "now a string", "extra": {"a": 1}}), -7));
     s.truncated = 3;
     s
 }
@@ -65,6 +68,7 @@ fn param(types: &[(&str, u64)]) -> ParamInfo {
     ParamInfo {
         count: types.iter().map(|(_, n)| n).sum(),
         types: types.iter().map(|(t, n)| (t.to_string(), *n)).collect(),
+        first_seen: 1_700_000_000_000_000 - types.len() as i64,
     }
 }
 
@@ -118,11 +122,16 @@ fn full_endpoint(clients: ClientSet) -> Endpoint {
                 SensitiveField {
                     classes: CLASSES.iter().zip(1..).map(|(c, n)| (*c, n)).collect(),
                     mask: "ab…yz".into(),
+                    first_seen: CLASSES.iter().zip(1..).map(|(c, n)| (*c, 1_700_000_000_000_000 + n)).collect(),
                 },
             ),
             (
                 "response.json[].email".into(),
-                SensitiveField { classes: BTreeMap::from([(Class::Email, 2)]), mask: String::new() },
+                SensitiveField {
+                    classes: BTreeMap::from([(Class::Email, 2)]),
+                    mask: String::new(),
+                    first_seen: BTreeMap::new(),
+                },
             ),
         ]),
         why: vec!["user_id: integer values".into(), "org: 40 distinct words".into()],
@@ -182,6 +191,17 @@ fn alerts_specs_tls_hosts_overflow_and_overrides_round_trip() {
             last_seen: i64::MAX,
             state,
             evidence: "server 10.0.0.2:443".into(),
+            clients: {
+                let mut c = apisonar_engine::stats::ClientSet::default();
+                for n in 0..(i * 10) {
+                    c.add(&format!("10.0.{n}.1"));
+                }
+                c
+            },
+            top_clients: (0..i % 4)
+                .map(|n| apisonar_engine::alert::ClientCount { client: format!("10.0.0.{n}"), count: n as u64 })
+                .collect(),
+            samples: (0..i % 3).map(|n| format!("sample {n}")).collect(),
         });
     }
     let operation = |deprecated: bool, fields: Option<BTreeSet<String>>| SpecOperation {
@@ -265,11 +285,15 @@ fn a_model_runs_catalog_round_trips() {
                 ("latency", e.latency.count > 0),
                 ("encrypted", e.encrypted > 0),
                 ("hourly", e.hourly.len() > 1),
+                ("first seen", {
+                    let times: BTreeSet<i64> = e.appearances().iter().map(|a| a.at).collect();
+                    times.len() > 1
+                }),
             ];
             seen.extend(filled.iter().filter(|(_, yes)| *yes).map(|(what, _)| *what));
         }
     }
-    assert_eq!(seen.len(), 12, "the model's traffic fills every part of an endpoint; filled: {seen:?}");
+    assert_eq!(seen.len(), 13, "the model's traffic fills every part of an endpoint; filled: {seen:?}");
 }
 
 /// The disk format is the records' JSON: pinned here, so that changing a record type by accident
@@ -282,10 +306,15 @@ fn format_2_is_pinned() {
         path: "/p".into(),
         hits: 1,
         auth: vec![AuthCount { scheme: AuthScheme::Jwt { alg: "HS256".into(), iss: None }, count: 1 }],
-        request_schema: Some(Schema::of(&json!({"e": "a@b.test"}))),
+        query_params: BTreeMap::from([("q".into(), param(&[("string", 1)]))]),
+        request_schema: Some(Schema::of_at(&json!({"e": "a@b.test"}), 5)),
         sensitive: BTreeMap::from([(
             "request.json.e".into(),
-            SensitiveField { classes: BTreeMap::from([(Class::SpanishDni, 1)]), mask: "m".into() },
+            SensitiveField {
+                classes: BTreeMap::from([(Class::SpanishDni, 1)]),
+                mask: "m".into(),
+                first_seen: BTreeMap::from([(Class::SpanishDni, 6)]),
+            },
         )]),
         ..Endpoint::default()
     };
@@ -295,11 +324,23 @@ fn format_2_is_pinned() {
         r#"{"host":"h","method":"GET","path":"/p","hits":1,"first_seen":0,"last_seen":0,"clients":{},"#,
         r#""status_codes":{},"latency":{"count":0,"buckets":{}},"request_bytes":{"count":0,"min":0,"max":0,"total":0},"#,
         r#""response_bytes":{"count":0,"min":0,"max":0,"total":0},"request_content_types":{},"response_content_types":{},"#,
-        r#""path_params":{},"query_params":{},"form_fields":{},"request_schema":{"samples":1,"types":{"object":1},"#,
-        r#""properties":{"e":{"samples":1,"types":{"string":1},"formats":{"email":1}}},"objects":1},"#,
-        r#""response_schemas":{},"auth":[{"scheme":{"kind":"jwt","alg":"HS256","iss":null},"count":1}],"#,
-        r#""cleartext":0,"encrypted":0,"sensitive":{"request.json.e":{"classes":{"spanish_dni":1},"mask":"m"}},"#,
-        r#""why":[],"hourly":{}}"#
+        r#""path_params":{},"query_params":{"q":{"count":1,"types":{"string":1},"first_seen":1699999999999999}},"#,
+        r#""form_fields":{},"request_schema":{"samples":1,"types":{"object":1},"#,
+        r#""properties":{"e":{"samples":1,"types":{"string":1},"formats":{"email":1},"first_seen":5}},"objects":1,"#,
+        r#""first_seen":5},"response_schemas":{},"auth":[{"scheme":{"kind":"jwt","alg":"HS256","iss":null},"count":1}],"#,
+        r#""cleartext":0,"encrypted":0,"sensitive":{"request.json.e":{"classes":{"spanish_dni":1},"mask":"m","#,
+        r#""first_seen":{"spanish_dni":6}}},"why":[],"hourly":{}}"#
     );
     assert_eq!(String::from_utf8_lossy(&bytes), expected);
+    // Written before first-seen times were kept: it reads, with no times (as old as its endpoint).
+    let before = expected
+        .replace(r#","first_seen":1699999999999999"#, "")
+        .replace(r#","first_seen":5"#, "")
+        .replace(r#","first_seen":{"spanish_dni":6}"#, "");
+    assert!(!before.contains("first_seen\":5") && before.matches("first_seen").count() == 1, "{before}");
+    let mut untimed = e.clone();
+    untimed.query_params.values_mut().for_each(|p| p.first_seen = 0);
+    untimed.request_schema = Some(Schema::of(&json!({"e": "a@b.test"})));
+    untimed.sensitive.values_mut().for_each(|f| f.first_seen.clear());
+    assert_eq!(decode::<Endpoint>(before.as_bytes()).unwrap_or_else(|err| panic!("{err}")), untimed);
 }
