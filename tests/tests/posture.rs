@@ -286,3 +286,61 @@ fn drift_is_listed_per_documented_endpoint() {
     assert_eq!(row["state"], "documented");
     assert_eq!(row["drift"]["status_codes"], json!([404]), "{}", row["drift"]);
 }
+
+/// A spec's path parameter does not hide an undocumented sibling route (issue 14): with
+/// `GET /api/v1/orders/export` taken out of the FastAPI shop's own spec, its `{order_id}` matches
+/// `export`, but the export answers CSV where orders answer JSON, so it stays its own endpoint,
+/// classified shadow with the reason, whether the spec is there from the start or added to a store
+/// that saw the traffic first. With the full spec it is documented.
+#[test]
+fn a_spec_parameter_does_not_swallow_an_undocumented_sibling_route() {
+    let capture = repo_root().join("captures/apis/fastapi-shop.pcap").to_string_lossy().into_owned();
+    let full = repo_root().join("captures/apis/fastapi-shop.openapi.json");
+    let mut spec: Value = serde_json::from_slice(&std::fs::read(&full).unwrap_or_default()).unwrap_or_default();
+    let removed = spec["paths"].as_object_mut().and_then(|p| p.remove("/api/v1/orders/export"));
+    assert!(removed.is_some(), "the spec documents the export");
+    let partial = temp("shop-without-export.json");
+    std::fs::write(&partial, serde_json::to_vec(&spec).unwrap_or_default()).unwrap_or_default();
+    let partial = partial.to_string_lossy().into_owned();
+    let rows = |db: &str| -> Vec<Value> {
+        let out = apisonar(&["inventory", "--db", db, "--format", "json"]);
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    };
+    let row = |rows: &[Value], path: &str| -> Value {
+        rows.iter().find(|r| r["method"] == "GET" && r["path"] == path).cloned().unwrap_or(Value::Null)
+    };
+
+    let from_start = temp("apart-from-start").to_string_lossy().into_owned();
+    let run = apisonar(&["analyze", "--db", &from_start, "--spec", &partial, &capture]);
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let later = temp("apart-later").to_string_lossy().into_owned();
+    assert_eq!(apisonar(&["analyze", "--db", &later, &capture]).status.code(), Some(0));
+    assert_eq!(apisonar(&["spec", "add", "--db", &later, &partial]).status.code(), Some(0));
+    for db in [&from_start, &later] {
+        let rows = rows(db);
+        let export = row(&rows, "/api/v1/orders/export");
+        assert_eq!(export["state"], "shadow", "{db}: {export}");
+        // Every call of the truth file (6), none counted under the documented operation.
+        assert_eq!(export["hits"], 6, "{export}");
+        let reason = export["state_reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("GET /api/v1/orders/{order_id}")
+                && reason.contains("only through its parameter")
+                && reason.contains("answers {text/csv} where")
+                && reason.contains("answers {application/json}"),
+            "{reason}"
+        );
+        let order = row(&rows, "/api/v1/orders/{order_id}");
+        assert_eq!((&order["state"], &order["hits"]), (&json!("documented"), &json!(26)), "{order}");
+        let alerts = apisonar(&["alerts", "--db", db, "--kind", "shadow_api", "--format", "json"]);
+        let alerts: Vec<Value> = serde_json::from_slice(&alerts.stdout).unwrap_or_default();
+        let paths: Vec<&str> = alerts.iter().filter_map(|a| a["path"].as_str()).collect();
+        assert_eq!(paths, ["/api/v1/orders/export"], "{db}");
+    }
+
+    let documented = temp("apart-documented").to_string_lossy().into_owned();
+    let run = apisonar(&["analyze", "--db", &documented, "--spec", &full.to_string_lossy(), &capture]);
+    assert_eq!(run.status.code(), Some(0));
+    let export = row(&rows(&documented), "/api/v1/orders/export");
+    assert_eq!((&export["state"], &export["hits"]), (&json!("documented"), &json!(6)), "{export}");
+}

@@ -9,6 +9,14 @@ use apisonar_store::{Store, StoreError};
 pub fn apply_specs(catalog: &mut Catalog, specs: &[Spec]) {
     for spec in specs {
         let templates: Vec<String> = spec.operations.iter().map(|o| o.path.clone()).collect();
+        // What the operations answer first: pinning keeps apart stored routes that differ.
+        let hosts: Vec<Option<&str>> =
+            if spec.hosts.is_empty() { vec![None] } else { spec.hosts.iter().map(|h| Some(h.as_str())).collect() };
+        for op in &spec.operations {
+            for host in &hosts {
+                catalog.document_responses(*host, op);
+            }
+        }
         if spec.hosts.is_empty() {
             catalog.pin_all(None, &templates);
         } else {

@@ -122,7 +122,8 @@ struct Shared {
 #[derive(Default)]
 struct ClientState {
     last_seen: i64,
-    not_found: VecDeque<(i64, u64)>,
+    /// Paths answered 404 within the window.
+    not_found: DistinctWindow,
     /// The scanning tool its user agent names.
     tool: Option<&'static str>,
     /// The most distinct paths answered 404 within one window.
@@ -134,6 +135,38 @@ struct ClientState {
 
 /// Probed paths a scanner alert shows.
 const SCANNER_EXAMPLES: usize = 5;
+
+/// Entries a `DistinctWindow` keeps at most.
+const DISTINCT_WINDOW_MAX: usize = 4096;
+
+/// Hashes seen within a sliding time window (the newest `DISTINCT_WINDOW_MAX`), and how many of
+/// them are distinct: counted as they come and go, so one more costs O(1) however full the
+/// window is (a scanner's stream of 404s must not cost the core thread a sort each).
+#[derive(Default)]
+struct DistinctWindow {
+    seen: VecDeque<(i64, u64)>,
+    counts: HashMap<u64, u32>,
+}
+
+impl DistinctWindow {
+    /// Adds `hash` seen at `ts`, forgets what is before `window_start`; returns how many
+    /// distinct hashes the window holds.
+    fn push(&mut self, ts: i64, hash: u64, window_start: i64) -> usize {
+        self.seen.push_back((ts, hash));
+        let n = self.counts.entry(hash).or_insert(0);
+        *n = n.saturating_add(1);
+        while self.seen.front().is_some_and(|(t, _)| *t < window_start) || self.seen.len() > DISTINCT_WINDOW_MAX {
+            let Some((_, old)) = self.seen.pop_front() else { break };
+            if let Some(n) = self.counts.get_mut(&old) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.counts.remove(&old);
+                }
+            }
+        }
+        self.counts.len()
+    }
+}
 
 #[derive(Default)]
 struct Rate {
@@ -290,11 +323,7 @@ impl Behavior {
         }
         if status == Some(404) {
             // Distinct paths, not values: walking one endpoint's ids is enumeration.
-            state.not_found.push_back((obs.ts, stable_hash(path.as_bytes())));
-            while state.not_found.front().is_some_and(|(ts, _)| *ts < window_start) || state.not_found.len() > 4096 {
-                state.not_found.pop_front();
-            }
-            let distinct = state.not_found.iter().map(|(_, h)| *h).collect::<BTreeSet<u64>>().len();
+            let distinct = state.not_found.push(obs.ts, stable_hash(path.as_bytes()), window_start);
             state.burst = state.burst.max(distinct);
             fired |= distinct >= t.scanner_404_paths;
         }

@@ -14,7 +14,10 @@ use crate::sensitive::{self, Finding};
 use crate::stats::{add_count, ClientSet, Histogram, SizeStats};
 use crate::template::{Shape, TemplateConfig, Templated, Templater};
 
+mod apart;
 mod news;
+
+pub use apart::{KeptApart, MAX_KEPT_APART_PER_HOST};
 pub use news::{new_since, Appearance};
 
 /// Bodies are parsed for schemas on the first `SCHEMA_FULL_SAMPLES` hits of an endpoint, then
@@ -165,6 +168,10 @@ pub struct Endpoint {
     /// Hits per hour (key: hours since the epoch, packet time), the newest `HOURLY_BUCKETS`.
     #[serde(default)]
     pub hourly: BTreeMap<i64, u64>,
+    /// Set when a spec template matches this path through a parameter but the answers differ:
+    /// an undocumented route kept apart from the documented one (see `catalog/apart.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_apart: Option<KeptApart>,
 }
 
 /// Hours of per-endpoint traffic history kept (a week).
@@ -186,6 +193,9 @@ impl Endpoint {
 
     /// Folds another record of the same endpoint (another run, or a renamed template) into this.
     pub fn merge(&mut self, o: &Endpoint) {
+        if self.kept_apart.is_none() {
+            self.kept_apart.clone_from(&o.kept_apart);
+        }
         if self.hits == 0 {
             self.first_seen = o.first_seen;
         } else if o.hits > 0 {
@@ -509,6 +519,10 @@ pub struct Catalog {
     overflow: BTreeMap<String, Overflow>,
     /// Overflow since this catalog was made, by reason (for counters).
     overflow_totals: BTreeMap<OverflowReason, u64>,
+    /// What specs document that their operations answer.
+    documented: apart::Documented,
+    /// Routes kept apart from spec templates, per host (bounded).
+    kept_apart: HashMap<String, usize>,
 }
 
 #[derive(Debug, Default)]
@@ -597,6 +611,9 @@ impl Catalog {
     pub fn load(&mut self, endpoints: impl IntoIterator<Item = Endpoint>) {
         for e in endpoints {
             self.templater.learn(&e.host, &e.path);
+            if e.kept_apart.is_some() {
+                self.repin_kept_apart(&e.host, &e.path);
+            }
             self.insert(e);
         }
     }
@@ -757,9 +774,21 @@ impl Catalog {
             self.answering.insert(host.clone());
         }
         let path = obs.normalized_path();
+        let mut kept_apart = None;
         let templated = match self.route(&host, &method, &path, evidence, from_scanner) {
             Route::New => {
-                let t = self.templater.template(&host, &path, shape);
+                let mut t = self.templater.template(&host, &path, shape);
+                // A word a spec parameter matches, answering like another route, is one.
+                let success = obs.response.as_ref().is_some_and(|r| (200..300).contains(&r.status));
+                let apart = (t.known && success).then(|| {
+                    let answer = apart::answer_shape(resp_ct.as_deref(), resp_schema.as_ref());
+                    self.keep_apart(&host, &method, &path, &t.template, &answer)
+                });
+                if let Some((_, apart)) = apart.flatten() {
+                    t = self.templater.template(&host, &path, shape);
+                    t.why = vec![format!("kept apart from {}: {}", apart.template, apart.reason)];
+                    kept_apart = Some(apart);
+                }
                 for (old, new) in &t.renames {
                     self.rename(&host, old, new);
                 }
@@ -794,6 +823,9 @@ impl Catalog {
         self.removed.remove(&key);
         let e = self.endpoints.get_mut(&key)?;
         self.dirty.insert(key.clone());
+        if e.kept_apart.is_none() {
+            e.kept_apart = kept_apart;
+        }
         add_count(&mut e.hits, 1);
         count_hour(&mut e.hourly, obs.ts.div_euclid(MICROS_PER_HOUR), 1);
         e.first_seen = e.first_seen.min(obs.ts);
@@ -949,9 +981,23 @@ impl Catalog {
             .filter(|k| host.is_none_or(|h| crate::spec::same_host(h, &k.host)))
             .filter_map(|k| self.templater.known_rewrite(&k.host, &k.path).map(|new| (k.clone(), new)))
             .collect();
-        let count = moved.len();
+        let mut count: usize = 0;
         for (key, path) in moved {
+            if let Some((literal, apart)) = self.keep_stored_apart(&key, &path) {
+                let why = format!("kept apart from {}: {}", apart.template, apart.reason);
+                if literal != key.path {
+                    self.move_endpoint(key.clone(), literal.clone(), None);
+                }
+                let kept = EndpointKey { path: literal, ..key };
+                if let Some(e) = self.endpoints.get_mut(&kept) {
+                    e.why = vec![why];
+                    e.kept_apart = Some(apart);
+                    self.dirty.insert(kept);
+                }
+                continue;
+            }
             self.move_endpoint(key, path, Some("follows a pinned or specified template".to_string()));
+            count = count.saturating_add(1);
         }
         count
     }

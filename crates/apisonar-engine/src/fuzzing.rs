@@ -730,6 +730,9 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
     if settings.pin_spec {
         for spec in specs {
             let templates: Vec<String> = spec.operations.iter().map(|o| o.path.clone()).collect();
+            for op in &spec.operations {
+                catalog.document_responses(spec.hosts.first().map(String::as_str), op);
+            }
             catalog.pin_all(spec.hosts.first().map(String::as_str), &templates);
         }
     }
@@ -929,6 +932,9 @@ fn check_spec(spec: &Spec) {
     let mut catalog = Catalog::new(TemplateConfig::default());
     let templates: Vec<String> = spec.operations.iter().take(64).map(|o| o.path.clone()).collect();
     let host = spec.hosts.first().cloned().unwrap_or_else(|| "api.test".to_string());
+    for op in spec.operations.iter().take(64) {
+        catalog.document_responses(spec.hosts.first().map(String::as_str), op);
+    }
     catalog.pin_all(spec.hosts.first().map(String::as_str), &templates);
     for (i, op) in spec.operations.iter().take(16).enumerate() {
         let path: String = op
@@ -937,7 +943,17 @@ fn check_spec(spec: &Spec) {
             .map(|s| if s.starts_with('{') { i.to_string() } else { s.to_string() })
             .collect::<Vec<_>>()
             .join("/");
-        for target in [path.clone(), format!("{path}/extra"), format!("{path}?limit=1")] {
+        // A word where the spec has a parameter: kept apart when it answers otherwise.
+        let word: String =
+            op.path.split('/').map(|s| if s.starts_with('{') { "export" } else { s }).collect::<Vec<_>>().join("/");
+        for target in [path.clone(), format!("{path}/extra"), format!("{path}?limit=1"), word.clone()] {
+            let response = (target == word).then(|| ObservedResponse {
+                status: 200,
+                headers: vec![("content-type".to_string(), "text/csv".to_string())],
+                body: b"id,total\n1,2\n".to_vec(),
+                body_len: 13,
+                latency_micros: 1,
+            });
             let obs = Observation {
                 ts: i64::try_from(i).unwrap_or(0),
                 client: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
@@ -948,7 +964,7 @@ fn check_spec(spec: &Spec) {
                 request_headers: Vec::new(),
                 request_body: Vec::new(),
                 request_body_len: 0,
-                response: None,
+                response,
                 encrypted: false,
             };
             if let Some(observed) = catalog.record(&obs, TransactionFacts::new(&obs, &MaskKey::default()), false) {

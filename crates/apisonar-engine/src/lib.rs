@@ -44,7 +44,8 @@ mod test_values;
 
 pub use alert::{Alert, AlertMerge, AlertState, Severity};
 pub use catalog::{
-    Catalog, Changes, Endpoint, EndpointKey, EndpointMove, InventoryLimits, Overflow, OverflowReason, Recorded,
+    Catalog, Changes, Endpoint, EndpointKey, EndpointMove, InventoryLimits, KeptApart, Overflow, OverflowReason,
+    Recorded,
 };
 pub use observation::{Observation, ObservedResponse};
 pub use posture::{Classification, Drift, State};

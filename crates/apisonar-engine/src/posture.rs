@@ -163,7 +163,27 @@ pub fn classify(specs: &[Spec], e: &Endpoint) -> Classification {
             drift: None,
         };
     }
-    if let Some((spec, op)) = find_operation(specs, &e.host, &e.method, &e.path) {
+    let found = find_operation(specs, &e.host, &e.method, &e.path);
+    // Kept apart from a spec template: documented only if a spec names the route itself.
+    if let (Some(apart), Some((spec, op))) = (&e.kept_apart, found) {
+        let through_parameter = split_path(&op.path)
+            .iter()
+            .zip(split_path(&e.path))
+            .any(|(o, p)| o.starts_with('{') && !p.starts_with('{'));
+        if through_parameter {
+            return Classification {
+                state: State::Shadow,
+                spec: Some(spec.name.clone()),
+                operation: Some(op.path.clone()),
+                reason: format!(
+                    "{} {} in {} matches this path only through its parameter, and {}: an undocumented route beside the documented one",
+                    op.method, op.path, spec.name, apart.reason
+                ),
+                drift: None,
+            };
+        }
+    }
+    if let Some((spec, op)) = found {
         let drift = Some(drift(op, e));
         if op.deprecated {
             return Classification {

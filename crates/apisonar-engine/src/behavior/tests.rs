@@ -243,3 +243,26 @@ fn packet_times_at_the_ends_of_the_range_do_not_overflow_the_windows() {
         }
     }
 }
+
+#[test]
+fn the_distinct_404_window_counts_like_a_recount() {
+    let mut window = DistinctWindow::default();
+    let mut rng = apisonar_testkit::workload::Rng::seeded(7);
+    let mut all: Vec<(i64, u64)> = Vec::new();
+    let mut ts = 0i64;
+    for i in 0..12_000usize {
+        // About 5,000 in a second on average, fewer or more at times: both the time window and
+        // the count bound cut in.
+        ts += rng.below(if (i / 3_000) % 2 == 0 { 100 } else { 700 }) as i64;
+        let (hash, start) = (rng.below(3_000), ts - 1_000_000);
+        all.push((ts, hash));
+        let distinct = window.push(ts, hash, start);
+        if i % 10 == 0 {
+            let kept: Vec<&(i64, u64)> = all.iter().filter(|(t, _)| *t >= start).collect();
+            let kept = &kept[kept.len().saturating_sub(DISTINCT_WINDOW_MAX)..];
+            let recount = kept.iter().map(|(_, h)| *h).collect::<BTreeSet<u64>>().len();
+            assert_eq!(distinct, recount, "at {i}");
+        }
+    }
+    assert!(window.seen.len() <= DISTINCT_WINDOW_MAX && window.counts.len() <= window.seen.len());
+}

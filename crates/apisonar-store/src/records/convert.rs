@@ -15,7 +15,9 @@ use apisonar_engine::sensitive::Class;
 use apisonar_engine::spec::SpecParam;
 use apisonar_engine::stats::{ClientSet, Histogram, SizeStats};
 use apisonar_engine::tlsposture::{TlsCertificate, TlsHost};
-use apisonar_engine::{Alert, AlertState, Endpoint, Overflow, OverflowReason, Severity, Spec, SpecOperation};
+use apisonar_engine::{
+    Alert, AlertState, Endpoint, KeptApart, Overflow, OverflowReason, Severity, Spec, SpecOperation,
+};
 
 use super::v2::*;
 use crate::TemplateOverride;
@@ -57,6 +59,7 @@ impl From<&Endpoint> for EndpointRecord {
             sensitive,
             why,
             hourly,
+            kept_apart,
         } = e;
         EndpointRecord {
             host: host.clone(),
@@ -83,6 +86,9 @@ impl From<&Endpoint> for EndpointRecord {
             sensitive: records(sensitive),
             why: why.clone(),
             hourly: hourly.clone(),
+            kept_apart: kept_apart
+                .as_ref()
+                .map(|k| KeptApartRecord { template: k.template.clone(), reason: k.reason.clone() }),
         }
     }
 }
@@ -114,6 +120,7 @@ impl From<EndpointRecord> for Endpoint {
             sensitive: values(r.sensitive),
             why: r.why,
             hourly: r.hourly,
+            kept_apart: r.kept_apart.map(|k| KeptApart { template: k.template, reason: k.reason }),
         }
     }
 }

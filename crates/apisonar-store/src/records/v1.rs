@@ -100,6 +100,7 @@ impl From<EndpointV1> for EndpointRecord {
             sensitive: e.sensitive,
             why: e.why,
             hourly: e.hourly,
+            kept_apart: None,
         }
     }
 }

@@ -43,6 +43,16 @@ pub(crate) struct EndpointRecord {
     pub why: Vec<String>,
     /// Hits per hour (hours since the epoch).
     pub hourly: BTreeMap<i64, u64>,
+    /// An undocumented route a spec template matches only through a parameter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_apart: Option<KeptApartRecord>,
+}
+
+/// The spec template a route was kept apart from, and why.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct KeptApartRecord {
+    pub template: String,
+    pub reason: String,
 }
 
 /// Distinct clients: address hashes while few, HyperLogLog registers beyond.

@@ -136,6 +136,10 @@ fn full_endpoint(clients: ClientSet) -> Endpoint {
         ]),
         why: vec!["user_id: integer values".into(), "org: 40 distinct words".into()],
         hourly: BTreeMap::from([(472_222, 10), (472_223, 1224)]),
+        kept_apart: Some(apisonar_engine::KeptApart {
+            template: "/orgs/{org}/users/{id}".into(),
+            reason: "its answers carry {a} where PATCH /orgs/{org}/users/{id} (documented) answers {b}".into(),
+        }),
     }
 }
 
