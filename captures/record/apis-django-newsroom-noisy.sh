@@ -8,18 +8,5 @@
 # django-newsroom-noisy.scanner.tsv (the scanner's). The route table stays
 # django-newsroom.truth.tsv (see record_noisy in apis/lib.sh). Installs the
 # pinned packages into apis/django/.venv first (needs PyPI).
-. "$(dirname "$0")/lib.sh"
-. "$REC_DIR/apis/lib.sh"
-if [ -z "${APISONAR_IN_NETNS:-}" ]; then ensure_venv django; fi
-enter_netns "$@"
-setup_lo
-
-NAME=django-newsroom
-PORT=8001
-V=$APIS_DIR/django/.venv/bin
-mkdir -p "$API_OUT"
-bg "$V/gunicorn" --chdir "$APIS_DIR/django" -k gthread --threads 4 -w 1 -b 127.0.0.1:$PORT \
-    --keep-alive 30 --no-control-socket --log-level warning newsroom:application
-wait_port $PORT
-record_noisy $NAME $PORT "http://127.0.0.1:$PORT/api/schema/?format=json" \
-    "$V/python" "$APIS_DIR/django/client.py"
+# The same script as apis-django-newsroom.sh, recording the noisy capture.
+NOISY=1 exec bash "$(dirname "$0")/apis-django-newsroom.sh" "$@"

@@ -20,9 +20,5 @@ mkdir -p "$API_OUT"
 bg "$V/gunicorn" --chdir "$APIS_DIR/django" -k gthread --threads 4 -w 1 -b 127.0.0.1:$PORT \
     --keep-alive 30 --no-control-socket --log-level warning newsroom:application
 wait_port $PORT
-save_spec http://127.0.0.1:$PORT/api/schema/?format=json "$API_OUT/$NAME.openapi.json"
-
-start_capture "$API_OUT/$NAME.pcap" -i lo tcp port $PORT
-"$V/python" "$APIS_DIR/django/client.py" $PORT "$TMP/requests.log"
-stop_capture
-finish_api_capture $NAME $PORT
+record_api $NAME $PORT "http://127.0.0.1:$PORT/api/schema/?format=json" \
+    "$V/python" "$APIS_DIR/django/client.py"

@@ -9,16 +9,5 @@
 # express-codehost.truth.tsv (see record_noisy in apis/lib.sh). Installs the
 # locked npm packages into apis/express/node_modules first (needs the npm
 # registry).
-. "$(dirname "$0")/lib.sh"
-. "$REC_DIR/apis/lib.sh"
-if [ -z "${APISONAR_IN_NETNS:-}" ]; then ensure_node_modules express; fi
-enter_netns "$@"
-setup_lo
-
-NAME=express-codehost
-PORT=3000
-mkdir -p "$API_OUT"
-bg node "$APIS_DIR/express/server.js" $PORT
-wait_port $PORT
-record_noisy $NAME $PORT http://127.0.0.1:$PORT/openapi.json \
-    "$PY" "$APIS_DIR/express/client.py"
+# The same script as apis-express-codehost.sh, recording the noisy capture.
+NOISY=1 exec bash "$(dirname "$0")/apis-express-codehost.sh" "$@"

@@ -20,9 +20,5 @@ PORT=3000
 mkdir -p "$API_OUT"
 bg node "$APIS_DIR/express/server.js" $PORT
 wait_port $PORT
-save_spec http://127.0.0.1:$PORT/openapi.json "$API_OUT/$NAME.openapi.json"
-
-start_capture "$API_OUT/$NAME.pcap" -i lo tcp port $PORT
-"$PY" "$APIS_DIR/express/client.py" $PORT "$TMP/requests.log"
-stop_capture
-finish_api_capture $NAME $PORT
+record_api $NAME $PORT http://127.0.0.1:$PORT/openapi.json \
+    "$PY" "$APIS_DIR/express/client.py"

@@ -8,18 +8,5 @@
 # scanner's). The route table stays fastapi-shop.truth.tsv (see
 # record_noisy in apis/lib.sh). Installs the pinned packages into
 # apis/fastapi/.venv first (needs PyPI).
-. "$(dirname "$0")/lib.sh"
-. "$REC_DIR/apis/lib.sh"
-if [ -z "${APISONAR_IN_NETNS:-}" ]; then ensure_venv fastapi; fi
-enter_netns "$@"
-setup_lo
-
-NAME=fastapi-shop
-PORT=8000
-V=$APIS_DIR/fastapi/.venv/bin
-mkdir -p "$API_OUT"
-bg "$V/uvicorn" --app-dir "$APIS_DIR/fastapi" app:app --host 127.0.0.1 --port $PORT \
-    --timeout-keep-alive 30 --no-access-log --log-level warning
-wait_port $PORT
-record_noisy $NAME $PORT http://127.0.0.1:$PORT/openapi.json \
-    "$V/python" -W ignore "$APIS_DIR/fastapi/client.py"
+# The same script as apis-fastapi-shop.sh, recording the noisy capture.
+NOISY=1 exec bash "$(dirname "$0")/apis-fastapi-shop.sh" "$@"

@@ -18,9 +18,5 @@ mkdir -p "$API_OUT"
 bg "$V/uvicorn" --app-dir "$APIS_DIR/fastapi" app:app --host 127.0.0.1 --port $PORT \
     --timeout-keep-alive 30 --no-access-log --log-level warning
 wait_port $PORT
-save_spec http://127.0.0.1:$PORT/openapi.json "$API_OUT/$NAME.openapi.json"
-
-start_capture "$API_OUT/$NAME.pcap" -i lo tcp port $PORT
-"$V/python" -W ignore "$APIS_DIR/fastapi/client.py" $PORT "$TMP/requests.log"
-stop_capture
-finish_api_capture $NAME $PORT
+record_api $NAME $PORT http://127.0.0.1:$PORT/openapi.json \
+    "$V/python" -W ignore "$APIS_DIR/fastapi/client.py"

@@ -8,17 +8,5 @@
 # flask-taskboard-noisy.scanner.tsv (the scanner's). The route table stays
 # flask-taskboard.truth.tsv (see record_noisy in apis/lib.sh). Installs the
 # pinned packages into apis/flask/.venv first (needs PyPI).
-. "$(dirname "$0")/lib.sh"
-. "$REC_DIR/apis/lib.sh"
-if [ -z "${APISONAR_IN_NETNS:-}" ]; then ensure_venv flask; fi
-enter_netns "$@"
-setup_lo
-
-NAME=flask-taskboard
-PORT=5000
-V=$APIS_DIR/flask/.venv/bin
-mkdir -p "$API_OUT"
-bg "$V/python" "$APIS_DIR/flask/app.py" $PORT
-wait_port $PORT
-record_noisy $NAME $PORT http://127.0.0.1:$PORT/openapi.json \
-    "$V/python" "$APIS_DIR/flask/client.py"
+# The same script as apis-flask-taskboard.sh, recording the noisy capture.
+NOISY=1 exec bash "$(dirname "$0")/apis-flask-taskboard.sh" "$@"

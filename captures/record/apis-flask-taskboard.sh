@@ -18,9 +18,5 @@ V=$APIS_DIR/flask/.venv/bin
 mkdir -p "$API_OUT"
 bg "$V/python" "$APIS_DIR/flask/app.py" $PORT
 wait_port $PORT
-save_spec http://127.0.0.1:$PORT/openapi.json "$API_OUT/$NAME.openapi.json"
-
-start_capture "$API_OUT/$NAME.pcap" -i lo tcp port $PORT
-"$V/python" "$APIS_DIR/flask/client.py" $PORT "$TMP/requests.log"
-stop_capture
-finish_api_capture $NAME $PORT
+record_api $NAME $PORT http://127.0.0.1:$PORT/openapi.json \
+    "$V/python" "$APIS_DIR/flask/client.py"

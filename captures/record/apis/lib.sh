@@ -4,7 +4,7 @@
 # traffic runs inside it.
 
 APIS_DIR=$REC_DIR/apis
-API_OUT=$CAP_DIR/apis
+API_OUT=${API_OUT:-$CAP_DIR/apis}  # another folder to try a recording without touching the committed one
 
 # ensure_venv FW: make (or re-make, when requirements.txt changed)
 # apis/FW/.venv from apis/FW/requirements.txt (pinned). Needs PyPI.
@@ -100,4 +100,23 @@ record_noisy() {
     local size
     size=$(stat -c %s "$out.pcap")
     if [ "$size" -gt 3000000 ]; then echo "WARNING: $out.pcap is $size bytes (> 3 MB)" >&2; fi
+}
+
+# record_api NAME PORT SPEC_URL CLIENT_CMD...: with the app already listening
+# on PORT, records apis/NAME.pcap (the app's spec saved first, then
+# CLIENT_CMD given PORT and its log file, then finish_api_capture), or, with
+# NOISY=1 in the environment (the record/apis-*-noisy.sh scripts),
+# apis/NAME-noisy.pcap through record_noisy.
+record_api() {
+    local name=$1 port=$2 spec_url=$3
+    shift 3
+    if [ -n "${NOISY:-}" ]; then
+        record_noisy "$name" "$port" "$spec_url" "$@"
+        return
+    fi
+    save_spec "$spec_url" "$API_OUT/$name.openapi.json"
+    start_capture "$API_OUT/$name.pcap" -i lo tcp port "$port"
+    "$@" "$port" "$TMP/requests.log"
+    stop_capture
+    finish_api_capture "$name" "$port"
 }
