@@ -61,6 +61,12 @@ fn planted_secrets_raise_the_expected_alerts_and_never_reach_disk() {
                 || a["kind"] == "sensitive_data_exposure"
         );
     }
+    // The table names the one client of each alert.
+    let table = apisonar(&["alerts", "--db", &db_s]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    let rows: Vec<&str> = table.lines().filter(|l| l.contains(" open ")).collect();
+    assert_eq!(rows.len(), expected.len(), "{table}");
+    assert!(rows.iter().all(|l| l.split_whitespace().nth(5) == Some("10.1.0.2")), "{table}");
     let streamed = std::fs::read_to_string(&stream).unwrap_or_default();
     assert_eq!(streamed.lines().count(), expected.len(), "one JSON line per alert raised");
 

@@ -49,18 +49,19 @@ pub fn run(args: &AlertsArgs) -> Result<u8> {
         ListFormat::Table => {
             writeln!(
                 out,
-                "{:>5} {:<9} {:<13} {:<18} {:>6} {:<16}  TITLE",
+                "{:>5} {:<9} {:<13} {:<24} {:>6} {:<16}  TITLE",
                 "ID", "SEVERITY", "STATE", "KIND", "COUNT", "CLIENTS"
             )?;
             for r in &rows {
-                // The client, for an alert about one; else how many clients it groups.
-                let clients = match &r.client {
-                    Some(c) => c.clone(),
-                    None => r.clients.to_string(),
+                // The client, for an alert about one (or grouping one); else how many clients.
+                let clients = match (&r.client, r.top_clients.as_slice()) {
+                    (Some(c), _) => c.clone(),
+                    (None, [only]) if r.clients == 1 => only.client.clone(),
+                    (None, _) => format!("{} clients", r.clients),
                 };
                 writeln!(
                     out,
-                    "{:>5} {:<9} {:<13} {:<18} {:>6} {:<16}  {}",
+                    "{:>5} {:<9} {:<13} {:<24} {:>6} {:<16}  {}",
                     r.id,
                     r.severity,
                     r.state,
