@@ -207,7 +207,7 @@ fn value(u: &mut Unstructured<'_>, depth: u8) -> Result<String> {
             let b = value(u, depth.saturating_add(1))?;
             format!("{a}{b}")
         }
-        6 => jwt(u)?,
+        6 if depth < 3 => jwt(u, depth.saturating_add(1))?,
         _ => text_up_to(u, 40)?,
     })
 }
@@ -236,11 +236,13 @@ fn base64(bytes: &[u8], url: bool) -> String {
     out
 }
 
-fn jwt(u: &mut Unstructured<'_>) -> Result<String> {
+/// A JWT whose issuer may be another value, nested at most to the same depth as `value`'s (each
+/// level is a third longer: unbounded, a few hundred input bytes made terabytes).
+fn jwt(u: &mut Unstructured<'_>, depth: u8) -> Result<String> {
     let alg = *u.choose(&["HS256", "none", "RS256", "", "ES512", "ü"])?;
     let header = serde_json::json!({ "alg": alg, "typ": "JWT" }).to_string();
     let payload = match u.choose_index(4)? {
-        0 => serde_json::json!({ "iss": value(u, 2)?, "exp": u.arbitrary::<u64>()?, "sub": "42" }).to_string(),
+        0 => serde_json::json!({ "iss": value(u, depth)?, "exp": u.arbitrary::<u64>()?, "sub": "42" }).to_string(),
         1 => serde_json::json!({ "iss": "https://issuer.test/", "exp": -1 }).to_string(),
         2 => text_up_to(u, 30)?,
         _ => "{}".to_string(),
@@ -340,7 +342,7 @@ fn authorization(u: &mut Unstructured<'_>) -> Result<String> {
     Ok(match u.choose_index(8)? {
         0 => format!("Basic {}", base64(format!("admin:{}", value(u, 1)?).as_bytes(), false)),
         1 => format!("Basic {}", text_up_to(u, 20)?),
-        2 | 3 => format!("Bearer {}", jwt(u)?),
+        2 | 3 => format!("Bearer {}", jwt(u, 0)?),
         4 => format!("Bearer {}", value(u, 1)?),
         5 => format!("Digest username=\"{}\", realm=\"x\"", text_up_to(u, 10)?),
         6 => u.choose(&["Bearer", "Basic", "bearer  x", "", "Negotiate YII="])?.to_string(),
@@ -1020,6 +1022,36 @@ mod tests {
         for kind in ["injection_attempt", "cleartext_credentials"] {
             assert!(alerts.iter().any(|a| a.starts_with(kind)), "no {kind} in {alerts:?}");
         }
+    }
+
+    /// The campaign's one finding (fuzz/artifacts/transaction/timeout-996aefd2…): the input
+    /// builder nested JWTs in JWT issuers without a depth bound, each level a third longer, so
+    /// these 294 bytes took over 30 s. Nested at most three deep now, every value stays small.
+    #[test]
+    fn nested_tokens_in_the_input_builder_are_bounded() {
+        let hex: String = [
+            "76280000ff25000000000b73766542424218181818181818181818181818181818181818181818181818181818181818",
+            "181818181818181818181818181818181818181818181818181818181818181818181818181818181818181818181818",
+            "181818181818181818181818181618181818181818181818181818180018181818181818181818181818181818181818",
+            "181818181818181818181818181818181818181818181818181818181818181818181818181818181818181818181818",
+            "181818181818181818181818181818181818181818181818181818181818181818181818181818181818181818161818",
+            "181818181818181818181818001818181818181818ff6318181818181818181816181818181842424242424242727300",
+            "00006a61723a",
+        ]
+        .concat();
+        let data: Vec<u8> = hex
+            .as_bytes()
+            .chunks(2)
+            .map(|d| u8::from_str_radix(std::str::from_utf8(d).unwrap(), 16).unwrap())
+            .collect();
+        assert_eq!(data.len(), 294);
+        let observations = observations(&data);
+        assert!(!observations.is_empty());
+        for o in &observations {
+            let longest = o.request_headers.iter().map(|(n, v)| n.len() + v.len()).max().unwrap_or(0);
+            assert!(longest < 16 * 1024 && o.target.len() < 16 * 1024, "{longest}");
+        }
+        transactions(&data);
     }
 
     #[test]
