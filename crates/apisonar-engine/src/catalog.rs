@@ -187,6 +187,15 @@ fn count_hour(hourly: &mut BTreeMap<i64, u64>, hour: i64, n: u64) {
 }
 
 impl Endpoint {
+    /// The top-level fields of its successful (2xx) JSON answers.
+    pub fn success_fields(&self) -> BTreeSet<String> {
+        self.response_schemas
+            .iter()
+            .filter(|(status, _)| (200..300).contains(*status))
+            .flat_map(|(_, s)| s.top_level_fields().cloned())
+            .collect()
+    }
+
     pub fn key(&self) -> EndpointKey {
         EndpointKey { host: self.host.clone(), method: self.method.clone(), path: self.path.clone() }
     }
@@ -781,8 +790,8 @@ impl Catalog {
                 // A word a spec parameter matches, answering like another route, is one.
                 let success = obs.response.as_ref().is_some_and(|r| (200..300).contains(&r.status));
                 let apart = (t.known && success).then(|| {
-                    let answer = apart::answer_shape(resp_ct.as_deref(), resp_schema.as_ref());
-                    self.keep_apart(&host, &method, &path, &t.template, &answer)
+                    let answer = || apart::answer_shape(resp_ct.as_deref(), resp_schema.as_ref());
+                    self.keep_apart(&host, &method, &path, &t.template, answer)
                 });
                 if let Some((_, apart)) = apart.flatten() {
                     t = self.templater.template(&host, &path, shape);

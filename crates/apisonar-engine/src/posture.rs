@@ -241,14 +241,7 @@ pub fn drift(op: &SpecOperation, e: &Endpoint) -> Drift {
         d.request_fields = schema.properties.keys().filter(|k| !fields.contains(*k)).cloned().collect();
     }
     if let Some(fields) = &op.response_fields {
-        let mut seen = BTreeSet::new();
-        for (status, schema) in &e.response_schemas {
-            if (200..300).contains(status) {
-                let props = schema.items.as_deref().map(|i| &i.properties).unwrap_or(&schema.properties);
-                seen.extend(props.keys().filter(|k| !fields.contains(*k)).cloned());
-            }
-        }
-        d.response_fields = seen.into_iter().collect();
+        d.response_fields = e.success_fields().into_iter().filter(|k| !fields.contains(k)).collect();
     }
     d.status_codes = e.status_codes.keys().filter(|s| !covered_status(&op.responses, **s)).copied().collect();
     let mut cts = BTreeSet::new();

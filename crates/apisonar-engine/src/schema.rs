@@ -259,6 +259,11 @@ impl Schema {
             .collect()
     }
 
+    /// The top-level field names: of the object, or of an array's objects.
+    pub fn top_level_fields(&self) -> impl Iterator<Item = &String> {
+        self.items.as_deref().unwrap_or(self).properties.keys()
+    }
+
     /// A compact fingerprint of the top-level shape (type and property names), used to tell
     /// endpoints apart during templating.
     pub fn shape_of(value: &Value) -> u64 {

@@ -67,11 +67,6 @@ impl Shape {
     }
 }
 
-/// The top-level field names of JSON answers (of the object, or of an array's objects).
-fn fields_of(schema: &Schema) -> BTreeSet<String> {
-    schema.items.as_deref().unwrap_or(schema).properties.keys().cloned().collect()
-}
-
 /// `{a, b, c}`, at most six names.
 fn listed(names: &BTreeSet<String>) -> String {
     let mut shown: Vec<&str> = names.iter().take(6).map(String::as_str).collect();
@@ -106,7 +101,7 @@ pub(super) fn with_words(template: &str, path: &str) -> Option<String> {
 pub(super) fn answer_shape(content_type: Option<&str>, schema: Option<&Schema>) -> Shape {
     Shape {
         content_types: content_type.map(str::to_string).into_iter().collect(),
-        fields: schema.map(fields_of).unwrap_or_default(),
+        fields: schema.map(|s| s.top_level_fields().cloned().collect()).unwrap_or_default(),
     }
 }
 
@@ -118,9 +113,7 @@ fn endpoint_shape(e: &Endpoint, every_type: bool) -> Shape {
     } else {
         e.response_content_types.iter().max_by_key(|(_, n)| **n).map(|(ct, _)| ct.clone()).into_iter().collect()
     };
-    let fields =
-        e.response_schemas.iter().filter(|(status, _)| (200..300).contains(*status)).flat_map(|(_, s)| fields_of(s));
-    Shape { content_types, fields: fields.collect() }
+    Shape { content_types, fields: e.success_fields() }
 }
 
 impl Catalog {
@@ -158,7 +151,8 @@ impl Catalog {
     }
 
     /// Whether `path`, which the known template `template` matches through a parameter holding a
-    /// word, answers (`answer`: its successful answers' shape) unlike the operation: then the
+    /// word, answers (`answer`: its successful answers' shape, made only for such a word: this
+    /// runs on every answered request of a specified route) unlike the operation: then the
     /// literal route is pinned and returned with the reason. Bounded per host.
     pub(super) fn keep_apart(
         &mut self,
@@ -166,10 +160,11 @@ impl Catalog {
         method: &str,
         path: &str,
         template: &str,
-        answer: &Shape,
+        answer: impl FnOnce() -> Shape,
     ) -> Option<(String, KeptApart)> {
         let literal = with_words(template, path)?;
         let kept = self.kept_apart.get(host).copied().unwrap_or(0);
+        let answer = answer();
         if kept >= MAX_KEPT_APART_PER_HOST || answer.is_empty() {
             return None;
         }
@@ -185,7 +180,7 @@ impl Catalog {
     /// apart (see [`Catalog::keep_apart`]), judged on the answers it has had.
     pub(super) fn keep_stored_apart(&mut self, key: &EndpointKey, template: &str) -> Option<(String, KeptApart)> {
         let answers = endpoint_shape(self.endpoints.get(key)?, false);
-        self.keep_apart(&key.host, &key.method, &key.path, template, &answers)
+        self.keep_apart(&key.host, &key.method, &key.path, template, || answers)
     }
 
     /// Pins the routes of loaded endpoints that were kept apart, so they stay apart.
