@@ -143,7 +143,7 @@ fn several_workers_give_the_same_results_as_one() {
 #[test]
 fn a_signal_stops_the_run_cleanly_and_keeps_what_was_read() {
     use apisonar_testkit::pcap::{PcapWriter, LINKTYPE_ETHERNET};
-    use apisonar_testkit::workload::{generate, Pattern};
+    use apisonar_testkit::workload::{generate, Addresses, Pattern};
 
     let dir = std::env::temp_dir().join(format!("apisonar-cli-signal-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -151,7 +151,8 @@ fn a_signal_stops_the_run_cleanly_and_keeps_what_was_read() {
     let capture = dir.join("long.pcap");
     let file = std::io::BufWriter::new(std::fs::File::create(&capture).unwrap());
     let mut writer = PcapWriter::new(file, LINKTYPE_ETHERNET, 65535).unwrap();
-    let (frames, _) = generate(Pattern::KeepAlive, 20_000_000, |ts, frame| writer.write(ts, frame).unwrap());
+    let (frames, _) =
+        generate(Pattern::KeepAlive, Addresses::ManyPairs, 20_000_000, |ts, frame| writer.write(ts, frame).unwrap());
     drop(writer);
     let db = dir.join("db");
     let child = std::process::Command::new(apisonar_tests::apisonar_bin())

@@ -124,10 +124,10 @@ fn benign_traffic_raises_no_credential_alerts() {
 #[test]
 fn many_clients_do_not_flood_the_alert_store() {
     use apisonar_testkit::pcap::{PcapWriter, LINKTYPE_ETHERNET};
-    use apisonar_testkit::workload::{generate, Pattern};
+    use apisonar_testkit::workload::{generate, Addresses, Pattern};
     let capture = temp("many-clients.pcap");
     let mut w = PcapWriter::new(std::fs::File::create(&capture).unwrap(), LINKTYPE_ETHERNET, 65535).unwrap();
-    generate(Pattern::ShortConnections, 3_000_000, |ts, frame| w.write(ts, frame).unwrap());
+    generate(Pattern::ShortConnections, Addresses::ManyPairs, 3_000_000, |ts, frame| w.write(ts, frame).unwrap());
     drop(w);
     let capture_s = capture.to_string_lossy().into_owned();
     let run_with = |name: &str, limit: &str| -> Vec<serde_json::Value> {

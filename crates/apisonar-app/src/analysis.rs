@@ -1,7 +1,7 @@
 //! The part of a transaction's analysis that needs no shared state, made where the transaction
 //! is (a flow worker) so that the thread owning the core only merges.
 
-use apisonar_engine::catalog::TransactionFacts;
+use apisonar_engine::catalog::{ResponseSampler, TransactionFacts};
 use apisonar_engine::findings::{injection_attempts, Attempts};
 use apisonar_engine::sensitive::MaskKey;
 use apisonar_engine::Observation;
@@ -21,4 +21,29 @@ pub fn analyse(observation: Observation, key: &MaskKey) -> AnalysedTransaction {
     let facts = TransactionFacts::new(&observation, key);
     let attempts = injection_attempts(&observation);
     AnalysedTransaction { observation, facts, attempts }
+}
+
+/// A flow worker's analysis: as [`analyse`], but each response body is analysed in full only
+/// while the worker is still learning its shape (`ResponseSampler`); settled answers reuse what
+/// their last full analysis found.
+pub struct Analyser {
+    key: MaskKey,
+    sampler: ResponseSampler,
+}
+
+impl Analyser {
+    pub fn new(key: MaskKey) -> Analyser {
+        Analyser { key, sampler: ResponseSampler::default() }
+    }
+
+    pub fn analyse(&mut self, observation: Observation) -> AnalysedTransaction {
+        let facts = TransactionFacts::sampled(&observation, &self.key, &mut self.sampler);
+        let attempts = injection_attempts(&observation);
+        AnalysedTransaction { observation, facts, attempts }
+    }
+
+    /// Response bodies analysed in full and reused so far.
+    pub fn counts(&self) -> (u64, u64) {
+        self.sampler.counts()
+    }
 }

@@ -201,7 +201,7 @@ pub struct Behavior {
     /// their role, not a bypass.
     privileged: BTreeSet<u64>,
     /// Clients already identified as scanners: their misses are not also enumeration.
-    scanners: BTreeSet<String>,
+    scanners: BTreeSet<std::net::IpAddr>,
     rates: HashMap<EndpointKey, Rate>,
 }
 
@@ -279,7 +279,7 @@ impl Behavior {
     /// Whether the client sending `obs` is judged a scanner: by its user agent, or by the burst
     /// of missing paths it asked for already. Its requests then shape nothing in the inventory.
     pub fn is_scanner(&self, obs: &Observation) -> bool {
-        self.scanners.contains(&obs.client.to_string())
+        self.scanners.contains(&obs.client)
             || obs.request_header("user-agent").is_some_and(|ua| SCANNER_SIGNATURES.first_of_each(ua) != [None])
     }
 
@@ -344,7 +344,7 @@ impl Behavior {
             None => format!("scanner against {host} (many missing paths)"),
         };
         let evidence = format!("{}; {} probes of paths no route answered{examples}", reasons.join("; "), state.probes);
-        self.scanners.insert(client);
+        self.scanners.insert(obs.client);
         let host_key = EndpointKey { host: host.to_string(), method: "*".into(), path: "*".into() };
         out.push(alert(obs, &host_key, "scanner", None, Severity::Medium, title, evidence));
     }
@@ -361,7 +361,7 @@ impl Behavior {
         self.observe_scanning(obs, &key.host, &key.path, false, &mut out);
         let principal = crate::auth::principal(&obs.request_headers);
         let values = param_values(obs.path(), &key.path);
-        let is_scanner = self.scanners.contains(&client);
+        let is_scanner = self.scanners.contains(&obs.client);
         let id = self.keys.hash_one((&client, key));
         let pair = self.pairs.entry(id).or_default();
         pair.last_seen = obs.ts;

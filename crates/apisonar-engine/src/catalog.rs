@@ -16,6 +16,9 @@ use crate::template::{Shape, TemplateConfig, Templated, Templater};
 
 mod apart;
 mod news;
+mod sampling;
+
+pub use sampling::ResponseSampler;
 
 pub use apart::{KeptApart, MAX_KEPT_APART_PER_HOST};
 pub use news::{new_since, Appearance};
@@ -555,18 +558,33 @@ pub struct TransactionFacts {
     /// The schema of a JSON request body (not for forms).
     req_schema: Option<Schema>,
     findings: Vec<sensitive::Finding>,
+    /// The response body was analysed in full because the worker's sampler is still learning
+    /// its shape: its schema is merged whatever the endpoint's own sampling says, so no new
+    /// field is missed.
+    resp_learning: bool,
 }
 
 impl TransactionFacts {
-    /// `key` keys the hashes in the masks of sensitive findings (see `sensitive::MaskKey`).
+    /// Everything analysed in full. `key` keys the hashes in the masks of sensitive findings
+    /// (see `sensitive::MaskKey`).
     pub fn new(obs: &Observation, key: &sensitive::MaskKey) -> TransactionFacts {
-        // The response body is parsed once, for templating, its schema and sensitive data.
+        TransactionFacts::make(obs, key, None)
+    }
+
+    /// As [`TransactionFacts::new`], but the response body is analysed in full only while
+    /// `sampler` is learning its shape (see `sampling`).
+    pub fn sampled(obs: &Observation, key: &sensitive::MaskKey, sampler: &mut ResponseSampler) -> TransactionFacts {
+        TransactionFacts::make(obs, key, Some(sampler))
+    }
+
+    fn make(
+        obs: &Observation,
+        key: &sensitive::MaskKey,
+        mut sampler: Option<&mut ResponseSampler>,
+    ) -> TransactionFacts {
         let resp_ct = obs.response.as_ref().and_then(|r| content_type(&r.headers));
-        let resp_json = obs.response.as_ref().and_then(|r| parse_json(resp_ct.as_deref(), &r.body));
-        let shape =
-            obs.response.as_ref().and_then(|r| response_shape(r.status, resp_ct.as_deref(), resp_json.as_ref()));
         let req_ct = content_type(&obs.request_headers);
-        // Sensitive data is looked for in every message, not only in sampled ones.
+        // Sensitive data is looked for in every request, header and query string.
         let mut findings = sensitive::Findings::new(key);
         sensitive::scan_headers(&obs.request_headers, "request.header", &mut findings);
         if let Some(q) = obs.query() {
@@ -588,11 +606,52 @@ impl TransactionFacts {
         if let Some(r) = &obs.response {
             sensitive::scan_headers(&r.headers, "response.header", &mut findings);
         }
+        let plan = match sampler.as_deref_mut() {
+            Some(s) => s.plan(obs, resp_ct.as_deref()),
+            None => sampling::Plan::Analyse(None),
+        };
+        let ticket = match plan {
+            sampling::Plan::Reuse(known) => {
+                let mut findings = findings.into_vec();
+                findings.extend(known.findings.iter().cloned());
+                return TransactionFacts {
+                    resp_ct,
+                    resp_schema: None,
+                    shape: known.shape,
+                    req_ct,
+                    req_schema,
+                    findings,
+                    resp_learning: false,
+                };
+            }
+            sampling::Plan::Analyse(ticket) => ticket,
+        };
+        // The response body is parsed once, for templating, its schema and sensitive data.
+        let resp_json = obs.response.as_ref().and_then(|r| parse_json(resp_ct.as_deref(), &r.body));
+        let shape =
+            obs.response.as_ref().and_then(|r| response_shape(r.status, resp_ct.as_deref(), resp_json.as_ref()));
+        let before_body = findings.len();
         if let Some(v) = &resp_json {
             sensitive::scan_json(v, "response.json", &mut findings);
         }
         let resp_schema = resp_json.as_ref().map(|v| Schema::of_at(v, obs.ts));
-        TransactionFacts { resp_ct, resp_schema, shape, req_ct, req_schema, findings: findings.into_vec() }
+        let findings = findings.into_vec();
+        if let (Some(sampler), Some(ticket)) = (sampler, ticket) {
+            let body_findings: Vec<sensitive::Finding> = findings.iter().skip(before_body).cloned().collect();
+            let summary = {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                shape.hash(&mut h);
+                resp_schema.as_ref().map(Schema::structure_hash).hash(&mut h);
+                let mut places: Vec<(sensitive::Class, &str)> =
+                    body_findings.iter().map(|f| (f.class, f.location.as_str())).collect();
+                places.sort();
+                places.hash(&mut h);
+                h.finish()
+            };
+            sampler.learn(ticket, sampling::AnswerFacts { shape, findings: body_findings, summary });
+        }
+        TransactionFacts { resp_ct, resp_schema, shape, req_ct, req_schema, findings, resp_learning: ticket.is_some() }
     }
 }
 
@@ -768,7 +827,7 @@ impl Catalog {
     /// `/users/{id}`), or else as a probe of the host: it makes no endpoint and teaches the
     /// templater nothing.
     pub fn record(&mut self, obs: &Observation, prepared: TransactionFacts, from_scanner: bool) -> Option<Recorded> {
-        let TransactionFacts { resp_ct, resp_schema, shape, req_ct, req_schema, findings } = prepared;
+        let TransactionFacts { resp_ct, resp_schema, shape, req_ct, req_schema, findings, resp_learning } = prepared;
         let host = obs.endpoint_host();
         let method: String = obs.method.chars().take(32).collect();
         if let Err(reason) = self.admits(&host, &method) {
@@ -908,7 +967,7 @@ impl Catalog {
             if let Some(ct) = &resp_ct {
                 add_count(e.response_content_types.entry(ct.clone()).or_default(), 1);
             }
-            let sample_response = sample_bodies || !e.response_schemas.contains_key(&r.status);
+            let sample_response = sample_bodies || resp_learning || !e.response_schemas.contains_key(&r.status);
             if let Some(one) = resp_schema.as_ref().filter(|_| sample_response) {
                 if e.response_schemas.len() < MAX_SCHEMA_STATUSES || e.response_schemas.contains_key(&r.status) {
                     e.response_schemas.entry(r.status).or_default().merge(one);

@@ -137,19 +137,26 @@ const MAX_INPUTS: usize = 256;
 /// Every input of a request worth inspecting for injection: (location, raw value).
 fn request_inputs(obs: &Observation) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
+    // Values that cannot hold an attempt are left out before anything is allocated for them.
+    let plain = crate::injection::is_plain;
     for (i, seg) in obs.path().split('/').filter(|s| !s.is_empty()).enumerate() {
-        out.push((format!("request.path[{i}]"), seg.to_string()));
+        if !plain(seg) {
+            out.push((format!("request.path[{i}]"), seg.to_string()));
+        }
     }
     if let Some(q) = obs.query() {
         for pair in q.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            out.push((format!("request.query.{}", crate::params::form_decode(name)), value.to_string()));
+            if !plain(value) {
+                out.push((format!("request.query.{}", crate::params::form_decode(name)), value.to_string()));
+            }
         }
     }
     for (name, value) in &obs.request_headers {
         // Headers applications log or reflect; any header for JNDI-style payloads (log4shell).
-        if matches!(name.as_str(), "user-agent" | "referer" | "x-forwarded-for" | "cookie" | "x-api-version")
-            || value.contains("${")
+        if (matches!(name.as_str(), "user-agent" | "referer" | "x-forwarded-for" | "cookie" | "x-api-version")
+            || value.contains("${"))
+            && !plain(value)
         {
             out.push((format!("request.header.{name}"), value.clone()));
         }
@@ -159,7 +166,9 @@ fn request_inputs(obs: &Observation) -> Vec<(String, String)> {
         let body = String::from_utf8_lossy(&obs.request_body);
         for pair in body.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            out.push((format!("request.form.{}", crate::params::form_decode(name)), value.to_string()));
+            if !plain(value) {
+                out.push((format!("request.form.{}", crate::params::form_decode(name)), value.to_string()));
+            }
         }
     } else if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&obs.request_body) {
         let mut stack = vec![(String::from("request.json"), &v, 0usize)];
@@ -174,7 +183,7 @@ fn request_inputs(obs: &Observation) -> Vec<(String, String)> {
                 serde_json::Value::Array(a) => {
                     stack.extend(a.iter().take(100).map(|v| (format!("{path}[]"), v, depth.saturating_add(1))))
                 }
-                serde_json::Value::String(s) => out.push((path, s.clone())),
+                serde_json::Value::String(s) if !plain(s) => out.push((path, s.clone())),
                 _ => {}
             }
         }

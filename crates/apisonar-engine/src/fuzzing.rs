@@ -742,9 +742,11 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
     // Alerts pending in the inventory, by (kind, subtype, endpoint, client).
     let mut pending: BTreeSet<(String, String, EndpointKey, String)> = BTreeSet::new();
     let mut outcome = Outcome::default();
+    // A flow worker's memory of answers (its signature scan reads every body).
+    let mut sampler = crate::catalog::ResponseSampler::default();
     for (i, obs) in observations.iter().enumerate() {
         // On a flow worker.
-        let prepared = TransactionFacts::new(obs, &key);
+        let prepared = TransactionFacts::sampled(obs, &key, &mut sampler);
         let attempts = crate::findings::injection_attempts(obs);
         // On the inventory thread.
         let scanner = behavior.is_scanner(obs);

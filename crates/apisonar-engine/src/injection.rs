@@ -269,6 +269,36 @@ const LISTS: [&[&str]; 5] = [SQL, XSS, TRAVERSAL, TEMPLATE, COMMAND];
 static SIGNATURES: std::sync::LazyLock<crate::signatures::Signatures<5>> =
     std::sync::LazyLock::new(|| crate::signatures::Signatures::new(LISTS, false));
 
+/// Bytes that some signature, or normalisation (decoding, entities, whitespace), needs: a value
+/// made of none of them (letters, digits and a few harmless marks) cannot match anything, and
+/// is not even normalised. Derived from the lists, so a new signature keeps it true.
+static TRIGGERS: std::sync::LazyLock<[bool; 256]> = std::sync::LazyLock::new(|| {
+    let mut table = [false; 256];
+    let all = LISTS.iter().flat_map(|list| list.iter()).chain(ABSOLUTE).chain(SSRF_SCHEMES).chain(&["://"]);
+    for signature in all {
+        for b in signature.bytes().filter(|b| !b.is_ascii_alphanumeric()) {
+            if let Some(t) = table.get_mut(usize::from(b)) {
+                *t = true;
+            }
+        }
+    }
+    for (byte, t) in table.iter_mut().enumerate() {
+        let b = u8::try_from(byte).unwrap_or(u8::MAX);
+        // Decoding (`%`, `+`, `&` entities), whitespace and control characters (collapsed to
+        // spaces), and anything not ASCII (full-width forms).
+        if matches!(b, b'%' | b'+' | b'&') || b.is_ascii_whitespace() || b.is_ascii_control() || !b.is_ascii() {
+            *t = true;
+        }
+    }
+    table
+});
+
+/// True when `raw` cannot hold an attempt (see `TRIGGERS`).
+pub(crate) fn is_plain(raw: &str) -> bool {
+    let table = &*TRIGGERS;
+    raw.bytes().all(|b| !table.get(usize::from(b)).copied().unwrap_or(true))
+}
+
 /// The host part of a URL value, if the value is a URL.
 fn url_host(value: &str) -> Option<&str> {
     let rest = value.split_once("://")?.1;
@@ -287,8 +317,12 @@ fn path_like(location: &str) -> bool {
 
 /// Checks one input value (named by `location`).
 pub fn inspect(location: &str, raw: &str) -> Vec<Attempt> {
-    let v = normalize(raw);
     let mut out = Vec::new();
+    if is_plain(raw) {
+        return out;
+    }
+    let v = normalize(raw);
+    let path_like = path_like(location);
     let mut add = |kind, signature| out.push(Attempt { kind, location: location.to_string(), signature });
     let [sql, xss, traversal, template, command] = SIGNATURES.first_of_each(&v);
     if let Some(sig) = sql {
@@ -299,9 +333,10 @@ pub fn inspect(location: &str, raw: &str) -> Vec<Attempt> {
     }
     // An absolute sensitive path is traversal in a path-like parameter, or when the value is just
     // that path; inside a shell command it is command injection's business.
-    let absolute = ABSOLUTE.iter().copied().find(|p| {
-        (v.starts_with(p) && (path_like(location) || !p.starts_with("file"))) || (path_like(location) && v.contains(p))
-    });
+    let absolute = ABSOLUTE
+        .iter()
+        .copied()
+        .find(|p| (v.starts_with(p) && (path_like || !p.starts_with("file"))) || (path_like && v.contains(p)));
     if let Some(sig) = traversal.or(absolute) {
         add(Injection::PathTraversal, sig);
     }
@@ -316,7 +351,7 @@ pub fn inspect(location: &str, raw: &str) -> Vec<Attempt> {
     }
     // SSRF: the value is itself a URL (not a URL mentioned inside a shell command or a template
     // payload) with an internal target or a non-web scheme, and the parameter is not a file path.
-    if !path_like(location) {
+    if !path_like {
         if let Some(sig) = SSRF_SCHEMES.iter().copied().find(|s| v.starts_with(s)) {
             add(Injection::Ssrf, sig);
         } else if let Some(host) = url_host(&v).filter(|_| v.starts_with("http://") || v.starts_with("https://")) {
@@ -331,6 +366,22 @@ pub fn inspect(location: &str, raw: &str) -> Vec<Attempt> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_values_hold_no_signature() {
+        for list in LISTS.iter().chain([ABSOLUTE, SSRF_SCHEMES].iter()) {
+            for signature in list.iter() {
+                assert!(!is_plain(signature), "{signature:?} would be skipped");
+            }
+        }
+        for plain in ["123", "users", "v1", "Alice", "abcDEF42"] {
+            assert!(is_plain(plain), "{plain}");
+        }
+        // Encodings of payloads are not plain.
+        for encoded in ["%27", "a+b", "&lt;", "\u{ff1c}script", "tab\there"] {
+            assert!(!is_plain(encoded), "{encoded}");
+        }
+    }
 
     fn kinds(v: &str) -> Vec<Injection> {
         inspect("q", v).into_iter().map(|a| a.kind).collect()

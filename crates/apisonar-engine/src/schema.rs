@@ -264,6 +264,28 @@ impl Schema {
         self.items.as_deref().unwrap_or(self).properties.keys()
     }
 
+    /// A hash of the structure: property names at every depth, the types seen and the format
+    /// that holds, not the counts (two samples of one shape agree on it).
+    pub fn structure_hash(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        fn feed(s: &Schema, h: &mut std::collections::hash_map::DefaultHasher) {
+            s.types.keys().for_each(|t| t.hash(h));
+            s.format().hash(h);
+            for (name, property) in &s.properties {
+                name.hash(h);
+                feed(property, h);
+            }
+            if let Some(items) = &s.items {
+                "[]".hash(h);
+                feed(items, h);
+            }
+            ";".hash(h);
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        feed(self, &mut h);
+        h.finish()
+    }
+
     /// A compact fingerprint of the top-level shape (type and property names), used to tell
     /// endpoints apart during templating.
     pub fn shape_of(value: &Value) -> u64 {

@@ -221,6 +221,15 @@ pub fn is_card_number(s: &str) -> bool {
 
 /// An IBAN: country code, check digits, alphanumeric BBAN, length per ISO 13616 bounds, mod 97.
 pub fn is_iban(s: &str) -> bool {
+    // Cheap refusals first (most values): too short, or not two letters and two digits.
+    let mut head = s.chars().filter(|c| !c.is_whitespace());
+    let starts_right = head.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && head.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && head.next().is_some_and(|c| c.is_ascii_digit())
+        && head.next().is_some_and(|c| c.is_ascii_digit());
+    if s.len() < 15 || !starts_right {
+        return false;
+    }
     let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
     let b = compact.as_bytes();
     let Some((country, rest)) = b.split_at_checked(2) else { return false };

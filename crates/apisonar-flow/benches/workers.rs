@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use apisonar_flow::{engine_for, EventSink, FlowEngine, HttpTransaction, Limits, Timestamp};
-use apisonar_testkit::workload::{generate, Pattern};
+use apisonar_testkit::workload::{generate, Addresses, Pattern};
 use apisonar_wire::LinkType;
 
 /// Counts transactions and drops them.
@@ -52,12 +52,18 @@ fn main() {
     let max = cores.max(2);
     println!("flow workers alone, frames in memory; {cores} cores; best of 5");
     println!(
-        "{:<10} {:>3} {:>8} {:>8} {:>10} {:>8} {:>9}",
+        "{:<11} {:>3} {:>8} {:>8} {:>10} {:>8} {:>9}",
         "workload", "N", "seconds", "Gbit/s", "txn", "speedup", "balance"
     );
-    for (name, pattern) in [("keepalive", Pattern::KeepAlive), ("short", Pattern::ShortConnections)] {
+    let workloads = [
+        ("keepalive", Pattern::KeepAlive, Addresses::ManyPairs),
+        ("keep-1pair", Pattern::KeepAlive, Addresses::OnePair),
+        ("short", Pattern::ShortConnections, Addresses::ManyPairs),
+        ("short-1pair", Pattern::ShortConnections, Addresses::OnePair),
+    ];
+    for (name, pattern, addresses) in workloads {
         let mut frames: Vec<(i64, Vec<u8>)> = Vec::new();
-        generate(pattern, mb << 20, |ts, frame| frames.push((ts, frame.to_vec())));
+        generate(pattern, addresses, mb << 20, |ts, frame| frames.push((ts, frame.to_vec())));
         let bytes: usize = frames.iter().map(|(_, f)| f.len()).sum();
         let mut first = None;
         for n in 1..=max {
@@ -74,7 +80,7 @@ fn main() {
             let busiest = shards.iter().map(Vec::len).max().unwrap_or(0) as f64;
             let balance = busiest * n as f64 / frames.len().max(1) as f64;
             println!(
-                "{name:<10} {n:>3} {secs:>8.3} {:>8.3} {txns:>10} {:>7.2}x {balance:>9.2}",
+                "{name:<11} {n:>3} {secs:>8.3} {:>8.3} {txns:>10} {:>7.2}x {balance:>9.2}",
                 bytes as f64 * 8.0 / secs / 1e9,
                 base / secs
             );

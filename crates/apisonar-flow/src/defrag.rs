@@ -25,9 +25,30 @@ struct Datagram {
 pub(crate) struct Defragmenter {
     pending: HashMap<FragKey, Datagram>,
     bytes: usize,
+    /// Datagrams given up on (limits, timeouts, refusals), when someone asked to know
+    /// ([`Defragmenter::reporting_drops`]): the worker router then releases their fragments.
+    dropped: Option<Vec<FragKey>>,
 }
 
 impl Defragmenter {
+    /// A defragmenter that lists the datagrams it gives up on (see [`Defragmenter::take_dropped`]).
+    pub(crate) fn reporting_drops() -> Defragmenter {
+        Defragmenter { dropped: Some(Vec::new()), ..Defragmenter::default() }
+    }
+
+    /// The datagrams given up on since the last call.
+    pub(crate) fn take_dropped(&mut self) -> Vec<FragKey> {
+        self.dropped.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    pub(crate) fn is_pending(&self, key: &FragKey) -> bool {
+        self.pending.contains_key(key)
+    }
+
+    pub(crate) fn pending_datagrams(&self) -> usize {
+        self.pending.len()
+    }
+
     pub(crate) fn held_bytes(&self) -> usize {
         self.bytes
     }
@@ -109,9 +130,12 @@ impl Defragmenter {
         }
     }
 
-    fn drop_datagram(&mut self, key: &FragKey) {
+    pub(crate) fn drop_datagram(&mut self, key: &FragKey) {
         if let Some(d) = self.pending.remove(key) {
             self.bytes = self.bytes.saturating_sub(d.bytes);
+            if let Some(dropped) = self.dropped.as_mut() {
+                dropped.push(*key);
+            }
         }
     }
 }

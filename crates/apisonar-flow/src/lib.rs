@@ -35,7 +35,7 @@ pub use anomaly::Anomaly;
 pub use engine::{ConnectionSummary, EndReason, EventSink, FlowEngine, TlsHandshake};
 pub use http::{AppProtocol, Body, HttpRequest, HttpResponse, HttpTransaction};
 pub use limits::Limits;
-pub use shard::engine_for;
+pub use shard::{connection_engine, engine_for, HeldFrame, Route, Router};
 pub use stats::Stats;
 pub use time::Timestamp;
 pub use tls::TlsSession;

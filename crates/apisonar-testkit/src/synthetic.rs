@@ -586,6 +586,11 @@ pub fn ip_fragments() -> Synthetic {
 
 /// Splits an Ethernet+IPv4 frame into IPv4 fragments carrying at most `max` payload bytes each.
 pub fn fragment_ipv4(frame: &[u8], max: usize) -> Vec<Vec<u8>> {
+    fragment_ipv4_with_id(frame, max, 0x4242)
+}
+
+/// [`fragment_ipv4`] with this IP identification (datagrams of one address pair need their own).
+pub fn fragment_ipv4_with_id(frame: &[u8], max: usize, id: u16) -> Vec<Vec<u8>> {
     let (eth, ip) = frame.split_at(14);
     let ihl = usize::from(ip[0] & 0x0f) * 4;
     let (header, payload) = ip.split_at(ihl);
@@ -597,7 +602,7 @@ pub fn fragment_ipv4(frame: &[u8], max: usize) -> Vec<Vec<u8>> {
         let mut h = header.to_vec();
         let total = (ihl + end - offset) as u16;
         h[2..4].copy_from_slice(&total.to_be_bytes());
-        h[4..6].copy_from_slice(&0x4242u16.to_be_bytes());
+        h[4..6].copy_from_slice(&id.to_be_bytes());
         let more = if end < payload.len() { 0x2000 } else { 0 };
         let flags = more | (offset / 8) as u16;
         h[6..8].copy_from_slice(&flags.to_be_bytes());

@@ -13,6 +13,27 @@ pub enum Pattern {
     ShortConnections,
 }
 
+/// Which addresses a workload's connections use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Addresses {
+    /// One client address and one server address (only the client port changes): traffic
+    /// behind a load balancer or a sidecar, where a per-address-pair split gives one worker
+    /// everything.
+    OnePair,
+    /// A client address drawn per connection from 50,000 (10.20.0.0/16), one server.
+    ManyPairs,
+}
+
+impl Addresses {
+    pub fn parse(text: &str) -> Option<Addresses> {
+        match text {
+            "one-pair" => Some(Addresses::OnePair),
+            "many-pairs" => Some(Addresses::ManyPairs),
+            _ => None,
+        }
+    }
+}
+
 /// A small deterministic generator (xorshift), so that workloads, captures and test inputs are
 /// reproducible. The state is the field (never zero: zero stays zero).
 #[derive(Clone, Debug)]
@@ -131,7 +152,12 @@ fn response(rng: &mut Rng) -> Vec<u8> {
 
 /// Generates about `target_bytes` of frames, calling `write(ts_micros, frame)` for each, and
 /// returns (frames, transactions).
-pub fn generate(pattern: Pattern, target_bytes: u64, mut write: impl FnMut(i64, &[u8])) -> (u64, u64) {
+pub fn generate(
+    pattern: Pattern,
+    addresses: Addresses,
+    target_bytes: u64,
+    mut write: impl FnMut(i64, &[u8]),
+) -> (u64, u64) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut written = 0u64;
     let (mut frames, mut transactions) = (0u64, 0u64);
@@ -140,7 +166,12 @@ pub fn generate(pattern: Pattern, target_bytes: u64, mut write: impl FnMut(i64, 
     let mut port = 20000u16;
     let new_conn = |rng: &mut Rng, port: &mut u16| {
         *port = if *port >= 60000 { 20000 } else { *port + 1 };
-        let client = [10, 20, (rng.below(200)) as u8, 1 + rng.below(250) as u8];
+        // Drawn either way, so both mixes carry the same requests and answers.
+        let drawn = [10, 20, (rng.below(200)) as u8, 1 + rng.below(250) as u8];
+        let client = match addresses {
+            Addresses::ManyPairs => drawn,
+            Addresses::OnePair => [10, 20, 0, 1],
+        };
         let mut c = Conversation::new((client, *port), ([10, 0, 0, 80], 8080), 0).with_step(0);
         c.handshake();
         c

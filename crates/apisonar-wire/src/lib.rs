@@ -31,4 +31,6 @@ mod wifi;
 
 pub use anomaly::WireAnomaly;
 pub use link::LinkType;
-pub use packet::{address_pair, decode_frame, decode_ip_payload, Decoded, FragKey, IpFragment, TcpFlags, TcpSegment};
+pub use packet::{
+    decode_frame, decode_ip_payload, route_key, Decoded, FragKey, IpFragment, RouteKey, TcpFlags, TcpSegment,
+};

@@ -65,30 +65,51 @@ pub fn decode_frame(link: LinkType, frame: &[u8]) -> Decoded<'_> {
     decode_link(link, frame, 0)
 }
 
-/// The IP addresses a frame travels between, cheaply (straight from the IP header), for picking
-/// a worker. Tunnels and IPv6 extension headers take the full decode, to find the inner pair.
-pub fn address_pair(link: LinkType, frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
-    let Ok(NetLayer::Ip(ip)) = strip_link(link, frame) else { return None };
+/// What picking a flow worker needs to know of a frame.
+#[derive(Clone, Debug)]
+pub enum RouteKey<'a> {
+    /// A TCP segment between these two endpoints (in the frame's direction).
+    Tcp((IpAddr, u16), (IpAddr, u16)),
+    /// An IP fragment: its connection is known only once the datagram is whole.
+    Fragment(IpFragment<'a>),
+    /// Anything else: not analysed, only counted.
+    Other,
+}
+
+/// The connection a frame belongs to, cheaply (straight from the IP and TCP headers) for plain
+/// IPv4 and IPv6 TCP; tunnels, IPv6 extension headers and fragments take the full decode.
+pub fn route_key(link: LinkType, frame: &[u8]) -> RouteKey<'_> {
+    let full = || match decode_frame(link, frame) {
+        Decoded::Tcp(seg) => RouteKey::Tcp((seg.src, seg.src_port), (seg.dst, seg.dst_port)),
+        Decoded::Fragment(f) => RouteKey::Fragment(f),
+        Decoded::Other | Decoded::Malformed(_) => RouteKey::Other,
+    };
+    let Ok(NetLayer::Ip(ip)) = strip_link(link, frame) else { return RouteKey::Other };
     let fixed = |from: usize| -> Option<[u8; 4]> { ip.get(from..from.checked_add(4)?)?.try_into().ok() };
     let fixed16 = |from: usize| -> Option<[u8; 16]> { ip.get(from..from.checked_add(16)?)?.try_into().ok() };
-    let full = || match decode_frame(link, frame) {
-        Decoded::Tcp(seg) => Some((seg.src, seg.dst)),
-        Decoded::Fragment(f) => Some((f.key.src, f.key.dst)),
-        _ => None,
+    let ports = |at: usize| -> Option<(u16, u16)> {
+        let p = ip.get(at..at.checked_add(4)?)?;
+        Some((u16::from_be_bytes([*p.first()?, *p.get(1)?]), u16::from_be_bytes([*p.get(2)?, *p.get(3)?])))
     };
-    match ip.first()? >> 4 {
-        4 => match *ip.get(9)? {
-            6 => Some((IpAddr::from(fixed(12)?), IpAddr::from(fixed(16)?))),
-            17 | 47 => full(),
+    let fast = || -> Option<RouteKey<'_>> {
+        match ip.first()? >> 4 {
+            4 => {
+                let header = usize::from(ip.first()? & 0x0f).checked_mul(4)?;
+                let fragment_bits = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]) & 0x3fff;
+                if *ip.get(9)? != 6 || fragment_bits != 0 || header < 20 {
+                    return None;
+                }
+                let (sp, dp) = ports(header)?;
+                Some(RouteKey::Tcp((IpAddr::from(fixed(12)?), sp), (IpAddr::from(fixed(16)?), dp)))
+            }
+            6 if *ip.get(6)? == 6 => {
+                let (sp, dp) = ports(40)?;
+                Some(RouteKey::Tcp((IpAddr::from(fixed16(8)?), sp), (IpAddr::from(fixed16(24)?), dp)))
+            }
             _ => None,
-        },
-        6 => match *ip.get(6)? {
-            6 => Some((IpAddr::from(fixed16(8)?), IpAddr::from(fixed16(24)?))),
-            17 | 47 | 0 | 43 | 44 | 60 => full(),
-            _ => None,
-        },
-        _ => None,
-    }
+        }
+    };
+    fast().unwrap_or_else(full)
 }
 
 /// Nested tunnels deeper than this are not followed (a loop of encapsulations is an attack).
@@ -266,7 +287,8 @@ mod tests {
             let link = LinkType::from_dlt(dlt).unwrap();
             let Decoded::Tcp(seg) = decode_frame(link, frame) else { panic!("{link:?}") };
             assert_eq!((seg.src_port, seg.dst_port, seg.payload), (40000, 80, &b"GET / HTTP/1.1\r\n\r\n"[..]));
-            assert_eq!(address_pair(link, frame).map(|(a, _)| a.to_string()), Some("10.0.0.1".into()));
+            let RouteKey::Tcp((a, ap), (_, bp)) = route_key(link, frame) else { panic!("{link:?}") };
+            assert_eq!((a.to_string(), ap, bp), ("10.0.0.1".into(), 40000, 80));
         }
         let mut protected = wifi.clone();
         protected[1] |= 0x40;

@@ -1,7 +1,9 @@
 //! The flow pipeline of every run (`analyze` and `run`): reader threads (one for the files, or one per live
-//! interface) decode each frame just far enough to pick a worker by a symmetric hash of its IP
-//! addresses (both directions of a connection, and every fragment of a datagram, reach the same
-//! worker), workers run their own `FlowEngine`, and the calling thread receives every event.
+//! interface) decode each frame just far enough to pick a worker by a symmetric hash of its
+//! connection (addresses and ports: both directions of a connection reach the same worker, and
+//! one busy address pair spreads over all of them; the `Router` holds IP fragments until their
+//! datagram shows its connection), workers run their own `FlowEngine`, and the calling thread
+//! receives every event.
 //! Queues are bounded. Files are read at full speed and a slow consumer slows the reader; live
 //! capture never waits: a batch that finds its worker's queue full is dropped and counted.
 
@@ -13,7 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use apisonar_flow::{
-    engine_for, ConnectionSummary, EventSink, FlowEngine, HttpTransaction, Limits, Stats, Timestamp, TlsHandshake,
+    ConnectionSummary, EventSink, FlowEngine, HttpTransaction, Limits, Route, Router, Stats, Timestamp, TlsHandshake,
 };
 use apisonar_wire::LinkType;
 
@@ -81,9 +83,8 @@ pub enum Event {
 struct WorkerEvents {
     events: SyncSender<Vec<Event>>,
     pending: Vec<Event>,
-    /// Analyse transactions here (the inventory is kept), to spread that work over workers,
-    /// masking with this key.
-    analyse: Option<apisonar_engine::sensitive::MaskKey>,
+    /// Analyse transactions here (the inventory is kept), to spread that work over workers.
+    analyser: Option<apisonar_app::Analyser>,
 }
 
 impl WorkerEvents {
@@ -103,11 +104,11 @@ impl WorkerEvents {
 
 impl EventSink for WorkerEvents {
     fn on_transaction(&mut self, txn: HttpTransaction) {
-        let analysis = self.analyse.as_ref().and_then(|key| {
+        let analysis = self.analyser.as_mut().and_then(|analyser| {
             crate::contain::contained("analysis", || {
                 #[cfg(debug_assertions)]
                 crate::contain::test_trigger::check("analysis", &String::from_utf8_lossy(txn.request.head.target()));
-                Box::new(apisonar_app::analyse(crate::observe::observation(&txn), key))
+                Box::new(analyser.analyse(crate::observe::observation(&txn)))
             })
         });
         self.push(Event::Transaction(txn, analysis));
@@ -148,6 +149,7 @@ fn wall_clock() -> Timestamp {
 
 /// One batch buffer per worker, and where to send them.
 struct Batcher {
+    router: Router,
     batches: Vec<Batch>,
     senders: Vec<SyncSender<Batch>>,
     pool: BatchPool,
@@ -156,13 +158,33 @@ struct Batcher {
 }
 
 impl Batcher {
-    fn new(senders: Vec<SyncSender<Batch>>, pool: BatchPool, drop_when_full: bool) -> Batcher {
-        Batcher { batches: senders.iter().map(|_| pool.take()).collect(), senders, pool, drop_when_full }
+    fn new(senders: Vec<SyncSender<Batch>>, pool: BatchPool, limits: &Limits, drop_when_full: bool) -> Batcher {
+        Batcher {
+            router: Router::new(limits, senders.len()),
+            batches: senders.iter().map(|_| pool.take()).collect(),
+            senders,
+            pool,
+            drop_when_full,
+        }
     }
 
     /// Adds a frame; returns how many frames were dropped because a queue was full.
     fn push(&mut self, link: LinkType, ts: Timestamp, data: &[u8], wire_len: u32) -> u64 {
-        let w = engine_for(link, data, self.senders.len());
+        let mut dropped = match self.router.route(link, ts, data, wire_len) {
+            Route::To(w) => self.add(w, link, ts, data, wire_len),
+            Route::Held => 0,
+        };
+        dropped += self.add_released();
+        dropped
+    }
+
+    /// Frames the router let go (fragments whose datagram completed or was given up on).
+    fn add_released(&mut self) -> u64 {
+        let released: Vec<_> = self.router.released().collect();
+        released.into_iter().map(|(w, f)| self.add(w, f.link, f.ts, &f.data, f.wire_len)).sum()
+    }
+
+    fn add(&mut self, w: usize, link: LinkType, ts: Timestamp, data: &[u8], wire_len: u32) -> u64 {
         let Some(batch) = self.batches.get_mut(w) else { return 0 };
         let start = batch.bytes.len();
         batch.bytes.extend_from_slice(data);
@@ -199,9 +221,11 @@ impl Batcher {
         (0..self.batches.len()).map(|w| self.send(w)).sum()
     }
 
-    /// The end: partial batches are sent even if that means waiting.
+    /// The end: held fragments and partial batches are sent even if that means waiting.
     fn close(mut self) {
         self.drop_when_full = false;
+        self.router.release_all();
+        self.add_released();
         self.flush();
     }
 }
@@ -312,7 +336,8 @@ pub fn run(
         let pool = pool.clone();
         let handle = thread::Builder::new().name(format!("apisonar-flow-{i}")).spawn(move || {
             let mut engine = FlowEngine::shard(limits, i as u64, workers as u64);
-            let mut sink = WorkerEvents { events, pending: Vec::with_capacity(EVENT_BATCH), analyse };
+            let analyser = analyse.map(apisonar_app::Analyser::new);
+            let mut sink = WorkerEvents { events, pending: Vec::with_capacity(EVENT_BATCH), analyser };
             let mut last_publish = Instant::now();
             loop {
                 match rx.recv_timeout(IDLE_TICK) {
@@ -347,7 +372,7 @@ pub fn run(
     let mut readers = Vec::new();
     match input {
         Input::Files(files) => {
-            let batcher = Batcher::new(frame_txs, pool, false);
+            let batcher = Batcher::new(frame_txs, pool, limits, false);
             let telemetry = telemetry.clone();
             readers.push(thread::Builder::new().name("apisonar-reader".into()).spawn(move || {
                 let counters = telemetry.sources.first();
@@ -361,7 +386,7 @@ pub fn run(
         }
         Input::Live(sources) => {
             for (index, source) in sources.into_iter().enumerate() {
-                let batcher = Batcher::new(frame_txs.clone(), pool.clone(), true);
+                let batcher = Batcher::new(frame_txs.clone(), pool.clone(), limits, true);
                 let telemetry = telemetry.clone();
                 let name = format!("apisonar-cap-{}", source.name);
                 readers.push(thread::Builder::new().name(name).spawn(move || {
@@ -396,28 +421,5 @@ fn snapshot(engine: &FlowEngine) -> WorkerSnapshot {
         stats: engine.stats().clone(),
         active_flows: engine.active_flows(),
         buffered_bytes: engine.buffered_bytes(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn both_directions_reach_the_same_worker() {
-        use etherparse::PacketBuilder;
-        let frame = |src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16| {
-            let mut out = Vec::new();
-            let _ =
-                PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4(src, dst, 64).tcp(sp, dp, 1, 100).write(&mut out, b"x");
-            out
-        };
-        for n in 2..6 {
-            for i in 0..50u8 {
-                let a = frame([10, 0, i, 1], [10, 1, 0, i], 40000 + u16::from(i), 80);
-                let b = frame([10, 1, 0, i], [10, 0, i, 1], 80, 40000 + u16::from(i));
-                assert_eq!(engine_for(LinkType::Ethernet, &a, n), engine_for(LinkType::Ethernet, &b, n));
-            }
-        }
     }
 }

@@ -91,7 +91,10 @@ fn frames_counted(data: &[u8]) -> Stats {
     let limits = tight_limits();
     // The budget is enforced after every frame; fragments have their own, smaller limit.
     let bound = limits.max_buffered_bytes.max(limits.max_fragment_bytes);
-    let mut engine = FlowEngine::new(limits);
+    // The same frames through the worker router: each reaches exactly one engine, once.
+    let mut router = crate::Router::new(&limits, 3);
+    let (mut frames, mut delivered) = (0usize, 0usize);
+    let mut engine = FlowEngine::new(limits.clone());
     let mut out = Count(0);
     let mut rest = data;
     let mut ts = 0i64;
@@ -103,11 +106,22 @@ fn frames_counted(data: &[u8]) -> Stats {
         // Odd selectors say the capture cut 10 bytes off the frame.
         let wire_len = u32::try_from(frame.len()).unwrap_or(u32::MAX).saturating_add(u32::from(*selector & 1) * 10);
         engine.frame(link.unwrap_or(LinkType::Raw), Timestamp(ts), frame, wire_len, &mut out);
+        frames = frames.saturating_add(1);
+        if let crate::Route::To(to) = router.route(link.unwrap_or(LinkType::Raw), Timestamp(ts), frame, wire_len) {
+            assert!(to < 3);
+            delivered = delivered.saturating_add(1);
+        }
+        delivered = delivered.saturating_add(router.released().inspect(|(to, _)| assert!(*to < 3)).count());
+        assert!(router.held_bytes() <= limits.max_fragment_bytes, "router holds {}", router.held_bytes());
         let buffered = engine.buffered_bytes();
         assert!(buffered <= bound, "buffered {buffered} > {bound}");
         assert_eq!(buffered, engine.measure_buffered_bytes(), "the running byte account drifted");
         rest = next;
     }
+    router.release_all();
+    delivered = delivered.saturating_add(router.released().count());
+    assert_eq!(delivered, frames, "the router lost or duplicated frames");
+    assert_eq!(router.held_bytes(), 0);
     engine.finish(&mut out);
     assert_eq!(engine.active_flows(), 0);
     assert_eq!(engine.buffered_bytes(), engine.measure_buffered_bytes());

@@ -1,15 +1,16 @@
-//! Writes a large benchmark capture: `make-bench-capture keepalive|short MEGABYTES FILE`.
+//! Writes a large benchmark capture:
+//! `make-bench-capture keepalive|short MEGABYTES FILE [one-pair|many-pairs]` (default many-pairs).
 
 use std::fs::File;
 use std::io::BufWriter;
 
 use apisonar_testkit::pcap::{PcapWriter, LINKTYPE_ETHERNET};
-use apisonar_testkit::workload::{generate, Pattern};
+use apisonar_testkit::workload::{generate, Addresses, Pattern};
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let (Some(kind), Some(mb), Some(path)) = (args.get(1), args.get(2), args.get(3)) else {
-        eprintln!("usage: make-bench-capture keepalive|short MEGABYTES FILE");
+        eprintln!("usage: make-bench-capture keepalive|short MEGABYTES FILE [one-pair|many-pairs]");
         std::process::exit(2);
     };
     let pattern = match kind.as_str() {
@@ -20,10 +21,15 @@ fn main() -> std::io::Result<()> {
             std::process::exit(2);
         }
     };
+    let mix = args.get(4).map_or("many-pairs", String::as_str);
+    let Some(addresses) = Addresses::parse(mix) else {
+        eprintln!("unknown address mix {mix} (one-pair or many-pairs)");
+        std::process::exit(2);
+    };
     let megabytes: u64 = mb.parse().unwrap_or(500);
     let mut w = PcapWriter::new(BufWriter::with_capacity(1 << 20, File::create(path)?), LINKTYPE_ETHERNET, 65535)?;
     let mut error = None;
-    let (frames, txns) = generate(pattern, megabytes * 1_000_000, |ts, frame| {
+    let (frames, txns) = generate(pattern, addresses, megabytes * 1_000_000, |ts, frame| {
         if error.is_none() {
             if let Err(e) = w.write(ts, frame) {
                 error = Some(e);

@@ -1,0 +1,118 @@
+//! Per-stage budget (a benchmark, not a test): the microseconds each stage of the sensor spends
+//! per transaction on the benchmark workload (testkit: JSON API traffic in 1500-byte frames,
+//! the captures `scripts/bench.sh` writes), each stage alone on one core, best of three.
+//!
+//!   cargo bench -p apisonar --bench stages [-- MEGABYTES]   (default 50; one address pair)
+//!
+//! Stages: the packet path (frames to HTTP transactions: decode, reassembly, HTTP parsing), the
+//! observation (copying a transaction into the engine's form), the per-transaction analysis a
+//! flow worker makes (sampled, as the sensor runs it; and in full, as before sampling, with the
+//! injection search alone beside it), and the inventory thread's merge (catalog, detectors and
+//! alert policy; the store is written on another thread). `STAGES_SAMPLED_ONLY=1` leaves out the
+//! full analysis (to profile what the sensor runs).
+
+#[path = "../src/observe.rs"]
+mod observe;
+
+// The sensor's allocator, so the figures are the sensor's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use apisonar_app::{analyse, AnalysedTransaction, Analyser, Core, CoreOptions};
+use apisonar_engine::sensitive::MaskKey;
+use apisonar_engine::Observation;
+use apisonar_flow::{EventSink, FlowEngine, HttpTransaction, Limits, Timestamp};
+use apisonar_testkit::workload::{generate, Addresses, Pattern};
+use apisonar_wire::LinkType;
+
+#[derive(Default)]
+struct Collect(Vec<HttpTransaction>);
+
+impl EventSink for Collect {
+    fn on_transaction(&mut self, txn: HttpTransaction) {
+        self.0.push(txn);
+    }
+}
+
+/// The best of three runs of `f`, in seconds.
+fn best<T>(mut f: impl FnMut() -> T) -> (f64, T) {
+    let mut out = None;
+    let mut fastest = f64::MAX;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let value = f();
+        fastest = fastest.min(started.elapsed().as_secs_f64());
+        out = Some(value);
+    }
+    (fastest, out.expect("three runs"))
+}
+
+fn main() {
+    let mb: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(50);
+    let mut frames: Vec<(i64, Vec<u8>)> = Vec::new();
+    generate(Pattern::KeepAlive, Addresses::OnePair, mb * 1_000_000, |ts, f| frames.push((ts, f.to_vec())));
+    let key = MaskKey::new([7; 32]);
+    println!("per-stage budget, keep-alive workload, {mb} MB, one address pair; best of 3");
+
+    let (packet_secs, transactions) = best(|| {
+        let mut engine = FlowEngine::new(Limits::default());
+        let mut out = Collect::default();
+        for (ts, frame) in &frames {
+            engine.frame(LinkType::Ethernet, Timestamp(*ts), frame, frame.len() as u32, &mut out);
+        }
+        engine.finish(&mut out);
+        out.0
+    });
+    let n = transactions.len().max(1) as f64;
+    let (observe_secs, observations) =
+        best(|| transactions.iter().map(observe::observation).collect::<Vec<Observation>>());
+    let (sampled_secs, (analysed, counts)) = best(|| {
+        let mut analyser = Analyser::new(key);
+        let out: Vec<AnalysedTransaction> = observations.iter().cloned().map(|o| analyser.analyse(o)).collect();
+        (out, analyser.counts())
+    });
+    let clone_secs = best(|| observations.to_vec()).0;
+    let only_sampled = std::env::var_os("STAGES_SAMPLED_ONLY").is_some();
+    let full_secs = if only_sampled {
+        0.0
+    } else {
+        best(|| observations.iter().cloned().map(|o| analyse(o, &key)).collect::<Vec<_>>()).0
+    };
+    let injection_secs =
+        best(|| observations.iter().map(|o| apisonar_engine::findings::injection_attempts(o).len()).sum::<usize>()).0;
+    // The merge consumes what it merges: the first run takes what the sampled analysis made,
+    // the others make it again first, outside the timing.
+    let mut merge_secs = f64::MAX;
+    let mut first = Some(analysed);
+    for _ in 0..3 {
+        let batch = first.take().unwrap_or_else(|| {
+            let mut analyser = Analyser::new(key);
+            observations.iter().cloned().map(|o| analyser.analyse(o)).collect()
+        });
+        let store = Arc::new(apisonar_store::MemoryStore::default());
+        let mut core = Core::open(store, CoreOptions::default(), None).expect("a memory store opens");
+        let started = Instant::now();
+        for t in batch {
+            core.apply(t);
+        }
+        merge_secs = merge_secs.min(started.elapsed().as_secs_f64());
+        let _ = core.finish();
+    }
+    let us = |secs: f64| secs * 1e6 / n;
+    println!("{:<44} {:>10}", "stage", "µs/txn");
+    println!("{:<44} {:>10.2}", "packet path (frames -> transactions)", us(packet_secs));
+    println!("{:<44} {:>10.2}", "observation", us(observe_secs));
+    println!("{:<44} {:>10.2}", "analysis, sampled (as the sensor runs it)", us(sampled_secs - clone_secs));
+    println!("{:<44} {:>10.2}", "analysis, in full (no sampling)", us(full_secs - clone_secs));
+    println!("{:<44} {:>10.2}", "  of which injection search", us(injection_secs));
+    println!("{:<44} {:>10.2}", "merge (inventory thread)", us(merge_secs));
+    println!(
+        "{} transactions; response bodies analysed in full {} and reused {}",
+        transactions.len(),
+        counts.0,
+        counts.1
+    );
+}
