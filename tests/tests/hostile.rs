@@ -197,6 +197,25 @@ fn a_million_syns_are_bounded_by_the_flow_table() {
 }
 
 #[test]
+fn fragments_that_never_complete_are_bounded_and_the_pair_s_traffic_goes_on() {
+    let capture = hostile_capture("fragment-flood");
+    for workers in ["1", "2"] {
+        let db = scratch("hostile", &format!("fragment-flood-{workers}")).to_string_lossy().into_owned();
+        let (code, summary) = analyze_into(&db, &["--workers", workers], &capture);
+        assert_eq!(code, 0, "{summary}");
+        // Every frame reached a worker once (the router holds fragments, then lets them go).
+        assert_eq!(summary["ip_fragments"], 30_000, "{summary}");
+        assert_eq!(summary["ip_datagrams_reassembled"], 0, "{summary}");
+        assert!(count(&summary, "anomalies", "ip_fragment_limit") > 0, "{summary}");
+        // The requests of the same address pair are all analysed.
+        assert_eq!(summary["transactions"], 200, "{summary}");
+        let rows = inventory_rows(&db);
+        let hits: u64 = rows.iter().filter(|r| r["host"] == "frag.test").map(|r| r["hits"].as_u64().unwrap_or(0)).sum();
+        assert_eq!(hits, 200);
+    }
+}
+
+#[test]
 fn transaction_records_mask_query_secrets_unless_asked_and_are_private() {
     use std::os::unix::fs::PermissionsExt;
     let capture = hostile_capture("query-secrets");

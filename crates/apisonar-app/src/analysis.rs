@@ -2,7 +2,7 @@
 //! is (a flow worker) so that the thread owning the core only merges.
 
 use apisonar_engine::catalog::{ResponseSampler, TransactionFacts};
-use apisonar_engine::findings::{injection_attempts, Attempts};
+use apisonar_engine::findings::{injection_attempts, Attempts, InjectionSearch};
 use apisonar_engine::sensitive::MaskKey;
 use apisonar_engine::Observation;
 
@@ -24,21 +24,23 @@ pub fn analyse(observation: Observation, key: &MaskKey) -> AnalysedTransaction {
 }
 
 /// A flow worker's analysis: as [`analyse`], but each response body is analysed in full only
-/// while the worker is still learning its shape (`ResponseSampler`); settled answers reuse what
-/// their last full analysis found.
+/// while the worker is still learning its shape (`ResponseSampler`; settled answers reuse what
+/// their last full analysis found), and header values found clean of injection are not
+/// searched again (`InjectionSearch`).
 pub struct Analyser {
     key: MaskKey,
     sampler: ResponseSampler,
+    injections: InjectionSearch,
 }
 
 impl Analyser {
     pub fn new(key: MaskKey) -> Analyser {
-        Analyser { key, sampler: ResponseSampler::default() }
+        Analyser { key, sampler: ResponseSampler::default(), injections: InjectionSearch::default() }
     }
 
     pub fn analyse(&mut self, observation: Observation) -> AnalysedTransaction {
         let facts = TransactionFacts::sampled(&observation, &self.key, &mut self.sampler);
-        let attempts = injection_attempts(&observation);
+        let attempts = self.injections.attempts(&observation);
         AnalysedTransaction { observation, facts, attempts }
     }
 

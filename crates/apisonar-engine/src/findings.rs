@@ -197,19 +197,53 @@ fn request_inputs(obs: &Observation) -> Vec<(String, String)> {
 pub type Attempts = BTreeMap<crate::injection::Injection, Vec<crate::injection::Attempt>>;
 
 pub fn injection_attempts(obs: &Observation) -> Attempts {
-    let mut by_kind: Attempts = BTreeMap::new();
-    for (location, value) in request_inputs(obs) {
-        // URLs in headers (Referer) and paths are normal; SSRF means a URL the app is asked to fetch.
-        let parameter = location.starts_with("request.query")
-            || location.starts_with("request.form")
-            || location.starts_with("request.json");
-        for attempt in crate::injection::inspect(&location, &value) {
-            if attempt.kind != crate::injection::Injection::Ssrf || parameter {
-                by_kind.entry(attempt.kind).or_default().push(attempt);
+    InjectionSearch::default().attempts(obs)
+}
+
+/// Header values a search remembers as clean, before it forgets them all.
+const MAX_CLEAN_HEADERS: usize = 4096;
+
+/// A flow worker's injection search: header values it found clean (user agents, referers and
+/// cookies repeat from request to request) are remembered by a keyed hash, so each is
+/// normalised and searched once rather than on every request. Everything else is searched
+/// every time.
+#[derive(Default)]
+pub struct InjectionSearch {
+    clean: std::collections::HashSet<u64, foldhash::fast::RandomState>,
+    keys: foldhash::fast::RandomState,
+}
+
+impl InjectionSearch {
+    /// Injection attempts in one request, grouped by kind.
+    pub fn attempts(&mut self, obs: &Observation) -> Attempts {
+        use std::hash::BuildHasher;
+        let mut by_kind: Attempts = BTreeMap::new();
+        for (location, value) in request_inputs(obs) {
+            let header = location.starts_with("request.header.");
+            let id = header.then(|| self.keys.hash_one((&location, &value)));
+            if id.is_some_and(|id| self.clean.contains(&id)) {
+                continue;
+            }
+            // URLs in headers (Referer) and paths are normal; SSRF means a URL the app is asked to fetch.
+            let parameter = location.starts_with("request.query")
+                || location.starts_with("request.form")
+                || location.starts_with("request.json");
+            let mut found = false;
+            for attempt in crate::injection::inspect(&location, &value) {
+                if attempt.kind != crate::injection::Injection::Ssrf || parameter {
+                    found = true;
+                    by_kind.entry(attempt.kind).or_default().push(attempt);
+                }
+            }
+            if let Some(id) = id.filter(|_| !found) {
+                if self.clean.len() >= MAX_CLEAN_HEADERS {
+                    self.clean.clear();
+                }
+                self.clean.insert(id);
             }
         }
+        by_kind
     }
-    by_kind
 }
 
 /// The `injection_attempt` alerts (one per kind) for attempts found by `injection_attempts`, on

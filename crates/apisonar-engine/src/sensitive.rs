@@ -476,27 +476,30 @@ pub fn classify_field(name: &str, value: &str) -> Vec<Class> {
     if is_email(value) {
         out.push(Class::Email);
     }
-    if is_card_number(value) {
-        out.push(Class::CardNumber);
-    }
-    if is_iban(value) {
-        out.push(Class::Iban);
-    }
-    if is_us_ssn(value) {
-        out.push(Class::UsSsn);
-    }
-    if is_spanish_dni(value) {
-        out.push(Class::SpanishDni);
-    }
-    // Nine bare digits are too common to call a BSN without a field name that says so.
-    if is_dutch_bsn(value) && name_is(name, &ID_NAMES[..4]) {
-        out.push(Class::DutchBsn);
-    }
-    if is_brazil_cpf(value) && (value.contains('.') || name_is(name, &["cpf", "tax_id", "national_id"])) {
-        out.push(Class::BrazilCpf);
-    }
-    if is_phone(value) {
-        out.push(Class::Phone);
+    // Every class below is made of digits (card and account numbers, national ids, phones).
+    if value.bytes().any(|b| b.is_ascii_digit()) {
+        if is_card_number(value) {
+            out.push(Class::CardNumber);
+        }
+        if is_iban(value) {
+            out.push(Class::Iban);
+        }
+        if is_us_ssn(value) {
+            out.push(Class::UsSsn);
+        }
+        if is_spanish_dni(value) {
+            out.push(Class::SpanishDni);
+        }
+        // Nine bare digits are too common to call a BSN without a field name that says so.
+        if is_dutch_bsn(value) && name_is(name, &ID_NAMES[..4]) {
+            out.push(Class::DutchBsn);
+        }
+        if is_brazil_cpf(value) && (value.contains('.') || name_is(name, &["cpf", "tax_id", "national_id"])) {
+            out.push(Class::BrazilCpf);
+        }
+        if is_phone(value) {
+            out.push(Class::Phone);
+        }
     }
     out.sort();
     out.dedup();

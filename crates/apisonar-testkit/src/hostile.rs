@@ -23,6 +23,10 @@ pub const CAPTURES: &[(&str, &str)] = &[
     ("million-syns", "1,000,000 SYNs from distinct client ports and addresses"),
     ("query-secrets", "requests carrying passwords, tokens and card numbers in query strings"),
     ("random-requests", "10,000 requests with random characters (multi-byte, %, {, }) in paths, hosts and bodies"),
+    (
+        "fragment-flood",
+        "15,000 IPv4 datagrams of one address pair sent without their first fragment (44 MB that never completes), around 200 requests on that pair",
+    ),
 ];
 
 /// Writes the hostile capture `name` to `out`; `Ok(false)` if there is no such capture.
@@ -39,6 +43,7 @@ pub fn write(name: &str, out: impl Write) -> io::Result<bool> {
         "million-syns" => syns(&mut w, 1_000_000)?,
         "query-secrets" => query_secrets(&mut w)?,
         "random-requests" => random_requests(&mut w, 10_000)?,
+        "fragment-flood" => fragment_flood(&mut w, 15_000)?,
         _ => return Ok(false),
     }
     w.into_inner().flush()?;
@@ -287,6 +292,31 @@ fn syns<W: Write>(w: Out<'_, W>, count: u32) -> io::Result<()> {
         w.write(EPOCH + i64::from(n) * 10, &frame)?;
     }
     Ok(())
+}
+
+/// `datagrams` fragmented TCP segments between one address pair, each missing its first
+/// fragment (so none completes and the reassembly limits must hold), with a keep-alive
+/// connection of the same pair answering a request every 75 datagrams.
+fn fragment_flood<W: Write>(w: Out<'_, W>, datagrams: u32) -> io::Result<()> {
+    let mut api = Conversation::new(([10, 9, 0, 1], 40_000), ([10, 9, 0, 2], 80), EPOCH);
+    api.handshake();
+    flush(w, &mut api)?;
+    let junk = Conversation::new(([10, 9, 0, 1], 41_000), ([10, 9, 0, 2], 80), EPOCH);
+    let payload = vec![b'x'; 2900];
+    for n in 0..datagrams {
+        let segment = junk.frame(Side::Client, n.wrapping_mul(2900), "PA", &payload);
+        let id = (n % 65_536) as u16;
+        for piece in crate::synthetic::fragment_ipv4_with_id(&segment, 1400, id).into_iter().skip(1) {
+            w.write(EPOCH + i64::from(n) * 20, &piece)?;
+        }
+        if n % 75 == 0 {
+            api.send(Side::Client, format!("GET /api/items/{n} HTTP/1.1\r\nHost: frag.test\r\n\r\n").as_bytes());
+            api.send(Side::Server, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+            flush(w, &mut api)?;
+        }
+    }
+    api.close();
+    flush(w, &mut api)
 }
 
 /// Characters a careless parser or output trips on: multi-byte text, percent signs, braces,
