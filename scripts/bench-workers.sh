@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: how throughput scales with the number of flow workers.
 #
-#   scripts/bench-workers.sh [MAX_WORKERS] [REPEATS]
-#       defaults: MAX_WORKERS = max(4, cores), REPEATS = 3 (the fastest run of each is kept)
+#   scripts/bench-workers.sh [MAX_WORKERS] [REPEATS] [one-pair|many-pairs]
+#       defaults: MAX_WORKERS = max(4, cores), REPEATS = 3 (the fastest run of each is kept),
+#       one-pair (every connection between one client and one server address; workers are
+#       chosen per connection, so it spreads like many pairs)
 #
 # Two generated captures (testkit, deterministic): keep-alive (200 MB: long connections, the
 # packet path dominates) and short (50 MB: one transaction per connection, per-transaction
@@ -23,6 +25,7 @@ cd "$(dirname "$0")/.."
 CORES=$(nproc)
 MAX=${1:-$(( CORES > 4 ? CORES : 4 ))}
 REPEATS=${2:-3}
+MIX=${3:-one-pair}
 OUT=bench-out
 mkdir -p "$OUT"
 cargo build --release -q -p apisonar -p apisonar-testkit
@@ -30,12 +33,12 @@ BIN=./target/release/apisonar
 DB=$(mktemp -d)
 trap 'rm -rf "$DB"' EXIT
 
-echo "machine: $CORES cores; workers 1..$MAX; best of $REPEATS"
+echo "machine: $CORES cores; workers 1..$MAX; best of $REPEATS; $MIX"
 printf "%-9s %-8s %3s %8s %8s %9s %8s %6s  %s\n" capture mode N seconds Gbit/s txn/s speedup cores "cpu seconds by thread (bound Gbit/s)"
 for spec in keepalive:200 short:50; do
   kind=${spec%%:*}; mb=${spec##*:}
-  file="$OUT/workers-$kind-$mb.pcap"
-  [ -s "$file" ] || ./target/release/make-bench-capture "$kind" "$mb" "$file" >/dev/null
+  file="$OUT/workers-$kind-$mb-$MIX.pcap"
+  [ -s "$file" ] || ./target/release/make-bench-capture "$kind" "$mb" "$file" "$MIX" >/dev/null
   cat "$file" >/dev/null  # page cache: every run reads from memory
   for mode in analyze run; do
     base=""
