@@ -23,9 +23,11 @@ use crate::capture::{read_file, LiveSource, ReadError};
 use crate::telemetry::{SourceCounters, Tally, Telemetry, WorkerSnapshot};
 /// Frames per batch handed to a worker (amortises channel costs).
 const BATCH: usize = 256;
-/// Batches queued per worker, and event batches queued for the consumer (at most 1024 events:
-/// each transaction may hold two decoded body samples, so this bounds memory as much as speed).
-const WORKER_QUEUE: usize = 64;
+/// Batches queued per worker (each up to ~400 KB of frames: 16 hold 4,096 frames, some 20 ms at
+/// 200,000 frames/s, while the kernel buffer takes longer bursts), and event batches queued for
+/// the consumer (at most 1024 events: each transaction may hold two decoded body samples, so
+/// this bounds memory as much as speed).
+const WORKER_QUEUE: usize = 16;
 const EVENT_QUEUE: usize = 8;
 /// Events a worker collects before handing them over (it also hands them over after each batch
 /// of frames): one channel operation, and at most one wake-up, per batch rather than per event.
@@ -49,8 +51,8 @@ impl Batch {
 struct BatchPool(Arc<std::sync::Mutex<Vec<Batch>>>);
 
 impl BatchPool {
-    /// Batches kept for reuse; more are freed (the queues hold at most this many anyway).
-    const KEEP: usize = 2 * WORKER_QUEUE;
+    /// Batches kept for reuse; more are freed.
+    const KEEP: usize = WORKER_QUEUE;
 
     fn take(&self) -> Batch {
         self.0.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_else(Batch::new)
