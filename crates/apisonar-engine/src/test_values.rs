@@ -84,3 +84,26 @@ impl Observe for crate::Catalog {
         self.record(o, crate::catalog::TransactionFacts::new(o, &crate::sensitive::MaskKey::default()), false)
     }
 }
+
+/// A GET of `path` on `api.test` from 10.0.0.7, answered `status` with a `content_type` body.
+pub fn answered(path: &str, status: u16, content_type: &str, body: &str) -> crate::Observation {
+    crate::Observation {
+        ts: 1_000,
+        client: std::net::IpAddr::from([10, 0, 0, 7]),
+        server: std::net::SocketAddr::from(([10, 0, 0, 1], 80)),
+        host: Some("api.test".into()),
+        method: "GET".into(),
+        target: path.into(),
+        request_headers: Vec::new(),
+        request_body: Vec::new(),
+        request_body_len: 0,
+        response: Some(crate::ObservedResponse {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: body.as_bytes().to_vec(),
+            body_len: body.len() as u64,
+            latency_micros: 1,
+        }),
+        encrypted: false,
+    }
+}

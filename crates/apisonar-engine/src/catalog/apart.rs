@@ -196,31 +196,13 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use super::*;
-    use crate::observation::{Observation, ObservedResponse};
+    use crate::observation::Observation;
     use crate::posture::{classify, State};
     use crate::test_values::Observe;
     use crate::{Catalog, TemplateConfig};
 
     fn get(path: &str, body: &str) -> Observation {
-        Observation {
-            ts: 1_000,
-            client: std::net::IpAddr::from([10, 0, 0, 7]),
-            server: std::net::SocketAddr::from(([10, 0, 0, 1], 80)),
-            host: Some("api.test".into()),
-            method: "GET".into(),
-            target: path.into(),
-            request_headers: vec![],
-            request_body: vec![],
-            request_body_len: 0,
-            response: Some(ObservedResponse {
-                status: 200,
-                headers: vec![("content-type".into(), "application/json".into())],
-                body: body.as_bytes().to_vec(),
-                body_len: body.len() as u64,
-                latency_micros: 1,
-            }),
-            encrypted: false,
-        }
+        crate::test_values::answered(path, 200, "application/json", body)
     }
 
     const USER: &str = r#"{"id": 1, "name": "Ann", "email": "ann@example.test"}"#;

@@ -265,28 +265,9 @@ mod tests {
     use super::*;
     use crate::catalog::TransactionFacts;
     use crate::sensitive::MaskKey;
-    use crate::ObservedResponse;
 
     fn answer(path: &str, status: u16, body: &str) -> Observation {
-        Observation {
-            ts: 1,
-            client: std::net::IpAddr::from([10, 0, 0, 7]),
-            server: std::net::SocketAddr::from(([10, 0, 0, 1], 80)),
-            host: Some("api.test".into()),
-            method: "GET".into(),
-            target: path.into(),
-            request_headers: Vec::new(),
-            request_body: Vec::new(),
-            request_body_len: 0,
-            response: Some(ObservedResponse {
-                status,
-                headers: vec![("content-type".into(), "application/json".into())],
-                body: body.as_bytes().to_vec(),
-                body_len: body.len() as u64,
-                latency_micros: 10,
-            }),
-            encrypted: false,
-        }
+        crate::test_values::answered(path, status, "application/json", body)
     }
 
     /// Runs `obs` through the sampler; true when its body was analysed in full.
