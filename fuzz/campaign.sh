@@ -35,7 +35,12 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 mkdir -p campaign
 summary=campaign/summary.tsv
-printf 'target\texecutions\tseconds\texec/s\tcrashes\n' > "$summary"
+# Appended to, so campaigns run side by side (or one after another) keep every line.
+[ -s "$summary" ] || printf 'target\texecutions\tseconds\texec/s\tfinished\tcrashes\n' > "$summary"
+# `nice` orders processes within one scheduler group only; a campaign started in its own session
+# (setsid, nohup from another terminal) is a group of its own and would get half the machine
+# against a benchmark. Lowering the group's priority too makes it take only idle time.
+echo 19 > /proc/self/autogroup 2>/dev/null || true
 
 crash_files() {
     find "artifacts/$1" -type f 2>/dev/null | wc -l
@@ -46,7 +51,7 @@ for target in "${targets[@]}"; do
     echo "== $target: building ($(date '+%F %T'))"
     if ! nice -n 19 cargo fuzz build "$target" > "$log" 2>&1; then
         echo "== $target: build failed, see fuzz/$log"
-        printf '%s\t-\t-\t-\tbuild failed\n' "$target" >> "$summary"
+        printf '%s\t-\t-\t-\t%s\tbuild failed\n' "$target" "$(date '+%F %T')" >> "$summary"
         continue
     fi
     extra=()
@@ -69,7 +74,7 @@ for target in "${targets[@]}"; do
     crashes=$(crash_files "$target")
     new=$(( crashes - before ))
     echo "== $target: exit $status, $execs executions in $secs s, $new new crash file(s)"
-    printf '%s\t%s\t%s\t%s\t%s\n' "$target" "$execs" "$secs" "$rate" "$crashes" >> "$summary"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$execs" "$secs" "$rate" "$(date '+%F %T')" "$crashes" >> "$summary"
 done
 
 echo
