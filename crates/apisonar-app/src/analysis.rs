@@ -39,8 +39,9 @@ impl Analyser {
     }
 
     pub fn analyse(&mut self, observation: Observation) -> AnalysedTransaction {
-        let facts = TransactionFacts::sampled(&observation, &self.key, &mut self.sampler);
-        let attempts = self.injections.attempts(&observation);
+        let (facts, request_json) =
+            TransactionFacts::sampled_with_request_json(&observation, &self.key, &mut self.sampler);
+        let attempts = self.injections.attempts_in(&observation, request_json.as_ref());
         AnalysedTransaction { observation, facts, attempts }
     }
 

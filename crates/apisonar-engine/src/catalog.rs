@@ -314,6 +314,16 @@ fn parse_json(content_type: Option<&str>, body: &[u8]) -> Option<serde_json::Val
     serde_json::from_slice(body).ok()
 }
 
+/// Counts one more `key` in `counts`, copying the key only the first time it is seen.
+fn count_key(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => add_count(n, 1),
+        None => {
+            counts.insert(key.to_string(), 1);
+        }
+    }
+}
+
 /// Summarises a successful response for templating (errors say nothing about the endpoint).
 fn response_shape(status: u16, content_type: Option<&str>, json: Option<&serde_json::Value>) -> Option<Shape> {
     if !(200..300).contains(&status) {
@@ -568,12 +578,22 @@ impl TransactionFacts {
     /// Everything analysed in full. `key` keys the hashes in the masks of sensitive findings
     /// (see `sensitive::MaskKey`).
     pub fn new(obs: &Observation, key: &sensitive::MaskKey) -> TransactionFacts {
-        TransactionFacts::make(obs, key, None)
+        TransactionFacts::make(obs, key, None).0
     }
 
     /// As [`TransactionFacts::new`], but the response body is analysed in full only while
     /// `sampler` is learning its shape (see `sampling`).
     pub fn sampled(obs: &Observation, key: &sensitive::MaskKey, sampler: &mut ResponseSampler) -> TransactionFacts {
+        TransactionFacts::make(obs, key, Some(sampler)).0
+    }
+
+    /// [`TransactionFacts::sampled`], with the request body parsed as JSON if it was (the
+    /// injection search reads it too: parsed once).
+    pub fn sampled_with_request_json(
+        obs: &Observation,
+        key: &sensitive::MaskKey,
+        sampler: &mut ResponseSampler,
+    ) -> (TransactionFacts, Option<serde_json::Value>) {
         TransactionFacts::make(obs, key, Some(sampler))
     }
 
@@ -581,7 +601,7 @@ impl TransactionFacts {
         obs: &Observation,
         key: &sensitive::MaskKey,
         mut sampler: Option<&mut ResponseSampler>,
-    ) -> TransactionFacts {
+    ) -> (TransactionFacts, Option<serde_json::Value>) {
         let resp_ct = obs.response.as_ref().and_then(|r| content_type(&r.headers));
         let req_ct = content_type(&obs.request_headers);
         // Sensitive data is looked for in every request, header and query string.
@@ -591,6 +611,7 @@ impl TransactionFacts {
             sensitive::scan_pairs(&crate::params::decoded_pairs(q, MAX_PARAMS), "request.query", &mut findings);
         }
         let mut req_schema = None;
+        let mut req_json = None;
         match req_ct.as_deref() {
             Some("application/x-www-form-urlencoded") => {
                 let body = String::from_utf8_lossy(&obs.request_body);
@@ -600,6 +621,7 @@ impl TransactionFacts {
                 if let Some(v) = parse_json(ct, &obs.request_body) {
                     sensitive::scan_json(&v, "request.json", &mut findings);
                     req_schema = Some(Schema::of_at(&v, obs.ts));
+                    req_json = Some(v);
                 }
             }
         }
@@ -614,7 +636,7 @@ impl TransactionFacts {
             sampling::Plan::Reuse(known) => {
                 let mut findings = findings.into_vec();
                 findings.extend(known.findings.iter().cloned());
-                return TransactionFacts {
+                let facts = TransactionFacts {
                     resp_ct,
                     resp_schema: None,
                     shape: known.shape,
@@ -623,6 +645,7 @@ impl TransactionFacts {
                     findings,
                     resp_learning: false,
                 };
+                return (facts, req_json);
             }
             sampling::Plan::Analyse(ticket) => ticket,
         };
@@ -651,7 +674,16 @@ impl TransactionFacts {
             };
             sampler.learn(ticket, sampling::AnswerFacts { shape, findings: body_findings, summary });
         }
-        TransactionFacts { resp_ct, resp_schema, shape, req_ct, req_schema, findings, resp_learning: ticket.is_some() }
+        let facts = TransactionFacts {
+            resp_ct,
+            resp_schema,
+            shape,
+            req_ct,
+            req_schema,
+            findings,
+            resp_learning: ticket.is_some(),
+        };
+        (facts, req_json)
     }
 }
 
@@ -890,7 +922,10 @@ impl Catalog {
         }
         self.removed.remove(&key);
         let e = self.endpoints.get_mut(&key)?;
-        self.dirty.insert(key.clone());
+        // Most hits are of an endpoint already waiting to be written: no key copy for those.
+        if !self.dirty.contains(&key) {
+            self.dirty.insert(key.clone());
+        }
         if e.kept_apart.is_none() {
             e.kept_apart = kept_apart;
         }
@@ -916,7 +951,7 @@ impl Catalog {
         // Request side.
         e.request_bytes.add(obs.request_body_len);
         if let Some(ct) = &req_ct {
-            add_count(e.request_content_types.entry(ct.clone()).or_default(), 1);
+            count_key(&mut e.request_content_types, ct);
         }
         let query_pairs = obs.query().map(|q| parse_pairs(q, MAX_PARAMS)).unwrap_or_default();
         let query_names: Vec<String> = query_pairs.iter().map(|(n, _)| n.clone()).collect();
@@ -965,7 +1000,7 @@ impl Catalog {
             e.latency.add(r.latency_micros);
             e.response_bytes.add(r.body_len);
             if let Some(ct) = &resp_ct {
-                add_count(e.response_content_types.entry(ct.clone()).or_default(), 1);
+                count_key(&mut e.response_content_types, ct);
             }
             let sample_response = sample_bodies || resp_learning || !e.response_schemas.contains_key(&r.status);
             if let Some(one) = resp_schema.as_ref().filter(|_| sample_response) {

@@ -134,8 +134,9 @@ pub fn data_alerts(
 /// Most input values inspected per request.
 const MAX_INPUTS: usize = 256;
 
-/// Every input of a request worth inspecting for injection: (location, raw value).
-fn request_inputs(obs: &Observation) -> Vec<(String, String)> {
+/// Every input of a request worth inspecting for injection: (location, raw value). `json` is the
+/// request body already parsed, if it was (else it is parsed here).
+fn request_inputs(obs: &Observation, json: Option<&serde_json::Value>) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     // Values that cannot hold an attempt are left out before anything is allocated for them.
     let plain = crate::injection::is_plain;
@@ -170,8 +171,11 @@ fn request_inputs(obs: &Observation) -> Vec<(String, String)> {
                 out.push((format!("request.form.{}", crate::params::form_decode(name)), value.to_string()));
             }
         }
-    } else if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&obs.request_body) {
-        let mut stack = vec![(String::from("request.json"), &v, 0usize)];
+    } else if let Some(v) = json
+        .map(std::borrow::Cow::Borrowed)
+        .or_else(|| serde_json::from_slice::<serde_json::Value>(&obs.request_body).ok().map(std::borrow::Cow::Owned))
+    {
+        let mut stack = vec![(String::from("request.json"), v.as_ref(), 0usize)];
         while let Some((path, value, depth)) = stack.pop() {
             if out.len() >= MAX_INPUTS || depth > 16 {
                 break;
@@ -216,9 +220,15 @@ pub struct InjectionSearch {
 impl InjectionSearch {
     /// Injection attempts in one request, grouped by kind.
     pub fn attempts(&mut self, obs: &Observation) -> Attempts {
+        self.attempts_in(obs, None)
+    }
+
+    /// As [`InjectionSearch::attempts`], with the request body already parsed as JSON (when it
+    /// was: the transaction's facts parse it too).
+    pub fn attempts_in(&mut self, obs: &Observation, request_json: Option<&serde_json::Value>) -> Attempts {
         use std::hash::BuildHasher;
         let mut by_kind: Attempts = BTreeMap::new();
-        for (location, value) in request_inputs(obs) {
+        for (location, value) in request_inputs(obs, request_json) {
             let header = location.starts_with("request.header.");
             let id = header.then(|| self.keys.hash_one((&location, &value)));
             if id.is_some_and(|id| self.clean.contains(&id)) {
