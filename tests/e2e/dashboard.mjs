@@ -49,7 +49,12 @@ try {
   seen.inventory_rows = await page.locator("table.data tbody tr").count();
   await page.selectOption("#f-state", "shadow");
   await page.waitForFunction(() => location.hash.includes("state=shadow"));
-  await page.waitForSelector("table.data tbody tr");
+  // The unfiltered table stays until the filtered one is rendered: wait for that one (on a busy
+  // machine the fetch can take longer than the count below).
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll("table.data tbody tr")];
+    return rows.length > 0 && rows.every((row) => row.querySelector(".badge.shadow"));
+  });
   seen.shadow_rows = await page.locator("table.data tbody tr").count();
   seen.shadow_states = await page.locator("table.data tbody tr .badge.shadow").count();
   await shot("03-inventory-shadow");
