@@ -5,7 +5,7 @@
 use super::*;
 use crate::spec::parse;
 use crate::test_values::Observe;
-use crate::{Catalog, Observation, ObservedResponse, TemplateConfig};
+use crate::{Catalog, TemplateConfig};
 
 const SPEC: &str = r##"
 openapi: 3.1.0
@@ -73,24 +73,10 @@ fn orphans_are_the_operations_nobody_called() {
 fn drift_lists_what_traffic_shows_beyond_the_spec() {
     let specs = vec![parse("t.yaml", SPEC).unwrap_or_else(|e| panic!("{e}"))];
     let mut c = Catalog::new(TemplateConfig::default());
-    let obs = |target: &str, auth: Option<&str>, status: u16, body: &str| Observation {
-        ts: 1,
-        client: std::net::IpAddr::from([10, 0, 0, 1]),
-        server: std::net::SocketAddr::from(([10, 0, 0, 2], 80)),
-        host: Some("api.test".into()),
-        method: "GET".into(),
-        target: target.into(),
-        request_headers: auth.map(|a| vec![("authorization".to_string(), a.to_string())]).unwrap_or_default(),
-        request_body: vec![],
-        request_body_len: 0,
-        response: Some(ObservedResponse {
-            status,
-            headers: vec![("content-type".into(), "application/xml".into())],
-            body: body.as_bytes().to_vec(),
-            body_len: body.len() as u64,
-            latency_micros: 5,
-        }),
-        encrypted: false,
+    let obs = |target: &str, auth: Option<&str>, status: u16, body: &str| {
+        let mut o = crate::test_values::answered(target, status, "application/xml", body);
+        o.request_headers = auth.map(|a| vec![("authorization".to_string(), a.to_string())]).unwrap_or_default();
+        o
     };
     c.observe(&obs(
         "/api/v2/users?limit=5&debug=1",
