@@ -65,8 +65,8 @@ value() { # metric-prefix -> sum of matching samples (of the last fetch, in $M)
 ip netns exec $TX tcpreplay -q --topspeed --loop=0 --unique-ip --duration="$SECS" -i soak-tx "$CAP" \
   >"$OUT/soak.tcpreplay.log" 2>&1 &
 REPLAY=$!
-printf "%6s %12s %9s %8s %10s %10s %9s %8s %11s %9s %7s\n" \
-  secs frames kpkt/s Mbit/s drop_kern drop_queue limit_hit flows txns endpoints rss_MB
+printf "%6s %12s %9s %8s %10s %10s %9s %8s %11s %9s %7s %s\n" \
+  secs frames kpkt/s Mbit/s drop_kern drop_queue limit_hit flows txns endpoints rss_MB "(heap/ring+files MB)"
 start=$(date +%s); last_frames=0; last_bytes=0; last_t=$start; rss=()
 while kill -0 $REPLAY 2>/dev/null; do
   sleep "$INTERVAL"
@@ -74,12 +74,15 @@ while kill -0 $REPLAY 2>/dev/null; do
   now=$(date +%s); dt=$((now - last_t)); [ $dt -gt 0 ] || dt=1
   frames=$(value 'apisonar_capture_packets_total{'); bytes=$(value 'apisonar_capture_bytes_total{')
   r=$(value process_resident_memory_bytes); rss+=("$r")
-  printf "%6d %12d %9.1f %8.0f %10d %10d %9d %8d %11d %9d %7.1f\n" $((now - start)) "$frames" \
+  # Resident memory split: anonymous (heap, stacks) and mapped (the kernel's packet ring,
+  # sled's files, the binary).
+  split=$(awk '/^RssAnon/ { a = $2 } /^RssFile/ { f = $2 } /^RssShmem/ { s = $2 } END { printf "%.0f/%.0f", a / 1024, (f + s) / 1024 }' /proc/$SENSOR/status 2>/dev/null || echo "?")
+  printf "%6d %12d %9.1f %8.0f %10d %10d %9d %8d %11d %9d %7.1f %s\n" $((now - start)) "$frames" \
     "$(echo "($frames - $last_frames) / $dt / 1000" | bc -l)" "$(echo "($bytes - $last_bytes) * 8 / $dt / 1000000" | bc -l)" \
     "$(value 'apisonar_dropped_packets_total{source="soak-rx",reason="kernel"}')" \
     "$(value 'apisonar_dropped_packets_total{source="soak-rx",reason="queue_full"}')" \
     "$(value apisonar_limit_hits_total)" "$(value 'apisonar_flows_active ')" \
-    "$(value 'apisonar_http_transactions_total ')" "$(value 'apisonar_endpoints ')" "$(echo "$r / 1048576" | bc -l)"
+    "$(value 'apisonar_http_transactions_total ')" "$(value 'apisonar_endpoints ')" "$(echo "$r / 1048576" | bc -l)" "$split"
   last_frames=$frames; last_bytes=$bytes; last_t=$now
 done
 kill -TERM $SENSOR; wait $SENSOR || true; SENSOR=

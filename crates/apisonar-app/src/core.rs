@@ -163,7 +163,11 @@ impl Core {
     /// is held back a little (see `held`).
     pub fn apply(&mut self, transaction: AnalysedTransaction) {
         self.held.count();
-        if self.catalog.is_tentative(&transaction.observation, self.behavior.is_scanner(&transaction.observation)) {
+        if self.catalog.is_tentative(
+            &transaction.observation,
+            &transaction.facts,
+            self.behavior.is_scanner(&transaction.observation),
+        ) {
             self.held.hold(transaction);
         } else {
             self.merge(transaction);
@@ -197,14 +201,16 @@ impl Core {
             }
             return;
         }
-        let client = obs.client.to_string();
+        // Written out only for a transaction with sensitive data.
+        let client = std::cell::OnceCell::new();
         let policy = &mut self.alerts;
         let data =
             apisonar_engine::findings::data_alerts(&obs, &recorded.key, &recorded.findings, &mut |kind, subtype| {
-                policy.count_repeat(kind, subtype, &recorded.key, &client, obs.ts)
+                let client = client.get_or_init(|| obs.client.to_string());
+                policy.count_repeat(kind, subtype, &recorded.key, client, obs.ts)
             });
         let injections = apisonar_engine::findings::injection_alerts(&obs, &recorded.key, attempts);
-        let abuse = self.behavior.observe(&obs, &recorded.key);
+        let abuse = self.behavior.observe_as(&obs, &recorded.key, recorded.principal);
         for a in data.into_iter().chain(injections).chain(abuse) {
             self.alerts.add(a);
         }

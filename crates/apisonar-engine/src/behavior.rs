@@ -4,19 +4,19 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::hash::BuildHasher;
+use std::net::IpAddr;
 
 use crate::alert::{Alert, Severity};
 use crate::catalog::EndpointKey;
 use crate::observation::Observation;
 use crate::stats::{add_count, stable_hash};
-use crate::template::split_path;
 
 /// Per-client and per-endpoint state is looked up for every request: foldhash (randomly seeded
 /// per map) instead of SipHash.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Tunable thresholds (config file and flags set them in the binary).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Thresholds {
     /// Distinct values of one path parameter walked by one client...
     pub enumeration_values: usize,
@@ -101,29 +101,51 @@ const BUCKET_MICROS: i64 = 1_000_000;
 /// Buckets of history needed before a spike can be judged.
 const BASELINE_BUCKETS: u64 = 10;
 
+/// One client on one endpoint. Up to `max_entries` of these are kept, most of them for a
+/// request or two: a few words each, with what only some need allocated when needed.
 #[derive(Default)]
 struct PairState {
     last_seen: i64,
-    values: BTreeSet<u64>,
+    /// Distinct values of the path parameters (hashes), sorted.
+    values: Vec<u64>,
     requests: u64,
     not_found: u64,
+    /// Only on login-like endpoints.
+    login: Option<Box<LoginState>>,
+}
+
+/// Failed logins of one client on one endpoint.
+#[derive(Default)]
+struct LoginState {
     failures: VecDeque<i64>,
     failure_bodies: HashMap<u64, u64>,
 }
 
-/// What one principal shares with others on one endpoint.
+/// What one principal shares with others on one endpoint (sorted sets: most hold a few).
 #[derive(Default)]
 struct Shared {
-    objects: BTreeSet<u64>,
-    partners: BTreeSet<u64>,
+    objects: Vec<u64>,
+    partners: Vec<u64>,
+}
+
+/// Most partners remembered per principal and endpoint (two are evidence).
+const MAX_PARTNERS: usize = 64;
+
+/// Adds `value` to the sorted set `set` unless it holds `cap` values already.
+fn insert_sorted(set: &mut Vec<u64>, value: u64, cap: usize) {
+    if let Err(at) = set.binary_search(&value) {
+        if set.len() < cap {
+            set.insert(at, value);
+        }
+    }
 }
 
 /// One client on one host, for the scanner detectors.
 #[derive(Default)]
 struct ClientState {
     last_seen: i64,
-    /// Paths answered 404 within the window.
-    not_found: DistinctWindow,
+    /// Paths answered 404 within the window (made at the first 404).
+    not_found: Option<Box<DistinctWindow>>,
     /// The scanning tool its user agent names.
     tool: Option<&'static str>,
     /// The most distinct paths answered 404 within one window.
@@ -177,7 +199,7 @@ struct Rate {
     buckets: u64,
     total: u64,
     total_errors: u64,
-    top_client: HashMap<String, u64>,
+    top_client: HashMap<IpAddr, u64>,
 }
 
 /// The detectors' state.
@@ -192,11 +214,11 @@ pub struct Behavior {
     clients: HashMap<u64, ClientState>,
     /// Per endpoint: object -> the first few principals that used it.
     objects: HashMap<EndpointKey, HashMap<u64, Vec<u64>>>,
-    /// Objects of others read, per (principal, endpoint): principals, not addresses, since many
-    /// users can share one address.
-    foreign: HashMap<(u64, EndpointKey), Shared>,
+    /// Objects of others read, per (principal, endpoint) (hashed with `keys`): principals, not
+    /// addresses, since many users can share one address.
+    foreign: HashMap<u64, Shared>,
     /// The last client address of each principal, to name it in alerts raised by others' requests.
-    principal_client: HashMap<u64, String>,
+    principal_client: HashMap<u64, IpAddr>,
     /// Principals seen using administrative endpoints: their reads of others' objects are
     /// their role, not a bypass.
     privileged: BTreeSet<u64>,
@@ -218,20 +240,25 @@ fn alert(
 }
 
 fn login_like(key: &EndpointKey) -> bool {
+    if key.method != "POST" {
+        return false;
+    }
     let p = key.path.to_ascii_lowercase();
-    key.method == "POST"
-        && ["login", "signin", "sign_in", "sign-in", "auth", "token", "session", "oauth"].iter().any(|w| p.contains(w))
+    ["login", "signin", "sign_in", "sign-in", "auth", "token", "session", "oauth"].iter().any(|w| p.contains(w))
         && !["logout", "signout", "sign_out", "sign-out"].iter().any(|w| p.contains(w))
 }
 
-/// Values of the template's parameters in this request's path.
-fn param_values(path: &str, template: &str) -> Vec<String> {
-    split_path(template)
-        .iter()
-        .zip(split_path(path))
-        .filter(|(t, _)| t.starts_with('{'))
-        .map(|(_, v)| v.to_string())
-        .collect()
+/// Identifies the values of the template's parameters in this request's path (a hash of them
+/// joined by `/`); `None` when the template has no parameter.
+fn param_values(path: &str, template: &str) -> Option<u64> {
+    let fnv = |h: u64, b: u8| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    let mut hash = None;
+    let values = template.split('/').filter(|s| !s.is_empty()).zip(path.split('/').filter(|s| !s.is_empty()));
+    for (_, value) in values.filter(|(t, _)| t.starts_with('{')) {
+        let h = hash.map_or(0xcbf2_9ce4_8422_2325, |h| fnv(h, b'/'));
+        hash = Some(value.bytes().fold(h, fnv));
+    }
+    hash
 }
 
 impl Behavior {
@@ -296,13 +323,12 @@ impl Behavior {
     /// alert per client and host, whatever gave it away, with its probes of the host.
     fn observe_scanning(&mut self, obs: &Observation, host: &str, path: &str, probe: bool, out: &mut Vec<Alert>) {
         let t = &self.thresholds;
-        let client = obs.client.to_string();
         let status = obs.response.as_ref().map(|r| r.status);
         // At most u32::MAX seconds: far below i64::MAX microseconds.
         let window = i64::from(t.window_secs).saturating_mul(1_000_000);
         // Packet times are input: a window reaching before i64::MIN starts at i64::MIN.
         let window_start = obs.ts.saturating_sub(window);
-        let id = self.keys.hash_one((&client, host));
+        let id = self.keys.hash_one((&obs.client, host));
         let state = self.clients.entry(id).or_default();
         state.last_seen = obs.ts;
         if probe {
@@ -323,7 +349,8 @@ impl Behavior {
         }
         if status == Some(404) {
             // Distinct paths, not values: walking one endpoint's ids is enumeration.
-            let distinct = state.not_found.push(obs.ts, stable_hash(path.as_bytes()), window_start);
+            let window = state.not_found.get_or_insert_with(Box::default);
+            let distinct = window.push(obs.ts, stable_hash(path.as_bytes()), window_start);
             state.burst = state.burst.max(distinct);
             fired |= distinct >= t.scanner_404_paths;
         }
@@ -352,25 +379,27 @@ impl Behavior {
     /// Looks at one request on the endpoint `key`; returns the alerts it raises (with `count` 1,
     /// to be aggregated).
     pub fn observe(&mut self, obs: &Observation, key: &EndpointKey) -> Vec<Alert> {
-        let t = self.thresholds.clone();
+        self.observe_as(obs, key, crate::auth::principal(&obs.request_headers))
+    }
+
+    /// [`Behavior::observe`] with the request's principal (`auth::principal`) worked out
+    /// already (on a flow worker).
+    pub fn observe_as(&mut self, obs: &Observation, key: &EndpointKey, principal: Option<u64>) -> Vec<Alert> {
+        let t = self.thresholds;
         let mut out = Vec::new();
-        let client = obs.client.to_string();
         let status = obs.response.as_ref().map(|r| r.status);
         let window = i64::from(t.window_secs).saturating_mul(1_000_000);
         let window_start = obs.ts.saturating_sub(window);
         self.observe_scanning(obs, &key.host, &key.path, false, &mut out);
-        let principal = crate::auth::principal(&obs.request_headers);
         let values = param_values(obs.path(), &key.path);
         let is_scanner = self.scanners.contains(&obs.client);
-        let id = self.keys.hash_one((&client, key));
+        let id = self.keys.hash_one((&obs.client, key));
         let pair = self.pairs.entry(id).or_default();
         pair.last_seen = obs.ts;
         add_count(&mut pair.requests, 1);
         // Enumeration: many distinct values of a path parameter, mostly refused or missing.
-        if !values.is_empty() {
-            if pair.values.len() < 4096 {
-                pair.values.insert(stable_hash(values.join("/").as_bytes()));
-            }
+        if let Some(values) = values {
+            insert_sorted(&mut pair.values, values, 4096);
             if matches!(status, Some(404 | 403)) {
                 add_count(&mut pair.not_found, 1);
             }
@@ -393,28 +422,29 @@ impl Behavior {
         }
         // Brute force: repeated failures on a login endpoint (401/403, or the same failure body).
         if login_like(key) {
+            let login = pair.login.get_or_insert_with(Box::default);
             // The same answer again and again to requests that carry credentials: a failure
             // page served with 200. (Logouts also answer the same every time: no credentials.)
             let sends_credentials = !obs.request_body.is_empty() || obs.request_header("authorization").is_some();
             let same_body = obs.response.as_ref().filter(|_| sends_credentials).map_or(0, |r| {
-                let n = pair.failure_bodies.entry(stable_hash(&r.body)).or_default();
+                let n = login.failure_bodies.entry(stable_hash(&r.body)).or_default();
                 add_count(n, 1);
                 *n
             });
-            if pair.failure_bodies.len() > 64 {
-                pair.failure_bodies.clear();
+            if login.failure_bodies.len() > 64 {
+                login.failure_bodies.clear();
             }
             if matches!(status, Some(401 | 403)) {
-                pair.failures.push_back(obs.ts);
+                login.failures.push_back(obs.ts);
             }
-            while pair.failures.front().is_some_and(|ts| *ts < window_start) || pair.failures.len() > 4096 {
-                pair.failures.pop_front();
+            while login.failures.front().is_some_and(|ts| *ts < window_start) || login.failures.len() > 4096 {
+                login.failures.pop_front();
             }
             let threshold = t.brute_force_failures;
-            if (matches!(status, Some(401 | 403)) && pair.failures.len() >= threshold) || same_body >= threshold as u64
+            if (matches!(status, Some(401 | 403)) && login.failures.len() >= threshold) || same_body >= threshold as u64
             {
-                let evidence = if pair.failures.len() >= threshold {
-                    format!("{} failed attempts within {} s", pair.failures.len(), t.window_secs)
+                let evidence = if login.failures.len() >= threshold {
+                    format!("{} failed attempts within {} s", login.failures.len(), t.window_secs)
                 } else {
                     format!("the same response body {same_body} times")
                 };
@@ -433,11 +463,12 @@ impl Behavior {
         // objects are otherwise private (each used by one principal). Sharing is counted for both
         // sides, whoever came first, so an attacker who reads an object before its owner does
         // still accumulates; shared resources (a product read by everyone) are not evidence.
-        if let (Some(who), false, Some(200..=299), "GET") = (principal, values.is_empty(), status, obs.method.as_str())
-        {
-            self.principal_client.insert(who, client.clone());
-            let object = stable_hash(values.join("/").as_bytes());
-            let objects = self.objects.entry(key.clone()).or_default();
+        if let (Some(who), Some(object), Some(200..=299), "GET") = (principal, values, status, obs.method.as_str()) {
+            self.principal_client.insert(who, obs.client);
+            if !self.objects.contains_key(key) {
+                self.objects.insert(key.clone(), HashMap::default());
+            }
+            let Some(objects) = self.objects.get_mut(key) else { return out };
             let mut newly_shared: Vec<u64> = Vec::new();
             if objects.len() < 4096 || objects.contains_key(&object) {
                 let users = objects.entry(object).or_default();
@@ -454,11 +485,11 @@ impl Behavior {
                 // Both at most 1024.
                 let private_style = total >= 10 && single.saturating_mul(10) >= total.saturating_mul(7);
                 for &q in &newly_shared {
-                    let shared = self.foreign.entry((q, key.clone())).or_default();
-                    if shared.objects.len() < 4096 {
-                        shared.objects.insert(object);
+                    let shared = self.foreign.entry(self.keys.hash_one((q, key))).or_default();
+                    insert_sorted(&mut shared.objects, object, 4096);
+                    for p in newly_shared.iter().filter(|p| **p != q) {
+                        insert_sorted(&mut shared.partners, *p, MAX_PARTNERS);
                     }
-                    shared.partners.extend(newly_shared.iter().filter(|p| **p != q).take(16));
                     // The owner of a few objects shares them with one other principal; a
                     // principal using objects of several others is the one reaching across.
                     if private_style
@@ -467,14 +498,18 @@ impl Behavior {
                         && !self.privileged.contains(&q)
                     {
                         let mut a = alert(obs, key, "bola", None, Severity::High, format!("object-level authorisation bypass on {} {} on {}", key.method, key.path, key.host), format!("one principal used {} objects of {} other principals, on an endpoint whose objects are private", shared.objects.len(), shared.partners.len()));
-                        a.client = self.principal_client.get(&q).cloned().or(a.client);
+                        a.client = self.principal_client.get(&q).map(IpAddr::to_string).or(a.client);
                         out.push(a);
                     }
                 }
             }
         }
         // Rate and error spikes against this endpoint's own baseline (10-second buckets).
-        let rate = self.rates.entry(key.clone()).or_default();
+        // Looked up before inserting: nearly every request is of an endpoint seen already.
+        if !self.rates.contains_key(key) {
+            self.rates.insert(key.clone(), Rate::default());
+        }
+        let Some(rate) = self.rates.get_mut(key) else { return out };
         let bucket = obs.ts.div_euclid(BUCKET_MICROS);
         if bucket != rate.bucket {
             if rate.count > 0 {
@@ -493,12 +528,12 @@ impl Behavior {
             add_count(&mut rate.errors, 1);
         }
         if rate.top_client.len() < 1024 {
-            add_count(rate.top_client.entry(client.clone()).or_default(), 1);
+            add_count(rate.top_client.entry(obs.client).or_default(), 1);
         }
         if rate.buckets >= BASELINE_BUCKETS {
             let mean = rate.total as f64 / rate.buckets as f64;
             if rate.count as f64 >= (mean * t.rate_multiplier).max(t.rate_min as f64)
-                && rate.top_client.get(&client).copied().unwrap_or(0).saturating_mul(2) >= rate.count
+                && rate.top_client.get(&obs.client).copied().unwrap_or(0).saturating_mul(2) >= rate.count
             {
                 out.push(alert(
                     obs,

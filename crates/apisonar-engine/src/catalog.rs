@@ -91,6 +91,8 @@ pub struct Recorded {
     /// A probe: a request for a path no route is known for, with no evidence of one (an error
     /// answer, or a scanner's request). Its normalised path; it made no endpoint.
     pub probe: Option<String>,
+    /// Who the request speaks for ([`auth::principal`]).
+    pub principal: Option<u64>,
 }
 
 /// Whether an answer shows that a route exists.
@@ -572,6 +574,50 @@ pub struct TransactionFacts {
     /// its shape: its schema is merged whatever the endpoint's own sampling says, so no new
     /// field is missed.
     resp_learning: bool,
+    request: RequestFacts,
+}
+
+/// What the request line and headers say, read once where the transaction is: the thread that
+/// owns the catalog is the sensor's one serial stage, so it only looks these up.
+#[derive(Debug, Clone, Default)]
+struct RequestFacts {
+    /// [`Observation::endpoint_host`].
+    host: String,
+    /// The method, at most 32 characters.
+    method: String,
+    /// [`Observation::normalized_path`].
+    path: String,
+    query: Vec<(String, &'static str)>,
+    /// Form fields (URL-encoded or multipart) with their value kinds.
+    form: Vec<(String, &'static str)>,
+    auth: Vec<AuthScheme>,
+    /// [`auth::principal`].
+    principal: Option<u64>,
+}
+
+impl RequestFacts {
+    fn of(obs: &Observation, req_ct: Option<&str>) -> RequestFacts {
+        let query = obs.query().map(|q| parse_pairs(q, MAX_PARAMS)).unwrap_or_default();
+        let query_names: Vec<String> = query.iter().map(|(n, _)| n.clone()).collect();
+        let form = match req_ct {
+            Some("application/x-www-form-urlencoded") => {
+                parse_pairs(&String::from_utf8_lossy(&obs.request_body), MAX_PARAMS)
+            }
+            Some(ct) if ct.starts_with("multipart/form-data") => {
+                multipart_fields(&obs.request_body, MAX_PARAMS).into_iter().map(|name| (name, "string")).collect()
+            }
+            _ => Vec::new(),
+        };
+        RequestFacts {
+            host: obs.endpoint_host(),
+            method: obs.method.chars().take(32).collect(),
+            path: obs.normalized_path().into_owned(),
+            auth: auth::classify(&obs.request_headers, &query_names),
+            principal: auth::principal(&obs.request_headers),
+            query,
+            form,
+        }
+    }
 }
 
 impl TransactionFacts {
@@ -604,6 +650,7 @@ impl TransactionFacts {
     ) -> (TransactionFacts, Option<serde_json::Value>) {
         let resp_ct = obs.response.as_ref().and_then(|r| content_type(&r.headers));
         let req_ct = content_type(&obs.request_headers);
+        let request = RequestFacts::of(obs, req_ct.as_deref());
         // Sensitive data is looked for in every request, header and query string.
         let mut findings = sensitive::Findings::new(key);
         sensitive::scan_headers(&obs.request_headers, "request.header", &mut findings);
@@ -644,6 +691,7 @@ impl TransactionFacts {
                     req_schema,
                     findings,
                     resp_learning: false,
+                    request,
                 };
                 return (facts, req_json);
             }
@@ -682,6 +730,7 @@ impl TransactionFacts {
             req_schema,
             findings,
             resp_learning: ticket.is_some(),
+            request,
         };
         (facts, req_json)
     }
@@ -834,14 +883,13 @@ impl Catalog {
     /// seen yet: it would be a probe, or an endpoint on an authentication challenge alone (the
     /// client may turn out to be a scanner). A caller that sees transactions only roughly in
     /// order holds those back a little.
-    pub fn is_tentative(&self, obs: &Observation, from_scanner: bool) -> bool {
-        let host = obs.endpoint_host();
-        let method: String = obs.method.chars().take(32).collect();
-        if self.admits(&host, &method).is_err() {
+    pub fn is_tentative(&self, obs: &Observation, facts: &TransactionFacts, from_scanner: bool) -> bool {
+        let RequestFacts { host, method, path, .. } = &facts.request;
+        if self.admits(host, method).is_err() {
             return false;
         }
         let evidence = evidence(obs);
-        match self.route(&host, &method, &obs.normalized_path(), evidence, from_scanner) {
+        match self.route(host, method, path, evidence, from_scanner) {
             Route::Probe => true,
             Route::New => evidence == Evidence::Challenge,
             Route::Known(_) => false,
@@ -859,9 +907,9 @@ impl Catalog {
     /// `/users/{id}`), or else as a probe of the host: it makes no endpoint and teaches the
     /// templater nothing.
     pub fn record(&mut self, obs: &Observation, prepared: TransactionFacts, from_scanner: bool) -> Option<Recorded> {
-        let TransactionFacts { resp_ct, resp_schema, shape, req_ct, req_schema, findings, resp_learning } = prepared;
-        let host = obs.endpoint_host();
-        let method: String = obs.method.chars().take(32).collect();
+        let TransactionFacts { resp_ct, resp_schema, shape, req_ct, req_schema, findings, resp_learning, request } =
+            prepared;
+        let RequestFacts { host, method, path, query, form, auth, principal } = request;
         if let Err(reason) = self.admits(&host, &method) {
             self.count_overflow(&host, reason, obs.ts);
             return None;
@@ -873,7 +921,6 @@ impl Catalog {
         {
             self.answering.insert(host.clone());
         }
-        let path = obs.normalized_path();
         let mut kept_apart = None;
         let templated = match self.route(&host, &method, &path, evidence, from_scanner) {
             Route::New => {
@@ -902,7 +949,7 @@ impl Catalog {
             Route::Probe => {
                 self.count_probe(&host, &path, obs.ts);
                 let key = EndpointKey { host, method: "*".into(), path: "*".into() };
-                return Some(Recorded { key, findings, probe: Some(path.into_owned()) });
+                return Some(Recorded { key, findings, probe: Some(path), principal });
             }
         };
         let key = EndpointKey { host: host.clone(), method: method.clone(), path: templated.template.clone() };
@@ -933,7 +980,7 @@ impl Catalog {
         count_hour(&mut e.hourly, obs.ts.div_euclid(MICROS_PER_HOUR), 1);
         e.first_seen = e.first_seen.min(obs.ts);
         e.last_seen = e.last_seen.max(obs.ts);
-        e.clients.add(&obs.client.to_string());
+        e.clients.add_addr(obs.client);
         for w in &templated.why {
             if !e.why.contains(w) && e.why.len() < 16 {
                 e.why.push(w.clone());
@@ -953,30 +1000,15 @@ impl Catalog {
         if let Some(ct) = &req_ct {
             count_key(&mut e.request_content_types, ct);
         }
-        let query_pairs = obs.query().map(|q| parse_pairs(q, MAX_PARAMS)).unwrap_or_default();
-        let query_names: Vec<String> = query_pairs.iter().map(|(n, _)| n.clone()).collect();
-        for (name, t) in &query_pairs {
-            if e.query_params.len() < MAX_PARAMS || e.query_params.contains_key(name) {
-                e.query_params.entry(name.clone()).or_default().add(t, obs.ts);
+        for (name, t) in query {
+            if e.query_params.len() < MAX_PARAMS || e.query_params.contains_key(&name) {
+                e.query_params.entry(name).or_default().add(t, obs.ts);
             }
         }
-        match req_ct.as_deref() {
-            Some("application/x-www-form-urlencoded") => {
-                let body = String::from_utf8_lossy(&obs.request_body);
-                for (name, t) in parse_pairs(&body, MAX_PARAMS) {
-                    if e.form_fields.len() < MAX_PARAMS || e.form_fields.contains_key(&name) {
-                        e.form_fields.entry(name).or_default().add(t, obs.ts);
-                    }
-                }
+        for (name, t) in form {
+            if e.form_fields.len() < MAX_PARAMS || e.form_fields.contains_key(&name) {
+                e.form_fields.entry(name).or_default().add(t, obs.ts);
             }
-            Some(ct) if ct.starts_with("multipart/form-data") => {
-                for name in multipart_fields(&obs.request_body, MAX_PARAMS) {
-                    if e.form_fields.len() < MAX_PARAMS || e.form_fields.contains_key(&name) {
-                        e.form_fields.entry(name).or_default().add("string", obs.ts);
-                    }
-                }
-            }
-            _ => {}
         }
         if let Some(one) = req_schema.as_ref().filter(|_| sample_bodies) {
             e.request_schema.get_or_insert_with(Schema::default).merge(one);
@@ -991,8 +1023,8 @@ impl Catalog {
             field.add(f.class, u64::from(f.count), obs.ts);
             field.mask.clone_from(&f.mask);
         }
-        for scheme in auth::classify(&obs.request_headers, &query_names) {
-            e.count_auth(&scheme, 1);
+        for scheme in &auth {
+            e.count_auth(scheme, 1);
         }
         // Response side.
         if let Some(r) = &obs.response {
@@ -1009,7 +1041,7 @@ impl Catalog {
                 }
             }
         }
-        Some(Recorded { key, findings, probe: None })
+        Some(Recorded { key, findings, probe: None, principal })
     }
 
     /// Counts a probe of `host` (kept with a few example paths, at most `MAX_PROBE_EXAMPLES`).

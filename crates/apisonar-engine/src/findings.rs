@@ -43,7 +43,6 @@ pub fn data_alerts(
     counted: &mut dyn FnMut(&str, &str) -> bool,
 ) -> Vec<Alert> {
     let mut out = Vec::new();
-    let server = obs.server.to_string();
     if !obs.encrypted {
         let mut by_class: BTreeMap<Class, Vec<&Finding>> = BTreeMap::new();
         for f in findings {
@@ -85,7 +84,7 @@ pub fn data_alerts(
                 class.as_str(),
                 severity,
                 title,
-                format!("server {server}; {}", describe(&fs)),
+                format!("server {}; {}", obs.server, describe(&fs)),
             ));
         }
     }

@@ -728,7 +728,7 @@ fn check_alert(a: &Alert, key: &EndpointKey) {
 fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
     let specs = posture_spec();
     let key = MaskKey::default();
-    let mut catalog = Catalog::with_limits(settings.template.clone(), settings.limits.clone());
+    let mut catalog = Catalog::with_limits(settings.template, settings.limits.clone());
     if settings.pin_spec {
         for spec in specs {
             let templates: Vec<String> = spec.operations.iter().map(|o| o.path.clone()).collect();
@@ -738,7 +738,7 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
             catalog.pin_all(spec.hosts.first().map(String::as_str), &templates);
         }
     }
-    let mut behavior = Behavior::new(settings.thresholds.clone());
+    let mut behavior = Behavior::new(settings.thresholds);
     // Alerts pending in the inventory, by (kind, subtype, endpoint, client).
     let mut pending: BTreeSet<(String, String, EndpointKey, String)> = BTreeSet::new();
     let mut outcome = Outcome::default();
@@ -780,7 +780,9 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
         for a in data.iter().chain(&injections) {
             check_alert(a, &observed.key);
         }
-        let abuse = behavior.observe(obs, &observed.key);
+        // The principal worked out on the worker is the one the detectors would work out.
+        assert_eq!(observed.principal, crate::auth::principal(&obs.request_headers));
+        let abuse = behavior.observe_as(obs, &observed.key, observed.principal);
         for a in data.into_iter().chain(injections).chain(abuse) {
             assert!(!a.kind.is_empty());
             pending.insert((
@@ -805,7 +807,7 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
     outcome.endpoints = endpoints.len();
     outcome.documented = check_posture(specs, &endpoints);
     // A second run loads what the first stored and sees the same traffic again.
-    let mut again = Catalog::new(settings.template.clone());
+    let mut again = Catalog::new(settings.template);
     again.load(endpoints);
     for obs in observations.iter().take(8) {
         if let Some(observed) = again.record(obs, TransactionFacts::new(obs, &key), false) {

@@ -145,6 +145,36 @@ impl ClientSet {
         self.add_hash(stable_hash(client.as_bytes()));
     }
 
+    /// [`ClientSet::add`] of the address's text, without formatting an IPv4 address through
+    /// `fmt` (this is done once per transaction on the inventory thread).
+    pub fn add_addr(&mut self, client: std::net::IpAddr) {
+        match client {
+            std::net::IpAddr::V4(v4) => {
+                let mut text = [0u8; 15];
+                let mut len = 0usize;
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    let digits = [octet / 100, octet / 10 % 10, octet % 10];
+                    let skip = if octet >= 100 {
+                        0
+                    } else if octet >= 10 {
+                        1
+                    } else {
+                        2
+                    };
+                    let dot = (i > 0).then_some(b'.');
+                    for b in dot.into_iter().chain(digits.iter().skip(skip).map(|d| b'0'.saturating_add(*d))) {
+                        if let Some(slot) = text.get_mut(len) {
+                            *slot = b;
+                            len = len.saturating_add(1);
+                        }
+                    }
+                }
+                self.add_hash(stable_hash(text.get(..len).unwrap_or_default()));
+            }
+            std::net::IpAddr::V6(_) => self.add(&client.to_string()),
+        }
+    }
+
     pub fn merge(&mut self, o: &ClientSet) {
         for h in &o.hashes {
             self.add_hash(*h);
@@ -179,6 +209,18 @@ impl ClientSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_counts_as_its_text() {
+        let addrs = ["0.0.0.0", "10.0.0.1", "192.168.100.9", "255.255.255.255", "1.20.3.40", "::1", "fe80::2"];
+        for a in addrs {
+            let ip: std::net::IpAddr = a.parse().unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+            let (mut by_text, mut by_addr) = (ClientSet::default(), ClientSet::default());
+            by_text.add(a);
+            by_addr.add_addr(ip);
+            assert_eq!(by_text, by_addr, "{a}");
+        }
+    }
 
     #[test]
     fn stored_buckets_at_the_end_of_the_range_have_an_upper_edge() {

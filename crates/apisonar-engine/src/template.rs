@@ -17,7 +17,7 @@ use crate::segment::{classify, is_version, SegmentKind};
 use crate::stats::add_count;
 
 /// Tuning of the automatic templating.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TemplateConfig {
     /// Distinct word segments at one position before they merge into a parameter.
     pub word_threshold: usize,
@@ -203,7 +203,10 @@ pub fn split_path(path: &str) -> Vec<&str> {
     path.split('/').filter(|s| !s.is_empty()).collect()
 }
 
-pub(crate) fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('%') {
+        return std::borrow::Cow::Borrowed(s);
+    }
     let mut rest = s.as_bytes();
     let mut out = Vec::with_capacity(rest.len());
     while let Some((&byte, after)) = rest.split_first() {
@@ -217,7 +220,7 @@ pub(crate) fn percent_decode(s: &str) -> String {
             None => out.push(byte),
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// The literal a parameter after `segments` is named after: the one just before it, skipping
@@ -439,15 +442,29 @@ impl Templater {
             why.insert(0, format!("pinned: {}", k.text));
             return Templated { template: k.text.clone(), params, renames: Vec::new(), why, known: true };
         }
-        let config = self.config.clone();
+        let config = self.config;
         // A known template that fits the start of the path fixes that part; the rest is
         // templated below it as usual.
         let known_prefix: Vec<(Option<String>, String)> = self
             .match_known(host, &raw_segments, true)
             .map(|k| k.segments.iter().cloned().zip(k.written.iter().cloned()).collect())
             .unwrap_or_default();
-        let root = self.hosts.entry(host.to_string()).or_default();
-        let made = self.nodes.entry(host.to_string()).or_default();
+        // Both maps hold every host templated so far: a key is copied only for a new host.
+        if !self.hosts.contains_key(host) {
+            self.hosts.insert(host.to_string(), Node::default());
+        }
+        if !self.nodes.contains_key(host) {
+            self.nodes.insert(host.to_string(), 0);
+        }
+        let (Some(root), Some(made)) = (self.hosts.get_mut(host), self.nodes.get_mut(host)) else {
+            return Templated {
+                template: join(&[]),
+                params: Vec::new(),
+                renames: Vec::new(),
+                why: Vec::new(),
+                known: false,
+            };
+        };
         let mut node = root;
         let mut out_segments: Vec<String> = Vec::new();
         let mut params: Vec<(String, SegmentKind)> = Vec::new();
@@ -477,10 +494,10 @@ impl Templater {
         for (depth, raw) in raw_segments.iter().enumerate().take(depth_limit).skip(known_prefix.len()) {
             // A response describes the endpoint the path ends at, not the nodes it passes.
             let shape = if depth.checked_add(1) == Some(depth_limit) { shape } else { None };
-            let decoded = percent_decode(raw);
-            let kind = classify(&decoded);
-            let previous = name_base(&out_segments);
-            let taken: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
+            let kind = classify(&percent_decode(raw));
+            // Only a new parameter is named: these are computed when one is made.
+            let previous = || name_base(&out_segments);
+            let taken = || params.iter().map(|(n, _)| n.clone()).collect::<Vec<String>>();
             let use_param = if kind.is_value() {
                 !node.pinned.contains(*raw)
             } else if node.pinned.contains(*raw) || node.literals.contains_key(*raw) {
@@ -506,7 +523,7 @@ impl Templater {
                 }
                 let param = node.param.get_or_insert_with(|| {
                     let kinds = BTreeSet::from([kind]);
-                    let name = param_name(previous.as_deref(), &kinds, &taken);
+                    let name = param_name(previous().as_deref(), &kinds, &taken());
                     Box::new(Param::new(name, format!("{} values", kind.as_str())))
                 });
                 param.kinds.insert(kind);
@@ -523,8 +540,9 @@ impl Templater {
             let threshold = if depth == 0 { config.first_segment_threshold } else { config.word_threshold };
             if !node.literals.contains_key(*raw) {
                 *made = made.saturating_add(1);
+                node.literals.insert(raw.to_string(), Literal::default());
             }
-            let literal = node.literals.entry(raw.to_string()).or_default();
+            let Some(literal) = node.literals.get_mut(*raw) else { break };
             add_count(&mut literal.hits, 1);
             if let Some(s) = shape {
                 add_count(literal.shapes.entry(s).or_default(), 1);
@@ -537,7 +555,7 @@ impl Templater {
             };
             if mergeable > threshold {
                 let prefix = out_segments.clone();
-                let merged = merge_words(node, threshold, previous.as_deref(), &taken);
+                let merged = merge_words(node, threshold, previous().as_deref(), &taken());
                 for (word, _) in &merged.words {
                     let mut old = prefix.clone();
                     old.push(word.clone());

@@ -206,7 +206,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     let stream = args.alerts.as_deref().map(open_output).transpose()?.map(AlertLines);
     let options = apisonar_app::CoreOptions {
         limits: config.inventory(),
-        thresholds: settings.thresholds.clone(),
+        thresholds: settings.thresholds,
         retention_days: settings.retention_days,
         specs,
     };
