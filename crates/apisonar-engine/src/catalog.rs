@@ -653,7 +653,8 @@ impl TransactionFacts {
         let request = RequestFacts::of(obs, req_ct.as_deref());
         // Sensitive data is looked for in every request, header and query string.
         let mut findings = sensitive::Findings::new(key);
-        sensitive::scan_headers(&obs.request_headers, "request.header", &mut findings);
+        let clean = sampler.as_deref_mut().map(|s| &mut s.clean_fields);
+        sensitive::scan_headers_with(&obs.request_headers, "request.header", &mut findings, clean);
         if let Some(q) = obs.query() {
             sensitive::scan_pairs(&crate::params::decoded_pairs(q, MAX_PARAMS), "request.query", &mut findings);
         }
@@ -673,7 +674,8 @@ impl TransactionFacts {
             }
         }
         if let Some(r) = &obs.response {
-            sensitive::scan_headers(&r.headers, "response.header", &mut findings);
+            let clean = sampler.as_deref_mut().map(|s| &mut s.clean_fields);
+            sensitive::scan_headers_with(&r.headers, "response.header", &mut findings, clean);
         }
         let plan = match sampler.as_deref_mut() {
             Some(s) => s.plan(obs, resp_ct.as_deref()),

@@ -43,18 +43,21 @@ impl Observation {
     /// The endpoint's host: the Host header without a default port, lower-cased; the server
     /// address when there is none.
     pub fn endpoint_host(&self) -> String {
-        let from_target = self
-            .target
-            .strip_prefix("http://")
-            .or_else(|| self.target.strip_prefix("https://"))
-            .and_then(|rest| rest.split(['/', '?']).next())
-            .map(str::to_string);
-        let raw = self.host.clone().filter(|h| !h.trim().is_empty()).or(from_target);
-        match raw {
+        let from_target = || {
+            self.target
+                .strip_prefix("http://")
+                .or_else(|| self.target.strip_prefix("https://"))
+                .and_then(|rest| rest.split(['/', '?']).next())
+        };
+        match self.host.as_deref().filter(|h| !h.trim().is_empty()).or_else(from_target) {
             Some(h) => {
-                let h = h.trim().to_ascii_lowercase();
+                // Ports are digits: stripping the default one before lower-casing is the same.
+                let h = h.trim();
                 let default_port = if self.encrypted { ":443" } else { ":80" };
-                h.strip_suffix(default_port).map(str::to_string).unwrap_or(h).chars().take(255).collect()
+                let h = h.strip_suffix(default_port).unwrap_or(h);
+                let mut host: String = h.chars().take(255).collect();
+                host.make_ascii_lowercase();
+                host
             }
             None => self.server.to_string(),
         }

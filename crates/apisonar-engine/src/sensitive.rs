@@ -645,6 +645,45 @@ pub fn scan_pairs(pairs: &[(String, String)], location: &str, out: &mut Findings
 
 /// Classifies request or response header fields (names lower-case) at `location`.
 pub fn scan_headers(headers: &[(String, String)], location: &str, out: &mut Findings<'_>) {
+    scan_headers_with(headers, location, out, None);
+}
+
+/// Most header fields a `CleanFields` remembers before it starts afresh.
+const MAX_CLEAN_FIELDS: usize = 4096;
+
+/// Header fields a flow worker found to hold nothing sensitive, remembered by a hash of name and
+/// value: the same `Accept`, `User-Agent` or `Server` comes with every message and is classified
+/// once. Seeded per process, so a crafted field cannot be made to pass for a remembered one.
+/// Bounded: forgotten all at once when full.
+#[derive(Default)]
+pub struct CleanFields {
+    seen: std::collections::HashSet<u64, foldhash::fast::RandomState>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl CleanFields {
+    fn key(&self, name: &str, value: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one((name, value))
+    }
+
+    /// Fields remembered as clean.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+}
+
+/// [`scan_headers`], skipping fields `clean` remembers and remembering those found clean.
+pub fn scan_headers_with(
+    headers: &[(String, String)],
+    location: &str,
+    out: &mut Findings<'_>,
+    mut clean: Option<&mut CleanFields>,
+) {
     // One buffer for every header's location: most headers find nothing, so nothing is kept.
     let mut here = String::with_capacity(location.len().saturating_add(32));
     for (name, value) in headers {
@@ -689,7 +728,25 @@ pub fn scan_headers(headers: &[(String, String)], location: &str, out: &mut Find
             n if KEY_HEADERS.contains(&n) && value.trim().len() >= 8 => {
                 out.add(Class::ApiKey, &here, value.trim());
             }
-            _ => out.push(name, value, &here),
+            _ => match clean.as_deref_mut() {
+                Some(clean) => {
+                    let key = clean.key(name, value);
+                    if clean.seen.contains(&key) {
+                        continue;
+                    }
+                    let classes = classify_field(name, value);
+                    if classes.is_empty() {
+                        if clean.seen.len() >= MAX_CLEAN_FIELDS {
+                            clean.seen.clear();
+                        }
+                        clean.seen.insert(key);
+                    }
+                    for class in classes {
+                        out.add(class, &here, value);
+                    }
+                }
+                None => out.push(name, value, &here),
+            },
         }
     }
 }

@@ -76,6 +76,8 @@ pub(crate) struct Ticket {
 
 /// One flow worker's memory of the answers it has analysed (see the module comment).
 pub struct ResponseSampler {
+    /// Header fields found clean (the worker's other memory: headers repeat like answers).
+    pub(crate) clean_fields: crate::sensitive::CleanFields,
     routes: HashMap<u64, RouteMemory>,
     hasher: foldhash::fast::FixedState,
     keys: Vec<u64>,
@@ -86,6 +88,7 @@ pub struct ResponseSampler {
 impl Default for ResponseSampler {
     fn default() -> Self {
         ResponseSampler {
+            clean_fields: crate::sensitive::CleanFields::default(),
             routes: HashMap::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x5eed_a9a1_7515_0001),
             keys: Vec::with_capacity(64),
@@ -246,10 +249,17 @@ fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut Vec<u6
 
 /// The index of the quote closing a string whose contents start at `from`.
 fn string_end(body: &[u8], from: usize) -> Option<usize> {
+    // Most strings are short keys and values: a plain look at their first bytes finds the end
+    // before memchr would have set up.
+    const SHORT: usize = 16;
     let mut at = from;
     loop {
         let rest = body.get(at..)?;
-        let found = memchr::memchr2(b'"', b'\\', rest)?;
+        let head = rest.get(..SHORT).unwrap_or(rest);
+        let found = match head.iter().position(|b| matches!(b, b'"' | b'\\')) {
+            Some(i) => i,
+            None => SHORT.checked_add(memchr::memchr2(b'"', b'\\', rest.get(SHORT..)?)?)?,
+        };
         let index = at.checked_add(found)?;
         if body.get(index) == Some(&b'"') {
             return Some(index);
@@ -275,6 +285,23 @@ mod tests {
         let before = sampler.counts().0;
         TransactionFacts::sampled(obs, &MaskKey::default(), sampler);
         sampler.counts().0 > before
+    }
+
+    #[test]
+    fn string_ends_are_found_in_short_and_long_strings_past_escapes() {
+        let end = |s: &str| string_end(s.as_bytes(), 0);
+        assert_eq!(end(r#"abc"x"#), Some(3));
+        assert_eq!(end(r#"a\"b"x"#), Some(4));
+        assert_eq!(end(r#"a\\"x"#), Some(3));
+        let long = "x".repeat(40);
+        assert_eq!(end(&format!("{long}\"y")), Some(40));
+        // A backslash as the 16th byte escapes the quote just past the first look.
+        let fifteen = "y".repeat(15);
+        assert_eq!(end(&format!("{fifteen}\\\"z\"")), Some(18));
+        assert_eq!(end(&format!("{fifteen}\\\"")), None);
+        for cut in ["", "abc", "abc\\", &long, &format!("{long}\\")] {
+            assert_eq!(end(cut), None, "{cut:?}");
+        }
     }
 
     #[test]

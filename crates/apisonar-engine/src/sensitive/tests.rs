@@ -277,3 +277,37 @@ fn query_values_that_are_secrets_or_personal_data_are_masked_in_targets() {
     let masked = mask_query(&key, "/cb?access_token=ghp_16C7e42F292c6912E7710c838347Ae178B4a");
     assert!(!masked.contains("16C7e42F292c") && masked.starts_with("/cb?access_token=["), "{masked}");
 }
+
+#[test]
+fn header_fields_found_clean_are_remembered_and_nothing_sensitive_is() {
+    let key = MaskKey::default();
+    let headers = |email: &str| {
+        vec![
+            ("accept".to_string(), "application/json, text/plain;q=0.9".to_string()),
+            ("user-agent".to_string(), "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0".to_string()),
+            ("x-customer-email".to_string(), email.to_string()),
+            ("x-trace".to_string(), "4111 1111 1111 1111".to_string()),
+        ]
+    };
+    let scan = |headers: &[(String, String)], clean: Option<&mut CleanFields>| {
+        let mut out = Findings::new(&key);
+        scan_headers_with(headers, "request.header", &mut out, clean);
+        out.into_vec().into_iter().map(|f| (f.class, f.location, f.mask)).collect::<Vec<_>>()
+    };
+    let mut clean = CleanFields::default();
+    for email in ["ann@example.com", "bob@example.org", "ann@example.com"] {
+        let without = scan(&headers(email), None);
+        assert_eq!(scan(&headers(email), Some(&mut clean)), without, "{email}");
+        assert!(
+            without.iter().any(|(c, _, _)| *c == Class::Email)
+                && without.iter().any(|(c, _, _)| *c == Class::CardNumber)
+        );
+    }
+    // Only the two clean fields are remembered, however often they come.
+    assert_eq!(clean.len(), 2);
+    // Bounded: a stream of distinct clean values starts afresh at the limit.
+    for i in 0..MAX_CLEAN_FIELDS * 2 {
+        scan(&[("x-request-id".to_string(), format!("r{i}"))], Some(&mut clean));
+        assert!(clean.len() <= MAX_CLEAN_FIELDS);
+    }
+}
