@@ -20,7 +20,7 @@
 # and prints seconds, Gbit/s, transactions/s, peak memory, the share of the read ceiling, the
 # ratio to tshark and, for `run`, the speed-up over one worker and CPU seconds per thread.
 # The per-stage budget (microseconds per transaction per stage) is `cargo bench -p apisonar
-# --bench stages`.
+# --bench stages` (one table) or `--bench stage_budget` (criterion).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=${1:-500}
