@@ -9,8 +9,7 @@
 //! `cargo bench -p apisonar --bench stages` prints the same stages as microseconds per
 //! transaction in one table, best of three, for a quick look.
 
-#[path = "../src/observe.rs"]
-mod observe;
+mod common;
 
 // The sensor's allocator, so the figures are the sensor's.
 #[global_allocator]
@@ -22,30 +21,8 @@ use apisonar_app::{analyse, AnalysedTransaction, Analyser, Core, CoreOptions};
 use apisonar_engine::findings::injection_attempts;
 use apisonar_engine::sensitive::MaskKey;
 use apisonar_engine::Observation;
-use apisonar_flow::{EventSink, FlowEngine, HttpTransaction, Limits, Timestamp};
-use apisonar_testkit::workload::{generate, Addresses, Pattern};
-use apisonar_wire::LinkType;
+use common::{observe, packet_path, workload};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-
-#[derive(Default)]
-struct Collect(Vec<HttpTransaction>);
-
-impl EventSink for Collect {
-    fn on_transaction(&mut self, txn: HttpTransaction) {
-        self.0.push(txn);
-    }
-}
-
-/// The packet path: frames to HTTP transactions (decoding, reassembly, HTTP parsing).
-fn packet_path(frames: &[(i64, Vec<u8>)]) -> Vec<HttpTransaction> {
-    let mut engine = FlowEngine::new(Limits::default());
-    let mut out = Collect::default();
-    for (ts, frame) in frames {
-        engine.frame(LinkType::Ethernet, Timestamp(*ts), frame, frame.len() as u32, &mut out);
-    }
-    engine.finish(&mut out);
-    out.0
-}
 
 /// A flow worker's analysis of every observation, from a worker that has seen nothing yet
 /// (so the figure includes learning the answers' shapes, as at a sensor's start).
@@ -56,8 +33,7 @@ fn sampled(observations: Vec<Observation>, key: MaskKey) -> Vec<AnalysedTransact
 
 fn stages(c: &mut Criterion) {
     let mb: u64 = std::env::var("STAGE_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
-    let mut frames: Vec<(i64, Vec<u8>)> = Vec::new();
-    generate(Pattern::KeepAlive, Addresses::OnePair, mb * 1_000_000, |ts, f| frames.push((ts, f.to_vec())));
+    let frames = workload(mb);
     let transactions = packet_path(&frames);
     let observations: Vec<Observation> = transactions.iter().map(observe::observation).collect();
     let key = MaskKey::new([7; 32]);

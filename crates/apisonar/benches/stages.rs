@@ -11,8 +11,7 @@
 //! alert policy; the store is written on another thread). `STAGES_SAMPLED_ONLY=1` leaves out the
 //! full analysis (to profile what the sensor runs).
 
-#[path = "../src/observe.rs"]
-mod observe;
+mod common;
 
 // The sensor's allocator, so the figures are the sensor's.
 #[global_allocator]
@@ -24,18 +23,7 @@ use std::time::Instant;
 use apisonar_app::{analyse, AnalysedTransaction, Analyser, Core, CoreOptions};
 use apisonar_engine::sensitive::MaskKey;
 use apisonar_engine::Observation;
-use apisonar_flow::{EventSink, FlowEngine, HttpTransaction, Limits, Timestamp};
-use apisonar_testkit::workload::{generate, Addresses, Pattern};
-use apisonar_wire::LinkType;
-
-#[derive(Default)]
-struct Collect(Vec<HttpTransaction>);
-
-impl EventSink for Collect {
-    fn on_transaction(&mut self, txn: HttpTransaction) {
-        self.0.push(txn);
-    }
-}
+use common::{observe, packet_path, workload};
 
 /// The best of three runs of `f`, in seconds.
 fn best<T>(mut f: impl FnMut() -> T) -> (f64, T) {
@@ -52,20 +40,11 @@ fn best<T>(mut f: impl FnMut() -> T) -> (f64, T) {
 
 fn main() {
     let mb: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(50);
-    let mut frames: Vec<(i64, Vec<u8>)> = Vec::new();
-    generate(Pattern::KeepAlive, Addresses::OnePair, mb * 1_000_000, |ts, f| frames.push((ts, f.to_vec())));
+    let frames = workload(mb);
     let key = MaskKey::new([7; 32]);
     println!("per-stage budget, keep-alive workload, {mb} MB, one address pair; best of 3");
 
-    let (packet_secs, transactions) = best(|| {
-        let mut engine = FlowEngine::new(Limits::default());
-        let mut out = Collect::default();
-        for (ts, frame) in &frames {
-            engine.frame(LinkType::Ethernet, Timestamp(*ts), frame, frame.len() as u32, &mut out);
-        }
-        engine.finish(&mut out);
-        out.0
-    });
+    let (packet_secs, transactions) = best(|| packet_path(&frames));
     let n = transactions.len().max(1) as f64;
     let (observe_secs, observations) =
         best(|| transactions.iter().map(observe::observation).collect::<Vec<Observation>>());
