@@ -954,17 +954,18 @@ impl Catalog {
                 return Some(Recorded { key, findings, probe: Some(path), principal });
             }
         };
-        let key = EndpointKey { host: host.clone(), method: method.clone(), path: templated.template.clone() };
+        let Templated { template, params, why, .. } = templated;
+        let key = EndpointKey { host, method, path: template };
         if !self.endpoints.contains_key(&key) {
-            let on_host = self.hosts.get(&host).map_or(0, |c| c.endpoints);
+            let on_host = self.hosts.get(&key.host).map_or(0, |c| c.endpoints);
             if on_host >= self.limits.max_endpoints_per_host {
-                self.count_overflow(&host, OverflowReason::Endpoints, obs.ts);
+                self.count_overflow(&key.host, OverflowReason::Endpoints, obs.ts);
                 return None;
             }
             self.insert(Endpoint {
-                host,
-                method,
-                path: templated.template.clone(),
+                host: key.host.clone(),
+                method: key.method.clone(),
+                path: key.path.clone(),
                 first_seen: obs.ts,
                 ..Endpoint::default()
             });
@@ -983,13 +984,13 @@ impl Catalog {
         e.first_seen = e.first_seen.min(obs.ts);
         e.last_seen = e.last_seen.max(obs.ts);
         e.clients.add_addr(obs.client);
-        for w in &templated.why {
-            if !e.why.contains(w) && e.why.len() < 16 {
-                e.why.push(w.clone());
+        for w in why {
+            if !e.why.contains(&w) && e.why.len() < 16 {
+                e.why.push(w);
             }
         }
-        for (name, kind) in &templated.params {
-            e.path_params.entry(name.clone()).or_default().add(kind.as_str(), obs.ts);
+        for (name, kind) in params {
+            e.path_params.entry(name).or_default().add(kind.as_str(), obs.ts);
         }
         if obs.encrypted {
             add_count(&mut e.encrypted, 1);
