@@ -3,8 +3,10 @@
 # with new addresses each pass (so every pass opens new connections), into a veth pair between
 # two network namespaces made here, while `apisonar run -i` (release build) captures the other
 # end. Every INTERVAL seconds it prints, from the sensor's /metrics: frames captured, the rate,
-# drops by reason, limit hits, active flows, transactions, endpoints and resident memory; at the
-# end the sensor's exit summary and whether memory stayed flat.
+# drops by reason, limit hits, active flows, transactions, endpoints and resident memory (with
+# its split from /proc: heap, and what is mapped: the kernel's packet ring of `buffer_mib`, the
+# store's files, the binary); at the end the sensor's exit summary and whether memory stayed
+# flat.
 #
 #   sudo scripts/soak.sh [SECONDS] [INTERVAL] [KIND] [WORKERS]
 #       defaults: 300 s, every 15 s, KIND=short (one transaction per connection; or keepalive),
