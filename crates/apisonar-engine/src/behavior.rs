@@ -106,8 +106,8 @@ const BASELINE_BUCKETS: u64 = 10;
 #[derive(Default)]
 struct PairState {
     last_seen: i64,
-    /// Distinct values of the path parameters (hashes), sorted.
-    values: Vec<u64>,
+    /// Distinct values of the path parameters (hashes).
+    values: DistinctSet,
     requests: u64,
     not_found: u64,
     /// Only on login-like endpoints.
@@ -121,21 +121,70 @@ struct LoginState {
     failure_bodies: HashMap<u64, u64>,
 }
 
-/// What one principal shares with others on one endpoint (sorted sets: most hold a few).
+/// What one principal shares with others on one endpoint.
 #[derive(Default)]
 struct Shared {
-    objects: Vec<u64>,
-    partners: Vec<u64>,
+    objects: DistinctSet,
+    partners: DistinctSet,
 }
 
 /// Most partners remembered per principal and endpoint (two are evidence).
 const MAX_PARTNERS: usize = 64;
 
-/// Adds `value` to the sorted set `set` unless it holds `cap` values already.
-fn insert_sorted(set: &mut Vec<u64>, value: u64, cap: usize) {
-    if let Err(at) = set.binary_search(&value) {
-        if set.len() < cap {
-            set.insert(at, value);
+/// Up to this many values a set is a sorted vector; past it, a hash set.
+const FEW_VALUES: usize = 32;
+
+/// Distinct hashes, at most a cap: a sorted vector while few (most clients send a handful of
+/// values), a hash set once many (one busy client behind a load balancer walks thousands, and
+/// inserting into a long sorted vector would move it on every new value).
+#[derive(Default)]
+enum DistinctSet {
+    #[default]
+    Empty,
+    Few(Vec<u64>),
+    Many(std::collections::HashSet<u64, foldhash::fast::RandomState>),
+}
+
+impl DistinctSet {
+    /// Adds `value` unless the set holds `cap` values already.
+    fn insert(&mut self, value: u64, cap: usize) {
+        if self.len() >= cap {
+            return;
+        }
+        match self {
+            DistinctSet::Empty => *self = DistinctSet::Few(vec![value]),
+            DistinctSet::Few(few) => {
+                if let Err(at) = few.binary_search(&value) {
+                    if few.len() < FEW_VALUES {
+                        few.insert(at, value);
+                    } else {
+                        let mut many: std::collections::HashSet<u64, foldhash::fast::RandomState> =
+                            few.iter().copied().collect();
+                        many.insert(value);
+                        *self = DistinctSet::Many(many);
+                    }
+                }
+            }
+            DistinctSet::Many(many) => {
+                many.insert(value);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            DistinctSet::Empty => 0,
+            DistinctSet::Few(few) => few.len(),
+            DistinctSet::Many(many) => many.len(),
+        }
+    }
+
+    #[cfg(test)]
+    fn contains(&self, value: u64) -> bool {
+        match self {
+            DistinctSet::Empty => false,
+            DistinctSet::Few(few) => few.binary_search(&value).is_ok(),
+            DistinctSet::Many(many) => many.contains(&value),
         }
     }
 }
@@ -399,7 +448,7 @@ impl Behavior {
         add_count(&mut pair.requests, 1);
         // Enumeration: many distinct values of a path parameter, mostly refused or missing.
         if let Some(values) = values {
-            insert_sorted(&mut pair.values, values, 4096);
+            pair.values.insert(values, 4096);
             if matches!(status, Some(404 | 403)) {
                 add_count(&mut pair.not_found, 1);
             }
@@ -486,9 +535,9 @@ impl Behavior {
                 let private_style = total >= 10 && single.saturating_mul(10) >= total.saturating_mul(7);
                 for &q in &newly_shared {
                     let shared = self.foreign.entry(self.keys.hash_one((q, key))).or_default();
-                    insert_sorted(&mut shared.objects, object, 4096);
+                    shared.objects.insert(object, 4096);
                     for p in newly_shared.iter().filter(|p| **p != q) {
-                        insert_sorted(&mut shared.partners, *p, MAX_PARTNERS);
+                        shared.partners.insert(*p, MAX_PARTNERS);
                     }
                     // The owner of a few objects shares them with one other principal; a
                     // principal using objects of several others is the one reaching across.

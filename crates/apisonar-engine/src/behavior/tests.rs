@@ -266,3 +266,21 @@ fn the_distinct_404_window_counts_like_a_recount() {
     }
     assert!(window.seen.len() <= DISTINCT_WINDOW_MAX && window.counts.len() <= window.seen.len());
 }
+
+#[test]
+fn distinct_sets_count_each_value_once_few_or_many_and_stop_at_their_cap() {
+    let mut set = DistinctSet::default();
+    let values: Vec<u64> = (0..200u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect();
+    for (n, v) in values.iter().enumerate() {
+        set.insert(*v, 150);
+        set.insert(*v, 150);
+        assert_eq!(set.len(), (n + 1).min(150), "after {} values", n + 1);
+        if n < FEW_VALUES {
+            assert!(matches!(set, DistinctSet::Few(_)), "a few values stay a sorted vector");
+        } else {
+            assert!(matches!(set, DistinctSet::Many(_)), "many values become a hash set");
+        }
+    }
+    assert!(values.iter().take(150).all(|v| set.contains(*v)));
+    assert!(!values.iter().skip(150).any(|v| set.contains(*v)), "nothing past the cap");
+}
