@@ -22,6 +22,13 @@ try {
   page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
   const shot = (name) => page.screenshot({ path: `${artifacts}/${name}.png`, fullPage: true });
+  // Waits until the inventory table has rows and every one of them holds `selector`: after a
+  // filter changes, the previous table stays on the page until the new one is rendered.
+  const everyRowHas = (selector) =>
+    page.waitForFunction((wanted) => {
+      const rows = [...document.querySelectorAll("table.data tbody tr")];
+      return rows.length > 0 && rows.every((row) => row.querySelector(wanted));
+    }, selector);
 
   // Unauthenticated: the dashboard sends us to the login page.
   await page.goto(base + "/");
@@ -51,10 +58,7 @@ try {
   await page.waitForFunction(() => location.hash.includes("state=shadow"));
   // The unfiltered table stays until the filtered one is rendered: wait for that one (on a busy
   // machine the fetch can take longer than the count below).
-  await page.waitForFunction(() => {
-    const rows = [...document.querySelectorAll("table.data tbody tr")];
-    return rows.length > 0 && rows.every((row) => row.querySelector(".badge.shadow"));
-  });
+  await everyRowHas(".badge.shadow");
   seen.shadow_rows = await page.locator("table.data tbody tr").count();
   seen.shadow_states = await page.locator("table.data tbody tr .badge.shadow").count();
   await shot("03-inventory-shadow");
@@ -77,10 +81,13 @@ try {
 
   // Orphans (documented, never seen): last seen "never" and no transport, in the list and detail.
   await page.goto(base + "/#/inventory?state=orphan");
-  await page.waitForSelector("table.data tbody tr .badge.orphan");
-  seen.orphan_rows = await page.locator("table.data tbody tr").count();
-  seen.orphan_transport = await page.locator("table.data tbody tr td:nth-child(7)").allTextContents();
-  seen.orphan_last_seen = await page.locator("table.data tbody tr td:nth-child(9)").allTextContents();
+  await everyRowHas(".badge.orphan");
+  // Read in one go: a table rendered between two reads would mix two lists.
+  Object.assign(seen, await page.evaluate(() => {
+    const rows = [...document.querySelectorAll("table.data tbody tr")];
+    const column = (n) => rows.map((row) => row.querySelector(`td:nth-child(${n})`)?.textContent ?? "");
+    return { orphan_rows: rows.length, orphan_transport: column(7), orphan_last_seen: column(9) };
+  }));
   await page.click("table.data tbody tr a");
   await page.waitForSelector("h1 code");
   seen.orphan_detail = await page.evaluate(() =>
