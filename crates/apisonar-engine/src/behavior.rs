@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use crate::alert::{Alert, Severity};
 use crate::catalog::EndpointKey;
 use crate::observation::Observation;
-use crate::stats::{add_count, stable_hash};
+use crate::stats::{add_count, stable_hash, stable_hash_more};
 
 /// Per-client and per-endpoint state is looked up for every request: foldhash (randomly seeded
 /// per map) instead of SipHash.
@@ -300,12 +300,13 @@ fn login_like(key: &EndpointKey) -> bool {
 /// Identifies the values of the template's parameters in this request's path (a hash of them
 /// joined by `/`); `None` when the template has no parameter.
 fn param_values(path: &str, template: &str) -> Option<u64> {
-    let fnv = |h: u64, b: u8| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
     let mut hash = None;
     let values = template.split('/').filter(|s| !s.is_empty()).zip(path.split('/').filter(|s| !s.is_empty()));
     for (_, value) in values.filter(|(t, _)| t.starts_with('{')) {
-        let h = hash.map_or(0xcbf2_9ce4_8422_2325, |h| fnv(h, b'/'));
-        hash = Some(value.bytes().fold(h, fnv));
+        hash = Some(match hash {
+            None => stable_hash(value.as_bytes()),
+            Some(h) => stable_hash_more(stable_hash_more(h, b"/"), value.as_bytes()),
+        });
     }
     hash
 }

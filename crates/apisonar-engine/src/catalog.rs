@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, AuthScheme};
 use crate::observation::Observation;
-use crate::params::{multipart_fields, parse_pairs, ParamInfo};
+use crate::params::{decoded_pairs, multipart_fields, typed, ParamInfo};
 use crate::schema::Schema;
 use crate::segment::SegmentKind;
 use crate::sensitive::{self, Finding};
@@ -596,17 +596,20 @@ struct RequestFacts {
 }
 
 impl RequestFacts {
-    fn of(obs: &Observation, req_ct: Option<&str>) -> RequestFacts {
-        let query = obs.query().map(|q| parse_pairs(q, MAX_PARAMS)).unwrap_or_default();
+    /// `query` and `form` are the request's decoded query and URL-encoded form pairs (decoded
+    /// once: the sensitive-data scan reads their values).
+    fn of(
+        obs: &Observation,
+        req_ct: Option<&str>,
+        query: &[(String, String)],
+        form: &[(String, String)],
+    ) -> RequestFacts {
         let query_names: Vec<String> = query.iter().map(|(n, _)| n.clone()).collect();
         let form = match req_ct {
-            Some("application/x-www-form-urlencoded") => {
-                parse_pairs(&String::from_utf8_lossy(&obs.request_body), MAX_PARAMS)
-            }
             Some(ct) if ct.starts_with("multipart/form-data") => {
                 multipart_fields(&obs.request_body, MAX_PARAMS).into_iter().map(|name| (name, "string")).collect()
             }
-            _ => Vec::new(),
+            _ => typed(form),
         };
         RequestFacts {
             host: obs.endpoint_host(),
@@ -614,7 +617,7 @@ impl RequestFacts {
             path: obs.normalized_path().into_owned(),
             auth: auth::classify(&obs.request_headers, &query_names),
             principal: auth::principal(&obs.request_headers),
-            query,
+            query: typed(query),
             form,
         }
     }
@@ -650,20 +653,24 @@ impl TransactionFacts {
     ) -> (TransactionFacts, Option<serde_json::Value>) {
         let resp_ct = obs.response.as_ref().and_then(|r| content_type(&r.headers));
         let req_ct = content_type(&obs.request_headers);
-        let request = RequestFacts::of(obs, req_ct.as_deref());
+        let query = obs.query().map(|q| decoded_pairs(q, MAX_PARAMS)).unwrap_or_default();
+        let form = match req_ct.as_deref() {
+            Some("application/x-www-form-urlencoded") => {
+                decoded_pairs(&String::from_utf8_lossy(&obs.request_body), MAX_PARAMS)
+            }
+            _ => Vec::new(),
+        };
+        let request = RequestFacts::of(obs, req_ct.as_deref(), &query, &form);
         // Sensitive data is looked for in every request, header and query string.
         let mut findings = sensitive::Findings::new(key);
         let clean = sampler.as_deref_mut().map(|s| &mut s.clean_fields);
         sensitive::scan_headers_with(&obs.request_headers, "request.header", &mut findings, clean);
-        if let Some(q) = obs.query() {
-            sensitive::scan_pairs(&crate::params::decoded_pairs(q, MAX_PARAMS), "request.query", &mut findings);
-        }
+        sensitive::scan_pairs(&query, "request.query", &mut findings);
         let mut req_schema = None;
         let mut req_json = None;
         match req_ct.as_deref() {
             Some("application/x-www-form-urlencoded") => {
-                let body = String::from_utf8_lossy(&obs.request_body);
-                sensitive::scan_pairs(&crate::params::decoded_pairs(&body, MAX_PARAMS), "request.form", &mut findings);
+                sensitive::scan_pairs(&form, "request.form", &mut findings);
             }
             ct => {
                 if let Some(v) = parse_json(ct, &obs.request_body) {

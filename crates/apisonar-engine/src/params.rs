@@ -101,15 +101,12 @@ pub fn value_type(v: &str) -> &'static str {
 
 /// Name and value-type pairs of an `a=1&b=x` string; at most `limit` pairs.
 pub fn parse_pairs(s: &str, limit: usize) -> Vec<(String, &'static str)> {
-    s.split('&')
-        .filter(|p| !p.is_empty())
-        .take(limit)
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let name: String = form_decode(name).chars().take(128).collect();
-            (name, value_type(&form_decode(value)))
-        })
-        .collect()
+    typed(&decoded_pairs(s, limit))
+}
+
+/// Each decoded pair's name with the type of its value (see [`value_type`]).
+pub fn typed(pairs: &[(String, String)]) -> Vec<(String, &'static str)> {
+    pairs.iter().map(|(name, value)| (name.clone(), value_type(value))).collect()
 }
 
 /// Decoded name and value pairs of an `a=1&b=x` string; at most `limit` pairs. Values are for

@@ -667,6 +667,14 @@ impl CleanFields {
         self.hasher.hash_one((name, value))
     }
 
+    /// Remembers a clean field's key; starts afresh when full.
+    fn remember(&mut self, key: u64) {
+        if self.seen.len() >= MAX_CLEAN_FIELDS {
+            self.seen.clear();
+        }
+        self.seen.insert(key);
+    }
+
     /// Fields remembered as clean.
     pub fn len(&self) -> usize {
         self.seen.len()
@@ -728,25 +736,19 @@ pub fn scan_headers_with(
             n if KEY_HEADERS.contains(&n) && value.trim().len() >= 8 => {
                 out.add(Class::ApiKey, &here, value.trim());
             }
-            _ => match clean.as_deref_mut() {
-                Some(clean) => {
-                    let key = clean.key(name, value);
-                    if clean.seen.contains(&key) {
-                        continue;
-                    }
-                    let classes = classify_field(name, value);
-                    if classes.is_empty() {
-                        if clean.seen.len() >= MAX_CLEAN_FIELDS {
-                            clean.seen.clear();
-                        }
-                        clean.seen.insert(key);
-                    }
-                    for class in classes {
-                        out.add(class, &here, value);
-                    }
+            _ => {
+                let key = clean.as_deref().map(|c| c.key(name, value));
+                if clean.as_deref().zip(key).is_some_and(|(c, k)| c.seen.contains(&k)) {
+                    continue;
                 }
-                None => out.push(name, value, &here),
-            },
+                let classes = classify_field(name, value);
+                if let (Some(clean), Some(key), true) = (clean.as_deref_mut(), key, classes.is_empty()) {
+                    clean.remember(key);
+                }
+                for class in classes {
+                    out.add(class, &here, value);
+                }
+            }
         }
     }
 }

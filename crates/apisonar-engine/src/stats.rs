@@ -110,7 +110,13 @@ pub fn earliest(mine: (u64, i64), theirs: (u64, i64)) -> i64 {
 
 /// FNV-1a: stable across runs and versions, unlike the standard library's hasher.
 pub fn stable_hash(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
+    stable_hash_more(0xcbf2_9ce4_8422_2325, bytes)
+}
+
+/// Continues a [`stable_hash`] over more bytes: `stable_hash_more(stable_hash(a), b)` is the
+/// hash of `a` followed by `b`, with nothing joined in memory.
+pub fn stable_hash_more(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// Spreads FNV's weak low bits before they pick a register (splitmix64 finaliser).
@@ -209,6 +215,12 @@ impl ClientSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hash_continues_over_more_bytes() {
+        assert_eq!(stable_hash_more(stable_hash(b"users/"), b"42"), stable_hash(b"users/42"));
+        assert_eq!(stable_hash_more(stable_hash(b""), b""), stable_hash(b""));
+    }
 
     #[test]
     fn an_address_counts_as_its_text() {
