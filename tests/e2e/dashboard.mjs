@@ -86,12 +86,26 @@ try {
   Object.assign(seen, await page.evaluate(() => {
     const rows = [...document.querySelectorAll("table.data tbody tr")];
     const column = (n) => rows.map((row) => row.querySelector(`td:nth-child(${n})`)?.textContent ?? "");
-    return { orphan_rows: rows.length, orphan_transport: column(7), orphan_last_seen: column(9) };
+    return { orphan_rows: rows.length, orphan_transport: column(7), orphan_protocols: column(8), orphan_last_seen: column(10) };
   }));
   await page.click("table.data tbody tr a");
   await page.waitForSelector("h1 code");
   seen.orphan_detail = await page.evaluate(() =>
     Object.fromEntries([...document.querySelectorAll("dl.kv dt")].map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
+
+  // Protocol: a column, and a filter chosen from its select.
+  await page.goto(base + "/#/inventory");
+  await page.waitForSelector("table.data tbody tr");
+  await page.selectOption("#f-protocol", "http/1");
+  await page.waitForFunction(() => location.hash.includes("protocol=http"));
+  await everyRowHas("td.protocols .badge.proto");
+  Object.assign(seen, await page.evaluate(() => {
+    const cells = [...document.querySelectorAll("table.data tbody td.protocols")].map((td) => td.textContent);
+    return { http1_rows: cells.length, http1_protocols: [...new Set(cells)] };
+  }));
+  await page.goto(base + "/#/inventory?protocol=h2");
+  await page.waitForFunction(() => document.querySelector("table.data caption")?.textContent === "0 endpoints");
+  seen.h2_rows = await page.locator("table.data tbody tr").count();
 
   // What is new: the "New since" filter, with a column saying what.
   await page.goto(base + "/#/inventory");

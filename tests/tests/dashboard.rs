@@ -156,6 +156,11 @@ fn a_browser_signs_in_finds_a_shadow_endpoint_and_acknowledges_an_alert() {
     assert!(orphans >= 2, "{seen}");
     assert_eq!(seen["orphan_last_seen"], serde_json::json!(vec!["never"; orphans as usize]), "{seen}");
     assert_eq!(seen["orphan_transport"], serde_json::json!(vec!["never seen"; orphans as usize]), "{seen}");
+    assert_eq!(seen["orphan_protocols"], serde_json::json!(vec![""; orphans as usize]), "{seen}");
+    // Every endpoint with traffic came over HTTP/1: the protocol filter keeps exactly those.
+    assert_eq!(seen["http1_rows"].as_u64(), seen["inventory_rows"].as_u64().map(|n| n - orphans), "{seen}");
+    assert_eq!(seen["http1_protocols"], serde_json::json!(["http/1"]), "{seen}");
+    assert_eq!(seen["h2_rows"], 0, "{seen}");
     for (key, shown) in [("First seen", "never"), ("Last seen", "never"), ("Transport", "none: never seen")] {
         assert_eq!(seen["orphan_detail"][key], shown, "{seen}");
     }

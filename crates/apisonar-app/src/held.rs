@@ -105,6 +105,7 @@ mod tests {
             request_body_len: body as u64,
             response: None,
             encrypted: false,
+            protocol: Default::default(),
         };
         crate::analyse(observation, &MaskKey::default())
     }

@@ -71,6 +71,7 @@ fn observation(rng: &mut Rng, hosts: u64, resources: u64) -> Observation {
             latency_micros: (rng.next() % 50_000) as i64,
         }),
         encrypted: false,
+        protocol: Default::default(),
     }
 }
 

@@ -164,6 +164,13 @@ pub struct Endpoint {
     pub auth: Vec<AuthCount>,
     pub cleartext: u64,
     pub encrypted: u64,
+    /// Hits by protocol (`Protocol::as_str`, and `grpc` for gRPC calls). Empty in records from
+    /// before HTTP/2 was read, which were all HTTP/1.
+    #[serde(default)]
+    pub protocols: BTreeMap<String, u64>,
+    /// For a gRPC method: statuses and message counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<GrpcStats>,
     /// Sensitive data by location (`request.json.password`): classes with counts and the last
     /// mask. Never the values.
     #[serde(default)]
@@ -177,6 +184,36 @@ pub struct Endpoint {
     /// an undocumented route kept apart from the documented one (see `catalog/apart.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept_apart: Option<KeptApart>,
+}
+
+/// What the gRPC calls of one method showed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrpcStats {
+    /// Calls by `grpc-status` name (`OK`, `NOT_FOUND`...; `none` when the answer had none).
+    pub statuses: BTreeMap<String, u64>,
+    /// The most messages seen in one request and in one response: more than one makes the
+    /// method client-, server- or bidirectional streaming.
+    pub max_request_messages: u32,
+    pub max_response_messages: u32,
+}
+
+impl GrpcStats {
+    pub fn merge(&mut self, o: &GrpcStats) {
+        add_counts(&mut self.statuses, &o.statuses);
+        self.max_request_messages = self.max_request_messages.max(o.max_request_messages);
+        self.max_response_messages = self.max_response_messages.max(o.max_response_messages);
+    }
+
+    /// The streaming kind the traffic shows: `unary`, `client_streaming`, `server_streaming`
+    /// or `bidi_streaming` (a stream that carried one message looks unary).
+    pub fn kind(&self) -> &'static str {
+        match (self.max_request_messages > 1, self.max_response_messages > 1) {
+            (false, false) => "unary",
+            (true, false) => "client_streaming",
+            (false, true) => "server_streaming",
+            (true, true) => "bidi_streaming",
+        }
+    }
 }
 
 /// Hours of per-endpoint traffic history kept (a week).
@@ -250,6 +287,12 @@ impl Endpoint {
         }
         add_count(&mut self.cleartext, o.cleartext);
         add_count(&mut self.encrypted, o.encrypted);
+        add_counts(&mut self.protocols, &o.protocols);
+        match (&mut self.grpc, &o.grpc) {
+            (Some(a), Some(b)) => a.merge(b),
+            (None, Some(b)) => self.grpc = Some(b.clone()),
+            _ => {}
+        }
         for (loc, f) in &o.sensitive {
             let room = self.sensitive.len() < MAX_SENSITIVE_LOCATIONS;
             match self.sensitive.get_mut(loc) {
@@ -575,6 +618,7 @@ pub struct TransactionFacts {
     /// field is missed.
     resp_learning: bool,
     request: RequestFacts,
+    grpc: Option<crate::grpc::GrpcFacts>,
 }
 
 /// What the request line and headers say, read once where the transaction is: the thread that
@@ -668,9 +712,20 @@ impl TransactionFacts {
         sensitive::scan_pairs(&query, "request.query", &mut findings);
         let mut req_schema = None;
         let mut req_json = None;
+        let grpc = crate::grpc::is_grpc(req_ct.as_deref()).then(|| crate::grpc::GrpcFacts {
+            request_messages: crate::grpc::message_count(&obs.request_body),
+            response_messages: obs.response.as_ref().map_or(0, |r| crate::grpc::message_count(&r.body)),
+            status: obs.response.as_ref().and_then(|r| crate::grpc::status(&r.headers, &r.body)),
+        });
         match req_ct.as_deref() {
             Some("application/x-www-form-urlencoded") => {
                 sensitive::scan_pairs(&form, "request.form", &mut findings);
+            }
+            _ if grpc.is_some() => {
+                if let Some(v) = crate::grpc::body_value(&obs.request_body) {
+                    sensitive::scan_json(&v, "request.grpc", &mut findings);
+                    req_schema = Some(Schema::of_at(&v, obs.ts));
+                }
             }
             ct => {
                 if let Some(v) = parse_json(ct, &obs.request_body) {
@@ -701,18 +756,22 @@ impl TransactionFacts {
                     findings,
                     resp_learning: false,
                     request,
+                    grpc,
                 };
                 return (facts, req_json);
             }
             sampling::Plan::Analyse(ticket) => ticket,
         };
         // The response body is parsed once, for templating, its schema and sensitive data.
-        let resp_json = obs.response.as_ref().and_then(|r| parse_json(resp_ct.as_deref(), &r.body));
+        let resp_json = obs.response.as_ref().and_then(|r| match grpc {
+            Some(_) => crate::grpc::body_value(&r.body),
+            None => parse_json(resp_ct.as_deref(), &r.body),
+        });
         let shape =
             obs.response.as_ref().and_then(|r| response_shape(r.status, resp_ct.as_deref(), resp_json.as_ref()));
         let before_body = findings.len();
         if let Some(v) = &resp_json {
-            sensitive::scan_json(v, "response.json", &mut findings);
+            sensitive::scan_json(v, if grpc.is_some() { "response.grpc" } else { "response.json" }, &mut findings);
         }
         let resp_schema = resp_json.as_ref().map(|v| Schema::of_at(v, obs.ts));
         let findings = findings.into_vec();
@@ -740,6 +799,7 @@ impl TransactionFacts {
             findings,
             resp_learning: ticket.is_some(),
             request,
+            grpc,
         };
         (facts, req_json)
     }
@@ -916,8 +976,17 @@ impl Catalog {
     /// `/users/{id}`), or else as a probe of the host: it makes no endpoint and teaches the
     /// templater nothing.
     pub fn record(&mut self, obs: &Observation, prepared: TransactionFacts, from_scanner: bool) -> Option<Recorded> {
-        let TransactionFacts { resp_ct, resp_schema, shape, req_ct, req_schema, findings, resp_learning, request } =
-            prepared;
+        let TransactionFacts {
+            resp_ct,
+            resp_schema,
+            shape,
+            req_ct,
+            req_schema,
+            findings,
+            resp_learning,
+            request,
+            grpc,
+        } = prepared;
         let RequestFacts { host, method, path, query, form, auth, principal } = request;
         if let Err(reason) = self.admits(&host, &method) {
             self.count_overflow(&host, reason, obs.ts);
@@ -931,7 +1000,20 @@ impl Catalog {
             self.answering.insert(host.clone());
         }
         let mut kept_apart = None;
-        let templated = match self.route(&host, &method, &path, evidence, from_scanner) {
+        let route = match grpc {
+            // A gRPC path names a method (`/package.Service/Method`): nothing in it is a
+            // parameter. UNIMPLEMENTED says the server has no such method.
+            Some(g) if g.status == Some(crate::grpc::UNIMPLEMENTED) => Route::Probe,
+            Some(_) => Route::Known(Templated {
+                template: path.clone(),
+                params: Vec::new(),
+                renames: Vec::new(),
+                why: vec!["gRPC method: /package.Service/Method names the operation, nothing is templated".into()],
+                known: false,
+            }),
+            None => self.route(&host, &method, &path, evidence, from_scanner),
+        };
+        let templated = match route {
             Route::New => {
                 let mut t = self.templater.template(&host, &path, shape);
                 // A word a spec parameter matches, answering like another route, is one.
@@ -1003,6 +1085,14 @@ impl Catalog {
             add_count(&mut e.encrypted, 1);
         } else {
             add_count(&mut e.cleartext, 1);
+        }
+        count_key(&mut e.protocols, obs.protocol.as_str());
+        if let Some(g) = grpc {
+            count_key(&mut e.protocols, "grpc");
+            let stats = e.grpc.get_or_insert_with(GrpcStats::default);
+            count_key(&mut stats.statuses, g.status.map_or("none", crate::grpc::status_name));
+            stats.max_request_messages = stats.max_request_messages.max(g.request_messages);
+            stats.max_response_messages = stats.max_response_messages.max(g.response_messages);
         }
         let sample_bodies = e.hits <= SCHEMA_FULL_SAMPLES || e.hits.is_multiple_of(SCHEMA_SAMPLE_EVERY);
         // Request side.

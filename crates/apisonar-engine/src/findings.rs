@@ -307,6 +307,7 @@ mod tests {
                 latency_micros: 1,
             }),
             encrypted,
+            protocol: Default::default(),
         }
     }
 

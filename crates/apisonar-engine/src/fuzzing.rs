@@ -375,6 +375,9 @@ const CONTENT_TYPES: &[&str] = &[
     "application/problem+json",
     "",
     "APPLICATION/JSON",
+    "application/grpc",
+    "application/grpc+proto",
+    "application/grpc-web",
 ];
 
 fn headers(u: &mut Unstructured<'_>, response: bool) -> Result<Vec<(String, String)>> {
@@ -500,8 +503,44 @@ fn body(u: &mut Unstructured<'_>, content_type: Option<&str>) -> Result<Vec<u8>>
             .into_bytes()
         }
         (_, Some(ct)) if ct.contains("form-urlencoded") => form(u)?.into_bytes(),
+        (_, Some(ct)) if ct.starts_with("application/grpc") => grpc_body(u)?,
         _ => json_body(u)?,
     })
+}
+
+/// Length-prefixed gRPC messages: protobuf made of the input's bytes (keys, varints, nested
+/// lengths), a trailer frame now and then, lengths that lie.
+fn grpc_body(u: &mut Unstructured<'_>) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    for _ in 0..u.int_in_range(0..=3u8)? {
+        let mut message = Vec::new();
+        for _ in 0..u.int_in_range(0..=8u8)? {
+            let field: u8 = u.int_in_range(1..=15)?;
+            match u.choose_index(4)? {
+                0 => message.extend([field << 3, u.arbitrary::<u8>()? & 0x7f]),
+                1 => {
+                    let text = value(u, 0)?;
+                    message.push(field << 3 | 2);
+                    message.push(u8::try_from(text.len().min(127)).unwrap_or(127));
+                    message.extend(text.bytes().take(127));
+                }
+                2 => message.extend(bytes_up_to(u, 12)?),
+                _ => {
+                    // A nested copy of what is there so far.
+                    let inner = message.clone();
+                    message.push(field << 3 | 2);
+                    message.push(u8::try_from(inner.len().min(127)).unwrap_or(127));
+                    message.extend(inner.into_iter().take(127));
+                }
+            }
+        }
+        let flags = *u.choose(&[0u8, 0, 0, 0x80, 1])?;
+        let len = if u.ratio(1, 8)? { u.arbitrary::<u32>()? } else { u32::try_from(message.len()).unwrap_or(0) };
+        out.push(flags);
+        out.extend(len.to_be_bytes());
+        out.extend(message);
+    }
+    Ok(out)
 }
 
 fn observation(u: &mut Unstructured<'_>, ts: &mut i64) -> Result<Observation> {
@@ -565,6 +604,7 @@ fn observation(u: &mut Unstructured<'_>, ts: &mut i64) -> Result<Observation> {
         request_body_len,
         response,
         encrypted: u.choose_index(4)? == 0,
+        protocol: Default::default(),
     })
 }
 
@@ -972,6 +1012,7 @@ fn check_spec(spec: &Spec) {
                 request_body_len: 0,
                 response,
                 encrypted: false,
+                protocol: Default::default(),
             };
             if let Some(observed) = catalog.record(&obs, TransactionFacts::new(&obs, &MaskKey::default()), false) {
                 assert!(observed.key.path.starts_with('/') || observed.probe.is_some());

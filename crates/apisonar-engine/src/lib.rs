@@ -29,6 +29,7 @@ pub mod catalog;
 pub mod findings;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod grpc;
 pub mod injection;
 pub mod observation;
 pub mod openapi;
@@ -47,7 +48,7 @@ pub use catalog::{
     Catalog, Changes, Endpoint, EndpointKey, EndpointMove, InventoryLimits, KeptApart, Overflow, OverflowReason,
     Recorded,
 };
-pub use observation::{Observation, ObservedResponse};
+pub use observation::{Observation, ObservedResponse, Protocol};
 pub use posture::{Classification, Drift, State};
 pub use spec::{Spec, SpecError, SpecOperation};
 pub use template::{TemplateConfig, Templater};

@@ -2,6 +2,27 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+/// The HTTP version that carried an exchange.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    #[default]
+    Http1,
+    /// HTTP/2, cleartext (h2c) or decrypted; an h2c upgrade request counts as HTTP/2.
+    Http2,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 2] = [Protocol::Http1, Protocol::Http2];
+
+    /// The name used in the inventory and its filters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http1 => "http/1",
+            Protocol::Http2 => "h2",
+        }
+    }
+}
+
 /// One request and its response (if seen), as the engine needs it.
 #[derive(Clone, Debug)]
 pub struct Observation {
@@ -22,6 +43,7 @@ pub struct Observation {
     pub response: Option<ObservedResponse>,
     /// True when the exchange was seen inside TLS (decrypted elsewhere); false for cleartext.
     pub encrypted: bool,
+    pub protocol: Protocol,
 }
 
 #[derive(Clone, Debug)]
@@ -135,6 +157,7 @@ mod tests {
             request_body_len: 0,
             response: None,
             encrypted: false,
+            protocol: Default::default(),
         }
     }
 

@@ -287,6 +287,7 @@ mod tests {
                 latency_micros: 100,
             }),
             encrypted: false,
+            protocol: Default::default(),
         }
     }
 

@@ -105,5 +105,6 @@ pub fn answered(path: &str, status: u16, content_type: &str, body: &str) -> crat
             latency_micros: 1,
         }),
         encrypted: false,
+        protocol: Default::default(),
     }
 }

@@ -57,6 +57,14 @@ anomalies! {
     BufferBudgetEviction => "buffer_budget_eviction",
     IncompleteRequestBody => "incomplete_request_body",
     ProtectedWifiFrame => "protected_wifi_frame",
+    Http2ProtocolError => "http2_protocol_error",
+    Http2FrameTooLarge => "http2_frame_too_large",
+    Http2ContinuationFlood => "http2_continuation_flood",
+    Http2HeaderDecodeError => "http2_header_decode_error",
+    Http2UndecodableHeaders => "http2_undecodable_headers",
+    Http2StreamReset => "http2_stream_reset",
+    Http2RapidReset => "http2_rapid_reset",
+    Http2FramingLost => "http2_framing_lost",
 }
 
 impl From<WireAnomaly> for Anomaly {

@@ -265,6 +265,7 @@ pub(crate) fn model_observations(seed: u64, traffic: bool) -> Vec<Observation> {
             request_body_len: 0,
             response: None,
             encrypted: false,
+            protocol: Default::default(),
         };
         if traffic {
             with_traffic(&mut obs, i, x);

@@ -9,6 +9,7 @@
 //! dev-dependency or a tool, so that tests check apisonar against bytes it did not produce.
 
 pub mod conv;
+pub mod h2;
 pub mod hostile;
 pub mod pcap;
 pub mod synthetic;

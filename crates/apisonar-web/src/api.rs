@@ -257,6 +257,8 @@ pub struct EndpointQuery {
     auth: Option<String>,
     encrypted: Option<bool>,
     sensitive: Option<bool>,
+    /// A protocol the endpoint's traffic came in: `http/1` or `h2`.
+    protocol: Option<String>,
     /// Text searched in host and path.
     q: Option<String>,
     /// Only what appeared at or after this time (RFC 3339, or `1h`, `24h`, `7d`... back from the
@@ -285,6 +287,7 @@ pub struct EndpointSummary {
     /// `None` (null) for an orphan: no traffic, no transport.
     encrypted: Option<bool>,
     cleartext_hits: u64,
+    protocols: Vec<String>,
     /// TLS sessions to a server name with no HTTP seen (not an endpoint).
     tls_only: bool,
     sensitive: Vec<String>,
@@ -309,6 +312,7 @@ fn summary(r: &EndpointRow, since: Option<i64>) -> EndpointSummary {
         auth: r.auth.clone(),
         encrypted: r.encrypted,
         cleartext_hits: r.cleartext_hits,
+        protocols: r.protocols.clone(),
         tls_only: r.tls_only,
         sensitive: classes.into_iter().collect(),
         p95_us: r.latency.p95_us,
@@ -335,6 +339,7 @@ fn matches_endpoint(r: &EndpointRow, q: &EndpointQuery) -> bool {
             }
         })
         && q.sensitive.is_none_or(|s| s != r.sensitive.is_empty())
+        && q.protocol.as_deref().is_none_or(|p| r.protocols.iter().any(|have| have.eq_ignore_ascii_case(p)))
         && q.q.as_deref().is_none_or(|text| {
             let text = text.to_ascii_lowercase();
             r.path.to_ascii_lowercase().contains(&text) || r.host.to_ascii_lowercase().contains(&text)

@@ -73,6 +73,12 @@ pub struct EndpointRow {
     /// `None` (null) for an orphan: no traffic, no transport.
     pub encrypted: Option<bool>,
     pub cleartext_hits: u64,
+    /// Protocols the endpoint's traffic came in ("http/1", "h2"); empty for an orphan or a
+    /// TLS-only row.
+    pub protocols: Vec<String>,
+    /// For a gRPC method: its service and method, streaming kind, statuses and message counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<GrpcView>,
     /// A row of TLS sessions to a server name with no HTTP endpoint under it: TLS only, no HTTP
     /// seen (encrypted traffic whose requests are unknown), not an endpoint without traffic.
     pub tls_only: bool,
@@ -101,6 +107,43 @@ pub struct EndpointRow {
     /// First and last seen, microseconds since the epoch; `None` for an orphan.
     #[serde(skip)]
     pub seen: Option<(i64, i64)>,
+}
+
+/// A gRPC method as the inventory shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct GrpcView {
+    /// `package.Service` and `Method`, from the path `/package.Service/Method`.
+    pub service: String,
+    pub method: String,
+    /// `unary`, `client_streaming`, `server_streaming` or `bidi_streaming`, as the traffic shows.
+    pub kind: &'static str,
+    /// Calls by `grpc-status` name.
+    pub statuses: BTreeMap<String, u64>,
+    pub max_request_messages: u32,
+    pub max_response_messages: u32,
+}
+
+impl GrpcView {
+    fn new(path: &str, g: &apisonar_engine::catalog::GrpcStats) -> GrpcView {
+        let mut parts = path.trim_start_matches('/').splitn(2, '/');
+        GrpcView {
+            service: parts.next().unwrap_or_default().to_string(),
+            method: parts.next().unwrap_or_default().to_string(),
+            kind: g.kind(),
+            statuses: g.statuses.clone(),
+            max_request_messages: g.max_request_messages,
+            max_response_messages: g.max_response_messages,
+        }
+    }
+}
+
+/// The protocols of an endpoint's traffic; records from before HTTP/2 was read have none
+/// counted and were all HTTP/1.
+fn protocols(e: &apisonar_engine::Endpoint) -> Vec<String> {
+    if e.protocols.is_empty() && e.hits > 0 {
+        return vec![apisonar_engine::Protocol::Http1.as_str().to_string()];
+    }
+    e.protocols.keys().cloned().collect()
 }
 
 /// The label of a TLS row among what is new.
@@ -214,6 +257,8 @@ fn row(e: &Endpoint, specs: &[apisonar_engine::Spec], orphan: bool) -> EndpointR
         auth: e.auth.iter().map(|a| a.scheme.label()).collect(),
         encrypted: seen.map(|_| e.encrypted > 0),
         cleartext_hits: e.cleartext,
+        protocols: protocols(e),
+        grpc: e.grpc.as_ref().map(|g| GrpcView::new(&e.path, g)),
         tls_only: false,
         params,
         latency: Latency {

@@ -21,6 +21,7 @@ impl HttpVersion {
     pub const HTTP_09: HttpVersion = HttpVersion { major: 0, minor: 9 };
     pub const HTTP_10: HttpVersion = HttpVersion { major: 1, minor: 0 };
     pub const HTTP_11: HttpVersion = HttpVersion { major: 1, minor: 1 };
+    pub const HTTP_2: HttpVersion = HttpVersion { major: 2, minor: 0 };
 
     /// "1.1", "1.0", "0.9".
     pub fn as_str(self) -> &'static str {
@@ -160,6 +161,47 @@ impl MessageHead {
 
     pub fn header_count(&self) -> usize {
         self.headers.len()
+    }
+}
+
+/// The start of a head built from a header list (HTTP/2 pseudo-header fields).
+#[derive(Clone, Copy, Debug)]
+pub enum FieldStart<'a> {
+    Request { method: &'a [u8], target: &'a [u8] },
+    Response { status: u16 },
+}
+
+impl MessageHead {
+    /// A head made from a decoded header list rather than HTTP/1 bytes: HTTP/2 and later. The
+    /// fields are kept in order (at most [`MAX_HEADERS_CAP`]); `raw()` then holds the names and
+    /// values back to back, not a wire image.
+    pub fn from_fields<'f>(
+        start: FieldStart<'_>,
+        version: HttpVersion,
+        fields: impl Iterator<Item = (&'f [u8], &'f [u8])> + Clone,
+    ) -> MessageHead {
+        let fields = fields.take(MAX_HEADERS_CAP);
+        let lead = match start {
+            FieldStart::Request { method, target } => method.len().saturating_add(target.len()),
+            FieldStart::Response { .. } => 0,
+        };
+        let total = fields.clone().fold(lead, |n, (a, b)| n.saturating_add(a.len()).saturating_add(b.len()));
+        let mut raw = Vec::with_capacity(total.min(u32::MAX as usize));
+        let put = |raw: &mut Vec<u8>, bytes: &[u8]| -> Span {
+            let from = u32::try_from(raw.len()).unwrap_or(u32::MAX);
+            if raw.len().saturating_add(bytes.len()) <= u32::MAX as usize {
+                raw.extend_from_slice(bytes);
+            }
+            (from, u32::try_from(raw.len()).unwrap_or(u32::MAX))
+        };
+        let start = match start {
+            FieldStart::Request { method, target } => {
+                StartLine::Request { method: put(&mut raw, method), target: put(&mut raw, target) }
+            }
+            FieldStart::Response { status } => StartLine::Response { status, reason: (0, 0) },
+        };
+        let headers = fields.map(|(n, v)| (put(&mut raw, n), put(&mut raw, v))).collect();
+        MessageHead { raw: raw.into_boxed_slice(), start, version, headers, nonconforming: false }
     }
 }
 

@@ -11,6 +11,9 @@ pub enum Sniff {
     Tls,
     /// The HTTP/2 connection preface.
     Http2Preface,
+    /// A SETTINGS frame on stream 0: an HTTP/2 server's preface, which some servers (grpc)
+    /// send before the client's arrives.
+    Http2ServerSettings,
     /// Too few bytes to tell yet.
     NeedMore,
     /// None of the above.
@@ -71,6 +74,16 @@ pub fn sniff(buf: &[u8]) -> Sniff {
     }
     if first == b'P' && prefix_state(buf, H2_PREFACE) != Prefix::No {
         return if buf.len() >= H2_PREFACE.len() { Sniff::Http2Preface } else { Sniff::NeedMore };
+    }
+    if first == 0 {
+        return match buf.get(..9) {
+            // Length a multiple of 6 (one 6-byte entry per setting), type 4, no flags, stream 0.
+            Some([0, hi, lo, 4, 0, 0, 0, 0, 0]) if (u16::from(*hi) << 8 | u16::from(*lo)) % 6 == 0 => {
+                Sniff::Http2ServerSettings
+            }
+            Some(_) => Sniff::Other,
+            None => Sniff::NeedMore,
+        };
     }
     match prefix_state(buf, b"HTTP/") {
         Prefix::Yes => {

@@ -43,8 +43,8 @@ pub fn run(args: &InventoryArgs) -> Result<u8> {
         ListFormat::Table => {
             writeln!(
                 out,
-                "{:<28} {:<7} {:<44} {:<13} {:>7} {:>7} {:<19} {:<24} STATUS",
-                "HOST", "METHOD", "PATH", "STATE", "HITS", "P95ms", "LAST SEEN", "AUTH"
+                "{:<28} {:<7} {:<44} {:<13} {:>7} {:>7} {:<19} {:<24} {:<15} STATUS",
+                "HOST", "METHOD", "PATH", "STATE", "HITS", "P95ms", "LAST SEEN", "AUTH", "PROTOCOL"
             )?;
             for r in &rows {
                 let status: Vec<String> = r.status_codes.iter().map(|(s, n)| format!("{s}:{n}")).collect();
@@ -58,7 +58,7 @@ pub fn run(args: &InventoryArgs) -> Result<u8> {
                 let last_seen = r.seen.map_or_else(|| "never".to_string(), |(_, last)| seconds(last));
                 writeln!(
                     out,
-                    "{:<28} {:<7} {:<44} {:<13} {:>7} {:>7} {:<19} {:<24} {}",
+                    "{:<28} {:<7} {:<44} {:<13} {:>7} {:>7} {:<19} {:<24} {:<15} {}",
                     shown(&r.host),
                     shown(&r.method),
                     shown(&r.path),
@@ -67,6 +67,7 @@ pub fn run(args: &InventoryArgs) -> Result<u8> {
                     p95,
                     last_seen,
                     shown(&r.auth.join(",")),
+                    if r.protocols.is_empty() { "-".to_string() } else { r.protocols.join(",") },
                     status.join(" ")
                 )?;
                 if let Some(new) = &r.new {

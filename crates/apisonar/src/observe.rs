@@ -1,6 +1,6 @@
 //! Turns the flow layer's transactions into the engine's observations.
 
-use apisonar_engine::{Observation, ObservedResponse};
+use apisonar_engine::{Observation, ObservedResponse, Protocol};
 use apisonar_flow::http::MessageHead;
 use apisonar_flow::HttpTransaction;
 
@@ -27,13 +27,18 @@ pub fn observation(t: &HttpTransaction) -> Observation {
         response: t.response.as_ref().and_then(|r| {
             Some(ObservedResponse {
                 status: r.head.status()?,
-                headers: headers(&r.head),
+                // Trailers are header fields sent late (gRPC's status comes in them).
+                headers: headers(&r.head)
+                    .into_iter()
+                    .chain(r.trailers.iter().map(|(n, v)| (text(n).to_ascii_lowercase(), text(v))))
+                    .collect(),
                 body: r.body.content().to_vec(),
                 body_len: r.body.wire_len,
                 latency_micros: r.end_ts.micros() - req.ts.micros(),
             })
         }),
-        // Plain HTTP/1 from the flow layer is cleartext by definition.
+        // What the flow layer reads is cleartext by definition (HTTP/1, h2c).
         encrypted: false,
+        protocol: if t.stream_id.is_some() { Protocol::Http2 } else { Protocol::Http1 },
     }
 }

@@ -1,6 +1,6 @@
 //! The JSON records of a run: one per transaction, connection and TLS handshake.
 
-use apisonar_flow::{ConnectionSummary, HttpTransaction, Timestamp};
+use apisonar_flow::{AppProtocol, ConnectionSummary, HttpTransaction, Timestamp};
 use serde::Serialize;
 
 fn text(bytes: &[u8]) -> String {
@@ -61,6 +61,11 @@ pub struct TransactionRecord {
     pub ts: String,
     pub connection: u64,
     pub index: u32,
+    /// "http/1" or "h2" (an h2c upgrade request is stream 1 of an "h2" exchange).
+    pub protocol: &'static str,
+    /// The HTTP/2 stream id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<u32>,
     pub flow: FlowRecord,
     pub request: RequestRecord,
     pub response: Option<ResponseRecord>,
@@ -96,6 +101,8 @@ impl TransactionRecord {
             ts: rfc3339(req.ts),
             connection: t.connection_id,
             index: t.index_in_connection,
+            protocol: if t.stream_id.is_some() { AppProtocol::Http2 } else { AppProtocol::Http1 }.as_str(),
+            stream: t.stream_id,
             flow: FlowRecord {
                 src_ip: t.client.ip().to_string(),
                 src_port: t.client.port(),

@@ -33,6 +33,7 @@ fn transaction(core: &Core, method: &str, target: &str, status: u16, ts: i64) ->
             latency_micros: 10,
         }),
         encrypted: false,
+        protocol: Default::default(),
     };
     crate::analyse(observation, &core.mask_key())
 }

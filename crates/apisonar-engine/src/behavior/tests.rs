@@ -32,6 +32,7 @@ fn obs(
             latency_micros: 1,
         }),
         encrypted: false,
+        protocol: Default::default(),
     }
 }
 

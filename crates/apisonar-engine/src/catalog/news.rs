@@ -117,6 +117,7 @@ mod tests {
                 latency_micros: 1,
             }),
             encrypted: false,
+            protocol: Default::default(),
         }
     }
 

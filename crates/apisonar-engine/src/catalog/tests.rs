@@ -21,6 +21,7 @@ fn obs(host: &str, method: &str, target: &str, ts: i64) -> Observation {
         request_body_len: 0,
         response: Some(ObservedResponse { status: 200, headers: vec![], body: vec![], body_len: 0, latency_micros: 1 }),
         encrypted: false,
+        protocol: Default::default(),
     }
 }
 

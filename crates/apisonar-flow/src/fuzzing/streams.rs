@@ -61,8 +61,14 @@ pub(crate) fn connection_bound(l: &Limits, piece: usize) -> usize {
         piece,
     ]);
     let message = sum(&[l.body_sample_bytes, l.max_head_bytes, l.max_headers.saturating_mul(16), 64]);
+    // HTTP/2, per direction: the HPACK table, a buffered frame and a header block being put
+    // together (each may have grown to twice its contents).
+    let h2_frame = l.max_head_bytes.max(crate::http::h2::MAX_CONTROL_FRAME);
+    let h2 =
+        sum(&[crate::http::hpack::MAX_TABLE_BYTES, h2_frame.saturating_mul(2), l.max_head_bytes.saturating_mul(2)]);
     sum(&[
         direction.saturating_mul(4),
+        h2.saturating_mul(2),
         message.saturating_mul(2).saturating_mul(l.max_pending_transactions.saturating_add(1)),
         l.max_tls_handshake_bytes.saturating_mul(2),
     ])
@@ -159,6 +165,115 @@ pub fn http_conversation(data: &[u8]) {
     assert_eq!(stats.transactions as usize, out.0);
 }
 
+/// HTTP/2 frame types and flags the structured checker picks from (the unknown 0x42 too).
+const H2_TYPES: [u8; 11] = [0x0, 0x1, 0x1, 0x1, 0x9, 0x3, 0x4, 0x5, 0x7, 0x8, 0x42];
+
+/// A small HPACK block from the input: indexed fields, literals with and without indexing,
+/// size updates, and raw bytes now and then.
+fn hpack_block(u: &mut arbitrary::Unstructured<'_>) -> arbitrary::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let pseudo: [&[u8]; 6] = [b":method", b":path", b":status", b":authority", b"content-type", b"grpc-status"];
+    for _ in 0..u.int_in_range(0..=6u8)? {
+        match u.choose_index(6)? {
+            0 => out.push(0x80 | u.int_in_range(1..=70u8)?),
+            1 => out.push(0x20 | u.int_in_range(0..=31u8)?),
+            2 => {
+                let n = u.int_in_range(0..=6usize)?;
+                out.extend(u.bytes(n)?);
+            }
+            kind => {
+                out.push(if kind == 3 { 0x40 } else { 0x00 });
+                let name = *u.choose(&pseudo)?;
+                let n = u.int_in_range(0..=12usize)?;
+                let value: &[u8] = u.bytes(n)?;
+                for s in [name, value] {
+                    out.push(u8::try_from(s.len()).unwrap_or(0x7f).min(0x7f));
+                    out.extend_from_slice(s);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Input: a structured HTTP/2 connection (prior knowledge, or after an h2c upgrade): frames of
+/// chosen types, flags, streams and lengths (true or lying), HPACK blocks, delivered in chunks
+/// with gaps. Checks no panic, memory within the connection bound, and that every transaction
+/// emitted is counted.
+pub fn http2_conversation(data: &[u8]) {
+    let mut u = arbitrary::Unstructured::new(data);
+    let limits = tight_limits();
+    let bound = connection_bound(&limits, 4096);
+    let mut conn = HttpConn::new(
+        0,
+        [
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000),
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 80),
+        ],
+    );
+    let mut stats = Stats::default();
+    let mut out = Count(0);
+    let mut ts = 0i64;
+    let mut wire: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+    if u.ratio(1, 4).unwrap_or(false) {
+        wire[0].extend_from_slice(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n");
+        wire[1].extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n");
+    }
+    wire[0].extend_from_slice(crate::http::h2::PREFACE);
+    while !u.is_empty() {
+        let dir = usize::from(u.ratio(1, 2).unwrap_or(false));
+        let kind = u.choose(&H2_TYPES).copied().unwrap_or(0);
+        let flags = u.arbitrary::<u8>().unwrap_or(0);
+        let stream = u32::from(u.int_in_range(0..=9u8).unwrap_or(1));
+        let payload = match kind {
+            0x1 | 0x5 | 0x9 => hpack_block(&mut u).unwrap_or_default(),
+            _ => {
+                let n = u.int_in_range(0..=40usize).unwrap_or(0);
+                u.bytes(n).map(<[u8]>::to_vec).unwrap_or_default()
+            }
+        };
+        let len = if u.ratio(1, 16).unwrap_or(false) {
+            u.arbitrary::<u16>().map(usize::from).unwrap_or(0)
+        } else {
+            payload.len()
+        };
+        let Some(side) = wire.get_mut(dir) else { break };
+        side.extend_from_slice(&u32::try_from(len).unwrap_or(0).to_be_bytes()[1..]);
+        side.extend_from_slice(&[kind, flags]);
+        side.extend_from_slice(&stream.to_be_bytes());
+        side.extend_from_slice(&payload);
+        // Deliver what is written now and then, in a chosen piece size, sometimes as a gap.
+        if u.ratio(1, 3).unwrap_or(true) {
+            let piece = usize::from(u.int_in_range(1..=255u8).unwrap_or(255));
+            let gap = u.ratio(1, 20).unwrap_or(false);
+            let bytes = std::mem::take(side);
+            for chunk in bytes.chunks(piece) {
+                ts = ts.saturating_add(1);
+                if gap {
+                    conn.gap(
+                        dir,
+                        u32::try_from(chunk.len()).unwrap_or(0),
+                        Timestamp(ts),
+                        &limits,
+                        &mut stats,
+                        &mut out,
+                    );
+                } else {
+                    conn.data(dir, chunk, Timestamp(ts), &limits, &mut stats, &mut out);
+                }
+                assert!(conn.buffered_bytes() <= bound, "connection holds {} > {bound}", conn.buffered_bytes());
+            }
+        }
+    }
+    for (dir, bytes) in wire.iter().enumerate() {
+        if !bytes.is_empty() {
+            conn.data(dir, bytes, Timestamp(ts), &limits, &mut stats, &mut out);
+        }
+    }
+    conn.end(Timestamp(ts), &limits, &mut stats, &mut out);
+    assert_eq!(stats.transactions as usize, out.0);
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::arithmetic_side_effects)]
@@ -175,6 +290,11 @@ mod tests {
         #[test]
         fn arbitrary_http_conversations_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
             super::http_conversation(&data);
+        }
+
+        #[test]
+        fn arbitrary_http2_conversations_never_panic(data in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            super::http2_conversation(&data);
         }
 
         #[test]

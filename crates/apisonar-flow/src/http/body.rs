@@ -98,6 +98,79 @@ impl Body {
     }
 }
 
+/// The gRPC message prefix: a flags byte and a big-endian length.
+const GRPC_PREFIX: usize = 5;
+/// Flag bit of a compressed gRPC message.
+const GRPC_COMPRESSED: u8 = 0x01;
+
+impl Body {
+    /// Undoes gRPC per-message compression (`grpc-encoding`): `decoded` then holds the same
+    /// length-prefixed framing with every message uncompressed. Left `None` when no message was
+    /// compressed. The output is bounded by `max_decoded_body_bytes`; a message cut by the end
+    /// of the sample is kept as far as it goes.
+    pub(crate) fn decode_grpc(
+        &mut self,
+        grpc_encoding: Option<&[u8]>,
+        limits: &Limits,
+        anomalies: &mut dyn FnMut(Anomaly),
+    ) {
+        let coding = grpc_encoding.map_or(Some(Coding::Identity), |e| Coding::parse(e.trim_ascii()));
+        let mut rest = self.sample.as_slice();
+        let mut out: Vec<u8> = Vec::new();
+        let mut changed = false;
+        while let Some((prefix, after)) = rest.split_first_chunk::<GRPC_PREFIX>() {
+            let [flags, l0, l1, l2, l3] = *prefix;
+            let len = usize::try_from(u32::from_be_bytes([l0, l1, l2, l3])).unwrap_or(usize::MAX);
+            let message = after.get(..len).unwrap_or(after);
+            rest = after.get(len..).unwrap_or_default();
+            let room = limits.max_decoded_body_bytes.saturating_sub(out.len()).saturating_sub(GRPC_PREFIX);
+            let plain = if flags & GRPC_COMPRESSED != 0 && message.len() == len {
+                match coding {
+                    Some(c @ (Coding::Gzip | Coding::Deflate | Coding::Brotli)) => match c.decode(message, room) {
+                        Ok((plain, hit_limit)) => {
+                            if hit_limit {
+                                anomalies(Anomaly::DecompressionLimit);
+                            }
+                            changed = true;
+                            Some(plain)
+                        }
+                        Err(_) => {
+                            anomalies(Anomaly::ContentDecodingError);
+                            None
+                        }
+                    },
+                    // Compressed with no (or an unknown) encoding: nothing to undo it with.
+                    _ => {
+                        anomalies(Anomaly::ContentDecodingError);
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let (flags, bytes) = match &plain {
+                Some(p) => (flags & !GRPC_COMPRESSED, p.as_slice()),
+                None => (flags, message),
+            };
+            if bytes.len() > room {
+                anomalies(Anomaly::DecompressionLimit);
+                break;
+            }
+            out.push(flags);
+            // A message cut by the sample keeps the length it declared.
+            let declared = match plain {
+                Some(_) => u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+                None => u32::from_be_bytes([l0, l1, l2, l3]),
+            };
+            out.extend_from_slice(&declared.to_be_bytes());
+            out.extend_from_slice(bytes);
+        }
+        if changed {
+            self.decoded = Some(out);
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Coding {
     Identity,
@@ -198,6 +271,46 @@ mod tests {
         let mut d = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         d.write_all(b"raw body").unwrap();
         assert_eq!(decode("deflate", &d.finish().unwrap(), &l).0.content(), b"raw body");
+    }
+
+    fn grpc_frame(flags: u8, message: &[u8]) -> Vec<u8> {
+        let mut out = vec![flags];
+        out.extend_from_slice(&(message.len() as u32).to_be_bytes());
+        out.extend_from_slice(message);
+        out
+    }
+
+    #[test]
+    fn grpc_messages_are_uncompressed_one_by_one_and_keep_their_framing() {
+        let l = Limits::default();
+        let mut wire = grpc_frame(1, &gzip(b"\x0a\x03abc"));
+        wire.extend(grpc_frame(0, b"\x08\x01"));
+        let mut body = Body::default();
+        body.push(&wire, &l);
+        let mut seen = Vec::new();
+        body.decode_grpc(Some(b"gzip"), &l, &mut |a| seen.push(a));
+        let mut plain = grpc_frame(0, b"\x0a\x03abc");
+        plain.extend(grpc_frame(0, b"\x08\x01"));
+        assert_eq!((body.content(), seen.as_slice()), (plain.as_slice(), &[][..]));
+        // Nothing compressed: nothing decoded.
+        let mut body = Body::default();
+        body.push(&grpc_frame(0, b"\x08\x01"), &l);
+        body.decode_grpc(None, &l, &mut |a| seen.push(a));
+        assert!(body.decoded.is_none() && seen.is_empty());
+        // Compressed without an encoding, or with garbage, is an anomaly and kept as it came.
+        let mut body = Body::default();
+        body.push(&grpc_frame(1, b"garbage"), &l);
+        body.decode_grpc(Some(b"gzip"), &l, &mut |a| seen.push(a));
+        body.decode_grpc(None, &l, &mut |a| seen.push(a));
+        assert_eq!(seen, [Anomaly::ContentDecodingError, Anomaly::ContentDecodingError]);
+        // A bomb inside a message stops at the limit.
+        let small = Limits { max_decoded_body_bytes: 1000, ..Limits::default() };
+        let mut body = Body::default();
+        body.push(&grpc_frame(1, &gzip(&vec![0u8; 1_000_000])), &small);
+        let mut seen = Vec::new();
+        body.decode_grpc(Some(b"gzip"), &small, &mut |a| seen.push(a));
+        assert!(seen.contains(&Anomaly::DecompressionLimit));
+        assert!(body.content().len() <= 1000);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use apisonar_wire::http::{HttpVersion, MessageHead};
 use apisonar_wire::sniff::{find_request_start, find_response_start, sniff, Sniff};
 
+use super::h2::{Cx, H2Conn};
 use super::parser::{Framing, MessageParser, MessageSink, Role};
 use crate::anomaly::AnomalyList;
 use crate::engine::EventSink;
@@ -18,10 +19,10 @@ use crate::{Anomaly, Limits, Stats, Timestamp};
 /// Bytes buffered while a direction's protocol is still unknown.
 const MAX_SNIFF_BYTES: usize = 8192;
 /// Interim (1xx) status codes kept per request; real servers send one or two.
-const MAX_INTERIM_RESPONSES: usize = 8;
+pub(super) const MAX_INTERIM_RESPONSES: usize = 8;
 
 /// Bytes a message held in memory takes: its head (bytes and field positions) and body sample.
-fn message_bytes(head: &MessageHead, body: &Body) -> usize {
+pub(super) fn message_bytes(head: &MessageHead, body: &Body) -> usize {
     let fields = head.header_count().saturating_mul(std::mem::size_of::<[(u32, u32); 2]>());
     head.raw().len().saturating_add(fields).saturating_add(body.sample.capacity())
 }
@@ -36,45 +37,50 @@ enum DirState {
     Parsing(Box<MessageParser>),
     /// A TLS handshake being read.
     Tls(Box<crate::tls::TlsReader>),
+    /// HTTP/2 frames, read by the connection's [`H2Conn`].
+    Http2,
     Done,
 }
 
-struct PendingRequest {
-    index: u32,
-    request: HttpRequest,
-    interim: Vec<u16>,
-    anomalies: AnomalyList,
+pub(super) struct PendingRequest {
+    pub(super) index: u32,
+    pub(super) request: HttpRequest,
+    pub(super) interim: Vec<u16>,
+    pub(super) anomalies: AnomalyList,
     /// The final response, when it ended before the request did (an early answer, or a body
     /// cut by the capture): the transaction is emitted once the request ends too.
-    response: Option<Box<ResponseInProgress>>,
+    pub(super) response: Option<Box<ResponseInProgress>>,
+    /// The HTTP/2 stream, for requests that are one.
+    pub(super) stream: Option<u32>,
 }
 
-struct ResponseInProgress {
+pub(super) struct ResponseInProgress {
     /// Index of the request answered; `None` for a response without a request.
-    answers: Option<u32>,
-    interim: bool,
-    ts: Timestamp,
-    end_ts: Timestamp,
-    complete: bool,
-    head: MessageHead,
-    body: Body,
-    anomalies: AnomalyList,
+    pub(super) answers: Option<u32>,
+    pub(super) interim: bool,
+    pub(super) ts: Timestamp,
+    pub(super) end_ts: Timestamp,
+    pub(super) complete: bool,
+    pub(super) head: MessageHead,
+    pub(super) body: Body,
+    pub(super) anomalies: AnomalyList,
+    pub(super) trailers: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-struct Pairing {
+pub(super) struct Pairing {
     connection_id: u64,
     /// Endpoints by direction index (0 = the lower endpoint of the flow key).
     endpoints: [SocketAddr; 2],
     client_dir: Option<usize>,
     protocol: AppProtocol,
     pending: VecDeque<PendingRequest>,
-    next_index: u32,
+    pub(super) next_index: u32,
     request_in_progress: Option<u32>,
     response: Option<Box<ResponseInProgress>>,
     tunnel: bool,
     /// Transport anomalies seen between messages, by role (request, response): they are
     /// attached to the next message so that the evidence travels with a transaction.
-    carried: [AnomalyList; 2],
+    pub(super) carried: [AnomalyList; 2],
 }
 
 pub(crate) struct HttpConn {
@@ -84,6 +90,8 @@ pub(crate) struct HttpConn {
     tls: Option<Box<crate::TlsSession>>,
     /// Anomalies on a direction whose role is not known yet.
     unassigned: [AnomalyList; 2],
+    /// Both directions' HTTP/2 state, once the connection speaks it.
+    h2: Option<Box<H2Conn>>,
 }
 
 impl HttpConn {
@@ -104,6 +112,7 @@ impl HttpConn {
             },
             unassigned: [AnomalyList::default(), AnomalyList::default()],
             tls: None,
+            h2: None,
         }
     }
 
@@ -129,7 +138,7 @@ impl HttpConn {
             DirState::Sniffing(b) | DirState::Scanning(b, _) => b.capacity(),
             DirState::Parsing(p) => p.buffered_bytes(),
             DirState::Tls(r) => r.buffered_bytes(),
-            DirState::Done => 0,
+            DirState::Http2 | DirState::Done => 0,
         });
         let pending = self.pairing.pending.iter().map(|p| {
             message_bytes(&p.request.head, &p.request.body)
@@ -138,7 +147,8 @@ impl HttpConn {
         });
         let response = self.pairing.response.iter().map(|r| message_bytes(&r.head, &r.body));
         let tls = self.tls.iter().map(|t| t.held_bytes());
-        streams.chain(pending).chain(response).chain(tls).fold(0, usize::saturating_add)
+        let h2 = self.h2.iter().map(|h| h.buffered_bytes());
+        streams.chain(pending).chain(response).chain(tls).chain(h2).fold(0, usize::saturating_add)
     }
 
     /// True when a response has ended while the request in progress on `dir` has not: bytes of
@@ -161,6 +171,14 @@ impl HttpConn {
         if let Some(r) = &mut self.pairing.response {
             r.anomalies.add(anomaly);
         }
+        if let Some(h2) = &mut self.h2 {
+            h2.mark_open_streams(anomaly);
+        }
+    }
+
+    /// The role index (0 requests, 1 responses) of direction `dir`.
+    fn role_of(&self, dir: usize) -> usize {
+        usize::from(self.pairing.client_dir.is_some_and(|c| c != dir))
     }
 
     pub(crate) fn data(
@@ -186,6 +204,13 @@ impl HttpConn {
                 reader.feed(bytes, ts, self.tls.get_or_insert_with(Box::default), limits, stats);
                 return;
             }
+            DirState::Http2 => {
+                let role = usize::from(self.pairing.client_dir.is_some_and(|c| c != dir));
+                if let Some(h2) = &mut self.h2 {
+                    h2.feed(role, bytes, ts, &mut Cx { pairing: &mut self.pairing, limits, stats, out });
+                }
+                return;
+            }
             DirState::Done => return,
             DirState::Sniffing(buf) | DirState::Scanning(buf, _) => buf.extend_from_slice(bytes),
         }
@@ -193,7 +218,8 @@ impl HttpConn {
     }
 
     /// The connection left HTTP/1. A CONNECT tunnel is sniffed afresh (it often carries plain
-    /// HTTP, or TLS); after a 101 upgrade (WebSocket, h2c) parsing stops.
+    /// HTTP, or TLS); after a 101 to h2c both directions read HTTP/2, the upgrade request being
+    /// stream 1; after another 101 upgrade (WebSocket) parsing stops.
     #[allow(clippy::too_many_arguments)]
     fn enter_tunnel(
         &mut self,
@@ -204,6 +230,26 @@ impl HttpConn {
         stats: &mut Stats,
         out: &mut dyn EventSink,
     ) {
+        if self.pairing.protocol == AppProtocol::Http2 {
+            self.pairing.tunnel = false;
+            self.pairing.request_in_progress = None;
+            self.pairing.response = None;
+            // The upgrade request waits, with its 101, for its answer on stream 1.
+            let upgrade = self.pairing.pending.iter().position(|p| p.interim.contains(&101));
+            let h2 = match upgrade.and_then(|at| self.pairing.pending.remove(at)) {
+                Some(mut request) => {
+                    request.stream = Some(1);
+                    H2Conn::upgraded(request)
+                }
+                None => H2Conn::new(),
+            };
+            self.h2 = Some(Box::new(h2));
+            self.dirs = [DirState::Http2, DirState::Http2];
+            if !rest.is_empty() {
+                self.data(dir, rest, ts, limits, stats, out);
+            }
+            return;
+        }
         if self.pairing.protocol != AppProtocol::Tunnel {
             self.dirs = [DirState::Done, DirState::Done];
             return;
@@ -227,6 +273,11 @@ impl HttpConn {
                     Sniff::NeedMore => return,
                     Sniff::Http1Request => (Role::Request, std::mem::take(buf)),
                     Sniff::Http1Response => (Role::Response, std::mem::take(buf)),
+                    Sniff::Http2ServerSettings => {
+                        // The server spoke first; the client's preface is still to come.
+                        self.pairing.protocol = AppProtocol::Http2;
+                        return self.start_http2(other_side(dir), ts, limits, stats, out);
+                    }
                     Sniff::Tls | Sniff::Http2Preface => {
                         let p = if verdict == Sniff::Tls { AppProtocol::Tls } else { AppProtocol::Http2 };
                         if matches!(self.pairing.protocol, AppProtocol::Empty | AppProtocol::Other) {
@@ -236,8 +287,7 @@ impl HttpConn {
                             self.pairing.client_dir = Some(dir);
                         }
                         if p == AppProtocol::Http2 {
-                            self.dirs = [DirState::Done, DirState::Done];
-                            return;
+                            return self.start_http2(dir, ts, limits, stats, out);
                         }
                         // Both directions now read TLS records; bytes buffered so far go first.
                         let mine = std::mem::take(buf);
@@ -294,9 +344,28 @@ impl HttpConn {
                 let rest = buf.split_off(at);
                 (role, rest)
             }
-            DirState::Parsing(_) | DirState::Tls(_) | DirState::Done => return,
+            DirState::Parsing(_) | DirState::Tls(_) | DirState::Http2 | DirState::Done => return,
         };
         self.start_http(dir, role, buffered, ts, limits, stats, out);
+    }
+
+    /// The connection speaks HTTP/2 with prior knowledge, `dir` being the client's direction
+    /// (it began with the client preface, or the other began with a server's SETTINGS): both
+    /// directions read frames from here, the bytes buffered so far first.
+    fn start_http2(&mut self, dir: usize, ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+        let mut take = |d: usize| match self.dirs.get_mut(d) {
+            Some(DirState::Sniffing(b) | DirState::Scanning(b, _)) => std::mem::take(b),
+            _ => Vec::new(),
+        };
+        let (mine, other) = (take(dir), take(other_side(dir)));
+        self.pairing.client_dir = Some(dir);
+        self.h2 = Some(Box::new(H2Conn::new()));
+        self.dirs = [DirState::Http2, DirState::Http2];
+        for (d, bytes) in [(dir, mine), (other_side(dir), other)] {
+            if !bytes.is_empty() {
+                self.data(d, &bytes, ts, limits, stats, out);
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -362,6 +431,12 @@ impl HttpConn {
                 }
             }
             Some(DirState::Scanning(buf, _)) => buf.clear(),
+            Some(DirState::Http2) => {
+                let role = self.role_of(dir);
+                if let Some(h2) = &mut self.h2 {
+                    h2.gap(role, len, stats);
+                }
+            }
             _ => {}
         }
     }
@@ -414,6 +489,9 @@ impl HttpConn {
         }
         while let Some(p) = self.pairing.pending.pop_front() {
             self.pairing.emit(p, limits, stats, out);
+        }
+        if let Some(mut h2) = self.h2.take() {
+            h2.finish(&mut Cx { pairing: &mut self.pairing, limits, stats, out });
         }
         if let Some(session) = self.tls.take() {
             // The side that sent the ClientHello is the client, whatever the handshake said.
@@ -477,22 +555,43 @@ impl Pairing {
         }
     }
 
-    fn emit(&mut self, pending: PendingRequest, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
-        let PendingRequest { index, mut request, interim, mut anomalies, response } = pending;
+    pub(super) fn emit(
+        &mut self,
+        pending: PendingRequest,
+        limits: &Limits,
+        stats: &mut Stats,
+        out: &mut dyn EventSink,
+    ) {
+        let PendingRequest { index, mut request, interim, mut anomalies, response, stream } = pending;
         if !request.complete {
             // Cut by the capture (snaplen, lost segments), the connection's end or an eviction.
             anomalies.add(Anomaly::IncompleteRequestBody);
             stats.anomaly(Anomaly::IncompleteRequestBody);
         }
         let mut decode_anomalies = Vec::new();
+        let grpc = is_grpc(&request.head);
         request.body.decode(request.head.header("content-encoding"), limits, &mut |a| decode_anomalies.push(a));
+        if grpc {
+            request.body.decode_grpc(request.head.header("grpc-encoding"), limits, &mut |a| decode_anomalies.push(a));
+        }
         let response = response.map(|r| {
             let mut body = r.body;
             body.decode(r.head.header("content-encoding"), limits, &mut |a| decode_anomalies.push(a));
+            if grpc {
+                body.decode_grpc(r.head.header("grpc-encoding"), limits, &mut |a| decode_anomalies.push(a));
+            }
             for a in r.anomalies.into_vec() {
                 anomalies.add(a);
             }
-            HttpResponse { ts: r.ts, end_ts: r.end_ts, head: r.head, body, complete: r.complete, interim }
+            HttpResponse {
+                ts: r.ts,
+                end_ts: r.end_ts,
+                head: r.head,
+                body,
+                complete: r.complete,
+                interim,
+                trailers: r.trailers,
+            }
         });
         for a in decode_anomalies {
             anomalies.add(a);
@@ -507,6 +606,7 @@ impl Pairing {
         out.on_transaction(HttpTransaction {
             connection_id: self.connection_id,
             index_in_connection: index,
+            stream_id: stream,
             client: endpoint(client_dir),
             server: endpoint(other_side(client_dir)),
             request,
@@ -541,6 +641,7 @@ impl MessageSink for PairingSink<'_> {
                     interim: Vec::new(),
                     anomalies,
                     response: None,
+                    stream: None,
                 });
                 p.request_in_progress = Some(index);
                 framing
@@ -564,6 +665,7 @@ impl MessageSink for PairingSink<'_> {
                             head,
                             body: Body::default(),
                             anomalies: AnomalyList::default(),
+                            trailers: Vec::new(),
                         }));
                         return Framing::None;
                     }
@@ -598,6 +700,7 @@ impl MessageSink for PairingSink<'_> {
                     head,
                     body: Body::default(),
                     anomalies,
+                    trailers: Vec::new(),
                 }));
                 framing
             }
@@ -659,6 +762,13 @@ impl MessageSink for PairingSink<'_> {
                     return;
                 }
                 let Some(answers) = response.answers else { return };
+                if p.tunnel && p.protocol == AppProtocol::Http2 {
+                    // h2c: the 101 is an interim answer; the final one comes on stream 1.
+                    if let Some(request) = p.request_mut(Some(answers)) {
+                        request.interim.push(101);
+                    }
+                    return;
+                }
                 let Some(request) = p.request_mut(Some(answers)) else { return };
                 request.response = Some(response);
                 if p.request_in_progress == Some(answers) {
@@ -684,6 +794,12 @@ impl MessageSink for PairingSink<'_> {
     fn is_tunnel(&self) -> bool {
         self.pairing.tunnel
     }
+}
+
+/// gRPC (and gRPC-Web) requests: their bodies are length-prefixed messages.
+fn is_grpc(head: &MessageHead) -> bool {
+    head.header("content-type")
+        .is_some_and(|ct| ct.len() >= 16 && ct.get(..16).is_some_and(|p| p.eq_ignore_ascii_case(b"application/grpc")))
 }
 
 /// Content-Length: every value (repeated fields, comma lists) must be the same decimal number.

@@ -1,7 +1,10 @@
-//! HTTP/1 over reassembled streams: sniffing, framing, pairing, bodies.
+//! HTTP over reassembled streams: sniffing, HTTP/1 framing and pairing, HTTP/2 frames and
+//! streams, bodies.
 
 mod body;
 mod conn;
+pub(crate) mod h2;
+pub(crate) mod hpack;
 mod parser;
 mod txn;
 

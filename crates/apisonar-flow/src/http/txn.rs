@@ -69,6 +69,8 @@ pub struct HttpResponse {
     pub body: Body,
     pub complete: bool,
     pub interim: Vec<u16>,
+    /// Trailer fields (HTTP/2 trailers, as gRPC sends its status in), in order.
+    pub trailers: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// One request and its response, if one was seen.
@@ -78,6 +80,8 @@ pub struct HttpTransaction {
     pub connection_id: u64,
     /// Position of this request on its connection, from 0.
     pub index_in_connection: u32,
+    /// The HTTP/2 stream that carried the exchange; `None` for HTTP/1.
+    pub stream_id: Option<u32>,
     pub client: SocketAddr,
     pub server: SocketAddr,
     pub request: HttpRequest,
@@ -87,9 +91,9 @@ pub struct HttpTransaction {
 }
 
 impl HttpTransaction {
-    /// The Host header, or the authority of an absolute-form request target.
+    /// The Host header, the HTTP/2 `:authority`, or the authority of an absolute-form target.
     pub fn host(&self) -> Option<&[u8]> {
-        if let Some(h) = self.request.head.header("host") {
+        if let Some(h) = self.request.head.header("host").or_else(|| self.request.head.header(":authority")) {
             return Some(h);
         }
         let target = self.request.head.target();

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use apisonar_engine::auth::AuthScheme;
-use apisonar_engine::catalog::{AuthCount, SensitiveField};
+use apisonar_engine::catalog::{AuthCount, GrpcStats, SensitiveField};
 use apisonar_engine::params::ParamInfo;
 use apisonar_engine::schema::{Format, Schema, TypeCounts};
 use apisonar_engine::sensitive::Class;
@@ -56,6 +56,8 @@ impl From<&Endpoint> for EndpointRecord {
             auth,
             cleartext,
             encrypted,
+            protocols,
+            grpc,
             sensitive,
             why,
             hourly,
@@ -83,6 +85,15 @@ impl From<&Endpoint> for EndpointRecord {
             auth: auth.iter().map(AuthCountRecord::from).collect(),
             cleartext: *cleartext,
             encrypted: *encrypted,
+            protocols: protocols.clone(),
+            grpc: grpc.as_ref().map(|g| {
+                let GrpcStats { statuses, max_request_messages, max_response_messages } = g;
+                GrpcRecord {
+                    statuses: statuses.clone(),
+                    max_request_messages: *max_request_messages,
+                    max_response_messages: *max_response_messages,
+                }
+            }),
             sensitive: records(sensitive),
             why: why.clone(),
             hourly: hourly.clone(),
@@ -117,6 +128,12 @@ impl From<EndpointRecord> for Endpoint {
             auth: r.auth.into_iter().map(AuthCount::from).collect(),
             cleartext: r.cleartext,
             encrypted: r.encrypted,
+            protocols: r.protocols,
+            grpc: r.grpc.map(|g| GrpcStats {
+                statuses: g.statuses,
+                max_request_messages: g.max_request_messages,
+                max_response_messages: g.max_response_messages,
+            }),
             sensitive: values(r.sensitive),
             why: r.why,
             hourly: r.hourly,

@@ -97,6 +97,8 @@ impl From<EndpointV1> for EndpointRecord {
             auth: e.auth.into_iter().map(AuthCountRecord::from).collect(),
             cleartext: e.cleartext,
             encrypted: e.encrypted,
+            protocols: BTreeMap::new(),
+            grpc: None,
             sensitive: e.sensitive,
             why: e.why,
             hourly: e.hourly,

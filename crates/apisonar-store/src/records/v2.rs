@@ -38,6 +38,12 @@ pub(crate) struct EndpointRecord {
     pub auth: Vec<AuthCountRecord>,
     pub cleartext: u64,
     pub encrypted: u64,
+    /// Hits by protocol ("http/1", "h2"); absent in records written before HTTP/2 was read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub protocols: BTreeMap<String, u64>,
+    /// For a gRPC method; absent otherwise (and in records written before gRPC was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<GrpcRecord>,
     /// By location: classes with counts and the last mask, never a value.
     pub sensitive: BTreeMap<String, SensitiveRecord>,
     pub why: Vec<String>,
@@ -46,6 +52,14 @@ pub(crate) struct EndpointRecord {
     /// An undocumented route a spec template matches only through a parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept_apart: Option<KeptApartRecord>,
+}
+
+/// A gRPC method's statuses (by name) and the most messages seen in one request and response.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GrpcRecord {
+    pub statuses: BTreeMap<String, u64>,
+    pub max_request_messages: u32,
+    pub max_response_messages: u32,
 }
 
 /// The spec template a route was kept apart from, and why.

@@ -10,6 +10,8 @@ use apisonar_wire::LinkType;
 
 /// The frames of `mb` megabytes of the keep-alive workload between one address pair (testkit:
 /// JSON API traffic in 1500-byte frames, the captures `scripts/bench.sh` writes).
+// Not every bench that shares this module uses the workload.
+#[allow(dead_code)]
 pub fn workload(mb: u64) -> Vec<(i64, Vec<u8>)> {
     let mut frames = Vec::new();
     generate(Pattern::KeepAlive, Addresses::OnePair, mb * 1_000_000, |ts, f| frames.push((ts, f.to_vec())));

@@ -116,6 +116,12 @@ fn full_endpoint(clients: ClientSet) -> Endpoint {
         auth: schemes.into_iter().zip(1..).map(|(scheme, count)| AuthCount { scheme, count }).collect(),
         cleartext: 1000,
         encrypted: 234,
+        protocols: BTreeMap::from([("h2".into(), 34), ("http/1".into(), 1200)]),
+        grpc: Some(apisonar_engine::catalog::GrpcStats {
+            statuses: BTreeMap::from([("OK".into(), 30), ("NOT_FOUND".into(), 4)]),
+            max_request_messages: 1,
+            max_response_messages: 3,
+        }),
         sensitive: BTreeMap::from([
             (
                 "request.json.secret".into(),
