@@ -6,9 +6,15 @@ use std::collections::BTreeMap;
 
 use apisonar_tests::{apisonar, repo_root, scratch};
 
+/// The store of one test (the same path for every call with `tag` in this process).
+fn scratch_db(tag: &str) -> String {
+    std::env::temp_dir().join(format!("apisonar-api-styles-{}-{tag}", std::process::id())).display().to_string()
+}
+
 fn inventory(tag: &str, captures: &[&str]) -> Vec<serde_json::Value> {
     let db = scratch("api-styles", tag);
     let db = db.display().to_string();
+    assert_eq!(db, scratch_db(tag));
     let mut args = vec!["analyze", "--db", &db];
     args.extend_from_slice(captures);
     let run = apisonar(&args);
@@ -111,4 +117,105 @@ fn http2_and_http1_endpoints_sit_side_by_side_with_their_protocols() {
     // The h2c upgrade request (stream 1 of curl's connection) counts as HTTP/2.
     let user = rows.iter().find(|r| r["path"] == "/api/v2/users/{user_id}").unwrap();
     assert_eq!(user["hits"], 2);
+}
+
+fn expectation_rows(file: &str) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(repo_root().join("captures/expect").join(file)).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+fn operations(row: &serde_json::Value) -> BTreeMap<String, serde_json::Value> {
+    row["operations"].as_array().map_or_else(BTreeMap::new, |ops| {
+        ops.iter().map(|o| (o["label"].as_str().unwrap().to_string(), o.clone())).collect()
+    })
+}
+
+/// GraphQL operations of a strawberry server against graphql-core's reading of the same
+/// requests (captures/expect/graphql-api.pcap.graphql.tsv): labels, calls, root fields,
+/// variables, persisted queries, introspection (which raises an alert), failed calls.
+#[test]
+fn graphql_operations_match_an_independent_parser_and_introspection_raises_an_alert() {
+    let rows = inventory("graphql", &["captures/graphql-api.pcap"]);
+    let mut expected: BTreeMap<String, (u64, Vec<String>, Vec<String>, u64)> = BTreeMap::new();
+    for r in expectation_rows("graphql-api.pcap.graphql.tsv") {
+        let (kind, name, fields, vars, hash, intro) = (&r[3], &r[4], &r[5], &r[6], &r[7], &r[8]);
+        let label = match (kind.as_str(), hash.as_str(), name.as_str()) {
+            // No document the server could run: graphql-core could not parse it.
+            ("-", "-", _) => "invalid document".to_string(),
+            ("-", h, n) => format!("persisted {n} {}", &h[..16]),
+            (k, _, "-") => format!("{k} {{{}}}", fields.replace(',', " ")),
+            (k, _, n) => format!("{k} {n}"),
+        };
+        let e = expected.entry(label).or_default();
+        e.0 += 1;
+        if kind != "-" {
+            e.1 = fields.split(',').map(str::to_string).collect();
+            e.1.sort();
+            e.2 = if vars == "-" { Vec::new() } else { vars.split(',').map(str::to_string).collect() };
+        }
+        e.3 += u64::from(intro == "yes");
+    }
+    let mut ours: BTreeMap<String, (u64, Vec<String>, Vec<String>, u64)> = BTreeMap::new();
+    for row in &rows {
+        assert!(row["protocols"].as_array().unwrap().iter().any(|p| p == "graphql"), "{row:#}");
+        for (label, o) in operations(row) {
+            let e = ours.entry(label).or_default();
+            e.0 += o["hits"].as_u64().unwrap();
+            e.1 = o["root_fields"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect();
+            e.1.sort();
+            e.2 = o["variables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().split(':').next().unwrap().to_string())
+                .collect();
+            e.3 += o["introspection"].as_u64().unwrap();
+        }
+    }
+    assert_eq!(ours, expected);
+    // The validation error (an unknown field) came back as `errors`: a failed call.
+    let post = rows.iter().find(|r| r["method"] == "POST").unwrap();
+    let ops = operations(post);
+    assert_eq!(ops["query GetUserSsn"]["errors"], 1);
+    assert_eq!(ops["query GetUser"]["errors"], 0);
+    assert_eq!(ops["mutation AddOrder"]["variables"], serde_json::json!(["input: OrderInput!"]));
+    let alerts = apisonar(&["alerts", "--db", &scratch_db("graphql"), "--format", "json"]);
+    let alerts: Vec<serde_json::Value> = serde_json::from_slice(&alerts.stdout).unwrap();
+    let intro: Vec<_> = alerts.iter().filter(|a| a["kind"] == "graphql_introspection").collect();
+    assert_eq!(intro.len(), 1, "{alerts:#?}");
+    assert_eq!(intro[0]["severity"], "medium", "introspection answered: it is on");
+}
+
+/// MCP over streamable HTTP (the official Python SDK): every JSON-RPC method the client sent,
+/// labelled with its tool, prompt or resource scheme, the endpoint marked as MCP, the answers
+/// read from their Server-Sent Events.
+#[test]
+fn mcp_methods_are_operations_of_an_endpoint_marked_mcp() {
+    let rows = inventory("mcp", &["captures/mcp-tools.pcap"]);
+    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    for r in expectation_rows("mcp-tools.pcap.jsonrpc.tsv") {
+        let (method, name) = (&r[4], &r[6]);
+        if method == "-" {
+            continue;
+        }
+        let label = match name.as_str() {
+            "-" => method.clone(),
+            n if n.contains("://") => format!("{method} {}://", n.split("://").next().unwrap()),
+            n => format!("{method} {n}"),
+        };
+        *expected.entry(label).or_default() += 1;
+    }
+    let post = rows.iter().find(|r| r["method"] == "POST").unwrap();
+    let ours: BTreeMap<String, u64> =
+        operations(post).into_iter().map(|(l, o)| (l, o["hits"].as_u64().unwrap())).collect();
+    assert_eq!(ours, expected);
+    assert!(operations(post).values().all(|o| o["style"] == "mcp" && o["errors"] == 0));
+    assert_eq!(operations(post)["notifications/initialized"]["kind"], "notification");
+    // Every endpoint of the MCP server is marked, the GET (event stream) and DELETE too.
+    for row in &rows {
+        assert!(row["protocols"].as_array().unwrap().iter().any(|p| p == "mcp"), "{row:#}");
+    }
 }

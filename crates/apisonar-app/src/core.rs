@@ -210,6 +210,9 @@ impl Core {
                 policy.count_repeat(kind, subtype, &recorded.key, client, obs.ts)
             });
         let injections = apisonar_engine::findings::injection_alerts(&obs, &recorded.key, attempts);
+        if recorded.introspection {
+            self.alerts.add(apisonar_engine::findings::introspection_alert(&obs, &recorded.key));
+        }
         let abuse = self.behavior.observe_as(&obs, &recorded.key, recorded.principal);
         for a in data.into_iter().chain(injections).chain(abuse) {
             self.alerts.add(a);

@@ -93,6 +93,8 @@ pub struct Recorded {
     pub probe: Option<String>,
     /// Who the request speaks for ([`auth::principal`]).
     pub principal: Option<u64>,
+    /// The request asked a GraphQL schema for itself (introspection).
+    pub introspection: bool,
 }
 
 /// Whether an answer shows that a route exists.
@@ -171,6 +173,10 @@ pub struct Endpoint {
     /// For a gRPC method: statuses and message counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grpc: Option<GrpcStats>,
+    /// GraphQL operations and JSON-RPC (MCP) methods called through this endpoint, by label
+    /// (`query GetUser`, `tools/call get_weather`), at most `MAX_OPERATIONS_PER_ENDPOINT`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub operations: BTreeMap<String, OperationStats>,
     /// Sensitive data by location (`request.json.password`): classes with counts and the last
     /// mask. Never the values.
     #[serde(default)]
@@ -184,6 +190,79 @@ pub struct Endpoint {
     /// an undocumented route kept apart from the documented one (see `catalog/apart.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept_apart: Option<KeptApart>,
+}
+
+/// Operations kept per endpoint: a client inventing operation names cannot grow one without end.
+pub const MAX_OPERATIONS_PER_ENDPOINT: usize = 256;
+/// Root fields and variables kept per operation.
+const MAX_OPERATION_FIELDS: usize = 32;
+
+/// What the calls of one GraphQL operation or JSON-RPC method showed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationStats {
+    /// `graphql`, `jsonrpc` or `mcp`.
+    pub style: String,
+    /// `query`, `mutation`, `subscription`, `persisted`; `request`, `notification`.
+    pub kind: String,
+    pub hits: u64,
+    /// Calls the answer said failed (GraphQL `errors`, JSON-RPC `error`).
+    pub errors: u64,
+    /// Calls that asked for the GraphQL schema.
+    pub introspection: u64,
+    pub root_fields: BTreeSet<String>,
+    /// Variable name to declared type.
+    pub variables: BTreeMap<String, String>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+impl OperationStats {
+    pub fn merge(&mut self, o: &OperationStats) {
+        if self.hits == 0 {
+            self.first_seen = o.first_seen;
+        } else if o.hits > 0 {
+            self.first_seen = self.first_seen.min(o.first_seen);
+        }
+        self.last_seen = self.last_seen.max(o.last_seen);
+        add_count(&mut self.hits, o.hits);
+        add_count(&mut self.errors, o.errors);
+        add_count(&mut self.introspection, o.introspection);
+        for f in &o.root_fields {
+            if self.root_fields.len() < MAX_OPERATION_FIELDS {
+                self.root_fields.insert(f.clone());
+            }
+        }
+        for (n, t) in &o.variables {
+            if self.variables.len() < MAX_OPERATION_FIELDS || self.variables.contains_key(n) {
+                self.variables.insert(n.clone(), t.clone());
+            }
+        }
+    }
+
+    fn add(&mut self, op: &crate::operations::Operation, ts: i64) {
+        if self.hits == 0 {
+            self.style = op.style.map_or("", |s| s.as_str()).to_string();
+            self.kind = op.kind.to_string();
+            self.first_seen = ts;
+        }
+        self.first_seen = self.first_seen.min(ts);
+        self.last_seen = self.last_seen.max(ts);
+        add_count(&mut self.hits, 1);
+        add_count(&mut self.errors, u64::from(op.error));
+        add_count(&mut self.introspection, u64::from(op.introspection));
+        for f in &op.root_fields {
+            if self.root_fields.len() < MAX_OPERATION_FIELDS && !self.root_fields.contains(f) {
+                self.root_fields.insert(f.clone());
+            }
+        }
+        for (n, t) in &op.variables {
+            if (self.variables.len() < MAX_OPERATION_FIELDS || self.variables.contains_key(n))
+                && self.variables.get(n) != Some(t)
+            {
+                self.variables.insert(n.clone(), t.clone());
+            }
+        }
+    }
 }
 
 /// What the gRPC calls of one method showed.
@@ -288,6 +367,16 @@ impl Endpoint {
         add_count(&mut self.cleartext, o.cleartext);
         add_count(&mut self.encrypted, o.encrypted);
         add_counts(&mut self.protocols, &o.protocols);
+        for (label, op) in &o.operations {
+            let room = self.operations.len() < MAX_OPERATIONS_PER_ENDPOINT;
+            match self.operations.get_mut(label) {
+                Some(mine) => mine.merge(op),
+                None if room => {
+                    self.operations.insert(label.clone(), op.clone());
+                }
+                None => {}
+            }
+        }
         match (&mut self.grpc, &o.grpc) {
             (Some(a), Some(b)) => a.merge(b),
             (None, Some(b)) => self.grpc = Some(b.clone()),
@@ -348,6 +437,23 @@ fn content_type(headers: &[(String, String)]) -> Option<String> {
     let v = headers.iter().find(|(n, _)| n == "content-type").map(|(_, v)| v)?;
     let main = v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     (!main.is_empty()).then(|| main.chars().take(100).collect())
+}
+
+/// An answer's body as a value, and where its findings are said to be: gRPC messages, the JSON
+/// data of Server-Sent Events, or JSON.
+fn response_value(grpc: bool, content_type: Option<&str>, body: &[u8]) -> Option<(serde_json::Value, &'static str)> {
+    if grpc {
+        return crate::grpc::body_value(body).map(|v| (v, "response.grpc"));
+    }
+    if content_type == Some("text/event-stream") {
+        let mut events = crate::operations::sse_values(body);
+        return match events.len() {
+            0 => None,
+            1 => events.pop().map(|v| (v, "response.sse")),
+            _ => Some((serde_json::Value::Array(events), "response.sse")),
+        };
+    }
+    parse_json(content_type, body).map(|v| (v, "response.json"))
 }
 
 fn parse_json(content_type: Option<&str>, body: &[u8]) -> Option<serde_json::Value> {
@@ -619,6 +725,10 @@ pub struct TransactionFacts {
     resp_learning: bool,
     request: RequestFacts,
     grpc: Option<crate::grpc::GrpcFacts>,
+    /// GraphQL operations or JSON-RPC methods in the request, with their outcome.
+    operations: Vec<crate::operations::Operation>,
+    /// The request belongs to an MCP session (its header says so, whatever its body).
+    mcp_session: bool,
 }
 
 /// What the request line and headers say, read once where the transaction is: the thread that
@@ -739,6 +849,24 @@ impl TransactionFacts {
             let clean = sampler.as_deref_mut().map(|s| &mut s.clean_fields);
             sensitive::scan_headers_with(&r.headers, "response.header", &mut findings, clean);
         }
+        let mut operations = crate::operations::of_request(
+            &request.path,
+            req_ct.as_deref(),
+            &obs.request_headers,
+            &obs.request_body,
+            req_json.as_ref(),
+            &query,
+        );
+        let mcp_session = crate::operations::is_mcp_session(&obs.request_headers);
+        // The answer of an operation says whether it failed: read even when the body's facts
+        // are otherwise reused, parsed once.
+        let mut answer = None;
+        if !operations.is_empty() {
+            answer = obs.response.as_ref().and_then(|r| response_value(grpc.is_some(), resp_ct.as_deref(), &r.body));
+            if let Some((v, _)) = &answer {
+                crate::operations::read_outcome(&mut operations, std::slice::from_ref(v));
+            }
+        }
         let plan = match sampler.as_deref_mut() {
             Some(s) => s.plan(obs, resp_ct.as_deref()),
             None => sampling::Plan::Analyse(None),
@@ -757,21 +885,27 @@ impl TransactionFacts {
                     resp_learning: false,
                     request,
                     grpc,
+                    operations,
+                    mcp_session,
                 };
                 return (facts, req_json);
             }
             sampling::Plan::Analyse(ticket) => ticket,
         };
         // The response body is parsed once, for templating, its schema and sensitive data.
-        let resp_json = obs.response.as_ref().and_then(|r| match grpc {
-            Some(_) => crate::grpc::body_value(&r.body),
-            None => parse_json(resp_ct.as_deref(), &r.body),
-        });
+        let resp_value = match answer {
+            Some(a) => Some(a),
+            None => obs.response.as_ref().and_then(|r| response_value(grpc.is_some(), resp_ct.as_deref(), &r.body)),
+        };
+        let (resp_json, resp_place) = match resp_value {
+            Some((v, place)) => (Some(v), place),
+            None => (None, "response.json"),
+        };
         let shape =
             obs.response.as_ref().and_then(|r| response_shape(r.status, resp_ct.as_deref(), resp_json.as_ref()));
         let before_body = findings.len();
         if let Some(v) = &resp_json {
-            sensitive::scan_json(v, if grpc.is_some() { "response.grpc" } else { "response.json" }, &mut findings);
+            sensitive::scan_json(v, resp_place, &mut findings);
         }
         let resp_schema = resp_json.as_ref().map(|v| Schema::of_at(v, obs.ts));
         let findings = findings.into_vec();
@@ -800,6 +934,8 @@ impl TransactionFacts {
             resp_learning: ticket.is_some(),
             request,
             grpc,
+            operations,
+            mcp_session,
         };
         (facts, req_json)
     }
@@ -986,6 +1122,8 @@ impl Catalog {
             resp_learning,
             request,
             grpc,
+            operations,
+            mcp_session,
         } = prepared;
         let RequestFacts { host, method, path, query, form, auth, principal } = request;
         if let Err(reason) = self.admits(&host, &method) {
@@ -1040,7 +1178,7 @@ impl Catalog {
             Route::Probe => {
                 self.count_probe(&host, &path, obs.ts);
                 let key = EndpointKey { host, method: "*".into(), path: "*".into() };
-                return Some(Recorded { key, findings, probe: Some(path), principal });
+                return Some(Recorded { key, findings, probe: Some(path), principal, introspection: false });
             }
         };
         let Templated { template, params, why, .. } = templated;
@@ -1087,6 +1225,24 @@ impl Catalog {
             add_count(&mut e.cleartext, 1);
         }
         count_key(&mut e.protocols, obs.protocol.as_str());
+        let mut styles: Vec<&'static str> = operations.iter().filter_map(|o| o.style.map(|s| s.as_str())).collect();
+        if mcp_session {
+            styles.push(crate::operations::Style::Mcp.as_str());
+        }
+        styles.sort_unstable();
+        styles.dedup();
+        for style in styles {
+            count_key(&mut e.protocols, style);
+        }
+        for op in &operations {
+            let room = e.operations.len() < MAX_OPERATIONS_PER_ENDPOINT;
+            let stats = match e.operations.get_mut(&op.label) {
+                Some(s) => s,
+                None if room => e.operations.entry(op.label.clone()).or_default(),
+                None => continue,
+            };
+            stats.add(op, obs.ts);
+        }
         if let Some(g) = grpc {
             count_key(&mut e.protocols, "grpc");
             let stats = e.grpc.get_or_insert_with(GrpcStats::default);
@@ -1141,7 +1297,8 @@ impl Catalog {
                 }
             }
         }
-        Some(Recorded { key, findings, probe: None, principal })
+        let introspection = operations.iter().any(|o| o.introspection);
+        Some(Recorded { key, findings, probe: None, principal, introspection })
     }
 
     /// Counts a probe of `host` (kept with a few example paths, at most `MAX_PROBE_EXAMPLES`).

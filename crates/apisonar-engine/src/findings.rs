@@ -255,6 +255,20 @@ impl InjectionSearch {
     }
 }
 
+/// A GraphQL introspection query: the client asked the API for its whole schema. Production
+/// APIs usually turn introspection off; an attacker uses it to list every operation and field.
+pub fn introspection_alert(obs: &Observation, key: &EndpointKey) -> Alert {
+    let answered = obs.response.as_ref().is_some_and(|r| (200..300).contains(&r.status));
+    let evidence = if answered {
+        "the request asked for __schema or __type and the answer was a success: introspection is on".to_string()
+    } else {
+        "the request asked for __schema or __type; the answer was not a success".to_string()
+    };
+    let severity = if answered { Severity::Medium } else { Severity::Low };
+    let title = format!("GraphQL introspection query to {} {} on {}", key.method, key.path, key.host);
+    draft(obs, key, "graphql_introspection", "introspection", severity, title, evidence)
+}
+
 /// The `injection_attempt` alerts (one per kind) for attempts found by `injection_attempts`, on
 /// the endpoint `key`.
 pub fn injection_alerts(obs: &Observation, key: &EndpointKey, by_kind: Attempts) -> Vec<Alert> {

@@ -33,6 +33,7 @@ pub mod grpc;
 pub mod injection;
 pub mod observation;
 pub mod openapi;
+pub mod operations;
 pub mod params;
 pub mod posture;
 pub mod schema;

@@ -79,6 +79,10 @@ pub struct EndpointRow {
     /// For a gRPC method: its service and method, streaming kind, statuses and message counts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grpc: Option<GrpcView>,
+    /// GraphQL operations and JSON-RPC (MCP) methods called through this endpoint, most
+    /// called first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<OperationView>,
     /// A row of TLS sessions to a server name with no HTTP endpoint under it: TLS only, no HTTP
     /// seen (encrypted traffic whose requests are unknown), not an endpoint without traffic.
     pub tls_only: bool,
@@ -107,6 +111,45 @@ pub struct EndpointRow {
     /// First and last seen, microseconds since the epoch; `None` for an orphan.
     #[serde(skip)]
     pub seen: Option<(i64, i64)>,
+}
+
+/// A GraphQL operation or JSON-RPC method of an endpoint.
+#[derive(Clone, Debug, Serialize)]
+pub struct OperationView {
+    /// `query GetUser`, `mutation AddOrder`, `tools/call get_weather`...
+    pub label: String,
+    /// `graphql`, `jsonrpc` or `mcp`.
+    pub style: String,
+    pub kind: String,
+    pub hits: u64,
+    pub errors: u64,
+    pub introspection: u64,
+    pub root_fields: Vec<String>,
+    /// `name: Type`.
+    pub variables: Vec<String>,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+fn operations(e: &apisonar_engine::Endpoint) -> Vec<OperationView> {
+    let mut out: Vec<OperationView> = e
+        .operations
+        .iter()
+        .map(|(label, o)| OperationView {
+            label: label.clone(),
+            style: o.style.clone(),
+            kind: o.kind.clone(),
+            hits: o.hits,
+            errors: o.errors,
+            introspection: o.introspection,
+            root_fields: o.root_fields.iter().cloned().collect(),
+            variables: o.variables.iter().map(|(n, t)| format!("{n}: {t}")).collect(),
+            first_seen: rfc3339_micros(o.first_seen),
+            last_seen: rfc3339_micros(o.last_seen),
+        })
+        .collect();
+    out.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.label.cmp(&b.label)));
+    out
 }
 
 /// A gRPC method as the inventory shows it.
@@ -259,6 +302,7 @@ fn row(e: &Endpoint, specs: &[apisonar_engine::Spec], orphan: bool) -> EndpointR
         cleartext_hits: e.cleartext,
         protocols: protocols(e),
         grpc: e.grpc.as_ref().map(|g| GrpcView::new(&e.path, g)),
+        operations: operations(e),
         tls_only: false,
         params,
         latency: Latency {

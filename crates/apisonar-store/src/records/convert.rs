@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use apisonar_engine::auth::AuthScheme;
-use apisonar_engine::catalog::{AuthCount, GrpcStats, SensitiveField};
+use apisonar_engine::catalog::{AuthCount, GrpcStats, OperationStats, SensitiveField};
 use apisonar_engine::params::ParamInfo;
 use apisonar_engine::schema::{Format, Schema, TypeCounts};
 use apisonar_engine::sensitive::Class;
@@ -58,6 +58,7 @@ impl From<&Endpoint> for EndpointRecord {
             encrypted,
             protocols,
             grpc,
+            operations,
             sensitive,
             why,
             hourly,
@@ -94,6 +95,7 @@ impl From<&Endpoint> for EndpointRecord {
                     max_response_messages: *max_response_messages,
                 }
             }),
+            operations: records(operations),
             sensitive: records(sensitive),
             why: why.clone(),
             hourly: hourly.clone(),
@@ -134,10 +136,45 @@ impl From<EndpointRecord> for Endpoint {
                 max_request_messages: g.max_request_messages,
                 max_response_messages: g.max_response_messages,
             }),
+            operations: values(r.operations),
             sensitive: values(r.sensitive),
             why: r.why,
             hourly: r.hourly,
             kept_apart: r.kept_apart.map(|k| KeptApart { template: k.template, reason: k.reason }),
+        }
+    }
+}
+
+impl From<&OperationStats> for OperationRecord {
+    fn from(o: &OperationStats) -> Self {
+        let OperationStats { style, kind, hits, errors, introspection, root_fields, variables, first_seen, last_seen } =
+            o;
+        OperationRecord {
+            style: style.clone(),
+            kind: kind.clone(),
+            hits: *hits,
+            errors: *errors,
+            introspection: *introspection,
+            root_fields: root_fields.clone(),
+            variables: variables.clone(),
+            first_seen: *first_seen,
+            last_seen: *last_seen,
+        }
+    }
+}
+
+impl From<OperationRecord> for OperationStats {
+    fn from(r: OperationRecord) -> Self {
+        OperationStats {
+            style: r.style,
+            kind: r.kind,
+            hits: r.hits,
+            errors: r.errors,
+            introspection: r.introspection,
+            root_fields: r.root_fields,
+            variables: r.variables,
+            first_seen: r.first_seen,
+            last_seen: r.last_seen,
         }
     }
 }

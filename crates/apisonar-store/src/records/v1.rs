@@ -99,6 +99,7 @@ impl From<EndpointV1> for EndpointRecord {
             encrypted: e.encrypted,
             protocols: BTreeMap::new(),
             grpc: None,
+            operations: BTreeMap::new(),
             sensitive: e.sensitive,
             why: e.why,
             hourly: e.hourly,

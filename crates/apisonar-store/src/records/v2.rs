@@ -44,6 +44,9 @@ pub(crate) struct EndpointRecord {
     /// For a gRPC method; absent otherwise (and in records written before gRPC was read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grpc: Option<GrpcRecord>,
+    /// GraphQL operations and JSON-RPC methods by label; absent when none (and in older records).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub operations: BTreeMap<String, OperationRecord>,
     /// By location: classes with counts and the last mask, never a value.
     pub sensitive: BTreeMap<String, SensitiveRecord>,
     pub why: Vec<String>,
@@ -52,6 +55,20 @@ pub(crate) struct EndpointRecord {
     /// An undocumented route a spec template matches only through a parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept_apart: Option<KeptApartRecord>,
+}
+
+/// One GraphQL operation or JSON-RPC method of an endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct OperationRecord {
+    pub style: String,
+    pub kind: String,
+    pub hits: u64,
+    pub errors: u64,
+    pub introspection: u64,
+    pub root_fields: BTreeSet<String>,
+    pub variables: BTreeMap<String, String>,
+    pub first_seen: i64,
+    pub last_seen: i64,
 }
 
 /// A gRPC method's statuses (by name) and the most messages seen in one request and response.

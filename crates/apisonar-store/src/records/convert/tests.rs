@@ -122,6 +122,20 @@ fn full_endpoint(clients: ClientSet) -> Endpoint {
             max_request_messages: 1,
             max_response_messages: 3,
         }),
+        operations: BTreeMap::from([(
+            "query GetUser".into(),
+            apisonar_engine::catalog::OperationStats {
+                style: "graphql".into(),
+                kind: "query".into(),
+                hits: 12,
+                errors: 2,
+                introspection: 0,
+                root_fields: ["user".to_string(), "me".to_string()].into(),
+                variables: BTreeMap::from([("id".into(), "ID!".into())]),
+                first_seen: 1_700_000_000_000_000,
+                last_seen: 1_700_000_100_000_000,
+            },
+        )]),
         sensitive: BTreeMap::from([
             (
                 "request.json.secret".into(),
