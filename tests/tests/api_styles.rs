@@ -219,3 +219,83 @@ fn mcp_methods_are_operations_of_an_endpoint_marked_mcp() {
         assert!(row["protocols"].as_array().unwrap().iter().any(|p| p == "mcp"), "{row:#}");
     }
 }
+
+/// WebSocket endpoints from the `websockets` library's traffic: the messages after each 101
+/// counted on the upgrade's endpoint by side and kind (against tshark's frames grouped into
+/// messages), JSON message schemas, sensitive data inside messages, and the password a client
+/// sent in a message raising the alert a request body would.
+#[test]
+fn websocket_messages_are_counted_read_and_checked_on_their_endpoint() {
+    let rows = inventory("websocket", &["captures/websocket-deflate.pcap"]);
+    // Messages per connection path and side, from the expectation (continuations are frames
+    // of the message before them).
+    let paths = ["/ws/chat", "/ws/feed", "/ws/plain"];
+    let mut expected: BTreeMap<(String, bool), u64> = BTreeMap::new();
+    for r in expectation_rows("websocket-deflate.pcap.ws.tsv") {
+        if r[2] != "continuation" {
+            let path = paths[r[0].parse::<usize>().unwrap()].to_string();
+            *expected.entry((path, r[1] == "client")).or_default() += 1;
+        }
+    }
+    for path in paths {
+        let row = rows.iter().find(|r| r["path"] == path).unwrap_or_else(|| panic!("{path} not in {rows:#?}"));
+        let ws = &row["websocket"];
+        assert_eq!(ws["client_messages"].as_u64(), Some(expected[&(path.to_string(), true)]), "{path}");
+        assert_eq!(ws["server_messages"].as_u64(), Some(expected[&(path.to_string(), false)]), "{path}");
+        assert!(row["protocols"].as_array().unwrap().iter().any(|p| p == "websocket"), "{path}");
+        // The handshake nonce is not an API key.
+        assert!(!row["sensitive"].as_object().unwrap().keys().any(|k| k.contains("sec-websocket")), "{row:#}");
+    }
+    let chat = rows.iter().find(|r| r["path"] == "/ws/chat").unwrap();
+    assert_eq!(chat["websocket"]["kinds"]["binary"], 1);
+    assert_eq!(chat["websocket"]["kinds"]["ping"], 1);
+    let fields = chat["websocket"]["client_schema"]["properties"].as_object().unwrap();
+    // (The 70 KB bulk message is cut at the 64 KiB sample: it gives no schema.)
+    for f in ["type", "user", "password", "email", "channel"] {
+        assert!(fields.contains_key(f), "{f} not in {fields:?}");
+    }
+    let sensitive = chat["sensitive"].as_object().unwrap();
+    assert!(sensitive["message.client.json.password"]["classes"]["password"].as_u64() == Some(1), "{sensitive:#?}");
+    assert!(sensitive.contains_key("message.server.json.notify"), "{sensitive:#?}");
+    let alerts = apisonar(&["alerts", "--db", &scratch_db("websocket"), "--format", "json"]);
+    let alerts: Vec<serde_json::Value> = serde_json::from_slice(&alerts.stdout).unwrap();
+    assert!(
+        alerts.iter().any(|a| a["kind"] == "cleartext_credentials"
+            && a["subtype"] == "password"
+            && a["path"] == "/ws/chat"
+            && a["evidence"].as_str().unwrap().contains("message.client.json.password")),
+        "{alerts:#?}"
+    );
+    assert!(alerts.iter().all(|a| !a["title"].as_str().unwrap().contains("api_key")), "{alerts:#?}");
+}
+
+/// A GraphQL SDL loaded like an OpenAPI spec (captures/graphql/schema.graphql lacks
+/// `Mutation.addOrder`): the operation that calls it is a shadow operation with a `shadow_api`
+/// alert, every other one is documented, and the endpoint itself is documented.
+#[test]
+fn a_graphql_schema_makes_undocumented_operations_shadow() {
+    let db = scratch("api-styles", "graphql-sdl");
+    let db = db.display().to_string();
+    let run =
+        apisonar(&["analyze", "--db", &db, "--spec", "captures/graphql/schema.graphql", "captures/graphql-api.pcap"]);
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let list = apisonar(&["inventory", "--db", &db, "--format", "json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&list.stdout).unwrap();
+    let post = rows.iter().find(|r| r["method"] == "POST").unwrap();
+    assert_eq!(post["state"], "documented", "{post:#}");
+    let ops = operations(post);
+    assert_eq!(ops["mutation AddOrder"]["state"], "shadow");
+    assert!(ops["mutation AddOrder"]["state_reason"].as_str().unwrap().contains("addOrder"));
+    for (label, o) in &ops {
+        if label.starts_with("query ") {
+            assert_eq!(o["state"], "documented", "{label}");
+        } else if label != "mutation AddOrder" {
+            assert!(o.get("state").is_none(), "{label}: persisted and invalid ones have no fields to judge");
+        }
+    }
+    let alerts = apisonar(&["alerts", "--db", &db, "--format", "json"]);
+    let alerts: Vec<serde_json::Value> = serde_json::from_slice(&alerts.stdout).unwrap();
+    let shadow: Vec<_> = alerts.iter().filter(|a| a["kind"] == "shadow_api").collect();
+    assert_eq!(shadow.len(), 1, "{alerts:#?}");
+    assert_eq!(shadow[0]["subtype"], "mutation AddOrder");
+}

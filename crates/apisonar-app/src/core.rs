@@ -1,20 +1,21 @@
 //! The core: the catalog, the detectors, the alert policy and the TLS records of one store, fed
 //! analysed transactions and commands on one thread, written by one writer thread.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::channel;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apisonar_engine::behavior::{Behavior, Thresholds};
-use apisonar_engine::catalog::OTHER_HOSTS;
+use apisonar_engine::catalog::{EndpointKey, OTHER_HOSTS};
 use apisonar_engine::sensitive::MaskKey;
 use apisonar_engine::tlsposture::TlsObservation;
 use apisonar_engine::{Alert, Catalog, InventoryLimits, OverflowReason, Spec, TemplateConfig};
 use apisonar_store::Store;
 
 use crate::alert_policy::AlertPolicy;
-use crate::analysis::AnalysedTransaction;
+use crate::analysis::{AnalysedMessage, AnalysedTransaction};
 use crate::commands::{Command, CommandQueue, Outcome};
 use crate::held::HeldProbes;
 use crate::posture::apply_specs;
@@ -76,7 +77,15 @@ pub struct Core {
     last_write: Instant,
     last_posture: Instant,
     last_retention: Instant,
+    /// Open WebSocket connections: (connection, upgrade request) to the endpoint of the upgrade,
+    /// at most `MAX_WEBSOCKETS` (beyond, the oldest are forgotten and their messages counted
+    /// nowhere).
+    websockets: HashMap<(u64, u32), EndpointKey>,
+    websocket_order: VecDeque<(u64, u32)>,
 }
+
+/// WebSocket connections whose endpoint the core remembers for their messages.
+const MAX_WEBSOCKETS: usize = 65_536;
 
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -146,6 +155,8 @@ impl Core {
             last_write: now,
             last_posture: now,
             last_retention: now,
+            websockets: HashMap::new(),
+            websocket_order: VecDeque::new(),
         })
     }
 
@@ -187,7 +198,7 @@ impl Core {
     }
 
     fn merge(&mut self, transaction: AnalysedTransaction) {
-        let AnalysedTransaction { observation: obs, facts, attempts } = transaction;
+        let AnalysedTransaction { observation: obs, facts, attempts, upgrade } = transaction;
         let scanner = self.behavior.is_scanner(&obs);
         let Some(recorded) = self.catalog.record(&obs, facts, scanner) else {
             // Over a cap: counted as overflow by the catalog.
@@ -200,6 +211,15 @@ impl Core {
                 self.alerts.add(a);
             }
             return;
+        }
+        if let Some(exchange) = upgrade {
+            if self.websocket_order.len() >= MAX_WEBSOCKETS {
+                if let Some(old) = self.websocket_order.pop_front() {
+                    self.websockets.remove(&old);
+                }
+            }
+            self.websockets.insert(exchange, recorded.key.clone());
+            self.websocket_order.push_back(exchange);
         }
         // Written out only for a transaction with sensitive data.
         let client = std::cell::OnceCell::new();
@@ -215,6 +235,27 @@ impl Core {
         }
         let abuse = self.behavior.observe_as(&obs, &recorded.key, recorded.principal);
         for a in data.into_iter().chain(injections).chain(abuse) {
+            self.alerts.add(a);
+        }
+    }
+
+    /// Merges one WebSocket message into the endpoint its connection was upgraded on: counts,
+    /// schemas, sensitive data (with the cleartext alerts a request body would raise), and
+    /// injection attempts in what the client sent.
+    pub fn apply_message(&mut self, message: AnalysedMessage) {
+        let AnalysedMessage { observation: obs, parent, facts, attempts } = message;
+        let Some(key) = self.websockets.get(&parent).cloned() else { return };
+        if !self.catalog.record_message(&key, &facts, obs.ts) {
+            return;
+        }
+        let request = obs.as_request(&key.method, &key.host, &key.path);
+        let policy = &mut self.alerts;
+        let client = obs.client.to_string();
+        let data = apisonar_engine::findings::data_alerts(&request, &key, facts.findings(), &mut |kind, subtype| {
+            policy.count_repeat(kind, subtype, &key, &client, obs.ts)
+        });
+        let injections = apisonar_engine::findings::injection_alerts(&request, &key, attempts);
+        for a in data.into_iter().chain(injections) {
             self.alerts.add(a);
         }
     }

@@ -19,7 +19,7 @@ mod posture;
 mod tls_hosts;
 mod writer;
 
-pub use analysis::{analyse, AnalysedTransaction, Analyser};
+pub use analysis::{analyse, AnalysedMessage, AnalysedTransaction, Analyser};
 pub use commands::{command_channel, Command, CommandQueue, Commands, Outcome, COMMAND_TIMEOUT};
 pub use core::{spawn_serving, AlertStream, Core, CoreOptions, CoreStats};
 pub use posture::apply_specs;

@@ -38,7 +38,15 @@ pub(crate) fn sync_posture_alerts(store: &dyn Store) -> Result<Vec<Alert>, Store
     let mut changed = Vec::new();
     for e in store.endpoints()? {
         let verdict = apisonar_engine::posture::classify(&specs, &e);
-        if let Some(draft) = apisonar_engine::alert::posture_alert(&e, &verdict) {
+        let mut drafts: Vec<Alert> = apisonar_engine::alert::posture_alert(&e, &verdict).into_iter().collect();
+        for (label, op) in &e.operations {
+            if let Some((apisonar_engine::State::Shadow, reason)) =
+                apisonar_engine::posture::operation_state(&specs, &e, op)
+            {
+                drafts.push(apisonar_engine::alert::shadow_operation_alert(&e, label, op, &reason));
+            }
+        }
+        for draft in drafts {
             let up = store.upsert_alert(&draft, AlertMerge::Replace)?;
             if up.is_news() {
                 changed.push(up.alert);

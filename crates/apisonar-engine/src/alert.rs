@@ -253,6 +253,30 @@ pub fn posture_alert(e: &Endpoint, c: &Classification) -> Option<Alert> {
     })
 }
 
+/// A `shadow_api` alert for a GraphQL operation the endpoint's schema does not document
+/// (subtype: the operation's label).
+pub fn shadow_operation_alert(e: &Endpoint, label: &str, op: &crate::catalog::OperationStats, reason: &str) -> Alert {
+    Alert {
+        id: 0,
+        kind: "shadow_api".to_string(),
+        subtype: Some(label.chars().take(80).collect()),
+        severity: Severity::Medium,
+        title: format!("Shadow GraphQL operation: {label} on {} {} on {}", e.method, e.path, e.host),
+        host: e.host.clone(),
+        method: e.method.clone(),
+        path: e.path.clone(),
+        client: None,
+        count: op.hits,
+        first_seen: op.first_seen,
+        last_seen: op.last_seen,
+        state: AlertState::Open,
+        evidence: format!("{reason}; {} calls", op.hits),
+        clients: e.clients.clone(),
+        top_clients: Vec::new(),
+        samples: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]

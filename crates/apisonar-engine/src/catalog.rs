@@ -124,7 +124,8 @@ enum Route {
 fn evidence(obs: &Observation) -> Evidence {
     match obs.response.as_ref().map(|r| r.status) {
         None => Evidence::Unanswered,
-        Some(200..=399) => Evidence::Route,
+        // 101: the server switched protocols (WebSocket) for this very path.
+        Some(101 | 200..=399) => Evidence::Route,
         Some(401 | 403) => Evidence::Challenge,
         Some(_) => Evidence::Nothing,
     }
@@ -177,6 +178,9 @@ pub struct Endpoint {
     /// (`query GetUser`, `tools/call get_weather`), at most `MAX_OPERATIONS_PER_ENDPOINT`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub operations: BTreeMap<String, OperationStats>,
+    /// For a WebSocket endpoint (its upgrade request): the messages that followed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub websocket: Option<WebSocketStats>,
     /// Sensitive data by location (`request.json.password`): classes with counts and the last
     /// mask. Never the values.
     #[serde(default)]
@@ -262,6 +266,88 @@ impl OperationStats {
                 self.variables.insert(n.clone(), t.clone());
             }
         }
+    }
+}
+
+/// The messages of an endpoint's WebSocket connections.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WebSocketStats {
+    pub client_messages: u64,
+    pub server_messages: u64,
+    /// Messages by kind (`text`, `binary`, `close`, `ping`, `pong`).
+    pub kinds: BTreeMap<String, u64>,
+    /// Payload bytes on the wire.
+    pub bytes: u64,
+    /// Schemas of the JSON text messages each side sent.
+    pub client_schema: Option<Schema>,
+    pub server_schema: Option<Schema>,
+    pub last_seen: i64,
+}
+
+impl WebSocketStats {
+    pub fn merge(&mut self, o: &WebSocketStats) {
+        add_count(&mut self.client_messages, o.client_messages);
+        add_count(&mut self.server_messages, o.server_messages);
+        add_counts(&mut self.kinds, &o.kinds);
+        add_count(&mut self.bytes, o.bytes);
+        merge_schema(&mut self.client_schema, o.client_schema.as_ref());
+        merge_schema(&mut self.server_schema, o.server_schema.as_ref());
+        self.last_seen = self.last_seen.max(o.last_seen);
+    }
+}
+
+/// A `101` to `Upgrade: websocket`: the endpoint is a WebSocket's.
+fn opens_websocket(obs: &Observation) -> bool {
+    obs.response.as_ref().is_some_and(|r| r.status == 101)
+        && obs.request_header("upgrade").is_some_and(|u| u.trim().eq_ignore_ascii_case("websocket"))
+}
+
+fn merge_schema(into: &mut Option<Schema>, one: Option<&Schema>) {
+    if let Some(one) = one {
+        into.get_or_insert_with(Schema::default).merge(one);
+    }
+}
+
+/// What a worker learns from one WebSocket message alone.
+#[derive(Clone, Debug)]
+pub struct MessageFacts {
+    from_client: bool,
+    kind: &'static str,
+    wire_len: u64,
+    schema: Option<Schema>,
+    findings: Vec<Finding>,
+}
+
+impl MessageFacts {
+    /// A text message is read as JSON when it parses (its schema and sensitive values, at
+    /// `message.client.json...`), else as one text value (`message.client.text`).
+    pub fn new(obs: &crate::observation::MessageObservation, key: &sensitive::MaskKey) -> MessageFacts {
+        let side = if obs.from_client { "message.client" } else { "message.server" };
+        let mut findings = sensitive::Findings::new(key);
+        let mut schema = None;
+        if obs.kind == "text" {
+            match serde_json::from_slice::<serde_json::Value>(&obs.payload) {
+                Ok(v) => {
+                    sensitive::scan_json(&v, &format!("{side}.json"), &mut findings);
+                    schema = Some(Schema::of_at(&v, obs.ts));
+                }
+                Err(_) => {
+                    let text = serde_json::Value::String(String::from_utf8_lossy(&obs.payload).into_owned());
+                    sensitive::scan_json(&text, &format!("{side}.text"), &mut findings);
+                }
+            }
+        }
+        MessageFacts {
+            from_client: obs.from_client,
+            kind: obs.kind,
+            wire_len: obs.wire_len,
+            schema,
+            findings: findings.into_vec(),
+        }
+    }
+
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
     }
 }
 
@@ -376,6 +462,11 @@ impl Endpoint {
                 }
                 None => {}
             }
+        }
+        match (&mut self.websocket, &o.websocket) {
+            (Some(a), Some(b)) => a.merge(b),
+            (None, Some(b)) => self.websocket = Some(b.clone()),
+            _ => {}
         }
         match (&mut self.grpc, &o.grpc) {
             (Some(a), Some(b)) => a.merge(b),
@@ -1229,6 +1320,9 @@ impl Catalog {
         if mcp_session {
             styles.push(crate::operations::Style::Mcp.as_str());
         }
+        if opens_websocket(obs) {
+            styles.push("websocket");
+        }
         styles.sort_unstable();
         styles.dedup();
         for style in styles {
@@ -1299,6 +1393,33 @@ impl Catalog {
         }
         let introspection = operations.iter().any(|o| o.introspection);
         Some(Recorded { key, findings, probe: None, principal, introspection })
+    }
+
+    /// Adds one WebSocket message to the endpoint whose upgrade request opened its connection.
+    /// False when the endpoint is gone (pruned or renamed since).
+    pub fn record_message(&mut self, key: &EndpointKey, facts: &MessageFacts, ts: i64) -> bool {
+        let Some(e) = self.endpoints.get_mut(key) else { return false };
+        let ws = e.websocket.get_or_insert_with(WebSocketStats::default);
+        add_count(if facts.from_client { &mut ws.client_messages } else { &mut ws.server_messages }, 1);
+        count_key(&mut ws.kinds, facts.kind);
+        add_count(&mut ws.bytes, facts.wire_len);
+        ws.last_seen = ws.last_seen.max(ts);
+        let schema = if facts.from_client { &mut ws.client_schema } else { &mut ws.server_schema };
+        merge_schema(schema, facts.schema.as_ref());
+        for f in &facts.findings {
+            let room = e.sensitive.len() < MAX_SENSITIVE_LOCATIONS;
+            let field = match e.sensitive.get_mut(&f.location) {
+                Some(field) => field,
+                None if room => e.sensitive.entry(f.location.clone()).or_default(),
+                None => continue,
+            };
+            field.add(f.class, u64::from(f.count), ts);
+            field.mask.clone_from(&f.mask);
+        }
+        if !self.dirty.contains(key) {
+            self.dirty.insert(key.clone());
+        }
+        true
     }
 
     /// Counts a probe of `host` (kept with a few example paths, at most `MAX_PROBE_EXAMPLES`).

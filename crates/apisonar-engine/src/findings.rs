@@ -50,8 +50,13 @@ pub fn data_alerts(
         }
         for (class, fs) in by_class {
             // Credentials the client sends, or a session the server hands out, over cleartext.
+            // A client's WebSocket message is sent like a request body.
             let credential = class.is_credential()
-                && fs.iter().any(|f| f.location.starts_with("request.") || f.location.contains("set-cookie"));
+                && fs.iter().any(|f| {
+                    f.location.starts_with("request.")
+                        || f.location.starts_with("message.client.")
+                        || f.location.contains("set-cookie")
+                });
             let (kind, high) = if credential {
                 ("cleartext_credentials", matches!(class, Class::Password | Class::BasicAuth | Class::PrivateKey))
             } else if !class.is_credential() {

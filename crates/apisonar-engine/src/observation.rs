@@ -23,6 +23,43 @@ impl Protocol {
     }
 }
 
+/// One message of a WebSocket connection, as the engine needs it.
+#[derive(Clone, Debug)]
+pub struct MessageObservation {
+    /// Microseconds since the Unix epoch (packet time).
+    pub ts: i64,
+    pub client: IpAddr,
+    pub server: SocketAddr,
+    pub from_client: bool,
+    /// `text`, `binary`, `close`, `ping` or `pong`.
+    pub kind: &'static str,
+    /// The payload (unmasked, inflated), a sample.
+    pub payload: Vec<u8>,
+    pub wire_len: u64,
+}
+
+impl MessageObservation {
+    /// A request-shaped view of a client's text message, for the checks that read requests
+    /// (injection, sensitive data in cleartext): its payload is the body of a request to
+    /// `target` on `host`.
+    pub fn as_request(&self, method: &str, host: &str, target: &str) -> Observation {
+        Observation {
+            ts: self.ts,
+            client: self.client,
+            server: self.server,
+            host: Some(host.to_string()),
+            method: method.to_string(),
+            target: target.to_string(),
+            request_headers: vec![("content-type".into(), "application/json".into())],
+            request_body: self.payload.clone(),
+            request_body_len: self.wire_len,
+            response: None,
+            encrypted: false,
+            protocol: Protocol::Http1,
+        }
+    }
+}
+
 /// One request and its response (if seen), as the engine needs it.
 #[derive(Clone, Debug)]
 pub struct Observation {

@@ -152,9 +152,40 @@ fn newer_sibling<'a>(
     None
 }
 
+/// Whether a GraphQL operation of `e` is in a schema that covers its host: `documented`, or
+/// `shadow` with the root fields the schema lacks; `None` with no schema, or for an operation
+/// whose fields are unknown (persisted by hash, invalid) or that is not GraphQL.
+pub fn operation_state(specs: &[Spec], e: &Endpoint, op: &crate::catalog::OperationStats) -> Option<(State, String)> {
+    if op.style != "graphql" {
+        return None;
+    }
+    let (sdl, roots) = specs.iter().filter(|s| s.covers(&e.host)).find_map(|s| s.graphql.as_ref().map(|r| (s, r)))?;
+    let missing = crate::spec::graphql::documents(roots, &op.kind, &op.root_fields)?;
+    let name = &sdl.name;
+    Some(if missing.is_empty() {
+        (State::Documented, format!("every root field is in the schema {name}"))
+    } else {
+        (State::Shadow, format!("{} {} not in the schema {name}", op.kind, missing.join(", ")))
+    })
+}
+
 /// Classifies one endpoint against the specs.
 pub fn classify(specs: &[Spec], e: &Endpoint) -> Classification {
-    if !specs.iter().any(|s| s.covers(&e.host)) {
+    // A GraphQL schema documents the endpoint its operations come through; the operations
+    // themselves are judged one by one (`operation_state`).
+    if let Some(sdl) = specs.iter().find(|s| s.graphql.is_some() && s.covers(&e.host)) {
+        if e.operations.values().any(|o| o.style == "graphql") {
+            return Classification {
+                state: State::Documented,
+                spec: Some(sdl.name.clone()),
+                operation: None,
+                reason: format!("a GraphQL endpoint: its operations are checked against the schema {}", sdl.name),
+                drift: None,
+            };
+        }
+    }
+    // GraphQL schemas say nothing of HTTP routes.
+    if !specs.iter().any(|s| s.graphql.is_none() && s.covers(&e.host)) {
         return Classification {
             state: State::Undocumented,
             spec: None,

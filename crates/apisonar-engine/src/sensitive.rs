@@ -736,6 +736,8 @@ pub fn scan_headers_with(
             n if KEY_HEADERS.contains(&n) && value.trim().len() >= 8 => {
                 out.add(Class::ApiKey, &here, value.trim());
             }
+            // Protocol nonces and settings, random by design: not keys, whatever the name says.
+            "sec-websocket-key" | "sec-websocket-accept" | "http2-settings" => {}
             _ => {
                 let key = clean.as_deref().map(|c| c.key(name, value));
                 if clean.as_deref().zip(key).is_some_and(|(c, k)| c.seen.contains(&k)) {

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::template::{normalize_template, split_path};
 
+pub mod graphql;
 mod yaml;
 
 pub use yaml::{yaml_documents, MAX_YAML_COPIED_NODES, MAX_YAML_DEPTH};
@@ -96,6 +97,9 @@ pub struct Spec {
     /// Hosts it covers (from `servers` or `host`, or given explicitly); empty = every host.
     pub hosts: Vec<String>,
     pub operations: Vec<SpecOperation>,
+    /// A GraphQL SDL: the root fields its schema offers (no HTTP operations then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphql: Option<graphql::GraphqlRoots>,
 }
 
 impl Spec {
@@ -129,6 +133,9 @@ pub fn parse(name: &str, text: &str) -> Result<Spec, SpecError> {
 fn parse_metered(name: &str, text: &str, budget: usize) -> Result<(Spec, usize), SpecError> {
     if text.len() > MAX_SPEC_BYTES {
         return Err(err("document", format!("larger than {MAX_SPEC_MIB} MiB")));
+    }
+    if graphql::looks_like_sdl(name, text) {
+        return graphql::parse(name, text).map(|spec| (spec, 0));
     }
     let root: Value = if text.trim_start().starts_with('{') {
         serde_json::from_str(text)
@@ -194,7 +201,7 @@ fn parse_metered(name: &str, text: &str, budget: usize) -> Result<(Spec, usize),
     }
     operations.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
     operations.dedup_by(|a, b| a.path == b.path && a.method == b.method);
-    Ok((Spec { name: name.to_string(), title, format, hosts, operations }, walk.spent))
+    Ok((Spec { name: name.to_string(), title, format, hosts, operations, graphql: None }, walk.spent))
 }
 
 /// A value as an error message quotes it: short, whatever its size.

@@ -65,6 +65,9 @@ anomalies! {
     Http2StreamReset => "http2_stream_reset",
     Http2RapidReset => "http2_rapid_reset",
     Http2FramingLost => "http2_framing_lost",
+    WebSocketProtocolError => "websocket_protocol_error",
+    WebSocketMasking => "websocket_masking",
+    WebSocketFramingLost => "websocket_framing_lost",
 }
 
 impl From<WireAnomaly> for Anomaly {

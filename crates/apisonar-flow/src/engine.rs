@@ -15,6 +15,8 @@ pub trait EventSink {
     fn on_transaction(&mut self, txn: HttpTransaction);
     fn on_connection(&mut self, _summary: ConnectionSummary) {}
     fn on_tls(&mut self, _tls: TlsHandshake) {}
+    /// A message of a connection that left HTTP (WebSocket), after its upgrade transaction.
+    fn on_message(&mut self, _message: crate::StreamMessage) {}
 }
 
 /// A TLS handshake seen on a connection, reported when the connection ends.

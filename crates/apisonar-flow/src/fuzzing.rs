@@ -8,7 +8,7 @@
 
 mod streams;
 
-pub use streams::{frames, http2_conversation, http_conversation, tight_limits};
+pub use streams::{frames, http2_conversation, http_conversation, tight_limits, websocket_conversation};
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

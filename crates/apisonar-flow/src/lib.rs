@@ -33,7 +33,7 @@ mod tls;
 
 pub use anomaly::Anomaly;
 pub use engine::{ConnectionSummary, EndReason, EventSink, FlowEngine, TlsHandshake};
-pub use http::{AppProtocol, Body, HttpRequest, HttpResponse, HttpTransaction};
+pub use http::{AppProtocol, Body, HttpRequest, HttpResponse, HttpTransaction, MessageKind, StreamMessage};
 pub use limits::Limits;
 pub use shard::{connection_engine, engine_for, HeldFrame, Route, Router};
 pub use stats::Stats;

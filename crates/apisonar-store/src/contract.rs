@@ -88,6 +88,7 @@ fn specs_and_alerts(store: &dyn Store) {
         format: "openapi 3.1.0".into(),
         hosts: vec![],
         operations: vec![],
+        graphql: None,
     };
     store.put_spec(&spec).unwrap_or_else(|e| panic!("{e}"));
     store.put_spec(&spec).unwrap_or_else(|e| panic!("{e}"));

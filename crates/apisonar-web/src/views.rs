@@ -83,6 +83,10 @@ pub struct EndpointRow {
     /// called first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub operations: Vec<OperationView>,
+    /// For a WebSocket endpoint: message counts by side and kind, bytes, and the JSON schemas
+    /// of each side's text messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub websocket: Option<WebSocketView>,
     /// A row of TLS sessions to a server name with no HTTP endpoint under it: TLS only, no HTTP
     /// seen (encrypted traffic whose requests are unknown), not an endpoint without traffic.
     pub tls_only: bool,
@@ -113,6 +117,18 @@ pub struct EndpointRow {
     pub seen: Option<(i64, i64)>,
 }
 
+/// The messages of a WebSocket endpoint.
+#[derive(Clone, Debug, Serialize)]
+pub struct WebSocketView {
+    pub client_messages: u64,
+    pub server_messages: u64,
+    pub kinds: BTreeMap<String, u64>,
+    pub bytes: u64,
+    pub client_schema: Option<serde_json::Value>,
+    pub server_schema: Option<serde_json::Value>,
+    pub last_seen: String,
+}
+
 /// A GraphQL operation or JSON-RPC method of an endpoint.
 #[derive(Clone, Debug, Serialize)]
 pub struct OperationView {
@@ -129,23 +145,34 @@ pub struct OperationView {
     pub variables: Vec<String>,
     pub first_seen: String,
     pub last_seen: String,
+    /// Against a GraphQL schema covering the host: `documented` or `shadow`; absent without
+    /// one (or for an operation whose fields are unknown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
 }
 
-fn operations(e: &apisonar_engine::Endpoint) -> Vec<OperationView> {
+fn operations(e: &apisonar_engine::Endpoint, specs: &[apisonar_engine::Spec]) -> Vec<OperationView> {
     let mut out: Vec<OperationView> = e
         .operations
         .iter()
-        .map(|(label, o)| OperationView {
-            label: label.clone(),
-            style: o.style.clone(),
-            kind: o.kind.clone(),
-            hits: o.hits,
-            errors: o.errors,
-            introspection: o.introspection,
-            root_fields: o.root_fields.iter().cloned().collect(),
-            variables: o.variables.iter().map(|(n, t)| format!("{n}: {t}")).collect(),
-            first_seen: rfc3339_micros(o.first_seen),
-            last_seen: rfc3339_micros(o.last_seen),
+        .map(|(label, o)| {
+            let state = apisonar_engine::posture::operation_state(specs, e, o);
+            OperationView {
+                label: label.clone(),
+                style: o.style.clone(),
+                kind: o.kind.clone(),
+                hits: o.hits,
+                errors: o.errors,
+                introspection: o.introspection,
+                root_fields: o.root_fields.iter().cloned().collect(),
+                variables: o.variables.iter().map(|(n, t)| format!("{n}: {t}")).collect(),
+                first_seen: rfc3339_micros(o.first_seen),
+                last_seen: rfc3339_micros(o.last_seen),
+                state: state.as_ref().map(|(s, _)| s.as_str()),
+                state_reason: state.map(|(_, r)| r),
+            }
         })
         .collect();
     out.sort_by(|a, b| b.hits.cmp(&a.hits).then_with(|| a.label.cmp(&b.label)));
@@ -302,7 +329,16 @@ fn row(e: &Endpoint, specs: &[apisonar_engine::Spec], orphan: bool) -> EndpointR
         cleartext_hits: e.cleartext,
         protocols: protocols(e),
         grpc: e.grpc.as_ref().map(|g| GrpcView::new(&e.path, g)),
-        operations: operations(e),
+        operations: operations(e, specs),
+        websocket: e.websocket.as_ref().map(|w| WebSocketView {
+            client_messages: w.client_messages,
+            server_messages: w.server_messages,
+            kinds: w.kinds.clone(),
+            bytes: w.bytes,
+            client_schema: w.client_schema.as_ref().map(apisonar_engine::openapi::json_schema),
+            server_schema: w.server_schema.as_ref().map(apisonar_engine::openapi::json_schema),
+            last_seen: rfc3339_micros(w.last_seen),
+        }),
         tls_only: false,
         params,
         latency: Latency {

@@ -31,6 +31,11 @@ impl Events {
                 self.outputs.transaction(&txn);
             }
             Event::Connection(c) => self.outputs.connection(&c),
+            Event::Message(analysis) => {
+                if let (Some(core), Some(analysis)) = (self.core.as_mut(), analysis) {
+                    crate::contain::contained("merge", || core.apply_message(*analysis));
+                }
+            }
             Event::Tls(record) => {
                 let (observation, line) = crate::records::tls_handshake(&record);
                 if let Some(core) = self.core.as_mut() {

@@ -1,8 +1,27 @@
 //! Turns the flow layer's transactions into the engine's observations.
 
-use apisonar_engine::{Observation, ObservedResponse, Protocol};
+use apisonar_engine::{MessageObservation, Observation, ObservedResponse, Protocol};
 use apisonar_flow::http::MessageHead;
-use apisonar_flow::HttpTransaction;
+use apisonar_flow::{HttpTransaction, StreamMessage};
+
+/// A WebSocket message as the engine sees it.
+pub fn message_observation(m: &StreamMessage) -> MessageObservation {
+    MessageObservation {
+        ts: m.ts.micros(),
+        client: m.client.ip(),
+        server: m.server,
+        from_client: m.from_client,
+        kind: m.kind.as_str(),
+        payload: m.payload.clone(),
+        wire_len: m.wire_len,
+    }
+}
+
+/// True for a transaction that opened a WebSocket (its messages follow on the connection).
+pub fn opens_websocket(t: &HttpTransaction) -> bool {
+    t.response.as_ref().and_then(|r| r.head.status()) == Some(101)
+        && t.request.head.header("upgrade").is_some_and(|u| u.trim_ascii().eq_ignore_ascii_case(b"websocket"))
+}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

@@ -76,6 +76,8 @@ pub enum Event {
     Transaction(HttpTransaction, Option<Box<apisonar_app::AnalysedTransaction>>),
     Connection(ConnectionSummary),
     Tls(TlsHandshake),
+    /// A WebSocket message, analysed when the inventory is kept.
+    Message(Option<Box<apisonar_app::AnalysedMessage>>),
     /// A worker is done; its counters.
     Finished(Box<Stats>),
     /// Nothing arrived for a while (time for periodic work).
@@ -110,10 +112,23 @@ impl EventSink for WorkerEvents {
             crate::contain::contained("analysis", || {
                 #[cfg(debug_assertions)]
                 crate::contain::test_trigger::check("analysis", &String::from_utf8_lossy(txn.request.head.target()));
-                Box::new(analyser.analyse(crate::observe::observation(&txn)))
+                let mut analysed = Box::new(analyser.analyse(crate::observe::observation(&txn)));
+                if crate::observe::opens_websocket(&txn) {
+                    analysed.upgrade = Some((txn.connection_id, txn.index_in_connection));
+                }
+                analysed
             })
         });
         self.push(Event::Transaction(txn, analysis));
+    }
+    fn on_message(&mut self, message: apisonar_flow::StreamMessage) {
+        // Messages matter only to the inventory.
+        let Some(analyser) = self.analyser.as_mut() else { return };
+        let analysis = crate::contain::contained("analysis", || {
+            let parent = (message.connection_id, message.parent_index);
+            Box::new(analyser.analyse_message(crate::observe::message_observation(&message), parent))
+        });
+        self.push(Event::Message(analysis));
     }
     fn on_connection(&mut self, summary: ConnectionSummary) {
         self.push(Event::Connection(summary));

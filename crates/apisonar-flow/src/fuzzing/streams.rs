@@ -34,6 +34,9 @@ pub fn tight_limits() -> Limits {
 struct Count(usize);
 
 impl EventSink for Count {
+    fn on_message(&mut self, message: crate::StreamMessage) {
+        assert!(message.payload.len() <= tight_limits().body_sample_bytes);
+    }
     fn on_transaction(&mut self, txn: HttpTransaction) {
         self.0 = self.0.saturating_add(1);
         // Every emitted transaction respects the sample limits.
@@ -66,9 +69,12 @@ pub(crate) fn connection_bound(l: &Limits, piece: usize) -> usize {
     let h2_frame = l.max_head_bytes.max(crate::http::h2::MAX_CONTROL_FRAME);
     let h2 =
         sum(&[crate::http::hpack::MAX_TABLE_BYTES, h2_frame.saturating_mul(2), l.max_head_bytes.saturating_mul(2)]);
+    // WebSocket, per direction: the inflater's state and a message sample.
+    let ws = sum(&[48 * 1024, l.body_sample_bytes.saturating_mul(2), 256]);
     sum(&[
         direction.saturating_mul(4),
         h2.saturating_mul(2),
+        ws.saturating_mul(2),
         message.saturating_mul(2).saturating_mul(l.max_pending_transactions.saturating_add(1)),
         l.max_tls_handshake_bytes.saturating_mul(2),
     ])
@@ -274,6 +280,97 @@ pub fn http2_conversation(data: &[u8]) {
     assert_eq!(stats.transactions as usize, out.0);
 }
 
+/// Input: a WebSocket connection after its handshake (with or without permessage-deflate,
+/// with or without context takeover): frames of chosen opcodes, flags, masks and lengths (true or
+/// lying), payloads raw or deflated, delivered in chunks with gaps. Checks no panic, memory within
+/// the connection bound, samples within their limit.
+pub fn websocket_conversation(data: &[u8]) {
+    use std::io::Write;
+    let mut u = arbitrary::Unstructured::new(data);
+    let limits = tight_limits();
+    let bound = connection_bound(&limits, 4096);
+    let mut conn = HttpConn::new(
+        0,
+        [
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000),
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 80),
+        ],
+    );
+    let mut stats = Stats::default();
+    let mut out = Count(0);
+    let mut ts = 0i64;
+    let extensions = *u
+        .choose(&[
+            "",
+            "Sec-WebSocket-Extensions: permessage-deflate\r\n",
+            "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n",
+        ])
+        .unwrap_or(&"");
+    conn.data(
+        0,
+        b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        Timestamp(1),
+        &limits,
+        &mut stats,
+        &mut out,
+    );
+    let answer = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n{extensions}\r\n");
+    conn.data(1, answer.as_bytes(), Timestamp(2), &limits, &mut stats, &mut out);
+    while !u.is_empty() {
+        let dir = usize::from(u.ratio(1, 2).unwrap_or(false));
+        let opcode = *u.choose(&[0x1u8, 0x1, 0x2, 0x0, 0x8, 0x9, 0xa, 0x3]).unwrap_or(&1);
+        let fin = u.ratio(3, 4).unwrap_or(true);
+        let n = u.int_in_range(0..=300usize).unwrap_or(0);
+        let mut payload = u.bytes(n).map(<[u8]>::to_vec).unwrap_or_default();
+        let deflated = u.ratio(1, 2).unwrap_or(false);
+        if deflated {
+            let mut w = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+            let _ = w.write_all(&payload);
+            payload = w.finish().unwrap_or_default();
+        }
+        let masked = if u.ratio(1, 8).unwrap_or(false) { dir == 1 } else { dir == 0 };
+        let mut frame = vec![u8::from(fin) << 7 | u8::from(deflated) << 6 | opcode];
+        let len = if u.ratio(1, 16).unwrap_or(false) {
+            u.arbitrary::<u16>().map(usize::from).unwrap_or(0)
+        } else {
+            payload.len()
+        };
+        let mask_bit = if masked { 0x80 } else { 0 };
+        match len {
+            0..=125 => frame.push(mask_bit | u8::try_from(len).unwrap_or(0)),
+            126..=65535 => {
+                frame.push(mask_bit | 126);
+                frame.extend_from_slice(&u16::try_from(len).unwrap_or(0).to_be_bytes());
+            }
+            _ => {
+                frame.push(mask_bit | 127);
+                frame.extend_from_slice(&u64::try_from(len).unwrap_or(0).to_be_bytes());
+            }
+        }
+        if masked {
+            let key: [u8; 4] = u.arbitrary().unwrap_or_default();
+            frame.extend_from_slice(&key);
+            for (i, b) in payload.iter_mut().enumerate() {
+                *b ^= key.get(i % 4).copied().unwrap_or(0);
+            }
+        }
+        frame.extend_from_slice(&payload);
+        let piece = usize::from(u.int_in_range(1..=255u8).unwrap_or(255));
+        let gap = u.ratio(1, 30).unwrap_or(false);
+        for chunk in frame.chunks(piece) {
+            ts = ts.saturating_add(1);
+            if gap {
+                conn.gap(dir, u32::try_from(chunk.len()).unwrap_or(0), Timestamp(ts), &limits, &mut stats, &mut out);
+            } else {
+                conn.data(dir, chunk, Timestamp(ts), &limits, &mut stats, &mut out);
+            }
+            assert!(conn.buffered_bytes() <= bound, "connection holds {} > {bound}", conn.buffered_bytes());
+        }
+    }
+    conn.end(Timestamp(ts), &limits, &mut stats, &mut out);
+    assert_eq!(stats.transactions as usize, out.0);
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::arithmetic_side_effects)]
@@ -295,6 +392,11 @@ mod tests {
         #[test]
         fn arbitrary_http2_conversations_never_panic(data in proptest::collection::vec(any::<u8>(), 0..4096)) {
             super::http2_conversation(&data);
+        }
+
+        #[test]
+        fn arbitrary_websocket_conversations_never_panic(data in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            super::websocket_conversation(&data);
         }
 
         #[test]

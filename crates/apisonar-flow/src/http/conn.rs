@@ -9,6 +9,7 @@ use apisonar_wire::sniff::{find_request_start, find_response_start, sniff, Sniff
 
 use super::h2::{Cx, H2Conn};
 use super::parser::{Framing, MessageParser, MessageSink, Role};
+use super::ws::{Deflate, WsConn};
 use crate::anomaly::AnomalyList;
 use crate::engine::EventSink;
 use crate::http::{AppProtocol, Body, HttpRequest, HttpResponse, HttpTransaction};
@@ -39,6 +40,8 @@ enum DirState {
     Tls(Box<crate::tls::TlsReader>),
     /// HTTP/2 frames, read by the connection's [`H2Conn`].
     Http2,
+    /// WebSocket frames after a 101, read by the connection's [`WsConn`].
+    WebSocket,
     Done,
 }
 
@@ -81,6 +84,8 @@ pub(super) struct Pairing {
     /// Transport anomalies seen between messages, by role (request, response): they are
     /// attached to the next message so that the evidence travels with a transaction.
     pub(super) carried: [AnomalyList; 2],
+    /// A 101 to WebSocket: the upgrade request's index and the extensions the answer agreed.
+    websocket: Option<(u32, Deflate)>,
 }
 
 pub(crate) struct HttpConn {
@@ -92,6 +97,8 @@ pub(crate) struct HttpConn {
     unassigned: [AnomalyList; 2],
     /// Both directions' HTTP/2 state, once the connection speaks it.
     h2: Option<Box<H2Conn>>,
+    /// Both directions' WebSocket state, after a 101 to it.
+    ws: Option<Box<WsConn>>,
 }
 
 impl HttpConn {
@@ -109,10 +116,12 @@ impl HttpConn {
                 response: None,
                 tunnel: false,
                 carried: [AnomalyList::default(), AnomalyList::default()],
+                websocket: None,
             },
             unassigned: [AnomalyList::default(), AnomalyList::default()],
             tls: None,
             h2: None,
+            ws: None,
         }
     }
 
@@ -138,7 +147,7 @@ impl HttpConn {
             DirState::Sniffing(b) | DirState::Scanning(b, _) => b.capacity(),
             DirState::Parsing(p) => p.buffered_bytes(),
             DirState::Tls(r) => r.buffered_bytes(),
-            DirState::Http2 | DirState::Done => 0,
+            DirState::Http2 | DirState::WebSocket | DirState::Done => 0,
         });
         let pending = self.pairing.pending.iter().map(|p| {
             message_bytes(&p.request.head, &p.request.body)
@@ -148,7 +157,8 @@ impl HttpConn {
         let response = self.pairing.response.iter().map(|r| message_bytes(&r.head, &r.body));
         let tls = self.tls.iter().map(|t| t.held_bytes());
         let h2 = self.h2.iter().map(|h| h.buffered_bytes());
-        streams.chain(pending).chain(response).chain(tls).chain(h2).fold(0, usize::saturating_add)
+        let ws = self.ws.iter().map(|w| w.buffered_bytes());
+        streams.chain(pending).chain(response).chain(tls).chain(h2).chain(ws).fold(0, usize::saturating_add)
     }
 
     /// True when a response has ended while the request in progress on `dir` has not: bytes of
@@ -204,6 +214,13 @@ impl HttpConn {
                 reader.feed(bytes, ts, self.tls.get_or_insert_with(Box::default), limits, stats);
                 return;
             }
+            DirState::WebSocket => {
+                let role = usize::from(self.pairing.client_dir.is_some_and(|c| c != dir));
+                if let Some(ws) = &mut self.ws {
+                    ws.feed(role, bytes, ts, limits, stats, out);
+                }
+                return;
+            }
             DirState::Http2 => {
                 let role = usize::from(self.pairing.client_dir.is_some_and(|c| c != dir));
                 if let Some(h2) = &mut self.h2 {
@@ -245,6 +262,24 @@ impl HttpConn {
             };
             self.h2 = Some(Box::new(h2));
             self.dirs = [DirState::Http2, DirState::Http2];
+            if !rest.is_empty() {
+                self.data(dir, rest, ts, limits, stats, out);
+            }
+            return;
+        }
+        if let (AppProtocol::WebSocket, Some((parent, deflate))) = (self.pairing.protocol, self.pairing.websocket) {
+            self.pairing.tunnel = false;
+            let client = self.pairing.client_dir.unwrap_or(0);
+            let endpoint = |d: usize| *crate::table::side(&self.pairing.endpoints, d);
+            let ws = WsConn::new(
+                self.pairing.connection_id,
+                parent,
+                endpoint(client),
+                endpoint(other_side(client)),
+                deflate,
+            );
+            self.ws = Some(Box::new(ws));
+            self.dirs = [DirState::WebSocket, DirState::WebSocket];
             if !rest.is_empty() {
                 self.data(dir, rest, ts, limits, stats, out);
             }
@@ -344,7 +379,7 @@ impl HttpConn {
                 let rest = buf.split_off(at);
                 (role, rest)
             }
-            DirState::Parsing(_) | DirState::Tls(_) | DirState::Http2 | DirState::Done => return,
+            DirState::Parsing(_) | DirState::Tls(_) | DirState::Http2 | DirState::WebSocket | DirState::Done => return,
         };
         self.start_http(dir, role, buffered, ts, limits, stats, out);
     }
@@ -435,6 +470,12 @@ impl HttpConn {
                 let role = self.role_of(dir);
                 if let Some(h2) = &mut self.h2 {
                     h2.gap(role, len, stats);
+                }
+            }
+            Some(DirState::WebSocket) => {
+                let role = self.role_of(dir);
+                if let Some(ws) = &mut self.ws {
+                    ws.gap(role, stats);
                 }
             }
             _ => {}
@@ -690,6 +731,10 @@ impl MessageSink for PairingSink<'_> {
                         Some(u) if status == Some(101) && u.starts_with(b"h2c") => AppProtocol::Http2,
                         _ => AppProtocol::Tunnel,
                     };
+                    if p.protocol == AppProtocol::WebSocket {
+                        let extensions = head.header("sec-websocket-extensions").unwrap_or_default();
+                        p.websocket = answers.map(|index| (index, Deflate::negotiated(extensions)));
+                    }
                 }
                 p.response = Some(Box::new(ResponseInProgress {
                     answers,

@@ -7,8 +7,10 @@ pub(crate) mod h2;
 pub(crate) mod hpack;
 mod parser;
 mod txn;
+mod ws;
 
 pub use apisonar_wire::http::{HttpVersion, MessageHead};
 pub use body::Body;
 pub(crate) use conn::HttpConn;
 pub use txn::{AppProtocol, HttpRequest, HttpResponse, HttpTransaction};
+pub use ws::{MessageKind, StreamMessage};

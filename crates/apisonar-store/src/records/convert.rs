@@ -8,10 +8,11 @@
 use std::collections::BTreeMap;
 
 use apisonar_engine::auth::AuthScheme;
-use apisonar_engine::catalog::{AuthCount, GrpcStats, OperationStats, SensitiveField};
+use apisonar_engine::catalog::{AuthCount, GrpcStats, OperationStats, SensitiveField, WebSocketStats};
 use apisonar_engine::params::ParamInfo;
 use apisonar_engine::schema::{Format, Schema, TypeCounts};
 use apisonar_engine::sensitive::Class;
+use apisonar_engine::spec::graphql::GraphqlRoots;
 use apisonar_engine::spec::SpecParam;
 use apisonar_engine::stats::{ClientSet, Histogram, SizeStats};
 use apisonar_engine::tlsposture::{TlsCertificate, TlsHost};
@@ -59,6 +60,7 @@ impl From<&Endpoint> for EndpointRecord {
             protocols,
             grpc,
             operations,
+            websocket,
             sensitive,
             why,
             hourly,
@@ -96,6 +98,26 @@ impl From<&Endpoint> for EndpointRecord {
                 }
             }),
             operations: records(operations),
+            websocket: websocket.as_ref().map(|w| {
+                let WebSocketStats {
+                    client_messages,
+                    server_messages,
+                    kinds,
+                    bytes,
+                    client_schema,
+                    server_schema,
+                    last_seen,
+                } = w;
+                WebSocketRecord {
+                    client_messages: *client_messages,
+                    server_messages: *server_messages,
+                    kinds: kinds.clone(),
+                    bytes: *bytes,
+                    client_schema: client_schema.as_ref().map(SchemaRecord::from),
+                    server_schema: server_schema.as_ref().map(SchemaRecord::from),
+                    last_seen: *last_seen,
+                }
+            }),
             sensitive: records(sensitive),
             why: why.clone(),
             hourly: hourly.clone(),
@@ -137,6 +159,15 @@ impl From<EndpointRecord> for Endpoint {
                 max_response_messages: g.max_response_messages,
             }),
             operations: values(r.operations),
+            websocket: r.websocket.map(|w| WebSocketStats {
+                client_messages: w.client_messages,
+                server_messages: w.server_messages,
+                kinds: w.kinds,
+                bytes: w.bytes,
+                client_schema: w.client_schema.map(Schema::from),
+                server_schema: w.server_schema.map(Schema::from),
+                last_seen: w.last_seen,
+            }),
             sensitive: values(r.sensitive),
             why: r.why,
             hourly: r.hourly,
@@ -559,13 +590,21 @@ impl From<AlertStateRecord> for AlertState {
 
 impl From<&Spec> for SpecRecord {
     fn from(s: &Spec) -> Self {
-        let Spec { name, title, format, hosts, operations } = s;
+        let Spec { name, title, format, hosts, operations, graphql } = s;
         SpecRecord {
             name: name.clone(),
             title: title.clone(),
             format: format.clone(),
             hosts: hosts.clone(),
             operations: operations.iter().map(SpecOperationRecord::from).collect(),
+            graphql: graphql.as_ref().map(|g| {
+                let GraphqlRoots { query, mutation, subscription } = g;
+                GraphqlRootsRecord {
+                    query: query.clone(),
+                    mutation: mutation.clone(),
+                    subscription: subscription.clone(),
+                }
+            }),
         }
     }
 }
@@ -578,6 +617,11 @@ impl From<SpecRecord> for Spec {
             format: r.format,
             hosts: r.hosts,
             operations: r.operations.into_iter().map(SpecOperation::from).collect(),
+            graphql: r.graphql.map(|g| GraphqlRoots {
+                query: g.query,
+                mutation: g.mutation,
+                subscription: g.subscription,
+            }),
         }
     }
 }

@@ -100,6 +100,7 @@ impl From<EndpointV1> for EndpointRecord {
             protocols: BTreeMap::new(),
             grpc: None,
             operations: BTreeMap::new(),
+            websocket: None,
             sensitive: e.sensitive,
             why: e.why,
             hourly: e.hourly,

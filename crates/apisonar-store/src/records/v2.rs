@@ -47,6 +47,9 @@ pub(crate) struct EndpointRecord {
     /// GraphQL operations and JSON-RPC methods by label; absent when none (and in older records).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub operations: BTreeMap<String, OperationRecord>,
+    /// The messages of a WebSocket endpoint; absent otherwise (and in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub websocket: Option<WebSocketRecord>,
     /// By location: classes with counts and the last mask, never a value.
     pub sensitive: BTreeMap<String, SensitiveRecord>,
     pub why: Vec<String>,
@@ -55,6 +58,18 @@ pub(crate) struct EndpointRecord {
     /// An undocumented route a spec template matches only through a parameter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept_apart: Option<KeptApartRecord>,
+}
+
+/// Message counts, kinds, bytes and JSON schemas of a WebSocket endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct WebSocketRecord {
+    pub client_messages: u64,
+    pub server_messages: u64,
+    pub kinds: BTreeMap<String, u64>,
+    pub bytes: u64,
+    pub client_schema: Option<SchemaRecord>,
+    pub server_schema: Option<SchemaRecord>,
+    pub last_seen: i64,
 }
 
 /// One GraphQL operation or JSON-RPC method of an endpoint.
@@ -290,6 +305,17 @@ pub(crate) struct SpecRecord {
     pub format: String,
     pub hosts: Vec<String>,
     pub operations: Vec<SpecOperationRecord>,
+    /// A GraphQL SDL's root fields; absent for OpenAPI and Swagger specs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphql: Option<GraphqlRootsRecord>,
+}
+
+/// The root fields a GraphQL schema offers, by operation kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GraphqlRootsRecord {
+    pub query: BTreeSet<String>,
+    pub mutation: BTreeSet<String>,
+    pub subscription: BTreeSet<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

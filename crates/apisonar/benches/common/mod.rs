@@ -1,6 +1,8 @@
 //! What both per-stage benchmarks (`stages`, `stage_budget`) start from: the benchmark workload's
 //! frames and the packet path that turns them into transactions.
 
+// The benches use the transaction half of it.
+#[allow(dead_code)]
 #[path = "../../src/observe.rs"]
 pub mod observe;
 

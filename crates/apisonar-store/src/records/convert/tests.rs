@@ -122,6 +122,15 @@ fn full_endpoint(clients: ClientSet) -> Endpoint {
             max_request_messages: 1,
             max_response_messages: 3,
         }),
+        websocket: Some(apisonar_engine::catalog::WebSocketStats {
+            client_messages: 7,
+            server_messages: 9,
+            kinds: BTreeMap::from([("text".into(), 14), ("close".into(), 2)]),
+            bytes: 4096,
+            client_schema: Some(schema()),
+            server_schema: None,
+            last_seen: 1_700_000_200_000_000,
+        }),
         operations: BTreeMap::from([(
             "query GetUser".into(),
             apisonar_engine::catalog::OperationStats {
@@ -249,6 +258,19 @@ fn alerts_specs_tls_hosts_overflow_and_overrides_round_trip() {
         format: "openapi 3.1.0".into(),
         hosts: vec!["api.test".into()],
         operations: vec![operation(false, None), operation(true, Some(BTreeSet::from(["id".into(), "name".into()])))],
+        graphql: None,
+    });
+    round_trips(&Spec {
+        name: "schema.graphql".into(),
+        title: "schema.graphql".into(),
+        format: "graphql sdl".into(),
+        hosts: vec![],
+        operations: vec![],
+        graphql: Some(apisonar_engine::spec::graphql::GraphqlRoots {
+            query: BTreeSet::from(["user".into(), "me".into()]),
+            mutation: BTreeSet::from(["addOrder".into()]),
+            subscription: BTreeSet::new(),
+        }),
     });
     let set = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<BTreeSet<String>>();
     let counts = |items: &[(&str, u64)]| items.iter().map(|(k, n)| (k.to_string(), *n)).collect::<BTreeMap<_, _>>();
