@@ -35,7 +35,7 @@ async function api(path, options = {}) {
 
 function show(...nodes) {
   const v = view();
-  v.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined));
+  v.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined));
 }
 
 function fail(e) {

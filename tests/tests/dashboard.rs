@@ -192,3 +192,62 @@ fn a_browser_signs_in_finds_a_shadow_endpoint_and_acknowledges_an_alert() {
     let acked = alerts.iter().find(|a| a["id"].as_u64() == Some(alert_id)).unwrap();
     assert_eq!(acked["state"], "acknowledged");
 }
+
+/// The pages of the other API styles, in a real browser over the real server: a store from the
+/// gRPC, GraphQL (with its SDL) and WebSocket captures, filtered by protocol and opened.
+#[test]
+fn a_browser_filters_by_protocol_and_reads_grpc_graphql_and_websocket_pages() {
+    let e2e = repo_root().join("tests/e2e");
+    assert!(e2e.join("node_modules/playwright-core").exists(), "run `npm ci --prefix tests/e2e` first");
+    let db = temp("api-styles-db");
+    let db_s = db.display().to_string();
+    let run = apisonar(&[
+        "analyze",
+        "--db",
+        &db_s,
+        "--spec",
+        "captures/graphql/schema.graphql",
+        "captures/grpc-shop.pcap",
+        "captures/graphql-api.pcap",
+        "captures/websocket-deflate.pcap",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let server = serve(&db_s);
+    let password_file = db.join("initial-admin-password");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !password_file.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let password = std::fs::read_to_string(&password_file).unwrap().trim().to_string();
+    let artifacts = repo_root().join("target/e2e-artifacts");
+    let out = Command::new("node")
+        .arg(e2e.join("api-styles.mjs"))
+        .args([&server.url, &password, &artifacts.display().to_string()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let seen: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    assert_eq!(seen["grpc_rows"].as_array().map(Vec::len), Some(6), "{seen}");
+    let grpc = &seen["grpc_page"];
+    assert!(grpc["headings"].as_array().unwrap().iter().any(|h| h == "gRPC operation"), "{grpc}");
+    assert_eq!(grpc["kv"]["Service"], "shop.v1.OrderService", "{grpc}");
+    assert_eq!(grpc["kv"]["Method"], "ListOrders", "{grpc}");
+    assert_eq!(grpc["kv"]["Streaming"], "server streaming", "{grpc}");
+    assert!(grpc["tables"].as_array().unwrap().iter().any(|t| t == &serde_json::json!([["OK", "1"]])), "{grpc}");
+    let graphql = &seen["graphql_page"];
+    let ops = graphql["tables"].as_array().unwrap().iter().find(|t| t[0][1] == "graphql").unwrap();
+    let row = |label: &str| ops.as_array().unwrap().iter().find(|r| r[0] == label).unwrap().clone();
+    assert_eq!(row("mutation AddOrder")[2], "shadow", "{graphql}");
+    assert_eq!(row("query GetUser")[2], "documented", "{graphql}");
+    assert_eq!(row("query GetUser")[3], "2", "{graphql}");
+    let ws = &seen["websocket_page"];
+    assert!(ws["headings"].as_array().unwrap().iter().any(|h| h == "WebSocket messages"), "{ws}");
+    assert_eq!(ws["kv"]["From clients"], "8", "{ws}");
+    for page in [grpc, graphql, ws] {
+        assert_eq!(page["unrendered"], false, "{page}");
+        // Response schemas render as schemas.
+        assert!(page["headings"].as_array().unwrap().iter().any(|h| h == "Schemas"), "{page}");
+    }
+    assert_eq!(seen["console_errors"], serde_json::json!([]), "{seen}");
+}

@@ -281,3 +281,32 @@ fn the_recorded_h2c_capture_decodes_every_request_header_as_tshark_does() {
     let gzip = txns.iter().find(|t| t.request.head.target() == b"/api/v2/reports/daily").unwrap();
     assert!(gzip.response.as_ref().unwrap().body.decoded.as_ref().is_some_and(|d| d.starts_with(b"{")));
 }
+
+#[test]
+fn a_pushed_response_is_a_transaction_of_its_promised_stream() {
+    let (mut client, mut server) = (Encoder::default(), Encoder::default());
+    let mut c = conversation();
+    let mut bytes = h2::PREFACE.to_vec();
+    bytes.extend(h2::settings());
+    bytes.extend(h2::headers(1, &request(&mut client, "GET", "/index.html", &[]), true));
+    c.send(Side::Client, &bytes);
+    // PUSH_PROMISE on stream 1 reserving stream 2 for /app.js, then both answers.
+    let promised =
+        server.block(&[(":method", "GET"), (":scheme", "http"), (":authority", "api.test:8200"), (":path", "/app.js")]);
+    let mut payload = 2u32.to_be_bytes().to_vec();
+    payload.extend(&promised);
+    let mut bytes = h2::settings();
+    bytes.extend(h2::frame(h2::PUSH_PROMISE, h2::END_HEADERS, 1, &payload));
+    bytes.extend(h2::headers(1, &server.block(&[(":status", "200")]), false));
+    bytes.extend(h2::data(1, b"<html>", true, None));
+    bytes.extend(h2::headers(2, &server.block(&[(":status", "200"), ("content-type", "text/javascript")]), false));
+    bytes.extend(h2::data(2, b"go()", true, None));
+    c.send(Side::Server, &bytes);
+    c.close();
+    let txns = common::run(&c.frames, Limits::default());
+    assert_eq!(
+        lines(&txns),
+        ["GET /index.html -> 200 (req 0, resp 6) stream=Some(1)", "GET /app.js -> 200 (req 0, resp 4) stream=Some(2)"]
+    );
+    assert_eq!(txns[1].host(), Some(&b"api.test:8200"[..]));
+}
