@@ -378,6 +378,8 @@ const CONTENT_TYPES: &[&str] = &[
     "application/grpc",
     "application/grpc+proto",
     "application/grpc-web",
+    "application/graphql",
+    "text/event-stream",
 ];
 
 fn headers(u: &mut Unstructured<'_>, response: bool) -> Result<Vec<(String, String)>> {
@@ -501,6 +503,46 @@ fn body(u: &mut Unstructured<'_>, content_type: Option<&str>) -> Result<Vec<u8>>
                 text_up_to(u, 8)?
             )
             .into_bytes()
+        }
+        (4, _) => {
+            // A GraphQL request: a document made of the input's pieces, maybe batched.
+            let pieces = [
+                "query",
+                "mutation",
+                "{",
+                "}",
+                "(",
+                ")",
+                "$id: ID!",
+                "user",
+                "__schema",
+                "...F",
+                "fragment F on T",
+                "@skip",
+                "\"",
+                " ",
+            ];
+            let mut doc = String::new();
+            for _ in 0..u.int_in_range(0..=24u8)? {
+                doc.push_str(u.choose(&pieces)?);
+                doc.push(' ');
+            }
+            let op = serde_json::json!({"query": doc, "operationName": text_up_to(u, 8)?});
+            let v = if u.ratio(1, 3)? {
+                serde_json::json!([op, {"extensions": {"persistedQuery": {"sha256Hash": text_up_to(u, 64)?}}}])
+            } else {
+                op
+            };
+            v.to_string().into_bytes()
+        }
+        (5, _) => {
+            // A JSON-RPC (MCP) request or notification.
+            let method = *u.choose(&["tools/call", "resources/read", "initialize", "eth_call", "", "a b"])?;
+            let mut v = serde_json::json!({"jsonrpc": "2.0", "method": method, "params": {"name": text_up_to(u, 12)?, "uri": text_up_to(u, 24)?}});
+            if let (true, Some(obj)) = (u.ratio(1, 2)?, v.as_object_mut()) {
+                obj.insert("id".into(), serde_json::json!(u.arbitrary::<u8>()?));
+            }
+            v.to_string().into_bytes()
         }
         (_, Some(ct)) if ct.contains("form-urlencoded") => form(u)?.into_bytes(),
         (_, Some(ct)) if ct.starts_with("application/grpc") => grpc_body(u)?,
