@@ -310,3 +310,102 @@ fn a_pushed_response_is_a_transaction_of_its_promised_stream() {
     );
     assert_eq!(txns[1].host(), Some(&b"api.test:8200"[..]));
 }
+
+#[test]
+fn after_a_gap_across_frames_reading_resumes_at_the_next_run_of_frames() {
+    let (mut client, mut server) = (Encoder::default(), Encoder::default());
+    let mut c = conversation();
+    let mut bytes = h2::PREFACE.to_vec();
+    bytes.extend(h2::headers(1, &request(&mut client, "GET", "/api/v2/a", &[]), true));
+    bytes.extend(h2::headers(3, &request(&mut client, "GET", "/api/v2/b", &[]), true));
+    bytes.extend(h2::headers(5, &request(&mut client, "GET", "/api/v2/c", &[]), true));
+    c.send(Side::Client, &bytes);
+    // The server's first answer is lost across its frame boundaries; the next ones follow.
+    let mut lost = h2::headers(1, &server.block(&[(":status", "200")]), false);
+    lost.extend(h2::data(1, &[b'x'; 300], true, None));
+    let mut after = h2::headers(3, &server.block(&[(":status", "201")]), false);
+    after.extend(h2::data(3, b"{}", true, None));
+    after.extend(h2::headers(5, &server.block(&[(":status", "404")]), true));
+    let mut all = lost.clone();
+    all.extend(&after);
+    // Segments of 100 bytes; the second one (inside the lost answer) is never captured, and the
+    // resync has to find the frames in the segments after it.
+    for (i, (_, frame)) in c.segments(Side::Server, &all, 100).into_iter().enumerate() {
+        if i != 1 {
+            c.push(frame);
+        }
+    }
+    c.ack(Side::Server);
+    c.close();
+    let txns = common::run(&c.frames, Limits::default());
+    let got = lines(&txns);
+    // Stream 1 lost its end; 3 and 5 were found again (their status literals decode even with
+    // a table that is only partly known).
+    assert!(got.iter().any(|l| l.starts_with("GET /api/v2/b -> 201")), "{got:?}");
+    assert!(got.iter().any(|l| l.starts_with("GET /api/v2/c -> 404")), "{got:?}");
+}
+
+#[test]
+fn a_connection_picked_up_mid_stream_is_read_and_unknown_table_entries_are_marked() {
+    let (mut client, mut server) = (Encoder::default(), Encoder::default());
+    let mut c = Conversation::new(CLIENT, SERVER, 1_700_000_000_000_000);
+    // What went before the capture started: the preface and a first exchange that filled the
+    // tables (never captured).
+    let _ = request(&mut client, "GET", "/api/v2/early", &[("authorization", "Bearer t")]);
+    let _ = server.block(&[(":status", "200"), ("content-type", "application/json")]);
+    // Captured: a request that reuses a table entry (its authorization) and new literals.
+    let block = request(&mut client, "GET", "/api/v2/late", &[("authorization", "Bearer t")]);
+    let mut bytes = h2::headers(7, &block, true);
+    bytes.extend(h2::headers(9, &request(&mut client, "POST", "/api/v2/next", &[]), false));
+    bytes.extend(h2::data(9, b"{}", true, None));
+    c.send(Side::Client, &bytes);
+    let mut bytes = h2::headers(7, &server.block(&[(":status", "200"), ("content-type", "application/json")]), false);
+    bytes.extend(h2::data(7, b"{}", true, None));
+    bytes.extend(h2::headers(9, &server.block(&[(":status", "201")]), true));
+    c.send(Side::Server, &bytes);
+    c.close();
+    let txns = common::run(&c.frames, Limits::default());
+    let got = lines(&txns);
+    assert_eq!(got.len(), 2, "{got:?}");
+    // The first request's method and authorization, and its answer's status, were table
+    // entries made before the capture: they are marked undecodable, not guessed; its new path
+    // literal decodes. An answer without a status is no answer.
+    let late = txns.iter().find(|t| t.stream_id == Some(7)).unwrap();
+    assert!(late.anomalies.iter().any(|a| a.as_str() == "http2_undecodable_headers"), "{got:?}");
+    assert_eq!((late.request.head.method(), late.request.head.target()), (&b""[..], &b"/api/v2/late"[..]));
+    assert!(late.response.is_none(), "{got:?}");
+    let next = txns.iter().find(|t| t.stream_id == Some(9)).unwrap();
+    assert_eq!(next.request.head.method(), b"POST", "{got:?}");
+    assert_eq!(next.request.head.target(), b"/api/v2/next", "{got:?}");
+}
+
+/// grpcio's connection with its first packets never captured (a sensor started late): calls
+/// after the pickup are read, fields that refer to table entries made before are marked, and no
+/// decoded path is one the client did not send.
+#[test]
+fn a_real_grpc_connection_picked_up_late_never_guesses() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bytes = std::fs::read(root.join("captures/grpc-shop.pcap")).unwrap();
+    let (_, frames) = apisonar_testkit::pcap::read_pcap(&bytes).unwrap();
+    let sent: Vec<String> = std::fs::read_to_string(root.join("captures/expect/grpc-shop.pcap.h2.tsv"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').nth(3).unwrap().to_string())
+        .collect();
+    for skip in [12, 20, 30] {
+        let late: Vec<_> = frames
+            .iter()
+            .skip(skip)
+            .map(|(ts, b)| apisonar_testkit::conv::Frame { ts: *ts, bytes: b.clone() })
+            .collect();
+        let txns = common::run(&late, Limits::default());
+        assert!(!txns.is_empty(), "skip {skip}: nothing read");
+        for t in &txns {
+            let path = String::from_utf8_lossy(t.request.head.target()).into_owned();
+            assert!(path.is_empty() || sent.contains(&path), "skip {skip}: {path} was never sent");
+        }
+        let undecodable = txns.iter().filter(|t| t.anomalies.iter().any(|a| a.as_str() == "http2_undecodable_headers"));
+        assert!(undecodable.count() > 0, "skip {skip}: {:?}", lines(&txns));
+    }
+}

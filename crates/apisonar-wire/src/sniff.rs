@@ -14,6 +14,8 @@ pub enum Sniff {
     /// A SETTINGS frame on stream 0: an HTTP/2 server's preface, which some servers (grpc)
     /// send before the client's arrives.
     Http2ServerSettings,
+    /// HTTP/2 frames without a preface: a connection picked up after its start.
+    Http2Frames,
     /// Too few bytes to tell yet.
     NeedMore,
     /// None of the above.
@@ -81,7 +83,7 @@ pub fn sniff(buf: &[u8]) -> Sniff {
             Some([0, hi, lo, 4, 0, 0, 0, 0, 0]) if (u16::from(*hi) << 8 | u16::from(*lo)) % 6 == 0 => {
                 Sniff::Http2ServerSettings
             }
-            Some(_) => Sniff::Other,
+            Some(_) => h2_frames(buf),
             None => Sniff::NeedMore,
         };
     }
@@ -115,6 +117,79 @@ fn prefix_state(buf: &[u8], prefix: &[u8]) -> Prefix {
     } else {
         Prefix::Partial
     }
+}
+
+/// The default SETTINGS_MAX_FRAME_SIZE: frames seen at a pickup are taken for HTTP/2 only
+/// within it.
+const H2_DEFAULT_MAX_FRAME: usize = 16_384;
+/// Bytes of a first frame's payload that, with a valid header, are enough to call it HTTP/2.
+const H2_SNIFF_PAYLOAD: usize = 512;
+
+/// A frame header as RFC 9113 allows it: a known type, its flags, its length and stream rules.
+fn h2_header(h: &[u8; 9]) -> Option<usize> {
+    let [l0, l1, l2, kind, flags, s0, s1, s2, s3] = *h;
+    let len = usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2);
+    let stream = u32::from_be_bytes([s0, s1, s2, s3]);
+    if len > H2_DEFAULT_MAX_FRAME || stream & 0x8000_0000 != 0 {
+        return None;
+    }
+    let (allowed_flags, on_stream, len_ok) = match kind {
+        0x0 => (0x09, Some(true), true),
+        0x1 => (0x2d, Some(true), true),
+        0x2 => (0x00, Some(true), len == 5),
+        0x3 => (0x00, Some(true), len == 4),
+        0x4 => (0x01, Some(false), len % 6 == 0),
+        0x5 => (0x0c, Some(true), len >= 4),
+        0x6 => (0x01, Some(false), len == 8),
+        0x7 => (0x00, Some(false), len >= 8),
+        0x8 => (0x00, None, len == 4),
+        0x9 => (0x04, Some(true), true),
+        _ => return None,
+    };
+    let stream_ok = on_stream.is_none_or(|needs| needs == (stream != 0));
+    (flags & !allowed_flags == 0 && stream_ok && len_ok).then_some(len)
+}
+
+/// Whether `buf` starts with HTTP/2 frames: two whole valid frames, one that ends exactly where
+/// the buffer does, or one valid header followed by enough of its payload.
+pub fn h2_frames(buf: &[u8]) -> Sniff {
+    let mut at = 0usize;
+    let mut whole = 0usize;
+    loop {
+        let Some(header) = buf.get(at..).and_then(|rest| rest.first_chunk::<9>()) else {
+            return match (whole, buf.len().saturating_sub(at)) {
+                (1.., 0) => Sniff::Http2Frames,
+                (2.., _) => Sniff::Http2Frames,
+                _ => Sniff::NeedMore,
+            };
+        };
+        let Some(len) = h2_header(header) else {
+            return if whole >= 2 { Sniff::Http2Frames } else { Sniff::Other };
+        };
+        let end = at.saturating_add(9).saturating_add(len);
+        if end > buf.len() {
+            let have = buf.len().saturating_sub(at.saturating_add(9));
+            return if whole >= 1 || have >= H2_SNIFF_PAYLOAD.min(len) && have > 0 {
+                Sniff::Http2Frames
+            } else {
+                Sniff::NeedMore
+            };
+        }
+        whole = whole.saturating_add(1);
+        if whole >= 2 {
+            return Sniff::Http2Frames;
+        }
+        at = end;
+    }
+}
+
+/// Where the first run of HTTP/2 frames starts in `buf` (after a gap cut a stream of them),
+/// looking at most at `limit` offsets.
+pub fn h2_resync(buf: &[u8], limit: usize) -> Option<usize> {
+    (0..buf.len().min(limit)).find(|&i| {
+        let rest = buf.get(i..).unwrap_or_default();
+        rest.first() == Some(&0) && h2_frames(rest) == Sniff::Http2Frames
+    })
 }
 
 fn sniff_tls(buf: &[u8]) -> Sniff {
@@ -210,6 +285,40 @@ pub fn resync_keep(buf: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[allow(clippy::indexing_slicing)]
+    fn frame(len: usize, kind: u8, flags: u8, stream: u32) -> Vec<u8> {
+        let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+        f.extend_from_slice(&stream.to_be_bytes());
+        f.extend(std::iter::repeat_n(0xaa, len));
+        f
+    }
+
+    #[test]
+    #[allow(clippy::indexing_slicing)]
+    fn http2_frames_without_a_preface_are_recognised_strictly() {
+        let headers = frame(20, 1, 0x04, 7);
+        let data = frame(30, 0, 0x01, 7);
+        let both = [headers.clone(), data.clone()].concat();
+        assert_eq!(h2_frames(&both), Sniff::Http2Frames);
+        // One frame that ends exactly where the segment does.
+        assert_eq!(h2_frames(&headers), Sniff::Http2Frames);
+        // A header alone, or a little of its payload: more is needed.
+        assert_eq!(h2_frames(&headers[..9]), Sniff::NeedMore);
+        assert_eq!(h2_frames(&frame(4000, 0, 0, 1)[..100]), Sniff::NeedMore);
+        assert_eq!(h2_frames(&frame(4000, 0, 0, 1)[..700]), Sniff::Http2Frames);
+        // Rules of the types: SETTINGS on a stream, DATA on stream 0, unknown flags, lengths.
+        for bad in
+            [frame(6, 4, 0, 1), frame(4, 0, 0, 0), frame(4, 0, 0x80, 1), frame(5, 8, 0, 0), frame(20_000, 0, 0, 1)]
+        {
+            assert_eq!(h2_frames(&bad), Sniff::Other, "{:?}", &bad[..9]);
+        }
+        // Found again after bytes that are not frames.
+        let mut cut = vec![0x61; 37];
+        cut.extend(&both);
+        assert_eq!(h2_resync(&cut, cut.len()), Some(37));
+        assert_eq!(h2_resync(b"GET / HTTP/1.1\r\n\r\n", 64), None);
+    }
 
     #[test]
     fn sniffs() {

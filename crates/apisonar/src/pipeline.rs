@@ -108,7 +108,10 @@ impl WorkerEvents {
 
 impl EventSink for WorkerEvents {
     fn on_transaction(&mut self, txn: HttpTransaction) {
-        let analysis = self.analyser.as_mut().and_then(|analyser| {
+        // A request whose method or target could not be decoded (HTTP/2 picked up mid-stream)
+        // is reported, but says nothing the inventory could file.
+        let readable = !txn.request.head.method().is_empty() && !txn.request.head.target().is_empty();
+        let analysis = self.analyser.as_mut().filter(|_| readable).and_then(|analyser| {
             crate::contain::contained("analysis", || {
                 #[cfg(debug_assertions)]
                 crate::contain::test_trigger::check("analysis", &String::from_utf8_lossy(txn.request.head.target()));

@@ -186,6 +186,17 @@ impl HttpConn {
         }
     }
 
+    /// With no handshake seen and no content to tell: the side on the higher port is taken for
+    /// the client (ephemeral ports are high, services listen low).
+    fn ephemeral_side(&self) -> usize {
+        let port = |d: usize| crate::table::side(&self.pairing.endpoints, d).port();
+        if port(0) >= port(1) {
+            0
+        } else {
+            1
+        }
+    }
+
     /// The role index (0 requests, 1 responses) of direction `dir`.
     fn role_of(&self, dir: usize) -> usize {
         usize::from(self.pairing.client_dir.is_some_and(|c| c != dir))
@@ -313,6 +324,13 @@ impl HttpConn {
                         self.pairing.protocol = AppProtocol::Http2;
                         return self.start_http2(other_side(dir), ts, limits, stats, out);
                     }
+                    Sniff::Http2Frames => {
+                        // Picked up after the start: no preface, tables only partly known.
+                        self.pairing.protocol = AppProtocol::Http2;
+                        let client = self.pairing.client_dir.unwrap_or_else(|| self.ephemeral_side());
+                        self.h2 = Some(Box::new(H2Conn::midstream()));
+                        return self.start_http2(client, ts, limits, stats, out);
+                    }
                     Sniff::Tls | Sniff::Http2Preface => {
                         let p = if verdict == Sniff::Tls { AppProtocol::Tls } else { AppProtocol::Http2 };
                         if matches!(self.pairing.protocol, AppProtocol::Empty | AppProtocol::Other) {
@@ -349,6 +367,14 @@ impl HttpConn {
                 }
             }
             DirState::Scanning(buf, scanned) => {
+                // HTTP/2 frames after a pickup in the middle of a frame.
+                if let Some(at) = apisonar_wire::sniff::h2_resync(buf, buf.len()) {
+                    buf.drain(..at);
+                    self.pairing.protocol = AppProtocol::Http2;
+                    let client = self.pairing.client_dir.unwrap_or_else(|| self.ephemeral_side());
+                    self.h2 = Some(Box::new(H2Conn::midstream()));
+                    return self.start_http2(client, ts, limits, stats, out);
+                }
                 let req = find_request_start(buf);
                 let resp = find_response_start(buf);
                 let found = match (req, resp) {
@@ -394,7 +420,9 @@ impl HttpConn {
         };
         let (mine, other) = (take(dir), take(other_side(dir)));
         self.pairing.client_dir = Some(dir);
-        self.h2 = Some(Box::new(H2Conn::new()));
+        if self.h2.is_none() {
+            self.h2 = Some(Box::new(H2Conn::new()));
+        }
         self.dirs = [DirState::Http2, DirState::Http2];
         for (d, bytes) in [(dir, mine), (other_side(dir), other)] {
             if !bytes.is_empty() {

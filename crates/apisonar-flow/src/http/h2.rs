@@ -75,6 +75,8 @@ enum Reading {
     Header(usize),
     /// A DATA frame whose pad length byte comes next.
     DataPadLength(FrameHeader, usize),
+    /// Bytes after a gap, kept until a run of frames shows where framing starts again.
+    Resync,
     /// Body bytes of a DATA frame, then padding to skip.
     Data { frame: FrameHeader, data_left: usize, pad_left: usize },
     /// Any other frame: its payload is buffered (or skipped when `skip`).
@@ -103,8 +105,13 @@ struct Side {
     payload: Vec<u8>,
     block: Option<Block>,
     hpack: hpack::Decoder,
-    /// Frame boundaries were lost (a gap across a frame header): nothing more is read.
+    /// Frame boundaries were lost and could not be found again within the resync budget:
+    /// nothing more is read.
     lost: bool,
+    /// Bytes held while looking for frames again after a gap (`Reading::Resync`).
+    resync: Vec<u8>,
+    /// Bytes looked at since the gap.
+    resync_scanned: usize,
 }
 
 impl Side {
@@ -117,12 +124,15 @@ impl Side {
             block: None,
             hpack: hpack::Decoder::default(),
             lost: false,
+            resync: Vec::new(),
+            resync_scanned: 0,
         }
     }
 
     fn held_bytes(&self) -> usize {
         self.payload
             .capacity()
+            .saturating_add(self.resync.capacity())
             .saturating_add(self.block.as_ref().map_or(0, |b| b.bytes.capacity()))
             .saturating_add(self.hpack.held_bytes())
     }
@@ -162,6 +172,19 @@ impl H2Conn {
     /// A connection that starts with the client preface (prior knowledge, or after a 101).
     pub(super) fn new() -> H2Conn {
         H2Conn { sides: [Side::new(true), Side::new(false)], streams: BTreeMap::new(), client_resets: 0 }
+    }
+
+    /// A connection picked up after its start (no preface seen): both HPACK tables are only
+    /// partly known, so fields that refer to older entries are marked undecodable.
+    pub(super) fn midstream() -> H2Conn {
+        let mut conn = H2Conn::new();
+        for side in &mut conn.sides {
+            side.preface_left = 0;
+            side.hpack.lose_sync();
+            // Either side may start inside a frame: each finds its first run of frames.
+            side.reading = Reading::Resync;
+        }
+        conn
     }
 
     /// After an `Upgrade: h2c` request answered by 101: the request is stream 1 (section 3.2),
@@ -226,6 +249,33 @@ impl H2Conn {
                     self.start_frame(role, frame, ts, cx);
                 }
                 n
+            }
+            Reading::Resync => {
+                side.resync.extend_from_slice(bytes);
+                side.resync_scanned = side.resync_scanned.saturating_add(bytes.len());
+                match apisonar_wire::sniff::h2_resync(&side.resync, side.resync.len()) {
+                    Some(at) => {
+                        // Frames again: read them from here (the bytes before are lost).
+                        let found = side.resync.split_off(at);
+                        side.resync = Vec::new();
+                        side.resync_scanned = 0;
+                        side.reading = Reading::Header(0);
+                        cx.stats.anomaly(Anomaly::ResyncSkippedBytes);
+                        self.feed_resynced(role, &found, ts, cx);
+                    }
+                    None if side.resync_scanned > cx.limits.max_resync_scan_bytes => {
+                        side.lost = true;
+                        side.resync = Vec::new();
+                        cx.stats.anomaly(Anomaly::Http2FramingLost);
+                    }
+                    None => {
+                        // Keep only what may still begin a run of frames.
+                        let keep = side.resync.len().min(MAX_CONTROL_FRAME);
+                        let drop = side.resync.len().saturating_sub(keep);
+                        side.resync.drain(..drop);
+                    }
+                }
+                bytes.len()
             }
             Reading::DataPadLength(frame, left) => {
                 let pad = usize::from(bytes.first().copied().unwrap_or(0));
@@ -648,10 +698,27 @@ impl H2Conn {
                 return;
             }
         }
-        if !side.lost {
-            side.lost = true;
+        if side.lost {
+            return;
+        }
+        if !matches!(side.reading, Reading::Resync) {
+            // Framing is lost here: look for frames again in what follows, with a table that
+            // is only partly known from now on.
+            side.reading = Reading::Resync;
+            side.block = None;
+            side.payload.clear();
             side.hpack.lose_sync();
             stats.anomaly(Anomaly::Http2FramingLost);
+        }
+        // What was held before this hole cannot continue across it.
+        side.resync.clear();
+    }
+
+    /// Bytes found to start with frames again after a gap.
+    fn feed_resynced(&mut self, role: usize, mut bytes: &[u8], ts: Timestamp, cx: &mut Cx<'_>) {
+        while !bytes.is_empty() {
+            let used = self.step(role, bytes, ts, cx);
+            bytes = bytes.get(used.max(1)..).unwrap_or_default();
         }
     }
 
