@@ -1,7 +1,9 @@
 //! What each protocol's parser costs (a benchmark, not a test): the same JSON API exchanges
-//! carried as HTTP/1.1 keep-alive, as HTTP/2 streams (HPACK with its dynamic table) and as gRPC
-//! calls (protobuf messages, trailers), in 1500-byte frames; criterion times the packet path
-//! (frames to transactions) and the worker's analysis (sampled, as the sensor runs it) of each.
+//! carried as HTTP/1.1 keep-alive, as HTTP/2 streams (HPACK with its dynamic table), as gRPC
+//! calls (protobuf messages, trailers), as GraphQL queries, as MCP JSON-RPC calls answered with
+//! Server-Sent Events, and as WebSocket messages (permessage-deflate off), in 1500-byte frames;
+//! criterion times the packet path (frames to transactions, or to messages) and the worker's
+//! analysis (sampled, as the sensor runs it) of each.
 //!
 //!   cargo bench -p apisonar --bench protocols [-- FILTER]     (PROTOCOL_CALLS=N, default 5000)
 //!
@@ -130,6 +132,107 @@ fn grpc(calls: u32) -> Vec<(i64, Vec<u8>)> {
     frames(c)
 }
 
+fn http1_post(path: &str, calls: u32, body: impl Fn(u32) -> String, answer: impl Fn(u32) -> (String, &'static str)) -> Vec<(i64, Vec<u8>)> {
+    let mut c = Conversation::new(CLIENT, SERVER, 1_700_000_000_000_000).with_step(20);
+    c.handshake();
+    for i in 0..calls {
+        let b = body(i);
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: api.bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
+            b.len()
+        );
+        c.send(Side::Client, request.as_bytes());
+        let (a, ct) = answer(i);
+        let response = format!("HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n{a}", a.len());
+        c.send(Side::Server, response.as_bytes());
+    }
+    c.close();
+    frames(c)
+}
+
+fn graphql(calls: u32) -> Vec<(i64, Vec<u8>)> {
+    http1_post(
+        "/graphql",
+        calls,
+        |i| {
+            serde_json::json!({"query": "query GetUser($id: ID!) { user(id: $id) { id name email } }",
+                               "operationName": "GetUser", "variables": {"id": i.to_string()}})
+            .to_string()
+        },
+        |i| (format!(r#"{{"data":{{"user":{}}}}}"#, user_json(i)), "application/json"),
+    )
+}
+
+fn mcp(calls: u32) -> Vec<(i64, Vec<u8>)> {
+    http1_post(
+        "/mcp",
+        calls,
+        |i| {
+            serde_json::json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                               "params": {"name": "lookup_customer", "arguments": {"id": i}}})
+            .to_string()
+        },
+        |i| {
+            let result = serde_json::json!({"jsonrpc": "2.0", "id": i, "result": {"content": [{"type": "text", "text": user_json(i)}]}});
+            (format!("event: message\r\ndata: {result}\r\n\r\n"), "text/event-stream")
+        },
+    )
+}
+
+/// One WebSocket connection: the upgrade, then `calls` JSON messages each way (client frames
+/// masked).
+fn websocket(calls: u32) -> Vec<(i64, Vec<u8>)> {
+    let mut c = Conversation::new(CLIENT, SERVER, 1_700_000_000_000_000).with_step(20);
+    c.handshake();
+    c.send(Side::Client, b"GET /ws/users HTTP/1.1\r\nHost: api.bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    c.send(Side::Server, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
+    let frame = |payload: &[u8], mask: Option<[u8; 4]>| {
+        let mut f = vec![0x81];
+        let bit = if mask.is_some() { 0x80 } else { 0 };
+        if payload.len() < 126 {
+            f.push(bit | payload.len() as u8);
+        } else {
+            f.push(bit | 126);
+            f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        }
+        let mut body = payload.to_vec();
+        if let Some(key) = mask {
+            f.extend_from_slice(&key);
+            body.iter_mut().enumerate().for_each(|(i, b)| *b ^= key[i % 4]);
+        }
+        f.extend(body);
+        f
+    };
+    for i in 0..calls {
+        let ask = format!(r#"{{"type":"get_user","id":{i}}}"#);
+        c.send(Side::Client, &frame(ask.as_bytes(), Some([1, 2, 3, 4])));
+        c.send(Side::Server, &frame(user_json(i).as_bytes(), None));
+    }
+    c.close();
+    frames(c)
+}
+
+/// The packet path to WebSocket messages.
+#[derive(Default)]
+struct Messages(Vec<apisonar_flow::StreamMessage>);
+
+impl apisonar_flow::EventSink for Messages {
+    fn on_transaction(&mut self, _txn: apisonar_flow::HttpTransaction) {}
+    fn on_message(&mut self, message: apisonar_flow::StreamMessage) {
+        self.0.push(message);
+    }
+}
+
+fn message_path(frames: &[(i64, Vec<u8>)]) -> Vec<apisonar_flow::StreamMessage> {
+    let mut engine = apisonar_flow::FlowEngine::new(apisonar_flow::Limits::default());
+    let mut out = Messages::default();
+    for (ts, frame) in frames {
+        engine.frame(apisonar_wire::LinkType::Ethernet, apisonar_flow::Timestamp(*ts), frame, frame.len() as u32, &mut out);
+    }
+    engine.finish(&mut out);
+    out.0
+}
+
 fn sampled(observations: Vec<Observation>, key: MaskKey) -> usize {
     let mut analyser = Analyser::new(key);
     observations.into_iter().map(|o| analyser.analyse(o)).count()
@@ -138,7 +241,9 @@ fn sampled(observations: Vec<Observation>, key: MaskKey) -> usize {
 fn protocols(c: &mut Criterion) {
     let calls: u32 = std::env::var("PROTOCOL_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
     let key = MaskKey::new([7; 32]);
-    for (name, frames) in [("http/1.1", http1(calls)), ("h2", http2(calls)), ("grpc", grpc(calls))] {
+    let workloads =
+        [("http/1.1", http1(calls)), ("h2", http2(calls)), ("grpc", grpc(calls)), ("graphql", graphql(calls)), ("mcp", mcp(calls))];
+    for (name, frames) in workloads {
         let transactions = packet_path(&frames);
         assert_eq!(transactions.len() as u32, calls, "{name}: every call is a transaction");
         let observations: Vec<Observation> = transactions.iter().map(observe::observation).collect();
@@ -151,6 +256,26 @@ fn protocols(c: &mut Criterion) {
         });
         group.finish();
     }
+    // WebSocket: two messages per call, each its own unit of work.
+    let frames = websocket(calls);
+    let messages = message_path(&frames);
+    assert_eq!(messages.len() as u32, 2 * calls, "websocket: every message");
+    let observations: Vec<_> = messages.iter().map(observe::message_observation).collect();
+    let mut group = c.benchmark_group(format!("websocket ({} messages)", messages.len()));
+    group.throughput(Throughput::Elements(messages.len() as u64));
+    group.sample_size(10);
+    group.bench_function("packet path", |b| b.iter(|| message_path(&frames).len()));
+    group.bench_function("analysis, sampled", |b| {
+        b.iter_batched(
+            || observations.clone(),
+            |o| {
+                let mut analyser = Analyser::new(key);
+                o.into_iter().map(|m| analyser.analyse_message(m, (0, 0))).count()
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
 }
 
 criterion_group!(benches, protocols);
