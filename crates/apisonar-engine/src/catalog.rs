@@ -947,6 +947,7 @@ impl TransactionFacts {
             &obs.request_body,
             req_json.as_ref(),
             &query,
+            sampler.as_deref_mut().map(|s| &mut s.documents),
         );
         let mcp_session = crate::operations::is_mcp_session(&obs.request_headers);
         // The answer of an operation says whether it failed: read even when the body's facts

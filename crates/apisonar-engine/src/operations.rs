@@ -20,6 +20,48 @@ const MAX_DOCUMENT: usize = 64 * 1024;
 const GRAPHQL_RECURSION_LIMIT: usize = 64;
 const GRAPHQL_TOKEN_LIMIT: usize = 20_000;
 
+/// GraphQL documents remembered per worker: clients send the same few documents with different
+/// variables, and parsing is most of an operation's cost.
+const MAX_CACHED_DOCUMENTS: usize = 1024;
+
+/// What a worker has parsed: GraphQL operations by the hash of their document and operation
+/// name. Cleared when full (a client sending endless distinct documents costs parsing, not
+/// memory).
+#[derive(Debug, Default)]
+pub struct DocumentCache {
+    parsed: std::collections::HashMap<u64, Option<Operation>>,
+}
+
+impl DocumentCache {
+    fn graphql(&mut self, document: &str, operation_name: Option<&str>) -> Option<Operation> {
+        let key = crate::stats::stable_hash_more(
+            crate::stats::stable_hash(document.as_bytes()),
+            operation_name.unwrap_or("\0").as_bytes(),
+        );
+        if let Some(known) = self.parsed.get(&key) {
+            return known.clone();
+        }
+        let op = graphql(document, operation_name);
+        if self.parsed.len() >= MAX_CACHED_DOCUMENTS {
+            self.parsed.clear();
+        }
+        self.parsed.insert(key, op.clone());
+        op
+    }
+}
+
+/// Parses with the cache when there is one.
+fn parse_with(
+    cache: &mut Option<&mut DocumentCache>,
+    document: &str,
+    operation_name: Option<&str>,
+) -> Option<Operation> {
+    match cache {
+        Some(c) => c.graphql(document, operation_name),
+        None => graphql(document, operation_name),
+    }
+}
+
 /// The API style an operation belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Style {
@@ -80,12 +122,13 @@ pub fn of_request(
     body: &[u8],
     json: Option<&Value>,
     query_pairs: &[(String, String)],
+    mut cache: Option<&mut DocumentCache>,
 ) -> Vec<Operation> {
     // Looked for without an allocation: this runs for every transaction.
     let graphql_path = path.as_bytes().windows(7).any(|w| w.eq_ignore_ascii_case(b"graphql"));
     if content_type == Some("application/graphql") {
         let text = String::from_utf8_lossy(body);
-        return graphql(&text, None).into_iter().collect();
+        return parse_with(&mut cache, &text, None).into_iter().collect();
     }
     if let Some(v) = json {
         let items: Vec<&Value> = match v {
@@ -96,7 +139,8 @@ pub fn of_request(
         if !rpc.is_empty() {
             return rpc;
         }
-        let gql: Vec<Operation> = items.iter().filter_map(|item| graphql_request(item, graphql_path)).collect();
+        let gql: Vec<Operation> =
+            items.iter().filter_map(|item| graphql_request(item, graphql_path, &mut cache)).collect();
         if !gql.is_empty() {
             return gql;
         }
@@ -104,14 +148,14 @@ pub fn of_request(
     if graphql_path {
         if let Some((_, q)) = query_pairs.iter().find(|(n, _)| n == "query") {
             let op_name = query_pairs.iter().find(|(n, _)| n == "operationName").map(|(_, v)| v.as_str());
-            return graphql(q, op_name).into_iter().collect();
+            return parse_with(&mut cache, q, op_name).into_iter().collect();
         }
     }
     Vec::new()
 }
 
 /// A GraphQL request object: `query` (with `operationName`), or a persisted query's hash.
-fn graphql_request(item: &Value, graphql_path: bool) -> Option<Operation> {
+fn graphql_request(item: &Value, graphql_path: bool, cache: &mut Option<&mut DocumentCache>) -> Option<Operation> {
     let obj = item.as_object()?;
     let query = obj.get("query").and_then(Value::as_str);
     let op_name = obj.get("operationName").and_then(Value::as_str);
@@ -120,7 +164,7 @@ fn graphql_request(item: &Value, graphql_path: bool) -> Option<Operation> {
         if !graphql_path && !q.contains('{') {
             return None;
         }
-        return graphql(q, op_name);
+        return parse_with(cache, q, op_name);
     }
     let hash = obj.get("extensions")?.get("persistedQuery")?.get("sha256Hash")?.as_str()?;
     let hex: String = hash.chars().filter(char::is_ascii_hexdigit).take(16).collect();
@@ -319,7 +363,7 @@ mod tests {
     use serde_json::json;
 
     fn ops(path: &str, body: &Value) -> Vec<Operation> {
-        of_request(path, Some("application/json"), &[], &[], Some(body), &[])
+        of_request(path, Some("application/json"), &[], &[], Some(body), &[], None)
     }
 
     #[test]
@@ -351,7 +395,16 @@ mod tests {
         assert_eq!(ops("/graphql", &apq)[0].label, "persisted GetUser 5d00b356e2f3b3ef");
         // GET with the document in the query string.
         let pairs = [("query".to_string(), "{ me { id } }".to_string())];
-        assert_eq!(of_request("/graphql", None, &[], &[], None, &pairs)[0].label, "query {me}");
+        assert_eq!(of_request("/graphql", None, &[], &[], None, &pairs, None)[0].label, "query {me}");
+        // The cache answers as the parser does.
+        let mut cache = DocumentCache::default();
+        let q = json!({"query": "query GetUser($id: ID!) { user(id: $id) { id } }"});
+        let direct = ops("/graphql", &q);
+        for _ in 0..3 {
+            let cached = of_request("/graphql", Some("application/json"), &[], &[], Some(&q), &[], Some(&mut cache));
+            assert_eq!(cached, direct);
+        }
+        assert_eq!(cache.parsed.len(), 1);
         // A REST body with a `query` word is not GraphQL.
         assert!(ops("/search", &json!({"query": "red shoes"})).is_empty());
     }

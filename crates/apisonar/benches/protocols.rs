@@ -132,7 +132,12 @@ fn grpc(calls: u32) -> Vec<(i64, Vec<u8>)> {
     frames(c)
 }
 
-fn http1_post(path: &str, calls: u32, body: impl Fn(u32) -> String, answer: impl Fn(u32) -> (String, &'static str)) -> Vec<(i64, Vec<u8>)> {
+fn http1_post(
+    path: &str,
+    calls: u32,
+    body: impl Fn(u32) -> String,
+    answer: impl Fn(u32) -> (String, &'static str),
+) -> Vec<(i64, Vec<u8>)> {
     let mut c = Conversation::new(CLIENT, SERVER, 1_700_000_000_000_000).with_step(20);
     c.handshake();
     for i in 0..calls {
@@ -227,7 +232,13 @@ fn message_path(frames: &[(i64, Vec<u8>)]) -> Vec<apisonar_flow::StreamMessage> 
     let mut engine = apisonar_flow::FlowEngine::new(apisonar_flow::Limits::default());
     let mut out = Messages::default();
     for (ts, frame) in frames {
-        engine.frame(apisonar_wire::LinkType::Ethernet, apisonar_flow::Timestamp(*ts), frame, frame.len() as u32, &mut out);
+        engine.frame(
+            apisonar_wire::LinkType::Ethernet,
+            apisonar_flow::Timestamp(*ts),
+            frame,
+            frame.len() as u32,
+            &mut out,
+        );
     }
     engine.finish(&mut out);
     out.0
@@ -241,8 +252,13 @@ fn sampled(observations: Vec<Observation>, key: MaskKey) -> usize {
 fn protocols(c: &mut Criterion) {
     let calls: u32 = std::env::var("PROTOCOL_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
     let key = MaskKey::new([7; 32]);
-    let workloads =
-        [("http/1.1", http1(calls)), ("h2", http2(calls)), ("grpc", grpc(calls)), ("graphql", graphql(calls)), ("mcp", mcp(calls))];
+    let workloads = [
+        ("http/1.1", http1(calls)),
+        ("h2", http2(calls)),
+        ("grpc", grpc(calls)),
+        ("graphql", graphql(calls)),
+        ("mcp", mcp(calls)),
+    ];
     for (name, frames) in workloads {
         let transactions = packet_path(&frames);
         assert_eq!(transactions.len() as u32, calls, "{name}: every call is a transaction");

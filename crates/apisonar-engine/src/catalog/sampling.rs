@@ -78,6 +78,8 @@ pub(crate) struct Ticket {
 pub struct ResponseSampler {
     /// Header fields found clean (the worker's other memory: headers repeat like answers).
     pub(crate) clean_fields: crate::sensitive::CleanFields,
+    /// GraphQL documents parsed (the worker's third memory: clients repeat their documents).
+    pub(crate) documents: crate::operations::DocumentCache,
     routes: HashMap<u64, RouteMemory>,
     hasher: foldhash::fast::FixedState,
     keys: Vec<u64>,
@@ -89,6 +91,7 @@ impl Default for ResponseSampler {
     fn default() -> Self {
         ResponseSampler {
             clean_fields: crate::sensitive::CleanFields::default(),
+            documents: crate::operations::DocumentCache::default(),
             routes: HashMap::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x5eed_a9a1_7515_0001),
             keys: Vec::with_capacity(64),
