@@ -81,6 +81,27 @@ fn serve(db: &str) -> Server {
     panic!("the dashboard did not start");
 }
 
+/// Serves `db` and runs the browser script `script` (tests/e2e) against it with the admin's
+/// first password; what the script saw (its last line, JSON).
+fn browse(script: &str, db: &str) -> serde_json::Value {
+    let server = serve(db);
+    let password_file = std::path::Path::new(db).join("initial-admin-password");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !password_file.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let password = std::fs::read_to_string(&password_file).unwrap().trim().to_string();
+    let artifacts = repo_root().join("target/e2e-artifacts");
+    let out = Command::new("node")
+        .arg(repo_root().join("tests/e2e").join(script))
+        .args([&server.url, &password, &artifacts.display().to_string()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap()
+}
+
 fn curl(args: &[&str]) -> (u16, String) {
     let out =
         Command::new("curl").args(["-sk", "--max-time", "10", "-w", "\n%{http_code}"]).args(args).output().unwrap();
@@ -128,22 +149,7 @@ fn a_browser_signs_in_finds_a_shadow_endpoint_and_acknowledges_an_alert() {
         "run `npm ci --prefix tests/e2e` first (scripts/setup-debian.sh does)"
     );
     let db = filled_store("browser");
-    let server = serve(&db);
-    let password_file = std::path::Path::new(&db).join("initial-admin-password");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !password_file.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let password = std::fs::read_to_string(&password_file).unwrap().trim().to_string();
-    let artifacts = repo_root().join("target/e2e-artifacts");
-    let out = Command::new("node")
-        .arg(e2e.join("dashboard.mjs"))
-        .args([&server.url, &password, &artifacts.display().to_string()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let seen: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    let seen = browse("dashboard.mjs", &db);
     assert_eq!(seen["wrong_password_message"], "Wrong user or password.", "{seen}");
     assert!(seen["overview_endpoints"].as_u64().unwrap_or(0) >= 15, "{seen}");
     assert!(seen["chart_bars"].as_u64().unwrap_or(0) >= 1, "{seen}");
@@ -180,11 +186,10 @@ fn a_browser_signs_in_finds_a_shadow_endpoint_and_acknowledges_an_alert() {
         "05-alert-acknowledged",
         "08-inventory-new",
     ] {
-        let png = std::fs::read(artifacts.join(format!("{shot}.png"))).unwrap();
+        let png = std::fs::read(repo_root().join("target/e2e-artifacts").join(format!("{shot}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 5000, "{shot}");
     }
-    // The acknowledgement reached the store.
-    drop(server);
+    // The acknowledgement reached the store (the server is gone: `browse` stopped it).
     let alert_id = seen["alert_url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
     let listed = apisonar(&["alerts", "--db", &db, "--format", "json"]);
     let alerts: Vec<serde_json::Value> = serde_json::from_slice(&listed.stdout).unwrap();
@@ -212,22 +217,7 @@ fn a_browser_filters_by_protocol_and_reads_grpc_graphql_and_websocket_pages() {
         "captures/websocket-deflate.pcap",
     ]);
     assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
-    let server = serve(&db_s);
-    let password_file = db.join("initial-admin-password");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !password_file.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let password = std::fs::read_to_string(&password_file).unwrap().trim().to_string();
-    let artifacts = repo_root().join("target/e2e-artifacts");
-    let out = Command::new("node")
-        .arg(e2e.join("api-styles.mjs"))
-        .args([&server.url, &password, &artifacts.display().to_string()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let seen: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    let seen = browse("api-styles.mjs", &db_s);
     assert_eq!(seen["grpc_rows"].as_array().map(Vec::len), Some(6), "{seen}");
     let grpc = &seen["grpc_page"];
     assert!(grpc["headings"].as_array().unwrap().iter().any(|h| h == "gRPC operation"), "{grpc}");

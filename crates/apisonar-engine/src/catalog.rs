@@ -303,8 +303,35 @@ fn opens_websocket(obs: &Observation) -> bool {
 }
 
 fn merge_schema(into: &mut Option<Schema>, one: Option<&Schema>) {
-    if let Some(one) = one {
-        into.get_or_insert_with(Schema::default).merge(one);
+    merge_option(into, one, Schema::merge);
+}
+
+/// Merges `from` into `into`, or takes a copy of it when `into` has none.
+fn merge_option<T: Clone>(into: &mut Option<T>, from: Option<&T>, merge: impl Fn(&mut T, &T)) {
+    match (into.as_mut(), from) {
+        (Some(a), Some(b)) => merge(a, b),
+        (None, Some(b)) => *into = Some(b.clone()),
+        _ => {}
+    }
+}
+
+/// Merges `from` into `into` key by key; a key `into` lacks is added while it holds fewer than
+/// `cap` (a cap reached keeps what is there and drops the new).
+fn merge_capped<K: Ord + Clone, V: Clone>(
+    into: &mut BTreeMap<K, V>,
+    from: &BTreeMap<K, V>,
+    cap: usize,
+    merge: impl Fn(&mut V, &V),
+) {
+    for (k, v) in from {
+        let room = into.len() < cap;
+        match into.get_mut(k) {
+            Some(mine) => merge(mine, v),
+            None if room => {
+                into.insert(k.clone(), v.clone());
+            }
+            None => {}
+        }
     }
 }
 
@@ -437,52 +464,17 @@ impl Endpoint {
             (None, Some(b)) => self.request_schema = Some(b.clone()),
             _ => {}
         }
-        for (status, s) in &o.response_schemas {
-            let room = self.response_schemas.len() < MAX_SCHEMA_STATUSES;
-            match self.response_schemas.get_mut(status) {
-                Some(mine) => mine.merge(s),
-                None if room => {
-                    self.response_schemas.insert(*status, s.clone());
-                }
-                None => {}
-            }
-        }
+        merge_capped(&mut self.response_schemas, &o.response_schemas, MAX_SCHEMA_STATUSES, Schema::merge);
         for a in &o.auth {
             self.count_auth(&a.scheme, a.count);
         }
         add_count(&mut self.cleartext, o.cleartext);
         add_count(&mut self.encrypted, o.encrypted);
         add_counts(&mut self.protocols, &o.protocols);
-        for (label, op) in &o.operations {
-            let room = self.operations.len() < MAX_OPERATIONS_PER_ENDPOINT;
-            match self.operations.get_mut(label) {
-                Some(mine) => mine.merge(op),
-                None if room => {
-                    self.operations.insert(label.clone(), op.clone());
-                }
-                None => {}
-            }
-        }
-        match (&mut self.websocket, &o.websocket) {
-            (Some(a), Some(b)) => a.merge(b),
-            (None, Some(b)) => self.websocket = Some(b.clone()),
-            _ => {}
-        }
-        match (&mut self.grpc, &o.grpc) {
-            (Some(a), Some(b)) => a.merge(b),
-            (None, Some(b)) => self.grpc = Some(b.clone()),
-            _ => {}
-        }
-        for (loc, f) in &o.sensitive {
-            let room = self.sensitive.len() < MAX_SENSITIVE_LOCATIONS;
-            match self.sensitive.get_mut(loc) {
-                Some(mine) => mine.merge(f),
-                None if room => {
-                    self.sensitive.insert(loc.clone(), f.clone());
-                }
-                None => {}
-            }
-        }
+        merge_capped(&mut self.operations, &o.operations, MAX_OPERATIONS_PER_ENDPOINT, OperationStats::merge);
+        merge_option(&mut self.websocket, o.websocket.as_ref(), WebSocketStats::merge);
+        merge_option(&mut self.grpc, o.grpc.as_ref(), GrpcStats::merge);
+        merge_capped(&mut self.sensitive, &o.sensitive, MAX_SENSITIVE_LOCATIONS, SensitiveField::merge);
         for w in &o.why {
             if !self.why.contains(w) && self.why.len() < 16 {
                 self.why.push(w.clone());
@@ -512,16 +504,7 @@ fn add_counts<K: Ord + Clone>(into: &mut BTreeMap<K, u64>, from: &BTreeMap<K, u6
 }
 
 fn merge_params(into: &mut BTreeMap<String, ParamInfo>, from: &BTreeMap<String, ParamInfo>) {
-    for (k, p) in from {
-        let room = into.len() < MAX_PARAMS;
-        match into.get_mut(k) {
-            Some(mine) => mine.merge(p),
-            None if room => {
-                into.insert(k.clone(), p.clone());
-            }
-            None => {}
-        }
-    }
+    merge_capped(into, from, MAX_PARAMS, ParamInfo::merge);
 }
 
 fn content_type(headers: &[(String, String)]) -> Option<String> {

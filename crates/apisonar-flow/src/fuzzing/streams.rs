@@ -202,24 +202,59 @@ fn hpack_block(u: &mut arbitrary::Unstructured<'_>) -> arbitrary::Result<Vec<u8>
     Ok(out)
 }
 
+/// One connection driven by a structured checker: bytes in chosen pieces (or as gaps), the
+/// memory bound asserted after each, every transaction counted at the end.
+struct Driven {
+    conn: HttpConn,
+    limits: Limits,
+    bound: usize,
+    stats: Stats,
+    out: Count,
+    ts: i64,
+}
+
+impl Driven {
+    fn new() -> Driven {
+        let limits = tight_limits();
+        let bound = connection_bound(&limits, 4096);
+        let conn = HttpConn::new(
+            0,
+            [
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000),
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 80),
+            ],
+        );
+        Driven { conn, limits, bound, stats: Stats::default(), out: Count(0), ts: 0 }
+    }
+
+    fn deliver(&mut self, dir: usize, bytes: &[u8], piece: usize, gap: bool) {
+        for chunk in bytes.chunks(piece.max(1)) {
+            self.ts = self.ts.saturating_add(1);
+            let ts = Timestamp(self.ts);
+            if gap {
+                let len = u32::try_from(chunk.len()).unwrap_or(0);
+                self.conn.gap(dir, len, ts, &self.limits, &mut self.stats, &mut self.out);
+            } else {
+                self.conn.data(dir, chunk, ts, &self.limits, &mut self.stats, &mut self.out);
+            }
+            let held = self.conn.buffered_bytes();
+            assert!(held <= self.bound, "connection holds {held} > {}", self.bound);
+        }
+    }
+
+    fn finish(mut self) {
+        self.conn.end(Timestamp(self.ts), &self.limits, &mut self.stats, &mut self.out);
+        assert_eq!(self.stats.transactions as usize, self.out.0);
+    }
+}
+
 /// Input: a structured HTTP/2 connection (prior knowledge, or after an h2c upgrade): frames of
 /// chosen types, flags, streams and lengths (true or lying), HPACK blocks, delivered in chunks
 /// with gaps. Checks no panic, memory within the connection bound, and that every transaction
 /// emitted is counted.
 pub fn http2_conversation(data: &[u8]) {
     let mut u = arbitrary::Unstructured::new(data);
-    let limits = tight_limits();
-    let bound = connection_bound(&limits, 4096);
-    let mut conn = HttpConn::new(
-        0,
-        [
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000),
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 80),
-        ],
-    );
-    let mut stats = Stats::default();
-    let mut out = Count(0);
-    let mut ts = 0i64;
+    let mut driven = Driven::new();
     let mut wire: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
     if u.ratio(1, 4).unwrap_or(false) {
         wire[0].extend_from_slice(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n");
@@ -253,31 +288,13 @@ pub fn http2_conversation(data: &[u8]) {
             let piece = usize::from(u.int_in_range(1..=255u8).unwrap_or(255));
             let gap = u.ratio(1, 20).unwrap_or(false);
             let bytes = std::mem::take(side);
-            for chunk in bytes.chunks(piece) {
-                ts = ts.saturating_add(1);
-                if gap {
-                    conn.gap(
-                        dir,
-                        u32::try_from(chunk.len()).unwrap_or(0),
-                        Timestamp(ts),
-                        &limits,
-                        &mut stats,
-                        &mut out,
-                    );
-                } else {
-                    conn.data(dir, chunk, Timestamp(ts), &limits, &mut stats, &mut out);
-                }
-                assert!(conn.buffered_bytes() <= bound, "connection holds {} > {bound}", conn.buffered_bytes());
-            }
+            driven.deliver(dir, &bytes, piece, gap);
         }
     }
     for (dir, bytes) in wire.iter().enumerate() {
-        if !bytes.is_empty() {
-            conn.data(dir, bytes, Timestamp(ts), &limits, &mut stats, &mut out);
-        }
+        driven.deliver(dir, bytes, bytes.len(), false);
     }
-    conn.end(Timestamp(ts), &limits, &mut stats, &mut out);
-    assert_eq!(stats.transactions as usize, out.0);
+    driven.finish();
 }
 
 /// Input: a WebSocket connection after its handshake (with or without permessage-deflate,
@@ -287,18 +304,7 @@ pub fn http2_conversation(data: &[u8]) {
 pub fn websocket_conversation(data: &[u8]) {
     use std::io::Write;
     let mut u = arbitrary::Unstructured::new(data);
-    let limits = tight_limits();
-    let bound = connection_bound(&limits, 4096);
-    let mut conn = HttpConn::new(
-        0,
-        [
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000),
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 80),
-        ],
-    );
-    let mut stats = Stats::default();
-    let mut out = Count(0);
-    let mut ts = 0i64;
+    let mut driven = Driven::new();
     let extensions = *u
         .choose(&[
             "",
@@ -306,16 +312,20 @@ pub fn websocket_conversation(data: &[u8]) {
             "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n",
         ])
         .unwrap_or(&"");
-    conn.data(
-        0,
-        b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
-        Timestamp(1),
-        &limits,
-        &mut stats,
-        &mut out,
+    let upgrade = b"GET /ws HTTP/1.1
+Host: a
+Upgrade: websocket
+Connection: Upgrade
+
+";
+    driven.deliver(0, upgrade, upgrade.len(), false);
+    let answer = format!(
+        "HTTP/1.1 101 Switching Protocols
+Upgrade: websocket
+{extensions}
+"
     );
-    let answer = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n{extensions}\r\n");
-    conn.data(1, answer.as_bytes(), Timestamp(2), &limits, &mut stats, &mut out);
+    driven.deliver(1, answer.as_bytes(), answer.len(), false);
     while !u.is_empty() {
         let dir = usize::from(u.ratio(1, 2).unwrap_or(false));
         let opcode = *u.choose(&[0x1u8, 0x1, 0x2, 0x0, 0x8, 0x9, 0xa, 0x3]).unwrap_or(&1);
@@ -357,18 +367,9 @@ pub fn websocket_conversation(data: &[u8]) {
         frame.extend_from_slice(&payload);
         let piece = usize::from(u.int_in_range(1..=255u8).unwrap_or(255));
         let gap = u.ratio(1, 30).unwrap_or(false);
-        for chunk in frame.chunks(piece) {
-            ts = ts.saturating_add(1);
-            if gap {
-                conn.gap(dir, u32::try_from(chunk.len()).unwrap_or(0), Timestamp(ts), &limits, &mut stats, &mut out);
-            } else {
-                conn.data(dir, chunk, Timestamp(ts), &limits, &mut stats, &mut out);
-            }
-            assert!(conn.buffered_bytes() <= bound, "connection holds {} > {bound}", conn.buffered_bytes());
-        }
+        driven.deliver(dir, &frame, piece, gap);
     }
-    conn.end(Timestamp(ts), &limits, &mut stats, &mut out);
-    assert_eq!(stats.transactions as usize, out.0);
+    driven.finish();
 }
 
 #[cfg(test)]
