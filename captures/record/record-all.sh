@@ -6,7 +6,8 @@
 # install grpcio grpcio-tools), protoc (protobuf-compiler, for
 # tshark-expect-grpc.sh), openssl, iproute2, ethtool.
 # Also websockets, strawberry-graphql, uvicorn, graphql-core and mcp in python3
-# for websocket-deflate.sh, graphql-api.sh and mcp-tools.sh (pip install ...).
+# for websocket-deflate.sh, graphql-api.sh and mcp-tools.sh, and sonora (with
+# grpcio, grpcio-tools, uvicorn) for grpc-web.sh (pip install ...).
 # All traffic stays inside private network namespaces created by the
 # individual scripts (loopback, or veth/tap links inside them).
 set -euo pipefail
@@ -36,6 +37,7 @@ run grpc-shop.sh
 run websocket-deflate.sh
 run graphql-api.sh
 run mcp-tools.sh
+run grpc-web.sh
 
 bash ./check.sh ../*.pcap ../*.pcapng
 bash ../tshark-expect.sh
@@ -46,9 +48,11 @@ bash ../tshark-expect-grpc.sh
 python3 ws_deflate_expect.py
 python3 graphql_expect.py
 python3 mcp_expect.py
+python3 grpc_web_expect.py
 # h2c-api.pcap and grpc-shop.pcap are HTTP/2 (their expectation files are
 # expect/<capture>.h2*.tsv, made by tshark-expect-h2.sh, and for grpc-shop.pcap
 # also .grpc.tsv and .protobuf.txt, made by tshark-expect-grpc.sh);
 # crosscheck.py only knows HTTP/1.x
 (cd .. && python3 record/crosscheck.py $(ls *.pcap *.pcapng | grep -vx -e h2c-api.pcap -e grpc-shop.pcap \
-    -e websocket-deflate.pcap -e graphql-api.pcap -e mcp-tools.pcap))
+    -e websocket-deflate.pcap -e graphql-api.pcap -e mcp-tools.pcap \
+    -e grpc-web.pcap))

@@ -299,3 +299,44 @@ fn a_graphql_schema_makes_undocumented_operations_shadow() {
     assert_eq!(shadow.len(), 1, "{alerts:#?}");
     assert_eq!(shadow[0]["subtype"], "mutation AddOrder");
 }
+
+/// gRPC-Web over HTTP/1.1 (sonora, a Python gRPC-Web implementation): the same methods as gRPC,
+/// statuses from the trailer frame at the end of the body (or the headers), message counts
+/// without that frame, personal data inside protobuf strings.
+#[test]
+fn grpc_web_calls_over_http1_are_grpc_methods_with_their_trailer_frame_statuses() {
+    let rows = inventory("grpc-web", &["captures/grpc-web.pcap"]);
+    let mut expected: BTreeMap<String, (BTreeMap<String, u64>, u64)> = BTreeMap::new();
+    for r in expectation_rows("grpc-web.pcap.grpcweb.tsv") {
+        let name = match r[6].as_str() {
+            "-" => "none",
+            "0" => "OK",
+            "5" => "NOT_FOUND",
+            "16" => "UNAUTHENTICATED",
+            other => panic!("status {other} not in this test's table"),
+        };
+        let e = expected.entry(r[1].clone()).or_default();
+        *e.0.entry(name.to_string()).or_default() += 1;
+        e.1 = e.1.max(r[5].parse().unwrap());
+    }
+    assert_eq!(rows.len(), expected.len(), "{rows:#?}");
+    for row in &rows {
+        let path = row["path"].as_str().unwrap();
+        let (statuses, resp) = &expected[path];
+        let ours: BTreeMap<String, u64> = serde_json::from_value(row["grpc"]["statuses"].clone()).unwrap();
+        assert_eq!(&ours, statuses, "{path}");
+        assert_eq!(row["grpc"]["max_response_messages"].as_u64(), Some(*resp), "{path}");
+        assert!(row["protocols"].as_array().unwrap().iter().any(|p| p == "grpc"), "{path}");
+    }
+    let user = rows.iter().find(|r| r["path"] == "/shop.v1.UserService/GetUser").unwrap();
+    let classes: Vec<String> = user["sensitive"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(at, _)| at.starts_with("response.grpc"))
+        .flat_map(|(_, f)| f["classes"].as_object().unwrap().keys().cloned().collect::<Vec<_>>())
+        .collect();
+    for class in ["email", "card_number"] {
+        assert!(classes.iter().any(|c| c.starts_with(class)), "{class} not in {classes:?}");
+    }
+}
