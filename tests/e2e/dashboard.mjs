@@ -3,25 +3,12 @@
 // Signs in, checks the overview, finds a shadow endpoint in the inventory (by keyboard), opens
 // its detail, acknowledges an alert, and fails on any console error. Screenshots go to
 // ARTIFACT_DIR. Prints one JSON line with what it saw.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { openBrowser } from "./browser.mjs";
 
 const [base, password, artifacts] = process.argv.slice(2);
-mkdirSync(artifacts, { recursive: true });
-const consoleErrors = [];
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
+const { browser, page, consoleErrors, shot } = await openBrowser(artifacts);
 const seen = {};
 try {
-  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 } });
-  const page = await context.newPage();
-  page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
-  page.on("pageerror", (e) => consoleErrors.push(String(e)));
-  const shot = (name) => page.screenshot({ path: `${artifacts}/${name}.png`, fullPage: true });
   // Waits until the inventory table has rows and every one of them holds `selector`: after a
   // filter changes, the previous table stays on the page until the new one is rendered.
   const everyRowHas = (selector) =>

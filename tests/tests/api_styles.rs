@@ -24,6 +24,17 @@ fn inventory(tag: &str, captures: &[&str]) -> Vec<serde_json::Value> {
     serde_json::from_slice(&list.stdout).unwrap()
 }
 
+/// The sensitive classes an inventory row found at locations starting with `prefix`.
+fn classes_at(row: &serde_json::Value, prefix: &str) -> Vec<String> {
+    row["sensitive"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(at, _)| at.starts_with(prefix))
+        .flat_map(|(_, f)| f["classes"].as_object().unwrap().keys().cloned().collect::<Vec<_>>())
+        .collect()
+}
+
 /// Per method (path): statuses by name, the most messages per request and per response, from
 /// captures/expect/grpc-shop.pcap.grpc.tsv (tshark's gRPC dissector, checked by hand).
 fn expected_grpc() -> BTreeMap<String, (BTreeMap<String, u64>, u64, u64)> {
@@ -80,13 +91,7 @@ fn grpc_methods_show_statuses_streaming_kinds_and_sensitive_data_inside_protobuf
     // Personal data inside protobuf strings: the user's e-mail, phone and card number, and the
     // e-mail that only exists inside a gzip-compressed message.
     let user = by_path("/shop.v1.UserService/GetUser");
-    let classes: Vec<String> = user["sensitive"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(at, _)| at.starts_with("response.grpc"))
-        .flat_map(|(_, f)| f["classes"].as_object().unwrap().keys().cloned().collect::<Vec<_>>())
-        .collect();
+    let classes = classes_at(user, "response.grpc");
     for class in ["email", "phone", "card_number"] {
         assert!(classes.iter().any(|c| c.starts_with(class)), "{class} not in {classes:?}");
     }
@@ -329,13 +334,7 @@ fn grpc_web_calls_over_http1_are_grpc_methods_with_their_trailer_frame_statuses(
         assert!(row["protocols"].as_array().unwrap().iter().any(|p| p == "grpc"), "{path}");
     }
     let user = rows.iter().find(|r| r["path"] == "/shop.v1.UserService/GetUser").unwrap();
-    let classes: Vec<String> = user["sensitive"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(at, _)| at.starts_with("response.grpc"))
-        .flat_map(|(_, f)| f["classes"].as_object().unwrap().keys().cloned().collect::<Vec<_>>())
-        .collect();
+    let classes = classes_at(user, "response.grpc");
     for class in ["email", "card_number"] {
         assert!(classes.iter().any(|c| c.starts_with(class)), "{class} not in {classes:?}");
     }

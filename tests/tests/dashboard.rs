@@ -25,17 +25,17 @@ fn filled_store(tag: &str) -> String {
     spec["paths"].as_object_mut().unwrap().remove("/api/v1/admin/metrics");
     let spec_file = temp(&format!("{tag}-spec.json"));
     std::fs::write(&spec_file, serde_json::to_vec(&spec).unwrap()).unwrap();
-    let db_s = db.display().to_string();
-    let run = apisonar(&[
-        "analyze",
-        "--db",
-        &db_s,
-        "--spec",
-        &spec_file.display().to_string(),
-        "captures/apis/fastapi-shop.pcap",
-    ]);
+    analyzed_into(&db, &["--spec", &spec_file.display().to_string(), "captures/apis/fastapi-shop.pcap"])
+}
+
+/// `apisonar analyze --db DB ARGS...`, which must succeed; the store's path.
+fn analyzed_into(db: &std::path::Path, args: &[&str]) -> String {
+    let db = db.display().to_string();
+    let mut all = vec!["analyze", "--db", &db];
+    all.extend_from_slice(args);
+    let run = apisonar(&all);
     assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
-    db_s
+    db
 }
 
 struct Server {
@@ -204,20 +204,17 @@ fn a_browser_signs_in_finds_a_shadow_endpoint_and_acknowledges_an_alert() {
 fn a_browser_filters_by_protocol_and_reads_grpc_graphql_and_websocket_pages() {
     let e2e = repo_root().join("tests/e2e");
     assert!(e2e.join("node_modules/playwright-core").exists(), "run `npm ci --prefix tests/e2e` first");
-    let db = temp("api-styles-db");
-    let db_s = db.display().to_string();
-    let run = apisonar(&[
-        "analyze",
-        "--db",
-        &db_s,
-        "--spec",
-        "captures/graphql/schema.graphql",
-        "captures/grpc-shop.pcap",
-        "captures/graphql-api.pcap",
-        "captures/websocket-deflate.pcap",
-    ]);
-    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
-    let seen = browse("api-styles.mjs", &db_s);
+    let db = analyzed_into(
+        &temp("api-styles-db"),
+        &[
+            "--spec",
+            "captures/graphql/schema.graphql",
+            "captures/grpc-shop.pcap",
+            "captures/graphql-api.pcap",
+            "captures/websocket-deflate.pcap",
+        ],
+    );
+    let seen = browse("api-styles.mjs", &db);
     assert_eq!(seen["grpc_rows"].as_array().map(Vec::len), Some(6), "{seen}");
     let grpc = &seen["grpc_page"];
     assert!(grpc["headings"].as_array().unwrap().iter().any(|h| h == "gRPC operation"), "{grpc}");

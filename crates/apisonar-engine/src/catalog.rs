@@ -222,44 +222,38 @@ pub struct OperationStats {
 
 impl OperationStats {
     pub fn merge(&mut self, o: &OperationStats) {
-        if self.hits == 0 {
-            self.first_seen = o.first_seen;
-        } else if o.hits > 0 {
-            self.first_seen = self.first_seen.min(o.first_seen);
-        }
-        self.last_seen = self.last_seen.max(o.last_seen);
+        merge_seen((&mut self.first_seen, &mut self.last_seen, self.hits), (o.first_seen, o.last_seen, o.hits));
         add_count(&mut self.hits, o.hits);
         add_count(&mut self.errors, o.errors);
         add_count(&mut self.introspection, o.introspection);
-        for f in &o.root_fields {
-            if self.root_fields.len() < MAX_OPERATION_FIELDS {
-                self.root_fields.insert(f.clone());
-            }
-        }
-        for (n, t) in &o.variables {
-            if self.variables.len() < MAX_OPERATION_FIELDS || self.variables.contains_key(n) {
-                self.variables.insert(n.clone(), t.clone());
-            }
-        }
+        self.keep_fields(&o.root_fields, &o.variables);
     }
 
     fn add(&mut self, op: &crate::operations::Operation, ts: i64) {
         if self.hits == 0 {
             self.style = op.style.map_or("", |s| s.as_str()).to_string();
             self.kind = op.kind.to_string();
-            self.first_seen = ts;
         }
-        self.first_seen = self.first_seen.min(ts);
-        self.last_seen = self.last_seen.max(ts);
+        merge_seen((&mut self.first_seen, &mut self.last_seen, self.hits), (ts, ts, 1));
         add_count(&mut self.hits, 1);
         add_count(&mut self.errors, u64::from(op.error));
         add_count(&mut self.introspection, u64::from(op.introspection));
-        for f in &op.root_fields {
+        self.keep_fields(&op.root_fields, op.variables.iter().map(|(n, t)| (n, t)));
+    }
+
+    /// Root fields and variable types, within `MAX_OPERATION_FIELDS` each (a known variable
+    /// takes its latest type); nothing is copied that is already there.
+    fn keep_fields<'a>(
+        &mut self,
+        root_fields: impl IntoIterator<Item = &'a String>,
+        variables: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) {
+        for f in root_fields {
             if self.root_fields.len() < MAX_OPERATION_FIELDS && !self.root_fields.contains(f) {
                 self.root_fields.insert(f.clone());
             }
         }
-        for (n, t) in &op.variables {
+        for (n, t) in variables {
             if (self.variables.len() < MAX_OPERATION_FIELDS || self.variables.contains_key(n))
                 && self.variables.get(n) != Some(t)
             {
@@ -267,6 +261,19 @@ impl OperationStats {
             }
         }
     }
+}
+
+/// First and last seen of a record with `hits` so far, merged with another's (`first`, `last`,
+/// `hits`): a record without hits takes the other's first sighting.
+fn merge_seen(mine: (&mut i64, &mut i64, u64), other: (i64, i64, u64)) {
+    let (first, last, hits) = mine;
+    let (o_first, o_last, o_hits) = other;
+    if hits == 0 {
+        *first = o_first;
+    } else if o_hits > 0 {
+        *first = (*first).min(o_first);
+    }
+    *last = (*last).max(o_last);
 }
 
 /// The messages of an endpoint's WebSocket connections.
@@ -439,12 +446,7 @@ impl Endpoint {
         if self.kept_apart.is_none() {
             self.kept_apart.clone_from(&o.kept_apart);
         }
-        if self.hits == 0 {
-            self.first_seen = o.first_seen;
-        } else if o.hits > 0 {
-            self.first_seen = self.first_seen.min(o.first_seen);
-        }
-        self.last_seen = self.last_seen.max(o.last_seen);
+        merge_seen((&mut self.first_seen, &mut self.last_seen, self.hits), (o.first_seen, o.last_seen, o.hits));
         add_count(&mut self.hits, o.hits);
         for (hour, n) in &o.hourly {
             count_hour(&mut self.hourly, *hour, *n);

@@ -109,8 +109,9 @@ fn name(text: &str) -> Option<String> {
     ok.then(|| t.chars().take(MAX_NAME).collect())
 }
 
-fn text_of(node: &impl CstNode) -> String {
-    node.syntax().text().to_string()
+/// A syntax node's text, trimmed (a name's node may carry the whitespace after it).
+pub(crate) fn text_of(node: &impl CstNode) -> String {
+    node.syntax().text().to_string().trim().to_string()
 }
 
 /// The operations of a request: GraphQL when the endpoint or the content type says so, or the
@@ -213,7 +214,7 @@ pub fn graphql(document: &str, operation_name: Option<&str>) -> Option<Operation
     let wanted = operation_name.map(str::trim);
     let op = ops
         .iter()
-        .find(|op| wanted.is_some() && op.name().map(|n| text_of(&n)).as_deref().map(str::trim) == wanted)
+        .find(|op| wanted.is_some() && op.name().map(|n| text_of(&n)).as_deref() == wanted)
         .or_else(|| ops.first())?;
     let kind = match op.operation_type() {
         Some(t) if t.mutation_token().is_some() => "mutation",

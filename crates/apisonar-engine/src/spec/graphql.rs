@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use apollo_parser::cst::{self, CstNode};
+use apollo_parser::cst;
+
+use crate::operations::text_of;
 use serde::{Deserialize, Serialize};
 
 use super::{err, Spec, SpecError};
@@ -46,10 +48,6 @@ pub(super) fn looks_like_sdl(name: &str, text: &str) -> bool {
         .unwrap_or_default();
     ["type", "schema", "extend", "scalar", "enum", "input", "interface", "union", "directive", "\"\"\""]
         .contains(&first)
-}
-
-fn text_of(node: &impl CstNode) -> String {
-    node.syntax().text().to_string().trim().to_string()
 }
 
 /// Parses an SDL document into a spec that covers every host (or those given with it).

@@ -70,6 +70,23 @@ pub(super) struct ResponseInProgress {
     pub(super) trailers: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
+impl ResponseInProgress {
+    /// A final response whose head arrived at `ts`, answering request `answers`.
+    pub(super) fn new(answers: Option<u32>, ts: Timestamp, head: MessageHead, anomalies: AnomalyList) -> Self {
+        ResponseInProgress {
+            answers,
+            interim: false,
+            ts,
+            end_ts: ts,
+            complete: false,
+            head,
+            body: Body::default(),
+            anomalies,
+            trailers: Vec::new(),
+        }
+    }
+}
+
 pub(super) struct Pairing {
     connection_id: u64,
     /// Endpoints by direction index (0 = the lower endpoint of the flow key).
@@ -725,17 +742,9 @@ impl MessageSink for PairingSink<'_> {
                                 front.interim.push(code);
                             }
                         }
-                        p.response = Some(Box::new(ResponseInProgress {
-                            answers: None,
-                            interim: true,
-                            ts,
-                            end_ts: ts,
-                            complete: false,
-                            head,
-                            body: Body::default(),
-                            anomalies: AnomalyList::default(),
-                            trailers: Vec::new(),
-                        }));
+                        let mut interim = ResponseInProgress::new(None, ts, head, AnomalyList::default());
+                        interim.interim = true;
+                        p.response = Some(Box::new(interim));
                         return Framing::None;
                     }
                 }
@@ -764,17 +773,7 @@ impl MessageSink for PairingSink<'_> {
                         p.websocket = answers.map(|index| (index, Deflate::negotiated(extensions)));
                     }
                 }
-                p.response = Some(Box::new(ResponseInProgress {
-                    answers,
-                    interim: false,
-                    ts,
-                    end_ts: ts,
-                    complete: false,
-                    head,
-                    body: Body::default(),
-                    anomalies,
-                    trailers: Vec::new(),
-                }));
+                p.response = Some(Box::new(ResponseInProgress::new(answers, ts, head, anomalies)));
                 framing
             }
         }

@@ -610,17 +610,7 @@ impl H2Conn {
                 HttpVersion::HTTP_2,
                 regular.map(|f| (f.name.as_slice(), f.value.as_slice())),
             );
-            s.response = Some(Box::new(ResponseInProgress {
-                answers: Some(s.pending.index),
-                interim: false,
-                ts,
-                end_ts: ts,
-                complete: false,
-                head,
-                body: Body::default(),
-                anomalies,
-                trailers: Vec::new(),
-            }));
+            s.response = Some(Box::new(ResponseInProgress::new(Some(s.pending.index), ts, head, anomalies)));
         }
         if block.end_stream {
             self.end_side(SERVER, block.stream, ts, true, cx);

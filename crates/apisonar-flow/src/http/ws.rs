@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::engine::EventSink;
+use crate::http::Body;
 use crate::{Anomaly, Limits, Stats, Timestamp};
 
 /// What kind of message a WebSocket frame sequence (or an SSE event, later) carried.
@@ -107,10 +108,17 @@ enum Reading {
 struct Message {
     kind: MessageKind,
     compressed: bool,
-    payload: Vec<u8>,
+    /// The (inflated) payload, sampled as an HTTP body is.
+    body: Body,
+    /// Payload bytes on the wire (compressed, when they were).
     wire_len: u64,
-    truncated: bool,
     anomalies: Vec<Anomaly>,
+}
+
+impl Message {
+    fn new(kind: MessageKind, compressed: bool, anomalies: Vec<Anomaly>) -> Message {
+        Message { kind, compressed, body: Body::default(), wire_len: 0, anomalies }
+    }
 }
 
 struct Side {
@@ -179,7 +187,7 @@ impl WsConn {
                 s.header
                     .capacity()
                     .saturating_add(s.control.capacity())
-                    .saturating_add(s.message.as_ref().map_or(0, |m| m.payload.capacity()))
+                    .saturating_add(s.message.as_ref().map_or(0, |m| m.body.sample.capacity()))
                     .saturating_add(inflater)
             })
             .fold(0, usize::saturating_add)
@@ -207,10 +215,10 @@ impl WsConn {
                 from_client: side.from_client,
                 kind: m.kind,
                 ts,
-                payload: m.payload,
+                payload: m.body.sample,
                 wire_len: m.wire_len,
                 compressed: m.compressed,
-                truncated: m.truncated,
+                truncated: m.body.sample_truncated,
                 anomalies: m.anomalies,
             });
         };
@@ -230,7 +238,7 @@ impl WsConn {
                         return;
                     };
                     side.header.clear();
-                    if let Some(problem) = start_frame(side, &frame, limits) {
+                    if let Some(problem) = start_frame(side, &frame) {
                         stats.anomaly(problem);
                         if problem == Anomaly::WebSocketProtocolError {
                             side.lost = true;
@@ -328,7 +336,7 @@ fn parse_header(h: &[u8]) -> Option<FrameHeader> {
 }
 
 /// Opens the frame's message (or control frame); returns an anomaly to count.
-fn start_frame(side: &mut Side, f: &FrameHeader, limits: &Limits) -> Option<Anomaly> {
+fn start_frame(side: &mut Side, f: &FrameHeader) -> Option<Anomaly> {
     let mut problem = None;
     if side.from_client != f.mask.is_some() {
         // Clients mask every frame, servers none (section 5.1).
@@ -347,14 +355,8 @@ fn start_frame(side: &mut Side, f: &FrameHeader, limits: &Limits) -> Option<Anom
                 return Some(Anomaly::WebSocketProtocolError);
             }
             let compressed = f.rsv1 && side.inflater.is_some();
-            side.message = Some(Message {
-                kind: if f.opcode == 1 { MessageKind::Text } else { MessageKind::Binary },
-                compressed,
-                payload: Vec::with_capacity(usize::try_from(f.len).unwrap_or(0).min(limits.body_sample_bytes)),
-                wire_len: 0,
-                truncated: false,
-                anomalies: problem.into_iter().collect(),
-            });
+            let kind = if f.opcode == 1 { MessageKind::Text } else { MessageKind::Binary };
+            side.message = Some(Message::new(kind, compressed, problem.into_iter().collect()));
         }
         0x0 => {
             if side.message.is_none() {
@@ -379,15 +381,8 @@ fn payload(side: &mut Side, opcode: u8, data: &[u8], limits: &Limits, stats: &mu
             inflate(inflater, data, m, limits, stats);
         }
     } else {
-        keep(m, data, limits);
+        m.body.push(data, limits);
     }
-}
-
-fn keep(m: &mut Message, data: &[u8], limits: &Limits) {
-    let room = limits.body_sample_bytes.saturating_sub(m.payload.len());
-    let take = room.min(data.len());
-    m.payload.extend_from_slice(data.get(..take).unwrap_or_default());
-    m.truncated |= take < data.len();
 }
 
 /// Runs `input` through the direction's inflater; output past the sample is dropped.
@@ -399,7 +394,7 @@ fn inflate(inflater: &mut Decompress, mut input: &[u8], m: &mut Message, limits:
         let status = inflater.decompress(input, &mut buf, FlushDecompress::Sync);
         let used = usize::try_from(inflater.total_in().saturating_sub(before_in)).unwrap_or(0);
         let made = usize::try_from(inflater.total_out().saturating_sub(before_out)).unwrap_or(0);
-        keep(m, buf.get(..made).unwrap_or_default(), limits);
+        m.body.push(buf.get(..made).unwrap_or_default(), limits);
         input = input.get(used..).unwrap_or_default();
         match status {
             Ok(Status::Ok) if used > 0 || made > 0 => {}
@@ -409,7 +404,7 @@ fn inflate(inflater: &mut Decompress, mut input: &[u8], m: &mut Message, limits:
             }
             Ok(_) => break,
             Err(_) => {
-                m.truncated = true;
+                m.body.sample_truncated = true;
                 m.anomalies.push(Anomaly::ContentDecodingError);
                 stats.anomaly(Anomaly::ContentDecodingError);
                 inflater.reset(false);
@@ -432,10 +427,13 @@ fn end_frame(side: &mut Side, opcode: u8, fin: bool, limits: &Limits, stats: &mu
             0x9 => MessageKind::Ping,
             _ => MessageKind::Pong,
         };
-        let wire_len = u64::try_from(control.len()).unwrap_or(0);
+        let mut m = Message::new(kind, false, Vec::new());
+        m.wire_len = u64::try_from(control.len()).unwrap_or(0);
         // A close frame's reason may carry anything: only its code is kept.
-        let payload = if matches!(kind, MessageKind::Close(_)) { Vec::new() } else { control };
-        return Some(Message { kind, compressed: false, payload, wire_len, truncated: false, anomalies: Vec::new() });
+        if !matches!(kind, MessageKind::Close(_)) {
+            m.body.sample = control;
+        }
+        return Some(m);
     }
     if !fin {
         return None;
