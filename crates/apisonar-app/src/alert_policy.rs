@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 
-use apisonar_engine::alert::{dedup_key, group_key, is_per_client};
+use apisonar_engine::alert::{dedup_key_into, group_key, group_key_into, is_per_client};
 use apisonar_engine::{Alert, AlertMerge, EndpointKey, EndpointMove};
 
 /// Stands for "every client beyond the per-alert limit".
@@ -41,6 +41,9 @@ pub(crate) struct AlertPolicy {
     pub(crate) max_clients: usize,
     /// Occurrences raised since start.
     pub(crate) raised: u64,
+    /// Reused by `count_repeat` for the group and deduplication keys it looks up.
+    group_buffer: String,
+    dedup_buffer: String,
 }
 
 fn group_of(a: &Alert) -> String {
@@ -71,12 +74,27 @@ impl AlertPolicy {
     /// for kinds about one client), and says whether there was one (else the caller drafts the
     /// alert and hands it to `add`).
     pub(crate) fn count_repeat(&mut self, kind: &str, subtype: &str, key: &EndpointKey, client: &str, ts: i64) -> bool {
-        let group = group_key(kind, Some(subtype), &key.host, &key.method, &key.path);
-        let filed = is_per_client(kind).then(|| self.file_client(&group, client));
-        let Some(p) = self.pending.get_mut(&dedup_key(&group, filed.as_deref())) else { return false };
-        p.count_occurrence(client, ts);
-        self.raised = self.raised.saturating_add(1);
-        true
+        // Called for every transaction with sensitive data: the keys are built in buffers kept
+        // from call to call.
+        let mut group = std::mem::take(&mut self.group_buffer);
+        group_key_into(&mut group, kind, Some(subtype), &key.host, &key.method, &key.path);
+        let filed = match is_per_client(kind) {
+            true if self.clients.own(&group, client, self.max_clients) => Some(client),
+            true => Some(MANY_CLIENTS),
+            false => None,
+        };
+        let mut dedup = std::mem::take(&mut self.dedup_buffer);
+        dedup_key_into(&mut dedup, &group, filed);
+        let found = match self.pending.get_mut(dedup.as_str()) {
+            Some(p) => {
+                p.count_occurrence(client, ts);
+                self.raised = self.raised.saturating_add(1);
+                true
+            }
+            None => false,
+        };
+        (self.group_buffer, self.dedup_buffer) = (group, dedup);
+        found
     }
 
     /// Adds an occurrence to the aggregate written at the next write.

@@ -82,6 +82,9 @@ pub struct Core {
     /// nowhere).
     websockets: HashMap<(u64, u32), EndpointKey>,
     websocket_order: VecDeque<(u64, u32)>,
+    /// The last client address written out as text (alerts name clients as text; behind a load
+    /// balancer one address sends most transactions).
+    client_text: Option<(std::net::IpAddr, String)>,
 }
 
 /// WebSocket connections whose endpoint the core remembers for their messages.
@@ -157,6 +160,7 @@ impl Core {
             last_retention: now,
             websockets: HashMap::new(),
             websocket_order: VecDeque::new(),
+            client_text: None,
         })
     }
 
@@ -222,11 +226,13 @@ impl Core {
             self.websocket_order.push_back(exchange);
         }
         // Written out only for a transaction with sensitive data.
-        let client = std::cell::OnceCell::new();
-        let policy = &mut self.alerts;
+        let (policy, cached) = (&mut self.alerts, &mut self.client_text);
         let data =
             apisonar_engine::findings::data_alerts(&obs, &recorded.key, &recorded.findings, &mut |kind, subtype| {
-                let client = client.get_or_init(|| obs.client.to_string());
+                if cached.as_ref().is_none_or(|(ip, _)| *ip != obs.client) {
+                    *cached = Some((obs.client, obs.client.to_string()));
+                }
+                let client = cached.as_ref().map_or("", |(_, text)| text.as_str());
                 policy.count_repeat(kind, subtype, &recorded.key, client, obs.ts)
             });
         let injections = apisonar_engine::findings::injection_alerts(&obs, &recorded.key, attempts);

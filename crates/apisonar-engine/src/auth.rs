@@ -113,7 +113,11 @@ pub fn jwt_header(token: &str) -> Option<(String, Option<String>)> {
 /// Who a request speaks for, as a stable hash (never the credential): a JWT's `sub` (or the
 /// token), a Basic user name, an API key, or a session cookie. `None` for anonymous requests.
 pub fn principal(headers: &[(String, String)]) -> Option<u64> {
-    let hash = |kind: &str, v: &str| crate::stats::stable_hash(format!("{kind}:{v}").as_bytes());
+    // The hash of `kind:value`, made without joining them.
+    let hash = |kind: &str, v: &str| {
+        use crate::stats::{stable_hash, stable_hash_more};
+        stable_hash_more(stable_hash_more(stable_hash(kind.as_bytes()), b":"), v.as_bytes())
+    };
     for (name, value) in headers {
         match name.as_str() {
             "authorization" => {

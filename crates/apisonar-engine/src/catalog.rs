@@ -511,8 +511,9 @@ fn merge_params(into: &mut BTreeMap<String, ParamInfo>, from: &BTreeMap<String, 
 
 fn content_type(headers: &[(String, String)]) -> Option<String> {
     let v = headers.iter().find(|(n, _)| n == "content-type").map(|(_, v)| v)?;
-    let main = v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    (!main.is_empty()).then(|| main.chars().take(100).collect())
+    let main = v.split(';').next().unwrap_or_default().trim();
+    let main = crate::observation::first_chars(main, 100);
+    (!main.is_empty()).then(|| main.to_ascii_lowercase())
 }
 
 /// An answer's body as a value, and where its findings are said to be: gRPC messages, the JSON
@@ -794,6 +795,9 @@ pub struct TransactionFacts {
     req_ct: Option<String>,
     /// The schema of a JSON request body (not for forms).
     req_schema: Option<Schema>,
+    /// A worker's sampler chose which request bodies get a schema (`req_schema` is then merged
+    /// as given; otherwise the catalog samples them itself).
+    req_sampled: bool,
     findings: Vec<sensitive::Finding>,
     /// The response body was analysed in full because the worker's sampler is still learning
     /// its shape: its schema is merged whatever the endpoint's own sampling says, so no new
@@ -843,7 +847,7 @@ impl RequestFacts {
         };
         RequestFacts {
             host: obs.endpoint_host(),
-            method: obs.method.chars().take(32).collect(),
+            method: crate::observation::first_chars(&obs.method, 32).to_string(),
             path: obs.normalized_path().into_owned(),
             auth: auth::classify(&obs.request_headers, &query_names),
             principal: auth::principal(&obs.request_headers),
@@ -896,6 +900,12 @@ impl TransactionFacts {
         let clean = sampler.as_deref_mut().map(|s| &mut s.clean_fields);
         sensitive::scan_headers_with(&obs.request_headers, "request.header", &mut findings, clean);
         sensitive::scan_pairs(&query, "request.query", &mut findings);
+        let path_route = sampler.as_deref().map(|s| s.path_route(obs));
+        // A sampler samples request schemas; without one every body gets one.
+        let schema_wanted = |sampler: &mut Option<&mut ResponseSampler>| match (sampler.as_deref_mut(), path_route) {
+            (Some(s), Some(route)) => s.request_schema_wanted(route, req_ct.as_deref()),
+            _ => true,
+        };
         let mut req_schema = None;
         let mut req_json = None;
         let grpc = crate::grpc::is_grpc(req_ct.as_deref()).then(|| crate::grpc::GrpcFacts {
@@ -910,13 +920,13 @@ impl TransactionFacts {
             _ if grpc.is_some() => {
                 if let Some(v) = crate::grpc::body_value(&obs.request_body) {
                     sensitive::scan_json(&v, "request.grpc", &mut findings);
-                    req_schema = Some(Schema::of_at(&v, obs.ts));
+                    req_schema = schema_wanted(&mut sampler).then(|| Schema::of_at(&v, obs.ts));
                 }
             }
             ct => {
                 if let Some(v) = parse_json(ct, &obs.request_body) {
                     sensitive::scan_json(&v, "request.json", &mut findings);
-                    req_schema = Some(Schema::of_at(&v, obs.ts));
+                    req_schema = schema_wanted(&mut sampler).then(|| Schema::of_at(&v, obs.ts));
                     req_json = Some(v);
                 }
             }
@@ -944,9 +954,9 @@ impl TransactionFacts {
                 crate::operations::read_outcome(&mut operations, std::slice::from_ref(v));
             }
         }
-        let plan = match sampler.as_deref_mut() {
-            Some(s) => s.plan(obs, resp_ct.as_deref()),
-            None => sampling::Plan::Analyse(None),
+        let plan = match (sampler.as_deref_mut(), path_route) {
+            (Some(s), Some(route)) => s.plan(obs, route, resp_ct.as_deref()),
+            _ => sampling::Plan::Analyse(None),
         };
         let ticket = match plan {
             sampling::Plan::Reuse(known) => {
@@ -958,6 +968,7 @@ impl TransactionFacts {
                     shape: known.shape,
                     req_ct,
                     req_schema,
+                    req_sampled: path_route.is_some(),
                     findings,
                     resp_learning: false,
                     request,
@@ -1007,6 +1018,7 @@ impl TransactionFacts {
             shape,
             req_ct,
             req_schema,
+            req_sampled: path_route.is_some(),
             findings,
             resp_learning: ticket.is_some(),
             request,
@@ -1195,6 +1207,7 @@ impl Catalog {
             shape,
             req_ct,
             req_schema,
+            req_sampled,
             findings,
             resp_learning,
             request,
@@ -1346,7 +1359,7 @@ impl Catalog {
                 e.form_fields.entry(name).or_default().add(t, obs.ts);
             }
         }
-        if let Some(one) = req_schema.as_ref().filter(|_| sample_bodies) {
+        if let Some(one) = req_schema.as_ref().filter(|_| req_sampled || sample_bodies) {
             e.request_schema.get_or_insert_with(Schema::default).merge(one);
         }
         for f in &findings {

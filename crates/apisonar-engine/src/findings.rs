@@ -140,7 +140,13 @@ const MAX_INPUTS: usize = 256;
 
 /// Every input of a request worth inspecting for injection: (location, raw value). `json` is the
 /// request body already parsed, if it was (else it is parsed here).
-fn request_inputs(obs: &Observation, json: Option<&serde_json::Value>) -> Vec<(String, String)> {
+/// `searched_header(name, value)` says whether a header value is to be searched at all (a
+/// worker skips the values it remembers clean before anything is copied).
+fn request_inputs(
+    obs: &Observation,
+    json: Option<&serde_json::Value>,
+    mut searched_header: impl FnMut(&str, &str) -> bool,
+) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     // Values that cannot hold an attempt are left out before anything is allocated for them.
     let plain = crate::injection::is_plain;
@@ -162,12 +168,14 @@ fn request_inputs(obs: &Observation, json: Option<&serde_json::Value>) -> Vec<(S
         if (matches!(name.as_str(), "user-agent" | "referer" | "x-forwarded-for" | "cookie" | "x-api-version")
             || value.contains("${"))
             && !plain(value)
+            && searched_header(name, value)
         {
             out.push((format!("request.header.{name}"), value.clone()));
         }
     }
-    let ct = obs.request_header("content-type").unwrap_or_default().to_ascii_lowercase();
-    if ct.starts_with("application/x-www-form-urlencoded") {
+    let ct = obs.request_header("content-type").unwrap_or_default();
+    let form = "application/x-www-form-urlencoded";
+    if ct.get(..form.len()).is_some_and(|head| head.eq_ignore_ascii_case(form)) {
         let body = String::from_utf8_lossy(&obs.request_body);
         for pair in body.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -179,25 +187,48 @@ fn request_inputs(obs: &Observation, json: Option<&serde_json::Value>) -> Vec<(S
         .map(std::borrow::Cow::Borrowed)
         .or_else(|| serde_json::from_slice::<serde_json::Value>(&obs.request_body).ok().map(std::borrow::Cow::Owned))
     {
-        let mut stack = vec![(String::from("request.json"), v.as_ref(), 0usize)];
-        while let Some((path, value, depth)) = stack.pop() {
-            if out.len() >= MAX_INPUTS || depth > 16 {
-                break;
-            }
-            match value {
-                serde_json::Value::Object(m) => {
-                    stack.extend(m.iter().map(|(k, v)| (format!("{path}.{k}"), v, depth.saturating_add(1))))
-                }
-                serde_json::Value::Array(a) => {
-                    stack.extend(a.iter().take(100).map(|v| (format!("{path}[]"), v, depth.saturating_add(1))))
-                }
-                serde_json::Value::String(s) if !plain(s) => out.push((path, s.clone())),
-                _ => {}
-            }
-        }
+        let mut path = String::from("request.json");
+        json_inputs(v.as_ref(), &mut path, 0, &mut out);
     }
     out.truncate(MAX_INPUTS);
     out
+}
+
+/// The JSON strings of a request worth searching, with their locations (made only for those):
+/// members last to first, depth first, and nothing more once `MAX_INPUTS` are found or a value
+/// lies deeper than 16. False once it stopped.
+fn json_inputs(value: &serde_json::Value, path: &mut String, depth: usize, out: &mut Vec<(String, String)>) -> bool {
+    if out.len() >= MAX_INPUTS || depth > 16 {
+        return false;
+    }
+    let len = path.len();
+    let mut go = true;
+    match value {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m.iter().rev() {
+                path.push('.');
+                path.push_str(k);
+                go = json_inputs(v, path, depth.saturating_add(1), out);
+                path.truncate(len);
+                if !go {
+                    break;
+                }
+            }
+        }
+        serde_json::Value::Array(a) => {
+            path.push_str("[]");
+            for v in a.iter().take(100).rev() {
+                go = json_inputs(v, path, depth.saturating_add(1), out);
+                if !go {
+                    break;
+                }
+            }
+            path.truncate(len);
+        }
+        serde_json::Value::String(s) if !crate::injection::is_plain(s) => out.push((path.clone(), s.clone())),
+        _ => {}
+    }
+    go
 }
 
 /// Injection attempts in one request, grouped by kind: the stateless (and costly) part of
@@ -232,12 +263,10 @@ impl InjectionSearch {
     pub fn attempts_in(&mut self, obs: &Observation, request_json: Option<&serde_json::Value>) -> Attempts {
         use std::hash::BuildHasher;
         let mut by_kind: Attempts = BTreeMap::new();
-        for (location, value) in request_inputs(obs, request_json) {
-            let header = location.starts_with("request.header.");
-            let id = header.then(|| self.keys.hash_one((&location, &value)));
-            if id.is_some_and(|id| self.clean.contains(&id)) {
-                continue;
-            }
+        let (keys, clean) = (&self.keys, &self.clean);
+        let inputs = request_inputs(obs, request_json, |name, value| !clean.contains(&keys.hash_one((name, value))));
+        for (location, value) in inputs {
+            let id = location.strip_prefix("request.header.").map(|name| self.keys.hash_one((name, value.as_str())));
             // URLs in headers (Referer) and paths are normal; SSRF means a URL the app is asked to fetch.
             let parameter = location.starts_with("request.query")
                 || location.starts_with("request.form")
@@ -445,5 +474,57 @@ mod tests {
             false,
         );
         assert!(injection_alerts(&benign, &key, injection_attempts(&benign)).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod input_order {
+    #![allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
+    use super::*;
+
+    /// The walk as a stack of every member with its location (the earlier form): the order and
+    /// limits the recursive walk must keep, since alert evidence lists attempts in this order.
+    fn by_stack(v: &serde_json::Value) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut stack = vec![(String::from("request.json"), v, 0usize)];
+        while let Some((path, value, depth)) = stack.pop() {
+            if out.len() >= MAX_INPUTS || depth > 16 {
+                break;
+            }
+            match value {
+                serde_json::Value::Object(m) => {
+                    stack.extend(m.iter().map(|(k, v)| (format!("{path}.{k}"), v, depth + 1)))
+                }
+                serde_json::Value::Array(a) => {
+                    stack.extend(a.iter().take(100).map(|v| (format!("{path}[]"), v, depth + 1)))
+                }
+                serde_json::Value::String(s) if !crate::injection::is_plain(s) => out.push((path, s.clone())),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn recursive(v: &serde_json::Value) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        json_inputs(v, &mut String::from("request.json"), 0, &mut out);
+        out
+    }
+
+    #[test]
+    fn json_inputs_come_in_the_stack_walks_order_within_its_limits() {
+        let nested = r#"{"a":"x'1","b":{"c":["p-1",{"d":"q;2"},"r<3"],"e":"plain"},"f":["s|4"],"g":7}"#;
+        let mut deep = String::from(r#""z'9""#);
+        for i in 0..20 {
+            deep = format!(r#"{{"k{i}":{deep},"s{i}":"v'{i}"}}"#);
+        }
+        let wide = format!("[{}]", (0..300).map(|i| format!(r#"{{"n":"o'{i}"}}"#)).collect::<Vec<_>>().join(","));
+        let many = format!("{{{}}}", (0..400).map(|i| format!(r#""m{i:03}":"w'{i}""#)).collect::<Vec<_>>().join(","));
+        for text in [nested, &deep, &wide, &many] {
+            let v: serde_json::Value = serde_json::from_str(text).unwrap();
+            let (old, new) = (by_stack(&v), recursive(&v));
+            assert!(!old.is_empty());
+            assert_eq!(old, new, "{text}");
+        }
     }
 }

@@ -114,7 +114,7 @@ impl Observation {
                 let h = h.trim();
                 let default_port = if self.encrypted { ":443" } else { ":80" };
                 let h = h.strip_suffix(default_port).unwrap_or(h);
-                let mut host: String = h.chars().take(255).collect();
+                let mut host = first_chars(h, 255).to_string();
                 host.make_ascii_lowercase();
                 host
             }
@@ -151,13 +151,27 @@ impl Observation {
     }
 }
 
+/// The first `max` characters of `text` (all of it when shorter), borrowed.
+pub fn first_chars(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => text.get(..cut).unwrap_or(text),
+        None => text,
+    }
+}
+
 /// See [`Observation::normalized_path`].
 pub fn normalize_path(path: &str) -> std::borrow::Cow<'_, str> {
     let dot = |seg: &str| seg.eq_ignore_ascii_case("%2e") || seg == ".";
-    let dotdot = |seg: &str| {
-        let lower = seg.to_ascii_lowercase();
-        matches!(lower.as_str(), ".." | "%2e%2e" | ".%2e" | "%2e.")
-    };
+    let dotdot = |seg: &str| ["..", "%2e%2e", ".%2e", "%2e."].iter().any(|d| seg.eq_ignore_ascii_case(d));
+    // Most paths have nothing to normalise: no dot or escape that could spell one, and no
+    // empty segment. Those are borrowed without splitting.
+    if path.starts_with('/')
+        && !path.ends_with('/')
+        && !path.contains("//")
+        && !path.bytes().any(|b| b == b'.' || b == b'%')
+    {
+        return std::borrow::Cow::Borrowed(path);
+    }
     let segments: Vec<&str> = path.split('/').collect();
     let plain = segments.iter().skip(1).all(|s| !s.is_empty() && !dot(s) && !dotdot(s));
     if plain && path.starts_with('/') {
@@ -179,6 +193,15 @@ pub fn normalize_path(path: &str) -> std::borrow::Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn first_chars_cuts_at_character_boundaries() {
+        assert_eq!(first_chars("héllo", 2), "hé");
+        assert_eq!(first_chars("héllo", 9), "héllo");
+        assert_eq!(first_chars("", 3), "");
+        assert_eq!(first_chars("日本語", 1), "日");
+        assert_eq!(first_chars("abc", 0), "");
+    }
+
     use super::*;
 
     fn obs(host: Option<&str>, target: &str) -> Observation {

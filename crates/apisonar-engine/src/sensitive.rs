@@ -98,11 +98,38 @@ impl MaskKey {
     /// The first 32 bits of HMAC-SHA256(key, value), as 8 hex digits.
     fn tag(&self, value: &str) -> String {
         use hmac::Mac;
-        // HMAC takes keys of any length, so this cannot fail; an empty tag would only weaken
-        // correlation, never reveal the value.
-        let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.0) else { return String::new() };
-        mac.update(value.as_bytes());
-        mac.finalize().into_bytes().iter().take(4).map(|b| format!("{b:02x}")).collect()
+        type Prepared = hmac::Hmac<sha2::Sha256>;
+        thread_local! {
+            // The HMAC state after the key's padded blocks, made once per thread and key: a tag
+            // then hashes only the value and the outer block (half the work, every token).
+            static PREPARED: std::cell::RefCell<Option<([u8; 32], Prepared)>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let digest = PREPARED.with(|cell| {
+            let mut prepared = cell.borrow_mut();
+            let mac = match prepared.as_ref() {
+                Some((key, mac)) if *key == self.0 => mac.clone(),
+                _ => {
+                    // HMAC takes keys of any length, so this cannot fail; an empty tag would
+                    // only weaken correlation, never reveal the value.
+                    let mac = Prepared::new_from_slice(&self.0).ok()?;
+                    *prepared = Some((self.0, mac.clone()));
+                    mac
+                }
+            };
+            let mut mac = mac;
+            mac.update(value.as_bytes());
+            Some(mac.finalize().into_bytes())
+        });
+        let Some(digest) = digest else { return String::new() };
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(8);
+        for b in digest.iter().take(4) {
+            for nibble in [b >> 4, b & 0x0f] {
+                out.push(char::from(HEX.get(usize::from(nibble)).copied().unwrap_or(b'0')));
+            }
+        }
+        out
     }
 }
 
@@ -547,7 +574,8 @@ impl<'k> Findings<'k> {
             f.count = f.count.saturating_add(1);
         } else if self.list.len() < MAX_FINDINGS {
             let mask = mask(self.key, class, value);
-            self.list.push(Finding { class, location: location.chars().take(200).collect(), mask, count: 1 });
+            let location = crate::observation::first_chars(location, 200).to_string();
+            self.list.push(Finding { class, location, mask, count: 1 });
         }
     }
 }
@@ -700,14 +728,16 @@ pub fn scan_headers_with(
             "authorization" | "proxy-authorization" => {
                 let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
                 let rest = rest.trim();
-                let class = match scheme.to_ascii_lowercase().as_str() {
-                    "basic" => Class::BasicAuth,
-                    "bearer" => match crate::auth::jwt_header(rest) {
+                let class = if scheme.eq_ignore_ascii_case("basic") {
+                    Class::BasicAuth
+                } else if scheme.eq_ignore_ascii_case("bearer") {
+                    match crate::auth::jwt_header(rest) {
                         Some((alg, _)) if alg.eq_ignore_ascii_case("none") => Class::JwtAlgNone,
                         Some(_) => Class::Jwt,
                         None => Class::BearerToken,
-                    },
-                    _ => Class::ApiKey,
+                    }
+                } else {
+                    Class::ApiKey
                 };
                 out.add(class, &here, rest);
             }
@@ -738,6 +768,10 @@ pub fn scan_headers_with(
             }
             // Protocol nonces and settings, random by design: not keys, whatever the name says.
             "sec-websocket-key" | "sec-websocket-accept" | "http2-settings" => {}
+            // Framing and dates: numbers and tokens the protocol defines, never personal data or
+            // a credential, and different in almost every message (so never remembered clean).
+            "content-length" | "date" | "expires" | "last-modified" | "age" | "transfer-encoding" | "connection"
+            | "keep-alive" | "content-encoding" | "accept-encoding" | "vary" => {}
             _ => {
                 let key = clean.as_deref().map(|c| c.key(name, value));
                 if clean.as_deref().zip(key).is_some_and(|(c, k)| c.seen.contains(&k)) {

@@ -27,8 +27,13 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// A header name in lower case, made in one allocation.
+fn name(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_ascii_lowercase()
+}
+
 fn headers(head: &MessageHead) -> Vec<(String, String)> {
-    head.headers().map(|(n, v)| (text(n).to_ascii_lowercase(), text(v))).collect()
+    head.headers().map(|(n, v)| (name(n), text(v))).collect()
 }
 
 pub fn observation(t: &HttpTransaction) -> Observation {
@@ -49,7 +54,7 @@ pub fn observation(t: &HttpTransaction) -> Observation {
                 // Trailers are header fields sent late (gRPC's status comes in them).
                 headers: headers(&r.head)
                     .into_iter()
-                    .chain(r.trailers.iter().map(|(n, v)| (text(n).to_ascii_lowercase(), text(v))))
+                    .chain(r.trailers.iter().map(|(n, v)| (name(n), text(v))))
                     .collect(),
                 body: r.body.content().to_vec(),
                 body_len: r.body.wire_len,

@@ -30,6 +30,10 @@ use crate::template::Shape;
 const SETTLE_AFTER: u32 = 64;
 /// Once settled, one body in this many (per route) is still analysed in full.
 const AUDIT_EVERY: u64 = 64;
+/// Request bodies per route whose schema is always inferred, and then one in how many (the
+/// catalog's own schema sampling: `SCHEMA_FULL_SAMPLES`, `SCHEMA_SAMPLE_EVERY`).
+const REQUEST_SCHEMAS_IN_FULL: u64 = super::SCHEMA_FULL_SAMPLES;
+const REQUEST_SCHEMA_EVERY: u64 = super::SCHEMA_SAMPLE_EVERY;
 /// Routes one sampler remembers; past this it forgets them all and learns again.
 const MAX_ROUTES: usize = 4096;
 /// Signatures remembered per route (the oldest is forgotten).
@@ -81,8 +85,10 @@ pub struct ResponseSampler {
     /// GraphQL documents parsed (the worker's third memory: clients repeat their documents).
     pub(crate) documents: crate::operations::DocumentCache,
     routes: HashMap<u64, RouteMemory>,
+    /// Request bodies seen per route and content type (`request_schema_wanted`).
+    requests: HashMap<u64, u64>,
     hasher: foldhash::fast::FixedState,
-    keys: Vec<u64>,
+    keys: Vec<KeyId>,
     analysed: u64,
     reused: u64,
 }
@@ -93,6 +99,7 @@ impl Default for ResponseSampler {
             clean_fields: crate::sensitive::CleanFields::default(),
             documents: crate::operations::DocumentCache::default(),
             routes: HashMap::new(),
+            requests: HashMap::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x5eed_a9a1_7515_0001),
             keys: Vec::with_capacity(64),
             analysed: 0,
@@ -107,14 +114,30 @@ impl ResponseSampler {
         (self.analysed, self.reused)
     }
 
-    /// Decides how to analyse `obs`'s response body (of content type `content_type`).
-    pub(crate) fn plan(&mut self, obs: &Observation, content_type: Option<&str>) -> Plan<'_> {
+    /// Whether to infer the schema of a request body on `path_route` (see `path_route`) with
+    /// content type `content_type`: for the first `REQUEST_SCHEMAS_IN_FULL` of the route, then
+    /// one in `REQUEST_SCHEMA_EVERY`, as the catalog samples bodies for schemas. The body is
+    /// still parsed and searched for sensitive data and injection every time: only the schema,
+    /// which settles quickly, is sampled.
+    pub(crate) fn request_schema_wanted(&mut self, path_route: u64, content_type: Option<&str>) -> bool {
+        let route = self.hasher.hash_one((path_route, content_type));
+        if !self.requests.contains_key(&route) && self.requests.len() >= MAX_ROUTES {
+            self.requests.clear();
+        }
+        let seen = self.requests.entry(route).or_default();
+        *seen = seen.saturating_add(1);
+        *seen <= REQUEST_SCHEMAS_IN_FULL || seen.is_multiple_of(REQUEST_SCHEMA_EVERY)
+    }
+
+    /// Decides how to analyse `obs`'s response body (of content type `content_type`);
+    /// `path_route` is the request's (see `path_route`).
+    pub(crate) fn plan(&mut self, obs: &Observation, path_route: u64, content_type: Option<&str>) -> Plan<'_> {
         let Some(response) = obs.response.as_ref() else { return Plan::Analyse(None) };
         let Some(signature) = signature(&response.body, &self.hasher, &mut self.keys) else {
             self.analysed = self.analysed.saturating_add(1);
             return Plan::Analyse(None);
         };
-        let route = self.route_key(obs, response.status, content_type);
+        let route = self.hasher.hash_one((path_route, response.status, content_type));
         if !self.routes.contains_key(&route) && self.routes.len() >= MAX_ROUTES {
             self.routes.clear();
         }
@@ -155,10 +178,11 @@ impl ResponseSampler {
         }
     }
 
-    /// The route of an answer: host, method, the path with value-like segments folded (so
-    /// `/users/17` and `/users/18` share one memory), status and content type.
-    fn route_key(&self, obs: &Observation, status: u16, content_type: Option<&str>) -> u64 {
-        let mut h = self.hasher.hash_one((obs.host.as_deref(), obs.method.as_str(), status, content_type));
+    /// The route of a request: host, method and the path with value-like segments folded (so
+    /// `/users/17` and `/users/18` share one memory). An answer's route adds its status and
+    /// content type.
+    pub(crate) fn path_route(&self, obs: &Observation) -> u64 {
+        let mut h = self.hasher.hash_one((obs.host.as_deref(), obs.method.as_str()));
         let path = obs.target.split(['?', '#']).next().unwrap_or_default();
         for seg in path.split('/').filter(|s| !s.is_empty()) {
             let part = if segment::classify(seg).is_value() { "{}" } else { seg };
@@ -168,26 +192,38 @@ impl ResponseSampler {
     }
 }
 
-/// Kinds of JSON values, as a signature tells them apart.
-fn value_kind(body: &[u8], at: usize) -> u8 {
+/// Kinds of JSON values, as a signature tells them apart, and where the value's token ends when
+/// the signature can step over it at once (a number or a literal).
+#[inline(always)]
+fn value_kind(body: &[u8], at: usize) -> (u8, Option<usize>) {
     match body.get(at) {
-        Some(b'"') => 1,
-        Some(b'{') => 2,
-        Some(b'[') => 3,
-        Some(b't' | b'f') => 4,
-        Some(b'n') => 5,
+        Some(b'"') => (1, None),
+        Some(b'{') => (2, None),
+        Some(b'[') => (3, None),
+        Some(b't' | b'f' | b'n') => {
+            let kind = if body.get(at) == Some(&b'n') { 5 } else { 4 };
+            let token = body.get(at..).unwrap_or_default();
+            let len = token.iter().position(|b| !b.is_ascii_lowercase()).unwrap_or(token.len());
+            (kind, at.checked_add(len))
+        }
         Some(b'-' | b'0'..=b'9') => {
             // Integer or not: schemas tell them apart.
-            let number = body.get(at..).unwrap_or_default();
-            let end = number.iter().position(|b| !matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'));
-            let token = number.get(..end.unwrap_or(number.len())).unwrap_or_default();
-            if token.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {
-                7
-            } else {
-                6
-            }
+            let token = body.get(at..).unwrap_or_default();
+            let mut fraction = false;
+            let len = token
+                .iter()
+                .position(|&b| match b {
+                    b'.' | b'e' | b'E' => {
+                        fraction = true;
+                        false
+                    }
+                    b'-' | b'+' | b'0'..=b'9' => false,
+                    _ => true,
+                })
+                .unwrap_or(token.len());
+            (if fraction { 7 } else { 6 }, at.checked_add(len))
         }
-        _ => 0,
+        _ => (0, None),
     }
 }
 
@@ -198,11 +234,47 @@ fn skip_space(body: &[u8], mut at: usize) -> usize {
     at
 }
 
+/// The bytes a signature stops at: quotes and brackets. Everything else between them (spaces,
+/// separators, numbers and literals) is stepped over in one tight loop.
+// Indexes evaluated at compile time: one out of bounds would not compile.
+#[allow(clippy::indexing_slicing)]
+static STRUCTURAL: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'"' as usize] = true;
+    table[b'{' as usize] = true;
+    table[b'}' as usize] = true;
+    table[b'[' as usize] = true;
+    table[b']' as usize] = true;
+    table
+};
+
+/// One (depth, key, kind of value) of a signature, exactly for keys of up to eight bytes (most
+/// are: comparing two words is cheaper than hashing), hashed for longer ones.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct KeyId {
+    word: u64,
+    /// Depth, kind and length (0xff: longer than eight bytes, `word` is a hash).
+    meta: u64,
+}
+
+impl KeyId {
+    fn of(depth: u32, key: &[u8], kind: u8, hasher: &foldhash::fast::FixedState) -> KeyId {
+        let (word, len) = if key.len() <= 8 {
+            // Packed by hand: a copy of a variable length would be a call to memcpy.
+            let word = key.iter().rev().fold(0u64, |w, &b| w << 8 | u64::from(b));
+            (word, key.len() as u64)
+        } else {
+            (hasher.hash_one(key), 0xff)
+        };
+        KeyId { word, meta: u64::from(depth) << 16 | u64::from(kind) << 8 | len }
+    }
+}
+
 /// A signature of a JSON body's structure: the set of (depth, key, kind of value) it holds, in
 /// any order and any number of times, hashed. `None` for what does not look like a whole JSON
 /// object or array (not JSON, cut short, unbalanced) or holds more than `MAX_SIGNATURE_KEYS`
 /// distinct keys: such bodies are always analysed in full.
-fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut Vec<u64>) -> Option<u64> {
+fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut Vec<KeyId>) -> Option<u64> {
     keys.clear();
     let start = skip_space(body, 0);
     let top = body.get(start).copied();
@@ -211,65 +283,101 @@ fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut Vec<u6
     }
     let mut depth = 0u32;
     let mut at = start;
-    while let Some(&b) = body.get(at) {
-        match b {
-            b'"' => {
+    let mut next = 0usize;
+    loop {
+        let rest = body.get(at..).unwrap_or_default();
+        let Some(step) = rest.iter().position(|&b| STRUCTURAL.get(usize::from(b)).copied().unwrap_or(false)) else {
+            break;
+        };
+        at = at.checked_add(step)?;
+        match body.get(at) {
+            Some(b'"') => {
                 let open = at.saturating_add(1);
                 let close = string_end(body, open)?;
                 let after = skip_space(body, close.saturating_add(1));
                 if body.get(after) == Some(&b':') {
                     let value = skip_space(body, after.saturating_add(1));
                     let key = body.get(open..close).unwrap_or_default();
-                    let h = hasher.hash_one((depth, key, value_kind(body, value)));
-                    if !keys.contains(&h) {
+                    let (kind, token_end) = value_kind(body, value);
+                    let id = KeyId::of(depth, key, kind, hasher);
+                    // Records of an array repeat their keys in order: the key after the last
+                    // one found is the first guess.
+                    if keys.get(next) == Some(&id) {
+                        next = next.saturating_add(1);
+                    } else if let Some(i) = keys.iter().position(|k| *k == id) {
+                        next = i.saturating_add(1);
+                    } else {
                         if keys.len() >= MAX_SIGNATURE_KEYS {
                             return None;
                         }
-                        keys.push(h);
+                        keys.push(id);
+                        next = keys.len();
                     }
-                    at = value;
+                    at = token_end.unwrap_or(value);
                 } else {
                     at = after;
                 }
             }
-            b'{' | b'[' => {
+            Some(b'{' | b'[') => {
                 depth = depth.saturating_add(1);
                 at = at.saturating_add(1);
             }
-            b'}' | b']' => {
+            _ => {
                 depth = depth.checked_sub(1)?;
                 at = at.saturating_add(1);
             }
-            _ => at = at.saturating_add(1),
         }
     }
     if depth != 0 {
         return None;
     }
     // Order-free: a sum of well-mixed hashes of distinct keys.
-    Some(keys.iter().fold(hasher.hash_one(top), |acc, k| acc.wrapping_add(hasher.hash_one(*k))))
+    Some(keys.iter().fold(hasher.hash_one(top), |acc, k| acc.wrapping_add(hasher.hash_one(k))))
 }
 
 /// The index of the quote closing a string whose contents start at `from`.
 fn string_end(body: &[u8], from: usize) -> Option<usize> {
-    // Most strings are short keys and values: a plain look at their first bytes finds the end
-    // before memchr would have set up.
-    const SHORT: usize = 16;
     let mut at = from;
     loop {
         let rest = body.get(at..)?;
-        let head = rest.get(..SHORT).unwrap_or(rest);
-        let found = match head.iter().position(|b| matches!(b, b'"' | b'\\')) {
-            Some(i) => i,
-            None => SHORT.checked_add(memchr::memchr2(b'"', b'\\', rest.get(SHORT..)?)?)?,
-        };
-        let index = at.checked_add(found)?;
+        let index = at.checked_add(quote_or_backslash(rest)?)?;
         if body.get(index) == Some(&b'"') {
             return Some(index);
         }
         // A backslash escapes the next byte.
         at = index.checked_add(2)?;
     }
+}
+
+/// The first quote or backslash in `bytes`. Most strings are short keys and values: eight bytes
+/// at a time in a word finds their end before memchr would have set up; a string still open
+/// after 32 bytes is left to memchr.
+fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Bytes of `w` equal to `b` get their high bit set (and only bytes above such a byte can be
+    // set wrongly, so the lowest set bit is exact).
+    let equal = |w: u64, b: u8| {
+        let x = w ^ ONES.wrapping_mul(u64::from(b));
+        x.wrapping_sub(ONES) & !x & HIGHS
+    };
+    const WORDS: usize = 4;
+    for (i, chunk) in bytes.chunks_exact(8).take(WORDS).enumerate() {
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        let hits = equal(w, b'"') | equal(w, b'\\');
+        if hits != 0 {
+            return i.checked_mul(8)?.checked_add(usize::try_from(hits.trailing_zeros() / 8).ok()?);
+        }
+    }
+    let words = (bytes.len() / 8).min(WORDS);
+    let seen = words.saturating_mul(8);
+    let tail = bytes.get(seen..)?;
+    let found = if words == WORDS {
+        memchr::memchr2(b'"', b'\\', tail)?
+    } else {
+        tail.iter().position(|b| matches!(b, b'"' | b'\\'))?
+    };
+    seen.checked_add(found)
 }
 
 #[cfg(test)]
@@ -354,6 +462,36 @@ mod tests {
     }
 
     #[test]
+    fn request_schemas_are_sampled_per_route_but_every_body_is_searched() {
+        let mut s = ResponseSampler::default();
+        let post = |i: u32| {
+            let mut o = answer(&format!("/orders/{i}"), 201, "{}");
+            o.method = "POST".into();
+            o.request_headers = vec![("content-type".into(), "application/json".into())];
+            o.request_body = format!(r#"{{"id":{i},"email":"u{i}@example.com"}}"#).into_bytes();
+            o
+        };
+        let mut with_schema = Vec::new();
+        for i in 1..=200u32 {
+            let facts = TransactionFacts::sampled(&post(i), &MaskKey::default(), &mut s);
+            assert!(facts.req_sampled);
+            assert!(facts.findings.iter().any(|f| f.location == "request.json.email"), "body {i} searched");
+            if facts.req_schema.is_some() {
+                with_schema.push(u64::from(i));
+            }
+        }
+        let expected: Vec<u64> =
+            (1..=200).filter(|i| *i <= REQUEST_SCHEMAS_IN_FULL || i % REQUEST_SCHEMA_EVERY == 0).collect();
+        assert_eq!(with_schema, expected);
+        // Another route learns on its own; without a sampler every body gets its schema.
+        let mut other = post(1);
+        other.target = "/carts/1".into();
+        assert!(TransactionFacts::sampled(&other, &MaskKey::default(), &mut s).req_schema.is_some());
+        let unsampled = TransactionFacts::new(&post(500), &MaskKey::default());
+        assert!(unsampled.req_schema.is_some() && !unsampled.req_sampled);
+    }
+
+    #[test]
     fn memory_is_bounded_by_routes_and_signatures() {
         let mut s = ResponseSampler::default();
         for i in 0..MAX_ROUTES + 10 {
@@ -364,6 +502,10 @@ mod tests {
             analysed(&mut s, &answer("/one", 200, &format!(r#"{{"k{i}":1}}"#)));
         }
         assert!(s.routes.values().all(|r| r.known.len() <= MAX_SIGNATURES));
+        for route in 0..MAX_ROUTES as u64 + 10 {
+            assert!(s.request_schema_wanted(route, None));
+            assert!(s.requests.len() <= MAX_ROUTES);
+        }
     }
 
     fn sig(body: &str) -> Option<u64> {

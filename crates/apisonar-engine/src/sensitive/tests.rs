@@ -311,3 +311,33 @@ fn header_fields_found_clean_are_remembered_and_nothing_sensitive_is() {
         assert!(clean.len() <= MAX_CLEAN_FIELDS);
     }
 }
+
+#[test]
+fn tags_are_the_first_bytes_of_the_keyed_hmac_whichever_key_came_before() {
+    use hmac::Mac;
+    let reference = |key: &[u8; 32], value: &str| {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+        mac.update(value.as_bytes());
+        mac.finalize().into_bytes().iter().take(4).map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let (one, two) = ([1u8; 32], [2u8; 32]);
+    // Keys alternate so the per-thread prepared state must follow them.
+    for (key, value) in [(one, "tok-a"), (two, "tok-a"), (one, "tok-b"), (one, ""), (two, "x".repeat(200).as_str())] {
+        let tag = MaskKey::new(key).tag(value);
+        assert_eq!(tag, reference(&key, value), "{value}");
+        assert_eq!(tag.len(), 8);
+    }
+    assert_ne!(MaskKey::new(one).tag("tok-a"), MaskKey::new(two).tag("tok-a"));
+}
+
+#[test]
+fn framing_and_date_headers_are_not_read_for_personal_data() {
+    let key = MaskKey::default();
+    let headers = |name: &str, value: &str| vec![(name.to_string(), value.to_string())];
+    // A Luhn-valid 16-digit length is a length; the same digits in another header are a card.
+    for (name, found) in [("content-length", false), ("date", false), ("x-card", true)] {
+        let mut out = Findings::new(&key);
+        scan_headers_with(&headers(name, "4111111111111111"), "response.header", &mut out, None);
+        assert_eq!(!out.is_empty(), found, "{name}");
+    }
+}
