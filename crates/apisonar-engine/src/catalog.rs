@@ -959,13 +959,13 @@ impl TransactionFacts {
             _ => sampling::Plan::Analyse(None),
         };
         let ticket = match plan {
-            sampling::Plan::Reuse(known) => {
+            sampling::Plan::Reuse(shape, reused) => {
                 let mut findings = findings.into_vec();
-                findings.extend(known.findings.iter().cloned());
+                findings.extend(reused);
                 let facts = TransactionFacts {
                     resp_ct,
                     resp_schema: None,
-                    shape: known.shape,
+                    shape,
                     req_ct,
                     req_schema,
                     req_sampled: path_route.is_some(),
@@ -1010,7 +1010,8 @@ impl TransactionFacts {
                 places.hash(&mut h);
                 h.finish()
             };
-            sampler.learn(ticket, sampling::AnswerFacts { shape, findings: body_findings, summary });
+            let facts = sampling::AnswerFacts { shape, findings: body_findings, summary, keyed: Vec::new() };
+            sampler.learn(ticket, facts, resp_place);
         }
         let facts = TransactionFacts {
             resp_ct,

@@ -6,15 +6,19 @@
 //! pass over the bytes, no parsing, no allocation). Once one signature's full analyses have
 //! found the same facts (shape, schema structure and formats, sensitive classes and locations)
 //! `SETTLE_AFTER` times in a row, its further bodies reuse those facts and are not parsed,
-//! except one in `AUDIT_EVERY`, which is analysed in full and re-opens learning if anything
-//! differs. A new key, a key whose value changes kind, a new status or content type is a new
+//! except audits, analysed in full: the first `AUDIT_EVERY` answers of the route after the
+//! last audit, the gap doubling after each audit that agrees (up to `MAX_AUDIT_GAP`: a shape
+//! that keeps agreeing costs ever less), back to `AUDIT_EVERY` and learning again after one
+//! that differs. A new key, a key whose value changes kind, a new status or content type is a new
 //! signature or route, analysed in full. Requests, headers and query strings are always
-//! analysed in full (credentials in cleartext are counted exactly), and every request is still
+//! searched for sensitive data (credentials in cleartext are counted exactly), only request
+//! body schemas are sampled per route (`request_schema_wanted`), and every request is still
 //! templated, counted and checked for injection and abuse.
 //!
 //! What this gives up: a value of a settled field that changes sensitive class or string format
-//! without any key changing is found at the next audit, not at once; a reused answer carries the
-//! masks and per-message counts of the last one analysed.
+//! without any key changing is found at the next audit (at most `MAX_AUDIT_GAP` answers of the
+//! route later), not at once; a reused answer carries the masks and per-message counts of the
+//! last one analysed.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -28,8 +32,10 @@ use crate::template::Shape;
 /// catalog merges in full for a new endpoint, so a capture with fewer answers per shape is
 /// analysed exactly as without sampling.
 const SETTLE_AFTER: u32 = 64;
-/// Once settled, one body in this many (per route) is still analysed in full.
+/// Once settled, a route's answers are audited (analysed in full) after this many answers, and
+/// after twice as many once an audit agreed, and so on up to `MAX_AUDIT_GAP`.
 const AUDIT_EVERY: u64 = 64;
+const MAX_AUDIT_GAP: u64 = 1024;
 /// Request bodies per route whose schema is always inferred, and then one in how many (the
 /// catalog's own schema sampling: `SCHEMA_FULL_SAMPLES`, `SCHEMA_SAMPLE_EVERY`).
 const REQUEST_SCHEMAS_IN_FULL: u64 = super::SCHEMA_FULL_SAMPLES;
@@ -46,6 +52,10 @@ const MAX_SIGNATURE_KEYS: usize = 256;
 pub(crate) struct AnswerFacts {
     pub(crate) shape: Option<Shape>,
     pub(crate) findings: Vec<Finding>,
+    /// Per finding, the key its location ends at and how often that key occurred in the body
+    /// analysed (`learn` fills it in): a reused answer scales the finding's count by how often
+    /// the key occurs in its own body.
+    pub(crate) keyed: Vec<Option<(KeyId, u32)>>,
     /// Shape, schema structure and formats, and sensitive classes and locations, hashed: two
     /// analyses "agree" when this is equal.
     pub(crate) summary: u64,
@@ -57,18 +67,29 @@ struct Known {
     facts: AnswerFacts,
 }
 
-#[derive(Default)]
 struct RouteMemory {
     answers: u64,
+    /// The answer (by `answers`) from which the next settled one is audited, and the gap
+    /// after it.
+    next_audit: u64,
+    audit_gap: u64,
     known: Vec<Known>,
 }
 
+impl Default for RouteMemory {
+    fn default() -> Self {
+        // The first audit comes `AUDIT_EVERY` answers after a shape can first have settled.
+        let first = u64::from(SETTLE_AFTER).saturating_add(AUDIT_EVERY);
+        RouteMemory { answers: 0, next_audit: first, audit_gap: AUDIT_EVERY, known: Vec::new() }
+    }
+}
+
 /// How to analyse one response body.
-pub(crate) enum Plan<'a> {
+pub(crate) enum Plan {
     /// In full; then tell the sampler what was found (`learn`) under this ticket, if any.
     Analyse(Option<Ticket>),
-    /// Reuse these facts: the body is not parsed.
-    Reuse(&'a AnswerFacts),
+    /// Reuse these facts: the body is not parsed. The findings' counts are scaled to this body.
+    Reuse(Option<Shape>, Vec<Finding>),
 }
 
 /// Where a full analysis's facts are to be remembered.
@@ -76,6 +97,8 @@ pub(crate) enum Plan<'a> {
 pub(crate) struct Ticket {
     route: u64,
     signature: u64,
+    /// The answer was an audit of a settled signature.
+    audit: bool,
 }
 
 /// One flow worker's memory of the answers it has analysed (see the module comment).
@@ -88,7 +111,8 @@ pub struct ResponseSampler {
     /// Request bodies seen per route and content type (`request_schema_wanted`).
     requests: HashMap<u64, u64>,
     hasher: foldhash::fast::FixedState,
-    keys: Vec<KeyId>,
+    /// The keys of the last body signed, with how often each occurred.
+    keys: Vec<(KeyId, u32)>,
     analysed: u64,
     reused: u64,
 }
@@ -131,7 +155,7 @@ impl ResponseSampler {
 
     /// Decides how to analyse `obs`'s response body (of content type `content_type`);
     /// `path_route` is the request's (see `path_route`).
-    pub(crate) fn plan(&mut self, obs: &Observation, path_route: u64, content_type: Option<&str>) -> Plan<'_> {
+    pub(crate) fn plan(&mut self, obs: &Observation, path_route: u64, content_type: Option<&str>) -> Plan {
         let Some(response) = obs.response.as_ref() else { return Plan::Analyse(None) };
         let Some(signature) = signature(&response.body, &self.hasher, &mut self.keys) else {
             self.analysed = self.analysed.saturating_add(1);
@@ -142,32 +166,54 @@ impl ResponseSampler {
             self.routes.clear();
         }
         let memory = self.routes.entry(route).or_default();
-        memory.answers = memory.answers.wrapping_add(1);
-        let audit = memory.answers.is_multiple_of(AUDIT_EVERY);
-        let ticket = Ticket { route, signature };
+        memory.answers = memory.answers.saturating_add(1);
+        let due = memory.answers >= memory.next_audit;
+        let ticket = Ticket { route, signature, audit: false };
         match memory.known.iter().find(|k| k.signature == signature) {
-            Some(known) if known.agreed >= SETTLE_AFTER && !audit => {
+            Some(known) if known.agreed >= SETTLE_AFTER && !due => {
                 self.reused = self.reused.saturating_add(1);
-                Plan::Reuse(&known.facts)
+                let findings = scaled(&known.facts, &self.keys);
+                Plan::Reuse(known.facts.shape, findings)
             }
-            _ => {
+            settled => {
+                let audit = settled.is_some_and(|k| k.agreed >= SETTLE_AFTER);
+                if audit {
+                    memory.next_audit = memory.answers.saturating_add(memory.audit_gap);
+                }
                 self.analysed = self.analysed.saturating_add(1);
-                Plan::Analyse(Some(ticket))
+                Plan::Analyse(Some(Ticket { audit, ..ticket }))
             }
         }
     }
 
-    /// Remembers what a full analysis under `ticket` found.
-    pub(crate) fn learn(&mut self, ticket: Ticket, facts: AnswerFacts) {
+    /// Remembers what a full analysis under `ticket` found (right after `plan` read the same
+    /// body: the keys it counted are this body's). `place` is where the body's findings are
+    /// (`response.json`).
+    pub(crate) fn learn(&mut self, ticket: Ticket, mut facts: AnswerFacts, place: &str) {
+        facts.keyed = facts
+            .findings
+            .iter()
+            .map(|f| {
+                let id = location_key(&f.location, place, &self.hasher)?;
+                Some((id, occurrences(&self.keys, id)))
+            })
+            .collect();
         let Some(memory) = self.routes.get_mut(&ticket.route) else { return };
         match memory.known.iter_mut().find(|k| k.signature == ticket.signature) {
             Some(known) if known.facts.summary == facts.summary => {
                 known.agreed = known.agreed.saturating_add(1);
                 known.facts = facts;
+                if ticket.audit {
+                    memory.audit_gap = memory.audit_gap.saturating_mul(2).min(MAX_AUDIT_GAP);
+                }
             }
             Some(known) => {
                 known.agreed = 1;
                 known.facts = facts;
+                if ticket.audit {
+                    memory.audit_gap = AUDIT_EVERY;
+                    memory.next_audit = memory.answers.saturating_add(AUDIT_EVERY);
+                }
             }
             None => {
                 if memory.known.len() >= MAX_SIGNATURES {
@@ -250,7 +296,7 @@ static STRUCTURAL: [bool; 256] = {
 
 /// One (depth, key, kind of value) of a signature, exactly for keys of up to eight bytes (most
 /// are: comparing two words is cheaper than hashing), hashed for longer ones.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct KeyId {
     word: u64,
     /// Depth, kind and length (0xff: longer than eight bytes, `word` is a hash).
@@ -268,13 +314,18 @@ impl KeyId {
         };
         KeyId { word, meta: u64::from(depth) << 16 | u64::from(kind) << 8 | len }
     }
+
+    /// The same key with the kind of its value left out.
+    fn without_kind(self) -> KeyId {
+        KeyId { meta: self.meta & !0xff00, ..self }
+    }
 }
 
 /// A signature of a JSON body's structure: the set of (depth, key, kind of value) it holds, in
 /// any order and any number of times, hashed. `None` for what does not look like a whole JSON
 /// object or array (not JSON, cut short, unbalanced) or holds more than `MAX_SIGNATURE_KEYS`
 /// distinct keys: such bodies are always analysed in full.
-fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut Vec<KeyId>) -> Option<u64> {
+fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut Vec<(KeyId, u32)>) -> Option<u64> {
     keys.clear();
     let start = skip_space(body, 0);
     let top = body.get(start).copied();
@@ -302,15 +353,20 @@ fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut Vec<Ke
                     let id = KeyId::of(depth, key, kind, hasher);
                     // Records of an array repeat their keys in order: the key after the last
                     // one found is the first guess.
-                    if keys.get(next) == Some(&id) {
+                    let at_next = keys.get_mut(next).filter(|(k, _)| *k == id);
+                    if let Some((_, count)) = at_next {
+                        *count = count.saturating_add(1);
                         next = next.saturating_add(1);
-                    } else if let Some(i) = keys.iter().position(|k| *k == id) {
+                    } else if let Some(i) = keys.iter().position(|(k, _)| *k == id) {
+                        if let Some((_, count)) = keys.get_mut(i) {
+                            *count = count.saturating_add(1);
+                        }
                         next = i.saturating_add(1);
                     } else {
                         if keys.len() >= MAX_SIGNATURE_KEYS {
                             return None;
                         }
-                        keys.push(id);
+                        keys.push((id, 1));
                         next = keys.len();
                     }
                     at = token_end.unwrap_or(value);
@@ -332,7 +388,56 @@ fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut Vec<Ke
         return None;
     }
     // Order-free: a sum of well-mixed hashes of distinct keys.
-    Some(keys.iter().fold(hasher.hash_one(top), |acc, k| acc.wrapping_add(hasher.hash_one(k))))
+    Some(keys.iter().fold(hasher.hash_one(top), |acc, (k, _)| acc.wrapping_add(hasher.hash_one(k))))
+}
+
+/// The key a finding's location ends at, as the signature names it whatever the kind of its
+/// value: `response.json[].email` (under `place` `response.json`) is `email` at depth 2.
+/// `None` for a location that does not end at a key (an array's items) or does not parse.
+fn location_key(location: &str, place: &str, hasher: &foldhash::fast::FixedState) -> Option<KeyId> {
+    let mut rest = location.strip_prefix(place)?;
+    let mut depth = 0u32;
+    let mut last = None;
+    while !rest.is_empty() {
+        depth = depth.checked_add(1)?;
+        if let Some(after) = rest.strip_prefix("[]") {
+            last = None;
+            rest = after;
+        } else {
+            let name = rest.strip_prefix('.')?;
+            let end = name.find(['.', '[']).unwrap_or(name.len());
+            last = Some(name.get(..end)?);
+            rest = name.get(end..)?;
+        }
+    }
+    Some(KeyId::of(depth, last?.as_bytes(), 0, hasher).without_kind())
+}
+
+/// How often the key `id` (of any value kind) occurred in the body `keys` were counted from.
+fn occurrences(keys: &[(KeyId, u32)], id: KeyId) -> u32 {
+    keys.iter().filter(|(k, _)| k.without_kind() == id).fold(0u32, |n, (_, c)| n.saturating_add(*c))
+}
+
+/// A settled signature's findings for a new body of it: each count scaled by how often its key
+/// occurs in this body against the body it was learnt from (exact when every value of the key
+/// held the class, as an e-mail field does), at least one, at most the occurrences.
+fn scaled(facts: &AnswerFacts, keys: &[(KeyId, u32)]) -> Vec<Finding> {
+    facts
+        .findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut f = f.clone();
+            if let Some(Some((id, learnt))) = facts.keyed.get(i).filter(|_| !keys.is_empty()) {
+                let now = occurrences(keys, *id);
+                let estimate = u64::from(f.count).saturating_mul(u64::from(now)).checked_div(u64::from(*learnt));
+                if let Some(estimate) = estimate.filter(|_| now > 0) {
+                    f.count = u32::try_from(estimate).unwrap_or(u32::MAX).clamp(1, now);
+                }
+            }
+            f
+        })
+        .collect()
 }
 
 /// The index of the quote closing a string whose contents start at `from`.
@@ -382,7 +487,7 @@ fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
+    #![allow(clippy::unwrap_used, clippy::arithmetic_side_effects, clippy::indexing_slicing)]
     use super::*;
     use crate::catalog::TransactionFacts;
     use crate::sensitive::MaskKey;
@@ -427,11 +532,16 @@ mod tests {
         let facts = TransactionFacts::sampled(&answer("/users/99", 200, &body(99)), &MaskKey::default(), &mut s);
         assert!(facts.resp_schema.is_none() && !facts.resp_learning);
         assert!(facts.findings.iter().any(|f| f.location == "response.json.email"));
-        let mut full = 0;
-        for i in 0..AUDIT_EVERY * 2 {
-            full += u64::from(analysed(&mut s, &answer(&format!("/users/{i}"), 200, &body(1))));
+        // Audits: AUDIT_EVERY answers after settling, then the gap doubles after each audit
+        // that agrees, up to MAX_AUDIT_GAP.
+        let mut audits = Vec::new();
+        for answer_number in u64::from(SETTLE_AFTER) + 2..=3200 {
+            if analysed(&mut s, &answer(&format!("/users/{answer_number}"), 200, &body(1))) {
+                audits.push(answer_number);
+            }
         }
-        assert_eq!(full, 2, "one audit per AUDIT_EVERY answers");
+        assert_eq!(audits, [128, 192, 320, 576, 1088, 2112, 3136]);
+        assert_eq!(audits.windows(2).map(|w| w[1] - w[0]).max(), Some(MAX_AUDIT_GAP));
         // A new key, a value of another kind, another status, another route: in full.
         assert!(analysed(&mut s, &answer("/users/5", 200, r#"{"id":5,"email":"a@b.c","ssn":"x"}"#)));
         assert!(analysed(&mut s, &answer("/users/5", 200, r#"{"id":"5","email":"a@b.c"}"#)));
@@ -459,6 +569,12 @@ mod tests {
         for _ in 0..SETTLE_AFTER - 1 {
             assert!(analysed(&mut s, &answer("/notes/1", 200, card)));
         }
+        // And audits are frequent again: the gap is back to AUDIT_EVERY.
+        let mut since = 0;
+        while !analysed(&mut s, &answer("/notes/1", 200, card)) {
+            since += 1;
+        }
+        assert!(since < AUDIT_EVERY, "{since}");
     }
 
     #[test]
@@ -489,6 +605,55 @@ mod tests {
         assert!(TransactionFacts::sampled(&other, &MaskKey::default(), &mut s).req_schema.is_some());
         let unsampled = TransactionFacts::new(&post(500), &MaskKey::default());
         assert!(unsampled.req_schema.is_some() && !unsampled.req_sampled);
+    }
+
+    #[test]
+    fn locations_name_the_key_and_depth_the_signature_counted() {
+        let h = ResponseSampler::default().hasher;
+        let key = |loc: &str| location_key(loc, "response.json", &h);
+        let id = |depth: u32, name: &str| Some(KeyId::of(depth, name.as_bytes(), 0, &h).without_kind());
+        assert_eq!(key("response.json[].email"), id(2, "email"));
+        assert_eq!(key("response.json.user.email"), id(2, "email"));
+        assert_eq!(key("response.json.email"), id(1, "email"));
+        assert_eq!(key("response.json.data[].contact_address"), id(3, "contact_address"));
+        for none in
+            ["response.json.tags[]", "response.json", "request.json.email", "response.json.a[", "response.jsonx"]
+        {
+            assert_eq!(key(none), None, "{none}");
+        }
+        // The signature counts the same key: two e-mails at depth 2, one at depth 1.
+        let mut keys = Vec::new();
+        signature(br#"{"email":"a@b.c","l":[{"email":"x@y.z"},{"email":"p@q.r"}]}"#, &h, &mut keys).unwrap();
+        assert_eq!(occurrences(&keys, key("response.json.l[].email").unwrap()), 2);
+        assert_eq!(occurrences(&keys, key("response.json.email").unwrap()), 1);
+    }
+
+    #[test]
+    fn reused_answers_count_their_own_sensitive_values() {
+        let mut s = ResponseSampler::default();
+        // Every e-mail field holds an e-mail; one note in two holds a card number.
+        let body = |n: usize| {
+            let rows: Vec<String> = (0..n)
+                .map(|i| {
+                    let note = if i % 2 == 0 { "4111 1111 1111 1111" } else { "call back later" };
+                    format!(r#"{{"email":"u{i}@example.com","note":"{note}"}}"#)
+                })
+                .collect();
+            format!("[{}]", rows.join(","))
+        };
+        let count = |facts: &TransactionFacts, class: crate::sensitive::Class| {
+            facts.findings.iter().filter(|f| f.class == class).map(|f| f.count).sum::<u32>()
+        };
+        for _ in 0..SETTLE_AFTER {
+            analysed(&mut s, &answer("/rows", 200, &body(4)));
+        }
+        for n in [1, 6, 30] {
+            let facts = TransactionFacts::sampled(&answer("/rows", 200, &body(n)), &MaskKey::default(), &mut s);
+            assert!(facts.resp_schema.is_none(), "reused");
+            assert_eq!(count(&facts, crate::sensitive::Class::Email), n as u32);
+            // Learnt from 2 cards in 4 notes: half of this body's notes, at least one.
+            assert_eq!(count(&facts, crate::sensitive::Class::CardNumber), (n as u32 / 2).max(1));
+        }
     }
 
     #[test]
