@@ -178,11 +178,8 @@ impl Core {
     /// is held back a little (see `held`).
     pub fn apply(&mut self, transaction: AnalysedTransaction) {
         self.held.count();
-        if self.catalog.is_tentative(
-            &transaction.observation,
-            &transaction.facts,
-            self.behavior.is_scanner(&transaction.observation),
-        ) {
+        let scanner = self.behavior.is_scanner_as(transaction.observation.client, transaction.facts.scanner_tool());
+        if self.catalog.is_tentative(&transaction.observation, &transaction.facts, scanner) {
             self.held.hold(transaction);
         } else {
             self.merge(transaction);
@@ -203,7 +200,8 @@ impl Core {
 
     fn merge(&mut self, transaction: AnalysedTransaction) {
         let AnalysedTransaction { observation: obs, facts, attempts, upgrade } = transaction;
-        let scanner = self.behavior.is_scanner(&obs);
+        let tool = facts.scanner_tool();
+        let scanner = self.behavior.is_scanner_as(obs.client, tool);
         let Some(recorded) = self.catalog.record(&obs, facts, scanner) else {
             // Over a cap: counted as overflow by the catalog.
             return;
@@ -239,7 +237,7 @@ impl Core {
         if recorded.introspection {
             self.alerts.add(apisonar_engine::findings::introspection_alert(&obs, &recorded.key));
         }
-        let abuse = self.behavior.observe_as(&obs, &recorded.key, recorded.principal);
+        let abuse = self.behavior.observe_as(&obs, &recorded.key, recorded.principal, tool);
         for a in data.into_iter().chain(injections).chain(abuse) {
             self.alerts.add(a);
         }

@@ -62,6 +62,13 @@ impl Default for Thresholds {
     }
 }
 
+/// The scanner a request's user agent names, if any (worked out on a flow worker, once per
+/// request: the detectors and the catalog only look it up).
+pub fn scanner_tool(obs: &Observation) -> Option<&'static str> {
+    let [tool] = SCANNER_SIGNATURES.first_of_each(obs.request_header("user-agent")?);
+    tool
+}
+
 /// Scanner names in user agents, matched ignoring case in one pass.
 static SCANNER_SIGNATURES: std::sync::LazyLock<crate::signatures::Signatures<1>> =
     std::sync::LazyLock::new(|| crate::signatures::Signatures::new([SCANNER_AGENTS], true));
@@ -356,22 +363,35 @@ impl Behavior {
     /// Whether the client sending `obs` is judged a scanner: by its user agent, or by the burst
     /// of missing paths it asked for already. Its requests then shape nothing in the inventory.
     pub fn is_scanner(&self, obs: &Observation) -> bool {
-        self.scanners.contains(&obs.client)
-            || obs.request_header("user-agent").is_some_and(|ua| SCANNER_SIGNATURES.first_of_each(ua) != [None])
+        self.is_scanner_as(obs.client, scanner_tool(obs))
+    }
+
+    /// [`Behavior::is_scanner`] with the request's [`scanner_tool`] worked out already (on a
+    /// flow worker).
+    pub fn is_scanner_as(&self, client: std::net::IpAddr, tool: Option<&'static str>) -> bool {
+        tool.is_some() || self.scanners.contains(&client)
     }
 
     /// Looks at a request that probed `path` on `host` (no route is known for it): only the
     /// scanner detectors see it.
     pub fn observe_probe(&mut self, obs: &Observation, host: &str, path: &str) -> Vec<Alert> {
         let mut out = Vec::new();
-        self.observe_scanning(obs, host, path, true, &mut out);
+        self.observe_scanning(obs, host, path, true, scanner_tool(obs), &mut out);
         self.bound();
         out
     }
 
     /// Scanners: by user agent, and by a burst of 404s over many paths (distinct `path`s). One
     /// alert per client and host, whatever gave it away, with its probes of the host.
-    fn observe_scanning(&mut self, obs: &Observation, host: &str, path: &str, probe: bool, out: &mut Vec<Alert>) {
+    fn observe_scanning(
+        &mut self,
+        obs: &Observation,
+        host: &str,
+        path: &str,
+        probe: bool,
+        tool: Option<&'static str>,
+        out: &mut Vec<Alert>,
+    ) {
         let t = &self.thresholds;
         let status = obs.response.as_ref().map(|r| r.status);
         // At most u32::MAX seconds: far below i64::MAX microseconds.
@@ -391,11 +411,9 @@ impl Behavior {
             }
         }
         let mut fired = false;
-        if let Some(ua) = obs.request_header("user-agent") {
-            if let [Some(tool)] = SCANNER_SIGNATURES.first_of_each(ua) {
-                state.tool = Some(tool);
-                fired = true;
-            }
+        if let Some(tool) = tool {
+            state.tool = Some(tool);
+            fired = true;
         }
         if status == Some(404) {
             // Distinct paths, not values: walking one endpoint's ids is enumeration.
@@ -429,18 +447,24 @@ impl Behavior {
     /// Looks at one request on the endpoint `key`; returns the alerts it raises (with `count` 1,
     /// to be aggregated).
     pub fn observe(&mut self, obs: &Observation, key: &EndpointKey) -> Vec<Alert> {
-        self.observe_as(obs, key, crate::auth::principal(&obs.request_headers))
+        self.observe_as(obs, key, crate::auth::principal(&obs.request_headers), scanner_tool(obs))
     }
 
-    /// [`Behavior::observe`] with the request's principal (`auth::principal`) worked out
-    /// already (on a flow worker).
-    pub fn observe_as(&mut self, obs: &Observation, key: &EndpointKey, principal: Option<u64>) -> Vec<Alert> {
+    /// [`Behavior::observe`] with the request's principal (`auth::principal`) and
+    /// [`scanner_tool`] worked out already (on a flow worker).
+    pub fn observe_as(
+        &mut self,
+        obs: &Observation,
+        key: &EndpointKey,
+        principal: Option<u64>,
+        tool: Option<&'static str>,
+    ) -> Vec<Alert> {
         let t = self.thresholds;
         let mut out = Vec::new();
         let status = obs.response.as_ref().map(|r| r.status);
         let window = i64::from(t.window_secs).saturating_mul(1_000_000);
         let window_start = obs.ts.saturating_sub(window);
-        self.observe_scanning(obs, &key.host, &key.path, false, &mut out);
+        self.observe_scanning(obs, &key.host, &key.path, false, tool, &mut out);
         let values = param_values(obs.path(), &key.path);
         let is_scanner = self.scanners.contains(&obs.client);
         let id = self.keys.hash_one((&obs.client, key));

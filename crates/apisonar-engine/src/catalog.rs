@@ -827,6 +827,8 @@ struct RequestFacts {
     auth: Vec<AuthScheme>,
     /// [`auth::principal`].
     principal: Option<u64>,
+    /// [`crate::behavior::scanner_tool`].
+    scanner_tool: Option<&'static str>,
 }
 
 impl RequestFacts {
@@ -851,6 +853,7 @@ impl RequestFacts {
             path: obs.normalized_path().into_owned(),
             auth: auth::classify(&obs.request_headers, &query_names),
             principal: auth::principal(&obs.request_headers),
+            scanner_tool: crate::behavior::scanner_tool(obs),
             query: typed(query),
             form,
         }
@@ -858,6 +861,11 @@ impl RequestFacts {
 }
 
 impl TransactionFacts {
+    /// The scanner the request's user agent names ([`crate::behavior::scanner_tool`]).
+    pub fn scanner_tool(&self) -> Option<&'static str> {
+        self.request.scanner_tool
+    }
+
     /// Everything analysed in full. `key` keys the hashes in the masks of sensitive findings
     /// (see `sensitive::MaskKey`).
     pub fn new(obs: &Observation, key: &sensitive::MaskKey) -> TransactionFacts {
@@ -1216,7 +1224,7 @@ impl Catalog {
             operations,
             mcp_session,
         } = prepared;
-        let RequestFacts { host, method, path, query, form, auth, principal } = request;
+        let RequestFacts { host, method, path, query, form, auth, principal, scanner_tool: _ } = request;
         if let Err(reason) = self.admits(&host, &method) {
             self.count_overflow(&host, reason, obs.ts);
             return None;

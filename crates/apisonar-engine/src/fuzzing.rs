@@ -829,9 +829,13 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
     for (i, obs) in observations.iter().enumerate() {
         // On a flow worker.
         let prepared = TransactionFacts::sampled(obs, &key, &mut sampler);
+        let tool = prepared.scanner_tool();
+        // The scanner named on the worker is the one the detectors would name.
+        assert_eq!(tool, crate::behavior::scanner_tool(obs));
         let attempts = crate::findings::injection_attempts(obs);
         // On the inventory thread.
-        let scanner = behavior.is_scanner(obs);
+        let scanner = behavior.is_scanner_as(obs.client, tool);
+        assert_eq!(scanner, behavior.is_scanner(obs));
         let Some(observed) = catalog.record(obs, prepared, scanner) else {
             // Kept out by a cap: counted as overflow, and the caps hold.
             check_caps(&catalog);
@@ -864,7 +868,7 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
         }
         // The principal worked out on the worker is the one the detectors would work out.
         assert_eq!(observed.principal, crate::auth::principal(&obs.request_headers));
-        let abuse = behavior.observe_as(obs, &observed.key, observed.principal);
+        let abuse = behavior.observe_as(obs, &observed.key, observed.principal, tool);
         for a in data.into_iter().chain(injections).chain(abuse) {
             assert!(!a.kind.is_empty());
             pending.insert((
