@@ -82,6 +82,32 @@ fn transactions_can_go_to_a_file_with_the_documented_fields() {
 }
 
 #[test]
+fn transactions_written_beside_a_store_are_the_ones_written_without() {
+    // With a store the worker moves the body samples into the analysis; the transaction
+    // records (body and decoded lengths among them) must not notice.
+    let captures = ["captures/nginx-static.pcap", "captures/python-api-keepalive.pcap", "captures/grpc-shop.pcap"];
+    let store = apisonar_tests::scratch("cli", "beside-a-store");
+    let _ = std::fs::remove_dir_all(&store);
+    let run = |db: Option<&str>| {
+        let mut args = vec!["analyze", "--transactions", "-"];
+        if let Some(db) = db {
+            args.extend(["--db", db]);
+        }
+        args.extend_from_slice(&captures);
+        let out = apisonar(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (without, with) = (run(None), run(store.to_str()));
+    assert!(without.contains("\"decoded_len\":") && without.lines().count() > 20, "{without}");
+    assert!(
+        without.lines().any(|l| l.contains("\"decoded_len\":") && !l.contains("\"decoded_len\":null")),
+        "a content-encoded answer is among them"
+    );
+    assert_eq!(without, with);
+}
+
+#[test]
 fn several_workers_give_the_same_results_as_one() {
     let captures = [
         "captures/apis/fastapi-shop.pcap",

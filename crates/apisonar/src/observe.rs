@@ -36,7 +36,31 @@ fn headers(head: &MessageHead) -> Vec<(String, String)> {
     head.headers().map(|(n, v)| (name(n), text(v))).collect()
 }
 
+// The benchmarks (which include this file) observe the same transactions repeatedly; the sensor
+// uses `observation_taking_bodies`.
+#[allow(dead_code)]
 pub fn observation(t: &HttpTransaction) -> Observation {
+    let request_body = t.request.body.content().to_vec();
+    let response_body = t.response.as_ref().map(|r| r.body.content().to_vec());
+    build(t, request_body, response_body)
+}
+
+/// [`observation`], moving the body samples out of `t` instead of copying them (what the
+/// sensor does: after the analysis only the bodies' lengths are written out). A body decoded
+/// per Content-Encoding is copied, so its decoded length stays for the transaction record.
+pub fn observation_taking_bodies(t: &mut HttpTransaction) -> Observation {
+    fn take(body: &mut apisonar_flow::http::Body) -> Vec<u8> {
+        match &body.decoded {
+            Some(decoded) => decoded.clone(),
+            None => std::mem::take(&mut body.sample),
+        }
+    }
+    let request_body = take(&mut t.request.body);
+    let response_body = t.response.as_mut().map(|r| take(&mut r.body));
+    build(t, request_body, response_body)
+}
+
+fn build(t: &HttpTransaction, request_body: Vec<u8>, response_body: Option<Vec<u8>>) -> Observation {
     let req = &t.request;
     Observation {
         ts: req.ts.micros(),
@@ -46,9 +70,9 @@ pub fn observation(t: &HttpTransaction) -> Observation {
         method: text(req.head.method()),
         target: text(req.head.target()),
         request_headers: headers(&req.head),
-        request_body: req.body.content().to_vec(),
+        request_body,
         request_body_len: req.body.wire_len,
-        response: t.response.as_ref().and_then(|r| {
+        response: t.response.as_ref().zip(response_body).and_then(|(r, body)| {
             Some(ObservedResponse {
                 status: r.head.status()?,
                 // Trailers are header fields sent late (gRPC's status comes in them).
@@ -56,7 +80,7 @@ pub fn observation(t: &HttpTransaction) -> Observation {
                     .into_iter()
                     .chain(r.trailers.iter().map(|(n, v)| (name(n), text(v))))
                     .collect(),
-                body: r.body.content().to_vec(),
+                body,
                 body_len: r.body.wire_len,
                 latency_micros: r.end_ts.micros() - req.ts.micros(),
             })

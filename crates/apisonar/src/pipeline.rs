@@ -107,7 +107,7 @@ impl WorkerEvents {
 }
 
 impl EventSink for WorkerEvents {
-    fn on_transaction(&mut self, txn: HttpTransaction) {
+    fn on_transaction(&mut self, mut txn: HttpTransaction) {
         // A request whose method or target could not be decoded (HTTP/2 picked up mid-stream)
         // is reported, but says nothing the inventory could file.
         let readable = !txn.request.head.method().is_empty() && !txn.request.head.target().is_empty();
@@ -115,7 +115,8 @@ impl EventSink for WorkerEvents {
             crate::contain::contained("analysis", || {
                 #[cfg(debug_assertions)]
                 crate::contain::test_trigger::check("analysis", &String::from_utf8_lossy(txn.request.head.target()));
-                let mut analysed = Box::new(analyser.analyse(crate::observe::observation(&txn)));
+                // Only the bodies' lengths are read after this: their samples move.
+                let mut analysed = Box::new(analyser.analyse(crate::observe::observation_taking_bodies(&mut txn)));
                 if crate::observe::opens_websocket(&txn) {
                     analysed.upgrade = Some((txn.connection_id, txn.index_in_connection));
                 }
