@@ -449,6 +449,20 @@ fn reopening_keeps_data() {
 }
 
 #[test]
+fn opening_waits_for_a_handle_that_is_going_away() {
+    let dir = temp_dir("held");
+    let held = SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        drop(held);
+    });
+    // The lock is held when this starts: the open waits for it instead of failing.
+    let s = SledStore::open(&dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(s.endpoints().unwrap_or_default().is_empty());
+    release.join().unwrap_or_else(|_| panic!("the releasing thread panicked"));
+}
+
+#[test]
 fn a_newer_schema_is_refused_and_left_untouched() {
     let dir = temp_dir("newer");
     {

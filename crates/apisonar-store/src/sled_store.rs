@@ -83,6 +83,12 @@ fn schema_version(meta: &sled::Tree) -> Result<Option<u32>, StoreError> {
     Ok(Some(u32::from_be_bytes(bytes)))
 }
 
+/// Whether opening failed only because another handle holds the store's lock. sled reports it
+/// as an `Other` error naming the lock, with the `WouldBlock` of the system call in its text.
+fn lock_is_held(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().starts_with("could not acquire lock")
+}
+
 impl SledStore {
     /// Opens (or creates) the store in `dir`. Another process holding it is waited for briefly.
     pub fn open(dir: &Path, options: &SledOptions) -> Result<SledStore, StoreError> {
@@ -100,7 +106,7 @@ impl SledStore {
                 Ok(db) => break db,
                 // The lock of a process (or a just-dropped handle whose flusher thread is still
                 // finishing) that is going away: retry for up to five seconds.
-                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && attempt < 50 => {
+                Err(sled::Error::Io(e)) if lock_is_held(&e) && attempt < 50 => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(100));
                 }

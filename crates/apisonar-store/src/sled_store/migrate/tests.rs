@@ -88,20 +88,10 @@ fn direct_v1<T: DeserializeOwned>(trees: &Trees, tree: &str) -> Vec<T> {
         .collect()
 }
 
-/// Opens the store; a `sled::Db` the test dropped just before may hold its file lock a moment
-/// longer (its flusher thread lets go asynchronously), so a lock conflict is retried briefly.
+/// Opens the store (a `sled::Db` the test dropped just before may hold its file lock a moment
+/// longer: `SledStore::open` waits for it).
 fn open(dir: &Path) -> SledStore {
-    let mut tries = 0;
-    loop {
-        match SledStore::open(dir, &SledOptions::default()) {
-            Ok(store) => return store,
-            Err(e) if tries < 50 && e.to_string().contains("could not acquire lock") => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
+    SledStore::open(dir, &SledOptions::default()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
