@@ -27,6 +27,7 @@ pub fn apisonar_bin() -> PathBuf {
 /// A path in the temporary directory for one test's files, `apisonar-{area}-{pid}-{name}`, with
 /// whatever an earlier run left there removed.
 pub fn scratch(area: &str, name: &str) -> PathBuf {
+    sweep_leftovers();
     let p = std::env::temp_dir().join(format!("apisonar-{area}-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&p);
     let _ = std::fs::remove_file(&p);
@@ -97,5 +98,62 @@ impl StderrJson for Output {
             Some(i) => text[i..].as_bytes().to_vec(),
             None => Vec::new(),
         }
+    }
+}
+
+/// Removes, once per test process, what earlier test processes left in the temporary directory
+/// (`apisonar-{area}-{pid}-{name}` of a pid no longer running): the hostile tests' captures are
+/// large, and every run names its files after its own pid.
+fn sweep_leftovers() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| sweep_leftovers_in(&std::env::temp_dir()));
+}
+
+fn sweep_leftovers_in(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("apisonar-") else { continue };
+        let parts: Vec<&str> = rest.split('-').collect();
+        // The pid is the first all-digit part after the area, and a name follows it.
+        let pid = (1..parts.len().saturating_sub(1))
+            .filter_map(|i| parts.get(i))
+            .find(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if let Some(pid) = pid {
+            if !Path::new("/proc").join(pid).exists() {
+                let path = entry.path();
+                let _ = std::fs::remove_dir_all(&path);
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leftovers_of_ended_processes_are_swept_and_live_ones_kept() {
+        let dir = std::env::temp_dir().join(format!("apisonar-sweep-{}-dir", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let live = format!("apisonar-hostile-{}-huge.pcap", std::process::id());
+        // No process has a pid this large (the kernel's limit is 4,194,304).
+        let names = [
+            ("apisonar-hostile-999999999-huge.pcap", false),
+            ("apisonar-api-styles-999999998-db", false),
+            (live.as_str(), true),
+            ("apisonar-compare-12345678", true),
+            ("other-999999999-x", true),
+        ];
+        for (name, _) in &names {
+            std::fs::write(dir.join(name), b"x").unwrap_or_else(|e| panic!("{e}"));
+        }
+        sweep_leftovers_in(&dir);
+        for (name, kept) in &names {
+            assert_eq!(dir.join(name).exists(), *kept, "{name}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

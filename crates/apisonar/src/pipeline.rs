@@ -5,7 +5,9 @@
 //! datagram shows its connection), workers run their own `FlowEngine`, and the calling thread
 //! receives every event.
 //! Queues are bounded. Files are read at full speed and a slow consumer slows the reader; live
-//! capture never waits: a batch that finds its worker's queue full is dropped and counted.
+//! capture waits for a full worker queue at most `FULL_QUEUE_WAIT` (the kernel's ring, much
+//! larger than the queue, holds the packets meanwhile), then drops the batch and counts it, and
+//! drops at once until a queue takes a batch again.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -29,6 +31,11 @@ const BATCH: usize = 256;
 /// this bounds memory as much as speed).
 const WORKER_QUEUE: usize = 16;
 const EVENT_QUEUE: usize = 8;
+/// Live: how long the reader waits for a full worker queue before it drops the batch. A short
+/// stall downstream (a large table growing, a store flush) then costs nothing: the kernel's
+/// ring (`buffer_mib`, about half a second at 1 Gbit/s with 64 MiB) holds the packets while the
+/// reader waits, where the queue itself holds some 20 ms.
+const FULL_QUEUE_WAIT: Duration = Duration::from_millis(50);
 /// Events a worker collects before handing them over (it also hands them over after each batch
 /// of frames): one channel operation, and at most one wake-up, per batch rather than per event.
 const EVENT_BATCH: usize = 128;
@@ -174,8 +181,11 @@ struct Batcher {
     batches: Vec<Batch>,
     senders: Vec<SyncSender<Batch>>,
     pool: BatchPool,
-    /// Live: never wait for a worker; count what a full queue refuses.
+    /// Live: wait for a full queue at most `FULL_QUEUE_WAIT`, then drop and count.
     drop_when_full: bool,
+    /// A wait ran out and no queue has taken a batch since: drop at once (a worker that stays
+    /// behind must not slow the reader by a wait per batch).
+    overloaded: bool,
 }
 
 impl Batcher {
@@ -186,6 +196,7 @@ impl Batcher {
             senders,
             pool,
             drop_when_full,
+            overloaded: false,
         }
     }
 
@@ -226,15 +237,29 @@ impl Batcher {
             let _ = tx.send(full);
             return 0;
         }
-        match tx.try_send(full) {
-            Ok(()) => 0,
-            Err(TrySendError::Full(refused)) => {
-                let dropped = refused.frames.len() as u64;
-                self.pool.give(refused);
-                dropped
+        let mut refused = match tx.try_send(full) {
+            Ok(()) => {
+                self.overloaded = false;
+                return 0;
             }
-            Err(TrySendError::Disconnected(_)) => 0,
+            Err(TrySendError::Full(refused)) => refused,
+            Err(TrySendError::Disconnected(_)) => return 0,
+        };
+        if !self.overloaded {
+            let deadline = Instant::now() + FULL_QUEUE_WAIT;
+            while Instant::now() < deadline {
+                thread::sleep(Duration::from_micros(200));
+                refused = match tx.try_send(refused) {
+                    Ok(()) => return 0,
+                    Err(TrySendError::Full(again)) => again,
+                    Err(TrySendError::Disconnected(_)) => return 0,
+                };
+            }
+            self.overloaded = true;
         }
+        let dropped = refused.frames.len() as u64;
+        self.pool.give(refused);
+        dropped
     }
 
     /// Hands every partial batch over; returns frames dropped.
@@ -442,5 +467,52 @@ fn snapshot(engine: &FlowEngine) -> WorkerSnapshot {
         stats: engine.stats().clone(),
         active_flows: engine.active_flows(),
         buffered_bytes: engine.buffered_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A live batcher for one worker whose queue holds one batch.
+    fn live() -> (Batcher, Receiver<Batch>) {
+        let (tx, rx) = sync_channel::<Batch>(1);
+        (Batcher::new(vec![tx], BatchPool::default(), &Limits::default(), true), rx)
+    }
+
+    /// Puts `n` frames in the worker's batch and hands it over; the frames dropped.
+    fn send(batcher: &mut Batcher, n: usize) -> u64 {
+        if let Some(batch) = batcher.batches.get_mut(0) {
+            batch.frames.extend((0..n).map(|_| (LinkType::Ethernet, Timestamp(0), 60, 0..0)));
+        }
+        batcher.send(0)
+    }
+
+    #[test]
+    fn a_short_stall_of_the_worker_drops_nothing_and_a_long_one_drops_once_waited() {
+        let (mut batcher, rx) = live();
+        assert_eq!(send(&mut batcher, 10), 0);
+        // The queue is full; the worker takes the batch 20 ms later: the reader waited.
+        let worker = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            let first = rx.recv().map(|b| b.frames.len()).unwrap_or(0);
+            (first, rx)
+        });
+        let started = Instant::now();
+        assert_eq!(send(&mut batcher, 5), 0, "a stall shorter than the wait costs no frame");
+        assert!(started.elapsed() >= Duration::from_millis(15));
+        let (first, rx) = worker.join().unwrap_or_else(|_| panic!("worker"));
+        assert_eq!(first, 10);
+        // A worker that stays behind: the batch is dropped after the wait, the next at once.
+        let started = Instant::now();
+        assert_eq!(send(&mut batcher, 7), 7);
+        assert!(started.elapsed() >= FULL_QUEUE_WAIT);
+        let started = Instant::now();
+        assert_eq!(send(&mut batcher, 3), 3);
+        assert!(started.elapsed() < FULL_QUEUE_WAIT / 2, "no second wait while overloaded");
+        // Once the worker takes a batch again, waits are back.
+        assert_eq!(rx.recv().map(|b| b.frames.len()).unwrap_or(0), 5);
+        assert_eq!(send(&mut batcher, 2), 0);
+        assert!(!batcher.overloaded);
     }
 }
