@@ -569,11 +569,37 @@ impl<'k> Findings<'k> {
         }
     }
 
+    /// A credential header value (`seen` as `kind` with the whole of `seen`; `masked` is the
+    /// part its mask shows), classified by `class` and masked once per distinct value when
+    /// `memory` remembers them, exactly as [`Findings::add`] otherwise.
+    fn add_credential(
+        &mut self,
+        memory: Option<&mut CleanFields>,
+        kind: &str,
+        seen: &str,
+        location: &str,
+        class: impl FnOnce() -> Class,
+        masked: &str,
+    ) {
+        let Some(memory) = memory else { return self.add(class(), location, masked) };
+        let key = self.key;
+        let (class, mask_text) = memory.credential(kind, seen, || {
+            let class = class();
+            (class, mask(key, class, masked))
+        });
+        self.add_with(class, location, || mask_text);
+    }
+
     fn add(&mut self, class: Class, location: &str, value: &str) {
+        let key = self.key;
+        self.add_with(class, location, || mask(key, class, value));
+    }
+
+    fn add_with(&mut self, class: Class, location: &str, mask: impl FnOnce() -> String) {
         if let Some(f) = self.list.iter_mut().find(|f| f.class == class && f.location == location) {
             f.count = f.count.saturating_add(1);
         } else if self.list.len() < MAX_FINDINGS {
-            let mask = mask(self.key, class, value);
+            let mask = mask();
             let location = crate::observation::first_chars(location, 200).to_string();
             self.list.push(Finding { class, location, mask, count: 1 });
         }
@@ -683,9 +709,13 @@ const MAX_CLEAN_FIELDS: usize = 4096;
 /// value: the same `Accept`, `User-Agent` or `Server` comes with every message and is classified
 /// once. Seeded per process, so a crafted field cannot be made to pass for a remembered one.
 /// Bounded: forgotten all at once when full.
+/// It also remembers the class and mask of each credential value it met (`Authorization`,
+/// session cookies, API-key headers): a client sends the same token with every request, and a
+/// JWT costs two base64 decodings and JSON parses, a token an HMAC, to classify and mask.
 #[derive(Default)]
 pub struct CleanFields {
     seen: std::collections::HashSet<u64, foldhash::fast::RandomState>,
+    credentials: std::collections::HashMap<u64, (Class, String), foldhash::fast::RandomState>,
     hasher: foldhash::fast::RandomState,
 }
 
@@ -701,6 +731,26 @@ impl CleanFields {
             self.seen.clear();
         }
         self.seen.insert(key);
+    }
+
+    /// The class and mask of the credential `value` found as `kind`, made by `make` the first
+    /// time (bounded like the clean fields).
+    fn credential(&mut self, kind: &str, value: &str, make: impl FnOnce() -> (Class, String)) -> (Class, String) {
+        let key = self.key(kind, value);
+        if let Some(known) = self.credentials.get(&key) {
+            return known.clone();
+        }
+        let made = make();
+        if self.credentials.len() >= MAX_CLEAN_FIELDS {
+            self.credentials.clear();
+        }
+        self.credentials.insert(key, made.clone());
+        made
+    }
+
+    /// Credential values remembered.
+    pub fn credentials(&self) -> usize {
+        self.credentials.len()
     }
 
     /// Fields remembered as clean.
@@ -728,18 +778,20 @@ pub fn scan_headers_with(
             "authorization" | "proxy-authorization" => {
                 let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
                 let rest = rest.trim();
-                let class = if scheme.eq_ignore_ascii_case("basic") {
-                    Class::BasicAuth
-                } else if scheme.eq_ignore_ascii_case("bearer") {
-                    match crate::auth::jwt_header(rest) {
-                        Some((alg, _)) if alg.eq_ignore_ascii_case("none") => Class::JwtAlgNone,
-                        Some(_) => Class::Jwt,
-                        None => Class::BearerToken,
+                let class = || {
+                    if scheme.eq_ignore_ascii_case("basic") {
+                        Class::BasicAuth
+                    } else if scheme.eq_ignore_ascii_case("bearer") {
+                        match crate::auth::jwt_header(rest) {
+                            Some((alg, _)) if alg.eq_ignore_ascii_case("none") => Class::JwtAlgNone,
+                            Some(_) => Class::Jwt,
+                            None => Class::BearerToken,
+                        }
+                    } else {
+                        Class::ApiKey
                     }
-                } else {
-                    Class::ApiKey
                 };
-                out.add(class, &here, rest);
+                out.add_credential(clean.as_deref_mut(), "authorization", value, &here, class, rest);
             }
             "cookie" | "set-cookie" => {
                 let pairs: Vec<&str> =
@@ -757,14 +809,15 @@ pub fn scan_headers_with(
                             || lower.ends_with("_session")
                             || lower.ends_with("sessid");
                     if session && !v.is_empty() {
-                        out.add(Class::SessionCookie, &here, v);
+                        out.add_credential(clean.as_deref_mut(), "cookie", v, &here, || Class::SessionCookie, v);
                     } else {
                         out.push(cookie, v, &here);
                     }
                 }
             }
             n if KEY_HEADERS.contains(&n) && value.trim().len() >= 8 => {
-                out.add(Class::ApiKey, &here, value.trim());
+                let v = value.trim();
+                out.add_credential(clean.as_deref_mut(), "key", v, &here, || Class::ApiKey, v);
             }
             // Protocol nonces and settings, random by design: not keys, whatever the name says.
             "sec-websocket-key" | "sec-websocket-accept" | "http2-settings" => {}

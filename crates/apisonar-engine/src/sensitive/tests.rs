@@ -341,3 +341,44 @@ fn framing_and_date_headers_are_not_read_for_personal_data() {
         assert_eq!(!out.is_empty(), found, "{name}");
     }
 }
+
+#[test]
+fn credentials_remembered_by_a_worker_give_the_findings_worked_out_afresh() {
+    let key = MaskKey::new([3; 32]);
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl";
+    let none = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.";
+    let requests: Vec<Vec<(&str, String)>> = [
+        ("authorization", format!("Bearer {jwt}")),
+        ("authorization", format!("Bearer {none}")),
+        ("authorization", "Bearer opaque-token-0123456789abcdef".to_string()),
+        ("authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l".to_string()),
+        // The same token under another scheme is another class.
+        ("authorization", "Token opaque-token-0123456789abcdef".to_string()),
+        ("cookie", "theme=dark; sessionid=s3ss10n-value-0001".to_string()),
+        ("x-api-key", "k-0123456789abcdef".to_string()),
+    ]
+    .iter()
+    .map(|(n, v)| vec![(*n, v.clone()), ("accept", "application/json".to_string())])
+    .collect();
+    let scan = |headers: &[(&str, String)], memory: Option<&mut CleanFields>| {
+        let headers: Vec<(String, String)> = headers.iter().map(|(n, v)| (n.to_string(), v.clone())).collect();
+        let mut out = Findings::new(&key);
+        scan_headers_with(&headers, "request.header", &mut out, memory);
+        out.into_vec()
+    };
+    let mut memory = CleanFields::default();
+    // Every request twice, in two rounds: the second meeting of each value is remembered.
+    for _ in 0..2 {
+        for headers in &requests {
+            let afresh = scan(headers, None);
+            assert!(!afresh.is_empty(), "{headers:?}");
+            assert_eq!(scan(headers, Some(&mut memory)), afresh, "{headers:?}");
+        }
+    }
+    assert_eq!(memory.credentials(), requests.len());
+    // Bounded: a stream of distinct tokens starts afresh at the limit.
+    for i in 0..MAX_CLEAN_FIELDS * 2 {
+        scan(&[("authorization", format!("Bearer t-{i:016}"))], Some(&mut memory));
+        assert!(memory.credentials() <= MAX_CLEAN_FIELDS);
+    }
+}
