@@ -13,8 +13,7 @@
 # Needs strawberry-graphql, uvicorn and graphql-core in $PY
 # (pip install strawberry-graphql uvicorn graphql-core).
 . "$(dirname "$0")/lib.sh"
-"$PY" -c 'import strawberry, uvicorn, graphql' 2>/dev/null \
-    || { echo "python modules strawberry-graphql, uvicorn, graphql-core are required (pip install strawberry-graphql uvicorn graphql-core)" >&2; exit 1; }
+need_python "strawberry, uvicorn, graphql" "strawberry-graphql uvicorn graphql-core"
 enter_netns "$@"
 setup_lo
 

@@ -13,15 +13,12 @@
 # stream); then the channel is closed.
 # Needs grpcio and grpcio-tools in $PY (pip install grpcio grpcio-tools).
 . "$(dirname "$0")/lib.sh"
-"$PY" -c 'import grpc, grpc_tools.protoc' 2>/dev/null \
-    || { echo "python modules grpcio and grpcio-tools are required (pip install grpcio grpcio-tools)" >&2; exit 1; }
+need_python "grpc, grpc_tools.protoc" "grpcio grpcio-tools"
 enter_netns "$@"
 setup_lo
 
 OUT=${1:-$CAP_DIR/grpc-shop.pcap}
-mkdir -p "$TMP/gen"
-"$PY" -m grpc_tools.protoc -I "$REC_DIR/grpc" --python_out="$TMP/gen" \
-    --grpc_python_out="$TMP/gen" "$REC_DIR/grpc/shop.proto"
+gen_shop_proto
 bg "$PY" "$REC_DIR/grpc_server.py" "$TMP/gen" 50051
 wait_port 50051
 

@@ -9,15 +9,12 @@
 # Needs sonora, grpcio, grpcio-tools and uvicorn in $PY
 # (pip install sonora grpcio grpcio-tools uvicorn).
 . "$(dirname "$0")/lib.sh"
-"$PY" -c 'import sonora.asgi, sonora.client, grpc, grpc_tools.protoc, uvicorn' 2>/dev/null \
-    || { echo "python modules sonora, grpcio, grpcio-tools and uvicorn are required (pip install sonora grpcio grpcio-tools uvicorn)" >&2; exit 1; }
+need_python "sonora.asgi, sonora.client, grpc, grpc_tools.protoc, uvicorn" "sonora grpcio grpcio-tools uvicorn"
 enter_netns "$@"
 setup_lo
 
 OUT=${1:-$CAP_DIR/grpc-web.pcap}
-mkdir -p "$TMP/gen"
-"$PY" -m grpc_tools.protoc -I "$REC_DIR/grpc" --python_out="$TMP/gen" \
-    --grpc_python_out="$TMP/gen" "$REC_DIR/grpc/shop.proto"
+gen_shop_proto
 bg "$PY" "$REC_DIR/grpc_web_server.py" "$TMP/gen" 8500
 wait_port 8500
 

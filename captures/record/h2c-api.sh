@@ -14,8 +14,7 @@
 #   3. curl --http2-prior-knowledge: a JSON POST (201) on its own connection.
 # Needs hypercorn and h2 in $PY (pip install hypercorn h2).
 . "$(dirname "$0")/lib.sh"
-"$PY" -c 'import hypercorn, h2' 2>/dev/null \
-    || { echo "python modules hypercorn and h2 are required (pip install hypercorn h2)" >&2; exit 1; }
+need_python "hypercorn, h2" "hypercorn h2"
 enter_netns "$@"
 setup_lo
 

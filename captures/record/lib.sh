@@ -212,3 +212,17 @@ report() {
     local f=$1
     echo "== $(basename "$f"): $(capinfos -c -E -M "$f" | awk -F': *' '/Number of packets|encapsulation/ {printf "%s; ", $2}')$(stat -c %s "$f") bytes"
 }
+
+# need_python "IMPORTS" "PACKAGES": stops, saying what to install, when $PY cannot import them.
+need_python() {
+    "$PY" -c "import $1" 2>/dev/null \
+        || { echo "python modules $2 are required (pip install $2)" >&2; exit 1; }
+}
+
+# Generates the Python modules of record/grpc/shop.proto (the gRPC captures' services) into
+# $TMP/gen: nothing generated is kept in the repository.
+gen_shop_proto() {
+    mkdir -p "$TMP/gen"
+    "$PY" -m grpc_tools.protoc -I "$REC_DIR/grpc" --python_out="$TMP/gen" \
+        --grpc_python_out="$TMP/gen" "$REC_DIR/grpc/shop.proto"
+}

@@ -9,8 +9,7 @@
 # id travels in the mcp-session-id header.
 # Needs mcp in $PY (pip install mcp).
 . "$(dirname "$0")/lib.sh"
-"$PY" -c 'import mcp.server' 2>/dev/null \
-    || { echo "python module mcp is required (pip install mcp)" >&2; exit 1; }
+need_python "mcp.server" "mcp"
 enter_netns "$@"
 setup_lo
 

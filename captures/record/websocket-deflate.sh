@@ -10,8 +10,7 @@
 #   2. /ws/plain without compression: 2 JSON messages each way; close 1000.
 # Needs websockets in $PY (pip install websockets).
 . "$(dirname "$0")/lib.sh"
-"$PY" -c 'import websockets' 2>/dev/null \
-    || { echo "python module websockets is required (pip install websockets)" >&2; exit 1; }
+need_python "websockets" "websockets"
 enter_netns "$@"
 setup_lo
 

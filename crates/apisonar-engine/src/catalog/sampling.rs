@@ -246,11 +246,10 @@ fn value_kind(body: &[u8], at: usize) -> (u8, Option<usize>) {
         Some(b'"') => (1, None),
         Some(b'{') => (2, None),
         Some(b'[') => (3, None),
-        Some(b't' | b'f' | b'n') => {
-            let kind = if body.get(at) == Some(&b'n') { 5 } else { 4 };
+        Some(&first @ (b't' | b'f' | b'n')) => {
             let token = body.get(at..).unwrap_or_default();
             let len = token.iter().position(|b| !b.is_ascii_lowercase()).unwrap_or(token.len());
-            (kind, at.checked_add(len))
+            (if first == b'n' { 5 } else { 4 }, at.checked_add(len))
         }
         Some(b'-' | b'0'..=b'9') => {
             // Integer or not: schemas tell them apart.
@@ -428,7 +427,7 @@ fn scaled(facts: &AnswerFacts, keys: &[(KeyId, u32)]) -> Vec<Finding> {
         .enumerate()
         .map(|(i, f)| {
             let mut f = f.clone();
-            if let Some(Some((id, learnt))) = facts.keyed.get(i).filter(|_| !keys.is_empty()) {
+            if let Some(Some((id, learnt))) = facts.keyed.get(i) {
                 let now = occurrences(keys, *id);
                 let estimate = u64::from(f.count).saturating_mul(u64::from(now)).checked_div(u64::from(*learnt));
                 if let Some(estimate) = estimate.filter(|_| now > 0) {
