@@ -27,9 +27,14 @@ if ! command -v openapi-spec-validator >/dev/null 2>&1; then
   command -v openapi-spec-validator >/dev/null 2>&1 || { echo "could not install openapi-spec-validator" >&2; exit 1; }
   echo "installed: openapi-spec-validator"
 fi
-# playwright-core for the browser test (the version pinned in tests/e2e/package-lock.json).
-if [ ! -d "$(dirname "$0")/../tests/e2e/node_modules/playwright-core" ]; then
-  npm ci --prefix "$(dirname "$0")/../tests/e2e" --no-audit --no-fund >/dev/null
-  echo "installed: playwright-core (tests/e2e)"
-fi
+# The browser tests' playwright-core and axe-core, and the OpenAPI linters the export tests run
+# (Redocly CLI, Spectral), at the versions pinned in tests/e2e/package-lock.json.
+e2e="$(dirname "$0")/../tests/e2e"
+for pkg in playwright-core axe-core @redocly/cli @stoplight/spectral-cli; do
+  if [ ! -d "$e2e/node_modules/$pkg" ]; then
+    npm ci --prefix "$e2e" --no-audit --no-fund >/dev/null
+    echo "installed: tests/e2e packages (package-lock.json)"
+    break
+  fi
+done
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }

@@ -223,6 +223,7 @@ async function inventory() {
       select("protocol", "Protocol", [["", "any"], ["http/1", "HTTP/1"], ["h2", "HTTP/2"], ["grpc", "gRPC"], ["graphql", "GraphQL"], ["jsonrpc", "JSON-RPC"], ["mcp", "MCP"], ["websocket", "WebSocket"]], p.get("protocol"), change("protocol")),
       // Counted back from the newest traffic in the store (under live capture, now).
       select("since", "New since", [["", "any time"], ["1h", "last hour"], ["24h", "last 24 h"], ["7d", "last 7 days"]], since, change("since"))),
+    exportLinks(p),
     h("table", { class: "data" },
       h("caption", {}, since ? `${num(page.total)} endpoints new or with something new` : `${num(page.total)} endpoints`),
       h("thead", {}, h("tr", {},
@@ -234,6 +235,23 @@ async function inventory() {
         since ? h("th", { scope: "col" }, "New") : null)),
       h("tbody", {}, rows)),
     pager("#/inventory", p, page));
+}
+
+// Downloads of what the inventory filters select: OpenAPI per host (a zip of one document per
+// host when no host is chosen) and a Postman collection.
+function exportLinks(p) {
+  const q = new URLSearchParams(p);
+  for (const k of ["sort", "order", "page", "per_page"]) q.delete(k);
+  const url = (kind, extra) => {
+    const all = new URLSearchParams(q);
+    for (const [k, v] of Object.entries(extra)) all.set(k, v);
+    return `/api/v1/export/${kind}?${all.toString()}`;
+  };
+  const what = q.get("host") ? "" : " (zip, a document per host)";
+  return h("nav", { class: "export", "aria-label": "Export" }, "Download what is listed: ",
+    h("a", { href: url("openapi", { format: "yaml" }), download: "", id: "export-openapi-yaml" }, `OpenAPI YAML${what}`), " · ",
+    h("a", { href: url("openapi", { format: "json" }), download: "", id: "export-openapi-json" }, `OpenAPI JSON${what}`), " · ",
+    h("a", { href: url("postman", {}), download: "", id: "export-postman" }, "Postman collection"));
 }
 
 function kv(pairs) {
@@ -258,6 +276,7 @@ async function endpoint(id) {
   show(
     h("p", {}, h("a", { href: "#/inventory" }, "← Inventory")),
     h("h1", {}, h("code", {}, e.method), " ", e.path),
+    e.first_seen && !e.tls_only ? exportLinks(new URLSearchParams({ host: e.host })) : null,
     kv([["Host", e.host], ["State", badge(e.state)], ["Why this state", e.state_reason], ["Spec", e.spec], ["Operation", e.operation],
       ["Hits", num(e.hits)], ["Clients", num(e.clients)], ["First seen", seenAt(e.first_seen)], ["Last seen", seenAt(e.last_seen)],
       ["Auth", e.auth.length ? e.auth.join(", ") : "none"],

@@ -3,8 +3,10 @@
 //! The tests run the real binary (built by `cargo test --workspace` / `cargo nextest run
 //! --workspace`) on the captures in `captures/`. This library holds their shared helpers.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -127,6 +129,84 @@ fn sweep_leftovers_in(dir: &Path) {
             }
         }
     }
+}
+
+/// A dashboard the real binary serves (`apisonar serve`), stopped when dropped.
+pub struct Server {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Server {
+    /// SIGTERM, the way an operator stops it (the store is flushed).
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Serves the store `db` over HTTPS on a free loopback port, once it says it listens.
+pub fn serve(db: &str) -> Server {
+    let port = free_port();
+    let mut child = Command::new(apisonar_bin())
+        .args(["serve", "--db", db, "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with("dashboard: https://") => {
+                assert!(line.contains("certificate SHA-256"), "{line}");
+                return Server { child, url: format!("https://127.0.0.1:{port}") };
+            }
+            Some(Ok(_)) => {}
+            _ => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the dashboard did not start");
+}
+
+/// `curl -sk` with `args`: the status and the body.
+pub fn curl(args: &[&str]) -> (u16, String) {
+    let out =
+        Command::new("curl").args(["-sk", "--max-time", "10", "-w", "\n%{http_code}"]).args(args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.parse().unwrap_or(0), body.to_string())
+}
+
+/// A store from the FastAPI capture, classified against its spec minus one operation (so
+/// `GET /api/v1/admin/metrics` is a shadow endpoint with a `shadow_api` alert).
+pub fn shop_store_with_a_shadow(area: &str, tag: &str) -> String {
+    let db = scratch(area, &format!("{tag}-db"));
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo_root().join("captures/apis/fastapi-shop.openapi.json")).unwrap())
+            .unwrap();
+    spec["paths"].as_object_mut().unwrap().remove("/api/v1/admin/metrics");
+    let spec_file = scratch(area, &format!("{tag}-spec.json"));
+    std::fs::write(&spec_file, serde_json::to_vec(&spec).unwrap()).unwrap();
+    analyzed_into(&db, &["--spec", &spec_file.display().to_string(), "captures/apis/fastapi-shop.pcap"])
+}
+
+/// `apisonar analyze --db DB ARGS...`, which must succeed; the store's path.
+pub fn analyzed_into(db: &std::path::Path, args: &[&str]) -> String {
+    let db = db.display().to_string();
+    let mut all = vec!["analyze", "--db", &db];
+    all.extend_from_slice(args);
+    let run = apisonar(&all);
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    db
 }
 
 #[cfg(test)]

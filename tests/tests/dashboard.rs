@@ -5,80 +5,17 @@
 //! target/e2e-artifacts/. Also: every API route refuses a client without credentials over real
 //! TLS, and an API token reads the inventory.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use apisonar_tests::{apisonar, repo_root};
+use apisonar_tests::{analyzed_into, apisonar, curl, repo_root, serve};
 
 fn temp(name: &str) -> std::path::PathBuf {
     apisonar_tests::scratch("dashboard", name)
 }
 
-/// A store from the FastAPI capture, classified against its spec minus one operation (so
-/// `GET /api/v1/admin/metrics` is a shadow endpoint with a `shadow_api` alert).
 fn filled_store(tag: &str) -> String {
-    let db = temp(&format!("{tag}-db"));
-    let mut spec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(repo_root().join("captures/apis/fastapi-shop.openapi.json")).unwrap())
-            .unwrap();
-    spec["paths"].as_object_mut().unwrap().remove("/api/v1/admin/metrics");
-    let spec_file = temp(&format!("{tag}-spec.json"));
-    std::fs::write(&spec_file, serde_json::to_vec(&spec).unwrap()).unwrap();
-    analyzed_into(&db, &["--spec", &spec_file.display().to_string(), "captures/apis/fastapi-shop.pcap"])
-}
-
-/// `apisonar analyze --db DB ARGS...`, which must succeed; the store's path.
-fn analyzed_into(db: &std::path::Path, args: &[&str]) -> String {
-    let db = db.display().to_string();
-    let mut all = vec!["analyze", "--db", &db];
-    all.extend_from_slice(args);
-    let run = apisonar(&all);
-    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
-    db
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    /// SIGTERM, the way an operator stops it (the store is flushed).
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn serve(db: &str) -> Server {
-    let port = free_port();
-    let mut child = Command::new(apisonar_tests::apisonar_bin())
-        .args(["serve", "--db", db, "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        match lines.next() {
-            Some(Ok(line)) if line.starts_with("dashboard: https://") => {
-                assert!(line.contains("certificate SHA-256"), "{line}");
-                return Server { child, url: format!("https://127.0.0.1:{port}") };
-            }
-            Some(Ok(_)) => {}
-            _ => break,
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the dashboard did not start");
+    apisonar_tests::shop_store_with_a_shadow("dashboard", tag)
 }
 
 /// Serves `db` and runs the browser script `script` (tests/e2e) against it with the admin's
@@ -100,14 +37,6 @@ fn browse(script: &str, db: &str) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap()
-}
-
-fn curl(args: &[&str]) -> (u16, String) {
-    let out =
-        Command::new("curl").args(["-sk", "--max-time", "10", "-w", "\n%{http_code}"]).args(args).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.parse().unwrap_or(0), body.to_string())
 }
 
 #[test]

@@ -35,6 +35,7 @@ pub mod observation;
 pub mod openapi;
 pub mod operations;
 pub mod params;
+pub mod postman;
 pub mod posture;
 pub mod schema;
 pub mod sensitive;

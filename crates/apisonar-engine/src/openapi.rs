@@ -1,5 +1,8 @@
 //! OpenAPI 3.1 documents from the catalog: one per host, with paths, operations, parameters,
-//! request bodies and responses with the inferred schemas, and security schemes.
+//! request bodies and responses with the inferred schemas, and security schemes. Written to read
+//! well in the tools people open them with (Redocly's and Spectral's rule sets): every operation
+//! has a tag (from its path), an id, a summary and a description of what was observed, and a
+//! security requirement (`[]` where no credentials were seen).
 
 use std::collections::BTreeMap;
 
@@ -65,23 +68,41 @@ fn path_param_schema(p: &ParamInfo) -> Value {
     }
 }
 
+/// A components key: OpenAPI allows only `[A-Za-z0-9._-]`, and the names here come from traffic.
+fn component_name(prefix: &str, name: &str) -> String {
+    let mut out = String::from(prefix);
+    out.extend(name.chars().take(64).map(|c| {
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+            c
+        } else {
+            '_'
+        }
+    }));
+    out
+}
+
 /// Name and OpenAPI definition of the security scheme for an auth scheme (`None` for no auth).
 fn security_scheme(a: &AuthScheme) -> Option<(String, Value)> {
     Some(match a {
-        AuthScheme::None | AuthScheme::Other { .. } => return None,
+        AuthScheme::None => return None,
         AuthScheme::Basic => ("basicAuth".into(), json!({ "type": "http", "scheme": "basic" })),
         AuthScheme::Bearer => ("bearerAuth".into(), json!({ "type": "http", "scheme": "bearer" })),
         AuthScheme::Jwt { .. } => {
             ("bearerJwt".into(), json!({ "type": "http", "scheme": "bearer", "bearerFormat": "JWT" }))
         }
         AuthScheme::ApiKeyHeader { name } => {
-            (format!("apiKeyHeader_{name}"), json!({ "type": "apiKey", "in": "header", "name": name }))
+            (component_name("apiKeyHeader_", name), json!({ "type": "apiKey", "in": "header", "name": name }))
         }
         AuthScheme::ApiKeyQuery { name } => {
-            (format!("apiKeyQuery_{name}"), json!({ "type": "apiKey", "in": "query", "name": name }))
+            (component_name("apiKeyQuery_", name), json!({ "type": "apiKey", "in": "query", "name": name }))
         }
         AuthScheme::SessionCookie { name } => {
-            (format!("cookie_{name}"), json!({ "type": "apiKey", "in": "cookie", "name": name }))
+            (component_name("cookie_", name), json!({ "type": "apiKey", "in": "cookie", "name": name }))
+        }
+        // Digest, NTLM, AWS4-HMAC-SHA256...: an HTTP scheme by the name the header gave.
+        AuthScheme::Other { name } => {
+            let scheme = name.to_ascii_lowercase();
+            (component_name("http_", &scheme), json!({ "type": "http", "scheme": scheme }))
         }
     })
 }
@@ -95,7 +116,8 @@ fn operation_id(method: &str, path: &str) -> String {
     id.replace("__", "_").trim_end_matches('_').to_string()
 }
 
-fn reason(status: u16) -> &'static str {
+/// The reason phrase an observed status is documented with.
+pub fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         201 => "Created",
@@ -138,10 +160,54 @@ fn document_path(path: &str) -> (String, Vec<(String, String)>) {
     (segments.join("/"), params)
 }
 
-fn operation(e: &Endpoint, schemes: &mut BTreeMap<String, Value>) -> Value {
+/// The group an endpoint is listed under: the first path segment that names something, past
+/// `api`, versions and parameters (`/api/v1/users/{id}` → `users`; a gRPC path's service), or
+/// `root`.
+pub fn tag(path: &str) -> String {
+    path.split('/')
+        .find(|seg| {
+            let version = seg.len() > 1
+                && seg.starts_with(['v', 'V'])
+                && seg.bytes().skip(1).all(|b| b.is_ascii_digit() || b == b'.');
+            !seg.is_empty() && !seg.starts_with('{') && !seg.eq_ignore_ascii_case("api") && !version
+        })
+        .map(|seg| seg.chars().take(64).collect())
+        .unwrap_or_else(|| "root".into())
+}
+
+/// What the traffic showed of an endpoint, in a sentence or a few: volume, credentials,
+/// transport and the classes of sensitive data (never values).
+pub fn observed(e: &Endpoint) -> String {
+    let mut out = format!("Observed {} times from {} clients.", e.hits, e.clients.count());
+    let schemes: Vec<String> = e.auth.iter().map(|a| a.scheme.label()).collect();
+    if schemes.is_empty() || schemes.iter().all(|s| s == "none") {
+        out.push_str(" No credentials were seen.");
+    } else {
+        out.push_str(&format!(" Credentials seen: {}.", schemes.join(", ")));
+    }
+    if e.cleartext > 0 {
+        out.push_str(&format!(" {} of the requests were unencrypted.", e.cleartext));
+    }
+    let classes: std::collections::BTreeSet<&str> =
+        e.sensitive.values().flat_map(|f| f.classes.keys().map(|c| c.as_str())).collect();
+    if !classes.is_empty() {
+        out.push_str(&format!(" Sensitive data seen: {}.", classes.into_iter().collect::<Vec<_>>().join(", ")));
+    }
+    out
+}
+
+fn operation(e: &Endpoint, schemes: &mut BTreeMap<String, Value>, notes: &dyn Fn(&Endpoint) -> String) -> Value {
     let mut op = Map::new();
+    op.insert("tags".into(), json!([tag(&e.path)]));
     op.insert("operationId".into(), json!(operation_id(&e.method, &e.path)));
-    op.insert("summary".into(), json!(format!("{} {} (seen {} times)", e.method, e.path, e.hits)));
+    op.insert("summary".into(), json!(format!("{} {}", e.method, e.path)));
+    let mut description = observed(e);
+    let extra = notes(e);
+    if !extra.is_empty() {
+        description.push(' ');
+        description.push_str(&extra);
+    }
+    op.insert("description".into(), json!(description));
     let mut parameters = Vec::new();
     for (name, in_catalog) in document_path(&e.path).1 {
         let schema =
@@ -203,18 +269,24 @@ fn operation(e: &Endpoint, schemes: &mut BTreeMap<String, Value>) -> Value {
             None => anonymous |= a.scheme == AuthScheme::None,
         }
     }
-    if !security.is_empty() {
-        if anonymous {
-            // Also seen without credentials: authentication is optional.
-            security.push(json!({}));
-        }
-        op.insert("security".into(), Value::Array(security));
+    if !security.is_empty() && anonymous {
+        // Also seen without credentials: authentication is optional.
+        security.push(json!({}));
     }
+    // An empty list says no credentials were seen, rather than leaving it unsaid.
+    op.insert("security".into(), Value::Array(security));
     Value::Object(op)
 }
 
 /// The OpenAPI 3.1 document for the endpoints of one host.
 pub fn document(host: &str, endpoints: &[&Endpoint]) -> Value {
+    document_with(host, endpoints, &|_| String::new())
+}
+
+/// [`document`], with `notes` added to each operation's description (the caller knows what the
+/// catalog does not: the endpoint's state against the specs, when it was seen).
+pub fn document_with(host: &str, endpoints: &[&Endpoint], notes: &dyn Fn(&Endpoint) -> String) -> Value {
+    let mut tags = std::collections::BTreeSet::new();
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     let mut operation_ids = std::collections::BTreeSet::new();
     let mut schemes = BTreeMap::new();
@@ -227,7 +299,8 @@ pub fn document(host: &str, endpoints: &[&Endpoint]) -> Value {
         if !matches!(method.as_str(), "get" | "put" | "post" | "delete" | "options" | "head" | "patch" | "trace") {
             continue;
         }
-        let mut op = operation(e, &mut schemes);
+        tags.insert(tag(&e.path));
+        let mut op = operation(e, &mut schemes, notes);
         // Ids made from paths can coincide (`/a-b` and `/a_b`); OpenAPI wants them unique.
         if let Some(id) = op.get_mut("operationId") {
             let base = id.as_str().unwrap_or("operation").to_string();
@@ -247,9 +320,17 @@ pub fn document(host: &str, endpoints: &[&Endpoint]) -> Value {
         "info": {
             "title": format!("{host} (discovered)"),
             "version": "discovered",
-            "description": "Generated by apisonar from observed traffic."
+            "description": format!(
+                "The API of {host} as apisonar saw it in passive traffic: every operation here was \
+                 observed, with the parameters, bodies, answers and credentials it carried. \
+                 Operations that were not called are not known."
+            )
         },
-        "servers": [ { "url": format!("{scheme}://{host}") } ],
+        "servers": [ { "url": format!("{scheme}://{host}"), "description": "as observed" } ],
+        "tags": tags
+            .iter()
+            .map(|t| json!({ "name": t, "description": format!("Operations whose path starts with {t}") }))
+            .collect::<Vec<_>>(),
         "paths": paths,
     });
     if let Some(doc) = doc.as_object_mut().filter(|_| !schemes.is_empty()) {
@@ -319,6 +400,41 @@ mod tests {
         );
         assert_eq!(post["security"], json!([{"basicAuth": []}]));
         assert_eq!(doc["components"]["securitySchemes"]["basicAuth"]["scheme"], "basic");
+        assert_eq!(get["tags"], json!(["items"]));
+        assert_eq!(doc["tags"][0]["name"], "items");
+        assert_eq!(get["summary"], "GET /items/{item_id}");
+        let described = get["description"].as_str().unwrap_or_default();
+        assert!(described.starts_with("Observed 2 times from 1 clients. Credentials seen: basic."), "{described}");
+        assert!(described.contains("Sensitive data seen:"), "{described}");
+    }
+
+    #[test]
+    fn tags_name_the_first_segment_past_api_and_versions() {
+        for (path, want) in [
+            ("/api/v1/users/{user_id}", "users"),
+            ("/API/V2.1/orders", "orders"),
+            ("/v1", "root"),
+            ("/", "root"),
+            ("/{tenant}/reports", "reports"),
+            ("/shop.v1.Catalog/GetItem", "shop.v1.Catalog"),
+            ("/vault/keys", "vault"),
+        ] {
+            assert_eq!(tag(path), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn security_is_said_even_when_none_was_seen_and_names_are_kept_valid() {
+        let mut e = Endpoint { host: "h".into(), method: "GET".into(), path: "/x".into(), ..Endpoint::default() };
+        e.auth.push(crate::catalog::AuthCount { scheme: AuthScheme::None, count: 3 });
+        let doc = document("h", &[&e]);
+        assert_eq!(doc["paths"]["/x"]["get"]["security"], json!([]));
+        e.auth.push(crate::catalog::AuthCount {
+            scheme: AuthScheme::Other { name: "AWS4-HMAC-SHA256 x/y".into() },
+            count: 1,
+        });
+        let doc = document("h", &[&e]);
+        assert_eq!(doc["paths"]["/x"]["get"]["security"], json!([{"http_aws4-hmac-sha256_x_y": []}, {}]));
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub fn route_table() -> Vec<ApiRoute> {
         route("/specs", &["GET", "POST"], get(specs).post(upload_spec)),
         route("/specs/{name}", &["DELETE"], axum::routing::delete(delete_spec)),
         route("/openapi.json", &["GET"], get(openapi)),
+        route("/export/openapi", &["GET"], get(export_openapi)),
+        route("/export/postman", &["GET"], get(export_postman)),
     ]
 }
 
@@ -251,24 +253,24 @@ fn paginate<T>(items: Vec<T>, page: Option<usize>, per_page: Option<usize>) -> P
 
 #[derive(Deserialize, Default)]
 pub struct EndpointQuery {
-    host: Option<String>,
-    state: Option<String>,
+    pub host: Option<String>,
+    pub state: Option<String>,
     /// An auth scheme label (`none`, `bearer`, `jwt(HS256)`...), or a prefix of one.
-    auth: Option<String>,
-    encrypted: Option<bool>,
-    sensitive: Option<bool>,
+    pub auth: Option<String>,
+    pub encrypted: Option<bool>,
+    pub sensitive: Option<bool>,
     /// A protocol the endpoint's traffic came in: `http/1` or `h2`.
-    protocol: Option<String>,
+    pub protocol: Option<String>,
     /// Text searched in host and path.
-    q: Option<String>,
+    pub q: Option<String>,
     /// Only what appeared at or after this time (RFC 3339, or `1h`, `24h`, `7d`... back from the
     /// newest traffic): new endpoints, and endpoints with a new parameter, field or sensitive
     /// class, each with its `new` list.
-    since: Option<String>,
-    sort: Option<String>,
-    order: Option<String>,
-    page: Option<usize>,
-    per_page: Option<usize>,
+    pub since: Option<String>,
+    pub sort: Option<String>,
+    pub order: Option<String>,
+    pub page: Option<usize>,
+    pub per_page: Option<usize>,
 }
 
 /// One line of the inventory table.
@@ -320,7 +322,8 @@ fn summary(r: &EndpointRow, since: Option<i64>) -> EndpointSummary {
     }
 }
 
-fn matches_endpoint(r: &EndpointRow, q: &EndpointQuery) -> bool {
+/// Whether an inventory row passes the filters of a query (not its `since`, sort or page).
+pub fn matches_endpoint(r: &EndpointRow, q: &EndpointQuery) -> bool {
     let auth_ok = |want: &str| {
         if want == "none" {
             r.auth.is_empty() || r.auth.iter().any(|a| a == "none")
@@ -497,6 +500,89 @@ async fn ack(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Json<
 
 async fn resolve(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Json<AlertRecord>, ApiError> {
     set_state(&state, id, AlertState::Resolved).await
+}
+
+#[derive(Deserialize)]
+struct ExportFormat {
+    /// `yaml` (the default) or `json`.
+    format: Option<String>,
+}
+
+/// The selection of an export, read off the async threads; an empty one is a 404 (nothing to
+/// describe is not a document).
+async fn export_selection(state: &AppState, filter: EndpointQuery) -> Result<crate::export::Selection, ApiError> {
+    if filter.since.as_ref().is_some_and(|s| s.len() > 64) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, SINCE_FORMAT));
+    }
+    let selection = blocking(state, move |store| {
+        crate::export::Selection::read(store, &filter).map_err(|e| match e {
+            crate::export::SelectError::Store(e) => ApiError::from(e),
+            crate::export::SelectError::Since(_) => ApiError(StatusCode::BAD_REQUEST, SINCE_FORMAT),
+        })
+    })
+    .await?;
+    if selection.endpoints.is_empty() {
+        return Err(ApiError(StatusCode::NOT_FOUND, "no seen endpoints match the filters"));
+    }
+    Ok(selection)
+}
+
+/// A download: the body with its media type and a file name.
+fn attachment(media_type: &'static str, file: &str, body: Vec<u8>) -> axum::response::Response {
+    use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+    use axum::response::IntoResponse;
+    // The name is made of plain characters (`export::file_stem`), so it needs no quoting rules.
+    let disposition = format!("attachment; filename=\"{file}\"");
+    let mut response = ([(CONTENT_TYPE, media_type)], body).into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&disposition) {
+        response.headers_mut().insert(CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+/// OpenAPI 3.1 of the endpoints the inventory filters select: with `host`, that host's
+/// document; without, a zip with one document per host.
+async fn export_openapi(
+    State(state): State<AppState>,
+    Query(filter): Query<EndpointQuery>,
+    Query(format): Query<ExportFormat>,
+) -> Result<axum::response::Response, ApiError> {
+    let format = match format.format.as_deref() {
+        None | Some("yaml") => crate::export::Format::Yaml,
+        Some("json") => crate::export::Format::Json,
+        Some(_) => return Err(ApiError(StatusCode::BAD_REQUEST, "format must be yaml or json")),
+    };
+    let one_host = filter.host.clone();
+    let selection = export_selection(&state, filter).await?;
+    match one_host.as_deref().and_then(|h| selection.hosts().into_iter().find(|s| s.eq_ignore_ascii_case(h))) {
+        Some(host) => {
+            let text = format.render(&selection.openapi(host));
+            let file = format!("{}.openapi.{}", crate::export::file_stem(host), format.extension());
+            Ok(attachment(format.media_type(), &file, text.into_bytes()))
+        }
+        None => {
+            let zip = tokio::task::spawn_blocking(move || crate::export::openapi_zip(&selection, format))
+                .await
+                .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "the export failed"))?
+                .map_err(|_| ApiError(StatusCode::PAYLOAD_TOO_LARGE, "the export is too large for a zip file"))?;
+            Ok(attachment("application/zip", "apisonar-openapi.zip", zip))
+        }
+    }
+}
+
+/// A Postman collection (v2.1) of the endpoints the inventory filters select.
+async fn export_postman(
+    State(state): State<AppState>,
+    Query(filter): Query<EndpointQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let name = filter.host.clone();
+    let selection = export_selection(&state, filter).await?;
+    let (title, file) = match name.as_deref() {
+        Some(h) => (format!("{h} (discovered by apisonar)"), crate::export::file_stem(h)),
+        None => ("Discovered APIs (apisonar)".to_string(), "apisonar".to_string()),
+    };
+    let body = serde_json::to_vec_pretty(&selection.postman(&title)).unwrap_or_default();
+    Ok(attachment("application/json", &format!("{file}.postman_collection.json"), body))
 }
 
 /// This API described as OpenAPI 3.1 (web/openapi.json, embedded).

@@ -21,10 +21,12 @@
 
 pub mod api;
 pub mod auth;
+pub mod export;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 mod metrics;
 pub mod views;
+mod yaml;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

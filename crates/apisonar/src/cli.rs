@@ -206,6 +206,42 @@ pub struct TemplateListArgs {
 pub enum ExportCommand {
     /// OpenAPI 3.1 documents, one per host.
     Openapi(ExportArgs),
+    /// A Postman collection (v2.1): a folder per host and per tag, credentials as variables.
+    Postman(PostmanArgs),
+}
+
+/// Which endpoints an export takes (the inventory's filters).
+#[derive(Args, Debug, Clone)]
+pub struct ExportFilter {
+    /// Only endpoints in this state against the specs: documented, shadow, zombie, undocumented.
+    #[arg(long, value_name = "STATE")]
+    pub state: Option<String>,
+
+    /// Only endpoints seen with this auth scheme (`none`, `bearer`, `jwt`...; a prefix).
+    #[arg(long, value_name = "SCHEME")]
+    pub auth: Option<String>,
+
+    /// Only endpoints with sensitive data (`true`) or without (`false`).
+    #[arg(long, value_name = "BOOL")]
+    pub sensitive: Option<bool>,
+}
+
+#[derive(Args, Debug)]
+pub struct PostmanArgs {
+    /// Store directory.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+
+    /// Only this host (default: every host, a folder each).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    #[command(flatten)]
+    pub filter: ExportFilter,
+
+    /// Write the collection to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -226,6 +262,9 @@ pub struct ExportArgs {
 
     #[arg(long, value_enum, default_value_t = ExportFormat::Yaml)]
     pub format: ExportFormat,
+
+    #[command(flatten)]
+    pub filter: ExportFilter,
 
     /// Write one file per host into this directory instead of standard output.
     #[arg(long, value_name = "DIR")]

@@ -1,68 +1,73 @@
-//! `apisonar export openapi`: OpenAPI 3.1 documents from the inventory, one per host.
+//! `apisonar export openapi|postman`: the inventory (or what a filter selects of it) as OpenAPI
+//! 3.1 documents, one per host, or as one Postman collection. The documents are the dashboard's
+//! downloads (`apisonar_web::export`).
 
 use std::io::Write;
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use apisonar_engine::{openapi, Endpoint};
-use apisonar_store::{SledOptions, SledStore, Store};
+use apisonar_store::{SledOptions, SledStore};
+use apisonar_web::api::EndpointQuery;
+use apisonar_web::export::{file_stem, Format, Selection};
 
-use crate::cli::{ExportArgs, ExportFormat};
+use crate::cli::{ExportArgs, ExportFilter, ExportFormat, PostmanArgs};
 
-fn render(doc: &serde_json::Value, format: ExportFormat) -> Result<String> {
-    Ok(match format {
-        ExportFormat::Json => serde_json::to_string_pretty(doc)? + "\n",
-        ExportFormat::Yaml => crate::yaml::to_yaml(doc),
-    })
+fn select(db: &Path, host: Option<&String>, filter: &ExportFilter) -> Result<Selection> {
+    if !db.exists() {
+        bail!("no store at {}", db.display());
+    }
+    let store = SledStore::open(db, &SledOptions::default())?;
+    let query = EndpointQuery {
+        host: host.cloned(),
+        state: filter.state.clone(),
+        auth: filter.auth.clone(),
+        sensitive: filter.sensitive,
+        ..EndpointQuery::default()
+    };
+    let selection = Selection::read(&store, &query).context("cannot read the inventory")?;
+    match host {
+        Some(h) if selection.endpoints.is_empty() => bail!("no endpoints for host {h} match"),
+        None if selection.endpoints.is_empty() => bail!("no endpoints match (or the inventory is empty)"),
+        _ => Ok(selection),
+    }
 }
 
-pub fn run(args: &ExportArgs) -> Result<u8> {
-    if !args.db.exists() {
-        bail!("no store at {}", args.db.display());
-    }
-    let store = SledStore::open(&args.db, &SledOptions::default())?;
-    let endpoints = store.endpoints().context("cannot read the inventory")?;
-    let refs: Vec<&Endpoint> = endpoints.iter().collect();
-    let mut hosts: Vec<&str> = endpoints.iter().map(|e| e.host.as_str()).collect();
-    hosts.sort();
-    hosts.dedup();
-    if let Some(h) = &args.host {
-        hosts.retain(|x| x.eq_ignore_ascii_case(h));
-        if hosts.is_empty() {
-            bail!("no endpoints for host {h}");
-        }
-    }
-    let extension = match args.format {
-        ExportFormat::Json => "json",
-        ExportFormat::Yaml => "yaml",
+pub fn openapi(args: &ExportArgs) -> Result<u8> {
+    let selection = select(&args.db, args.host.as_ref(), &args.filter)?;
+    let format = match args.format {
+        ExportFormat::Json => Format::Json,
+        ExportFormat::Yaml => Format::Yaml,
     };
-    match (&args.out, hosts.as_slice()) {
-        (None, [one]) => {
-            let text = render(&openapi::document(one, &refs), args.format)?;
-            std::io::stdout().lock().write_all(text.as_bytes())?;
-        }
-        (None, []) => bail!("the inventory is empty"),
+    match (&args.out, selection.hosts().as_slice()) {
+        (None, [one]) => std::io::stdout().lock().write_all(format.render(&selection.openapi(one)).as_bytes())?,
         (None, many) => {
             bail!("{} hosts in the inventory: pass --host HOST, or --out DIR for one file per host", many.len())
         }
         (Some(dir), hosts) => {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             for host in hosts {
-                let mut safe: String = host
-                    .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
-                    .collect();
-                if safe != *host {
-                    // Two odd host names may sanitise alike: a hash of the real name keeps them apart.
-                    use sha2::Digest;
-                    let digest = sha2::Sha256::digest(host.as_bytes());
-                    let tag: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-                    safe = format!("{safe}-{tag}");
-                }
-                let path = dir.join(format!("{safe}.openapi.{extension}"));
-                std::fs::write(&path, render(&openapi::document(host, &refs), args.format)?)
+                let path = dir.join(format!("{}.openapi.{}", file_stem(host), format.extension()));
+                std::fs::write(&path, format.render(&selection.openapi(host)))
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 eprintln!("wrote {}", path.display());
             }
+        }
+    }
+    Ok(0)
+}
+
+pub fn postman(args: &PostmanArgs) -> Result<u8> {
+    let selection = select(&args.db, args.host.as_ref(), &args.filter)?;
+    let name = match &args.host {
+        Some(h) => format!("{h} (discovered by apisonar)"),
+        None => "Discovered APIs (apisonar)".to_string(),
+    };
+    let text = serde_json::to_string_pretty(&selection.postman(&name))? + "\n";
+    match &args.out {
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
         }
     }
     Ok(0)

@@ -26,7 +26,6 @@ mod summary;
 mod telemetry;
 mod terminal;
 mod web;
-mod yaml;
 
 use std::process::ExitCode;
 
@@ -57,7 +56,8 @@ fn main() -> ExitCode {
         cli::Command::Analyze(args) => analyze::run(&args),
         cli::Command::Run(args) => daemon::run(&args),
         cli::Command::Inventory(args) => inventory::run(&args),
-        cli::Command::Export(cli::ExportCommand::Openapi(args)) => export::run(&args),
+        cli::Command::Export(cli::ExportCommand::Openapi(args)) => export::openapi(&args),
+        cli::Command::Export(cli::ExportCommand::Postman(args)) => export::postman(&args),
         cli::Command::Template(cmd) => overrides::run(&cmd),
         cli::Command::Spec(cmd) => specs::run(&cmd),
         cli::Command::Alerts(args) => alerts::run(&args),

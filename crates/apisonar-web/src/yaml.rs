@@ -24,7 +24,7 @@ fn emit(v: &Value, indent: usize, out: &mut String) {
                 let key = serde_json::to_string(k).unwrap_or_default();
                 if is_block(val) {
                     out.push_str(&format!("{pad}{key}:\n"));
-                    emit(val, indent + 2, out);
+                    emit(val, indent.saturating_add(2), out);
                 } else {
                     out.push_str(&format!("{pad}{key}: {}\n", scalar(val)));
                 }
@@ -34,7 +34,7 @@ fn emit(v: &Value, indent: usize, out: &mut String) {
             for item in items {
                 if is_block(item) {
                     out.push_str(&format!("{pad}-\n"));
-                    emit(item, indent + 2, out);
+                    emit(item, indent.saturating_add(2), out);
                 } else {
                     out.push_str(&format!("{pad}- {}\n", scalar(item)));
                 }
