@@ -61,6 +61,11 @@ function badge(text, kind) {
   return h("span", { class: "badge " + (kind || text) }, text);
 }
 
+// A risk score with its level as the badge's colour and words (not colour alone).
+function riskBadge(score, level) {
+  return h("span", { class: `badge risk-${level}`, title: `risk ${level}` }, `${score} ${level}`);
+}
+
 function card(title, value, note) {
   return h("section", { class: "card" }, h("h3", {}, title), h("p", { class: "big" }, value), note ? h("p", { class: "muted" }, note) : null);
 }
@@ -140,6 +145,13 @@ async function overview() {
     h("section", { class: "panel" }, h("h2", {}, "Endpoints by state"),
       h("ul", { class: "legend" }, states.map((s) =>
         h("li", {}, h("a", { href: `#/inventory?state=${s}` }, badge(s), " ", num(o.by_state[s])))))),
+    h("section", { class: "panel", id: "riskiest" }, h("h2", {}, "Riskiest endpoints"),
+      o.riskiest.length
+        ? [table(["Risk", "Endpoint", "State", "Why"], o.riskiest.map((r) => [riskBadge(r.risk.score, r.risk.level),
+            h("a", { href: "#/endpoint/" + r.id }, `${r.method} ${r.host}${r.path}`), badge(r.state),
+            r.risk.reasons.map((x) => x.detail).join("; ")])),
+          h("p", {}, h("a", { href: "#/inventory?sort=risk&order=desc" }, "All endpoints by risk"))]
+        : h("p", { class: "muted" }, "No endpoint shows a risk yet.")),
     h("section", { class: "panel" }, h("h2", {}, "Open alerts by severity"),
       h("ul", { class: "legend" }, severities.map((s) =>
         h("li", {}, h("a", { href: `#/alerts?state=open&severity=${s}` }, badge(s), " ", num(o.open_alerts_by_severity[s])))))),
@@ -203,6 +215,7 @@ async function inventory() {
       h("td", {}, h("code", {}, e.method)),
       h("td", {}, h("a", { href: link }, e.path)),
       h("td", {}, badge(e.state)),
+      h("td", {}, riskBadge(e.risk, e.risk_level)),
       h("td", { class: "num" }, num(e.hits)),
       h("td", {}, e.auth.length ? e.auth.join(", ") : "none"),
       h("td", {}, transport(e)),
@@ -229,7 +242,7 @@ async function inventory() {
       h("thead", {}, h("tr", {},
         sortHeader("#/inventory", p, "host", "Host"), sortHeader("#/inventory", p, "method", "Method"),
         sortHeader("#/inventory", p, "path", "Path"), sortHeader("#/inventory", p, "state", "State"),
-        sortHeader("#/inventory", p, "hits", "Hits"), h("th", { scope: "col" }, "Auth"),
+        sortHeader("#/inventory", p, "risk", "Risk"), sortHeader("#/inventory", p, "hits", "Hits"), h("th", { scope: "col" }, "Auth"),
         h("th", { scope: "col" }, "Transport"), h("th", { scope: "col" }, "Protocol"), h("th", { scope: "col" }, "Sensitive"),
         sortHeader("#/inventory", p, "last_seen", "Last seen"),
         since ? h("th", { scope: "col" }, "New") : null)),
@@ -265,7 +278,8 @@ function table(headers, rows) {
 }
 
 async function endpoint(id) {
-  const e = await api("/endpoints/" + encodeURIComponent(id));
+  const [e, filed] = await Promise.all([api("/endpoints/" + encodeURIComponent(id)),
+    api(`/alerts?endpoint=${encodeURIComponent(id)}&per_page=100`)]);
   const us = (v) => (v === null || v === undefined ? "–" : (v / 1000).toFixed(1) + " ms");
   const sensitive = Object.entries(e.sensitive || {}).map(([where, f]) =>
     [where, Object.entries(f.classes).map(([c, n]) => `${c} (${num(n)}, first ${when((f.first_seen || {})[c])})`).join(", "), h("code", {}, f.mask)]);
@@ -297,6 +311,17 @@ async function endpoint(id) {
       table(["Operation", "Style", "State", "Calls", "Errors", "Root fields", "Variables", "Last seen"],
         e.operations.map((o) => [h("code", {}, o.label), o.style, o.state ? h("span", { title: o.state_reason || "" }, badge(o.state)) : "–",
           num(o.hits), num(o.errors), o.root_fields.join(", "), o.variables.join(", "), when(o.last_seen)]))] : null,
+    h("h2", {}, "Alerts"),
+    filed.items.length ? h("table", { class: "data", id: "endpoint-alerts" },
+      h("thead", {}, h("tr", {}, ["Severity", "Title", "OWASP", "State", "Count", "Last seen"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, filed.items.map((a) => h("tr", {}, h("td", {}, badge(a.severity)),
+        h("td", {}, h("a", { href: "#/alert/" + a.id }, a.title)), h("td", {}, a.guidance.owasp ? a.guidance.owasp.id : "–"),
+        h("td", {}, badge(a.state)), h("td", { class: "num" }, num(a.count)), h("td", {}, when(a.last_seen))))))
+      : h("p", { class: "muted" }, "No alerts on this endpoint."),
+    h("h2", {}, "Risk"),
+    h("p", {}, riskBadge(e.risk.score, e.risk.level)),
+    e.risk.reasons.length ? table(["Reason", "Points", "What showed it"], e.risk.reasons.map((r) => [r.reason.replace("_", " "), num(r.points), r.detail]))
+      : h("p", { class: "muted" }, "Nothing seen makes this endpoint risky."),
     h("h2", {}, "Why it was templated so"),
     (e.why || []).length ? h("ul", {}, e.why.map((w) => h("li", {}, w))) : h("p", { class: "muted" }, "Literal path: no segment was turned into a parameter."),
     h("h2", {}, "Parameters"), e.params.length ? table(["Name", "In", "Type", "Seen", "First seen"], e.params.map((x) => [x.name, x.in, x.type, num(x.count), when(x.first_seen)])) : h("p", { class: "muted" }, "None."),
@@ -318,7 +343,7 @@ async function alerts() {
     return h("tr", { tabindex: 0, onkeydown: (ev) => { if (ev.key === "Enter") location.hash = link; } },
       h("td", {}, badge(a.severity)), h("td", {}, h("a", { href: link }, a.title)), h("td", {}, a.kind + (a.subtype ? " / " + a.subtype : "")),
       h("td", {}, `${a.method} ${a.host}${a.path}`), h("td", {}, clientsOf(a)), h("td", { class: "num" }, num(a.count)),
-      h("td", {}, badge(a.state)), h("td", {}, when(a.last_seen)));
+      h("td", {}, badge(a.state)), h("td", {}, a.assignee || "–"), h("td", {}, when(a.last_seen)));
   });
   show(
     h("h1", {}, "Alerts"),
@@ -327,9 +352,10 @@ async function alerts() {
       select("severity", "Severity", [["", "all"], ...["critical", "high", "medium", "low", "info"].map((s) => [s, s])], p.get("severity"), change("severity")),
       select("kind", "Kind", [["", "all"], ...["cleartext_credentials", "cleartext_sensitive_data", "sensitive_data_exposure", "shadow_api", "zombie_api", "injection_attempt", "enumeration", "brute_force", "bola", "scanner", "rate_anomaly", "error_spike", "weak_tls", "graphql_introspection"].map((k) => [k, k])], p.get("kind"), change("kind"))),
     h("table", { class: "data" }, h("caption", {}, `${num(page.total)} alerts`),
-      h("thead", {}, h("tr", {}, ["Severity", "Title", "Kind", "Endpoint", "Clients", "Count", "State", "Last seen"].map((t) => h("th", { scope: "col" }, t)))),
+      h("thead", {}, h("tr", {}, ["Severity", "Title", "Kind", "Endpoint", "Clients", "Count", "State", "Assigned", "Last seen"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, rows)),
-    pager("#/alerts", p, page));
+    pager("#/alerts", p, page),
+    h("p", {}, h("a", { href: "#/rules", id: "rules-link" }, "Suppression rules")));
 }
 
 // An alert about one client names it; one about an endpoint says how many clients it groups.
@@ -338,28 +364,100 @@ function clientsOf(a) {
   return a.clients === 1 && a.top_clients.length ? a.top_clients[0].client : `${num(a.clients)} clients`;
 }
 
+// A JSON body for a change.
+const send = (method, body) => ({ method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+
 async function alert(id) {
   const a = await api("/alerts/" + encodeURIComponent(id));
-  const act = (what) => async () => {
+  const act = (what, options = { method: "POST" }) => async () => {
     try {
-      await api(`/alerts/${a.id}/${what}`, { method: "POST" });
+      await api(`/alerts/${a.id}/${what}`, options);
       await alert(id);
     } catch (e) { fail(e); }
+  };
+  const g = a.guidance;
+  const assignee = h("input", { id: "assignee", name: "assignee", value: a.assignee || "", maxlength: 100, autocomplete: "off" });
+  const comment = h("textarea", { id: "comment", name: "comment", rows: 3, maxlength: 2000 });
+  const occurrenceClient = a.client && a.client !== "*" ? a.client : (a.clients === 1 && a.top_clients.length ? a.top_clients[0].client : null);
+  const scopes = [
+    a.endpoint_id ? ["endpoint", `this endpoint (${a.method} ${a.path})`] : null,
+    occurrenceClient ? ["client", `this client (${occurrenceClient})`] : null,
+    ["host", `this host (${a.host})`],
+  ].filter(Boolean);
+  const scope = h("select", { id: "mute-scope", name: "scope" }, scopes.map(([v, t]) => h("option", { value: v }, t)));
+  const expiry = h("select", { id: "mute-expires", name: "expires" },
+    [["1d", "for a day"], ["7d", "for 7 days"], ["30d", "for 30 days"], ["", "until removed"]].map(([v, t]) => h("option", { value: v }, t)));
+  const reason = h("input", { id: "mute-reason", name: "reason", maxlength: 2000, autocomplete: "off" });
+  const mute = async (e) => {
+    e.preventDefault();
+    const rule = { kind: a.kind, expires: expiry.value || undefined, reason: reason.value };
+    if (scope.value === "endpoint") rule.endpoint_id = a.endpoint_id;
+    else if (scope.value === "client") rule.client = occurrenceClient;
+    else rule.host = a.host;
+    try {
+      await api("/suppressions", send("POST", rule));
+      location.hash = "#/rules";
+    } catch (err) { fail(err); }
   };
   show(
     h("p", {}, h("a", { href: "#/alerts" }, "← Alerts")),
     h("h1", {}, a.title),
     kv([["Severity", badge(a.severity)], ["State", badge(a.state)], ["Kind", a.kind + (a.subtype ? " / " + a.subtype : "")],
-      ["Endpoint", `${a.method} ${a.host}${a.path}`], ["Clients", clientsOf(a)], ["Occurrences", num(a.count)],
-      ["First seen", when(a.first_seen)], ["Last seen", when(a.last_seen)]]),
+      ["OWASP API Top 10", g.owasp ? `${g.owasp.id} ${g.owasp.name}` : "–"],
+      ["Endpoint", a.endpoint_id ? h("a", { href: "#/endpoint/" + a.endpoint_id, id: "alert-endpoint" }, `${a.method} ${a.host}${a.path}`) : `${a.host} (whole host)`],
+      ["Clients", clientsOf(a)], ["Occurrences", num(a.count)],
+      ["First seen", when(a.first_seen)], ["Last seen", when(a.last_seen)], ["Assigned to", a.assignee || "nobody"]]),
+    h("section", { class: "panel", id: "guidance" }, h("h2", {}, "Why it matters"), h("p", {}, g.why),
+      h("h2", {}, "What to do"), h("p", {}, g.what_to_do)),
     a.top_clients.length > 1 ? [h("h2", {}, "Top clients"),
       table(["Client", "Occurrences"], a.top_clients.map((c) => [c.client, num(c.count)]))] : null,
     h("h2", {}, "Evidence (masked)"), h("pre", { id: "evidence" }, a.evidence),
+    a.example ? [h("h2", {}, "Example exchange (masked)"),
+      h("pre", { id: "example" }, [...a.example.request, "", ...a.example.response].join("\n"))] : null,
     a.samples.length > 1 ? [h("h2", {}, "Other occurrences (masked)"),
       h("ul", { class: "samples" }, a.samples.filter((x) => x !== a.evidence).map((x) => h("li", {}, h("code", {}, x))))] : null,
     h("div", { class: "actions" },
       h("button", { type: "button", id: "ack", disabled: a.state !== "open", onclick: act("ack") }, "Acknowledge"),
-      h("button", { type: "button", id: "resolve", disabled: a.state === "resolved", onclick: act("resolve") }, "Resolve")));
+      h("button", { type: "button", id: "resolve", disabled: a.state === "resolved", onclick: act("resolve") }, "Resolve"),
+      h("button", { type: "button", id: "reopen", disabled: a.state === "open", onclick: act("reopen") }, "Reopen")),
+    h("form", { class: "filters", id: "assign-form", onsubmit: (e) => { e.preventDefault(); act("assign", send("POST", { assignee: assignee.value }))(); } },
+      h("label", { for: "assignee" }, "Assign to "), assignee, h("button", { type: "submit" }, "Assign")),
+    h("h2", {}, "History"),
+    a.history.length ? h("ol", { id: "history" }, a.history.map((x) =>
+      h("li", {}, `${when(x.at)}: ${x.state} by ${x.by}`, x.note ? ` (${x.note})` : "")))
+      : h("p", { class: "muted" }, "No state change yet."),
+    h("h2", {}, "Comments"),
+    a.comments.length ? h("ul", { id: "comments" }, a.comments.map((c) => h("li", {}, h("strong", {}, c.by), ` ${when(c.at)}: `, c.text)))
+      : h("p", { class: "muted" }, "No comments."),
+    h("form", { class: "stack", id: "comment-form", onsubmit: (e) => { e.preventDefault(); if (comment.value.trim()) act("comments", send("POST", { text: comment.value }))(); } },
+      h("label", { for: "comment" }, "Add a comment"), comment, h("button", { type: "submit" }, "Comment")),
+    h("h2", {}, "Mute this kind of alert"),
+    h("form", { class: "filters", id: "mute-form", onsubmit: mute },
+      h("label", { for: "mute-scope" }, "For "), scope, h("label", { for: "mute-expires" }, "How long "), expiry,
+      h("label", { for: "mute-reason" }, "Why "), reason, h("button", { type: "submit" }, "Mute")));
+}
+
+// Suppression rules: what each mutes, until when, and how much it dropped.
+async function rules() {
+  const list = await api("/suppressions");
+  const remove = (id) => async () => {
+    try { await api(`/suppressions/${id}`, { method: "DELETE" }); await rules(); } catch (e) { fail(e); }
+  };
+  const scope = (r) => [r.endpoint_id ? h("a", { href: "#/endpoint/" + r.endpoint_id }, `${r.method} ${r.host}${r.path}`) : r.host ? `host ${r.host}` : null,
+    r.client ? `client ${r.client}` : null].filter(Boolean).flatMap((x, i) => (i ? [", ", x] : [x]));
+  show(
+    h("p", {}, h("a", { href: "#/alerts" }, "← Alerts")),
+    h("h1", {}, "Suppression rules"),
+    h("p", { class: "muted" }, "Occurrences a rule matches are dropped before they become alerts, and counted on the rule. Mute an alert kind from an alert's page."),
+    list.length ? h("table", { class: "data", id: "rules" }, h("caption", {}, `${num(list.length)} rules`),
+      h("thead", {}, h("tr", {}, ["Kind", "Scope", "Expires", "Reason", "By", "Suppressed", "Latest", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, list.map((r) => h("tr", {},
+        h("td", {}, r.kind), h("td", {}, scope(r)),
+        h("td", {}, r.expires ? when(r.expires) + (r.active ? "" : " (expired)") : "never"),
+        h("td", {}, r.reason || "–"), h("td", {}, r.created_by), h("td", { class: "num" }, num(r.suppressed)),
+        h("td", {}, when(r.last_suppressed)),
+        h("td", {}, h("button", { type: "button", onclick: remove(r.id), "aria-label": `Remove rule ${r.id}` }, "Remove"))))))
+      : h("p", { class: "muted" }, "No rules."));
 }
 
 async function specs() {
@@ -448,6 +546,7 @@ async function route() {
     else if ((m = path.match(/^\/endpoint\/([0-9a-f]+)$/))) await endpoint(m[1]);
     else if (path === "/alerts") await alerts();
     else if ((m = path.match(/^\/alert\/(\d+)$/))) await alert(m[1]);
+    else if (path === "/rules") await rules();
     else if (path === "/specs") await specs();
     else if (path === "/sensor") await sensor();
     else show(h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Overview")));

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 
 use apisonar_engine::alert::{dedup_key_into, group_key, group_key_into, is_per_client};
+use apisonar_engine::suppression::Suppressions;
 use apisonar_engine::{Alert, AlertMerge, EndpointKey, EndpointMove};
 
 /// Stands for "every client beyond the per-alert limit".
@@ -44,6 +45,19 @@ pub(crate) struct AlertPolicy {
     /// Reused by `count_repeat` for the group and deduplication keys it looks up.
     group_buffer: String,
     dedup_buffer: String,
+    /// Rules muting kinds for endpoints, clients or hosts: their occurrences are dropped here,
+    /// before they are counted as raised, and counted on the rule.
+    pub(crate) rules: Suppressions,
+    /// Occurrences the rules dropped since start.
+    pub(crate) suppressed: u64,
+}
+
+/// Wall time now, microseconds since the epoch (suppression rules expire in wall time).
+pub(crate) fn wall_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 fn group_of(a: &Alert) -> String {
@@ -51,8 +65,8 @@ fn group_of(a: &Alert) -> String {
 }
 
 impl AlertPolicy {
-    pub(crate) fn new(max_clients: usize, stored: &[Alert]) -> AlertPolicy {
-        let mut policy = AlertPolicy { max_clients, ..AlertPolicy::default() };
+    pub(crate) fn new(max_clients: usize, stored: &[Alert], rules: Suppressions) -> AlertPolicy {
+        let mut policy = AlertPolicy { max_clients, rules, ..AlertPolicy::default() };
         for a in stored {
             if let Some(client) = &a.client {
                 policy.clients.own(&group_of(a), client, usize::MAX);
@@ -74,6 +88,9 @@ impl AlertPolicy {
     /// for kinds about one client), and says whether there was one (else the caller drafts the
     /// alert and hands it to `add`).
     pub(crate) fn count_repeat(&mut self, kind: &str, subtype: &str, key: &EndpointKey, client: &str, ts: i64) -> bool {
+        if self.muted(kind, key, client, ts) {
+            return true;
+        }
         // Called for every transaction with sensitive data: the keys are built in buffers kept
         // from call to call.
         let mut group = std::mem::take(&mut self.group_buffer);
@@ -97,8 +114,26 @@ impl AlertPolicy {
         found
     }
 
-    /// Adds an occurrence to the aggregate written at the next write.
+    /// Whether a rule mutes this occurrence (counted on the rule if so).
+    fn muted(&mut self, kind: &str, key: &EndpointKey, client: &str, ts: i64) -> bool {
+        if self.rules.rules().is_empty() || !self.rules.suppress(kind, key, client, ts, wall_micros()) {
+            return false;
+        }
+        self.suppressed = self.suppressed.saturating_add(1);
+        true
+    }
+
+    /// Adds an occurrence to the aggregate written at the next write (unless a rule mutes it).
     pub(crate) fn add(&mut self, mut a: Alert) {
+        if !self.rules.rules().is_empty() {
+            let key = EndpointKey { host: a.host.clone(), method: a.method.clone(), path: a.path.clone() };
+            // An occurrence names its client (an alert about one client keeps it in `client`).
+            let client =
+                a.client.clone().or_else(|| a.top_clients.first().map(|c| c.client.clone())).unwrap_or_default();
+            if self.muted(&a.kind, &key, &client, a.last_seen) {
+                return;
+            }
+        }
         self.raised = self.raised.saturating_add(self.count_of(&a));
         let group = group_of(&a);
         if let Some(client) = a.client.take() {

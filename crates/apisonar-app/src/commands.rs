@@ -5,7 +5,8 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::time::Duration;
 
 use apisonar_engine::behavior::Thresholds;
-use apisonar_engine::{Alert, AlertState, Spec};
+use apisonar_engine::suppression::Suppression;
+use apisonar_engine::{Alert, AlertChange, Spec};
 use apisonar_store::TemplateOverride;
 
 use crate::CoreError;
@@ -13,10 +14,13 @@ use crate::CoreError;
 /// A change to the inventory.
 #[derive(Debug)]
 pub enum Command {
-    /// Acknowledge, resolve or reopen an alert.
-    SetAlertState {
+    /// Acknowledge, resolve or reopen an alert, assign it or comment on it: made by `by` (a user,
+    /// `token:NAME`, `cli:USER`) at `at` (wall time, microseconds since the epoch).
+    ChangeAlert {
         id: u64,
-        state: AlertState,
+        change: AlertChange,
+        by: String,
+        at: i64,
     },
     /// Store (or replace) a spec: the catalog follows its templates at once and shadow/zombie
     /// alerts are raised.
@@ -26,6 +30,9 @@ pub enum Command {
     /// Pin a template (a user override of templating).
     Pin(TemplateOverride),
     Unpin(TemplateOverride),
+    /// Mute an alert kind for an endpoint, a client or a host (its id is given here).
+    AddSuppression(Box<Suppression>),
+    RemoveSuppression(u64),
     /// New detector thresholds and spec files (SIGHUP): specs stored and applied, then posture.
     Reload {
         thresholds: Box<Thresholds>,
@@ -44,6 +51,8 @@ pub enum Outcome {
     Removed(bool),
     /// How many stored endpoints a pin folded.
     Pinned(usize),
+    /// A suppression rule as stored.
+    Suppression(Box<Suppression>),
 }
 
 type Request = (Command, Sender<Result<Outcome, CoreError>>);

@@ -54,6 +54,8 @@ pub struct CoreOptions {
 pub struct CoreStats {
     pub endpoints: usize,
     pub alerts_raised: u64,
+    /// Occurrences suppression rules dropped.
+    pub alerts_suppressed: u64,
     /// Traffic the caps kept out, by reason.
     pub overflow: std::collections::BTreeMap<OverflowReason, u64>,
     /// Why the store is no longer written to, once a write failed or hung.
@@ -133,7 +135,8 @@ impl Core {
         let specs = store.specs()?;
         apply_specs(&mut catalog, &specs);
         let stored_alerts = store.alerts()?;
-        let alerts = AlertPolicy::new(options.thresholds.max_clients_per_alert, &stored_alerts);
+        let rules = apisonar_engine::suppression::Suppressions::new(store.suppressions()?);
+        let alerts = AlertPolicy::new(options.thresholds.max_clients_per_alert, &stored_alerts, rules);
         let tls = TlsHosts::new(store.tls_hosts()?, options.limits.max_tls_hosts);
         let alerts_overflowed = Arc::new(AtomicU64::new(0));
         let cap = AlertCap {
@@ -318,16 +321,18 @@ impl Core {
         self.alerts.follow(&changes.moved);
         let alerts = self.alerts.take();
         let tls_hosts = self.tls.take_changed();
+        let suppressions = self.alerts.rules.take_changed();
         if changes.upserts.is_empty()
             && changes.removed.is_empty()
             && changes.moved.is_empty()
             && changes.overflow.is_empty()
             && alerts.is_empty()
             && tls_hosts.is_empty()
+            && suppressions.is_none()
         {
             return;
         }
-        self.writer.send(Job::Write { changes, alerts, tls_hosts });
+        self.writer.send(Job::Write { changes, alerts, tls_hosts, suppressions });
     }
 
     /// Retention: endpoints and alerts not seen for `days` (packet time: replaying an old capture
@@ -373,7 +378,23 @@ impl Core {
         // Traffic merged so far goes first: a command acts on the inventory as it is now.
         self.write();
         match command {
-            Command::SetAlertState { id, state } => self.writer.send(Job::SetAlertState { id, state, reply }),
+            Command::ChangeAlert { id, change, by, at } => {
+                self.writer.send(Job::ChangeAlert { id, change, by, at, reply })
+            }
+            Command::AddSuppression(rule) => match self.alerts.rules.add(*rule) {
+                Ok(added) => {
+                    self.write();
+                    self.writer.send(Job::Answer { reply, outcome: Outcome::Suppression(Box::new(added)) });
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(CoreError::Refused(e.to_string())));
+                }
+            },
+            Command::RemoveSuppression(id) => {
+                let removed = self.alerts.rules.remove(id);
+                self.write();
+                self.writer.send(Job::Answer { reply, outcome: Outcome::Removed(removed) });
+            }
             Command::AddSpec(spec) => {
                 let operations = spec.operations.len();
                 self.store_spec(*spec);
@@ -420,6 +441,7 @@ impl Core {
         CoreStats {
             endpoints: self.catalog.len(),
             alerts_raised: self.alerts.raised,
+            alerts_suppressed: self.alerts.suppressed,
             overflow: self.overflow(),
             store_failure: self.writer.failed(),
         }
@@ -457,6 +479,7 @@ impl Core {
         let mut stats = CoreStats {
             endpoints: self.catalog.len(),
             alerts_raised: self.alerts.raised,
+            alerts_suppressed: self.alerts.suppressed,
             overflow: self.catalog.overflow_totals().clone(),
             store_failure: None,
         };

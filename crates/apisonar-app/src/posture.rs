@@ -35,6 +35,14 @@ pub(crate) fn sync_posture_alerts(store: &dyn Store) -> Result<Vec<Alert>, Store
     if specs.is_empty() {
         return Ok(Vec::new());
     }
+    // A shadow or zombie endpoint someone muted stays out of the alerts (its state in the
+    // inventory does not change).
+    let rules = store.suppressions()?;
+    let now = crate::alert_policy::wall_micros();
+    let muted = |a: &Alert| {
+        let key = apisonar_engine::EndpointKey { host: a.host.clone(), method: a.method.clone(), path: a.path.clone() };
+        rules.iter().any(|r| r.matches(&a.kind, &key, "", now))
+    };
     let mut changed = Vec::new();
     for e in store.endpoints()? {
         let verdict = apisonar_engine::posture::classify(&specs, &e);
@@ -46,7 +54,7 @@ pub(crate) fn sync_posture_alerts(store: &dyn Store) -> Result<Vec<Alert>, Store
                 drafts.push(apisonar_engine::alert::shadow_operation_alert(&e, label, op, &reason));
             }
         }
-        for draft in drafts {
+        for draft in drafts.into_iter().filter(|d| !muted(d)) {
             let up = store.upsert_alert(&draft, AlertMerge::Replace)?;
             if up.is_news() {
                 changed.push(up.alert);

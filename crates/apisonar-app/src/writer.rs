@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use apisonar_engine::suppression::Suppression;
 use apisonar_engine::tlsposture::TlsHost;
-use apisonar_engine::{Alert, AlertMerge, AlertState, Changes, Overflow, OverflowReason, Spec};
+use apisonar_engine::{Alert, AlertChange, AlertMerge, Changes, Overflow, OverflowReason, Spec};
 use apisonar_store::{Store, StoreError, TemplateOverride};
 
 use crate::core::AlertStream;
@@ -43,15 +44,24 @@ pub(crate) enum Job {
         changes: Changes,
         alerts: Vec<Alert>,
         tls_hosts: Vec<TlsHost>,
+        /// The whole rule list, when it or a count changed.
+        suppressions: Option<Vec<Suppression>>,
+    },
+    /// Answers a command once everything sent before is durable.
+    Answer {
+        reply: Reply,
+        outcome: Outcome,
     },
     /// Raise or update shadow/zombie alerts from what is stored; with a reply, flush and answer
     /// how many changed (and the operations of the spec that asked for it).
     Posture(Option<(Reply, usize)>),
     /// Retention: delete alerts last seen before this time.
     PruneAlerts(i64),
-    SetAlertState {
+    ChangeAlert {
         id: u64,
-        state: AlertState,
+        change: AlertChange,
+        by: String,
+        at: i64,
         reply: Reply,
     },
     PutSpec(Box<Spec>),
@@ -199,7 +209,8 @@ fn set(slot: &Mutex<Option<Instant>>, value: Option<Instant>) {
 fn refuse(job: Job, why: &str) {
     let reply = match job {
         Job::Posture(Some((reply, _))) => reply,
-        Job::SetAlertState { reply, .. }
+        Job::ChangeAlert { reply, .. }
+        | Job::Answer { reply, .. }
         | Job::RemoveSpec { reply, .. }
         | Job::AddOverride { reply, .. }
         | Job::RemoveOverride { reply, .. } => reply,
@@ -230,10 +241,13 @@ fn run(
     cap: &mut AlertCap,
 ) -> Result<(), StoreError> {
     let stored = match job {
-        Job::Write { changes, alerts, tls_hosts } => {
+        Job::Write { changes, alerts, tls_hosts, suppressions } => {
             store.apply(&changes)?;
             if !tls_hosts.is_empty() {
                 store.put_tls_hosts(&tls_hosts)?;
+            }
+            if let Some(rules) = suppressions {
+                store.put_suppressions(&rules)?;
             }
             write_alerts(store, alerts, cap)?
         }
@@ -253,8 +267,12 @@ fn run(
             cap.stored = cap.stored.saturating_sub(pruned);
             Vec::new()
         }
-        Job::SetAlertState { id, state, reply } => {
-            answer(store, reply, store.set_alert_state(id, state).map(|a| Outcome::Alert(a.map(Box::new))))?;
+        Job::Answer { reply, outcome } => {
+            answer(store, reply, Ok(outcome))?;
+            Vec::new()
+        }
+        Job::ChangeAlert { id, change, by, at, reply } => {
+            answer(store, reply, store.change_alert(id, &change, &by, at).map(|a| Outcome::Alert(a.map(Box::new))))?;
             Vec::new()
         }
         Job::PutSpec(spec) => {
@@ -348,7 +366,7 @@ pub(crate) mod tests {
     }
 
     fn write(writer: &Writer, changes: Changes, alerts: Vec<Alert>) {
-        writer.send(Job::Write { changes, alerts, tls_hosts: Vec::new() });
+        writer.send(Job::Write { changes, alerts, tls_hosts: Vec::new(), suppressions: None });
     }
 
     #[test]
@@ -412,7 +430,13 @@ pub(crate) mod tests {
             write(&writer, Changes::default(), Vec::new());
         }
         let (reply, outcome) = std::sync::mpsc::channel();
-        writer.send(Job::SetAlertState { id: 1, state: AlertState::Acknowledged, reply });
+        writer.send(Job::ChangeAlert {
+            id: 1,
+            change: AlertChange::State(apisonar_engine::AlertState::Acknowledged),
+            by: "t".into(),
+            at: 0,
+            reply,
+        });
         assert!(matches!(outcome.recv_timeout(Duration::from_secs(3)), Ok(Err(CoreError::Writer(_)))));
         let why = writer.failed().unwrap_or_default();
         assert!(why.contains("has not finished"), "{why}");

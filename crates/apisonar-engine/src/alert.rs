@@ -97,6 +97,148 @@ pub struct Alert {
     /// Masked evidence of different occurrences, the first ones (at most `MAX_SAMPLES`).
     #[serde(default)]
     pub samples: Vec<String>,
+    /// The latest occurrence's request and response lines, masked (`Exchange::of`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<Exchange>,
+    /// Who changed the state and when, oldest first (at most `MAX_HISTORY`, the oldest dropped);
+    /// the sensor reopening a resolved alert that recurs is an entry too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<StateChange>,
+    /// Who is looking into it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<Comment>,
+}
+
+/// State changes kept per alert.
+pub const MAX_HISTORY: usize = 64;
+/// Comments kept per alert (the oldest dropped).
+pub const MAX_COMMENTS: usize = 64;
+/// Characters kept of a comment, an assignee or a name.
+pub const MAX_COMMENT_CHARS: usize = 2000;
+pub const MAX_NAME_CHARS: usize = 100;
+/// Who a change is recorded as when the sensor made it.
+pub const BY_SENSOR: &str = "sensor";
+
+/// A state change: to what, by whom (a user, `token:NAME`, or `sensor`), when (microseconds
+/// since the epoch: wall time for people, packet time for the sensor), and why if said.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateChange {
+    pub at: i64,
+    pub by: String,
+    pub state: AlertState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A comment on an alert.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comment {
+    pub at: i64,
+    pub by: String,
+    pub text: String,
+}
+
+/// A change a person makes to an alert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AlertChange {
+    State(AlertState),
+    /// `None` unassigns.
+    Assign(Option<String>),
+    Comment(String),
+}
+
+/// The request and response lines of one occurrence, masked: the endpoint's template for the
+/// path, query parameter names without values, header values only for headers that carry no
+/// data of the user (content type, length, user agent...), the scheme of an `Authorization`
+/// header and the names of cookies.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exchange {
+    pub request: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub response: Vec<String>,
+}
+
+/// Header lines an example keeps.
+const EXAMPLE_HEADERS: usize = 16;
+/// Headers whose values an example shows (truncated).
+const SHOWN_HEADERS: &[&str] = &[
+    "host",
+    ":authority",
+    "content-type",
+    "content-length",
+    "accept",
+    "user-agent",
+    "content-encoding",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "server",
+    "grpc-status",
+];
+
+/// Text from traffic for an example line: control characters out, at most `max` characters.
+fn plain(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().filter(|c| !c.is_control()).take(max).collect();
+    if text.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+fn masked_header(name: &str, value: &str) -> String {
+    let name = plain(name, 64);
+    let shown = match name.to_ascii_lowercase().as_str() {
+        n if SHOWN_HEADERS.contains(&n) => plain(value, 120),
+        "authorization" | "proxy-authorization" => {
+            format!("{} …", plain(value.split(' ').next().unwrap_or_default(), 20))
+        }
+        "cookie" => value
+            .split(';')
+            .filter_map(|c| c.split('=').next())
+            .map(|n| format!("{}=…", plain(n.trim(), 40)))
+            .take(8)
+            .collect::<Vec<_>>()
+            .join("; "),
+        "set-cookie" => format!("{}=…", plain(value.split('=').next().unwrap_or_default().trim(), 40)),
+        _ => "…".to_string(),
+    };
+    format!("{name}: {shown}")
+}
+
+impl Exchange {
+    /// The masked lines of `obs`, filed under the endpoint `key`.
+    pub fn of(obs: &crate::Observation, key: &crate::catalog::EndpointKey) -> Exchange {
+        let version = match obs.protocol {
+            crate::Protocol::Http1 => "HTTP/1.1",
+            crate::Protocol::Http2 => "HTTP/2",
+        };
+        let names: Vec<String> = obs
+            .target
+            .split_once('?')
+            .map(|(_, q)| {
+                q.split('&')
+                    .filter_map(|p| p.split('=').next())
+                    .map(|n| format!("{}=…", plain(n, 40)))
+                    .take(8)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let query = if names.is_empty() { String::new() } else { format!("?{}", names.join("&")) };
+        let mut request = vec![format!("{} {}{query} {version}", plain(&obs.method, 16), plain(&key.path, 200))];
+        request.extend(obs.request_headers.iter().take(EXAMPLE_HEADERS).map(|(n, v)| masked_header(n, v)));
+        let response = obs
+            .response
+            .as_ref()
+            .map(|r| {
+                let mut lines = vec![format!("{version} {} {}", r.status, crate::openapi::reason(r.status))];
+                lines.extend(r.headers.iter().take(EXAMPLE_HEADERS).map(|(n, v)| masked_header(n, v)));
+                lines
+            })
+            .unwrap_or_default();
+        Exchange { request, response }
+    }
 }
 
 impl Alert {
@@ -132,7 +274,51 @@ impl Alert {
             evidence,
             clients,
             top_clients: vec![ClientCount { client: client.to_string(), count: 1 }],
+            example: None,
+            history: Vec::new(),
+            assignee: None,
+            comments: Vec::new(),
         }
+    }
+
+    /// Records a person's change made at `at` (wall time) by `by`; says whether anything changed.
+    pub fn change(&mut self, change: &AlertChange, by: &str, at: i64) -> bool {
+        let by: String = by.chars().take(MAX_NAME_CHARS).collect();
+        match change {
+            AlertChange::State(state) => {
+                if self.state == *state {
+                    return false;
+                }
+                self.state = *state;
+                self.record_state(StateChange { at, by, state: *state, note: None });
+            }
+            AlertChange::Assign(who) => {
+                let who = who.as_ref().map(|w| w.trim().chars().take(MAX_NAME_CHARS).collect::<String>());
+                let who = who.filter(|w| !w.is_empty());
+                if self.assignee == who {
+                    return false;
+                }
+                self.assignee = who;
+            }
+            AlertChange::Comment(text) => {
+                let text: String = text.trim().chars().take(MAX_COMMENT_CHARS).collect();
+                if text.is_empty() {
+                    return false;
+                }
+                if self.comments.len() >= MAX_COMMENTS {
+                    self.comments.remove(0);
+                }
+                self.comments.push(Comment { at, by, text });
+            }
+        }
+        true
+    }
+
+    fn record_state(&mut self, entry: StateChange) {
+        if self.history.len() >= MAX_HISTORY {
+            self.history.remove(0);
+        }
+        self.history.push(entry);
     }
 
     /// One more occurrence by `client` at `ts` (without drafting it: no new evidence).
@@ -174,8 +360,13 @@ impl Alert {
                 self.samples.push(s.clone());
             }
         }
+        if other.example.is_some() && (newer || self.example.is_none()) {
+            self.example.clone_from(&other.example);
+        }
         if self.state == AlertState::Resolved && newer {
             self.state = AlertState::Open;
+            let note = Some("it recurred".to_string());
+            self.record_state(StateChange { at: other.last_seen, by: BY_SENSOR.into(), state: AlertState::Open, note });
         }
     }
 
@@ -268,6 +459,10 @@ pub fn posture_alert(e: &Endpoint, c: &Classification) -> Option<Alert> {
         clients: e.clients.clone(),
         top_clients: Vec::new(),
         samples: Vec::new(),
+        example: None,
+        history: Vec::new(),
+        assignee: None,
+        comments: Vec::new(),
     })
 }
 
@@ -292,6 +487,10 @@ pub fn shadow_operation_alert(e: &Endpoint, label: &str, op: &crate::catalog::Op
         clients: e.clients.clone(),
         top_clients: Vec::new(),
         samples: Vec::new(),
+        example: None,
+        history: Vec::new(),
+        assignee: None,
+        comments: Vec::new(),
     }
 }
 

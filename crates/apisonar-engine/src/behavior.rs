@@ -292,7 +292,9 @@ fn alert(
     title: String,
     evidence: String,
 ) -> Alert {
-    Alert::occurrence(key, &obs.client.to_string(), obs.ts, kind, subtype, severity, title, evidence)
+    let mut a = Alert::occurrence(key, &obs.client.to_string(), obs.ts, kind, subtype, severity, title, evidence);
+    a.example = Some(crate::alert::Exchange::of(obs, key));
+    a
 }
 
 fn login_like(key: &EndpointKey) -> bool {

@@ -22,7 +22,9 @@ fn draft(
     title: String,
     evidence: String,
 ) -> Alert {
-    Alert::occurrence(key, &obs.client.to_string(), obs.ts, kind, Some(subtype), severity, title, evidence)
+    let mut a = Alert::occurrence(key, &obs.client.to_string(), obs.ts, kind, Some(subtype), severity, title, evidence);
+    a.example = Some(crate::alert::Exchange::of(obs, key));
+    a
 }
 
 fn describe(findings: &[&Finding]) -> String {

@@ -30,6 +30,7 @@ pub mod findings;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod grpc;
+pub mod guidance;
 pub mod injection;
 pub mod observation;
 pub mod openapi;
@@ -37,15 +38,17 @@ pub mod operations;
 pub mod params;
 pub mod postman;
 pub mod posture;
+pub mod risk;
 pub mod schema;
 pub mod sensitive;
 pub mod signatures;
 pub mod spec;
 pub mod stats;
+pub mod suppression;
 #[cfg(test)]
 mod test_values;
 
-pub use alert::{Alert, AlertMerge, AlertState, Severity};
+pub use alert::{Alert, AlertChange, AlertMerge, AlertState, Severity};
 pub use catalog::{
     Catalog, Changes, Endpoint, EndpointKey, EndpointMove, InventoryLimits, KeptApart, Overflow, OverflowReason,
     Recorded,

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Barrier;
 
 use apisonar_engine::{
-    Alert, AlertMerge, AlertState, Catalog, Changes, Endpoint, EndpointKey, Observation, ObservedResponse,
+    Alert, AlertChange, AlertMerge, AlertState, Catalog, Changes, Endpoint, EndpointKey, Observation, ObservedResponse,
     TemplateConfig,
 };
 
@@ -64,7 +64,32 @@ fn contract(store: &dyn Store) {
     store.put_tls_hosts(std::slice::from_ref(&h)).unwrap_or_else(|e| panic!("{e}"));
     store.put_tls_hosts(std::slice::from_ref(&h)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(store.tls_hosts().unwrap_or_default(), vec![h]);
+    suppressions(store);
     store.flush().unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The rule list is replaced whole: kept, changed and dropped rules come back so.
+fn suppressions(store: &dyn Store) {
+    use apisonar_engine::suppression::Suppression;
+    let rule = |id: u64, suppressed: u64| Suppression {
+        id,
+        kind: "scanner".into(),
+        host: id.is_multiple_of(2).then(|| "h".into()),
+        method: None,
+        path: None,
+        client: Some(format!("10.0.0.{id}")),
+        expires: (id == 3).then_some(99),
+        reason: "our own scan".into(),
+        created_by: "alice".into(),
+        created_at: 5,
+        suppressed,
+        last_suppressed: (suppressed > 0).then_some(7),
+    };
+    assert!(store.suppressions().unwrap_or_else(|e| panic!("{e}")).is_empty());
+    store.put_suppressions(&[rule(1, 0), rule(2, 0), rule(300, 4)]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.suppressions().unwrap_or_default(), [rule(1, 0), rule(2, 0), rule(300, 4)]);
+    store.put_suppressions(&[rule(2, 6), rule(3, 0)]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.suppressions().unwrap_or_default(), [rule(2, 6), rule(3, 0)]);
 }
 
 fn settings(store: &dyn Store) {
@@ -119,14 +144,40 @@ fn specs_and_alerts(store: &dyn Store) {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(other.is_new() && other.alert.id > a.id);
     let other = (other.alert, true);
-    let resolved = store.set_alert_state(a.id, AlertState::Resolved).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(resolved.map(|r| r.state), Some(AlertState::Resolved));
-    assert_eq!(store.set_alert_state(9999, AlertState::Open).unwrap_or_else(|e| panic!("{e}")), None);
+    let change = |id: u64, change: AlertChange, by: &str, at: i64| {
+        store.change_alert(id, &change, by, at).unwrap_or_else(|e| panic!("{e}"))
+    };
+    change(a.id, AlertChange::Assign(Some("  alice ".into())), "bob", 1_000);
+    change(a.id, AlertChange::Comment("looking into it".into()), "alice", 2_000);
+    assert!(change(a.id, AlertChange::Comment("   ".into()), "alice", 2_500).is_some_and(|x| x.comments.len() == 1));
+    let resolved = change(a.id, AlertChange::State(AlertState::Resolved), "alice", 3_000);
+    assert_eq!(resolved.as_ref().map(|r| r.state), Some(AlertState::Resolved));
+    let resolved = resolved.unwrap_or_else(|| panic!("no alert"));
+    assert_eq!(resolved.assignee.as_deref(), Some("alice"));
+    assert_eq!(
+        resolved.comments,
+        [apisonar_engine::alert::Comment { at: 2_000, by: "alice".into(), text: "looking into it".into() }]
+    );
+    assert_eq!(
+        resolved.history,
+        [apisonar_engine::alert::StateChange {
+            at: 3_000,
+            by: "alice".into(),
+            state: AlertState::Resolved,
+            note: None
+        }]
+    );
+    let same = change(a.id, AlertChange::State(AlertState::Resolved), "carol", 4_000);
+    assert_eq!(same.map(|x| x.history.len()), Some(1), "no change, no entry");
+    assert_eq!(change(9999, AlertChange::State(AlertState::Open), "x", 0), None);
     let again =
         store.upsert_alert(&Alert { last_seen: 40, ..draft }, AlertMerge::Add).unwrap_or_else(|e| panic!("{e}"));
     assert!(again.is_news(), "reopening is news");
     let again = again.alert;
     assert_eq!(again.state, AlertState::Open, "a resolved alert that fires again reopens");
+    let reopened = again.history.last().unwrap_or_else(|| panic!("no history"));
+    assert_eq!((reopened.by.as_str(), reopened.at, reopened.state), ("sensor", 40, AlertState::Open));
+    assert_eq!((again.assignee.as_deref(), again.comments.len()), (Some("alice"), 1), "triage outlives occurrences");
     let all = store.alerts().unwrap_or_default();
     assert_eq!(all.len(), 2);
     assert!(all[0].id < all[1].id, "listed oldest first");
@@ -166,6 +217,10 @@ fn draft_template() -> apisonar_engine::Alert {
         clients: Default::default(),
         top_clients: Vec::new(),
         samples: Vec::new(),
+        example: None,
+        history: Vec::new(),
+        assignee: None,
+        comments: Vec::new(),
     }
 }
 
@@ -391,7 +446,7 @@ fn state_changes_and_upserts_keep_each_other(store: &(dyn Store + Sync)) {
             // Ends acknowledged.
             for step in 0..STEPS {
                 let state = if step % 2 == 0 { AlertState::Open } else { AlertState::Acknowledged };
-                assert!(store.set_alert_state(first.id, state).unwrap().is_some());
+                assert!(store.change_alert(first.id, &AlertChange::State(state), "u", step as i64).unwrap().is_some());
             }
         });
     });

@@ -16,7 +16,8 @@ mod sled_store;
 pub use memory::MemoryStore;
 pub use sled_store::{SledOptions, SledStore};
 
-use apisonar_engine::{Alert, AlertMerge, AlertState, Changes, Endpoint, EndpointKey, Spec};
+use apisonar_engine::suppression::Suppression;
+use apisonar_engine::{Alert, AlertChange, AlertMerge, Changes, Endpoint, EndpointKey, Spec};
 use serde::{Deserialize, Serialize};
 
 /// A template pinned by a user: `host` `None` applies to every host.
@@ -73,6 +74,10 @@ pub trait Store {
     fn overflow(&self) -> Result<Vec<apisonar_engine::Overflow>, StoreError>;
     /// Every alert, by id.
     fn alerts(&self) -> Result<Vec<Alert>, StoreError>;
+    /// Alert suppression rules, by id.
+    fn suppressions(&self) -> Result<Vec<Suppression>, StoreError>;
+    /// Replaces every suppression rule with `rules` (the core owns the list and its counts).
+    fn put_suppressions(&self, rules: &[Suppression]) -> Result<(), StoreError>;
     /// Whether an alert with this dedup key is stored.
     fn has_alert(&self, dedup_key: &str) -> Result<bool, StoreError>;
     /// The stored alert with this dedup key (to tell what an upsert changed).
@@ -83,9 +88,10 @@ pub trait Store {
     /// (a resolved alert that fires again reopens). Returns the alert as stored and as it was.
     /// Atomic: concurrent upserts of one new dedup key make one alert.
     fn upsert_alert(&self, draft: &Alert, merge: AlertMerge) -> Result<Upserted, StoreError>;
-    /// Changes an alert's lifecycle state; `None` if there is no such alert. Atomic with respect to
-    /// `upsert_alert` of the same alert (neither loses the other's change).
-    fn set_alert_state(&self, id: u64, state: AlertState) -> Result<Option<Alert>, StoreError>;
+    /// A person's change to an alert (state, assignee, comment), recorded as made by `by` at `at`
+    /// (microseconds since the epoch); the alert as it is now, `None` if there is no such alert.
+    /// Atomic with respect to `upsert_alert` of the same alert (neither loses the other's change).
+    fn change_alert(&self, id: u64, change: &AlertChange, by: &str, at: i64) -> Result<Option<Alert>, StoreError>;
     /// A small named value kept for the dashboard (the admin credential's hash, API token
     /// hashes): never traffic data.
     fn setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;

@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use apisonar_engine::suppression::Suppression;
 use apisonar_engine::tlsposture::TlsHost;
-use apisonar_engine::{Alert, AlertMerge, AlertState, Changes, Endpoint, EndpointKey, EndpointMove, Spec};
+use apisonar_engine::{Alert, AlertChange, AlertMerge, Changes, Endpoint, EndpointKey, EndpointMove, Spec};
 
 use crate::records::{decode, encode, endpoint_key, override_key};
 use crate::{merge_alert, refiled, Store, StoreError, TemplateOverride, Upserted};
@@ -18,6 +19,7 @@ pub struct MemoryStore {
     specs: Mutex<BTreeMap<String, Vec<u8>>>,
     alerts: Mutex<BTreeMap<u64, Vec<u8>>>,
     tls_hosts: Mutex<BTreeMap<String, Vec<u8>>>,
+    suppressions: Mutex<BTreeMap<u64, Vec<u8>>>,
     settings: Mutex<BTreeMap<String, Vec<u8>>>,
     overflow: Mutex<BTreeMap<String, apisonar_engine::Overflow>>,
     /// The last alert id given out: ids are never reused, even after retention.
@@ -179,6 +181,17 @@ impl Store for MemoryStore {
         Ok(lock(&self.specs).remove(name).is_some())
     }
 
+    fn suppressions(&self) -> Result<Vec<Suppression>, StoreError> {
+        lock(&self.suppressions).values().map(|v| decode(v)).collect()
+    }
+
+    fn put_suppressions(&self, rules: &[Suppression]) -> Result<(), StoreError> {
+        let encoded =
+            rules.iter().map(|r| Ok((r.id, encode(r)?))).collect::<Result<BTreeMap<u64, Vec<u8>>, StoreError>>()?;
+        *lock(&self.suppressions) = encoded;
+        Ok(())
+    }
+
     fn tls_hosts(&self) -> Result<Vec<TlsHost>, StoreError> {
         lock(&self.tls_hosts).values().map(|v| decode(v)).collect()
     }
@@ -214,12 +227,13 @@ impl Store for MemoryStore {
         Ok(Upserted { alert, before: None })
     }
 
-    fn set_alert_state(&self, id: u64, state: AlertState) -> Result<Option<Alert>, StoreError> {
+    fn change_alert(&self, id: u64, change: &AlertChange, by: &str, at: i64) -> Result<Option<Alert>, StoreError> {
         let mut alerts = lock(&self.alerts);
         let Some(value) = alerts.get_mut(&id) else { return Ok(None) };
         let mut alert: Alert = decode(value)?;
-        alert.state = state;
-        *value = encode(&alert)?;
+        if alert.change(change, by, at) {
+            *value = encode(&alert)?;
+        }
         Ok(Some(alert))
     }
 

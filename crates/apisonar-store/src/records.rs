@@ -72,6 +72,11 @@ impl Persisted for Overflow {
     const WHAT: &'static str = "overflow";
 }
 
+impl Persisted for apisonar_engine::suppression::Suppression {
+    type Record = v2::SuppressionRecord;
+    const WHAT: &'static str = "suppression";
+}
+
 impl Persisted for TemplateOverride {
     type Record = v2::OverrideRecord;
     const WHAT: &'static str = "override";

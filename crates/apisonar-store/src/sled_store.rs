@@ -6,8 +6,9 @@ mod migrate;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use apisonar_engine::suppression::Suppression;
 use apisonar_engine::tlsposture::TlsHost;
-use apisonar_engine::{Alert, AlertMerge, AlertState, Changes, Endpoint, EndpointKey, EndpointMove, Overflow, Spec};
+use apisonar_engine::{Alert, AlertChange, AlertMerge, Changes, Endpoint, EndpointKey, EndpointMove, Overflow, Spec};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use crate::records::{decode, encode, endpoint_key, override_key};
@@ -19,6 +20,7 @@ const OVERRIDES_TREE: &str = "overrides";
 const SPECS_TREE: &str = "specs";
 const ALERTS_TREE: &str = "alerts";
 const TLS_HOSTS_TREE: &str = "tls_hosts";
+const SUPPRESSIONS_TREE: &str = "suppressions";
 /// Dedup key -> alert id (big-endian u64), changed only together with `alerts`, in one transaction.
 const ALERT_KEYS_TREE: &str = "alert_keys";
 const SETTINGS_TREE: &str = "settings";
@@ -51,6 +53,7 @@ pub struct SledStore {
     alerts: sled::Tree,
     alert_keys: sled::Tree,
     tls_hosts: sled::Tree,
+    suppressions: sled::Tree,
     settings: sled::Tree,
     /// Traffic over the inventory's caps, by host.
     overflow: sled::Tree,
@@ -135,6 +138,7 @@ impl SledStore {
         let alerts = db.open_tree(ALERTS_TREE).map_err(io)?;
         let alert_keys = db.open_tree(ALERT_KEYS_TREE).map_err(io)?;
         let tls_hosts = db.open_tree(TLS_HOSTS_TREE).map_err(io)?;
+        let suppressions = db.open_tree(SUPPRESSIONS_TREE).map_err(io)?;
         let settings = db.open_tree(SETTINGS_TREE).map_err(io)?;
         let overflow = db.open_tree(OVERFLOW_TREE).map_err(io)?;
         Ok(SledStore {
@@ -146,6 +150,7 @@ impl SledStore {
             alerts,
             alert_keys,
             tls_hosts,
+            suppressions,
             settings,
             overflow,
         })
@@ -325,6 +330,25 @@ impl Store for SledStore {
         self.tls_hosts.apply_batch(batch).map_err(io)
     }
 
+    fn suppressions(&self) -> Result<Vec<Suppression>, StoreError> {
+        self.suppressions.iter().values().map(|v| decode(&v.map_err(io)?)).collect()
+    }
+
+    fn put_suppressions(&self, rules: &[Suppression]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        let kept: std::collections::BTreeSet<[u8; 8]> = rules.iter().map(|r| r.id.to_be_bytes()).collect();
+        for key in self.suppressions.iter().keys() {
+            let key = key.map_err(io)?;
+            if !<[u8; 8]>::try_from(key.as_ref()).is_ok_and(|k| kept.contains(&k)) {
+                batch.remove(key);
+            }
+        }
+        for r in rules {
+            batch.insert(&r.id.to_be_bytes(), encode(r)?);
+        }
+        self.suppressions.apply_batch(batch).map_err(io)
+    }
+
     fn alerts(&self) -> Result<Vec<Alert>, StoreError> {
         self.alerts.iter().values().map(|v| decode(&v.map_err(io)?)).collect()
     }
@@ -354,12 +378,14 @@ impl Store for SledStore {
             .map_err(tx_error)
     }
 
-    fn set_alert_state(&self, id: u64, state: AlertState) -> Result<Option<Alert>, StoreError> {
+    fn change_alert(&self, id: u64, change: &AlertChange, by: &str, at: i64) -> Result<Option<Alert>, StoreError> {
         self.alerts
             .transaction(|alerts| {
                 let Some(value) = alerts.get(id.to_be_bytes())? else { return Ok(None) };
                 let mut alert: Alert = decode(&value).map_err(abort)?;
-                alert.state = state;
+                if !alert.change(change, by, at) {
+                    return Ok(Some(alert));
+                }
                 alerts.insert(&id.to_be_bytes(), encode(&alert).map_err(abort)?)?;
                 Ok(Some(alert))
             })

@@ -57,6 +57,10 @@ fn fill(store: &SledStore) {
             clients: Default::default(),
             top_clients: Vec::new(),
             samples: Vec::new(),
+            example: None,
+            history: Vec::new(),
+            assignee: None,
+            comments: Vec::new(),
         };
         store.upsert_alert(&a, AlertMerge::Add).expect("alert");
     }

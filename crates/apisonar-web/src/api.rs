@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use apisonar_engine::AlertState;
+use apisonar_engine::{AlertChange, AlertState};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -47,6 +47,11 @@ pub fn route_table() -> Vec<ApiRoute> {
         route("/alerts/{id}", &["GET"], get(alert)),
         route("/alerts/{id}/ack", &["POST"], post(ack)),
         route("/alerts/{id}/resolve", &["POST"], post(resolve)),
+        route("/alerts/{id}/reopen", &["POST"], post(reopen)),
+        route("/alerts/{id}/assign", &["POST"], post(assign)),
+        route("/alerts/{id}/comments", &["POST"], post(comment)),
+        route("/suppressions", &["GET", "POST"], get(suppressions).post(add_suppression)),
+        route("/suppressions/{id}", &["DELETE"], axum::routing::delete(remove_suppression)),
         route("/overview", &["GET"], get(overview)),
         route("/specs", &["GET", "POST"], get(specs).post(upload_spec)),
         route("/specs/{name}", &["DELETE"], axum::routing::delete(delete_spec)),
@@ -164,7 +169,7 @@ async fn alerts_snapshot(state: &AppState) -> Result<std::sync::Arc<Vec<apisonar
 /// A change a person made: run by the application core (in order with the sensor's own writes,
 /// so neither undoes the other), off the async threads, durable when it answers; the snapshots
 /// are dropped so the next page shows it.
-async fn change(state: &AppState, command: apisonar_app::Command) -> Result<apisonar_app::Outcome, ApiError> {
+async fn change_of(state: &AppState, command: apisonar_app::Command) -> Result<apisonar_app::Outcome, ApiError> {
     let commands = state.commands.clone();
     let result = tokio::task::spawn_blocking(move || commands.run(command))
         .await
@@ -172,6 +177,9 @@ async fn change(state: &AppState, command: apisonar_app::Command) -> Result<apis
     state.snapshots.invalidate().await;
     result.map_err(|e| match e {
         apisonar_app::CoreError::Gone => ApiError(StatusCode::SERVICE_UNAVAILABLE, "the sensor is stopping"),
+        apisonar_app::CoreError::Refused(_) => {
+            ApiError(StatusCode::CONFLICT, "the change was refused: a limit was reached")
+        }
         _ => ApiError(StatusCode::INTERNAL_SERVER_ERROR, "the change could not be saved"),
     })
 }
@@ -294,6 +302,9 @@ pub struct EndpointSummary {
     tls_only: bool,
     sensitive: Vec<String>,
     p95_us: Option<i64>,
+    /// The risk score (0 to 100) and its level; the reasons are on the endpoint.
+    risk: u32,
+    risk_level: &'static str,
     /// With `since`: what appeared since then.
     #[serde(skip_serializing_if = "Option::is_none")]
     new: Option<Vec<String>>,
@@ -318,6 +329,8 @@ fn summary(r: &EndpointRow, since: Option<i64>) -> EndpointSummary {
         tls_only: r.tls_only,
         sensitive: classes.into_iter().collect(),
         p95_us: r.latency.p95_us,
+        risk: r.risk.score,
+        risk_level: r.risk.level,
         new: since.map(|s| r.new_since(s)),
     }
 }
@@ -354,10 +367,10 @@ async fn endpoints(
     Query(q): Query<EndpointQuery>,
 ) -> Result<Json<Page<EndpointSummary>>, ApiError> {
     let sort = q.sort.clone().unwrap_or_else(|| "host".into());
-    if !matches!(sort.as_str(), "host" | "path" | "method" | "hits" | "first_seen" | "last_seen" | "state") {
+    if !matches!(sort.as_str(), "host" | "path" | "method" | "hits" | "first_seen" | "last_seen" | "state" | "risk") {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
-            "sort must be host, path, method, hits, first_seen, last_seen or state",
+            "sort must be host, path, method, hits, first_seen, last_seen, state or risk",
         ));
     }
     if q.since.as_ref().is_some_and(|s| s.len() > 64) {
@@ -378,6 +391,8 @@ async fn endpoints(
         .collect();
     rows.sort_by(|a, b| match sort.as_str() {
         "hits" => a.hits.cmp(&b.hits),
+        // Equal scores: the busier endpoint is the riskier.
+        "risk" => (a.risk.score, a.hits).cmp(&(b.risk.score, b.hits)),
         "first_seen" => a.seen.map(|(f, _)| f).cmp(&b.seen.map(|(f, _)| f)),
         "last_seen" => a.seen.map(|(_, l)| l).cmp(&b.seen.map(|(_, l)| l)),
         "state" => a.state.cmp(b.state),
@@ -446,6 +461,10 @@ pub struct AlertQuery {
     state: Option<String>,
     severity: Option<String>,
     host: Option<String>,
+    /// The alerts filed under one endpoint (its id).
+    endpoint: Option<String>,
+    /// Assigned to this name; `none` for unassigned.
+    assignee: Option<String>,
     q: Option<String>,
     page: Option<usize>,
     per_page: Option<usize>,
@@ -456,6 +475,10 @@ async fn alerts(
     Query(q): Query<AlertQuery>,
 ) -> Result<Json<Page<AlertRecord>>, ApiError> {
     let snap = alerts_snapshot(&state).await?;
+    let endpoint = match q.endpoint.as_deref() {
+        Some(id) => Some(views::endpoint_of_id(id).ok_or(ApiError(StatusCode::BAD_REQUEST, "malformed endpoint id"))?),
+        None => None,
+    };
     let list: Vec<&apisonar_engine::Alert> = snap
         .iter()
         .filter(|a| {
@@ -463,6 +486,11 @@ async fn alerts(
                 && q.state.as_deref().is_none_or(|s| a.state.as_str() == s)
                 && q.severity.as_deref().is_none_or(|s| a.severity.as_str() == s)
                 && q.host.as_deref().is_none_or(|h| a.host.eq_ignore_ascii_case(h))
+                && endpoint.as_ref().is_none_or(|(h, m, p)| (&a.host, &a.method, &a.path) == (h, m, p))
+                && q.assignee.as_deref().is_none_or(|who| match who {
+                    "none" => a.assignee.is_none(),
+                    _ => a.assignee.as_deref() == Some(who),
+                })
                 && q.q.as_deref().is_none_or(|t| {
                     let t = t.to_ascii_lowercase();
                     a.title.to_ascii_lowercase().contains(&t) || a.path.to_ascii_lowercase().contains(&t)
@@ -487,19 +515,209 @@ async fn alert(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Jso
         .ok_or(ApiError(StatusCode::NOT_FOUND, "no such alert"))
 }
 
-async fn set_state(state: &AppState, id: u64, new: AlertState) -> Result<Json<AlertRecord>, ApiError> {
-    match change(state, apisonar_app::Command::SetAlertState { id, state: new }).await? {
+/// Who a change is recorded as: the signed-in user, or `token:NAME`.
+fn actor(principal: &Principal) -> String {
+    match principal {
+        Principal::Session(s) => s.user.clone(),
+        Principal::Token { name, .. } => format!("token:{name}"),
+    }
+}
+
+async fn change_alert(
+    state: &AppState,
+    principal: &Principal,
+    id: u64,
+    change: AlertChange,
+) -> Result<Json<AlertRecord>, ApiError> {
+    let at = chrono::Utc::now().timestamp_micros();
+    match change_of(state, apisonar_app::Command::ChangeAlert { id, change, by: actor(principal), at }).await? {
         apisonar_app::Outcome::Alert(Some(a)) => Ok(Json(AlertRecord::new(&a))),
         _ => Err(ApiError(StatusCode::NOT_FOUND, "no such alert")),
     }
 }
 
-async fn ack(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Json<AlertRecord>, ApiError> {
-    set_state(&state, id, AlertState::Acknowledged).await
+async fn ack(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<u64>,
+) -> Result<Json<AlertRecord>, ApiError> {
+    change_alert(&state, &principal, id, AlertChange::State(AlertState::Acknowledged)).await
 }
 
-async fn resolve(State(state): State<AppState>, Path(id): Path<u64>) -> Result<Json<AlertRecord>, ApiError> {
-    set_state(&state, id, AlertState::Resolved).await
+async fn resolve(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<u64>,
+) -> Result<Json<AlertRecord>, ApiError> {
+    change_alert(&state, &principal, id, AlertChange::State(AlertState::Resolved)).await
+}
+
+async fn reopen(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<u64>,
+) -> Result<Json<AlertRecord>, ApiError> {
+    change_alert(&state, &principal, id, AlertChange::State(AlertState::Open)).await
+}
+
+#[derive(Deserialize)]
+struct Assignment {
+    /// A name; `null` or empty unassigns.
+    assignee: Option<String>,
+}
+
+async fn assign(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<u64>,
+    Json(body): Json<Assignment>,
+) -> Result<Json<AlertRecord>, ApiError> {
+    if body.assignee.as_ref().is_some_and(|a| a.chars().count() > apisonar_engine::alert::MAX_NAME_CHARS) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "assignee must be at most 100 characters"));
+    }
+    change_alert(&state, &principal, id, AlertChange::Assign(body.assignee)).await
+}
+
+#[derive(Deserialize)]
+struct NewComment {
+    text: String,
+}
+
+async fn comment(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<u64>,
+    Json(body): Json<NewComment>,
+) -> Result<(StatusCode, Json<AlertRecord>), ApiError> {
+    let length = body.text.trim().chars().count();
+    if length == 0 || length > apisonar_engine::alert::MAX_COMMENT_CHARS {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "a comment must be 1 to 2000 characters"));
+    }
+    Ok((StatusCode::CREATED, change_alert(&state, &principal, id, AlertChange::Comment(body.text)).await?))
+}
+
+/// A suppression rule as the API shows it: times as RFC 3339, and whether it is in force.
+#[derive(Serialize)]
+pub struct SuppressionView {
+    id: u64,
+    kind: String,
+    host: Option<String>,
+    method: Option<String>,
+    path: Option<String>,
+    /// The endpoint's id when the rule names one.
+    endpoint_id: Option<String>,
+    client: Option<String>,
+    expires: Option<String>,
+    active: bool,
+    reason: String,
+    created_by: String,
+    created_at: String,
+    /// Occurrences it dropped, and when the latest happened (packet time).
+    suppressed: u64,
+    last_suppressed: Option<String>,
+}
+
+impl SuppressionView {
+    fn new(r: &apisonar_engine::suppression::Suppression, now: i64) -> SuppressionView {
+        let endpoint_id = match (&r.host, &r.method, &r.path) {
+            (Some(h), Some(m), Some(p)) => Some(views::endpoint_id(h, m, p)),
+            _ => None,
+        };
+        SuppressionView {
+            id: r.id,
+            kind: r.kind.clone(),
+            host: r.host.clone(),
+            method: r.method.clone(),
+            path: r.path.clone(),
+            endpoint_id,
+            client: r.client.clone(),
+            expires: r.expires.map(views::rfc3339_micros),
+            active: r.active(now),
+            reason: r.reason.clone(),
+            created_by: r.created_by.clone(),
+            created_at: views::rfc3339_micros(r.created_at),
+            suppressed: r.suppressed,
+            last_suppressed: r.last_suppressed.map(views::rfc3339_micros),
+        }
+    }
+}
+
+async fn suppressions(State(state): State<AppState>) -> Result<Json<Vec<SuppressionView>>, ApiError> {
+    let rules = blocking(&state, |store| Ok(store.suppressions()?)).await?;
+    let now = chrono::Utc::now().timestamp_micros();
+    Ok(Json(rules.iter().map(|r| SuppressionView::new(r, now)).collect()))
+}
+
+#[derive(Deserialize)]
+struct NewSuppression {
+    kind: String,
+    /// Mute the kind on this endpoint (an inventory id), or name `host` (and `method` and
+    /// `path`) directly.
+    endpoint_id: Option<String>,
+    host: Option<String>,
+    method: Option<String>,
+    path: Option<String>,
+    client: Option<String>,
+    /// RFC 3339, or a duration from now (`1h`, `7d`, `2w`); absent: until removed.
+    expires: Option<String>,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn add_suppression(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Json(body): Json<NewSuppression>,
+) -> Result<(StatusCode, Json<SuppressionView>), ApiError> {
+    let now = chrono::Utc::now().timestamp_micros();
+    let (mut host, mut method, mut path) = (body.host, body.method, body.path);
+    if let Some(id) = &body.endpoint_id {
+        let (h, m, p) = views::endpoint_of_id(id).ok_or(ApiError(StatusCode::BAD_REQUEST, "malformed endpoint id"))?;
+        (host, method, path) = (Some(h), Some(m), Some(p));
+    }
+    let expires = match body.expires.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        None => None,
+        Some(text) if text.len() <= 64 => Some(match chrono::DateTime::parse_from_rfc3339(text) {
+            Ok(t) => t.timestamp_micros(),
+            Err(_) => views::parse_duration(text)
+                .ok()
+                .and_then(|d| now.checked_add(d))
+                .ok_or(ApiError(StatusCode::BAD_REQUEST, EXPIRES_FORMAT))?,
+        }),
+        Some(_) => return Err(ApiError(StatusCode::BAD_REQUEST, EXPIRES_FORMAT)),
+    };
+    let rule = apisonar_engine::suppression::Suppression {
+        id: 0,
+        kind: body.kind.trim().to_string(),
+        host,
+        method,
+        path,
+        client: body.client.map(|c| c.trim().to_string()).filter(|c| !c.is_empty()),
+        expires,
+        reason: body.reason.trim().to_string(),
+        created_by: actor(&principal),
+        created_at: now,
+        suppressed: 0,
+        last_suppressed: None,
+    };
+    if let Err(e) = rule.validate() {
+        return Err(ApiError(StatusCode::BAD_REQUEST, e.message()));
+    }
+    match change_of(&state, apisonar_app::Command::AddSuppression(Box::new(rule))).await {
+        Ok(apisonar_app::Outcome::Suppression(r)) => Ok((StatusCode::CREATED, Json(SuppressionView::new(&r, now)))),
+        Ok(_) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, "the change could not be saved")),
+        Err(e) => Err(e),
+    }
+}
+
+/// What an `expires` value may be.
+const EXPIRES_FORMAT: &str = "expires must be RFC 3339 (2026-12-31T00:00:00Z) or a duration from now (1h, 7d, 2w)";
+
+async fn remove_suppression(State(state): State<AppState>, Path(id): Path<u64>) -> Result<StatusCode, ApiError> {
+    match change_of(&state, apisonar_app::Command::RemoveSuppression(id)).await? {
+        apisonar_app::Outcome::Removed(true) => Ok(StatusCode::NO_CONTENT),
+        _ => Err(ApiError(StatusCode::NOT_FOUND, "no such rule")),
+    }
 }
 
 #[derive(Deserialize)]
@@ -610,7 +828,23 @@ struct Overview {
     /// hosts over the host cap).
     overflow_total: u64,
     overflow: Vec<apisonar_engine::Overflow>,
+    /// The endpoints to look at first: the highest risk scores (above 0), with their reasons.
+    riskiest: Vec<RiskyEndpoint>,
 }
+
+/// An endpoint on the overview's list of the riskiest.
+#[derive(Serialize)]
+struct RiskyEndpoint {
+    id: String,
+    host: String,
+    method: String,
+    path: String,
+    state: &'static str,
+    risk: apisonar_engine::risk::Risk,
+}
+
+/// Endpoints listed as the riskiest on the overview.
+const RISKIEST_SHOWN: usize = 5;
 
 /// Hosts listed with their overflow in the overview.
 const OVERFLOW_SHOWN: usize = 20;
@@ -643,6 +877,20 @@ async fn overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiEr
     overflow.sort_by_key(|o| std::cmp::Reverse(o.total()));
     let overflow_total = overflow.iter().fold(0u64, |n, o| n.saturating_add(o.total()));
     overflow.truncate(OVERFLOW_SHOWN);
+    let mut risky: Vec<&EndpointRow> = inventory.rows.iter().filter(|r| r.risk.score > 0).collect();
+    risky.sort_by_key(|r| std::cmp::Reverse((r.risk.score, r.hits)));
+    let riskiest = risky
+        .into_iter()
+        .take(RISKIEST_SHOWN)
+        .map(|r| RiskyEndpoint {
+            id: r.id.clone(),
+            host: r.host.clone(),
+            method: r.method.clone(),
+            path: r.path.clone(),
+            state: r.state,
+            risk: r.risk.clone(),
+        })
+        .collect();
     Ok(Json(Overview {
         endpoints: inventory.rows.iter().filter(|r| r.method != "TLS" && r.state != "orphan").count(),
         hosts: hosts.len(),
@@ -656,6 +904,7 @@ async fn overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiEr
         capturing,
         overflow_total,
         overflow,
+        riskiest,
     }))
 }
 
@@ -742,7 +991,7 @@ async fn upload_spec(
     }
     let operations = spec.operations.len();
     let outcome =
-        change(&state, apisonar_app::Command::AddSpec(Box::new(spec))).await.map_err(|e| e.into_response())?;
+        change_of(&state, apisonar_app::Command::AddSpec(Box::new(spec))).await.map_err(|e| e.into_response())?;
     let alerts = match outcome {
         apisonar_app::Outcome::Posture { alerts, .. } => alerts,
         _ => 0,
@@ -780,7 +1029,7 @@ async fn parse_spec(
 }
 
 async fn delete_spec(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
-    let removed = change(&state, apisonar_app::Command::RemoveSpec(name)).await?;
+    let removed = change_of(&state, apisonar_app::Command::RemoveSpec(name)).await?;
     if removed == apisonar_app::Outcome::Removed(true) {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -103,6 +103,10 @@ fn lab() -> Option<Lab> {
             clients: Default::default(),
             top_clients: Vec::new(),
             samples: Vec::new(),
+            example: None,
+            history: Vec::new(),
+            assignee: None,
+            comments: Vec::new(),
         };
         store.upsert_alert(&alert, AlertMerge::Add).ok()?;
     }

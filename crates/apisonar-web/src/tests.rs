@@ -72,6 +72,10 @@ fn lab(tls: bool) -> Lab {
         clients: Default::default(),
         top_clients: vec![apisonar_engine::alert::ClientCount { client: "10.0.0.7".into(), count: 3 }],
         samples: vec!["bearer jwt(HS256) ****".into()],
+        example: None,
+        history: Vec::new(),
+        assignee: None,
+        comments: Vec::new(),
     };
     store.upsert_alert(&draft, AlertMerge::Add).unwrap();
     let password = auth::ensure_admin(store.as_ref()).unwrap().unwrap();
@@ -653,4 +657,147 @@ async fn endpoints_filter_on_what_appeared_since() {
     // Newest first.
     let sorted = api(&lab, "/api/v1/endpoints?sort=first_seen&order=desc").await.json();
     assert_eq!(sorted["items"][0]["path"], "/api/orders");
+}
+
+/// A JSON request with the API token.
+fn json_request(method: &str, path: &str, token: &str, body: serde_json::Value) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn alert_triage_records_who_did_what_and_links_the_endpoint() {
+    let lab = lab(false);
+    let post = |path: &str, body: serde_json::Value| json_request("POST", path, &lab.token, body);
+    let assigned = send(&lab.app, post("/api/v1/alerts/1/assign", serde_json::json!({"assignee": " alice "}))).await;
+    assert_eq!(assigned.status, StatusCode::OK, "{}", assigned.body);
+    let commented =
+        send(&lab.app, post("/api/v1/alerts/1/comments", serde_json::json!({"text": "rotating the token"}))).await;
+    assert_eq!(commented.status, StatusCode::CREATED, "{}", commented.body);
+    for action in ["ack", "resolve", "reopen"] {
+        let r = send(&lab.app, with_token(Request::post(format!("/api/v1/alerts/1/{action}")), &lab.token)).await;
+        assert_eq!(r.status, StatusCode::OK, "{action}: {}", r.body);
+    }
+    let a = api(&lab, "/api/v1/alerts/1").await.json();
+    assert_eq!(a["assignee"], "alice");
+    assert_eq!(a["comments"][0]["text"], "rotating the token");
+    assert_eq!(a["comments"][0]["by"], "token:ci");
+    let history: Vec<(&str, &str)> = a["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["state"].as_str().unwrap(), h["by"].as_str().unwrap()))
+        .collect();
+    assert_eq!(history, [("acknowledged", "token:ci"), ("resolved", "token:ci"), ("open", "token:ci")]);
+    assert!(a["history"][0]["at"].as_str().unwrap().starts_with("20"), "{}", a["history"]);
+    assert_eq!(a["guidance"]["owasp"]["id"], "API2:2023");
+    assert!(a["guidance"]["why"].as_str().unwrap().contains("without TLS"));
+    // The alert links to an endpoint the inventory has, and the endpoint lists it.
+    let id = a["endpoint_id"].as_str().unwrap();
+    let endpoint = api(&lab, &format!("/api/v1/endpoints/{id}")).await.json();
+    assert_eq!((endpoint["method"].as_str(), endpoint["path"].as_str()), (Some("GET"), Some("/api/users/{id}")));
+    assert_eq!(api(&lab, &format!("/api/v1/alerts?endpoint={id}")).await.json()["total"], 1);
+    let other = views::endpoint_id("shop.test", "POST", "/api/login");
+    assert_eq!(api(&lab, &format!("/api/v1/alerts?endpoint={other}")).await.json()["total"], 0);
+    assert_eq!(api(&lab, "/api/v1/alerts?endpoint=zz").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(api(&lab, "/api/v1/alerts?assignee=alice").await.json()["total"], 1);
+    assert_eq!(api(&lab, "/api/v1/alerts?assignee=none").await.json()["total"], 0);
+    // Refused: an empty comment, a long name, an alert that does not exist.
+    let empty = send(&lab.app, post("/api/v1/alerts/1/comments", serde_json::json!({"text": "  "}))).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    let long = send(&lab.app, post("/api/v1/alerts/1/assign", serde_json::json!({"assignee": "x".repeat(101)}))).await;
+    assert_eq!(long.status, StatusCode::BAD_REQUEST);
+    let missing = send(&lab.app, post("/api/v1/alerts/999/comments", serde_json::json!({"text": "x"}))).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    // Unassigning.
+    send(&lab.app, post("/api/v1/alerts/1/assign", serde_json::json!({"assignee": null}))).await;
+    assert_eq!(api(&lab, "/api/v1/alerts?assignee=none").await.json()["total"], 1);
+}
+
+#[tokio::test]
+async fn suppression_rules_are_checked_listed_and_removed() {
+    let lab = lab(false);
+    let post = |body: serde_json::Value| json_request("POST", "/api/v1/suppressions", &lab.token, body);
+    let id = views::endpoint_id("shop.test", "GET", "/api/users/{id}");
+    let added = send(
+        &lab.app,
+        post(serde_json::json!({"kind": "cleartext_credentials", "endpoint_id": id, "expires": "7d", "reason": "test rig"})),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let rule = added.json();
+    assert_eq!(
+        (rule["id"].as_u64(), rule["host"].as_str(), rule["active"].as_bool()),
+        (Some(1), Some("shop.test"), Some(true))
+    );
+    assert_eq!(rule["created_by"], "token:ci");
+    let client = send(
+        &lab.app,
+        post(serde_json::json!({"kind": "scanner", "client": "10.0.0.9", "expires": "2020-01-01T00:00:00Z"})),
+    )
+    .await;
+    assert_eq!(client.status, StatusCode::CREATED, "{}", client.body);
+    let listed = api(&lab, "/api/v1/suppressions").await.json();
+    let summary: Vec<(u64, bool)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_u64().unwrap(), r["active"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(summary, [(1, true), (2, false)], "the second expired already");
+    assert_eq!(listed[0]["endpoint_id"], id.as_str());
+    for (body, why) in [
+        (serde_json::json!({"kind": "scanner"}), "a rule needs a scope"),
+        (serde_json::json!({"kind": "", "host": "h"}), "a rule needs a kind"),
+        (serde_json::json!({"kind": "scanner", "host": "h", "path": "/x"}), "an endpoint needs"),
+        (serde_json::json!({"kind": "scanner", "host": "h", "expires": "soon"}), "expires must be"),
+        (serde_json::json!({"kind": "scanner", "endpoint_id": "zz"}), "malformed endpoint id"),
+    ] {
+        let refused = send(&lab.app, post(body.clone())).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(refused.body.contains(why), "{body}: {}", refused.body);
+    }
+    let delete = |n: u64| with_token(Request::delete(format!("/api/v1/suppressions/{n}")), &lab.token);
+    assert_eq!(send(&lab.app, delete(2)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(send(&lab.app, delete(2)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(api(&lab, "/api/v1/suppressions").await.json().as_array().map(Vec::len), Some(1));
+    assert_eq!(lab.store.suppressions().unwrap().len(), 1, "the store has what the list shows");
+}
+
+#[tokio::test]
+async fn risk_orders_the_inventory_and_names_the_riskiest_on_the_overview() {
+    let lab = lab(false);
+    let page = api(&lab, "/api/v1/endpoints?sort=risk&order=desc").await.json();
+    let order: Vec<(&str, u64)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["path"].as_str().unwrap(), r["risk"].as_u64().unwrap()))
+        .collect();
+    // Unauthenticated and in cleartext, with an open alert for the credentials that crossed so;
+    // unauthenticated and in cleartext; unauthenticated.
+    assert_eq!(order, [("/api/users/{id}", 45), ("/metrics", 30), ("/api/login", 20)]);
+    assert_eq!(page["items"][0]["risk_level"], "medium");
+    let id = page["items"][0]["id"].as_str().unwrap();
+    let detail = api(&lab, &format!("/api/v1/endpoints/{id}")).await.json();
+    let reasons: Vec<&str> =
+        detail["risk"]["reasons"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons, ["cleartext", "unauthenticated"]);
+    let overview = api(&lab, "/api/v1/overview").await.json();
+    assert_eq!(overview["riskiest"][0]["path"], "/api/users/{id}");
+    assert_eq!(overview["riskiest"].as_array().map(Vec::len), Some(3));
+}
+
+#[test]
+fn endpoint_ids_name_their_endpoint_and_nothing_else() {
+    let id = views::endpoint_id("héllo.test:80", "GET", "/a/{b}\u{1F600}");
+    assert_eq!(views::endpoint_of_id(&id), Some(("héllo.test:80".into(), "GET".into(), "/a/{b}\u{1F600}".into())));
+    for bad in ["zz", "0", "", "6869", "ff00ff00ff"] {
+        assert_eq!(views::endpoint_of_id(bad), None, "{bad}");
+    }
 }

@@ -104,6 +104,8 @@ pub struct EndpointRow {
     pub tls: Option<apisonar_engine::tlsposture::TlsHost>,
     /// Sensitive data by location: classes with counts, and a mask.
     pub sensitive: BTreeMap<String, SensitiveView>,
+    /// Where to look first: a score with its reasons (`apisonar_engine::risk`).
+    pub risk: apisonar_engine::risk::Risk,
     pub why: Vec<String>,
     /// What appeared since the time asked for (see [`EndpointRow::new_since`]): `endpoint`, or
     /// the parameters, fields and sensitive classes that did. Only in listings of what is new.
@@ -261,6 +263,12 @@ pub fn parse_since(text: &str, newest: i64) -> Result<i64, SinceError> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(t.timestamp_micros());
     }
+    newest.checked_sub(parse_duration(text)?).ok_or(SinceError)
+}
+
+/// A duration (`30m`, `24h`, `7d`, `2w`) in microseconds.
+pub fn parse_duration(text: &str) -> Result<i64, SinceError> {
+    let text = text.trim();
     let unit_at = text.find(|c: char| !c.is_ascii_digit()).ok_or(SinceError)?;
     let (digits, unit) = (text.get(..unit_at).ok_or(SinceError)?, text.get(unit_at..).ok_or(SinceError)?);
     let n: i64 = digits.parse().map_err(|_| SinceError)?;
@@ -272,16 +280,21 @@ pub fn parse_since(text: &str, newest: i64) -> Result<i64, SinceError> {
         "w" => 604_800_000_000,
         _ => return Err(SinceError),
     };
-    n.checked_mul(unit_micros).and_then(|back| newest.checked_sub(back)).ok_or(SinceError)
+    n.checked_mul(unit_micros).ok_or(SinceError)
 }
 
-fn row(e: &Endpoint, specs: &[apisonar_engine::Spec], orphan: bool) -> EndpointRow {
+fn row(e: &Endpoint, specs: &[apisonar_engine::Spec], orphan: bool, alerts: &[&apisonar_engine::Alert]) -> EndpointRow {
     let mut verdict = apisonar_engine::posture::classify(specs, e);
     if orphan {
         verdict.state = apisonar_engine::State::Orphan;
         verdict.reason = "documented, never seen".into();
         verdict.drift = None;
     }
+    let risk = if orphan {
+        apisonar_engine::risk::Risk::default()
+    } else {
+        apisonar_engine::risk::assess(e, verdict.state, alerts)
+    };
     let mut params = Vec::new();
     for (location, map) in [("path", &e.path_params), ("query", &e.query_params), ("form", &e.form_fields)] {
         for (name, p) in map {
@@ -357,6 +370,7 @@ fn row(e: &Endpoint, specs: &[apisonar_engine::Spec], orphan: bool) -> EndpointR
             .map(|(s, sc)| (*s, apisonar_engine::openapi::json_schema(sc)))
             .collect(),
         sensitive,
+        risk,
         tls: None,
         why: e.why.clone(),
         new: None,
@@ -373,6 +387,18 @@ pub fn endpoint_id(host: &str, method: &str, path: &str) -> String {
         out.push_str(&format!("{b:02x}"));
     }
     out
+}
+
+/// The host, method and path an endpoint id names (`None` for text that is not one).
+pub fn endpoint_of_id(id: &str) -> Option<(String, String, String)> {
+    let bytes: Option<Vec<u8>> = id
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| std::str::from_utf8(pair).ok().and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect();
+    let text = String::from_utf8(bytes?).ok()?;
+    let mut parts = text.splitn(3, '\0');
+    Some((parts.next()?.to_string(), parts.next()?.to_string(), parts.next()?.to_string()))
 }
 
 /// Every inventory row, sorted by host, path and method.
@@ -413,6 +439,13 @@ pub fn rows_of(store: &dyn Store, mut endpoints: Vec<Endpoint>) -> Result<Vec<En
         .collect();
     let tls_by_host: std::collections::BTreeMap<&str, &apisonar_engine::tlsposture::TlsHost> =
         tls_hosts.iter().map(|h| (h.host.as_str(), h)).collect();
+    // Alerts by the endpoint they are filed under, for the risk of each row.
+    let alerts = store.alerts()?;
+    let mut alerts_of: std::collections::HashMap<(&str, &str, &str), Vec<&apisonar_engine::Alert>> =
+        std::collections::HashMap::new();
+    for a in &alerts {
+        alerts_of.entry((a.host.as_str(), a.method.as_str(), a.path.as_str())).or_default().push(a);
+    }
     // Server names with HTTP endpoints (by name: an endpoint's host may carry a port).
     let http_names: std::collections::BTreeSet<String> =
         endpoints.iter().map(|e| host_name(&e.host).to_ascii_lowercase()).collect();
@@ -424,9 +457,12 @@ pub fn rows_of(store: &dyn Store, mut endpoints: Vec<Endpoint>) -> Result<Vec<En
     let rows: Vec<EndpointRow> = listed
         .iter()
         .map(|(orphan, e)| {
-            let mut r = row(e, &specs, *orphan);
+            let filed = alerts_of.get(&(e.host.as_str(), e.method.as_str(), e.path.as_str()));
+            let mut r = row(e, &specs, *orphan, filed.map(Vec::as_slice).unwrap_or_default());
             if e.method == "TLS" {
                 r.tls = tls_by_host.get(e.host.as_str()).map(|h| (*h).clone());
+                // Sessions to a server name are not an endpoint: TLS weaknesses are alerts of their own.
+                r.risk = apisonar_engine::risk::Risk::default();
                 r.state = "undocumented";
                 r.tls_only = !http_names.contains(&host_name(&e.host).to_ascii_lowercase());
                 r.state_reason = if r.tls_only {
@@ -480,6 +516,33 @@ pub struct AlertRecord {
     pub evidence: String,
     /// Masked evidence of different occurrences.
     pub samples: Vec<String>,
+    /// The endpoint's id (`/endpoints/{id}`); `None` for an alert about a whole host (path `*`).
+    pub endpoint_id: Option<String>,
+    /// Why the kind matters, what to do, and its OWASP API Security Top 10 (2023) category.
+    pub guidance: apisonar_engine::guidance::Guidance,
+    /// The latest occurrence's request and response lines, masked.
+    pub example: Option<apisonar_engine::alert::Exchange>,
+    /// State changes, oldest first: by whom (a user, `token:NAME`, `cli:USER`, `sensor`) and when.
+    pub history: Vec<StateChangeView>,
+    pub assignee: Option<String>,
+    pub comments: Vec<CommentView>,
+}
+
+/// A state change of an alert, its time as RFC 3339.
+#[derive(Serialize, Debug, Clone)]
+pub struct StateChangeView {
+    pub at: String,
+    pub by: String,
+    pub state: &'static str,
+    pub note: Option<String>,
+}
+
+/// A comment on an alert, its time as RFC 3339.
+#[derive(Serialize, Debug, Clone)]
+pub struct CommentView {
+    pub at: String,
+    pub by: String,
+    pub text: String,
 }
 
 /// A client of an alert and its occurrences.
@@ -513,6 +576,25 @@ impl AlertRecord {
             last_seen: rfc3339_micros(a.last_seen),
             evidence: a.evidence.clone(),
             samples: a.samples.clone(),
+            endpoint_id: (a.path != "*").then(|| endpoint_id(&a.host, &a.method, &a.path)),
+            guidance: apisonar_engine::guidance::for_kind(&a.kind),
+            example: a.example.clone(),
+            history: a
+                .history
+                .iter()
+                .map(|h| StateChangeView {
+                    at: rfc3339_micros(h.at),
+                    by: h.by.clone(),
+                    state: h.state.as_str(),
+                    note: h.note.clone(),
+                })
+                .collect(),
+            assignee: a.assignee.clone(),
+            comments: a
+                .comments
+                .iter()
+                .map(|c| CommentView { at: rfc3339_micros(c.at), by: c.by.clone(), text: c.text.clone() })
+                .collect(),
         }
     }
 }

@@ -18,7 +18,11 @@ pub fn run(args: &AlertsArgs) -> Result<u8> {
     for (id, state) in [(args.ack, AlertState::Acknowledged), (args.resolve, AlertState::Resolved)] {
         if let Some(id) = id {
             let mut core = crate::store::open_core(&args.db, apisonar_app::CoreOptions::default(), None)?;
-            let outcome = core.execute(apisonar_app::Command::SetAlertState { id, state })?;
+            // Recorded in the alert's history as made on this machine's command line, by this user.
+            let by = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "local".into()));
+            let at = chrono::Utc::now().timestamp_micros();
+            let change = apisonar_engine::AlertChange::State(state);
+            let outcome = core.execute(apisonar_app::Command::ChangeAlert { id, change, by, at })?;
             core.finish()?;
             match outcome {
                 apisonar_app::Outcome::Alert(Some(a)) => println!("alert {} is now {}", a.id, a.state.as_str()),

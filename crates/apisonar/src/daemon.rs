@@ -310,6 +310,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
 fn publish(telemetry: &Telemetry, stats: &apisonar_app::CoreStats) {
     telemetry.endpoints.store(stats.endpoints as u64, Ordering::Relaxed);
     telemetry.alerts_raised.store(stats.alerts_raised, Ordering::Relaxed);
+    telemetry.alerts_suppressed.store(stats.alerts_suppressed, Ordering::Relaxed);
     if let Ok(mut o) = telemetry.overflow.lock() {
         o.clone_from(&stats.overflow);
     }

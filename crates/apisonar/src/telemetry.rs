@@ -87,6 +87,8 @@ pub struct Telemetry {
     /// Endpoints in the catalog, alert occurrences raised, writes to the store that failed.
     pub endpoints: AtomicU64,
     pub alerts_raised: AtomicU64,
+    /// Alert occurrences suppression rules dropped.
+    pub alerts_suppressed: AtomicU64,
     pub store_failure: Mutex<Option<String>>,
     pub reloads: AtomicU64,
     pub reload_failures: AtomicU64,
@@ -154,6 +156,7 @@ impl Telemetry {
             workers: (0..workers.max(1)).map(|_| Mutex::new(WorkerSnapshot::default())).collect(),
             endpoints: AtomicU64::new(0),
             alerts_raised: AtomicU64::new(0),
+            alerts_suppressed: AtomicU64::new(0),
             store_failure: Mutex::new(None),
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
@@ -314,6 +317,10 @@ impl Telemetry {
             plain(
                 Metric::counter("apisonar_alerts_raised_total", "Alert occurrences raised."),
                 self.alerts_raised.load(Ordering::Relaxed),
+            ),
+            plain(
+                Metric::counter("apisonar_alerts_suppressed_total", "Alert occurrences suppression rules dropped."),
+                self.alerts_suppressed.load(Ordering::Relaxed),
             ),
             plain(
                 Metric::counter("apisonar_config_reloads_total", "SIGHUP reloads that succeeded."),

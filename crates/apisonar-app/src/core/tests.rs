@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use apisonar_engine::{AlertState, Observation, ObservedResponse};
+use apisonar_engine::{AlertChange, AlertState, Observation, ObservedResponse};
 use apisonar_store::{MemoryStore, Store};
 
 use super::*;
@@ -41,7 +41,13 @@ fn transaction(core: &Core, method: &str, target: &str, status: u16, ts: i64) ->
 /// Waits until the writer has done everything handed to it so far (a command is answered in
 /// order after the writes before it).
 fn settle(core: &mut Core) {
-    core.execute(Command::SetAlertState { id: u64::MAX, state: AlertState::Open }).unwrap();
+    core.execute(Command::ChangeAlert {
+        id: u64::MAX,
+        change: AlertChange::State(AlertState::Open),
+        by: "t".into(),
+        at: 0,
+    })
+    .unwrap();
 }
 
 fn spec(paths: &[&str]) -> Spec {
@@ -73,7 +79,12 @@ fn an_acknowledgement_survives_an_alert_that_keeps_firing() {
     let acknowledger = std::thread::spawn(move || {
         let id = loop {
             // The alert is stored by the first write; acknowledge it as a person would.
-            match commands.run(Command::SetAlertState { id: 1, state: AlertState::Acknowledged }) {
+            match commands.run(Command::ChangeAlert {
+                id: 1,
+                change: AlertChange::State(AlertState::Acknowledged),
+                by: "t".into(),
+                at: 0,
+            }) {
                 Ok(Outcome::Alert(Some(a))) => break a.id,
                 Ok(_) => std::thread::sleep(Duration::from_millis(5)),
                 Err(e) => panic!("{e}"),
@@ -144,7 +155,12 @@ fn a_resolved_posture_alert_that_comes_back_is_streamed_again() {
         alerts.iter().find(|a| a.kind == "shadow_api").map(|a| a.id).unwrap()
     };
     assert!(matches!(
-        core.execute(Command::SetAlertState { id, state: AlertState::Resolved }),
+        core.execute(Command::ChangeAlert {
+            id,
+            change: AlertChange::State(AlertState::Resolved),
+            by: "t".into(),
+            at: 0
+        }),
         Ok(Outcome::Alert(Some(_)))
     ));
     core.sync_posture();
@@ -250,4 +266,86 @@ fn alerts_follow_their_endpoints_when_templating_merges_them() {
     let on: Vec<(&str, &str, u64, usize)> =
         alerts.iter().map(|a| (a.kind.as_str(), a.path.as_str(), a.count, a.clients.count())).collect();
     assert_eq!(on, [("cleartext_credentials", "/notes/{note}", names.len() as u64, 1)]);
+}
+
+fn rule(kind: &str) -> apisonar_engine::suppression::Suppression {
+    apisonar_engine::suppression::Suppression {
+        id: 0,
+        kind: kind.into(),
+        host: Some("api.test".into()),
+        method: Some("GET".into()),
+        path: Some("/login".into()),
+        client: None,
+        expires: None,
+        reason: "the test rig's own password".into(),
+        created_by: "alice".into(),
+        created_at: 1,
+        suppressed: 0,
+        last_suppressed: None,
+    }
+}
+
+#[test]
+fn a_suppression_rule_drops_its_occurrences_counts_them_and_outlives_a_restart() {
+    let store = Arc::new(MemoryStore::default());
+    let mut core = open(&store, None);
+    let fire =
+        |core: &Core, path: &str, i: i64| transaction(core, "GET", &format!("{path}?password=hunter2-fires"), 200, i);
+    let added = core.execute(Command::AddSuppression(Box::new(rule("cleartext_credentials")))).unwrap();
+    assert!(matches!(added, Outcome::Suppression(ref r) if r.id == 1), "{added:?}");
+    for i in 1..=30 {
+        core.apply(fire(&core, "/login", i));
+        core.apply(fire(&core, "/logout", i));
+    }
+    settle(&mut core);
+    let alerts = store.alerts().unwrap();
+    let fired: Vec<(&str, u64)> =
+        alerts.iter().filter(|a| a.kind == "cleartext_credentials").map(|a| (a.path.as_str(), a.count)).collect();
+    assert_eq!(fired, [("/logout", 30)], "the muted endpoint raised nothing, the other everything");
+    let example = alerts.iter().find_map(|a| a.example.clone()).unwrap_or_default();
+    assert_eq!(example.request.first().map(String::as_str), Some("GET /logout?password=… HTTP/1.1"));
+    assert_eq!(example.response.first().map(String::as_str), Some("HTTP/1.1 200 OK"));
+    assert!(!format!("{example:?}").contains("hunter2"), "{example:?}");
+    let stored = store.suppressions().unwrap();
+    assert_eq!(stored.iter().map(|r| (r.id, r.suppressed, r.last_suppressed)).collect::<Vec<_>>(), [(1, 30, Some(30))]);
+    assert_eq!(core.stats().alerts_suppressed, 30);
+    core.finish().unwrap();
+
+    // After a restart the rule still holds; removed, the endpoint alerts again.
+    let mut core = open(&store, None);
+    core.apply(fire(&core, "/login", 31));
+    settle(&mut core);
+    assert!(store.alerts().unwrap().iter().all(|a| a.path != "/login"));
+    assert_eq!(core.execute(Command::RemoveSuppression(1)).unwrap(), Outcome::Removed(true));
+    assert_eq!(core.execute(Command::RemoveSuppression(1)).unwrap(), Outcome::Removed(false));
+    core.apply(fire(&core, "/login", 32));
+    settle(&mut core);
+    assert!(store.alerts().unwrap().iter().any(|a| a.path == "/login"));
+    assert!(store.suppressions().unwrap().is_empty());
+    // A rule that names no scope is refused.
+    let unscoped =
+        apisonar_engine::suppression::Suppression { host: None, method: None, path: None, ..rule("scanner") };
+    assert!(matches!(core.execute(Command::AddSuppression(Box::new(unscoped))), Err(CoreError::Refused(_))));
+    core.finish().unwrap();
+}
+
+#[test]
+fn a_muted_shadow_endpoint_raises_no_posture_alert() {
+    let store = Arc::new(MemoryStore::default());
+    let mut core = open(&store, None);
+    core.apply(transaction(&core, "GET", "/documented", 200, 1));
+    core.apply(transaction(&core, "GET", "/login", 200, 2));
+    let muted = apisonar_engine::suppression::Suppression { ..rule("shadow_api") };
+    core.execute(Command::AddSuppression(Box::new(muted))).unwrap();
+    core.execute(Command::AddSpec(Box::new(spec(&["/documented"])))).unwrap();
+    let shadows: Vec<String> =
+        store.alerts().unwrap().iter().filter(|a| a.kind == "shadow_api").map(|a| a.path.clone()).collect();
+    assert!(shadows.is_empty(), "{shadows:?}");
+    core.execute(Command::RemoveSuppression(1)).unwrap();
+    core.sync_posture();
+    settle(&mut core);
+    let shadows: Vec<String> =
+        store.alerts().unwrap().iter().filter(|a| a.kind == "shadow_api").map(|a| a.path.clone()).collect();
+    assert_eq!(shadows, ["/login"]);
+    core.finish().unwrap();
 }

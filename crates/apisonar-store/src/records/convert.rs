@@ -15,6 +15,7 @@ use apisonar_engine::sensitive::Class;
 use apisonar_engine::spec::graphql::GraphqlRoots;
 use apisonar_engine::spec::SpecParam;
 use apisonar_engine::stats::{ClientSet, Histogram, SizeStats};
+use apisonar_engine::suppression::Suppression;
 use apisonar_engine::tlsposture::{TlsCertificate, TlsHost};
 use apisonar_engine::{
     Alert, AlertState, Endpoint, KeptApart, Overflow, OverflowReason, Severity, Spec, SpecOperation,
@@ -490,6 +491,10 @@ impl From<&Alert> for AlertRecord {
             clients,
             top_clients,
             samples,
+            example,
+            history,
+            assignee,
+            comments,
         } = a;
         AlertRecord {
             id: *id,
@@ -512,6 +517,18 @@ impl From<&Alert> for AlertRecord {
                 .map(|c| ClientCountRecord { client: c.client.clone(), count: c.count })
                 .collect(),
             samples: samples.clone(),
+            example: example
+                .as_ref()
+                .map(|e| ExchangeRecord { request: e.request.clone(), response: e.response.clone() }),
+            history: history
+                .iter()
+                .map(|h| StateChangeRecord { at: h.at, by: h.by.clone(), state: h.state.into(), note: h.note.clone() })
+                .collect(),
+            assignee: assignee.clone(),
+            comments: comments
+                .iter()
+                .map(|c| CommentRecord { at: c.at, by: c.by.clone(), text: c.text.clone() })
+                .collect(),
         }
     }
 }
@@ -540,6 +557,75 @@ impl From<AlertRecord> for Alert {
                 .map(|c| apisonar_engine::alert::ClientCount { client: c.client, count: c.count })
                 .collect(),
             samples: r.samples,
+            example: r.example.map(|e| apisonar_engine::alert::Exchange { request: e.request, response: e.response }),
+            history: r
+                .history
+                .into_iter()
+                .map(|h| apisonar_engine::alert::StateChange {
+                    at: h.at,
+                    by: h.by,
+                    state: h.state.into(),
+                    note: h.note,
+                })
+                .collect(),
+            assignee: r.assignee,
+            comments: r
+                .comments
+                .into_iter()
+                .map(|c| apisonar_engine::alert::Comment { at: c.at, by: c.by, text: c.text })
+                .collect(),
+        }
+    }
+}
+
+impl From<&Suppression> for SuppressionRecord {
+    fn from(s: &Suppression) -> Self {
+        let Suppression {
+            id,
+            kind,
+            host,
+            method,
+            path,
+            client,
+            expires,
+            reason,
+            created_by,
+            created_at,
+            suppressed,
+            last_suppressed,
+        } = s;
+        SuppressionRecord {
+            id: *id,
+            kind: kind.clone(),
+            host: host.clone(),
+            method: method.clone(),
+            path: path.clone(),
+            client: client.clone(),
+            expires: *expires,
+            reason: reason.clone(),
+            created_by: created_by.clone(),
+            created_at: *created_at,
+            suppressed: *suppressed,
+            last_suppressed: *last_suppressed,
+        }
+    }
+}
+
+impl From<SuppressionRecord> for Suppression {
+    fn from(r: SuppressionRecord) -> Self {
+        Suppression {
+            id: r.id,
+            kind: r.kind,
+            host: r.host,
+            method: r.method,
+            path: r.path,
+            client: r.client,
+            expires: r.expires,
+            reason: r.reason,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            suppressed: r.suppressed,
+            last_suppressed: r.last_suppressed,
         }
     }
 }

@@ -270,6 +270,63 @@ pub(crate) struct AlertRecord {
     pub top_clients: Vec<ClientCountRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub samples: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<ExchangeRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<StateChangeRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<CommentRecord>,
+}
+
+/// An alert's masked example exchange.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ExchangeRecord {
+    pub request: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub response: Vec<String>,
+}
+
+/// A state change of an alert.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StateChangeRecord {
+    pub at: i64,
+    pub by: String,
+    pub state: AlertStateRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A comment on an alert.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CommentRecord {
+    pub at: i64,
+    pub by: String,
+    pub text: String,
+}
+
+/// An alert suppression rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SuppressionRecord {
+    pub id: u64,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<i64>,
+    pub reason: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub suppressed: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_suppressed: Option<i64>,
 }
 
 /// A client of an alert and its occurrences.

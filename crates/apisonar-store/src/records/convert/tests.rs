@@ -235,6 +235,26 @@ fn alerts_specs_tls_hosts_overflow_and_overrides_round_trip() {
                 .map(|n| apisonar_engine::alert::ClientCount { client: format!("10.0.0.{n}"), count: n as u64 })
                 .collect(),
             samples: (0..i % 3).map(|n| format!("sample {n}")).collect(),
+            example: (i % 2 == 1).then(|| apisonar_engine::alert::Exchange {
+                request: vec!["GET /x?q=… HTTP/1.1".into(), "cookie: sid=…".into()],
+                response: if i % 4 == 1 { vec!["HTTP/1.1 200 OK".into()] } else { Vec::new() },
+            }),
+            history: (0..i % 3)
+                .map(|n| apisonar_engine::alert::StateChange {
+                    at: n as i64,
+                    by: format!("user{n}"),
+                    state: states[n % 3],
+                    note: (n == 1).then(|| "it recurred".into()),
+                })
+                .collect(),
+            assignee: (i % 2 == 0).then(|| "alice".into()),
+            comments: (0..i % 4)
+                .map(|n| apisonar_engine::alert::Comment {
+                    at: -(n as i64),
+                    by: "bob".into(),
+                    text: format!("note {n}"),
+                })
+                .collect(),
         });
     }
     let operation = |deprecated: bool, fields: Option<BTreeSet<String>>| SpecOperation {
