@@ -96,12 +96,16 @@ function chart(points) {
     svg.append(r);
   });
   if (points.length) {
-    for (const [i, anchor] of [[0, "start"], [points.length - 1, "end"]]) {
+    const first = when(points[0][0]).slice(0, 16), last = when(points[points.length - 1][0]).slice(0, 16);
+    // Labels at both ends when the bars are wide enough to keep them apart; else one under the start.
+    const labels = points.length * bar >= 260 ? [[first, 0, "start"], [last, Math.min(width, points.length * bar), "end"]]
+      : [[points.length > 1 ? `${first} to ${last.slice(11)}` : first, 0, "start"]];
+    for (const [text, x, anchor] of labels) {
       const label = document.createElementNS(ns, "text");
-      label.setAttribute("x", anchor === "start" ? 0 : Math.min(width, points.length * bar));
+      label.setAttribute("x", x);
       label.setAttribute("y", height + 16);
       label.setAttribute("text-anchor", anchor);
-      label.textContent = when(points[i][0]).slice(0, 16);
+      label.textContent = text;
       svg.append(label);
     }
   }
@@ -305,8 +309,8 @@ async function endpoint(id) {
       kv([["From clients", num(e.websocket.client_messages)], ["From the server", num(e.websocket.server_messages)],
         ["Kinds", Object.entries(e.websocket.kinds).map(([k, n]) => `${k} ${num(n)}`).join(", ")],
         ["Bytes", num(e.websocket.bytes)], ["Last message", when(e.websocket.last_seen)]]),
-      e.websocket.client_schema ? [h("h3", {}, "Client messages"), h("pre", {}, JSON.stringify(e.websocket.client_schema, null, 2))] : null,
-      e.websocket.server_schema ? [h("h3", {}, "Server messages"), h("pre", {}, JSON.stringify(e.websocket.server_schema, null, 2))] : null] : null,
+      e.websocket.client_schema ? [h("h3", {}, "Client messages"), h("pre", { tabindex: 0 }, JSON.stringify(e.websocket.client_schema, null, 2))] : null,
+      e.websocket.server_schema ? [h("h3", {}, "Server messages"), h("pre", { tabindex: 0 }, JSON.stringify(e.websocket.server_schema, null, 2))] : null] : null,
     (e.operations || []).length ? [h("h2", {}, "Operations"),
       table(["Operation", "Style", "State", "Calls", "Errors", "Root fields", "Variables", "Last seen"],
         e.operations.map((o) => [h("code", {}, o.label), o.style, o.state ? h("span", { title: o.state_reason || "" }, badge(o.state)) : "–",
@@ -329,9 +333,9 @@ async function endpoint(id) {
     h("h2", {}, "Sensitive data (masked)"), sensitive.length ? table(["Where", "Classes", "Mask"], sensitive) : h("p", { class: "muted" }, "None seen."),
     drift.length ? [h("h2", {}, "Drift from the spec"), kv(drift.map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : String(v)]))] : null,
     h("h2", {}, "Schemas"),
-    e.request_schema ? [h("h3", {}, "Request"), h("pre", {}, JSON.stringify(e.request_schema, null, 2))] : null,
-    Object.entries(e.response_schemas || {}).map(([s, sc]) => [h("h3", {}, "Response " + s), h("pre", {}, JSON.stringify(sc, null, 2))]),
-    e.tls ? [h("h2", {}, "TLS"), h("pre", {}, JSON.stringify(e.tls, null, 2))] : null);
+    e.request_schema ? [h("h3", {}, "Request"), h("pre", { tabindex: 0 }, JSON.stringify(e.request_schema, null, 2))] : null,
+    Object.entries(e.response_schemas || {}).map(([s, sc]) => [h("h3", {}, "Response " + s), h("pre", { tabindex: 0 }, JSON.stringify(sc, null, 2))]),
+    e.tls ? [h("h2", {}, "TLS"), h("pre", { tabindex: 0 }, JSON.stringify(e.tls, null, 2))] : null);
 }
 
 async function alerts() {
@@ -411,9 +415,9 @@ async function alert(id) {
       h("h2", {}, "What to do"), h("p", {}, g.what_to_do)),
     a.top_clients.length > 1 ? [h("h2", {}, "Top clients"),
       table(["Client", "Occurrences"], a.top_clients.map((c) => [c.client, num(c.count)]))] : null,
-    h("h2", {}, "Evidence (masked)"), h("pre", { id: "evidence" }, a.evidence),
+    h("h2", {}, "Evidence (masked)"), h("pre", { id: "evidence", tabindex: 0 }, a.evidence),
     a.example ? [h("h2", {}, "Example exchange (masked)"),
-      h("pre", { id: "example" }, [...a.example.request, "", ...a.example.response].join("\n"))] : null,
+      h("pre", { id: "example", tabindex: 0 }, [...a.example.request, "", ...a.example.response].join("\n"))] : null,
     a.samples.length > 1 ? [h("h2", {}, "Other occurrences (masked)"),
       h("ul", { class: "samples" }, a.samples.filter((x) => x !== a.evidence).map((x) => h("li", {}, h("code", {}, x))))] : null,
     h("div", { class: "actions" },

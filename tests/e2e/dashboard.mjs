@@ -73,7 +73,7 @@ try {
   Object.assign(seen, await page.evaluate(() => {
     const rows = [...document.querySelectorAll("table.data tbody tr")];
     const column = (n) => rows.map((row) => row.querySelector(`td:nth-child(${n})`)?.textContent ?? "");
-    return { orphan_rows: rows.length, orphan_transport: column(7), orphan_protocols: column(8), orphan_last_seen: column(10) };
+    return { orphan_rows: rows.length, orphan_transport: column(8), orphan_protocols: column(9), orphan_last_seen: column(11) };
   }));
   await page.click("table.data tbody tr a");
   await page.waitForSelector("h1 code");
@@ -119,6 +119,8 @@ try {
 
   // Specs and sensor pages render.
   await page.goto(base + "/#/specs");
+  // The page before had tables and muted notes of its own: wait for this page's heading first.
+  await page.waitForFunction(() => /spec/i.test(document.querySelector("main h1")?.textContent ?? ""));
   await page.waitForSelector("table.data, p.muted");
   seen.specs_rows = await page.locator("table.data tbody tr").count();
   await shot("06-specs");

@@ -167,3 +167,73 @@ fn a_browser_filters_by_protocol_and_reads_grpc_graphql_and_websocket_pages() {
     }
     assert_eq!(seen["console_errors"], serde_json::json!([]), "{seen}");
 }
+
+/// A security team's workflow in a real browser over the real server: the riskiest endpoints,
+/// the inventory by risk, downloads of the discovered API, an alert triaged (guidance, example,
+/// endpoint, assignment, comment, acknowledgement, a suppression rule), and axe-core finding
+/// no serious or critical accessibility violation on any page.
+#[test]
+fn a_browser_triages_an_alert_downloads_the_api_and_every_page_passes_axe() {
+    let db = filled_store("triage");
+    let seen = browse("triage.mjs", &db);
+    assert_eq!(seen["console_errors"], serde_json::json!([]), "{seen}");
+    for (page, violations) in seen["axe"].as_object().unwrap() {
+        assert_eq!(violations, &serde_json::json!([]), "axe on {page}");
+    }
+    assert_eq!(
+        seen["axe"].as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["alert", "alerts", "endpoint", "inventory", "login", "overview", "rules", "sensor", "specs"]
+    );
+    // The capture lasts a minute: one bar, one label under it (two labels on one bar overlapped).
+    assert_eq!(seen["chart_labels"].as_array().map(Vec::len), Some(1), "{seen}");
+    // Riskiest first, scores descending in the inventory.
+    let riskiest = seen["riskiest"].as_array().unwrap();
+    assert!(!riskiest.is_empty() && riskiest.len() <= 5, "{seen}");
+    let scores: Vec<u64> = seen["risk_column"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]) && scores[0] > 0, "{scores:?}");
+    assert_eq!(riskiest[0][0].as_str().unwrap().split(' ').next().unwrap().parse::<u64>().unwrap(), scores[0]);
+    // Downloads: a YAML OpenAPI document and a Postman collection of the host.
+    assert!(seen["openapi"]["file"].as_str().unwrap().ends_with(".openapi.yaml"), "{seen}");
+    assert!(seen["openapi"]["head"].as_str().unwrap().starts_with("\"openapi\": \"3.1.0\""), "{seen}");
+    assert!(seen["postman"]["file"].as_str().unwrap().ends_with(".postman_collection.json"), "{seen}");
+    assert_eq!(seen["postman"]["schema"], "https://schema.getpostman.com/json/collection/v2.1.0/collection.json");
+    // The alert: its category, why and what to do, a masked example, its endpoint.
+    assert_eq!(seen["kv"]["OWASP API Top 10"], "API2:2023 Broken Authentication", "{seen}");
+    let guidance = seen["guidance"].as_str().unwrap();
+    assert!(
+        guidance.contains("Why it matters") && guidance.contains("What to do") && guidance.contains("TLS"),
+        "{guidance}"
+    );
+    // The example is the alert's endpoint, credentials masked.
+    let endpoint = seen["kv"]["Endpoint"].as_str().unwrap();
+    let (method, url) = endpoint.split_once(' ').unwrap();
+    let path = &url[url.find('/').unwrap()..];
+    let example = seen["example"].as_str().unwrap();
+    assert!(example.starts_with(&format!("{method} {path}")) && example.contains("\nHTTP/1.1 "), "{example}");
+    for line in example.lines().filter(|l| l.starts_with("authorization:") || l.starts_with("cookie:")) {
+        assert!(line.ends_with('…') && !line.contains("=x"), "{line}");
+    }
+    let history = seen["history"].as_array().unwrap();
+    assert!(history.len() == 1 && history[0].as_str().unwrap().contains("acknowledged by admin"), "{seen}");
+    assert!(seen["comments"][0].as_str().unwrap().starts_with("admin"), "{seen}");
+    assert_eq!(seen["kv"]["Assigned to"], "nobody", "read before assigning");
+    // The rule is listed with its scope, expiry and author; the endpoint lists the alert.
+    let rule = seen["rules"][0].as_array().unwrap();
+    assert_eq!(rule[0], "cleartext_credentials");
+    assert!(rule[1].as_str().unwrap().contains(path) && rule[4] == "admin", "{rule:?}");
+    assert_ne!(rule[2], "never");
+    let on_endpoint = seen["endpoint_alerts"].as_array().unwrap();
+    assert!(on_endpoint.iter().any(|r| r[2] == "API2:2023" && r[3] == "acknowledged"), "{on_endpoint:?}");
+    assert!(on_endpoint.iter().all(|r| r[1].as_str().unwrap().contains(path)), "{on_endpoint:?}");
+    // What the browser did reached the store.
+    let listed = apisonar(&["alerts", "--db", &db, "--format", "json"]);
+    let alerts: Vec<serde_json::Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    let id: u64 = seen["alert_url"].as_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let triaged = alerts.iter().find(|a| a["id"].as_u64() == Some(id)).unwrap();
+    assert_eq!((triaged["state"].as_str(), triaged["assignee"].as_str()), (Some("acknowledged"), Some("alice")));
+}

@@ -103,11 +103,35 @@ impl Format {
         }
     }
 
+    /// The document as text, its top-level members in the order readers expect (`openapi`,
+    /// `info`, ... `components` last) rather than alphabetical.
     pub fn render(self, doc: &serde_json::Value) -> String {
+        const ORDER: [&str; 6] = ["openapi", "info", "servers", "tags", "paths", "components"];
+        let Some(members) = doc.as_object() else { return String::new() };
+        let mut keys: Vec<&String> = members.keys().collect();
+        keys.sort_by_key(|k| ORDER.iter().position(|o| o == k).unwrap_or(ORDER.len()));
+        let mut out = String::new();
         match self {
-            Format::Json => serde_json::to_string_pretty(doc).unwrap_or_default() + "\n",
-            Format::Yaml => crate::yaml::to_yaml(doc),
+            Format::Json => {
+                out.push('{');
+                for (i, key) in keys.iter().enumerate() {
+                    let value = serde_json::to_string_pretty(&members[key.as_str()]).unwrap_or_default();
+                    out.push_str(if i == 0 { "\n  " } else { ",\n  " });
+                    out.push_str(&serde_json::to_string(key).unwrap_or_default());
+                    out.push_str(": ");
+                    out.push_str(&value.replace('\n', "\n  "));
+                }
+                out.push_str("\n}\n");
+            }
+            Format::Yaml => {
+                for key in keys {
+                    let one: serde_json::Map<String, serde_json::Value> =
+                        std::iter::once((key.clone(), members[key.as_str()].clone())).collect();
+                    out.push_str(&crate::yaml::to_yaml(&serde_json::Value::Object(one)));
+                }
+            }
         }
+        out
     }
 }
 
@@ -201,6 +225,19 @@ pub fn openapi_zip(selection: &Selection, format: Format) -> Result<Vec<u8>, Too
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
+
+    #[test]
+    fn documents_start_with_openapi_and_info_and_read_back_the_same() {
+        let doc = serde_json::json!({"paths": {"/a": {"get": {"x": [1, {"y": "z\nw"}]}}}, "openapi": "3.1.0",
+            "info": {"title": "t"}, "components": {}, "x-extra": true});
+        let json = Format::Json.render(&doc);
+        assert!(json.starts_with("{\n  \"openapi\": \"3.1.0\",\n  \"info\": {"), "{json}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&json).unwrap(), doc);
+        let yaml = Format::Yaml.render(&doc);
+        assert!(yaml.starts_with("\"openapi\": \"3.1.0\"\n\"info\":\n"), "{yaml}");
+        let back = apisonar_engine::spec::yaml_documents(&yaml).unwrap();
+        assert_eq!(back, [doc]);
+    }
 
     #[test]
     fn file_stems_are_plain_and_odd_names_stay_apart() {
