@@ -19,6 +19,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     let config = crate::config::load(args.config.as_deref(), utf8_env())?;
     crate::capture::stop_on_signals()?;
     let limits = args.limits.limits(&config);
+    let mut notifications = None;
     let core = match args.db.as_deref() {
         Some(dir) => {
             // Every spec is parsed before anything is written: a bad one changes nothing.
@@ -30,7 +31,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
                 retention_days: args.retention_days,
                 specs,
             };
-            Some(crate::store::open_core(dir, options, stream.map(AlertLines))?)
+            let (stream, stats) = crate::store::alert_streams(stream.map(AlertLines), &config.notify)?;
+            notifications = stats;
+            Some(crate::store::open_core(dir, options, stream)?)
         }
         None => None,
     };
@@ -62,6 +65,7 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
         summary.threads = telemetry.thread_cpu();
     }
     summary.interrupted = crate::capture::stopped();
+    summary.notifications = notifications.as_ref().map(crate::notify::summary);
     let to_stdout =
         [&args.transactions, &args.connections, &args.alerts].iter().all(|p| p.as_deref() != Some(Path::new("-")));
     let mut out: Box<dyn Write> = if to_stdout { Box::new(io::stdout().lock()) } else { Box::new(io::stderr().lock()) };

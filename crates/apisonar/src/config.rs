@@ -22,6 +22,9 @@ pub struct Config {
     pub web: WebConfig,
     #[serde(default)]
     pub inventory: InventoryConfig,
+    /// Where alerts are sent (webhooks, syslog).
+    #[serde(default)]
+    pub notify: crate::notify::NotifyConfig,
 }
 
 /// How big the inventory may grow (`[inventory]`); over a cap, traffic is counted as overflow.

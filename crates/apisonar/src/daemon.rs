@@ -203,7 +203,8 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     }
 
     let limits = args.limits.limits(&config);
-    let stream = args.alerts.as_deref().map(open_output).transpose()?.map(AlertLines);
+    let lines = args.alerts.as_deref().map(open_output).transpose()?.map(AlertLines);
+    let (stream, notifications) = crate::store::alert_streams(lines, &config.notify)?;
     let options = apisonar_app::CoreOptions {
         limits: config.inventory(),
         thresholds: settings.thresholds,
@@ -212,6 +213,9 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     };
     let core = crate::store::open_core(&settings.db, options, stream)?;
     let telemetry = Arc::new(Telemetry::new(&settings.source_names(), settings.workers));
+    if let Some(stats) = &notifications {
+        let _ = telemetry.notifications.set(stats.clone());
+    }
     let mut commands = None;
     if let Some(listener) = listener {
         let addr = listener.local_addr()?;
@@ -291,6 +295,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     summary.endpoints = core_stats.as_ref().map(|c| c.endpoints);
     summary.overflow = core_stats.map(|c| crate::summary::overflow_map(&c.overflow)).unwrap_or_default();
     summary.interrupted = crate::capture::stopped();
+    summary.notifications = notifications.as_ref().map(crate::notify::summary);
     summary.capture = Some(telemetry.totals());
     summary.threads = telemetry.thread_cpu();
     tracing::info!(interrupted = summary.interrupted, "stopped");

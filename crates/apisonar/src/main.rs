@@ -13,6 +13,7 @@ mod daemon;
 mod events;
 mod export;
 mod inventory;
+mod notify;
 mod observe;
 mod outputs;
 mod overrides;

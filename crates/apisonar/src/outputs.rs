@@ -103,6 +103,19 @@ pub fn targets(raw: bool, store_key: Option<MaskKey>) -> Targets {
 /// `apisonar alerts --format json`).
 pub struct AlertLines(pub Output);
 
+/// Several alert streams fed the same alerts, in order.
+pub struct Fanout(pub Vec<Box<dyn apisonar_app::AlertStream>>);
+
+impl apisonar_app::AlertStream for Fanout {
+    fn stored(&mut self, alerts: &[apisonar_engine::Alert]) -> io::Result<()> {
+        self.0.iter_mut().try_for_each(|s| s.stored(alerts))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.iter_mut().try_for_each(|s| s.flush())
+    }
+}
+
 impl apisonar_app::AlertStream for AlertLines {
     fn stored(&mut self, alerts: &[apisonar_engine::Alert]) -> io::Result<()> {
         for alert in alerts {

@@ -64,6 +64,9 @@ pub struct Summary {
     /// CPU seconds of each pipeline thread (with several workers): which stage limits throughput.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub threads: Vec<crate::telemetry::ThreadCpu>,
+    /// Alerts sent to each destination of `[notify]`: sent, failed, dropped, retries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<serde_json::Value>,
     /// A signal stopped reading before the end of the input.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
@@ -110,6 +113,7 @@ impl Summary {
             overflow: Default::default(),
             capture: None,
             threads: Vec::new(),
+            notifications: None,
             interrupted: false,
             elapsed_secs,
             packets_per_sec: per_sec(s.packets as f64),
@@ -159,6 +163,13 @@ impl Summary {
                 w,
                 "capture       {} frames; dropped: kernel {}, interface {}, queue full {}; limit hits {}",
                 c.frames, c.dropped_kernel, c.dropped_interface, c.dropped_queue_full, c.limit_hits
+            )?;
+        }
+        for (destination, n) in self.notifications.as_ref().and_then(|v| v.as_object()).into_iter().flatten() {
+            writeln!(
+                w,
+                "notified      {destination}: {} sent, {} failed, {} dropped, {} retries",
+                n["sent"], n["failed"], n["dropped"], n["retries"]
             )?;
         }
         if !self.threads.is_empty() {

@@ -89,6 +89,8 @@ pub struct Telemetry {
     pub alerts_raised: AtomicU64,
     /// Alert occurrences suppression rules dropped.
     pub alerts_suppressed: AtomicU64,
+    /// Delivery counts of the `[notify]` destinations, once they are started.
+    pub notifications: std::sync::OnceLock<crate::notify::Stats>,
     pub store_failure: Mutex<Option<String>>,
     pub reloads: AtomicU64,
     pub reload_failures: AtomicU64,
@@ -157,6 +159,7 @@ impl Telemetry {
             endpoints: AtomicU64::new(0),
             alerts_raised: AtomicU64::new(0),
             alerts_suppressed: AtomicU64::new(0),
+            notifications: std::sync::OnceLock::new(),
             store_failure: Mutex::new(None),
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
@@ -289,8 +292,20 @@ impl Telemetry {
         for t in process_threads_cpu() {
             cpu.push(&[("thread", t.thread.as_str())], t.cpu_secs);
         }
+        let mut notified = Metric::counter(
+            "apisonar_notifications_total",
+            "Alerts sent to each [notify] destination, by outcome: sent, failed (after the retries), dropped (queue full).",
+        );
+        for d in self.notifications.get().map(|s| s.iter()).into_iter().flatten() {
+            for (outcome, n) in [("sent", &d.counts.sent), ("failed", &d.counts.failed), ("dropped", &d.counts.dropped)]
+            {
+                notified
+                    .push(&[("destination", d.name.as_str()), ("outcome", outcome)], n.load(Ordering::Relaxed) as f64);
+            }
+        }
         let plain = |m: Metric, v: u64| m.sample(&[], v as f64);
         vec![
+            notified,
             frames,
             bytes,
             drops,
