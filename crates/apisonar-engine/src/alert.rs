@@ -169,7 +169,6 @@ const SHOWN_HEADERS: &[&str] = &[
     "content-type",
     "content-length",
     "accept",
-    "user-agent",
     "content-encoding",
     "transfer-encoding",
     "connection",
@@ -187,21 +186,41 @@ fn plain(text: &str, max: usize) -> String {
     out
 }
 
+/// `name=…` for a cookie whose name is a plain token; `…` for anything else (a cookie without
+/// `=` is all value).
+fn cookie_name(pair: &str) -> String {
+    match pair.trim().split_once('=') {
+        Some((name, _))
+            if !name.is_empty()
+                && name.len() <= 40
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+.^_`|~-".contains(&b)) =>
+        {
+            format!("{name}=…")
+        }
+        _ => "…".to_string(),
+    }
+}
+
 fn masked_header(name: &str, value: &str) -> String {
     let name = plain(name, 64);
-    let shown = match name.to_ascii_lowercase().as_str() {
-        n if SHOWN_HEADERS.contains(&n) => plain(value, 120),
-        "authorization" | "proxy-authorization" => {
-            format!("{} …", plain(value.split(' ').next().unwrap_or_default(), 20))
-        }
-        "cookie" => value
-            .split(';')
-            .filter_map(|c| c.split('=').next())
-            .map(|n| format!("{}=…", plain(n.trim(), 40)))
-            .take(8)
-            .collect::<Vec<_>>()
-            .join("; "),
-        "set-cookie" => format!("{}=…", plain(value.split('=').next().unwrap_or_default().trim(), 40)),
+    let lower = name.to_ascii_lowercase();
+    // Even a header that carries no user data is shown only if nothing in it reads as sensitive.
+    let clean = || crate::sensitive::classify_field(&lower, value).is_empty();
+    let shown = match lower.as_str() {
+        // The product token names the client (a scanner names itself); the rest may be anything.
+        "user-agent" if clean() => plain(value.split(' ').next().unwrap_or_default(), 40),
+        n if SHOWN_HEADERS.contains(&n) && clean() => plain(value, 120),
+        // The scheme, when it is a scheme word before the credential.
+        "authorization" | "proxy-authorization" => match value.trim().split_once(' ') {
+            Some((scheme, _))
+                if scheme.len() <= 20 && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+            {
+                format!("{scheme} …")
+            }
+            _ => "…".to_string(),
+        },
+        "cookie" => value.split(';').map(cookie_name).take(8).collect::<Vec<_>>().join("; "),
+        "set-cookie" => cookie_name(value.split(';').next().unwrap_or_default()),
         _ => "…".to_string(),
     };
     format!("{name}: {shown}")

@@ -794,8 +794,26 @@ fn check_mask(mask: &str, mut classes: impl Iterator<Item = Class>) {
     }
 }
 
-fn check_alert(a: &Alert, key: &EndpointKey) {
+fn check_alert(a: &Alert, key: &EndpointKey, obs: &Observation) {
     assert!(!a.kind.is_empty());
+    // The example exchange shows no credential: header values of credentials, query values.
+    if let Some(example) = &a.example {
+        let text = example.request.join("\n");
+        for (name, value) in &obs.request_headers {
+            let credential = matches!(name.as_str(), "authorization" | "proxy-authorization" | "cookie" | "x-api-key");
+            let secret = value.split_once(' ').map_or(value.as_str(), |(_, rest)| rest);
+            if credential && secret.chars().count() >= 8 && !key.path.contains(secret) {
+                assert!(!text.contains(secret), "the example shows {name}: {text}");
+            }
+        }
+        if let Some((_, query)) = obs.target.split_once('?') {
+            for v in query.split('&').filter_map(|p| p.split_once('=').map(|(_, v)| v)).filter(|v| v.len() >= 8) {
+                let elsewhere = key.path.contains(v) || obs.request_headers.iter().any(|(_, h)| h.contains(v));
+                assert!(elsewhere || !text.contains(v), "the example shows a query value: {text}");
+            }
+        }
+        assert!(example.request.len() <= 17 && example.response.len() <= 17, "example of {} lines", example.request.len());
+    }
     assert!(a.first_seen <= a.last_seen);
     assert!(a.host == key.host, "alert host {:?} for endpoint host {:?}", a.host, key.host);
     let text = serde_json::to_string(a);
@@ -864,7 +882,7 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
         });
         let injections = crate::findings::injection_alerts(obs, &observed.key, attempts);
         for a in data.iter().chain(&injections) {
-            check_alert(a, &observed.key);
+            check_alert(a, &observed.key, obs);
         }
         // The principal worked out on the worker is the one the detectors would work out.
         assert_eq!(observed.principal, crate::auth::principal(&obs.request_headers));
@@ -952,8 +970,32 @@ fn check_documents(endpoints: &[Endpoint]) {
         assert!(text.is_ok(), "the OpenAPI document of {host:?} does not serialise");
         let paths = doc.get("paths").and_then(Value::as_object);
         assert!(paths.is_some(), "an OpenAPI document without paths");
-        for p in paths.into_iter().flat_map(|p| p.keys()) {
+        for (p, item) in paths.into_iter().flat_map(|p| p.iter()) {
             assert!(p.starts_with('/'), "OpenAPI path {p:?}");
+            for op in item.as_object().into_iter().flat_map(|o| o.values()) {
+                assert!(op.get("tags").and_then(Value::as_array).is_some_and(|t| t.len() == 1), "{op}");
+                assert!(op.get("security").is_some_and(Value::is_array), "{op}");
+            }
+        }
+        // The Postman collection of the same endpoints: a request each, every URL on the base
+        // variable, no credential value but variables.
+        let collection = crate::postman::collection(host, &list, &|_| String::new());
+        let text = serde_json::to_string(&collection).unwrap_or_default();
+        let mut requests = 0usize;
+        let mut stack: Vec<&Value> = collection.get("item").into_iter().collect();
+        while let Some(items) = stack.pop() {
+            for item in items.as_array().into_iter().flatten() {
+                if let Some(url) = item.pointer("/request/url/raw").and_then(Value::as_str) {
+                    assert!(url.starts_with("{{baseUrl"), "{url}");
+                    requests = requests.saturating_add(1);
+                }
+                stack.extend(item.get("item"));
+            }
+        }
+        assert_eq!(requests, list.len(), "{text}");
+        for e in &list {
+            let risk = crate::risk::assess(e, crate::State::Shadow, &[]);
+            assert!(risk.score <= crate::risk::MAX_SCORE && !risk.level.is_empty(), "{risk:?}");
         }
     }
 }
