@@ -28,9 +28,7 @@ struct Request {
 fn http_receiver(refuse: usize) -> (u16, Arc<Mutex<Vec<Request>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let seen: Arc<Mutex<Vec<Request>>> = Arc::default();
-    let kept = seen.clone();
-    std::thread::spawn(move || {
+    let seen = collecting(move |kept| {
         let mut answered = 0;
         for stream in listener.incoming().flatten() {
             let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -70,13 +68,19 @@ fn http_receiver(refuse: usize) -> (u16, Arc<Mutex<Vec<Request>>>) {
     (port, seen)
 }
 
+/// What a receiver keeps, and the thread that fills it with `serve`.
+fn collecting<T: Send + 'static>(serve: impl FnOnce(Arc<Mutex<Vec<T>>>) + Send + 'static) -> Arc<Mutex<Vec<T>>> {
+    let seen: Arc<Mutex<Vec<T>>> = Arc::default();
+    let kept = seen.clone();
+    std::thread::spawn(move || serve(kept));
+    seen
+}
+
 /// A UDP syslog listener: one message per datagram.
 fn udp_receiver() -> (u16, Arc<Mutex<Vec<String>>>) {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = socket.local_addr().unwrap().port();
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let kept = seen.clone();
-    std::thread::spawn(move || {
+    let seen = collecting(move |kept| {
         let mut buf = vec![0; 65536];
         while let Ok(n) = socket.recv(&mut buf) {
             kept.lock().unwrap().push(String::from_utf8_lossy(&buf[..n]).into_owned());
@@ -89,9 +93,7 @@ fn udp_receiver() -> (u16, Arc<Mutex<Vec<String>>>) {
 fn tcp_receiver() -> (u16, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
-    let kept = seen.clone();
-    std::thread::spawn(move || {
+    let seen = collecting(move |kept| {
         for stream in listener.incoming().flatten() {
             let mut reader = BufReader::new(stream);
             loop {

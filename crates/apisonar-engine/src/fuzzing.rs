@@ -800,10 +800,17 @@ fn check_alert(a: &Alert, key: &EndpointKey, obs: &Observation) {
     if let Some(example) = &a.example {
         let text = example.request.join("\n");
         for (name, value) in &obs.request_headers {
-            let credential = matches!(name.as_str(), "authorization" | "proxy-authorization" | "cookie" | "x-api-key");
-            let secret = value.split_once(' ').map_or(value.as_str(), |(_, rest)| rest);
-            if credential && secret.chars().count() >= 8 && !key.path.contains(secret) {
-                assert!(!text.contains(secret), "the example shows {name}: {text}");
+            let secrets: Vec<&str> = match name.as_str() {
+                "cookie" => value.split(';').filter_map(|c| c.split_once('=').map(|(_, v)| v.trim())).collect(),
+                "authorization" | "proxy-authorization" => vec![value.split_once(' ').map_or(value.as_str(), |(_, r)| r)],
+                "x-api-key" => vec![value.as_str()],
+                _ => Vec::new(),
+            };
+            for secret in secrets.into_iter().filter(|v| v.chars().count() >= 8) {
+                // The same text may also stand where examples show it (the path, a plain header).
+                let elsewhere = key.path.contains(secret)
+                    || obs.request_headers.iter().any(|(n, h)| n != name && h.contains(secret));
+                assert!(elsewhere || !text.contains(secret), "the example shows {name}: {text}");
             }
         }
         if let Some((_, query)) = obs.target.split_once('?') {
@@ -812,7 +819,11 @@ fn check_alert(a: &Alert, key: &EndpointKey, obs: &Observation) {
                 assert!(elsewhere || !text.contains(v), "the example shows a query value: {text}");
             }
         }
-        assert!(example.request.len() <= 17 && example.response.len() <= 17, "example of {} lines", example.request.len());
+        assert!(
+            example.request.len() <= 17 && example.response.len() <= 17,
+            "example of {} lines",
+            example.request.len()
+        );
     }
     assert!(a.first_seen <= a.last_seen);
     assert!(a.host == key.host, "alert host {:?} for endpoint host {:?}", a.host, key.host);

@@ -68,8 +68,10 @@ fn path_param_schema(p: &ParamInfo) -> Value {
     }
 }
 
-/// A components key: OpenAPI allows only `[A-Za-z0-9._-]`, and the names here come from traffic.
-fn component_name(prefix: &str, name: &str) -> String {
+/// A name made from text seen in traffic, `prefix` first: only `[A-Za-z0-9._-]` kept (the rest
+/// becomes `_`), at most 64 characters of it. OpenAPI components keys allow no more, and Postman
+/// reads `{{...}}` variables up to a `}`.
+pub(crate) fn plain_name(prefix: &str, name: &str) -> String {
     let mut out = String::from(prefix);
     out.extend(name.chars().take(64).map(|c| {
         if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
@@ -91,18 +93,18 @@ fn security_scheme(a: &AuthScheme) -> Option<(String, Value)> {
             ("bearerJwt".into(), json!({ "type": "http", "scheme": "bearer", "bearerFormat": "JWT" }))
         }
         AuthScheme::ApiKeyHeader { name } => {
-            (component_name("apiKeyHeader_", name), json!({ "type": "apiKey", "in": "header", "name": name }))
+            (plain_name("apiKeyHeader_", name), json!({ "type": "apiKey", "in": "header", "name": name }))
         }
         AuthScheme::ApiKeyQuery { name } => {
-            (component_name("apiKeyQuery_", name), json!({ "type": "apiKey", "in": "query", "name": name }))
+            (plain_name("apiKeyQuery_", name), json!({ "type": "apiKey", "in": "query", "name": name }))
         }
         AuthScheme::SessionCookie { name } => {
-            (component_name("cookie_", name), json!({ "type": "apiKey", "in": "cookie", "name": name }))
+            (plain_name("cookie_", name), json!({ "type": "apiKey", "in": "cookie", "name": name }))
         }
         // Digest, NTLM, AWS4-HMAC-SHA256...: an HTTP scheme by the name the header gave.
         AuthScheme::Other { name } => {
             let scheme = name.to_ascii_lowercase();
-            (component_name("http_", &scheme), json!({ "type": "http", "scheme": scheme }))
+            (plain_name("http_", &scheme), json!({ "type": "http", "scheme": scheme }))
         }
     })
 }
@@ -344,32 +346,10 @@ mod tests {
     #![allow(clippy::indexing_slicing)]
     use super::*;
     use crate::test_values::Observe;
-    use crate::{Catalog, Observation, ObservedResponse, TemplateConfig};
+    use crate::{Catalog, Observation, TemplateConfig};
 
     fn obs(method: &str, target: &str, body: &str, status: u16, resp: &str) -> Observation {
-        Observation {
-            ts: 1,
-            client: std::net::IpAddr::from([10, 0, 0, 1]),
-            server: std::net::SocketAddr::from(([10, 0, 0, 2], 80)),
-            host: Some("shop.test".into()),
-            method: method.into(),
-            target: target.into(),
-            request_headers: vec![
-                ("content-type".into(), "application/json".into()),
-                ("authorization".into(), "Basic dTpw".into()),
-            ],
-            request_body: body.as_bytes().to_vec(),
-            request_body_len: body.len() as u64,
-            response: Some(ObservedResponse {
-                status,
-                headers: vec![("content-type".into(), "application/json".into())],
-                body: resp.as_bytes().to_vec(),
-                body_len: resp.len() as u64,
-                latency_micros: 100,
-            }),
-            encrypted: false,
-            protocol: Default::default(),
-        }
+        crate::test_values::json_exchange(method, target, ("authorization", "Basic dTpw"), body, status, resp)
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::AuthScheme;
 use crate::catalog::Endpoint;
-use crate::openapi::{observed, tag};
+use crate::openapi::{observed, plain_name, tag};
 use crate::params::ParamInfo;
 use crate::schema::{Format, Schema};
 
@@ -19,20 +19,6 @@ pub const SCHEMA: &str = "https://schema.getpostman.com/json/collection/v2.1.0/c
 
 /// How deep an example body goes; inferred schemas are bounded too, this keeps the example so.
 const MAX_EXAMPLE_DEPTH: usize = 16;
-
-/// A variable name made from text seen in traffic: Postman reads `{{...}}` up to `}`, so only
-/// plain characters are kept.
-fn variable_name(prefix: &str, text: &str) -> String {
-    let mut out = String::from(prefix);
-    out.extend(text.chars().take(64).map(|c| {
-        if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-            c
-        } else {
-            '_'
-        }
-    }));
-    out
-}
 
 /// A value shaped like the schema: what a person edits before sending.
 pub fn example(s: &Schema, depth: usize) -> Value {
@@ -112,7 +98,7 @@ fn auth(e: &Endpoint, needed: &mut BTreeMap<String, String>) -> (Value, Vec<Valu
         ),
         AuthScheme::ApiKeyHeader { name } | AuthScheme::ApiKeyQuery { name } => {
             let place = if matches!(first.scheme, AuthScheme::ApiKeyQuery { .. }) { "query" } else { "header" };
-            let value = need(variable_name("apiKey_", name), &format!("API key sent in the {place} {name}"));
+            let value = need(plain_name("apiKey_", name), &format!("API key sent in the {place} {name}"));
             (
                 json!({ "type": "apikey", "apikey": [
                     attr("key", name.clone()), attr("value", value), attr("in", place.to_string()),
@@ -121,11 +107,11 @@ fn auth(e: &Endpoint, needed: &mut BTreeMap<String, String>) -> (Value, Vec<Valu
             )
         }
         AuthScheme::SessionCookie { name } => {
-            let value = need(variable_name("cookie_", name), &format!("session cookie {name}"));
+            let value = need(plain_name("cookie_", name), &format!("session cookie {name}"));
             (json!({ "type": "noauth" }), vec![json!({ "key": "Cookie", "value": format!("{name}={value}") })])
         }
         AuthScheme::Other { name } => {
-            let value = need(variable_name("authorization_", name), &format!("credentials of the {name} scheme"));
+            let value = need(plain_name("authorization_", name), &format!("credentials of the {name} scheme"));
             (json!({ "type": "noauth" }), vec![json!({ "key": "Authorization", "value": format!("{name} {value}") })])
         }
     }
@@ -276,7 +262,7 @@ pub fn collection(name: &str, endpoints: &[&Endpoint], notes: &dyn Fn(&Endpoint)
     let mut items = Vec::new();
     for host in &hosts {
         let mine: Vec<&Endpoint> = endpoints.iter().copied().filter(|e| e.host == *host).collect();
-        let base = if hosts.len() == 1 { "baseUrl".to_string() } else { variable_name("baseUrl_", host) };
+        let base = if hosts.len() == 1 { "baseUrl".to_string() } else { plain_name("baseUrl_", host) };
         let (encrypted, cleartext) = mine
             .iter()
             .fold((0u64, 0u64), |(enc, clear), e| (enc.saturating_add(e.encrypted), clear.saturating_add(e.cleartext)));
@@ -314,29 +300,10 @@ mod tests {
     #![allow(clippy::indexing_slicing)]
     use super::*;
     use crate::test_values::Observe;
-    use crate::{Catalog, Observation, ObservedResponse, TemplateConfig};
+    use crate::{Catalog, Observation, TemplateConfig};
 
     fn obs(method: &str, target: &str, auth: (&str, &str), body: &str, status: u16, resp: &str) -> Observation {
-        Observation {
-            ts: 1,
-            client: std::net::IpAddr::from([10, 0, 0, 1]),
-            server: std::net::SocketAddr::from(([10, 0, 0, 2], 80)),
-            host: Some("shop.test".into()),
-            method: method.into(),
-            target: target.into(),
-            request_headers: vec![("content-type".into(), "application/json".into()), (auth.0.into(), auth.1.into())],
-            request_body: body.as_bytes().to_vec(),
-            request_body_len: body.len() as u64,
-            response: Some(ObservedResponse {
-                status,
-                headers: vec![("content-type".into(), "application/json".into())],
-                body: resp.as_bytes().to_vec(),
-                body_len: resp.len() as u64,
-                latency_micros: 100,
-            }),
-            encrypted: false,
-            protocol: Default::default(),
-        }
+        crate::test_values::json_exchange(method, target, auth, body, status, resp)
     }
 
     #[test]

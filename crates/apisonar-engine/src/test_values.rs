@@ -108,3 +108,35 @@ pub fn answered(path: &str, status: u16, content_type: &str, body: &str) -> crat
         protocol: Default::default(),
     }
 }
+
+/// A JSON exchange on `shop.test` from 10.0.0.1: `method target` with a JSON `body` and one more
+/// request header (`auth`: name and value, credentials usually), answered `status` with `resp`.
+pub fn json_exchange(
+    method: &str,
+    target: &str,
+    auth: (&str, &str),
+    body: &str,
+    status: u16,
+    resp: &str,
+) -> crate::Observation {
+    crate::Observation {
+        ts: 1,
+        client: std::net::IpAddr::from([10, 0, 0, 1]),
+        server: std::net::SocketAddr::from(([10, 0, 0, 2], 80)),
+        host: Some("shop.test".into()),
+        method: method.into(),
+        target: target.into(),
+        request_headers: vec![("content-type".into(), "application/json".into()), (auth.0.into(), auth.1.into())],
+        request_body: body.as_bytes().to_vec(),
+        request_body_len: body.len() as u64,
+        response: Some(crate::ObservedResponse {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: resp.as_bytes().to_vec(),
+            body_len: resp.len() as u64,
+            latency_micros: 100,
+        }),
+        encrypted: false,
+        protocol: Default::default(),
+    }
+}
