@@ -802,7 +802,9 @@ fn check_alert(a: &Alert, key: &EndpointKey, obs: &Observation) {
         for (name, value) in &obs.request_headers {
             let secrets: Vec<&str> = match name.as_str() {
                 "cookie" => value.split(';').filter_map(|c| c.split_once('=').map(|(_, v)| v.trim())).collect(),
-                "authorization" | "proxy-authorization" => vec![value.split_once(' ').map_or(value.as_str(), |(_, r)| r)],
+                "authorization" | "proxy-authorization" => {
+                    vec![value.split_once(' ').map_or(value.as_str(), |(_, r)| r)]
+                }
                 "x-api-key" => vec![value.as_str()],
                 _ => Vec::new(),
             };

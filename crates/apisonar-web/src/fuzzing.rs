@@ -147,6 +147,14 @@ const PATHS: &[&str] = &[
     "/api/v1/alerts/{}",
     "/api/v1/alerts/{n}/ack",
     "/api/v1/alerts/{n}/resolve",
+    "/api/v1/alerts/{n}/reopen",
+    "/api/v1/alerts/{n}/assign",
+    "/api/v1/alerts/{n}/comments",
+    "/api/v1/suppressions",
+    "/api/v1/suppressions/{n}",
+    "/api/v1/suppressions/{}",
+    "/api/v1/export/openapi",
+    "/api/v1/export/postman",
     "/api/v1/overview",
     "/api/v1/specs",
     "/api/v1/specs/{}",
@@ -173,6 +181,10 @@ const QUERY_NAMES: &[&str] = &[
     "kind",
     "severity",
     "name",
+    "format",
+    "endpoint",
+    "assignee",
+    "since",
     "",
     "page[]",
 ];
@@ -199,6 +211,11 @@ const QUERY_VALUES: &[&str] = &[
     "+",
     "18446744073709551615",
     "1e3",
+    "yaml",
+    "json",
+    "risk",
+    "7d",
+    "2026-01-01T00:00:00Z",
 ];
 
 /// Public routes: answered without credentials.
@@ -251,8 +268,28 @@ impl Credentials {
     }
 }
 
+/// JSON bodies the alert and suppression routes read, with fields from the input.
+fn json_body(u: &mut Unstructured<'_>) -> Result<Vec<u8>> {
+    let text = |u: &mut Unstructured<'_>| -> Result<serde_json::Value> {
+        Ok(match u.choose_index(4)? {
+            0 => serde_json::Value::Null,
+            1 => serde_json::Value::from(text_up_to(u, 3000)?),
+            2 => serde_json::Value::from(u.choose(QUERY_VALUES)?.to_string()),
+            _ => serde_json::Value::from(u.arbitrary::<i64>()?),
+        })
+    };
+    let mut object = serde_json::Map::new();
+    for name in ["kind", "host", "method", "path", "client", "expires", "reason", "endpoint_id", "assignee", "text"] {
+        if u.arbitrary()? {
+            object.insert(name.into(), text(u)?);
+        }
+    }
+    Ok(serde_json::to_vec(&object).unwrap_or_default())
+}
+
 fn body(u: &mut Unstructured<'_>) -> Result<Vec<u8>> {
-    Ok(match u.choose_index(6)? {
+    Ok(match u.choose_index(7)? {
+        6 => json_body(u)?,
         0 => Vec::new(),
         1 => format!(
             "user={}&password={}",
@@ -376,7 +413,18 @@ fn check(
             "{method} {path}"
         );
         let empty_allowed = *method == Method::HEAD || status == StatusCode::NO_CONTENT;
-        if !(empty_allowed && body.is_empty()) {
+        // Exports are downloads: YAML, JSON or a zip, named as attachments.
+        let download = status.is_success() && path.starts_with("/api/v1/export/") && *method != Method::HEAD;
+        if download {
+            let disposition = headers.get(header::CONTENT_DISPOSITION).map(HeaderValue::as_bytes).unwrap_or_default();
+            assert!(disposition.starts_with(b"attachment; filename=\""), "{method} {path}: no attachment");
+            let kind = headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes).unwrap_or_default();
+            match kind {
+                b"application/zip" => assert!(body.starts_with(b"PK\x03\x04"), "{method} {path}: not a zip"),
+                b"application/yaml" => assert!(body.starts_with(b"\"openapi\": \"3.1.0\""), "{method} {path}"),
+                _ => assert!(serde_json::from_slice::<serde_json::Value>(body).is_ok(), "{method} {path}: no JSON"),
+            }
+        } else if !(empty_allowed && body.is_empty()) {
             let parsed = serde_json::from_slice::<serde_json::Value>(body);
             assert!(
                 parsed.is_ok(),
