@@ -39,6 +39,8 @@ try {
 
   // Inventory filtered to shadow endpoints, through the select.
   await page.click("nav a[href='#/inventory']");
+  // The overview has a table of its own (the riskiest endpoints): wait for the inventory's.
+  await page.waitForFunction(() => document.querySelector("main h1")?.textContent === "Inventory");
   await page.waitForSelector("table.data tbody tr");
   seen.inventory_rows = await page.locator("table.data tbody tr").count();
   await page.selectOption("#f-state", "shadow");
