@@ -256,7 +256,7 @@ async function inventory() {
 
 // Downloads of what the inventory filters select: OpenAPI per host (a zip of one document per
 // host when no host is chosen) and a Postman collection.
-function exportLinks(p) {
+function exportLinks(p, label = "Download what is listed: ") {
   const q = new URLSearchParams(p);
   for (const k of ["sort", "order", "page", "per_page"]) q.delete(k);
   const url = (kind, extra) => {
@@ -265,7 +265,7 @@ function exportLinks(p) {
     return `/api/v1/export/${kind}?${all.toString()}`;
   };
   const what = q.get("host") ? "" : " (zip, a document per host)";
-  return h("nav", { class: "export", "aria-label": "Export" }, "Download what is listed: ",
+  return h("nav", { class: "export", "aria-label": "Export" }, label,
     h("a", { href: url("openapi", { format: "yaml" }), download: "", id: "export-openapi-yaml" }, `OpenAPI YAML${what}`), " · ",
     h("a", { href: url("openapi", { format: "json" }), download: "", id: "export-openapi-json" }, `OpenAPI JSON${what}`), " · ",
     h("a", { href: url("postman", {}), download: "", id: "export-postman" }, "Postman collection"));
@@ -294,7 +294,7 @@ async function endpoint(id) {
   show(
     h("p", {}, h("a", { href: "#/inventory" }, "← Inventory")),
     h("h1", {}, h("code", {}, e.method), " ", e.path),
-    e.first_seen && !e.tls_only ? exportLinks(new URLSearchParams({ host: e.host })) : null,
+    e.first_seen && !e.tls_only ? exportLinks(new URLSearchParams({ host: e.host }), `Download the API of ${e.host}: `) : null,
     kv([["Host", e.host], ["State", badge(e.state)], ["Why this state", e.state_reason], ["Spec", e.spec], ["Operation", e.operation],
       ["Hits", num(e.hits)], ["Clients", num(e.clients)], ["First seen", seenAt(e.first_seen)], ["Last seen", seenAt(e.last_seen)],
       ["Auth", e.auth.length ? e.auth.join(", ") : "none"],
@@ -453,7 +453,7 @@ async function rules() {
     h("p", {}, h("a", { href: "#/alerts" }, "← Alerts")),
     h("h1", {}, "Suppression rules"),
     h("p", { class: "muted" }, "Occurrences a rule matches are dropped before they become alerts, and counted on the rule. Mute an alert kind from an alert's page."),
-    list.length ? h("table", { class: "data", id: "rules" }, h("caption", {}, `${num(list.length)} rules`),
+    list.length ? h("table", { class: "data", id: "rules" }, h("caption", {}, list.length === 1 ? "1 rule" : `${num(list.length)} rules`),
       h("thead", {}, h("tr", {}, ["Kind", "Scope", "Expires", "Reason", "By", "Suppressed", "Latest", ""].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, list.map((r) => h("tr", {},
         h("td", {}, r.kind), h("td", {}, scope(r)),
