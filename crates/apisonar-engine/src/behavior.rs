@@ -401,6 +401,14 @@ impl Behavior {
         // Packet times are input: a window reaching before i64::MIN starts at i64::MIN.
         let window_start = obs.ts.saturating_sub(window);
         let id = self.keys.hash_one((&obs.client, host));
+        if !probe && tool.is_none() && status != Some(404) {
+            // Nothing a scanner detector counts: a client that never probed, missed or named a
+            // tool gets no entry (behind a busy service, that is almost every client).
+            if let Some(state) = self.clients.get_mut(&id) {
+                state.last_seen = obs.ts;
+            }
+            return;
+        }
         let state = self.clients.entry(id).or_default();
         state.last_seen = obs.ts;
         if probe {

@@ -285,3 +285,20 @@ fn distinct_sets_count_each_value_once_few_or_many_and_stop_at_their_cap() {
     assert!(values.iter().take(150).all(|v| set.contains(*v)));
     assert!(!values.iter().skip(150).any(|v| set.contains(*v)), "nothing past the cap");
 }
+
+#[test]
+fn clients_that_never_probe_or_miss_keep_no_scanner_state() {
+    let mut b = Behavior::new(Thresholds::default());
+    let k = key("GET", "/items/{id}");
+    for client in 0..200u8 {
+        b.observe(&obs(client, 1, "GET", &format!("/items/{client}"), &[], 200, "{}"), &k);
+    }
+    assert_eq!(b.clients.len(), 0, "answered requests need no scanner state");
+    b.observe(&obs(7, 2, "GET", "/items/999", &[], 404, "{}"), &k);
+    b.observe(&obs(8, 2, "GET", "/items/1", &[("user-agent", "sqlmap/1.7")], 200, "{}"), &k);
+    assert_eq!(b.clients.len(), 2, "a miss and a tool's name start one each");
+    // A later ordinary request still refreshes the client's place against eviction.
+    b.observe(&obs(7, 9, "GET", "/items/7", &[], 200, "{}"), &k);
+    let id = b.keys.hash_one((&std::net::IpAddr::from([10, 0, 0, 7]), "app.test"));
+    assert_eq!(b.clients.get(&id).map(|c| c.last_seen), Some(9_000_000));
+}
