@@ -477,70 +477,76 @@ impl Behavior {
         self.observe_scanning(obs, &key.host, &key.path, false, tool, &mut out);
         let values = param_values(obs.path(), &key.path);
         let is_scanner = self.scanners.contains(&obs.client);
-        let id = self.keys.hash_one((&obs.client, key));
-        let pair = self.pairs.entry(id).or_default();
-        pair.last_seen = obs.ts;
-        add_count(&mut pair.requests, 1);
-        // Enumeration: many distinct values of a path parameter, mostly refused or missing.
-        if let Some(values) = values {
-            pair.values.insert(values, 4096);
-            if matches!(status, Some(404 | 403)) {
-                add_count(&mut pair.not_found, 1);
+        // Only enumeration (a path with parameters) and brute force (a login) need a pair's state:
+        // other endpoints make no entry, however many clients call them.
+        let login = login_like(key);
+        if values.is_some() || login {
+            let id = self.keys.hash_one((&obs.client, key));
+            let pair = self.pairs.entry(id).or_default();
+            pair.last_seen = obs.ts;
+            add_count(&mut pair.requests, 1);
+            // Enumeration: many distinct values of a path parameter, mostly refused or missing.
+            if let Some(values) = values {
+                pair.values.insert(values, 4096);
+                if matches!(status, Some(404 | 403)) {
+                    add_count(&mut pair.not_found, 1);
+                }
+                let share = pair.not_found as f64 / pair.requests as f64;
+                if !is_scanner
+                    && pair.values.len() >= t.enumeration_values
+                    && share >= t.enumeration_error_share
+                    && matches!(status, Some(404 | 403))
+                {
+                    out.push(alert(
+                        obs,
+                        key,
+                        "enumeration",
+                        None,
+                        Severity::Medium,
+                        format!("enumeration of {} {} on {}", key.method, key.path, key.host),
+                        format!("{} distinct values, {:.0}% answered 404/403", pair.values.len(), share * 100.0),
+                    ));
+                }
             }
-            let share = pair.not_found as f64 / pair.requests as f64;
-            if !is_scanner
-                && pair.values.len() >= t.enumeration_values
-                && share >= t.enumeration_error_share
-                && matches!(status, Some(404 | 403))
-            {
-                out.push(alert(
-                    obs,
-                    key,
-                    "enumeration",
-                    None,
-                    Severity::Medium,
-                    format!("enumeration of {} {} on {}", key.method, key.path, key.host),
-                    format!("{} distinct values, {:.0}% answered 404/403", pair.values.len(), share * 100.0),
-                ));
-            }
-        }
-        // Brute force: repeated failures on a login endpoint (401/403, or the same failure body).
-        if login_like(key) {
-            let login = pair.login.get_or_insert_with(Box::default);
-            // The same answer again and again to requests that carry credentials: a failure
-            // page served with 200. (Logouts also answer the same every time: no credentials.)
-            let sends_credentials = !obs.request_body.is_empty() || obs.request_header("authorization").is_some();
-            let same_body = obs.response.as_ref().filter(|_| sends_credentials).map_or(0, |r| {
-                let n = login.failure_bodies.entry(stable_hash(&r.body)).or_default();
-                add_count(n, 1);
-                *n
-            });
-            if login.failure_bodies.len() > 64 {
-                login.failure_bodies.clear();
-            }
-            if matches!(status, Some(401 | 403)) {
-                login.failures.push_back(obs.ts);
-            }
-            while login.failures.front().is_some_and(|ts| *ts < window_start) || login.failures.len() > 4096 {
-                login.failures.pop_front();
-            }
-            let threshold = t.brute_force_failures;
-            if (matches!(status, Some(401 | 403)) && login.failures.len() >= threshold) || same_body >= threshold as u64
-            {
-                let evidence = if login.failures.len() >= threshold {
-                    format!("{} failed attempts within {} s", login.failures.len(), t.window_secs)
-                } else {
-                    format!("the same response body {same_body} times")
-                };
-                out.push(alert(
-                    obs,
-                    key,
-                    "brute_force",
-                    None,
-                    Severity::High,
-                    format!("brute force on {} {} on {}", key.method, key.path, key.host),
-                    evidence,
-                ));
+            // Brute force: repeated failures on a login endpoint (401/403, or the same failure body).
+            if login {
+                let login = pair.login.get_or_insert_with(Box::default);
+                // The same answer again and again to requests that carry credentials: a failure
+                // page served with 200. (Logouts also answer the same every time: no credentials.)
+                let sends_credentials = !obs.request_body.is_empty() || obs.request_header("authorization").is_some();
+                let same_body = obs.response.as_ref().filter(|_| sends_credentials).map_or(0, |r| {
+                    let n = login.failure_bodies.entry(stable_hash(&r.body)).or_default();
+                    add_count(n, 1);
+                    *n
+                });
+                if login.failure_bodies.len() > 64 {
+                    login.failure_bodies.clear();
+                }
+                if matches!(status, Some(401 | 403)) {
+                    login.failures.push_back(obs.ts);
+                }
+                while login.failures.front().is_some_and(|ts| *ts < window_start) || login.failures.len() > 4096 {
+                    login.failures.pop_front();
+                }
+                let threshold = t.brute_force_failures;
+                if (matches!(status, Some(401 | 403)) && login.failures.len() >= threshold)
+                    || same_body >= threshold as u64
+                {
+                    let evidence = if login.failures.len() >= threshold {
+                        format!("{} failed attempts within {} s", login.failures.len(), t.window_secs)
+                    } else {
+                        format!("the same response body {same_body} times")
+                    };
+                    out.push(alert(
+                        obs,
+                        key,
+                        "brute_force",
+                        None,
+                        Severity::High,
+                        format!("brute force on {} {} on {}", key.method, key.path, key.host),
+                        evidence,
+                    ));
+                }
             }
         }
         // BOLA: principals that share many objects with other principals on an endpoint whose

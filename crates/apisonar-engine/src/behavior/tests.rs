@@ -302,3 +302,15 @@ fn clients_that_never_probe_or_miss_keep_no_scanner_state() {
     let id = b.keys.hash_one((&std::net::IpAddr::from([10, 0, 0, 7]), "app.test"));
     assert_eq!(b.clients.get(&id).map(|c| c.last_seen), Some(9_000_000));
 }
+
+#[test]
+fn only_endpoints_with_parameters_or_a_login_keep_state_per_client() {
+    let mut b = Behavior::new(Thresholds::default());
+    for client in 0..200u8 {
+        b.observe(&obs(client, 1, "GET", "/health", &[], 200, "{}"), &key("GET", "/health"));
+    }
+    assert_eq!(b.pairs.len(), 0, "nothing to count per client on /health");
+    b.observe(&obs(1, 1, "GET", "/items/5", &[], 200, "{}"), &key("GET", "/items/{id}"));
+    b.observe(&obs(1, 1, "POST", "/login", &[], 401, "{}"), &key("POST", "/login"));
+    assert_eq!(b.pairs.len(), 2, "enumeration and brute force count per client");
+}
