@@ -45,9 +45,9 @@ pub fn route_table() -> Vec<ApiRoute> {
         route("/hosts", &["GET"], get(hosts)),
         route("/alerts", &["GET"], get(alerts)),
         route("/alerts/{id}", &["GET"], get(alert)),
-        route("/alerts/{id}/ack", &["POST"], post(ack)),
-        route("/alerts/{id}/resolve", &["POST"], post(resolve)),
-        route("/alerts/{id}/reopen", &["POST"], post(reopen)),
+        route("/alerts/{id}/ack", &["POST"], set_state(AlertState::Acknowledged)),
+        route("/alerts/{id}/resolve", &["POST"], set_state(AlertState::Resolved)),
+        route("/alerts/{id}/reopen", &["POST"], set_state(AlertState::Open)),
         route("/alerts/{id}/assign", &["POST"], post(assign)),
         route("/alerts/{id}/comments", &["POST"], post(comment)),
         route("/suppressions", &["GET", "POST"], get(suppressions).post(add_suppression)),
@@ -536,28 +536,13 @@ async fn change_alert(
     }
 }
 
-async fn ack(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    Path(id): Path<u64>,
-) -> Result<Json<AlertRecord>, ApiError> {
-    change_alert(&state, &principal, id, AlertChange::State(AlertState::Acknowledged)).await
-}
-
-async fn resolve(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    Path(id): Path<u64>,
-) -> Result<Json<AlertRecord>, ApiError> {
-    change_alert(&state, &principal, id, AlertChange::State(AlertState::Resolved)).await
-}
-
-async fn reopen(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    Path(id): Path<u64>,
-) -> Result<Json<AlertRecord>, ApiError> {
-    change_alert(&state, &principal, id, AlertChange::State(AlertState::Open)).await
+/// The route that moves an alert to `to` (acknowledge, resolve, reopen).
+fn set_state(to: AlertState) -> axum::routing::MethodRouter<AppState> {
+    post(
+        move |State(state): State<AppState>, Extension(principal): Extension<Principal>, Path(id): Path<u64>| async move {
+            change_alert(&state, &principal, id, AlertChange::State(to)).await
+        },
+    )
 }
 
 #[derive(Deserialize)]
