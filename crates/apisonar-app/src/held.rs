@@ -39,7 +39,7 @@ pub(crate) struct HeldProbes {
 /// Roughly what a transaction holds in memory.
 fn size(t: &AnalysedTransaction) -> usize {
     let o = &t.observation;
-    let headers = |h: &[(String, String)]| h.iter().map(|(n, v)| n.len().saturating_add(v.len())).sum::<usize>();
+    let headers = |h: &apisonar_engine::Headers| h.text_len();
     let response = o.response.as_ref().map_or(0, |r| r.body.len().saturating_add(headers(&r.headers)));
     o.target
         .len()
@@ -100,7 +100,7 @@ mod tests {
             host: None,
             method: "GET".into(),
             target: target.into(),
-            request_headers: vec![],
+            request_headers: Default::default(),
             request_body: vec![b'x'; body],
             request_body_len: body as u64,
             response: None,

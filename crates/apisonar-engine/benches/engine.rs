@@ -56,16 +56,17 @@ fn observation(rng: &mut Rng, hosts: u64, resources: u64) -> Observation {
         host: Some(host),
         method: method.into(),
         target,
-        request_headers: vec![
-            ("content-type".into(), "application/json".into()),
-            ("authorization".into(), "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIiwiaXNzIjoiYXV0aCJ9.c2ln".into()),
-            ("user-agent".into(), "bench/1".into()),
-        ],
+        request_headers: [
+            ("content-type", "application/json"),
+            ("authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIiwiaXNzIjoiYXV0aCJ9.c2ln"),
+            ("user-agent", "bench/1"),
+        ]
+        .into(),
         request_body: body.clone().into_bytes(),
         request_body_len: body.len() as u64,
         response: Some(ObservedResponse {
             status: 200,
-            headers: vec![("content-type".into(), "application/json".into())],
+            headers: [("content-type", "application/json")].into(),
             body: response.clone().into_bytes(),
             body_len: response.len() as u64,
             latency_micros: (rng.next() % 50_000) as i64,

@@ -112,14 +112,14 @@ pub fn jwt_header(token: &str) -> Option<(String, Option<String>)> {
 
 /// Who a request speaks for, as a stable hash (never the credential): a JWT's `sub` (or the
 /// token), a Basic user name, an API key, or a session cookie. `None` for anonymous requests.
-pub fn principal(headers: &[(String, String)]) -> Option<u64> {
+pub fn principal(headers: &crate::observation::Headers) -> Option<u64> {
     // The hash of `kind:value`, made without joining them.
     let hash = |kind: &str, v: &str| {
         use crate::stats::{stable_hash, stable_hash_more};
         stable_hash_more(stable_hash_more(stable_hash(kind.as_bytes()), b":"), v.as_bytes())
     };
     for (name, value) in headers {
-        match name.as_str() {
+        match name {
             "authorization" => {
                 let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
                 let rest = rest.trim();
@@ -149,7 +149,7 @@ pub fn principal(headers: &[(String, String)]) -> Option<u64> {
             _ => {}
         }
     }
-    headers.iter().filter(|(n, _)| n == "cookie").flat_map(|(_, v)| v.split(';')).find_map(|pair| {
+    headers.iter().filter(|(n, _)| *n == "cookie").flat_map(|(_, v)| v.split(';')).find_map(|pair| {
         let (cookie, v) = pair.trim().split_once('=')?;
         let lower = cookie.to_ascii_lowercase();
         let session =
@@ -159,10 +159,10 @@ pub fn principal(headers: &[(String, String)]) -> Option<u64> {
 }
 
 /// Every scheme a request shows, from its headers (lower-case names) and query parameter names.
-pub fn classify(headers: &[(String, String)], query_names: &[String]) -> Vec<AuthScheme> {
+pub fn classify(headers: &crate::observation::Headers, query_names: &[String]) -> Vec<AuthScheme> {
     let mut found = Vec::new();
     for (name, value) in headers {
-        match name.as_str() {
+        match name {
             "authorization" | "proxy-authorization" => {
                 let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
                 found.push(match scheme.to_ascii_lowercase().as_str() {
@@ -171,7 +171,7 @@ pub fn classify(headers: &[(String, String)], query_names: &[String]) -> Vec<Aut
                         Some((alg, iss)) => AuthScheme::Jwt { alg, iss },
                         None => AuthScheme::Bearer,
                     },
-                    "apikey" | "api-key" | "token" => AuthScheme::ApiKeyHeader { name: name.clone() },
+                    "apikey" | "api-key" | "token" => AuthScheme::ApiKeyHeader { name: name.to_string() },
                     other => AuthScheme::Other { name: other.chars().take(32).collect() },
                 });
             }
@@ -208,8 +208,8 @@ pub fn classify(headers: &[(String, String)], query_names: &[String]) -> Vec<Aut
 mod tests {
     use super::*;
 
-    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    fn h(pairs: &[(&str, &str)]) -> crate::observation::Headers {
+        pairs.iter().copied().collect()
     }
 
     // {"alg":"HS256","typ":"JWT"} . {"sub":"1","iss":"shop"} . sig
@@ -254,8 +254,8 @@ mod tests {
             ]);
             assert!(!classify(&headers, &[v.clone(), "api_key".into()]).is_empty());
             // Each scheme on its own decides the principal.
-            for one in headers.chunks(1) {
-                assert!(principal(one).is_some() || one.iter().any(|(n, _)| n == "proxy-authorization"), "{one:?}");
+            for one in headers.iter().map(|field| crate::observation::Headers::from([field])) {
+                assert!(principal(&one).is_some() || one.iter().any(|(n, _)| n == "proxy-authorization"), "{one:?}");
             }
             // base64url has no such character: a JWT needs at least its header part without one.
             assert_eq!(base64url_decode(&v), None, "{v:?}");

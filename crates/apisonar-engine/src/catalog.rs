@@ -509,8 +509,8 @@ fn merge_params(into: &mut BTreeMap<String, ParamInfo>, from: &BTreeMap<String, 
     merge_capped(into, from, MAX_PARAMS, ParamInfo::merge);
 }
 
-fn content_type(headers: &[(String, String)]) -> Option<String> {
-    let v = headers.iter().find(|(n, _)| n == "content-type").map(|(_, v)| v)?;
+fn content_type(headers: &crate::observation::Headers) -> Option<String> {
+    let v = headers.iter().find(|(n, _)| *n == "content-type").map(|(_, v)| v)?;
     let main = v.split(';').next().unwrap_or_default().trim();
     let main = crate::observation::first_chars(main, 100);
     (!main.is_empty()).then(|| main.to_ascii_lowercase())
@@ -758,9 +758,10 @@ pub struct Catalog {
     observed: u64,
     endpoints: BTreeMap<EndpointKey, Endpoint>,
     /// Per host: endpoints, and the methods they use (for the caps).
-    hosts: HashMap<String, HostCount>,
+    /// (Looked up by host for every request: foldhash, randomly seeded, rather than SipHash.)
+    hosts: HashMap<String, HostCount, foldhash::fast::RandomState>,
     /// Hosts seen answering (at most `max_hosts`): their unanswered requests are no evidence.
-    answering: HashSet<String>,
+    answering: HashSet<String, foldhash::fast::RandomState>,
     dirty: BTreeSet<EndpointKey>,
     removed: BTreeSet<EndpointKey>,
     /// Refilings since the last `take_changes`, in order.
@@ -1296,7 +1297,9 @@ impl Catalog {
                 ..Endpoint::default()
             });
         }
-        self.removed.remove(&key);
+        if !self.removed.is_empty() {
+            self.removed.remove(&key);
+        }
         let e = self.endpoints.get_mut(&key)?;
         // Most hits are of an endpoint already waiting to be written: no key copy for those.
         if !self.dirty.contains(&key) {
@@ -1311,7 +1314,10 @@ impl Catalog {
         e.last_seen = e.last_seen.max(obs.ts);
         e.clients.add_addr(obs.client);
         for w in why {
-            if !e.why.contains(&w) && e.why.len() < 16 {
+            if e.why.len() >= 16 {
+                break;
+            }
+            if !e.why.contains(&w) {
                 e.why.push(w);
             }
         }

@@ -167,12 +167,12 @@ fn request_inputs(
     }
     for (name, value) in &obs.request_headers {
         // Headers applications log or reflect; any header for JNDI-style payloads (log4shell).
-        if (matches!(name.as_str(), "user-agent" | "referer" | "x-forwarded-for" | "cookie" | "x-api-version")
-            || value.contains("${"))
+        if (matches!(name, "user-agent" | "referer" | "x-forwarded-for" | "cookie" | "x-api-version")
+            || opens_expression(value))
             && !plain(value)
             && searched_header(name, value)
         {
-            out.push((format!("request.header.{name}"), value.clone()));
+            out.push((format!("request.header.{name}"), value.to_string()));
         }
     }
     let ct = obs.request_header("content-type").unwrap_or_default();
@@ -194,6 +194,13 @@ fn request_inputs(
     }
     out.truncate(MAX_INPUTS);
     out
+}
+
+/// Whether `value` holds `${` (a lookup expression, as JNDI payloads use). Read for nearly every
+/// header: a search for the rare `$` first is cheaper than a substring search.
+fn opens_expression(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    memchr::memchr_iter(b'$', bytes).any(|i| bytes.get(i.saturating_add(1)) == Some(&b'{'))
 }
 
 /// The JSON strings of a request worth searching, with their locations (made only for those):
@@ -338,6 +345,22 @@ mod tests {
     use crate::test_values::Observe;
     use crate::{Catalog, ObservedResponse, TemplateConfig};
 
+    #[test]
+    fn expressions_are_found_wherever_they_open() {
+        for (value, opens) in [
+            ("${jndi:ldap://x/a}", true),
+            ("a$b${", true),
+            ("$$${x}", true),
+            ("price $5 {note}", false),
+            ("$", false),
+            ("", false),
+            ("€${", true),
+        ] {
+            assert_eq!(opens_expression(value), value.contains("${"), "{value}");
+            assert_eq!(opens_expression(value), opens, "{value}");
+        }
+    }
+
     fn obs(method: &str, target: &str, headers: &[(&str, &str)], body: &str, encrypted: bool) -> Observation {
         Observation {
             ts: 5,
@@ -351,7 +374,7 @@ mod tests {
             request_body_len: body.len() as u64,
             response: Some(ObservedResponse {
                 status: 200,
-                headers: vec![],
+                headers: Default::default(),
                 body: vec![],
                 body_len: 0,
                 latency_micros: 1,
@@ -403,8 +426,7 @@ mod tests {
             let mut o = obs("POST", &target, &headers, body, i % 3 == 0);
             o.host = Some(v.clone());
             if let Some(r) = o.response.as_mut() {
-                r.headers =
-                    vec![("set-cookie".into(), format!("sid={v}")), ("content-type".into(), "application/json".into())];
+                r.headers = [("set-cookie", format!("sid={v}").as_str()), ("content-type", "application/json")].into();
                 r.body = json.clone().into_bytes();
             }
             let Some(seen) = catalog.observe(&o) else { continue };

@@ -632,7 +632,7 @@ fn observation(u: &mut Unstructured<'_>, ts: &mut i64) -> Result<Observation> {
             0 => u.arbitrary()?,
             _ => i64::from(u.arbitrary::<u8>()?).saturating_mul(1000),
         };
-        Some(ObservedResponse { status, headers, body, body_len, latency_micros })
+        Some(ObservedResponse { status, headers: headers.into(), body, body_len, latency_micros })
     };
     Ok(Observation {
         ts: *ts,
@@ -641,7 +641,7 @@ fn observation(u: &mut Unstructured<'_>, ts: &mut i64) -> Result<Observation> {
         host,
         method,
         target,
-        request_headers,
+        request_headers: request_headers.into(),
         request_body,
         request_body_len,
         response,
@@ -800,12 +800,12 @@ fn check_alert(a: &Alert, key: &EndpointKey, obs: &Observation) {
     if let Some(example) = &a.example {
         let text = example.request.join("\n");
         for (name, value) in &obs.request_headers {
-            let secrets: Vec<&str> = match name.as_str() {
+            let secrets: Vec<&str> = match name {
                 "cookie" => value.split(';').filter_map(|c| c.split_once('=').map(|(_, v)| v.trim())).collect(),
                 "authorization" | "proxy-authorization" => {
-                    vec![value.split_once(' ').map_or(value.as_str(), |(_, r)| r)]
+                    vec![value.split_once(' ').map_or(value, |(_, r)| r)]
                 }
-                "x-api-key" => vec![value.as_str()],
+                "x-api-key" => vec![value],
                 _ => Vec::new(),
             };
             for secret in secrets.into_iter().filter(|v| v.chars().count() >= 8) {
@@ -1097,7 +1097,7 @@ fn check_spec(spec: &Spec) {
         for target in [path.clone(), format!("{path}/extra"), format!("{path}?limit=1"), word.clone()] {
             let response = (target == word).then(|| ObservedResponse {
                 status: 200,
-                headers: vec![("content-type".to_string(), "text/csv".to_string())],
+                headers: [("content-type", "text/csv")].into(),
                 body: b"id,total\n1,2\n".to_vec(),
                 body_len: 13,
                 latency_micros: 1,
@@ -1109,7 +1109,7 @@ fn check_spec(spec: &Spec) {
                 host: Some(host.clone()),
                 method: op.method.clone(),
                 target,
-                request_headers: Vec::new(),
+                request_headers: Default::default(),
                 request_body: Vec::new(),
                 request_body_len: 0,
                 response,

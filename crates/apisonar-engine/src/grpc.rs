@@ -63,9 +63,9 @@ pub fn message_count(body: &[u8]) -> u32 {
 
 /// The call's status: `grpc-status` among the header fields (trailers included), else in a
 /// gRPC-Web trailer frame of the response body.
-pub fn status(headers: &[(String, String)], body: &[u8]) -> Option<u16> {
+pub fn status(headers: &crate::observation::Headers, body: &[u8]) -> Option<u16> {
     let parse = |v: &str| v.trim().parse::<u16>().ok();
-    if let Some((_, v)) = headers.iter().find(|(n, _)| n == "grpc-status") {
+    if let Some((_, v)) = headers.iter().find(|(n, _)| *n == "grpc-status") {
         return parse(v);
     }
     let trailer = frames(body).find(|f| f.flags & TRAILER_FRAME != 0)?;
@@ -286,8 +286,8 @@ mod tests {
         body.extend(framed(0x80, b"grpc-status: 5\r\ngrpc-message: nope\r\n"));
         assert_eq!(message_count(&body), 2);
         assert_eq!(body_value(&body), Some(json!([{"1": 1}, {"1": 2}])));
-        assert_eq!(status(&[], &body), Some(5));
-        let headers = [("grpc-status".to_string(), "0".to_string())];
+        assert_eq!(status(&Default::default(), &body), Some(5));
+        let headers = [("grpc-status", "0")].into();
         assert_eq!(status(&headers, &body), Some(0));
         assert_eq!(body_value(&framed(0, &[0x08, 1])), Some(json!({"1": 1})));
         assert_eq!(status_name(5), "NOT_FOUND");

@@ -53,7 +53,7 @@ pub use catalog::{
     Catalog, Changes, Endpoint, EndpointKey, EndpointMove, InventoryLimits, KeptApart, Overflow, OverflowReason,
     Recorded,
 };
-pub use observation::{MessageObservation, Observation, ObservedResponse, Protocol};
+pub use observation::{Headers, MessageObservation, Observation, ObservedResponse, Protocol};
 pub use posture::{Classification, Drift, State};
 pub use spec::{Spec, SpecError, SpecOperation};
 pub use template::{TemplateConfig, Templater};

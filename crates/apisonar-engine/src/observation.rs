@@ -50,13 +50,151 @@ impl MessageObservation {
             host: Some(host.to_string()),
             method: method.to_string(),
             target: target.to_string(),
-            request_headers: vec![("content-type".into(), "application/json".into())],
+            request_headers: Headers::from([("content-type", "application/json")]),
             request_body: self.payload.clone(),
             request_body_len: self.wire_len,
             response: None,
             encrypted: false,
             protocol: Protocol::Http1,
         }
+    }
+}
+
+/// The header fields of one message, names lower-cased, in the order sent, kept in one buffer:
+/// a message's fields are made and dropped together (and often on two threads), so one
+/// allocation for all of them rather than two per field.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    text: String,
+    /// Per field, where its name and its value end in `text`; each field starts where the one
+    /// before it ended.
+    ends: Vec<(u32, u32)>,
+}
+
+impl Headers {
+    pub fn new() -> Headers {
+        Headers::default()
+    }
+
+    /// Room for `fields` fields of `bytes` bytes of names and values in all.
+    pub fn with_capacity(fields: usize, bytes: usize) -> Headers {
+        Headers { text: String::with_capacity(bytes), ends: Vec::with_capacity(fields) }
+    }
+
+    /// Adds a field, its name as given. A field that would take the buffer past 4 GiB is left
+    /// out (no message head comes near it).
+    pub fn push(&mut self, name: &str, value: &str) {
+        self.push_with(name, value, false);
+    }
+
+    /// Adds a field, its name lower-cased (ASCII).
+    pub fn push_lowercase_name(&mut self, name: &str, value: &str) {
+        self.push_with(name, value, true);
+    }
+
+    fn push_with(&mut self, name: &str, value: &str, lowercase: bool) {
+        let start = self.text.len();
+        let name_end = start.saturating_add(name.len());
+        let Ok(value_end) = u32::try_from(name_end.saturating_add(value.len())) else { return };
+        let Ok(name_end) = u32::try_from(name_end) else { return };
+        self.text.push_str(name);
+        if lowercase {
+            if let Some(written) = self.text.get_mut(start..) {
+                written.make_ascii_lowercase();
+            }
+        }
+        self.text.push_str(value);
+        self.ends.push((name_end, value_end));
+    }
+
+    /// The fields, in order.
+    pub fn iter(&self) -> HeaderIter<'_> {
+        HeaderIter { headers: self, index: 0, start: 0 }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The value of the first field named `name` (lower case).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// Bytes of names and values in all.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+}
+
+/// The fields of [`Headers`], as (name, value).
+#[derive(Clone)]
+pub struct HeaderIter<'h> {
+    headers: &'h Headers,
+    index: usize,
+    start: usize,
+}
+
+impl<'h> Iterator for HeaderIter<'h> {
+    type Item = (&'h str, &'h str);
+
+    fn next(&mut self) -> Option<(&'h str, &'h str)> {
+        let &(name_end, value_end) = self.headers.ends.get(self.index)?;
+        let (name_end, value_end) = (name_end as usize, value_end as usize);
+        let text = &self.headers.text;
+        let field =
+            (text.get(self.start..name_end).unwrap_or_default(), text.get(name_end..value_end).unwrap_or_default());
+        self.index = self.index.saturating_add(1);
+        self.start = value_end;
+        Some(field)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.headers.ends.len().saturating_sub(self.index);
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for HeaderIter<'_> {}
+
+impl<'h> IntoIterator for &'h Headers {
+    type Item = (&'h str, &'h str);
+    type IntoIter = HeaderIter<'h>;
+
+    fn into_iter(self) -> HeaderIter<'h> {
+        self.iter()
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(fields: I) -> Headers {
+        let mut headers = Headers::new();
+        for (n, v) in fields {
+            headers.push(n.as_ref(), v.as_ref());
+        }
+        headers
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<str>> From<Vec<(N, V)>> for Headers {
+    fn from(fields: Vec<(N, V)>) -> Headers {
+        fields.into_iter().collect()
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<str>, const K: usize> From<[(N, V); K]> for Headers {
+    fn from(fields: [(N, V); K]) -> Headers {
+        fields.into_iter().collect()
+    }
+}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -73,7 +211,7 @@ pub struct Observation {
     /// Request target as sent (origin-form or absolute-form).
     pub target: String,
     /// Request header fields, names lower-cased.
-    pub request_headers: Vec<(String, String)>,
+    pub request_headers: Headers,
     /// Decoded request body sample.
     pub request_body: Vec<u8>,
     pub request_body_len: u64,
@@ -86,7 +224,7 @@ pub struct Observation {
 #[derive(Clone, Debug)]
 pub struct ObservedResponse {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     /// Decoded response body sample.
     pub body: Vec<u8>,
     pub body_len: u64,
@@ -96,7 +234,7 @@ pub struct ObservedResponse {
 
 impl Observation {
     pub fn request_header(&self, name: &str) -> Option<&str> {
-        self.request_headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.request_headers.get(name)
     }
 
     /// The endpoint's host: the Host header without a default port, lower-cased; the server
@@ -194,6 +332,37 @@ pub fn normalize_path(path: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn header_fields_come_back_in_order_whatever_their_text() {
+        let fields = [
+            ("Content-Type", "application/json"),
+            ("", ""),
+            ("X-Ünïcode", "välue €"),
+            ("set-cookie", "a=1"),
+            ("SET-COOKIE", "b=2"),
+            ("empty", ""),
+        ];
+        let mut headers = super::Headers::with_capacity(1, 4);
+        for (n, v) in fields {
+            headers.push_lowercase_name(n, v);
+        }
+        let expected: Vec<(String, String)> =
+            fields.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.to_string())).collect();
+        let got: Vec<(String, String)> = headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        assert_eq!(got, expected);
+        assert_eq!(headers.len(), 6);
+        assert_eq!(headers.iter().len(), 6);
+        assert_eq!(headers.get("content-type"), Some("application/json"));
+        assert_eq!(headers.get("set-cookie"), Some("a=1"), "the first of two");
+        assert_eq!(headers.get("x-Ünïcode"), Some("välue €"), "only ASCII is lower-cased");
+        assert_eq!(headers.get("missing"), None);
+        assert_eq!(headers.text_len(), fields.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>());
+        let same: super::Headers = fields.iter().map(|(n, v)| (n.to_ascii_lowercase(), *v)).collect();
+        assert_eq!(same, headers);
+        assert_eq!(format!("{same:?}"), format!("{:?}", expected));
+        assert!(super::Headers::new().is_empty() && super::Headers::new().iter().next().is_none());
+    }
+
+    #[test]
     fn first_chars_cuts_at_character_boundaries() {
         assert_eq!(first_chars("héllo", 2), "hé");
         assert_eq!(first_chars("héllo", 9), "héllo");
@@ -212,7 +381,7 @@ mod tests {
             host: host.map(str::to_string),
             method: "GET".into(),
             target: target.into(),
-            request_headers: Vec::new(),
+            request_headers: Headers::new(),
             request_body: Vec::new(),
             request_body_len: 0,
             response: None,

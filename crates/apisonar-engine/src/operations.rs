@@ -119,7 +119,7 @@ pub(crate) fn text_of(node: &impl CstNode) -> String {
 pub fn of_request(
     path: &str,
     content_type: Option<&str>,
-    headers: &[(String, String)],
+    headers: &crate::observation::Headers,
     body: &[u8],
     json: Option<&Value>,
     query_pairs: &[(String, String)],
@@ -272,13 +272,13 @@ const MCP_METHODS: [&str; 12] = [
 ];
 
 /// The request carries MCP's session or protocol-version header (streamable HTTP transport).
-pub fn is_mcp_session(headers: &[(String, String)]) -> bool {
+pub fn is_mcp_session(headers: &crate::observation::Headers) -> bool {
     headers.iter().any(|(n, _)| n == "mcp-session-id" || n == "mcp-protocol-version")
 }
 
 /// A JSON-RPC 2.0 request or notification. MCP's are labelled with what they act on: the tool,
 /// prompt, or resource scheme (`tools/call get_weather`).
-fn json_rpc(item: &Value, headers: &[(String, String)]) -> Option<Operation> {
+fn json_rpc(item: &Value, headers: &crate::observation::Headers) -> Option<Operation> {
     let obj = item.as_object()?;
     if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
         return None;
@@ -364,7 +364,7 @@ mod tests {
     use serde_json::json;
 
     fn ops(path: &str, body: &Value) -> Vec<Operation> {
-        of_request(path, Some("application/json"), &[], &[], Some(body), &[], None)
+        of_request(path, Some("application/json"), &Default::default(), &[], Some(body), &[], None)
     }
 
     #[test]
@@ -396,13 +396,21 @@ mod tests {
         assert_eq!(ops("/graphql", &apq)[0].label, "persisted GetUser 5d00b356e2f3b3ef");
         // GET with the document in the query string.
         let pairs = [("query".to_string(), "{ me { id } }".to_string())];
-        assert_eq!(of_request("/graphql", None, &[], &[], None, &pairs, None)[0].label, "query {me}");
+        assert_eq!(of_request("/graphql", None, &Default::default(), &[], None, &pairs, None)[0].label, "query {me}");
         // The cache answers as the parser does.
         let mut cache = DocumentCache::default();
         let q = json!({"query": "query GetUser($id: ID!) { user(id: $id) { id } }"});
         let direct = ops("/graphql", &q);
         for _ in 0..3 {
-            let cached = of_request("/graphql", Some("application/json"), &[], &[], Some(&q), &[], Some(&mut cache));
+            let cached = of_request(
+                "/graphql",
+                Some("application/json"),
+                &Default::default(),
+                &[],
+                Some(&q),
+                &[],
+                Some(&mut cache),
+            );
             assert_eq!(cached, direct);
         }
         assert_eq!(cache.parsed.len(), 1);

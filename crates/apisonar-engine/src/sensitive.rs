@@ -96,7 +96,8 @@ impl MaskKey {
     }
 
     /// The first 32 bits of HMAC-SHA256(key, value), as 8 hex digits.
-    fn tag(&self, value: &str) -> String {
+    /// Appends the tag of `value` to `out`: the first four bytes of the keyed HMAC, in hex.
+    fn tag_into(&self, value: &str, out: &mut String) {
         use hmac::Mac;
         type Prepared = hmac::Hmac<sha2::Sha256>;
         thread_local! {
@@ -121,14 +122,19 @@ impl MaskKey {
             mac.update(value.as_bytes());
             Some(mac.finalize().into_bytes())
         });
-        let Some(digest) = digest else { return String::new() };
+        let Some(digest) = digest else { return };
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(8);
         for b in digest.iter().take(4) {
             for nibble in [b >> 4, b & 0x0f] {
                 out.push(char::from(HEX.get(usize::from(nibble)).copied().unwrap_or(b'0')));
             }
         }
+    }
+
+    #[cfg(test)]
+    fn tag(&self, value: &str) -> String {
+        let mut out = String::with_capacity(8);
+        self.tag_into(value, &mut out);
         out
     }
 }
@@ -157,42 +163,65 @@ fn hashed(class: Class) -> bool {
 /// A mask that shows the shape, and for machine-made secrets a short keyed hash (to correlate
 /// repeats); never the secret.
 pub fn mask(key: &MaskKey, class: Class, value: &str) -> String {
+    use std::fmt::Write;
+    // Writes to a String cannot fail.
     let n = value.chars().count();
+    let mut out = String::with_capacity(40);
     if matches!(class, Class::Password) || n < 12 {
-        return format!("…({n} chars)");
+        let _ = write!(out, "…({n} chars)");
+        return out;
     }
-    let h = if hashed(class) { format!(" h:{}", key.tag(value)) } else { String::new() };
-    if matches!(class, Class::Jwt | Class::JwtAlgNone) {
-        // The header and the registered claims say what kind of token it is; they are not secret.
-        if let Some((alg, iss, exp)) = crate::auth::jwt_claims(value) {
-            let iss = iss.map(|i| format!(" iss={}", i.chars().take(64).collect::<String>())).unwrap_or_default();
-            let exp = exp.map(|e| format!(" exp={e}")).unwrap_or_default();
-            return format!("JWT alg={}{iss}{exp} …({n} chars){h}", alg.chars().take(16).collect::<String>());
+    // The header and the registered claims say what kind of token it is; they are not secret.
+    let claims = matches!(class, Class::Jwt | Class::JwtAlgNone).then(|| crate::auth::jwt_claims(value)).flatten();
+    if let Some((alg, iss, exp)) = claims {
+        out.push_str("JWT alg=");
+        out.extend(alg.chars().take(16));
+        if let Some(iss) = iss {
+            out.push_str(" iss=");
+            out.extend(iss.chars().take(64));
+        }
+        if let Some(exp) = exp {
+            let _ = write!(out, " exp={exp}");
+        }
+        let _ = write!(out, " …({n} chars)");
+    } else {
+        match class {
+            Class::CardNumber => {
+                let digits = value.chars().filter(char::is_ascii_digit).count();
+                out.extend(std::iter::repeat_n('*', digits.saturating_sub(4)));
+                out.extend(value.chars().filter(char::is_ascii_digit).skip(digits.saturating_sub(4)));
+            }
+            Class::Email => match value.split_once('@') {
+                Some((local, domain)) => {
+                    out.push(local.chars().next().unwrap_or('*'));
+                    out.push_str("***@");
+                    out.push_str(domain);
+                }
+                None => out.push_str("***"),
+            },
+            Class::Iban => {
+                out.push_str(value.get(..2).unwrap_or("??"));
+                out.extend(std::iter::repeat_n('*', n.saturating_sub(2)));
+            }
+            // Well-known prefixes say which product a key belongs to without weakening it.
+            Class::CloudAccessKey | Class::SourceHostToken | Class::PaymentProviderKey => {
+                out.extend(value.chars().take_while(|c| *c != '_' && *c != '-').take(4));
+                let _ = write!(out, "…({n} chars)");
+            }
+            _ => {
+                let _ = write!(out, "…({n} chars)");
+            }
+        }
+        if out.is_empty() {
+            // A value of the class's name but not its shape (a "card" field without digits).
+            let _ = write!(out, "…({n} chars)");
         }
     }
-    let shown = match class {
-        Class::CardNumber => {
-            let digits: String = value.chars().filter(char::is_ascii_digit).collect();
-            let last4 = digits.get(digits.len().saturating_sub(4)..).unwrap_or_default().to_string();
-            format!("{}{last4}", "*".repeat(digits.len().saturating_sub(4)))
-        }
-        Class::Email => match value.split_once('@') {
-            Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
-            None => "***".into(),
-        },
-        Class::Iban => format!("{}{}", value.get(..2).unwrap_or("??"), "*".repeat(n.saturating_sub(2))),
-        // Well-known prefixes say which product a key belongs to without weakening it.
-        Class::CloudAccessKey | Class::SourceHostToken | Class::PaymentProviderKey => {
-            let prefix: String = value.chars().take_while(|c| *c != '_' && *c != '-').take(4).collect();
-            format!("{prefix}…({n} chars)")
-        }
-        _ => format!("…({n} chars)"),
-    };
-    if shown.is_empty() {
-        // A value of the class's name but not its shape (a "card" field without digits).
-        return format!("…({n} chars){h}");
+    if hashed(class) {
+        out.push_str(" h:");
+        key.tag_into(value, &mut out);
     }
-    format!("{shown}{h}")
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -698,7 +727,7 @@ pub fn scan_pairs(pairs: &[(String, String)], location: &str, out: &mut Findings
 }
 
 /// Classifies request or response header fields (names lower-case) at `location`.
-pub fn scan_headers(headers: &[(String, String)], location: &str, out: &mut Findings<'_>) {
+pub fn scan_headers(headers: &crate::observation::Headers, location: &str, out: &mut Findings<'_>) {
     scan_headers_with(headers, location, out, None);
 }
 
@@ -765,7 +794,7 @@ impl CleanFields {
 
 /// [`scan_headers`], skipping fields `clean` remembers and remembering those found clean.
 pub fn scan_headers_with(
-    headers: &[(String, String)],
+    headers: &crate::observation::Headers,
     location: &str,
     out: &mut Findings<'_>,
     mut clean: Option<&mut CleanFields>,
@@ -774,7 +803,7 @@ pub fn scan_headers_with(
     let mut here = String::with_capacity(location.len().saturating_add(32));
     for (name, value) in headers {
         locate(&mut here, location, name);
-        match name.as_str() {
+        match name {
             "authorization" | "proxy-authorization" => {
                 let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
                 let rest = rest.trim();

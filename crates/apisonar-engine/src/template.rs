@@ -186,14 +186,24 @@ const STRUCTURAL_MIN: usize = 3;
 /// parameter once there are this many.
 const SAME_SHAPE_MIN: usize = 5;
 
+/// Looked up for every request by host: foldhash (randomly seeded) rather than SipHash; the
+/// maps are bounded by the catalog's host limit.
+type Hashed<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// One host's trie.
+#[derive(Default, Debug)]
+struct HostTrie {
+    root: Node,
+    /// Trie nodes: counted as they are made, recounted at each consolidation.
+    nodes: usize,
+}
+
 /// Templating state for every host.
 #[derive(Default, Debug)]
 pub struct Templater {
     config: TemplateConfig,
-    hosts: HashMap<String, Node>,
-    /// Trie nodes per host: counted as they are made, recounted at each consolidation.
-    nodes: HashMap<String, usize>,
-    known: HashMap<String, Vec<KnownTemplate>>,
+    hosts: Hashed<String, HostTrie>,
+    known: Hashed<String, Vec<KnownTemplate>>,
     /// Known templates that apply to every host.
     known_any: Vec<KnownTemplate>,
 }
@@ -294,7 +304,7 @@ impl Templater {
     /// Seeds the trie with a template produced by an earlier run, so that templating carries
     /// on where it stopped: `{name}` segments become parameters that absorb words.
     pub fn learn(&mut self, host: &str, template: &str) {
-        let mut node = self.hosts.entry(host.to_string()).or_default();
+        let mut node = &mut self.hosts.entry(host.to_string()).or_default().root;
         for seg in split_path(template).into_iter().take(self.config.max_depth) {
             if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 let param = node
@@ -400,7 +410,7 @@ impl Templater {
     /// parameters with this path's value kinds, and how many segments fitted.
     fn walk(&self, host: &str, raw: &[&str]) -> (Vec<String>, Vec<(String, SegmentKind)>, usize) {
         let (mut out, mut params) = (Vec::new(), Vec::new());
-        let Some(mut node) = self.hosts.get(host) else { return (out, params, 0) };
+        let Some(mut node) = self.hosts.get(host).map(|t| &t.root) else { return (out, params, 0) };
         for seg in raw.iter().take(self.config.max_depth) {
             let kind = classify(&percent_decode(seg));
             if let Some(lit) = node.literals.get(*seg) {
@@ -449,14 +459,11 @@ impl Templater {
             .match_known(host, &raw_segments, true)
             .map(|k| k.segments.iter().cloned().zip(k.written.iter().cloned()).collect())
             .unwrap_or_default();
-        // Both maps hold every host templated so far: a key is copied only for a new host.
+        // A key is copied only for a new host.
         if !self.hosts.contains_key(host) {
-            self.hosts.insert(host.to_string(), Node::default());
+            self.hosts.insert(host.to_string(), HostTrie::default());
         }
-        if !self.nodes.contains_key(host) {
-            self.nodes.insert(host.to_string(), 0);
-        }
-        let (Some(root), Some(made)) = (self.hosts.get_mut(host), self.nodes.get_mut(host)) else {
+        let Some(HostTrie { root, nodes: made }) = self.hosts.get_mut(host) else {
             return Templated {
                 template: join(&[]),
                 params: Vec::new(),
@@ -548,7 +555,8 @@ impl Templater {
                 add_count(literal.shapes.entry(s).or_default(), 1);
             }
             let already_merged = node.param.as_ref().is_some_and(|p| p.absorbs_words);
-            let mergeable = if already_merged {
+            // No more mergeable words than words: most positions are counted without a walk.
+            let mergeable = if already_merged || node.literals.len() <= threshold {
                 0
             } else {
                 node.literals.keys().filter(|k| !is_static(k) && !node.pinned.contains(*k)).count()
@@ -595,10 +603,10 @@ impl Templater {
         hosts.sort();
         let hosts: Vec<String> = hosts.into_iter().cloned().collect();
         for host in hosts {
-            let Some(root) = self.hosts.get_mut(&host) else { continue };
+            let Some(trie) = self.hosts.get_mut(&host) else { continue };
             let mut renames = Vec::new();
-            consolidate_node(root, &mut Vec::new(), &[], &mut renames);
-            self.nodes.insert(host.clone(), count_nodes(root));
+            consolidate_node(&mut trie.root, &mut Vec::new(), &[], &mut renames);
+            trie.nodes = count_nodes(&trie.root);
             out.extend(renames.into_iter().map(|(a, b)| (host.clone(), a, b)));
         }
         out

@@ -316,7 +316,7 @@ pub(crate) fn model_observations(seed: u64, traffic: bool) -> Vec<Observation> {
             host: Some("api.test".into()),
             method: "GET".into(),
             target: path,
-            request_headers: vec![],
+            request_headers: Default::default(),
             request_body: vec![],
             request_body_len: 0,
             response: None,
@@ -336,14 +336,14 @@ fn with_traffic(obs: &mut Observation, i: i64, x: u64) {
     obs.ts = 1_700_000_000_000_000 + i * 7_000_000_000;
     obs.client = std::net::IpAddr::from([10, 1, (x % 3) as u8, (x % 101) as u8]);
     obs.encrypted = x.is_multiple_of(7);
-    let header = |n: &str, v: &str| (n.to_string(), v.to_string());
+    let header = |n: &str, v: &str| apisonar_engine::Headers::from([(n, v)]);
     obs.request_headers = match x % 6 {
-        0 => vec![header("authorization", &format!("Bearer {JWT}"))],
-        1 => vec![header("authorization", "Basic dXNlcjpwYXNz")],
-        2 => vec![header("x-api-key", &format!("key-{}", x % 9))],
-        3 => vec![header("cookie", &format!("sessionid=s{}", x % 11))],
-        4 => vec![header("authorization", "Bearer opaque-token-value")],
-        _ => vec![],
+        0 => header("authorization", &format!("Bearer {JWT}")),
+        1 => header("authorization", "Basic dXNlcjpwYXNz"),
+        2 => header("x-api-key", &format!("key-{}", x % 9)),
+        3 => header("cookie", &format!("sessionid=s{}", x % 11)),
+        4 => header("authorization", "Bearer opaque-token-value"),
+        _ => Default::default(),
     };
     if x.is_multiple_of(3) {
         obs.target.push_str(&format!("?limit={}&q=w{}&since=2024-01-0{}", x % 100, x % 4, 1 + x % 9));
@@ -355,7 +355,7 @@ fn with_traffic(obs: &mut Observation, i: i64, x: u64) {
         } else {
             ("application/x-www-form-urlencoded", format!("title=t{x}&count={}&when=2024-01-01", x % 13))
         };
-        obs.request_headers.push(header("content-type", content_type));
+        obs.request_headers.push("content-type", content_type);
         obs.request_body_len = body.len() as u64;
         obs.request_body = body.into_bytes();
     }
@@ -369,7 +369,7 @@ fn with_traffic(obs: &mut Observation, i: i64, x: u64) {
     );
     obs.response = Some(ObservedResponse {
         status: [200, 201, 200, 302, 204][(x % 5) as usize],
-        headers: vec![header("content-type", "application/json")],
+        headers: header("content-type", "application/json"),
         body_len: body.len() as u64,
         body: body.into_bytes(),
         latency_micros: (x % 200_000) as i64,

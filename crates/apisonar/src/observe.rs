@@ -1,6 +1,6 @@
 //! Turns the flow layer's transactions into the engine's observations.
 
-use apisonar_engine::{MessageObservation, Observation, ObservedResponse, Protocol};
+use apisonar_engine::{Headers, MessageObservation, Observation, ObservedResponse, Protocol};
 use apisonar_flow::http::MessageHead;
 use apisonar_flow::{HttpTransaction, StreamMessage};
 
@@ -27,13 +27,18 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// A header name in lower case, made in one allocation.
-fn name(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_ascii_lowercase()
-}
-
-fn headers(head: &MessageHead) -> Vec<(String, String)> {
-    head.headers().map(|(n, v)| (name(n), text(v))).collect()
+/// The header fields, names in lower case, written into one buffer.
+fn headers(head: &MessageHead) -> Headers {
+    let (mut fields, mut bytes) = (0usize, 0usize);
+    for (n, v) in head.headers() {
+        fields = fields.saturating_add(1);
+        bytes = bytes.saturating_add(n.len()).saturating_add(v.len());
+    }
+    let mut out = Headers::with_capacity(fields, bytes);
+    for (n, v) in head.headers() {
+        out.push_lowercase_name(&String::from_utf8_lossy(n), &String::from_utf8_lossy(v));
+    }
+    out
 }
 
 // The benchmarks (which include this file) observe the same transactions repeatedly; the sensor
@@ -76,10 +81,13 @@ fn build(t: &HttpTransaction, request_body: Vec<u8>, response_body: Option<Vec<u
             Some(ObservedResponse {
                 status: r.head.status()?,
                 // Trailers are header fields sent late (gRPC's status comes in them).
-                headers: headers(&r.head)
-                    .into_iter()
-                    .chain(r.trailers.iter().map(|(n, v)| (name(n), text(v))))
-                    .collect(),
+                headers: {
+                    let mut fields = headers(&r.head);
+                    for (n, v) in &r.trailers {
+                        fields.push_lowercase_name(&String::from_utf8_lossy(n), &String::from_utf8_lossy(v));
+                    }
+                    fields
+                },
                 body,
                 body_len: r.body.wire_len,
                 latency_micros: r.end_ts.micros() - req.ts.micros(),

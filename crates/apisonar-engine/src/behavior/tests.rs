@@ -26,7 +26,7 @@ fn obs(
         request_body_len: 0,
         response: Some(ObservedResponse {
             status,
-            headers: vec![],
+            headers: Default::default(),
             body: body.as_bytes().to_vec(),
             body_len: body.len() as u64,
             latency_micros: 1,

@@ -98,7 +98,7 @@ mod tests {
 
     /// `method target` on `api.test` at `ts`, with a JSON request body (if any) and a 200 JSON answer.
     fn call(method: &str, target: &str, request: Option<&str>, response: &str, ts: i64) -> Observation {
-        let json = vec![("content-type".to_string(), "application/json".to_string())];
+        let json = crate::Headers::from([("content-type", "application/json")]);
         Observation {
             ts,
             client: std::net::IpAddr::from([10, 0, 0, 7]),
@@ -106,7 +106,7 @@ mod tests {
             host: Some("api.test".into()),
             method: method.into(),
             target: target.into(),
-            request_headers: if request.is_some() { json.clone() } else { vec![] },
+            request_headers: if request.is_some() { json.clone() } else { Default::default() },
             request_body: request.unwrap_or_default().as_bytes().to_vec(),
             request_body_len: request.map_or(0, |r| r.len() as u64),
             response: Some(ObservedResponse {
@@ -123,7 +123,7 @@ mod tests {
 
     fn form(target: &str, body: &str, ts: i64) -> Observation {
         let mut o = call("POST", target, None, "{}", ts);
-        o.request_headers = vec![("content-type".into(), "application/x-www-form-urlencoded".into())];
+        o.request_headers = [("content-type", "application/x-www-form-urlencoded")].into();
         o.request_body = body.as_bytes().to_vec();
         o
     }

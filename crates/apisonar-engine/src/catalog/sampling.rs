@@ -254,19 +254,17 @@ fn value_kind(body: &[u8], at: usize) -> (u8, Option<usize>) {
         Some(b'-' | b'0'..=b'9') => {
             // Integer or not: schemas tell them apart.
             let token = body.get(at..).unwrap_or_default();
-            let mut fraction = false;
-            let len = token
-                .iter()
-                .position(|&b| match b {
-                    b'.' | b'e' | b'E' => {
-                        fraction = true;
-                        false
-                    }
-                    b'-' | b'+' | b'0'..=b'9' => false,
-                    _ => true,
-                })
-                .unwrap_or(token.len());
-            (if fraction { 7 } else { 6 }, at.checked_add(len))
+            let mut seen = 0u8;
+            let mut len = 0usize;
+            for &b in token {
+                let class = NUMERIC.get(usize::from(b)).copied().unwrap_or(0);
+                if class == 0 {
+                    break;
+                }
+                seen |= class;
+                len = len.saturating_add(1);
+            }
+            (if seen & FRACTION != 0 { 7 } else { 6 }, at.checked_add(len))
         }
         _ => (0, None),
     }
@@ -293,6 +291,27 @@ static STRUCTURAL: [bool; 256] = {
     table
 };
 
+/// The bytes of a number token: `INTEGER` for digits and signs, `FRACTION` for what only a
+/// number with a fraction or an exponent holds (a table: a `match` here was a jump per byte).
+const INTEGER: u8 = 1;
+const FRACTION: u8 = 2;
+// Indexes evaluated at compile time: one out of bounds would not compile.
+#[allow(clippy::indexing_slicing)]
+static NUMERIC: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut digit = b'0';
+    while digit <= b'9' {
+        table[digit as usize] = INTEGER;
+        digit += 1;
+    }
+    table[b'-' as usize] = INTEGER;
+    table[b'+' as usize] = INTEGER;
+    table[b'.' as usize] = FRACTION;
+    table[b'e' as usize] = FRACTION;
+    table[b'E' as usize] = FRACTION;
+    table
+};
+
 /// One (depth, key, kind of value) of a signature, exactly for keys of up to eight bytes (most
 /// are: comparing two words is cheaper than hashing), hashed for longer ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -312,6 +331,30 @@ impl KeyId {
             (hasher.hash_one(key), 0xff)
         };
         KeyId { word, meta: u64::from(depth) << 16 | u64::from(kind) << 8 | len }
+    }
+
+    /// [`KeyId::of`] for the key `body[open..close]`: a short key is read as one word when
+    /// eight bytes follow its start, and the bytes past its end masked off.
+    #[inline(always)]
+    fn in_body(
+        body: &[u8],
+        open: usize,
+        close: usize,
+        depth: u32,
+        kind: u8,
+        hasher: &foldhash::fast::FixedState,
+    ) -> KeyId {
+        let len = close.saturating_sub(open);
+        let word = body.get(open..open.saturating_add(8)).and_then(|w| <[u8; 8]>::try_from(w).ok());
+        match word {
+            Some(word) if len <= 8 => {
+                // A shift of 64 (an empty key) keeps nothing.
+                let keep = u32::try_from(8usize.saturating_sub(len).saturating_mul(8)).unwrap_or(64);
+                let word = u64::from_le_bytes(word) & u64::MAX.checked_shr(keep).unwrap_or(0);
+                KeyId { word, meta: u64::from(depth) << 16 | u64::from(kind) << 8 | len as u64 }
+            }
+            _ => KeyId::of(depth, body.get(open..close).unwrap_or_default(), kind, hasher),
+        }
     }
 
     /// The same key with the kind of its value left out.
@@ -347,9 +390,8 @@ fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut Vec<(K
                 let after = skip_space(body, close.saturating_add(1));
                 if body.get(after) == Some(&b':') {
                     let value = skip_space(body, after.saturating_add(1));
-                    let key = body.get(open..close).unwrap_or_default();
                     let (kind, token_end) = value_kind(body, value);
-                    let id = KeyId::of(depth, key, kind, hasher);
+                    let id = KeyId::in_body(body, open, close, depth, kind, hasher);
                     // Records of an array repeat their keys in order: the key after the last
                     // one found is the first guess.
                     let at_next = keys.get_mut(next).filter(|(k, _)| *k == id);
@@ -368,7 +410,13 @@ fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut Vec<(K
                         keys.push((id, 1));
                         next = keys.len();
                     }
-                    at = token_end.unwrap_or(value);
+                    at = match token_end {
+                        Some(end) => end,
+                        // A string value is stepped over here rather than found again as a
+                        // string that might be a key.
+                        None if kind == 1 => string_end(body, value.saturating_add(1))?.saturating_add(1),
+                        None => value,
+                    };
                 } else {
                     at = after;
                 }
@@ -440,6 +488,7 @@ fn scaled(facts: &AnswerFacts, keys: &[(KeyId, u32)]) -> Vec<Finding> {
 }
 
 /// The index of the quote closing a string whose contents start at `from`.
+#[inline(always)]
 fn string_end(body: &[u8], from: usize) -> Option<usize> {
     let mut at = from;
     loop {
@@ -582,7 +631,7 @@ mod tests {
         let post = |i: u32| {
             let mut o = answer(&format!("/orders/{i}"), 201, "{}");
             o.method = "POST".into();
-            o.request_headers = vec![("content-type".into(), "application/json".into())];
+            o.request_headers = [("content-type", "application/json")].into();
             o.request_body = format!(r#"{{"id":{i},"email":"u{i}@example.com"}}"#).into_bytes();
             o
         };
@@ -674,6 +723,18 @@ mod tests {
 
     fn sig(body: &str) -> Option<u64> {
         signature(body.as_bytes(), &ResponseSampler::default().hasher, &mut Vec::new())
+    }
+
+    #[test]
+    fn keys_read_from_the_body_are_the_keys_packed_by_hand() {
+        let h = ResponseSampler::default().hasher;
+        let body = b"abcdefghijklmnopqrstu";
+        for open in 0..body.len() {
+            for close in open..=body.len() {
+                let key = &body[open..close];
+                assert_eq!(KeyId::in_body(body, open, close, 3, 1, &h), KeyId::of(3, key, 1, &h), "{open}..{close}");
+            }
+        }
     }
 
     #[test]

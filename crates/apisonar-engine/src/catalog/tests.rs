@@ -16,10 +16,16 @@ fn obs(host: &str, method: &str, target: &str, ts: i64) -> Observation {
         host: Some(host.into()),
         method: method.into(),
         target: target.into(),
-        request_headers: vec![],
+        request_headers: Default::default(),
         request_body: vec![],
         request_body_len: 0,
-        response: Some(ObservedResponse { status: 200, headers: vec![], body: vec![], body_len: 0, latency_micros: 1 }),
+        response: Some(ObservedResponse {
+            status: 200,
+            headers: Default::default(),
+            body: vec![],
+            body_len: 0,
+            latency_micros: 1,
+        }),
         encrypted: false,
         protocol: Default::default(),
     }

@@ -75,7 +75,7 @@ fn drift_lists_what_traffic_shows_beyond_the_spec() {
     let mut c = Catalog::new(TemplateConfig::default());
     let obs = |target: &str, auth: Option<&str>, status: u16, body: &str| {
         let mut o = crate::test_values::answered(target, status, "application/xml", body);
-        o.request_headers = auth.map(|a| vec![("authorization".to_string(), a.to_string())]).unwrap_or_default();
+        o.request_headers = auth.map(|a| [("authorization", a)].into()).unwrap_or_default();
         o
     };
     c.observe(&obs(

@@ -3,6 +3,7 @@
 #![allow(clippy::indexing_slicing, clippy::string_slice, clippy::unwrap_used)]
 
 use super::*;
+use crate::observation::Headers;
 
 fn classes(name: &str, value: &str) -> Vec<Class> {
     classify_field(name, value)
@@ -105,7 +106,7 @@ fn headers_cookies_and_json_are_scanned_with_locations() {
         ("cookie".to_string(), "theme=dark; sessionid=abc123".to_string()),
         ("x-api-key".to_string(), "k3yK3yK3yK3yK3yK3y99zz".to_string()),
     ];
-    scan_headers(&headers, "request.header", &mut out);
+    scan_headers(&Headers::from(headers.clone()), "request.header", &mut out);
     let out = out.into_vec();
     let got: Vec<(Class, &str)> = out.iter().map(|f| (f.class, f.location.as_str())).collect();
     assert_eq!(
@@ -153,6 +154,27 @@ fn masks_never_contain_the_value() {
     let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJzaG9wIiwiZXhwIjoxNzAwMDAwMDAwfQ.c2ln";
     let m = mask(&key, Class::Jwt, jwt);
     assert!(m.starts_with("JWT alg=HS256 iss=shop exp=1700000000 "), "{m}");
+}
+
+#[test]
+fn every_kind_of_mask_is_written_whole() {
+    let key = MaskKey::new([9; 32]);
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJzaG9wIiwiZXhwIjoxNzAwMDAwMDAwfQ.c2ln";
+    for (class, value, expected) in [
+        (Class::Jwt, jwt, "JWT alg=HS256 iss=shop exp=1700000000 …(68 chars) h:02319254"),
+        (Class::Jwt, "not.a.jwt-but-long-enough", "…(25 chars) h:a8f1a739"),
+        (Class::CardNumber, "4111 1111 1111 1111", "************1111"),
+        (Class::CardNumber, "card-on-file-123", "123"),
+        (Class::CardNumber, "card-on-file-nnn", "…(16 chars)"),
+        (Class::Iban, "DE89370400440532013000", "DE********************"),
+        (Class::CloudAccessKey, "AKIAIOSFODNN7EXAMPLE", "AKIA…(20 chars) h:509fb6ec"),
+        (Class::Email, "no-at-sign-here.example", "***"),
+        (Class::Password, "correct horse battery", "…(21 chars)"),
+        (Class::BearerToken, "short", "…(5 chars)"),
+        (Class::BearerToken, "opaque-token-0123456789", "…(23 chars) h:39c9a774"),
+    ] {
+        assert_eq!(mask(&key, class, value), expected, "{class:?} {value}");
+    }
 }
 
 #[test]
@@ -249,7 +271,7 @@ fn multi_byte_characters_anywhere_in_any_value_are_classified_without_panicking(
         .map(|(n, value)| (n.to_string(), value))
         .chain([(v.clone(), v.clone())])
         .collect();
-        scan_headers(&headers, "request.header", &mut out);
+        scan_headers(&Headers::from(headers.clone()), "request.header", &mut out);
         let pairs = vec![("q".to_string(), v.clone()), (v.clone(), v.clone()), ("password".to_string(), v.clone())];
         scan_pairs(&pairs, "request.query", &mut out);
         let form = format!("{v}={v}&dni={v}&{v}");
@@ -291,7 +313,12 @@ fn header_fields_found_clean_are_remembered_and_nothing_sensitive_is() {
     };
     let scan = |headers: &[(String, String)], clean: Option<&mut CleanFields>| {
         let mut out = Findings::new(&key);
-        scan_headers_with(headers, "request.header", &mut out, clean);
+        scan_headers_with(
+            &headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(),
+            "request.header",
+            &mut out,
+            clean,
+        );
         out.into_vec().into_iter().map(|f| (f.class, f.location, f.mask)).collect::<Vec<_>>()
     };
     let mut clean = CleanFields::default();
@@ -333,7 +360,7 @@ fn tags_are_the_first_bytes_of_the_keyed_hmac_whichever_key_came_before() {
 #[test]
 fn framing_and_date_headers_are_not_read_for_personal_data() {
     let key = MaskKey::default();
-    let headers = |name: &str, value: &str| vec![(name.to_string(), value.to_string())];
+    let headers = |name: &str, value: &str| Headers::from([(name, value)]);
     // A Luhn-valid 16-digit length is a length; the same digits in another header are a card.
     for (name, found) in [("content-length", false), ("date", false), ("x-card", true)] {
         let mut out = Findings::new(&key);
@@ -361,7 +388,7 @@ fn credentials_remembered_by_a_worker_give_the_findings_worked_out_afresh() {
     .map(|(n, v)| vec![(*n, v.clone()), ("accept", "application/json".to_string())])
     .collect();
     let scan = |headers: &[(&str, String)], memory: Option<&mut CleanFields>| {
-        let headers: Vec<(String, String)> = headers.iter().map(|(n, v)| (n.to_string(), v.clone())).collect();
+        let headers: Headers = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
         let mut out = Findings::new(&key);
         scan_headers_with(&headers, "request.header", &mut out, memory);
         out.into_vec()

@@ -289,7 +289,7 @@ fn a_host_trie_stops_growing_at_its_node_budget() {
     t.consolidate();
     let templates: std::collections::BTreeSet<String> =
         paths.iter().map(|p| t.template("h", p, None).template).collect();
-    let nodes = count_nodes(t.hosts.get("h").unwrap());
+    let nodes = count_nodes(&t.hosts.get("h").unwrap().root);
     assert!(nodes <= 200 + 24, "{nodes} nodes");
     assert!(templates.len() < 400, "{} templates", templates.len());
     // Another host has its own budget.
