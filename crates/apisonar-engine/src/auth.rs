@@ -123,26 +123,24 @@ pub fn principal(headers: &crate::observation::Headers) -> Option<u64> {
             "authorization" => {
                 let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
                 let rest = rest.trim();
-                return Some(match scheme.to_ascii_lowercase().as_str() {
-                    "basic" => {
-                        let decoded = base64url_decode(rest)
-                            .map(|d| String::from_utf8_lossy(&d).into_owned())
-                            .unwrap_or_default();
-                        hash("basic", decoded.split(':').next().unwrap_or_default())
+                // Schemes are compared without a lower-cased copy: one per request otherwise.
+                return Some(if scheme.eq_ignore_ascii_case("basic") {
+                    let decoded =
+                        base64url_decode(rest).map(|d| String::from_utf8_lossy(&d).into_owned()).unwrap_or_default();
+                    hash("basic", decoded.split(':').next().unwrap_or_default())
+                } else if scheme.eq_ignore_ascii_case("bearer") {
+                    let sub = rest
+                        .split('.')
+                        .nth(1)
+                        .and_then(base64url_decode)
+                        .and_then(|c| serde_json::from_slice::<serde_json::Value>(&c).ok())
+                        .and_then(|c| c.get("sub").map(|s| s.to_string()));
+                    match sub {
+                        Some(sub) => hash("sub", &sub),
+                        None => hash("bearer", rest),
                     }
-                    "bearer" => {
-                        let sub = rest
-                            .split('.')
-                            .nth(1)
-                            .and_then(base64url_decode)
-                            .and_then(|c| serde_json::from_slice::<serde_json::Value>(&c).ok())
-                            .and_then(|c| c.get("sub").map(|s| s.to_string()));
-                        match sub {
-                            Some(sub) => hash("sub", &sub),
-                            None => hash("bearer", rest),
-                        }
-                    }
-                    other => hash(other, rest),
+                } else {
+                    hash(&scheme.to_ascii_lowercase(), rest)
                 });
             }
             n if API_KEY_HEADERS.contains(&n) => return Some(hash("key", value)),
@@ -165,14 +163,18 @@ pub fn classify(headers: &crate::observation::Headers, query_names: &[String]) -
         match name {
             "authorization" | "proxy-authorization" => {
                 let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
-                found.push(match scheme.to_ascii_lowercase().as_str() {
-                    "basic" => AuthScheme::Basic,
-                    "bearer" => match jwt_header(rest.trim()) {
+                let is = |known: &str| scheme.eq_ignore_ascii_case(known);
+                found.push(if is("basic") {
+                    AuthScheme::Basic
+                } else if is("bearer") {
+                    match jwt_header(rest.trim()) {
                         Some((alg, iss)) => AuthScheme::Jwt { alg, iss },
                         None => AuthScheme::Bearer,
-                    },
-                    "apikey" | "api-key" | "token" => AuthScheme::ApiKeyHeader { name: name.to_string() },
-                    other => AuthScheme::Other { name: other.chars().take(32).collect() },
+                    }
+                } else if is("apikey") || is("api-key") || is("token") {
+                    AuthScheme::ApiKeyHeader { name: name.to_string() }
+                } else {
+                    AuthScheme::Other { name: scheme.to_ascii_lowercase().chars().take(32).collect() }
                 });
             }
             "cookie" => {

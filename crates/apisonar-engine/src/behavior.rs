@@ -69,6 +69,46 @@ pub fn scanner_tool(obs: &Observation) -> Option<&'static str> {
     tool
 }
 
+/// User agents a flow worker has looked up for scanner names, with the answer: clients send the
+/// same one with every request, and the lookup is a search of the whole text. Keyed by the
+/// agent itself (not a hash of it, so no agent can pass for another); bounded, forgotten all at
+/// once when full.
+#[derive(Debug, Default)]
+pub struct AgentMemory {
+    known: HashMap<String, Option<&'static str>>,
+}
+
+/// Distinct user agents an `AgentMemory` holds, and the longest it keeps (longer ones are
+/// looked up every time: they are rare, and a scanner could send many).
+const MAX_AGENTS: usize = 256;
+const MAX_AGENT_BYTES: usize = 256;
+
+impl AgentMemory {
+    /// [`scanner_tool`], remembered per user agent.
+    pub fn scanner_tool(&mut self, obs: &Observation) -> Option<&'static str> {
+        let agent = obs.request_header("user-agent")?;
+        if let Some(known) = self.known.get(agent) {
+            return *known;
+        }
+        let [tool] = SCANNER_SIGNATURES.first_of_each(agent);
+        if agent.len() <= MAX_AGENT_BYTES {
+            if self.known.len() >= MAX_AGENTS {
+                self.known.clear();
+            }
+            self.known.insert(agent.to_string(), tool);
+        }
+        tool
+    }
+
+    pub fn len(&self) -> usize {
+        self.known.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.known.is_empty()
+    }
+}
+
 /// Scanner names in user agents, matched ignoring case in one pass.
 static SCANNER_SIGNATURES: std::sync::LazyLock<crate::signatures::Signatures<1>> =
     std::sync::LazyLock::new(|| crate::signatures::Signatures::new([SCANNER_AGENTS], true));

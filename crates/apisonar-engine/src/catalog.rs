@@ -840,6 +840,7 @@ impl RequestFacts {
         req_ct: Option<&str>,
         query: &[(String, String)],
         form: &[(String, String)],
+        agents: Option<&mut crate::behavior::AgentMemory>,
     ) -> RequestFacts {
         let query_names: Vec<String> = query.iter().map(|(n, _)| n.clone()).collect();
         let form = match req_ct {
@@ -854,7 +855,10 @@ impl RequestFacts {
             path: obs.normalized_path().into_owned(),
             auth: auth::classify(&obs.request_headers, &query_names),
             principal: auth::principal(&obs.request_headers),
-            scanner_tool: crate::behavior::scanner_tool(obs),
+            scanner_tool: match agents {
+                Some(memory) => memory.scanner_tool(obs),
+                None => crate::behavior::scanner_tool(obs),
+            },
             query: typed(query),
             form,
         }
@@ -903,7 +907,8 @@ impl TransactionFacts {
             }
             _ => Vec::new(),
         };
-        let request = RequestFacts::of(obs, req_ct.as_deref(), &query, &form);
+        let agents = sampler.as_deref_mut().map(|s| &mut s.agents);
+        let request = RequestFacts::of(obs, req_ct.as_deref(), &query, &form, agents);
         // Sensitive data is looked for in every request, header and query string.
         let mut findings = sensitive::Findings::new(key);
         let clean = sampler.as_deref_mut().map(|s| &mut s.clean_fields);

@@ -314,3 +314,33 @@ fn only_endpoints_with_parameters_or_a_login_keep_state_per_client() {
     b.observe(&obs(1, 1, "POST", "/login", &[], 401, "{}"), &key("POST", "/login"));
     assert_eq!(b.pairs.len(), 2, "enumeration and brute force count per client");
 }
+
+#[test]
+fn remembered_user_agents_name_the_scanner_the_search_names() {
+    let agents = [
+        "sqlmap/1.7.2#stable (https://sqlmap.org)".to_string(),
+        "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0".to_string(),
+        "curl/8.5.0".to_string(),
+        "Mozilla/5.0 (compatible; Nmap Scripting Engine)".to_string(),
+        format!("{}nikto", "x".repeat(300)),
+        "x".repeat(300),
+        String::new(),
+    ];
+    let mut memory = AgentMemory::default();
+    for round in 0..3 {
+        for agent in &agents {
+            let mut o = crate::test_values::answered("/", 200, "application/json", "{}");
+            o.request_headers = [("user-agent", agent.as_str())].into();
+            assert_eq!(memory.scanner_tool(&o), scanner_tool(&o), "round {round}: {agent}");
+        }
+    }
+    assert!(memory.scanner_tool(&crate::test_values::answered("/", 200, "text/plain", "")).is_none());
+    // Long agents are not kept; the others are, once each.
+    assert_eq!(memory.len(), 5);
+    for i in 0..MAX_AGENTS + 10 {
+        let mut o = crate::test_values::answered("/", 200, "application/json", "{}");
+        o.request_headers = [("user-agent", format!("client/{i}").as_str())].into();
+        assert_eq!(memory.scanner_tool(&o), None);
+    }
+    assert!(memory.len() <= MAX_AGENTS);
+}

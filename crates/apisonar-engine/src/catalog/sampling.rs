@@ -107,6 +107,8 @@ pub struct ResponseSampler {
     pub(crate) clean_fields: crate::sensitive::CleanFields,
     /// GraphQL documents parsed (the worker's third memory: clients repeat their documents).
     pub(crate) documents: crate::operations::DocumentCache,
+    /// User agents looked up for scanner names (a client sends the same one every time).
+    pub(crate) agents: crate::behavior::AgentMemory,
     routes: HashMap<u64, RouteMemory>,
     /// Request bodies seen per route and content type (`request_schema_wanted`).
     requests: HashMap<u64, u64>,
@@ -122,6 +124,7 @@ impl Default for ResponseSampler {
         ResponseSampler {
             clean_fields: crate::sensitive::CleanFields::default(),
             documents: crate::operations::DocumentCache::default(),
+            agents: crate::behavior::AgentMemory::default(),
             routes: HashMap::new(),
             requests: HashMap::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x5eed_a9a1_7515_0001),
