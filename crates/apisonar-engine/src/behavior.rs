@@ -309,7 +309,8 @@ pub struct Behavior {
     pairs: HashMap<u64, PairState>,
     clients: HashMap<u64, ClientState>,
     /// Per endpoint: object -> the first few principals that used it.
-    objects: HashMap<EndpointKey, HashMap<u64, Vec<u64>>>,
+    /// Keyed by the endpoint's keyed hash (`endpoint_id`), as `rates`.
+    objects: HashMap<u64, HashMap<u64, Vec<u64>>>,
     /// Objects of others read, per (principal, endpoint) (hashed with `keys`): principals, not
     /// addresses, since many users can share one address.
     foreign: HashMap<u64, Shared>,
@@ -320,7 +321,8 @@ pub struct Behavior {
     privileged: BTreeSet<u64>,
     /// Clients already identified as scanners: their misses are not also enumeration.
     scanners: BTreeSet<std::net::IpAddr>,
-    rates: HashMap<EndpointKey, Rate>,
+    /// Keyed by the endpoint's keyed hash: one hash of the key per request, not one per map.
+    rates: HashMap<u64, Rate>,
 }
 
 fn alert(
@@ -515,13 +517,15 @@ impl Behavior {
         let window = i64::from(t.window_secs).saturating_mul(1_000_000);
         let window_start = obs.ts.saturating_sub(window);
         self.observe_scanning(obs, &key.host, &key.path, false, tool, &mut out);
+        // Seeded per process: no crafted key can share another endpoint's state.
+        let endpoint_id = self.keys.hash_one(key);
         let values = param_values(obs.path(), &key.path);
         let is_scanner = self.scanners.contains(&obs.client);
         // Only enumeration (a path with parameters) and brute force (a login) need a pair's state:
         // other endpoints make no entry, however many clients call them.
         let login = login_like(key);
         if values.is_some() || login {
-            let id = self.keys.hash_one((&obs.client, key));
+            let id = self.keys.hash_one((&obs.client, endpoint_id));
             let pair = self.pairs.entry(id).or_default();
             pair.last_seen = obs.ts;
             add_count(&mut pair.requests, 1);
@@ -595,10 +599,7 @@ impl Behavior {
         // still accumulates; shared resources (a product read by everyone) are not evidence.
         if let (Some(who), Some(object), Some(200..=299), "GET") = (principal, values, status, obs.method.as_str()) {
             self.principal_client.insert(who, obs.client);
-            if !self.objects.contains_key(key) {
-                self.objects.insert(key.clone(), HashMap::default());
-            }
-            let Some(objects) = self.objects.get_mut(key) else { return out };
+            let objects = self.objects.entry(endpoint_id).or_default();
             let mut newly_shared: Vec<u64> = Vec::new();
             if objects.len() < 4096 || objects.contains_key(&object) {
                 let users = objects.entry(object).or_default();
@@ -615,7 +616,7 @@ impl Behavior {
                 // Both at most 1024.
                 let private_style = total >= 10 && single.saturating_mul(10) >= total.saturating_mul(7);
                 for &q in &newly_shared {
-                    let shared = self.foreign.entry(self.keys.hash_one((q, key))).or_default();
+                    let shared = self.foreign.entry(self.keys.hash_one((q, endpoint_id))).or_default();
                     shared.objects.insert(object, 4096);
                     for p in newly_shared.iter().filter(|p| **p != q) {
                         shared.partners.insert(*p, MAX_PARTNERS);
@@ -635,11 +636,7 @@ impl Behavior {
             }
         }
         // Rate and error spikes against this endpoint's own baseline (10-second buckets).
-        // Looked up before inserting: nearly every request is of an endpoint seen already.
-        if !self.rates.contains_key(key) {
-            self.rates.insert(key.clone(), Rate::default());
-        }
-        let Some(rate) = self.rates.get_mut(key) else { return out };
+        let rate = self.rates.entry(endpoint_id).or_default();
         let bucket = obs.ts.div_euclid(BUCKET_MICROS);
         if bucket != rate.bucket {
             if rate.count > 0 {
