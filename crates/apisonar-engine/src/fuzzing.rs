@@ -809,15 +809,19 @@ fn check_alert(a: &Alert, key: &EndpointKey, obs: &Observation) {
                 _ => Vec::new(),
             };
             for secret in secrets.into_iter().filter(|v| v.chars().count() >= 8) {
-                // The same text may also stand where examples show it (the path, a plain header).
-                let elsewhere = key.path.contains(secret)
+                // The same text may also stand where examples show it (the method, the path, a
+                // plain header).
+                let elsewhere = obs.method.contains(secret)
+                    || key.path.contains(secret)
                     || obs.request_headers.iter().any(|(n, h)| n != name && h.contains(secret));
                 assert!(elsewhere || !text.contains(secret), "the example shows {name}: {text}");
             }
         }
         if let Some((_, query)) = obs.target.split_once('?') {
             for v in query.split('&').filter_map(|p| p.split_once('=').map(|(_, v)| v)).filter(|v| v.len() >= 8) {
-                let elsewhere = key.path.contains(v) || obs.request_headers.iter().any(|(_, h)| h.contains(v));
+                let elsewhere = obs.method.contains(v)
+                    || key.path.contains(v)
+                    || obs.request_headers.iter().any(|(_, h)| h.contains(v));
                 assert!(elsewhere || !text.contains(v), "the example shows a query value: {text}");
             }
         }
@@ -1206,6 +1210,9 @@ mod tests {
         for data in [&b""[..], b"\x00", b"\xff", &[0xff; 64], &[0x00; 300], &[0x01; 300], &[0x7f; 999]] {
             transactions(data);
         }
+        // Inputs the fuzzer found (fuzz/regressions/transaction): a credential header whose
+        // value is also the request's method, which the example rightly shows.
+        transactions(include_bytes!("../../../fuzz/regressions/transaction/example-method-like-a-credential"));
     }
 
     #[test]

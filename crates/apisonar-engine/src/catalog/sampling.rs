@@ -280,40 +280,33 @@ fn skip_space(body: &[u8], mut at: usize) -> usize {
     at
 }
 
+/// A table of byte classes: each listed byte gets its class, every other byte 0.
+// Indexes evaluated at compile time: one out of bounds would not compile.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+const fn byte_classes(classes: &[(&[u8], u8)]) -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut c = 0;
+    while c < classes.len() {
+        let (bytes, class) = classes[c];
+        let mut i = 0;
+        while i < bytes.len() {
+            table[bytes[i] as usize] = class;
+            i += 1;
+        }
+        c += 1;
+    }
+    table
+}
+
 /// The bytes a signature stops at: quotes and brackets. Everything else between them (spaces,
 /// separators, numbers and literals) is stepped over in one tight loop.
-// Indexes evaluated at compile time: one out of bounds would not compile.
-#[allow(clippy::indexing_slicing)]
-static STRUCTURAL: [bool; 256] = {
-    let mut table = [false; 256];
-    table[b'"' as usize] = true;
-    table[b'{' as usize] = true;
-    table[b'}' as usize] = true;
-    table[b'[' as usize] = true;
-    table[b']' as usize] = true;
-    table
-};
+static STRUCTURAL: [u8; 256] = byte_classes(&[(b"\"{}[]", 1)]);
 
 /// The bytes of a number token: `INTEGER` for digits and signs, `FRACTION` for what only a
 /// number with a fraction or an exponent holds (a table: a `match` here was a jump per byte).
 const INTEGER: u8 = 1;
 const FRACTION: u8 = 2;
-// Indexes evaluated at compile time: one out of bounds would not compile.
-#[allow(clippy::indexing_slicing)]
-static NUMERIC: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut digit = b'0';
-    while digit <= b'9' {
-        table[digit as usize] = INTEGER;
-        digit += 1;
-    }
-    table[b'-' as usize] = INTEGER;
-    table[b'+' as usize] = INTEGER;
-    table[b'.' as usize] = FRACTION;
-    table[b'e' as usize] = FRACTION;
-    table[b'E' as usize] = FRACTION;
-    table
-};
+static NUMERIC: [u8; 256] = byte_classes(&[(b"0123456789-+", INTEGER), (b".eE", FRACTION)]);
 
 /// One (depth, key, kind of value) of a signature, exactly for keys of up to eight bytes (most
 /// are: comparing two words is cheaper than hashing), hashed for longer ones.
@@ -382,7 +375,8 @@ fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut Vec<(K
     let mut next = 0usize;
     loop {
         let rest = body.get(at..).unwrap_or_default();
-        let Some(step) = rest.iter().position(|&b| STRUCTURAL.get(usize::from(b)).copied().unwrap_or(false)) else {
+        let Some(step) = rest.iter().position(|&b| STRUCTURAL.get(usize::from(b)).is_some_and(|&class| class != 0))
+        else {
             break;
         };
         at = at.checked_add(step)?;
