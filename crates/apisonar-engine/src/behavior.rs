@@ -65,7 +65,12 @@ impl Default for Thresholds {
 /// The scanner a request's user agent names, if any (worked out on a flow worker, once per
 /// request: the detectors and the catalog only look it up).
 pub fn scanner_tool(obs: &Observation) -> Option<&'static str> {
-    let [tool] = SCANNER_SIGNATURES.first_of_each(obs.request_header("user-agent")?);
+    scanner_in(obs.request_header("user-agent")?)
+}
+
+/// The scanner a user agent names, if any.
+fn scanner_in(agent: &str) -> Option<&'static str> {
+    let [tool] = SCANNER_SIGNATURES.first_of_each(agent);
     tool
 }
 
@@ -90,7 +95,7 @@ impl AgentMemory {
         if let Some(known) = self.known.get(agent) {
             return *known;
         }
-        let [tool] = SCANNER_SIGNATURES.first_of_each(agent);
+        let tool = scanner_in(agent);
         if agent.len() <= MAX_AGENT_BYTES {
             if self.known.len() >= MAX_AGENTS {
                 self.known.clear();

@@ -510,7 +510,7 @@ fn merge_params(into: &mut BTreeMap<String, ParamInfo>, from: &BTreeMap<String, 
 }
 
 fn content_type(headers: &crate::observation::Headers) -> Option<String> {
-    let v = headers.iter().find(|(n, _)| *n == "content-type").map(|(_, v)| v)?;
+    let v = headers.get("content-type")?;
     let main = v.split(';').next().unwrap_or_default().trim();
     let main = crate::observation::first_chars(main, 100);
     (!main.is_empty()).then(|| main.to_ascii_lowercase())

@@ -343,7 +343,7 @@ pub fn injection_alerts(obs: &Observation, key: &EndpointKey, by_kind: Attempts)
 mod tests {
     use super::*;
     use crate::test_values::Observe;
-    use crate::{Catalog, ObservedResponse, TemplateConfig};
+    use crate::{Catalog, TemplateConfig};
 
     #[test]
     fn expressions_are_found_wherever_they_open() {
@@ -363,24 +363,11 @@ mod tests {
 
     fn obs(method: &str, target: &str, headers: &[(&str, &str)], body: &str, encrypted: bool) -> Observation {
         Observation {
-            ts: 5,
-            client: std::net::IpAddr::from([10, 0, 0, 7]),
-            server: std::net::SocketAddr::from(([10, 0, 0, 1], 80)),
-            host: Some("app.test".into()),
-            method: method.into(),
-            target: target.into(),
-            request_headers: headers.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            request_headers: headers.iter().copied().collect(),
             request_body: body.as_bytes().to_vec(),
             request_body_len: body.len() as u64,
-            response: Some(ObservedResponse {
-                status: 200,
-                headers: Default::default(),
-                body: vec![],
-                body_len: 0,
-                latency_micros: 1,
-            }),
             encrypted,
-            protocol: Default::default(),
+            ..crate::test_values::request("app.test", method, target, 5)
         }
     }
 

@@ -65,7 +65,7 @@ pub fn message_count(body: &[u8]) -> u32 {
 /// gRPC-Web trailer frame of the response body.
 pub fn status(headers: &crate::observation::Headers, body: &[u8]) -> Option<u16> {
     let parse = |v: &str| v.trim().parse::<u16>().ok();
-    if let Some((_, v)) = headers.iter().find(|(n, _)| *n == "grpc-status") {
+    if let Some(v) = headers.get("grpc-status") {
         return parse(v);
     }
     let trailer = frames(body).find(|f| f.flags & TRAILER_FRAME != 0)?;

@@ -85,6 +85,31 @@ impl Observe for crate::Catalog {
     }
 }
 
+/// `method target` on `host` from 10.0.0.7 at `ts`, with no header or body, answered 200 with
+/// nothing.
+pub fn request(host: &str, method: &str, target: &str, ts: i64) -> crate::Observation {
+    crate::Observation {
+        ts,
+        client: std::net::IpAddr::from([10, 0, 0, 7]),
+        server: std::net::SocketAddr::from(([10, 0, 0, 1], 80)),
+        host: Some(host.into()),
+        method: method.into(),
+        target: target.into(),
+        request_headers: Default::default(),
+        request_body: Vec::new(),
+        request_body_len: 0,
+        response: Some(crate::ObservedResponse {
+            status: 200,
+            headers: Default::default(),
+            body: Vec::new(),
+            body_len: 0,
+            latency_micros: 1,
+        }),
+        encrypted: false,
+        protocol: Default::default(),
+    }
+}
+
 /// A GET of `path` on `api.test` from 10.0.0.7, answered `status` with a `content_type` body.
 pub fn answered(path: &str, status: u16, content_type: &str, body: &str) -> crate::Observation {
     crate::Observation {

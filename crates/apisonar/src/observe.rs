@@ -27,14 +27,10 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// The header fields, names in lower case, written into one buffer.
+/// The header fields, names in lower case, written into one buffer (sized by the head they are
+/// cut from, which holds them all).
 fn headers(head: &MessageHead) -> Headers {
-    let (mut fields, mut bytes) = (0usize, 0usize);
-    for (n, v) in head.headers() {
-        fields = fields.saturating_add(1);
-        bytes = bytes.saturating_add(n.len()).saturating_add(v.len());
-    }
-    let mut out = Headers::with_capacity(fields, bytes);
+    let mut out = Headers::with_capacity(head.headers().size_hint().0, head.raw().len());
     for (n, v) in head.headers() {
         out.push_lowercase_name(&String::from_utf8_lossy(n), &String::from_utf8_lossy(v));
     }

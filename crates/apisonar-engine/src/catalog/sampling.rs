@@ -326,6 +326,11 @@ impl KeyId {
         } else {
             (hasher.hash_one(key), 0xff)
         };
+        KeyId::packed(word, depth, kind, len)
+    }
+
+    /// A key's word with its depth, kind and length code.
+    fn packed(word: u64, depth: u32, kind: u8, len: u64) -> KeyId {
         KeyId { word, meta: u64::from(depth) << 16 | u64::from(kind) << 8 | len }
     }
 
@@ -347,7 +352,7 @@ impl KeyId {
                 // A shift of 64 (an empty key) keeps nothing.
                 let keep = u32::try_from(8usize.saturating_sub(len).saturating_mul(8)).unwrap_or(64);
                 let word = u64::from_le_bytes(word) & u64::MAX.checked_shr(keep).unwrap_or(0);
-                KeyId { word, meta: u64::from(depth) << 16 | u64::from(kind) << 8 | len as u64 }
+                KeyId::packed(word, depth, kind, len as u64)
             }
             _ => KeyId::of(depth, body.get(open..close).unwrap_or_default(), kind, hasher),
         }

@@ -5,30 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use super::*;
-use crate::observation::ObservedResponse;
 use crate::test_values::Observe;
 
 fn obs(host: &str, method: &str, target: &str, ts: i64) -> Observation {
-    Observation {
-        ts,
-        client: std::net::IpAddr::from([10, 0, 0, 7]),
-        server: std::net::SocketAddr::from(([10, 0, 0, 1], 80)),
-        host: Some(host.into()),
-        method: method.into(),
-        target: target.into(),
-        request_headers: Default::default(),
-        request_body: vec![],
-        request_body_len: 0,
-        response: Some(ObservedResponse {
-            status: 200,
-            headers: Default::default(),
-            body: vec![],
-            body_len: 0,
-            latency_micros: 1,
-        }),
-        encrypted: false,
-        protocol: Default::default(),
-    }
+    crate::test_values::request(host, method, target, ts)
 }
 
 fn small() -> Catalog {
