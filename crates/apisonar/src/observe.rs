@@ -24,7 +24,13 @@ pub fn opens_websocket(t: &HttpTransaction) -> bool {
 }
 
 fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    as_text(b).into_owned()
+}
+
+/// The bytes as text, invalid UTF-8 replaced. Checking first is the fast way for the usual
+/// valid text: the lossy conversion walks it in chunks even when nothing is replaced.
+fn as_text(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    std::str::from_utf8(b).map_or_else(|_| String::from_utf8_lossy(b), std::borrow::Cow::Borrowed)
 }
 
 /// The header fields, names in lower case, written into one buffer (sized by the head they are
@@ -32,7 +38,7 @@ fn text(b: &[u8]) -> String {
 fn headers(head: &MessageHead) -> Headers {
     let mut out = Headers::with_capacity(head.headers().size_hint().0, head.raw().len());
     for (n, v) in head.headers() {
-        out.push_lowercase_name(&String::from_utf8_lossy(n), &String::from_utf8_lossy(v));
+        out.push_lowercase_name(&as_text(n), &as_text(v));
     }
     out
 }
@@ -80,7 +86,7 @@ fn build(t: &HttpTransaction, request_body: Vec<u8>, response_body: Option<Vec<u
                 headers: {
                     let mut fields = headers(&r.head);
                     for (n, v) in &r.trailers {
-                        fields.push_lowercase_name(&String::from_utf8_lossy(n), &String::from_utf8_lossy(v));
+                        fields.push_lowercase_name(&as_text(n), &as_text(v));
                     }
                     fields
                 },

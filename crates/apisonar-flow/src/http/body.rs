@@ -22,6 +22,14 @@ pub struct Body {
 
 impl Body {
     pub(crate) fn push(&mut self, data: &[u8], limits: &Limits) {
+        self.push_expecting(data, 0, limits);
+    }
+
+    /// [`Body::push`], when the framing says `more` bytes are still to come. The sample makes
+    /// room for some of them now, so that a body in two segments is copied once, not grown
+    /// and copied again; but for no more than twice the bytes that did come (a length header
+    /// alone, without the bytes, must not reserve memory).
+    pub(crate) fn push_expecting(&mut self, data: &[u8], more: u64, limits: &Limits) {
         self.wire_len = self.wire_len.saturating_add(u64::try_from(data.len()).unwrap_or(u64::MAX));
         let room = limits.body_sample_bytes.saturating_sub(self.sample.len());
         if room == 0 {
@@ -29,6 +37,8 @@ impl Body {
             return;
         }
         let take = room.min(data.len());
+        let ahead = usize::try_from(more).unwrap_or(usize::MAX).min(take);
+        self.sample.reserve(take.saturating_add(ahead).min(room));
         self.sample.extend_from_slice(data.get(..take).unwrap_or_default());
         self.sample_truncated |= take < data.len();
     }
@@ -258,6 +268,32 @@ mod tests {
         let mut seen = Vec::new();
         body.decode(Some(encoding.as_bytes()), limits, &mut |a| seen.push(a));
         (body, seen)
+    }
+
+    #[test]
+    fn samples_make_room_for_what_is_announced_but_never_more_than_twice_what_came() {
+        let limits = Limits::default();
+        // 1,946 bytes in two segments: room for all of them at the first.
+        let mut body = Body::default();
+        body.push_expecting(&[b'a'; 1350], 596, &limits);
+        let room = body.sample.capacity();
+        assert!(room >= 1946, "{room}");
+        body.push_expecting(&[b'b'; 596], 0, &limits);
+        assert_eq!(body.sample.capacity(), room, "grown again");
+        assert_eq!(body.sample.len(), 1946);
+        // A length that claims a megabyte after ten bytes reserves for twenty.
+        let mut liar = Body::default();
+        liar.push_expecting(b"0123456789", 1 << 20, &limits);
+        assert!(liar.sample.capacity() <= 20, "{}", liar.sample.capacity());
+        assert_eq!(liar.sample, b"0123456789");
+        // And never past the sample's limit.
+        let small = Limits { body_sample_bytes: 12, ..Limits::default() };
+        let mut capped = Body::default();
+        capped.push_expecting(b"0123456789", 100, &small);
+        assert!(capped.sample.capacity() <= 12, "{}", capped.sample.capacity());
+        capped.push_expecting(b"abcdef", 0, &small);
+        assert_eq!(capped.sample, b"0123456789ab");
+        assert!(capped.sample_truncated);
     }
 
     #[test]

@@ -779,18 +779,18 @@ impl MessageSink for PairingSink<'_> {
         }
     }
 
-    fn body(&mut self, role: Role, data: &[u8]) {
+    fn body(&mut self, role: Role, data: &[u8], more: u64) {
         let limits = self.limits;
         match role {
             Role::Request => {
                 let idx = self.pairing.request_in_progress;
                 if let Some(p) = self.pairing.request_mut(idx) {
-                    p.request.body.push(data, limits);
+                    p.request.body.push_expecting(data, more, limits);
                 }
             }
             Role::Response => {
                 if let Some(r) = &mut self.pairing.response {
-                    r.body.push(data, limits);
+                    r.body.push_expecting(data, more, limits);
                 }
             }
         }

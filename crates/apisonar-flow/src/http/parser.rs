@@ -34,7 +34,9 @@ pub(crate) enum Framing {
 /// Receives what the framer finds.
 pub(crate) trait MessageSink {
     fn head(&mut self, role: Role, head: MessageHead, ts: Timestamp, stats: &mut Stats) -> Framing;
-    fn body(&mut self, role: Role, data: &[u8]);
+    /// Body bytes; `more` is how many more the framing says are still to come in this message
+    /// (as far as it knows: the rest of the declared length or of the current chunk).
+    fn body(&mut self, role: Role, data: &[u8], more: u64);
     fn body_gap(&mut self, role: Role, len: u32);
     fn end(&mut self, role: Role, ts: Timestamp, complete: bool, stats: &mut Stats);
     fn anomaly(&mut self, role: Role, anomaly: Anomaly, stats: &mut Stats);
@@ -127,7 +129,8 @@ impl MessageParser {
                 State::Head => self.feed_head(data, ts, limits, stats, sink),
                 State::Body(remaining) => {
                     let take = remaining.min(data.len() as u64) as usize;
-                    sink.body(self.role, data.get(..take).unwrap_or_default());
+                    let more = remaining.saturating_sub(take as u64);
+                    sink.body(self.role, data.get(..take).unwrap_or_default(), more);
                     if take as u64 == remaining {
                         self.finish_message(ts, true, stats, sink);
                     } else {
@@ -137,7 +140,7 @@ impl MessageParser {
                 }
                 State::Chunked(chunk) => self.feed_chunked(chunk, data, ts, limits, stats, sink),
                 State::UntilClose => {
-                    sink.body(self.role, data);
+                    sink.body(self.role, data, 0);
                     data.len()
                 }
                 State::Resync => self.feed_resync(data, limits, stats, sink),
@@ -275,7 +278,8 @@ impl MessageParser {
         match chunk {
             Chunk::Data(remaining) => {
                 let take = remaining.min(data.len() as u64) as usize;
-                sink.body(self.role, data.get(..take).unwrap_or_default());
+                let more = remaining.saturating_sub(take as u64);
+                sink.body(self.role, data.get(..take).unwrap_or_default(), more);
                 self.state = State::Chunked(if take as u64 == remaining {
                     Chunk::DataEnd
                 } else {
