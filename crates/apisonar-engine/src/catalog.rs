@@ -1,6 +1,7 @@
 //! The endpoint catalog: one record per (host, method, path template), built from observations
 //! and merged across runs.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -509,11 +510,28 @@ fn merge_params(into: &mut BTreeMap<String, ParamInfo>, from: &BTreeMap<String, 
     merge_capped(into, from, MAX_PARAMS, ParamInfo::merge);
 }
 
-fn content_type(headers: &crate::observation::Headers) -> Option<String> {
+fn content_type(headers: &crate::observation::Headers) -> Option<Cow<'static, str>> {
+    /// Types most messages carry: named without a copy.
+    const COMMON: [&str; 8] = [
+        "application/json",
+        "text/html",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+        "application/grpc",
+        "text/event-stream",
+        "application/octet-stream",
+    ];
     let v = headers.get("content-type")?;
     let main = v.split(';').next().unwrap_or_default().trim();
     let main = crate::observation::first_chars(main, 100);
-    (!main.is_empty()).then(|| main.to_ascii_lowercase())
+    if main.is_empty() {
+        return None;
+    }
+    Some(match COMMON.iter().find(|c| c.eq_ignore_ascii_case(main)) {
+        Some(common) => Cow::Borrowed(*common),
+        None => Cow::Owned(main.to_ascii_lowercase()),
+    })
 }
 
 /// An answer's body as a value, and where its findings are said to be: gRPC messages, the JSON
@@ -788,12 +806,12 @@ struct HostCount {
 /// (a flow worker), so the thread that owns the catalog only merges.
 #[derive(Debug, Clone, Default)]
 pub struct TransactionFacts {
-    resp_ct: Option<String>,
+    resp_ct: Option<Cow<'static, str>>,
     /// The JSON response body's schema as one sample: much smaller than the parsed body (no
     /// values, one schema for all items of an array), and it is what the catalog merges.
     resp_schema: Option<Schema>,
     shape: Option<Shape>,
-    req_ct: Option<String>,
+    req_ct: Option<Cow<'static, str>>,
     /// The schema of a JSON request body (not for forms).
     req_schema: Option<Schema>,
     /// A worker's sampler chose which request bodies get a schema (`req_schema` is then merged

@@ -133,22 +133,35 @@ struct Param {
     node: Node,
     kinds: BTreeSet<SegmentKind>,
     shapes: BTreeMap<Shape, u64>,
-    /// Why this parameter exists.
+    /// Why this parameter exists (set with `set_reason`).
     reason: String,
     /// Set when words merged here: new words go here too unless their shape differs.
     absorbs_words: bool,
+    /// `{name}`, and `{name}: reason`: what every path through here is templated with, written
+    /// once rather than for each request.
+    segment: String,
+    why: String,
 }
 
 impl Param {
     fn new(name: String, reason: String) -> Param {
-        Param {
+        let mut param = Param {
+            segment: format!("{{{name}}}"),
             name,
             node: Node::default(),
             kinds: BTreeSet::new(),
             shapes: BTreeMap::new(),
-            reason,
+            reason: String::new(),
             absorbs_words: false,
-        }
+            why: String::new(),
+        };
+        param.set_reason(reason);
+        param
+    }
+
+    fn set_reason(&mut self, reason: String) {
+        self.why = format!("{}: {reason}", self.segment);
+        self.reason = reason;
     }
 
     fn dominant_shape(&self) -> Option<Shape> {
@@ -537,10 +550,9 @@ impl Templater {
                 if let Some(s) = shape {
                     add_count(param.shapes.entry(s).or_default(), 1);
                 }
-                let name = param.name.clone();
-                why.push(format!("{{{name}}}: {}", param.reason));
-                out_segments.push(format!("{{{name}}}"));
-                params.push((name, kind));
+                why.push(param.why.clone());
+                out_segments.push(param.segment.clone());
+                params.push((param.name.clone(), kind));
                 node = &mut param.node;
                 continue;
             }
@@ -574,8 +586,8 @@ impl Templater {
                 if merged.words.iter().any(|(w, _)| w == raw) {
                     let param =
                         node.param.get_or_insert_with(|| Box::new(Param::new(merged.name.clone(), String::new())));
-                    why.push(format!("{{{}}}: {}", merged.name, param.reason));
-                    out_segments.push(format!("{{{}}}", merged.name));
+                    why.push(param.why.clone());
+                    out_segments.push(param.segment.clone());
                     params.push((merged.name.clone(), kind));
                     node = &mut param.node;
                     continue;
@@ -730,7 +742,7 @@ fn consolidate_node(node: &mut Node, prefix: &mut Vec<String>, taken: &[String],
     param.kinds.insert(SegmentKind::Word);
     param.absorbs_words = true;
     if param.reason.is_empty() || !absorbing {
-        param.reason = reason;
+        param.set_reason(reason);
     }
     let new_segment = format!("{{{}}}", param.name);
     for w in group {
@@ -795,8 +807,10 @@ fn merge_words(node: &mut Node, threshold: usize, previous: Option<&str>, taken:
     let name = param.name.clone();
     param.kinds.insert(SegmentKind::Word);
     param.absorbs_words = true;
-    param.reason =
-        format!("{} distinct values at this position (more than {threshold}), same response shape", words.len());
+    param.set_reason(format!(
+        "{} distinct values at this position (more than {threshold}), same response shape",
+        words.len()
+    ));
     let mut moved = Vec::new();
     for w in words {
         if let Some(lit) = node.literals.remove(&w) {

@@ -125,13 +125,24 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Argon2id with 7 MiB of memory and 5 passes: one of the settings OWASP's password storage
+/// guidance gives as equal in strength (19 MiB and 2 passes is another, argon2's default). The
+/// sensor runs for months: memory the hash used is kept by the allocator for reuse, and 7 MiB
+/// kept is better than 19. Stored hashes carry their settings, so older ones still verify.
+fn password_hasher() -> Result<Argon2<'static>, AuthError> {
+    const MEMORY_KIB: u32 = 7 * 1024;
+    const PASSES: u32 = 5;
+    let params = argon2::Params::new(MEMORY_KIB, PASSES, 1, None).map_err(|e| AuthError::Hash(e.to_string()))?;
+    Ok(Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params))
+}
+
 /// A new random admin password and its stored record.
 fn new_credential() -> Result<(String, Vec<u8>), AuthError> {
     let password = random_hex(12)?;
     let salt_hex = random_hex(16)?;
     let salt = SaltString::encode_b64(salt_hex.as_bytes()).map_err(|e| AuthError::Hash(e.to_string()))?;
     let hash =
-        Argon2::default().hash_password(password.as_bytes(), &salt).map_err(|e| AuthError::Hash(e.to_string()))?;
+        password_hasher()?.hash_password(password.as_bytes(), &salt).map_err(|e| AuthError::Hash(e.to_string()))?;
     let record = Credential { user: ADMIN_USER.into(), hash: hash.to_string() };
     let bytes = serde_json::to_vec(&record).map_err(|e| AuthError::Hash(e.to_string()))?;
     Ok((password, bytes))
@@ -407,12 +418,27 @@ mod tests {
     use apisonar_store::MemoryStore;
 
     #[test]
+    fn a_password_hashed_with_argon2s_default_settings_still_verifies() {
+        // What stores made before the lighter settings hold.
+        let store: Arc<dyn Store + Send + Sync> = Arc::new(MemoryStore::default());
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let hash = Argon2::default().hash_password(b"old-password", &salt).unwrap().to_string();
+        assert!(hash.contains("$m=19456,t=2,p=1$"), "{hash}");
+        let record = serde_json::to_vec(&Credential { user: ADMIN_USER.into(), hash }).unwrap();
+        assert!(store.put_setting(ADMIN_SETTING, Some(None), &record).unwrap());
+        let auth = Auth::new(store);
+        assert!(matches!(auth.login(None, "admin", "old-password").unwrap(), Login::Ok(..)));
+        assert!(matches!(auth.login(None, "admin", "new-password").unwrap(), Login::Refused));
+    }
+
+    #[test]
     fn the_first_admin_password_is_made_once_and_checked_by_hash() {
         let store: Arc<dyn Store + Send + Sync> = Arc::new(MemoryStore::default());
         let password = ensure_admin(store.as_ref()).unwrap().expect("a new password");
         assert!(ensure_admin(store.as_ref()).unwrap().is_none(), "made once");
         let stored = String::from_utf8(store.setting(ADMIN_SETTING).unwrap().unwrap()).unwrap();
         assert!(stored.contains("$argon2id$") && !stored.contains(&password), "only the hash is stored");
+        assert!(stored.contains("$m=7168,t=5,p=1$"), "{stored}");
         let auth = Auth::new(store);
         assert!(matches!(auth.login(None, "admin", &password).unwrap(), Login::Ok(..)));
         assert!(matches!(auth.login(None, "admin", "wrong").unwrap(), Login::Refused));

@@ -256,7 +256,11 @@ fn value_kind(body: &[u8], at: usize) -> u8 {
         }
         seen |= class;
     }
-    if seen & FRACTION != 0 { NUMBER_WITH_FRACTION } else { NUMBER }
+    if seen & FRACTION != 0 {
+        NUMBER_WITH_FRACTION
+    } else {
+        NUMBER
+    }
 }
 
 fn skip_space(body: &[u8], mut at: usize) -> usize {
@@ -676,7 +680,8 @@ mod tests {
                     let (n, first) = (random(5), random(7));
                     let fields: Vec<String> = (0..n)
                         .map(|i| {
-                            let key = ["id", "name", "a{b", "a]b", "email_address_of_user", "k", ""][((first + i) % 7) as usize];
+                            let key = ["id", "name", "a{b", "a]b", "email_address_of_user", "k", ""]
+                                [((first + i) % 7) as usize];
                             let gap = [":", " : ", ":\t"][random(3) as usize];
                             format!("\"{key}\"{gap}{}", value(random, pieces, depth + 1))
                         })

@@ -211,3 +211,15 @@ fn probe_examples_keep_no_secrets_and_are_bounded() {
     assert!(text.contains("/reset/{") && text.contains("/users/{email}/delete"), "{text}");
     assert!(examples.iter().all(|e| e.chars().count() <= 120), "{examples:?}");
 }
+
+#[test]
+fn content_types_are_named_in_lower_case_without_their_parameters() {
+    let of = |value: &str| content_type(&crate::observation::Headers::from([("content-type", value)]));
+    assert_eq!(of("Application/JSON; charset=utf-8").as_deref(), Some("application/json"));
+    assert!(matches!(of("application/json"), Some(Cow::Borrowed(_))), "a common type is not copied");
+    assert_eq!(of(" Application/Vnd.Api+JSON ;v=2").as_deref(), Some("application/vnd.api+json"));
+    assert_eq!(of("TEXT/EVENT-STREAM").as_deref(), Some("text/event-stream"));
+    assert_eq!(of("; charset=utf-8"), None);
+    assert_eq!(of(""), None);
+    assert_eq!(content_type(&crate::observation::Headers::default()), None);
+}

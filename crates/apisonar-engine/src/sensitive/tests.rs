@@ -171,6 +171,8 @@ fn every_kind_of_mask_is_written_whole() {
         (Class::Email, "no-at-sign-here.example", "***"),
         (Class::Password, "correct horse battery", "…(21 chars)"),
         (Class::BearerToken, "short", "…(5 chars)"),
+        (Class::Password, "", "…(0 chars)"),
+        (Class::Password, &"p".repeat(1000), "…(1000 chars)"),
         (Class::BearerToken, "opaque-token-0123456789", "…(23 chars) h:39c9a774"),
     ] {
         assert_eq!(mask(&key, class, value), expected, "{class:?} {value}");
