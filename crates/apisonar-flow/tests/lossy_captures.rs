@@ -99,3 +99,44 @@ fn monitor_mode_captures_give_the_transactions_of_the_plain_capture() {
         assert_eq!(stats.non_tcp_packets, 2, "{}: the beacon and the null frame", capture.name);
     }
 }
+
+/// Runs `frames` through one engine; the transactions and how many flows were opened.
+fn opened(frames: &[Frame]) -> (Vec<HttpTransaction>, u64) {
+    let mut engine = FlowEngine::new(Limits::default());
+    let mut out = common::Collect::default();
+    for f in frames {
+        engine.frame(LinkType::Ethernet, Timestamp(f.ts), &f.bytes, f.bytes.len() as u32, &mut out);
+    }
+    engine.finish(&mut out);
+    (out.0, engine.stats().flows_created)
+}
+
+#[test]
+fn late_packets_of_a_closed_connection_open_nothing_until_its_tombstone_expires() {
+    let exchange = |start: i64| {
+        let mut c = Conversation::new(([10, 0, 0, 1], 44000), ([10, 0, 0, 2], 80), start);
+        c.handshake();
+        c.send(Side::Client, b"GET /one HTTP/1.1\r\nHost: api.test\r\n\r\n");
+        c.send(Side::Server, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        c.close();
+        c.frames
+    };
+    let mut frames = exchange(0);
+    let last = frames.last().cloned().unwrap();
+    let late = |frame: &Frame, after_micros: i64| Frame { ts: frame.ts + after_micros, bytes: frame.bytes.clone() };
+    // The last ACK again, a second later: absorbed by the closed connection's tombstone.
+    frames.push(late(&last, 1_000_000));
+    let (txns, flows) = opened(&frames);
+    assert_eq!((txns.len(), flows), (1, 1));
+    // A new connection on the same addresses and ports opens a flow of its own.
+    let mut again = frames.clone();
+    again.extend(exchange(3_000_000));
+    let (txns, flows) = opened(&again);
+    assert_eq!((txns.len(), flows), (2, 2));
+    // Past the linger time (10 s after it was last seen) the tombstone is gone: the same late
+    // packet is taken for a connection picked up mid-stream.
+    let mut expired = frames;
+    expired.push(late(&last, 12_000_000));
+    let (txns, flows) = opened(&expired);
+    assert_eq!((txns.len(), flows), (1, 2));
+}

@@ -444,7 +444,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "BYTES")]
     pub snaplen: Option<i32>,
 
-    /// Kernel capture buffer per interface, MiB (default 64).
+    /// Kernel capture buffer per interface, MiB (default 32).
     #[arg(long, value_name = "MIB")]
     pub buffer_mib: Option<u32>,
 
