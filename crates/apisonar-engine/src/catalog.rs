@@ -780,7 +780,9 @@ pub struct Catalog {
     hosts: HashMap<String, HostCount, foldhash::fast::RandomState>,
     /// Hosts seen answering (at most `max_hosts`): their unanswered requests are no evidence.
     answering: HashSet<String, foldhash::fast::RandomState>,
-    dirty: BTreeSet<EndpointKey>,
+    /// Endpoints changed since the last `take_changes` (hashed: looked up for every request;
+    /// handed out in key order).
+    dirty: HashSet<EndpointKey, foldhash::fast::RandomState>,
     removed: BTreeSet<EndpointKey>,
     /// Refilings since the last `take_changes`, in order.
     moved: Vec<EndpointMove>,
@@ -1562,8 +1564,9 @@ impl Catalog {
     /// Takes what changed since the last call.
     pub fn take_changes(&mut self) -> Changes {
         self.consolidate();
-        let upserts =
-            std::mem::take(&mut self.dirty).into_iter().filter_map(|k| self.endpoints.get(&k).cloned()).collect();
+        let mut changed: Vec<EndpointKey> = std::mem::take(&mut self.dirty).into_iter().collect();
+        changed.sort_unstable();
+        let upserts = changed.into_iter().filter_map(|k| self.endpoints.get(&k).cloned()).collect();
         let removed =
             std::mem::take(&mut self.removed).into_iter().filter(|k| !self.endpoints.contains_key(k)).collect();
         let overflow = std::mem::take(&mut self.overflow).into_values().collect();

@@ -185,10 +185,11 @@ fn request_inputs(
                 out.push((format!("request.form.{}", crate::params::form_decode(name)), value.to_string()));
             }
         }
-    } else if let Some(v) = json
-        .map(std::borrow::Cow::Borrowed)
-        .or_else(|| serde_json::from_slice::<serde_json::Value>(&obs.request_body).ok().map(std::borrow::Cow::Owned))
-    {
+    } else if let Some(v) = json.map(std::borrow::Cow::Borrowed).or_else(|| {
+        // Most requests have no body: not even a failed parse (its error is an allocation).
+        let body = (!obs.request_body.is_empty()).then_some(&obs.request_body)?;
+        serde_json::from_slice::<serde_json::Value>(body).ok().map(std::borrow::Cow::Owned)
+    }) {
         let mut path = String::from("request.json");
         json_inputs(v.as_ref(), &mut path, 0, &mut out);
     }
