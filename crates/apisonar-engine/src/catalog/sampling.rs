@@ -114,7 +114,7 @@ pub struct ResponseSampler {
     requests: HashMap<u64, u64>,
     hasher: foldhash::fast::FixedState,
     /// The keys of the last body signed, with how often each occurred.
-    keys: Vec<(KeyId, u32)>,
+    keys: BodyKeys,
     analysed: u64,
     reused: u64,
 }
@@ -128,7 +128,7 @@ impl Default for ResponseSampler {
             routes: HashMap::new(),
             requests: HashMap::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x5eed_a9a1_7515_0001),
-            keys: Vec::with_capacity(64),
+            keys: BodyKeys::default(),
             analysed: 0,
             reused: 0,
         }
@@ -175,7 +175,7 @@ impl ResponseSampler {
         match memory.known.iter().find(|k| k.signature == signature) {
             Some(known) if known.agreed >= SETTLE_AFTER && !due => {
                 self.reused = self.reused.saturating_add(1);
-                let findings = scaled(&known.facts, &self.keys);
+                let findings = scaled(&known.facts, &self.keys.list);
                 Plan::Reuse(known.facts.shape, findings)
             }
             settled => {
@@ -198,7 +198,7 @@ impl ResponseSampler {
             .iter()
             .map(|f| {
                 let id = location_key(&f.location, place, &self.hasher)?;
-                Some((id, occurrences(&self.keys, id)))
+                Some((id, occurrences(&self.keys.list, id)))
             })
             .collect();
         let Some(memory) = self.routes.get_mut(&ticket.route) else { return };
@@ -377,7 +377,7 @@ impl KeyId {
 /// the walk goes from one set bit to the next: the bytes inside strings are never looked at one
 /// by one (reading every byte through a table took 2.1 µs on a 1.9 KB answer of 23 records;
 /// this takes 1.7).
-fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut Vec<(KeyId, u32)>) -> Option<u64> {
+fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut BodyKeys) -> Option<u64> {
     keys.clear();
     let start = skip_space(body, 0);
     let top = body.get(start).copied();
@@ -425,21 +425,21 @@ fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut Vec<(K
                 value_string = kind == STRING;
                 // Records of an array repeat their keys in order: the key after the last one
                 // found is the first guess.
-                let at_next = keys.get_mut(next).filter(|(k, _)| *k == id);
+                let at_next = keys.list.get_mut(next).filter(|(k, _)| *k == id);
                 if let Some((_, count)) = at_next {
                     *count = count.saturating_add(1);
                     next = next.saturating_add(1);
-                } else if let Some(i) = keys.iter().position(|(k, _)| *k == id) {
-                    if let Some((_, count)) = keys.get_mut(i) {
+                } else if let Some(i) = keys.position(id) {
+                    if let Some((_, count)) = keys.list.get_mut(i) {
                         *count = count.saturating_add(1);
                     }
                     next = i.saturating_add(1);
                 } else {
-                    if keys.len() >= MAX_SIGNATURE_KEYS {
+                    if keys.list.len() >= MAX_SIGNATURE_KEYS {
                         return None;
                     }
-                    keys.push((id, 1));
-                    next = keys.len();
+                    keys.push(id);
+                    next = keys.list.len();
                 }
             }
         }
@@ -448,7 +448,47 @@ fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut Vec<(K
         return None;
     }
     // Order-free: a sum of well-mixed hashes of distinct keys.
-    Some(keys.iter().fold(hasher.hash_one(top), |acc, (k, _)| acc.wrapping_add(hasher.hash_one(k))))
+    Some(keys.list.iter().fold(hasher.hash_one(top), |acc, (k, _)| acc.wrapping_add(hasher.hash_one(k))))
+}
+
+/// Keys a scan finds among before an index is made.
+const SCANNED_KEYS: usize = 16;
+
+/// The distinct keys of the last body signed, in the order first met, with how often each
+/// occurred. Records usually repeat their keys in order (the signature guesses the next one);
+/// where they do not, a key is looked for by a scan while there are few, and through a hashed
+/// index (randomly seeded) once there are more than `SCANNED_KEYS`: a wide body whose records
+/// list 255 keys in a changing order took 12.5 ms a megabyte with scans of up to 256 keys, and
+/// takes 1.9 ms with the index.
+#[derive(Default)]
+pub(crate) struct BodyKeys {
+    list: Vec<(KeyId, u32)>,
+    index: HashMap<KeyId, usize, foldhash::fast::RandomState>,
+}
+
+impl BodyKeys {
+    fn clear(&mut self) {
+        self.list.clear();
+        self.index.clear();
+    }
+
+    fn position(&self, id: KeyId) -> Option<usize> {
+        if self.list.len() <= SCANNED_KEYS {
+            self.list.iter().position(|(k, _)| *k == id)
+        } else {
+            self.index.get(&id).copied()
+        }
+    }
+
+    fn push(&mut self, id: KeyId) {
+        self.list.push((id, 1));
+        let len = self.list.len();
+        if len == SCANNED_KEYS.saturating_add(1) {
+            self.index.extend(self.list.iter().enumerate().map(|(i, (k, _))| (*k, i)));
+        } else if len > SCANNED_KEYS {
+            self.index.insert(id, len.saturating_sub(1));
+        }
+    }
 }
 
 /// For the string between the quotes at `open` and `close`: when a colon follows, it is a key,
@@ -713,6 +753,31 @@ mod tests {
     }
 
     #[test]
+    fn wide_records_in_changing_key_orders_are_counted_through_the_index() {
+        // 40 keys (past the scanned few): five records each listing them in another order.
+        let record = |rotate: usize, step: usize| {
+            let fields: Vec<String> = (0..40).map(|i| format!("\"k{}\":{i}", (i * step + rotate) % 40)).collect();
+            format!("{{{}}}", fields.join(","))
+        };
+        let shuffled: Vec<String> =
+            [(0, 1), (3, 7), (11, 3), (5, 9), (7, 11)].iter().map(|&(r, s)| record(r, s)).collect();
+        let ordered: Vec<String> = (0..5).map(|_| record(0, 1)).collect();
+        let h = ResponseSampler::default().hasher;
+        let (mut a, mut b) = (BodyKeys::default(), BodyKeys::default());
+        let sa = signature(format!("[{}]", shuffled.join(",")).as_bytes(), &h, &mut a);
+        let sb = signature(format!("[{}]", ordered.join(",")).as_bytes(), &h, &mut b);
+        assert!(sa.is_some());
+        assert_eq!(sa, sb);
+        assert_eq!(a.list.len(), 40);
+        assert!(a.list.iter().all(|(_, n)| *n == 5), "{:?}", a.list);
+        assert_eq!(a.index.len(), 40);
+        // A narrow body needs no index.
+        let mut c = BodyKeys::default();
+        signature(br#"[{"a":1,"b":2},{"b":3,"a":4}]"#, &h, &mut c).unwrap();
+        assert!(c.index.is_empty() && c.list.iter().all(|(_, n)| *n == 2));
+    }
+
+    #[test]
     fn escapes_carry_from_one_block_to_the_next() {
         let mut escape = false;
         // Backslashes at 0 and 1: the second is escaped, so it escapes nothing.
@@ -835,10 +900,10 @@ mod tests {
             assert_eq!(key(none), None, "{none}");
         }
         // The signature counts the same key: two e-mails at depth 2, one at depth 1.
-        let mut keys = Vec::new();
+        let mut keys = BodyKeys::default();
         signature(br#"{"email":"a@b.c","l":[{"email":"x@y.z"},{"email":"p@q.r"}]}"#, &h, &mut keys).unwrap();
-        assert_eq!(occurrences(&keys, key("response.json.l[].email").unwrap()), 2);
-        assert_eq!(occurrences(&keys, key("response.json.email").unwrap()), 1);
+        assert_eq!(occurrences(&keys.list, key("response.json.l[].email").unwrap()), 2);
+        assert_eq!(occurrences(&keys.list, key("response.json.email").unwrap()), 1);
     }
 
     #[test]
@@ -887,7 +952,7 @@ mod tests {
     }
 
     fn sig(body: &str) -> Option<u64> {
-        signature(body.as_bytes(), &ResponseSampler::default().hasher, &mut Vec::new())
+        signature(body.as_bytes(), &ResponseSampler::default().hasher, &mut BodyKeys::default())
     }
 
     #[test]
