@@ -1287,7 +1287,7 @@ impl Catalog {
                 });
                 if let Some((_, apart)) = apart.flatten() {
                     t = self.templater.template(&host, &path, shape);
-                    t.why = vec![format!("kept apart from {}: {}", apart.template, apart.reason)];
+                    t.why = vec![format!("kept apart from {}: {}", apart.template, apart.reason).into()];
                     kept_apart = Some(apart);
                 }
                 for (old, new) in &t.renames {
@@ -1342,12 +1342,15 @@ impl Catalog {
             if e.why.len() >= 16 {
                 break;
             }
-            if !e.why.contains(&w) {
-                e.why.push(w);
+            if !e.why.iter().any(|known| **known == *w) {
+                e.why.push(w.to_string());
             }
         }
         for (name, kind) in params {
-            e.path_params.entry(name).or_default().add(kind.as_str(), obs.ts);
+            match e.path_params.get_mut(&*name) {
+                Some(param) => param.add(kind.as_str(), obs.ts),
+                None => e.path_params.entry(name.to_string()).or_default().add(kind.as_str(), obs.ts),
+            }
         }
         if obs.encrypted {
             add_count(&mut e.encrypted, 1);

@@ -46,15 +46,19 @@ pub fn data_alerts(
 ) -> Vec<Alert> {
     let mut out = Vec::new();
     if !obs.encrypted {
-        let mut by_class: BTreeMap<Class, Vec<&Finding>> = BTreeMap::new();
-        for f in findings {
-            by_class.entry(f.class).or_default().push(f);
-        }
-        for (class, fs) in by_class {
+        // The classes found, in their order; most transactions have one or two, and most are
+        // counted in an alert already: nothing is gathered until one is drafted.
+        // Discriminants follow the declaration, which is also the order of `Ord`.
+        let mut present = findings.iter().fold(0u64, |set, f| set | class_bit(f.class));
+        while present != 0 {
+            let bit = present & present.wrapping_neg();
+            present &= present.wrapping_sub(1);
+            let Some(class) = findings.iter().map(|f| f.class).find(|c| class_bit(*c) == bit) else { continue };
+            let of_class = || findings.iter().filter(move |f| f.class == class);
             // Credentials the client sends, or a session the server hands out, over cleartext.
             // A client's WebSocket message is sent like a request body.
             let credential = class.is_credential()
-                && fs.iter().any(|f| {
+                && of_class().any(|f| {
                     f.location.starts_with("request.")
                         || f.location.starts_with("message.client.")
                         || f.location.contains("set-cookie")
@@ -84,6 +88,7 @@ pub fn data_alerts(
                 format!("{} in cleartext on {} {} on {}", class.as_str(), key.method, key.path, key.host)
             };
             let severity = if high { Severity::High } else { Severity::Medium };
+            let fs: Vec<&Finding> = of_class().collect();
             out.push(draft(
                 obs,
                 key,
@@ -96,10 +101,9 @@ pub fn data_alerts(
         }
     }
     // Bulk exposure in a response, encrypted or not.
-    let response: Vec<&Finding> = findings.iter().filter(|f| f.location.starts_with("response.json")).collect();
-    let count = |classes: &[Class]| {
-        response.iter().filter(|f| classes.contains(&f.class)).map(|f| f.count as usize).sum::<usize>()
-    };
+    let response = || findings.iter().filter(|f| f.location.starts_with("response.json"));
+    let count =
+        |classes: &[Class]| response().filter(|f| classes.contains(&f.class)).map(|f| f.count as usize).sum::<usize>();
     let secrets = count(&[
         Class::Password,
         Class::PrivateKey,
@@ -131,10 +135,15 @@ pub fn data_alerts(
                 "{} {} on {} returns {subtype} ({} secrets, {ids} identifiers, {} e-mail addresses)",
                 key.method, key.path, key.host, secrets, emails
             ),
-            describe(&response),
+            describe(&response().collect::<Vec<_>>()),
         ));
     }
     out
+}
+
+/// A class's bit in a set of classes.
+fn class_bit(class: Class) -> u64 {
+    1u64.checked_shl(class as u32).unwrap_or(0)
 }
 
 /// Most input values inspected per request.
@@ -316,7 +325,10 @@ pub fn introspection_alert(obs: &Observation, key: &EndpointKey) -> Alert {
 /// The `injection_attempt` alerts (one per kind) for attempts found by `injection_attempts`, on
 /// the endpoint `key`.
 pub fn injection_alerts(obs: &Observation, key: &EndpointKey, by_kind: Attempts) -> Vec<Alert> {
-    let status = obs.response.as_ref().map_or("no response".to_string(), |r| format!("status {}", r.status));
+    if by_kind.is_empty() {
+        return Vec::new();
+    }
+    let status = obs.response.as_ref().map_or_else(|| "no response".to_string(), |r| format!("status {}", r.status));
     by_kind
         .into_iter()
         .map(|(kind, attempts)| {

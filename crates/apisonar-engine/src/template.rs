@@ -9,6 +9,7 @@
 //! literal segment in them beats a parameter. Every parameter records why it exists.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -81,13 +82,14 @@ pub struct PathParam {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Templated {
     pub template: String,
-    /// Parameters in path order, with the kind of this request's value.
-    pub params: Vec<(String, SegmentKind)>,
+    /// Parameters in path order, with the kind of this request's value. Names and reasons are
+    /// shared with the trie: a request adds to an endpoint that has them already, nearly always.
+    pub params: Vec<(Arc<str>, SegmentKind)>,
     /// Template prefixes that this observation made obsolete, with their replacement: every
     /// template equal to the old prefix or starting with it and `/` takes the new prefix.
     pub renames: Vec<(String, String)>,
     /// Why each parameter (and each literal kept beside one) is what it is.
-    pub why: Vec<String>,
+    pub why: Vec<Arc<str>>,
     /// The template is a known one (a spec operation or a user's pin).
     pub known: bool,
 }
@@ -130,6 +132,8 @@ impl Literal {
 struct Param {
     /// Chosen when the parameter is created and never changed, so templates stay stable.
     name: String,
+    /// `name`, shared with every request templated through here.
+    shared_name: Arc<str>,
     node: Node,
     kinds: BTreeSet<SegmentKind>,
     shapes: BTreeMap<Shape, u64>,
@@ -140,27 +144,28 @@ struct Param {
     /// `{name}`, and `{name}: reason`: what every path through here is templated with, written
     /// once rather than for each request.
     segment: String,
-    why: String,
+    why: Arc<str>,
 }
 
 impl Param {
     fn new(name: String, reason: String) -> Param {
         let mut param = Param {
             segment: format!("{{{name}}}"),
+            shared_name: Arc::from(name.as_str()),
             name,
             node: Node::default(),
             kinds: BTreeSet::new(),
             shapes: BTreeMap::new(),
             reason: String::new(),
             absorbs_words: false,
-            why: String::new(),
+            why: Arc::from(""),
         };
         param.set_reason(reason);
         param
     }
 
     fn set_reason(&mut self, reason: String) {
-        self.why = format!("{}: {reason}", self.segment);
+        self.why = Arc::from(format!("{}: {reason}", self.segment));
         self.reason = reason;
     }
 
@@ -226,6 +231,11 @@ pub fn split_path(path: &str) -> Vec<&str> {
     path.split('/').filter(|s| !s.is_empty()).collect()
 }
 
+/// The segments of a request path, each escaped as a literal (one allocation for the list).
+fn escaped_segments(path: &str) -> Vec<std::borrow::Cow<'_, str>> {
+    path.split('/').filter(|s| !s.is_empty()).map(escape_literal).collect()
+}
+
 pub(crate) fn percent_decode(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains('%') {
         return std::borrow::Cow::Borrowed(s);
@@ -248,10 +258,10 @@ pub(crate) fn percent_decode(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// The literal a parameter after `segments` is named after: the one just before it, skipping
 /// versions (`/users/v1/{user}`, never `{v1}`); none after another parameter or a generic prefix.
-fn name_base(segments: &[String]) -> Option<String> {
-    let literal = segments.iter().rev().find(|s| !is_version(s))?;
+fn name_base<'a>(segments: impl DoubleEndedIterator<Item = &'a str>) -> Option<String> {
+    let literal = segments.rev().find(|s| !is_version(s))?;
     let generic = ["api", "rest", "service", "services"].contains(&literal.to_ascii_lowercase().as_str());
-    (!literal.starts_with('{') && !generic).then(|| literal.clone())
+    (!literal.starts_with('{') && !generic).then(|| literal.to_string())
 }
 
 /// Parameter name from the segment before it: `users` -> `user_id` for ids, `user` for words.
@@ -347,7 +357,7 @@ impl Templater {
 
     /// The best known template for `segments` (all of them when `prefix` is false, a leading
     /// part of them when true; then the longest wins).
-    fn match_known(&self, host: &str, segments: &[&str], prefix: bool) -> Option<&KnownTemplate> {
+    fn match_known<S: AsRef<str>>(&self, host: &str, segments: &[S], prefix: bool) -> Option<&KnownTemplate> {
         let candidates = self.known.get(host).into_iter().flatten().chain(self.known_any.iter());
         let mut best: Option<&KnownTemplate> = None;
         for k in candidates {
@@ -361,7 +371,7 @@ impl Templater {
             if prefix && best.is_some_and(|b| b.segments.len() < k.segments.len()) {
                 best = None;
             }
-            let fits = k.segments.iter().zip(segments).all(|(t, s)| t.as_deref().is_none_or(|lit| lit == *s));
+            let fits = k.segments.iter().zip(segments).all(|(t, s)| t.as_deref().is_none_or(|lit| lit == s.as_ref()));
             if !fits {
                 continue;
             }
@@ -384,26 +394,25 @@ impl Templater {
     /// known template that fits it whole, or a walk of the trie where every segment is a literal
     /// there or a value of a parameter there. `None` when no route is known for it.
     pub fn lookup(&self, host: &str, path: &str) -> Option<Templated> {
-        let escaped: Vec<std::borrow::Cow<'_, str>> = split_path(path).into_iter().map(escape_literal).collect();
-        let raw: Vec<&str> = escaped.iter().map(|s| s.as_ref()).collect();
+        let raw = escaped_segments(path);
         if let Some(k) = self.match_known(host, &raw, false) {
             let params = split_path(&k.text)
                 .iter()
                 .zip(&raw)
                 .filter(|(t, _)| t.starts_with('{'))
-                .map(|(t, s)| (t.trim_matches(|c| c == '{' || c == '}').to_string(), classify(&percent_decode(s))))
+                .map(|(t, s)| (Arc::from(t.trim_matches(|c| c == '{' || c == '}')), classify(&percent_decode(s))))
                 .collect();
             return Some(Templated {
                 template: k.text.clone(),
                 params,
                 renames: Vec::new(),
-                why: vec![format!("pinned: {}", k.text)],
+                why: vec![Arc::from(format!("pinned: {}", k.text))],
                 known: true,
             });
         }
         let (out, params, matched) = self.walk(host, &raw);
         (matched == raw.len().min(self.config.max_depth)).then(|| Templated {
-            template: join(&out),
+            template: out,
             params,
             renames: Vec::new(),
             why: Vec::new(),
@@ -414,55 +423,56 @@ impl Templater {
     /// Whether the first segment of `path` leads somewhere the trie knows (the path is under a
     /// prefix that real routes have established).
     pub fn has_established_prefix(&self, host: &str, path: &str) -> bool {
-        let escaped: Vec<std::borrow::Cow<'_, str>> = split_path(path).into_iter().map(escape_literal).collect();
-        let raw: Vec<&str> = escaped.iter().map(|s| s.as_ref()).collect();
+        let raw = escaped_segments(path);
         raw.len() > 1 && (self.walk(host, &raw).2 >= 1 || self.match_known(host, &raw, true).is_some())
     }
 
-    /// Follows `raw` down the trie as far as it fits: the template segments so far, the
-    /// parameters with this path's value kinds, and how many segments fitted.
-    fn walk(&self, host: &str, raw: &[&str]) -> (Vec<String>, Vec<(String, SegmentKind)>, usize) {
-        let (mut out, mut params) = (Vec::new(), Vec::new());
-        let Some(mut node) = self.hosts.get(host).map(|t| &t.root) else { return (out, params, 0) };
+    /// Follows `raw` down the trie as far as it fits: the template so far, the parameters with
+    /// this path's value kinds, and how many segments fitted.
+    fn walk<S: AsRef<str>>(&self, host: &str, raw: &[S]) -> (String, Vec<(Arc<str>, SegmentKind)>, usize) {
+        let (mut out, mut params) = (TemplateText::with_capacity(64), Vec::new());
+        let mut matched = 0usize;
+        let Some(mut node) = self.hosts.get(host).map(|t| &t.root) else { return (out.finish(), params, 0) };
         for seg in raw.iter().take(self.config.max_depth) {
+            let seg = seg.as_ref();
             let kind = classify(&percent_decode(seg));
-            if let Some(lit) = node.literals.get(*seg) {
-                out.push((*seg).to_string());
+            if let Some(lit) = node.literals.get(seg) {
+                out.push(seg);
                 node = &lit.node;
+                matched = matched.saturating_add(1);
                 continue;
             }
             match &node.param {
                 Some(p) if kind.is_value() || p.absorbs_words => {
-                    out.push(format!("{{{}}}", p.name));
-                    params.push((p.name.clone(), kind));
+                    out.push(&p.segment);
+                    params.push((p.shared_name.clone(), kind));
                     node = &p.node;
+                    matched = matched.saturating_add(1);
                 }
                 _ => break,
             }
         }
-        let matched = out.len();
-        (out, params, matched)
+        (out.finish(), params, matched)
     }
 
     /// Templates one request path (no query string) seen on `host`; `shape` summarises a
     /// successful response (None for errors or no response).
     pub fn template(&mut self, host: &str, path: &str, shape: Option<Shape>) -> Templated {
-        let escaped: Vec<std::borrow::Cow<'_, str>> = split_path(path).into_iter().map(escape_literal).collect();
-        let raw_segments: Vec<&str> = escaped.iter().map(|s| s.as_ref()).collect();
+        let raw_segments = escaped_segments(path);
         if let Some(k) = self.match_known(host, &raw_segments, false) {
             let mut params = Vec::new();
-            let mut why = Vec::new();
+            let mut why: Vec<Arc<str>> = Vec::new();
             for (t, s) in split_path(&k.text).iter().zip(&raw_segments) {
                 if t.starts_with('{') {
-                    let name = t.trim_matches(|c| c == '{' || c == '}').to_string();
-                    why.push(format!("{t}: from a known template"));
+                    let name = Arc::from(t.trim_matches(|c| c == '{' || c == '}'));
+                    why.push(Arc::from(format!("{t}: from a known template")));
                     params.push((name, classify(&percent_decode(s))));
                 }
             }
             if why.is_empty() {
-                why.push("matches a known template".to_string());
+                why.push(Arc::from("matches a known template"));
             }
-            why.insert(0, format!("pinned: {}", k.text));
+            why.insert(0, Arc::from(format!("pinned: {}", k.text)));
             return Templated { template: k.text.clone(), params, renames: Vec::new(), why, known: true };
         }
         let config = self.config;
@@ -478,7 +488,7 @@ impl Templater {
         }
         let Some(HostTrie { root, nodes: made }) = self.hosts.get_mut(host) else {
             return Templated {
-                template: join(&[]),
+                template: TemplateText::with_capacity(1).finish(),
                 params: Vec::new(),
                 renames: Vec::new(),
                 why: Vec::new(),
@@ -486,12 +496,12 @@ impl Templater {
             };
         };
         let mut node = root;
-        let mut out_segments: Vec<String> = Vec::new();
-        let mut params: Vec<(String, SegmentKind)> = Vec::new();
-        let mut why = Vec::new();
+        let mut out = TemplateText::with_capacity(path.len().saturating_add(16));
+        let mut params: Vec<(Arc<str>, SegmentKind)> = Vec::new();
+        let mut why: Vec<Arc<str>> = Vec::new();
         let mut renames = Vec::new();
         for ((literal, written), raw) in known_prefix.iter().zip(&raw_segments) {
-            out_segments.push(written.clone());
+            out.push(written);
             match literal {
                 Some(lit) => {
                     node.pinned.insert(lit.clone());
@@ -499,7 +509,7 @@ impl Templater {
                 }
                 None => {
                     let name = written.trim_matches(|c| c == '{' || c == '}').to_string();
-                    params.push((name.clone(), classify(&percent_decode(raw))));
+                    params.push((Arc::from(name.as_str()), classify(&percent_decode(raw))));
                     let param =
                         node.param.get_or_insert_with(|| Box::new(Param::new(name, "from a pinned template".into())));
                     param.absorbs_words = true;
@@ -508,19 +518,20 @@ impl Templater {
             }
         }
         if !known_prefix.is_empty() {
-            why.push(format!("pinned prefix: {}", join(&out_segments)));
+            why.push(Arc::from(format!("pinned prefix: {}", out.text())));
         }
         let depth_limit = config.max_depth.min(raw_segments.len());
         for (depth, raw) in raw_segments.iter().enumerate().take(depth_limit).skip(known_prefix.len()) {
+            let raw: &str = raw;
             // A response describes the endpoint the path ends at, not the nodes it passes.
             let shape = if depth.checked_add(1) == Some(depth_limit) { shape } else { None };
             let kind = classify(&percent_decode(raw));
             // Only a new parameter is named: these are computed when one is made.
-            let previous = || name_base(&out_segments);
-            let taken = || params.iter().map(|(n, _)| n.clone()).collect::<Vec<String>>();
+            let previous = || name_base(out.segments());
+            let taken = || params.iter().map(|(n, _)| n.to_string()).collect::<Vec<String>>();
             let use_param = if kind.is_value() {
-                !node.pinned.contains(*raw)
-            } else if node.pinned.contains(*raw) || node.literals.contains_key(*raw) {
+                !node.pinned.contains(raw)
+            } else if node.pinned.contains(raw) || node.literals.contains_key(raw) {
                 false
             } else if raw.len() > MAX_LITERAL_BYTES || *made >= config.max_nodes_per_host {
                 // A new word, but this host's trie is full (or the word is too long to be a name).
@@ -551,17 +562,17 @@ impl Templater {
                     add_count(param.shapes.entry(s).or_default(), 1);
                 }
                 why.push(param.why.clone());
-                out_segments.push(param.segment.clone());
-                params.push((param.name.clone(), kind));
+                out.push(&param.segment);
+                params.push((param.shared_name.clone(), kind));
                 node = &mut param.node;
                 continue;
             }
             let threshold = if depth == 0 { config.first_segment_threshold } else { config.word_threshold };
-            if !node.literals.contains_key(*raw) {
+            if !node.literals.contains_key(raw) {
                 *made = made.saturating_add(1);
                 node.literals.insert(raw.to_string(), Literal::default());
             }
-            let Some(literal) = node.literals.get_mut(*raw) else { break };
+            let Some(literal) = node.literals.get_mut(raw) else { break };
             add_count(&mut literal.hits, 1);
             if let Some(s) = shape {
                 add_count(literal.shapes.entry(s).or_default(), 1);
@@ -574,33 +585,28 @@ impl Templater {
                 node.literals.keys().filter(|k| !is_static(k) && !node.pinned.contains(*k)).count()
             };
             if mergeable > threshold {
-                let prefix = out_segments.clone();
                 let merged = merge_words(node, threshold, previous().as_deref(), &taken());
                 for (word, _) in &merged.words {
-                    let mut old = prefix.clone();
-                    old.push(word.clone());
-                    let mut new = prefix.clone();
-                    new.push(format!("{{{}}}", merged.name));
-                    renames.push((join(&old), join(&new)));
+                    renames.push((out.and(word), out.and(&format!("{{{}}}", merged.name))));
                 }
                 if merged.words.iter().any(|(w, _)| w == raw) {
                     let param =
                         node.param.get_or_insert_with(|| Box::new(Param::new(merged.name.clone(), String::new())));
                     why.push(param.why.clone());
-                    out_segments.push(param.segment.clone());
-                    params.push((merged.name.clone(), kind));
+                    out.push(&param.segment);
+                    params.push((param.shared_name.clone(), kind));
                     node = &mut param.node;
                     continue;
                 }
             }
-            if node.param.is_some() && !node.pinned.contains(*raw) && !is_static(raw) {
-                why.push(format!("{raw}: kept literal beside a parameter: its responses differ"));
+            if node.param.is_some() && !node.pinned.contains(raw) && !is_static(raw) {
+                why.push(Arc::from(format!("{raw}: kept literal beside a parameter: its responses differ")));
             }
-            out_segments.push(raw.to_string());
-            let Some(lit) = node.literals.get_mut(*raw) else { break };
+            out.push(raw);
+            let Some(lit) = node.literals.get_mut(raw) else { break };
             node = &mut lit.node;
         }
-        Templated { template: join(&out_segments), params, renames, why, known: false }
+        Templated { template: out.finish(), params, renames, why, known: false }
     }
 }
 
@@ -734,7 +740,7 @@ fn consolidate_node(node: &mut Node, prefix: &mut Vec<String>, taken: &[String],
     if group.is_empty() {
         return;
     }
-    let previous = name_base(prefix);
+    let previous = name_base(prefix.iter().map(String::as_str));
     let kinds = BTreeSet::from([SegmentKind::Word]);
     let param = node
         .param
@@ -848,6 +854,46 @@ fn merge_nodes(into: &mut Node, from: Node) {
         }
     }
     into.pinned.extend(from.pinned);
+}
+
+/// A template written one segment at a time, as [`join`] would write the list of them.
+struct TemplateText(String);
+
+impl TemplateText {
+    fn with_capacity(bytes: usize) -> TemplateText {
+        TemplateText(String::with_capacity(bytes))
+    }
+
+    fn push(&mut self, segment: &str) {
+        self.0.push('/');
+        self.0.push_str(segment);
+    }
+
+    /// The segments so far (none is empty: they come from a split that drops empty ones).
+    fn segments(&self) -> impl DoubleEndedIterator<Item = &str> {
+        self.0.split('/').filter(|s| !s.is_empty())
+    }
+
+    /// The template so far followed by `last`.
+    fn and(&self, last: &str) -> String {
+        format!("{}/{last}", self.0)
+    }
+
+    fn text(&self) -> &str {
+        if self.0.is_empty() {
+            "/"
+        } else {
+            &self.0
+        }
+    }
+
+    fn finish(self) -> String {
+        if self.0.is_empty() {
+            "/".to_string()
+        } else {
+            self.0
+        }
+    }
 }
 
 fn join(segments: &[String]) -> String {

@@ -3,6 +3,7 @@
 #![allow(clippy::indexing_slicing, clippy::unwrap_used)]
 
 use super::*;
+use std::sync::Arc;
 
 /// Feeds every `(path, shape)` in order, then returns the final template of each path.
 fn templates(input: &[(&str, Option<Shape>)]) -> Vec<String> {
@@ -114,7 +115,7 @@ fn known_templates_win_and_a_literal_beats_a_parameter() {
     assert_eq!(t.template("h", "/repos/acme/settings", None).template, "/repos/{owner}/settings");
     assert_eq!(t.template("other", "/health", None).template, "/health");
     let r = t.template("h", "/repos/acme/widgets", None);
-    assert_eq!(r.params, vec![("owner".to_string(), SegmentKind::Word), ("repo".to_string(), SegmentKind::Word)]);
+    assert_eq!(r.params, vec![(Arc::from("owner"), SegmentKind::Word), (Arc::from("repo"), SegmentKind::Word)]);
 }
 
 #[test]
