@@ -1039,7 +1039,7 @@ impl TransactionFacts {
                 shape.hash(&mut h);
                 resp_schema.as_ref().map(Schema::structure_hash).hash(&mut h);
                 let mut places: Vec<(sensitive::Class, &str)> =
-                    body_findings.iter().map(|f| (f.class, f.location.as_str())).collect();
+                    body_findings.iter().map(|f| (f.class, &*f.location)).collect();
                 places.sort();
                 places.hash(&mut h);
                 h.finish()
@@ -1407,13 +1407,16 @@ impl Catalog {
         }
         for f in &findings {
             let room = e.sensitive.len() < MAX_SENSITIVE_LOCATIONS;
-            let field = match e.sensitive.get_mut(&f.location) {
+            let field = match e.sensitive.get_mut(&*f.location) {
                 Some(field) => field,
-                None if room => e.sensitive.entry(f.location.clone()).or_default(),
+                None if room => e.sensitive.entry(f.location.to_string()).or_default(),
                 None => continue,
             };
             field.add(f.class, u64::from(f.count), obs.ts);
-            field.mask.clone_from(&f.mask);
+            if *field.mask != *f.mask {
+                field.mask.clear();
+                field.mask.push_str(&f.mask);
+            }
         }
         for scheme in &auth {
             e.count_auth(scheme, 1);
@@ -1450,13 +1453,16 @@ impl Catalog {
         merge_schema(schema, facts.schema.as_ref());
         for f in &facts.findings {
             let room = e.sensitive.len() < MAX_SENSITIVE_LOCATIONS;
-            let field = match e.sensitive.get_mut(&f.location) {
+            let field = match e.sensitive.get_mut(&*f.location) {
                 Some(field) => field,
-                None if room => e.sensitive.entry(f.location.clone()).or_default(),
+                None if room => e.sensitive.entry(f.location.to_string()).or_default(),
                 None => continue,
             };
             field.add(f.class, u64::from(f.count), ts);
-            field.mask.clone_from(&f.mask);
+            if *field.mask != *f.mask {
+                field.mask.clear();
+                field.mask.push_str(&f.mask);
+            }
         }
         if !self.dirty.contains(key) {
             self.dirty.insert(key.clone());

@@ -121,7 +121,12 @@ pub fn classify(segment: &str) -> SegmentKind {
     if s.is_empty() {
         return SegmentKind::Word;
     }
-    if !segment.chars().all(is_name_char) {
+    let names_only = if segment.is_ascii() {
+        s.iter().all(|&b| is_name_char(char::from(b)))
+    } else {
+        segment.chars().all(is_name_char)
+    };
+    if !names_only {
         return SegmentKind::Text;
     }
     if s.iter().all(u8::is_ascii_digit) {

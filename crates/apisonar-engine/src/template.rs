@@ -54,7 +54,13 @@ const MAX_LITERAL_BYTES: usize = 128;
 /// written as `%XX` too.
 pub fn escape_literal(segment: &str) -> std::borrow::Cow<'_, str> {
     let special = |c: char| matches!(c, '{' | '}' | ' ') || c.is_control();
-    if !segment.contains(special) {
+    // Nearly every segment is ASCII: its bytes are its characters, checked without decoding.
+    let plain = if segment.is_ascii() {
+        !segment.bytes().any(|b| matches!(b, b'{' | b'}' | b' ') || b.is_ascii_control())
+    } else {
+        !segment.contains(special)
+    };
+    if plain {
         return std::borrow::Cow::Borrowed(segment);
     }
     let mut out = String::with_capacity(segment.len().saturating_add(8));

@@ -248,7 +248,24 @@ fn value_kind(body: &[u8], at: usize) -> u8 {
     if kind != NUMBER {
         return kind;
     }
-    // Integer or not: schemas tell them apart.
+    // Integer or not: schemas tell them apart. A number of up to 15 bytes is read at once
+    // (its end was a mispredicted loop exit per number); a longer one, or one at the very end
+    // of the body, byte by byte.
+    if let Some(lanes) = body.get(at..at.saturating_add(16)).and_then(|b| <[u8; 16]>::try_from(b).ok()) {
+        use wide::u8x16;
+        let lanes = u8x16::new(lanes);
+        let from_zero = lanes - u8x16::splat(b'0');
+        let digits = from_zero.min(u8x16::splat(9)).simd_eq(from_zero);
+        let fraction = lanes.simd_eq(u8x16::splat(b'.')) | (lanes | u8x16::splat(0x20)).simd_eq(u8x16::splat(b'e'));
+        let signs = lanes.simd_eq(u8x16::splat(b'-')) | lanes.simd_eq(u8x16::splat(b'+'));
+        let fraction = fraction.to_bitmask();
+        let token = (digits | signs).to_bitmask() | fraction;
+        let end = (!token).trailing_zeros();
+        if end < 16 {
+            let within = 1u32.checked_shl(end).unwrap_or(0).wrapping_sub(1);
+            return if fraction & within != 0 { NUMBER_WITH_FRACTION } else { NUMBER };
+        }
+    }
     let mut seen = 0u8;
     for class in body.get(at..).unwrap_or_default().iter().map(|&b| NUMERIC.get(usize::from(b)).copied().unwrap_or(0)) {
         if class == 0 {
@@ -373,10 +390,11 @@ impl KeyId {
 /// object or array (not JSON, cut short, unbalanced) or holds more than `MAX_SIGNATURE_KEYS`
 /// distinct keys: such bodies are always analysed in full.
 ///
-/// The body is read 64 bytes at a time into bit masks (`Block`) of its quotes and brackets, and
-/// the walk goes from one set bit to the next: the bytes inside strings are never looked at one
-/// by one (reading every byte through a table took 2.1 µs on a 1.9 KB answer of 23 records;
-/// this takes 1.7).
+/// The body is read 64 bytes at a time into bit masks (`Block`) of its quotes, brackets and
+/// colons, and the walk goes from one bracket or colon outside strings to the next: the bytes
+/// inside strings are never looked at one by one. On a 1.9 KB answer of 23 records: 2.1 µs
+/// reading every byte through a table, 1.65 µs visiting every quote, 1.45 µs now (best of 7,
+/// release; most of what is left is mispredicted branches, about 8 a record).
 fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut BodyKeys) -> Option<u64> {
     keys.clear();
     let start = skip_space(body, 0);
@@ -387,15 +405,14 @@ fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut BodyKe
     let mut depth = 0u32;
     let mut next = 0usize;
     // What carries from one block to the next: inside a string or not, the next byte escaped or
-    // not.
+    // not, and where the last string opened and closed.
     let mut in_string = false;
     let mut escape = false;
-    // The quote opening the string being read, and whether that string is a key's value.
-    let mut open = 0usize;
-    let mut value_string = false;
+    let mut last_open = None;
+    let mut last_close = None;
     for (index, block) in body.chunks(64).enumerate() {
         let base = index.checked_mul(64)?;
-        let Block { quotes, backslashes, opens, closes } = Block::of(block);
+        let Block { quotes, backslashes, opens, closes, colons } = Block::of(block);
         let quotes = quotes & !escaped(backslashes, &mut escape);
         // Bit i set from a string's opening quote up to (not with) its closing one.
         let mut inside = quotes;
@@ -406,8 +423,12 @@ fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut BodyKe
             inside = !inside;
         }
         in_string = inside >> 63 == 1;
+        let (opening_quotes, closing_quotes) = (quotes & inside, quotes & !inside);
         let brackets = (opens | closes) & !inside;
-        let mut events = quotes | brackets;
+        // Only brackets and colons are visited: a colon outside a string follows a key, which
+        // is the string closed last before it. (Visiting every quote cost twice as many steps,
+        // most of them mispredicted.)
+        let mut events = brackets | (colons & !inside);
         while events != 0 {
             let bit = events.trailing_zeros();
             events &= events.wrapping_sub(1);
@@ -416,32 +437,43 @@ fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut BodyKe
                 depth = if opens & one != 0 { depth.saturating_add(1) } else { depth.checked_sub(1)? };
                 continue;
             }
-            let at = base.checked_add(usize::try_from(bit).ok()?)?;
-            if inside & one != 0 {
-                open = at;
-            } else if value_string {
-                value_string = false;
-            } else if let Some((kind, id)) = key_at(body, open, at, depth, hasher) {
-                value_string = kind == STRING;
-                // Records of an array repeat their keys in order: the key after the last one
-                // found is the first guess.
-                let at_next = keys.list.get_mut(next).filter(|(k, _)| *k == id);
-                if let Some((_, count)) = at_next {
-                    *count = count.saturating_add(1);
-                    next = next.saturating_add(1);
-                } else if let Some(i) = keys.position(id) {
-                    if let Some((_, count)) = keys.list.get_mut(i) {
-                        *count = count.saturating_add(1);
-                    }
-                    next = i.saturating_add(1);
-                } else {
-                    if keys.list.len() >= MAX_SIGNATURE_KEYS {
-                        return None;
-                    }
-                    keys.push(id);
-                    next = keys.list.len();
-                }
+            let below = one.wrapping_sub(1);
+            let at = |quotes: u64| base.checked_add(63usize.checked_sub(quotes.leading_zeros() as usize)?);
+            let open = if opening_quotes & below != 0 { at(opening_quotes & below) } else { last_open };
+            let close = if closing_quotes & below != 0 { at(closing_quotes & below) } else { last_close };
+            let colon = base.checked_add(usize::try_from(bit).ok()?)?;
+            // Anything but a key (and spaces) before a colon: not JSON, so no signature.
+            let (open, close) = (open?, close?);
+            if close < open || (close.saturating_add(1) != colon && skip_space(body, close.saturating_add(1)) != colon)
+            {
+                return None;
             }
+            let id = key_at(body, open, close, colon, depth, hasher);
+            // Records of an array repeat their keys in order: the key after the last one
+            // found is the first guess.
+            let at_next = keys.list.get_mut(next).filter(|(k, _)| *k == id);
+            if let Some((_, count)) = at_next {
+                *count = count.saturating_add(1);
+                next = next.saturating_add(1);
+            } else if let Some(i) = keys.position(id) {
+                if let Some((_, count)) = keys.list.get_mut(i) {
+                    *count = count.saturating_add(1);
+                }
+                next = i.saturating_add(1);
+            } else {
+                if keys.list.len() >= MAX_SIGNATURE_KEYS {
+                    return None;
+                }
+                keys.push(id);
+                next = keys.list.len();
+            }
+        }
+        let last = |quotes: u64| base.checked_add(63usize.checked_sub(quotes.leading_zeros() as usize)?);
+        if opening_quotes != 0 {
+            last_open = last(opening_quotes);
+        }
+        if closing_quotes != 0 {
+            last_close = last(closing_quotes);
         }
     }
     if depth != 0 || in_string {
@@ -491,30 +523,24 @@ impl BodyKeys {
     }
 }
 
-/// For the string between the quotes at `open` and `close`: when a colon follows, it is a key,
-/// and this is the kind of its value and the key's id at `depth`.
+/// The id at `depth` of the key between the quotes at `open` and `close`, followed by a colon
+/// at `colon`, with the kind of its value.
 #[inline(always)]
 fn key_at(
     body: &[u8],
     open: usize,
     close: usize,
+    colon: usize,
     depth: u32,
     hasher: &foldhash::fast::FixedState,
-) -> Option<(u8, KeyId)> {
-    // Compact JSON puts the colon and the value right after the key.
-    let mut after = close.saturating_add(1);
-    if body.get(after) != Some(&b':') {
-        after = skip_space(body, after);
-        if body.get(after) != Some(&b':') {
-            return None;
-        }
-    }
-    let mut value = after.saturating_add(1);
+) -> KeyId {
+    // Compact JSON puts the value right after the colon.
+    let mut value = colon.saturating_add(1);
     if body.get(value).is_some_and(u8::is_ascii_whitespace) {
         value = skip_space(body, value);
     }
     let kind = value_kind(body, value);
-    Some((kind, KeyId::in_body(body, open.saturating_add(1), close, depth, kind, hasher)))
+    KeyId::in_body(body, open.saturating_add(1), close, depth, kind, hasher)
 }
 
 /// One block of up to 64 bytes of a body, as masks: bit `i` of each for byte `i`.
@@ -524,6 +550,7 @@ struct Block {
     /// `{` and `[`, and `}` and `]`.
     opens: u64,
     closes: u64,
+    colons: u64,
 }
 
 impl Block {
@@ -547,8 +574,8 @@ impl Block {
     fn of_64(block: &[u8; 64]) -> Block {
         use wide::u8x16;
         // `{` and `[` differ only in bit 5, as `}` and `]` do: with it set, one compare each.
-        let [quote, backslash, case, opening, closing] = [b'"', b'\\', 0x20, b'{', b'}'].map(u8x16::splat);
-        let mut masks = Block { quotes: 0, backslashes: 0, opens: 0, closes: 0 };
+        let [quote, backslash, case, opening, closing, colon] = [b'"', b'\\', 0x20, b'{', b'}', b':'].map(u8x16::splat);
+        let mut masks = Block { quotes: 0, backslashes: 0, opens: 0, closes: 0, colons: 0 };
         for (i, lanes) in block.chunks_exact(16).enumerate() {
             let lanes = u8x16::new(lanes.try_into().unwrap_or_default());
             let shift = u32::try_from(i.saturating_mul(16)).unwrap_or(0);
@@ -558,6 +585,7 @@ impl Block {
             let folded = lanes | case;
             masks.opens |= mask(folded.simd_eq(opening));
             masks.closes |= mask(folded.simd_eq(closing));
+            masks.colons |= mask(lanes.simd_eq(colon));
         }
         masks
     }
@@ -720,8 +748,16 @@ mod tests {
                     let (n, first) = (random(5), random(7));
                     let fields: Vec<String> = (0..n)
                         .map(|i| {
-                            let key = ["id", "name", "a{b", "a]b", "email_address_of_user", "k", ""]
-                                [((first + i) % 7) as usize];
+                            let key = [
+                                "id",
+                                "name",
+                                "a{b",
+                                "a]b",
+                                "email_address_of_user",
+                                "k",
+                                "",
+                                "a_key_longer_than_a_block_of_sixty_four_bytes_so_that_it_spans_two_or_three_of_them",
+                            ][((first + i) % 8) as usize];
                             let gap = [":", " : ", ":\t"][random(3) as usize];
                             format!("\"{key}\"{gap}{}", value(random, pieces, depth + 1))
                         })
@@ -809,7 +845,7 @@ mod tests {
         // Settled: reused, with what the full analyses found (the e-mail finding).
         let facts = TransactionFacts::sampled(&answer("/users/99", 200, &body(99)), &MaskKey::default(), &mut s);
         assert!(facts.resp_schema.is_none() && !facts.resp_learning);
-        assert!(facts.findings.iter().any(|f| f.location == "response.json.email"));
+        assert!(facts.findings.iter().any(|f| &*f.location == "response.json.email"));
         // Audits: AUDIT_EVERY answers after settling, then the gap doubles after each audit
         // that agrees, up to MAX_AUDIT_GAP.
         let mut audits = Vec::new();
@@ -869,7 +905,7 @@ mod tests {
         for i in 1..=200u32 {
             let facts = TransactionFacts::sampled(&post(i), &MaskKey::default(), &mut s);
             assert!(facts.req_sampled);
-            assert!(facts.findings.iter().any(|f| f.location == "request.json.email"), "body {i} searched");
+            assert!(facts.findings.iter().any(|f| &*f.location == "request.json.email"), "body {i} searched");
             if facts.req_schema.is_some() {
                 with_schema.push(u64::from(i));
             }

@@ -108,7 +108,7 @@ fn headers_cookies_and_json_are_scanned_with_locations() {
     ];
     scan_headers(&Headers::from(headers.clone()), "request.header", &mut out);
     let out = out.into_vec();
-    let got: Vec<(Class, &str)> = out.iter().map(|f| (f.class, f.location.as_str())).collect();
+    let got: Vec<(Class, &str)> = out.iter().map(|f| (f.class, &*f.location)).collect();
     assert_eq!(
         got,
         vec![
@@ -121,7 +121,7 @@ fn headers_cookies_and_json_are_scanned_with_locations() {
     let body = serde_json::json!({"users": [{"email": "a@b.io", "card": "4111111111111111"}, {"email": "c@d.io"}], "ok": true});
     scan_json(&body, "response.json", &mut out);
     let out = out.into_vec();
-    let got: Vec<(Class, &str)> = out.iter().map(|f| (f.class, f.location.as_str())).collect();
+    let got: Vec<(Class, &str)> = out.iter().map(|f| (f.class, &*f.location)).collect();
     assert_eq!(
         got,
         vec![(Class::CardNumber, "response.json.users[].card"), (Class::Email, "response.json.users[].email")]
