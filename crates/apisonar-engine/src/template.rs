@@ -574,14 +574,21 @@ impl Templater {
                 continue;
             }
             let threshold = if depth == 0 { config.first_segment_threshold } else { config.word_threshold };
-            if !node.literals.contains_key(raw) {
-                *made = made.saturating_add(1);
-                node.literals.insert(raw.to_string(), Literal::default());
-            }
-            let Some(literal) = node.literals.get_mut(raw) else { break };
-            add_count(&mut literal.hits, 1);
-            if let Some(s) = shape {
-                add_count(literal.shapes.entry(s).or_default(), 1);
+            // A word seen before is found with one search (a new one takes a second).
+            let count = |literal: &mut Literal| {
+                add_count(&mut literal.hits, 1);
+                if let Some(s) = shape {
+                    add_count(literal.shapes.entry(s).or_default(), 1);
+                }
+            };
+            match node.literals.get_mut(raw) {
+                Some(literal) => count(literal),
+                None => {
+                    *made = made.saturating_add(1);
+                    let mut literal = Literal::default();
+                    count(&mut literal);
+                    node.literals.insert(raw.to_string(), literal);
+                }
             }
             let already_merged = node.param.as_ref().is_some_and(|p| p.absorbs_words);
             // No more mergeable words than words: most positions are counted without a walk.

@@ -144,6 +144,15 @@ impl MessageHead {
         self.headers.iter().map(|&(n, v)| (self.slice(n), self.slice(v)))
     }
 
+    /// The header fields as text when the whole head is UTF-8 (nearly always: one check for
+    /// all of them), else `None`.
+    pub fn text_headers(&self) -> Option<impl Iterator<Item = (&str, &str)> + '_> {
+        let text = std::str::from_utf8(&self.raw).ok()?;
+        // Spans start and end at the head's ASCII delimiters, so they are character boundaries.
+        let cut = move |(start, end): Span| text.get(start as usize..end as usize).unwrap_or_default();
+        Some(self.headers.iter().map(move |&(n, v)| (cut(n), cut(v))))
+    }
+
     /// The first header field with this name (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
@@ -434,6 +443,23 @@ mod tests {
 
     fn req(s: &str) -> MessageHead {
         parse_request_head(s.as_bytes(), 100).unwrap()
+    }
+
+    #[test]
+    fn headers_are_text_only_when_the_whole_head_is_utf8() {
+        let head = req("GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\nX-Name: Zo\u{eb} \u{1d11e}\r\nEmpty:\r\n\r\n");
+        let text: Vec<(&str, &str)> = head.text_headers().unwrap().collect();
+        let bytes: Vec<(&[u8], &[u8])> = head.headers().collect();
+        assert_eq!(text.len(), 3);
+        for ((tn, tv), (bn, bv)) in text.iter().zip(&bytes) {
+            assert_eq!((tn.as_bytes(), tv.as_bytes()), (*bn, *bv));
+        }
+        assert_eq!(text[1], ("X-Name", "Zo\u{eb} \u{1d11e}"));
+        // One byte that is not UTF-8 anywhere in the head: the fields are read one by one.
+        let raw = b"GET / HTTP/1.1\r\nHost: a\r\nX-Bad: \xff\xfe\r\n\r\n";
+        let head = parse_request_head(raw, 100).unwrap();
+        assert!(head.text_headers().is_none());
+        assert_eq!(head.headers().nth(1), Some((&b"X-Bad"[..], &b"\xff\xfe"[..])));
     }
 
     #[test]

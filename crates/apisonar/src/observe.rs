@@ -37,7 +37,10 @@ fn as_text(b: &[u8]) -> std::borrow::Cow<'_, str> {
 /// cut from, which holds them all).
 fn headers(head: &MessageHead) -> Headers {
     let mut out = Headers::with_capacity(head.headers().size_hint().0, head.raw().len());
-    push_fields(&mut out, head.headers());
+    match head.text_headers() {
+        Some(fields) => fields.for_each(|(n, v)| out.push_lowercase_name(n, v)),
+        None => push_fields(&mut out, head.headers()),
+    }
     out
 }
 
