@@ -158,6 +158,11 @@ impl Router {
         }
     }
 
+    /// Whether frames were let go since the last [`Router::released`].
+    pub fn has_released(&self) -> bool {
+        !self.released.is_empty()
+    }
+
     /// Frames let go since the last call, each with its engine, in the order they came.
     pub fn released(&mut self) -> std::vec::Drain<'_, (usize, HeldFrame)> {
         self.released.drain(..)

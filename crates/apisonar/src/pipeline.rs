@@ -212,6 +212,10 @@ impl Batcher {
 
     /// Frames the router let go (fragments whose datagram completed or was given up on).
     fn add_released(&mut self) -> u64 {
+        // Nearly every frame: nothing was held, and nothing is gathered.
+        if !self.router.has_released() {
+            return 0;
+        }
         let released: Vec<_> = self.router.released().collect();
         released.into_iter().map(|(w, f)| self.add(w, f.link, f.ts, &f.data, f.wire_len)).sum()
     }
