@@ -395,7 +395,7 @@ mod tests {
         ];
         let mut lower_only = 0;
         for _ in 0..20_000 {
-            let value: String = (0..random(12)).map(|_| pieces[random(pieces.len())]).collect();
+            let value: String = (0..random(12)).filter_map(|_| pieces.get(random(pieces.len())).copied()).collect();
             assert_eq!(normalize(&value), normalize_in_full(&value), "{value:?}");
             lower_only += usize::from(value.bytes().all(|b| b.is_ascii_graphic() && !b"%+&".contains(&b)));
         }

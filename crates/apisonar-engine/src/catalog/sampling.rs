@@ -254,8 +254,8 @@ fn value_kind(body: &[u8], at: usize) -> u8 {
     if let Some(lanes) = body.get(at..at.saturating_add(16)).and_then(|b| <[u8; 16]>::try_from(b).ok()) {
         use wide::u8x16;
         let lanes = u8x16::new(lanes);
-        let from_zero = lanes - u8x16::splat(b'0');
-        let digits = from_zero.min(u8x16::splat(9)).simd_eq(from_zero);
+        // Between '0' and '9': unchanged by a floor of '0' and by a ceiling of '9'.
+        let digits = lanes.max(u8x16::splat(b'0')).simd_eq(lanes) & lanes.min(u8x16::splat(b'9')).simd_eq(lanes);
         let fraction = lanes.simd_eq(u8x16::splat(b'.')) | (lanes | u8x16::splat(0x20)).simd_eq(u8x16::splat(b'e'));
         let signs = lanes.simd_eq(u8x16::splat(b'-')) | lanes.simd_eq(u8x16::splat(b'+'));
         let fraction = fraction.to_bitmask();
