@@ -382,13 +382,8 @@ mod tests {
 
     #[test]
     fn printable_ascii_is_normalised_as_the_full_path_does() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut random = move |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut rng = apisonar_testkit::workload::Rng::seeded(0x2545_f491_4f6c_dd1d);
+        let mut random = move |n: usize| usize::try_from(rng.below(n as u64)).unwrap_or(0);
         let pieces = [
             "a", "Z", "7", "-", "_", ".", "/", "*", "/*", "*/", "'", "\"", "<", ">", "%27", "%2", "+", "&lt;", "&#39;",
             " ", "\t", "OR", "Select", "${", "../", "\u{ff07}", "é", "\u{7f}",

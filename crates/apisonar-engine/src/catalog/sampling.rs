@@ -721,13 +721,8 @@ mod tests {
     fn signatures_read_by_blocks_are_the_signatures_of_the_parsed_documents() {
         // Strings full of what a block's masks look for (quotes, runs of backslashes,
         // brackets), at every offset against the 64-byte blocks, in documents of every depth.
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut random = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut rng = apisonar_testkit::workload::Rng::seeded(0x9e37_79b9_7f4a_7c15);
+        let mut random = move |n: u64| rng.below(n);
         let pieces = ["\\\\", "\\\"", "{", "]", "[", "}", "é", ":", ",", "a", " ", "\\n", "\\u00e9"];
         fn value(random: &mut dyn FnMut(u64) -> u64, pieces: &[&str], depth: u32) -> String {
             match random(if depth > 3 { 4 } else { 6 }) {
