@@ -54,6 +54,13 @@ impl Conversation {
         self
     }
 
+    /// Initial sequence numbers of the client and the server (by default they follow the
+    /// ports, so a connection reusing a port pair would repeat them, as no real stack does).
+    pub fn with_initial_seqs(mut self, client: u32, server: u32) -> Conversation {
+        self.seq = [client, server];
+        self
+    }
+
     pub fn with_step(mut self, micros: i64) -> Conversation {
         self.step_micros = micros;
         self

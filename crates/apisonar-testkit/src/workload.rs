@@ -152,6 +152,13 @@ fn response(rng: &mut Rng) -> Vec<u8> {
 
 /// Generates about `target_bytes` of frames, calling `write(ts_micros, frame)` for each, and
 /// returns (frames, transactions).
+/// The initial sequence numbers of the `n`th connection: spread over the sequence space, and
+/// never the same for two connections that could share a port pair.
+fn initial_seqs(n: u32) -> (u32, u32) {
+    let spread = n.wrapping_mul(0x9e37_79b1);
+    (1_000_000u32.wrapping_add(spread), 3_000_000u32.wrapping_add(spread.rotate_left(16)))
+}
+
 pub fn generate(
     pattern: Pattern,
     addresses: Addresses,
@@ -164,15 +171,22 @@ pub fn generate(
     let mut ts = crate::synthetic::EPOCH;
     let concurrency = 64usize;
     let mut port = 20000u16;
-    let new_conn = |rng: &mut Rng, port: &mut u16| {
+    let mut opened = 0u32;
+    let mut new_conn = |rng: &mut Rng, port: &mut u16| {
         *port = if *port >= 60000 { 20000 } else { *port + 1 };
+        // Ports are reused after 40,001 connections; sequence numbers are not (tshark takes a
+        // SYN repeating an old connection's numbers for a retransmission, and skipped the rest).
+        let (client_isn, server_isn) = initial_seqs(opened);
+        opened = opened.wrapping_add(1);
         // Drawn either way, so both mixes carry the same requests and answers.
         let drawn = [10, 20, (rng.below(200)) as u8, 1 + rng.below(250) as u8];
         let client = match addresses {
             Addresses::ManyPairs => drawn,
             Addresses::OnePair => [10, 20, 0, 1],
         };
-        let mut c = Conversation::new((client, *port), ([10, 0, 0, 80], 8080), 0).with_step(0);
+        let mut c = Conversation::new((client, *port), ([10, 0, 0, 80], 8080), 0)
+            .with_initial_seqs(client_isn, server_isn)
+            .with_step(0);
         c.handshake();
         c
     };
@@ -208,4 +222,20 @@ pub fn generate(
         }
     }
     (frames, transactions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reused_port_pair_opens_with_other_sequence_numbers() {
+        // The generator cycles through 40,001 client ports.
+        for n in [0u32, 1, 7, 40_000, 123_456] {
+            assert_ne!(initial_seqs(n), initial_seqs(n + 40_001), "{n}");
+            assert_ne!(initial_seqs(n), initial_seqs(n + 1), "{n}");
+        }
+        let c = Conversation::new(([10, 0, 0, 1], 20_001), ([10, 0, 0, 80], 8080), 0).with_initial_seqs(77, 99);
+        assert_eq!((c.seq(Side::Client), c.seq(Side::Server)), (77, 99));
+    }
 }
