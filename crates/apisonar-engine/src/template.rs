@@ -136,10 +136,9 @@ impl Literal {
 
 #[derive(Debug)]
 struct Param {
-    /// Chosen when the parameter is created and never changed, so templates stay stable.
-    name: String,
-    /// `name`, shared with every request templated through here.
-    shared_name: Arc<str>,
+    /// Chosen when the parameter is created and never changed, so templates stay stable; shared
+    /// with every request templated through here.
+    name: Arc<str>,
     node: Node,
     kinds: BTreeSet<SegmentKind>,
     shapes: BTreeMap<Shape, u64>,
@@ -157,8 +156,7 @@ impl Param {
     fn new(name: String, reason: String) -> Param {
         let mut param = Param {
             segment: format!("{{{name}}}"),
-            shared_name: Arc::from(name.as_str()),
-            name,
+            name: Arc::from(name),
             node: Node::default(),
             kinds: BTreeSet::new(),
             shapes: BTreeMap::new(),
@@ -451,7 +449,7 @@ impl Templater {
             match &node.param {
                 Some(p) if kind.is_value() || p.absorbs_words => {
                     out.push(&p.segment);
-                    params.push((p.shared_name.clone(), kind));
+                    params.push((p.name.clone(), kind));
                     node = &p.node;
                     matched = matched.saturating_add(1);
                 }
@@ -569,7 +567,7 @@ impl Templater {
                 }
                 why.push(param.why.clone());
                 out.push(&param.segment);
-                params.push((param.shared_name.clone(), kind));
+                params.push((param.name.clone(), kind));
                 node = &mut param.node;
                 continue;
             }
@@ -607,7 +605,7 @@ impl Templater {
                         node.param.get_or_insert_with(|| Box::new(Param::new(merged.name.clone(), String::new())));
                     why.push(param.why.clone());
                     out.push(&param.segment);
-                    params.push((param.shared_name.clone(), kind));
+                    params.push((param.name.clone(), kind));
                     node = &mut param.node;
                     continue;
                 }
@@ -676,7 +674,7 @@ fn consolidate_node(node: &mut Node, prefix: &mut Vec<String>, taken: &[String],
     }
     if let Some(p) = node.param.as_mut() {
         let mut t = taken.to_vec();
-        t.push(p.name.clone());
+        t.push(p.name.to_string());
         prefix.push(format!("{{{}}}", p.name));
         consolidate_node(&mut p.node, prefix, &t, renames);
         prefix.pop();
@@ -779,7 +777,7 @@ fn consolidate_node(node: &mut Node, prefix: &mut Vec<String>, taken: &[String],
     }
     // The merged subtrees now sit together: look at them again.
     let mut t = taken.to_vec();
-    t.push(param.name.clone());
+    t.push(param.name.to_string());
     prefix.push(new_segment);
     consolidate_node(&mut param.node, prefix, &t, renames);
     prefix.pop();
@@ -823,7 +821,7 @@ fn merge_words(node: &mut Node, threshold: usize, previous: Option<&str>, taken:
     let kinds = BTreeSet::from([SegmentKind::Word]);
     let param =
         node.param.get_or_insert_with(|| Box::new(Param::new(param_name(previous, &kinds, taken), String::new())));
-    let name = param.name.clone();
+    let name = param.name.to_string();
     param.kinds.insert(SegmentKind::Word);
     param.absorbs_words = true;
     param.set_reason(format!(
