@@ -429,6 +429,25 @@ fn count_hour(hourly: &mut BTreeMap<i64, u64>, hour: i64, n: u64) {
 }
 
 impl Endpoint {
+    /// Counts sensitive findings at their locations (new locations while there is room), each
+    /// location keeping the latest mask.
+    fn add_findings(&mut self, findings: &[sensitive::Finding], ts: i64) {
+        for f in findings {
+            let room = self.sensitive.len() < MAX_SENSITIVE_LOCATIONS;
+            let field = match self.sensitive.get_mut(&*f.location) {
+                Some(field) => field,
+                None if room => self.sensitive.entry(f.location.to_string()).or_default(),
+                None => continue,
+            };
+            field.add(f.class, u64::from(f.count), ts);
+            // The mask's buffer is kept: most findings repeat the mask they had.
+            if *field.mask != *f.mask {
+                field.mask.clear();
+                field.mask.push_str(&f.mask);
+            }
+        }
+    }
+
     /// The top-level fields of its successful (2xx) JSON answers.
     pub fn success_fields(&self) -> BTreeSet<String> {
         self.response_schemas
@@ -1405,19 +1424,7 @@ impl Catalog {
         if let Some(one) = req_schema.as_ref().filter(|_| req_sampled || sample_bodies) {
             e.request_schema.get_or_insert_with(Schema::default).merge(one);
         }
-        for f in &findings {
-            let room = e.sensitive.len() < MAX_SENSITIVE_LOCATIONS;
-            let field = match e.sensitive.get_mut(&*f.location) {
-                Some(field) => field,
-                None if room => e.sensitive.entry(f.location.to_string()).or_default(),
-                None => continue,
-            };
-            field.add(f.class, u64::from(f.count), obs.ts);
-            if *field.mask != *f.mask {
-                field.mask.clear();
-                field.mask.push_str(&f.mask);
-            }
-        }
+        e.add_findings(&findings, obs.ts);
         for scheme in &auth {
             e.count_auth(scheme, 1);
         }
@@ -1451,19 +1458,7 @@ impl Catalog {
         ws.last_seen = ws.last_seen.max(ts);
         let schema = if facts.from_client { &mut ws.client_schema } else { &mut ws.server_schema };
         merge_schema(schema, facts.schema.as_ref());
-        for f in &facts.findings {
-            let room = e.sensitive.len() < MAX_SENSITIVE_LOCATIONS;
-            let field = match e.sensitive.get_mut(&*f.location) {
-                Some(field) => field,
-                None if room => e.sensitive.entry(f.location.to_string()).or_default(),
-                None => continue,
-            };
-            field.add(f.class, u64::from(f.count), ts);
-            if *field.mask != *f.mask {
-                field.mask.clear();
-                field.mask.push_str(&f.mask);
-            }
-        }
+        e.add_findings(&facts.findings, ts);
         if !self.dirty.contains(key) {
             self.dirty.insert(key.clone());
         }
