@@ -1,6 +1,8 @@
 //! Sensitive-data classifiers: credentials, keys and personal data in field names and values.
 //! Each finding keeps a class, where it was, and a mask; never the value.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// What a value is.
@@ -80,9 +82,9 @@ pub struct Finding {
     /// Where: `request.header.authorization`, `request.json.user.password`, `response.json[].email`.
     /// Shared: a settled answer's findings and a client's credential are handed to every
     /// transaction that repeats them.
-    pub location: std::sync::Arc<str>,
+    pub location: Arc<str>,
     /// The mask of the first value seen there.
-    pub mask: std::sync::Arc<str>,
+    pub mask: Arc<str>,
     /// How many values of this class were at this location in the message (array elements).
     pub count: u32,
 }
@@ -638,22 +640,22 @@ impl<'k> Findings<'k> {
         let key = self.key;
         let (class, mask_text) = memory.credential(kind, seen, || {
             let class = class();
-            (class, std::sync::Arc::from(mask(key, class, masked)))
+            (class, Arc::from(mask(key, class, masked)))
         });
         self.add_with(class, location, || mask_text);
     }
 
     fn add(&mut self, class: Class, location: &str, value: &str) {
         let key = self.key;
-        self.add_with(class, location, || std::sync::Arc::from(mask(key, class, value)));
+        self.add_with(class, location, || Arc::from(mask(key, class, value)));
     }
 
-    fn add_with(&mut self, class: Class, location: &str, mask: impl FnOnce() -> std::sync::Arc<str>) {
+    fn add_with(&mut self, class: Class, location: &str, mask: impl FnOnce() -> Arc<str>) {
         if let Some(f) = self.list.iter_mut().find(|f| f.class == class && *f.location == *location) {
             f.count = f.count.saturating_add(1);
         } else if self.list.len() < MAX_FINDINGS {
             let mask = mask();
-            let location = std::sync::Arc::from(crate::observation::first_chars(location, 200));
+            let location = Arc::from(crate::observation::first_chars(location, 200));
             self.list.push(Finding { class, location, mask, count: 1 });
         }
     }
@@ -768,7 +770,7 @@ const MAX_CLEAN_FIELDS: usize = 4096;
 #[derive(Default)]
 pub struct CleanFields {
     seen: std::collections::HashSet<u64, foldhash::fast::RandomState>,
-    credentials: std::collections::HashMap<u64, (Class, std::sync::Arc<str>), foldhash::fast::RandomState>,
+    credentials: std::collections::HashMap<u64, (Class, Arc<str>), foldhash::fast::RandomState>,
     hasher: foldhash::fast::RandomState,
 }
 
@@ -788,12 +790,7 @@ impl CleanFields {
 
     /// The class and mask of the credential `value` found as `kind`, made by `make` the first
     /// time (bounded like the clean fields).
-    fn credential(
-        &mut self,
-        kind: &str,
-        value: &str,
-        make: impl FnOnce() -> (Class, std::sync::Arc<str>),
-    ) -> (Class, std::sync::Arc<str>) {
+    fn credential(&mut self, kind: &str, value: &str, make: impl FnOnce() -> (Class, Arc<str>)) -> (Class, Arc<str>) {
         let key = self.key(kind, value);
         if let Some(known) = self.credentials.get(&key) {
             return known.clone();
