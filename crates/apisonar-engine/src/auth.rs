@@ -157,7 +157,7 @@ pub fn principal(headers: &crate::observation::Headers) -> Option<u64> {
 }
 
 /// Every scheme a request shows, from its headers (lower-case names) and query parameter names.
-pub fn classify(headers: &crate::observation::Headers, query_names: &[String]) -> Vec<AuthScheme> {
+pub fn classify<S: AsRef<str>>(headers: &crate::observation::Headers, query_names: &[(S, S)]) -> Vec<AuthScheme> {
     let mut found = Vec::new();
     for (name, value) in headers {
         match name {
@@ -193,9 +193,10 @@ pub fn classify(headers: &crate::observation::Headers, query_names: &[String]) -
             _ => {}
         }
     }
-    for q in query_names {
-        if API_KEY_QUERY.contains(&q.to_ascii_lowercase().as_str()) {
-            found.push(AuthScheme::ApiKeyQuery { name: q.clone() });
+    for (q, _) in query_names {
+        let q = q.as_ref();
+        if API_KEY_QUERY.iter().any(|known| known.eq_ignore_ascii_case(q)) {
+            found.push(AuthScheme::ApiKeyQuery { name: q.to_owned() });
         }
     }
     if found.is_empty() {
@@ -210,6 +211,8 @@ pub fn classify(headers: &crate::observation::Headers, query_names: &[String]) -
 mod tests {
     use super::*;
 
+    const NO_QUERY: &[(&str, &str)] = &[];
+
     fn h(pairs: &[(&str, &str)]) -> crate::observation::Headers {
         pairs.iter().copied().collect()
     }
@@ -219,26 +222,27 @@ mod tests {
 
     #[test]
     fn schemes() {
-        assert_eq!(classify(&h(&[("authorization", "Basic dTpw")]), &[]), vec![AuthScheme::Basic]);
-        assert_eq!(classify(&h(&[("authorization", "Bearer abc.def")]), &[]), vec![AuthScheme::Bearer]);
+        assert_eq!(classify(&h(&[("authorization", "Basic dTpw")]), NO_QUERY), vec![AuthScheme::Basic]);
+        assert_eq!(classify(&h(&[("authorization", "Bearer abc.def")]), NO_QUERY), vec![AuthScheme::Bearer]);
         assert_eq!(
-            classify(&h(&[("authorization", &format!("Bearer {JWT}"))]), &[]),
+            classify(&h(&[("authorization", &format!("Bearer {JWT}"))]), NO_QUERY),
             vec![AuthScheme::Jwt { alg: "HS256".into(), iss: Some("shop".into()) }]
         );
         assert_eq!(
-            classify(&h(&[("x-api-key", "k")]), &["api_key".into()]),
+            classify(&h(&[("x-api-key", "k")]), &[("API_Key", "1")]),
             vec![
                 AuthScheme::ApiKeyHeader { name: "x-api-key".into() },
-                AuthScheme::ApiKeyQuery { name: "api_key".into() }
+                // Recognised whatever its case, named as sent.
+                AuthScheme::ApiKeyQuery { name: "API_Key".into() }
             ]
         );
         assert_eq!(
-            classify(&h(&[("cookie", "theme=dark; sessionid=abc; csrftoken=x")]), &[]),
+            classify(&h(&[("cookie", "theme=dark; sessionid=abc; csrftoken=x")]), NO_QUERY),
             vec![AuthScheme::SessionCookie { name: "sessionid".into() }]
         );
-        assert_eq!(classify(&h(&[("cookie", "theme=dark")]), &[]), vec![AuthScheme::None]);
+        assert_eq!(classify(&h(&[("cookie", "theme=dark")]), NO_QUERY), vec![AuthScheme::None]);
         assert_eq!(
-            classify(&h(&[("authorization", "Digest username=x")]), &[]),
+            classify(&h(&[("authorization", "Digest username=x")]), NO_QUERY),
             vec![AuthScheme::Other { name: "digest".into() }]
         );
     }
@@ -254,7 +258,7 @@ mod tests {
                 ("cookie", &format!("sessionid={v}; {v}={v}; {v}")),
                 ("x-api-key", &v),
             ]);
-            assert!(!classify(&headers, &[v.clone(), "api_key".into()]).is_empty());
+            assert!(!classify(&headers, &[(v.as_str(), v.as_str()), ("api_key", "")]).is_empty());
             // Each scheme on its own decides the principal.
             for one in headers.iter().map(|field| crate::observation::Headers::from([field])) {
                 assert!(principal(&one).is_some() || one.iter().any(|(n, _)| n == "proxy-authorization"), "{one:?}");
@@ -265,7 +269,7 @@ mod tests {
             assert!(jwt_header(&v).is_none() || header_decodes, "{v:?}");
             assert!(jwt_claims(&v).is_none() || header_decodes, "{v:?}");
         }
-        assert_eq!(classify(&h(&[("authorization", &format!("Bearer {JWT}"))]), &[]).len(), 1, "ASCII as before");
+        assert_eq!(classify(&h(&[("authorization", &format!("Bearer {JWT}"))]), NO_QUERY).len(), 1, "ASCII as before");
     }
 
     #[test]

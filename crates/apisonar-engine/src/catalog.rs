@@ -881,7 +881,6 @@ impl RequestFacts {
         form: &[(String, String)],
         agents: Option<&mut crate::behavior::AgentMemory>,
     ) -> RequestFacts {
-        let query_names: Vec<String> = query.iter().map(|(n, _)| n.clone()).collect();
         let form = match req_ct {
             Some(ct) if ct.starts_with("multipart/form-data") => {
                 multipart_fields(&obs.request_body, MAX_PARAMS).into_iter().map(|name| (name, "string")).collect()
@@ -892,13 +891,15 @@ impl RequestFacts {
             host: obs.endpoint_host(),
             method: crate::observation::first_chars(&obs.method, 32).to_string(),
             path: obs.normalized_path().into_owned(),
-            auth: auth::classify(&obs.request_headers, &query_names),
+            auth: auth::classify(&obs.request_headers, query),
             principal: auth::principal(&obs.request_headers),
             scanner_tool: match agents {
                 Some(memory) => memory.scanner_tool(obs),
                 None => crate::behavior::scanner_tool(obs),
             },
-            query: typed(query),
+            // Filled in by `TransactionFacts::make` once the pairs are no longer read, moving
+            // their names rather than copying them.
+            query: Vec::new(),
             form,
         }
     }
@@ -947,7 +948,7 @@ impl TransactionFacts {
             _ => Vec::new(),
         };
         let agents = sampler.as_deref_mut().map(|s| &mut s.agents);
-        let request = RequestFacts::of(obs, req_ct.as_deref(), &query, &form, agents);
+        let mut request = RequestFacts::of(obs, req_ct.as_deref(), &query, &form, agents);
         // Sensitive data is looked for in every request, header and query string.
         let mut findings = sensitive::Findings::new(key);
         let clean = sampler.as_deref_mut().map(|s| &mut s.clean_fields);
@@ -997,6 +998,7 @@ impl TransactionFacts {
             &query,
             sampler.as_deref_mut().map(|s| &mut s.documents),
         );
+        request.query = crate::params::typed_owned(query);
         let mcp_session = crate::operations::is_mcp_session(&obs.request_headers);
         // The answer of an operation says whether it failed: read even when the body's facts
         // are otherwise reused, parsed once.

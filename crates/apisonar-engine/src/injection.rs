@@ -282,25 +282,46 @@ const LISTS: [&[&str]; 5] = [SQL, XSS, TRAVERSAL, TEMPLATE, COMMAND];
 static SIGNATURES: std::sync::LazyLock<crate::signatures::Signatures<5>> =
     std::sync::LazyLock::new(|| crate::signatures::Signatures::new(LISTS, false));
 
-/// Bytes that some signature, or normalisation (decoding, entities, whitespace), needs: a value
-/// made of none of them (letters, digits and a few harmless marks) cannot match anything, and
-/// is not even normalised. Derived from the lists, so a new signature keeps it true.
+/// Bytes that normalisation acts on: decoding (`%`, `+`, `&` entities), comment markers (`/*`,
+/// `*/`, both with a `/`), whitespace and control characters (collapsed to spaces), and
+/// anything not ASCII (full-width forms, look-alike quotes).
+fn normalisation_trigger(b: u8) -> bool {
+    matches!(b, b'%' | b'+' | b'&' | b'/') || b.is_ascii_whitespace() || b.is_ascii_control() || !b.is_ascii()
+}
+
+/// Marks that signatures are made of, the rarest in ordinary values (ids, slugs, dates, versions)
+/// first: a signature is guarded by the first of these it holds.
+const RAREST_FIRST: &[u8] = b"\\`'\"<>;|{}()[]^~!@$=*#,:_.-";
+
+/// Bytes a value must hold to match anything (see [`is_plain`]): those normalisation acts on,
+/// and for each signature one byte of its own, the rarest in ordinary values. A signature can
+/// only be found in a value holding all of its bytes, so a value with none of these cannot
+/// match any; a dash, a hash or a star no longer sends every UUID, SKU or date through the
+/// search (each signature with a dash also has a quote or a space). Derived from the lists, so
+/// a new signature keeps it true.
 static TRIGGERS: std::sync::LazyLock<[bool; 256]> = std::sync::LazyLock::new(|| {
     let mut table = [false; 256];
+    for (byte, t) in table.iter_mut().enumerate() {
+        *t = normalisation_trigger(u8::try_from(byte).unwrap_or(u8::MAX));
+    }
     let all = LISTS.iter().flat_map(|list| list.iter()).chain(ABSOLUTE).chain(SSRF_SCHEMES).chain(&["://"]);
     for signature in all {
-        for b in signature.bytes().filter(|b| !b.is_ascii_alphanumeric()) {
-            if let Some(t) = table.get_mut(usize::from(b)) {
+        let bytes = signature.as_bytes();
+        if bytes.iter().any(|b| normalisation_trigger(*b)) {
+            continue;
+        }
+        let rank = |b: &u8| RAREST_FIRST.iter().position(|r| r == b).unwrap_or(usize::MAX);
+        // Every signature has a mark (a test checks it); one of letters and digits only would
+        // leave nothing to guard it, so all its bytes would be.
+        let guard = bytes.iter().filter(|b| !b.is_ascii_alphanumeric()).min_by_key(|b| rank(b));
+        let guards: &[u8] = match guard {
+            Some(b) => std::slice::from_ref(b),
+            None => bytes,
+        };
+        for b in guards {
+            if let Some(t) = table.get_mut(usize::from(*b)) {
                 *t = true;
             }
-        }
-    }
-    for (byte, t) in table.iter_mut().enumerate() {
-        let b = u8::try_from(byte).unwrap_or(u8::MAX);
-        // Decoding (`%`, `+`, `&` entities), whitespace and control characters (collapsed to
-        // spaces), and anything not ASCII (full-width forms).
-        if matches!(b, b'%' | b'+' | b'&') || b.is_ascii_whitespace() || b.is_ascii_control() || !b.is_ascii() {
-            *t = true;
         }
     }
     table
@@ -322,18 +343,26 @@ fn url_host(value: &str) -> Option<&str> {
 
 /// Parameter names that take a file path: a `file://` or absolute path there is traversal, not SSRF.
 fn path_like(location: &str) -> bool {
-    let name = location.rsplit('.').next().unwrap_or(location).to_ascii_lowercase();
-    ["path", "file", "filename", "dir", "folder", "doc", "document", "template", "page", "include"]
-        .iter()
-        .any(|w| name == *w || name.ends_with(w))
+    let name = location.rsplit('.').next().unwrap_or(location).as_bytes();
+    ["path", "file", "filename", "dir", "folder", "doc", "document", "template", "page", "include"].iter().any(|w| {
+        name.len()
+            .checked_sub(w.len())
+            .and_then(|at| name.get(at..))
+            .is_some_and(|end| end.eq_ignore_ascii_case(w.as_bytes()))
+    })
 }
 
 /// Checks one input value (named by `location`).
 pub fn inspect(location: &str, raw: &str) -> Vec<Attempt> {
-    let mut out = Vec::new();
     if is_plain(raw) {
-        return out;
+        return Vec::new();
     }
+    inspect_any(location, raw)
+}
+
+/// [`inspect`] without the shortcut for plain values (the tests check it finds nothing there).
+fn inspect_any(location: &str, raw: &str) -> Vec<Attempt> {
+    let mut out = Vec::new();
     let v = normalize(raw);
     let path_like = path_like(location);
     let mut add = |kind, signature| out.push(Attempt { kind, location: location.to_string(), signature });
@@ -411,6 +440,77 @@ mod tests {
         for encoded in ["%27", "a+b", "&lt;", "\u{ff1c}script", "tab\there"] {
             assert!(!is_plain(encoded), "{encoded}");
         }
+    }
+
+    #[test]
+    fn ids_slugs_and_dates_are_plain_and_plain_values_match_nothing() {
+        for plain in
+            ["0f8fad5b-d9cb-469f-a165-70867728950e", "SKU-1234", "2024-01-31", "my-blog-post", "#section", "a*b"]
+        {
+            assert!(is_plain(plain), "{plain}");
+        }
+        // Values made of signature fragments: whenever one is plain, the search without the
+        // shortcut must find nothing in it (else the shortcut would hide an attempt).
+        let pieces = [
+            "or",
+            "1",
+            "=",
+            "1=1",
+            "--",
+            "-",
+            "union",
+            "select",
+            "{{7",
+            "7}}",
+            "*",
+            "{",
+            "}",
+            "$",
+            "#",
+            "(",
+            ")",
+            "'",
+            ";",
+            "id",
+            "cat",
+            "sleep",
+            "@@version",
+            "pg",
+            "_",
+            "sleep",
+            "/",
+            "etc",
+            "passwd",
+            ".",
+            "..",
+            ":",
+            "file",
+            "javascript",
+            "<",
+            "script",
+            "onerror",
+            "jndi",
+            "|",
+            "`",
+            "ls",
+            "x",
+            " ",
+            ",",
+            "!",
+            "~",
+        ];
+        let mut rng = apisonar_testkit::workload::Rng::seeded(0x9e37_79b9_7f4a_7c15);
+        let mut random = move |n: usize| usize::try_from(rng.below(n as u64)).unwrap_or(0);
+        let mut plain = 0;
+        for _ in 0..50_000 {
+            let value: String = (0..1 + random(8)).filter_map(|_| pieces.get(random(pieces.len())).copied()).collect();
+            if is_plain(&value) {
+                plain += 1;
+                assert_eq!(inspect_any("q", &value), Vec::new(), "{value:?} is plain but holds an attempt");
+                assert_eq!(inspect_any("file", &value), Vec::new(), "{value:?} is plain but holds an attempt");
+            }
+        }
+        assert!(plain > 5_000, "{plain}");
     }
 
     fn kinds(v: &str) -> Vec<Injection> {

@@ -60,6 +60,10 @@ pub(crate) fn percent_escape(after_percent: &[u8]) -> Option<(u8, &[u8])> {
 
 /// Decodes `%XX` and `+` (form encoding).
 pub fn form_decode(s: &str) -> String {
+    // Most names and values have nothing to decode: one copy, no decoding buffer.
+    if !s.bytes().any(|b| matches!(b, b'+' | b'%')) {
+        return s.to_owned();
+    }
     let mut rest = s.as_bytes();
     let mut out = Vec::with_capacity(rest.len());
     while let Some((&byte, after)) = rest.split_first() {
@@ -76,7 +80,7 @@ pub fn form_decode(s: &str) -> String {
             other => out.push(other),
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8(out).unwrap_or_else(|bad| String::from_utf8_lossy(bad.as_bytes()).into_owned())
 }
 
 /// The type of one textual value.
@@ -109,6 +113,17 @@ pub fn typed(pairs: &[(String, String)]) -> Vec<(String, &'static str)> {
     pairs.iter().map(|(name, value)| (name.clone(), value_type(value))).collect()
 }
 
+/// [`typed`], keeping the names it is given.
+pub fn typed_owned(pairs: Vec<(String, String)>) -> Vec<(String, &'static str)> {
+    pairs
+        .into_iter()
+        .map(|(name, value)| {
+            let kind = value_type(&value);
+            (name, kind)
+        })
+        .collect()
+}
+
 /// Decoded name and value pairs of an `a=1&b=x` string; at most `limit` pairs. Values are for
 /// immediate classification only and are never kept.
 pub fn decoded_pairs(s: &str, limit: usize) -> Vec<(String, String)> {
@@ -117,9 +132,17 @@ pub fn decoded_pairs(s: &str, limit: usize) -> Vec<(String, String)> {
         .take(limit)
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (form_decode(name).chars().take(128).collect(), form_decode(value))
+            (first_chars_owned(form_decode(name), 128), form_decode(value))
         })
         .collect()
+}
+
+/// `s` cut to its first `n` characters, kept in place (names are nearly always shorter).
+fn first_chars_owned(mut s: String, n: usize) -> String {
+    if let Some((at, _)) = s.char_indices().nth(n) {
+        s.truncate(at);
+    }
+    s
 }
 
 /// Field names of a multipart/form-data body (from `Content-Disposition: form-data; name="..."`).
@@ -162,6 +185,15 @@ mod tests {
         );
         assert_eq!(parse_pairs(&"a=1&".repeat(1000), 5).len(), 5);
         assert_eq!(form_decode("%zz%4"), "%zz%4");
+        // Names are kept to 128 characters, cut at a character boundary; values whole.
+        let long = format!("{}=v", "é".repeat(200));
+        let pairs = decoded_pairs(&long, 1);
+        assert_eq!(pairs, vec![("é".repeat(128), "v".to_string())]);
+        assert_eq!(
+            decoded_pairs("plain=as-is&x=a%2Bb+c", 5),
+            vec![("plain".to_string(), "as-is".to_string()), ("x".to_string(), "a+b c".to_string())]
+        );
+        assert_eq!(typed_owned(decoded_pairs("n=1&s=x", 5)), parse_pairs("n=1&s=x", 5));
     }
 
     #[test]
