@@ -96,6 +96,68 @@ pub fn jwt_claims(token: &str) -> Option<(String, Option<String>, Option<i64>)> 
     Some((alg, iss, exp))
 }
 
+/// What a flow worker found in the Authorization values it met: each value's scheme and whom it
+/// speaks for. A client sends the same value with every request, and a JWT costs two base64
+/// decodings and JSON parses to classify and a third to name its subject. Keyed by a seeded
+/// hash of the field's name and value (no credential is kept); values longer than
+/// `MAX_REMEMBERED_VALUE` are worked out every time, so a scheme's strings stay small; forgotten
+/// all at once when full.
+#[derive(Debug, Default)]
+pub struct AuthMemory {
+    schemes: std::collections::HashMap<u64, AuthScheme, foldhash::fast::RandomState>,
+    principals: std::collections::HashMap<u64, u64, foldhash::fast::RandomState>,
+    hasher: foldhash::fast::RandomState,
+}
+
+/// Distinct values an [`AuthMemory`] holds of each kind, and the longest value it remembers.
+const MAX_REMEMBERED_VALUES: usize = 1024;
+const MAX_REMEMBERED_VALUE: usize = 4096;
+
+impl AuthMemory {
+    /// [`authorization_scheme`], remembered.
+    fn scheme(&mut self, name: &str, value: &str) -> AuthScheme {
+        if value.len() > MAX_REMEMBERED_VALUE {
+            return authorization_scheme(name, value);
+        }
+        let key = std::hash::BuildHasher::hash_one(&self.hasher, (name, value));
+        if let Some(known) = self.schemes.get(&key) {
+            return known.clone();
+        }
+        let scheme = authorization_scheme(name, value);
+        if self.schemes.len() >= MAX_REMEMBERED_VALUES {
+            self.schemes.clear();
+        }
+        self.schemes.insert(key, scheme.clone());
+        scheme
+    }
+
+    /// [`authorization_principal`], remembered.
+    fn principal(&mut self, value: &str) -> u64 {
+        if value.len() > MAX_REMEMBERED_VALUE {
+            return authorization_principal(value);
+        }
+        let key = std::hash::BuildHasher::hash_one(&self.hasher, value);
+        if let Some(known) = self.principals.get(&key) {
+            return *known;
+        }
+        let principal = authorization_principal(value);
+        if self.principals.len() >= MAX_REMEMBERED_VALUES {
+            self.principals.clear();
+        }
+        self.principals.insert(key, principal);
+        principal
+    }
+
+    /// Values remembered (schemes and principals).
+    pub fn len(&self) -> usize {
+        self.schemes.len().saturating_add(self.principals.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Reads `alg` and `iss` from a JWT without verifying it. `None` if it is not a JWT.
 pub fn jwt_header(token: &str) -> Option<(String, Option<String>)> {
     let mut parts = token.split('.');
@@ -113,34 +175,49 @@ pub fn jwt_header(token: &str) -> Option<(String, Option<String>)> {
 /// Who a request speaks for, as a stable hash (never the credential): a JWT's `sub` (or the
 /// token), a Basic user name, an API key, or a session cookie. `None` for anonymous requests.
 pub fn principal(headers: &crate::observation::Headers) -> Option<u64> {
-    // The hash of `kind:value`, made without joining them.
-    let hash = |kind: &str, v: &str| {
-        use crate::stats::{stable_hash, stable_hash_more};
-        stable_hash_more(stable_hash_more(stable_hash(kind.as_bytes()), b":"), v.as_bytes())
-    };
+    principal_with(headers, None)
+}
+
+/// The hash of `kind:value`, made without joining them.
+fn principal_hash(kind: &str, v: &str) -> u64 {
+    use crate::stats::{stable_hash, stable_hash_more};
+    stable_hash_more(stable_hash_more(stable_hash(kind.as_bytes()), b":"), v.as_bytes())
+}
+
+/// Whom an Authorization value speaks for (see [`principal`]).
+fn authorization_principal(value: &str) -> u64 {
+    let hash = principal_hash;
+    let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+    let rest = rest.trim();
+    // Schemes are compared without a lower-cased copy: one per request otherwise.
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64url_decode(rest).map(|d| String::from_utf8_lossy(&d).into_owned()).unwrap_or_default();
+        hash("basic", decoded.split(':').next().unwrap_or_default())
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        let sub = rest
+            .split('.')
+            .nth(1)
+            .and_then(base64url_decode)
+            .and_then(|c| serde_json::from_slice::<serde_json::Value>(&c).ok())
+            .and_then(|c| c.get("sub").map(|s| s.to_string()));
+        match sub {
+            Some(sub) => hash("sub", &sub),
+            None => hash("bearer", rest),
+        }
+    } else {
+        hash(&scheme.to_ascii_lowercase(), rest)
+    }
+}
+
+/// [`principal`], an Authorization value's answer remembered in `memory` when there is one.
+pub fn principal_with(headers: &crate::observation::Headers, mut memory: Option<&mut AuthMemory>) -> Option<u64> {
+    let hash = principal_hash;
     for (name, value) in headers {
         match name {
             "authorization" => {
-                let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
-                let rest = rest.trim();
-                // Schemes are compared without a lower-cased copy: one per request otherwise.
-                return Some(if scheme.eq_ignore_ascii_case("basic") {
-                    let decoded =
-                        base64url_decode(rest).map(|d| String::from_utf8_lossy(&d).into_owned()).unwrap_or_default();
-                    hash("basic", decoded.split(':').next().unwrap_or_default())
-                } else if scheme.eq_ignore_ascii_case("bearer") {
-                    let sub = rest
-                        .split('.')
-                        .nth(1)
-                        .and_then(base64url_decode)
-                        .and_then(|c| serde_json::from_slice::<serde_json::Value>(&c).ok())
-                        .and_then(|c| c.get("sub").map(|s| s.to_string()));
-                    match sub {
-                        Some(sub) => hash("sub", &sub),
-                        None => hash("bearer", rest),
-                    }
-                } else {
-                    hash(&scheme.to_ascii_lowercase(), rest)
+                return Some(match memory.as_deref_mut() {
+                    Some(memory) => memory.principal(value),
+                    None => authorization_principal(value),
                 });
             }
             n if API_KEY_HEADERS.contains(&n) => return Some(hash("key", value)),
@@ -158,25 +235,40 @@ pub fn principal(headers: &crate::observation::Headers) -> Option<u64> {
 
 /// Every scheme a request shows, from its headers (lower-case names) and query parameter names.
 pub fn classify<S: AsRef<str>>(headers: &crate::observation::Headers, query_names: &[(S, S)]) -> Vec<AuthScheme> {
+    classify_with(headers, query_names, None)
+}
+
+/// The scheme of an `authorization` or `proxy-authorization` value (`name` is which).
+fn authorization_scheme(name: &str, value: &str) -> AuthScheme {
+    let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+    let is = |known: &str| scheme.eq_ignore_ascii_case(known);
+    if is("basic") {
+        AuthScheme::Basic
+    } else if is("bearer") {
+        match jwt_header(rest.trim()) {
+            Some((alg, iss)) => AuthScheme::Jwt { alg, iss },
+            None => AuthScheme::Bearer,
+        }
+    } else if is("apikey") || is("api-key") || is("token") {
+        AuthScheme::ApiKeyHeader { name: name.to_string() }
+    } else {
+        AuthScheme::Other { name: scheme.to_ascii_lowercase().chars().take(32).collect() }
+    }
+}
+
+/// [`classify`], an Authorization value's scheme remembered in `memory` when there is one.
+pub fn classify_with<S: AsRef<str>>(
+    headers: &crate::observation::Headers,
+    query_names: &[(S, S)],
+    mut memory: Option<&mut AuthMemory>,
+) -> Vec<AuthScheme> {
     let mut found = Vec::new();
     for (name, value) in headers {
         match name {
-            "authorization" | "proxy-authorization" => {
-                let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
-                let is = |known: &str| scheme.eq_ignore_ascii_case(known);
-                found.push(if is("basic") {
-                    AuthScheme::Basic
-                } else if is("bearer") {
-                    match jwt_header(rest.trim()) {
-                        Some((alg, iss)) => AuthScheme::Jwt { alg, iss },
-                        None => AuthScheme::Bearer,
-                    }
-                } else if is("apikey") || is("api-key") || is("token") {
-                    AuthScheme::ApiKeyHeader { name: name.to_string() }
-                } else {
-                    AuthScheme::Other { name: scheme.to_ascii_lowercase().chars().take(32).collect() }
-                });
-            }
+            "authorization" | "proxy-authorization" => found.push(match memory.as_deref_mut() {
+                Some(memory) => memory.scheme(name, value),
+                None => authorization_scheme(name, value),
+            }),
             "cookie" => {
                 for pair in value.split(';') {
                     let cookie = pair.split('=').next().unwrap_or_default().trim();
@@ -219,6 +311,39 @@ mod tests {
 
     // {"alg":"HS256","typ":"JWT"} . {"sub":"1","iss":"shop"} . sig
     const JWT: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIiwiaXNzIjoic2hvcCJ9.c2ln";
+
+    #[test]
+    fn remembered_authorizations_answer_as_worked_out_ones_and_stay_bounded() {
+        let values = [
+            format!("Bearer {JWT}"),
+            "Bearer opaque-token-123".to_string(),
+            "Basic dTpw".to_string(),
+            "Token abc".to_string(),
+            "Digest username=x".to_string(),
+            format!("Bearer {}", "x".repeat(MAX_REMEMBERED_VALUE + 1)),
+        ];
+        let mut memory = AuthMemory::default();
+        for _ in 0..3 {
+            for v in &values {
+                for name in ["authorization", "proxy-authorization"] {
+                    let headers = h(&[(name, v.as_str()), ("x-api-key", "k")]);
+                    let query = &[("api_key", "1")];
+                    assert_eq!(classify_with(&headers, query, Some(&mut memory)), classify(&headers, query), "{v}");
+                    assert_eq!(principal_with(&headers, Some(&mut memory)), principal(&headers), "{v}");
+                }
+            }
+        }
+        // The long value is worked out every time, not kept.
+        assert_eq!(memory.len(), (values.len() - 1) * 2 + (values.len() - 1));
+        // Each kind is bounded: a client sending a new token with every request fills it,
+        // and it starts afresh.
+        for i in 0..3 * MAX_REMEMBERED_VALUES {
+            let headers = h(&[("authorization", format!("Bearer t{i}").as_str())]);
+            assert_eq!(principal_with(&headers, Some(&mut memory)), principal(&headers));
+            let _ = classify_with(&headers, NO_QUERY, Some(&mut memory));
+            assert!(memory.len() <= 2 * MAX_REMEMBERED_VALUES, "{}", memory.len());
+        }
+    }
 
     #[test]
     fn schemes() {

@@ -880,6 +880,7 @@ impl RequestFacts {
         query: &[(String, String)],
         form: &[(String, String)],
         agents: Option<&mut crate::behavior::AgentMemory>,
+        mut authorizations: Option<&mut auth::AuthMemory>,
     ) -> RequestFacts {
         let form = match req_ct {
             Some(ct) if ct.starts_with("multipart/form-data") => {
@@ -891,8 +892,8 @@ impl RequestFacts {
             host: obs.endpoint_host(),
             method: crate::observation::first_chars(&obs.method, 32).to_string(),
             path: obs.normalized_path().into_owned(),
-            auth: auth::classify(&obs.request_headers, query),
-            principal: auth::principal(&obs.request_headers),
+            auth: auth::classify_with(&obs.request_headers, query, authorizations.as_deref_mut()),
+            principal: auth::principal_with(&obs.request_headers, authorizations),
             scanner_tool: match agents {
                 Some(memory) => memory.scanner_tool(obs),
                 None => crate::behavior::scanner_tool(obs),
@@ -947,8 +948,11 @@ impl TransactionFacts {
             }
             _ => Vec::new(),
         };
-        let agents = sampler.as_deref_mut().map(|s| &mut s.agents);
-        let mut request = RequestFacts::of(obs, req_ct.as_deref(), &query, &form, agents);
+        let (agents, authorizations) = match sampler.as_deref_mut() {
+            Some(s) => (Some(&mut s.agents), Some(&mut s.authorizations)),
+            None => (None, None),
+        };
+        let mut request = RequestFacts::of(obs, req_ct.as_deref(), &query, &form, agents, authorizations);
         // Sensitive data is looked for in every request, header and query string.
         let mut findings = sensitive::Findings::new(key);
         let clean = sampler.as_deref_mut().map(|s| &mut s.clean_fields);

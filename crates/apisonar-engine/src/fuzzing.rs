@@ -881,6 +881,8 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
             assert!(overflow > 0, "an observation kept out without being counted");
             continue;
         };
+        // The principal remembered per Authorization value on the worker is the one worked out.
+        assert_eq!(observed.principal, crate::auth::principal(&obs.request_headers), "{obs:?}");
         if let Some(path) = &observed.probe {
             // A probe made no endpoint; only the scanner detectors see it.
             assert!(path.starts_with('/') && observed.key.path == "*", "{observed:?}");

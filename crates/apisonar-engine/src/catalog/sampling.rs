@@ -109,6 +109,8 @@ pub struct ResponseSampler {
     pub(crate) documents: crate::operations::DocumentCache,
     /// User agents looked up for scanner names (a client sends the same one every time).
     pub(crate) agents: crate::behavior::AgentMemory,
+    /// Authorization values worked out (clients send the same one with every request).
+    pub(crate) authorizations: crate::auth::AuthMemory,
     routes: HashMap<u64, RouteMemory>,
     /// Request bodies seen per route and content type (`request_schema_wanted`).
     requests: HashMap<u64, u64>,
@@ -125,6 +127,7 @@ impl Default for ResponseSampler {
             clean_fields: crate::sensitive::CleanFields::default(),
             documents: crate::operations::DocumentCache::default(),
             agents: crate::behavior::AgentMemory::default(),
+            authorizations: crate::auth::AuthMemory::default(),
             routes: HashMap::new(),
             requests: HashMap::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x5eed_a9a1_7515_0001),
