@@ -60,6 +60,18 @@ const SESSION_COOKIES: &[&str] = &[
     "_session",
 ];
 
+/// Whether a cookie of this name holds a session (compared without a lower-cased copy: a
+/// browser sends a dozen cookies with every request).
+pub(crate) fn is_session_cookie(name: &str) -> bool {
+    let ends_with = |suffix: &str| {
+        name.len()
+            .checked_sub(suffix.len())
+            .and_then(|at| name.as_bytes().get(at..))
+            .is_some_and(|end| end.eq_ignore_ascii_case(suffix.as_bytes()))
+    };
+    SESSION_COOKIES.iter().any(|known| known.eq_ignore_ascii_case(name)) || ends_with("_session") || ends_with("sessid")
+}
+
 fn base64url_decode(s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(s.len().saturating_mul(3) / 4);
     // `bits` (pending bits in `acc`) stays below 8 + 6.
@@ -233,10 +245,7 @@ pub fn principal_with(headers: &crate::observation::Headers, mut memory: Option<
     }
     headers.iter().filter(|(n, _)| *n == "cookie").flat_map(|(_, v)| v.split(';')).find_map(|pair| {
         let (cookie, v) = pair.trim().split_once('=')?;
-        let lower = cookie.to_ascii_lowercase();
-        let session =
-            SESSION_COOKIES.contains(&lower.as_str()) || lower.ends_with("_session") || lower.ends_with("sessid");
-        session.then(|| hash("cookie", v))
+        is_session_cookie(cookie).then(|| hash("cookie", v))
     })
 }
 
@@ -279,11 +288,7 @@ pub fn classify_with<S: AsRef<str>>(
             "cookie" => {
                 for pair in value.split(';') {
                     let cookie = pair.split('=').next().unwrap_or_default().trim();
-                    let lower = cookie.to_ascii_lowercase();
-                    if SESSION_COOKIES.contains(&lower.as_str())
-                        || lower.ends_with("_session")
-                        || lower.ends_with("sessid")
-                    {
+                    if is_session_cookie(cookie) {
                         found.push(AuthScheme::SessionCookie { name: cookie.chars().take(64).collect() });
                     }
                 }
@@ -350,6 +355,16 @@ mod tests {
             assert_eq!(principal_with(&headers, Some(&mut memory)), principal(&headers));
             let _ = classify_with(&headers, NO_QUERY, Some(&mut memory));
             assert!(memory.len() <= 2 * MAX_REMEMBERED_VALUES, "{}", memory.len());
+        }
+    }
+
+    #[test]
+    fn session_cookies_are_told_whatever_their_case() {
+        for name in ["PHPSESSID", "sessionid", "ASP.NET_SessionId", "laravel_Session", "cfsessid", "connect.sid"] {
+            assert!(is_session_cookie(name), "{name}");
+        }
+        for name in ["theme", "_ga", "sess", "session_", "", "é_session_é"] {
+            assert!(!is_session_cookie(name), "{name}");
         }
     }
 

@@ -818,6 +818,22 @@ impl CleanFields {
     }
 }
 
+/// Classifies one field (`name` and `value`, found at `here`), unless `clean` remembers it as
+/// clean; remembers it when it is.
+fn scan_field(out: &mut Findings<'_>, clean: Option<&mut CleanFields>, name: &str, value: &str, here: &str) {
+    let key = clean.as_deref().map(|c| c.key(name, value));
+    if clean.as_deref().zip(key).is_some_and(|(c, k)| c.seen.contains(&k)) {
+        return;
+    }
+    let classes = classify_field(name, value);
+    if let (Some(clean), Some(key), true) = (clean, key, classes.is_empty()) {
+        clean.remember(key);
+    }
+    for class in classes {
+        out.add(class, here, value);
+    }
+}
+
 /// [`scan_headers`], skipping fields `clean` remembers and remembering those found clean.
 pub fn scan_headers_with(
     headers: &crate::observation::Headers,
@@ -857,16 +873,12 @@ pub fn scan_headers_with(
                     here.truncate(header_len);
                     here.push('.');
                     here.push_str(cookie);
-                    let lower = cookie.to_ascii_lowercase();
-                    let session =
-                        ["session", "sessionid", "session_id", "sid", "connect.sid", "jsessionid", "phpsessid"]
-                            .contains(&lower.as_str())
-                            || lower.ends_with("_session")
-                            || lower.ends_with("sessid");
-                    if session && !v.is_empty() {
+                    if crate::auth::is_session_cookie(cookie) && !v.is_empty() {
                         out.add_credential(clean.as_deref_mut(), "cookie", v, &here, || Class::SessionCookie, v);
                     } else {
-                        out.push(cookie, v, &here);
+                        // A browser sends the same cookies with every request: each pair is
+                        // classified once, as other header fields are.
+                        scan_field(out, clean.as_deref_mut(), cookie, v, &here);
                     }
                 }
             }
@@ -880,19 +892,7 @@ pub fn scan_headers_with(
             // a credential, and different in almost every message (so never remembered clean).
             "content-length" | "date" | "expires" | "last-modified" | "age" | "transfer-encoding" | "connection"
             | "keep-alive" | "content-encoding" | "accept-encoding" | "vary" => {}
-            _ => {
-                let key = clean.as_deref().map(|c| c.key(name, value));
-                if clean.as_deref().zip(key).is_some_and(|(c, k)| c.seen.contains(&k)) {
-                    continue;
-                }
-                let classes = classify_field(name, value);
-                if let (Some(clean), Some(key), true) = (clean.as_deref_mut(), key, classes.is_empty()) {
-                    clean.remember(key);
-                }
-                for class in classes {
-                    out.add(class, &here, value);
-                }
-            }
+            _ => scan_field(out, clean.as_deref_mut(), name, value, &here),
         }
     }
 }

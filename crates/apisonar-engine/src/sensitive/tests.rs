@@ -311,6 +311,13 @@ fn header_fields_found_clean_are_remembered_and_nothing_sensitive_is() {
             ("user-agent".to_string(), "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0".to_string()),
             ("x-customer-email".to_string(), email.to_string()),
             ("x-trace".to_string(), "4111 1111 1111 1111".to_string()),
+            // Cookie pairs are remembered one by one; the session cookie is a credential.
+            (
+                "cookie".to_string(),
+                format!(
+                    "theme=dark; _ga=GA1.2.1234567.1700000000; contact={email}; ASP.NET_SessionId=abcdef0123456789"
+                ),
+            ),
         ]
     };
     let scan = |headers: &[(String, String)], clean: Option<&mut CleanFields>| {
@@ -331,9 +338,12 @@ fn header_fields_found_clean_are_remembered_and_nothing_sensitive_is() {
             without.iter().any(|(c, _, _)| *c == Class::Email)
                 && without.iter().any(|(c, _, _)| *c == Class::CardNumber)
         );
+        let at = |class: Class, place: &str| without.iter().any(|(c, l, _)| *c == class && &**l == place);
+        assert!(at(Class::Email, "request.header.cookie.contact"), "{without:?}");
+        assert!(at(Class::SessionCookie, "request.header.cookie.ASP.NET_SessionId"), "{without:?}");
     }
-    // Only the two clean fields are remembered, however often they come.
-    assert_eq!(clean.len(), 2);
+    // Only the clean fields are remembered (two headers, two cookies), however often they come.
+    assert_eq!(clean.len(), 4);
     // Bounded: a stream of distinct clean values starts afresh at the limit.
     for i in 0..MAX_CLEAN_FIELDS * 2 {
         scan(&[("x-request-id".to_string(), format!("r{i}"))], Some(&mut clean));
