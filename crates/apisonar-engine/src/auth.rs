@@ -139,15 +139,7 @@ impl AuthMemory {
             return authorization_scheme(name, value);
         }
         let key = std::hash::BuildHasher::hash_one(&self.hasher, (name, value));
-        if let Some(known) = self.schemes.get(&key) {
-            return known.clone();
-        }
-        let scheme = authorization_scheme(name, value);
-        if self.schemes.len() >= MAX_REMEMBERED_VALUES {
-            self.schemes.clear();
-        }
-        self.schemes.insert(key, scheme.clone());
-        scheme
+        crate::memo::remembered(&mut self.schemes, key, MAX_REMEMBERED_VALUES, || authorization_scheme(name, value))
     }
 
     /// [`authorization_principal`], remembered.
@@ -156,15 +148,7 @@ impl AuthMemory {
             return authorization_principal(value);
         }
         let key = std::hash::BuildHasher::hash_one(&self.hasher, value);
-        if let Some(known) = self.principals.get(&key) {
-            return *known;
-        }
-        let principal = authorization_principal(value);
-        if self.principals.len() >= MAX_REMEMBERED_VALUES {
-            self.principals.clear();
-        }
-        self.principals.insert(key, principal);
-        principal
+        crate::memo::remembered(&mut self.principals, key, MAX_REMEMBERED_VALUES, || authorization_principal(value))
     }
 
     /// Values remembered (schemes and principals).

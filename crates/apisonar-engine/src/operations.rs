@@ -38,15 +38,7 @@ impl DocumentCache {
             crate::stats::stable_hash(document.as_bytes()),
             operation_name.unwrap_or("\0").as_bytes(),
         );
-        if let Some(known) = self.parsed.get(&key) {
-            return known.clone();
-        }
-        let op = graphql(document, operation_name);
-        if self.parsed.len() >= MAX_CACHED_DOCUMENTS {
-            self.parsed.clear();
-        }
-        self.parsed.insert(key, op.clone());
-        op
+        crate::memo::remembered(&mut self.parsed, key, MAX_CACHED_DOCUMENTS, || graphql(document, operation_name))
     }
 }
 

@@ -792,15 +792,7 @@ impl CleanFields {
     /// time (bounded like the clean fields).
     fn credential(&mut self, kind: &str, value: &str, make: impl FnOnce() -> (Class, Arc<str>)) -> (Class, Arc<str>) {
         let key = self.key(kind, value);
-        if let Some(known) = self.credentials.get(&key) {
-            return known.clone();
-        }
-        let made = make();
-        if self.credentials.len() >= MAX_CLEAN_FIELDS {
-            self.credentials.clear();
-        }
-        self.credentials.insert(key, made.clone());
-        made
+        crate::memo::remembered(&mut self.credentials, key, MAX_CLEAN_FIELDS, make)
     }
 
     /// Credential values remembered.
