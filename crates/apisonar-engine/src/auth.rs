@@ -63,12 +63,7 @@ const SESSION_COOKIES: &[&str] = &[
 /// Whether a cookie of this name holds a session (compared without a lower-cased copy: a
 /// browser sends a dozen cookies with every request).
 pub(crate) fn is_session_cookie(name: &str) -> bool {
-    let ends_with = |suffix: &str| {
-        name.len()
-            .checked_sub(suffix.len())
-            .and_then(|at| name.as_bytes().get(at..))
-            .is_some_and(|end| end.eq_ignore_ascii_case(suffix.as_bytes()))
-    };
+    let ends_with = |suffix| crate::observation::ends_with_ignore_ascii_case(name, suffix);
     SESSION_COOKIES.iter().any(|known| known.eq_ignore_ascii_case(name)) || ends_with("_session") || ends_with("sessid")
 }
 
@@ -189,13 +184,12 @@ fn principal_hash(kind: &str, v: &str) -> u64 {
 
 /// Whom an Authorization value speaks for (see [`principal`]).
 fn authorization_principal(value: &str) -> u64 {
-    let hash = principal_hash;
     let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
     let rest = rest.trim();
     // Schemes are compared without a lower-cased copy: one per request otherwise.
     if scheme.eq_ignore_ascii_case("basic") {
         let decoded = base64url_decode(rest).map(|d| String::from_utf8_lossy(&d).into_owned()).unwrap_or_default();
-        hash("basic", decoded.split(':').next().unwrap_or_default())
+        principal_hash("basic", decoded.split(':').next().unwrap_or_default())
     } else if scheme.eq_ignore_ascii_case("bearer") {
         let sub = rest
             .split('.')
@@ -204,17 +198,16 @@ fn authorization_principal(value: &str) -> u64 {
             .and_then(|c| serde_json::from_slice::<serde_json::Value>(&c).ok())
             .and_then(|c| c.get("sub").map(|s| s.to_string()));
         match sub {
-            Some(sub) => hash("sub", &sub),
-            None => hash("bearer", rest),
+            Some(sub) => principal_hash("sub", &sub),
+            None => principal_hash("bearer", rest),
         }
     } else {
-        hash(&scheme.to_ascii_lowercase(), rest)
+        principal_hash(&scheme.to_ascii_lowercase(), rest)
     }
 }
 
 /// [`principal`], an Authorization value's answer remembered in `memory` when there is one.
 pub fn principal_with(headers: &crate::observation::Headers, mut memory: Option<&mut AuthMemory>) -> Option<u64> {
-    let hash = principal_hash;
     for (name, value) in headers {
         match name {
             "authorization" => {
@@ -223,13 +216,13 @@ pub fn principal_with(headers: &crate::observation::Headers, mut memory: Option<
                     None => authorization_principal(value),
                 });
             }
-            n if API_KEY_HEADERS.contains(&n) => return Some(hash("key", value)),
+            n if API_KEY_HEADERS.contains(&n) => return Some(principal_hash("key", value)),
             _ => {}
         }
     }
     headers.iter().filter(|(n, _)| *n == "cookie").flat_map(|(_, v)| v.split(';')).find_map(|pair| {
         let (cookie, v) = pair.trim().split_once('=')?;
-        is_session_cookie(cookie).then(|| hash("cookie", v))
+        is_session_cookie(cookie).then(|| principal_hash("cookie", v))
     })
 }
 

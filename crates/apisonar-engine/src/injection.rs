@@ -343,13 +343,10 @@ fn url_host(value: &str) -> Option<&str> {
 
 /// Parameter names that take a file path: a `file://` or absolute path there is traversal, not SSRF.
 fn path_like(location: &str) -> bool {
-    let name = location.rsplit('.').next().unwrap_or(location).as_bytes();
-    ["path", "file", "filename", "dir", "folder", "doc", "document", "template", "page", "include"].iter().any(|w| {
-        name.len()
-            .checked_sub(w.len())
-            .and_then(|at| name.get(at..))
-            .is_some_and(|end| end.eq_ignore_ascii_case(w.as_bytes()))
-    })
+    let name = location.rsplit('.').next().unwrap_or(location);
+    ["path", "file", "filename", "dir", "folder", "doc", "document", "template", "page", "include"]
+        .iter()
+        .any(|w| crate::observation::ends_with_ignore_ascii_case(name, w))
 }
 
 /// Checks one input value (named by `location`).

@@ -297,6 +297,15 @@ pub fn first_chars(text: &str, max: usize) -> &str {
     }
 }
 
+/// Whether `text` ends with `suffix`, ASCII letters compared without case (and without a
+/// lower-cased copy).
+pub(crate) fn ends_with_ignore_ascii_case(text: &str, suffix: &str) -> bool {
+    text.len()
+        .checked_sub(suffix.len())
+        .and_then(|at| text.as_bytes().get(at..))
+        .is_some_and(|end| end.eq_ignore_ascii_case(suffix.as_bytes()))
+}
+
 /// See [`Observation::normalized_path`].
 pub fn normalize_path(path: &str) -> std::borrow::Cow<'_, str> {
     let dot = |seg: &str| seg.eq_ignore_ascii_case("%2e") || seg == ".";

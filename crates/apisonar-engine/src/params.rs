@@ -105,7 +105,7 @@ pub fn value_type(v: &str) -> &'static str {
 
 /// Name and value-type pairs of an `a=1&b=x` string; at most `limit` pairs.
 pub fn parse_pairs(s: &str, limit: usize) -> Vec<(String, &'static str)> {
-    typed(&decoded_pairs(s, limit))
+    typed_owned(decoded_pairs(s, limit))
 }
 
 /// Each decoded pair's name with the type of its value (see [`value_type`]).
@@ -115,13 +115,7 @@ pub fn typed(pairs: &[(String, String)]) -> Vec<(String, &'static str)> {
 
 /// [`typed`], keeping the names it is given.
 pub fn typed_owned(pairs: Vec<(String, String)>) -> Vec<(String, &'static str)> {
-    pairs
-        .into_iter()
-        .map(|(name, value)| {
-            let kind = value_type(&value);
-            (name, kind)
-        })
-        .collect()
+    pairs.into_iter().map(|(name, value)| (name, value_type(&value))).collect()
 }
 
 /// Decoded name and value pairs of an `a=1&b=x` string; at most `limit` pairs. Values are for
@@ -139,9 +133,7 @@ pub fn decoded_pairs(s: &str, limit: usize) -> Vec<(String, String)> {
 
 /// `s` cut to its first `n` characters, kept in place (names are nearly always shorter).
 fn first_chars_owned(mut s: String, n: usize) -> String {
-    if let Some((at, _)) = s.char_indices().nth(n) {
-        s.truncate(at);
-    }
+    s.truncate(crate::observation::first_chars(&s, n).len());
     s
 }
 
@@ -193,7 +185,7 @@ mod tests {
             decoded_pairs("plain=as-is&x=a%2Bb+c", 5),
             vec![("plain".to_string(), "as-is".to_string()), ("x".to_string(), "a+b c".to_string())]
         );
-        assert_eq!(typed_owned(decoded_pairs("n=1&s=x", 5)), parse_pairs("n=1&s=x", 5));
+        assert_eq!(typed_owned(decoded_pairs("n=1&s=x", 5)), typed(&decoded_pairs("n=1&s=x", 5)));
     }
 
     #[test]
