@@ -21,7 +21,7 @@ mod writer;
 
 pub use analysis::{analyse, AnalysedMessage, AnalysedTransaction, Analyser};
 pub use commands::{command_channel, Command, CommandQueue, Commands, Outcome, COMMAND_TIMEOUT};
-pub use core::{spawn_serving, AlertStream, Core, CoreOptions, CoreStats};
+pub use core::{spawn_serving, AlertStream, Core, CoreOptions, CoreStats, Leftover};
 pub use posture::apply_specs;
 pub use writer::STALL_AFTER;
 

@@ -52,7 +52,9 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     let telemetry = Arc::new(crate::telemetry::Telemetry::new(&["files".into()], args.workers));
     let input = crate::pipeline::Input::Files(args.captures.clone());
     let mask_key = events.core.as_ref().map(|c| c.mask_key());
-    let results = crate::pipeline::run(input, &limits, args.workers, mask_key, &telemetry, |e| events.handle(e));
+    let results = crate::pipeline::run(input, &limits, args.workers, mask_key, &telemetry, |e, returns| {
+        events.handle(e, returns)
+    });
     let files =
         results.into_iter().map(|(path, result)| FileReport::from_result(path.display().to_string(), result)).collect();
     events.outputs.finish()?;

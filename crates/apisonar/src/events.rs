@@ -6,7 +6,7 @@ use apisonar_app::{CommandQueue, Core};
 use apisonar_flow::Stats;
 
 use crate::outputs::Outputs;
-use crate::pipeline::Event;
+use crate::pipeline::{Event, Returns};
 
 pub struct Events {
     pub outputs: Outputs,
@@ -18,7 +18,9 @@ pub struct Events {
 }
 
 impl Events {
-    pub fn handle(&mut self, event: Event) {
+    /// Handles one event; what was made on a flow worker and is no longer needed goes to
+    /// `returns`, to be freed on that worker.
+    pub fn handle(&mut self, event: Event, returns: &mut Returns) {
         match event {
             Event::Transaction(txn, analysis) => {
                 if let (Some(core), Some(analysis)) = (self.core.as_mut(), analysis) {
@@ -29,6 +31,7 @@ impl Events {
                     });
                 }
                 self.outputs.transaction(&txn);
+                returns.transaction(txn);
             }
             Event::Connection(c) => self.outputs.connection(&c),
             Event::Message(analysis) => {
@@ -51,6 +54,7 @@ impl Events {
                 core.serve(queue);
             }
             core.tick();
+            core.hand_back(returns.leftovers());
         }
     }
 }

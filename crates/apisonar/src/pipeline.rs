@@ -93,9 +93,38 @@ pub enum Event {
     Tick,
 }
 
+/// What the consumer hands back to the worker whose batch of events it handled: what was
+/// made on that worker is freed there (see `apisonar_app::Leftover`), and the emptied buffer
+/// holds the worker's next batch.
+#[derive(Default)]
+pub struct Returns {
+    events: Vec<Event>,
+    transactions: Vec<HttpTransaction>,
+    leftovers: Vec<apisonar_app::Leftover>,
+}
+
+impl Returns {
+    /// A transaction the consumer is done with.
+    pub fn transaction(&mut self, txn: HttpTransaction) {
+        self.transactions.push(txn);
+    }
+
+    /// Where the consumer puts what merges left.
+    pub fn leftovers(&mut self) -> &mut Vec<apisonar_app::Leftover> {
+        &mut self.leftovers
+    }
+}
+
+/// Handed-back batches queued per worker; with the queue full, the consumer frees them itself.
+/// A worker takes them after every batch of frames, so a few are enough.
+const RETURN_QUEUE: usize = 4;
+
 struct WorkerEvents {
-    events: SyncSender<Vec<Event>>,
+    worker: usize,
+    events: SyncSender<(usize, Vec<Event>)>,
     pending: Vec<Event>,
+    /// An event buffer handed back, for the next batch.
+    spare: Option<Vec<Event>>,
     /// Analyse transactions here (the inventory is kept), to spread that work over workers.
     analyser: Option<apisonar_app::Analyser>,
 }
@@ -110,7 +139,18 @@ impl WorkerEvents {
 
     fn flush(&mut self) {
         if !self.pending.is_empty() {
-            let _ = self.events.send(std::mem::replace(&mut self.pending, Vec::with_capacity(EVENT_BATCH)));
+            let next = self.spare.take().unwrap_or_else(|| Vec::with_capacity(EVENT_BATCH));
+            let _ = self.events.send((self.worker, std::mem::replace(&mut self.pending, next)));
+        }
+    }
+
+    /// Frees what the consumer handed back, here where it was made, and keeps a buffer.
+    fn take_back(&mut self, returns: &Receiver<Returns>) {
+        while let Ok(Returns { events, transactions, leftovers }) = returns.try_recv() {
+            drop((transactions, leftovers));
+            if self.spare.is_none() && events.capacity() >= EVENT_BATCH {
+                self.spare = Some(events);
+            }
         }
     }
 }
@@ -364,24 +404,28 @@ fn publish_pcap_stats(source: &mut LiveSource, counters: &SourceCounters) {
 /// Runs `workers` flow engines over the input; `consume` is called on this thread for every
 /// event, for a `Tick` when the input is quiet, and last for each worker's `Finished`. With
 /// `analyse` (the key of the store's masks), workers also do each transaction's stateless
-/// analysis for the inventory.
+/// analysis for the inventory. What `consume` puts in its `Returns` goes back to the worker
+/// the event came from, to be freed there.
 pub fn run(
     input: Input,
     limits: &Limits,
     workers: usize,
     analyse: Option<apisonar_engine::sensitive::MaskKey>,
     telemetry: &Arc<Telemetry>,
-    mut consume: impl FnMut(Event),
+    mut consume: impl FnMut(Event, &mut Returns),
 ) -> FileResults {
     let workers = workers.max(1);
     let live = matches!(input, Input::Live(_));
-    let (event_tx, event_rx): (SyncSender<Vec<Event>>, Receiver<Vec<Event>>) = sync_channel(EVENT_QUEUE);
+    let (event_tx, event_rx) = sync_channel::<(usize, Vec<Event>)>(EVENT_QUEUE);
     let mut frame_txs = Vec::new();
+    let mut return_txs = Vec::new();
     let mut handles = Vec::new();
     let pool = BatchPool::default();
     for i in 0..workers {
         let (tx, rx) = sync_channel::<Batch>(WORKER_QUEUE);
         frame_txs.push(tx);
+        let (return_tx, returns) = sync_channel::<Returns>(RETURN_QUEUE);
+        return_txs.push(return_tx);
         let events = event_tx.clone();
         let limits = limits.clone();
         let telemetry = telemetry.clone();
@@ -389,7 +433,8 @@ pub fn run(
         let handle = thread::Builder::new().name(format!("apisonar-flow-{i}")).spawn(move || {
             let mut engine = FlowEngine::shard(limits, i as u64, workers as u64);
             let analyser = analyse.map(apisonar_app::Analyser::new);
-            let mut sink = WorkerEvents { events, pending: Vec::with_capacity(EVENT_BATCH), analyser };
+            let mut sink =
+                WorkerEvents { worker: i, events, pending: Vec::with_capacity(EVENT_BATCH), spare: None, analyser };
             let mut last_publish = Instant::now();
             loop {
                 match rx.recv_timeout(IDLE_TICK) {
@@ -405,6 +450,7 @@ pub fn run(
                     Err(RecvTimeoutError::Disconnected) => break,
                 }
                 sink.flush();
+                sink.take_back(&returns);
                 if last_publish.elapsed() >= PUBLISH_EVERY {
                     telemetry.publish(i, snapshot(&engine));
                     last_publish = Instant::now();
@@ -455,8 +501,23 @@ pub fn run(
     }
     loop {
         match event_rx.recv_timeout(CONSUMER_TICK) {
-            Ok(events) => events.into_iter().for_each(&mut consume),
-            Err(RecvTimeoutError::Timeout) => consume(Event::Tick),
+            Ok((worker, mut events)) => {
+                let made = events.len();
+                let mut returns = Returns {
+                    events: Vec::new(),
+                    transactions: Vec::with_capacity(made),
+                    leftovers: Vec::with_capacity(made),
+                };
+                for event in events.drain(..) {
+                    consume(event, &mut returns);
+                }
+                returns.events = events;
+                // A worker that is gone, or behind in taking its returns: freed here.
+                if let Some(tx) = return_txs.get(worker) {
+                    let _ = tx.try_send(returns);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => consume(Event::Tick, &mut Returns::default()),
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }

@@ -349,3 +349,26 @@ fn a_muted_shadow_endpoint_raises_no_posture_alert() {
     assert_eq!(shadows, ["/login"]);
     core.finish().unwrap();
 }
+
+#[test]
+fn merged_transactions_are_handed_back_once_and_stay_bounded_when_nobody_takes_them() {
+    let store = Arc::new(MemoryStore::default());
+    let mut core = open(&store, None);
+    for i in 0..3 {
+        core.apply(transaction(&core, "GET", &format!("/items/{i}"), 200, DAY + i));
+    }
+    let mut back = Vec::new();
+    core.hand_back(&mut back);
+    assert_eq!(back.len(), 3);
+    core.hand_back(&mut back);
+    assert_eq!(back.len(), 3, "what was handed back is not handed back again");
+    let many = MAX_LEFTOVERS + 100;
+    for i in 0..many {
+        core.apply(transaction(&core, "GET", &format!("/items/{i}"), 200, DAY + i as i64));
+    }
+    back.clear();
+    core.hand_back(&mut back);
+    assert_eq!(back.len(), MAX_LEFTOVERS);
+    core.finish().unwrap();
+    assert_eq!(store.endpoints().unwrap().len(), 1, "every transaction was merged all the same");
+}
