@@ -84,7 +84,7 @@ impl SensitiveField {
 pub(crate) const MAX_SENSITIVE_LOCATIONS: usize = 64;
 
 /// What one observation produced: the endpoint it was filed under and the sensitive data in it.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Recorded {
     /// The endpoint; for a probe, the host as a whole (`*`, `*`).
     pub key: EndpointKey,
@@ -96,6 +96,20 @@ pub struct Recorded {
     pub principal: Option<u64>,
     /// The request asked a GraphQL schema for itself (introspection).
     pub introspection: bool,
+    /// What the record did not keep of the facts: made on a flow worker, and freed there with
+    /// the rest (see `apisonar_app::Leftover`).
+    pub leftovers: FactLeftovers,
+}
+
+/// The parts of [`TransactionFacts`] a record reads and does not keep.
+#[derive(Debug, Default)]
+pub struct FactLeftovers {
+    _path: String,
+    _query: Vec<(String, &'static str)>,
+    _form: Vec<(String, &'static str)>,
+    _auth: Vec<AuthScheme>,
+    _schemas: [Option<Schema>; 2],
+    _operations: Vec<crate::operations::Operation>,
 }
 
 /// Whether an answer shows that a route exists.
@@ -1328,7 +1342,15 @@ impl Catalog {
             Route::Probe => {
                 self.count_probe(&host, &path, obs.ts);
                 let key = EndpointKey { host, method: "*".into(), path: "*".into() };
-                return Some(Recorded { key, findings, probe: Some(path), principal, introspection: false });
+                let leftovers = FactLeftovers {
+                    _query: query,
+                    _form: form,
+                    _auth: auth,
+                    _schemas: [req_schema, resp_schema],
+                    _operations: operations,
+                    ..FactLeftovers::default()
+                };
+                return Some(Recorded { key, findings, probe: Some(path), principal, introspection: false, leftovers });
             }
         };
         let Templated { template, params, why, .. } = templated;
@@ -1417,14 +1439,14 @@ impl Catalog {
         if let Some(ct) = &req_ct {
             count_key(&mut e.request_content_types, ct);
         }
-        for (name, t) in query {
-            if e.query_params.len() < MAX_PARAMS || e.query_params.contains_key(&name) {
-                e.query_params.entry(name).or_default().add(t, obs.ts);
-            }
-        }
-        for (name, t) in form {
-            if e.form_fields.len() < MAX_PARAMS || e.form_fields.contains_key(&name) {
-                e.form_fields.entry(name).or_default().add(t, obs.ts);
+        for (params, pairs) in [(&mut e.query_params, &query), (&mut e.form_fields, &form)] {
+            for (name, t) in pairs {
+                // A name is copied only for a new parameter (the pairs go back to the worker).
+                if let Some(p) = params.get_mut(name) {
+                    p.add(t, obs.ts);
+                } else if params.len() < MAX_PARAMS {
+                    params.entry(name.clone()).or_default().add(t, obs.ts);
+                }
             }
         }
         if let Some(one) = req_schema.as_ref().filter(|_| req_sampled || sample_bodies) {
@@ -1450,7 +1472,15 @@ impl Catalog {
             }
         }
         let introspection = operations.iter().any(|o| o.introspection);
-        Some(Recorded { key, findings, probe: None, principal, introspection })
+        let leftovers = FactLeftovers {
+            _path: path,
+            _query: query,
+            _form: form,
+            _auth: auth,
+            _schemas: [req_schema, resp_schema],
+            _operations: operations,
+        };
+        Some(Recorded { key, findings, probe: None, principal, introspection, leftovers })
     }
 
     /// Adds one WebSocket message to the endpoint whose upgrade request opened its connection.
