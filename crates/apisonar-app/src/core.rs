@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use apisonar_engine::behavior::{Behavior, Thresholds};
 use apisonar_engine::catalog::{EndpointKey, Recorded, OTHER_HOSTS};
-use apisonar_engine::observation::Observation;
 use apisonar_engine::sensitive::MaskKey;
 use apisonar_engine::tlsposture::TlsObservation;
 use apisonar_engine::{Alert, Catalog, InventoryLimits, OverflowReason, Spec, TemplateConfig};
@@ -92,13 +91,13 @@ pub struct Core {
     leftovers: Vec<Leftover>,
 }
 
-/// What a merge leaves of a transaction: its observation and what the catalog recorded, both
+/// What a merge leaves of a transaction: the transaction and what the catalog recorded, both
 /// made on a flow worker. Freeing them there rather than here spares both threads: a block
 /// freed on another thread goes back through an atomic list that its own thread must then
 /// collect (about 5% of each thread's time on the benchmark captures).
 pub struct Leftover {
-    _observation: Observation,
-    _recorded: Recorded,
+    _transaction: Box<AnalysedTransaction>,
+    _recorded: Option<Recorded>,
 }
 
 /// Leftovers kept for `hand_back` at most; more are freed here (a core whose caller never
@@ -196,7 +195,8 @@ impl Core {
     /// Merges one analysed transaction: the catalog, sensitive-data and injection alerts, and
     /// the abuse detectors. One whose place in the catalog is not certain yet (a probe, so far)
     /// is held back a little (see `held`).
-    pub fn apply(&mut self, transaction: AnalysedTransaction) {
+    pub fn apply(&mut self, transaction: impl Into<Box<AnalysedTransaction>>) {
+        let transaction = transaction.into();
         self.held.count();
         let scanner = self.behavior.is_scanner_as(transaction.observation.client, transaction.facts.scanner_tool());
         if self.catalog.is_tentative(&transaction.observation, &transaction.facts, scanner) {
@@ -223,21 +223,34 @@ impl Core {
         into.append(&mut self.leftovers);
     }
 
-    fn merge(&mut self, transaction: AnalysedTransaction) {
-        let AnalysedTransaction { observation: obs, facts, attempts, upgrade } = transaction;
+    fn merge(&mut self, mut transaction: Box<AnalysedTransaction>) {
+        let recorded = self.record(&mut transaction);
+        if self.leftovers.len() < MAX_LEFTOVERS {
+            self.leftovers.push(Leftover { _transaction: transaction, _recorded: recorded });
+        }
+    }
+
+    /// Merges one transaction (see `apply`); what the catalog recorded, if it did.
+    fn record(&mut self, transaction: &mut AnalysedTransaction) -> Option<Recorded> {
+        // Taken out, not moved: the transaction (a large value) stays in its box, which goes
+        // back to the worker that made it.
+        let facts = std::mem::take(&mut transaction.facts);
+        let attempts = std::mem::take(&mut transaction.attempts);
+        let upgrade = transaction.upgrade;
+        let obs = &transaction.observation;
         let tool = facts.scanner_tool();
         let scanner = self.behavior.is_scanner_as(obs.client, tool);
-        let Some(recorded) = self.catalog.record(&obs, facts, scanner) else {
+        let Some(recorded) = self.catalog.record(obs, facts, scanner) else {
             // Over a cap: counted as overflow by the catalog.
-            return;
+            return None;
         };
         if let Some(path) = &recorded.probe {
             // A probe of the host: only the scanner detectors look at it (its payloads are
             // aimed at no route the inventory lists).
-            for a in self.behavior.observe_probe(&obs, &recorded.key.host, path) {
+            for a in self.behavior.observe_probe(obs, &recorded.key.host, path) {
                 self.alerts.add(a);
             }
-            return;
+            return Some(recorded);
         }
         if let Some(exchange) = upgrade {
             if self.websocket_order.len() >= MAX_WEBSOCKETS {
@@ -251,24 +264,22 @@ impl Core {
         // Written out only for a transaction with sensitive data.
         let (policy, cached) = (&mut self.alerts, &mut self.client_text);
         let data =
-            apisonar_engine::findings::data_alerts(&obs, &recorded.key, &recorded.findings, &mut |kind, subtype| {
+            apisonar_engine::findings::data_alerts(obs, &recorded.key, &recorded.findings, &mut |kind, subtype| {
                 if cached.as_ref().is_none_or(|(ip, _)| *ip != obs.client) {
                     *cached = Some((obs.client, obs.client.to_string()));
                 }
                 let client = cached.as_ref().map_or("", |(_, text)| text.as_str());
                 policy.count_repeat(kind, subtype, &recorded.key, client, obs.ts)
             });
-        let injections = apisonar_engine::findings::injection_alerts(&obs, &recorded.key, attempts);
+        let injections = apisonar_engine::findings::injection_alerts(obs, &recorded.key, attempts);
         if recorded.introspection {
-            self.alerts.add(apisonar_engine::findings::introspection_alert(&obs, &recorded.key));
+            self.alerts.add(apisonar_engine::findings::introspection_alert(obs, &recorded.key));
         }
-        let abuse = self.behavior.observe_as(&obs, &recorded.key, recorded.principal, tool);
+        let abuse = self.behavior.observe_as(obs, &recorded.key, recorded.principal, tool);
         for a in data.into_iter().chain(injections).chain(abuse) {
             self.alerts.add(a);
         }
-        if self.leftovers.len() < MAX_LEFTOVERS {
-            self.leftovers.push(Leftover { _observation: obs, _recorded: recorded });
-        }
+        Some(recorded)
     }
 
     /// Merges one WebSocket message into the endpoint its connection was upgraded on: counts,

@@ -25,7 +25,7 @@ struct Held {
     seq: u64,
     at: Instant,
     bytes: usize,
-    transaction: AnalysedTransaction,
+    transaction: Box<AnalysedTransaction>,
 }
 
 #[derive(Default)]
@@ -54,14 +54,14 @@ impl HeldProbes {
         self.seq = self.seq.saturating_add(1);
     }
 
-    pub fn hold(&mut self, transaction: AnalysedTransaction) {
+    pub fn hold(&mut self, transaction: Box<AnalysedTransaction>) {
         let bytes = size(&transaction);
         self.bytes = self.bytes.saturating_add(bytes);
         self.queue.push_back(Held { seq: self.seq, at: Instant::now(), bytes, transaction });
     }
 
     /// The oldest held transaction, if it has waited long enough (or the queue is over a bound).
-    pub fn due(&mut self) -> Option<AnalysedTransaction> {
+    pub fn due(&mut self) -> Option<Box<AnalysedTransaction>> {
         let front = self.queue.front()?;
         let due = self.queue.len() > MAX_HELD
             || self.bytes > MAX_HELD_BYTES
@@ -71,7 +71,7 @@ impl HeldProbes {
     }
 
     /// The oldest held transaction, due or not.
-    pub fn pop(&mut self) -> Option<AnalysedTransaction> {
+    pub fn pop(&mut self) -> Option<Box<AnalysedTransaction>> {
         let held = self.queue.pop_front()?;
         self.bytes = self.bytes.saturating_sub(held.bytes);
         Some(held.transaction)

@@ -27,7 +27,7 @@ impl Events {
                     crate::contain::contained("merge", || {
                         #[cfg(debug_assertions)]
                         crate::contain::test_trigger::check("merge", &analysis.observation.target);
-                        core.apply(*analysis)
+                        core.apply(analysis)
                     });
                 }
                 self.outputs.transaction(&txn);
