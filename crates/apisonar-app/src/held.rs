@@ -92,7 +92,7 @@ mod tests {
 
     use super::*;
 
-    fn transaction(target: &str, body: usize) -> AnalysedTransaction {
+    fn transaction(target: &str, body: usize) -> Box<AnalysedTransaction> {
         let observation = Observation {
             ts: 0,
             client: std::net::IpAddr::from([10, 0, 0, 7]),
@@ -107,7 +107,7 @@ mod tests {
             encrypted: false,
             protocol: Default::default(),
         };
-        crate::analyse(observation, &MaskKey::default())
+        Box::new(crate::analyse(observation, &MaskKey::default()))
     }
 
     #[test]
