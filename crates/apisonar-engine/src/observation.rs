@@ -244,7 +244,7 @@ impl Observation {
             self.target
                 .strip_prefix("http://")
                 .or_else(|| self.target.strip_prefix("https://"))
-                .and_then(|rest| rest.split(['/', '?']).next())
+                .map(|rest| before_any(rest, b"/?"))
         };
         match self.host.as_deref().filter(|h| !h.trim().is_empty()).or_else(from_target) {
             Some(h) => {
@@ -267,8 +267,7 @@ impl Observation {
             Some(rest) => rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("/"),
             None => t,
         };
-        let end = t.find(['?', '#']).unwrap_or(t.len());
-        let p = t.get(..end).unwrap_or("/");
+        let p = before_any(t, b"?#");
         if p.is_empty() {
             "/"
         } else {
@@ -295,6 +294,14 @@ pub fn first_chars(text: &str, max: usize) -> &str {
         Some((cut, _)) => text.get(..cut).unwrap_or(text),
         None => text,
     }
+}
+
+/// `text` up to the first of the ASCII bytes `stops` (all of it without one). A byte loop: a
+/// pattern of several chars decodes every char, and paths are cut on every transaction.
+pub fn before_any<'a>(text: &'a str, stops: &[u8]) -> &'a str {
+    let end = text.bytes().position(|b| stops.contains(&b)).unwrap_or(text.len());
+    // An ASCII byte is never inside a multi-byte char: `end` is a char boundary.
+    text.get(..end).unwrap_or(text)
 }
 
 /// Whether `text` ends with `suffix`, ASCII letters compared without case (and without a
@@ -340,6 +347,15 @@ pub fn normalize_path(path: &str) -> std::borrow::Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn text_before_any_stop_is_what_a_char_search_finds() {
+        for text in ["/a/b?x=1#f", "/a#f?x", "/é?ü", "€#", "/plain", "", "?", "/%3F?q", "/ü/?/#"] {
+            let by_chars = text.split(['?', '#']).next().unwrap_or_default();
+            assert_eq!(super::before_any(text, b"?#"), by_chars, "{text:?}");
+        }
+        assert_eq!(super::before_any("host:80/x?y", b"/?"), "host:80");
+    }
+
     #[test]
     fn header_fields_come_back_in_order_whatever_their_text() {
         let fields = [

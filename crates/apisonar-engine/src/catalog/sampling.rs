@@ -235,7 +235,7 @@ impl ResponseSampler {
     /// content type.
     pub(crate) fn path_route(&self, obs: &Observation) -> u64 {
         let mut h = self.hasher.hash_one((obs.host.as_deref(), obs.method.as_str()));
-        let path = obs.target.split(['?', '#']).next().unwrap_or_default();
+        let path = crate::observation::before_any(&obs.target, b"?#");
         for seg in path.split('/').filter(|s| !s.is_empty()) {
             let part = if segment::classify(seg).is_value() { "{}" } else { seg };
             h = self.hasher.hash_one((h, part));
