@@ -3,8 +3,10 @@
 //! connection (addresses and ports: both directions of a connection reach the same worker, and
 //! one busy address pair spreads over all of them; the `Router` holds IP fragments until their
 //! datagram shows its connection), workers run their own `FlowEngine`, and the calling thread
-//! receives every event.
-//! Queues are bounded. Files are read at full speed and a slow consumer slows the reader; live
+//! receives every event, handing back to each worker what it made (`Returns`), to be freed
+//! where it was allocated.
+//! Queues are bounded. Files are read at full speed and a slow consumer slows the reader (which
+//! polls a full queue rather than waiting in it, so that workers never wake it); live
 //! capture waits for a full worker queue at most `FULL_QUEUE_WAIT` (the kernel's ring, much
 //! larger than the queue, holds the packets meanwhile), then drops the batch and counts it, and
 //! drops at once until a queue takes a batch again.
@@ -42,8 +44,8 @@ const FULL_QUEUE_WAIT: Duration = Duration::from_millis(150);
 /// holds some 10 ms of a worker's work on API traffic, and about 1 ms on bare 64-byte frames
 /// (the worker never runs dry); at 1 ms the reader cost least.
 const FILE_QUEUE_POLL: Duration = Duration::from_micros(500);
-/// Events a worker collects before handing them over (it also hands them over after each batch
-/// of frames): one channel operation, and at most one wake-up, per batch rather than per event.
+/// Events a worker collects before handing them over (it also hands them over whenever no
+/// frames wait): one channel operation, and at most one wake-up, per batch rather than per event.
 const EVENT_BATCH: usize = 128;
 
 /// Frames for one worker in one buffer (one allocation per batch, not per frame).
