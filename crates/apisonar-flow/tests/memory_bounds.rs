@@ -165,3 +165,36 @@ fn endless_interim_responses_are_not_kept() {
     let interim = out.transactions.first().and_then(|t| t.response.as_ref()).map(|r| r.interim.clone());
     assert_eq!(interim, Some(vec![102; 8]));
 }
+
+#[test]
+fn a_full_flow_table_closes_its_least_recently_active_eighth_oldest_first() {
+    let limits = Limits { max_flows: 64, ..Limits::default() };
+    let mut engine = FlowEngine::new(limits);
+    let mut out = Events::default();
+    // 64 connections opened one after another (port 20000 + i at 10 ms each), then the 16
+    // oldest touched again in reverse order: the least recently active are now 16..24.
+    let mut touched = Vec::new();
+    for i in 0..64u16 {
+        let mut c = Conversation::new(([10, 0, 1, 1], 20000 + i), ([10, 0, 0, 2], 80), i64::from(i) * 10_000);
+        c.handshake();
+        feed(&mut engine, &c.frames, usize::MAX, &mut out);
+        if i < 16 {
+            touched.push(c);
+        }
+    }
+    for (n, c) in touched.iter_mut().rev().enumerate() {
+        c.frames.clear();
+        c.advance(1_000_000 + n as i64 * 10_000 - c.now());
+        c.send(Side::Client, b"GET / HTTP/1.1\r\nHost: api.test\r\n\r\n");
+        feed(&mut engine, &c.frames, usize::MAX, &mut out);
+    }
+    assert!(out.connections.is_empty());
+    // One more connection: the table is full, an eighth of it (8) goes.
+    let mut c = Conversation::new(([10, 0, 1, 2], 30000), ([10, 0, 0, 2], 80), 2_000_000);
+    c.handshake();
+    feed(&mut engine, &c.frames, usize::MAX, &mut out);
+    let evicted: Vec<u16> = out.connections.iter().map(|c| c.client.port() - 20000).collect();
+    assert_eq!(evicted, (16..24).collect::<Vec<u16>>());
+    assert!(out.connections.iter().all(|c| c.end_reason == EndReason::Evicted));
+    assert_eq!(engine.active_flows(), 64 - 8 + 1);
+}
