@@ -1,6 +1,7 @@
 //! The flow table: TCP connections keyed by their address pair, each with two reassemblers
 //! and an application-layer parser.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
@@ -272,43 +273,47 @@ impl FlowTable {
             // A new connection on the same addresses and ports.
             self.closed.remove(&key);
         }
-        let reuse = match self.flows.get(&key) {
-            Some(flow) => opening && side(&flow.tcp, dir).has_started() && *side(&flow.bytes, dir) > 0,
-            None => false,
-        };
+        // Only an opening SYN can reuse a port pair; other packets look the flow up once.
+        let reuse = opening
+            && self
+                .flows
+                .get(&key)
+                .is_some_and(|flow| side(&flow.tcp, dir).has_started() && *side(&flow.bytes, dir) > 0);
         if reuse {
             if let Some(mut old) = self.take(&key) {
                 close(&mut old, EndReason::Reused, ts, limits, stats, out);
             }
         }
-        if !self.flows.contains_key(&key) {
-            if self.flows.len() >= limits.max_flows.max(1) {
-                self.evict(limits, stats, out);
-            }
-            let id = self.next_id;
-            self.next_id = self.next_id.wrapping_add(self.id_step.max(1));
-            stats::add(&mut stats.flows_created, 1);
-            let endpoints = [SocketAddr::from(key.lo), SocketAddr::from(key.hi)];
-            let mut flow = Box::new(Flow {
-                id,
-                endpoints,
-                tcp: [Reassembler::default(), Reassembler::default()],
-                http: App::new(id, endpoints),
-                first_ts: ts,
-                last_ts: ts,
-                packets: 0,
-                bytes: [0, 0],
-                reset_at: None,
-                ended_dirs: [false, false],
-                accounted_bytes: 0,
-            });
-            if seg.flags.syn {
-                // SYN from the client, SYN-ACK from the server.
-                flow.http.client_hint(if seg.flags.ack { other_side(dir) } else { dir });
-            }
-            self.flows.insert(key, flow);
+        if self.flows.len() >= limits.max_flows.max(1) && !self.flows.contains_key(&key) {
+            self.evict(limits, stats, out);
         }
-        let Some(flow) = self.flows.get_mut(&key) else { return };
+        let flow = match self.flows.entry(key) {
+            Entry::Occupied(found) => found.into_mut(),
+            Entry::Vacant(place) => {
+                let id = self.next_id;
+                self.next_id = self.next_id.wrapping_add(self.id_step.max(1));
+                stats::add(&mut stats.flows_created, 1);
+                let endpoints = [SocketAddr::from(key.lo), SocketAddr::from(key.hi)];
+                let mut flow = Box::new(Flow {
+                    id,
+                    endpoints,
+                    tcp: [Reassembler::default(), Reassembler::default()],
+                    http: App::new(id, endpoints),
+                    first_ts: ts,
+                    last_ts: ts,
+                    packets: 0,
+                    bytes: [0, 0],
+                    reset_at: None,
+                    ended_dirs: [false, false],
+                    accounted_bytes: 0,
+                });
+                if seg.flags.syn {
+                    // SYN from the client, SYN-ACK from the server.
+                    flow.http.client_hint(if seg.flags.ack { other_side(dir) } else { dir });
+                }
+                place.insert(flow)
+            }
+        };
         stats::add(&mut flow.packets, 1);
         flow.last_ts = flow.last_ts.max(ts);
         stats::add(side_mut(&mut flow.bytes, dir), seg.payload.len() as u64);
