@@ -533,9 +533,21 @@ impl Templater {
             // Only a new parameter is named: these are computed when one is made.
             let previous = || name_base(out.segments());
             let taken = || params.iter().map(|(n, _)| n.to_string()).collect::<Vec<String>>();
+            let count = |literal: &mut Literal| {
+                add_count(&mut literal.hits, 1);
+                if let Some(s) = shape {
+                    add_count(literal.shapes.entry(s).or_default(), 1);
+                }
+            };
+            // A word seen before is counted where it is found (most segments are such words).
+            let mut counted = false;
             let use_param = if kind.is_value() {
                 !node.pinned.contains(raw)
-            } else if node.pinned.contains(raw) || node.literals.contains_key(raw) {
+            } else if node.pinned.contains(raw) {
+                false
+            } else if let Some(literal) = node.literals.get_mut(raw) {
+                count(literal);
+                counted = true;
                 false
             } else if raw.len() > MAX_LITERAL_BYTES || *made >= config.max_nodes_per_host {
                 // A new word, but this host's trie is full (or the word is too long to be a name).
@@ -572,20 +584,15 @@ impl Templater {
                 continue;
             }
             let threshold = if depth == 0 { config.first_segment_threshold } else { config.word_threshold };
-            // A word seen before is found with one search (a new one takes a second).
-            let count = |literal: &mut Literal| {
-                add_count(&mut literal.hits, 1);
-                if let Some(s) = shape {
-                    add_count(literal.shapes.entry(s).or_default(), 1);
-                }
-            };
-            match node.literals.get_mut(raw) {
-                Some(literal) => count(literal),
-                None => {
-                    *made = made.saturating_add(1);
-                    let mut literal = Literal::default();
-                    count(&mut literal);
-                    node.literals.insert(raw.to_string(), literal);
+            if !counted {
+                match node.literals.get_mut(raw) {
+                    Some(literal) => count(literal),
+                    None => {
+                        *made = made.saturating_add(1);
+                        let mut literal = Literal::default();
+                        count(&mut literal);
+                        node.literals.insert(raw.to_string(), literal);
+                    }
                 }
             }
             let already_merged = node.param.as_ref().is_some_and(|p| p.absorbs_words);
