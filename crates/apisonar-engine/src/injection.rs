@@ -335,9 +335,7 @@ pub(crate) fn is_plain(raw: &str) -> bool {
 
 /// The host part of a URL value, if the value is a URL.
 fn url_host(value: &str) -> Option<&str> {
-    let rest = value.split_once("://")?.1;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = rest.get(..end)?;
+    let authority = crate::observation::before_any(value.split_once("://")?.1, b"/?#");
     Some(authority.rsplit('@').next().unwrap_or(authority))
 }
 

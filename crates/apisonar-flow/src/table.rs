@@ -247,6 +247,12 @@ impl FlowTable {
         self.flows.values().map(|f| f.buffered_bytes()).fold(0, usize::saturating_add)
     }
 
+    /// The flows `keep` accepts, unordered, as (last active, id, key): tuples that sort least
+    /// recently active first, and no two alike (ids are unique).
+    fn ages(&self, keep: impl Fn(&Flow) -> bool) -> Vec<(Timestamp, u64, FlowKey)> {
+        self.flows.iter().filter(|(_, f)| keep(f)).map(|(k, f)| (f.last_ts, f.id, *k)).collect()
+    }
+
     /// Removes a flow from the table and from the byte account.
     fn take(&mut self, key: &FlowKey) -> Option<Box<Flow>> {
         let flow = self.flows.remove(key)?;
@@ -382,8 +388,7 @@ impl FlowTable {
         // Go down to 7/8 of the budget: a sender that keeps pushing at the limit then costs one
         // sort of the table per eighth of the budget, not one per packet.
         let target = budget.saturating_sub(budget / 8).saturating_sub(held_elsewhere);
-        let mut by_age: Vec<(Timestamp, u64, FlowKey)> =
-            self.flows.iter().map(|(k, f)| (f.last_ts, f.id, *k)).collect();
+        let mut by_age = self.ages(|_| true);
         by_age.sort();
         for (ts, _, key) in by_age {
             if self.buffered <= target {
@@ -414,15 +419,10 @@ impl FlowTable {
     /// after their linger time.
     pub(crate) fn expire_idle(&mut self, now: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
         self.closed.expire(now, limits.closed_linger_secs);
-        let mut due: Vec<(Timestamp, u64, FlowKey)> = self
-            .flows
-            .iter()
-            .filter(|(_, f)| {
-                let timeout = if f.reset_at.is_some() { RST_LINGER_SECS } else { limits.idle_timeout_secs };
-                f.last_ts.plus_secs(timeout) < now
-            })
-            .map(|(k, f)| (f.last_ts, f.id, *k))
-            .collect();
+        let mut due = self.ages(|f| {
+            let timeout = if f.reset_at.is_some() { RST_LINGER_SECS } else { limits.idle_timeout_secs };
+            f.last_ts.plus_secs(timeout) < now
+        });
         due.sort();
         for (_, _, key) in due {
             if let Some(mut flow) = self.take(&key) {
@@ -440,11 +440,10 @@ impl FlowTable {
 
     /// The table is full: close and forget the least recently active eighth of it.
     fn evict(&mut self, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
-        let mut all: Vec<(Timestamp, u64, FlowKey)> = self.flows.iter().map(|(k, f)| (f.last_ts, f.id, *k)).collect();
+        let mut all = self.ages(|_| true);
         let count = (all.len() / 8).max(1);
-        // Only the eighth that goes is put in order (by time, then id: each is unique): sorting
-        // the whole table on every eviction made a flood of new connections cost 1.8 µs a
-        // packet. Selecting is linear.
+        // Only the eighth that goes is put in order: sorting the whole table on every eviction
+        // made a flood of new connections cost 1.8 µs a packet. Selecting is linear.
         if let Some(last) = count.checked_sub(1).filter(|last| *last < all.len()) {
             all.select_nth_unstable(last);
         }
