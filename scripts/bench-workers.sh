@@ -28,8 +28,9 @@ REPEATS=${2:-3}
 MIX=${3:-one-pair}
 OUT=bench-out
 mkdir -p "$OUT"
-cargo build --release -q -p apisonar -p apisonar-testkit
-BIN=./target/release/apisonar
+cargo build --release -q -p apisonar-testkit
+# The profile-guided build users deploy (see scripts/bench.sh).
+BIN=./$(scripts/build-pgo.sh --or-plain)
 DB=$(mktemp -d)
 trap 'rm -rf "$DB"' EXIT
 

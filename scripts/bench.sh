@@ -21,6 +21,9 @@
 # ratio to tshark and, for `run`, the speed-up over one worker and CPU seconds per thread.
 # Every line but tshark's is the fastest of BENCH_RUNS runs (default 3): on a shared machine a
 # single run can be a third slower than the next one.
+# The sensor measured is the profile-guided build users are told to deploy (scripts/build-pgo.sh,
+# trained on captures/, never on these generated captures); without llvm-profdata, or with
+# APISONAR_BUILD=plain, the plain release build. The first line says which.
 # The per-stage budget (microseconds per transaction per stage) is `cargo bench -p apisonar
 # --bench stages` (one table) or `--bench stage_budget` (criterion).
 set -euo pipefail
@@ -33,8 +36,8 @@ mkdir -p "$OUT"
 for tool in tshark tcpdump /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install tshark tcpdump time)" >&2; exit 2; }
 done
-cargo build --release -q -p apisonar -p apisonar-testkit
-BIN=./target/release/apisonar
+cargo build --release -q -p apisonar-testkit
+BIN=./$(scripts/build-pgo.sh --or-plain)
 DB=$(mktemp -d)
 trap 'rm -rf "$DB"' EXIT
 CORES=$(nproc)
@@ -60,7 +63,7 @@ fastest() { # name command... -> "seconds peak_kib" of the fastest of $RUNS runs
   echo "$best"
 }
 
-echo "machine: $CORES cores; captures: $MB MB each, $MIX"
+echo "machine: $CORES cores; captures: $MB MB each, $MIX; sensor: $BIN"
 printf "%-10s %-22s %8s %8s %9s %8s %8s %8s  %s\n" capture tool seconds Gbit/s txn/s peak_MB ceiling vs_tshark "notes"
 for kind in keepalive short; do
   file="$OUT/$kind-$MB-$MIX.pcap"

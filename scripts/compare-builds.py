@@ -54,7 +54,8 @@ for args in jobs:
         r1, a1 = run(old, args, os.path.join(scratch, 'old'))
         r2, a2 = run(new, args, os.path.join(scratch, 'new'))
     except subprocess.CalledProcessError as e:
-        print(f'{name}: failed {e}'); continue
+        # A build that fails where the other does not gives a different answer too.
+        print(f'{name}: failed {e}'); total_diff += 1; continue
     diffs = []
     if set(r1) != set(r2):
         diffs.append(f'endpoints differ: only old {set(r1)-set(r2)}; only new {set(r2)-set(r1)}')

@@ -27,7 +27,9 @@ KIND=${3:-short}
 WORKERS=${4:-$(nproc)}
 OUT=bench-out
 mkdir -p "$OUT"
-cargo build --release -q -p apisonar -p apisonar-testkit
+cargo build --release -q -p apisonar-testkit
+# The profile-guided build users deploy (see scripts/bench.sh).
+BIN=./$(scripts/build-pgo.sh --or-plain)
 CAP="$OUT/soak-$KIND-50.pcap"
 [ -s "$CAP" ] || ./target/release/make-bench-capture "$KIND" 50 "$CAP" >/dev/null
 
@@ -51,8 +53,8 @@ ip -n $TX link set soak-tx mtu 9000 up
 ip -n $RX link set soak-rx mtu 9000 up
 
 DB=$(mktemp -d /tmp/apisonar-soak.XXXXXX)
-TOKEN=$(./target/release/apisonar token create --db "$DB" --name soak)
-ip netns exec $RX ./target/release/apisonar run -i soak-rx --db "$DB" --listen 127.0.0.1:9464 \
+TOKEN=$("$BIN" token create --db "$DB" --name soak)
+ip netns exec $RX "$BIN" run -i soak-rx --db "$DB" --listen 127.0.0.1:9464 \
   --workers "$WORKERS" --status-interval 0 --summary json ${SOAK_ARGS:---idle-timeout 30} >"$OUT/soak.summary.json" 2>"$OUT/soak.log" &
 SENSOR=$!
 for _ in $(seq 50); do

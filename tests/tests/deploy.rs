@@ -2,6 +2,7 @@
 //! the Dockerfile and the Kubernetes DaemonSet, with the configuration they ship, pass
 //! `apisonar run --check` (settings, specs and interfaces are valid).
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -114,6 +115,15 @@ fn the_dockerfile_builds_in_one_stage_and_runs_as_a_user_in_another() {
     assert!(!user.starts_with('0') && !user.starts_with("root"), "non-root runtime: {user}");
     assert!(runtime.contains("COPY --from=build"), "the runtime stage takes only the built binary");
     assert!(!runtime.contains("cargo "), "no toolchain in the runtime stage");
+    // The build stage's scripts exist and can run, and the binary it makes is the one copied.
+    let build = &text[..text.rfind("\nFROM ").unwrap()];
+    for script in build.split_whitespace().filter(|w| w.starts_with("scripts/")) {
+        let mode = std::fs::metadata(repo_root().join(script)).map(|m| m.permissions().mode());
+        assert!(mode.is_ok_and(|m| m & 0o111 != 0), "{script} is an executable file");
+    }
+    let copied = runtime.lines().find_map(|l| l.strip_prefix("COPY --from=build /src/")).unwrap();
+    let binary = copied.split_whitespace().next().unwrap();
+    assert!(build.contains(binary), "the build stage makes {binary}");
     // Every file the build copies in exists.
     for line in runtime.lines().filter(|l| l.starts_with("COPY ") && !l.contains("--from")) {
         let src = line.split_whitespace().nth(1).unwrap();
