@@ -18,12 +18,17 @@
 # Prints the binary's path on standard output (everything else goes to standard error):
 # target/pgo/apisonar, or target/release/apisonar.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 OR_PLAIN=0
 if [ "${1:-}" = "--or-plain" ]; then
   OR_PLAIN=1
   shift
 fi
+# The captures given are named from where the script was started.
+EXTRA=()
+for capture in "$@"; do
+  EXTRA+=("$(realpath -e "$capture")") || { echo "build-pgo: no such capture: $capture" >&2; exit 2; }
+done
+cd "$(dirname "$0")/.."
 HOST=$(rustc -vV | sed -n 's/^host: //p')
 LLVM_MAJOR=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
 
@@ -63,11 +68,15 @@ build() { # target-dir rustflags
   RUSTFLAGS="${RUSTFLAGS:-} $2" cargo build --release --locked -q -p apisonar --target "$HOST" --target-dir "$1" >&2
 }
 
+# The profiles' directory is part of RUSTFLAGS: a fixed one lets cargo reuse the instrumented
+# build when nothing changed.
+PROFILES="$PWD/target/pgo-gen/profiles"
 echo "build-pgo: instrumented build (target/pgo-gen)" >&2
-build target/pgo-gen "-Cprofile-generate=$WORK/profiles"
+build target/pgo-gen "-Cprofile-generate=$PROFILES"
+rm -rf "$PROFILES"
 TRAINER="target/pgo-gen/$HOST/release/apisonar"
 mapfile -t CAPTURES < <(find captures -type f \( -name '*.pcap' -o -name '*.pcapng' \) | sort)
-CAPTURES+=("$@")
+CAPTURES+=("${EXTRA[@]}")
 echo "build-pgo: training on ${#CAPTURES[@]} captures" >&2
 for capture in "${CAPTURES[@]}"; do
   [ -r "$capture" ] || { echo "build-pgo: cannot read $capture" >&2; exit 2; }
@@ -78,7 +87,7 @@ for capture in "${CAPTURES[@]}"; do
     || echo "build-pgo: run -r failed on $capture" >&2
 done
 mkdir -p target/pgo
-"$PROFDATA" merge -o target/pgo/merged.profdata "$WORK/profiles"
+"$PROFDATA" merge -o target/pgo/merged.profdata "$PROFILES"
 
 echo "build-pgo: optimised build (target/pgo)" >&2
 build target/pgo "-Cprofile-use=$PWD/target/pgo/merged.profdata"

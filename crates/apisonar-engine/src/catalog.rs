@@ -1355,24 +1355,28 @@ impl Catalog {
         };
         let Templated { template, params, why, .. } = templated;
         let key = EndpointKey { host, method, path: template };
-        if !self.endpoints.contains_key(&key) {
-            let on_host = self.hosts.get(&key.host).map_or(0, |c| c.endpoints);
-            if on_host >= self.limits.max_endpoints_per_host {
-                self.count_overflow(&key.host, OverflowReason::Endpoints, obs.ts);
-                return None;
+        // Nearly every transaction is of an endpoint already known: one lookup for those.
+        let e = match self.endpoints.get_mut(&key) {
+            Some(e) => e,
+            None => {
+                let on_host = self.hosts.get(&key.host).map_or(0, |c| c.endpoints);
+                if on_host >= self.limits.max_endpoints_per_host {
+                    self.count_overflow(&key.host, OverflowReason::Endpoints, obs.ts);
+                    return None;
+                }
+                self.insert(Endpoint {
+                    host: key.host.clone(),
+                    method: key.method.clone(),
+                    path: key.path.clone(),
+                    first_seen: obs.ts,
+                    ..Endpoint::default()
+                });
+                self.endpoints.get_mut(&key)?
             }
-            self.insert(Endpoint {
-                host: key.host.clone(),
-                method: key.method.clone(),
-                path: key.path.clone(),
-                first_seen: obs.ts,
-                ..Endpoint::default()
-            });
-        }
+        };
         if !self.removed.is_empty() {
             self.removed.remove(&key);
         }
-        let e = self.endpoints.get_mut(&key)?;
         // Most hits are of an endpoint already waiting to be written: no key copy for those.
         if !self.dirty.contains(&key) {
             self.dirty.insert(key.clone());
