@@ -2,13 +2,14 @@
 # Profile-guided release build of the sensor: builds it instrumented, runs it over recorded
 # traffic, and builds it again with what that run measured (which branches are taken, which
 # calls are hot), so the compiler lays the hot paths out straight. On the benchmark captures
-# this made the flow worker and the inventory thread 12-13% cheaper than the plain release
-# build, with the same results (deploy/README.md, "Sizing").
+# this made the flow worker 13-18% and the inventory thread 8-17% cheaper than the plain
+# release build, with the same results (deploy/README.md, "Sizing").
 #
 #   scripts/build-pgo.sh [--or-plain] [CAPTURE...]
 #
 # The training traffic is every capture under captures/ (recorded from real servers and
-# clients; none of the benchmark's generated traffic), each analysed with the store as the
+# clients, with the testkit's small synthetic edge cases; none of the benchmark's generated
+# traffic), each analysed with the store as the
 # sensor runs, once with one flow worker and once with two. Add CAPTUREs of your own traffic
 # (a few minutes of the mirror port, `tcpdump -w`) to train on what your sensor will see.
 #
