@@ -33,18 +33,14 @@ impl FlowKey {
     }
 }
 
+/// A connection's state (its id, last activity and reset are in its `Slot`).
 struct Flow {
-    id: u64,
     endpoints: [SocketAddr; 2],
     tcp: [Reassembler; 2],
     http: App,
     first_ts: Timestamp,
-    last_ts: Timestamp,
     packets: u64,
     bytes: [u64; 2],
-    /// When a RST was seen. The connection is closed only after `RST_LINGER_SECS` without
-    /// further packets: a forged or out-of-window RST must not blind the sensor (an evasion).
-    reset_at: Option<Timestamp>,
     ended_dirs: [bool; 2],
     /// What this flow buffered when last measured; the table keeps the sum over all flows, so
     /// that the engine-wide budget is checked without walking the table.
@@ -185,13 +181,15 @@ impl Tombstones {
     }
 }
 
-/// A flow in the table, with what the table's scans by age read kept beside its box: a full
-/// table is scanned on every eviction, and reading each flow's box for its last activity was a
-/// cache miss a flow (a quarter of a worker's time in a SYN flood).
+/// A flow in the table: what the table's scans by age read is kept beside the flow's box, not
+/// in it. A full table is scanned on every eviction, and reading each flow's box for its last
+/// activity was a cache miss a flow (a quarter of a worker's time in a SYN flood).
 struct Slot {
-    /// `Flow::last_ts` and `Flow::id`, and whether `Flow::reset_at` is set.
-    last_ts: Timestamp,
+    /// The connection's id, and when its last packet was seen.
     id: u64,
+    last_ts: Timestamp,
+    /// A RST was seen. The connection is closed only after `RST_LINGER_SECS` without further
+    /// packets: a forged or out-of-window RST must not blind the sensor (an evasion).
     reset: bool,
     flow: Box<Flow>,
 }
@@ -266,10 +264,10 @@ impl FlowTable {
     }
 
     /// Removes a flow from the table and from the byte account.
-    fn take(&mut self, key: &FlowKey) -> Option<Box<Flow>> {
-        let flow = self.flows.remove(key)?.flow;
-        self.buffered = self.buffered.saturating_sub(flow.accounted_bytes);
-        Some(flow)
+    fn take(&mut self, key: &FlowKey) -> Option<Slot> {
+        let slot = self.flows.remove(key)?;
+        self.buffered = self.buffered.saturating_sub(slot.flow.accounted_bytes);
+        Some(slot)
     }
 
     /// Removes the flows `going` accepts in one pass over the table (no lookup per flow), and
@@ -327,15 +325,12 @@ impl FlowTable {
                 stats::add(&mut stats.flows_created, 1);
                 let endpoints = [SocketAddr::from(key.lo), SocketAddr::from(key.hi)];
                 let mut flow = Box::new(Flow {
-                    id,
                     endpoints,
                     tcp: [Reassembler::default(), Reassembler::default()],
                     http: App::new(id, endpoints),
                     first_ts: ts,
-                    last_ts: ts,
                     packets: 0,
                     bytes: [0, 0],
-                    reset_at: None,
                     ended_dirs: [false, false],
                     accounted_bytes: 0,
                 });
@@ -349,7 +344,6 @@ impl FlowTable {
         slot.last_ts = slot.last_ts.max(ts);
         let flow = &mut slot.flow;
         stats::add(&mut flow.packets, 1);
-        flow.last_ts = slot.last_ts;
         stats::add(side_mut(&mut flow.bytes, dir), seg.payload.len() as u64);
         if seg.flags.syn {
             side_mut(&mut flow.tcp, dir).syn(seg.seq);
@@ -381,7 +375,6 @@ impl FlowTable {
             }
         }
         if seg.flags.rst {
-            flow.reset_at = Some(ts);
             slot.reset = true;
         }
         for d in 0..2 {
@@ -424,12 +417,12 @@ impl FlowTable {
             if self.buffered <= target {
                 break;
             }
-            if let Some(mut flow) = self.take(&key) {
+            if let Some(mut slot) = self.take(&key) {
                 stats::add(&mut stats.flows_evicted, 1);
                 stats::add(&mut stats.flows_evicted_buffer_budget, 1);
-                flow.http.mark_unfinished(Anomaly::BufferBudgetEviction);
+                slot.flow.http.mark_unfinished(Anomaly::BufferBudgetEviction);
                 stats.anomaly(Anomaly::BufferBudgetEviction);
-                close(&mut flow, EndReason::Evicted, ts, limits, stats, out);
+                close(&mut slot, EndReason::Evicted, ts, limits, stats, out);
             }
         }
     }
@@ -460,7 +453,7 @@ impl FlowTable {
                 stats::add(&mut stats.flows_expired, 1);
                 EndReason::Idle
             };
-            close(&mut slot.flow, reason, now, limits, stats, out);
+            close(&mut slot, reason, now, limits, stats, out);
             self.retire(key, now, limits);
         }
     }
@@ -475,7 +468,8 @@ impl FlowTable {
         for (_, mut slot) in self.take_all(|slot| (slot.last_ts, slot.id) <= newest_going) {
             stats::add(&mut stats.flows_evicted, 1);
             stats.anomaly(Anomaly::FlowLimit);
-            close(&mut slot.flow, EndReason::Evicted, slot.last_ts, limits, stats, out);
+            let last = slot.last_ts;
+            close(&mut slot, EndReason::Evicted, last, limits, stats, out);
         }
     }
 
@@ -483,10 +477,10 @@ impl FlowTable {
         let mut all: Vec<(u64, FlowKey)> = self.flows.iter().map(|(k, slot)| (slot.id, *k)).collect();
         all.sort();
         for (_, key) in all {
-            if let Some(mut flow) = self.take(&key) {
-                let reason = if flow.reset_at.is_some() { EndReason::Rst } else { EndReason::EndOfInput };
-                let last = flow.last_ts;
-                close(&mut flow, reason, last, limits, stats, out);
+            if let Some(mut slot) = self.take(&key) {
+                let reason = if slot.reset { EndReason::Rst } else { EndReason::EndOfInput };
+                let last = slot.last_ts;
+                close(&mut slot, reason, last, limits, stats, out);
             }
         }
     }
@@ -494,13 +488,14 @@ impl FlowTable {
 
 /// Flushes both directions, ends the parsers and reports the connection.
 fn close(
-    flow: &mut Flow,
+    slot: &mut Slot,
     reason: EndReason,
     ts: Timestamp,
     limits: &Limits,
     stats: &mut Stats,
     out: &mut dyn EventSink,
 ) {
+    let flow = &mut slot.flow;
     let (tcp, http) = (&mut flow.tcp, &mut flow.http);
     for (dir, stream) in tcp.iter_mut().enumerate() {
         let mut sink = DirSink { http: &mut *http, dir, ts, limits, out: &mut *out };
@@ -513,12 +508,12 @@ fn close(
     let client_dir = flow.http.client_dir().unwrap_or(0);
     let server_dir = other_side(client_dir);
     out.on_connection(ConnectionSummary {
-        connection_id: flow.id,
+        connection_id: slot.id,
         client: *side(&flow.endpoints, client_dir),
         server: *side(&flow.endpoints, server_dir),
         protocol,
         start: flow.first_ts,
-        end: flow.last_ts,
+        end: slot.last_ts,
         packets: flow.packets,
         client_bytes: *side(&flow.bytes, client_dir),
         server_bytes: *side(&flow.bytes, server_dir),
