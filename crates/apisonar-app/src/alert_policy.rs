@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 
-use apisonar_engine::alert::{dedup_key_into, group_key, group_key_into, is_per_client};
+use apisonar_engine::alert::is_per_client;
 use apisonar_engine::suppression::Suppressions;
 use apisonar_engine::{Alert, AlertMerge, EndpointKey, EndpointMove};
 
@@ -16,35 +16,62 @@ pub const MANY_CLIENTS: &str = "*";
 
 type Hashed<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// Which clients have an alert of their own in each alert group, by 64-bit hashes of the group
-/// and client (seeded per process): a lookup touches no string memory.
+/// Alert groups and deduplication keys as 64-bit hashes of their parts, seeded per process: a
+/// lookup builds no key and compares no strings. (Two keys that collide would share an alert;
+/// at the few thousand keys pending between writes that is about one chance in 10^12, and the
+/// seed is not known outside the process, so no traffic can aim for it.)
+#[derive(Default)]
+struct Keys(foldhash::fast::RandomState);
+
+impl Keys {
+    /// The group of [`apisonar_engine::alert::group_key`] (no subtype and an empty one are one).
+    fn group(&self, kind: &str, subtype: Option<&str>, host: &str, method: &str, path: &str) -> u64 {
+        self.0.hash_one((kind, subtype.unwrap_or(""), host, method, path))
+    }
+
+    fn group_of(&self, a: &Alert) -> u64 {
+        self.group(&a.kind, a.subtype.as_deref(), &a.host, &a.method, &a.path)
+    }
+
+    /// The deduplication key of [`Alert::dedup_key`]: the group and the client it is filed under.
+    fn dedup(&self, group: u64, client: Option<&str>) -> u64 {
+        self.0.hash_one((group, client.unwrap_or("")))
+    }
+
+    fn dedup_of(&self, a: &Alert) -> u64 {
+        self.dedup(self.group_of(a), a.client.as_deref())
+    }
+
+    fn client(&self, client: &str) -> u64 {
+        self.0.hash_one(client)
+    }
+}
+
+/// Which clients have an alert of their own in each alert group (by hashes, see [`Keys`]).
 #[derive(Default)]
 struct AlertClients {
-    keys: foldhash::fast::RandomState,
     groups: Hashed<u64, HashSet<u64>>,
 }
 
 impl AlertClients {
     /// Whether `client` has (or now gets, while the group has fewer than `limit`) its own alert.
-    fn own(&mut self, group: &str, client: &str, limit: usize) -> bool {
-        let (g, c) = (self.keys.hash_one(group), self.keys.hash_one(client));
-        let clients = self.groups.entry(g).or_default();
-        clients.contains(&c) || (clients.len() < limit && clients.insert(c))
+    fn own(&mut self, group: u64, client: u64, limit: usize) -> bool {
+        let clients = self.groups.entry(group).or_default();
+        clients.contains(&client) || (clients.len() < limit && clients.insert(client))
     }
 }
 
 #[derive(Default)]
 pub(crate) struct AlertPolicy {
-    /// Occurrences since the last write, by dedup key (hashed: the keys share long prefixes,
-    /// which made ordered-map lookups the inventory thread's biggest cost).
-    pending: Hashed<String, Alert>,
+    /// Occurrences since the last write, by dedup key (hashed, see [`Keys`]: the keys share long
+    /// prefixes, which made ordered-map lookups the inventory thread's biggest cost, and building
+    /// them for every transaction with sensitive data was a tenth of its time after that).
+    pending: Hashed<u64, Alert>,
+    keys: Keys,
     clients: AlertClients,
     pub(crate) max_clients: usize,
     /// Occurrences raised since start.
     pub(crate) raised: u64,
-    /// Reused by `count_repeat` for the group and deduplication keys it looks up.
-    group_buffer: String,
-    dedup_buffer: String,
     /// Rules muting kinds for endpoints, clients or hosts: their occurrences are dropped here,
     /// before they are counted as raised, and counted on the rule.
     pub(crate) rules: Suppressions,
@@ -60,24 +87,21 @@ pub(crate) fn wall_micros() -> i64 {
         .unwrap_or(0)
 }
 
-fn group_of(a: &Alert) -> String {
-    group_key(&a.kind, a.subtype.as_deref(), &a.host, &a.method, &a.path)
-}
-
 impl AlertPolicy {
     pub(crate) fn new(max_clients: usize, stored: &[Alert], rules: Suppressions) -> AlertPolicy {
         let mut policy = AlertPolicy { max_clients, rules, ..AlertPolicy::default() };
         for a in stored {
             if let Some(client) = &a.client {
-                policy.clients.own(&group_of(a), client, usize::MAX);
+                let (group, client) = (policy.keys.group_of(a), policy.keys.client(client));
+                policy.clients.own(group, client, usize::MAX);
             }
         }
         policy
     }
 
     /// The client an occurrence in `group` is filed under.
-    fn file_client(&mut self, group: &str, client: &str) -> String {
-        if self.clients.own(group, client, self.max_clients) {
+    fn file_client(&mut self, group: u64, client: &str) -> String {
+        if self.clients.own(group, self.keys.client(client), self.max_clients) {
             client.to_string()
         } else {
             MANY_CLIENTS.to_string()
@@ -91,27 +115,21 @@ impl AlertPolicy {
         if self.muted(kind, key, client, ts) {
             return true;
         }
-        // Called for every transaction with sensitive data: the keys are built in buffers kept
-        // from call to call.
-        let mut group = std::mem::take(&mut self.group_buffer);
-        group_key_into(&mut group, kind, Some(subtype), &key.host, &key.method, &key.path);
+        // Called for every transaction with sensitive data: keys are hashed from their parts.
+        let group = self.keys.group(kind, Some(subtype), &key.host, &key.method, &key.path);
         let filed = match is_per_client(kind) {
-            true if self.clients.own(&group, client, self.max_clients) => Some(client),
+            true if self.clients.own(group, self.keys.client(client), self.max_clients) => Some(client),
             true => Some(MANY_CLIENTS),
             false => None,
         };
-        let mut dedup = std::mem::take(&mut self.dedup_buffer);
-        dedup_key_into(&mut dedup, &group, filed);
-        let found = match self.pending.get_mut(dedup.as_str()) {
+        match self.pending.get_mut(&self.keys.dedup(group, filed)) {
             Some(p) => {
                 p.count_occurrence(client, ts);
                 self.raised = self.raised.saturating_add(1);
                 true
             }
             None => false,
-        };
-        (self.group_buffer, self.dedup_buffer) = (group, dedup);
-        found
+        }
     }
 
     /// Whether a rule mutes this occurrence (counted on the rule if so).
@@ -135,9 +153,9 @@ impl AlertPolicy {
             }
         }
         self.raised = self.raised.saturating_add(self.count_of(&a));
-        let group = group_of(&a);
+        let group = self.keys.group_of(&a);
         if let Some(client) = a.client.take() {
-            a.client = Some(self.file_client(&group, &client));
+            a.client = Some(self.file_client(group, &client));
         }
         self.merge_pending(a);
     }
@@ -148,7 +166,7 @@ impl AlertPolicy {
     }
 
     fn merge_pending(&mut self, a: Alert) {
-        match self.pending.entry(a.dedup_key()) {
+        match self.pending.entry(self.keys.dedup_of(&a)) {
             std::collections::hash_map::Entry::Occupied(mut p) => p.get_mut().absorb(&a, AlertMerge::Add),
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(a);
@@ -162,12 +180,12 @@ impl AlertPolicy {
             return;
         }
         let targets = apisonar_engine::catalog::final_keys(moves);
-        let moving: Vec<(String, EndpointKey)> = self
+        let moving: Vec<(u64, EndpointKey)> = self
             .pending
             .iter()
             .filter_map(|(k, a)| {
                 let at = EndpointKey { host: a.host.clone(), method: a.method.clone(), path: a.path.clone() };
-                targets.get(&at).map(|to| (k.clone(), to.clone()))
+                targets.get(&at).map(|to| (*k, to.clone()))
             })
             .collect();
         for (k, to) in moving {
@@ -183,8 +201,54 @@ impl AlertPolicy {
     /// The pending occurrences, in dedup-key order (so alert ids are given out the same way on
     /// every run).
     pub(crate) fn take(&mut self) -> Vec<Alert> {
-        let mut alerts: Vec<(String, Alert)> = std::mem::take(&mut self.pending).into_iter().collect();
+        let mut alerts: Vec<(String, Alert)> =
+            std::mem::take(&mut self.pending).into_values().map(|a| (a.dedup_key(), a)).collect();
         alerts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         alerts.into_iter().map(|(_, a)| a).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apisonar_engine::Severity;
+
+    fn key(path: &str) -> EndpointKey {
+        EndpointKey { host: "api.example".into(), method: "POST".into(), path: path.into() }
+    }
+
+    fn drafted(kind: &str, subtype: &str, path: &str, client: &str, ts: i64) -> Alert {
+        Alert::occurrence(&key(path), client, ts, kind, Some(subtype), Severity::Medium, "t".into(), "e".into())
+    }
+
+    /// `add` files a drafted alert under a key made from the alert, `count_repeat` looks it up
+    /// by a key made from its parts: both must find the same alert, and no other.
+    #[test]
+    fn a_repeat_is_counted_on_the_alert_drafted_for_the_same_parts_and_no_other() {
+        let mut policy = AlertPolicy::new(2, &[], Suppressions::default());
+        let kind = "cleartext_credentials";
+        assert!(!policy.count_repeat(kind, "password", &key("/login"), "10.0.0.1", 1), "nothing pending yet");
+        policy.add(drafted(kind, "password", "/login", "10.0.0.1", 1));
+        // Not about one client: another client's occurrence is counted on the same alert.
+        assert!(policy.count_repeat(kind, "password", &key("/login"), "10.0.0.2", 2));
+        for (subtype, path) in [("api_key", "/login"), ("password", "/login/x"), ("password", "/logi")] {
+            assert!(!policy.count_repeat(kind, subtype, &key(path), "10.0.0.1", 3), "{subtype} {path}");
+        }
+        // About one client: each of the first two clients has its own alert, later ones share one.
+        for client in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
+            policy.add(drafted("brute_force", "", "/login", client, 4));
+        }
+        assert!(policy.count_repeat("brute_force", "", &key("/login"), "10.0.0.2", 5));
+        assert!(policy.count_repeat("brute_force", "", &key("/login"), "10.0.0.9", 5), "filed under many clients");
+        let alerts = policy.take();
+        let count = |kind: &str, client: Option<&str>| {
+            alerts.iter().find(|a| a.kind == kind && a.client.as_deref() == client).map(|a| a.count)
+        };
+        assert_eq!(count(kind, None), Some(2));
+        assert_eq!(count("brute_force", Some("10.0.0.1")), Some(1));
+        assert_eq!(count("brute_force", Some("10.0.0.2")), Some(2));
+        assert_eq!(count("brute_force", Some(MANY_CLIENTS)), Some(2));
+        assert_eq!(alerts.len(), 4);
+        assert!(alerts.windows(2).all(|w| w[0].dedup_key() < w[1].dedup_key()), "handed out in key order");
     }
 }

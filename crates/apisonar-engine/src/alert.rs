@@ -398,35 +398,12 @@ impl Alert {
 
 /// An alert group: kind (with subtype) and endpoint, every client together.
 pub fn group_key(kind: &str, subtype: Option<&str>, host: &str, method: &str, path: &str) -> String {
-    let mut key = String::new();
-    group_key_into(&mut key, kind, subtype, host, method, path);
-    key
-}
-
-/// [`group_key`], written into `key` (cleared first), so a caller can reuse one buffer.
-pub fn group_key_into(key: &mut String, kind: &str, subtype: Option<&str>, host: &str, method: &str, path: &str) {
-    key.clear();
-    for (i, part) in [kind, subtype.unwrap_or(""), host, method, path].into_iter().enumerate() {
-        if i > 0 {
-            key.push('\0');
-        }
-        key.push_str(part);
-    }
+    [kind, subtype.unwrap_or(""), host, method, path].join("\0")
 }
 
 /// The deduplication key of the alert for `client` in a group (see `Alert::dedup_key`).
 pub fn dedup_key(group: &str, client: Option<&str>) -> String {
-    let mut key = String::new();
-    dedup_key_into(&mut key, group, client);
-    key
-}
-
-/// [`dedup_key`], written into `key` (cleared first).
-pub fn dedup_key_into(key: &mut String, group: &str, client: Option<&str>) {
-    key.clear();
-    key.push_str(group);
-    key.push('\0');
-    key.push_str(client.unwrap_or(""));
+    [group, client.unwrap_or("")].join("\0")
 }
 
 /// Adds `n` occurrences of `client` to a top-clients list (space-saving: when the list is full,
