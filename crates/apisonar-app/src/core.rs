@@ -232,15 +232,14 @@ impl Core {
 
     /// Merges one transaction (see `apply`); what the catalog recorded, if it did.
     fn record(&mut self, transaction: &mut AnalysedTransaction) -> Option<Recorded> {
-        // Taken out, not moved: the transaction (a large value) stays in its box, which goes
-        // back to the worker that made it.
-        let facts = std::mem::take(&mut transaction.facts);
+        // Read in place, not moved: the transaction (a large value) stays in its box, which goes
+        // back to the worker that made it; the catalog takes out only what it keeps.
         let attempts = std::mem::take(&mut transaction.attempts);
-        let upgrade = transaction.upgrade;
-        let obs = &transaction.observation;
+        let AnalysedTransaction { observation: obs, facts, upgrade, .. } = transaction;
+        let upgrade = *upgrade;
         let tool = facts.scanner_tool();
         let scanner = self.behavior.is_scanner_as(obs.client, tool);
-        let Some(recorded) = self.catalog.record(obs, facts, scanner) else {
+        let Some(recorded) = self.catalog.record_from(obs, facts, scanner) else {
             // Over a cap: counted as overflow by the catalog.
             return None;
         };

@@ -96,20 +96,6 @@ pub struct Recorded {
     pub principal: Option<u64>,
     /// The request asked a GraphQL schema for itself (introspection).
     pub introspection: bool,
-    /// What the record did not keep of the facts: made on a flow worker, and freed there with
-    /// the rest (see `apisonar_app::Leftover`).
-    pub leftovers: FactLeftovers,
-}
-
-/// The parts of [`TransactionFacts`] a record reads and does not keep.
-#[derive(Debug, Default)]
-pub struct FactLeftovers {
-    _path: String,
-    _query: Vec<(String, &'static str)>,
-    _form: Vec<(String, &'static str)>,
-    _auth: Vec<AuthScheme>,
-    _schemas: [Option<Schema>; 2],
-    _operations: Vec<crate::operations::Operation>,
 }
 
 /// Whether an answer shows that a route exists.
@@ -1274,7 +1260,31 @@ impl Catalog {
     /// counts as a hit of a known route it fits (a 404 for a missing user is a hit of
     /// `/users/{id}`), or else as a probe of the host: it makes no endpoint and teaches the
     /// templater nothing.
-    pub fn record(&mut self, obs: &Observation, prepared: TransactionFacts, from_scanner: bool) -> Option<Recorded> {
+    pub fn record(
+        &mut self,
+        obs: &Observation,
+        mut prepared: TransactionFacts,
+        from_scanner: bool,
+    ) -> Option<Recorded> {
+        self.record_from(obs, &mut prepared, from_scanner)
+    }
+
+    /// [`Catalog::record`], taking from `prepared` only what it keeps (the endpoint's host and
+    /// method, the findings): the rest stays where it is, to be freed with it by whoever made
+    /// it (a flow worker), and no copy of the facts is made.
+    pub fn record_from(
+        &mut self,
+        obs: &Observation,
+        prepared: &mut TransactionFacts,
+        from_scanner: bool,
+    ) -> Option<Recorded> {
+        if let Err(reason) = self.admits(&prepared.request.host, &prepared.request.method) {
+            self.count_overflow(&prepared.request.host, reason, obs.ts);
+            return None;
+        }
+        let host = std::mem::take(&mut prepared.request.host);
+        let method = std::mem::take(&mut prepared.request.method);
+        let findings = std::mem::take(&mut prepared.findings);
         let TransactionFacts {
             resp_ct,
             resp_schema,
@@ -1282,18 +1292,15 @@ impl Catalog {
             req_ct,
             req_schema,
             req_sampled,
-            findings,
+            findings: _,
             resp_learning,
             request,
             grpc,
             operations,
             mcp_session,
-        } = prepared;
-        let RequestFacts { host, method, path, query, form, auth, principal, scanner_tool: _ } = request;
-        if let Err(reason) = self.admits(&host, &method) {
-            self.count_overflow(&host, reason, obs.ts);
-            return None;
-        }
+        } = &*prepared;
+        let RequestFacts { host: _, method: _, path, query, form, auth, principal, scanner_tool: _ } = request;
+        let (shape, req_sampled, resp_learning, principal) = (*shape, *req_sampled, *resp_learning, *principal);
         let evidence = evidence(obs);
         if evidence != Evidence::Unanswered
             && self.answering.len() < self.limits.max_hosts
@@ -1307,25 +1314,25 @@ impl Catalog {
             // parameter. UNIMPLEMENTED says the server has no such method.
             Some(g) if g.status == Some(crate::grpc::UNIMPLEMENTED) => Route::Probe,
             Some(_) => Route::Known(Templated {
-                template: path.clone(),
+                template: path.to_owned(),
                 params: Vec::new(),
                 renames: Vec::new(),
                 why: vec!["gRPC method: /package.Service/Method names the operation, nothing is templated".into()],
                 known: false,
             }),
-            None => self.route(&host, &method, &path, evidence, from_scanner),
+            None => self.route(&host, &method, path, evidence, from_scanner),
         };
         let templated = match route {
             Route::New => {
-                let mut t = self.templater.template(&host, &path, shape);
+                let mut t = self.templater.template(&host, path, shape);
                 // A word a spec parameter matches, answering like another route, is one.
                 let success = obs.response.as_ref().is_some_and(|r| (200..300).contains(&r.status));
                 let apart = (t.known && success).then(|| {
                     let answer = || apart::answer_shape(resp_ct.as_deref(), resp_schema.as_ref());
-                    self.keep_apart(&host, &method, &path, &t.template, answer)
+                    self.keep_apart(&host, &method, path, &t.template, answer)
                 });
                 if let Some((_, apart)) = apart.flatten() {
-                    t = self.templater.template(&host, &path, shape);
+                    t = self.templater.template(&host, path, shape);
                     t.why = vec![format!("kept apart from {}: {}", apart.template, apart.reason).into()];
                     kept_apart = Some(apart);
                 }
@@ -1340,17 +1347,10 @@ impl Catalog {
             }
             Route::Known(t) => t,
             Route::Probe => {
-                self.count_probe(&host, &path, obs.ts);
+                self.count_probe(&host, path, obs.ts);
                 let key = EndpointKey { host, method: "*".into(), path: "*".into() };
-                let leftovers = FactLeftovers {
-                    _query: query,
-                    _form: form,
-                    _auth: auth,
-                    _schemas: [req_schema, resp_schema],
-                    _operations: operations,
-                    ..FactLeftovers::default()
-                };
-                return Some(Recorded { key, findings, probe: Some(path), principal, introspection: false, leftovers });
+                let probe = Some(path.to_owned());
+                return Some(Recorded { key, findings, probe, principal, introspection: false });
             }
         };
         let Templated { template, params, why, .. } = templated;
@@ -1410,7 +1410,7 @@ impl Catalog {
         }
         count_key(&mut e.protocols, obs.protocol.as_str());
         let mut styles: Vec<&'static str> = operations.iter().filter_map(|o| o.style.map(|s| s.as_str())).collect();
-        if mcp_session {
+        if *mcp_session {
             styles.push(crate::operations::Style::Mcp.as_str());
         }
         if opens_websocket(obs) {
@@ -1421,7 +1421,7 @@ impl Catalog {
         for style in styles {
             count_key(&mut e.protocols, style);
         }
-        for op in &operations {
+        for op in operations {
             let room = e.operations.len() < MAX_OPERATIONS_PER_ENDPOINT;
             let stats = match e.operations.get_mut(&op.label) {
                 Some(s) => s,
@@ -1443,7 +1443,7 @@ impl Catalog {
         if let Some(ct) = &req_ct {
             count_key(&mut e.request_content_types, ct);
         }
-        for (params, pairs) in [(&mut e.query_params, &query), (&mut e.form_fields, &form)] {
+        for (params, pairs) in [(&mut e.query_params, query), (&mut e.form_fields, form)] {
             for (name, t) in pairs {
                 // A name is copied only for a new parameter (the pairs go back to the worker).
                 if let Some(p) = params.get_mut(name) {
@@ -1457,7 +1457,7 @@ impl Catalog {
             e.request_schema.get_or_insert_with(Schema::default).merge(one);
         }
         e.add_findings(&findings, obs.ts);
-        for scheme in &auth {
+        for scheme in auth {
             e.count_auth(scheme, 1);
         }
         // Response side.
@@ -1476,15 +1476,7 @@ impl Catalog {
             }
         }
         let introspection = operations.iter().any(|o| o.introspection);
-        let leftovers = FactLeftovers {
-            _path: path,
-            _query: query,
-            _form: form,
-            _auth: auth,
-            _schemas: [req_schema, resp_schema],
-            _operations: operations,
-        };
-        Some(Recorded { key, findings, probe: None, principal, introspection, leftovers })
+        Some(Recorded { key, findings, probe: None, principal, introspection })
     }
 
     /// Adds one WebSocket message to the endpoint whose upgrade request opened its connection.
