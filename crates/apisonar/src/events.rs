@@ -47,14 +47,17 @@ impl Events {
                 self.outputs.tls(&line);
             }
             Event::Finished(s) => self.stats.merge(&s),
-            Event::Tick => {}
-        }
-        if let Some(core) = self.core.as_mut() {
-            if let Some(queue) = &self.commands {
-                core.serve(queue);
+            // Once a batch of events: the dashboard's commands, the write each second, and what
+            // the batch's merges left for its worker to free.
+            Event::Tick => {
+                if let Some(core) = self.core.as_mut() {
+                    if let Some(queue) = &self.commands {
+                        core.serve(queue);
+                    }
+                    core.tick();
+                    core.hand_back(returns.leftovers());
+                }
             }
-            core.tick();
-            core.hand_back(returns.leftovers());
         }
     }
 }

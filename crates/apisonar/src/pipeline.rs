@@ -115,7 +115,7 @@ pub enum Event {
     Message(Option<Box<apisonar_app::AnalysedMessage>>),
     /// A worker is done; its counters.
     Finished(Box<Stats>),
-    /// Nothing arrived for a while (time for periodic work).
+    /// Time for periodic work: after each batch of events, and when nothing arrived for a while.
     Tick,
 }
 
@@ -422,7 +422,8 @@ fn publish_pcap_stats(source: &mut LiveSource, counters: &SourceCounters) {
 }
 
 /// Runs `workers` flow engines over the input; `consume` is called on this thread for every
-/// event, for a `Tick` when the input is quiet, and last for each worker's `Finished`. With
+/// event, for a `Tick` after each batch of them and when the input is quiet, and last for each
+/// worker's `Finished`. With
 /// `analyse` (the key of the store's masks), workers also do each transaction's stateless
 /// analysis for the inventory. What `consume` puts in its `Returns` goes back to the worker
 /// the event came from, to be freed there.
@@ -541,6 +542,9 @@ pub fn run(
                 for event in events.drain(..) {
                     consume(event, &mut returns);
                 }
+                // Periodic work once a batch, not once an event: its clock reads alone were 4%
+                // of the inventory thread.
+                consume(Event::Tick, &mut returns);
                 returns.events = events;
                 // A worker that is gone, or behind in taking its returns: freed here.
                 if let Some(tx) = return_txs.get(worker) {
