@@ -1169,7 +1169,8 @@ impl Catalog {
     fn admits(&self, host: &str, method: &str) -> Result<(), OverflowReason> {
         match self.hosts.get(host) {
             None if self.hosts.len() >= self.limits.max_hosts => Err(OverflowReason::Hosts),
-            Some(c) if !c.methods.contains_key(method) && c.methods.len() >= self.limits.max_methods_per_host => {
+            // The method is looked up only on a host at its limit (this runs twice a transaction).
+            Some(c) if c.methods.len() >= self.limits.max_methods_per_host && !c.methods.contains_key(method) => {
                 Err(OverflowReason::Methods)
             }
             _ => Ok(()),
