@@ -1350,7 +1350,8 @@ impl Catalog {
             Route::Probe => {
                 self.count_probe(&host, path, obs.ts);
                 let key = EndpointKey { host, method: "*".into(), path: "*".into() };
-                let probe = Some(path.to_owned());
+                // Taken, not copied: a scanner's flood is nearly all probes.
+                let probe = Some(std::mem::take(&mut prepared.request.path));
                 return Some(Recorded { key, findings, probe, principal, introspection: false });
             }
         };
