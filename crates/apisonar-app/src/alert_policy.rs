@@ -157,7 +157,7 @@ impl AlertPolicy {
         if let Some(client) = a.client.take() {
             a.client = Some(self.file_client(group, &client));
         }
-        self.merge_pending(a);
+        self.merge_pending(self.keys.dedup(group, a.client.as_deref()), a);
     }
 
     /// Occurrences an alert stands for (a drafted occurrence is one).
@@ -165,8 +165,9 @@ impl AlertPolicy {
         a.count.max(1)
     }
 
-    fn merge_pending(&mut self, a: Alert) {
-        match self.pending.entry(self.keys.dedup_of(&a)) {
+    /// Adds `a` to what is pending under `dedup` (its [`Keys::dedup`]).
+    fn merge_pending(&mut self, dedup: u64, a: Alert) {
+        match self.pending.entry(dedup) {
             std::collections::hash_map::Entry::Occupied(mut p) => p.get_mut().absorb(&a, AlertMerge::Add),
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(a);
@@ -193,7 +194,7 @@ impl AlertPolicy {
                 a.host = to.host;
                 a.method = to.method;
                 a.path = to.path;
-                self.merge_pending(a);
+                self.merge_pending(self.keys.dedup_of(&a), a);
             }
         }
     }

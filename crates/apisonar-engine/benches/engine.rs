@@ -9,13 +9,7 @@ use apisonar_engine::sensitive::MaskKey;
 use apisonar_engine::{Catalog, Observation, ObservedResponse, TemplateConfig};
 
 fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    apisonar_testkit::resident_kib().unwrap_or(0)
 }
 
 struct Rng(u64);

@@ -3,11 +3,8 @@
 
 use apisonar_store::{SledOptions, SledStore, Store};
 
-/// Resident memory of this process, in KiB (Linux).
 fn resident_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_else(|e| panic!("{e}"));
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or_else(|| panic!("no VmRSS"));
-    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+    apisonar_testkit::resident_kib().unwrap_or_else(|| panic!("no VmRSS in /proc/self/status"))
 }
 
 /// sled builds process-wide metrics on first open, even with metrics off: 46 histograms of

@@ -256,9 +256,13 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     let status_every = Duration::from_secs(settings.status_interval_secs);
     let mask_key = events.core.as_ref().map(|c| c.mask_key());
     let results = crate::pipeline::run(input, &limits, settings.workers, mask_key, &telemetry, |event, returns| {
+        // The periodic checks below run once a batch, on its closing tick.
         let periodic = matches!(event, crate::pipeline::Event::Tick);
         events.handle(event, returns);
-        let Some(core) = events.core.as_mut().filter(|_| periodic) else { return };
+        if !periodic {
+            return;
+        }
+        let Some(core) = events.core.as_mut() else { return };
         if reload_requested.swap(false, Ordering::Relaxed) {
             match reload(args, core) {
                 Ok(n) => {
