@@ -41,6 +41,21 @@ pub struct EndpointKey {
     pub path: String,
 }
 
+/// An [`EndpointKey`] made of borrowed parts, to look one up without building it. It hashes as
+/// the key does (the derived `Hash` writes each field as a `str`).
+#[derive(Hash)]
+struct KeyParts<'a> {
+    host: &'a str,
+    method: &'a str,
+    path: &'a str,
+}
+
+impl hashbrown::Equivalent<EndpointKey> for KeyParts<'_> {
+    fn equivalent(&self, key: &EndpointKey) -> bool {
+        self.path == key.path && self.method == key.method && self.host == key.host
+    }
+}
+
 /// Sensitive data seen at one location of an endpoint's messages.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SensitiveField {
@@ -793,7 +808,9 @@ pub struct Catalog {
     templater: Templater,
     limits: InventoryLimits,
     observed: u64,
-    endpoints: BTreeMap<EndpointKey, Endpoint>,
+    /// Hashed: looked up several times a transaction (a tree compared host, method and path
+    /// strings at every step). What needs an order sorts: `endpoints()`, renames by path.
+    endpoints: hashbrown::HashMap<EndpointKey, Endpoint, foldhash::fast::RandomState>,
     /// Per host: endpoints, and the methods they use (for the caps).
     /// (Looked up by host for every request: foldhash, randomly seeded, rather than SipHash.)
     hosts: HashMap<String, HostCount, foldhash::fast::RandomState>,
@@ -820,6 +837,9 @@ struct HostCount {
     endpoints: usize,
     /// Endpoints per method.
     methods: BTreeMap<String, usize>,
+    /// The host's endpoints as (path, method), in order: a rename finds the paths under a
+    /// prefix here.
+    paths: BTreeSet<(String, String)>,
 }
 
 /// The part of recording an observation that needs no catalog state: content types, parsed JSON
@@ -1127,6 +1147,7 @@ impl Catalog {
         count.endpoints = count.endpoints.saturating_add(1);
         let m = count.methods.entry(e.method.clone()).or_default();
         *m = m.saturating_add(1);
+        count.paths.insert((e.path.clone(), e.method.clone()));
         self.endpoints.insert(e.key(), e);
     }
 
@@ -1141,6 +1162,7 @@ impl Catalog {
                     count.methods.remove(&key.method);
                 }
             }
+            count.paths.remove(&(e.path.clone(), e.method.clone()));
             if count.endpoints == 0 {
                 self.hosts.remove(&key.host);
             }
@@ -1180,8 +1202,9 @@ impl Catalog {
     /// Deletes endpoints last seen before `cutoff` (retention); returns how many. The store
     /// deletes them with the next changes.
     pub fn prune(&mut self, cutoff: i64) -> usize {
-        let old: Vec<EndpointKey> =
+        let mut old: Vec<EndpointKey> =
             self.endpoints.iter().filter(|(_, e)| e.last_seen < cutoff).map(|(k, _)| k.clone()).collect();
+        old.sort_unstable();
         for key in &old {
             self.take(key);
             self.dirty.remove(key);
@@ -1198,8 +1221,11 @@ impl Catalog {
         self.endpoints.is_empty()
     }
 
+    /// Every endpoint, in key order (host, method, path).
     pub fn endpoints(&self) -> impl Iterator<Item = &Endpoint> {
-        self.endpoints.values()
+        let mut all: Vec<(&EndpointKey, &Endpoint)> = self.endpoints.iter().collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        all.into_iter().map(|(_, e)| e)
     }
 
     pub fn get(&self, key: &EndpointKey) -> Option<&Endpoint> {
@@ -1221,15 +1247,7 @@ impl Catalog {
         match self.templater.lookup(host, path) {
             // A spec (or a pin) says the route exists, whoever asked and whatever it answered.
             Some(t) if t.known => Route::New,
-            Some(t)
-                if self.endpoints.contains_key(&EndpointKey {
-                    host: host.to_string(),
-                    method: method.to_string(),
-                    path: t.template.clone(),
-                }) =>
-            {
-                Route::Known(t)
-            }
+            Some(t) if self.endpoints.contains_key(&KeyParts { host, method, path: &t.template }) => Route::Known(t),
             _ => Route::Probe,
         }
     }
@@ -1516,15 +1534,17 @@ impl Catalog {
     /// Folds every endpoint of `host` whose path is `old` or lies under it into `new`.
     fn rename(&mut self, host: &str, old: &str, new: &str) {
         let under = format!("{old}/");
-        let start = EndpointKey { host: host.to_string(), method: String::new(), path: String::new() };
-        let moved: Vec<EndpointKey> = self
-            .endpoints
-            .range(start..)
-            .map(|(k, _)| k)
-            .take_while(|k| k.host == host)
-            .filter(|k| k.path == old || k.path.starts_with(&under))
-            .cloned()
+        let Some(count) = self.hosts.get(host) else { return };
+        // Paths under a prefix are next to each other in order.
+        let mut moved: Vec<EndpointKey> = count
+            .paths
+            .range((old.to_string(), String::new())..)
+            .take_while(|(path, _)| path.starts_with(old))
+            .filter(|(path, _)| path == old || path.starts_with(&under))
+            .map(|(path, method)| EndpointKey { host: host.to_string(), method: method.clone(), path: path.clone() })
             .collect();
+        // In key order, as they were moved when the endpoints were kept in that order.
+        moved.sort_unstable();
         for key in moved {
             let path = format!("{new}{}", key.path.get(old.len()..).unwrap_or_default());
             self.move_endpoint(key, path, None);
@@ -1565,12 +1585,13 @@ impl Catalog {
         for t in templates {
             self.templater.add_known(host, &crate::template::normalize_template(t));
         }
-        let moved: Vec<(EndpointKey, String)> = self
+        let mut moved: Vec<(EndpointKey, String)> = self
             .endpoints
             .keys()
             .filter(|k| host.is_none_or(|h| crate::spec::same_host(h, &k.host)))
             .filter_map(|k| self.templater.known_rewrite(&k.host, &k.path).map(|new| (k.clone(), new)))
             .collect();
+        moved.sort_unstable();
         let mut count: usize = 0;
         for (key, path) in moved {
             if let Some((literal, apart)) = self.keep_stored_apart(&key, &path) {

@@ -107,10 +107,13 @@ impl BatchPool {
 /// What workers send back.
 pub enum Event {
     /// A transaction, with its stateless analysis when the pipeline was asked to make it (and
-    /// it did not panic: a caught panic is counted and the transaction is not merged).
-    Transaction(HttpTransaction, Option<Box<apisonar_app::AnalysedTransaction>>),
+    /// it did not panic: a caught panic is counted and the transaction is not merged). Boxed:
+    /// an event is moved into a batch, out of it and into the returns, and a transaction is
+    /// 480 bytes, most of which the consumer never reads.
+    Transaction(Box<HttpTransaction>, Option<Box<apisonar_app::AnalysedTransaction>>),
     Connection(ConnectionSummary),
-    Tls(TlsHandshake),
+    /// Boxed as transactions are (a handshake is 464 bytes, an event otherwise 128 at most).
+    Tls(Box<TlsHandshake>),
     /// A WebSocket message, analysed when the inventory is kept.
     Message(Option<Box<apisonar_app::AnalysedMessage>>),
     /// A worker is done; its counters.
@@ -125,13 +128,15 @@ pub enum Event {
 #[derive(Default)]
 pub struct Returns {
     events: Vec<Event>,
-    transactions: Vec<HttpTransaction>,
+    /// As they came in their events: boxed, so nothing is moved out of the box.
+    #[allow(clippy::vec_box)]
+    transactions: Vec<Box<HttpTransaction>>,
     leftovers: Vec<apisonar_app::Leftover>,
 }
 
 impl Returns {
     /// A transaction the consumer is done with.
-    pub fn transaction(&mut self, txn: HttpTransaction) {
+    pub fn transaction(&mut self, txn: Box<HttpTransaction>) {
         self.transactions.push(txn);
     }
 
@@ -198,7 +203,7 @@ impl EventSink for WorkerEvents {
                 analysed
             })
         });
-        self.push(Event::Transaction(txn, analysis));
+        self.push(Event::Transaction(Box::new(txn), analysis));
     }
     fn on_message(&mut self, message: apisonar_flow::StreamMessage) {
         // Messages matter only to the inventory.
@@ -213,7 +218,7 @@ impl EventSink for WorkerEvents {
         self.push(Event::Connection(summary));
     }
     fn on_tls(&mut self, tls: TlsHandshake) {
-        self.push(Event::Tls(tls));
+        self.push(Event::Tls(Box::new(tls)));
     }
 }
 

@@ -223,3 +223,56 @@ fn content_types_are_named_in_lower_case_without_their_parameters() {
     assert_eq!(of(""), None);
     assert_eq!(content_type(&crate::observation::Headers::default()), None);
 }
+
+#[test]
+fn a_rename_moves_the_paths_under_its_prefix_on_its_host_only() {
+    let mut c = Catalog::new(TemplateConfig::default());
+    let all = [
+        ("a.test", "GET", "/files/x"),
+        ("a.test", "PUT", "/files/x"),
+        ("a.test", "GET", "/files/x/meta"),
+        ("a.test", "GET", "/files/xy"),
+        ("a.test", "GET", "/files"),
+        ("b.test", "GET", "/files/x"),
+    ];
+    for (host, method, path) in all {
+        c.observe(&obs(host, method, path, 1));
+    }
+    let keys = |c: &Catalog| c.endpoints().map(|e| format!("{} {} {}", e.host, e.method, e.path)).collect::<Vec<_>>();
+    // In key order (host, method, path), whatever order the map keeps them in.
+    let before = keys(&c);
+    let mut sorted = before.clone();
+    sorted.sort();
+    assert_eq!(before, sorted);
+    c.take_changes();
+
+    c.rename("a.test", "/files/x", "/files/{name}");
+    assert_eq!(
+        keys(&c),
+        [
+            "a.test GET /files",
+            "a.test GET /files/xy",
+            "a.test GET /files/{name}",
+            "a.test GET /files/{name}/meta",
+            "a.test PUT /files/{name}",
+            "b.test GET /files/x",
+        ]
+    );
+    let changes = c.take_changes();
+    let moved: Vec<String> =
+        changes.moved.iter().map(|m| format!("{} {} -> {}", m.from.method, m.from.path, m.to.path)).collect();
+    assert_eq!(
+        moved,
+        ["GET /files/x -> /files/{name}", "GET /files/x/meta -> /files/{name}/meta", "PUT /files/x -> /files/{name}"],
+        "in key order"
+    );
+    // The host's index followed: the new paths are found by the next rename, the old ones gone.
+    c.rename("a.test", "/files/{name}", "/files/{id}");
+    assert_eq!(paths(&c).iter().filter(|p| p.contains("{id}")).count(), 3);
+    c.rename("a.test", "/files/x", "/files/gone");
+    assert!(!paths(&c).iter().any(|p| p.contains("gone")));
+    assert_eq!(
+        c.hosts.get("a.test").map(|h| h.paths.len()),
+        Some(c.endpoints().filter(|e| e.host == "a.test").count())
+    );
+}
