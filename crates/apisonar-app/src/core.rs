@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use apisonar_engine::behavior::{Behavior, Thresholds};
-use apisonar_engine::catalog::{EndpointKey, Recorded, OTHER_HOSTS};
+use apisonar_engine::catalog::{EndpointKey, HoldCheck, Recorded, Routed, OTHER_HOSTS};
 use apisonar_engine::sensitive::MaskKey;
 use apisonar_engine::tlsposture::TlsObservation;
 use apisonar_engine::{Alert, Catalog, InventoryLimits, OverflowReason, Spec, TemplateConfig};
@@ -200,10 +200,10 @@ impl Core {
         let transaction = transaction.into();
         self.held.count();
         let scanner = self.behavior.is_scanner_as(transaction.observation.client, transaction.facts.scanner_tool());
-        if self.catalog.is_tentative(&transaction.observation, &transaction.facts, scanner) {
-            self.held.hold(transaction);
-        } else {
-            self.merge(transaction);
+        match self.catalog.hold_check(&transaction.observation, &transaction.facts, scanner) {
+            HoldCheck::Hold => self.held.hold(transaction),
+            // Merged at once: on what the check found (a held one is judged again when due).
+            HoldCheck::Merge(routed) => self.merge_routed(transaction, Some((scanner, routed))),
         }
         while let Some(due) = self.held.due() {
             self.merge(due);
@@ -224,8 +224,14 @@ impl Core {
         into.append(&mut self.leftovers);
     }
 
-    fn merge(&mut self, mut transaction: Box<AnalysedTransaction>) {
-        let mut recorded = self.record(&mut transaction);
+    fn merge(&mut self, transaction: Box<AnalysedTransaction>) {
+        self.merge_routed(transaction, None);
+    }
+
+    /// Merges a transaction; `checked`: whether its client is a scanner and the route, as the
+    /// hold check found them just before.
+    fn merge_routed(&mut self, mut transaction: Box<AnalysedTransaction>, checked: Option<(bool, Option<Routed>)>) {
+        let mut recorded = self.record(&mut transaction, checked);
         if let Some(recorded) = recorded.as_mut() {
             // The templater made it on this thread: freed here, the free is a local one.
             drop(std::mem::take(&mut recorded.key.path));
@@ -236,15 +242,22 @@ impl Core {
     }
 
     /// Merges one transaction (see `apply`); what the catalog recorded, if it did.
-    fn record(&mut self, transaction: &mut AnalysedTransaction) -> Option<Recorded> {
+    fn record(
+        &mut self,
+        transaction: &mut AnalysedTransaction,
+        checked: Option<(bool, Option<Routed>)>,
+    ) -> Option<Recorded> {
         // Read in place, not moved: the transaction (a large value) stays in its box, which goes
         // back to the worker that made it; the catalog takes out only what it keeps.
         let attempts = std::mem::take(&mut transaction.attempts);
         let AnalysedTransaction { observation: obs, facts, upgrade, .. } = transaction;
         let upgrade = *upgrade;
         let tool = facts.scanner_tool();
-        let scanner = self.behavior.is_scanner_as(obs.client, tool);
-        let Some(recorded) = self.catalog.record_from(obs, facts, scanner) else {
+        let (scanner, routed) = match checked {
+            Some((scanner, routed)) => (scanner, routed),
+            None => (self.behavior.is_scanner_as(obs.client, tool), None),
+        };
+        let Some(recorded) = self.catalog.record_routed(obs, facts, scanner, routed) else {
             // Over a cap: counted as overflow by the catalog.
             return None;
         };

@@ -127,6 +127,17 @@ enum Evidence {
     Nothing,
 }
 
+/// What [`Catalog::hold_check`] decided.
+pub enum HoldCheck {
+    /// Hold the transaction back a little (see [`Catalog::is_tentative`]).
+    Hold,
+    /// Record it now, on this route (`None`: a cap keeps it out; the record counts that).
+    Merge(Option<Routed>),
+}
+
+/// A route found by [`Catalog::hold_check`], for [`Catalog::record_routed`].
+pub struct Routed(Route);
+
 /// Where an observation goes.
 enum Route {
     /// A route exists: template the path (learning from it) and count it there.
@@ -1257,15 +1268,28 @@ impl Catalog {
     /// client may turn out to be a scanner). A caller that sees transactions only roughly in
     /// order holds those back a little.
     pub fn is_tentative(&self, obs: &Observation, facts: &TransactionFacts, from_scanner: bool) -> bool {
+        matches!(self.hold_check(obs, facts, from_scanner), HoldCheck::Hold)
+    }
+
+    /// [`Catalog::is_tentative`], with the route it found for a transaction that is not held:
+    /// recorded right after, with nothing recorded in between, it need not be routed again
+    /// ([`Catalog::record_routed`]; routing walks the templater's trie).
+    pub fn hold_check(&self, obs: &Observation, facts: &TransactionFacts, from_scanner: bool) -> HoldCheck {
         let RequestFacts { host, method, path, .. } = &facts.request;
         if self.admits(host, method).is_err() {
-            return false;
+            return HoldCheck::Merge(None);
         }
         let evidence = evidence(obs);
-        match self.route(host, method, path, evidence, from_scanner) {
+        let route = self.route(host, method, path, evidence, from_scanner);
+        let hold = match route {
             Route::Probe => true,
             Route::New => evidence == Evidence::Challenge,
             Route::Known(_) => false,
+        };
+        if hold {
+            HoldCheck::Hold
+        } else {
+            HoldCheck::Merge(Some(Routed(route)))
         }
     }
 
@@ -1288,14 +1312,26 @@ impl Catalog {
         self.record_from(obs, &mut prepared, from_scanner)
     }
 
-    /// [`Catalog::record`], taking from `prepared` only what it keeps (the endpoint's host and
-    /// method, the findings): the rest stays where it is, to be freed with it by whoever made
-    /// it (a flow worker), and no copy of the facts is made.
+    /// [`Catalog::record_routed`] without a route found before.
     pub fn record_from(
         &mut self,
         obs: &Observation,
         prepared: &mut TransactionFacts,
         from_scanner: bool,
+    ) -> Option<Recorded> {
+        self.record_routed(obs, prepared, from_scanner, None)
+    }
+
+    /// [`Catalog::record`], taking from `prepared` only what it keeps (the endpoint's host and
+    /// method, the findings): the rest stays where it is, to be freed with it by whoever made
+    /// it (a flow worker), and no copy of the facts is made. `routed`: the route
+    /// [`Catalog::hold_check`] found for it just before (nothing recorded since), if any.
+    pub fn record_routed(
+        &mut self,
+        obs: &Observation,
+        prepared: &mut TransactionFacts,
+        from_scanner: bool,
+        routed: Option<Routed>,
     ) -> Option<Recorded> {
         if let Err(reason) = self.admits(&prepared.request.host, &prepared.request.method) {
             self.count_overflow(&prepared.request.host, reason, obs.ts);
@@ -1339,7 +1375,10 @@ impl Catalog {
                 why: vec!["gRPC method: /package.Service/Method names the operation, nothing is templated".into()],
                 known: false,
             }),
-            None => self.route(&host, &method, path, evidence, from_scanner),
+            None => match routed {
+                Some(Routed(route)) => route,
+                None => self.route(&host, &method, path, evidence, from_scanner),
+            },
         };
         let templated = match route {
             Route::New => {

@@ -276,3 +276,47 @@ fn a_rename_moves_the_paths_under_its_prefix_on_its_host_only() {
         Some(c.endpoints().filter(|e| e.host == "a.test").count())
     );
 }
+
+#[test]
+fn a_transaction_recorded_on_the_route_its_hold_check_found_is_recorded_as_if_routed_again() {
+    // Hits, new routes, error answers on known and unknown paths, a challenge, a scanner, a
+    // pinned template: two catalogs, one recording on the hold check's route, one routing again.
+    let mut checked = Catalog::new(TemplateConfig::default());
+    let mut routed_again = Catalog::new(TemplateConfig::default());
+    for c in [&mut checked, &mut routed_again] {
+        c.pin(Some("a.test"), "/orders/{order}");
+    }
+    let mut held = 0;
+    for i in 0..400u32 {
+        let (path, status) = match i % 9 {
+            0 => (format!("/users/{}", i % 37), 200),
+            1 => (format!("/users/{}", i % 37), 404),
+            2 => (format!("/users/{}/posts", i % 5), 200),
+            3 => (format!("/nothing/{i}"), 404),
+            4 => ("/account".to_string(), 401),
+            5 => (format!("/users/{}/secret", i % 3), 401),
+            6 => (format!("/orders/{i}"), 500),
+            7 => ("/health".to_string(), 200),
+            _ => (format!("/v{}/items", i % 4), 200),
+        };
+        let scanner = i % 13 == 0;
+        let mut o = answered("a.test", if i % 7 == 0 { "POST" } else { "GET" }, &path, status);
+        o.ts = i64::from(i);
+        let facts = || TransactionFacts::new(&o, &crate::sensitive::MaskKey::default());
+        let (mut one, mut two) = (facts(), facts());
+        let a = match checked.hold_check(&o, &one, scanner) {
+            HoldCheck::Hold => {
+                held += 1;
+                checked.record_from(&o, &mut one, scanner)
+            }
+            HoldCheck::Merge(routed) => checked.record_routed(&o, &mut one, scanner, routed),
+        };
+        let b = routed_again.record_from(&o, &mut two, scanner);
+        let key = |r: &Option<Recorded>| r.as_ref().map(|r| (r.key.clone(), r.probe.clone()));
+        assert_eq!(key(&a), key(&b), "{path} {status}");
+    }
+    assert!(held > 0, "some were tentative");
+    let state = |c: &Catalog| c.endpoints().map(|e| (e.key(), e.hits, e.path_params.clone())).collect::<Vec<_>>();
+    assert_eq!(state(&checked), state(&routed_again));
+    assert!(checked.len() > 4);
+}
