@@ -52,7 +52,8 @@ pub fn run(args: &AnalyzeArgs) -> Result<u8> {
     let telemetry = Arc::new(crate::telemetry::Telemetry::new(&["files".into()], args.workers));
     let input = crate::pipeline::Input::Files(args.captures.clone());
     let mask_key = events.core.as_ref().map(|c| c.mask_key());
-    let results = crate::pipeline::run(input, &limits, args.workers, mask_key, &telemetry, |e, returns| {
+    let ship = events.outputs.transactions.is_some();
+    let results = crate::pipeline::run(input, &limits, args.workers, mask_key, ship, &telemetry, |e, returns| {
         events.handle(e, returns)
     });
     let files =

@@ -255,38 +255,40 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     let mut status_base = telemetry.totals();
     let status_every = Duration::from_secs(settings.status_interval_secs);
     let mask_key = events.core.as_ref().map(|c| c.mask_key());
-    let results = crate::pipeline::run(input, &limits, settings.workers, mask_key, &telemetry, |event, returns| {
-        // The periodic checks below run once a batch, on its closing tick.
-        let periodic = matches!(event, crate::pipeline::Event::Tick);
-        events.handle(event, returns);
-        if !periodic {
-            return;
-        }
-        let Some(core) = events.core.as_mut() else { return };
-        if reload_requested.swap(false, Ordering::Relaxed) {
-            match reload(args, core) {
-                Ok(n) => {
-                    telemetry.reloads.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(specs = n, "configuration reloaded");
-                }
-                Err(e) => {
-                    telemetry.reload_failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(error = %format!("{e:#}"), "reload refused, the previous settings stay");
+    let ship = events.outputs.transactions.is_some();
+    let results =
+        crate::pipeline::run(input, &limits, settings.workers, mask_key, ship, &telemetry, |event, returns| {
+            // The periodic checks below run once a batch, on its closing tick.
+            let periodic = matches!(event, crate::pipeline::Event::Tick);
+            events.handle(event, returns);
+            if !periodic {
+                return;
+            }
+            let Some(core) = events.core.as_mut() else { return };
+            if reload_requested.swap(false, Ordering::Relaxed) {
+                match reload(args, core) {
+                    Ok(n) => {
+                        telemetry.reloads.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(specs = n, "configuration reloaded");
+                    }
+                    Err(e) => {
+                        telemetry.reload_failures.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(error = %format!("{e:#}"), "reload refused, the previous settings stay");
+                    }
                 }
             }
-        }
-        if last_counters.elapsed() >= Duration::from_millis(250) {
-            last_counters = Instant::now();
-            publish(&telemetry, &core.stats());
-        }
-        if !status_every.is_zero() && last_status.elapsed() >= status_every {
-            let secs = last_status.elapsed().as_secs_f64();
-            let now = telemetry.totals();
-            log_status(&status_base, &now, secs);
-            status_base = now;
-            last_status = Instant::now();
-        }
-    });
+            if last_counters.elapsed() >= Duration::from_millis(250) {
+                last_counters = Instant::now();
+                publish(&telemetry, &core.stats());
+            }
+            if !status_every.is_zero() && last_status.elapsed() >= status_every {
+                let secs = last_status.elapsed().as_secs_f64();
+                let now = telemetry.totals();
+                log_status(&status_base, &now, secs);
+                status_base = now;
+                last_status = Instant::now();
+            }
+        });
     events.outputs.finish()?;
     let core_stats = events.core.take().map(|c| c.finish()).transpose().context("cannot write the inventory")?;
     if let Some(stats) = &core_stats {

@@ -30,8 +30,10 @@ impl Events {
                         core.apply(analysis)
                     });
                 }
-                self.outputs.transaction(&txn);
-                returns.transaction(txn);
+                if let Some(txn) = txn {
+                    self.outputs.transaction(&txn);
+                    returns.transaction(txn);
+                }
             }
             Event::Connection(c) => self.outputs.connection(&c),
             Event::Message(analysis) => {

@@ -107,10 +107,12 @@ impl BatchPool {
 /// What workers send back.
 pub enum Event {
     /// A transaction, with its stateless analysis when the pipeline was asked to make it (and
-    /// it did not panic: a caught panic is counted and the transaction is not merged). Boxed:
-    /// an event is moved into a batch, out of it and into the returns, and a transaction is
-    /// 480 bytes, most of which the consumer never reads.
-    Transaction(Box<HttpTransaction>, Option<Box<apisonar_app::AnalysedTransaction>>),
+    /// it did not panic: a caught panic is counted and the transaction is not merged). The
+    /// transaction itself only when the consumer writes transactions out (see `run`): otherwise
+    /// the worker frees it at once, while its memory is still in the worker's cache. Boxed: an
+    /// event is moved into a batch, out of it and into the returns, and a transaction is 480
+    /// bytes, most of which the consumer never reads.
+    Transaction(Option<Box<HttpTransaction>>, Option<Box<apisonar_app::AnalysedTransaction>>),
     Connection(ConnectionSummary),
     /// Boxed as transactions are (a handshake is 464 bytes, an event otherwise 128 at most).
     Tls(Box<TlsHandshake>),
@@ -158,6 +160,8 @@ struct WorkerEvents {
     spare: Option<Vec<Event>>,
     /// Analyse transactions here (the inventory is kept), to spread that work over workers.
     analyser: Option<apisonar_app::Analyser>,
+    /// Send each transaction itself to the consumer (it writes them out).
+    ship_transactions: bool,
 }
 
 impl WorkerEvents {
@@ -203,7 +207,8 @@ impl EventSink for WorkerEvents {
                 analysed
             })
         });
-        self.push(Event::Transaction(Box::new(txn), analysis));
+        let shipped = self.ship_transactions.then(|| Box::new(txn));
+        self.push(Event::Transaction(shipped, analysis));
     }
     fn on_message(&mut self, message: apisonar_flow::StreamMessage) {
         // Messages matter only to the inventory.
@@ -430,13 +435,15 @@ fn publish_pcap_stats(source: &mut LiveSource, counters: &SourceCounters) {
 /// event, for a `Tick` after each batch of them and when the input is quiet, and last for each
 /// worker's `Finished`. With
 /// `analyse` (the key of the store's masks), workers also do each transaction's stateless
-/// analysis for the inventory. What `consume` puts in its `Returns` goes back to the worker
-/// the event came from, to be freed there.
+/// analysis for the inventory. Transaction events carry the transaction itself only with
+/// `ship_transactions` (the consumer writes them out). What `consume` puts in its `Returns`
+/// goes back to the worker the event came from, to be freed there.
 pub fn run(
     input: Input,
     limits: &Limits,
     workers: usize,
     analyse: Option<apisonar_engine::sensitive::MaskKey>,
+    ship_transactions: bool,
     telemetry: &Arc<Telemetry>,
     mut consume: impl FnMut(Event, &mut Returns),
 ) -> FileResults {
@@ -459,8 +466,14 @@ pub fn run(
         let handle = thread::Builder::new().name(format!("apisonar-flow-{i}")).spawn(move || {
             let mut engine = FlowEngine::shard(limits, i as u64, workers as u64);
             let analyser = analyse.map(apisonar_app::Analyser::new);
-            let mut sink =
-                WorkerEvents { worker: i, events, pending: Vec::with_capacity(EVENT_BATCH), spare: None, analyser };
+            let mut sink = WorkerEvents {
+                worker: i,
+                events,
+                pending: Vec::with_capacity(EVENT_BATCH),
+                spare: None,
+                analyser,
+                ship_transactions,
+            };
             let mut last_publish = Instant::now();
             loop {
                 // Events go out when no frames are waiting (or `EVENT_BATCH` of them are
