@@ -391,7 +391,7 @@ impl Core {
     /// Retention: endpoints and alerts not seen for `days` (packet time: replaying an old capture
     /// must not erase it) are deleted; returns the endpoints deleted.
     pub fn retain(&mut self, days: u32) -> usize {
-        let newest = self.catalog.endpoints().map(|e| e.last_seen).max().unwrap_or(0);
+        let newest = self.catalog.last_seen();
         let cutoff = newest.saturating_sub(i64::from(days).saturating_mul(MICROS_PER_DAY));
         let pruned = self.catalog.prune(cutoff);
         self.write();

@@ -1232,6 +1232,11 @@ impl Catalog {
         self.endpoints.is_empty()
     }
 
+    /// When the endpoint seen last was seen (0 with none); no order needed, so nothing sorted.
+    pub fn last_seen(&self) -> i64 {
+        self.endpoints.values().map(|e| e.last_seen).max().unwrap_or(0)
+    }
+
     /// Every endpoint, in key order (host, method, path).
     pub fn endpoints(&self) -> impl Iterator<Item = &Endpoint> {
         let mut all: Vec<(&EndpointKey, &Endpoint)> = self.endpoints.iter().collect();
