@@ -101,6 +101,13 @@ pub struct Leftover {
     _recorded: Option<Recorded>,
 }
 
+/// What the hold check found for a transaction merged right after it: whether its client is a
+/// scanner, and the route (`None`: a cap keeps it out).
+struct Checked {
+    scanner: bool,
+    routed: Option<Routed>,
+}
+
 /// Leftovers kept for `hand_back` at most; more are freed here (a core whose caller never
 /// takes them stays bounded).
 const MAX_LEFTOVERS: usize = 1024;
@@ -203,7 +210,7 @@ impl Core {
         match self.catalog.hold_check(&transaction.observation, &transaction.facts, scanner) {
             HoldCheck::Hold => self.held.hold(transaction),
             // Merged at once: on what the check found (a held one is judged again when due).
-            HoldCheck::Merge(routed) => self.merge_routed(transaction, Some((scanner, routed))),
+            HoldCheck::Merge(routed) => self.merge_routed(transaction, Some(Checked { scanner, routed })),
         }
         while let Some(due) = self.held.due() {
             self.merge(due);
@@ -228,9 +235,8 @@ impl Core {
         self.merge_routed(transaction, None);
     }
 
-    /// Merges a transaction; `checked`: whether its client is a scanner and the route, as the
-    /// hold check found them just before.
-    fn merge_routed(&mut self, mut transaction: Box<AnalysedTransaction>, checked: Option<(bool, Option<Routed>)>) {
+    /// Merges a transaction, on what the hold check found just before, if it ran.
+    fn merge_routed(&mut self, mut transaction: Box<AnalysedTransaction>, checked: Option<Checked>) {
         let mut recorded = self.record(&mut transaction, checked);
         if let Some(recorded) = recorded.as_mut() {
             // The templater made it on this thread: freed here, the free is a local one.
@@ -242,21 +248,15 @@ impl Core {
     }
 
     /// Merges one transaction (see `apply`); what the catalog recorded, if it did.
-    fn record(
-        &mut self,
-        transaction: &mut AnalysedTransaction,
-        checked: Option<(bool, Option<Routed>)>,
-    ) -> Option<Recorded> {
+    fn record(&mut self, transaction: &mut AnalysedTransaction, checked: Option<Checked>) -> Option<Recorded> {
         // Read in place, not moved: the transaction (a large value) stays in its box, which goes
         // back to the worker that made it; the catalog takes out only what it keeps.
         let attempts = std::mem::take(&mut transaction.attempts);
         let AnalysedTransaction { observation: obs, facts, upgrade, .. } = transaction;
         let upgrade = *upgrade;
         let tool = facts.scanner_tool();
-        let (scanner, routed) = match checked {
-            Some((scanner, routed)) => (scanner, routed),
-            None => (self.behavior.is_scanner_as(obs.client, tool), None),
-        };
+        let Checked { scanner, routed } =
+            checked.unwrap_or_else(|| Checked { scanner: self.behavior.is_scanner_as(obs.client, tool), routed: None });
         let Some(recorded) = self.catalog.record_routed(obs, facts, scanner, routed) else {
             // Over a cap: counted as overflow by the catalog.
             return None;
