@@ -303,6 +303,18 @@ struct Rate {
     top_client: HashMap<IpAddr, u64>,
 }
 
+/// Objects tracked per endpoint, at most.
+const MAX_OBJECTS: usize = 4096;
+
+/// One endpoint's objects: each with the first few principals that used it, and how many were
+/// used by one principal only (kept as principals are added: counting them on every new share
+/// walked up to a thousand entries each time).
+#[derive(Default)]
+struct EndpointObjects {
+    users: HashMap<u64, Vec<u64>>,
+    private: usize,
+}
+
 /// The detectors' state.
 #[derive(Default)]
 pub struct Behavior {
@@ -313,9 +325,9 @@ pub struct Behavior {
     keys: foldhash::fast::RandomState,
     pairs: HashMap<u64, PairState>,
     clients: HashMap<u64, ClientState>,
-    /// Per endpoint: object -> the first few principals that used it.
-    /// Keyed by the endpoint's keyed hash (`endpoint_id`), as `rates`.
-    objects: HashMap<u64, HashMap<u64, Vec<u64>>>,
+    /// Per endpoint, the objects used and by whom. Keyed by the endpoint's keyed hash
+    /// (`endpoint_id`), as `rates`.
+    objects: HashMap<u64, EndpointObjects>,
     /// Objects of others read, per (principal, endpoint) (hashed with `keys`): principals, not
     /// addresses, since many users can share one address.
     foreign: HashMap<u64, Shared>,
@@ -610,22 +622,27 @@ impl Behavior {
         // still accumulates; shared resources (a product read by everyone) are not evidence.
         if let (Some(who), Some(object), Some(200..=299), "GET") = (principal, values, status, obs.method.as_str()) {
             self.principal_client.insert(who, obs.client);
-            let objects = self.objects.entry(endpoint_id).or_default();
+            let EndpointObjects { users: by_object, private } = self.objects.entry(endpoint_id).or_default();
             let mut newly_shared: Vec<u64> = Vec::new();
-            if objects.len() < 4096 || objects.contains_key(&object) {
-                let users = objects.entry(object).or_default();
+            if by_object.len() < MAX_OBJECTS || by_object.contains_key(&object) {
+                let users = by_object.entry(object).or_default();
                 if !users.contains(&who) && users.len() < 4 {
                     users.push(who);
-                    if users.len() >= 2 {
-                        newly_shared = users.clone();
+                    match users.len() {
+                        1 => *private = private.saturating_add(1),
+                        n => {
+                            if n == 2 {
+                                *private = private.saturating_sub(1);
+                            }
+                            newly_shared = users.clone();
+                        }
                     }
                 }
             }
             if !newly_shared.is_empty() {
-                let single = objects.values().take(1024).filter(|u| u.len() == 1).count();
-                let total = objects.len().min(1024);
-                // Both at most 1024.
-                let private_style = total >= 10 && single.saturating_mul(10) >= total.saturating_mul(7);
+                // Both at most MAX_OBJECTS.
+                let total = by_object.len();
+                let private_style = total >= 10 && private.saturating_mul(10) >= total.saturating_mul(7);
                 for &q in &newly_shared {
                     let shared = self.foreign.entry(self.keys.hash_one((q, endpoint_id))).or_default();
                     shared.objects.insert(object, 4096);

@@ -116,6 +116,9 @@ struct Literal {
     node: Node,
     hits: u64,
     shapes: BTreeMap<Shape, u64>,
+    /// The word's kind ([`classify`] of it, decoded), worked out the first time a request
+    /// walks through it: nearly every segment is a word met before.
+    kind: Option<SegmentKind>,
 }
 
 /// The most frequent JSON response shape: only JSON bodies say enough about an endpoint to tell
@@ -237,7 +240,31 @@ pub fn split_path(path: &str) -> Vec<&str> {
 
 /// The segments of a request path, each escaped as a literal (one allocation for the list).
 fn escaped_segments(path: &str) -> Vec<std::borrow::Cow<'_, str>> {
-    path.split('/').filter(|s| !s.is_empty()).map(escape_literal).collect()
+    // One pass over the path finds its segments and whether any byte needs escaping: nearly
+    // every path has none, and its segments are then borrowed as they are.
+    let mut out = Vec::with_capacity(8);
+    let (mut plain, mut start) = (true, 0usize);
+    for (at, b) in path.bytes().enumerate() {
+        if b == b'/' {
+            if at > start {
+                out.push(std::borrow::Cow::Borrowed(path.get(start..at).unwrap_or_default()));
+            }
+            start = at.saturating_add(1);
+        } else {
+            plain &= b.is_ascii() && !b.is_ascii_control() && !matches!(b, b'{' | b'}' | b' ');
+        }
+    }
+    if start < path.len() {
+        out.push(std::borrow::Cow::Borrowed(path.get(start..).unwrap_or_default()));
+    }
+    if !plain {
+        for segment in &mut out {
+            if let std::borrow::Cow::Borrowed(text) = *segment {
+                *segment = escape_literal(text);
+            }
+        }
+    }
+    out
 }
 
 pub(crate) fn percent_decode(s: &str) -> std::borrow::Cow<'_, str> {
@@ -439,13 +466,13 @@ impl Templater {
         let Some(mut node) = self.hosts.get(host).map(|t| &t.root) else { return (out.finish(), params, 0) };
         for seg in raw.iter().take(self.config.max_depth) {
             let seg = seg.as_ref();
-            let kind = classify(&percent_decode(seg));
             if let Some(lit) = node.literals.get(seg) {
                 out.push(seg);
                 node = &lit.node;
                 matched = matched.saturating_add(1);
                 continue;
             }
+            let kind = classify(&percent_decode(seg));
             match &node.param {
                 Some(p) if kind.is_value() || p.absorbs_words => {
                     out.push(&p.segment);
@@ -529,7 +556,11 @@ impl Templater {
             let raw: &str = raw;
             // A response describes the endpoint the path ends at, not the nodes it passes.
             let shape = if depth.checked_add(1) == Some(depth_limit) { shape } else { None };
-            let kind = classify(&percent_decode(raw));
+            let mut found = node.literals.get_mut(raw);
+            let kind = match found.as_deref_mut() {
+                Some(literal) => *literal.kind.get_or_insert_with(|| classify(&percent_decode(raw))),
+                None => classify(&percent_decode(raw)),
+            };
             // Only a new parameter is named: these are computed when one is made.
             let previous = || name_base(out.segments());
             let taken = || params.iter().map(|(n, _)| n.to_string()).collect::<Vec<String>>();
@@ -545,7 +576,7 @@ impl Templater {
                 !node.pinned.contains(raw)
             } else if node.pinned.contains(raw) {
                 false
-            } else if let Some(literal) = node.literals.get_mut(raw) {
+            } else if let Some(literal) = found {
                 count(literal);
                 counted = true;
                 false
@@ -589,7 +620,7 @@ impl Templater {
                     Some(literal) => count(literal),
                     None => {
                         *made = made.saturating_add(1);
-                        let mut literal = Literal::default();
+                        let mut literal = Literal { kind: Some(kind), ..Literal::default() };
                         count(&mut literal);
                         node.literals.insert(raw.to_string(), literal);
                     }

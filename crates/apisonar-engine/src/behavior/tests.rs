@@ -114,6 +114,53 @@ fn bola_reading_other_principals_objects() {
     assert_eq!(raised, BTreeSet::from(["bola".to_string()]));
 }
 
+/// The share of private objects is kept over every object of the endpoint as principals come
+/// (an object read by a second principal stops being private), not counted from a sample.
+#[test]
+fn bola_weighs_the_private_share_of_every_object_of_the_endpoint() {
+    let k = key("GET", "/api/orders/{order_id}");
+    let read = |b: &mut Behavior, who: &str, id: usize, at: i64| {
+        let auth = format!("Bearer {who}-0123456789abcdef");
+        kinds(&b.observe(
+            &obs(2, at, "GET", &format!("/api/orders/{id}"), &[("authorization", auth.as_str())], 200, "{}"),
+            &k,
+        ))
+    };
+    let mallory = |b: &mut Behavior| {
+        let mut raised = BTreeSet::new();
+        for id in [1, 2, 3, 4, 5] {
+            raised.extend(read(b, "mallory", id, 100));
+        }
+        raised
+    };
+    // 2,000 orders, each read by its owner alone: private; Mallory reading five of them is
+    // reaching across.
+    let mut b = Behavior::default();
+    for id in 0..2000 {
+        read(&mut b, &format!("owner{id}"), id, 1);
+    }
+    assert_eq!(mallory(&mut b), BTreeSet::from(["bola".to_string()]));
+    // The same 2,000, and 1,000 more that their owners share with a colleague: 2,000 private
+    // of 3,000 (two thirds, under seven tenths), so sharing is how this endpoint is used.
+    let mut b = Behavior::default();
+    for id in 0..3000 {
+        read(&mut b, &format!("owner{id}"), id, 1);
+        if id >= 2000 {
+            read(&mut b, &format!("colleague{id}"), id, 2);
+        }
+    }
+    assert!(mallory(&mut b).is_empty());
+    // With 600 of them shared instead: 2,400 private of 3,000 (eight tenths).
+    let mut b = Behavior::default();
+    for id in 0..3000 {
+        read(&mut b, &format!("owner{id}"), id, 1);
+        if id >= 2400 {
+            read(&mut b, &format!("colleague{id}"), id, 2);
+        }
+    }
+    assert_eq!(mallory(&mut b), BTreeSet::from(["bola".to_string()]));
+}
+
 #[test]
 fn shared_resources_are_not_bola() {
     let mut b = Behavior::default();

@@ -263,6 +263,21 @@ fn braces_and_controls_in_literal_segments_are_escaped() {
     }
 }
 
+/// The one-pass split gives what splitting on `/` and escaping each segment gives, for paths
+/// of any bytes (escapes, controls, multi-byte characters, runs of slashes at either end).
+#[test]
+fn paths_split_in_one_pass_as_segment_by_segment() {
+    let pieces = ["/", "//", "a", "v1", "{", "}", " ", "\u{7}", "é", "%7B", "\u{85}", "users", "42", "日本"];
+    let mut rng = apisonar_testkit::workload::Rng::seeded(0x5eed);
+    for _ in 0..5000 {
+        let len = rng.below(9) as usize;
+        let path: String = (0..len).map(|_| pieces[rng.below(pieces.len() as u64) as usize]).collect();
+        let expected: Vec<std::borrow::Cow<'_, str>> =
+            path.split('/').filter(|s| !s.is_empty()).map(escape_literal).collect();
+        assert_eq!(escaped_segments(&path), expected, "{path:?}");
+    }
+}
+
 #[test]
 fn a_host_trie_stops_growing_at_its_node_budget() {
     let config = TemplateConfig { max_nodes_per_host: 200, ..TemplateConfig::default() };
