@@ -292,7 +292,7 @@ impl Core {
         if recorded.introspection {
             self.alerts.add(apisonar_engine::findings::introspection_alert(obs, &recorded.key));
         }
-        let abuse = self.behavior.observe_as(obs, &recorded.key, recorded.principal, tool);
+        let abuse = self.behavior.observe_as(obs, &recorded.key, facts.path(), recorded.principal, tool);
         for a in data.into_iter().chain(injections).chain(abuse) {
             self.alerts.add(a);
         }

@@ -522,15 +522,18 @@ impl Behavior {
     /// Looks at one request on the endpoint `key`; returns the alerts it raises (with `count` 1,
     /// to be aggregated).
     pub fn observe(&mut self, obs: &Observation, key: &EndpointKey) -> Vec<Alert> {
-        self.observe_as(obs, key, crate::auth::principal(&obs.request_headers), scanner_tool(obs))
+        let path = obs.normalized_path();
+        self.observe_as(obs, key, &path, crate::auth::principal(&obs.request_headers), scanner_tool(obs))
     }
 
-    /// [`Behavior::observe`] with the request's principal (`auth::principal`) and
-    /// [`scanner_tool`] worked out already (on a flow worker).
+    /// [`Behavior::observe`] with the request's normalised path (the one `key`'s template was
+    /// made from), its principal (`auth::principal`) and [`scanner_tool`] worked out already
+    /// (on a flow worker).
     pub fn observe_as(
         &mut self,
         obs: &Observation,
         key: &EndpointKey,
+        path: &str,
         principal: Option<u64>,
         tool: Option<&'static str>,
     ) -> Vec<Alert> {
@@ -542,7 +545,8 @@ impl Behavior {
         self.observe_scanning(obs, &key.host, &key.path, false, tool, &mut out);
         // Seeded per process: no crafted key can share another endpoint's state.
         let endpoint_id = self.keys.hash_one(key);
-        let values = param_values(obs.path(), &key.path);
+        // Values are read from the path the template was made from, segment for segment.
+        let values = param_values(path, &key.path);
         let is_scanner = self.scanners.contains(&obs.client);
         // Only enumeration (a path with parameters) and brute force (a login) need a pair's state:
         // other endpoints make no entry, however many clients call them.

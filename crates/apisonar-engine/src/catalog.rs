@@ -943,6 +943,12 @@ impl TransactionFacts {
         self.request.scanner_tool
     }
 
+    /// The request's path as templated: normalised, without the query (empty once a probe's
+    /// record took it).
+    pub fn path(&self) -> &str {
+        &self.request.path
+    }
+
     /// Everything analysed in full. `key` keys the hashes in the masks of sensitive findings
     /// (see `sensitive::MaskKey`).
     pub fn new(obs: &Observation, key: &sensitive::MaskKey) -> TransactionFacts {

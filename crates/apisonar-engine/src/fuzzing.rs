@@ -871,6 +871,9 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
         // On a flow worker.
         let prepared = TransactionFacts::sampled(obs, &key, &mut sampler);
         let tool = prepared.scanner_tool();
+        // The detectors read parameter values from the path the template is made from.
+        let path = prepared.path().to_string();
+        assert_eq!(path, obs.normalized_path());
         // The scanner named on the worker is the one the detectors would name.
         assert_eq!(tool, crate::behavior::scanner_tool(obs));
         let attempts = crate::findings::injection_attempts(obs);
@@ -911,7 +914,7 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
         }
         // The principal worked out on the worker is the one the detectors would work out.
         assert_eq!(observed.principal, crate::auth::principal(&obs.request_headers));
-        let abuse = behavior.observe_as(obs, &observed.key, observed.principal, tool);
+        let abuse = behavior.observe_as(obs, &observed.key, &path, observed.principal, tool);
         for a in data.into_iter().chain(injections).chain(abuse) {
             assert!(!a.kind.is_empty());
             pending.insert((
