@@ -62,14 +62,17 @@ impl MessageObservation {
 
 /// The header fields of one message, names lower-cased, in the order sent, kept in one buffer:
 /// a message's fields are made and dropped together (and often on two threads), so one
-/// allocation for all of them rather than two per field.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// allocation for all of them rather than two per field. The buffer may be the message's whole
+/// head as received ([`Headers::from_head`]), the fields then cut from it where they are.
+#[derive(Clone, Default)]
 pub struct Headers {
     text: String,
-    /// Per field, where its name and its value end in `text`; each field starts where the one
-    /// before it ended.
-    ends: Vec<(u32, u32)>,
+    /// Per field, where its name and its value are in `text` (start, end).
+    fields: Vec<(Span, Span)>,
 }
+
+/// A byte range of [`Headers`]' text.
+pub type Span = (u32, u32);
 
 impl Headers {
     pub fn new() -> Headers {
@@ -78,7 +81,19 @@ impl Headers {
 
     /// Room for `fields` fields of `bytes` bytes of names and values in all.
     pub fn with_capacity(fields: usize, bytes: usize) -> Headers {
-        Headers { text: String::with_capacity(bytes), ends: Vec::with_capacity(fields) }
+        Headers { text: String::with_capacity(bytes), fields: Vec::with_capacity(fields) }
+    }
+
+    /// The fields of a message head, taken as they are: `head` is its text, and `fields` where
+    /// each field's name and value are in it. Names are lower-cased in place (ASCII); a field
+    /// whose spans are not ranges of whole characters of `head` is left out.
+    pub fn from_head(mut head: String, mut fields: Vec<(Span, Span)>) -> Headers {
+        fields.retain(|&(name, value)| {
+            let Some(name) = head.get_mut(name.0 as usize..name.1 as usize) else { return false };
+            name.make_ascii_lowercase();
+            head.get(value.0 as usize..value.1 as usize).is_some()
+        });
+        Headers { text: head, fields }
     }
 
     /// Adds a field, its name as given. A field that would take the buffer past 4 GiB is left
@@ -96,28 +111,28 @@ impl Headers {
         let start = self.text.len();
         let name_end = start.saturating_add(name.len());
         let Ok(value_end) = u32::try_from(name_end.saturating_add(value.len())) else { return };
-        let Ok(name_end) = u32::try_from(name_end) else { return };
+        let (Ok(start), Ok(name_end)) = (u32::try_from(start), u32::try_from(name_end)) else { return };
         self.text.push_str(name);
         if lowercase {
-            if let Some(written) = self.text.get_mut(start..) {
+            if let Some(written) = self.text.get_mut(start as usize..) {
                 written.make_ascii_lowercase();
             }
         }
         self.text.push_str(value);
-        self.ends.push((name_end, value_end));
+        self.fields.push(((start, name_end), (name_end, value_end)));
     }
 
     /// The fields, in order.
     pub fn iter(&self) -> HeaderIter<'_> {
-        HeaderIter { headers: self, index: 0, start: 0 }
+        HeaderIter { text: &self.text, fields: self.fields.iter() }
     }
 
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.fields.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.fields.is_empty()
     }
 
     /// The value of the first field named `name` (lower case).
@@ -127,35 +142,37 @@ impl Headers {
 
     /// Bytes of names and values in all.
     pub fn text_len(&self) -> usize {
-        self.text.len()
+        self.iter().map(|(n, v)| n.len().saturating_add(v.len())).fold(0, usize::saturating_add)
     }
 }
+
+/// Equal when the fields are, wherever in their buffers they are kept.
+impl PartialEq for Headers {
+    fn eq(&self, other: &Headers) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
 
 /// The fields of [`Headers`], as (name, value).
 #[derive(Clone)]
 pub struct HeaderIter<'h> {
-    headers: &'h Headers,
-    index: usize,
-    start: usize,
+    text: &'h str,
+    fields: std::slice::Iter<'h, (Span, Span)>,
 }
 
 impl<'h> Iterator for HeaderIter<'h> {
     type Item = (&'h str, &'h str);
 
     fn next(&mut self) -> Option<(&'h str, &'h str)> {
-        let &(name_end, value_end) = self.headers.ends.get(self.index)?;
-        let (name_end, value_end) = (name_end as usize, value_end as usize);
-        let text = &self.headers.text;
-        let field =
-            (text.get(self.start..name_end).unwrap_or_default(), text.get(name_end..value_end).unwrap_or_default());
-        self.index = self.index.saturating_add(1);
-        self.start = value_end;
-        Some(field)
+        let &(name, value) = self.fields.next()?;
+        let cut = |(start, end): Span| self.text.get(start as usize..end as usize).unwrap_or_default();
+        Some((cut(name), cut(value)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.headers.ends.len().saturating_sub(self.index);
-        (left, Some(left))
+        self.fields.size_hint()
     }
 }
 
@@ -429,6 +446,36 @@ mod tests {
         ] {
             assert_eq!(normalize_path(raw), want, "{raw}");
         }
+    }
+
+    /// A head's fields taken where they are: names lower-cased in the head's own text, fields
+    /// whose spans are not whole characters of it left out, equal to the same fields pushed.
+    #[test]
+    #[allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
+    fn fields_taken_from_a_head_read_as_fields_pushed() {
+        let head = "GET /x HTTP/1.1\r\nHost: a.test\r\nX-Ünï: välue €\r\nACCEPT: */*\r\n\r\n".to_string();
+        let span = |part: &str| {
+            let at = head.find(part).unwrap() as u32;
+            (at, at + part.len() as u32)
+        };
+        let mut fields =
+            vec![(span("Host"), span("a.test")), (span("X-Ünï"), span("välue €")), (span("ACCEPT"), span("*/*"))];
+        let pushed: super::Headers =
+            [("host", "a.test"), ("x-Ünï", "välue €"), ("accept", "*/*")].into_iter().collect();
+        // Past the end, inside a character, and backwards: left out.
+        let (u, len) = (span("Ü").0, head.len() as u32);
+        fields.extend([((len, len + 4), span("a.test")), ((u + 1, u + 2), span("*/*")), (span("Host"), (9, 3))]);
+        let taken = super::Headers::from_head(head.clone(), fields);
+        assert_eq!(taken, pushed);
+        assert_eq!(taken.get("accept"), Some("*/*"));
+        assert_eq!(taken.get("x-Ünï"), Some("välue €"));
+        assert_eq!(taken.len(), 3);
+        assert_eq!(taken.text_len(), pushed.text_len());
+        // Fields pushed after (a response's trailers) follow the taken ones.
+        let mut more = taken.clone();
+        more.push_lowercase_name("Grpc-Status", "0");
+        assert_eq!(more.iter().last(), Some(("grpc-status", "0")));
+        assert_ne!(more, pushed);
     }
 
     #[test]

@@ -35,7 +35,8 @@ impl HttpVersion {
     }
 }
 
-type Span = (u32, u32);
+/// A byte range of a head (start, end).
+pub type Span = (u32, u32);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum StartLine {
@@ -151,6 +152,21 @@ impl MessageHead {
         // Spans start and end at the head's ASCII delimiters, so they are character boundaries.
         let cut = move |(start, end): Span| text.get(start as usize..end as usize).unwrap_or_default();
         Some(self.headers.iter().map(move |&(n, v)| (cut(n), cut(v))))
+    }
+
+    /// Takes the head's bytes as text, with where each header field's name and value are in
+    /// it, when the head is UTF-8 (else `None`, and the head is left as it was). What reads
+    /// the head's bytes afterwards (start line, fields, `raw`) finds them empty: for a head
+    /// that is done with once its fields are handed on.
+    pub fn take_text_fields(&mut self) -> Option<(String, Vec<(Span, Span)>)> {
+        let raw = std::mem::take(&mut self.raw).into_vec();
+        match String::from_utf8(raw) {
+            Ok(text) => Some((text, std::mem::take(&mut self.headers))),
+            Err(e) => {
+                self.raw = e.into_bytes().into_boxed_slice();
+                None
+            }
+        }
     }
 
     /// The first header field with this name (ASCII case-insensitive).
@@ -460,6 +476,26 @@ mod tests {
         let head = parse_request_head(raw, 100).unwrap();
         assert!(head.text_headers().is_none());
         assert_eq!(head.headers().nth(1), Some((&b"X-Bad"[..], &b"\xff\xfe"[..])));
+    }
+
+    #[test]
+    fn a_utf8_heads_text_and_field_spans_are_taken_and_the_rest_left_alone() {
+        let mut head = req("GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\nX-Name: Zo\u{eb}\r\n\r\n");
+        let fields: Vec<(String, String)> =
+            head.text_headers().unwrap().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        let (text, spans) = head.take_text_fields().unwrap();
+        let cut = |(a, b): Span| text.get(a as usize..b as usize).unwrap();
+        let taken: Vec<(String, String)> =
+            spans.iter().map(|&(n, v)| (cut(n).to_string(), cut(v).to_string())).collect();
+        assert_eq!(taken, fields);
+        // Taken: its bytes and fields are gone.
+        assert!(head.raw().is_empty() && head.header_count() == 0);
+        assert_eq!(head.take_text_fields(), Some((String::new(), Vec::new())));
+        // A head that is not UTF-8 keeps everything.
+        let raw = b"GET / HTTP/1.1\r\nHost: a\r\nX-Bad: \xff\r\n\r\n";
+        let mut head = parse_request_head(raw, 100).unwrap();
+        assert!(head.take_text_fields().is_none());
+        assert_eq!((head.raw(), head.header_count(), head.target()), (&raw[..], 2, &b"/"[..]));
     }
 
     #[test]

@@ -55,7 +55,7 @@ fn main() {
     // As the sensor observes: the bodies are moved, not copied (copies are made outside the timing).
     let (observe_secs, observations) = best_of(
         || transactions.clone(),
-        |batch| batch.into_iter().map(|mut t| observe::observation_taking_bodies(&mut t)).collect::<Vec<Observation>>(),
+        |batch| batch.into_iter().map(|mut t| observe::observation_taking_all(&mut t)).collect::<Vec<Observation>>(),
     );
     // The analyses take their observations: copies are made outside the timing.
     let (sampled_secs, (analysed, counts)) = best_of(

@@ -51,50 +51,103 @@ fn push_fields<'a>(out: &mut Headers, fields: impl IntoIterator<Item = (&'a [u8]
     }
 }
 
+/// What an observation takes from the transaction's heads.
+struct Heads {
+    method: String,
+    target: String,
+    host: Option<String>,
+    request: Headers,
+    response: Option<Headers>,
+}
+
+impl Heads {
+    /// Copied from the heads, which stay as they are.
+    fn copied(t: &HttpTransaction) -> Heads {
+        Heads {
+            method: text(t.request.head.method()),
+            target: text(t.request.head.target()),
+            host: t.host().map(text),
+            request: headers(&t.request.head),
+            response: t.response.as_ref().map(|r| headers(&r.head)),
+        }
+    }
+
+    /// Taken from the heads: each head's text becomes its fields' buffer (names lower-cased in
+    /// it), where copying would cut every field out into a new one. The heads are left empty.
+    fn taken(t: &mut HttpTransaction) -> Heads {
+        fn take(head: &mut MessageHead) -> Headers {
+            match head.take_text_fields() {
+                Some((text, fields)) => Headers::from_head(text, fields),
+                None => headers(head),
+            }
+        }
+        Heads {
+            method: text(t.request.head.method()),
+            target: text(t.request.head.target()),
+            host: t.host().map(text),
+            request: take(&mut t.request.head),
+            response: t.response.as_mut().map(|r| take(&mut r.head)),
+        }
+    }
+}
+
 // The benchmarks (which include this file) observe the same transactions repeatedly; the sensor
 // uses `observation_taking_bodies`.
 #[allow(dead_code)]
 pub fn observation(t: &HttpTransaction) -> Observation {
     let request_body = t.request.body.content().to_vec();
     let response_body = t.response.as_ref().map(|r| r.body.content().to_vec());
-    build(t, request_body, response_body)
+    build(t, Heads::copied(t), request_body, response_body)
 }
 
-/// [`observation`], moving the body samples out of `t` instead of copying them (what the
-/// sensor does: after the analysis only the bodies' lengths are written out). A body decoded
-/// per Content-Encoding is copied, so its decoded length stays for the transaction record.
-pub fn observation_taking_bodies(t: &mut HttpTransaction) -> Observation {
+/// Moves the body samples out of `t` (after the analysis only the bodies' lengths are written
+/// out); a body decoded per Content-Encoding is copied, so its decoded length stays for the
+/// transaction record.
+fn take_bodies(t: &mut HttpTransaction) -> (Vec<u8>, Option<Vec<u8>>) {
     fn take(body: &mut apisonar_flow::http::Body) -> Vec<u8> {
         match &body.decoded {
             Some(decoded) => decoded.clone(),
             None => std::mem::take(&mut body.sample),
         }
     }
-    let request_body = take(&mut t.request.body);
-    let response_body = t.response.as_mut().map(|r| take(&mut r.body));
-    build(t, request_body, response_body)
+    (take(&mut t.request.body), t.response.as_mut().map(|r| take(&mut r.body)))
 }
 
-fn build(t: &HttpTransaction, request_body: Vec<u8>, response_body: Option<Vec<u8>>) -> Observation {
+/// [`observation`], moving the body samples out of `t` instead of copying them (for a
+/// transaction that is written out after: its heads stay).
+pub fn observation_taking_bodies(t: &mut HttpTransaction) -> Observation {
+    let (request_body, response_body) = take_bodies(t);
+    build(t, Heads::copied(t), request_body, response_body)
+}
+
+/// [`observation_taking_bodies`], taking the heads' text as well: for a transaction that is
+/// dropped after its observation (what reads its heads must come before).
+pub fn observation_taking_all(t: &mut HttpTransaction) -> Observation {
+    let (request_body, response_body) = take_bodies(t);
+    let heads = Heads::taken(t);
+    build(t, heads, request_body, response_body)
+}
+
+fn build(t: &HttpTransaction, heads: Heads, request_body: Vec<u8>, response_body: Option<Vec<u8>>) -> Observation {
     let req = &t.request;
+    let Heads { method, target, host, request: request_headers, response: response_headers } = heads;
     Observation {
         ts: req.ts.micros(),
         client: t.client.ip(),
         server: t.server,
-        host: t.host().map(text),
-        method: text(req.head.method()),
-        target: text(req.head.target()),
-        request_headers: headers(&req.head),
+        host,
+        method,
+        target,
+        request_headers,
         request_body,
         request_body_len: req.body.wire_len,
-        response: t.response.as_ref().zip(response_body).and_then(|(r, body)| {
+        response: t.response.as_ref().zip(response_body).zip(response_headers).and_then(|((r, body), mut headers)| {
             Some(ObservedResponse {
                 status: r.head.status()?,
                 // Trailers are header fields sent late (gRPC's status comes in them).
                 headers: {
-                    let mut fields = headers(&r.head);
-                    push_fields(&mut fields, r.trailers.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
-                    fields
+                    push_fields(&mut headers, r.trailers.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
+                    headers
                 },
                 body,
                 body_len: r.body.wire_len,

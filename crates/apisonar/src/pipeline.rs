@@ -195,19 +195,26 @@ impl EventSink for WorkerEvents {
         // A request whose method or target could not be decoded (HTTP/2 picked up mid-stream)
         // is reported, but says nothing the inventory could file.
         let readable = !txn.request.head.method().is_empty() && !txn.request.head.target().is_empty();
+        let ship = self.ship_transactions;
         let analysis = self.analyser.as_mut().filter(|_| readable).and_then(|analyser| {
             crate::contain::contained("analysis", || {
                 #[cfg(debug_assertions)]
                 crate::contain::test_trigger::check("analysis", &String::from_utf8_lossy(txn.request.head.target()));
-                // Only the bodies' lengths are read after this: their samples move.
-                let mut analysed = Box::new(analyser.analyse(crate::observe::observation_taking_bodies(&mut txn)));
-                if crate::observe::opens_websocket(&txn) {
-                    analysed.upgrade = Some((txn.connection_id, txn.index_in_connection));
-                }
+                let upgrade =
+                    crate::observe::opens_websocket(&txn).then_some((txn.connection_id, txn.index_in_connection));
+                // Only the bodies' lengths are read after this: their samples move, and so do
+                // the heads' bytes of a transaction that is not written out.
+                let observation = if ship {
+                    crate::observe::observation_taking_bodies(&mut txn)
+                } else {
+                    crate::observe::observation_taking_all(&mut txn)
+                };
+                let mut analysed = Box::new(analyser.analyse(observation));
+                analysed.upgrade = upgrade;
                 analysed
             })
         });
-        let shipped = self.ship_transactions.then(|| Box::new(txn));
+        let shipped = ship.then(|| Box::new(txn));
         self.push(Event::Transaction(shipped, analysis));
     }
     fn on_message(&mut self, message: apisonar_flow::StreamMessage) {
