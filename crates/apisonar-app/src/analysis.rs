@@ -19,6 +19,13 @@ pub struct AnalysedTransaction {
     pub upgrade: Option<(u64, u32)>,
 }
 
+impl AnalysedTransaction {
+    /// See [`TransactionFacts::touch`]: what the merge reads first, read ahead.
+    pub fn touch(&self) -> u64 {
+        self.facts.touch().wrapping_add(u64::from(self.observation.ts as u8))
+    }
+}
+
 /// One WebSocket message with what could be learnt from it alone.
 #[derive(Debug)]
 pub struct AnalysedMessage {

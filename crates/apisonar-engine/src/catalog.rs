@@ -943,6 +943,24 @@ impl TransactionFacts {
         self.request.scanner_tool
     }
 
+    /// Reads a byte of each piece of memory the catalog reads first when it records these
+    /// facts (the request's host, method and path; each finding's location and mask; the query
+    /// and form names), and returns them summed. Made on another thread, they are not in this core's
+    /// caches: touched for a whole batch before it is recorded, their cache misses overlap
+    /// instead of stalling one after the other.
+    pub fn touch(&self) -> u64 {
+        let first = |text: &str| u64::from(text.as_bytes().first().copied().unwrap_or(0));
+        let request = &self.request;
+        let mut sum = first(&request.host).wrapping_add(first(&request.method)).wrapping_add(first(&request.path));
+        for f in &self.findings {
+            sum = sum.wrapping_add(first(&f.location)).wrapping_add(first(&f.mask));
+        }
+        for (name, _) in request.query.iter().chain(&request.form) {
+            sum = sum.wrapping_add(first(name));
+        }
+        sum
+    }
+
     /// The request's path as templated: normalised, without the query (empty once a probe's
     /// record took it).
     pub fn path(&self) -> &str {
