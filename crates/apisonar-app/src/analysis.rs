@@ -20,7 +20,8 @@ pub struct AnalysedTransaction {
 }
 
 impl AnalysedTransaction {
-    /// See [`TransactionFacts::touch`]: what the merge reads first, read ahead.
+    /// What the merge reads first, read ahead (see [`TransactionFacts::touch`]), with the
+    /// boxed transaction's own first line (its observation's time).
     pub fn touch(&self) -> u64 {
         self.facts.touch().wrapping_add(u64::from(self.observation.ts as u8))
     }
