@@ -325,9 +325,9 @@ pub struct Behavior {
     keys: foldhash::fast::RandomState,
     pairs: HashMap<u64, PairState>,
     clients: HashMap<u64, ClientState>,
-    /// Per endpoint, the objects used and by whom. Keyed by the endpoint's keyed hash
-    /// (`endpoint_id`), as `rates`.
-    objects: HashMap<u64, EndpointObjects>,
+    /// What is kept per endpoint, by the endpoint's keyed hash (`endpoint_id`): one hash of the
+    /// key and one lookup a request, not one per detector.
+    endpoints: HashMap<u64, EndpointState>,
     /// Objects of others read, per (principal, endpoint) (hashed with `keys`): principals, not
     /// addresses, since many users can share one address.
     foreign: HashMap<u64, Shared>,
@@ -338,11 +338,16 @@ pub struct Behavior {
     privileged: BTreeSet<u64>,
     /// Clients already identified as scanners: their misses are not also enumeration.
     scanners: BTreeSet<std::net::IpAddr>,
-    /// Keyed by the endpoint's keyed hash: one hash of the key per request, not one per map.
-    rates: HashMap<u64, Rate>,
-    /// Whether each endpoint takes logins ([`login_like`]), by the endpoint's keyed hash:
-    /// lower-casing its path and a dozen searches in it were a fifth of this detector's time.
-    logins: HashMap<u64, bool>,
+}
+
+/// The detectors' state for one endpoint.
+struct EndpointState {
+    /// Whether it takes logins ([`login_like`]), worked out once: lower-casing its path and a
+    /// dozen searches in it were a fifth of this detector's time.
+    login: bool,
+    rate: Rate,
+    /// The objects used and by whom (BOLA).
+    objects: EndpointObjects,
 }
 
 fn alert(
@@ -404,8 +409,8 @@ impl Behavior {
                 self.clients.retain(|_, c| c.last_seen > cut);
             }
         }
-        if self.objects.len() > max {
-            self.objects.clear();
+        if self.endpoints.len() > max {
+            self.endpoints.clear();
         }
         if self.foreign.len() > max {
             self.foreign.clear();
@@ -418,12 +423,6 @@ impl Behavior {
         }
         if self.scanners.len() > max {
             self.scanners.clear();
-        }
-        if self.rates.len() > max {
-            self.rates.clear();
-        }
-        if self.logins.len() > max {
-            self.logins.clear();
         }
     }
 
@@ -550,7 +549,12 @@ impl Behavior {
         let is_scanner = self.scanners.contains(&obs.client);
         // Only enumeration (a path with parameters) and brute force (a login) need a pair's state:
         // other endpoints make no entry, however many clients call them.
-        let login = *self.logins.entry(endpoint_id).or_insert_with(|| login_like(key));
+        let endpoint = self.endpoints.entry(endpoint_id).or_insert_with(|| EndpointState {
+            login: login_like(key),
+            rate: Rate::default(),
+            objects: EndpointObjects::default(),
+        });
+        let login = endpoint.login;
         if values.is_some() || login {
             let id = self.keys.hash_one((&obs.client, endpoint_id));
             let pair = self.pairs.entry(id).or_default();
@@ -626,7 +630,7 @@ impl Behavior {
         // still accumulates; shared resources (a product read by everyone) are not evidence.
         if let (Some(who), Some(object), Some(200..=299), "GET") = (principal, values, status, obs.method.as_str()) {
             self.principal_client.insert(who, obs.client);
-            let EndpointObjects { users: by_object, private } = self.objects.entry(endpoint_id).or_default();
+            let EndpointObjects { users: by_object, private } = &mut endpoint.objects;
             let mut newly_shared: Vec<u64> = Vec::new();
             if by_object.len() < MAX_OBJECTS || by_object.contains_key(&object) {
                 let users = by_object.entry(object).or_default();
@@ -668,7 +672,7 @@ impl Behavior {
             }
         }
         // Rate and error spikes against this endpoint's own baseline (10-second buckets).
-        let rate = self.rates.entry(endpoint_id).or_default();
+        let rate = &mut endpoint.rate;
         let bucket = obs.ts.div_euclid(BUCKET_MICROS);
         if bucket != rate.bucket {
             if rate.count > 0 {
