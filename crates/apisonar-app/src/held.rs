@@ -39,7 +39,7 @@ pub(crate) struct HeldProbes {
 /// Roughly what a transaction holds in memory.
 fn size(t: &AnalysedTransaction) -> usize {
     let o = &t.observation;
-    let headers = |h: &apisonar_engine::Headers| h.text_len();
+    let headers = |h: &apisonar_engine::Headers| h.buffer_len();
     let response = o.response.as_ref().map_or(0, |r| r.body.len().saturating_add(headers(&r.headers)));
     o.target
         .len()

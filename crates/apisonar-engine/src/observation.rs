@@ -140,6 +140,13 @@ impl Headers {
         self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
+    /// Bytes of the buffer the fields are kept in: their names and values, and for fields
+    /// taken from a head ([`Headers::from_head`]) the rest of the head too (what it holds in
+    /// memory).
+    pub fn buffer_len(&self) -> usize {
+        self.text.len()
+    }
+
     /// Bytes of names and values in all.
     pub fn text_len(&self) -> usize {
         self.iter().map(|(n, v)| n.len().saturating_add(v.len())).fold(0, usize::saturating_add)
@@ -471,6 +478,7 @@ mod tests {
         assert_eq!(taken.get("x-Ünï"), Some("välue €"));
         assert_eq!(taken.len(), 3);
         assert_eq!(taken.text_len(), pushed.text_len());
+        assert_eq!((taken.buffer_len(), pushed.buffer_len()), (head.len(), pushed.text_len()));
         // Fields pushed after (a response's trailers) follow the taken ones.
         let mut more = taken.clone();
         more.push_lowercase_name("Grpc-Status", "0");
