@@ -61,15 +61,20 @@ struct Heads {
 }
 
 impl Heads {
-    /// Copied from the heads, which stay as they are.
-    fn copied(t: &HttpTransaction) -> Heads {
+    /// The request line's parts and the host, read before any head is taken.
+    fn with_fields(t: &HttpTransaction, request: Headers, response: Option<Headers>) -> Heads {
         Heads {
             method: text(t.request.head.method()),
             target: text(t.request.head.target()),
             host: t.host().map(text),
-            request: headers(&t.request.head),
-            response: t.response.as_ref().map(|r| headers(&r.head)),
+            request,
+            response,
         }
+    }
+
+    /// Copied from the heads, which stay as they are.
+    fn copied(t: &HttpTransaction) -> Heads {
+        Heads::with_fields(t, headers(&t.request.head), t.response.as_ref().map(|r| headers(&r.head)))
     }
 
     /// Taken from the heads: each head's text becomes its fields' buffer (names lower-cased in
@@ -81,18 +86,14 @@ impl Heads {
                 None => headers(head),
             }
         }
-        Heads {
-            method: text(t.request.head.method()),
-            target: text(t.request.head.target()),
-            host: t.host().map(text),
-            request: take(&mut t.request.head),
-            response: t.response.as_mut().map(|r| take(&mut r.head)),
-        }
+        // The request line and host are read first: taking the request head empties them.
+        let line = Heads::with_fields(t, Headers::new(), None);
+        Heads { request: take(&mut t.request.head), response: t.response.as_mut().map(|r| take(&mut r.head)), ..line }
     }
 }
 
 // The benchmarks (which include this file) observe the same transactions repeatedly; the sensor
-// uses `observation_taking_bodies`.
+// uses `observation_taking_all` (or `observation_taking_bodies` when it writes transactions out).
 #[allow(dead_code)]
 pub fn observation(t: &HttpTransaction) -> Observation {
     let request_body = t.request.body.content().to_vec();
