@@ -3,7 +3,8 @@
 //! same shape over and over. So each worker remembers, per route (host, method, path with its
 //! value-like segments folded, status and content type), the answers it analysed in full, keyed
 //! by a cheap signature of the body (every key, at its depth, with the kind of its value: one
-//! pass over the bytes, no parsing, no allocation). Once one signature's full analyses have
+//! pass over the bytes, no parsing, no allocation; for a route whose answers are flat records,
+//! the bytes matched against the route's record template, see `records`). Once one signature's full analyses have
 //! found the same facts (shape, schema structure and formats, sensitive classes and locations)
 //! `SETTLE_AFTER` times in a row, its further bodies reuse those facts and are not parsed,
 //! except audits, analysed in full: the first `AUDIT_EVERY` answers of the route after the
@@ -25,8 +26,11 @@ use std::hash::BuildHasher;
 
 use crate::observation::Observation;
 use crate::segment;
+
+mod records;
 use crate::sensitive::Finding;
 use crate::template::Shape;
+use records::RecordTemplate;
 
 /// Full analyses of one signature that must agree before its bodies are sampled: as many as the
 /// catalog merges in full for a new endpoint, so a capture with fewer answers per shape is
@@ -74,13 +78,54 @@ struct RouteMemory {
     next_audit: u64,
     audit_gap: u64,
     known: Vec<Known>,
+    /// The route's record template (see `records`), with the answers it signed and those it
+    /// did not match since it was learnt, and the answers walked without one (a template is
+    /// learnt at the first, second, fourth, eighth... of those).
+    template: Option<RecordTemplate>,
+    template_hits: u64,
+    template_misses: u64,
+    walked: u64,
+}
+
+impl RouteMemory {
+    /// Counts whether the route's template signed this answer (`matched`) or was tried and did
+    /// not (`tried`); drops one that fails more than a fifth of the answers (past the first
+    /// few), and learns one from a walked answer (`signature` and `keys` are the walk's) at the
+    /// first, second, fourth... answer walked without one.
+    fn keep_template(&mut self, matched: bool, tried: bool, body: &[u8], signature: u64, keys: &[(KeyId, u32)]) {
+        if matched {
+            self.template_hits = self.template_hits.saturating_add(1);
+            return;
+        }
+        if tried {
+            self.template_misses = self.template_misses.saturating_add(1);
+            if self.template_misses > 16 && self.template_misses.saturating_mul(4) > self.template_hits {
+                self.template = None;
+            }
+            return;
+        }
+        self.walked = self.walked.saturating_add(1);
+        if self.walked.is_power_of_two() {
+            self.template = RecordTemplate::learn(body, signature, keys);
+            (self.template_hits, self.template_misses) = (0, 0);
+        }
+    }
 }
 
 impl Default for RouteMemory {
     fn default() -> Self {
         // The first audit comes `AUDIT_EVERY` answers after a shape can first have settled.
         let first = u64::from(SETTLE_AFTER).saturating_add(AUDIT_EVERY);
-        RouteMemory { answers: 0, next_audit: first, audit_gap: AUDIT_EVERY, known: Vec::new() }
+        RouteMemory {
+            answers: 0,
+            next_audit: first,
+            audit_gap: AUDIT_EVERY,
+            known: Vec::new(),
+            template: None,
+            template_hits: 0,
+            template_misses: 0,
+            walked: 0,
+        }
     }
 }
 
@@ -163,16 +208,26 @@ impl ResponseSampler {
     /// `path_route` is the request's (see `path_route`).
     pub(crate) fn plan(&mut self, obs: &Observation, path_route: u64, content_type: Option<&str>) -> Plan {
         let Some(response) = obs.response.as_ref() else { return Plan::Analyse(None) };
-        let Some(signature) = signature(&response.body, &self.hasher, &mut self.keys) else {
-            self.analysed = self.analysed.saturating_add(1);
-            return Plan::Analyse(None);
-        };
         let route = self.hasher.hash_one((path_route, response.status, content_type));
+        // The route's record template signs a body made of its records without the walk.
+        let template = self.routes.get(&route).and_then(|m| m.template.as_ref());
+        let matched = template.and_then(|t| t.signature(&response.body, &mut self.keys));
+        let (signature, tried) = match matched {
+            Some(signature) => (signature, true),
+            None => match signature(&response.body, &self.hasher, &mut self.keys) {
+                Some(signature) => (signature, template.is_some()),
+                None => {
+                    self.analysed = self.analysed.saturating_add(1);
+                    return Plan::Analyse(None);
+                }
+            },
+        };
         if !self.routes.contains_key(&route) && self.routes.len() >= MAX_ROUTES {
             self.routes.clear();
         }
         let memory = self.routes.entry(route).or_default();
         memory.answers = memory.answers.saturating_add(1);
+        memory.keep_template(matched.is_some(), tried, &response.body, signature, &self.keys.list);
         let due = memory.answers >= memory.next_audit;
         let ticket = Ticket { route, signature, audit: false };
         match memory.known.iter().find(|k| k.signature == signature) {
@@ -251,9 +306,15 @@ fn value_kind(body: &[u8], at: usize) -> u8 {
     if kind != NUMBER {
         return kind;
     }
-    // Integer or not: schemas tell them apart. A number of up to 15 bytes is read at once
-    // (its end was a mispredicted loop exit per number); a longer one, or one at the very end
-    // of the body, byte by byte.
+    number(body, at).0
+}
+
+/// The number token at `at` (the bytes a number's can be): integer (`NUMBER`) or not
+/// (`NUMBER_WITH_FRACTION`: schemas tell them apart), and where it ends. A token of up to 15
+/// bytes is read at once (its end was a mispredicted loop exit per number); a longer one, or
+/// one at the very end of the body, byte by byte.
+#[inline(always)]
+fn number(body: &[u8], at: usize) -> (u8, usize) {
     if let Some(lanes) = body.get(at..at.saturating_add(16)).and_then(|b| <[u8; 16]>::try_from(b).ok()) {
         use wide::u8x16;
         let lanes = u8x16::new(lanes);
@@ -266,21 +327,20 @@ fn value_kind(body: &[u8], at: usize) -> u8 {
         let end = (!token).trailing_zeros();
         if end < 16 {
             let within = 1u32.checked_shl(end).unwrap_or(0).wrapping_sub(1);
-            return if fraction & within != 0 { NUMBER_WITH_FRACTION } else { NUMBER };
+            let kind = if fraction & within != 0 { NUMBER_WITH_FRACTION } else { NUMBER };
+            return (kind, at.saturating_add(end as usize));
         }
     }
     let mut seen = 0u8;
+    let mut end = at;
     for class in body.get(at..).unwrap_or_default().iter().map(|&b| NUMERIC.get(usize::from(b)).copied().unwrap_or(0)) {
         if class == 0 {
             break;
         }
         seen |= class;
+        end = end.saturating_add(1);
     }
-    if seen & FRACTION != 0 {
-        NUMBER_WITH_FRACTION
-    } else {
-        NUMBER
-    }
+    (if seen & FRACTION != 0 { NUMBER_WITH_FRACTION } else { NUMBER }, end)
 }
 
 fn skip_space(body: &[u8], mut at: usize) -> usize {
@@ -513,6 +573,13 @@ impl BodyKeys {
         } else {
             self.index.get(&id).copied()
         }
+    }
+
+    /// Sets the keys to `keys` (distinct, with their counts), as a record template counts them.
+    /// The index is only the walk's, which starts afresh: it is emptied.
+    fn set(&mut self, keys: impl Iterator<Item = (KeyId, u32)>) {
+        self.clear();
+        self.list.extend(keys);
     }
 
     fn push(&mut self, id: KeyId) {

@@ -1,0 +1,447 @@
+//! A route's record template: the signature of answers that repeat one flat record, read by
+//! matching the record's bytes instead of walking the body.
+//!
+//! Most list endpoints answer an array of records that all spell the same keys in the same
+//! order with scalar values (`[{"id":1,"name":"a"},{"id":2,"name":"b"}]`), and most item
+//! endpoints one such record. Learnt from one answer whose signature the walk worked out, a
+//! template is the record's bytes between its values (`{"id":`, `,"name":`, `}`) and the kind of
+//! each value. A body that is exactly records of those bytes, each with values of those kinds
+//! (strings, numbers with or without a fraction, `true`/`false`, `null`), holds exactly the
+//! template's keys at the template's depths with the same value kinds, so it has the signature
+//! the walk found, and each key occurs once per record as often as in the template. Anything
+//! else (another key, a value of another kind, a nested value, other bytes between records)
+//! fails the match and the body is walked as before: the fast path gives the walk's answer or
+//! none.
+
+use super::{skip_space, BodyKeys, KeyId, NUMBER, STRING, VALUE_START};
+
+/// The most bytes between values a template keeps, and the most values: a record larger than
+/// this is walked (a route's memory stays small: `MAX_ROUTES` routes per worker).
+const MAX_TEMPLATE_BYTES: usize = 768;
+const MAX_TEMPLATE_VALUES: usize = 40;
+
+/// One flat record's bytes between values, and its values' kinds.
+#[derive(Debug)]
+pub(crate) struct RecordTemplate {
+    /// The body is an array of records (`[`), or one record.
+    array: bool,
+    /// The bytes between values, one after another (`pieces` says where each is). There is one
+    /// piece more than values: the record opens with one and closes with one.
+    bytes: Vec<u8>,
+    pieces: Vec<Piece>,
+    /// The kind of each value, as the walk tells them apart (`VALUE_START`'s classes).
+    kinds: Vec<u8>,
+    /// The signature of a body of these records, and its distinct keys with how often each
+    /// occurs in one record.
+    signature: u64,
+    keys: Vec<(KeyId, u32)>,
+}
+
+impl RecordTemplate {
+    /// The template of `body`'s records, if its records are flat, all alike, and small enough;
+    /// `signature` and `keys` are what the walk found for `body`.
+    pub(crate) fn learn(body: &[u8], signature: u64, keys: &[(KeyId, u32)]) -> Option<RecordTemplate> {
+        let start = skip_space(body, 0);
+        let array = body.get(start) == Some(&b'[');
+        let first = if array { skip_space(body, start.checked_add(1)?) } else { start };
+        let mut template = RecordTemplate::read(body, first)?;
+        template.array = array;
+        // Every record of the body must be the template's: the walk's counts are then a whole
+        // number of times the record's.
+        let records = template.records(body)?;
+        let records = u32::try_from(records).ok().filter(|n| *n > 0)?;
+        let per_record =
+            |count: u32| (count.checked_rem(records) == Some(0)).then(|| count.checked_div(records)).flatten();
+        template.keys = keys.iter().map(|(id, count)| Some((*id, per_record(*count)?))).collect::<Option<Vec<_>>>()?;
+        template.signature = signature;
+        Some(template)
+    }
+
+    /// The pieces and kinds of the record that opens at `at`.
+    fn read(body: &[u8], at: usize) -> Option<RecordTemplate> {
+        if body.get(at) != Some(&b'{') {
+            return None;
+        }
+        let mut template = RecordTemplate {
+            array: false,
+            bytes: Vec::new(),
+            pieces: Vec::new(),
+            kinds: Vec::new(),
+            signature: 0,
+            keys: Vec::new(),
+        };
+        let mut piece = at;
+        let mut at = skip_space(body, at.checked_add(1)?);
+        if body.get(at) == Some(&b'}') {
+            // An empty record: its signature has no key, and the walk's is as cheap.
+            return None;
+        }
+        loop {
+            // A key, a colon, and the value's first byte.
+            if body.get(at) != Some(&b'"') {
+                return None;
+            }
+            at = string_end(body, at)?;
+            at = skip_space(body, at);
+            if body.get(at) != Some(&b':') {
+                return None;
+            }
+            at = skip_space(body, at.checked_add(1)?);
+            template.push_piece(body.get(piece..at)?);
+            let (kind, end) = scalar(body, at)?;
+            template.kinds.push(kind);
+            if template.bytes.len() > MAX_TEMPLATE_BYTES || template.kinds.len() > MAX_TEMPLATE_VALUES {
+                return None;
+            }
+            piece = end;
+            at = skip_space(body, end);
+            match body.get(at) {
+                Some(b',') => at = skip_space(body, at.checked_add(1)?),
+                Some(b'}') => {
+                    template.push_piece(body.get(piece..=at)?);
+                    return Some(template);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// How many of the template's records `body` is made of, if it is made of nothing else
+    /// (spaces aside).
+    fn records(&self, body: &[u8]) -> Option<usize> {
+        let mut at = skip_space(body, 0);
+        let mut records = 0usize;
+        if self.array {
+            if body.get(at) != Some(&b'[') {
+                return None;
+            }
+            at = skip_space(body, at.checked_add(1)?);
+            loop {
+                at = skip_space(body, self.record(body, at)?);
+                records = records.checked_add(1)?;
+                match body.get(at) {
+                    Some(b',') => at = skip_space(body, at.checked_add(1)?),
+                    Some(b']') => {
+                        at = at.checked_add(1)?;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        } else {
+            at = self.record(body, at)?;
+            records = 1;
+        }
+        (skip_space(body, at) == body.len()).then_some(records)
+    }
+
+    fn push_piece(&mut self, piece: &[u8]) {
+        self.pieces.push(Piece::of(self.bytes.len(), piece));
+        self.bytes.extend_from_slice(piece);
+    }
+
+    /// Where the template's record that opens at `at` ends (after its closing brace).
+    fn record(&self, body: &[u8], mut at: usize) -> Option<usize> {
+        for (i, piece) in self.pieces.iter().enumerate() {
+            if !piece.is_at(&self.bytes, body, at) {
+                return None;
+            }
+            at = at.checked_add(piece.len)?;
+            if let Some(&kind) = self.kinds.get(i) {
+                let (found, end) = scalar(body, at)?;
+                if found != kind {
+                    return None;
+                }
+                at = end;
+            }
+        }
+        Some(at)
+    }
+
+    /// The signature of `body` if it is made of the template's records, with its keys counted
+    /// into `keys` as the walk counts them; `None` (and `keys` left as they were) otherwise.
+    pub(crate) fn signature(&self, body: &[u8], keys: &mut BodyKeys) -> Option<u64> {
+        let records = u32::try_from(self.records(body)?).ok()?;
+        keys.set(self.keys.iter().map(|(id, n)| (*id, n.saturating_mul(records))));
+        Some(self.signature)
+    }
+
+    /// The bytes the template holds (for the sampler's memory bound).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// Where one piece of a template is in its bytes, and its first and last eight bytes as words
+/// (most pieces are `,"name":`, 6 to 16 bytes: two word compares, where a call to compare
+/// bytes cost more than the comparison).
+#[derive(Debug)]
+struct Piece {
+    start: usize,
+    len: usize,
+    head: u64,
+    tail: u64,
+}
+
+/// The eight bytes of `bytes` at `at`, if there are eight.
+#[inline(always)]
+fn word(bytes: &[u8], at: usize) -> Option<u64> {
+    let end = at.checked_add(8)?;
+    bytes.get(at..end).and_then(|w| <[u8; 8]>::try_from(w).ok()).map(u64::from_le_bytes)
+}
+
+impl Piece {
+    fn of(start: usize, piece: &[u8]) -> Piece {
+        let len = piece.len();
+        // Shorter than a word: the bytes in the low end of `head`, the rest zero.
+        let padded = piece.iter().rev().fold(0u64, |w, &b| w << 8 | u64::from(b));
+        let head = word(piece, 0).unwrap_or(padded);
+        let tail = word(piece, len.saturating_sub(8)).unwrap_or(padded);
+        Piece { start, len, head, tail }
+    }
+
+    /// Whether `body` holds the piece (of the template's `bytes`) at `at`.
+    #[inline(always)]
+    fn is_at(&self, bytes: &[u8], body: &[u8], at: usize) -> bool {
+        let len = self.len;
+        match len {
+            1..=7 => {
+                if let Some(w) = word(body, at) {
+                    let keep = u64::MAX >> (64usize.saturating_sub(len.saturating_mul(8)) & 63);
+                    return w & keep == self.head;
+                }
+            }
+            8..=16 => {
+                let last = at.saturating_add(len).saturating_sub(8);
+                return word(body, at) == Some(self.head) && word(body, last) == Some(self.tail);
+            }
+            _ => {}
+        }
+        // Near the body's end, or a long piece.
+        let piece = self.start.checked_add(len).and_then(|end| bytes.get(self.start..end));
+        let there = at.checked_add(len).and_then(|end| body.get(at..end));
+        piece.is_some() && piece == there
+    }
+}
+
+/// Just past the string that opens with the quote at `at`: the walk's rule, a backslash escapes
+/// the byte after it. Sixteen bytes at a time.
+#[inline(always)]
+fn string_end(body: &[u8], at: usize) -> Option<usize> {
+    use wide::u8x16;
+    let (quote, backslash) = (u8x16::splat(b'"'), u8x16::splat(b'\\'));
+    let mut at = at.checked_add(1)?;
+    loop {
+        let lanes = at.checked_add(16).and_then(|end| body.get(at..end)).and_then(|b| <[u8; 16]>::try_from(b).ok());
+        let found = match lanes {
+            Some(lanes) => {
+                let lanes = u8x16::new(lanes);
+                let marks = (lanes.simd_eq(quote) | lanes.simd_eq(backslash)).to_bitmask();
+                if marks == 0 {
+                    at = at.checked_add(16)?;
+                    continue;
+                }
+                marks.trailing_zeros() as usize
+            }
+            None => body.get(at..)?.iter().position(|&b| b == b'"' || b == b'\\')?,
+        };
+        at = at.checked_add(found)?;
+        if body.get(at) == Some(&b'"') {
+            return at.checked_add(1);
+        }
+        at = at.checked_add(2)?;
+    }
+}
+
+/// The kind of the scalar value at `at` (as the walk's `value_kind` tells it) and where it ends;
+/// `None` for an object, an array or anything that is not a value. A number runs over the
+/// bytes the walk reads as a number's, a `true`, `false` or `null` over letters: the walk reads
+/// only their first byte, so any letters after it are the same to it, and none of them is a
+/// byte the walk looks at.
+#[inline(always)]
+fn scalar(body: &[u8], at: usize) -> Option<(u8, usize)> {
+    let first = *body.get(at)?;
+    let kind = VALUE_START.get(usize::from(first)).copied().unwrap_or(0);
+    match kind {
+        STRING => Some((STRING, string_end(body, at)?)),
+        NUMBER => Some(super::number(body, at)),
+        0 | super::OBJECT | super::ARRAY => None,
+        // `true`, `false`, `null`.
+        _ => {
+            let rest = body.get(at..).unwrap_or_default();
+            Some((kind, at.saturating_add(rest.iter().position(|b| !b.is_ascii_alphabetic()).unwrap_or(rest.len()))))
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+mod tests {
+    use super::super::{signature, BodyKeys, ResponseSampler};
+    use super::*;
+
+    /// A random scalar of `kind`: strings full of what the walk looks for (quotes and
+    /// backslashes escaped, brackets, colons, commas), numbers of every form.
+    fn value(random: &mut dyn FnMut(u64) -> u64, kind: u8) -> String {
+        let pieces = ["a", "{", "]", ":", ",", "\\\"", "\\\\", "\\n", "é", " ", "[", "}"];
+        match kind {
+            STRING => format!("\"{}\"", (0..random(12)).map(|_| pieces[random(12) as usize]).collect::<String>()),
+            NUMBER => ["0", "17", "-4", "123456789012345678901"][random(4) as usize].to_string(),
+            super::super::NUMBER_WITH_FRACTION => {
+                ["1.5", "-0.25", "2e3", "1E-2", "123456789012345678.5"][random(5) as usize].to_string()
+            }
+            super::super::TRUE_OR_FALSE => ["true", "false"][random(2) as usize].to_string(),
+            _ => "null".to_string(),
+        }
+    }
+
+    fn walked(body: &str) -> (Option<u64>, Vec<(KeyId, u32)>) {
+        let hasher = ResponseSampler::default().hasher;
+        let mut keys = BodyKeys::default();
+        let signature = signature(body.as_bytes(), &hasher, &mut keys);
+        let mut list = keys.list.clone();
+        list.sort_by_key(|(k, _)| (k.word, k.meta));
+        (signature, list)
+    }
+
+    #[test]
+    fn a_template_signs_a_body_as_the_walk_does_or_not_at_all() {
+        let mut rng = apisonar_testkit::workload::Rng::seeded(0x007e_3a11);
+        let mut random = move |n: u64| rng.below(n);
+        // Keys alike up to their last bytes too: a piece must match to its end.
+        let names = [
+            "id",
+            "name",
+            "email_address",
+            "a\\\"b",
+            "",
+            "é",
+            "k",
+            "a_key_longer_than_sixteen_bytes",
+            "abcdefgh1",
+            "abcdefgh2",
+            "abcde1",
+            "abcde2",
+        ];
+        let kinds =
+            [STRING, NUMBER, super::super::NUMBER_WITH_FRACTION, super::super::TRUE_OR_FALSE, super::super::NULL];
+        let (mut signed, mut declined, mut learnt) = (0, 0, 0);
+        for _ in 0..600 {
+            // A record: distinct keys (or, now and then, one twice), each with a kind.
+            let width = 1 + random(6) as usize;
+            let mut fields: Vec<(&str, u8)> = Vec::new();
+            for _ in 0..width {
+                let name = names[random(names.len() as u64) as usize];
+                if random(8) == 0 || !fields.iter().any(|(n, _)| *n == name) {
+                    fields.push((name, kinds[random(5) as usize]));
+                }
+            }
+            let spaced = random(4) == 0;
+            let array = random(5) != 0;
+            let record = |random: &mut dyn FnMut(u64) -> u64, fields: &[(&str, u8)]| {
+                let gap = if spaced { " " } else { "" };
+                let inner: Vec<String> =
+                    fields.iter().map(|(n, k)| format!("\"{n}\"{gap}:{gap}{}", value(random, *k))).collect();
+                format!("{{{}}}", inner.join(&format!(",{gap}")))
+            };
+            let body = |random: &mut dyn FnMut(u64) -> u64, fields: &[(&str, u8)], n: usize| {
+                if array {
+                    let records: Vec<String> = (0..n).map(|_| record(random, fields)).collect();
+                    format!("[{}]", records.join(","))
+                } else {
+                    record(random, fields)
+                }
+            };
+            let records = 1 + random(5) as usize;
+            let base = body(&mut random, &fields, records);
+            let (Some(sig), _) = walked(&base) else { continue };
+            let hasher = ResponseSampler::default().hasher;
+            let mut keys = BodyKeys::default();
+            signature(base.as_bytes(), &hasher, &mut keys);
+            let Some(template) = RecordTemplate::learn(base.as_bytes(), sig, &keys.list) else { continue };
+            learnt += 1;
+            assert!(template.len() <= MAX_TEMPLATE_BYTES);
+            for _ in 0..12 {
+                // The same records with other values, or a body changed in one place.
+                let mut variant = fields.clone();
+                let n = 1 + random(30) as usize;
+                let mut text = body(&mut random, &variant, n);
+                let change = random(10);
+                match change {
+                    0 => {
+                        let i = random(variant.len() as u64) as usize;
+                        variant[i].1 = kinds[random(5) as usize];
+                        text = body(&mut random, &variant, n);
+                    }
+                    1 => {
+                        variant.push((names[random(names.len() as u64) as usize], kinds[random(5) as usize]));
+                        text = body(&mut random, &variant, n);
+                    }
+                    2 if variant.len() > 1 => {
+                        variant.swap(0, 1);
+                        // Only one record of the body in the other order.
+                        let other = record(&mut random, &variant);
+                        text = if array { format!("[{other},{}]", text.trim_start_matches('[')) } else { other };
+                    }
+                    3 => text = text.replacen(':', ":{\"x\":[1]},\"y\":", 1),
+                    4 => text = format!("{text} x"),
+                    5 => text = text.replacen("},{", "} , {", 1),
+                    6 => text = text.replacen("},{", "},{\"z\":1},{", 1),
+                    7 => {
+                        let cut = random(text.len() as u64) as usize;
+                        text = text.get(..cut).unwrap_or_default().to_string();
+                    }
+                    8 => {
+                        let i = random(variant.len() as u64) as usize;
+                        variant[i].0 = names[random(names.len() as u64) as usize];
+                        text = body(&mut random, &variant, n);
+                    }
+                    _ => {}
+                }
+                let mut fast = BodyKeys::default();
+                let matched = template.signature(text.as_bytes(), &mut fast);
+                let (walk, mut walk_keys) = walked(&text);
+                match matched {
+                    Some(found) => {
+                        assert_eq!(Some(found), walk, "{base}\n{text}");
+                        let mut listed = fast.list.clone();
+                        listed.sort_by_key(|(k, _)| (k.word, k.meta));
+                        walk_keys.sort_by_key(|(k, _)| (k.word, k.meta));
+                        assert_eq!(listed, walk_keys, "{base}\n{text}");
+                        signed += 1;
+                    }
+                    // Records of the template with other values are always signed.
+                    None => {
+                        let unchanged = change == 9 || (change == 2 && fields.len() < 2);
+                        assert!(!unchanged, "{base}\n{text}");
+                        declined += 1;
+                    }
+                }
+            }
+        }
+        // The template must sign most bodies that are its records, and see through none of
+        // the changes: both are counted so that neither side can pass by doing nothing.
+        assert!(learnt > 500 && signed > 1500 && declined > 3000, "{learnt} {signed} {declined}");
+    }
+
+    #[test]
+    fn only_flat_records_make_a_template() {
+        let learn = |body: &str| {
+            let hasher = ResponseSampler::default().hasher;
+            let mut keys = BodyKeys::default();
+            let sig = signature(body.as_bytes(), &hasher, &mut keys)?;
+            RecordTemplate::learn(body.as_bytes(), sig, &keys.list)
+        };
+        assert!(learn(r#"[{"id":1,"name":"a"},{"id":2,"name":"b"}]"#).is_some());
+        assert!(learn(r#"{"id":1,"name":"a"}"#).is_some());
+        // Nested values, records unlike each other, an empty record, what is not JSON.
+        assert!(learn(r#"[{"id":1,"tags":["a"]}]"#).is_none());
+        assert!(learn(r#"{"user":{"id":1}}"#).is_none());
+        assert!(learn(r#"[{"id":1},{"id":2,"x":3}]"#).is_none());
+        assert!(learn(r#"[{}]"#).is_none());
+        assert!(learn(r#"[1,2,3]"#).is_none());
+        let wide: Vec<String> = (0..MAX_TEMPLATE_VALUES + 1).map(|i| format!("\"k{i}\":{i}")).collect();
+        assert!(learn(&format!("{{{}}}", wide.join(","))).is_none(), "too many values to keep");
+    }
+}
