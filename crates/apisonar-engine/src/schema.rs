@@ -208,15 +208,25 @@ impl Schema {
             Value::Object(map) if depth < MAX_DEPTH => {
                 add_count(&mut self.objects, 1);
                 for (k, v) in map {
-                    if !self.properties.contains_key(k) && self.properties.len() >= MAX_PROPERTIES {
-                        add_count(&mut self.truncated, 1);
-                        continue;
-                    }
-                    self.properties.entry(k.clone()).or_default().add_at(v, depth.saturating_add(1), ts);
+                    self.with_property(k, |p| p.add_at(v, depth.saturating_add(1), ts));
                 }
             }
             Value::Array(_) | Value::Object(_) => add_count(&mut self.truncated, 1),
             _ => {}
+        }
+    }
+
+    /// Applies `f` to the schema of property `name`, made if it is new and there is room (past
+    /// `MAX_PROPERTIES` it is counted as truncated). One lookup, and the name copied only for a
+    /// new property: a response's records repeat theirs, and a copy per key per record was most
+    /// of what inferring a schema cost.
+    fn with_property(&mut self, name: &String, f: impl FnOnce(&mut Schema)) {
+        if let Some(property) = self.properties.get_mut(name) {
+            f(property);
+        } else if self.properties.len() >= MAX_PROPERTIES {
+            add_count(&mut self.truncated, 1);
+        } else {
+            f(self.properties.entry(name.clone()).or_default());
         }
     }
 
@@ -233,11 +243,7 @@ impl Schema {
             add_count(self.formats.entry(*f).or_default(), *n);
         }
         for (k, s) in &other.properties {
-            if !self.properties.contains_key(k) && self.properties.len() >= MAX_PROPERTIES {
-                add_count(&mut self.truncated, 1);
-                continue;
-            }
-            self.properties.entry(k.clone()).or_default().merge(s);
+            self.with_property(k, |p| p.merge(s));
         }
         if let Some(items) = &other.items {
             self.items.get_or_insert_with(Default::default).merge(items);
