@@ -117,6 +117,18 @@ fn is_name_char(c: char) -> bool {
 
 /// Classifies a (percent-decoded) path segment.
 pub fn classify(segment: &str) -> SegmentKind {
+    // Most segments are short words of letters (`api`, `users`, `order-items`): none of the
+    // value kinds can be one (they need digits, an `@`, or 20 bytes and more), so they are
+    // words without going through every check.
+    let s = segment.as_bytes();
+    if !s.is_empty() && s.len() < 20 && s.iter().all(|b| b.is_ascii_alphabetic() || matches!(b, b'-' | b'_' | b'.')) {
+        return SegmentKind::Word;
+    }
+    classify_by_checks(segment)
+}
+
+/// [`classify`] without its shortcut for short words of letters.
+fn classify_by_checks(segment: &str) -> SegmentKind {
     let s = segment.as_bytes();
     if s.is_empty() {
         return SegmentKind::Word;
@@ -164,6 +176,23 @@ pub fn is_version(segment: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_words_of_letters_are_words_by_every_check() {
+        // The shortcut in `classify` must give what the checks give.
+        let mut rng = apisonar_testkit::workload::Rng::seeded(20);
+        let alphabet = b"abcdefxyzABCDEFXYZ-_.";
+        for _ in 0..20_000 {
+            let len = 1 + rng.below(19) as usize;
+            let pick = |rng: &mut apisonar_testkit::workload::Rng| alphabet.get(rng.below(21) as usize).copied();
+            let word: String = (0..len).filter_map(|_| pick(&mut rng)).map(char::from).collect();
+            assert_eq!(classify_by_checks(&word), SegmentKind::Word, "{word}");
+            assert_eq!(classify(&word), SegmentKind::Word, "{word}");
+        }
+        // Past the shortcut: long, or with a digit or an `@`.
+        assert_eq!(classify("abcdefghijABCDEFGHIJxyz"), classify_by_checks("abcdefghijABCDEFGHIJxyz"));
+        assert_eq!(classify("a@b.c"), SegmentKind::Email);
+    }
 
     #[test]
     fn segment_kinds() {
