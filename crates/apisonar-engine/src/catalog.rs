@@ -19,6 +19,8 @@ mod apart;
 mod news;
 mod sampling;
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use sampling::check_record_templates;
 pub use sampling::ResponseSampler;
 
 pub use apart::{KeptApart, MAX_KEPT_APART_PER_HOST};

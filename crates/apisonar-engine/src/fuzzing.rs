@@ -867,6 +867,10 @@ fn analyse(settings: &Settings, observations: &[Observation]) -> Outcome {
     let mut outcome = Outcome::default();
     // A flow worker's memory of answers (its signature scan reads every body).
     let mut sampler = crate::catalog::ResponseSampler::default();
+    // Record templates sign answers as the signature's walk does, or not at all.
+    let bodies: Vec<&[u8]> =
+        observations.iter().filter_map(|o| o.response.as_ref()).map(|r| &*r.body).take(16).collect();
+    crate::catalog::check_record_templates(&bodies);
     for (i, obs) in observations.iter().enumerate() {
         // On a flow worker.
         let prepared = TransactionFacts::sampled(obs, &key, &mut sampler);

@@ -546,6 +546,29 @@ fn signature(body: &[u8], hasher: &foldhash::fast::FixedState, keys: &mut BodyKe
     Some(keys.list.iter().fold(hasher.hash_one(top), |acc, (k, _)| acc.wrapping_add(hasher.hash_one(k))))
 }
 
+/// The fuzzing checkers' check of record templates: a template learnt from any of `bodies`
+/// signs any of them as the walk does (signature and key counts), or declines.
+#[cfg(any(test, feature = "fuzzing"))]
+#[allow(clippy::panic)]
+pub(crate) fn check_record_templates(bodies: &[&[u8]]) {
+    let hasher = ResponseSampler::default().hasher;
+    let (mut walked, mut matched) = (BodyKeys::default(), BodyKeys::default());
+    for learnt in bodies {
+        let Some(learnt_signature) = signature(learnt, &hasher, &mut walked) else { continue };
+        let Some(template) = RecordTemplate::learn(learnt, learnt_signature, &walked.list) else { continue };
+        for body in bodies {
+            let Some(found) = template.signature(body, &mut matched) else { continue };
+            let walk = signature(body, &hasher, &mut walked);
+            if walk != Some(found) || walked.list != matched.list {
+                panic!(
+                    "template of {learnt:?} signs {body:?} as {found} {:?}, the walk {walk:?} {:?}",
+                    matched.list, walked.list
+                );
+            }
+        }
+    }
+}
+
 /// Keys a scan finds among before an index is made.
 const SCANNED_KEYS: usize = 16;
 
