@@ -4,8 +4,8 @@
 //! value-like segments folded, status and content type), the answers it analysed in full, keyed
 //! by a cheap signature of the body (every key, at its depth, with the kind of its value: one
 //! pass over the bytes, no parsing, no allocation; for a route whose answers are flat records,
-//! the bytes matched against the route's record template, see `records`). Once one signature's full analyses have
-//! found the same facts (shape, schema structure and formats, sensitive classes and locations)
+//! the bytes matched against the route's record template, see `records`). Once one signature's
+//! full analyses have found the same facts (shape, schema structure and formats, sensitive classes and locations)
 //! `SETTLE_AFTER` times in a row, its further bodies reuse those facts and are not parsed,
 //! except audits, analysed in full: the first `AUDIT_EVERY` answers of the route after the
 //! last audit, the gap doubling after each audit that agrees (up to `MAX_AUDIT_GAP`: a shape
@@ -26,11 +26,11 @@ use std::hash::BuildHasher;
 
 use crate::observation::Observation;
 use crate::segment;
-
-mod records;
 use crate::sensitive::Finding;
 use crate::template::Shape;
 use records::RecordTemplate;
+
+mod records;
 
 /// Full analyses of one signature that must agree before its bodies are sampled: as many as the
 /// catalog merges in full for a new endpoint, so a capture with fewer answers per shape is
@@ -48,6 +48,8 @@ const REQUEST_SCHEMA_EVERY: u64 = super::SCHEMA_SAMPLE_EVERY;
 const MAX_ROUTES: usize = 4096;
 /// Signatures remembered per route (the oldest is forgotten).
 const MAX_SIGNATURES: usize = 8;
+/// Answers in a row a route's record template may fail to match before it is dropped.
+const TEMPLATE_MISSES: u32 = 16;
 /// Distinct keys a signature tells apart: a wider body is always analysed in full.
 const MAX_SIGNATURE_KEYS: usize = 256;
 
@@ -78,36 +80,36 @@ struct RouteMemory {
     next_audit: u64,
     audit_gap: u64,
     known: Vec<Known>,
-    /// The route's record template (see `records`), with the answers it signed and those it
-    /// did not match since it was learnt, and the answers walked without one (a template is
-    /// learnt at the first, second, fourth, eighth... of those).
+    /// The route's record template (see `records`), with how many answers in a row it did not
+    /// match, and the answers walked without one (a template is learnt from the first, second,
+    /// fourth, eighth... of those).
     template: Option<RecordTemplate>,
-    template_hits: u64,
-    template_misses: u64,
+    template_misses: u32,
     walked: u64,
 }
 
 impl RouteMemory {
     /// Counts whether the route's template signed this answer (`matched`) or was tried and did
-    /// not (`tried`); drops one that fails more than a fifth of the answers (past the first
-    /// few), and learns one from a walked answer (`signature` and `keys` are the walk's) at the
-    /// first, second, fourth... answer walked without one.
+    /// not (`tried`): one that misses `TEMPLATE_MISSES` answers in a row is dropped (the answers
+    /// changed, or come in shapes it rarely fits) and learning starts over. Without a template,
+    /// one is learnt from a walked answer (`signature` and `keys` are the walk's) at the first,
+    /// second, fourth... answer walked: a route whose answers are not flat records tries ever
+    /// more rarely.
     fn keep_template(&mut self, matched: bool, tried: bool, body: &[u8], signature: u64, keys: &[(KeyId, u32)]) {
         if matched {
-            self.template_hits = self.template_hits.saturating_add(1);
+            self.template_misses = 0;
             return;
         }
         if tried {
             self.template_misses = self.template_misses.saturating_add(1);
-            if self.template_misses > 16 && self.template_misses.saturating_mul(4) > self.template_hits {
-                self.template = None;
+            if self.template_misses >= TEMPLATE_MISSES {
+                (self.template, self.template_misses, self.walked) = (None, 0, 0);
             }
             return;
         }
         self.walked = self.walked.saturating_add(1);
         if self.walked.is_power_of_two() {
             self.template = RecordTemplate::learn(body, signature, keys);
-            (self.template_hits, self.template_misses) = (0, 0);
         }
     }
 }
@@ -122,7 +124,6 @@ impl Default for RouteMemory {
             audit_gap: AUDIT_EVERY,
             known: Vec::new(),
             template: None,
-            template_hits: 0,
             template_misses: 0,
             walked: 0,
         }
@@ -772,6 +773,43 @@ mod tests {
         let before = sampler.counts().0;
         TransactionFacts::sampled(obs, &MaskKey::default(), sampler);
         sampler.counts().0 > before
+    }
+
+    #[test]
+    fn a_route_keeps_a_record_template_while_its_answers_fit_it() {
+        let mut s = ResponseSampler::default();
+        let users = |i: u32| answer("/users", 200, &format!(r#"[{{"id":{i},"name":"u{i}"}},{{"id":1,"name":"x"}}]"#));
+        let emails = |i: u32| answer("/users", 200, &format!(r#"[{{"id":{i},"email":"u{i}@x.io"}}]"#));
+        let template = |s: &ResponseSampler| {
+            let memory = s.routes.values().next().unwrap();
+            (memory.template.is_some(), memory.template_misses)
+        };
+        // Learnt from the first answer, and every later one of its records fits it.
+        analysed(&mut s, &users(0));
+        assert_eq!(template(&s), (true, 0));
+        for i in 1..200 {
+            analysed(&mut s, &users(i));
+        }
+        assert_eq!(template(&s), (true, 0));
+        // Answers of another record: walked, and after `TEMPLATE_MISSES` in a row the template
+        // is dropped; the next answer teaches one of the new record.
+        for i in 0..TEMPLATE_MISSES {
+            assert_eq!(template(&s), (true, i));
+            analysed(&mut s, &emails(i));
+        }
+        assert_eq!(template(&s), (false, 0));
+        analysed(&mut s, &emails(100));
+        assert_eq!(template(&s), (true, 0));
+        analysed(&mut s, &emails(101));
+        assert_eq!(template(&s), (true, 0), "the new template signs the new answers");
+        // Reused answers count what this body holds, as the walk counts it.
+        let mut walked = BodyKeys::default();
+        let body = br#"[{"id":1,"email":"a@b.io"},{"id":2,"email":"c@d.io"},{"id":3,"email":"e@f.io"}]"#;
+        let expected = signature(body, &s.hasher, &mut walked);
+        let memory = s.routes.values().next().unwrap();
+        assert_eq!(memory.template.as_ref().unwrap().signature(body, &mut s.keys), expected);
+        assert_eq!(s.keys.list, walked.list);
+        assert!(s.keys.list.iter().all(|(_, n)| *n == 3));
     }
 
     /// A signature worked out the slow way, from the parsed document: the keys at their depths
