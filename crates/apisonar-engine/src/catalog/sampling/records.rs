@@ -8,7 +8,7 @@
 //! each value. A body that is exactly records of those bytes, each with values of those kinds
 //! (strings, numbers with or without a fraction, `true`/`false`, `null`), holds exactly the
 //! template's keys at the template's depths with the same value kinds, so it has the signature
-//! the walk found, and each key occurs once per record as often as in the template. Anything
+//! the walk found, and each key occurs as often in each record as in the template. Anything
 //! else (another key, a value of another kind, a nested value, other bytes between records)
 //! fails the match and the body is walked as before: the fast path gives the walk's answer or
 //! none.
@@ -87,10 +87,10 @@ impl RecordTemplate {
                 return None;
             }
             at = skip_space(body, at.checked_add(1)?);
-            template.push_piece(body.get(piece..at)?);
+            template.push_piece(body.get(piece..at)?)?;
             let (kind, end) = scalar(body, at)?;
             template.kinds.push(kind);
-            if template.bytes.len() > MAX_TEMPLATE_BYTES || template.kinds.len() > MAX_TEMPLATE_VALUES {
+            if template.kinds.len() > MAX_TEMPLATE_VALUES {
                 return None;
             }
             piece = end;
@@ -98,7 +98,7 @@ impl RecordTemplate {
             match body.get(at) {
                 Some(b',') => at = skip_space(body, at.checked_add(1)?),
                 Some(b'}') => {
-                    template.push_piece(body.get(piece..=at)?);
+                    template.push_piece(body.get(piece..=at)?)?;
                     return Some(template);
                 }
                 _ => return None,
@@ -135,9 +135,14 @@ impl RecordTemplate {
         (skip_space(body, at) == body.len()).then_some(records)
     }
 
-    fn push_piece(&mut self, piece: &[u8]) {
+    /// Adds a piece, unless the template would hold more than `MAX_TEMPLATE_BYTES`.
+    fn push_piece(&mut self, piece: &[u8]) -> Option<()> {
+        if self.bytes.len().saturating_add(piece.len()) > MAX_TEMPLATE_BYTES {
+            return None;
+        }
         self.pieces.push(Piece::of(self.bytes.len(), piece));
         self.bytes.extend_from_slice(piece);
+        Some(())
     }
 
     /// Where the template's record that opens at `at` ends (after its closing brace).
@@ -466,5 +471,9 @@ mod tests {
         assert!(learn(r#"[1,2,3]"#).is_none());
         let wide: Vec<String> = (0..MAX_TEMPLATE_VALUES + 1).map(|i| format!("\"k{i}\":{i}")).collect();
         assert!(learn(&format!("{{{}}}", wide.join(","))).is_none(), "too many values to keep");
+        // Bytes between values count against the bound wherever they are, the last piece too.
+        let spaced = format!("{{\"id\":1{}}}", " ".repeat(MAX_TEMPLATE_BYTES));
+        assert!(learn(&spaced).is_none(), "too many bytes to keep");
+        assert!(learn(&format!("{{\"id\":1{}}}", " ".repeat(MAX_TEMPLATE_BYTES - 8))).is_some());
     }
 }
