@@ -211,7 +211,9 @@ impl ResponseSampler {
         let Some(response) = obs.response.as_ref() else { return Plan::Analyse(None) };
         let route = self.hasher.hash_one((path_route, response.status, content_type));
         // The route's record template signs a body made of its records without the walk.
-        let template = self.routes.get(&route).and_then(|m| m.template.as_ref());
+        let known = self.routes.get(&route);
+        let new_route = known.is_none();
+        let template = known.and_then(|m| m.template.as_ref());
         let matched = template.and_then(|t| t.signature(&response.body, &mut self.keys));
         let (signature, tried) = match matched {
             Some(signature) => (signature, true),
@@ -223,7 +225,7 @@ impl ResponseSampler {
                 }
             },
         };
-        if !self.routes.contains_key(&route) && self.routes.len() >= MAX_ROUTES {
+        if new_route && self.routes.len() >= MAX_ROUTES {
             self.routes.clear();
         }
         let memory = self.routes.entry(route).or_default();
