@@ -13,6 +13,25 @@ pub enum Pattern {
     ShortConnections,
 }
 
+/// How a workload's answers hold their records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answers {
+    /// A bare array of records (`[{...},{...}]`).
+    Array,
+    /// The array in an envelope, as many APIs page lists (`{"data":[...],"total":2,...}`).
+    Envelope,
+}
+
+impl Answers {
+    pub fn parse(text: &str) -> Option<Answers> {
+        match text {
+            "array" => Some(Answers::Array),
+            "envelope" => Some(Answers::Envelope),
+            _ => None,
+        }
+    }
+}
+
 /// Which addresses a workload's connections use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Addresses {
@@ -112,7 +131,7 @@ fn request(rng: &mut Rng, host: &str) -> Vec<u8> {
     out.into_bytes()
 }
 
-fn response(rng: &mut Rng) -> Vec<u8> {
+fn response(rng: &mut Rng, answers: Answers) -> Vec<u8> {
     let records = 1 + rng.below(40) as usize;
     let mut body = String::from("[");
     for i in 0..records {
@@ -129,6 +148,9 @@ fn response(rng: &mut Rng) -> Vec<u8> {
         ));
     }
     body.push(']');
+    if answers == Answers::Envelope {
+        body = format!("{{\"data\":{body},\"total\":{records},\"has_more\":false}}");
+    }
     if rng.below(10) == 0 {
         // Some servers stream: chunked in pieces of up to 4 KiB.
         let mut out =
@@ -162,6 +184,17 @@ fn initial_seqs(n: u32) -> (u32, u32) {
 pub fn generate(
     pattern: Pattern,
     addresses: Addresses,
+    target_bytes: u64,
+    write: impl FnMut(i64, &[u8]),
+) -> (u64, u64) {
+    generate_answering(pattern, addresses, Answers::Array, target_bytes, write)
+}
+
+/// [`generate`], with answers that hold their records as `answers` says.
+pub fn generate_answering(
+    pattern: Pattern,
+    addresses: Addresses,
+    answers: Answers,
     target_bytes: u64,
     mut write: impl FnMut(i64, &[u8]),
 ) -> (u64, u64) {
@@ -198,7 +231,7 @@ pub fn generate(
         let Some((conv, done)) = conns.get_mut(slot) else { break };
         let host = format!("api{}.shop.test", slot % 4);
         conv.send(Side::Client, &request(&mut rng, &host));
-        conv.send(Side::Server, &response(&mut rng));
+        conv.send(Side::Server, &response(&mut rng, answers));
         transactions += 1;
         *done += 1;
         let finished = match pattern {

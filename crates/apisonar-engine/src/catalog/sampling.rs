@@ -95,7 +95,14 @@ impl RouteMemory {
     /// one is learnt from a walked answer (`signature` and `keys` are the walk's) at the first,
     /// second, fourth... answer walked: a route whose answers are not flat records tries ever
     /// more rarely.
-    fn keep_template(&mut self, matched: bool, tried: bool, body: &[u8], signature: u64, keys: &[(KeyId, u32)]) {
+    fn keep_template(
+        &mut self,
+        matched: bool,
+        tried: bool,
+        body: &[u8],
+        (signature, keys): (u64, &[(KeyId, u32)]),
+        hasher: &foldhash::fast::FixedState,
+    ) {
         if matched {
             self.template_misses = 0;
             return;
@@ -109,7 +116,7 @@ impl RouteMemory {
         }
         self.walked = self.walked.saturating_add(1);
         if self.walked.is_power_of_two() {
-            self.template = RecordTemplate::learn(body, signature, keys);
+            self.template = RecordTemplate::learn(body, signature, keys, hasher);
         }
     }
 }
@@ -230,7 +237,7 @@ impl ResponseSampler {
         }
         let memory = self.routes.entry(route).or_default();
         memory.answers = memory.answers.saturating_add(1);
-        memory.keep_template(matched.is_some(), tried, &response.body, signature, &self.keys.list);
+        memory.keep_template(matched.is_some(), tried, &response.body, (signature, &self.keys.list), &self.hasher);
         let due = memory.answers >= memory.next_audit;
         let ticket = Ticket { route, signature, audit: false };
         match memory.known.iter().find(|k| k.signature == signature) {
@@ -558,7 +565,7 @@ pub(crate) fn check_record_templates(bodies: &[&[u8]]) {
     let (mut walked, mut matched) = (BodyKeys::default(), BodyKeys::default());
     for learnt in bodies {
         let Some(learnt_signature) = signature(learnt, &hasher, &mut walked) else { continue };
-        let Some(template) = RecordTemplate::learn(learnt, learnt_signature, &walked.list) else { continue };
+        let Some(template) = RecordTemplate::learn(learnt, learnt_signature, &walked.list, &hasher) else { continue };
         for body in bodies {
             let Some(found) = template.signature(body, &mut matched) else { continue };
             let walk = signature(body, &hasher, &mut walked);
@@ -812,6 +819,39 @@ mod tests {
         assert_eq!(memory.template.as_ref().unwrap().signature(body, &mut s.keys), expected);
         assert_eq!(s.keys.list, walked.list);
         assert!(s.keys.list.iter().all(|(_, n)| *n == 3));
+    }
+
+    #[test]
+    fn a_route_keeps_an_envelope_template_whatever_the_number_of_records() {
+        let mut s = ResponseSampler::default();
+        let page = |n: u32| {
+            let records: Vec<String> = (0..n).map(|i| format!(r#"{{"id":{i},"email":"u{i}@x.io"}}"#)).collect();
+            format!(r#"{{"total":{n},"data":[{}],"next":null}}"#, records.join(","))
+        };
+        let template = |s: &ResponseSampler| {
+            let memory = s.routes.values().next().unwrap();
+            (memory.template.is_some(), memory.template_misses)
+        };
+        analysed(&mut s, &answer("/orders", 200, &page(3)));
+        assert_eq!(template(&s), (true, 0));
+        for n in 1..60 {
+            analysed(&mut s, &answer("/orders", 200, &page(n)));
+            assert_eq!(template(&s), (true, 0), "{n} records");
+        }
+        // An answer of the template counts the envelope's keys once and the records' keys once
+        // a record, as the walk does.
+        let body = page(7);
+        let mut walked = BodyKeys::default();
+        let expected = signature(body.as_bytes(), &s.hasher, &mut walked);
+        let memory = s.routes.values().next().unwrap();
+        assert_eq!(memory.template.as_ref().unwrap().signature(body.as_bytes(), &mut s.keys), expected);
+        assert_eq!(s.keys.list, walked.list);
+        let mut counts: Vec<u32> = s.keys.list.iter().map(|(_, n)| *n).collect();
+        counts.sort();
+        assert_eq!(counts, [1, 1, 1, 7, 7]);
+        // An empty page is not the template's (it has no record keys): walked.
+        analysed(&mut s, &answer("/orders", 200, &page(0)));
+        assert_eq!(template(&s), (true, 1));
     }
 
     /// A signature worked out the slow way, from the parsed document: the keys at their depths

@@ -2,74 +2,124 @@
 //! matching the record's bytes instead of walking the body.
 //!
 //! Most list endpoints answer an array of records that all spell the same keys in the same
-//! order with scalar values (`[{"id":1,"name":"a"},{"id":2,"name":"b"}]`), and most item
-//! endpoints one such record. Learnt from one answer whose signature the walk worked out, a
-//! template is the record's bytes between its values (`{"id":`, `,"name":`, `}`) and the kind of
-//! each value. A body that is exactly records of those bytes, each with values of those kinds
-//! (strings, numbers with or without a fraction, `true`/`false`, `null`), holds exactly the
+//! order with scalar values (`[{"id":1,"name":"a"},{"id":2,"name":"b"}]`), many wrap that array
+//! in an envelope of scalars (`{"data":[...],"total":2}`), and most item endpoints answer one
+//! such record. Learnt from one answer whose signature the walk worked out, a template is the
+//! record's bytes between its values (`{"id":`, `,"name":`, `}`) and the kind of each value,
+//! and for an envelope its bytes and value kinds before and after the records. A body that is
+//! exactly that (records of those bytes, each with values of those kinds: strings, numbers with
+//! or without a fraction, `true`/`false`, `null`; the envelope's, if any) holds exactly the
 //! template's keys at the template's depths with the same value kinds, so it has the signature
-//! the walk found, and each key occurs as often in each record as in the template. Anything
-//! else (another key, a value of another kind, a nested value, other bytes between records)
-//! fails the match and the body is walked as before: the fast path gives the walk's answer or
-//! none.
+//! the walk found, and each key occurs as often outside the records and in each record as in
+//! the template. Anything else (another key, a value of another kind, a nested value, other
+//! bytes between records) fails the match and the body is walked as before: the fast path
+//! gives the walk's answer or none.
 
-use super::{skip_space, BodyKeys, KeyId, NUMBER, STRING, VALUE_START};
+use super::{key_at, skip_space, BodyKeys, KeyId, NUMBER, STRING, VALUE_START};
 
 /// The most bytes between values a template keeps, and the most values: a record larger than
 /// this is walked (a route's memory stays small: `MAX_ROUTES` routes per worker).
 const MAX_TEMPLATE_BYTES: usize = 768;
 const MAX_TEMPLATE_VALUES: usize = 40;
 
-/// One flat record's bytes between values, and its values' kinds.
-#[derive(Debug)]
-pub(crate) struct RecordTemplate {
-    /// The body is an array of records (`[`), or one record.
-    array: bool,
-    /// The bytes between values, one after another (`pieces` says where each is). There is one
-    /// piece more than values: the record opens with one and closes with one.
-    bytes: Vec<u8>,
+/// Where a template's records are in a body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// The body is one record.
+    One,
+    /// The body is an array of records.
+    Array,
+    /// The body is an object of scalars and one array of records (`head` and `tail`).
+    Envelope,
+}
+
+/// Bytes between values (of the template's `bytes`) and the kinds of the values between them:
+/// one piece more than values, a piece before the first value and one after the last.
+#[derive(Debug, Default)]
+struct Run {
     pieces: Vec<Piece>,
     /// The kind of each value, as the walk tells them apart (`VALUE_START`'s classes).
     kinds: Vec<u8>,
-    /// The signature of a body of these records, and its distinct keys with how often each
-    /// occurs in one record.
+}
+
+/// One flat record's bytes between values, and its values' kinds.
+#[derive(Debug)]
+pub(crate) struct RecordTemplate {
+    layout: Layout,
+    /// Every run's pieces, one after another.
+    bytes: Vec<u8>,
+    /// One record: opens with `{` and closes with `}`.
+    record: Run,
+    /// An envelope's object before its records (up to the `[` that opens them) and after them
+    /// (from the `]` that closes them); empty for other layouts.
+    head: Run,
+    tail: Run,
+    /// The signature of a body of these records, and its distinct keys in the walk's order
+    /// with how often each occurs outside the records (an envelope's keys) and in one record.
     signature: u64,
-    keys: Vec<(KeyId, u32)>,
+    keys: Vec<(KeyId, u32, u32)>,
+    /// Values in all runs (bounded by `MAX_TEMPLATE_VALUES`).
+    values: usize,
 }
 
 impl RecordTemplate {
-    /// The template of `body`'s records, if its records are flat, all alike, and small enough;
-    /// `signature` and `keys` are what the walk found for `body`.
-    pub(crate) fn learn(body: &[u8], signature: u64, keys: &[(KeyId, u32)]) -> Option<RecordTemplate> {
+    /// The template of `body`'s records, if its records are flat, all alike, and small enough,
+    /// and the body is nothing else, or an envelope of scalars around them; `signature` and
+    /// `keys` are what the walk found for `body` (with `hasher`'s key ids).
+    pub(crate) fn learn(
+        body: &[u8],
+        signature: u64,
+        keys: &[(KeyId, u32)],
+        hasher: &foldhash::fast::FixedState,
+    ) -> Option<RecordTemplate> {
         let start = skip_space(body, 0);
-        let array = body.get(start) == Some(&b'[');
-        let first = if array { skip_space(body, start.checked_add(1)?) } else { start };
-        let mut template = RecordTemplate::read(body, first)?;
-        template.array = array;
-        // Every record of the body must be the template's: the walk's counts are then a whole
-        // number of times the record's.
-        let records = template.records(body)?;
-        let records = u32::try_from(records).ok().filter(|n| *n > 0)?;
-        let per_record =
-            |count: u32| (count.checked_rem(records) == Some(0)).then(|| count.checked_div(records)).flatten();
-        template.keys = keys.iter().map(|(id, count)| Some((*id, per_record(*count)?))).collect::<Option<Vec<_>>>()?;
-        template.signature = signature;
+        let mut template = RecordTemplate {
+            layout: Layout::One,
+            bytes: Vec::new(),
+            record: Run::default(),
+            head: Run::default(),
+            tail: Run::default(),
+            signature,
+            keys: Vec::new(),
+            values: 0,
+        };
+        // The envelope's keys (depth 1), counted once whatever the number of records.
+        let mut outside = Vec::new();
+        if body.get(start) == Some(&b'[') {
+            template.layout = Layout::Array;
+            let first = skip_space(body, start.checked_add(1)?);
+            template.read_record(body, first)?;
+        } else if template.read_record(body, start).is_none() {
+            // What the attempt at one record kept is dropped.
+            template = RecordTemplate {
+                layout: Layout::Envelope,
+                bytes: Vec::new(),
+                record: Run::default(),
+                values: 0,
+                ..template
+            };
+            outside = template.read_envelope(body, start, hasher)?;
+        }
+        // Every record of the body must be the template's: the walk's counts are then the
+        // envelope's plus a whole number of times the record's.
+        let records = u32::try_from(template.records(body)?).ok().filter(|n| *n > 0)?;
+        template.keys = keys
+            .iter()
+            .map(|(id, count)| {
+                let once = u32::try_from(outside.iter().filter(|k| *k == id).count()).ok()?;
+                let in_records = count.checked_sub(once)?;
+                (in_records.checked_rem(records) == Some(0)).then_some((*id, once, in_records.checked_div(records)?))
+            })
+            .collect::<Option<Vec<_>>>()?;
         Some(template)
     }
 
-    /// The pieces and kinds of the record that opens at `at`.
-    fn read(body: &[u8], at: usize) -> Option<RecordTemplate> {
+    /// Reads the flat record that opens at `at` into `record`; where it ends.
+    fn read_record(&mut self, body: &[u8], at: usize) -> Option<usize> {
         if body.get(at) != Some(&b'{') {
             return None;
         }
-        let mut template = RecordTemplate {
-            array: false,
-            bytes: Vec::new(),
-            pieces: Vec::new(),
-            kinds: Vec::new(),
-            signature: 0,
-            keys: Vec::new(),
-        };
+        let mut record = Run::default();
         let mut piece = at;
         let mut at = skip_space(body, at.checked_add(1)?);
         if body.get(at) == Some(&b'}') {
@@ -78,28 +128,67 @@ impl RecordTemplate {
         }
         loop {
             // A key, a colon, and the value's first byte.
-            if body.get(at) != Some(&b'"') {
-                return None;
-            }
-            at = string_end(body, at)?;
-            at = skip_space(body, at);
-            if body.get(at) != Some(&b':') {
-                return None;
-            }
-            at = skip_space(body, at.checked_add(1)?);
-            template.push_piece(body.get(piece..at)?)?;
+            let (_, _, colon) = key_colon(body, at)?;
+            at = skip_space(body, colon.checked_add(1)?);
+            self.push_piece(&mut record, body.get(piece..at)?)?;
             let (kind, end) = scalar(body, at)?;
-            template.kinds.push(kind);
-            if template.kinds.len() > MAX_TEMPLATE_VALUES {
-                return None;
-            }
+            self.push_kind(&mut record, kind)?;
             piece = end;
             at = skip_space(body, end);
             match body.get(at) {
                 Some(b',') => at = skip_space(body, at.checked_add(1)?),
                 Some(b'}') => {
-                    template.push_piece(body.get(piece..=at)?)?;
-                    return Some(template);
+                    self.push_piece(&mut record, body.get(piece..=at)?)?;
+                    self.record = record;
+                    return at.checked_add(1);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Reads the envelope that opens at `at`: an object of scalar values and one array of flat
+    /// records, into `head`, `record` and `tail`; the ids of its keys.
+    fn read_envelope(&mut self, body: &[u8], at: usize, hasher: &foldhash::fast::FixedState) -> Option<Vec<KeyId>> {
+        if body.get(at) != Some(&b'{') {
+            return None;
+        }
+        let (mut head, mut tail) = (Run::default(), Run::default());
+        let mut in_tail = false;
+        let mut ids = Vec::new();
+        let mut piece = at;
+        let mut at = skip_space(body, at.checked_add(1)?);
+        loop {
+            let (open, close, colon) = key_colon(body, at)?;
+            ids.push(key_at(body, open, close, colon, 1, hasher));
+            at = skip_space(body, colon.checked_add(1)?);
+            let run = if in_tail { &mut tail } else { &mut head };
+            let (next_piece, after) = match scalar(body, at) {
+                Some((kind, end)) => {
+                    self.push_piece(run, body.get(piece..at)?)?;
+                    self.push_kind(run, kind)?;
+                    (end, end)
+                }
+                None if !in_tail && body.get(at) == Some(&b'[') => {
+                    // The records: the head ends with the bracket that opens them, the tail
+                    // starts with the one that closes them.
+                    self.push_piece(run, body.get(piece..=at)?)?;
+                    let first = skip_space(body, at.checked_add(1)?);
+                    self.read_record(body, first)?;
+                    let (_, close) = self.array_records(body, first)?;
+                    in_tail = true;
+                    (close, close.checked_add(1)?)
+                }
+                None => return None,
+            };
+            piece = next_piece;
+            at = skip_space(body, after);
+            match body.get(at) {
+                Some(b',') => at = skip_space(body, at.checked_add(1)?),
+                Some(b'}') if in_tail => {
+                    self.push_piece(&mut tail, body.get(piece..=at)?)?;
+                    (self.head, self.tail) = (head, tail);
+                    return Some(ids);
                 }
                 _ => return None,
             }
@@ -107,63 +196,90 @@ impl RecordTemplate {
     }
 
     /// How many of the template's records `body` is made of, if it is made of nothing else
-    /// (spaces aside).
+    /// (spaces aside) but the template's envelope, if it has one.
     fn records(&self, body: &[u8]) -> Option<usize> {
         let mut at = skip_space(body, 0);
-        let mut records = 0usize;
-        if self.array {
-            if body.get(at) != Some(&b'[') {
-                return None;
+        let records = match self.layout {
+            Layout::One => {
+                at = self.run_end(&self.record, body, at)?;
+                1
             }
-            at = skip_space(body, at.checked_add(1)?);
-            loop {
-                at = skip_space(body, self.record(body, at)?);
-                records = records.checked_add(1)?;
-                match body.get(at) {
-                    Some(b',') => at = skip_space(body, at.checked_add(1)?),
-                    Some(b']') => {
-                        at = at.checked_add(1)?;
-                        break;
-                    }
-                    _ => return None,
+            Layout::Array => {
+                if body.get(at) != Some(&b'[') {
+                    return None;
                 }
+                let (records, close) = self.array_records(body, skip_space(body, at.checked_add(1)?))?;
+                at = close.checked_add(1)?;
+                records
             }
-        } else {
-            at = self.record(body, at)?;
-            records = 1;
-        }
+            Layout::Envelope => {
+                at = self.run_end(&self.head, body, at)?;
+                let (records, close) = self.array_records(body, skip_space(body, at))?;
+                at = self.run_end(&self.tail, body, close)?;
+                records
+            }
+        };
         (skip_space(body, at) == body.len()).then_some(records)
     }
 
-    /// Adds a piece, unless the template would hold more than `MAX_TEMPLATE_BYTES`.
-    fn push_piece(&mut self, piece: &[u8]) -> Option<()> {
+    /// The template's records, one or more, from the first at `at` to the `]` after the last:
+    /// how many, and where that bracket is.
+    fn array_records(&self, body: &[u8], mut at: usize) -> Option<(usize, usize)> {
+        let mut records = 0usize;
+        loop {
+            at = skip_space(body, self.run_end(&self.record, body, at)?);
+            records = records.checked_add(1)?;
+            match body.get(at) {
+                Some(b',') => at = skip_space(body, at.checked_add(1)?),
+                Some(b']') => return Some((records, at)),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Adds a piece to `run`, unless the template would hold more than `MAX_TEMPLATE_BYTES`.
+    fn push_piece(&mut self, run: &mut Run, piece: &[u8]) -> Option<()> {
         if self.bytes.len().saturating_add(piece.len()) > MAX_TEMPLATE_BYTES {
             return None;
         }
-        self.pieces.push(Piece::of(self.bytes.len(), piece));
+        run.pieces.push(Piece::of(self.bytes.len(), piece));
         self.bytes.extend_from_slice(piece);
         Some(())
     }
 
-    /// Where the template's record that opens at `at` ends (after its closing brace).
-    fn record(&self, body: &[u8], mut at: usize) -> Option<usize> {
-        for (i, piece) in self.pieces.iter().enumerate() {
+    /// Adds a value's kind to `run`, unless the template would hold more than
+    /// `MAX_TEMPLATE_VALUES` values.
+    fn push_kind(&mut self, run: &mut Run, kind: u8) -> Option<()> {
+        if self.values >= MAX_TEMPLATE_VALUES {
+            return None;
+        }
+        self.values = self.values.saturating_add(1);
+        run.kinds.push(kind);
+        Some(())
+    }
+
+    /// Where `run` ends in `body` if it is there from `at`: each piece, and a value of each kind
+    /// between pieces.
+    #[inline(always)]
+    fn run_end(&self, run: &Run, body: &[u8], mut at: usize) -> Option<usize> {
+        for (i, piece) in run.pieces.iter().enumerate() {
             if !piece.is_at(&self.bytes, body, at) {
                 return None;
             }
             at = at.checked_add(piece.len)?;
-            if let Some(&kind) = self.kinds.get(i) {
+            if let Some(&kind) = run.kinds.get(i) {
                 at = value_end(body, at, kind)?;
             }
         }
         Some(at)
     }
 
-    /// The signature of `body` if it is made of the template's records, with its keys counted
-    /// into `keys` as the walk counts them; `None` (and `keys` left as they were) otherwise.
+    /// The signature of `body` if it is made of the template's records (and envelope), with
+    /// its keys counted into `keys` as the walk counts them; `None` (and `keys` left as they
+    /// were) otherwise.
     pub(crate) fn signature(&self, body: &[u8], keys: &mut BodyKeys) -> Option<u64> {
         let records = u32::try_from(self.records(body)?).ok()?;
-        keys.set(self.keys.iter().map(|(id, n)| (*id, n.saturating_mul(records))));
+        keys.set(self.keys.iter().map(|(id, once, each)| (*id, once.saturating_add(each.saturating_mul(records)))));
         Some(self.signature)
     }
 
@@ -172,6 +288,16 @@ impl RecordTemplate {
     pub(crate) fn len(&self) -> usize {
         self.bytes.len()
     }
+}
+
+/// The key whose opening quote is at `at`: where its quotes are, and the colon after it.
+fn key_colon(body: &[u8], at: usize) -> Option<(usize, usize, usize)> {
+    if body.get(at) != Some(&b'"') {
+        return None;
+    }
+    let end = string_end(body, at)?;
+    let colon = skip_space(body, end);
+    (body.get(colon) == Some(&b':')).then_some((at, end.checked_sub(1)?, colon))
 }
 
 /// Where one piece of a template is in its bytes, and its first and last eight bytes as words
@@ -354,7 +480,7 @@ mod tests {
         ];
         let kinds =
             [STRING, NUMBER, super::super::NUMBER_WITH_FRACTION, super::super::TRUE_OR_FALSE, super::super::NULL];
-        let (mut signed, mut declined, mut learnt) = (0, 0, 0);
+        let (mut signed, mut declined, mut learnt, mut enveloped, mut signed_envelopes) = (0, 0, 0, 0, 0);
         for _ in 0..600 {
             // A record: distinct keys (or, now and then, one twice), each with a kind.
             let width = 1 + random(6) as usize;
@@ -367,16 +493,34 @@ mod tests {
             }
             let spaced = random(4) == 0;
             let array = random(5) != 0;
+            // An envelope of scalars around the array: keys before it and after it (the names
+            // of the records' keys too: a key's depth tells them apart).
+            let envelope = array && random(3) == 0;
+            let mut outer = |count: u64| -> Vec<(&str, u8)> {
+                (0..random(count))
+                    .map(|_| (names[random(names.len() as u64) as usize], kinds[random(5) as usize]))
+                    .collect()
+            };
+            let (before, after, wrapper) = (outer(3), outer(3), names[random(names.len() as u64) as usize]);
+            let gap = if spaced { " " } else { "" };
+            let fields_text = move |random: &mut dyn FnMut(u64) -> u64, fields: &[(&str, u8)]| -> Vec<String> {
+                fields.iter().map(|(n, k)| format!("\"{n}\"{gap}:{gap}{}", value(random, *k))).collect()
+            };
             let record = |random: &mut dyn FnMut(u64) -> u64, fields: &[(&str, u8)]| {
-                let gap = if spaced { " " } else { "" };
-                let inner: Vec<String> =
-                    fields.iter().map(|(n, k)| format!("\"{n}\"{gap}:{gap}{}", value(random, *k))).collect();
-                format!("{{{}}}", inner.join(&format!(",{gap}")))
+                format!("{{{}}}", fields_text(random, fields).join(&format!(",{gap}")))
             };
             let body = |random: &mut dyn FnMut(u64) -> u64, fields: &[(&str, u8)], n: usize| {
                 if array {
                     let records: Vec<String> = (0..n).map(|_| record(random, fields)).collect();
-                    format!("[{}]", records.join(","))
+                    let list = format!("[{}]", records.join(","));
+                    if envelope {
+                        let mut members = fields_text(random, &before);
+                        members.push(format!("\"{wrapper}\"{gap}:{gap}{list}"));
+                        members.extend(fields_text(random, &after));
+                        format!("{{{}}}", members.join(&format!(",{gap}")))
+                    } else {
+                        list
+                    }
                 } else {
                     record(random, fields)
                 }
@@ -387,15 +531,16 @@ mod tests {
             let hasher = ResponseSampler::default().hasher;
             let mut keys = BodyKeys::default();
             signature(base.as_bytes(), &hasher, &mut keys);
-            let Some(template) = RecordTemplate::learn(base.as_bytes(), sig, &keys.list) else { continue };
+            let Some(template) = RecordTemplate::learn(base.as_bytes(), sig, &keys.list, &hasher) else { continue };
             learnt += 1;
+            enveloped += usize::from(template.layout == Layout::Envelope);
             assert!(template.len() <= MAX_TEMPLATE_BYTES);
             for _ in 0..12 {
                 // The same records with other values, or a body changed in one place.
                 let mut variant = fields.clone();
                 let n = 1 + random(30) as usize;
                 let mut text = body(&mut random, &variant, n);
-                let change = random(10);
+                let change = random(12);
                 match change {
                     0 => {
                         let i = random(variant.len() as u64) as usize;
@@ -410,7 +555,15 @@ mod tests {
                         variant.swap(0, 1);
                         // Only one record of the body in the other order.
                         let other = record(&mut random, &variant);
-                        text = if array { format!("[{other},{}]", text.trim_start_matches('[')) } else { other };
+                        text = match (array, envelope) {
+                            (true, false) => format!("[{other},{}]", text.trim_start_matches('[')),
+                            (true, true) => text.replacen(":[", &format!(":[{other},"), 1).replacen(
+                                ": [",
+                                &format!(": [{other},"),
+                                1,
+                            ),
+                            _ => other,
+                        };
                     }
                     3 => text = text.replacen(':', ":{\"x\":[1]},\"y\":", 1),
                     4 => text = format!("{text} x"),
@@ -425,6 +578,15 @@ mod tests {
                         variant[i].0 = names[random(names.len() as u64) as usize];
                         text = body(&mut random, &variant, n);
                     }
+                    // The envelope's records under another key, or the envelope with a member
+                    // more.
+                    10 if envelope => {
+                        let key = format!("\"{wrapper}\"{gap}:{gap}[");
+                        text = text.replacen(&key, &format!("\"{wrapper}x\"{gap}:{gap}["), 1);
+                    }
+                    11 if envelope => {
+                        text = text.replacen('{', &format!("{{\"more\":{},", value(&mut random, NUMBER)), 1)
+                    }
                     _ => {}
                 }
                 let mut fast = BodyKeys::default();
@@ -438,10 +600,11 @@ mod tests {
                         walk_keys.sort_by_key(|(k, _)| (k.word, k.meta));
                         assert_eq!(listed, walk_keys, "{base}\n{text}");
                         signed += 1;
+                        signed_envelopes += usize::from(template.layout == Layout::Envelope);
                     }
                     // Records of the template with other values are always signed.
                     None => {
-                        let unchanged = change == 9 || (change == 2 && fields.len() < 2);
+                        let unchanged = change == 9 || (change >= 10 && !envelope) || (change == 2 && fields.len() < 2);
                         assert!(!unchanged, "{base}\n{text}");
                         declined += 1;
                     }
@@ -451,6 +614,7 @@ mod tests {
         // The template must sign most bodies that are its records, and see through none of
         // the changes: both are counted so that neither side can pass by doing nothing.
         assert!(learnt > 500 && signed > 1500 && declined > 3000, "{learnt} {signed} {declined}");
+        assert!(enveloped > 80 && signed_envelopes > 250, "{enveloped} envelopes learnt, {signed_envelopes} signed");
     }
 
     #[test]
@@ -459,7 +623,7 @@ mod tests {
             let hasher = ResponseSampler::default().hasher;
             let mut keys = BodyKeys::default();
             let sig = signature(body.as_bytes(), &hasher, &mut keys)?;
-            RecordTemplate::learn(body.as_bytes(), sig, &keys.list)
+            RecordTemplate::learn(body.as_bytes(), sig, &keys.list, &hasher)
         };
         assert!(learn(r#"[{"id":1,"name":"a"},{"id":2,"name":"b"}]"#).is_some());
         assert!(learn(r#"{"id":1,"name":"a"}"#).is_some());
@@ -469,6 +633,15 @@ mod tests {
         assert!(learn(r#"[{"id":1},{"id":2,"x":3}]"#).is_none());
         assert!(learn(r#"[{}]"#).is_none());
         assert!(learn(r#"[1,2,3]"#).is_none());
+        // An envelope of scalars around one array of such records, and nothing else.
+        let envelope = learn(r#"{"total":2,"data":[{"id":1},{"id":2}],"next":null}"#);
+        assert_eq!(envelope.map(|t| t.layout), Some(Layout::Envelope));
+        assert!(learn(r#"{"data":[{"id":1}]}"#).is_some());
+        assert!(learn(r#"{"total":0,"data":[]}"#).is_none(), "no record to learn");
+        assert!(learn(r#"{"data":[{"id":1}],"more":[{"id":2}]}"#).is_none(), "two arrays");
+        assert!(learn(r#"{"meta":{"page":1},"data":[{"id":1}]}"#).is_none(), "a nested member");
+        assert!(learn(r#"{"data":[1,2]}"#).is_none());
+        assert!(learn(r#"{"data":[{"id":1},{"id":2,"x":3}]}"#).is_none());
         let wide: Vec<String> = (0..MAX_TEMPLATE_VALUES + 1).map(|i| format!("\"k{i}\":{i}")).collect();
         assert!(learn(&format!("{{{}}}", wide.join(","))).is_none(), "too many values to keep");
         // Bytes between values count against the bound wherever they are, the last piece too.
