@@ -2,14 +2,16 @@
 # Benchmark: the whole sensor (with its store) against reading the file and against tshark, in
 # one run, as ratios.
 #
-#   scripts/bench.sh [MEGABYTES] [one-pair|many-pairs]   (default 500 per capture, one-pair;
-#                                                          needs tshark, tcpdump and GNU time)
+#   scripts/bench.sh [MEGABYTES] [one-pair|many-pairs] [array|envelope]
+#                    (default 500 per capture, one-pair, array; needs tshark, tcpdump and GNU time)
 #
 # Two captures are generated with the testkit (deterministic JSON API traffic in 1500-byte
 # frames): keep-alive (64 concurrent connections, 1000 transactions each) and short connections
 # (one transaction per connection). Addresses: one-pair puts every connection between one
 # client and one server address (behind a load balancer or a sidecar: a split by address pair
-# would give one worker everything); many-pairs draws a client address per connection. For each
+# would give one worker everything); many-pairs draws a client address per connection. Answers:
+# array answers bare arrays of records, envelope the same arrays in an envelope of scalars
+# (`{"data":[...],"total":n,"has_more":false}`), as many APIs page lists. For each
 # capture, in the same run:
 #   tcpdump -r FILE -w /dev/null            reading the file: the ceiling
 #   apisonar analyze FILE                   transaction layer only (reassembly, HTTP; no store)
@@ -30,6 +32,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=${1:-500}
 MIX=${2:-one-pair}
+ANSWERS=${3:-array}
 RUNS=${BENCH_RUNS:-3}
 OUT=bench-out
 mkdir -p "$OUT"
@@ -63,11 +66,12 @@ fastest() { # name command... -> "seconds peak_kib" of the fastest of $RUNS runs
   echo "$best"
 }
 
-echo "machine: $CORES cores; captures: $MB MB each, $MIX; sensor: $BIN"
+echo "machine: $CORES cores; captures: $MB MB each, $MIX, $ANSWERS answers; sensor: $BIN"
 printf "%-10s %-22s %8s %8s %9s %8s %8s %8s  %s\n" capture tool seconds Gbit/s txn/s peak_MB ceiling vs_tshark "notes"
 for kind in keepalive short; do
   file="$OUT/$kind-$MB-$MIX.pcap"
-  [ -s "$file" ] || ./target/release/make-bench-capture "$kind" "$MB" "$file" "$MIX" >/dev/null
+  [ "$ANSWERS" = array ] || file="$OUT/$kind-$MB-$MIX-$ANSWERS.pcap"
+  [ -s "$file" ] || ./target/release/make-bench-capture "$kind" "$MB" "$file" "$MIX" "$ANSWERS" >/dev/null
   cat "$file" >/dev/null  # warm the page cache so every tool reads from memory
   read -r t_read m_read < <(fastest read tcpdump -r "$file" -w /dev/null)
   read -r t_tshark m_tshark < <(measure tshark tshark -n -r "$file" -o tcp.desegment_tcp_streams:TRUE -o http.desegment_body:TRUE \
