@@ -1,19 +1,20 @@
-//! A route's record template: the signature of answers that repeat one flat record, read by
+//! A route's record template: the signature of answers that repeat one record, read by
 //! matching the record's bytes instead of walking the body.
 //!
 //! Most list endpoints answer an array of records that all spell the same keys in the same
-//! order with scalar values (`[{"id":1,"name":"a"},{"id":2,"name":"b"}]`), many wrap that array
-//! in an envelope of scalars (`{"data":[...],"total":2}`), and most item endpoints answer one
-//! such record. Learnt from one answer whose signature the walk worked out, a template is the
-//! record's bytes between its values (`{"id":`, `,"name":`, `}`) and the kind of each value,
-//! and for an envelope its bytes and value kinds before and after the records. A body that is
-//! exactly that (records of those bytes, each with values of those kinds: strings, numbers with
-//! or without a fraction, `true`/`false`, `null`; the envelope's, if any) holds exactly the
-//! template's keys at the template's depths with the same value kinds, so it has the signature
-//! the walk found, and each key occurs as often outside the records and in each record as in
-//! the template. Anything else (another key, a value of another kind, a nested value, other
-//! bytes between records) fails the match and the body is walked as before: the fast path
-//! gives the walk's answer or none.
+//! order (`[{"id":1,"name":"a"},{"id":2,"name":"b"}]`), many wrap that array in an envelope
+//! (`{"data":[...],"total":2}`), and most item endpoints answer one such record. Learnt from one
+//! answer whose signature the walk worked out, a template is the record's bytes between its
+//! scalar values (`{"id":`, `,"name":`, `}`; the braces, keys and colons of objects nested in
+//! it are bytes between values too) and the kind of each value, and for an envelope its bytes
+//! and value kinds before and after the records. A body that is exactly that (records of those
+//! bytes, each with values of those kinds: strings, numbers with or without a fraction,
+//! `true`/`false`, `null`; the envelope's, if any) holds exactly the template's keys at the
+//! template's depths with the same value kinds, so it has the signature the walk found, and
+//! each key occurs as often outside the records and in each record as in the template.
+//! Anything else (another key, a value of another kind, an array inside a record, other bytes
+//! between records) fails the match and the body is walked as before: the fast path gives the
+//! walk's answer or none.
 
 use super::{key_at, skip_space, BodyKeys, KeyId, NUMBER, STRING, VALUE_START};
 
@@ -42,7 +43,7 @@ struct Run {
     kinds: Vec<u8>,
 }
 
-/// One flat record's bytes between values, and its values' kinds.
+/// One record's bytes between values, and its values' kinds.
 #[derive(Debug)]
 pub(crate) struct RecordTemplate {
     layout: Layout,
@@ -63,8 +64,8 @@ pub(crate) struct RecordTemplate {
 }
 
 impl RecordTemplate {
-    /// The template of `body`'s records, if its records are flat, all alike, and small enough,
-    /// and the body is nothing else, or an envelope of scalars around them; `signature` and
+    /// The template of `body`'s records, if its records hold no array, are all alike and small
+    /// enough, and the body is nothing else, or an envelope without another array around them; `signature` and
     /// `keys` are what the walk found for `body` (with `hasher`'s key ids).
     pub(crate) fn learn(
         body: &[u8],
@@ -114,13 +115,18 @@ impl RecordTemplate {
         Some(template)
     }
 
-    /// Reads the flat record that opens at `at` into `record`; where it ends.
+    /// Reads the record that opens at `at` into `record`; where it ends. Its values are
+    /// scalars or objects of such values: a nested object's braces, keys and colons are bytes
+    /// of the pieces around its values, so a record that matches the pieces has the nested keys
+    /// too (an array's length varies from record to record: a record holding one is not read).
     fn read_record(&mut self, body: &[u8], at: usize) -> Option<usize> {
         if body.get(at) != Some(&b'{') {
             return None;
         }
         let mut record = Run::default();
         let mut piece = at;
+        // Objects open: the record's and those nested in it.
+        let mut open = 1usize;
         let mut at = skip_space(body, at.checked_add(1)?);
         if body.get(at) == Some(&b'}') {
             // An empty record: its signature has no key, and the walk's is as cheap.
@@ -130,25 +136,49 @@ impl RecordTemplate {
             // A key, a colon, and the value's first byte.
             let (_, _, colon) = key_colon(body, at)?;
             at = skip_space(body, colon.checked_add(1)?);
-            self.push_piece(&mut record, body.get(piece..at)?)?;
-            let (kind, end) = scalar(body, at)?;
-            self.push_kind(&mut record, kind)?;
-            piece = end;
-            at = skip_space(body, end);
-            match body.get(at) {
-                Some(b',') => at = skip_space(body, at.checked_add(1)?),
-                Some(b'}') => {
-                    self.push_piece(&mut record, body.get(piece..=at)?)?;
-                    self.record = record;
-                    return at.checked_add(1);
+            if body.get(at) == Some(&b'{') {
+                let inside = skip_space(body, at.checked_add(1)?);
+                if body.get(inside) != Some(&b'}') {
+                    // A nested object: its first key follows.
+                    open = open.checked_add(1)?;
+                    at = inside;
+                    continue;
                 }
-                _ => return None,
+                // An empty one is a value without keys.
+                at = inside.checked_add(1)?;
+            } else {
+                self.push_piece(&mut record, body.get(piece..at)?)?;
+                let (kind, end) = scalar(body, at)?;
+                self.push_kind(&mut record, kind)?;
+                piece = end;
+                at = end;
+            }
+            // After a value: the next key, or the ends of the objects it closes.
+            loop {
+                at = skip_space(body, at);
+                match body.get(at) {
+                    Some(b',') => {
+                        at = skip_space(body, at.checked_add(1)?);
+                        break;
+                    }
+                    Some(b'}') => {
+                        open = open.checked_sub(1)?;
+                        at = at.checked_add(1)?;
+                        if open == 0 {
+                            self.push_piece(&mut record, body.get(piece..at)?)?;
+                            self.record = record;
+                            return Some(at);
+                        }
+                    }
+                    _ => return None,
+                }
             }
         }
     }
 
-    /// Reads the envelope that opens at `at`: an object of scalar values and one array of flat
-    /// records, into `head`, `record` and `tail`; the ids of its keys.
+    /// Reads the envelope that opens at `at`: an object of scalars and objects of scalars
+    /// around one array of records, into `head`, `record` and `tail`; the ids of its keys, at
+    /// their depths.
     fn read_envelope(&mut self, body: &[u8], at: usize, hasher: &foldhash::fast::FixedState) -> Option<Vec<KeyId>> {
         if body.get(at) != Some(&b'{') {
             return None;
@@ -157,19 +187,24 @@ impl RecordTemplate {
         let mut in_tail = false;
         let mut ids = Vec::new();
         let mut piece = at;
+        let mut open = 1u32;
         let mut at = skip_space(body, at.checked_add(1)?);
         loop {
-            let (open, close, colon) = key_colon(body, at)?;
-            ids.push(key_at(body, open, close, colon, 1, hasher));
+            let (key_open, key_close, colon) = key_colon(body, at)?;
+            ids.push(key_at(body, key_open, key_close, colon, open, hasher));
             at = skip_space(body, colon.checked_add(1)?);
             let run = if in_tail { &mut tail } else { &mut head };
-            let (next_piece, after) = match scalar(body, at) {
-                Some((kind, end)) => {
-                    self.push_piece(run, body.get(piece..at)?)?;
-                    self.push_kind(run, kind)?;
-                    (end, end)
+            match body.get(at) {
+                Some(b'{') => {
+                    let inside = skip_space(body, at.checked_add(1)?);
+                    if body.get(inside) != Some(&b'}') {
+                        open = open.checked_add(1)?;
+                        at = inside;
+                        continue;
+                    }
+                    at = inside.checked_add(1)?;
                 }
-                None if !in_tail && body.get(at) == Some(&b'[') => {
+                Some(b'[') if !in_tail => {
                     // The records: the head ends with the bracket that opens them, the tail
                     // starts with the one that closes them.
                     self.push_piece(run, body.get(piece..=at)?)?;
@@ -177,20 +212,40 @@ impl RecordTemplate {
                     self.read_record(body, first)?;
                     let (_, close) = self.array_records(body, first)?;
                     in_tail = true;
-                    (close, close.checked_add(1)?)
+                    piece = close;
+                    at = close.checked_add(1)?;
                 }
-                None => return None,
-            };
-            piece = next_piece;
-            at = skip_space(body, after);
-            match body.get(at) {
-                Some(b',') => at = skip_space(body, at.checked_add(1)?),
-                Some(b'}') if in_tail => {
-                    self.push_piece(&mut tail, body.get(piece..=at)?)?;
-                    (self.head, self.tail) = (head, tail);
-                    return Some(ids);
+                _ => {
+                    self.push_piece(run, body.get(piece..at)?)?;
+                    let (kind, end) = scalar(body, at)?;
+                    self.push_kind(run, kind)?;
+                    piece = end;
+                    at = end;
                 }
-                _ => return None,
+            }
+            // After a value: the next key, or the ends of the objects it closes.
+            loop {
+                at = skip_space(body, at);
+                match body.get(at) {
+                    Some(b',') => {
+                        at = skip_space(body, at.checked_add(1)?);
+                        break;
+                    }
+                    Some(b'}') => {
+                        open = open.checked_sub(1)?;
+                        at = at.checked_add(1)?;
+                        if open == 0 {
+                            // No records: not an envelope (one record is read as such).
+                            if !in_tail {
+                                return None;
+                            }
+                            self.push_piece(&mut tail, body.get(piece..at)?)?;
+                            (self.head, self.tail) = (head, tail);
+                            return Some(ids);
+                        }
+                    }
+                    _ => return None,
+                }
             }
         }
     }
@@ -437,6 +492,9 @@ mod tests {
 
     /// A random scalar of `kind`: strings full of what the walk looks for (quotes and
     /// backslashes escaped, brackets, colons, commas), numbers of every form.
+    /// Kinds of nested values: an object of two scalars, one in an object of its own, and `{}`.
+    const NESTED: u8 = 0xe0;
+    const EMPTY_OBJECT: u8 = 0xe1;
     fn value(random: &mut dyn FnMut(u64) -> u64, kind: u8) -> String {
         let pieces = ["a", "{", "]", ":", ",", "\\\"", "\\\\", "\\n", "é", " ", "[", "}"];
         match kind {
@@ -446,6 +504,8 @@ mod tests {
                 ["1.5", "-0.25", "2e3", "1E-2", "123456789012345678.5"][random(5) as usize].to_string()
             }
             super::super::TRUE_OR_FALSE => ["true", "false"][random(2) as usize].to_string(),
+            NESTED => format!("{{\"k\":{},\"n\" : {{\"id\":{}}}}}", value(random, NUMBER), value(random, STRING)),
+            EMPTY_OBJECT => "{ }".to_string(),
             _ => "null".to_string(),
         }
     }
@@ -478,8 +538,16 @@ mod tests {
             "abcde1",
             "abcde2",
         ];
-        let kinds =
-            [STRING, NUMBER, super::super::NUMBER_WITH_FRACTION, super::super::TRUE_OR_FALSE, super::super::NULL];
+        // Scalars first (an envelope's members draw from them), then nested objects.
+        let kinds = [
+            STRING,
+            NUMBER,
+            super::super::NUMBER_WITH_FRACTION,
+            super::super::TRUE_OR_FALSE,
+            super::super::NULL,
+            NESTED,
+            EMPTY_OBJECT,
+        ];
         let (mut signed, mut declined, mut learnt, mut enveloped, mut signed_envelopes) = (0, 0, 0, 0, 0);
         for _ in 0..600 {
             // A record: distinct keys (or, now and then, one twice), each with a kind.
@@ -488,7 +556,7 @@ mod tests {
             for _ in 0..width {
                 let name = names[random(names.len() as u64) as usize];
                 if random(8) == 0 || !fields.iter().any(|(n, _)| *n == name) {
-                    fields.push((name, kinds[random(5) as usize]));
+                    fields.push((name, kinds[random(kinds.len() as u64) as usize]));
                 }
             }
             let spaced = random(4) == 0;
@@ -498,10 +566,12 @@ mod tests {
             let envelope = array && random(3) == 0;
             let mut outer = |count: u64| -> Vec<(&str, u8)> {
                 (0..random(count))
-                    .map(|_| (names[random(names.len() as u64) as usize], kinds[random(5) as usize]))
+                    .map(|_| (names[random(names.len() as u64) as usize], kinds[random(kinds.len() as u64) as usize]))
                     .collect()
             };
             let (before, after, wrapper) = (outer(3), outer(3), names[random(names.len() as u64) as usize]);
+            // The records one object deeper in, beside a member of their own.
+            let deep = random(3) == 0;
             let gap = if spaced { " " } else { "" };
             let fields_text = move |random: &mut dyn FnMut(u64) -> u64, fields: &[(&str, u8)]| -> Vec<String> {
                 fields.iter().map(|(n, k)| format!("\"{n}\"{gap}:{gap}{}", value(random, *k))).collect()
@@ -512,7 +582,10 @@ mod tests {
             let body = |random: &mut dyn FnMut(u64) -> u64, fields: &[(&str, u8)], n: usize| {
                 if array {
                     let records: Vec<String> = (0..n).map(|_| record(random, fields)).collect();
-                    let list = format!("[{}]", records.join(","));
+                    let mut list = format!("[{}]", records.join(","));
+                    if envelope && deep {
+                        list = format!("{{\"list\":{list},\"n\":1}}");
+                    }
                     if envelope {
                         let mut members = fields_text(random, &before);
                         members.push(format!("\"{wrapper}\"{gap}:{gap}{list}"));
@@ -544,11 +617,14 @@ mod tests {
                 match change {
                     0 => {
                         let i = random(variant.len() as u64) as usize;
-                        variant[i].1 = kinds[random(5) as usize];
+                        variant[i].1 = kinds[random(kinds.len() as u64) as usize];
                         text = body(&mut random, &variant, n);
                     }
                     1 => {
-                        variant.push((names[random(names.len() as u64) as usize], kinds[random(5) as usize]));
+                        variant.push((
+                            names[random(names.len() as u64) as usize],
+                            kinds[random(kinds.len() as u64) as usize],
+                        ));
                         text = body(&mut random, &variant, n);
                     }
                     2 if variant.len() > 1 => {
@@ -618,7 +694,7 @@ mod tests {
     }
 
     #[test]
-    fn only_flat_records_make_a_template() {
+    fn only_records_of_scalars_and_objects_make_a_template() {
         let learn = |body: &str| {
             let hasher = ResponseSampler::default().hasher;
             let mut keys = BodyKeys::default();
@@ -629,7 +705,12 @@ mod tests {
         assert!(learn(r#"{"id":1,"name":"a"}"#).is_some());
         // Nested values, records unlike each other, an empty record, what is not JSON.
         assert!(learn(r#"[{"id":1,"tags":["a"]}]"#).is_none());
-        assert!(learn(r#"{"user":{"id":1}}"#).is_none());
+        // Objects nested in a record are bytes of its pieces; arrays are not.
+        assert!(learn(r#"{"user":{"id":1}}"#).is_some());
+        assert!(
+            learn(r#"[{"id":1,"owner":{"login":"a","site":{}}},{"id":2,"owner":{"login":"b","site":{}}}]"#).is_some()
+        );
+        assert!(learn(r#"[{"id":1,"owner":{"tags":["a"]}}]"#).is_none());
         assert!(learn(r#"[{"id":1},{"id":2,"x":3}]"#).is_none());
         assert!(learn(r#"[{}]"#).is_none());
         assert!(learn(r#"[1,2,3]"#).is_none());
@@ -639,7 +720,9 @@ mod tests {
         assert!(learn(r#"{"data":[{"id":1}]}"#).is_some());
         assert!(learn(r#"{"total":0,"data":[]}"#).is_none(), "no record to learn");
         assert!(learn(r#"{"data":[{"id":1}],"more":[{"id":2}]}"#).is_none(), "two arrays");
-        assert!(learn(r#"{"meta":{"page":1},"data":[{"id":1}]}"#).is_none(), "a nested member");
+        assert!(learn(r#"{"meta":{"page":1,"links":{}},"data":[{"id":1}]}"#).is_some(), "objects around the records");
+        assert!(learn(r#"{"result":{"items":[{"id":1}],"total":1}}"#).is_some(), "records deeper in");
+        assert!(learn(r#"{"meta":{"tags":["a"]},"data":[{"id":1}]}"#).is_none(), "another array");
         assert!(learn(r#"{"data":[1,2]}"#).is_none());
         assert!(learn(r#"{"data":[{"id":1},{"id":2,"x":3}]}"#).is_none());
         let wide: Vec<String> = (0..MAX_TEMPLATE_VALUES + 1).map(|i| format!("\"k{i}\":{i}")).collect();
