@@ -65,8 +65,8 @@ pub(crate) struct RecordTemplate {
 
 impl RecordTemplate {
     /// The template of `body`'s records, if its records hold no array, are all alike and small
-    /// enough, and the body is nothing else, or an envelope without another array around them; `signature` and
-    /// `keys` are what the walk found for `body` (with `hasher`'s key ids).
+    /// enough, and the body is nothing else, or an envelope without another array around them;
+    /// `signature` and `keys` are what the walk found for `body` (with `hasher`'s key ids).
     pub(crate) fn learn(
         body: &[u8],
         signature: u64,
@@ -84,7 +84,7 @@ impl RecordTemplate {
             keys: Vec::new(),
             values: 0,
         };
-        // The envelope's keys (depth 1), counted once whatever the number of records.
+        // The envelope's keys (at their depths), counted once whatever the number of records.
         let mut outside = Vec::new();
         if body.get(start) == Some(&b'[') {
             template.layout = Layout::Array;
@@ -485,7 +485,7 @@ fn scalar(body: &[u8], at: usize) -> Option<(u8, usize)> {
 }
 
 #[cfg(test)]
-#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used)]
 mod tests {
     use super::super::{signature, BodyKeys, ResponseSampler};
     use super::*;
@@ -691,6 +691,29 @@ mod tests {
         // the changes: both are counted so that neither side can pass by doing nothing.
         assert!(learnt > 500 && signed > 1500 && declined > 3000, "{learnt} {signed} {declined}");
         assert!(enveloped > 80 && signed_envelopes > 250, "{enveloped} envelopes learnt, {signed_envelopes} signed");
+    }
+
+    #[test]
+    fn an_envelope_key_that_is_also_a_record_key_counts_once_an_answer() {
+        // `id` at depth 3 both in the envelope (`a.b.id`) and in each record (`list[].id`):
+        // one key id, counted once for the envelope and once a record.
+        let hasher = ResponseSampler::default().hasher;
+        let learnt = r#"{"a":{"b":{"id":1}},"list":[{"id":2},{"id":3}]}"#;
+        let mut keys = BodyKeys::default();
+        let sig = signature(learnt.as_bytes(), &hasher, &mut keys).unwrap();
+        let template = RecordTemplate::learn(learnt.as_bytes(), sig, &keys.list, &hasher).unwrap();
+        for n in 1..6 {
+            let records: Vec<String> = (0..n).map(|i| format!(r#"{{"id":{i}}}"#)).collect();
+            let body = format!(r#"{{"a":{{"b":{{"id":7}}}},"list":[{}]}}"#, records.join(","));
+            let mut matched = BodyKeys::default();
+            assert_eq!(template.signature(body.as_bytes(), &mut matched), Some(sig));
+            assert_eq!(walked(&body).1, {
+                let mut list = matched.list.clone();
+                list.sort_by_key(|(k, _)| (k.word, k.meta));
+                list
+            });
+            assert!(matched.list.iter().any(|(_, count)| *count == n + 1), "{:?}", matched.list);
+        }
     }
 
     #[test]
