@@ -115,18 +115,47 @@ impl RecordTemplate {
         Some(template)
     }
 
-    /// Reads the record that opens at `at` into `record`; where it ends. Its values are
-    /// scalars or objects of such values: a nested object's braces, keys and colons are bytes
-    /// of the pieces around its values, so a record that matches the pieces has the nested keys
-    /// too (an array's length varies from record to record: a record holding one is not read).
+    /// Reads the record that opens at `at` into `record`; where it ends.
     fn read_record(&mut self, body: &[u8], at: usize) -> Option<usize> {
+        let (end, record, _) = self.read_object(body, at, None)?;
+        self.record = record;
+        Some(end)
+    }
+
+    /// Reads the envelope that opens at `at`, into `head`, `record` and `tail`; the ids of its
+    /// keys, at their depths.
+    fn read_envelope(&mut self, body: &[u8], at: usize, hasher: &foldhash::fast::FixedState) -> Option<Vec<KeyId>> {
+        let mut ids = Vec::new();
+        let (_, head, tail) = self.read_object(body, at, Some((hasher, &mut ids)))?;
+        // No records: not an envelope (one record is read as such).
+        if tail.pieces.is_empty() {
+            return None;
+        }
+        (self.head, self.tail) = (head, tail);
+        Some(ids)
+    }
+
+    /// Reads the object that opens at `at`, whose values are scalars or objects of such values:
+    /// a nested object's braces, keys and colons are bytes of the pieces around its values, so
+    /// a body that matches the pieces has the nested keys too (an array's length varies from
+    /// record to record: a record holding one is not read). For an envelope (`ids` given, to
+    /// collect its keys' ids), the first array holds the records: the first run ends with the
+    /// bracket that opens them, the second starts with the one that closes them. Where the
+    /// object ends, and its runs.
+    fn read_object(
+        &mut self,
+        body: &[u8],
+        at: usize,
+        mut ids: Option<(&foldhash::fast::FixedState, &mut Vec<KeyId>)>,
+    ) -> Option<(usize, Run, Run)> {
         if body.get(at) != Some(&b'{') {
             return None;
         }
-        let mut record = Run::default();
+        let (mut first, mut second) = (Run::default(), Run::default());
+        let mut after_records = false;
         let mut piece = at;
-        // Objects open: the record's and those nested in it.
-        let mut open = 1usize;
+        // Objects open: this one and those nested in it.
+        let mut open = 1u32;
         let mut at = skip_space(body, at.checked_add(1)?);
         if body.get(at) == Some(&b'}') {
             // An empty record: its signature has no key, and the walk's is as cheap.
@@ -134,84 +163,30 @@ impl RecordTemplate {
         }
         loop {
             // A key, a colon, and the value's first byte.
-            let (_, _, colon) = key_colon(body, at)?;
-            at = skip_space(body, colon.checked_add(1)?);
-            if body.get(at) == Some(&b'{') {
-                let inside = skip_space(body, at.checked_add(1)?);
-                if body.get(inside) != Some(&b'}') {
-                    // A nested object: its first key follows.
-                    open = open.checked_add(1)?;
-                    at = inside;
-                    continue;
-                }
-                // An empty one is a value without keys.
-                at = inside.checked_add(1)?;
-            } else {
-                self.push_piece(&mut record, body.get(piece..at)?)?;
-                let (kind, end) = scalar(body, at)?;
-                self.push_kind(&mut record, kind)?;
-                piece = end;
-                at = end;
-            }
-            // After a value: the next key, or the ends of the objects it closes.
-            loop {
-                at = skip_space(body, at);
-                match body.get(at) {
-                    Some(b',') => {
-                        at = skip_space(body, at.checked_add(1)?);
-                        break;
-                    }
-                    Some(b'}') => {
-                        open = open.checked_sub(1)?;
-                        at = at.checked_add(1)?;
-                        if open == 0 {
-                            self.push_piece(&mut record, body.get(piece..at)?)?;
-                            self.record = record;
-                            return Some(at);
-                        }
-                    }
-                    _ => return None,
-                }
-            }
-        }
-    }
-
-    /// Reads the envelope that opens at `at`: an object of scalars and objects of scalars
-    /// around one array of records, into `head`, `record` and `tail`; the ids of its keys, at
-    /// their depths.
-    fn read_envelope(&mut self, body: &[u8], at: usize, hasher: &foldhash::fast::FixedState) -> Option<Vec<KeyId>> {
-        if body.get(at) != Some(&b'{') {
-            return None;
-        }
-        let (mut head, mut tail) = (Run::default(), Run::default());
-        let mut in_tail = false;
-        let mut ids = Vec::new();
-        let mut piece = at;
-        let mut open = 1u32;
-        let mut at = skip_space(body, at.checked_add(1)?);
-        loop {
             let (key_open, key_close, colon) = key_colon(body, at)?;
-            ids.push(key_at(body, key_open, key_close, colon, open, hasher));
+            if let Some((hasher, ids)) = ids.as_mut() {
+                ids.push(key_at(body, key_open, key_close, colon, open, hasher));
+            }
             at = skip_space(body, colon.checked_add(1)?);
-            let run = if in_tail { &mut tail } else { &mut head };
+            let run = if after_records { &mut second } else { &mut first };
             match body.get(at) {
                 Some(b'{') => {
                     let inside = skip_space(body, at.checked_add(1)?);
                     if body.get(inside) != Some(&b'}') {
+                        // A nested object: its first key follows.
                         open = open.checked_add(1)?;
                         at = inside;
                         continue;
                     }
+                    // An empty one is a value without keys.
                     at = inside.checked_add(1)?;
                 }
-                Some(b'[') if !in_tail => {
-                    // The records: the head ends with the bracket that opens them, the tail
-                    // starts with the one that closes them.
+                Some(b'[') if ids.is_some() && !after_records => {
                     self.push_piece(run, body.get(piece..=at)?)?;
-                    let first = skip_space(body, at.checked_add(1)?);
-                    self.read_record(body, first)?;
-                    let (_, close) = self.array_records(body, first)?;
-                    in_tail = true;
+                    let records = skip_space(body, at.checked_add(1)?);
+                    self.read_record(body, records)?;
+                    let (_, close) = self.array_records(body, records)?;
+                    after_records = true;
                     piece = close;
                     at = close.checked_add(1)?;
                 }
@@ -235,13 +210,9 @@ impl RecordTemplate {
                         open = open.checked_sub(1)?;
                         at = at.checked_add(1)?;
                         if open == 0 {
-                            // No records: not an envelope (one record is read as such).
-                            if !in_tail {
-                                return None;
-                            }
-                            self.push_piece(&mut tail, body.get(piece..at)?)?;
-                            (self.head, self.tail) = (head, tail);
-                            return Some(ids);
+                            let run = if after_records { &mut second } else { &mut first };
+                            self.push_piece(run, body.get(piece..at)?)?;
+                            return Some((at, first, second));
                         }
                     }
                     _ => return None,
