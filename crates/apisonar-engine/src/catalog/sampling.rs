@@ -3,7 +3,7 @@
 //! same shape over and over. So each worker remembers, per route (host, method, path with its
 //! value-like segments folded, status and content type), the answers it analysed in full, keyed
 //! by a cheap signature of the body (every key, at its depth, with the kind of its value: one
-//! pass over the bytes, no parsing, no allocation; for a route whose answers are records without arrays,
+//! pass over the bytes, no parsing, no allocation; for a route whose answers are records without arrays of objects,
 //! the bytes matched against the route's record template, see `records`). Once one signature's
 //! full analyses have found the same facts (shape, schema structure and formats, sensitive classes and locations)
 //! `SETTLE_AFTER` times in a row, its further bodies reuse those facts and are not parsed,
@@ -93,7 +93,7 @@ impl RouteMemory {
     /// not (`tried`): one that misses `TEMPLATE_MISSES` answers in a row is dropped (the answers
     /// changed, or come in shapes it rarely fits) and learning starts over. Without a template,
     /// one is learnt from a walked answer (`signature` and `keys` are the walk's) at the first,
-    /// second, fourth... answer walked: a route whose records hold arrays tries ever
+    /// second, fourth... answer walked: a route whose records hold arrays of objects tries ever
     /// more rarely.
     fn keep_template(
         &mut self,

@@ -5,15 +5,16 @@
 //! order (`[{"id":1,"name":"a"},{"id":2,"name":"b"}]`), many wrap that array in an envelope
 //! (`{"data":[...],"total":2}`), and most item endpoints answer one such record. Learnt from one
 //! answer whose signature the walk worked out, a template is the record's bytes between its
-//! scalar values (`{"id":`, `,"name":`, `}`; the braces, keys and colons of objects nested in
-//! it are bytes between values too) and the kind of each value, and for an envelope its bytes
+//! values (`{"id":`, `,"name":`, `}`; the braces, keys and colons of objects nested in it are
+//! bytes between values too) and the kind of each value (a scalar's, or an array of scalars,
+//! whose elements hold no key whatever their number), and for an envelope its bytes
 //! and value kinds before and after the records. A body that is exactly that (records of those
 //! bytes, each with values of those kinds: strings, numbers with or without a fraction,
 //! `true`/`false`, `null`; the envelope's, if any) holds exactly the template's keys at the
 //! template's depths with the same value kinds, so it has the signature the walk found, and
 //! each key occurs as often outside the records and in each record as in the template.
-//! Anything else (another key, a value of another kind, an array inside a record, other bytes
-//! between records) fails the match and the body is walked as before: the fast path gives the
+//! Anything else (another key, a value of another kind, an array of objects inside a record,
+//! other bytes between records) fails the match and the body is walked as before: the fast path gives the
 //! walk's answer or none.
 
 use super::{key_at, skip_space, BodyKeys, KeyId, NUMBER, STRING, VALUE_START};
@@ -22,6 +23,11 @@ use super::{key_at, skip_space, BodyKeys, KeyId, NUMBER, STRING, VALUE_START};
 /// this is walked (a route's memory stays small: `MAX_ROUTES` routes per worker).
 const MAX_TEMPLATE_BYTES: usize = 768;
 const MAX_TEMPLATE_VALUES: usize = 40;
+
+/// A template's kind of value for an array of scalars (`["a","b"]`, `[]`): its elements have no
+/// keys, so the walk counts none whatever their number and kinds (the array's own key has the
+/// walk's kind `ARRAY`, a byte of the piece before it). Not one of the walk's kinds.
+const SCALARS: u8 = 0x80;
 
 /// Where a template's records are in a body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +70,7 @@ pub(crate) struct RecordTemplate {
 }
 
 impl RecordTemplate {
-    /// The template of `body`'s records, if its records hold no array, are all alike and small
+    /// The template of `body`'s records, if its records hold no array but of scalars, are all alike and small
     /// enough, and the body is nothing else, or an envelope without another array around them;
     /// `signature` and `keys` are what the walk found for `body` (with `hasher`'s key ids).
     pub(crate) fn learn(
@@ -135,10 +141,11 @@ impl RecordTemplate {
         Some(ids)
     }
 
-    /// Reads the object that opens at `at`, whose values are scalars or objects of such values:
-    /// a nested object's braces, keys and colons are bytes of the pieces around its values, so
-    /// a body that matches the pieces has the nested keys too (an array's length varies from
-    /// record to record: a record holding one is not read). For an envelope (`ids` given, to
+    /// Reads the object that opens at `at`, whose values are scalars, arrays of scalars or
+    /// objects of such values: a nested object's braces, keys and colons are bytes of the pieces
+    /// around its values, so a body that matches the pieces has the nested keys too (an array
+    /// of objects or arrays holds keys or depths that vary with its length: an object holding
+    /// one is not read, but for the envelope's records). For an envelope (`ids` given, to
     /// collect its keys' ids), the first array holds the records: the first run ends with the
     /// bracket that opens them, the second starts with the one that closes them. Where the
     /// object ends, and its runs.
@@ -181,7 +188,11 @@ impl RecordTemplate {
                     // An empty one is a value without keys.
                     at = inside.checked_add(1)?;
                 }
-                Some(b'[') if ids.is_some() && !after_records => {
+                Some(b'[')
+                    if ids.is_some()
+                        && !after_records
+                        && body.get(skip_space(body, at.checked_add(1)?)) == Some(&b'{') =>
+                {
                     self.push_piece(run, body.get(piece..=at)?)?;
                     let records = skip_space(body, at.checked_add(1)?);
                     self.read_record(body, records)?;
@@ -192,7 +203,13 @@ impl RecordTemplate {
                 }
                 _ => {
                     self.push_piece(run, body.get(piece..at)?)?;
-                    let (kind, end) = scalar(body, at)?;
+                    let (kind, end) = match scalar(body, at) {
+                        Some(found) => found,
+                        // An empty array says nothing of what the route's arrays hold (an
+                        // empty page of records): not learnt from; matched, it may be empty.
+                        None if body.get(skip_space(body, at.saturating_add(1))) == Some(&b']') => return None,
+                        None => (SCALARS, scalars_end(body, at)?),
+                    };
                     self.push_kind(run, kind)?;
                     piece = end;
                     at = end;
@@ -424,10 +441,33 @@ fn value_end(body: &[u8], at: usize, expected: u8) -> Option<usize> {
         let (kind, end) = super::number(body, at);
         return (kind == expected).then_some(end);
     }
+    if expected == SCALARS {
+        return scalars_end(body, at);
+    }
     if found != expected {
         return None;
     }
     Some(letters_end(body, at))
+}
+
+/// Where the array of scalars that opens at `at` ends (after its `]`), if it is one.
+fn scalars_end(body: &[u8], at: usize) -> Option<usize> {
+    if body.get(at) != Some(&b'[') {
+        return None;
+    }
+    let mut at = skip_space(body, at.checked_add(1)?);
+    if body.get(at) == Some(&b']') {
+        return at.checked_add(1);
+    }
+    loop {
+        let (_, end) = scalar(body, at)?;
+        at = skip_space(body, end);
+        match body.get(at) {
+            Some(b',') => at = skip_space(body, at.checked_add(1)?),
+            Some(b']') => return at.checked_add(1),
+            _ => return None,
+        }
+    }
 }
 
 /// Where the letters from `at` end (`true`, `false`, `null`: the walk reads only their first
@@ -466,6 +506,8 @@ mod tests {
     /// Kinds of nested values: an object of two scalars, one in an object of its own, and `{}`.
     const NESTED: u8 = 0xe0;
     const EMPTY_OBJECT: u8 = 0xe1;
+    const ARRAY_OF_SCALARS: u8 = 0xe2;
+    const ARRAY_OF_RECORDS: u8 = 0xe3;
     fn value(random: &mut dyn FnMut(u64) -> u64, kind: u8) -> String {
         let pieces = ["a", "{", "]", ":", ",", "\\\"", "\\\\", "\\n", "é", " ", "[", "}"];
         match kind {
@@ -477,6 +519,17 @@ mod tests {
             super::super::TRUE_OR_FALSE => ["true", "false"][random(2) as usize].to_string(),
             NESTED => format!("{{\"k\":{},\"n\" : {{\"id\":{}}}}}", value(random, NUMBER), value(random, STRING)),
             EMPTY_OBJECT => "{ }".to_string(),
+            ARRAY_OF_RECORDS => format!("[{{\"x\":{}}}]", value(random, NUMBER)),
+            ARRAY_OF_SCALARS => {
+                let scalars = [STRING, NUMBER, super::super::NUMBER_WITH_FRACTION, super::super::NULL];
+                let items: Vec<String> = (0..random(4))
+                    .map(|_| {
+                        let kind = scalars[random(4) as usize];
+                        value(random, kind)
+                    })
+                    .collect();
+                format!("[{}]", items.join([",", " , "][random(2) as usize]))
+            }
             _ => "null".to_string(),
         }
     }
@@ -518,9 +571,11 @@ mod tests {
             super::super::NULL,
             NESTED,
             EMPTY_OBJECT,
+            ARRAY_OF_SCALARS,
+            ARRAY_OF_RECORDS,
         ];
         let (mut signed, mut declined, mut learnt, mut enveloped, mut signed_envelopes) = (0, 0, 0, 0, 0);
-        for _ in 0..600 {
+        for _ in 0..800 {
             // A record: distinct keys (or, now and then, one twice), each with a kind.
             let width = 1 + random(6) as usize;
             let mut fields: Vec<(&str, u8)> = Vec::new();
@@ -698,13 +753,16 @@ mod tests {
         assert!(learn(r#"[{"id":1,"name":"a"},{"id":2,"name":"b"}]"#).is_some());
         assert!(learn(r#"{"id":1,"name":"a"}"#).is_some());
         // Nested values, records unlike each other, an empty record, what is not JSON.
-        assert!(learn(r#"[{"id":1,"tags":["a"]}]"#).is_none());
+        assert!(learn(r#"[{"id":1,"tags":["a"]}]"#).is_some(), "an array of scalars is a value");
+        assert!(learn(r#"[{"id":1,"items":[{"a":1}]}]"#).is_none(), "an array of records in a record");
+        assert!(learn(r#"[{"id":1,"tags":[ ]}]"#).is_none(), "an empty array: of what?");
+        assert!(learn(r#"[{"id":1,"m":[[1]]}]"#).is_none(), "an array in an array");
         // Objects nested in a record are bytes of its pieces; arrays are not.
         assert!(learn(r#"{"user":{"id":1}}"#).is_some());
         assert!(
             learn(r#"[{"id":1,"owner":{"login":"a","site":{}}},{"id":2,"owner":{"login":"b","site":{}}}]"#).is_some()
         );
-        assert!(learn(r#"[{"id":1,"owner":{"tags":["a"]}}]"#).is_none());
+        assert!(learn(r#"[{"id":1,"owner":{"tags":["a", 2, null]}}]"#).is_some());
         assert!(learn(r#"[{"id":1},{"id":2,"x":3}]"#).is_none());
         assert!(learn(r#"[{}]"#).is_none());
         assert!(learn(r#"[1,2,3]"#).is_none());
@@ -716,8 +774,9 @@ mod tests {
         assert!(learn(r#"{"data":[{"id":1}],"more":[{"id":2}]}"#).is_none(), "two arrays");
         assert!(learn(r#"{"meta":{"page":1,"links":{}},"data":[{"id":1}]}"#).is_some(), "objects around the records");
         assert!(learn(r#"{"result":{"items":[{"id":1}],"total":1}}"#).is_some(), "records deeper in");
-        assert!(learn(r#"{"meta":{"tags":["a"]},"data":[{"id":1}]}"#).is_none(), "another array");
-        assert!(learn(r#"{"data":[1,2]}"#).is_none());
+        assert!(learn(r#"{"meta":{"tags":["a"]},"data":[{"id":1}]}"#).is_some(), "an array of scalars beside");
+        assert!(learn(r#"{"meta":{"rows":[{"a":1}]},"data":[{"id":1}]}"#).is_none(), "another array of records");
+        assert!(learn(r#"{"data":[1,2]}"#).is_some(), "one record holding an array of scalars");
         assert!(learn(r#"{"data":[{"id":1},{"id":2,"x":3}]}"#).is_none());
         let wide: Vec<String> = (0..MAX_TEMPLATE_VALUES + 1).map(|i| format!("\"k{i}\":{i}")).collect();
         assert!(learn(&format!("{{{}}}", wide.join(","))).is_none(), "too many values to keep");
