@@ -70,9 +70,10 @@ pub(crate) struct RecordTemplate {
 }
 
 impl RecordTemplate {
-    /// The template of `body`'s records, if its records hold no array but of scalars, are all alike and small
-    /// enough, and the body is nothing else, or an envelope without another array around them;
-    /// `signature` and `keys` are what the walk found for `body` (with `hasher`'s key ids).
+    /// The template of `body`'s records, if they hold no arrays but of scalars, are all alike
+    /// and small enough, and the body is nothing else, or an envelope without another array of
+    /// objects around them; `signature` and `keys` are what the walk found for `body` (with
+    /// `hasher`'s key ids).
     pub(crate) fn learn(
         body: &[u8],
         signature: u64,
