@@ -2,7 +2,7 @@
 # Benchmark: the whole sensor (with its store) against reading the file and against tshark, in
 # one run, as ratios.
 #
-#   scripts/bench.sh [MEGABYTES] [one-pair|many-pairs] [array|envelope]
+#   scripts/bench.sh [MEGABYTES] [one-pair|many-pairs] [array|envelope|nested]
 #                    (default 500 per capture, one-pair, array; needs tshark, tcpdump and GNU time)
 #
 # Two captures are generated with the testkit (deterministic JSON API traffic in 1500-byte
@@ -11,7 +11,8 @@
 # client and one server address (behind a load balancer or a sidecar: a split by address pair
 # would give one worker everything); many-pairs draws a client address per connection. Answers:
 # array answers bare arrays of records, envelope the same arrays in an envelope of scalars
-# (`{"data":[...],"total":n,"has_more":false}`), as many APIs page lists. For each
+# (`{"data":[...],"total":n,"has_more":false}`), as many APIs page lists, nested the records
+# with an array of scalars and an object more (`"roles":[...],"address":{...}`). For each
 # capture, in the same run:
 #   tcpdump -r FILE -w /dev/null            reading the file: the ceiling
 #   apisonar analyze FILE                   transaction layer only (reassembly, HTTP; no store)

@@ -20,6 +20,9 @@ pub enum Answers {
     Array,
     /// The array in an envelope, as many APIs page lists (`{"data":[...],"total":2,...}`).
     Envelope,
+    /// A bare array of records that hold an array of scalars and a nested object
+    /// (`"roles":["user"],"address":{"city":...}`).
+    Nested,
 }
 
 impl Answers {
@@ -27,6 +30,7 @@ impl Answers {
         match text {
             "array" => Some(Answers::Array),
             "envelope" => Some(Answers::Envelope),
+            "nested" => Some(Answers::Nested),
             _ => None,
         }
     }
@@ -139,13 +143,24 @@ fn response(rng: &mut Rng, answers: Answers) -> Vec<u8> {
             body.push(',');
         }
         body.push_str(&format!(
-            "{{\"id\":{},\"name\":\"user{}\",\"email\":\"u{}@example.com\",\"active\":true,\"score\":{}.{}}}",
+            "{{\"id\":{},\"name\":\"user{}\",\"email\":\"u{}@example.com\",\"active\":true,\"score\":{}.{}",
             rng.below(1_000_000),
             rng.below(1000),
             rng.below(1000),
             rng.below(100),
             rng.below(10)
         ));
+        if answers == Answers::Nested {
+            // Drawn from the record's place, not the generator: the other answers stay the same.
+            let roles = ["\"user\"", "\"admin\"", "\"auditor\""];
+            body.push_str(&format!(
+                ",\"roles\":[{}],\"address\":{{\"city\":\"c{}\",\"zip\":\"{:05}\"}}",
+                roles.get(..1 + i % 3).unwrap_or_default().join(","),
+                i % 7,
+                i.wrapping_mul(7919) % 100_000
+            ));
+        }
+        body.push('}');
     }
     body.push(']');
     if answers == Answers::Envelope {

@@ -1,6 +1,7 @@
 //! Writes a large benchmark capture:
-//! `make-bench-capture keepalive|short MEGABYTES FILE [one-pair|many-pairs] [array|envelope]`
-//! (default many-pairs, array: answers are bare arrays of records, or arrays in an envelope).
+//! `make-bench-capture keepalive|short MEGABYTES FILE [one-pair|many-pairs] [array|envelope|nested]`
+//! (default many-pairs, array: answers are bare arrays of records, arrays in an envelope, or
+//! arrays of records holding an array of scalars and a nested object).
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -11,7 +12,9 @@ use apisonar_testkit::workload::{generate_answering, Addresses, Answers, Pattern
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let (Some(kind), Some(mb), Some(path)) = (args.get(1), args.get(2), args.get(3)) else {
-        eprintln!("usage: make-bench-capture keepalive|short MEGABYTES FILE [one-pair|many-pairs] [array|envelope]");
+        eprintln!(
+            "usage: make-bench-capture keepalive|short MEGABYTES FILE [one-pair|many-pairs] [array|envelope|nested]"
+        );
         std::process::exit(2);
     };
     let pattern = match kind.as_str() {
@@ -29,7 +32,7 @@ fn main() -> std::io::Result<()> {
     };
     let shape = args.get(5).map_or("array", String::as_str);
     let Some(answers) = Answers::parse(shape) else {
-        eprintln!("unknown answers {shape} (array or envelope)");
+        eprintln!("unknown answers {shape} (array, envelope or nested)");
         std::process::exit(2);
     };
     let megabytes: u64 = mb.parse().unwrap_or(500);
