@@ -3,8 +3,9 @@
 //! same shape over and over. So each worker remembers, per route (host, method, path with its
 //! value-like segments folded, status and content type), the answers it analysed in full, keyed
 //! by a cheap signature of the body (every key, at its depth, with the kind of its value: one
-//! pass over the bytes, no parsing, no allocation; for a route whose answers are records without arrays of objects,
-//! the bytes matched against the route's record template, see `records`). Once one signature's
+//! pass over the bytes, no parsing, no allocation; for a route whose answers are records
+//! without arrays of objects, the bytes matched against the route's record template, see
+//! `records`). Once one signature's
 //! full analyses have found the same facts (shape, schema structure and formats, sensitive classes and locations)
 //! `SETTLE_AFTER` times in a row, its further bodies reuse those facts and are not parsed,
 //! except audits, analysed in full: the first `AUDIT_EVERY` answers of the route after the

@@ -81,8 +81,8 @@ impl RecordTemplate {
         hasher: &foldhash::fast::FixedState,
     ) -> Option<RecordTemplate> {
         let start = skip_space(body, 0);
-        let mut template = RecordTemplate {
-            layout: Layout::One,
+        let empty = |layout| RecordTemplate {
+            layout,
             bytes: Vec::new(),
             record: Run::default(),
             head: Run::default(),
@@ -93,20 +93,16 @@ impl RecordTemplate {
         };
         // The envelope's keys (at their depths), counted once whatever the number of records.
         let mut outside = Vec::new();
+        let mut template = empty(Layout::Array);
         if body.get(start) == Some(&b'[') {
-            template.layout = Layout::Array;
-            let first = skip_space(body, start.checked_add(1)?);
-            template.read_record(body, first)?;
-        } else if template.read_record(body, start).is_none() {
-            // What the attempt at one record kept is dropped.
-            template = RecordTemplate {
-                layout: Layout::Envelope,
-                bytes: Vec::new(),
-                record: Run::default(),
-                values: 0,
-                ..template
-            };
-            outside = template.read_envelope(body, start, hasher)?;
+            template.read_record(body, skip_space(body, start.checked_add(1)?))?;
+        } else {
+            template = empty(Layout::One);
+            if template.read_record(body, start).is_none() {
+                // What the attempt at one record kept is dropped.
+                template = empty(Layout::Envelope);
+                outside = template.read_envelope(body, start, hasher)?;
+            }
         }
         // Every record of the body must be the template's: the walk's counts are then the
         // envelope's plus a whole number of times the record's.
