@@ -11,6 +11,8 @@ use apisonar_engine::{MessageObservation, Observation};
 /// key) and injection attempts.
 #[derive(Debug)]
 pub struct AnalysedTransaction {
+    /// What was observed; its bodies are freed once analysed, but for a transaction whose
+    /// bodies the merge reads (see [`shed_bodies`]).
     pub observation: Observation,
     pub(crate) facts: TransactionFacts,
     pub(crate) attempts: Attempts,
@@ -39,10 +41,25 @@ pub struct AnalysedMessage {
 }
 
 /// Analyses `observation`, masking with `key`.
-pub fn analyse(observation: Observation, key: &MaskKey) -> AnalysedTransaction {
+pub fn analyse(mut observation: Observation, key: &MaskKey) -> AnalysedTransaction {
     let facts = TransactionFacts::new(&observation, key);
     let attempts = injection_attempts(&observation);
+    shed_bodies(&mut observation);
     AnalysedTransaction { observation, facts, attempts, upgrade: None }
+}
+
+/// Frees the bodies of an analysed observation unless the merge reads them
+/// ([`apisonar_engine::behavior::reads_bodies`]; their lengths stay). On a flow worker the
+/// blocks are still in its cache and the next body reuses them; handed on, they would travel
+/// through the queues and come back cold to be freed.
+fn shed_bodies(observation: &mut Observation) {
+    if apisonar_engine::behavior::reads_bodies(observation) {
+        return;
+    }
+    observation.request_body = Vec::new();
+    if let Some(response) = observation.response.as_mut() {
+        response.body = Vec::new();
+    }
 }
 
 /// A flow worker's analysis: as [`analyse`], but each response body is analysed in full only
@@ -60,10 +77,12 @@ impl Analyser {
         Analyser { key, sampler: ResponseSampler::default(), injections: InjectionSearch::default() }
     }
 
-    pub fn analyse(&mut self, observation: Observation) -> AnalysedTransaction {
+    pub fn analyse(&mut self, mut observation: Observation) -> AnalysedTransaction {
         let (facts, request_json) =
             TransactionFacts::sampled_with_request_json(&observation, &self.key, &mut self.sampler);
         let attempts = self.injections.attempts_in(&observation, request_json.as_ref());
+        drop(request_json);
+        shed_bodies(&mut observation);
         AnalysedTransaction { observation, facts, attempts, upgrade: None }
     }
 
@@ -82,5 +101,66 @@ impl Analyser {
     /// Response bodies analysed in full and reused so far.
     pub fn counts(&self) -> (u64, u64) {
         self.sampler.counts()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use apisonar_engine::ObservedResponse;
+
+    use super::*;
+
+    fn observation(method: &str, headers: &[(&str, &str)], request_body: &[u8]) -> Observation {
+        Observation {
+            ts: 1,
+            client: std::net::IpAddr::from([10, 0, 0, 7]),
+            server: std::net::SocketAddr::from(([10, 0, 0, 1], 80)),
+            host: Some("api.test".into()),
+            method: method.into(),
+            target: "/api/users/7".into(),
+            request_headers: headers.to_vec().into(),
+            request_body: request_body.to_vec(),
+            request_body_len: request_body.len() as u64,
+            response: Some(ObservedResponse {
+                status: 200,
+                headers: [("content-type", "application/json")].into(),
+                body: br#"{"id":7,"email":"someone@example.com"}"#.to_vec(),
+                body_len: 38,
+                latency_micros: 10,
+            }),
+            encrypted: false,
+            protocol: Default::default(),
+        }
+    }
+
+    #[test]
+    fn an_analysed_transaction_keeps_only_the_bodies_the_merge_reads() {
+        let json = [("content-type", "application/json")];
+        let bearer = [("authorization", "Bearer abc.def.ghi")];
+        let cases: [(&str, &[(&str, &str)], &[u8], bool); 5] = [
+            ("GET", &json, b"", false),
+            ("PUT", &json, br#"{"name":"x"}"#, false),
+            ("POST", &[], b"", false),
+            ("POST", &json, br#"{"user":"a","password":"b"}"#, true),
+            ("post", &bearer, b"", true),
+        ];
+        for (method, headers, body, kept) in cases {
+            let case = format!("{method} {headers:?} {body:?}");
+            for analysed in [
+                Analyser::new(MaskKey::default()).analyse(observation(method, headers, body)),
+                analyse(observation(method, headers, body), &MaskKey::default()),
+            ] {
+                let o = &analysed.observation;
+                let response = o.response.as_ref().unwrap();
+                assert_eq!(!response.body.is_empty(), kept, "{case}");
+                assert_eq!(o.request_body.len(), if kept { body.len() } else { 0 }, "{case}");
+                assert_eq!((o.request_body_len, response.body_len), (body.len() as u64, 38), "{case}: lengths stay");
+                // What the analysis found in the body before it was freed.
+                let classes: Vec<_> = analysed.facts.findings().iter().map(|f| f.class).collect();
+                assert!(classes.contains(&apisonar_engine::sensitive::Class::Email), "{case}: {classes:?}");
+            }
+        }
     }
 }

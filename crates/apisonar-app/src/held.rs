@@ -92,13 +92,14 @@ mod tests {
 
     use super::*;
 
+    /// A POST with a body: the analysis keeps its bodies (a login's), so `body` counts.
     fn transaction(target: &str, body: usize) -> Box<AnalysedTransaction> {
         let observation = Observation {
             ts: 0,
             client: std::net::IpAddr::from([10, 0, 0, 7]),
             server: std::net::SocketAddr::from(([10, 0, 0, 1], 80)),
             host: None,
-            method: "GET".into(),
+            method: "POST".into(),
             target: target.into(),
             request_headers: Default::default(),
             request_body: vec![b'x'; body],

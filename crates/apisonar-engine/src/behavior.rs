@@ -364,6 +364,19 @@ fn alert(
     a
 }
 
+/// Whether [`Behavior`] may read this transaction's bodies: a POST that carries credentials (the
+/// brute-force check counts the same answer to such requests on a login endpoint). No other
+/// transaction's bodies are read once it is analysed, so a flow worker frees them at once.
+pub fn reads_bodies(obs: &Observation) -> bool {
+    obs.method.eq_ignore_ascii_case("POST") && sends_credentials(obs)
+}
+
+/// A request body, or an `Authorization` header (logouts also answer the same every time, but
+/// send no credentials).
+fn sends_credentials(obs: &Observation) -> bool {
+    !obs.request_body.is_empty() || obs.request_header("authorization").is_some()
+}
+
 fn login_like(key: &EndpointKey) -> bool {
     if key.method != "POST" {
         return false;
@@ -587,9 +600,8 @@ impl Behavior {
             if login {
                 let login = pair.login.get_or_insert_with(Box::default);
                 // The same answer again and again to requests that carry credentials: a failure
-                // page served with 200. (Logouts also answer the same every time: no credentials.)
-                let sends_credentials = !obs.request_body.is_empty() || obs.request_header("authorization").is_some();
-                let same_body = obs.response.as_ref().filter(|_| sends_credentials).map_or(0, |r| {
+                // page served with 200 (`reads_bodies` keeps these bodies).
+                let same_body = obs.response.as_ref().filter(|_| sends_credentials(obs)).map_or(0, |r| {
                     let n = login.failure_bodies.entry(stable_hash(&r.body)).or_default();
                     add_count(n, 1);
                     *n

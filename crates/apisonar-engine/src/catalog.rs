@@ -969,6 +969,11 @@ impl TransactionFacts {
         &self.request.path
     }
 
+    /// The sensitive data found in the transaction (headers, query, bodies), masked.
+    pub fn findings(&self) -> &[sensitive::Finding] {
+        &self.findings
+    }
+
     /// Everything analysed in full. `key` keys the hashes in the masks of sensitive findings
     /// (see `sensitive::MaskKey`).
     pub fn new(obs: &Observation, key: &sensitive::MaskKey) -> TransactionFacts {

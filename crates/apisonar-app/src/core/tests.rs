@@ -372,3 +372,27 @@ fn merged_transactions_are_handed_back_once_and_stay_bounded_when_nobody_takes_t
     core.finish().unwrap();
     assert_eq!(store.endpoints().unwrap().len(), 1, "every transaction was merged all the same");
 }
+
+#[test]
+fn a_login_answered_with_the_same_failure_page_is_brute_force_when_a_flow_worker_analysed_it() {
+    // The worker frees the bodies of what it analysed, but for the POSTs that carry credentials
+    // whose answers the brute-force check compares: a failure page served with 200.
+    let store = Arc::new(MemoryStore::default());
+    let mut core = open(&store, None);
+    let mut worker = crate::Analyser::new(core.mask_key());
+    for i in 0..12 {
+        let mut observation = transaction(&core, "POST", "/api/login", 200, i).observation;
+        observation.request_body = b"user=admin&password=guess".to_vec();
+        observation.request_body_len = 25;
+        if let Some(r) = observation.response.as_mut() {
+            r.body = br#"{"ok":false}"#.to_vec();
+        }
+        let analysed = worker.analyse(observation);
+        assert!(!analysed.observation.request_body.is_empty(), "a login's bodies stay for the merge");
+        core.apply(analysed);
+    }
+    settle(&mut core);
+    let kinds: Vec<String> = store.alerts().unwrap().iter().map(|a| a.kind.clone()).collect();
+    assert!(kinds.iter().any(|k| k == "brute_force"), "{kinds:?}");
+    core.finish().unwrap();
+}
