@@ -6,6 +6,8 @@
 #[path = "../../src/observe.rs"]
 pub mod observe;
 
+use apisonar_app::{AnalysedTransaction, Analyser};
+use apisonar_engine::sensitive::MaskKey;
 use apisonar_flow::{EventSink, FlowEngine, HttpTransaction, Limits, Timestamp};
 use apisonar_testkit::workload::{generate, Addresses, Pattern};
 use apisonar_wire::LinkType;
@@ -38,4 +40,43 @@ pub fn packet_path(frames: &[(i64, Vec<u8>)]) -> Vec<HttpTransaction> {
     }
     engine.finish(&mut out);
     out.0
+}
+
+/// Observes and analyses each transaction as it comes out of the packet path, as a flow worker
+/// does. A worker hands what it made to the inventory thread and frees it when it comes back,
+/// a batch or so later: so does this, a few thousand transactions later (kept for the whole
+/// run, each would be fresh memory, which the sensor's are not).
+struct Analyse {
+    analyser: Analyser,
+    handed_on: Vec<AnalysedTransaction>,
+    analysed: usize,
+}
+
+/// Transactions in flight between a worker and the inventory thread, about.
+const IN_FLIGHT: usize = 4096;
+
+impl EventSink for Analyse {
+    fn on_transaction(&mut self, mut txn: HttpTransaction) {
+        let observation = observe::observation_taking_all(&mut txn);
+        if self.handed_on.len() == IN_FLIGHT {
+            self.handed_on.clear();
+        }
+        self.handed_on.push(self.analyser.analyse(observation));
+        self.analysed += 1;
+    }
+}
+
+/// A flow worker's work: the packet path with each transaction observed and analysed at once,
+/// while its bytes are still in the cache (a worker that has seen nothing yet: the figure
+/// includes learning the answers' shapes). Returns how many it analysed.
+// Not every bench that shares this module measures it.
+#[allow(dead_code)]
+pub fn worker_path(frames: &[(i64, Vec<u8>)], key: MaskKey) -> usize {
+    let mut engine = FlowEngine::new(Limits::default());
+    let mut sink = Analyse { analyser: Analyser::new(key), handed_on: Vec::with_capacity(IN_FLIGHT), analysed: 0 };
+    for (ts, frame) in frames {
+        engine.frame(LinkType::Ethernet, Timestamp(*ts), frame, frame.len() as u32, &mut sink);
+    }
+    engine.finish(&mut sink);
+    sink.analysed
 }
