@@ -314,6 +314,10 @@ impl Observation {
 
 /// The first `max` characters of `text` (all of it when shorter), borrowed.
 pub fn first_chars(text: &str, max: usize) -> &str {
+    // No more bytes than `max`, so no more chars: most texts, found without decoding one.
+    if text.len() <= max {
+        return text;
+    }
     match text.char_indices().nth(max) {
         Some((cut, _)) => text.get(..cut).unwrap_or(text),
         None => text,
@@ -415,6 +419,9 @@ mod tests {
     fn first_chars_cuts_at_character_boundaries() {
         assert_eq!(first_chars("héllo", 2), "hé");
         assert_eq!(first_chars("héllo", 9), "héllo");
+        assert_eq!(first_chars("héllo", 5), "héllo", "more bytes than max, as many chars");
+        assert_eq!(first_chars("héllo", 6), "héllo");
+        assert_eq!(first_chars("ééé", 2), "éé", "fewer chars than bytes, cut at a char");
         assert_eq!(first_chars("", 3), "");
         assert_eq!(first_chars("日本語", 1), "日");
         assert_eq!(first_chars("abc", 0), "");

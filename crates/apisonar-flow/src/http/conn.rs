@@ -159,23 +159,37 @@ impl HttpConn {
 
     /// Bytes this connection holds: stream buffers, requests waiting for their response, the
     /// response being read, and the TLS facts gathered so far.
+    /// (Summed part by part, not as one chain of iterators: it runs after every segment, and the
+    /// chain's fold took a worker 1%.)
     pub(crate) fn buffered_bytes(&self) -> usize {
-        let streams = self.dirs.iter().map(|d| match d {
-            DirState::Sniffing(b) | DirState::Scanning(b, _) => b.capacity(),
-            DirState::Parsing(p) => p.buffered_bytes(),
-            DirState::Tls(r) => r.buffered_bytes(),
-            DirState::Http2 | DirState::WebSocket | DirState::Done => 0,
-        });
-        let pending = self.pairing.pending.iter().map(|p| {
-            message_bytes(&p.request.head, &p.request.body)
+        let mut sum = 0usize;
+        for d in &self.dirs {
+            sum = sum.saturating_add(match d {
+                DirState::Sniffing(b) | DirState::Scanning(b, _) => b.capacity(),
+                DirState::Parsing(p) => p.buffered_bytes(),
+                DirState::Tls(r) => r.buffered_bytes(),
+                DirState::Http2 | DirState::WebSocket | DirState::Done => 0,
+            });
+        }
+        for p in &self.pairing.pending {
+            sum = sum
+                .saturating_add(message_bytes(&p.request.head, &p.request.body))
                 .saturating_add(p.interim.capacity().saturating_mul(std::mem::size_of::<u16>()))
-                .saturating_add(p.response.as_ref().map_or(0, |r| message_bytes(&r.head, &r.body)))
-        });
-        let response = self.pairing.response.iter().map(|r| message_bytes(&r.head, &r.body));
-        let tls = self.tls.iter().map(|t| t.held_bytes());
-        let h2 = self.h2.iter().map(|h| h.buffered_bytes());
-        let ws = self.ws.iter().map(|w| w.buffered_bytes());
-        streams.chain(pending).chain(response).chain(tls).chain(h2).chain(ws).fold(0, usize::saturating_add)
+                .saturating_add(p.response.as_ref().map_or(0, |r| message_bytes(&r.head, &r.body)));
+        }
+        if let Some(r) = &self.pairing.response {
+            sum = sum.saturating_add(message_bytes(&r.head, &r.body));
+        }
+        if let Some(t) = &self.tls {
+            sum = sum.saturating_add(t.held_bytes());
+        }
+        if let Some(h) = &self.h2 {
+            sum = sum.saturating_add(h.buffered_bytes());
+        }
+        if let Some(w) = &self.ws {
+            sum = sum.saturating_add(w.buffered_bytes());
+        }
+        sum
     }
 
     /// True when a response has ended while the request in progress on `dir` has not: bytes of
