@@ -307,8 +307,10 @@ impl Observation {
 
     /// The query string, if any.
     pub fn query(&self) -> Option<&str> {
-        let q = self.target.split_once('?')?.1;
-        Some(q.split('#').next().unwrap_or(q))
+        // Byte searches: '?' and '#' are ASCII, so never inside a char.
+        let at = self.target.bytes().position(|b| b == b'?')?;
+        let q = self.target.get(at.saturating_add(1)..).unwrap_or_default();
+        Some(before_any(q, b"#"))
     }
 }
 
@@ -347,11 +349,14 @@ pub fn normalize_path(path: &str) -> std::borrow::Cow<'_, str> {
     let dotdot = |seg: &str| ["..", "%2e%2e", ".%2e", "%2e."].iter().any(|d| seg.eq_ignore_ascii_case(d));
     // Most paths have nothing to normalise: no dot or escape that could spell one, and no
     // empty segment. Those are borrowed without splitting.
-    if path.starts_with('/')
-        && !path.ends_with('/')
-        && !path.contains("//")
-        && !path.bytes().any(|b| b == b'.' || b == b'%')
-    {
+    // One pass over the bytes for all three (a search for "//" was another).
+    let mut previous = 0u8;
+    let nothing_to_do = path.bytes().all(|b| {
+        let plain = b != b'.' && b != b'%' && !(b == b'/' && previous == b'/');
+        previous = b;
+        plain
+    });
+    if path.starts_with('/') && !path.ends_with('/') && nothing_to_do {
         return std::borrow::Cow::Borrowed(path);
     }
     let segments: Vec<&str> = path.split('/').collect();
@@ -457,8 +462,19 @@ mod tests {
             ("/a/./b/.%2e/c", "/a/c"),
             ("/..", "/"),
             ("*", "/*"),
+            ("/a//b", "/a/b"),
+            ("/a/b.json", "/a/b.json"),
         ] {
             assert_eq!(normalize_path(raw), want, "{raw}");
+        }
+        assert!(matches!(normalize_path("/api/v1/users/7"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn the_query_is_what_follows_the_first_question_mark_up_to_a_fragment() {
+        for target in ["/a?x=1#f", "/a#f?x", "/a", "/a?", "?#", "/é?ü=€#x", "/a?b?c", "#?q#r"] {
+            let by_split = target.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or(q));
+            assert_eq!(obs(None, target).query(), by_split, "{target:?}");
         }
     }
 
