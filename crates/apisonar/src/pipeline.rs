@@ -29,7 +29,7 @@ use crate::telemetry::{SourceCounters, Tally, Telemetry, WorkerSnapshot};
 const BATCH: usize = 256;
 /// Batches queued per worker (each up to ~400 KB of frames: 16 hold 4,096 frames, some 20 ms at
 /// 200,000 frames/s, while the kernel buffer takes longer bursts), and event batches queued for
-/// the consumer (at most 256 events, some 2 ms of a worker's work). What a worker makes for a
+/// the consumer per worker (256 events, some 2 ms of a worker's work). What a worker makes for a
 /// transaction comes back to it to be freed once merged (`Returns`), and the next transactions
 /// reuse those blocks: with few in flight they come back still in its cache. (Eight batches
 /// in flight left them to be fetched again: a worker took 4-5% longer, and the consumer too.)
@@ -458,7 +458,8 @@ pub fn run(
 ) -> FileResults {
     let workers = workers.max(1);
     let live = matches!(input, Input::Live(_));
-    let (event_tx, event_rx) = sync_channel::<(usize, Vec<Event>)>(EVENT_QUEUE);
+    // The consumer's queue is shared: each worker gets its `EVENT_QUEUE` batches of it.
+    let (event_tx, event_rx) = sync_channel::<(usize, Vec<Event>)>(EVENT_QUEUE.saturating_mul(workers));
     let mut frame_txs = Vec::new();
     let mut return_txs = Vec::new();
     let mut handles = Vec::new();
