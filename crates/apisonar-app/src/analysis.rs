@@ -139,7 +139,9 @@ mod tests {
     fn an_analysed_transaction_keeps_only_the_bodies_the_merge_reads() {
         let json = [("content-type", "application/json")];
         let bearer = [("authorization", "Bearer abc.def.ghi")];
-        let cases: [(&str, &[(&str, &str)], &[u8], bool); 5] = [
+        /// Method, request headers and body, and whether the bodies stay.
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u8], bool);
+        let cases: [Case; 5] = [
             ("GET", &json, b"", false),
             ("PUT", &json, br#"{"name":"x"}"#, false),
             ("POST", &[], b"", false),
