@@ -7,10 +7,9 @@
 //! Stages: the packet path (frames to HTTP transactions: decode, reassembly, HTTP parsing); a
 //! flow worker's whole work (the packet path with each transaction observed, copied into the
 //! engine's form, and analysed as it comes, sampled), so the analysis's cost in a worker is the
-//! difference; the observation and the analysis alone, over a batch of transactions made
+//! difference; the observation and the analysis alone, each over a batch of transactions made
 //! beforehand (sampled, as a worker analyses; and in full, as before sampling, with the
-//! injection search alone beside it: out of the cache, so each is slower than in the worker);
-//! and the inventory thread's merge (catalog, detectors and alert policy; the store is written
+//! injection search alone beside it); and the inventory thread's merge (catalog, detectors and alert policy; the store is written
 //! on another thread). `STAGES_SAMPLED_ONLY=1` leaves out the full analysis (to profile what the
 //! sensor runs).
 
@@ -57,7 +56,7 @@ fn main() {
     let n = transactions.len().max(1) as f64;
     // A worker's whole work, each transaction analysed as it comes: what the analysis costs a
     // worker is this less the packet path alone. (The stages after it take batches made
-    // beforehand, out of the cache: each alone, slower than in the worker.)
+    // beforehand, each stage alone.)
     let (worker_secs, by_worker) = best(|| worker_path(&frames, key));
     assert_eq!(by_worker, transactions.len(), "the worker path analysed every transaction");
     // As the sensor observes: the bodies are moved, not copied (copies are made outside the timing).

@@ -44,16 +44,17 @@ pub fn packet_path(frames: &[(i64, Vec<u8>)]) -> Vec<HttpTransaction> {
 
 /// Observes and analyses each transaction as it comes out of the packet path, as a flow worker
 /// does. A worker hands what it made to the inventory thread and frees it when it comes back,
-/// a batch or so later: so does this, a few thousand transactions later (kept for the whole
-/// run, each would be fresh memory, which the sensor's are not).
+/// a couple of event batches later: so does this (kept for the whole run, each would be fresh
+/// memory, which the sensor's are not).
 struct Analyse {
     analyser: Analyser,
     handed_on: Vec<AnalysedTransaction>,
     analysed: usize,
 }
 
-/// Transactions in flight between a worker and the inventory thread, about.
-const IN_FLIGHT: usize = 4096;
+/// Transactions in flight between a worker and the inventory thread, about (the pipeline's
+/// event queue holds two batches of 128 per worker).
+const IN_FLIGHT: usize = 256;
 
 impl EventSink for Analyse {
     fn on_transaction(&mut self, mut txn: HttpTransaction) {
