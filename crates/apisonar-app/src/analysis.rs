@@ -81,7 +81,6 @@ impl Analyser {
         let (facts, request_json) =
             TransactionFacts::sampled_with_request_json(&observation, &self.key, &mut self.sampler);
         let attempts = self.injections.attempts_in(&observation, request_json.as_ref());
-        drop(request_json);
         shed_bodies(&mut observation);
         AnalysedTransaction { observation, facts, attempts, upgrade: None }
     }

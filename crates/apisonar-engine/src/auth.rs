@@ -164,10 +164,7 @@ pub fn jwt_header(token: &str) -> Option<(String, Option<String>)> {
         return None;
     }
     let mut parts = token.split('.');
-    let (header, claims, _sig) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
+    let (header, claims) = (parts.next()?, parts.next()?);
     let header: serde_json::Value = serde_json::from_slice(&base64url_decode(header)?).ok()?;
     let alg = header.get("alg")?.as_str()?.to_string();
     let claims: Option<serde_json::Value> = base64url_decode(claims).and_then(|c| serde_json::from_slice(&c).ok());

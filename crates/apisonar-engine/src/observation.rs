@@ -307,9 +307,9 @@ impl Observation {
 
     /// The query string, if any.
     pub fn query(&self) -> Option<&str> {
-        // Byte searches: '?' and '#' are ASCII, so never inside a char.
-        let at = self.target.bytes().position(|b| b == b'?')?;
-        let q = self.target.get(at.saturating_add(1)..).unwrap_or_default();
+        // Byte searches (`before_any`), not a char pattern's.
+        let path = before_any(&self.target, b"?");
+        let q = self.target.get(path.len()..)?.strip_prefix('?')?;
         Some(before_any(q, b"#"))
     }
 }
@@ -348,8 +348,7 @@ pub fn normalize_path(path: &str) -> std::borrow::Cow<'_, str> {
     let dot = |seg: &str| seg.eq_ignore_ascii_case("%2e") || seg == ".";
     let dotdot = |seg: &str| ["..", "%2e%2e", ".%2e", "%2e."].iter().any(|d| seg.eq_ignore_ascii_case(d));
     // Most paths have nothing to normalise: no dot or escape that could spell one, and no
-    // empty segment. Those are borrowed without splitting.
-    // One pass over the bytes for all three (a search for "//" was another).
+    // empty segment. Those are borrowed without splitting, told in one pass over the bytes.
     let mut previous = 0u8;
     let nothing_to_do = path.bytes().all(|b| {
         let plain = b != b'.' && b != b'%' && !(b == b'/' && previous == b'/');
