@@ -803,9 +803,10 @@ fn check_alert(a: &Alert, key: &EndpointKey, obs: &Observation) {
         // characters left out): a secret's text may stand there too.
         let visible = |s: &str| s.chars().filter(|c| !c.is_control()).collect::<String>();
         let mut shown_parts = vec![visible(&obs.method), visible(&key.path)];
-        // Header names are shown (only values are masked): a name may read like a secret's
-        // value (both undecodable bytes, say, shown as the same replacement characters).
-        shown_parts.extend(obs.request_headers.iter().map(|(name, _)| visible(name)));
+        // Header names are shown, each as `name: …` (only values are masked): a name, or a
+        // name with the separator after it, may read like a secret's value (both undecodable
+        // bytes, say, shown as the same replacement characters).
+        shown_parts.extend(obs.request_headers.iter().map(|(name, _)| format!("{}: …", visible(name))));
         if let Some((_, q)) = obs.target.split_once('?') {
             shown_parts.extend(q.split('&').map(|p| visible(p.split('=').next().unwrap_or_default())));
         }
@@ -1226,12 +1227,16 @@ mod tests {
             transactions(data);
         }
         // Inputs the fuzzer found (fuzz/regressions/transaction): a credential header whose
-        // value is also the request's method, a query value inside another query name, and a
-        // credential whose text (undecodable bytes) reads as another header's name, all of
-        // which the example rightly shows.
+        // value is also the request's method, a query value inside another query name, a
+        // credential whose text (undecodable bytes) reads as another header's name, and one
+        // that reads as such a name with the `:` the example writes after it, all of which
+        // the example rightly shows.
         transactions(include_bytes!("../../../fuzz/regressions/transaction/example-method-like-a-credential"));
         transactions(include_bytes!("../../../fuzz/regressions/transaction/example-query-value-inside-a-name"));
         transactions(include_bytes!("../../../fuzz/regressions/transaction/example-credential-like-a-header-name"));
+        transactions(include_bytes!(
+            "../../../fuzz/regressions/transaction/example-credential-like-a-name-and-its-colon"
+        ));
     }
 
     #[test]
