@@ -1076,13 +1076,12 @@ impl TransactionFacts {
             }
         }
         let plan = match (sampler.as_deref_mut(), path_route) {
-            (Some(s), Some(route)) => s.plan(obs, route, resp_ct.as_deref()),
+            (Some(s), Some(route)) => s.plan(obs, route, resp_ct.as_deref(), &mut findings),
             _ => sampling::Plan::Analyse(None),
         };
         let ticket = match plan {
-            sampling::Plan::Reuse(shape, reused) => {
-                let mut findings = findings.into_vec();
-                findings.extend(reused);
+            sampling::Plan::Reuse(shape) => {
+                let findings = findings.into_vec();
                 let facts = TransactionFacts {
                     resp_ct,
                     resp_schema: None,

@@ -167,13 +167,70 @@ fn hashed(class: Class) -> bool {
 /// A mask that shows the shape, and for machine-made secrets a short keyed hash (to correlate
 /// repeats); never the secret.
 pub fn mask(key: &MaskKey, class: Class, value: &str) -> String {
+    let mut out = String::with_capacity(40);
+    write_mask(key, class, value, &mut out);
+    out
+}
+
+/// [`mask`], shared: written in a buffer kept per thread, then copied once into its `Arc` (a
+/// `String` made and copied would be two allocations for every finding).
+fn shared_mask(key: &MaskKey, class: Class, value: &str) -> Arc<str> {
+    thread_local! {
+        static BUFFER: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+    }
+    let mut out = BUFFER.take();
+    out.clear();
+    write_mask(key, class, value, &mut out);
+    let shared = Arc::from(out.as_str());
+    // A long mask (an e-mail's domain is shown whole) does not keep its room.
+    if out.capacity() <= 256 {
+        BUFFER.set(out);
+    }
+    shared
+}
+
+/// Most finding locations a thread shares before it forgets them all.
+const MAX_SHARED_LOCATIONS: usize = 1024;
+
+thread_local! {
+    /// [`shared_location`]'s.
+    static LOCATIONS: std::cell::RefCell<std::collections::HashSet<Arc<str>, foldhash::fast::RandomState>> =
+        std::cell::RefCell::new(std::collections::HashSet::default());
+}
+
+/// Locations this thread shares now.
+#[cfg(test)]
+fn shared_locations() -> usize {
+    LOCATIONS.with_borrow(std::collections::HashSet::len)
+}
+
+/// A finding's location (its first 200 characters), shared with the findings at the same place
+/// that came before it on this thread: the same few locations (`request.header.authorization`)
+/// come with transaction after transaction, and each was an allocation and a free. Bounded like
+/// the other memories of a worker (forgotten all at once when full).
+fn shared_location(location: &str) -> Arc<str> {
+    let location = crate::observation::first_chars(location, 200);
+    LOCATIONS.with_borrow_mut(|known| {
+        if let Some(shared) = known.get(location) {
+            return Arc::clone(shared);
+        }
+        if known.len() >= MAX_SHARED_LOCATIONS {
+            known.clear();
+        }
+        let shared: Arc<str> = Arc::from(location);
+        known.insert(Arc::clone(&shared));
+        shared
+    })
+}
+
+/// Writes [`mask`]'s text into `out` (empty).
+fn write_mask(key: &MaskKey, class: Class, value: &str, out: &mut String) {
     use std::fmt::Write;
     // Writes to a String cannot fail.
     let n = value.chars().count();
-    let mut out = String::with_capacity(40);
     if matches!(class, Class::Password) || n < 12 {
-        push_length(&mut out, n);
-        return out;
+        push_length(out, n);
+        return;
     }
     // The header and the registered claims say what kind of token it is; they are not secret.
     let claims = matches!(class, Class::Jwt | Class::JwtAlgNone).then(|| crate::auth::jwt_claims(value)).flatten();
@@ -188,7 +245,7 @@ pub fn mask(key: &MaskKey, class: Class, value: &str) -> String {
             let _ = write!(out, " exp={exp}");
         }
         out.push(' ');
-        push_length(&mut out, n);
+        push_length(out, n);
     } else {
         match class {
             Class::CardNumber => {
@@ -211,22 +268,21 @@ pub fn mask(key: &MaskKey, class: Class, value: &str) -> String {
             // Well-known prefixes say which product a key belongs to without weakening it.
             Class::CloudAccessKey | Class::SourceHostToken | Class::PaymentProviderKey => {
                 out.extend(value.chars().take_while(|c| *c != '_' && *c != '-').take(4));
-                push_length(&mut out, n);
+                push_length(out, n);
             }
             _ => {
-                push_length(&mut out, n);
+                push_length(out, n);
             }
         }
         if out.is_empty() {
             // A value of the class's name but not its shape (a "card" field without digits).
-            push_length(&mut out, n);
+            push_length(out, n);
         }
     }
     if hashed(class) {
         out.push_str(" h:");
-        key.tag_into(value, &mut out);
+        key.tag_into(value, out);
     }
-    out
 }
 
 /// Appends `…(n chars)`, the length a mask shows (written by hand: the formatting machinery
@@ -616,6 +672,12 @@ impl<'k> Findings<'k> {
         self.list
     }
 
+    /// Adds findings a sampler learnt for a body like this one, as they are: they were merged
+    /// and bounded when they were found, and each stands for a location of the body.
+    pub(crate) fn extend_learnt(&mut self, learnt: impl IntoIterator<Item = Finding>) {
+        self.list.extend(learnt);
+    }
+
     /// Records the classes of one value. Repeats at the same location (array elements) only
     /// count, so a list of a thousand e-mail addresses costs one mask.
     fn push(&mut self, name: &str, value: &str, location: &str) {
@@ -640,14 +702,14 @@ impl<'k> Findings<'k> {
         let key = self.key;
         let (class, mask_text) = memory.credential(kind, seen, || {
             let class = class();
-            (class, Arc::from(mask(key, class, masked)))
+            (class, shared_mask(key, class, masked))
         });
         self.add_with(class, location, || mask_text);
     }
 
     fn add(&mut self, class: Class, location: &str, value: &str) {
         let key = self.key;
-        self.add_with(class, location, || Arc::from(mask(key, class, value)));
+        self.add_with(class, location, || shared_mask(key, class, value));
     }
 
     fn add_with(&mut self, class: Class, location: &str, mask: impl FnOnce() -> Arc<str>) {
@@ -655,7 +717,7 @@ impl<'k> Findings<'k> {
             f.count = f.count.saturating_add(1);
         } else if self.list.len() < MAX_FINDINGS {
             let mask = mask();
-            let location = Arc::from(crate::observation::first_chars(location, 200));
+            let location = shared_location(location);
             self.list.push(Finding { class, location, mask, count: 1 });
         }
     }
@@ -663,9 +725,11 @@ impl<'k> Findings<'k> {
 
 /// Walks a JSON value, classifying every string (and long number) by its key.
 pub fn scan_json(value: &serde_json::Value, prefix: &str, out: &mut Findings<'_>) {
-    let mut path = String::with_capacity(64);
-    path.push_str(prefix);
-    walk(value, &mut path, "", 0, out);
+    with_location_buffer(|path| {
+        path.clear();
+        path.push_str(prefix);
+        walk(value, path, "", 0, out);
+    });
 }
 
 /// `path` is one buffer extended and truncated on the way down, so that the walk allocates
@@ -745,10 +809,26 @@ fn locate(buf: &mut String, location: &str, name: &str) {
 
 /// Classifies named pairs (query string, form body) at `location`.
 pub fn scan_pairs(pairs: &[(String, String)], location: &str, out: &mut Findings<'_>) {
-    let mut here = String::with_capacity(location.len().saturating_add(32));
-    for (name, value) in pairs {
-        locate(&mut here, location, name);
-        out.push(name, value, &here);
+    with_location_buffer(|here| {
+        for (name, value) in pairs {
+            locate(here, location, name);
+            out.push(name, value, here);
+        }
+    });
+}
+
+/// Runs `scan` with a buffer for the locations of the fields it classifies, kept per thread:
+/// most fields find nothing, so the locations are only written there, and a buffer made per
+/// message was two allocations of every transaction.
+fn with_location_buffer(scan: impl FnOnce(&mut String)) {
+    thread_local! {
+        static BUFFER: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+    }
+    let mut here = BUFFER.take();
+    scan(&mut here);
+    // A long location (a crafted header name) does not keep its room.
+    if here.capacity() <= 256 {
+        BUFFER.set(here);
     }
 }
 
@@ -831,12 +911,21 @@ pub fn scan_headers_with(
     headers: &crate::observation::Headers,
     location: &str,
     out: &mut Findings<'_>,
-    mut clean: Option<&mut CleanFields>,
+    clean: Option<&mut CleanFields>,
 ) {
-    // One buffer for every header's location: most headers find nothing, so nothing is kept.
-    let mut here = String::with_capacity(location.len().saturating_add(32));
+    with_location_buffer(|here| scan_header_fields(headers, location, out, clean, here));
+}
+
+/// [`scan_headers_with`], the fields' locations written in `here`.
+fn scan_header_fields(
+    headers: &crate::observation::Headers,
+    location: &str,
+    out: &mut Findings<'_>,
+    mut clean: Option<&mut CleanFields>,
+    here: &mut String,
+) {
     for (name, value) in headers {
-        locate(&mut here, location, name);
+        locate(here, location, name);
         match name {
             "authorization" | "proxy-authorization" => {
                 let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
@@ -854,7 +943,7 @@ pub fn scan_headers_with(
                         Class::ApiKey
                     }
                 };
-                out.add_credential(clean.as_deref_mut(), "authorization", value, &here, class, rest);
+                out.add_credential(clean.as_deref_mut(), "authorization", value, here, class, rest);
             }
             "cookie" | "set-cookie" => {
                 let pairs: Vec<&str> =
@@ -866,17 +955,17 @@ pub fn scan_headers_with(
                     here.push('.');
                     here.push_str(cookie);
                     if crate::auth::is_session_cookie(cookie) && !v.is_empty() {
-                        out.add_credential(clean.as_deref_mut(), "cookie", v, &here, || Class::SessionCookie, v);
+                        out.add_credential(clean.as_deref_mut(), "cookie", v, here, || Class::SessionCookie, v);
                     } else {
                         // A browser sends the same cookies with every request: each pair is
                         // classified once, as other header fields are.
-                        scan_field(out, clean.as_deref_mut(), cookie, v, &here);
+                        scan_field(out, clean.as_deref_mut(), cookie, v, here);
                     }
                 }
             }
             n if KEY_HEADERS.contains(&n) && value.trim().len() >= 8 => {
                 let v = value.trim();
-                out.add_credential(clean.as_deref_mut(), "key", v, &here, || Class::ApiKey, v);
+                out.add_credential(clean.as_deref_mut(), "key", v, here, || Class::ApiKey, v);
             }
             // Protocol nonces and settings, random by design: not keys, whatever the name says.
             "sec-websocket-key" | "sec-websocket-accept" | "http2-settings" => {}
@@ -884,7 +973,7 @@ pub fn scan_headers_with(
             // a credential, and different in almost every message (so never remembered clean).
             "content-length" | "date" | "expires" | "last-modified" | "age" | "transfer-encoding" | "connection"
             | "keep-alive" | "content-encoding" | "accept-encoding" | "vary" => {}
-            _ => scan_field(out, clean.as_deref_mut(), name, value, &here),
+            _ => scan_field(out, clean.as_deref_mut(), name, value, here),
         }
     }
 }

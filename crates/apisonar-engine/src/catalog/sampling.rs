@@ -142,8 +142,9 @@ impl Default for RouteMemory {
 pub(crate) enum Plan {
     /// In full; then tell the sampler what was found (`learn`) under this ticket, if any.
     Analyse(Option<Ticket>),
-    /// Reuse these facts: the body is not parsed. The findings' counts are scaled to this body.
-    Reuse(Option<Shape>, Vec<Finding>),
+    /// Reuse this shape: the body is not parsed. The findings learnt for it were added to the
+    /// transaction's, their counts scaled to this body.
+    Reuse(Option<Shape>),
 }
 
 /// Where a full analysis's facts are to be remembered.
@@ -214,8 +215,15 @@ impl ResponseSampler {
     }
 
     /// Decides how to analyse `obs`'s response body (of content type `content_type`);
-    /// `path_route` is the request's (see `path_route`).
-    pub(crate) fn plan(&mut self, obs: &Observation, path_route: u64, content_type: Option<&str>) -> Plan {
+    /// `path_route` is the request's (see `path_route`). When the plan is to reuse what was
+    /// learnt, the learnt findings are added to `findings`.
+    pub(crate) fn plan(
+        &mut self,
+        obs: &Observation,
+        path_route: u64,
+        content_type: Option<&str>,
+        findings: &mut crate::sensitive::Findings<'_>,
+    ) -> Plan {
         let Some(response) = obs.response.as_ref() else { return Plan::Analyse(None) };
         let route = self.hasher.hash_one((path_route, response.status, content_type));
         // The route's record template signs a body made of its records without the walk.
@@ -244,8 +252,8 @@ impl ResponseSampler {
         match memory.known.iter().find(|k| k.signature == signature) {
             Some(known) if known.agreed >= SETTLE_AFTER && !due => {
                 self.reused = self.reused.saturating_add(1);
-                let findings = scaled(&known.facts, &self.keys.list);
-                Plan::Reuse(known.facts.shape, findings)
+                findings.extend_learnt(scaled(&known.facts, &self.keys.list));
+                Plan::Reuse(known.facts.shape)
             }
             settled => {
                 let audit = settled.is_some_and(|k| k.agreed >= SETTLE_AFTER);
@@ -748,23 +756,18 @@ fn occurrences(keys: &[(KeyId, u32)], id: KeyId) -> u32 {
 /// A settled signature's findings for a new body of it: each count scaled by how often its key
 /// occurs in this body against the body it was learnt from (exact when every value of the key
 /// held the class, as an e-mail field does), at least one, at most the occurrences.
-fn scaled(facts: &AnswerFacts, keys: &[(KeyId, u32)]) -> Vec<Finding> {
-    facts
-        .findings
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let mut f = f.clone();
-            if let Some(Some((id, learnt))) = facts.keyed.get(i) {
-                let now = occurrences(keys, *id);
-                let estimate = u64::from(f.count).saturating_mul(u64::from(now)).checked_div(u64::from(*learnt));
-                if let Some(estimate) = estimate.filter(|_| now > 0) {
-                    f.count = u32::try_from(estimate).unwrap_or(u32::MAX).clamp(1, now);
-                }
+fn scaled<'f>(facts: &'f AnswerFacts, keys: &'f [(KeyId, u32)]) -> impl Iterator<Item = Finding> + 'f {
+    facts.findings.iter().enumerate().map(|(i, f)| {
+        let mut f = f.clone();
+        if let Some(Some((id, learnt))) = facts.keyed.get(i) {
+            let now = occurrences(keys, *id);
+            let estimate = u64::from(f.count).saturating_mul(u64::from(now)).checked_div(u64::from(*learnt));
+            if let Some(estimate) = estimate.filter(|_| now > 0) {
+                f.count = u32::try_from(estimate).unwrap_or(u32::MAX).clamp(1, now);
             }
-            f
-        })
-        .collect()
+        }
+        f
+    })
 }
 
 #[cfg(test)]

@@ -763,7 +763,13 @@ impl MessageSink for PairingSink<'_> {
                     }
                 }
                 let answered = p.unanswered();
-                let method = answered.map(|a| a.request.head.method().to_vec());
+                // Only HEAD and CONNECT change a response's framing: told apart here, where
+                // the request can be read, rather than its method copied out of it.
+                let method: Option<&'static [u8]> = answered.map(|a| match a.request.head.method() {
+                    b"HEAD" => b"HEAD".as_slice(),
+                    b"CONNECT" => b"CONNECT".as_slice(),
+                    _ => b"".as_slice(),
+                });
                 let answers = answered.map(|a| a.index);
                 let upgrade = answered.and_then(|a| a.request.head.header("upgrade")).map(<[u8]>::to_ascii_lowercase);
                 let mut anomalies = std::mem::take(&mut p.carried[1]);
@@ -771,7 +777,7 @@ impl MessageSink for PairingSink<'_> {
                     anomalies.add(Anomaly::ResponseWithoutRequest);
                     stats.anomaly(Anomaly::ResponseWithoutRequest);
                 }
-                let framing = response_framing(&head, method.as_deref(), &mut |a| {
+                let framing = response_framing(&head, method, &mut |a| {
                     anomalies.add(a);
                     stats.anomaly(a);
                 });
