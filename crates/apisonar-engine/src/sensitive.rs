@@ -189,40 +189,6 @@ fn shared_mask(key: &MaskKey, class: Class, value: &str) -> Arc<str> {
     shared
 }
 
-/// Most finding locations a thread shares before it forgets them all.
-const MAX_SHARED_LOCATIONS: usize = 1024;
-
-thread_local! {
-    /// [`shared_location`]'s.
-    static LOCATIONS: std::cell::RefCell<std::collections::HashSet<Arc<str>, foldhash::fast::RandomState>> =
-        std::cell::RefCell::new(std::collections::HashSet::default());
-}
-
-/// Locations this thread shares now.
-#[cfg(test)]
-fn shared_locations() -> usize {
-    LOCATIONS.with_borrow(std::collections::HashSet::len)
-}
-
-/// A finding's location (its first 200 characters), shared with the findings at the same place
-/// that came before it on this thread: the same few locations (`request.header.authorization`)
-/// come with transaction after transaction, and each was an allocation and a free. Bounded like
-/// the other memories of a worker (forgotten all at once when full).
-fn shared_location(location: &str) -> Arc<str> {
-    let location = crate::observation::first_chars(location, 200);
-    LOCATIONS.with_borrow_mut(|known| {
-        if let Some(shared) = known.get(location) {
-            return Arc::clone(shared);
-        }
-        if known.len() >= MAX_SHARED_LOCATIONS {
-            known.clear();
-        }
-        let shared: Arc<str> = Arc::from(location);
-        known.insert(Arc::clone(&shared));
-        shared
-    })
-}
-
 /// Writes [`mask`]'s text into `out` (empty).
 fn write_mask(key: &MaskKey, class: Class, value: &str, out: &mut String) {
     use std::fmt::Write;
@@ -717,7 +683,7 @@ impl<'k> Findings<'k> {
             f.count = f.count.saturating_add(1);
         } else if self.list.len() < MAX_FINDINGS {
             let mask = mask();
-            let location = shared_location(location);
+            let location = Arc::from(crate::observation::first_chars(location, 200));
             self.list.push(Finding { class, location, mask, count: 1 });
         }
     }
