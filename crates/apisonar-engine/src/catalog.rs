@@ -863,11 +863,13 @@ pub struct TransactionFacts {
     resp_ct: Option<Cow<'static, str>>,
     /// The JSON response body's schema as one sample: much smaller than the parsed body (no
     /// values, one schema for all items of an array), and it is what the catalog merges.
-    resp_schema: Option<Schema>,
+    /// Boxed, as the request's: most transactions have neither (their answers' facts are
+    /// reused), and the facts are moved a few times on their way to the catalog.
+    resp_schema: Option<Box<Schema>>,
     shape: Option<Shape>,
     req_ct: Option<Cow<'static, str>>,
     /// The schema of a JSON request body (not for forms).
-    req_schema: Option<Schema>,
+    req_schema: Option<Box<Schema>>,
     /// A worker's sampler chose which request bodies get a schema (`req_schema` is then merged
     /// as given; otherwise the catalog samples them itself).
     req_sampled: bool,
@@ -1040,13 +1042,13 @@ impl TransactionFacts {
             _ if grpc.is_some() => {
                 if let Some(v) = crate::grpc::body_value(&obs.request_body) {
                     sensitive::scan_json(&v, "request.grpc", &mut findings);
-                    req_schema = schema_wanted(&mut sampler).then(|| Schema::of_at(&v, obs.ts));
+                    req_schema = schema_wanted(&mut sampler).then(|| Box::new(Schema::of_at(&v, obs.ts)));
                 }
             }
             ct => {
                 if let Some(v) = parse_json(ct, &obs.request_body) {
                     sensitive::scan_json(&v, "request.json", &mut findings);
-                    req_schema = schema_wanted(&mut sampler).then(|| Schema::of_at(&v, obs.ts));
+                    req_schema = schema_wanted(&mut sampler).then(|| Box::new(Schema::of_at(&v, obs.ts)));
                     req_json = Some(v);
                 }
             }
@@ -1115,7 +1117,7 @@ impl TransactionFacts {
         if let Some(v) = &resp_json {
             sensitive::scan_json(v, resp_place, &mut findings);
         }
-        let resp_schema = resp_json.as_ref().map(|v| Schema::of_at(v, obs.ts));
+        let resp_schema = resp_json.as_ref().map(|v| Box::new(Schema::of_at(v, obs.ts)));
         let findings = findings.into_vec();
         if let (Some(sampler), Some(ticket)) = (sampler, ticket) {
             let body_findings: Vec<sensitive::Finding> = findings.iter().skip(before_body).cloned().collect();
@@ -1123,7 +1125,7 @@ impl TransactionFacts {
                 use std::hash::{Hash, Hasher};
                 let mut h = std::collections::hash_map::DefaultHasher::new();
                 shape.hash(&mut h);
-                resp_schema.as_ref().map(Schema::structure_hash).hash(&mut h);
+                resp_schema.as_deref().map(Schema::structure_hash).hash(&mut h);
                 let mut places: Vec<(sensitive::Class, &str)> =
                     body_findings.iter().map(|f| (f.class, &*f.location)).collect();
                 places.sort();
@@ -1421,7 +1423,7 @@ impl Catalog {
                 // A word a spec parameter matches, answering like another route, is one.
                 let success = obs.response.as_ref().is_some_and(|r| (200..300).contains(&r.status));
                 let apart = (t.known && success).then(|| {
-                    let answer = || apart::answer_shape(resp_ct.as_deref(), resp_schema.as_ref());
+                    let answer = || apart::answer_shape(resp_ct.as_deref(), resp_schema.as_deref());
                     self.keep_apart(&host, &method, path, &t.template, answer)
                 });
                 if let Some((_, apart)) = apart.flatten() {
@@ -1547,7 +1549,7 @@ impl Catalog {
                 }
             }
         }
-        if let Some(one) = req_schema.as_ref().filter(|_| req_sampled || sample_bodies) {
+        if let Some(one) = req_schema.as_deref().filter(|_| req_sampled || sample_bodies) {
             e.request_schema.get_or_insert_with(Schema::default).merge(one);
         }
         e.add_findings(&findings, obs.ts);
@@ -1563,7 +1565,7 @@ impl Catalog {
                 count_key(&mut e.response_content_types, ct);
             }
             let sample_response = sample_bodies || resp_learning || !e.response_schemas.contains_key(&r.status);
-            if let Some(one) = resp_schema.as_ref().filter(|_| sample_response) {
+            if let Some(one) = resp_schema.as_deref().filter(|_| sample_response) {
                 if e.response_schemas.len() < MAX_SCHEMA_STATUSES || e.response_schemas.contains_key(&r.status) {
                     e.response_schemas.entry(r.status).or_default().merge(one);
                 }
