@@ -255,13 +255,14 @@ const IDLE_TICK: Duration = Duration::from_millis(250);
 const LIVE_FLUSH: Duration = Duration::from_millis(50);
 /// The consumer gets an `Event::Tick` when nothing arrived for this long.
 const CONSUMER_TICK: Duration = Duration::from_millis(200);
-/// While events flow (for `CONSUMER_POLL_FOR` after the last batch), the consumer looks for the
-/// next batch every `CONSUMER_POLL` rather than waiting in the queue, so that a worker handing
-/// one over wakes nobody: waking a thread on another core cost the worker some 20 µs (about 2%
-/// of its time, a wake-up per batch). A batch is 0.5 ms or more of a worker's work; the queue
-/// holds two per worker.
+/// While batches come close together (within `CONSUMER_POLL_FOR` of the last), the consumer
+/// looks for the next every `CONSUMER_POLL` rather than waiting in the queue, so that a worker
+/// handing one over wakes nobody: waking a thread on another core cost the worker some 20 µs
+/// (about 2% of its time, a wake-up per batch). A full batch is 0.5 ms or more of a worker's
+/// work and the queue holds two per worker; slower traffic (live, partial batches every
+/// `LIVE_FLUSH`) is waited for, not polled for.
 const CONSUMER_POLL: Duration = Duration::from_micros(200);
-const CONSUMER_POLL_FOR: Duration = Duration::from_millis(20);
+const CONSUMER_POLL_FOR: Duration = Duration::from_millis(2);
 
 /// The wall clock as a packet timestamp (live capture stamps frames with it).
 fn wall_clock() -> Timestamp {
