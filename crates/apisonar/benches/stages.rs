@@ -4,7 +4,8 @@
 //!
 //!   cargo bench -p apisonar --bench stages [-- MEGABYTES]   (default 50; one address pair)
 //!
-//! Stages: the packet path (frames to HTTP transactions: decode, reassembly, HTTP parsing); a
+//! Stages: the packet path (frames to HTTP transactions: decode, reassembly, HTTP parsing; its
+//! transactions freed a few hundred later, as a worker's are); a
 //! flow worker's whole work (the packet path with each transaction observed, copied into the
 //! engine's form, and analysed as it comes, sampled), so the analysis's cost in a worker is the
 //! difference; the observation and the analysis alone, each over a batch of transactions made
@@ -25,7 +26,7 @@ use std::time::Instant;
 use apisonar_app::{analyse, AnalysedTransaction, Analyser, Core, CoreOptions};
 use apisonar_engine::sensitive::MaskKey;
 use apisonar_engine::Observation;
-use common::{observe, packet_path, worker_path, workload};
+use common::{observe, packet_path, packet_path_in_flight, worker_path, workload};
 
 /// The best of three runs of `f`, in seconds.
 fn best<T>(mut f: impl FnMut() -> T) -> (f64, T) {
@@ -52,8 +53,10 @@ fn main() {
     let key = MaskKey::new([7; 32]);
     println!("per-stage budget, keep-alive workload, {mb} MB, one address pair; best of 3");
 
-    let (packet_secs, transactions) = best(|| packet_path(&frames));
+    let transactions = packet_path(&frames);
     let n = transactions.len().max(1) as f64;
+    let (packet_secs, made) = best(|| packet_path_in_flight(&frames));
+    assert_eq!(made, transactions.len(), "the packet path made every transaction");
     // A worker's whole work, each transaction analysed as it comes: what the analysis costs a
     // worker is this less the packet path alone. (The stages after it take batches made
     // beforehand, each stage alone.)
