@@ -4,7 +4,8 @@
 //! one busy address pair spreads over all of them; the `Router` holds IP fragments until their
 //! datagram shows its connection), workers run their own `FlowEngine`, and the calling thread
 //! receives every event, handing back to each worker what it made (`Returns`), to be freed
-//! where it was allocated.
+//! where it was allocated. While events flow it polls for them rather than waiting in their
+//! queue, so that a worker handing a batch over wakes nobody (`CONSUMER_POLL`).
 //! Queues are bounded. Files are read at full speed and a slow consumer slows the reader (which
 //! polls a full queue rather than waiting in it, so that workers never wake it); live
 //! capture waits for a full worker queue at most `FULL_QUEUE_WAIT` (the kernel's ring, much
