@@ -178,15 +178,26 @@ fn shared_mask(key: &MaskKey, class: Class, value: &str) -> Arc<str> {
     thread_local! {
         static BUFFER: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
     }
-    let mut out = BUFFER.take();
-    out.clear();
-    write_mask(key, class, value, &mut out);
-    let shared = Arc::from(out.as_str());
-    // A long mask (an e-mail's domain is shown whole) does not keep its room.
-    if out.capacity() <= 256 {
-        BUFFER.set(out);
+    with_kept_buffer(&BUFFER, |out| {
+        out.clear();
+        write_mask(key, class, value, out);
+        Arc::from(out.as_str())
+    })
+}
+
+/// Runs `use_it` with the `String` this thread keeps in `buffer`, and keeps it again unless it
+/// grew long (a crafted header name, an e-mail's whole domain in a mask). Taken out of its cell
+/// for the while: a use within a use gets an empty buffer, never a borrow error.
+fn with_kept_buffer<R>(
+    buffer: &'static std::thread::LocalKey<std::cell::Cell<String>>,
+    use_it: impl FnOnce(&mut String) -> R,
+) -> R {
+    let mut kept = buffer.take();
+    let result = use_it(&mut kept);
+    if kept.capacity() <= 256 {
+        buffer.set(kept);
     }
-    shared
+    result
 }
 
 /// Writes [`mask`]'s text into `out` (empty).
@@ -790,12 +801,7 @@ fn with_location_buffer(scan: impl FnOnce(&mut String)) {
     thread_local! {
         static BUFFER: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
     }
-    let mut here = BUFFER.take();
-    scan(&mut here);
-    // A long location (a crafted header name) does not keep its room.
-    if here.capacity() <= 256 {
-        BUFFER.set(here);
-    }
+    with_kept_buffer(&BUFFER, scan);
 }
 
 /// Classifies request or response header fields (names lower-case) at `location`.

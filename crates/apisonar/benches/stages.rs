@@ -5,13 +5,13 @@
 //!   cargo bench -p apisonar --bench stages [-- MEGABYTES]   (default 50; one address pair)
 //!
 //! Stages: the packet path (frames to HTTP transactions: decode, reassembly, HTTP parsing; its
-//! transactions freed a few hundred later, as a worker's are); a
-//! flow worker's whole work (the packet path with each transaction observed, copied into the
-//! engine's form, and analysed as it comes, sampled), so the analysis's cost in a worker is the
-//! difference; the observation and the analysis alone, each over a batch of transactions made
-//! beforehand (sampled, as a worker analyses; and in full, as before sampling, with the
-//! injection search alone beside it); and the inventory thread's merge (catalog, detectors and alert policy; the store is written
-//! on another thread). `STAGES_SAMPLED_ONLY=1` leaves out the full analysis (to profile what the
+//! transactions freed a few hundred later, as a worker's are); a flow worker's whole work (the
+//! packet path with each transaction observed, copied into the engine's form, and analysed as
+//! it comes, sampled), so the analysis's cost in a worker is the difference; the observation
+//! and the analysis alone, each over a batch of transactions made beforehand (sampled, as a
+//! worker analyses; and in full, as before sampling, with the injection search alone beside
+//! it); and the inventory thread's merge (catalog, detectors and alert policy; the store is
+//! written on another thread). `STAGES_SAMPLED_ONLY=1` leaves out the full analysis (to profile what the
 //! sensor runs).
 
 mod common;

@@ -49,12 +49,18 @@ struct KeepInFlight {
     made: usize,
 }
 
+/// Keeps `made` among the last `IN_FLIGHT` things made, freeing the older ones all at once (as
+/// they come back to a worker a batch at a time).
+fn keep_in_flight<T>(kept: &mut Vec<T>, made: T) {
+    if kept.len() == IN_FLIGHT {
+        kept.clear();
+    }
+    kept.push(made);
+}
+
 impl EventSink for KeepInFlight {
     fn on_transaction(&mut self, txn: HttpTransaction) {
-        if self.kept.len() == IN_FLIGHT {
-            self.kept.clear();
-        }
-        self.kept.push(txn);
+        keep_in_flight(&mut self.kept, txn);
         self.made += 1;
     }
 }
@@ -93,10 +99,7 @@ const IN_FLIGHT: usize = 256;
 impl EventSink for Analyse {
     fn on_transaction(&mut self, mut txn: HttpTransaction) {
         let observation = observe::observation_taking_all(&mut txn);
-        if self.handed_on.len() == IN_FLIGHT {
-            self.handed_on.clear();
-        }
-        self.handed_on.push(self.analyser.analyse(observation));
+        keep_in_flight(&mut self.handed_on, self.analyser.analyse(observation));
         self.analysed += 1;
     }
 }
