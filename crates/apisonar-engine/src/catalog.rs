@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, AuthScheme};
+use crate::json::Json;
 use crate::observation::Observation;
 use crate::params::{decoded_pairs, multipart_fields, typed, ParamInfo};
 use crate::schema::Schema;
@@ -599,12 +600,19 @@ fn response_value(grpc: bool, content_type: Option<&str>, body: &[u8]) -> Option
 }
 
 fn parse_json(content_type: Option<&str>, body: &[u8]) -> Option<serde_json::Value> {
-    let looks_json = content_type.is_some_and(|c| c.contains("json"))
+    looks_json(content_type, body).then(|| serde_json::from_slice(body).ok()).flatten()
+}
+
+/// A request body as JSON, when it is (as [`parse_json`] reads it; its strings borrowed).
+fn parse_json_request<'b>(content_type: Option<&str>, body: &'b [u8]) -> Option<Json<'b>> {
+    looks_json(content_type, body).then(|| Json::parse(body)).flatten()
+}
+
+/// Whether a body is worth parsing as JSON: its content type says so, or it opens like it.
+fn looks_json(content_type: Option<&str>, body: &[u8]) -> bool {
+    let looks = content_type.is_some_and(|c| c.contains("json"))
         || matches!(body.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['));
-    if !looks_json || body.is_empty() {
-        return None;
-    }
-    serde_json::from_slice(body).ok()
+    looks && !body.is_empty()
 }
 
 /// Counts one more `key` in `counts`, copying the key only the first time it is seen.
@@ -990,19 +998,19 @@ impl TransactionFacts {
 
     /// [`TransactionFacts::sampled`], with the request body parsed as JSON if it was (the
     /// injection search reads it too: parsed once).
-    pub fn sampled_with_request_json(
-        obs: &Observation,
+    pub fn sampled_with_request_json<'o>(
+        obs: &'o Observation,
         key: &sensitive::MaskKey,
         sampler: &mut ResponseSampler,
-    ) -> (TransactionFacts, Option<serde_json::Value>) {
+    ) -> (TransactionFacts, Option<Json<'o>>) {
         TransactionFacts::make(obs, key, Some(sampler))
     }
 
-    fn make(
-        obs: &Observation,
+    fn make<'o>(
+        obs: &'o Observation,
         key: &sensitive::MaskKey,
         mut sampler: Option<&mut ResponseSampler>,
-    ) -> (TransactionFacts, Option<serde_json::Value>) {
+    ) -> (TransactionFacts, Option<Json<'o>>) {
         let resp_ct = obs.response.as_ref().and_then(|r| content_type(&r.headers));
         let req_ct = content_type(&obs.request_headers);
         let query = obs.query().map(|q| decoded_pairs(q, MAX_PARAMS)).unwrap_or_default();
@@ -1046,9 +1054,9 @@ impl TransactionFacts {
                 }
             }
             ct => {
-                if let Some(v) = parse_json(ct, &obs.request_body) {
+                if let Some(v) = parse_json_request(ct, &obs.request_body) {
                     sensitive::scan_json(&v, "request.json", &mut findings);
-                    req_schema = schema_wanted(&mut sampler).then(|| Box::new(Schema::of_at(&v, obs.ts)));
+                    req_schema = schema_wanted(&mut sampler).then(|| Box::new(Schema::of_at(&v.to_value(), obs.ts)));
                     req_json = Some(v);
                 }
             }
@@ -1057,12 +1065,15 @@ impl TransactionFacts {
             let clean = sampler.as_deref_mut().map(|s| &mut s.clean_fields);
             sensitive::scan_headers_with(&r.headers, "response.header", &mut findings, clean);
         }
+        // A JSON-RPC or GraphQL body is read as a `Value`; no other has an operation.
+        let operation_json =
+            req_json.as_ref().filter(|v| crate::operations::may_name_operations(v)).map(Json::to_value);
         let mut operations = crate::operations::of_request(
             &request.path,
             req_ct.as_deref(),
             &obs.request_headers,
             &obs.request_body,
-            req_json.as_ref(),
+            operation_json.as_ref(),
             &query,
             sampler.as_deref_mut().map(|s| &mut s.documents),
         );

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::alert::{Alert, Severity};
 use crate::catalog::EndpointKey;
+use crate::json::{Json, JsonTree, Node};
 use crate::observation::Observation;
 use crate::sensitive::{Class, Finding};
 
@@ -155,7 +156,7 @@ const MAX_INPUTS: usize = 256;
 /// worker skips the values it remembers clean before anything is copied).
 fn request_inputs(
     obs: &Observation,
-    json: Option<&serde_json::Value>,
+    json: Option<&Json<'_>>,
     mut searched_header: impl FnMut(&str, &str) -> bool,
 ) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
@@ -197,7 +198,7 @@ fn request_inputs(
     } else if let Some(v) = json.map(std::borrow::Cow::Borrowed).or_else(|| {
         // Most requests have no body: not even a failed parse (its error is an allocation).
         let body = (!obs.request_body.is_empty()).then_some(&obs.request_body)?;
-        serde_json::from_slice::<serde_json::Value>(body).ok().map(std::borrow::Cow::Owned)
+        Json::parse(body).map(std::borrow::Cow::Owned)
     }) {
         let mut path = String::from("request.json");
         json_inputs(v.as_ref(), &mut path, 0, &mut out);
@@ -216,15 +217,15 @@ fn opens_expression(value: &str) -> bool {
 /// The JSON strings of a request worth searching, with their locations (made only for those):
 /// members last to first, depth first, and nothing more once `MAX_INPUTS` are found or a value
 /// lies deeper than 16. False once it stopped.
-fn json_inputs(value: &serde_json::Value, path: &mut String, depth: usize, out: &mut Vec<(String, String)>) -> bool {
+fn json_inputs<J: JsonTree>(value: &J, path: &mut String, depth: usize, out: &mut Vec<(String, String)>) -> bool {
     if out.len() >= MAX_INPUTS || depth > 16 {
         return false;
     }
     let len = path.len();
     let mut go = true;
-    match value {
-        serde_json::Value::Object(m) => {
-            for (k, v) in m.iter().rev() {
+    match value.node() {
+        Node::Object(entries) => {
+            for (k, v) in entries.rev() {
                 path.push('.');
                 path.push_str(k);
                 go = json_inputs(v, path, depth.saturating_add(1), out);
@@ -234,7 +235,7 @@ fn json_inputs(value: &serde_json::Value, path: &mut String, depth: usize, out: 
                 }
             }
         }
-        serde_json::Value::Array(a) => {
+        Node::Array(a) => {
             path.push_str("[]");
             for v in a.iter().take(100).rev() {
                 go = json_inputs(v, path, depth.saturating_add(1), out);
@@ -244,8 +245,8 @@ fn json_inputs(value: &serde_json::Value, path: &mut String, depth: usize, out: 
             }
             path.truncate(len);
         }
-        serde_json::Value::String(s) if !crate::injection::is_plain(s) => out.push((path.clone(), s.clone())),
-        _ => {}
+        Node::String(s) if !crate::injection::is_plain(s) => out.push((path.clone(), s.to_owned())),
+        Node::String(_) | Node::Number(_) | Node::Other => {}
     }
     go
 }
@@ -279,7 +280,7 @@ impl InjectionSearch {
 
     /// As [`InjectionSearch::attempts`], with the request body already parsed as JSON (when it
     /// was: the transaction's facts parse it too).
-    pub fn attempts_in(&mut self, obs: &Observation, request_json: Option<&serde_json::Value>) -> Attempts {
+    pub fn attempts_in(&mut self, obs: &Observation, request_json: Option<&Json<'_>>) -> Attempts {
         use std::hash::BuildHasher;
         let mut by_kind: Attempts = BTreeMap::new();
         let (keys, clean) = (&self.keys, &self.clean);

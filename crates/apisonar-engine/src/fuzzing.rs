@@ -725,7 +725,21 @@ pub fn observations(data: &[u8]) -> Vec<Observation> {
 /// observations that go through the analysis.
 pub fn transactions(data: &[u8]) -> Outcome {
     let (first, rest) = data.split_first().map_or((0, data), |(f, r)| (*f, r));
-    analyse(&settings(first), &observations(rest))
+    let observations = observations(rest);
+    for obs in &observations {
+        check_json_reader(&obs.request_body);
+        if let Some(response) = &obs.response {
+            check_json_reader(&response.body);
+        }
+    }
+    analyse(&settings(first), &observations)
+}
+
+/// The request bodies' JSON reader reads what `serde_json::Value` reads, or neither reads.
+fn check_json_reader(body: &[u8]) {
+    let json = crate::json::Json::parse(body).map(|j| j.to_value());
+    let value = serde_json::from_slice::<serde_json::Value>(body).ok();
+    assert_eq!(json, value, "the JSON reader and serde_json differ on {:?}", String::from_utf8_lossy(body));
 }
 
 /// The spec of posture classification; parsing it cannot fail (a unit test says so).

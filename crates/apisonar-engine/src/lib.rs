@@ -32,6 +32,7 @@ pub mod fuzzing;
 pub mod grpc;
 pub mod guidance;
 pub mod injection;
+pub mod json;
 mod memo;
 pub mod observation;
 pub mod openapi;

@@ -326,13 +326,20 @@ pub fn first_chars(text: &str, max: usize) -> &str {
     }
 }
 
-/// `text` up to the first of the ASCII bytes `stops` (all of it without one). A byte loop: a
-/// pattern of several chars decodes every char, and paths are cut on every transaction.
+/// `text` up to the first of the ASCII bytes `stops` (all of it without one). A byte search: a
+/// pattern of several chars decodes every char, and paths are cut several times in every
+/// transaction.
 pub fn before_any<'a>(text: &'a str, stops: &[u8]) -> &'a str {
-    // Compared byte by byte: `contains` on a slice of bytes calls `memchr` for every byte
-    // (1-2% of a worker's time, for two or three stop bytes).
-    #[allow(clippy::manual_contains)]
-    let end = text.bytes().position(|b| stops.iter().any(|&stop| stop == b)).unwrap_or(text.len());
+    let bytes = text.as_bytes();
+    // One vectorised search for up to three stops (a byte loop comparing each byte with each
+    // stop was 1.3% of a worker's time).
+    let found = match *stops {
+        [a] => memchr::memchr(a, bytes),
+        [a, b] => memchr::memchr2(a, b, bytes),
+        [a, b, c] => memchr::memchr3(a, b, c, bytes),
+        _ => bytes.iter().position(|b| stops.contains(b)),
+    };
+    let end = found.unwrap_or(text.len());
     // An ASCII byte is never inside a multi-byte char: `end` is a char boundary.
     text.get(..end).unwrap_or(text)
 }
@@ -389,6 +396,16 @@ mod tests {
             assert_eq!(super::before_any(text, b"?#"), by_chars, "{text:?}");
         }
         assert_eq!(super::before_any("host:80/x?y", b"/?"), "host:80");
+        // One to four stops, in texts long enough for the vectorised search.
+        let long = format!("/{}é/{}?q=1&r#{}", "a".repeat(40), "€".repeat(12), "z".repeat(33));
+        for stops in [&b"?"[..], b"?#", b"/?#", b"&#?=", b""] {
+            for text in [long.as_str(), long.get(1..).unwrap_or_default(), "&", "€€€€€€€€€€€€€€€€€€€€€€€€#"]
+            {
+                let chars: Vec<char> = stops.iter().map(|&b| char::from(b)).collect();
+                let by_chars = text.split(chars.as_slice()).next().unwrap_or_default();
+                assert_eq!(super::before_any(text, stops), by_chars, "{text:?} {stops:?}");
+            }
+        }
     }
 
     #[test]

@@ -147,6 +147,18 @@ pub fn of_request(
     Vec::new()
 }
 
+/// Whether a JSON request body may hold operations ([`of_request`] finds none in one that does
+/// not): an object, or one of an array's first `MAX_OPERATIONS`, with a `jsonrpc`, `query` or
+/// `extensions` key. Most bodies have none, and are not read as a `Value` for it.
+pub fn may_name_operations(json: &crate::json::Json<'_>) -> bool {
+    use crate::json::Json;
+    let names = |item: &Json<'_>| ["jsonrpc", "query", "extensions"].iter().any(|key| item.get(key).is_some());
+    match json {
+        Json::Array(items) => items.iter().take(MAX_OPERATIONS).any(names),
+        one => names(one),
+    }
+}
+
 /// A GraphQL request object: `query` (with `operationName`), or a persisted query's hash.
 fn graphql_request(item: &Value, graphql_path: bool, cache: &mut Option<&mut DocumentCache>) -> Option<Operation> {
     let obj = item.as_object()?;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::json::{JsonTree, Node};
 use serde::{Deserialize, Serialize};
 
 /// What a value is.
@@ -701,7 +702,7 @@ impl<'k> Findings<'k> {
 }
 
 /// Walks a JSON value, classifying every string (and long number) by its key.
-pub fn scan_json(value: &serde_json::Value, prefix: &str, out: &mut Findings<'_>) {
+pub fn scan_json<J: JsonTree>(value: &J, prefix: &str, out: &mut Findings<'_>) {
     with_location_buffer(|path| {
         path.clear();
         path.push_str(prefix);
@@ -711,32 +712,30 @@ pub fn scan_json(value: &serde_json::Value, prefix: &str, out: &mut Findings<'_>
 
 /// `path` is one buffer extended and truncated on the way down, so that the walk allocates
 /// only for findings.
-fn walk(value: &serde_json::Value, path: &mut String, key: &str, depth: usize, out: &mut Findings<'_>) {
+fn walk<J: JsonTree>(value: &J, path: &mut String, key: &str, depth: usize, out: &mut Findings<'_>) {
     if depth > MAX_JSON_DEPTH || out.len() >= MAX_FINDINGS {
         return;
     }
     let len = path.len();
-    match value {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map {
+    match value.node() {
+        Node::Object(entries) => {
+            for (k, v) in entries {
                 path.push('.');
                 path.push_str(k);
                 walk(v, path, k, depth.saturating_add(1), out);
                 path.truncate(len);
             }
         }
-        serde_json::Value::Array(items) => {
+        Node::Array(items) => {
             path.push_str("[]");
             for item in items.iter().take(1000) {
                 walk(item, path, key, depth.saturating_add(1), out);
             }
             path.truncate(len);
         }
-        serde_json::Value::String(s) => out.push(key, s, path),
-        serde_json::Value::Number(n) if n.as_u64().is_some_and(|v| v >= 100_000_000) => {
-            out.push(key, &n.to_string(), path)
-        }
-        _ => {}
+        Node::String(s) => out.push(key, s, path),
+        Node::Number(n) if n.as_u64().is_some_and(|v| v >= 100_000_000) => out.push(key, &n.to_string(), path),
+        Node::Number(_) | Node::Other => {}
     }
 }
 
@@ -864,15 +863,26 @@ impl CleanFields {
 
 /// Classifies one field (`name` and `value`, found at `here`), unless `clean` remembers it as
 /// clean; remembers it when it is.
-fn scan_field(out: &mut Findings<'_>, clean: Option<&mut CleanFields>, name: &str, value: &str, here: &str) {
+fn scan_field(
+    out: &mut Findings<'_>,
+    clean: Option<&mut CleanFields>,
+    (name, value): (&str, &str),
+    here: &mut String,
+    locate: impl FnOnce(&mut String),
+) {
     let key = clean.as_deref().map(|c| c.key(name, value));
     if clean.as_deref().zip(key).is_some_and(|(c, k)| c.seen.contains(&k)) {
         return;
     }
     let classes = classify_field(name, value);
-    if let (Some(clean), Some(key), true) = (clean, key, classes.is_empty()) {
-        clean.remember(key);
+    if classes.is_empty() {
+        if let (Some(clean), Some(key)) = (clean, key) {
+            clean.remember(key);
+        }
+        return;
     }
+    // The location is written only for a finding: most fields have none.
+    locate(here);
     for class in classes {
         out.add(class, here, value);
     }
@@ -897,9 +907,9 @@ fn scan_header_fields(
     here: &mut String,
 ) {
     for (name, value) in headers {
-        locate(here, location, name);
         match name {
             "authorization" | "proxy-authorization" => {
+                locate(here, location, name);
                 let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
                 let rest = rest.trim();
                 let class = || {
@@ -920,22 +930,25 @@ fn scan_header_fields(
             "cookie" | "set-cookie" => {
                 let pairs: Vec<&str> =
                     if name == "set-cookie" { value.split(';').take(1).collect() } else { value.split(';').collect() };
-                let header_len = here.len();
                 for pair in pairs {
                     let (cookie, v) = pair.trim().split_once('=').unwrap_or((pair.trim(), ""));
-                    here.truncate(header_len);
-                    here.push('.');
-                    here.push_str(cookie);
+                    let locate_pair = |here: &mut String| {
+                        locate(here, location, name);
+                        here.push('.');
+                        here.push_str(cookie);
+                    };
                     if crate::auth::is_session_cookie(cookie) && !v.is_empty() {
+                        locate_pair(here);
                         out.add_credential(clean.as_deref_mut(), "cookie", v, here, || Class::SessionCookie, v);
                     } else {
                         // A browser sends the same cookies with every request: each pair is
                         // classified once, as other header fields are.
-                        scan_field(out, clean.as_deref_mut(), cookie, v, here);
+                        scan_field(out, clean.as_deref_mut(), (cookie, v), here, locate_pair);
                     }
                 }
             }
             n if KEY_HEADERS.contains(&n) && value.trim().len() >= 8 => {
+                locate(here, location, name);
                 let v = value.trim();
                 out.add_credential(clean.as_deref_mut(), "key", v, here, || Class::ApiKey, v);
             }
@@ -945,7 +958,7 @@ fn scan_header_fields(
             // a credential, and different in almost every message (so never remembered clean).
             "content-length" | "date" | "expires" | "last-modified" | "age" | "transfer-encoding" | "connection"
             | "keep-alive" | "content-encoding" | "accept-encoding" | "vary" => {}
-            _ => scan_field(out, clean.as_deref_mut(), name, value, here),
+            _ => scan_field(out, clean.as_deref_mut(), (name, value), here, |here| locate(here, location, name)),
         }
     }
 }

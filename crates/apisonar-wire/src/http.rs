@@ -256,14 +256,26 @@ pub fn head_scan_resume(buf: &[u8]) -> usize {
 /// style `GET /path`), returns the length of that line including its line end.
 pub fn http09_request_line(buf: &[u8]) -> Option<usize> {
     let nl = memchr::memchr(b'\n', buf)?;
-    let line = trim_cr(buf.get(..nl)?);
-    let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
-    let method = parts.next()?;
-    let target = parts.next()?;
-    if parts.next().is_some() || !crate::sniff::is_known_method(method) || target.is_empty() {
+    let line = trim_spaces(trim_cr(buf.get(..nl)?));
+    // Two words between spaces: the method, then the target. Every request line is asked, and
+    // nearly all have a third (the version): two byte searches, not a walk over the words.
+    let gap = memchr::memchr(b' ', line)?;
+    let (method, rest) = line.split_at(gap);
+    let target = trim_spaces(rest);
+    if target.is_empty() || memchr::memchr(b' ', target).is_some() || !crate::sniff::is_known_method(method) {
         return None;
     }
     Some(nl.saturating_add(1))
+}
+
+fn trim_spaces(mut s: &[u8]) -> &[u8] {
+    while let [b' ', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' '] = s {
+        s = rest;
+    }
+    s
 }
 
 fn trim_cr(line: &[u8]) -> &[u8] {
@@ -561,5 +573,26 @@ mod tests {
         assert_eq!(http09_request_line(b"GET /x\r\nmore"), Some(8));
         assert_eq!(http09_request_line(b"GET /x HTTP/1.1\r\n"), None);
         assert_eq!(http09_request_line(b"FOO /x\r\n"), None);
+        // As the words between spaces count them: exactly a known method and a target.
+        let by_words = |buf: &[u8]| {
+            let nl = memchr::memchr(b'\n', buf)?;
+            let line = trim_cr(&buf[..nl]);
+            let words: Vec<&[u8]> = line.split(|&b| b == b' ').filter(|p| !p.is_empty()).collect();
+            match words[..] {
+                [method, _] if crate::sniff::is_known_method(method) => Some(nl + 1),
+                _ => None,
+            }
+        };
+        let parts = ["", " ", "  ", "GET", "POST", "get", "/x", "/a b", "HTTP/1.1", "\t", "\r", "x\ty", "é"];
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    for end in ["\n", "\r\n", "", "\r\nHost: h\r\n"] {
+                        let line = format!("{a}{b}{c}{end}");
+                        assert_eq!(http09_request_line(line.as_bytes()), by_words(line.as_bytes()), "{line:?}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -928,16 +928,16 @@ fn content_length(head: &MessageHead) -> ContentLength {
 /// `Some(true)` when Transfer-Encoding is present and ends in chunked, `Some(false)` when present
 /// otherwise, `None` when absent.
 fn chunked(head: &MessageHead) -> Option<bool> {
-    let mut last: Option<Vec<u8>> = None;
+    let mut last: Option<&[u8]> = None;
     for value in head.header_all("transfer-encoding") {
         for part in value.split(|&b| b == b',') {
             let part = part.trim_ascii();
             if !part.is_empty() {
-                last = Some(part.to_ascii_lowercase());
+                last = Some(part);
             }
         }
     }
-    last.map(|l| l == b"chunked")
+    last.map(|l| l.eq_ignore_ascii_case(b"chunked"))
 }
 
 fn request_framing(head: &MessageHead, anomaly: &mut dyn FnMut(Anomaly)) -> Framing {
