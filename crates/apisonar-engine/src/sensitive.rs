@@ -910,8 +910,7 @@ fn scan_header_fields(
         match name {
             "authorization" | "proxy-authorization" => {
                 locate(here, location, name);
-                let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
-                let rest = rest.trim();
+                let (scheme, rest) = crate::auth::split_authorization(value);
                 let class = || {
                     if scheme.eq_ignore_ascii_case("basic") {
                         Class::BasicAuth
