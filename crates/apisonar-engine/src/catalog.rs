@@ -571,7 +571,7 @@ fn content_type(headers: &crate::observation::Headers) -> Option<Cow<'static, st
         "application/octet-stream",
     ];
     let v = headers.get("content-type")?;
-    let main = v.split(';').next().unwrap_or_default().trim();
+    let main = crate::observation::before_any(v, b";").trim();
     let main = crate::observation::first_chars(main, 100);
     if main.is_empty() {
         return None;

@@ -152,7 +152,12 @@ pub fn of_request(
 /// `extensions` key. Most bodies have none, and are not read as a `Value` for it.
 pub fn may_name_operations(json: &crate::json::Json<'_>) -> bool {
     use crate::json::Json;
-    let names = |item: &Json<'_>| ["jsonrpc", "query", "extensions"].iter().any(|key| item.get(key).is_some());
+    let names = |item: &Json<'_>| match item {
+        Json::Object(entries) => {
+            entries.iter().any(|(key, _)| matches!(key.as_ref(), "jsonrpc" | "query" | "extensions"))
+        }
+        _ => false,
+    };
     match json {
         Json::Array(items) => items.iter().take(MAX_OPERATIONS).any(names),
         one => names(one),
@@ -369,6 +374,34 @@ mod tests {
 
     fn ops(path: &str, body: &Value) -> Vec<Operation> {
         of_request(path, Some("application/json"), &Default::default(), &[], Some(body), &[], None)
+    }
+
+    #[test]
+    fn a_body_said_to_name_no_operation_has_none() {
+        let bodies = [
+            r#"{"query":"query Q { a }"}"#,
+            r#"{"query":"no braces"}"#,
+            r#"{"extensions":{"persistedQuery":{"sha256Hash":"abc123"}}}"#,
+            r#"{"jsonrpc":"2.0","method":"tools/list","id":1}"#,
+            r#"[{"a":1},{"jsonrpc":"2.0","method":"m"}]"#,
+            r#"[1,2,{"query":"{ a }"}]"#,
+            r#"{"customer":1,"items":[{"query":"{ a }"}]}"#,
+            r#"{"Query":"{ a }","JSONRPC":"2.0"}"#,
+            r#"[]"#,
+            r#""query""#,
+            r#"{}"#,
+        ];
+        for body in bodies {
+            let json = crate::json::Json::parse(body.as_bytes()).unwrap();
+            let value = json.to_value();
+            for path in ["/graphql", "/api/orders"] {
+                let with_value = ops(path, &value);
+                if !may_name_operations(&json) {
+                    let without = of_request(path, Some("application/json"), &Default::default(), &[], None, &[], None);
+                    assert_eq!(with_value, without, "{body} on {path}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -575,7 +575,7 @@ pub fn classify_field(name: &str, value: &str) -> Vec<Class> {
     }
     // Most values are short words or numbers with no name hint: nothing below can match them.
     let named = name_is(name, PASSWORD_NAMES) || name_is(name, KEY_NAMES) || name_is(name, &ID_NAMES);
-    if !named && value.len() < 8 && !value.starts_with('+') && !value.contains('@') {
+    if !named && value.len() < 8 && !value.starts_with('+') && memchr::memchr(b'@', value.as_bytes()).is_none() {
         return out;
     }
     if let Some(k) = known_key(value) {
