@@ -137,7 +137,10 @@ impl Headers {
 
     /// The value of the first field named `name` (lower case).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        // Only the names are cut out until one matches (several lookups a transaction).
+        let cut = |(start, end): Span| self.text.get(start as usize..end as usize).unwrap_or_default();
+        let &(_, value) = self.fields.iter().find(|&&(n, _)| cut(n) == name)?;
+        Some(cut(value))
     }
 
     /// Bytes of the buffer the fields are kept in: their names and values, and for fields
