@@ -41,7 +41,9 @@ impl Format {
     /// The format of a string value, if it has a recognisable one.
     pub fn of(s: &str) -> Option<Format> {
         let b = s.as_bytes();
-        if crate::segment::classify(s) == crate::segment::SegmentKind::Uuid {
+        // Classified once: the UUID and the e-mail checks read the same kind.
+        let kind = crate::segment::classify(s);
+        if kind == crate::segment::SegmentKind::Uuid {
             return Some(Format::Uuid);
         }
         if b.len() >= 10
@@ -64,7 +66,7 @@ impl Format {
         if (s.starts_with("http://") || s.starts_with("https://")) && s.len() > 8 && !s.contains(' ') {
             return Some(Format::Uri);
         }
-        if crate::segment::classify(s) == crate::segment::SegmentKind::Email && !s.contains(' ') {
+        if kind == crate::segment::SegmentKind::Email && !s.contains(' ') {
             return Some(Format::Email);
         }
         None
