@@ -40,15 +40,16 @@ impl Format {
 
     /// The format of a string value, if it has a recognisable one.
     pub fn of(s: &str) -> Option<Format> {
+        use crate::segment::{classify, SegmentKind};
         let b = s.as_bytes();
-        // Classified once: the UUID and the e-mail checks read the same kind.
-        let kind = crate::segment::classify(s);
-        if kind == crate::segment::SegmentKind::Uuid {
+        // Classified once, and only when it can be one of the two kinds read here: a UUID has 36
+        // bytes, an e-mail address an `@`.
+        let kind = (b.len() == 36 || memchr::memchr(b'@', b).is_some()).then(|| classify(s));
+        if kind == Some(SegmentKind::Uuid) {
             return Some(Format::Uuid);
         }
-        if b.len() >= 10
-            && crate::segment::classify(s.get(..10).unwrap_or_default()) == crate::segment::SegmentKind::Date
-        {
+        // A date's fifth byte is its first `-`.
+        if b.len() >= 10 && b.get(4) == Some(&b'-') && classify(s.get(..10).unwrap_or_default()) == SegmentKind::Date {
             return Some(if b.len() == 10 {
                 Format::Date
             } else if b.get(10) == Some(&b'T') || b.get(10) == Some(&b' ') {
@@ -66,7 +67,7 @@ impl Format {
         if (s.starts_with("http://") || s.starts_with("https://")) && s.len() > 8 && !s.contains(' ') {
             return Some(Format::Uri);
         }
-        if kind == crate::segment::SegmentKind::Email && !s.contains(' ') {
+        if kind == Some(SegmentKind::Email) && !s.contains(' ') {
             return Some(Format::Email);
         }
         None
@@ -366,6 +367,93 @@ mod tests {
         check("2024-03-04", Some(Format::Date));
         check("hello world", None);
         check("12:30", None);
+    }
+
+    /// `Format::of` as it was before it skipped classifications that could not matter: every
+    /// string classified in full, twice.
+    fn format_by_full_classification(s: &str) -> Option<Format> {
+        use crate::segment::{classify, SegmentKind};
+        let b = s.as_bytes();
+        if classify(s) == SegmentKind::Uuid {
+            return Some(Format::Uuid);
+        }
+        if b.len() >= 10 && classify(s.get(..10).unwrap_or_default()) == SegmentKind::Date {
+            return Some(if b.len() == 10 {
+                Format::Date
+            } else if b.get(10) == Some(&b'T') || b.get(10) == Some(&b' ') {
+                Format::DateTime
+            } else {
+                return None;
+            });
+        }
+        if s.parse::<std::net::Ipv4Addr>().is_ok() {
+            return Some(Format::Ipv4);
+        }
+        if s.contains(':') && s.parse::<std::net::Ipv6Addr>().is_ok() {
+            return Some(Format::Ipv6);
+        }
+        if (s.starts_with("http://") || s.starts_with("https://")) && s.len() > 8 && !s.contains(' ') {
+            return Some(Format::Uri);
+        }
+        if classify(s) == SegmentKind::Email && !s.contains(' ') {
+            return Some(Format::Email);
+        }
+        None
+    }
+
+    #[test]
+    fn formats_are_found_as_by_full_classification() {
+        let fixed = [
+            "3f2b8c1e-9d4a-4e6b-8f1c-2a7d5e9b0c1d",
+            "3f2b8c1e-9d4a-4e6b-8f1c-2a7d5e9b0c1g",
+            "3f2b8c1e9d4a4e6b8f1c2a7d5e9b0c1d1234",
+            "a@b.c",
+            "user17@example.com",
+            "user@example",
+            "@example.com",
+            "a b@example.com",
+            "2024-03-04",
+            "2024-03-04T10:00:00Z",
+            "2024-03-04 10:00",
+            "2024-03-04x",
+            "2024/03/04",
+            "20240-3-04",
+            "2024-é3-04",
+            "ééééé-03-04",
+            "10.0.0.1",
+            "::1",
+            "https://example.com/x",
+            "",
+            "é@é.é",
+        ];
+        for v in fixed {
+            assert_eq!(Format::of(v), format_by_full_classification(v), "{v:?}");
+        }
+        let mut rng = apisonar_testkit::workload::Rng::seeded(36);
+        let pieces = ["2024", "-", "03", "T", " ", "@", ".", "com", "a", "f", "9", "é", ":", "x", "0"];
+        for _ in 0..50_000 {
+            let n = 1 + rng.below(14) as usize;
+            let v: String =
+                (0..n).filter_map(|_| pieces.get(rng.below(pieces.len() as u64) as usize).copied()).collect();
+            assert_eq!(Format::of(&v), format_by_full_classification(&v), "{v:?}");
+        }
+        // 36 bytes shaped as a UUID, now and then with a dash or a digit out of place.
+        let hex = b"0123456789abcdefg-";
+        let mut uuids = 0;
+        for _ in 0..20_000 {
+            let v: String = (0..36)
+                .map(|i| match (matches!(i, 8 | 13 | 18 | 23), rng.below(40)) {
+                    (true, 0) | (false, 0) => hex.get(rng.below(18) as usize).copied().unwrap_or(b'-'),
+                    (true, _) => b'-',
+                    (false, _) => hex.get(rng.below(16) as usize).copied().unwrap_or(b'0'),
+                })
+                .map(char::from)
+                .collect();
+            let want = format_by_full_classification(&v);
+            uuids += usize::from(want == Some(Format::Uuid));
+            assert_eq!(Format::of(&v), want, "{v:?}");
+        }
+        assert!(uuids > 1000 && uuids < 19_000, "{uuids}");
     }
 
     #[test]
