@@ -41,15 +41,29 @@ impl Format {
     /// The format of a string value, if it has a recognisable one.
     pub fn of(s: &str) -> Option<Format> {
         use crate::segment::{classify, SegmentKind};
+        // Classified only when it can be one of the kinds read: a UUID has 36 bytes, an e-mail
+        // address an `@`, and a date's fifth byte is its first `-`.
+        Format::of_classified(
+            s,
+            |s| (s.len() == 36 || memchr::memchr(b'@', s.as_bytes()).is_some()).then(|| classify(s)),
+            |s| s.as_bytes().get(4) == Some(&b'-') && classify(s.get(..10).unwrap_or_default()) == SegmentKind::Date,
+        )
+    }
+
+    /// [`Format::of`], with `kind` the segment kind of the whole string (`None` where it cannot
+    /// be a UUID or an e-mail address) and `date_first` whether its first ten bytes are a date.
+    fn of_classified(
+        s: &str,
+        kind: impl Fn(&str) -> Option<crate::segment::SegmentKind>,
+        date_first: impl Fn(&str) -> bool,
+    ) -> Option<Format> {
+        use crate::segment::SegmentKind;
         let b = s.as_bytes();
-        // Classified once, and only when it can be one of the two kinds read here: a UUID has 36
-        // bytes, an e-mail address an `@`.
-        let kind = (b.len() == 36 || memchr::memchr(b'@', b).is_some()).then(|| classify(s));
+        let kind = kind(s);
         if kind == Some(SegmentKind::Uuid) {
             return Some(Format::Uuid);
         }
-        // A date's fifth byte is its first `-`.
-        if b.len() >= 10 && b.get(4) == Some(&b'-') && classify(s.get(..10).unwrap_or_default()) == SegmentKind::Date {
+        if b.len() >= 10 && date_first(s) {
             return Some(if b.len() == 10 {
                 Format::Date
             } else if b.get(10) == Some(&b'T') || b.get(10) == Some(&b' ') {
@@ -370,35 +384,14 @@ mod tests {
     }
 
     /// `Format::of` as it was before it skipped classifications that could not matter: every
-    /// string classified in full, twice.
+    /// string classified in full.
     fn format_by_full_classification(s: &str) -> Option<Format> {
         use crate::segment::{classify, SegmentKind};
-        let b = s.as_bytes();
-        if classify(s) == SegmentKind::Uuid {
-            return Some(Format::Uuid);
-        }
-        if b.len() >= 10 && classify(s.get(..10).unwrap_or_default()) == SegmentKind::Date {
-            return Some(if b.len() == 10 {
-                Format::Date
-            } else if b.get(10) == Some(&b'T') || b.get(10) == Some(&b' ') {
-                Format::DateTime
-            } else {
-                return None;
-            });
-        }
-        if s.parse::<std::net::Ipv4Addr>().is_ok() {
-            return Some(Format::Ipv4);
-        }
-        if s.contains(':') && s.parse::<std::net::Ipv6Addr>().is_ok() {
-            return Some(Format::Ipv6);
-        }
-        if (s.starts_with("http://") || s.starts_with("https://")) && s.len() > 8 && !s.contains(' ') {
-            return Some(Format::Uri);
-        }
-        if classify(s) == SegmentKind::Email && !s.contains(' ') {
-            return Some(Format::Email);
-        }
-        None
+        Format::of_classified(
+            s,
+            |s| Some(classify(s)),
+            |s| classify(s.get(..10).unwrap_or_default()) == SegmentKind::Date,
+        )
     }
 
     #[test]
