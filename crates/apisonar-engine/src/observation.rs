@@ -138,9 +138,8 @@ impl Headers {
     /// The value of the first field named `name` (lower case).
     pub fn get(&self, name: &str) -> Option<&str> {
         // Only the names are cut out until one matches (several lookups a transaction).
-        let cut = |(start, end): Span| self.text.get(start as usize..end as usize).unwrap_or_default();
-        let &(_, value) = self.fields.iter().find(|&&(n, _)| cut(n) == name)?;
-        Some(cut(value))
+        let &(_, value) = self.fields.iter().find(|&&(n, _)| cut_span(&self.text, n) == name)?;
+        Some(cut_span(&self.text, value))
     }
 
     /// Bytes of the buffer the fields are kept in: their names and values, and for fields
@@ -154,6 +153,11 @@ impl Headers {
     pub fn text_len(&self) -> usize {
         self.iter().map(|(n, v)| n.len().saturating_add(v.len())).fold(0, usize::saturating_add)
     }
+}
+
+/// The part of a fields' buffer a span marks (empty should one not fit).
+fn cut_span(text: &str, (start, end): Span) -> &str {
+    text.get(start as usize..end as usize).unwrap_or_default()
 }
 
 /// Equal when the fields are, wherever in their buffers they are kept.
@@ -177,8 +181,7 @@ impl<'h> Iterator for HeaderIter<'h> {
 
     fn next(&mut self) -> Option<(&'h str, &'h str)> {
         let &(name, value) = self.fields.next()?;
-        let cut = |(start, end): Span| self.text.get(start as usize..end as usize).unwrap_or_default();
-        Some((cut(name), cut(value)))
+        Some((cut_span(self.text, name), cut_span(self.text, value)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
