@@ -386,8 +386,9 @@ impl Piece {
                 }
             }
             8..=16 => {
-                let last = at.saturating_add(len).saturating_sub(8);
-                return word(body, at) == Some(self.head) && word(body, last) == Some(self.tail);
+                // The piece's span of the body, then its first and last words within it.
+                let Some(span) = at.checked_add(len).and_then(|end| body.get(at..end)) else { return false };
+                return word(span, 0) == Some(self.head) && word(span, len.wrapping_sub(8)) == Some(self.tail);
             }
             _ => {}
         }
