@@ -390,7 +390,7 @@ impl MessageFacts {
         let mut findings = sensitive::Findings::new(key);
         let mut schema = None;
         if obs.kind == "text" {
-            match serde_json::from_slice::<serde_json::Value>(&obs.payload) {
+            match crate::json::from_body::<serde_json::Value>(&obs.payload) {
                 Ok(v) => {
                     sensitive::scan_json(&v, &format!("{side}.json"), &mut findings);
                     schema = Some(Schema::of_at(&v, obs.ts));
@@ -600,7 +600,7 @@ fn response_value(grpc: bool, content_type: Option<&str>, body: &[u8]) -> Option
 }
 
 fn parse_json(content_type: Option<&str>, body: &[u8]) -> Option<serde_json::Value> {
-    looks_json(content_type, body).then(|| serde_json::from_slice(body).ok()).flatten()
+    looks_json(content_type, body).then(|| crate::json::from_body(body).ok()).flatten()
 }
 
 /// A request body as JSON, when it is (as [`parse_json`] reads it; its strings borrowed).
