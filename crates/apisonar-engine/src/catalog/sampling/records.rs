@@ -476,6 +476,7 @@ fn scalars_end(body: &[u8], at: usize) -> Option<usize> {
 
 /// Where the letters from `at` end (`true`, `false`, `null`: the walk reads only their first
 /// byte, and none of the letters is a byte it looks at).
+///
 /// Sixteen bytes at a time where there are sixteen (a byte loop was a sixth of a record's time
 /// in records of a few values with one `true`).
 #[inline(always)]
