@@ -334,9 +334,8 @@ fn value_kind(body: &[u8], at: usize) -> u8 {
 /// one at the very end of the body, byte by byte.
 #[inline(always)]
 fn number(body: &[u8], at: usize) -> (u8, usize) {
-    if let Some(lanes) = body.get(at..at.saturating_add(16)).and_then(|b| <[u8; 16]>::try_from(b).ok()) {
+    if let Some(lanes) = lanes_at(body, at) {
         use wide::u8x16;
-        let lanes = u8x16::new(lanes);
         // Between '0' and '9': unchanged by a floor of '0' and by a ceiling of '9'.
         let digits = lanes.max(u8x16::splat(b'0')).simd_eq(lanes) & lanes.min(u8x16::splat(b'9')).simd_eq(lanes);
         let fraction = lanes.simd_eq(u8x16::splat(b'.')) | (lanes | u8x16::splat(0x20)).simd_eq(u8x16::splat(b'e'));
@@ -360,6 +359,13 @@ fn number(body: &[u8], at: usize) -> (u8, usize) {
         end = end.saturating_add(1);
     }
     (if seen & FRACTION != 0 { NUMBER_WITH_FRACTION } else { NUMBER }, end)
+}
+
+/// The sixteen bytes of `body` from `at`, as vector lanes, if there are sixteen.
+#[inline(always)]
+fn lanes_at(body: &[u8], at: usize) -> Option<wide::u8x16> {
+    let end = at.checked_add(16)?;
+    body.get(at..end).and_then(|b| <[u8; 16]>::try_from(b).ok()).map(wide::u8x16::new)
 }
 
 fn skip_space(body: &[u8], mut at: usize) -> usize {

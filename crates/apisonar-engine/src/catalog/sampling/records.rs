@@ -17,7 +17,7 @@
 //! other bytes between records) fails the match and the body is walked as before: the fast path gives the
 //! walk's answer or none.
 
-use super::{key_at, skip_space, BodyKeys, KeyId, NUMBER, STRING, VALUE_START};
+use super::{key_at, lanes_at, skip_space, BodyKeys, KeyId, NUMBER, STRING, VALUE_START};
 
 /// The most bytes between values a template keeps, and the most values: a record larger than
 /// this is walked (a route's memory stays small: `MAX_ROUTES` routes per worker).
@@ -407,10 +407,8 @@ fn string_end(body: &[u8], at: usize) -> Option<usize> {
     let (quote, backslash) = (u8x16::splat(b'"'), u8x16::splat(b'\\'));
     let mut at = at.checked_add(1)?;
     loop {
-        let lanes = at.checked_add(16).and_then(|end| body.get(at..end)).and_then(|b| <[u8; 16]>::try_from(b).ok());
-        let found = match lanes {
+        let found = match lanes_at(body, at) {
             Some(lanes) => {
-                let lanes = u8x16::new(lanes);
                 let marks = (lanes.simd_eq(quote) | lanes.simd_eq(backslash)).to_bitmask();
                 if marks == 0 {
                     at = at.checked_add(16)?;
@@ -482,10 +480,9 @@ fn scalars_end(body: &[u8], at: usize) -> Option<usize> {
 #[inline(always)]
 fn letters_end(body: &[u8], at: usize) -> usize {
     use wide::u8x16;
-    if let Some(lanes) = at.checked_add(16).and_then(|end| body.get(at..end)).and_then(|b| <[u8; 16]>::try_from(b).ok())
-    {
+    if let Some(lanes) = lanes_at(body, at) {
         // Setting bit 5 maps `A`..=`Z` onto `a`..=`z` and no other byte into that range.
-        let folded = u8x16::new(lanes) | u8x16::splat(0x20);
+        let folded = lanes | u8x16::splat(0x20);
         let letters = folded.max(u8x16::splat(b'a')).simd_eq(folded) & folded.min(u8x16::splat(b'z')).simd_eq(folded);
         let end = (!letters.to_bitmask()).trailing_zeros();
         if end < 16 {
