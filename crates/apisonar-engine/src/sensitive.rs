@@ -460,7 +460,7 @@ fn is_email(s: &str) -> bool {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "@._%+-".contains(c))
+        && s.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'@' | b'.' | b'_' | b'%' | b'+' | b'-'))
 }
 
 /// Well-known key formats, from their documented prefixes.
@@ -491,7 +491,11 @@ fn known_key(s: &str) -> Option<Class> {
             return Some(Class::PaymentProviderKey);
         }
     }
-    if s.contains("-----BEGIN") && s.contains("PRIVATE KEY-----") {
+    // Searchers made once: a substring search sets one up per call (every long value is asked).
+    static PEM: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 2]> = std::sync::LazyLock::new(|| {
+        [memchr::memmem::Finder::new("-----BEGIN"), memchr::memmem::Finder::new("PRIVATE KEY-----")]
+    });
+    if PEM.iter().all(|pem| pem.find(b).is_some()) {
         return Some(Class::PrivateKey);
     }
     None
@@ -525,20 +529,47 @@ fn is_high_entropy(s: &str) -> bool {
         && entropy(s) >= 3.5
 }
 
-/// `name` equals `word` or ends with `_word`, ignoring ASCII case and treating `-` as `_`.
-/// Allocation-free: it runs for every field of every message.
-fn name_matches(name: &str, word: &str) -> bool {
-    let (n, w) = (name.as_bytes(), word.as_bytes());
-    if n.len() < w.len() {
-        return false;
-    }
-    let norm = |b: u8| if b == b'-' { b'_' } else { b.to_ascii_lowercase() };
-    let Some((head, tail)) = n.len().checked_sub(w.len()).and_then(|at| n.split_at_checked(at)) else { return false };
-    tail.iter().zip(w).all(|(a, b)| norm(*a) == *b) && head.last().is_none_or(|b| norm(*b) == b'_')
+/// The last bytes of a field's name as word lists are compared with it: ASCII lowercase, `-` as
+/// `_`. Made once per field, however many lists are read (every field of every message).
+struct NameTail {
+    bytes: [u8; NAME_TAIL],
+    /// The name's last bytes in `bytes`.
+    len: usize,
+    /// The whole name's length.
+    name_len: usize,
 }
 
-fn name_is(name: &str, words: &[&str]) -> bool {
-    words.iter().any(|w| name_matches(name, w))
+/// Bytes of a name kept: more than the longest listed word, so its `_` before it is kept too.
+const NAME_TAIL: usize = 24;
+
+impl NameTail {
+    fn of(name: &str) -> NameTail {
+        let n = name.as_bytes();
+        let tail = n.get(n.len().saturating_sub(NAME_TAIL)..).unwrap_or_default();
+        let mut bytes = [0u8; NAME_TAIL];
+        for (slot, b) in bytes.iter_mut().zip(tail) {
+            *slot = if *b == b'-' { b'_' } else { b.to_ascii_lowercase() };
+        }
+        NameTail { bytes, len: tail.len(), name_len: n.len() }
+    }
+
+    /// Whether the name equals `word` or ends with `_word` (ignoring ASCII case, `-` as `_`);
+    /// `word` is lowercase and shorter than [`NAME_TAIL`].
+    fn is(&self, word: &str) -> bool {
+        let w = word.as_bytes();
+        let tail = self.bytes.get(..self.len).unwrap_or_default();
+        // Most words differ from the name in their last byte.
+        if tail.last() != w.last() {
+            return false;
+        }
+        let Some(at) = self.len.checked_sub(w.len()) else { return false };
+        tail.get(at..) == Some(w)
+            && (self.name_len == w.len() || at.checked_sub(1).and_then(|i| tail.get(i)) == Some(&b'_'))
+    }
+
+    fn is_any(&self, words: &[&str]) -> bool {
+        words.iter().any(|w| self.is(w))
+    }
 }
 
 const PASSWORD_NAMES: &[&str] =
@@ -566,15 +597,45 @@ const KEY_NAMES: &[&str] = &[
     "session_token",
 ];
 
+/// `value.trim()`, without going through its characters when it starts and ends with a visible
+/// ASCII character (as nearly every value does): whitespace is at most `' '` or not ASCII.
+fn trimmed(value: &str) -> &str {
+    let visible = |b: Option<&u8>| b.is_some_and(|b| (b'!'..=b'~').contains(b));
+    let b = value.as_bytes();
+    if visible(b.first()) && visible(b.last()) {
+        value
+    } else {
+        value.trim()
+    }
+}
+
+/// Whether `bytes` holds an ASCII digit: eight bytes at a time (a byte is a digit when, XORed
+/// with `'0'`, it is below ten; the test below finds whether any byte of a word is).
+fn has_ascii_digit(bytes: &[u8]) -> bool {
+    const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
+    const TENS: u64 = u64::from_le_bytes([10; 8]);
+    const HIGH_BITS: u64 = u64::from_le_bytes([0x80; 8]);
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or_default()) ^ ZEROS;
+        if x.wrapping_sub(TENS) & !x & HIGH_BITS != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(u8::is_ascii_digit)
+}
+
 /// Classifies one named value (a JSON field, form field, query parameter or header).
 pub fn classify_field(name: &str, value: &str) -> Vec<Class> {
     let mut out = Vec::new();
-    let value = value.trim();
+    let value = trimmed(value);
     if value.is_empty() {
         return out;
     }
+    let name = NameTail::of(name);
+    let (password_name, key_name) = (name.is_any(PASSWORD_NAMES), name.is_any(KEY_NAMES));
     // Most values are short words or numbers with no name hint: nothing below can match them.
-    let named = name_is(name, PASSWORD_NAMES) || name_is(name, KEY_NAMES) || name_is(name, &ID_NAMES);
+    let named = password_name || key_name || name.is_any(&ID_NAMES);
     if !named && value.len() < 8 && !value.starts_with('+') && memchr::memchr(b'@', value.as_bytes()).is_none() {
         return out;
     }
@@ -584,16 +645,16 @@ pub fn classify_field(name: &str, value: &str) -> Vec<Class> {
     if let Some(alg) = crate::auth::jwt_header(value).map(|(alg, _)| alg) {
         out.push(if alg.eq_ignore_ascii_case("none") { Class::JwtAlgNone } else { Class::Jwt });
     }
-    if name_is(name, PASSWORD_NAMES) && !value.starts_with("$2") {
+    if password_name && !value.starts_with("$2") {
         out.push(Class::Password);
-    } else if out.is_empty() && name_is(name, KEY_NAMES) && is_high_entropy(value) {
+    } else if out.is_empty() && key_name && is_high_entropy(value) {
         out.push(Class::ApiKey);
     }
     if is_email(value) {
         out.push(Class::Email);
     }
     // Every class below is made of digits (card and account numbers, national ids, phones).
-    if value.bytes().any(|b| b.is_ascii_digit()) {
+    if has_ascii_digit(value.as_bytes()) {
         if is_card_number(value) {
             out.push(Class::CardNumber);
         }
@@ -607,10 +668,10 @@ pub fn classify_field(name: &str, value: &str) -> Vec<Class> {
             out.push(Class::SpanishDni);
         }
         // Nine bare digits are too common to call a BSN without a field name that says so.
-        if is_dutch_bsn(value) && name_is(name, &ID_NAMES[..4]) {
+        if is_dutch_bsn(value) && name.is_any(ID_NAMES.get(..4).unwrap_or_default()) {
             out.push(Class::DutchBsn);
         }
-        if is_brazil_cpf(value) && (value.contains('.') || name_is(name, &["cpf", "tax_id", "national_id"])) {
+        if is_brazil_cpf(value) && (value.contains('.') || name.is_any(&["cpf", "tax_id", "national_id"])) {
             out.push(Class::BrazilCpf);
         }
         if is_phone(value) {

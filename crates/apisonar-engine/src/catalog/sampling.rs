@@ -308,13 +308,17 @@ impl ResponseSampler {
     /// `/users/17` and `/users/18` share one memory). An answer's route adds its status and
     /// content type.
     pub(crate) fn path_route(&self, obs: &Observation) -> u64 {
-        let mut h = self.hasher.hash_one((obs.host.as_deref(), obs.method.as_str()));
+        use std::hash::{Hash, Hasher};
+        // One hasher for the whole route: a `str` is written with a terminator, so the segments
+        // stay apart without finishing a hash per segment.
+        let mut h = self.hasher.build_hasher();
+        (obs.host.as_deref(), obs.method.as_str()).hash(&mut h);
         let path = crate::observation::before_any(&obs.target, b"?#");
         for seg in path.split('/').filter(|s| !s.is_empty()) {
             let part = if segment::classify(seg).is_value() { "{}" } else { seg };
-            h = self.hasher.hash_one((h, part));
+            part.hash(&mut h);
         }
-        h
+        h.finish()
     }
 }
 
@@ -1097,6 +1101,37 @@ mod tests {
         assert!(TransactionFacts::sampled(&other, &MaskKey::default(), &mut s).req_schema.is_some());
         let unsampled = TransactionFacts::new(&post(500), &MaskKey::default());
         assert!(unsampled.req_schema.is_some() && !unsampled.req_sampled);
+    }
+
+    #[test]
+    fn routes_fold_values_and_keep_words_hosts_methods_and_segment_bounds_apart() {
+        let s = ResponseSampler::default();
+        let route = |host: &str, method: &str, target: &str| {
+            let mut obs = answer(target, 200, "{}");
+            obs.host = Some(host.into());
+            obs.method = method.into();
+            s.path_route(&obs)
+        };
+        let users = route("api.test", "GET", "/users/17");
+        // Values fold; empty segments, the query and the fragment are not part of a route.
+        for same in ["/users/18", "/users/0a3f5c1e-7b2d-4c9a-8e6f-1d2c3b4a5f60", "//users//17/", "/users/17?x=1#f"] {
+            assert_eq!(route("api.test", "GET", same), users, "{same}");
+        }
+        // Words, segment bounds, depth, host and method each make another route.
+        let others = [
+            route("api.test", "GET", "/users/me"),
+            route("api.test", "GET", "/users"),
+            route("api.test", "GET", "/users/17/orders"),
+            route("api.test", "GET", "/us/ers/17"),
+            route("api.test", "GET", "/usersx/17"),
+            route("api.test", "POST", "/users/17"),
+            route("api2.test", "GET", "/users/17"),
+        ];
+        for (i, other) in others.iter().enumerate() {
+            assert_ne!(*other, users, "route {i}");
+            assert!(others.iter().skip(i + 1).all(|o| o != other), "route {i}");
+        }
+        assert_ne!(route("api.test", "GET", "/ab/c"), route("api.test", "GET", "/a/bc"));
     }
 
     #[test]

@@ -448,3 +448,78 @@ fn masks_made_in_the_threads_buffer_read_as_made_alone() {
     assert_eq!((&*out[1].location, &*out[1].mask), ("request.query.x", "b***@example.com"));
     assert_eq!(*scan("opaque-token-0123456789abcdef").mask, *first.mask);
 }
+
+/// The word test `NameTail` replaced, byte by byte over the whole name: the oracle it is
+/// checked against.
+fn name_matches_by_bytes(name: &str, word: &str) -> bool {
+    let (n, w) = (name.as_bytes(), word.as_bytes());
+    let norm = |b: u8| if b == b'-' { b'_' } else { b.to_ascii_lowercase() };
+    let Some((head, tail)) = n.len().checked_sub(w.len()).and_then(|at| n.split_at_checked(at)) else { return false };
+    tail.iter().zip(w).all(|(a, b)| norm(*a) == *b) && head.last().is_none_or(|b| norm(*b) == b'_')
+}
+
+#[test]
+fn name_tails_match_listed_words_as_the_whole_name_does() {
+    let lists: [&[&str]; 4] = [PASSWORD_NAMES, KEY_NAMES, &ID_NAMES, KEY_HEADERS];
+    let words: Vec<&str> = lists.iter().flat_map(|l| l.iter().copied()).chain(["cpf", "tax_id"]).collect();
+    for w in &words {
+        assert!(w.len() < NAME_TAIL, "{w} is too long for a name's tail");
+        assert_eq!(w.to_ascii_lowercase(), *w);
+    }
+    // Names made of the words' pieces, separators, case changes, other bytes and long prefixes.
+    let pieces = ["pass", "word", "_", "-", "key", "api", "x", "token", "PASS", "Key", "é", "_id", "ssn", "n", "pin"];
+    let mut rng = apisonar_testkit::workload::Rng::seeded(0x4e41_4d45);
+    let mut matched = 0;
+    for round in 0..40_000 {
+        let mut name = String::new();
+        if round % 7 == 0 {
+            name.push_str(&"long_prefix_".repeat(1 + rng.below(4) as usize));
+        }
+        for _ in 0..rng.below(5) {
+            name.push_str(pieces[rng.below(pieces.len() as u64) as usize]);
+        }
+        if rng.below(3) == 0 {
+            name.push_str(words[rng.below(words.len() as u64) as usize]);
+        }
+        let tail = NameTail::of(&name);
+        for w in &words {
+            let want = name_matches_by_bytes(&name, w);
+            assert_eq!(tail.is(w), want, "{name:?} against {w}");
+            matched += usize::from(want);
+        }
+    }
+    assert!(matched > 10_000, "the names matched only {matched} times");
+}
+
+#[test]
+fn digits_are_found_eight_bytes_at_a_time_as_byte_by_byte() {
+    let mut rng = apisonar_testkit::workload::Rng::seeded(0x00d1_6175);
+    // Digits, the bytes around them, bytes that are digits but for their high bit, and others.
+    let alphabet = [b'0', b'9', b'/', b':', b'a', b' ', 0xb0, 0xb9, 0x30 ^ 0x80, 0xff, 0x00, 0x0a];
+    let mut found = 0;
+    for _ in 0..50_000 {
+        let len = rng.below(40) as usize;
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| if rng.below(6) == 0 { alphabet[rng.below(4) as usize] } else { alphabet[4 + rng.below(8) as usize] })
+            .collect();
+        let want = bytes.iter().any(u8::is_ascii_digit);
+        assert_eq!(has_ascii_digit(&bytes), want, "{bytes:?}");
+        found += usize::from(want);
+    }
+    assert!(found > 10_000 && found < 45_000, "{found}");
+}
+
+#[test]
+fn values_are_trimmed_as_str_trim_does() {
+    let mut rng = apisonar_testkit::workload::Rng::seeded(0x0071_7e3d);
+    // ASCII and Unicode whitespace (vertical tab, NEL, no-break and em space), visible ASCII
+    // next to the ends of its range, DEL, and other non-ASCII characters.
+    let alphabet = [" ", "\t", "\n", "\u{b}", "\r", "\u{85}", "\u{a0}", "\u{2003}", "!", "~", "a", "\u{7f}", "é", "€"];
+    let mut changed = 0;
+    for _ in 0..30_000 {
+        let value: String = (0..rng.below(8)).map(|_| alphabet[rng.below(alphabet.len() as u64) as usize]).collect();
+        assert_eq!(trimmed(&value), value.trim(), "{value:?}");
+        changed += usize::from(value.trim().len() != value.len());
+    }
+    assert!(changed > 10_000, "{changed}");
+}
