@@ -499,9 +499,16 @@ fn digits_are_found_eight_bytes_at_a_time_as_byte_by_byte() {
     let mut found = 0;
     for _ in 0..50_000 {
         let len = rng.below(40) as usize;
-        let bytes: Vec<u8> = (0..len)
-            .map(|_| if rng.below(6) == 0 { alphabet[rng.below(4) as usize] } else { alphabet[4 + rng.below(8) as usize] })
-            .collect();
+        let bytes: Vec<u8> =
+            (0..len)
+                .map(|_| {
+                    if rng.below(6) == 0 {
+                        alphabet[rng.below(4) as usize]
+                    } else {
+                        alphabet[4 + rng.below(8) as usize]
+                    }
+                })
+                .collect();
         let want = bytes.iter().any(u8::is_ascii_digit);
         assert_eq!(has_ascii_digit(&bytes), want, "{bytes:?}");
         found += usize::from(want);
