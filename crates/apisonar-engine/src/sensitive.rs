@@ -524,7 +524,7 @@ fn is_high_entropy(s: &str) -> bool {
     s.len() >= 20
         && s.len() <= 512
         && s.bytes().all(|c| c.is_ascii_graphic())
-        && s.bytes().any(|c| c.is_ascii_digit())
+        && has_ascii_digit(s.as_bytes())
         && s.bytes().any(|c| c.is_ascii_alphabetic())
         && entropy(s) >= 3.5
 }
@@ -668,7 +668,7 @@ pub fn classify_field(name: &str, value: &str) -> Vec<Class> {
             out.push(Class::SpanishDni);
         }
         // Nine bare digits are too common to call a BSN without a field name that says so.
-        if is_dutch_bsn(value) && name.is_any(ID_NAMES.get(..4).unwrap_or_default()) {
+        if is_dutch_bsn(value) && name.is_any(&ID_NAMES[..4]) {
             out.push(Class::DutchBsn);
         }
         if is_brazil_cpf(value) && (value.contains('.') || name.is_any(&["cpf", "tax_id", "national_id"])) {
