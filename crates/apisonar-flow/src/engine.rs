@@ -139,6 +139,12 @@ impl FlowEngine {
         self.table.measure_buffered_bytes().saturating_add(self.defrag.held_bytes())
     }
 
+    /// Live flows that also have a tombstone: none, ever (checks assert it; the table asks the
+    /// tombstones only about packets no live flow takes).
+    pub fn tombstoned_live_flows(&self) -> usize {
+        self.table.tombstoned_live_flows()
+    }
+
     /// Processes one captured frame. `frame` is what was captured, `wire_len` the original length.
     pub fn frame(&mut self, link: LinkType, ts: Timestamp, frame: &[u8], wire_len: u32, out: &mut dyn EventSink) {
         let captured_len = u64::try_from(frame.len()).unwrap_or(u64::MAX);

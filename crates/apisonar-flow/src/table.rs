@@ -172,6 +172,10 @@ impl Tombstones {
         self.last_seen.get_mut(&id)
     }
 
+    fn contains(&self, key: &FlowKey) -> bool {
+        self.last_seen.contains_key(&self.id(key))
+    }
+
     fn remove(&mut self, key: &FlowKey) {
         let id = self.id(key);
         self.last_seen.remove(&id);
@@ -282,6 +286,14 @@ impl FlowTable {
         self.flows.values().map(|slot| slot.flow.buffered_bytes()).fold(0, usize::saturating_add)
     }
 
+    /// Live flows whose key also has a tombstone (for checks: always none).
+    pub(crate) fn tombstoned_live_flows(&self) -> usize {
+        if self.closed.len() == 0 {
+            return 0;
+        }
+        self.flows.keys().filter(|key| self.closed.contains(key)).count()
+    }
+
     /// Removes a flow from the table and from the byte account.
     fn take(&mut self, key: &FlowKey) -> Option<Slot> {
         let slot = self.flows.remove(key)?;
@@ -311,54 +323,21 @@ impl FlowTable {
         stats::add(&mut stats.tcp_segments, 1);
         let (key, dir) = FlowKey::of(seg);
         let opening = seg.flags.syn && !seg.flags.ack;
-        if let Some(last_seen) = self.closed.get_mut(&key) {
-            if !opening {
-                *last_seen = (*last_seen).max(ts);
-                return;
-            }
-            // A new connection on the same addresses and ports.
-            self.closed.remove(&key);
-        }
-        // Only an opening SYN can reuse a port pair, and only a full table needs to know
-        // whether the flow is new before making it: other packets look the flow up once.
-        let full = self.flows.len() >= limits.max_flows.max(1);
-        // Whether the flow is there, and whether it is one this SYN starts again.
-        let found = (opening || full).then(|| {
-            self.flows
-                .get(&key)
-                .map(|slot| opening && side(&slot.flow.tcp, dir).has_started() && *side(&slot.flow.bytes, dir) > 0)
-        });
-        if found == Some(Some(true)) {
-            if let Some(mut old) = self.take(&key) {
-                close(&mut old, EndReason::Reused, ts, limits, stats, out);
-            }
-        }
-        if full && found == Some(None) {
-            self.evict(limits, stats, out);
-        }
-        let slot = match self.flows.entry(key) {
-            Entry::Occupied(found) => found.into_mut(),
-            Entry::Vacant(place) => {
-                let id = self.next_id;
-                self.next_id = self.next_id.wrapping_add(self.id_step.max(1));
-                stats::add(&mut stats.flows_created, 1);
-                let (src, dst) = (SocketAddr::new(seg.src, seg.src_port), SocketAddr::new(seg.dst, seg.dst_port));
-                let endpoints = if dir == 0 { [src, dst] } else { [dst, src] };
-                let mut flow = Box::new(Flow {
-                    endpoints,
-                    tcp: [Reassembler::default(), Reassembler::default()],
-                    http: App::new(id, endpoints),
-                    first_ts: ts,
-                    packets: 0,
-                    bytes: [0, 0],
-                    ended_dirs: [false, false],
-                    accounted_bytes: 0,
-                });
-                if seg.flags.syn {
-                    // SYN from the client, SYN-ACK from the server.
-                    flow.http.client_hint(if seg.flags.ack { other_side(dir) } else { dir });
+        // Nearly every packet belongs to a live flow, found in one probe of the live table (a
+        // few flows, in cache). Only a miss or a SYN asks the tombstones, which hold every
+        // connection closed in the last linger seconds and were a cache miss a packet when
+        // asked first (short connections). A key is never both live and a tombstone.
+        let live = if opening { None } else { self.flows.get_mut(&key) };
+        let slot = match live {
+            Some(slot) => slot,
+            None => {
+                if !self.open(key, dir, seg, ts, limits, stats, out) {
+                    return;
                 }
-                place.insert(Slot { last_ts: ts, id, reset: false, flow })
+                match self.flows.get_mut(&key) {
+                    Some(slot) => slot,
+                    None => return,
+                }
             }
         };
         slot.last_ts = slot.last_ts.max(ts);
@@ -412,6 +391,71 @@ impl FlowTable {
             }
             self.retire(key, ts, limits);
         }
+    }
+
+    /// Makes sure a packet no live flow took has its flow: false when it is a late packet of
+    /// a closed connection (absorbed by its tombstone); otherwise true, the flow made if need
+    /// be (a SYN reusing a port pair closes the old one first; a full table evicts first).
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        &mut self,
+        key: FlowKey,
+        dir: usize,
+        seg: &TcpSegment<'_>,
+        ts: Timestamp,
+        limits: &Limits,
+        stats: &mut Stats,
+        out: &mut dyn EventSink,
+    ) -> bool {
+        let opening = seg.flags.syn && !seg.flags.ack;
+        if let Some(last_seen) = self.closed.get_mut(&key) {
+            if !opening {
+                *last_seen = (*last_seen).max(ts);
+                return false;
+            }
+            // A new connection on the same addresses and ports.
+            self.closed.remove(&key);
+        }
+        // Only an opening SYN can reuse a port pair, and only a full table needs to know
+        // whether the flow is new before making it (any other packet here is new).
+        let full = self.flows.len() >= limits.max_flows.max(1);
+        // Whether the flow is there, and whether it is one this SYN starts again.
+        let found = (opening || full).then(|| {
+            self.flows
+                .get(&key)
+                .map(|slot| opening && side(&slot.flow.tcp, dir).has_started() && *side(&slot.flow.bytes, dir) > 0)
+        });
+        if found == Some(Some(true)) {
+            if let Some(mut old) = self.take(&key) {
+                close(&mut old, EndReason::Reused, ts, limits, stats, out);
+            }
+        }
+        if full && found == Some(None) {
+            self.evict(limits, stats, out);
+        }
+        if let Entry::Vacant(place) = self.flows.entry(key) {
+            let id = self.next_id;
+            self.next_id = self.next_id.wrapping_add(self.id_step.max(1));
+            stats::add(&mut stats.flows_created, 1);
+            let (src, dst) = (SocketAddr::new(seg.src, seg.src_port), SocketAddr::new(seg.dst, seg.dst_port));
+            let endpoints = if dir == 0 { [src, dst] } else { [dst, src] };
+            let mut flow = Box::new(Flow {
+                endpoints,
+                tcp: [Reassembler::default(), Reassembler::default()],
+                http: App::new(id, endpoints),
+                first_ts: ts,
+                packets: 0,
+                bytes: [0, 0],
+                ended_dirs: [false, false],
+                accounted_bytes: 0,
+            });
+            if seg.flags.syn {
+                // SYN from the client, SYN-ACK from the server.
+                flow.http.client_hint(if seg.flags.ack { other_side(dir) } else { dir });
+            }
+            place.insert(Slot { last_ts: ts, id, reset: false, flow });
+        }
+        true
     }
 
     /// Keeps the bytes buffered by all flows, plus `held_elsewhere` (IP fragments), within

@@ -106,6 +106,8 @@ fn opened(frames: &[Frame]) -> (Vec<HttpTransaction>, u64) {
     let mut out = common::Collect::default();
     for f in frames {
         engine.frame(LinkType::Ethernet, Timestamp(f.ts), &f.bytes, f.bytes.len() as u32, &mut out);
+        // Live flows are looked up before tombstones: a key must never be both.
+        assert_eq!(engine.tombstoned_live_flows(), 0);
     }
     engine.finish(&mut out);
     (out.0, engine.stats().flows_created)

@@ -128,6 +128,7 @@ fn frames_counted(data: &[u8]) -> Stats {
         let buffered = engine.buffered_bytes();
         assert!(buffered <= bound, "buffered {buffered} > {bound}");
         assert_eq!(buffered, engine.measure_buffered_bytes(), "the running byte account drifted");
+        assert_eq!(engine.tombstoned_live_flows(), 0, "a live flow kept a tombstone");
         rest = next;
     }
     router.release_all();
