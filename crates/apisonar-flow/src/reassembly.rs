@@ -60,9 +60,15 @@ pub(crate) struct Reassembler {
     /// Out-of-order segments, sorted by sequence, never overlapping each other.
     pending: Vec<Pending>,
     pending_bytes: usize,
-    /// Ring of the last delivered bytes, indexed by `seq & (len - 1)`.
+    /// The last delivered bytes. Until `overlap_check_bytes` (rounded up to a power of two)
+    /// have been delivered since the last gap they are kept in order, exactly the
+    /// `recent_valid` bytes before `next` (most directions of short connections never carry
+    /// more: no full-size ring made and zeroed for them); then in a ring of that size, indexed
+    /// by `seq & (len - 1)`.
     recent: Vec<u8>,
-    /// How many bytes before `next` the ring holds.
+    /// `recent` is the full-size ring.
+    recent_ring: bool,
+    /// How many bytes before `next` are kept.
     recent_valid: u32,
     /// A mid-stream pickup began with a single byte at this sequence number, which was held
     /// back: it may be a keep-alive probe (one old byte at `snd_nxt - 1`), not data. Cleared by
@@ -88,7 +94,7 @@ impl Reassembler {
     }
 
     pub(crate) fn buffered_bytes(&self) -> usize {
-        self.pending_bytes.saturating_add(self.recent.len())
+        self.pending_bytes.saturating_add(self.recent.capacity())
     }
 
     /// A FIN was sent with its sequence number just after `seq_end`'s last byte.
@@ -189,7 +195,7 @@ impl Reassembler {
                     self.probe_candidate = None;
                     sink.gap(missing, stats);
                     self.next = Some(end);
-                    self.recent_valid = 0;
+                    self.forget_recent();
                 }
             }
             _ => {}
@@ -220,9 +226,30 @@ impl Reassembler {
         if limits.overlap_check_bytes == 0 {
             return;
         }
-        if self.recent.is_empty() {
-            self.recent = vec![0; limits.overlap_check_bytes.next_power_of_two()];
+        let size = limits.overlap_check_bytes.next_power_of_two();
+        if !self.recent_ring {
+            let filled = self.recent.len().saturating_add(bytes.len());
+            if filled < size {
+                // Grown by doubling, never past the ring's size.
+                if filled > self.recent.capacity() {
+                    let grown = filled.max(self.recent.capacity().saturating_mul(2)).min(size);
+                    self.recent.reserve_exact(grown.saturating_sub(self.recent.len()));
+                }
+                self.recent.extend_from_slice(bytes);
+                self.recent_valid = u32::try_from(self.recent.len()).unwrap_or(u32::MAX);
+                return;
+            }
+            // The ring's size is reached: the bytes kept so far (just before `seq`) go first.
+            let kept = std::mem::replace(&mut self.recent, vec![0; size]);
+            self.recent_ring = true;
+            self.recent_valid = 0;
+            self.write_ring(seq.wrapping_sub(u32::try_from(kept.len()).unwrap_or(u32::MAX)), &kept);
         }
+        self.write_ring(seq, bytes);
+    }
+
+    /// Writes `bytes` delivered at `seq` into the full-size ring.
+    fn write_ring(&mut self, seq: u32, bytes: &[u8]) {
         let cap = self.recent.len();
         let mask = cap.saturating_sub(1);
         let keep = bytes.len().min(cap);
@@ -241,9 +268,20 @@ impl Reassembler {
         self.recent_valid = u32::try_from(valid).unwrap_or(u32::MAX);
     }
 
+    /// Nothing delivered so far can be compared any more (a gap: `next` jumped).
+    fn forget_recent(&mut self) {
+        self.recent_valid = 0;
+        if !self.recent_ring {
+            self.recent.clear();
+        }
+    }
+
     /// Compares bytes at `seq` (all before `next`) with what was delivered, as far as remembered.
     fn differs_from_recent(&self, seq: u32, bytes: &[u8]) -> bool {
-        let (Some(next), false) = (self.next, self.recent.is_empty()) else { return false };
+        let Some(next) = self.next else { return false };
+        if self.recent_valid == 0 {
+            return false;
+        }
         let mask = self.recent.len().saturating_sub(1);
         let oldest = next.wrapping_sub(self.recent_valid);
         bytes.iter().enumerate().any(|(i, &b)| {
@@ -251,7 +289,9 @@ impl Reassembler {
             if dist(oldest, s) < 0 || dist(s, next) <= 0 {
                 return false;
             }
-            self.recent.get(s as usize & mask).is_some_and(|&old| old != b)
+            // In order, the oldest byte kept first; or in the ring by sequence number.
+            let at = if self.recent_ring { Some(s as usize & mask) } else { usize::try_from(dist(oldest, s)).ok() };
+            at.and_then(|at| self.recent.get(at)).is_some_and(|&old| old != b)
         })
     }
 
@@ -327,7 +367,7 @@ impl Reassembler {
             sink.gap(missing, stats);
             self.next = Some(first.seq);
             // Bytes before the gap can no longer be compared with what comes after it.
-            self.recent_valid = 0;
+            self.forget_recent();
         }
         self.drain(limits, sink, stats);
     }
@@ -448,6 +488,64 @@ mod tests {
         }
         r.flush(&l, &mut stats, &mut c);
         (c, stats)
+    }
+
+    /// Retransmissions of delivered bytes, some with one byte changed, compared with a model
+    /// of what the reassembler must still remember: the bytes delivered since the last gap,
+    /// at most the ring's size of them. Covers the bytes kept in order (before the ring's size
+    /// is reached), the move into the ring, the ring, and gaps in both.
+    #[test]
+    fn retransmissions_conflict_exactly_where_a_remembered_byte_differs() {
+        let l = Limits::default();
+        let size = l.overlap_check_bytes.next_power_of_two();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next_random = move |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound.max(1) as u64) as usize
+        };
+        let (mut checked, mut conflicts) = (0, 0);
+        for case in 0..400 {
+            let isn = next_random(usize::MAX) as u32;
+            let (mut r, mut c, mut stats) = (Reassembler::default(), Collect::default(), Stats::default());
+            r.syn(isn);
+            // The stream as delivered (a gap's bytes as zeros), and where remembering restarted.
+            let (mut stream, mut since): (Vec<u8>, usize) = (Vec::new(), 0);
+            let seq_at = |at: usize| isn.wrapping_add(1).wrapping_add(at as u32);
+            for _ in 0..next_random(14) {
+                if next_random(8) == 0 && !stream.is_empty() {
+                    // A hole the peer acknowledges: a gap, after which nothing before is compared.
+                    let hole = 1 + next_random(400);
+                    r.peer_ack(seq_at(stream.len() + hole), true, &l, &mut stats, &mut c);
+                    stream.resize(stream.len() + hole, 0);
+                    since = stream.len();
+                }
+                let data: Vec<u8> = (0..1 + next_random(1500)).map(|_| next_random(256) as u8).collect();
+                r.segment(seq_at(stream.len()), &data, Timestamp(0), &l, &mut stats, &mut c);
+                stream.extend_from_slice(&data);
+                let start = next_random(stream.len());
+                let len = 1 + next_random((stream.len() - start).min(300));
+                let mut again = stream[start..start + len].to_vec();
+                let changed = (next_random(2) == 0).then(|| next_random(len));
+                if let Some(k) = changed {
+                    again[k] ^= 1 + next_random(255) as u8;
+                }
+                let remembered = since.max(stream.len().saturating_sub(size))..stream.len();
+                let probe = len == 1 && start + 1 == stream.len();
+                let want = changed.is_some_and(|k| remembered.contains(&(start + k))) && !probe;
+                let before = c.anomalies.len();
+                r.segment(seq_at(start), &again, Timestamp(0), &l, &mut stats, &mut c);
+                let got = c.anomalies[before..].contains(&Anomaly::TcpOverlapConflict);
+                assert_eq!(got, want, "case {case}: {len} bytes at {start} of {}, changed {changed:?}", stream.len());
+                checked += 1;
+                conflicts += usize::from(got);
+                // Bytes kept in order stay within the ring's size, and the ring is that size.
+                assert!(r.recent.capacity() <= size || r.recent_ring);
+                assert_eq!(r.recent_ring, r.recent.len() == size);
+            }
+        }
+        assert!(checked > 2000 && conflicts > 500, "{checked} checked, {conflicts} conflicts");
     }
 
     #[test]

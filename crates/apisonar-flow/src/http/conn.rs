@@ -271,6 +271,20 @@ impl HttpConn {
                 return;
             }
             DirState::Done => return,
+            DirState::Sniffing(buf) if buf.is_empty() && bytes.len() <= MAX_SNIFF_BYTES => {
+                // A direction's first bytes nearly always tell HTTP/1 on their own: parsed where
+                // they are instead of copied into the sniffing buffer first (a copy and an
+                // allocation a direction, every short connection). Anything else is buffered.
+                let role = match sniff(bytes) {
+                    Sniff::Http1Request => Some(Role::Request),
+                    Sniff::Http1Response => Some(Role::Response),
+                    _ => None,
+                };
+                match role {
+                    Some(role) => return self.start_http(dir, role, bytes, ts, limits, stats, out),
+                    None => buf.extend_from_slice(bytes),
+                }
+            }
             DirState::Sniffing(buf) | DirState::Scanning(buf, _) => buf.extend_from_slice(bytes),
         }
         self.classify(dir, ts, limits, stats, out);
@@ -438,7 +452,7 @@ impl HttpConn {
             }
             DirState::Parsing(_) | DirState::Tls(_) | DirState::Http2 | DirState::WebSocket | DirState::Done => return,
         };
-        self.start_http(dir, role, buffered, ts, limits, stats, out);
+        self.start_http(dir, role, &buffered, ts, limits, stats, out);
     }
 
     /// The connection speaks HTTP/2 with prior knowledge, `dir` being the client's direction
@@ -467,7 +481,7 @@ impl HttpConn {
         &mut self,
         dir: usize,
         role: Role,
-        buffered: Vec<u8>,
+        buffered: &[u8],
         ts: Timestamp,
         limits: &Limits,
         stats: &mut Stats,
@@ -502,7 +516,7 @@ impl HttpConn {
         if let Some(slot) = self.dirs.get_mut(dir) {
             *slot = DirState::Parsing(Box::new(MessageParser::new(role)));
         }
-        self.data(dir, &buffered, ts, limits, stats, out);
+        self.data(dir, buffered, ts, limits, stats, out);
     }
 
     pub(crate) fn gap(
