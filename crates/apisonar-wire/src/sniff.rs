@@ -232,8 +232,9 @@ fn request_line_state(buf: &[u8]) -> Sniff {
             Sniff::NeedMore
         };
     }
-    let has_version = contains(line, b" HTTP/1") || contains(line, b" HTTP/0.9");
-    if has_version || is_known_method(method) || is_method_like(method) {
+    // The method first: a known one settles it without searching the line for a version.
+    let has_version = || contains(line, b" HTTP/1") || contains(line, b" HTTP/0.9");
+    if is_known_method(method) || is_method_like(method) || has_version() {
         Sniff::Http1Request
     } else {
         Sniff::Other
