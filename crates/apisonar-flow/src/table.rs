@@ -416,21 +416,19 @@ impl FlowTable {
             // A new connection on the same addresses and ports.
             self.closed.remove(&key);
         }
-        // Only an opening SYN can reuse a port pair, and only a full table needs to know
-        // whether the flow is new before making it (any other packet here is new).
-        let full = self.flows.len() >= limits.max_flows.max(1);
-        // Whether the flow is there, and whether it is one this SYN starts again.
-        let found = (opening || full).then(|| {
-            self.flows
-                .get(&key)
-                .map(|slot| opening && side(&slot.flow.tcp, dir).has_started() && *side(&slot.flow.bytes, dir) > 0)
-        });
-        if found == Some(Some(true)) {
+        // Any other packet here has no flow; an opening SYN may find one, and start it again
+        // when it already carried data this way (a port pair reused).
+        let found = if opening {
+            self.flows.get(&key).map(|slot| side(&slot.flow.tcp, dir).has_started() && *side(&slot.flow.bytes, dir) > 0)
+        } else {
+            None
+        };
+        if found == Some(true) {
             if let Some(mut old) = self.take(&key) {
                 close(&mut old, EndReason::Reused, ts, limits, stats, out);
             }
         }
-        if full && found == Some(None) {
+        if found.is_none() && self.flows.len() >= limits.max_flows.max(1) {
             self.evict(limits, stats, out);
         }
         if let Entry::Vacant(place) = self.flows.entry(key) {

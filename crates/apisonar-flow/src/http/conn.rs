@@ -242,6 +242,7 @@ impl HttpConn {
         stats: &mut Stats,
         out: &mut dyn EventSink,
     ) {
+        let mut known = None;
         let Some(state) = self.dirs.get_mut(dir) else { return };
         let mut sink = PairingSink { pairing: &mut self.pairing, out, limits };
         match state {
@@ -275,19 +276,22 @@ impl HttpConn {
                 // A direction's first bytes nearly always tell HTTP/1 on their own: parsed where
                 // they are instead of copied into the sniffing buffer first (a copy and an
                 // allocation a direction, every short connection). Anything else is buffered.
-                let role = match sniff(bytes) {
+                let verdict = sniff(bytes);
+                let role = match verdict {
                     Sniff::Http1Request => Some(Role::Request),
                     Sniff::Http1Response => Some(Role::Response),
                     _ => None,
                 };
-                match role {
-                    Some(role) => return self.start_http(dir, role, bytes, ts, limits, stats, out),
-                    None => buf.extend_from_slice(bytes),
+                if let Some(role) = role {
+                    return self.start_http(dir, role, bytes, ts, limits, stats, out);
                 }
+                buf.extend_from_slice(bytes);
+                // The buffer holds just these bytes: their verdict is the buffer's.
+                known = Some(verdict);
             }
             DirState::Sniffing(buf) | DirState::Scanning(buf, _) => buf.extend_from_slice(bytes),
         }
-        self.classify(dir, ts, limits, stats, out);
+        self.classify(dir, known, ts, limits, stats, out);
     }
 
     /// The connection left HTTP/1. A CONNECT tunnel is sniffed afresh (it often carries plain
@@ -354,12 +358,22 @@ impl HttpConn {
         }
     }
 
-    /// Decides what a direction carries once enough bytes are buffered.
-    fn classify(&mut self, dir: usize, ts: Timestamp, limits: &Limits, stats: &mut Stats, out: &mut dyn EventSink) {
+    /// Decides what a direction carries once enough bytes are buffered (`known`: what sniffing
+    /// the buffered bytes says, when the caller already asked).
+    fn classify(
+        &mut self,
+        dir: usize,
+        known: Option<Sniff>,
+        ts: Timestamp,
+        limits: &Limits,
+        stats: &mut Stats,
+        out: &mut dyn EventSink,
+    ) {
         let Some(state) = self.dirs.get_mut(dir) else { return };
         let (role, buffered) = match state {
             DirState::Sniffing(buf) => {
-                let verdict = if buf.len() > MAX_SNIFF_BYTES { Sniff::Other } else { sniff(buf) };
+                let verdict =
+                    known.unwrap_or_else(|| if buf.len() > MAX_SNIFF_BYTES { Sniff::Other } else { sniff(buf) });
                 match verdict {
                     Sniff::NeedMore => return,
                     Sniff::Http1Request => (Role::Request, std::mem::take(buf)),
@@ -407,7 +421,7 @@ impl HttpConn {
                     Sniff::Other => {
                         let buf = std::mem::take(buf);
                         *state = DirState::Scanning(buf, 0);
-                        return self.classify(dir, ts, limits, stats, out);
+                        return self.classify(dir, None, ts, limits, stats, out);
                     }
                 }
             }
