@@ -45,7 +45,9 @@ impl AuthScheme {
     }
 }
 
-const API_KEY_HEADERS: &[&str] =
+/// Header fields that carry an API key by their name (for the scheme, the principal, and the
+/// credential the sensitive-data scan masks).
+pub(crate) const API_KEY_HEADERS: &[&str] =
     &["x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token", "x-access-token", "x-api-token", "x-token"];
 const API_KEY_QUERY: &[&str] = &["api_key", "apikey", "api-key", "key", "access_token", "token", "auth", "apitoken"];
 const SESSION_COOKIES: &[&str] = &[

@@ -578,8 +578,6 @@ const PASSWORD_NAMES: &[&str] =
 const ID_NAMES: [&str; 9] =
     ["bsn", "burgerservicenummer", "citizen_id", "national_id", "cpf", "tax_id", "ssn", "dni", "nie"];
 /// Header fields that carry API keys by convention, whatever their value looks like.
-const KEY_HEADERS: &[&str] =
-    &["x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token", "x-access-token", "x-api-token", "x-token"];
 const KEY_NAMES: &[&str] = &[
     "api_key",
     "apikey",
@@ -1007,7 +1005,7 @@ fn scan_header_fields(
                     }
                 }
             }
-            n if KEY_HEADERS.contains(&n) && value.trim().len() >= 8 => {
+            n if crate::auth::API_KEY_HEADERS.contains(&n) && value.trim().len() >= 8 => {
                 locate(here, location, name);
                 let v = value.trim();
                 out.add_credential(clean.as_deref_mut(), "key", v, here, || Class::ApiKey, v);

@@ -460,7 +460,7 @@ fn name_matches_by_bytes(name: &str, word: &str) -> bool {
 
 #[test]
 fn name_tails_match_listed_words_as_the_whole_name_does() {
-    let lists: [&[&str]; 4] = [PASSWORD_NAMES, KEY_NAMES, &ID_NAMES, KEY_HEADERS];
+    let lists: [&[&str]; 4] = [PASSWORD_NAMES, KEY_NAMES, &ID_NAMES, crate::auth::API_KEY_HEADERS];
     let words: Vec<&str> = lists.iter().flat_map(|l| l.iter().copied()).chain(["cpf", "tax_id"]).collect();
     for w in &words {
         assert!(w.len() < NAME_TAIL, "{w} is too long for a name's tail");
