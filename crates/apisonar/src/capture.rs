@@ -1,5 +1,6 @@
-//! Frames from libpcap: capture files (pcap and pcapng) and live interfaces, every link type
-//! apisonar-wire knows; and the stop flag that SIGINT/SIGTERM raise.
+//! Frames from capture files (classic pcap read in large blocks by `savefile`, pcapng and the
+//! rest by libpcap) and from live interfaces (libpcap), every link type apisonar-wire knows;
+//! and the stop flag that SIGINT/SIGTERM raise.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,16 +49,25 @@ pub struct ReadError {
 }
 
 /// Reads every frame of `path`, calling `each` for it. Returns the packet count, or the error
-/// that stopped reading after the frames already handed over (which stay processed).
-pub fn read_file(
-    path: &Path,
-    mut each: impl FnMut(LinkType, Frame<'_>),
-) -> Result<std::result::Result<u64, ReadError>> {
+/// that stopped reading after the frames already handed over (which stay processed). Classic
+/// pcap files are read in large blocks (`savefile`), the rest by libpcap.
+pub fn read_file(path: &Path, each: impl FnMut(LinkType, Frame<'_>)) -> Result<std::result::Result<u64, ReadError>> {
     if let Ok(meta) = std::fs::metadata(path) {
         if meta.is_dir() {
             return Err(anyhow!("is a directory"));
         }
     }
+    match crate::savefile::ClassicPcap::open(path) {
+        Some(file) => Ok(file.read(each)),
+        None => read_with_libpcap(path, each),
+    }
+}
+
+/// [`read_file`] by libpcap, whatever the file.
+pub fn read_with_libpcap(
+    path: &Path,
+    mut each: impl FnMut(LinkType, Frame<'_>),
+) -> Result<std::result::Result<u64, ReadError>> {
     let mut cap = pcap::Capture::from_file(path).map_err(pcap_error).context("cannot open capture")?;
     let dlt = cap.get_datalink().0;
     let link = LinkType::from_dlt(dlt).ok_or_else(|| anyhow!("unsupported link type {dlt} ({})", link_name(dlt)))?;

@@ -20,6 +20,7 @@ mod overrides;
 mod pipeline;
 mod posture;
 mod records;
+mod savefile;
 mod serve;
 mod specs;
 mod store;
