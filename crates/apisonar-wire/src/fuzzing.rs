@@ -330,6 +330,43 @@ pub fn tls(data: &[u8]) {
     assert!(built.is_ok(), "a read failed: {built:?}");
 }
 
+/// A classic pcap file (the input after its first two bytes) read in pieces as a reader with a
+/// buffer reads it: the bytes at hand grow by the amounts the first two bytes choose until a
+/// record is told, and every record told must be the one the whole file gives.
+pub fn savefile_in_pieces(data: &[u8]) {
+    use crate::savefile::{read_all, Record, Savefile};
+    let (step, file) = match data {
+        [a, b, rest @ ..] => (usize::from(u16::from_le_bytes([*a, *b])).max(1), rest),
+        _ => return,
+    };
+    let Some((format, whole)) = read_all(file) else {
+        assert!(file.get(..Savefile::HEADER).and_then(Savefile::of).is_none());
+        return;
+    };
+    let mut at = Savefile::HEADER;
+    for expected in whole {
+        // Bytes arrive `step` at a time (from the record's start) until the record is told.
+        let mut have = 0usize;
+        let told = loop {
+            have = have.saturating_add(step);
+            let available = file.get(at..at.saturating_add(have).min(file.len())).unwrap_or_default();
+            let ended = at.saturating_add(have) >= file.len();
+            match format.record(available, ended) {
+                Record::Needs(n) => {
+                    assert!(!ended && n > available.len(), "needs {n} with {} at hand", available.len());
+                    // A reader gets what it asked for: at least `n` bytes.
+                    have = have.max(n.saturating_sub(step));
+                }
+                other => break other,
+            }
+        };
+        assert_eq!(told, expected, "record at {at}");
+        if let Record::Frame { len, .. } = told {
+            at = at.saturating_add(len);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]

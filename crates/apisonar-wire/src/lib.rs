@@ -3,7 +3,8 @@
 //! Owns: link layers (Ethernet with any depth of 802.1Q/802.1ad tags, Linux SLL and SLL2, raw IP,
 //! BSD null/loopback, NFLOG, PPPoE, 802.11 data frames alone or behind radiotap or PPI), mirror
 //! tunnels (VXLAN, Geneve, GRE, ERSPAN II/III, Teredo), IPv4/IPv6/TCP via etherparse, HTTP/1
-//! message heads via httparse, and content sniffing (HTTP/1, TLS records, the HTTP/2 preface).
+//! message heads via httparse, content sniffing (HTTP/1, TLS records, the HTTP/2 preface), and
+//! classic pcap files' headers and records (as libpcap reads them).
 //!
 //! Must not know: state, I/O, clocks, logging, or any other apisonar crate. Every function here is
 //! a pure function of its input bytes; malformed input yields a value describing what was wrong
@@ -24,6 +25,7 @@ pub mod fuzzing;
 pub mod http;
 mod link;
 mod packet;
+pub mod savefile;
 pub mod sniff;
 pub mod tls;
 mod tunnel;

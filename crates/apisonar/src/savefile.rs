@@ -2,12 +2,12 @@
 //!
 //! libpcap reads a capture file through stdio, whose buffer is the file's block size (4 KB
 //! here): the kernel's read path for every 4 KB was half of the file reader's time, and each
-//! frame was copied twice before the pipeline copied it again. This reader takes the common
-//! files (pcap 2.4, either byte order, micro- or nanosecond stamps, link types whose headers
-//! libpcap hands over untouched), reads a megabyte at a time and hands frames out of its
-//! buffer. Everything else (pcapng, older versions, the modified format, other link types)
-//! goes to libpcap, which stays the reference: the tests compare both, frame for frame and
-//! error for error, on every recorded capture and on damaged copies of them.
+//! frame was copied twice before the pipeline copied it again. The files `apisonar_wire`'s
+//! `Savefile` takes (pcap 2.4, either byte order, micro- or nanosecond stamps, link types whose
+//! headers libpcap hands over untouched) are read here, a buffer's room at a time, and frames
+//! are handed out of the buffer. Everything else (pcapng, older versions, the modified format,
+//! other link types) goes to libpcap, which stays the reference: the tests compare both, frame
+//! for frame and error for error, on every recorded capture and on damaged copies of them.
 #![deny(
     clippy::indexing_slicing,
     clippy::string_slice,
@@ -22,6 +22,7 @@ use std::io::{ErrorKind, Read};
 use std::path::Path;
 
 use apisonar_flow::Timestamp;
+use apisonar_wire::savefile::{Record, Savefile, MAX_CAPLEN, RECORD_HEADER};
 use apisonar_wire::LinkType;
 
 use crate::capture::{stopped, Frame, ReadError};
@@ -29,19 +30,12 @@ use crate::capture::{stopped, Frame, ReadError};
 /// The buffer, read into as far as it has room: it holds the largest record, and what a read
 /// brings in is still in the core's cache when the frames are copied out of it.
 const BLOCK: usize = 384 << 10;
-/// libpcap's largest capture length for the link types read here (`MAXIMUM_SNAPLEN`).
-const MAX_CAPLEN: u32 = 262_144;
-const FILE_HEADER: usize = 24;
-const RECORD_HEADER: usize = 16;
+const _: () = assert!(BLOCK >= RECORD_HEADER + MAX_CAPLEN as usize);
 
 /// An open classic pcap file.
 pub struct ClassicPcap {
     blocks: Blocks,
-    big_endian: bool,
-    nanoseconds: bool,
-    /// The file's snapshot length as libpcap adjusts it (a bogus one becomes the maximum).
-    snapshot: u32,
-    link: LinkType,
+    format: Savefile,
 }
 
 impl ClassicPcap {
@@ -49,43 +43,10 @@ impl ClassicPcap {
     /// libpcap's to read or to refuse (with its own words).
     pub fn open(path: &Path) -> Option<ClassicPcap> {
         let mut file = File::open(path).ok()?;
-        let mut header = [0u8; FILE_HEADER];
+        let mut header = [0u8; Savefile::HEADER];
         file.read_exact(&mut header).ok()?;
-        let (big_endian, nanoseconds) = match u32_at(&header, 0, false)? {
-            0xa1b2_c3d4 => (false, false),
-            0xd4c3_b2a1 => (true, false),
-            0xa1b2_3c4d => (false, true),
-            0x4d3c_b2a1 => (true, true),
-            // The modified format (0xa1b2cd34) has longer record headers; pcapng is another
-            // format: libpcap's.
-            _ => return None,
-        };
-        let u16_at = |at: usize| {
-            let bytes = [*header.get(at)?, *header.get(at.checked_add(1)?)?];
-            Some(if big_endian { u16::from_be_bytes(bytes) } else { u16::from_le_bytes(bytes) })
-        };
-        // Versions before 2.4 may have their lengths swapped (libpcap guesses).
-        if (u16_at(4)?, u16_at(6)?) != (2, 4) {
-            return None;
-        }
-        let snaplen = u32_at(&header, 16, big_endian)?;
-        // The link type is the low 16 bits (the rest says whether frames end in an FCS).
-        let linktype = u32_at(&header, 20, big_endian)? & 0xffff;
-        let link = match linktype {
-            0 => LinkType::Null,
-            1 => LinkType::Ethernet,
-            101 => LinkType::Raw,
-            108 => LinkType::Loop,
-            228 => LinkType::Ipv4,
-            229 => LinkType::Ipv6,
-            // libpcap rewrites these headers' fields in files of the other byte order.
-            113 if !big_endian => LinkType::LinuxSll,
-            276 if !big_endian => LinkType::LinuxSll2,
-            _ => return None,
-        };
-        // As libpcap: a snapshot length of zero or past `i32::MAX` means the maximum.
-        let snapshot = if snaplen == 0 || snaplen > i32::MAX as u32 { MAX_CAPLEN } else { snaplen };
-        Some(ClassicPcap { blocks: Blocks::new(file), big_endian, nanoseconds, snapshot, link })
+        let format = Savefile::of(&header)?;
+        Some(ClassicPcap { blocks: Blocks::new(file), format })
     }
 
     /// The same file read `block` bytes at a time (records then straddle the buffer's refills
@@ -99,7 +60,7 @@ impl ClassicPcap {
     /// Reads every frame, calling `each` for it: the packet count, or the error that stopped
     /// reading after the frames already handed over. Stops early, as at the end, on a signal.
     pub fn read(mut self, mut each: impl FnMut(LinkType, Frame<'_>)) -> Result<u64, ReadError> {
-        let link = self.link;
+        let link = self.format.link();
         let mut packets = 0u64;
         loop {
             // Checked every 64 frames, as the libpcap reader does.
@@ -119,52 +80,26 @@ impl ClassicPcap {
 
     /// The next frame; `None` at the end of the file; an error in libpcap's words.
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, String> {
-        let have = self.blocks.fill(RECORD_HEADER).map_err(read_error)?;
-        if have == 0 {
-            return Ok(None);
+        let mut want = RECORD_HEADER;
+        loop {
+            // The buffer holds any record, so fewer bytes than wanted means the file ended.
+            let have = self.blocks.fill(want).map_err(|e| format!("error reading dump file: {e}"))?;
+            let record = self.format.record(self.blocks.available(), have < want);
+            match record {
+                Record::Needs(more) if more > want => want = more,
+                Record::Needs(_) => return Err("pcap record needs more bytes than its file has".into()),
+                Record::End => return Ok(None),
+                Record::Damaged(message) => return Err(message),
+                Record::Frame { secs, micros, data, wire_len, len } => {
+                    let kept = data.len();
+                    let record = self.blocks.take(len);
+                    // The frame's bytes follow the record header (cut to the snapshot length).
+                    let data = record.get(RECORD_HEADER..RECORD_HEADER.saturating_add(kept)).unwrap_or_default();
+                    return Ok(Some(Frame { ts: Timestamp::from_secs_micros(secs, micros), data, wire_len }));
+                }
+            }
         }
-        if have < RECORD_HEADER {
-            return Err(format!("truncated dump file; tried to read {RECORD_HEADER} header bytes, only got {have}"));
-        }
-        let header = self.blocks.available();
-        let field = |at| u32_at(header, at, self.big_endian).unwrap_or_default();
-        // Stamps as libpcap reads them: signed 32-bit fields in the host's byte order, unsigned
-        // once it swaps them; nanoseconds scaled down by C's division (toward zero).
-        let swapped = self.big_endian != cfg!(target_endian = "big");
-        let stamp = |v: u32| if swapped { i64::from(v) } else { i64::from(v as i32) };
-        let (secs, fraction) = (stamp(field(0)), stamp(field(4)));
-        let micros = if self.nanoseconds { fraction.wrapping_div(1000) } else { fraction };
-        let (caplen, wire_len) = (field(8), field(12));
-        if caplen > MAX_CAPLEN {
-            return Err(if caplen > self.snapshot {
-                format!("invalid packet capture length {caplen}, bigger than snaplen of {}", self.snapshot)
-            } else {
-                format!("invalid packet capture length {caplen}, bigger than maximum of {MAX_CAPLEN}")
-            });
-        }
-        // A frame longer than the snapshot length is cut to it, the rest skipped.
-        let kept = caplen.min(self.snapshot);
-        let record = RECORD_HEADER.saturating_add(caplen as usize);
-        let data = self.blocks.fill(record).map_err(read_error)?.saturating_sub(RECORD_HEADER);
-        if data < kept as usize {
-            return Err(format!("truncated dump file; tried to read {kept} captured bytes, only got {data}"));
-        }
-        if data < caplen as usize {
-            return Err(format!("truncated dump file; tried to read {caplen} captured bytes, only got {data}"));
-        }
-        let frame = self.blocks.take(record, kept as usize);
-        Ok(Some(Frame { ts: Timestamp::from_secs_micros(secs, micros), data: frame, wire_len }))
     }
-}
-
-fn read_error(e: std::io::Error) -> String {
-    format!("error reading dump file: {e}")
-}
-
-/// The 32-bit field at `at`, in the file's byte order.
-fn u32_at(bytes: &[u8], at: usize, big_endian: bool) -> Option<u32> {
-    let word: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
-    Some(if big_endian { u32::from_be_bytes(word) } else { u32::from_le_bytes(word) })
 }
 
 /// A file read a block at a time: the bytes not yet taken are `buffer[start..end]`.
@@ -209,12 +144,11 @@ impl Blocks {
         Ok(self.end.saturating_sub(self.start))
     }
 
-    /// Takes a record of `len` bytes (available): its `kept` bytes after the record header.
-    fn take(&mut self, len: usize, kept: usize) -> &[u8] {
+    /// Takes the `len` bytes available at the start.
+    fn take(&mut self, len: usize) -> &[u8] {
         let at = self.start;
         self.start = self.start.saturating_add(len).min(self.end);
-        let from = at.saturating_add(RECORD_HEADER);
-        self.buffer.get(from..from.saturating_add(kept)).unwrap_or_default()
+        self.buffer.get(at..self.start).unwrap_or_default()
     }
 }
 
