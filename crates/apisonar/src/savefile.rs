@@ -40,8 +40,13 @@ pub struct ClassicPcap {
 
 impl ClassicPcap {
     /// The file at `path` if it is one this reader takes; `None` for anything else, which is
-    /// libpcap's to read or to refuse (with its own words).
+    /// libpcap's to read or to refuse (with its own words). Only regular files are looked at:
+    /// the header read from a pipe could not be given back to libpcap.
     pub fn open(path: &Path) -> Option<ClassicPcap> {
+        // Asked before opening: opening a pipe would take its writer from libpcap.
+        if !std::fs::metadata(path).ok()?.is_file() {
+            return None;
+        }
         let mut file = File::open(path).ok()?;
         let mut header = [0u8; Savefile::HEADER];
         file.read_exact(&mut header).ok()?;

@@ -259,3 +259,36 @@ fn files_it_does_not_take_are_left_to_libpcap() {
     let missing = reading(Path::new("/nonexistent/x.pcap"), false);
     assert!(missing.end.as_ref().is_err_and(|(_, m)| m.contains("No such file")), "{missing:?}");
 }
+
+/// What `f` gives, failing (rather than hanging) if that takes more than a minute.
+fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (sent, got) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sent.send(f()));
+    got.recv_timeout(std::time::Duration::from_secs(60)).expect("done within a minute")
+}
+
+#[test]
+fn captures_through_a_pipe_are_libpcaps_whole() {
+    // The reader looks only at regular files: a header it read from a pipe and did not take
+    // would be lost to libpcap.
+    for name in ["nginx-keepalive.pcapng", "pipelined.pcap"] {
+        let fifo = std::env::temp_dir().join(format!("apisonar-savefile-fifo-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_file(&fifo);
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR).unwrap();
+        // Not even opened (which would wait for a writer).
+        let path = fifo.clone();
+        assert!(within(move || ClassicPcap::open(&path).is_none()), "{name}: a pipe is libpcap's");
+        let writer = {
+            let (fifo, source) = (fifo.clone(), captures().join(name));
+            std::thread::spawn(move || std::fs::write(&fifo, std::fs::read(source).unwrap()).unwrap())
+        };
+        // A reader that took the pipe's writer from libpcap would leave libpcap waiting for
+        // another.
+        let path = fifo.clone();
+        let through_pipe = within(move || reading(&path, false));
+        writer.join().unwrap();
+        assert_same(&through_pipe, &reading(&captures().join(name), true), name);
+        assert!(!through_pipe.frames.is_empty());
+        std::fs::remove_file(&fifo).unwrap();
+    }
+}
