@@ -20,9 +20,14 @@ struct Reading {
     end: Result<u64, (u64, String)>,
 }
 
+/// What a test keeps of a frame.
+fn kept(link: LinkType, frame: Frame<'_>) -> (LinkType, i64, Vec<u8>, u32) {
+    (link, frame.ts.micros(), frame.data.to_vec(), frame.wire_len)
+}
+
 fn reading(path: &Path, by_libpcap: bool) -> Reading {
     let mut frames = Vec::new();
-    let mut each = |link, frame: Frame<'_>| frames.push((link, frame.ts.micros(), frame.data.to_vec(), frame.wire_len));
+    let mut each = |link, frame: Frame<'_>| frames.push(kept(link, frame));
     let result = if by_libpcap { read_with_libpcap(path, &mut each) } else { read_file(path, &mut each) };
     let end = match result {
         Ok(Ok(n)) => Ok(n),
@@ -87,7 +92,7 @@ fn recorded_captures_read_as_libpcap_reads_them() {
             let mut frames = Vec::new();
             let end = file
                 .with_block(70_001)
-                .read(|link, frame| frames.push((link, frame.ts.micros(), frame.data.to_vec(), frame.wire_len)))
+                .read(|link, frame| frames.push(kept(link, frame)))
                 .map_err(|e| (e.packets_read, e.message));
             assert_same(&Reading { frames, end }, &by_blocks, &format!("{} in small blocks", path.display()));
         }
@@ -239,20 +244,28 @@ fn damaged_copies_fail_as_libpcap_fails_them() {
     }
 }
 
+/// Whether the block reader takes a scratch file of these bytes (removed after).
+fn taken(name: &str, bytes: &[u8]) -> bool {
+    let path = scratch(name, bytes);
+    let taken = ClassicPcap::open(&path).is_some();
+    std::fs::remove_file(&path).unwrap();
+    taken
+}
+
 #[test]
 fn files_it_does_not_take_are_left_to_libpcap() {
     let original = std::fs::read(captures().join("linux-sll.pcap")).unwrap();
     let sll = parts(&original);
     // Linux cooked headers of the other byte order are rewritten by libpcap.
-    assert!(ClassicPcap::open(&scratch("sll-be.pcap", &sll.bytes(true))).is_none());
-    assert!(ClassicPcap::open(&scratch("sll-le.pcap", &sll.bytes(false))).is_some());
+    assert!(!taken("sll-be.pcap", &sll.bytes(true)));
+    assert!(taken("sll-le.pcap", &sll.bytes(false)));
     let mut other = parts(&original);
     other.set_header(4, 0x0003_0002);
-    assert!(ClassicPcap::open(&scratch("v2.3.pcap", &other.bytes(false))).is_none(), "version 2.3");
+    assert!(!taken("v2.3.pcap", &other.bytes(false)), "version 2.3");
     let mut modified = parts(&original);
     modified.header[..4].copy_from_slice(&0xa1b2_cd34u32.to_le_bytes());
-    assert!(ClassicPcap::open(&scratch("modified.pcap", &modified.bytes(false))).is_none());
-    assert!(ClassicPcap::open(&scratch("short.pcap", &original[..20])).is_none());
+    assert!(!taken("modified.pcap", &modified.bytes(false)));
+    assert!(!taken("short.pcap", &original[..20]));
     assert!(ClassicPcap::open(&captures().join("nginx-keepalive.pcapng")).is_none(), "pcapng");
     assert!(ClassicPcap::open(Path::new("/nonexistent/x.pcap")).is_none());
     // And libpcap's words for them are what the reader reports.
