@@ -583,28 +583,26 @@ fn content_type(headers: &crate::observation::Headers) -> Option<Cow<'static, st
 }
 
 /// An answer's body as a value, and where its findings are said to be: gRPC messages, the JSON
-/// data of Server-Sent Events, or JSON.
-fn response_value(grpc: bool, content_type: Option<&str>, body: &[u8]) -> Option<(serde_json::Value, &'static str)> {
+/// data of Server-Sent Events, or JSON (its strings borrowed from the body: an answer analysed
+/// in full holds a string for every value, and a `Value`'s map and copies were half of that
+/// analysis).
+fn response_value<'b>(grpc: bool, content_type: Option<&str>, body: &'b [u8]) -> Option<(Json<'b>, &'static str)> {
     if grpc {
-        return crate::grpc::body_value(body).map(|v| (v, "response.grpc"));
+        return crate::grpc::body_value(body).map(|v| (Json::owned(v), "response.grpc"));
     }
     if content_type == Some("text/event-stream") {
         let mut events = crate::operations::sse_values(body);
         return match events.len() {
             0 => None,
-            1 => events.pop().map(|v| (v, "response.sse")),
-            _ => Some((serde_json::Value::Array(events), "response.sse")),
+            1 => events.pop().map(|v| (Json::owned(v), "response.sse")),
+            _ => Some((Json::owned(serde_json::Value::Array(events)), "response.sse")),
         };
     }
     parse_json(content_type, body).map(|v| (v, "response.json"))
 }
 
-fn parse_json(content_type: Option<&str>, body: &[u8]) -> Option<serde_json::Value> {
-    looks_json(content_type, body).then(|| crate::json::from_body(body).ok()).flatten()
-}
-
-/// A request body as JSON, when it is (as [`parse_json`] reads it; its strings borrowed).
-fn parse_json_request<'b>(content_type: Option<&str>, body: &'b [u8]) -> Option<Json<'b>> {
+/// A body as JSON, when it is (its strings borrowed).
+fn parse_json<'b>(content_type: Option<&str>, body: &'b [u8]) -> Option<Json<'b>> {
     looks_json(content_type, body).then(|| Json::parse(body)).flatten()
 }
 
@@ -626,7 +624,7 @@ fn count_key(counts: &mut BTreeMap<String, u64>, key: &str) {
 }
 
 /// Summarises a successful response for templating (errors say nothing about the endpoint).
-fn response_shape(status: u16, content_type: Option<&str>, json: Option<&serde_json::Value>) -> Option<Shape> {
+fn response_shape(status: u16, content_type: Option<&str>, json: Option<&Json<'_>>) -> Option<Shape> {
     if !(200..300).contains(&status) {
         return None;
     }
@@ -1054,9 +1052,9 @@ impl TransactionFacts {
                 }
             }
             ct => {
-                if let Some(v) = parse_json_request(ct, &obs.request_body) {
+                if let Some(v) = parse_json(ct, &obs.request_body) {
                     sensitive::scan_json(&v, "request.json", &mut findings);
-                    req_schema = schema_wanted(&mut sampler).then(|| Box::new(Schema::of_at(&v.to_value(), obs.ts)));
+                    req_schema = schema_wanted(&mut sampler).then(|| Box::new(Schema::of_at(&v, obs.ts)));
                     req_json = Some(v);
                 }
             }
@@ -1085,7 +1083,7 @@ impl TransactionFacts {
         if !operations.is_empty() {
             answer = obs.response.as_ref().and_then(|r| response_value(grpc.is_some(), resp_ct.as_deref(), &r.body));
             if let Some((v, _)) = &answer {
-                crate::operations::read_outcome(&mut operations, std::slice::from_ref(v));
+                crate::operations::read_outcome(&mut operations, &[v.to_value()]);
             }
         }
         let plan = match (sampler.as_deref_mut(), path_route) {

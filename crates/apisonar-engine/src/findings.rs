@@ -246,7 +246,7 @@ fn json_inputs<J: JsonTree>(value: &J, path: &mut String, depth: usize, out: &mu
             path.truncate(len);
         }
         Node::String(s) if !crate::injection::is_plain(s) => out.push((path.clone(), s.to_owned())),
-        Node::String(_) | Node::Number(_) | Node::Other => {}
+        Node::String(_) | Node::Number(_) | Node::Bool(_) | Node::Null => {}
     }
     go
 }

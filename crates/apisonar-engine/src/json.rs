@@ -69,7 +69,7 @@ impl<'a> Json<'a> {
     }
 
     /// A `Value` taken over (its map is already sorted, each key once).
-    fn owned(value: Value) -> Json<'static> {
+    pub(crate) fn owned(value: Value) -> Json<'static> {
         match value {
             Value::Null => Json::Null,
             Value::Bool(b) => Json::Bool(b),
@@ -213,8 +213,8 @@ pub enum Node<'t, J: JsonTree + 't> {
     Array(&'t [J]),
     String(&'t str),
     Number(&'t Number),
-    /// `null`, `true` or `false`.
-    Other,
+    Bool(bool),
+    Null,
 }
 
 type ValueEntries<'t> = std::iter::Map<serde_json::map::Iter<'t>, fn((&'t String, &'t Value)) -> (&'t str, &'t Value)>;
@@ -231,7 +231,8 @@ impl JsonTree for Value {
             Value::Array(items) => Node::Array(items),
             Value::String(s) => Node::String(s),
             Value::Number(n) => Node::Number(n),
-            Value::Null | Value::Bool(_) => Node::Other,
+            Value::Bool(b) => Node::Bool(*b),
+            Value::Null => Node::Null,
         }
     }
 }
@@ -256,7 +257,8 @@ impl<'a> JsonTree for Json<'a> {
             Json::Array(items) => Node::Array(items),
             Json::String(s) => Node::String(s),
             Json::Number(n) => Node::Number(n),
-            Json::Null | Json::Bool(_) => Node::Other,
+            Json::Bool(b) => Node::Bool(*b),
+            Json::Null => Node::Null,
         }
     }
 }
@@ -345,9 +347,12 @@ mod tests {
             }
             let (value, json) = both(text.as_bytes());
             assert_eq!(value, json, "{text}");
-            // Walked as trees, both give the same keys and strings in the same order.
+            // Walked as trees, both give the same keys and strings in the same order, and the
+            // same schema and shape (answers are read as `Json`, stored schemas were `Value`'s).
             if let (Some(v), Some(j)) = (&value, Json::parse(text.as_bytes())) {
                 assert_eq!(leaves(v), leaves(&j), "{text}");
+                assert_eq!(crate::schema::Schema::of_at(v, 5), crate::schema::Schema::of_at(&j, 5), "{text}");
+                assert_eq!(crate::schema::Schema::shape_of(v), crate::schema::Schema::shape_of(&j), "{text}");
             }
         }
     }
@@ -357,8 +362,22 @@ mod tests {
     fn document(rng: &mut apisonar_testkit::workload::Rng, depth: usize, out: &mut String) {
         const KEYS: &[&str] =
             &["a", "b", "id", r"\u0061", r#"e\"x"#, r"\ud83d\ude00", "é", "$serde_json::private::RawValue"];
-        const SCALARS: &[&str] =
-            &["1", "-0", "2.5e3", "1e999", "18446744073709551616", "true", "null", r#""s""#, r#""\n""#, r#""\ud800""#];
+        const SCALARS: &[&str] = &[
+            "1",
+            "-0",
+            "2.5e3",
+            "1e999",
+            "18446744073709551616",
+            "true",
+            "false",
+            "null",
+            r#""s""#,
+            r#""\n""#,
+            r#""\ud800""#,
+            r#""a@b.test""#,
+            r#""2026-12-08T01:02:03Z""#,
+            r#""6f1c2d3e-4a5b-4c6d-8e7f-901234567890""#,
+        ];
         let pick = |rng: &mut apisonar_testkit::workload::Rng, list: &[&'static str]| {
             list[rng.below(list.len() as u64) as usize]
         };
@@ -403,7 +422,8 @@ mod tests {
             Node::Array(items) => items.iter().for_each(|v| out.extend(leaves(v))),
             Node::String(s) => out.push(format!("string {s}")),
             Node::Number(n) => out.push(format!("number {n}")),
-            Node::Other => out.push("other".into()),
+            Node::Bool(b) => out.push(format!("bool {b}")),
+            Node::Null => out.push("null".into()),
         }
         out
     }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::json::{JsonTree, Node};
 use crate::stats::{add_count, earliest};
 
 /// Deepest nesting and widest object kept.
@@ -179,57 +180,60 @@ fn is_zero_time(t: &i64) -> bool {
 
 impl Schema {
     /// The schema of one JSON value, without a time.
-    pub fn of(value: &Value) -> Schema {
+    pub fn of<J: JsonTree>(value: &J) -> Schema {
         Schema::of_at(value, 0)
     }
 
-    /// The schema of one JSON value seen at `ts`: every part of it first seen then.
-    pub fn of_at(value: &Value, ts: i64) -> Schema {
+    /// The schema of one JSON value seen at `ts`: every part of it first seen then. The value
+    /// is a `serde_json::Value` or a [`crate::json::Json`] (an answer read with its strings
+    /// borrowed): the same document gives the same schema either way.
+    pub fn of_at<J: JsonTree>(value: &J, ts: i64) -> Schema {
         let mut s = Schema::default();
         s.add_at(value, 0, ts);
         s
     }
 
     /// Merges one more value into this schema (without a time).
-    pub fn add(&mut self, value: &Value, depth: usize) {
+    pub fn add<J: JsonTree>(&mut self, value: &J, depth: usize) {
         self.add_at(value, depth, 0);
     }
 
     /// Merges one more value, seen at `ts`, into this schema.
-    pub fn add_at(&mut self, value: &Value, depth: usize, ts: i64) {
+    pub fn add_at<J: JsonTree>(&mut self, value: &J, depth: usize, ts: i64) {
         self.first_seen = earliest((self.samples, self.first_seen), (1, ts));
         add_count(&mut self.samples, 1);
-        let kind = match value {
-            Value::Null => "null",
-            Value::Bool(_) => "boolean",
-            Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-            Value::Number(_) => "number",
-            Value::String(_) => "string",
-            Value::Array(_) => "array",
-            Value::Object(_) => "object",
+        let node = value.node();
+        let kind = match &node {
+            Node::Null => "null",
+            Node::Bool(_) => "boolean",
+            Node::Number(n) if n.is_i64() || n.is_u64() => "integer",
+            Node::Number(_) => "number",
+            Node::String(_) => "string",
+            Node::Array(_) => "array",
+            Node::Object(_) => "object",
         };
         self.types.add(kind, 1);
-        match value {
-            Value::String(s) => {
+        match node {
+            Node::String(s) => {
                 if let Some(f) = Format::of(s) {
                     add_count(self.formats.entry(f).or_default(), 1);
                 }
             }
-            Value::Array(items) if depth < MAX_DEPTH => {
+            Node::Array(items) if depth < MAX_DEPTH => {
                 let schema = self.items.get_or_insert_with(Default::default);
                 // A long array adds little after its first elements; keep merging cheap.
                 for item in items.iter().take(32) {
                     schema.add_at(item, depth.saturating_add(1), ts);
                 }
             }
-            Value::Object(map) if depth < MAX_DEPTH => {
+            Node::Object(entries) if depth < MAX_DEPTH => {
                 add_count(&mut self.objects, 1);
-                for (k, v) in map {
+                for (k, v) in entries {
                     self.with_property(k, |p| p.add_at(v, depth.saturating_add(1), ts));
                 }
             }
-            Value::Array(_) | Value::Object(_) => add_count(&mut self.truncated, 1),
-            _ => {}
+            Node::Array(_) | Node::Object(_) => add_count(&mut self.truncated, 1),
+            Node::Number(_) | Node::Bool(_) | Node::Null => {}
         }
     }
 
@@ -237,13 +241,13 @@ impl Schema {
     /// `MAX_PROPERTIES` it is counted as truncated). One lookup, and the name copied only for a
     /// new property: a response's records repeat theirs, and a copy per key per record was most
     /// of what inferring a schema cost.
-    fn with_property(&mut self, name: &String, f: impl FnOnce(&mut Schema)) {
+    fn with_property(&mut self, name: &str, f: impl FnOnce(&mut Schema)) {
         if let Some(property) = self.properties.get_mut(name) {
             f(property);
         } else if self.properties.len() >= MAX_PROPERTIES {
             add_count(&mut self.truncated, 1);
         } else {
-            f(self.properties.entry(name.clone()).or_default());
+            f(self.properties.entry(name.to_owned()).or_default());
         }
     }
 
@@ -311,25 +315,35 @@ impl Schema {
 
     /// A compact fingerprint of the top-level shape (type and property names), used to tell
     /// endpoints apart during templating.
-    pub fn shape_of(value: &Value) -> u64 {
+    ///
+    /// Either tree gives the same fingerprint: both list an object's keys sorted (a `&str`
+    /// hashes as the `&String` did), and a scalar hashes the discriminant of the `Value` it is.
+    pub fn shape_of<J: JsonTree>(value: &J) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        match value {
-            Value::Object(map) => {
+        fn sorted_keys<'t, J: JsonTree + 't>(entries: J::Entries<'t>) -> Vec<&'t str> {
+            entries.map(|(k, _)| k).collect()
+        }
+        match value.node() {
+            Node::Object(entries) => {
                 "object".hash(&mut h);
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                keys.hash(&mut h);
+                sorted_keys::<J>(entries).hash(&mut h);
             }
-            Value::Array(items) => {
+            Node::Array(items) => {
                 "array".hash(&mut h);
-                if let Some(Value::Object(first)) = items.first() {
-                    let mut keys: Vec<&String> = first.keys().collect();
-                    keys.sort();
-                    keys.hash(&mut h);
+                if let Some(Node::Object(first)) = items.first().map(JsonTree::node) {
+                    sorted_keys::<J>(first).hash(&mut h);
                 }
             }
-            other => std::mem::discriminant(other).hash(&mut h),
+            scalar => {
+                let like = match scalar {
+                    Node::String(_) => Value::String(String::new()),
+                    Node::Number(_) => Value::from(0u8),
+                    Node::Bool(b) => Value::Bool(b),
+                    _ => Value::Null,
+                };
+                std::mem::discriminant(&like).hash(&mut h);
+            }
         }
         h.finish()
     }
@@ -355,6 +369,55 @@ mod tests {
             let _ = Schema::shape_of(&value);
         }
         assert_eq!(merged.properties.len(), MAX_PROPERTIES, "bounded whatever the keys");
+    }
+
+    /// Shapes are stored with the endpoints that learnt them (in the templater's counts): the
+    /// fingerprint read from either tree must stay the one a `Value` gave, written out here as
+    /// it was computed before answers were read as `Json`.
+    #[test]
+    fn a_shape_is_the_fingerprint_a_value_gave() {
+        fn as_before(value: &Value) -> u64 {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            match value {
+                Value::Object(map) => {
+                    "object".hash(&mut h);
+                    map.keys().collect::<Vec<&String>>().hash(&mut h);
+                }
+                Value::Array(items) => {
+                    "array".hash(&mut h);
+                    if let Some(Value::Object(first)) = items.first() {
+                        first.keys().collect::<Vec<&String>>().hash(&mut h);
+                    }
+                }
+                other => std::mem::discriminant(other).hash(&mut h),
+            }
+            h.finish()
+        }
+        let values = [
+            json!(null),
+            json!(true),
+            json!(false),
+            json!(7),
+            json!(-2.5),
+            json!("s"),
+            json!({"b": 1, "a": [1]}),
+            json!([{"id": 1, "name": "x"}, {"other": 2}]),
+            json!([1, 2]),
+            json!([]),
+            json!({}),
+        ];
+        let shapes: std::collections::BTreeSet<u64> = values.iter().map(as_before).collect();
+        // A scalar's shape is its kind (true and false, 7 and -2.5 share one), and an array
+        // without objects is only an array.
+        assert_eq!(shapes.len(), values.len() - 3, "{shapes:?}");
+        for v in &values {
+            let text = serde_json::to_vec(v).unwrap();
+            let json = crate::json::Json::parse(&text).unwrap();
+            assert_eq!(Schema::shape_of(v), as_before(v), "{v}");
+            assert_eq!(Schema::shape_of(&json), as_before(v), "{v}");
+            assert_eq!(Schema::of_at(&json, 3), Schema::of_at(v, 3), "{v}");
+        }
     }
 
     #[test]

@@ -794,7 +794,7 @@ fn walk<J: JsonTree>(value: &J, path: &mut String, key: &str, depth: usize, out:
         }
         Node::String(s) => out.push(key, s, path),
         Node::Number(n) if n.as_u64().is_some_and(|v| v >= 100_000_000) => out.push(key, &n.to_string(), path),
-        Node::Number(_) | Node::Other => {}
+        Node::Number(_) | Node::Bool(_) | Node::Null => {}
     }
 }
 

@@ -9,8 +9,9 @@
 //! packet path with each transaction observed, copied into the engine's form, and analysed as
 //! it comes, sampled), so the analysis's cost in a worker is the difference; the observation
 //! and the analysis alone, each over a batch of transactions made beforehand (sampled, as a
-//! worker analyses; and in full, as before sampling, with the injection search alone beside
-//! it); and the inventory thread's merge (catalog, detectors and alert policy; the store is
+//! worker analyses from its start, learning the answers' shapes; once learnt, the same batch
+//! again through a worker that has seen it, the steady state of a long capture; and in full,
+//! as before sampling, with the injection search alone beside it); and the inventory thread's merge (catalog, detectors and alert policy; the store is
 //! written on another thread). `STAGES_SAMPLED_ONLY=1` leaves out the full analysis (to profile what the
 //! sensor runs).
 
@@ -47,6 +48,18 @@ fn best_of<S, T>(mut setup: impl FnMut() -> S, mut f: impl FnMut(S) -> T) -> (f6
     (fastest, out.expect("three runs"))
 }
 
+/// Every observation of a batch analysed by a worker that has learnt them: its own function,
+/// so that a profiler can be pointed at the steady state alone
+/// (`valgrind --tool=callgrind --toggle-collect='stages::analyse_learnt'`).
+#[inline(never)]
+fn analyse_learnt(analyser: &mut Analyser, batch: Vec<Observation>) -> Vec<AnalysedTransaction> {
+    let mut out = Vec::with_capacity(batch.len());
+    for o in batch {
+        out.push(analyser.analyse(std::hint::black_box(o)));
+    }
+    out
+}
+
 fn main() {
     let mb: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(50);
     let frames = workload(mb);
@@ -76,6 +89,14 @@ fn main() {
             (out, analyser.counts())
         },
     );
+    // The same batch again through a worker that has analysed it once: the steady state of a
+    // long capture, where the answers' shapes are learnt (audits still analyse some in full).
+    let mut learnt = Analyser::new(key);
+    for o in observations.iter().cloned() {
+        learnt.analyse(o);
+    }
+    let learning_counts = learnt.counts();
+    let (learnt_secs, _) = best_of(|| observations.to_vec(), |batch| analyse_learnt(&mut learnt, batch));
     let only_sampled = std::env::var_os("STAGES_SAMPLED_ONLY").is_some();
     let full_secs = if only_sampled {
         0.0
@@ -114,6 +135,7 @@ fn main() {
     println!("{:<52} {:>10.2}", "  observation and analysis in the worker", us(worker_secs - packet_secs));
     println!("{:<52} {:>10.2}", "observation, of a batch", us(observe_secs));
     println!("{:<52} {:>10.2}", "analysis of a batch, sampled (as a worker)", us(sampled_secs));
+    println!("{:<52} {:>10.2}", "analysis of a batch, once learnt", us(learnt_secs));
     println!("{:<52} {:>10.2}", "analysis of a batch, in full (no sampling)", us(full_secs));
     println!("{:<52} {:>10.2}", "  of which injection search", us(injection_secs));
     println!("{:<52} {:>10.2}", "merge (inventory thread)", us(merge_secs));
@@ -122,5 +144,11 @@ fn main() {
         transactions.len(),
         counts.0,
         counts.1
+    );
+    let learnt_counts = learnt.counts();
+    println!(
+        "once learnt (three runs): analysed in full {} and reused {}",
+        learnt_counts.0 - learning_counts.0,
+        learnt_counts.1 - learning_counts.1
     );
 }
