@@ -735,11 +735,18 @@ pub fn transactions(data: &[u8]) -> Outcome {
     analyse(&settings(first), &observations)
 }
 
-/// The request bodies' JSON reader reads what `serde_json::Value` reads, or neither reads.
+/// The bodies' JSON reader reads what `serde_json::Value` reads, or neither reads; and what it
+/// reads gives the schema and shape the `Value` gives (answers are read as `Json`).
 fn check_json_reader(body: &[u8]) {
-    let json = crate::json::Json::parse(body).map(|j| j.to_value());
+    use crate::schema::Schema;
+    let json = crate::json::Json::parse(body);
     let value = serde_json::from_slice::<serde_json::Value>(body).ok();
-    assert_eq!(json, value, "the JSON reader and serde_json differ on {:?}", String::from_utf8_lossy(body));
+    let text = || String::from_utf8_lossy(body);
+    assert_eq!(json.as_ref().map(|j| j.to_value()), value, "the JSON reader and serde_json differ on {:?}", text());
+    if let (Some(j), Some(v)) = (&json, &value) {
+        assert_eq!(Schema::of_at(j, 1), Schema::of_at(v, 1), "schemas differ on {:?}", text());
+        assert_eq!(Schema::shape_of(j), Schema::shape_of(v), "shapes differ on {:?}", text());
+    }
 }
 
 /// The spec of posture classification; parsing it cannot fail (a unit test says so).

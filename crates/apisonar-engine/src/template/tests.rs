@@ -264,10 +264,12 @@ fn braces_and_controls_in_literal_segments_are_escaped() {
 }
 
 /// The one-pass split gives what splitting on `/` and escaping each segment gives, for paths
-/// of any bytes (escapes, controls, multi-byte characters, runs of slashes at either end).
+/// of any bytes (escapes, controls, the bytes either side of the visible ASCII range,
+/// multi-byte characters, runs of slashes at either end).
 #[test]
 fn paths_split_in_one_pass_as_segment_by_segment() {
-    let pieces = ["/", "//", "a", "v1", "{", "}", " ", "\u{7}", "é", "%7B", "\u{85}", "users", "42", "日本"];
+    let pieces =
+        ["/", "//", "a", "v1", "{", "}", " ", "\u{7}", "\u{7f}", "~", "!", "é", "%7B", "\u{85}", "users", "42", "日本"];
     let mut rng = apisonar_testkit::workload::Rng::seeded(0x5eed);
     for _ in 0..5000 {
         let len = rng.below(9) as usize;
