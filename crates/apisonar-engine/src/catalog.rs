@@ -390,12 +390,13 @@ impl MessageFacts {
         let mut findings = sensitive::Findings::new(key);
         let mut schema = None;
         if obs.kind == "text" {
-            match crate::json::from_body::<serde_json::Value>(&obs.payload) {
-                Ok(v) => {
+            // Read as the bodies are: strings borrowed, the documents `Value` reads.
+            match Json::parse(&obs.payload) {
+                Some(v) => {
                     sensitive::scan_json(&v, &format!("{side}.json"), &mut findings);
                     schema = Some(Schema::of_at(&v, obs.ts));
                 }
-                Err(_) => {
+                None => {
                     let text = serde_json::Value::String(String::from_utf8_lossy(&obs.payload).into_owned());
                     sensitive::scan_json(&text, &format!("{side}.text"), &mut findings);
                 }

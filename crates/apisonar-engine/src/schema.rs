@@ -320,10 +320,11 @@ impl Schema {
     /// hashes as the `&String` did), and a scalar hashes the discriminant of the `Value` it is.
     pub fn shape_of<J: JsonTree>(value: &J) -> u64 {
         use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        // Either tree lists an object's entries in key order.
         fn sorted_keys<'t, J: JsonTree + 't>(entries: J::Entries<'t>) -> Vec<&'t str> {
             entries.map(|(k, _)| k).collect()
         }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
         match value.node() {
             Node::Object(entries) => {
                 "object".hash(&mut h);
